@@ -1,0 +1,9 @@
+// Public API of @rangekv/raft.
+export * from './types.js';
+export type { RaftConfig } from './config.js';
+export { RawNode, type RaftStatus, type ProgressStatus } from './rawnode.js';
+export { MemoryStorage, CompactedError, UnavailableError, emptyConfState, type RaftStorage } from './storage.js';
+export { Prng } from './prng.js';
+export { emptyMessage, describeMessage, messageTypeName } from './message.js';
+export { encodeConfChange, decodeConfChange, ConfChangeError } from './confchange/index.js';
+export { entrySizeBytes, ENTRY_OVERHEAD_BYTES } from './util.js';

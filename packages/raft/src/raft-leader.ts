@@ -1,0 +1,307 @@
+// The leader: replication with per-follower flow control, heartbeats, ReadIndex and
+// lease reads, leadership transfer, and proposals.
+import { emptyMessage } from './message.js';
+import { jointCommittedIndex, jointVoteResult, VoteResult } from './quorum/index.js';
+import type { Raft } from './raft.js';
+import { ReadOnly } from './read-only.js';
+import { ProgressState } from './types.js';
+import {
+  DropReason, EntryType, MessageType, NONE, StateRole,
+  type Entry, type Message, type NodeId, type ProposeResult,
+} from './types.js';
+import { entriesSizeBytes, invariant } from './util.js';
+
+// ---- replication -------------------------------------------------------------------------
+
+/**
+ * Sends an App to `to` if its flow control allows: the entries from its Next (bounded by
+ * maxMsgBytes), or a snapshot when those entries are compacted. With `sendIfEmpty`, an
+ * empty App is sent as a probe / commit update. Returns whether a message was sent.
+ */
+export function sendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
+  const pr = r.trk.progress.get(to);
+  if (!pr || pr.isPaused()) return false;
+  const prevIndex = pr.next - 1;
+  const prevTerm = r.log.termAt(prevIndex);
+  const ents = prevTerm < 0 ? null : r.log.entriesFrom(pr.next, r.cfg.maxMsgBytes);
+  if (ents === null) return sendSnapshot(r, to);
+  if (ents.length === 0 && !sendIfEmpty) return false;
+  const m = emptyMessage();
+  m.type = MessageType.App; m.to = to; m.index = prevIndex; m.logTerm = prevTerm;
+  m.entries = ents; m.commit = r.log.committed;
+  r.send(m);
+  pr.sentEntries(ents.length, ents.length > 0 ? entriesSizeBytes(ents) : 0);
+  return true;
+}
+
+function sendSnapshot(r: Raft, to: NodeId): boolean {
+  const pr = r.trk.progress.get(to)!;
+  // Only to a follower we recently heard from: snapshots are expensive.
+  if (!pr.recentActive) return false;
+  const snap = r.log.snapshot();
+  if (snap === null) return false; // temporarily unavailable; try again later
+  invariant(snap.meta.index > 0, 'need a non-empty snapshot to replace compacted entries');
+  pr.becomeSnapshot(snap.meta.index);
+  (r.snapshotSentTick ??= new Map()).set(to, r.ticks);
+  const m = emptyMessage();
+  m.type = MessageType.Snap; m.to = to; m.snapshot = snap;
+  r.send(m);
+  r.trace(() => `sent snapshot ${snap.meta.index}/${snap.meta.term} to ${to}`);
+  return true;
+}
+
+export function bcastAppend(r: Raft): void {
+  r.trk.visit((id) => {
+    if (id !== r.id) sendAppend(r, id, true);
+  });
+}
+
+/** One heartbeat per follower; the stamp (our tick) lets acks extend the lease. */
+export function bcastHeartbeat(r: Raft): void {
+  const ctx = r.readOnly?.lastCtx() ?? null;
+  r.trk.visit((id, pr) => {
+    if (id === r.id) return;
+    const m = emptyMessage();
+    m.type = MessageType.Heartbeat; m.to = id;
+    // Never tell a follower to commit beyond what it is known to hold.
+    m.commit = Math.min(pr.match, r.log.committed);
+    m.index = r.ticks;
+    m.context = ctx;
+    r.send(m);
+  });
+}
+
+export function stepLeader(r: Raft, m: Message): void {
+  switch (m.type) {
+    case MessageType.ReadIndex:
+      handleReadIndex(r, m.from, m.context ?? EMPTY, false);
+      return;
+    case MessageType.TransferLeader:
+      transferLeader(r, m.index);
+      return;
+    default:
+      break;
+  }
+  const pr = r.trk.progress.get(m.from);
+  if (!pr) {
+    r.trace(() => `no progress for ${m.from}; dropping`);
+    return;
+  }
+  switch (m.type) {
+    case MessageType.AppResp:
+      pr.recentActive = true;
+      if (m.reject) handleAppReject(r, m);
+      else handleAppAccept(r, m);
+      return;
+    case MessageType.HeartbeatResp:
+      handleHeartbeatResp(r, m);
+      return;
+    default:
+      // Vote answers after winning, stale snapshots: nothing to do.
+      return;
+  }
+}
+
+function handleAppReject(r: Raft, m: Message): void {
+  const pr = r.trk.progress.get(m.from)!;
+  // The follower's log does not hold our entry at m.index. It told us (rejectHint,
+  // logTerm): its entry at rejectHint has term logTerm. Worked example (leader | follower):
+  //   idx   1 2 3 4 5 6 7 8 9
+  //   L     1 1 1 4 4 5 5 6 6        probe prev=8/6 is rejected
+  //   F     1 1 1 2 2 2 3 3 3        hint=8, logTerm=3
+  // Our entries with term <= 3 end at index 3, so the follower can only match at or
+  // below 3: probe there next instead of walking down one index per round trip.
+  let nextProbe = m.rejectHint;
+  if (m.logTerm > 0) nextProbe = r.log.findConflictByTerm(m.rejectHint, m.logTerm)[0];
+  if (pr.maybeDecrTo(m.index, nextProbe)) {
+    r.trace(() => `${m.from} rejected ${m.index}; probing from ${pr.next}`);
+    if (pr.state === ProgressState.Replicate) pr.becomeProbe();
+    sendAppend(r, m.from, true);
+  }
+}
+
+function handleAppAccept(r: Raft, m: Message): void {
+  const pr = r.trk.progress.get(m.from)!;
+  const wasPaused = pr.isPaused();
+  if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === ProgressState.Probe)) {
+    return; // stale or duplicate
+  }
+  if (pr.state === ProgressState.Probe) {
+    pr.becomeReplicate();
+  } else if (pr.state === ProgressState.Snapshot && pr.match + 1 >= r.log.firstIndex()) {
+    // The snapshot (or later appends) caught the follower up to where our log starts.
+    pr.becomeProbe();
+    pr.becomeReplicate();
+  } else if (pr.state === ProgressState.Replicate) {
+    pr.inflights.freeLE(m.index);
+  }
+  if (r.maybeCommit()) {
+    onCommitAdvanced(r);
+    bcastAppend(r);
+  } else if (wasPaused) {
+    sendAppend(r, m.from, false);
+  }
+  // Send as much as flow control allows.
+  while (sendAppend(r, m.from, false)) { /* keep going */ }
+  if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
+    r.trace(() => `transferee ${m.from} caught up; sending TimeoutNow`);
+    sendTimeoutNow(r, m.from);
+  }
+}
+
+function handleHeartbeatResp(r: Raft, m: Message): void {
+  const pr = r.trk.progress.get(m.from)!;
+  pr.recentActive = true;
+  pr.msgAppFlowPaused = false;
+  if (r.heartbeatAckTick && m.index > (r.heartbeatAckTick.get(m.from) ?? -1)) {
+    r.heartbeatAckTick.set(m.from, m.index);
+  }
+  if (pr.state === ProgressState.Snapshot) {
+    // A snapshot whose fate we never heard of (lost, receiver crashed) is retried after
+    // two election timeouts.
+    const sent = r.snapshotSentTick?.get(m.from) ?? r.ticks;
+    if (r.ticks - sent >= 2 * r.cfg.electionTimeoutTicks) {
+      pr.becomeProbe();
+      r.snapshotSentTick?.delete(m.from);
+    }
+  } else if (pr.state === ProgressState.Replicate && pr.inflights.full() && pr.match < r.log.lastIndex()) {
+    // A full window that heartbeats cannot drain means appends were lost: probe again.
+    pr.becomeProbe();
+  }
+  if (pr.match < r.log.lastIndex() || pr.state === ProgressState.Probe) sendAppend(r, m.from, true);
+
+  if (m.context === null || m.context.length === 0 || !r.readOnly) return;
+  const acks = r.readOnly.recvAck(m.from, m.context);
+  if (!acks) return;
+  acks.add(r.id);
+  if (jointVoteResult(r.trk.config, ackVotes(acks)) !== VoteResult.Won) return;
+  for (const rd of r.readOnly.advance(m.context)) respondRead(r, rd.from, rd.index, rd.ctx);
+}
+
+function ackVotes(acks: Set<NodeId>): Map<NodeId, boolean> {
+  const votes = new Map<NodeId, boolean>();
+  for (const id of acks) votes.set(id, true);
+  return votes;
+}
+
+/** Called once commit advanced: releases reads held until the first commit of the term. */
+export function onCommitAdvanced(r: Raft): void {
+  if (!r.pendingReadIndex || !r.committedEntryInCurrentTerm()) return;
+  const held = r.pendingReadIndex;
+  r.pendingReadIndex = null;
+  for (const h of held) handleReadIndex(r, h.from, h.ctx, h.lease);
+}
+
+// ---- reads -------------------------------------------------------------------------------
+
+/**
+ * The lease: a quorum acknowledged a heartbeat we sent at tick S, and each of them then
+ * refuses to vote for anyone else for an election timeout after hearing it (check-quorum).
+ * So until S + electionTimeout (less a drift margin) no other leader can exist.
+ */
+export function leaseValid(r: Raft): boolean {
+  if (!r.cfg.checkQuorum || r.role !== StateRole.Leader || r.leadTransferee !== NONE) return false;
+  const acks = r.heartbeatAckTick;
+  if (!acks) return false;
+  const now = r.ticks;
+  const stamp = jointCommittedIndex(r.trk.config, (id) => (id === r.id ? now : acks.get(id)));
+  return now < stamp + r.cfg.electionTimeoutTicks - r.cfg.leaseMarginTicks;
+}
+
+/**
+ * A read request from `from` (us or a follower). The read index is our commit index,
+ * valid once a quorum confirms we are still leader (or our lease holds), and only after
+ * we committed an entry of our term (before that our commit index may be stale).
+ */
+export function handleReadIndex(r: Raft, from: NodeId, ctx: Uint8Array, wantLease: boolean): boolean {
+  if (!r.committedEntryInCurrentTerm()) {
+    const held = (r.pendingReadIndex ??= []);
+    if (held.length >= r.cfg.maxPendingReads) return false;
+    held.push({ from, ctx, lease: wantLease });
+    return true;
+  }
+  if (r.trk.isSingleton() || (wantLease && leaseValid(r))) {
+    respondRead(r, from, r.log.committed, ctx);
+    return true;
+  }
+  const ro = (r.readOnly ??= new ReadOnly());
+  if (ro.size() >= r.cfg.maxPendingReads) return false;
+  ro.add(r.log.committed, from, ctx);
+  bcastHeartbeat(r);
+  return true;
+}
+
+function respondRead(r: Raft, from: NodeId, index: number, ctx: Uint8Array): void {
+  if (from === r.id || from === NONE) {
+    r.readStates.push({ index, requestCtx: ctx });
+    return;
+  }
+  const m = emptyMessage();
+  m.type = MessageType.ReadIndexResp; m.to = from; m.index = index; m.context = ctx;
+  r.send(m);
+}
+
+// ---- leadership transfer -------------------------------------------------------------------
+
+export function transferLeader(r: Raft, target: NodeId): void {
+  if (r.role !== StateRole.Leader) return;
+  if (target === r.id) return;
+  if (!r.trk.config.incoming.includes(target)) {
+    r.trace(() => `ignoring transfer to ${target}: not a voter of the new configuration`);
+    return;
+  }
+  if (r.leadTransferee !== NONE) {
+    if (r.leadTransferee === target) return;
+    abortLeaderTransfer(r, `superseded by transfer to ${target}`);
+  }
+  // The transfer must finish within one election timeout, counted from now.
+  r.electionElapsed = 0;
+  r.leadTransferee = target;
+  const pr = r.trk.progress.get(target)!;
+  r.trace(() => `transferring leadership to ${target}`);
+  if (pr.match === r.log.lastIndex()) sendTimeoutNow(r, target);
+  else sendAppend(r, target, true);
+}
+
+function sendTimeoutNow(r: Raft, to: NodeId): void {
+  const m = emptyMessage();
+  m.type = MessageType.TimeoutNow; m.to = to;
+  r.send(m);
+}
+
+export function abortLeaderTransfer(r: Raft, why: string): void {
+  r.trace(() => `aborting transfer to ${r.leadTransferee}: ${why}`);
+  r.leadTransferee = NONE;
+}
+
+// ---- proposals ---------------------------------------------------------------------------
+
+function dropped(r: Raft, reason: DropReason, detail: string): ProposeResult {
+  return { ok: false, reason, leader: r.lead, detail };
+}
+
+/** Leader: append entries built from `datas` (all Normal, or one ConfChange). */
+export function propose(r: Raft, es: Entry[]): ProposeResult {
+  if (r.role !== StateRole.Leader) {
+    return dropped(r, DropReason.NotLeader, r.lead === NONE ? 'no leader known' : `leader is ${r.lead}`);
+  }
+  if (r.leadTransferee !== NONE) {
+    return dropped(r, DropReason.Transferring, `transferring leadership to ${r.leadTransferee}`);
+  }
+  for (const e of es) {
+    if (e.data.length > r.cfg.maxEntryBytes) {
+      return dropped(r, DropReason.EntryTooLarge, `entry of ${e.data.length} bytes exceeds maxEntryBytes ${r.cfg.maxEntryBytes}`);
+    }
+  }
+  if (!r.appendEntries(es)) {
+    return dropped(r, DropReason.UncommittedSizeLimit,
+      `uncommitted entries hold ${r.uncommittedBytes} bytes (maxUncommittedEntriesBytes ${r.cfg.maxUncommittedEntriesBytes})`);
+  }
+  const last = es[es.length - 1]!;
+  if (last.type === EntryType.ConfChange) r.pendingConfIndex = last.index;
+  bcastAppend(r);
+  // A single voter commits on its own persist ack; nothing else to do here.
+  return { ok: true, index: last.index, term: last.term };
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,275 @@
+// RawNode: the public face of one raft group. The caller feeds it ticks, messages and
+// proposals, takes Ready values, persists and sends their contents, and acknowledges
+// persistence and application explicitly, so storage and apply can be asynchronous.
+//
+//   const node = new RawNode({ id: 1, storage, prng, electionTimeoutTicks: 10, heartbeatIntervalTicks: 1 });
+//   node.tick();                         // on the caller's timer
+//   node.step(msgFromNetwork);
+//   if (node.hasReady()) {
+//     const rd = node.ready();
+//     send(rd.messages);
+//     persist(rd).then(() => { send(rd.messagesAfterPersist); node.ackPersisted(rd); });
+//     apply(rd.committedEntries).then((last) => node.appliedTo(last));
+//   }
+import type { RaftConfig } from './config.js';
+import {
+  ConfChangeError, decodeConfChange, encodeConfChange, enterJoint, enterJointAutoLeave,
+  isLeaveJoint, leaveJoint, simpleChange, type ChangeResult,
+} from './confchange/index.js';
+import { Raft, type CampaignKind } from './raft.js';
+import { bcastAppend, handleReadIndex, onCommitAdvanced, propose, transferLeader } from './raft-leader.js';
+import { emptyMessage } from './message.js';
+import {
+  DropReason, EntryType, MessageType, NONE, ProgressState, StateRole,
+  type ConfChangeV2, type ConfState, type Entry, type HardState, type Message, type NodeId,
+  type ProposeResult, type Ready, type SoftState,
+} from './types.js';
+import { invariant, payloadSizeBytes } from './util.js';
+import type { ProgressTracker } from './tracker/index.js';
+
+export interface ProgressStatus {
+  match: number;
+  next: number;
+  state: ProgressState;
+}
+
+export interface RaftStatus {
+  id: NodeId;
+  term: number;
+  vote: NodeId;
+  commit: number;
+  lead: NodeId;
+  role: StateRole;
+  applied: number;
+  lastIndex: number;
+  firstIndex: number;
+  leadTransferee: NodeId;
+  config: ConfState;
+  /** Leader only: each member's replication progress. */
+  progress: Map<NodeId, ProgressStatus> | null;
+}
+
+export class RawNode {
+  private readonly r: Raft;
+  private prevHard: HardState;
+  private prevSoft: SoftState;
+  private readySeq = 0;
+  private ackedSeq = 0;
+
+  constructor(cfg: RaftConfig) {
+    this.r = new Raft(cfg);
+    this.prevHard = this.r.hardState();
+    this.prevSoft = { lead: this.r.lead, role: this.r.role };
+  }
+
+  get id(): NodeId {
+    return this.r.id;
+  }
+
+  tick(): void {
+    this.r.tick();
+  }
+
+  /** Starts an election now (with pre-vote if configured). */
+  campaign(): void {
+    this.r.hup(this.r.cfg.preVote ? 'pre-election' : 'election');
+  }
+
+  step(m: Message): void {
+    if (m.type === MessageType.Snap && m.snapshot === null) {
+      throw new TypeError('raft: Snap message without a snapshot');
+    }
+    this.r.step(m);
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    return propose(this.r, [{ term: 0, index: 0, type: EntryType.Normal, data }]);
+  }
+
+  /** Appends several entries at once (one replication round); index is the last one's. */
+  proposeBatch(datas: readonly Uint8Array[]): ProposeResult {
+    if (datas.length === 0) throw new RangeError('raft: proposeBatch needs at least one entry');
+    const es: Entry[] = datas.map((data) => ({ term: 0, index: 0, type: EntryType.Normal, data }));
+    return propose(this.r, es);
+  }
+
+  proposeConfChange(cc: ConfChangeV2): ProposeResult {
+    const r = this.r;
+    if (r.role === StateRole.Leader) {
+      if (r.pendingConfIndex > r.log.applied) {
+        return { ok: false, reason: DropReason.ConfChangePending, leader: r.lead,
+          detail: `conf change at index ${r.pendingConfIndex} is not applied yet (applied ${r.log.applied})` };
+      }
+      try {
+        computeChange(r.trk, r.log.lastIndex(), cc); // validate against the current config
+      } catch (e) {
+        if (!(e instanceof ConfChangeError)) throw e;
+        return { ok: false, reason: DropReason.InvalidConfChange, leader: r.lead, detail: e.message };
+      }
+    }
+    return propose(r, [{ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) }]);
+  }
+
+  /**
+   * Applies a committed ConfChange entry to the membership. Call it, in log order, when
+   * the entry is applied; returns the resulting configuration to store with the state.
+   */
+  applyConfChange(cc: ConfChangeV2): ConfState {
+    const r = this.r;
+    r.switchToConfig(computeChange(r.trk, r.log.lastIndex(), cc));
+    r.afterConfChange();
+    return r.trk.confState();
+  }
+
+  transferLeader(to: NodeId): void {
+    const r = this.r;
+    if (r.role === StateRole.Leader) {
+      transferLeader(r, to);
+    } else if (r.lead !== NONE) {
+      const m = emptyMessage();
+      m.type = MessageType.TransferLeader; m.to = r.lead; m.index = to;
+      r.send(m);
+    }
+  }
+
+  /**
+   * Requests a linearizable read point. The answer is a ReadState {index, requestCtx} in a
+   * later Ready: the read may be served once applied >= index. `lease` lets the leader
+   * answer at once while its lease holds (check-quorum only). Returns false if dropped.
+   */
+  readIndex(ctx: Uint8Array, opts?: { lease?: boolean }): boolean {
+    const r = this.r;
+    if (r.role === StateRole.Leader) return handleReadIndex(r, r.id, ctx, opts?.lease === true);
+    if (r.lead === NONE) return false;
+    const m = emptyMessage();
+    m.type = MessageType.ReadIndex; m.to = r.lead; m.context = ctx;
+    r.send(m);
+    return true;
+  }
+
+  reportUnreachable(id: NodeId): void {
+    const pr = this.r.role === StateRole.Leader ? this.r.trk.progress.get(id) : undefined;
+    if (pr && pr.state === ProgressState.Replicate) pr.becomeProbe();
+  }
+
+  /** The transport's verdict on a snapshot it was asked to send. */
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    const pr = this.r.role === StateRole.Leader ? this.r.trk.progress.get(id) : undefined;
+    if (!pr || pr.state !== ProgressState.Snapshot) return;
+    if (!ok) pr.pendingSnapshot = 0;
+    pr.becomeProbe();
+    // Wait for the next heartbeat answer before probing, as after any probe.
+    pr.msgAppFlowPaused = true;
+  }
+
+  hasReady(): boolean {
+    const r = this.r;
+    if (r.msgs.length > 0 || r.msgsAfterPersist.length > 0 || r.readStates.length > 0) return true;
+    if (r.log.hasNextUnstable() || r.log.hasNextCommitted()) return true;
+    if (r.lead !== this.prevSoft.lead || r.role !== this.prevSoft.role) return true;
+    return r.term !== this.prevHard.term || r.vote !== this.prevHard.vote || r.log.committed !== this.prevHard.commit;
+  }
+
+  ready(): Ready {
+    const r = this.r;
+    const log = r.log;
+    const hs = r.hardState();
+    const hardChanged = hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote;
+    const hardState = hardChanged || hs.commit !== this.prevHard.commit ? hs : null;
+    const softState = r.lead !== this.prevSoft.lead || r.role !== this.prevSoft.role ? { lead: r.lead, role: r.role } : null;
+    const entries = log.unstable.nextEntries();
+    const snapshot = log.unstable.nextSnapshot();
+    const committedEntries = log.nextCommitted();
+    const rd: Ready = {
+      seq: ++this.readySeq,
+      softState,
+      hardState,
+      entries,
+      snapshot,
+      committedEntries,
+      messages: r.msgs,
+      messagesAfterPersist: r.msgsAfterPersist,
+      readStates: r.readStates,
+      mustSync: hardChanged || entries.length > 0 || snapshot !== null,
+    };
+    // Take ownership: nothing above is handed out twice.
+    log.unstable.acceptInProgress();
+    if (snapshot) log.acceptSnapshotApplying(snapshot);
+    log.acceptApplying(committedEntries);
+    if (r.role === StateRole.Leader && committedEntries.length > 0) {
+      r.uncommittedBytes = Math.max(0, r.uncommittedBytes - payloadSizeBytes(committedEntries));
+    }
+    r.msgs = [];
+    r.msgsAfterPersist = [];
+    r.readStates = [];
+    if (hardState) this.prevHard = hs;
+    if (softState) this.prevSoft = softState;
+    return rd;
+  }
+
+  /**
+   * The caller made `rd`'s snapshot, entries and hard state durable (and visible through
+   * the storage interface) and sent its messagesAfterPersist. Every Ready, in order.
+   */
+  ackPersisted(rd: Ready): void {
+    invariant(rd.seq === this.ackedSeq + 1, () => `ackPersisted out of order: got Ready ${rd.seq}, expected ${this.ackedSeq + 1}`);
+    this.ackedSeq = rd.seq;
+    const r = this.r;
+    if (rd.snapshot) r.log.stableSnapTo(rd.snapshot.meta.index);
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1]!;
+      r.log.stableTo(last.index, last.term);
+      // The leader counts itself toward commit only for entries it holds durably, and
+      // never because of an ack for entries that were since overwritten (term check).
+      if (r.role === StateRole.Leader && r.log.termAt(last.index) === last.term) {
+        const self = r.trk.progress.get(r.id);
+        if (self && self.maybeUpdate(last.index) && r.maybeCommit()) {
+          onCommitAdvanced(r);
+          bcastAppend(r);
+        }
+      }
+    }
+    if (rd.hardState) r.onHardStatePersisted(rd.hardState);
+  }
+
+  /** The state machine applied everything up to `index` (handed out in Readies). */
+  appliedTo(index: number): void {
+    const r = this.r;
+    r.log.appliedTo(index);
+    // Auto-leave: once the joint configuration is applied, the leader proposes leaving it.
+    if (r.role === StateRole.Leader && r.trk.config.autoLeave && r.log.applied >= r.pendingConfIndex) {
+      const res = propose(r, [{ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(LEAVE_JOINT) }]);
+      r.trace(() => res.ok ? `proposed leaving the joint configuration at ${res.index}` : `auto-leave deferred: ${res.detail}`);
+    }
+  }
+
+  status(): RaftStatus {
+    const r = this.r;
+    let progress: Map<NodeId, ProgressStatus> | null = null;
+    if (r.role === StateRole.Leader) {
+      progress = new Map();
+      r.trk.visit((id, pr) => progress!.set(id, { match: pr.match, next: pr.next, state: pr.state }));
+    }
+    return {
+      id: r.id, term: r.term, vote: r.vote, commit: r.log.committed, lead: r.lead, role: r.role,
+      applied: r.log.applied, lastIndex: r.log.lastIndex(), firstIndex: r.log.firstIndex(),
+      leadTransferee: r.leadTransferee, config: r.trk.confState(), progress,
+    };
+  }
+
+  /** Test and simulation hook: start an election of a given kind. */
+  campaignKind(kind: CampaignKind): void {
+    this.r.hup(kind);
+  }
+}
+
+const LEAVE_JOINT: ConfChangeV2 = { transition: 0, changes: [], context: new Uint8Array(0) };
+
+function computeChange(trk: ProgressTracker, lastIndex: number, cc: ConfChangeV2): ChangeResult {
+  const input = { tracker: trk, lastIndex };
+  if (isLeaveJoint(cc)) return leaveJoint(input);
+  const { joint, autoLeave } = enterJointAutoLeave(cc);
+  return joint ? enterJoint(input, autoLeave, cc.changes) : simpleChange(input, cc.changes);
+}
+
+export { decodeConfChange, encodeConfChange };

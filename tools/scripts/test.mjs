@@ -1,0 +1,30 @@
+// The test command: bootstrap + build, then node's built-in runner over every compiled
+// `*.test.js` under packages/*/dist. Extra arguments are passed to `node --test`.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBuilt, repoRoot } from './ensure-built.mjs';
+
+function findTests(dir, out) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) findTests(p, out);
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+ensureBuilt();
+const files = [];
+const pkgs = join(repoRoot, 'packages');
+for (const pkg of readdirSync(pkgs).sort()) {
+  const dist = join(pkgs, pkg, 'dist');
+  if (existsSync(dist)) findTests(dist, files);
+}
+if (files.length === 0) {
+  console.error('no test files found under packages/*/dist');
+  process.exit(1);
+}
+const args = ['--test', '--test-concurrency=2', ...process.argv.slice(2), ...files.sort()];
+const r = spawnSync(process.execPath, args, { cwd: repoRoot, stdio: 'inherit' });
+process.exit(r.status ?? 1);
