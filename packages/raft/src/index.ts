@@ -2,7 +2,7 @@
 export * from './types.js';
 export type { RaftConfig } from './config.js';
 export { RawNode, type RaftStatus, type ProgressStatus } from './rawnode.js';
-export { MemoryStorage, CompactedError, UnavailableError, emptyConfState, type RaftStorage } from './storage.js';
+export { MemoryStorage, CompactedError, UnavailableError, emptyConfState, BOOTSTRAP_INDEX, type RaftStorage } from './storage.js';
 export { Prng } from './prng.js';
 export { emptyMessage, describeMessage, messageTypeName } from './message.js';
 export { encodeConfChange, decodeConfChange, ConfChangeError } from './confchange/index.js';

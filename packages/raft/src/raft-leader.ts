@@ -39,7 +39,11 @@ function sendSnapshot(r: Raft, to: NodeId): boolean {
   // Only to a follower we recently heard from: snapshots are expensive.
   if (!pr.recentActive) return false;
   const snap = r.log.snapshot();
-  if (snap === null) return false; // temporarily unavailable; try again later
+  // Missing, or older than where our log starts (it could not bridge the gap): try later.
+  if (snap === null || snap.meta.index < r.log.firstIndex() - 1) {
+    r.trace(() => `no usable snapshot for ${to} yet`);
+    return false;
+  }
   invariant(snap.meta.index > 0, 'need a non-empty snapshot to replace compacted entries');
   pr.becomeSnapshot(snap.meta.index);
   (r.snapshotSentTick ??= new Map()).set(to, r.ticks);

@@ -86,7 +86,7 @@ export class Raft {
       this.log.applied = this.log.applying = this.cfg.applied;
     }
     this.becomeFollower(this.term, NONE);
-    // A brand-new group has acknowledged no leader yet, so it needs no guard.
+    // A node that never saw a term has acknowledged no leader, so it needs no guard.
     this.bootGuard = hardState.term > 0;
     this.trace(() => `start term=${this.term} commit=${this.log.committed} applied=${this.log.applied} last=${this.log.lastIndex()} voters=${this.trk.config.incoming}`);
   }
@@ -131,7 +131,10 @@ export class Raft {
     if (this.cfg.trace) this.trace(() => `send ${describeMessage(m)}`);
     // A vote request commits us to our new term and self-vote; a vote or append answer
     // promises what it acknowledges is on disk. All of those leave after the persist.
-    if (m.type === MessageType.AppResp || m.type === MessageType.VoteResp || m.type === MessageType.Vote) {
+    // A heartbeat answer extends the leader's lease, so the term it acknowledges must
+    // survive a crash too (see bootGuard).
+    if (m.type === MessageType.AppResp || m.type === MessageType.VoteResp || m.type === MessageType.Vote ||
+        m.type === MessageType.HeartbeatResp) {
       this.msgsAfterPersist.push(m);
     } else {
       this.msgs.push(m);
@@ -336,8 +339,12 @@ export class Raft {
   checkVotes(): boolean {
     const { result } = this.trk.tallyVotes();
     if (result === VoteResult.Won) {
-      if (this.role === StateRole.PreCandidate) this.campaign('election');
-      else this.becomeLeader();
+      if (this.role === StateRole.PreCandidate) {
+        this.campaign('election');
+      } else {
+        this.becomeLeader();
+        bcastAppend(this); // the empty entry of our term, at once
+      }
       return true;
     }
     if (result === VoteResult.Lost) {

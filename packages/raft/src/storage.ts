@@ -38,6 +38,9 @@ export interface RaftStorage {
   snapshot(): Snapshot | null;
 }
 
+/** Index of the bootstrap snapshot of every group (see MemoryStorage.withMembership). */
+export const BOOTSTRAP_INDEX = 1;
+
 export function emptyConfState(): ConfState {
   return { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 }
@@ -51,10 +54,17 @@ export class MemoryStorage implements RaftStorage {
   private snap: Snapshot = { meta: { index: 0, term: 0, confState: emptyConfState() }, data: new Uint8Array(0) };
   private ents: Entry[] = [{ term: 0, index: 0, type: 0, data: new Uint8Array(0) }];
 
-  /** A storage whose snapshot holds the initial membership (how a new group is bootstrapped). */
+  /**
+   * A storage bootstrapped with the initial membership: a snapshot at BOOTSTRAP_INDEX
+   * (empty state) holding the ConfState. Because the log starts after it, a member added
+   * later with an empty log can only be caught up by a snapshot, which carries the
+   * configuration; replaying the log alone would never tell it the initial members.
+   */
   static withMembership(confState: ConfState): MemoryStorage {
     const s = new MemoryStorage();
-    s.snap = { meta: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
+    s.snap = { meta: { index: BOOTSTRAP_INDEX, term: 0, confState }, data: new Uint8Array(0) };
+    s.ents = [{ term: 0, index: BOOTSTRAP_INDEX, type: 0, data: new Uint8Array(0) }];
+    s.hardState = { term: 0, vote: 0, commit: BOOTSTRAP_INDEX };
     return s;
   }
 

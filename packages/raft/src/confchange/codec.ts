@@ -25,7 +25,9 @@ const VARINT_BYTES_MAX = 8;
 const CHANGE_BYTES_MIN = 2;
 
 function isTransition(v: number): v is ConfChangeTransition {
-  return v === ConfChangeTransition.Auto || v === ConfChangeTransition.JointImplicit || v === ConfChangeTransition.JointExplicit;
+  return (
+    v === ConfChangeTransition.Auto || v === ConfChangeTransition.JointImplicit || v === ConfChangeTransition.JointExplicit
+  );
 }
 
 function isChangeType(v: number): v is ConfChangeType {
@@ -59,7 +61,9 @@ export function decodeConfChange(data: Uint8Array): ConfChangeV2 {
   if (!isTransition(transition)) r.fail(`unknown transition ${transition}`);
   const count = r.uvarint('change count');
   // Bound the count by the bytes left before allocating anything for it.
-  if (count * CHANGE_BYTES_MIN > r.remaining()) r.fail(`change count ${count} exceeds the remaining ${r.remaining()} bytes`);
+  if (count * CHANGE_BYTES_MIN > r.remaining()) {
+    r.fail(`change count ${count} exceeds the remaining ${r.remaining()} bytes`);
+  }
   const changes: ConfChangeSingle[] = [];
   for (let i = 0; i < count; i++) {
     const type = r.byte(`change ${i} type`);

@@ -17,8 +17,12 @@ export function checkConfigInvariants(cfg: TrackerConfig, progress: ReadonlyMap<
     invariant(pr !== undefined, () => `member ${id} has no progress: ${show()}`);
     return pr;
   };
-  for (const id of cfg.incoming) invariant(!progressOf(id).isLearner, () => `voter ${id} has a learner progress`);
-  for (const id of cfg.outgoing) invariant(!progressOf(id).isLearner, () => `outgoing voter ${id} has a learner progress`);
+  for (const id of cfg.incoming) {
+    invariant(!progressOf(id).isLearner, () => `voter ${id} has a learner progress`);
+  }
+  for (const id of cfg.outgoing) {
+    invariant(!progressOf(id).isLearner, () => `outgoing voter ${id} has a learner progress`);
+  }
   for (const id of cfg.learners) {
     invariant(progressOf(id).isLearner, () => `learner ${id} has a voter progress`);
     invariant(!hasId(cfg.incoming, id) && !hasId(cfg.outgoing, id), () => `${id} is both voter and learner: ${show()}`);

@@ -45,7 +45,8 @@ export class Progress {
    * 100 → next 101, not 4.
    */
   becomeProbe(): void {
-    const next = this.state === ProgressState.Snapshot ? Math.max(this.match + 1, this.pendingSnapshot + 1) : this.match + 1;
+    const next =
+      this.state === ProgressState.Snapshot ? Math.max(this.match + 1, this.pendingSnapshot + 1) : this.match + 1;
     this.resetState(ProgressState.Probe);
     this.next = next;
   }
