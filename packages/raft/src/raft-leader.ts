@@ -143,7 +143,8 @@ function handleAppAccept(r: Raft, m: Message): void {
     onCommitAdvanced(r);
     bcastAppend(r);
   } else if (wasPaused) {
-    sendAppend(r, m.from, false);
+    // It may have missed a commit update while paused: send one even without entries.
+    sendAppend(r, m.from, true);
   }
   // Send as much as flow control allows.
   while (sendAppend(r, m.from, false)) { /* keep going */ }
@@ -205,6 +206,9 @@ export function onCommitAdvanced(r: Raft): void {
  */
 export function leaseValid(r: Raft): boolean {
   if (!r.cfg.checkQuorum || r.role !== StateRole.Leader || r.leadTransferee !== NONE) return false;
+  // A TimeoutNow we sent may still arrive late and win an election past the followers'
+  // leases (the transfer flag bypasses them), so after sending one, no lease this term.
+  if (r.timeoutNowSent) return false;
   const acks = r.heartbeatAckTick;
   if (!acks) return false;
   const now = r.ticks;
@@ -267,7 +271,8 @@ export function transferLeader(r: Raft, target: NodeId): void {
   else sendAppend(r, target, true);
 }
 
-function sendTimeoutNow(r: Raft, to: NodeId): void {
+export function sendTimeoutNow(r: Raft, to: NodeId): void {
+  r.timeoutNowSent = true;
   const m = emptyMessage();
   m.type = MessageType.TimeoutNow; m.to = to;
   r.send(m);

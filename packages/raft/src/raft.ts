@@ -16,7 +16,7 @@ import {
   type Entry, type HardState, type Message, type NodeId, type ReadState,
 } from './types.js';
 import { invariant } from './util.js';
-import { stepLeader, bcastHeartbeat, abortLeaderTransfer, sendAppend, bcastAppend } from './raft-leader.js';
+import { stepLeader, bcastHeartbeat, abortLeaderTransfer, sendAppend, bcastAppend, sendTimeoutNow } from './raft-leader.js';
 import { stepCandidate, stepFollower } from './raft-follower.js';
 import { emptyMessage } from './message.js';
 
@@ -59,6 +59,10 @@ export class Raft {
    */
   bootGuard = false;
 
+  /** Leader: a TimeoutNow went out this term (lease reads are off for the term). */
+  timeoutNowSent = false;
+  /** Follower: term of a TimeoutNow we could not act on yet (unapplied conf change). */
+  deferredTimeoutNowTerm = 0;
   /** Leader: per voter, the tick stamp of the newest heartbeat it acknowledged. */
   heartbeatAckTick: Map<NodeId, number> | null = null;
   /** Leader: tick at which a snapshot was last sent to a follower (to time it out). */
@@ -167,6 +171,8 @@ export class Raft {
     });
     this.pendingConfIndex = 0;
     this.uncommittedBytes = 0;
+    this.timeoutNowSent = false;
+    this.deferredTimeoutNowTerm = 0;
     this.heartbeatAckTick = null;
     this.snapshotSentTick = null;
     this.readOnly = null;
@@ -293,9 +299,21 @@ export class Raft {
     }
     if (this.hasUnappliedConfChange()) {
       this.trace(() => 'not campaigning: committed conf change not yet applied');
+      // A leader handing over after applying a conf change (e.g. its own removal) sends
+      // TimeoutNow before we applied that entry: act on it once we have.
+      if (kind === 'transfer') this.deferredTimeoutNowTerm = this.term;
       return;
     }
     this.campaign(kind);
+  }
+
+  /** After apply progress: run a TimeoutNow that had to wait for a conf change to apply. */
+  onApplied(): void {
+    if (this.deferredTimeoutNowTerm !== 0 && this.deferredTimeoutNowTerm === this.term &&
+        this.role === StateRole.Follower && !this.hasUnappliedConfChange()) {
+      this.deferredTimeoutNowTerm = 0;
+      this.hup('transfer');
+    }
   }
 
   private hasUnappliedConfChange(): boolean {
@@ -475,11 +493,7 @@ export class Raft {
           bestMatch = pr.match;
         }
       });
-      if (best !== NONE && bestMatch === this.log.lastIndex()) {
-        const m = emptyMessage();
-        m.type = MessageType.TimeoutNow; m.to = best;
-        this.send(m);
-      }
+      if (best !== NONE && bestMatch === this.log.lastIndex()) sendTimeoutNow(this, best);
       this.becomeFollower(this.term, NONE);
       return;
     }

@@ -236,6 +236,7 @@ export class RawNode {
   appliedTo(index: number): void {
     const r = this.r;
     r.log.appliedTo(index);
+    r.onApplied();
     // Auto-leave: once the joint configuration is applied, the leader proposes leaving it.
     if (r.role === StateRole.Leader && r.trk.config.autoLeave && r.log.applied >= r.pendingConfIndex) {
       const res = propose(r, [{ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(LEAVE_JOINT) }]);

@@ -1,0 +1,140 @@
+// Commitment: a leader commits by counting replicas only entries of its own term (Raft
+// §5.4.2); earlier entries commit beneath them. A new leader appends an empty entry so it
+// has something of its term to commit. The Raft paper's Figure 8 shows why.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Harness } from './testing/harness.js';
+import { BOOTSTRAP_INDEX } from './storage.js';
+import { EntryType, MessageType, StateRole, type NodeId } from './types.js';
+
+test('a new leader appends an empty entry of its own term', () => {
+  const h = new Harness();
+  h.elect(1);
+  const s = h.get(1).status();
+  const last = h.nodes.get(1)!.storage.entries(s.lastIndex, s.lastIndex + 1, Infinity)[0]!;
+  assert.equal(last.index, BOOTSTRAP_INDEX + 1);
+  assert.equal(last.term, s.term);
+  assert.equal(last.type, EntryType.Normal);
+  assert.equal(last.data.length, 0);
+  assert.equal(s.commit, last.index, 'and commits it');
+});
+
+test('after an election every follower learns the commit of the empty entry without waiting for a heartbeat', () => {
+  const h = new Harness();
+  h.elect(1); // no ticks: only the election and the replication it triggers
+  const commit = h.get(1).status().commit;
+  for (const id of [2, 3]) assert.equal(h.get(id).status().commit, commit, `node ${id}`);
+});
+
+test('a leader commits an entry once a majority of voters holds it, not before', () => {
+  const h = new Harness({ voters: [1, 2, 3, 4, 5] });
+  h.elect(1);
+  h.cut.add('1->3').add('1->4').add('1->5');
+  const idx = h.put(1, 'x');
+  assert.equal(h.get(1).status().commit, idx - 1, 'held by 1 and 2 only: 2 of 5');
+  h.cut.delete('1->3');
+  h.tickAll(1);
+  assert.equal(h.get(1).status().commit, idx, 'held by 1, 2 and 3: 3 of 5');
+});
+
+// ---- Figure 8 -----------------------------------------------------------------------------
+//
+// Five servers. Index 2 (our empty entry of term 1) is committed everywhere; then:
+//   (a) S1 leads term 1 and replicates index 3 ('a', term 1) to S2 only.
+//   (b) S1 crashes; S5 wins term 2 (votes S3 S4 S5) and appends index 3 (term 2) alone.
+//   (c) S5 crashes; S1 wins term 3 and replicates index 3 ('a', term 1) to S3 and S4: now
+//       a majority holds it, but it is not of S1's term, so S1 must NOT commit it.
+//   (d) S1 crashes; S5 wins term 4 (its last entry, term 2, beats term 1) and overwrites
+//       index 3 everywhere. Had S1 committed 'a' in (c), a committed entry would be lost.
+//   (e) Alternatively S1 replicates its own term-3 entry to a majority: that commits it and
+//       'a' beneath it, and S5 can no longer win.
+
+const MSG_BYTES_ONE_ENTRY = 1;
+
+function campaignUntilLeader(h: Harness, id: NodeId): void {
+  for (let i = 0; i < 5 && h.get(id).status().role !== StateRole.Leader; i++) {
+    h.get(id).campaign();
+    h.settle();
+  }
+  assert.equal(h.get(id).status().role, StateRole.Leader, `node ${id} could not win`);
+}
+
+function figure8UpToC(): Harness {
+  const h = new Harness({
+    voters: [1, 2, 3, 4, 5],
+    config: { preVote: false, checkQuorum: false, maxMsgBytes: MSG_BYTES_ONE_ENTRY },
+  });
+  h.elect(1);
+  h.tickAll(1);
+  assert.equal(h.get(5).status().commit, 2);
+
+  // (a)
+  h.cut.add('1->3').add('1->4').add('1->5');
+  h.get(1).propose(new TextEncoder().encode('a'));
+  h.settle();
+  assert.equal(h.nodes.get(2)!.storage.lastIndex(), 3);
+
+  // (b)
+  h.heal();
+  h.isolate(1);
+  h.filter = (m) => !(m.type === MessageType.App && m.from === 5); // S5's entry stays on S5
+  campaignUntilLeader(h, 5);
+  assert.equal(h.nodes.get(5)!.storage.term(3), h.get(5).status().term);
+
+  // (c)
+  h.heal();
+  h.isolate(5);
+  h.restart(1);
+  // S1's own entry of term 3 (index 4) is lost whenever the receiver could accept it (it
+  // holds index 3); probes that make S3 and S4 reject, and 'a' itself, get through.
+  const holdsIndex3 = (id: NodeId): boolean => h.nodes.get(id)!.storage.lastIndex() >= 3;
+  h.filter = (m) => !(m.type === MessageType.App && m.entries.some((e) => e.index === 4) && holdsIndex3(m.to));
+  campaignUntilLeader(h, 1);
+  h.tickAll(3);
+  for (const id of [1, 2, 3, 4]) assert.equal(h.nodes.get(id)!.storage.term(3), 1, `S${id} holds 'a' at index 3`);
+  return h;
+}
+
+test("Figure 8 (c): a leader does not commit an earlier term's entry that a majority holds", () => {
+  const h = figure8UpToC();
+  const s = h.get(1).status();
+  assert.equal(s.term, 3);
+  assert.equal(s.progress!.get(3)!.match, 3, 'the leader knows S3 holds index 3');
+  assert.equal(s.progress!.get(4)!.match, 3, 'the leader knows S4 holds index 3');
+  assert.equal(s.commit, 2);
+  for (const id of [1, 2, 3, 4]) assert.deepEqual(h.appliedData(id), []);
+});
+
+test("Figure 8 (d): the entry S1 did not commit is overwritten by S5, and no server ever applied it", () => {
+  const h = figure8UpToC();
+  // (d)
+  h.filter = null;
+  h.heal();
+  h.isolate(1);
+  h.restart(5);
+  campaignUntilLeader(h, 5);
+  h.tickAll(2);
+  for (const id of [2, 3, 4, 5]) {
+    const st = h.nodes.get(id)!.storage;
+    assert.equal(st.term(3), 2, `S${id} index 3 is S5's term-2 entry`);
+    assert.ok(h.get(id).status().commit >= 4);
+  }
+  for (const id of [1, 2, 3, 4, 5]) assert.deepEqual(h.appliedData(id), [], `S${id} never applied 'a'`);
+});
+
+test("Figure 8 (e): once S1's own entry reaches a majority, 'a' commits beneath it and S5 cannot win", () => {
+  const h = figure8UpToC();
+  // (e)
+  h.filter = null;
+  h.tickAll(2);
+  assert.equal(h.get(1).status().commit, 4);
+  for (const id of [1, 2, 3, 4]) assert.deepEqual(h.appliedData(id), ['a'], `S${id}`);
+  h.heal();
+  h.isolate(1);
+  h.restart(5);
+  for (let i = 0; i < 3; i++) {
+    h.get(5).campaign();
+    h.settle();
+  }
+  assert.notEqual(h.get(5).status().role, StateRole.Leader);
+});
