@@ -143,5 +143,8 @@ function restore(r: Raft, m: Message): boolean {
   }
   r.log.restore(s);
   r.switchToConfig(restoreConfig(cs, r.log.lastIndex(), r.cfg.maxInflightMsgs, r.cfg.maxInflightBytes));
+  // Conf change entries below the snapshot may still be waiting to be applied; the
+  // snapshot's membership already includes them, so they must not be applied on top.
+  r.configIndex = s.meta.index;
   return true;
 }

@@ -41,6 +41,11 @@ export class Raft {
   lead: NodeId = NONE;
   /** Transfer target while a leadership transfer is in progress. */
   leadTransferee: NodeId = NONE;
+  /**
+   * The log index the membership we hold reflects: the last applied conf change, or the
+   * restored snapshot. A conf change at or below it is stale (see RawNode.applyConfChange).
+   */
+  configIndex = 0;
   /** Index of the last conf change the leader appended; no new one until it is applied. */
   pendingConfIndex = 0;
   /** Payload bytes of uncommitted entries appended by this leader. */
@@ -84,10 +89,15 @@ export class Raft {
     this.trk = new ProgressTracker(this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes);
     this.switchToConfig(restoreConfig(confState, this.log.lastIndex(), this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes));
     if (hardState.term > 0 || hardState.vote > 0 || hardState.commit > 0) this.loadHardState(hardState);
+    // The config we hold reflects every entry up to here (the snapshot's, at start).
+    this.configIndex = this.log.firstIndex() - 1;
     if (this.cfg.applied > 0) {
-      invariant(this.cfg.applied <= this.log.committed, () =>
-        `applied ${this.cfg.applied} is beyond committed ${this.log.committed}`);
-      this.log.applied = this.log.applying = this.cfg.applied;
+      // An applied entry was committed even if the newer commit index in the hard state
+      // was not yet durable when we stopped (commit need not be fsynced; apply is not).
+      invariant(this.cfg.applied <= this.log.lastIndex(), () =>
+        `applied ${this.cfg.applied} is beyond the durable log (last index ${this.log.lastIndex()})`);
+      if (this.cfg.applied > this.log.committed) this.log.committed = this.cfg.applied;
+      this.log.applied = this.log.applying = Math.max(this.cfg.applied, this.log.applied);
     }
     this.becomeFollower(this.term, NONE);
     // A node that never saw a term has acknowledged no leader, so it needs no guard.
@@ -317,7 +327,9 @@ export class Raft {
   }
 
   private hasUnappliedConfChange(): boolean {
-    const lo = this.log.applied + 1;
+    // Entries at or below configIndex are reflected already (e.g. by a restored snapshot
+    // whose entries are gone from the log while apply catches up).
+    const lo = Math.max(this.log.applied, this.configIndex) + 1;
     const hi = this.log.committed + 1;
     if (lo >= hi) return false;
     for (const e of this.log.slice(lo, hi, Number.MAX_SAFE_INTEGER)) {

@@ -55,6 +55,8 @@ export class RawNode {
   private prevSoft: SoftState;
   private readySeq = 0;
   private ackedSeq = 0;
+  /** Indexes of ConfChange entries handed out for apply, in order, not yet applied. */
+  private confChangesHandedOut: number[] = [];
 
   constructor(cfg: RaftConfig) {
     this.r = new Raft(cfg);
@@ -113,10 +115,19 @@ export class RawNode {
   /**
    * Applies a committed ConfChange entry to the membership. Call it, in log order, when
    * the entry is applied; returns the resulting configuration to store with the state.
+   * Returns null when the entry was handed out before a snapshot past it was restored:
+   * that snapshot (applied next) already carries the membership, so there is nothing to
+   * store for this entry.
    */
-  applyConfChange(cc: ConfChangeV2): ConfState {
+  applyConfChange(cc: ConfChangeV2): ConfState | null {
     const r = this.r;
+    const index = this.confChangesHandedOut.shift();
+    if (index !== undefined && index <= r.configIndex) {
+      r.trace(() => `skipping conf change at ${index}: membership is from index ${r.configIndex}`);
+      return null;
+    }
     r.switchToConfig(computeChange(r.trk, r.log.lastIndex(), cc));
+    if (index !== undefined) r.configIndex = index;
     r.afterConfChange();
     return r.trk.confState();
   }
@@ -196,6 +207,7 @@ export class RawNode {
     log.unstable.acceptInProgress();
     if (snapshot) log.acceptSnapshotApplying(snapshot);
     log.acceptApplying(committedEntries);
+    for (const e of committedEntries) if (e.type === EntryType.ConfChange) this.confChangesHandedOut.push(e.index);
     if (r.role === StateRole.Leader && committedEntries.length > 0) {
       r.uncommittedBytes = Math.max(0, r.uncommittedBytes - payloadSizeBytes(committedEntries));
     }

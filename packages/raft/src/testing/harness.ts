@@ -117,7 +117,10 @@ export class Harness {
     if (rd.snapshot) h.node.appliedTo(rd.snapshot.meta.index);
     for (const e of rd.committedEntries) {
       h.applied.push(e);
-      if (e.type === EntryType.ConfChange) h.confStates.push(h.node.applyConfChange(decodeConfChange(e.data)));
+      if (e.type === EntryType.ConfChange) {
+          const cs = h.node.applyConfChange(decodeConfChange(e.data));
+          if (cs) h.confStates.push(cs);
+        }
     }
     if (rd.committedEntries.length > 0) h.node.appliedTo(rd.committedEntries[rd.committedEntries.length - 1]!.index);
     h.readStates.push(...rd.readStates);
