@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ColumnFamily } from './column-families.js';
+import { decodeAppliedState } from './encoding.js';
+import { StorageEngine } from './engine.js';
+import { KeyOutOfRangeError } from './errors.js';
+import { KeyPrefix, rangeKey } from './keys.js';
+import { confState, descriptor, entries, ready, tempDir, withEngine } from './testing/fixtures.js';
+
+const b = (s: string): Buffer => Buffer.from(s);
+
+test('apply writes data and the applied index in one batch; both survive a restart together', async () => {
+  const dir = tempDir();
+  try {
+    let engine = await StorageEngine.open(dir.path);
+    await engine.createRange({ descriptor: descriptor(1, 'a', 'n'), confState: confState() });
+    await engine.persistReady(1, ready({ entries: entries(1, 2, 10, 1) }));
+    engine.apply(1, { puts: [[b('apple'), b('1')], [b('kiwi'), b('2')]], applied: { index: 5, term: 1 } });
+    engine.apply(1, { deletes: [b('apple')], puts: [[b('fig'), b('3')]], applied: { index: 9, term: 1 }, confState: confState([1, 2]) });
+    assert.deepEqual(engine.range(1).applied, { index: 9, term: 1 });
+    await engine.close();
+    engine = await StorageEngine.open(dir.path);
+    const s = engine.range(1);
+    assert.deepEqual(s.applied, { index: 9, term: 1 });
+    assert.deepEqual(s.initialState().confState.voters, [1, 2], 'the configuration at the applied index');
+    assert.equal(engine.db.get(ColumnFamily.Default, b('apple')), undefined);
+    assert.equal(engine.db.get(ColumnFamily.Default, b('fig'))?.toString(), '3');
+    assert.deepEqual(decodeAppliedState(engine.db.get(ColumnFamily.Meta, rangeKey(KeyPrefix.Applied, 1))!), { index: 9, term: 1 });
+    await engine.close();
+  } finally {
+    dir.remove();
+  }
+});
+
+test('apply refuses keys outside the range span, naming the key and the span; nothing is written', async () => {
+  await withEngine(async (engine) => {
+    await engine.createRange({ descriptor: descriptor(1, 'b', 'd'), confState: confState() });
+    await engine.persistReady(1, ready({ entries: entries(1, 2, 3, 1) }));
+    assert.throws(() => engine.apply(1, { puts: [[b('c'), b('ok')], [b('d'), b('no')]], applied: { index: 2, term: 1 } }),
+      (e: unknown) => e instanceof KeyOutOfRangeError && /key 64 is outside \[62, 64\)/.test(e.message));
+    assert.equal(engine.db.get(ColumnFamily.Default, b('c')), undefined);
+    assert.deepEqual(engine.range(1).applied, { index: 1, term: 0 });
+    assert.throws(() => engine.apply(1, { deletes: [b('')], applied: { index: 2, term: 1 } }), KeyOutOfRangeError);
+  });
+});
+
+test('apply cannot go past the durable log or move the applied index backwards', async () => {
+  await withEngine(async (engine) => {
+    await engine.createRange({ descriptor: descriptor(1, '', ''), confState: confState() });
+    await engine.persistReady(1, ready({ entries: entries(1, 2, 4, 1) }));
+    assert.throws(() => engine.apply(1, { applied: { index: 5, term: 1 } }), /beyond the durable log \(last 4\)/);
+    engine.apply(1, { applied: { index: 3, term: 1 } });
+    assert.throws(() => engine.apply(1, { applied: { index: 3, term: 1 } }), /applied index must grow/);
+  });
+});
+
+test('an uninitialized range has nothing to apply to', async () => {
+  await withEngine(async (engine) => {
+    await engine.createRange({ rangeId: 8 });
+    assert.equal(engine.range(8).snapshot(), null);
+    assert.throws(() => engine.apply(8, { applied: { index: 1, term: 1 } }), /range 8 is uninitialized/);
+  });
+});

@@ -1,0 +1,199 @@
+// StorageEngine: one store's storage. One RocksDB (column families default, raft, meta),
+// one log-writer worker that owns every sync write, a background deleter, and a
+// RangeLogStore per range.
+//
+//   const engine = await StorageEngine.open('/var/lib/rangekv/store-1');
+//   const store = await engine.createRange({ descriptor, confState });
+//   const node = new RawNode({ id, storage: store, ... });
+//   await engine.persistReady(rangeId, rd); node.ackPersisted(rd);
+//   engine.apply(rangeId, { puts, applied: { index, term } });
+//   await engine.close();
+//
+// Open: check the column families on disk (before RocksDB may "repair" them), open, check
+// the format version, load every range, start the log writer, finish interrupted snapshot
+// ingests, resume interrupted range destroys, and sweep log entries left below truncated
+// indexes by lost background deletes.
+import type { Ready } from '@rangekv/raft';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { applyWrites, type ApplyBatch } from './apply-writes.js';
+import { BackgroundDeleter } from './background-deleter.js';
+import { ColumnFamily } from './column-families.js';
+import { storeOf, type EngineContext } from './engine-context.js';
+import { FORMAT_VERSION_KEY, entryKey, prefixSpan, KeyPrefix, parseRangeKey } from './keys.js';
+import { resolveLimits, type StorageLimits } from './limits.js';
+import { CacheBudget } from './log-cache.js';
+import { compactLog } from './log-compaction.js';
+import { RangeLogStore } from './log-store.js';
+import { LogWriter, type LogWriterStats } from './log-writer.js';
+import { ReadyBatch, persistReady } from './persist-ready.js';
+import { createRange, destroyRange, resumeDestroys, type CreateRangeInit, type DestroyOptions } from './range-lifecycle.js';
+import { loadRanges } from './range-load.js';
+import { RocksDb } from './rocks.js';
+import { ingestStaged, recoverIngests, type IngestFaults } from './snapshot-ingest.js';
+import { receiveSnapshot, type SnapshotReceiver, type StagedSnapshot } from './snapshot-receiver.js';
+import { openSnapshotSource, type SnapshotSource } from './snapshot-source.js';
+import { removeStaleStaging } from './snapshot-staging.js';
+import { checkColumnFamilies, checkFormat, encodeFormatVersion, FORMAT_VERSION, rocksDbExists } from './store-format.js';
+import { WriteOps } from './write-ops.js';
+
+export interface StorageEngineOptions {
+  limits?: Partial<StorageLimits>;
+}
+
+export interface OpenReport {
+  ranges: number;
+  ingestsRecovered: number;
+  destroysResumed: number;
+  staleStagingRemoved: number;
+}
+
+export class StorageEngine {
+  private closed = false;
+  private readonly background: Promise<unknown>[] = [];
+
+  private constructor(private readonly ctx: EngineContext, readonly openReport: OpenReport) {}
+
+  static async open(dir: string, opts: StorageEngineOptions = {}): Promise<StorageEngine> {
+    const limits = resolveLimits(opts.limits);
+    const dbDir = join(dir, 'db');
+    mkdirSync(dir, { recursive: true });
+    if (rocksDbExists(dbDir)) checkColumnFamilies(dbDir);
+    const db = await RocksDb.open(dbDir);
+    let writer: LogWriter | null = null;
+    try {
+      const stamp = checkFormat(db, dbDir);
+      writer = await LogWriter.start(db, limits);
+      if (stamp) await writer.submit(new WriteOps(32).put(ColumnFamily.Meta, FORMAT_VERSION_KEY, encodeFormatVersion(FORMAT_VERSION)));
+      const budget = new CacheBudget(limits.maxTotalCacheBytes);
+      const ctx: EngineContext = {
+        dir, stagingDir: join(dir, 'snapshots'), db, writer, limits, budget,
+        deleter: new BackgroundDeleter(db, limits.deleteBatchKeys),
+        ranges: new Map(), reserved: new Set(), ingests: new Set(),
+      };
+      for (const st of loadRanges(db)) ctx.ranges.set(st.rangeId, new RangeLogStore(db, st, limits, budget));
+      const ingestsRecovered = await recoverIngests(ctx);
+      const destroys = resumeDestroys(ctx);
+      // No ingest marker is left: every staging directory is from an aborted or unfinished receive.
+      const staleStagingRemoved = await removeStaleStaging(ctx.stagingDir, new Set());
+      const engine = new StorageEngine(ctx, { ranges: ctx.ranges.size, ingestsRecovered, destroysResumed: destroys.length, staleStagingRemoved });
+      engine.background.push(...destroys);
+      for (const s of ctx.ranges.values()) {
+        const t = s.truncated.index;
+        if (t > 0) engine.background.push(ctx.deleter.deleteSpan(ColumnFamily.Raft, entryKey(s.rangeId, 0), entryKey(s.rangeId, t + 1)));
+      }
+      return engine;
+    } catch (e) {
+      if (writer) await writer.close().catch(() => {});
+      await db.close();
+      throw e;
+    }
+  }
+
+  get dir(): string {
+    return this.ctx.dir;
+  }
+
+  get limits(): Readonly<StorageLimits> {
+    return this.ctx.limits;
+  }
+
+  /** The range's log store (its RaftStorage); UnknownRangeError if it does not exist. */
+  range(rangeId: number): RangeLogStore {
+    return storeOf(this.ctx, rangeId, 'range');
+  }
+
+  hasRange(rangeId: number): boolean {
+    return this.ctx.ranges.has(rangeId);
+  }
+
+  rangeIds(): number[] {
+    return [...this.ctx.ranges.keys()].sort((a, b) => a - b);
+  }
+
+  /** Creates a range: initialized (descriptor + configuration) or uninitialized ({ rangeId }). */
+  createRange(init: CreateRangeInit): Promise<RangeLogStore> {
+    return createRange(this.ctx, init);
+  }
+
+  /** Durably removes a range; its log (and data, if asked) go in the background. */
+  destroyRange(rangeId: number, opts: DestroyOptions): Promise<{ whenDeleted: Promise<void> }> {
+    return destroyRange(this.ctx, rangeId, opts);
+  }
+
+  /** Persists one group's Ready; see persist-ready.ts. */
+  persistReady(rangeId: number, rd: Ready): Promise<void> {
+    return persistReady(this.ctx, rangeId, rd);
+  }
+
+  /** A batch of many groups' Readies, persisted with one log-writer request. */
+  readyBatch(): ReadyBatch {
+    return new ReadyBatch(this.ctx);
+  }
+
+  /** State-machine writes plus the applied index in one batch, no fsync. */
+  apply(rangeId: number, batch: ApplyBatch): void {
+    applyWrites(this.ctx, rangeId, batch);
+  }
+
+  compactLog(rangeId: number, index: number): Promise<{ whenDeleted: Promise<void> }> {
+    return compactLog(this.ctx, rangeId, index);
+  }
+
+  snapshotSource(rangeId: number): SnapshotSource {
+    return openSnapshotSource(this.ctx, rangeId);
+  }
+
+  receiveSnapshot(headerBytes: Uint8Array): Promise<SnapshotReceiver> {
+    return receiveSnapshot(this.ctx, headerBytes);
+  }
+
+  /** Ingests a staged snapshot directly (persistReady does this for a Ready's snapshot). */
+  ingestSnapshot(staged: StagedSnapshot, faults?: IngestFaults): Promise<void> {
+    return ingestStaged(this.ctx, staged.stagingId, undefined, faults);
+  }
+
+  /** Waits until background deletes (compaction, destroys, open-time sweeps) are done. */
+  async drainBackground(): Promise<void> {
+    await Promise.all(this.background.splice(0));
+    await this.ctx.deleter.drain();
+  }
+
+  get deletedKeys(): number {
+    return this.ctx.deleter.deletedKeys;
+  }
+
+  writerStats(): LogWriterStats {
+    return this.ctx.writer.stats();
+  }
+
+  /** The log writer, for callers that submit their own raft/meta ops. */
+  get logWriter(): LogWriter {
+    return this.ctx.writer;
+  }
+
+  /** Raw DB access for tests and tools (reads; writes must respect the invariants in README). */
+  get db(): RocksDb {
+    return this.ctx.db;
+  }
+
+  /** Ids of ranges with a destroy in progress (their ids are not reusable yet). */
+  destroyingRangeIds(): number[] {
+    return this.ctx.db.scan(ColumnFamily.Meta, prefixSpan(KeyPrefix.Destroy)).map((kv) => parseRangeKey(KeyPrefix.Destroy, kv.key));
+  }
+
+  /**
+   * Waits for ingests in progress, stops background deletion (what is left resumes at the
+   * next open), drains and stops the log writer, then closes RocksDB (never before the
+   * writer's thread is gone: it shares the native DB).
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.ctx.ingests]);
+    await this.ctx.deleter.stop();
+    await Promise.allSettled(this.background.splice(0));
+    await this.ctx.writer.close();
+    await this.ctx.db.close();
+  }
+}

@@ -1,0 +1,33 @@
+// Public API of @rangekv/storage.
+export { StorageEngine, type StorageEngineOptions, type OpenReport } from './engine.js';
+export { RangeLogStore, type RangeState, type LogStoreStats } from './log-store.js';
+export { ReadyBatch } from './persist-ready.js';
+export type { LogAppend } from './log-append.js';
+export type { ApplyBatch } from './apply-writes.js';
+export { encodeApplyBatch } from './apply-writes.js';
+export type { CreateRangeInit, DestroyOptions } from './range-lifecycle.js';
+export { LogWriter, type LogWriterStats, type LogWriterLimits } from './log-writer.js';
+export { WriteOps, forEachOp } from './write-ops.js';
+export { RocksDb, Cursor, type KeyValue, type SpanOptions } from './rocks.js';
+export { ColumnFamily, COLUMN_FAMILY_NAMES } from './column-families.js';
+export { DEFAULT_LIMITS, resolveLimits, type StorageLimits } from './limits.js';
+export { SnapshotSource } from './snapshot-source.js';
+export { SnapshotReceiver, type StagedSnapshot } from './snapshot-receiver.js';
+export { InjectedCrashError, type IngestFaults } from './snapshot-ingest.js';
+export { encodeSnapshotHeader, decodeSnapshotHeader, decodeSnapshotChunk, type SnapshotHeader, type SnapshotChunk } from './snapshot-codec.js';
+export { encodeSnapshotRef, decodeSnapshotRef, type SnapshotRef } from './snapshot-ref.js';
+export { FORMAT_VERSION } from './store-format.js';
+export {
+  ReplicaRole, type AppliedState, type TruncatedState, type RangeDescriptor, type RangeEpoch, type ReplicaDescriptor,
+} from './records.js';
+export {
+  RECORD_VERSION, encodeEntry, decodeEntry, encodeHardState, decodeHardState, encodeConfState, decodeConfState,
+  encodeTruncatedState, decodeTruncatedState, encodeAppliedState, decodeAppliedState, encodeDescriptor, decodeDescriptor,
+} from './encoding.js';
+export {
+  KeyPrefix, FORMAT_VERSION_KEY, entryKey, parseEntryKey, hardStateKey, rangeKey, parseRangeKey, compareKeys, keyInSpan, spansOverlap,
+} from './keys.js';
+export {
+  StorageError, FormatVersionError, ColumnFamilyMismatchError, UnknownRangeError, RangeExistsError, EntryTooLargeError,
+  KeyOutOfRangeError, DecodeError, LogWriterClosedError, RequestTooLargeError, SnapshotError,
+} from './errors.js';

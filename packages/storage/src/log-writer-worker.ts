@@ -1,0 +1,94 @@
+// The log-writer thread: the only place sync (fsync) writes happen. It receives numbered
+// requests, and each time it is free it writes everything that arrived meanwhile as one
+// WriteBatch with sync: true (group commit), then acknowledges the last id written.
+//
+// Group commit falls out of the thread's own blocking: while `_writeSync` waits for the
+// fsync, new requests pile up in the message port; after it returns we yield once
+// (setImmediate) so the port delivers all of them, and the next batch takes them all.
+//
+// The DB is opened by handle and never closed here (closing a shared handle crashes the
+// process); on 'stop' the thread just lets its event loop end.
+import { parentPort, workerData } from 'node:worker_threads';
+import { RocksDb } from './rocks.js';
+import { isToWorker, type FromWorker, type WorkerInit, type WriteMsg } from './log-writer-protocol.js';
+
+interface Pending {
+  id: number;
+  bytes: Uint8Array;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('log-writer-worker must run as a worker thread');
+const init = workerData as WorkerInit;
+const db = await RocksDb.openByHandle(init.handle);
+
+const queue: Pending[] = [];
+let head = 0;
+let scheduled = false;
+let failed = false;
+
+function send(m: FromWorker): void {
+  port!.postMessage(m);
+}
+
+function enqueue(m: WriteMsg): void {
+  const all = new Uint8Array(m.bytes);
+  let off = 0;
+  for (let i = 0; i < m.lens.length; i++) {
+    const len = m.lens[i]!;
+    queue.push({ id: m.firstId + i, bytes: all.subarray(off, off + len) });
+    off += len;
+  }
+  schedule();
+}
+
+function schedule(): void {
+  if (scheduled || failed) return;
+  scheduled = true;
+  setImmediate(writeOnce);
+}
+
+/** Writes one group of waiting requests with one fsync, then yields to collect more. */
+function writeOnce(): void {
+  scheduled = false;
+  if (failed || head >= queue.length) return;
+  const parts: Uint8Array[] = [];
+  let bytes = 0;
+  let last = head;
+  while (last < queue.length && parts.length < init.maxRequestsPerSync) {
+    const p = queue[last]!;
+    if (parts.length > 0 && bytes + p.bytes.length > init.maxSyncBatchBytes) break;
+    parts.push(p.bytes);
+    bytes += p.bytes.length;
+    last++;
+  }
+  const upToId = queue[last - 1]!.id;
+  const t0 = process.hrtime.bigint();
+  try {
+    db.write(parts, { sync: true });
+  } catch (e) {
+    failed = true;
+    send({ t: 'failed', upToId, message: e instanceof Error ? e.message : String(e) });
+    return;
+  }
+  const syncMicros = Number(process.hrtime.bigint() - t0) / 1000;
+  head = last;
+  if (head > 4096 && head * 2 > queue.length) {
+    queue.splice(0, head);
+    head = 0;
+  }
+  send({ t: 'durable', upToId, requests: parts.length, bytes, syncMicros });
+  if (head < queue.length) schedule();
+}
+
+port.on('message', (m: unknown) => {
+  if (!isToWorker(m)) throw new Error(`log-writer-worker: unexpected message ${JSON.stringify(m)}`);
+  if (m.t === 'stop') {
+    // Everything acknowledged was written; the main thread stops only once idle.
+    port.close();
+    return;
+  }
+  enqueue(m);
+});
+
+send({ t: 'ready' });

@@ -1,0 +1,290 @@
+// LogWriter: the main-thread face of the log-writer worker. Callers (the raft scheduler,
+// snapshot ingest, range lifecycle) submit write requests of encoded ops; each submit
+// resolves once its request is durable (fsynced). Requests are written and acknowledged
+// in submission order, so a group's Readies become durable in order.
+//
+// Bounded: at most maxQueuedRequests / maxQueuedBytes are submitted and not yet durable.
+// Beyond that a request waits (in order) before it is sent; callers that await each submit
+// (or `whenWritable()`) therefore stop producing while the disk is slow.
+//
+//   const w = await LogWriter.start(db, limits);
+//   const ops = new WriteOps().put(ColumnFamily.Raft, key, value);
+//   await w.submit(ops);        // durable
+//   await w.close();            // after every submit settled; the DB may be closed then
+import { Worker } from 'node:worker_threads';
+import { LogWriterClosedError, RequestTooLargeError, invariant } from './errors.js';
+import type { StorageLimits } from './limits.js';
+import { isFromWorker, type FromWorker, type WorkerInit, type WriteMsg } from './log-writer-protocol.js';
+import type { RocksDb } from './rocks.js';
+import type { WriteOps } from './write-ops.js';
+
+interface Request {
+  id: number;
+  /** Encoded size, counted against maxQueuedBytes until durable. */
+  size: number;
+  /** The ops; dropped once posted to the worker. */
+  bytes: Uint8Array;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export interface LogWriterStats {
+  /** Requests made durable. */
+  requests: number;
+  /** Sync batches written (one fsync each). */
+  syncs: number;
+  /** Encoded op bytes made durable. */
+  bytes: number;
+  /** Sum and max of the worker's time inside one sync batch write, in microseconds. */
+  syncMicrosTotal: number;
+  syncMicrosMax: number;
+  /** Submits that had to wait for queue space. */
+  waits: number;
+}
+
+export type LogWriterLimits = Pick<StorageLimits,
+  'maxQueuedRequests' | 'maxQueuedBytes' | 'maxRequestBytes' | 'maxSyncBatchBytes' | 'maxRequestsPerSync'>;
+
+export class LogWriter {
+  private readonly worker: Worker;
+  private readonly limits: LogWriterLimits;
+  private nextId = 1;
+  /** Sent (or about to be sent) and not yet durable, in id order. */
+  private inflight: Request[] = [];
+  private inflightHead = 0;
+  private inflightBytes = 0;
+  /** Admitted, not yet posted to the worker (flushed once per microtask). */
+  private outgoing: Request[] = [];
+  private flushScheduled = false;
+  /** Over the queue limits: waiting for space, in order. */
+  private waiting: Request[] = [];
+  private waitingHead = 0;
+  private writableWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private failure: Error | null = null;
+  private closing = false;
+  private exited: Promise<void>;
+  private readonly st: LogWriterStats = { requests: 0, syncs: 0, bytes: 0, syncMicrosTotal: 0, syncMicrosMax: 0, waits: 0 };
+
+  private constructor(worker: Worker, limits: LogWriterLimits) {
+    this.worker = worker;
+    this.limits = limits;
+    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+    worker.on('message', (m: unknown) => this.onMessage(m));
+    worker.on('error', (e: Error) => this.fail(e));
+    worker.on('exit', (code) => {
+      if (!this.closing) this.fail(new Error(`log-writer worker exited unexpectedly (code ${code})`));
+    });
+  }
+
+  /** Starts the worker thread on the DB's handle; resolves once it is ready. */
+  static async start(db: RocksDb, limits: LogWriterLimits): Promise<LogWriter> {
+    const init: WorkerInit = { handle: db.handle, maxRequestsPerSync: limits.maxRequestsPerSync, maxSyncBatchBytes: limits.maxSyncBatchBytes };
+    const worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: init });
+    await new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        worker.off('error', onErr);
+        worker.off('exit', onExit);
+        worker.off('message', onMsg);
+      };
+      const onMsg = (m: unknown): void => {
+        if (isFromWorker(m) && m.t === 'ready') {
+          done();
+          resolve();
+        }
+      };
+      const onErr = (e: Error): void => {
+        done();
+        reject(e);
+      };
+      const onExit = (code: number): void => {
+        done();
+        reject(new Error(`log-writer worker exited during start (code ${code})`));
+      };
+      worker.on('message', onMsg);
+      worker.on('error', onErr);
+      worker.on('exit', onExit);
+    });
+    return new LogWriter(worker, limits);
+  }
+
+  /**
+   * Resolves once the request's ops are durable; rejects if the writer failed or closed.
+   * A WriteOps is taken over (sealed, not copied); a Uint8Array is copied.
+   */
+  submit(ops: WriteOps | Uint8Array): Promise<void> {
+    const bytes = ops instanceof Uint8Array ? ops : ops.bytes();
+    if (this.failure) return Promise.reject(new LogWriterClosedError('failed earlier', this.failure));
+    if (this.closing) return Promise.reject(new LogWriterClosedError('closed'));
+    if (bytes.length > this.limits.maxRequestBytes) return Promise.reject(new RequestTooLargeError(bytes.length, this.limits.maxRequestBytes));
+    const owned = ops instanceof Uint8Array ? new Uint8Array(bytes) : ops.seal();
+    return new Promise<void>((resolve, reject) => {
+      const req: Request = { id: 0, size: owned.length, bytes: owned, resolve, reject };
+      if (this.waitingHead < this.waiting.length || !this.hasRoomFor(owned.length)) {
+        this.st.waits++;
+        this.waiting.push(req);
+      } else {
+        this.admit(req);
+      }
+    });
+  }
+
+  /** True when a submit of `bytes` would be sent at once. */
+  hasRoomFor(bytes: number): boolean {
+    const queued = this.inflight.length - this.inflightHead;
+    return queued < this.limits.maxQueuedRequests && this.inflightBytes + bytes <= this.limits.maxQueuedBytes;
+  }
+
+  /** Resolves when nothing waits for queue space (for producers that pace themselves). */
+  whenWritable(): Promise<void> {
+    if (this.waitingHead >= this.waiting.length && this.hasRoomFor(0)) return Promise.resolve();
+    return new Promise((resolve) => this.writableWaiters.push(resolve));
+  }
+
+  get queuedRequests(): number {
+    return this.inflight.length - this.inflightHead + (this.waiting.length - this.waitingHead);
+  }
+
+  /** Admitted (sent or about to be) and not yet durable: at most maxQueuedRequests. */
+  get inflightRequests(): number {
+    return this.inflight.length - this.inflightHead;
+  }
+
+  get queuedBytes(): number {
+    return this.inflightBytes;
+  }
+
+  stats(): LogWriterStats {
+    return { ...this.st };
+  }
+
+  private admit(req: Request): void {
+    req.id = this.nextId++;
+    this.inflight.push(req);
+    this.inflightBytes += req.size;
+    this.outgoing.push(req);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Posts every admitted request as one message: one copy into one transferred buffer. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const reqs = this.outgoing;
+    if (reqs.length === 0 || this.failure) return;
+    this.outgoing = [];
+    let total = 0;
+    for (const r of reqs) total += r.size;
+    const all = new Uint8Array(total);
+    const lens = new Uint32Array(reqs.length);
+    let off = 0;
+    for (let i = 0; i < reqs.length; i++) {
+      const b = reqs[i]!.bytes;
+      all.set(b, off);
+      off += b.length;
+      lens[i] = b.length;
+      reqs[i]!.bytes = EMPTY;
+    }
+    const msg: WriteMsg = { t: 'write', firstId: reqs[0]!.id, lens, bytes: all.buffer };
+    this.worker.postMessage(msg, [all.buffer]);
+  }
+
+  private onMessage(m: unknown): void {
+    if (!isFromWorker(m)) {
+      this.fail(new Error(`log writer: unexpected message from worker: ${JSON.stringify(m)}`));
+      return;
+    }
+    this.handle(m);
+  }
+
+  private handle(m: FromWorker): void {
+    if (m.t === 'ready') return;
+    if (m.t === 'failed') {
+      this.fail(new Error(`sync write failed: ${m.message}`));
+      return;
+    }
+    this.st.syncs++;
+    this.st.bytes += m.bytes;
+    this.st.syncMicrosTotal += m.syncMicros;
+    if (m.syncMicros > this.st.syncMicrosMax) this.st.syncMicrosMax = m.syncMicros;
+    while (this.inflightHead < this.inflight.length && this.inflight[this.inflightHead]!.id <= m.upToId) {
+      const r = this.inflight[this.inflightHead++]!;
+      this.inflightBytes -= r.size;
+      this.st.requests++;
+      r.resolve();
+    }
+    if (this.inflightHead > 1024 && this.inflightHead * 2 > this.inflight.length) {
+      this.inflight = this.inflight.slice(this.inflightHead);
+      this.inflightHead = 0;
+    }
+    this.admitWaiting();
+    this.notifyIdle();
+  }
+
+  private admitWaiting(): void {
+    while (this.waitingHead < this.waiting.length) {
+      const r = this.waiting[this.waitingHead]!;
+      if (!this.hasRoomFor(r.size)) break;
+      this.waitingHead++;
+      this.admit(r);
+    }
+    if (this.waitingHead >= this.waiting.length && this.waitingHead > 0) {
+      this.waiting = [];
+      this.waitingHead = 0;
+    }
+    if (this.writableWaiters.length > 0 && this.waitingHead >= this.waiting.length && this.hasRoomFor(0)) {
+      const ws = this.writableWaiters;
+      this.writableWaiters = [];
+      for (const w of ws) w();
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    const err = new LogWriterClosedError('failed', e);
+    for (let i = this.inflightHead; i < this.inflight.length; i++) this.inflight[i]!.reject(err);
+    for (let i = this.waitingHead; i < this.waiting.length; i++) this.waiting[i]!.reject(err);
+    this.inflight = [];
+    this.inflightHead = 0;
+    this.waiting = [];
+    this.waitingHead = 0;
+    this.outgoing = [];
+    this.inflightBytes = 0;
+    for (const w of this.writableWaiters) w();
+    this.writableWaiters = [];
+    this.notifyIdle();
+  }
+
+  /** The first failure, if any: after it nothing more is written. */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /**
+   * Waits for every submitted request to settle, then stops the worker. The worker never
+   * closes the shared DB; the owner may close it once this resolves.
+   */
+  async close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      if (this.queuedRequests > 0 && this.failure === null) {
+        await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      }
+      this.worker.postMessage({ t: 'stop' });
+    }
+    await this.exited;
+    invariant(this.queuedRequests === 0, 'log writer closed with requests pending');
+  }
+
+  private notifyIdle(): void {
+    if (this.idleWaiters.length === 0 || (this.queuedRequests > 0 && this.failure === null)) return;
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) w();
+  }
+}
+
+const EMPTY = new Uint8Array(0);

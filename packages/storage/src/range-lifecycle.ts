@@ -1,0 +1,153 @@
+// Creating and destroying ranges on this store.
+//
+// create: one sync batch with the range's initial applied/truncated/conf/hard state (and
+// descriptor, if initialized). An uninitialized range (no descriptor) exists only to
+// receive a snapshot; it owns no keys.
+//
+// destroy (replica removed, or merged away): one sync batch drops the range's state and
+// writes a destroy marker; the range is gone from then on. Its log (and, when asked, its
+// user data) is deleted in background batches; the marker goes last. At open, a marker
+// left behind restarts the deletion, so a crash never leaves half a range visible.
+import { BOOTSTRAP_INDEX, emptyConfState, type ConfState } from '@rangekv/raft';
+import { ColumnFamily } from './column-families.js';
+import {
+  encodeAppliedState, encodeConfState, encodeDescriptor, encodeHardState, encodeTruncatedState,
+  recordReader, recordWriter,
+} from './encoding.js';
+import { storeOf, type EngineContext } from './engine-context.js';
+import { RangeExistsError, StorageError, invariant } from './errors.js';
+import { KeyPrefix, MAX_INDEX_EXCLUSIVE, entryKey, hardStateKey, parseRangeKey, prefixSpan, rangeKey } from './keys.js';
+import { RangeLogStore, type RangeState } from './log-store.js';
+import type { RangeDescriptor } from './records.js';
+import { WriteOps } from './write-ops.js';
+
+export type CreateRangeInit =
+  | { rangeId: number }
+  | {
+    descriptor: RangeDescriptor;
+    confState: ConfState;
+    /** Index and term of the initial (empty) snapshot; default BOOTSTRAP_INDEX, term 0. */
+    index?: number;
+    term?: number;
+  };
+
+export async function createRange(ctx: EngineContext, init: CreateRangeInit): Promise<RangeLogStore> {
+  const rangeId = 'descriptor' in init ? init.descriptor.rangeId : init.rangeId;
+  if (!Number.isSafeInteger(rangeId) || rangeId <= 0) throw new RangeError(`range id must be a positive integer, got ${rangeId}`);
+  if (ctx.ranges.has(rangeId) || ctx.reserved.has(rangeId)) throw new RangeExistsError(rangeId);
+  let st: RangeState;
+  if ('descriptor' in init) {
+    const index = init.index ?? BOOTSTRAP_INDEX;
+    const term = init.term ?? 0;
+    st = {
+      rangeId, descriptor: init.descriptor, confState: init.confState,
+      hardState: { term, vote: 0, commit: index },
+      applied: { index, term }, truncated: { index, term }, lastIndex: index, lastTerm: term,
+    };
+  } else {
+    st = {
+      rangeId, descriptor: null, confState: emptyConfState(), hardState: { term: 0, vote: 0, commit: 0 },
+      applied: { index: 0, term: 0 }, truncated: { index: 0, term: 0 }, lastIndex: 0, lastTerm: 0,
+    };
+  }
+  const ops = new WriteOps();
+  ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Applied, rangeId), encodeAppliedState(st.applied));
+  ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Truncated, rangeId), encodeTruncatedState(st.truncated));
+  ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.ConfState, rangeId), encodeConfState(st.confState));
+  ops.put(ColumnFamily.Raft, hardStateKey(rangeId), encodeHardState(st.hardState));
+  if (st.descriptor) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Descriptor, rangeId), encodeDescriptor(st.descriptor));
+  ctx.reserved.add(rangeId);
+  try {
+    await ctx.writer.submit(ops);
+  } finally {
+    ctx.reserved.delete(rangeId);
+  }
+  const store = new RangeLogStore(ctx.db, st, ctx.limits, ctx.budget);
+  ctx.ranges.set(rangeId, store);
+  return store;
+}
+
+interface DestroyMarker {
+  clearData: boolean;
+  startKey: Uint8Array;
+  endKey: Uint8Array;
+}
+
+function encodeDestroyMarker(m: DestroyMarker): Buffer {
+  return recordWriter(32).u8(m.clearData ? 1 : 0).bytes(m.startKey).bytes(m.endKey).finish();
+}
+
+function decodeDestroyMarker(bytes: Uint8Array): DestroyMarker {
+  const r = recordReader('destroy marker', bytes);
+  const clear = r.u8();
+  if (clear > 1) r.fail(`clearData flag ${clear}`);
+  const m = { clearData: clear === 1, startKey: r.bytes(), endKey: r.bytes() };
+  r.end();
+  return m;
+}
+
+export interface DestroyOptions {
+  /**
+   * Also delete the user keys of the range's span: true when the replica was removed from
+   * this store; false after a merge (the left-hand range now owns those keys).
+   */
+  clearData: boolean;
+}
+
+/**
+ * Destroys a range: durable at once (the range is gone when this resolves), its log and
+ * data deleted in the background (`whenDeleted` resolves when that is done).
+ */
+export async function destroyRange(ctx: EngineContext, rangeId: number, opts: DestroyOptions): Promise<{ whenDeleted: Promise<void> }> {
+  const store = storeOf(ctx, rangeId, 'destroy range');
+  if (store.busy !== null) throw new StorageError('RANGE_BUSY', `range ${rangeId}: cannot destroy during ${store.busy}`);
+  store.busy = 'destroy';
+  const desc = store.descriptor;
+  const marker: DestroyMarker = {
+    clearData: opts.clearData && desc !== null,
+    startKey: desc?.startKey ?? new Uint8Array(0),
+    endKey: desc?.endKey ?? new Uint8Array(0),
+  };
+  const ops = new WriteOps();
+  ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Destroy, rangeId), encodeDestroyMarker(marker));
+  for (const p of [KeyPrefix.Applied, KeyPrefix.Truncated, KeyPrefix.ConfState, KeyPrefix.Descriptor, KeyPrefix.Ingest]) {
+    ops.del(ColumnFamily.Meta, rangeKey(p, rangeId));
+  }
+  ops.del(ColumnFamily.Raft, hardStateKey(rangeId));
+  ctx.ranges.delete(rangeId);
+  ctx.reserved.add(rangeId);
+  store.markDestroyed();
+  try {
+    await ctx.writer.submit(ops);
+  } catch (e) {
+    ctx.reserved.delete(rangeId);
+    throw e;
+  }
+  return { whenDeleted: finishDestroy(ctx, rangeId, marker) };
+}
+
+async function finishDestroy(ctx: EngineContext, rangeId: number, m: DestroyMarker): Promise<void> {
+  try {
+    await ctx.deleter.deleteSpan(ColumnFamily.Raft, entryKey(rangeId, 0), entryKey(rangeId, MAX_INDEX_EXCLUSIVE));
+    if (m.clearData) {
+      await ctx.deleter.deleteSpan(ColumnFamily.Default, Buffer.from(m.startKey), m.endKey.length === 0 ? undefined : Buffer.from(m.endKey));
+    }
+    if (ctx.deleter.isStopped) return; // unfinished: the marker stays and the next open resumes
+    // Not a sync write: if it is lost, the next open simply runs the (idempotent) deletion again.
+    ctx.db.writeBatch((b) => b.del(ColumnFamily.Meta, rangeKey(KeyPrefix.Destroy, rangeId)), { sync: false });
+  } finally {
+    ctx.reserved.delete(rangeId);
+  }
+}
+
+/** At open: restart every destroy that a crash (or close) interrupted. */
+export function resumeDestroys(ctx: EngineContext): Promise<void>[] {
+  const out: Promise<void>[] = [];
+  for (const kv of ctx.db.scan(ColumnFamily.Meta, prefixSpan(KeyPrefix.Destroy))) {
+    const rangeId = parseRangeKey(KeyPrefix.Destroy, kv.key);
+    invariant(!ctx.ranges.has(rangeId), () => `range ${rangeId} is both live and being destroyed`);
+    ctx.reserved.add(rangeId);
+    out.push(finishDestroy(ctx, rangeId, decodeDestroyMarker(kv.value)));
+  }
+  return out;
+}

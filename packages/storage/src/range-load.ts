@@ -1,0 +1,53 @@
+// Loads every range's durable state at open with a handful of prefix scans (applied,
+// descriptor, conf state, truncated state, hard state) plus one reverse seek per range for
+// its last log entry. Every range has an applied state record; that is what makes it exist.
+import { emptyConfState, type HardState } from '@rangekv/raft';
+import { ColumnFamily } from './column-families.js';
+import {
+  decodeAppliedState, decodeConfState, decodeDescriptor, decodeEntryTerm, decodeHardState, decodeTruncatedState,
+} from './encoding.js';
+import { DecodeError } from './errors.js';
+import { KeyPrefix, MAX_INDEX_EXCLUSIVE, entryKey, parseEntryKey, parseRangeKey, prefixSpan } from './keys.js';
+import type { RangeState } from './log-store.js';
+import type { RocksDb } from './rocks.js';
+
+function scanPrefix<T>(db: RocksDb, cf: ColumnFamily, prefix: KeyPrefix, decode: (v: Uint8Array) => T): Map<number, T> {
+  const out = new Map<number, T>();
+  const cur = db.cursor(cf, prefixSpan(prefix), 1024);
+  try {
+    for (let kv = cur.next(); kv !== null; kv = cur.next()) out.set(parseRangeKey(prefix, kv.key), decode(kv.value));
+  } finally {
+    cur.close();
+  }
+  return out;
+}
+
+/** The last log entry of a range, if any: [index, term]. */
+export function lastEntryOf(db: RocksDb, rangeId: number): [number, number] | null {
+  const rows = db.scan(ColumnFamily.Raft, { gte: entryKey(rangeId, 0), lt: entryKey(rangeId, MAX_INDEX_EXCLUSIVE), reverse: true, limit: 1 });
+  const kv = rows[0];
+  if (kv === undefined) return null;
+  return [parseEntryKey(kv.key).index, decodeEntryTerm(kv.value)];
+}
+
+export function loadRanges(db: RocksDb): RangeState[] {
+  const applied = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.Applied, decodeAppliedState);
+  const descs = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.Descriptor, decodeDescriptor);
+  const confs = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.ConfState, decodeConfState);
+  const truncs = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.Truncated, decodeTruncatedState);
+  const hards = scanPrefix(db, ColumnFamily.Raft, KeyPrefix.HardState, decodeHardState);
+  const out: RangeState[] = [];
+  for (const [rangeId, ap] of applied) {
+    const truncated = truncs.get(rangeId);
+    if (truncated === undefined) throw new DecodeError('range state', `range ${rangeId} has an applied state but no truncated state`);
+    const hardState: HardState = hards.get(rangeId) ?? { term: 0, vote: 0, commit: 0 };
+    const last = lastEntryOf(db, rangeId);
+    // Entries at or below the truncated index are leftovers of a lost background delete.
+    const [lastIndex, lastTerm] = last !== null && last[0] > truncated.index ? last : [truncated.index, truncated.term];
+    out.push({
+      rangeId, descriptor: descs.get(rangeId) ?? null, hardState, confState: confs.get(rangeId) ?? emptyConfState(),
+      applied: ap, truncated, lastIndex, lastTerm,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,93 @@
+// Wire/disk encoding of range snapshots: one header, then numbered chunks of key/value
+// pairs from the range's span in `default`. Each chunk ends with a CRC-32 of its bytes.
+//
+//   header := v descriptor appliedIndex appliedTerm confState
+//   chunk  := v seq:u32 last:u8 count (key value)* crc32:u32
+import type { ConfState } from '@rangekv/raft';
+import { ByteReader, ByteWriter } from './binary.js';
+import { crc32 } from './crc32.js';
+import { readConfState, readDescriptor, recordReader, recordWriter, writeConfState, writeDescriptor } from './encoding.js';
+import type { AppliedState, RangeDescriptor } from './records.js';
+
+export interface SnapshotHeader {
+  descriptor: RangeDescriptor;
+  applied: AppliedState;
+  confState: ConfState;
+}
+
+export interface SnapshotChunk {
+  seq: number;
+  last: boolean;
+  pairs: [Uint8Array, Uint8Array][];
+}
+
+export function encodeSnapshotHeader(h: SnapshotHeader): Uint8Array {
+  const w = recordWriter(128);
+  writeDescriptor(w, h.descriptor);
+  w.uvarint(h.applied.index).uvarint(h.applied.term);
+  writeConfState(w, h.confState);
+  return w.finish();
+}
+
+export function decodeSnapshotHeader(bytes: Uint8Array): SnapshotHeader {
+  const r = recordReader('snapshot header', bytes);
+  const descriptor = readDescriptor(r);
+  const applied = { index: r.uvarint(), term: r.uvarint() };
+  const confState = readConfState(r);
+  r.end();
+  if (applied.index === 0) r.fail('applied index 0: nothing to install');
+  return { descriptor, applied, confState };
+}
+
+/** Builds one chunk incrementally (the source decides when it is full). */
+export class ChunkBuilder {
+  private readonly body: ByteWriter;
+  private pairs = 0;
+
+  constructor(private readonly seq: number, initialBytes: number) {
+    this.body = new ByteWriter(initialBytes);
+  }
+
+  add(key: Uint8Array, value: Uint8Array): void {
+    this.body.bytes(key).bytes(value);
+    this.pairs++;
+  }
+
+  /** Data bytes so far (what maxSnapshotChunkBytes bounds). */
+  get dataBytes(): number {
+    return this.body.length;
+  }
+
+  get count(): number {
+    return this.pairs;
+  }
+
+  finish(last: boolean): Uint8Array {
+    const unsummed = recordWriter(this.body.length + 16).u32(this.seq).u8(last ? 1 : 0).uvarint(this.pairs)
+      .raw(this.body.finish()).finish();
+    const out = Buffer.allocUnsafe(unsummed.length + 4);
+    out.set(unsummed, 0);
+    out.writeUInt32BE(crc32(unsummed), unsummed.length);
+    return out;
+  }
+}
+
+export function decodeSnapshotChunk(bytes: Uint8Array): SnapshotChunk {
+  if (bytes.length < 5) new ByteReader('snapshot chunk', bytes).fail('shorter than its checksum');
+  const body = bytes.subarray(0, bytes.length - 4);
+  const want = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32BE(bytes.length - 4);
+  if (crc32(body) !== want) new ByteReader('snapshot chunk', bytes).fail('checksum mismatch (corrupt chunk)');
+  const r = recordReader('snapshot chunk', body);
+  const seq = r.u32();
+  const lastFlag = r.u8();
+  if (lastFlag > 1) r.fail(`last flag ${lastFlag}`);
+  const n = r.uvarint();
+  const pairs: [Uint8Array, Uint8Array][] = [];
+  for (let i = 0; i < n; i++) {
+    const k = r.bytes();
+    const v = r.bytes();
+    pairs.push([k, v]);
+  }
+  r.end();
+  return { seq, last: lastFlag === 1, pairs };
+}
