@@ -429,10 +429,13 @@ export class Raft {
         const r = emptyMessage();
         r.type = MessageType.AppResp; r.to = m.from; r.term = this.term;
         this.send(r);
-      } else if (m.type === MessageType.PreVote) {
-        // Reject rather than drop, so the pre-candidate learns our term.
+      } else if (m.type === MessageType.PreVote || m.type === MessageType.Vote) {
+        // Reject rather than drop, so the candidate learns our term. Dropping deadlocks:
+        // a voter holding a higher term but a stale configuration may never contact this
+        // candidate, which then campaigns at stale terms forever (simulation seed 29304).
         const r = emptyMessage();
-        r.type = MessageType.PreVoteResp; r.to = m.from; r.term = this.term; r.reject = true;
+        r.type = m.type === MessageType.Vote ? MessageType.VoteResp : MessageType.PreVoteResp;
+        r.to = m.from; r.term = this.term; r.reject = true;
         this.send(r);
       }
       return;

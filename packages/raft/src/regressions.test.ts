@@ -71,3 +71,24 @@ test('a node refuses to start with an applied index beyond its durable log', () 
   const storage = storageWithLog([1, 2, 3], [1, 1], { term: 1, commit: 3 });
   assert.throws(() => rawNode(1, storage, { applied: 9 }), /beyond the durable log/);
 });
+
+test('a vote request for a stale term is rejected with our term, so the candidate catches up (seed 29304)', () => {
+  const storage = bootstrapStorage([1, 2, 3]);
+  storage.setHardState({ term: 9, vote: 0, commit: 1 });
+  const node = rawNode(2, storage, { preVote: false });
+  node.step(msg({ type: MessageType.Vote, from: 1, to: 2, term: 5, index: 1, logTerm: 0 }));
+  const rd = node.ready();
+  const answers = [...rd.messages, ...rd.messagesAfterPersist].filter((m) => m.to === 1);
+  assert.equal(answers.length, 1);
+  assert.equal(answers[0]!.type, MessageType.VoteResp);
+  assert.equal(answers[0]!.reject, true);
+  assert.equal(answers[0]!.term, 9);
+  // The candidate that receives it steps down to the newer term.
+  const cstore = bootstrapStorage([1, 2, 3]);
+  const cand = rawNode(1, cstore, { preVote: false });
+  cand.campaign();
+  persistReady(cand, cstore);
+  cand.step({ ...answers[0]!, to: 1, from: 2 });
+  assert.equal(cand.status().term, 9);
+  assert.equal(cand.status().role, StateRole.Follower);
+});
