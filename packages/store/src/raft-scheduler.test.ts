@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LocalCluster, rangeKeyPrefix } from './testing/local-cluster.js';
+
+test('three stores elect a leader, commit writes with group commit and apply them everywhere', async () => {
+  const c = await LocalCluster.start(3);
+  try {
+    await c.waitFor('a leader', () => c.leader() !== 0);
+    const writes = Array.from({ length: 200 }, (_, i) => c.put(`k${i}`, `v${i}`));
+    const results = await Promise.all(writes);
+    assert.equal(results[199], 'v199');
+    await c.waitFor('every store applied', () => [1, 2, 3].every((id) => c.get(id, 'k199') === 'v199'));
+    for (const id of [1, 2, 3]) assert.equal(c.get(id, 'k7'), 'v7');
+    assert.equal(c.fatal, null);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a store restarted from disk recreates its replica and catches up on writes it missed', async () => {
+  const c = await LocalCluster.start(3);
+  try {
+    await c.waitFor('a leader', () => c.leader() !== 0);
+    await c.put('before', '1');
+    const follower = [1, 2, 3].find((id) => id !== c.leader())!;
+    await c.waitFor('follower applied', () => c.get(follower, 'before') === '1');
+    await c.stopStore(follower);
+    for (let i = 0; i < 50; i++) await c.put(`during${i}`, `${i}`);
+    await c.startStore(follower);
+    await c.waitFor('restarted follower caught up', () => c.get(follower, 'during49') === '49');
+    assert.equal(c.get(follower, 'before'), '1');
+    const r = c.stores.get(follower)!.scheduler.get(1)!;
+    assert.ok(r.node.status().applied >= r.log.applied.index);
+    assert.equal(c.fatal, null);
+  } finally {
+    await c.close();
+  }
+});
+
+test('when the leader store stops, the others elect a new leader and keep committing', async () => {
+  const c = await LocalCluster.start(3);
+  try {
+    await c.waitFor('a leader', () => c.leader() !== 0);
+    await c.put('a', '1');
+    const old = c.leader();
+    await c.stopStore(old);
+    await c.waitFor('a new leader', () => c.leader() !== 0 && c.leader() !== old);
+    await c.put('b', '2');
+    const others = [1, 2, 3].filter((id) => id !== old);
+    await c.waitFor('survivors applied', () => others.every((id) => c.get(id, 'b') === '2'));
+    assert.equal(c.fatal, null);
+  } finally {
+    await c.close();
+  }
+});
+
+test('one persist batch carries the Readies of many groups (group commit across ranges)', async () => {
+  const ranges = 24;
+  const c = await LocalCluster.start(3, ranges);
+  try {
+    await c.waitFor('a leader for every range', () => c.leaders() === ranges);
+    const writes: Promise<string>[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let r = 1; r <= ranges; r++) writes.push(c.put(`${rangeKeyPrefix(r)}k${round}`, `${r}.${round}`, r));
+    }
+    await Promise.all(writes);
+    await c.waitFor('all applied everywhere', () =>
+      [1, 2, 3].every((id) => c.get(id, `${rangeKeyPrefix(ranges)}k4`) === `${ranges}.4`));
+    const maxGroups = Math.max(...[1, 2, 3].map((id) => c.stores.get(id)!.scheduler.stats.groupsPerBatchMax));
+    assert.ok(maxGroups > 1, `some persist batch held several groups (max ${maxGroups})`);
+    assert.equal(c.fatal, null);
+  } finally {
+    await c.close();
+  }
+});

@@ -1,0 +1,300 @@
+// The one ready loop: drives every raft group on a store (and PD's own group) that has
+// work. Each cycle it collects the Readies of the groups in its ready queue (not a scan
+// of all groups), sends their messages, hands ONE combined persist request for all of
+// them to the log writer (one fsync: group commit) and queues their committed entries for
+// apply. When the persist is durable it sends the messages that had to wait for it and
+// acknowledges the Readies, cycle by cycle, in order.
+//
+//   const s = new RaftScheduler(engine, host);
+//   s.add(replica);               // after creating its RawNode over engine.range(id)
+//   s.step(rangeId, msg);         // from the transport
+//   s.tick();                     // on the store's tick timer
+//   s.propose(rangeId, data, onOutcome);
+import {
+  EntryType, decodeConfChange,
+  type ConfState, type Message, type ProposeResult, type ReadState, type Ready, type SoftState,
+} from '@rangekv/raft';
+import type { StorageEngine } from '@rangekv/storage';
+import { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
+
+export interface GroupHost<R> {
+  /** Raft messages of `replica` for its peers. */
+  send(replica: Replica<R>, msgs: Message[]): void;
+  /** End of a cycle's sends (flush transports). */
+  flush(): void;
+  /**
+   * Applies entries (in order; one call at a time per range) and returns each entry's
+   * result, in order, for its proposer. ConfChange entries are applied to raft by the
+   * scheduler; the host persists the returned membership with the data.
+   */
+  applyEntries(replica: Replica<R>, entries: readonly ApplyEntry[]): R[] | Promise<R[]>;
+  onReadStates?(replica: Replica<R>, states: ReadState[]): void;
+  onSoftState?(replica: Replica<R>, ss: SoftState): void;
+  /** A failure the scheduler cannot recover from (disk error): the store must stop. */
+  onFatal(err: unknown): void;
+}
+
+/** An entry to apply, with raft's membership after it when it is a conf change. */
+export interface ApplyEntry {
+  index: number;
+  term: number;
+  type: EntryType;
+  data: Uint8Array;
+  /** ConfChange entries: the configuration after applying it, or null if superseded by a snapshot. */
+  confState?: ConfState | null;
+}
+
+export interface SchedulerLimits {
+  /** Persist requests (cycles) in flight to the log writer at once; more wait a cycle. */
+  maxInflightPersistCycles: number;
+  /** Readies taken from one group in one cycle. */
+  maxReadiesPerGroupPerCycle: number;
+}
+
+export const DEFAULT_SCHEDULER_LIMITS: SchedulerLimits = {
+  maxInflightPersistCycles: 4,
+  maxReadiesPerGroupPerCycle: 4,
+};
+
+export interface SchedulerStats {
+  cycles: number;
+  readies: number;
+  persistBatches: number;
+  groupsPerBatchMax: number;
+  applies: number;
+}
+
+export class RaftScheduler<R> {
+  private readonly replicas = new Map<number, Replica<R>>();
+  private readyQueue: Replica<R>[] = [];
+  private cycleScheduled = false;
+  private inflightCycles = 0;
+  /** Completion of the newest cycle's persist; every cycle acknowledges after the previous. */
+  private tail: Promise<void> = Promise.resolve();
+  private stopped = false;
+  readonly limits: SchedulerLimits;
+  readonly stats: SchedulerStats = { cycles: 0, readies: 0, persistBatches: 0, groupsPerBatchMax: 0, applies: 0 };
+
+  constructor(
+    private readonly engine: StorageEngine,
+    private readonly host: GroupHost<R>,
+    limits: Partial<SchedulerLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_SCHEDULER_LIMITS, ...limits };
+  }
+
+  add(r: Replica<R>): void {
+    if (this.replicas.has(r.rangeId)) throw new Error(`range ${r.rangeId} is already scheduled`);
+    this.replicas.set(r.rangeId, r);
+    this.wake(r);
+  }
+
+  remove(rangeId: number): Replica<R> | undefined {
+    const r = this.replicas.get(rangeId);
+    if (!r) return undefined;
+    r.destroyed = true;
+    r.failAll(`range ${rangeId} removed from this store`);
+    this.replicas.delete(rangeId);
+    return r;
+  }
+
+  get(rangeId: number): Replica<R> | undefined {
+    return this.replicas.get(rangeId);
+  }
+
+  get size(): number {
+    return this.replicas.size;
+  }
+
+  all(): IterableIterator<Replica<R>> {
+    return this.replicas.values();
+  }
+
+  /** A message from a peer. Malformed messages throw (the caller answers the sender). */
+  step(rangeId: number, m: Message): boolean {
+    const r = this.replicas.get(rangeId);
+    if (!r) return false;
+    r.node.step(m);
+    this.wake(r);
+    return true;
+  }
+
+  /** One tick for every group. (Quiescent groups will be skipped here.) */
+  tick(): void {
+    for (const r of this.replicas.values()) {
+      r.node.tick();
+      if (r.node.hasReady()) this.wake(r);
+    }
+  }
+
+  /** Proposes `data`; `done` is called once the entry applied (or will never apply). */
+  propose(rangeId: number, data: Uint8Array, done: (o: ProposalOutcome<R>) => void): ProposeResult {
+    const r = this.replicas.get(rangeId);
+    if (!r) return { ok: false, reason: 'not-leader', leader: 0, detail: `range ${rangeId} is not on this store` };
+    const res = r.node.propose(data);
+    if (res.ok) {
+      r.track(res.index, res.term, done);
+      this.wake(r);
+    }
+    return res;
+  }
+
+  /** Runs `f` on a group's node (conf changes, transfers, reads) and schedules it. */
+  withNode<T>(rangeId: number, f: (r: Replica<R>) => T): T | undefined {
+    const r = this.replicas.get(rangeId);
+    if (!r) return undefined;
+    const out = f(r);
+    this.wake(r);
+    return out;
+  }
+
+  wake(r: Replica<R>): void {
+    if (!r.queued && !r.destroyed) {
+      r.queued = true;
+      this.readyQueue.push(r);
+    }
+    if (!this.cycleScheduled && !this.stopped) {
+      this.cycleScheduled = true;
+      setImmediate(() => this.cycle());
+    }
+  }
+
+  /** Stops cycling; resolves when every in-flight persist has been acknowledged. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.tail;
+    for (const r of this.replicas.values()) await r.whenApplyIdle();
+  }
+
+  private cycle(): void {
+    this.cycleScheduled = false;
+    if (this.stopped) return;
+    if (this.inflightCycles >= this.limits.maxInflightPersistCycles) {
+      // Backpressure: the disk is behind; the queued groups wait for a persist to finish.
+      return;
+    }
+    const queue = this.readyQueue;
+    this.readyQueue = [];
+    if (queue.length === 0) return;
+    this.stats.cycles++;
+    const batch = this.engine.readyBatch();
+    const acks: [Replica<R>, Ready][] = [];
+    const snapshots: [Replica<R>, Ready][] = [];
+    for (const r of queue) {
+      r.queued = false;
+      if (r.destroyed) continue;
+      for (let n = 0; n < this.limits.maxReadiesPerGroupPerCycle && !r.blocked && r.node.hasReady(); n++) {
+        const rd = r.node.ready();
+        this.stats.readies++;
+        if (rd.softState && this.host.onSoftState) this.host.onSoftState(r, rd.softState);
+        if (rd.messages.length > 0) this.host.send(r, rd.messages);
+        if (rd.readStates.length > 0 && this.host.onReadStates) this.host.onReadStates(r, rd.readStates);
+        if (rd.committedEntries.length > 0) {
+          // Committed entries are durable locally already (raft hands out nothing else).
+          r.applyQueue.push({ kind: 'entries', entries: rd.committedEntries });
+          this.pumpApply(r);
+        }
+        if (rd.snapshot) {
+          r.blocked = true;
+          snapshots.push([r, rd]);
+          break;
+        }
+        batch.add(r.rangeId, rd);
+        acks.push([r, rd]);
+      }
+      if (!r.blocked && r.node.hasReady()) this.wake(r); // more than this cycle's share
+    }
+    this.host.flush();
+    if (acks.length === 0 && snapshots.length === 0) return;
+    if (batch.groups > 0) {
+      this.stats.persistBatches++;
+      this.stats.groupsPerBatchMax = Math.max(this.stats.groupsPerBatchMax, batch.groups);
+    }
+    this.inflightCycles++;
+    const durable = batch.groups > 0 ? batch.submit() : Promise.resolve();
+    const prev = this.tail;
+    this.tail = Promise.all([prev, durable])
+      .then(() => {
+        for (const [r, rd] of acks) this.acknowledge(r, rd);
+        this.host.flush();
+      })
+      .then(() => Promise.all(snapshots.map(([r, rd]) => this.persistSnapshot(r, rd))))
+      .then(() => undefined)
+      .catch((e: unknown) => {
+        this.stopped = true;
+        this.host.onFatal(e);
+      })
+      .finally(() => {
+        this.inflightCycles--;
+        if (this.readyQueue.length > 0 && !this.cycleScheduled && !this.stopped) {
+          this.cycleScheduled = true;
+          setImmediate(() => this.cycle());
+        }
+      });
+  }
+
+  private acknowledge(r: Replica<R>, rd: Ready): void {
+    if (r.destroyed) return;
+    if (rd.messagesAfterPersist.length > 0) this.host.send(r, rd.messagesAfterPersist);
+    r.node.ackPersisted(rd);
+    this.wake(r);
+  }
+
+  /** A Ready with a snapshot: after the group's earlier applies, ingest it, then ack. */
+  private async persistSnapshot(r: Replica<R>, rd: Ready): Promise<void> {
+    await r.whenApplyIdle();
+    if (r.destroyed) return;
+    await this.engine.persistReady(r.rangeId, rd);
+    r.blocked = false;
+    r.applyQueue.push({ kind: 'snapshot', index: rd.snapshot!.meta.index });
+    this.acknowledge(r, rd);
+    this.host.flush();
+    this.pumpApply(r);
+  }
+
+  private pumpApply(r: Replica<R>): void {
+    if (r.applying || r.destroyed) return;
+    const work = r.applyQueue.shift();
+    if (!work) {
+      r.notifyApplyIdle();
+      return;
+    }
+    r.applying = true;
+    void this.runApply(r, work)
+      .catch((e: unknown) => {
+        this.stopped = true;
+        this.host.onFatal(e);
+      })
+      .finally(() => {
+        r.applying = false;
+        this.wake(r);
+        this.pumpApply(r);
+      });
+  }
+
+  private async runApply(r: Replica<R>, work: ApplyWork): Promise<void> {
+    this.stats.applies++;
+    if (work.kind === 'snapshot') {
+      r.node.appliedTo(work.index);
+      return;
+    }
+    const entries: ApplyEntry[] = [];
+    for (const e of work.entries) {
+      if (e.index <= r.log.applied.index) {
+        // Below the applied state on disk (a snapshot covered it): raft still needs to
+        // see every conf change it handed out.
+        if (e.type === EntryType.ConfChange) r.node.applyConfChange(decodeConfChange(e.data));
+        continue;
+      }
+      const ae: ApplyEntry = { index: e.index, term: e.term, type: e.type, data: e.data };
+      if (e.type === EntryType.ConfChange) ae.confState = r.node.applyConfChange(decodeConfChange(e.data));
+      entries.push(ae);
+    }
+    if (entries.length > 0) {
+      const results = await this.host.applyEntries(r, entries);
+      for (let i = 0; i < entries.length; i++) r.settle(entries[i]!.index, entries[i]!.term, results[i] as R);
+    }
+    const last = work.entries[work.entries.length - 1]!;
+    r.node.appliedTo(last.index);
+  }
+}

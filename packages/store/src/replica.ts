@@ -1,0 +1,77 @@
+// One range on this store: its raft node and log store, and the driver's per-range state
+// (queued in the scheduler, apply in progress, proposals waiting for their entry).
+import type { Entry, RawNode } from '@rangekv/raft';
+import type { RangeLogStore } from '@rangekv/storage';
+
+/** What the proposer learns about its entry. */
+export type ProposalOutcome<R> =
+  | { kind: 'applied'; result: R }
+  /** Another entry took its slot (leader changed): it will never apply. */
+  | { kind: 'dropped'; reason: string };
+
+interface PendingProposal<R> {
+  term: number;
+  done: (o: ProposalOutcome<R>) => void;
+}
+
+/** Work for the apply side, strictly in order per range. */
+export type ApplyWork =
+  | { kind: 'entries'; entries: Entry[] }
+  /** A snapshot was ingested (data and applied state are on disk): mark it applied. */
+  | { kind: 'snapshot'; index: number };
+
+export class Replica<R = unknown> {
+  /** In the scheduler's ready queue. */
+  queued = false;
+  /** A Ready with a snapshot is being ingested: no more Readies until it is acknowledged. */
+  blocked = false;
+  /** An apply task is running. */
+  applying = false;
+  readonly applyQueue: ApplyWork[] = [];
+  private readonly pending = new Map<number, PendingProposal<R>>();
+  private readonly applyIdleWaiters: (() => void)[] = [];
+  destroyed = false;
+
+  constructor(
+    readonly rangeId: number,
+    readonly node: RawNode,
+    readonly log: RangeLogStore,
+  ) {}
+
+  get pendingProposals(): number {
+    return this.pending.size;
+  }
+
+  /** Remembers who waits for the entry proposed at (index, term). */
+  track(index: number, term: number, done: (o: ProposalOutcome<R>) => void): void {
+    const old = this.pending.get(index);
+    if (old) old.done({ kind: 'dropped', reason: `slot ${index} reused by a newer proposal` });
+    this.pending.set(index, { term, done });
+  }
+
+  /** Called as each entry applies: answers its proposer, or tells it the slot went to another entry. */
+  settle(index: number, term: number, result: R): void {
+    const p = this.pending.get(index);
+    if (!p) return;
+    this.pending.delete(index);
+    if (p.term === term) p.done({ kind: 'applied', result });
+    else p.done({ kind: 'dropped', reason: `entry ${index} committed at term ${term}, proposed at term ${p.term}` });
+  }
+
+  /** Fails every waiting proposal (range destroyed, store stopping). */
+  failAll(reason: string): void {
+    for (const p of this.pending.values()) p.done({ kind: 'dropped', reason });
+    this.pending.clear();
+  }
+
+  whenApplyIdle(): Promise<void> {
+    if (!this.applying && this.applyQueue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.applyIdleWaiters.push(resolve));
+  }
+
+  notifyApplyIdle(): void {
+    if (this.applying || this.applyQueue.length > 0) return;
+    const ws = this.applyIdleWaiters.splice(0);
+    for (const w of ws) w();
+  }
+}

@@ -1,0 +1,116 @@
+// Coalesced heartbeats: many ranges' Heartbeat (or HeartbeatResp) messages for one
+// store pair in one compact section (proto/raft.proto CoalescedHeartbeats, where the
+// encoding is specified with a worked example).
+//
+// Sorted range ids as delta varints, one flags byte per heartbeat saying which of
+// from/to/term/commit/index differ from the previous heartbeat's (only those are
+// carried), and the context only when present. Decoding gives back messages equal to
+// the ones encoded, in stable range id order.
+import { MessageType, type Message } from '@rangekv/raft';
+import type { raftpb } from '@rangekv/proto';
+import { CodecError } from './codec-error.js';
+import { copyBytes, wireNumber } from './message-codec.js';
+import type { OutboundMessage, RangeMessage } from './types.js';
+
+export const HB_FROM = 0x01;
+export const HB_TO = 0x02;
+export const HB_TERM = 0x04;
+export const HB_COMMIT = 0x08;
+export const HB_INDEX = 0x10;
+export const HB_CONTEXT = 0x20;
+const HB_RESERVED = 0xc0;
+
+const NO_ENTRIES: never[] = [];
+Object.freeze(NO_ENTRIES);
+
+type HeartbeatType = typeof MessageType.Heartbeat | typeof MessageType.HeartbeatResp;
+
+/**
+ * Whether `m` can ride in a coalesced section: a Heartbeat or HeartbeatResp whose
+ * fields outside from/to/term/commit/index/context are all default (raft never sets
+ * them; one that does travels as an ordinary message so nothing is lost).
+ */
+export function isCoalescible(m: Message): boolean {
+  return (m.type === MessageType.Heartbeat || m.type === MessageType.HeartbeatResp) &&
+    m.logTerm === 0 && m.entries.length === 0 && !m.reject && m.rejectHint === 0 &&
+    !m.transfer && m.snapshot === null;
+}
+
+function byRangeId(a: OutboundMessage, b: OutboundMessage): number {
+  return a.rangeId - b.rangeId;
+}
+
+/**
+ * Encodes heartbeats of one type (all Heartbeat or all HeartbeatResp, each
+ * isCoalescible). Sorts `items` in place by range id (stable).
+ */
+export function encodeHeartbeats(items: OutboundMessage[]): raftpb.CoalescedHeartbeats.$Properties {
+  items.sort(byRangeId);
+  const n = items.length;
+  const rangeIdDeltas = new Array<number>(n);
+  const flags = new Uint8Array(n);
+  const values: number[] = [];
+  const contexts: Uint8Array[] = [];
+  let prevRange = 0, from = 0, to = 0, term = 0, commit = 0, index = 0;
+  for (let i = 0; i < n; i++) {
+    const { rangeId, message: m } = items[i]!;
+    rangeIdDeltas[i] = i === 0 ? rangeId : rangeId - prevRange;
+    prevRange = rangeId;
+    let f = 0;
+    if (m.from !== from) { f |= HB_FROM; values.push(m.from); from = m.from; }
+    if (m.to !== to) { f |= HB_TO; values.push(m.to); to = m.to; }
+    if (m.term !== term) { f |= HB_TERM; values.push(m.term); term = m.term; }
+    if (m.commit !== commit) { f |= HB_COMMIT; values.push(m.commit); commit = m.commit; }
+    if (m.index !== index) { f |= HB_INDEX; values.push(m.index); index = m.index; }
+    if (m.context !== null) { f |= HB_CONTEXT; contexts.push(m.context); }
+    flags[i] = f;
+  }
+  return { rangeIdDeltas, flags, values, contexts };
+}
+
+/**
+ * Expands a coalesced section back into raft messages of `type`, appended to `out`.
+ * Throws CodecError when the section is inconsistent. Returns how many it appended.
+ */
+export function decodeHeartbeats(
+  pb: raftpb.CoalescedHeartbeats.$Properties, type: HeartbeatType, out: RangeMessage[], what: string,
+): number {
+  const deltas = pb.rangeIdDeltas ?? [];
+  const flags = pb.flags ?? new Uint8Array(0);
+  const values = pb.values ?? [];
+  const contexts = pb.contexts ?? [];
+  const n = deltas.length;
+  if (flags.length !== n) throw new CodecError(`${what}: ${n} range ids but ${flags.length} flags`);
+  let vi = 0, ci = 0;
+  let rangeId = 0, from = 0, to = 0, term = 0, commit = 0, index = 0;
+  const next = (field: string, i: number): number => {
+    if (vi >= values.length) throw new CodecError(`${what}[${i}]: ${field} missing (values exhausted)`);
+    return wireNumber(values[vi++], `${what}[${i}].${field}`);
+  };
+  for (let i = 0; i < n; i++) {
+    rangeId += wireNumber(deltas[i], `${what}[${i}].rangeIdDelta`);
+    if (!Number.isSafeInteger(rangeId)) throw new CodecError(`${what}[${i}]: range id overflows`);
+    const f = flags[i]!;
+    if ((f & HB_RESERVED) !== 0) throw new CodecError(`${what}[${i}]: reserved flag bits set (0x${f.toString(16)})`);
+    if (f & HB_FROM) from = next('from', i);
+    if (f & HB_TO) to = next('to', i);
+    if (f & HB_TERM) term = next('term', i);
+    if (f & HB_COMMIT) commit = next('commit', i);
+    if (f & HB_INDEX) index = next('index', i);
+    let context: Uint8Array | null = null;
+    if (f & HB_CONTEXT) {
+      if (ci >= contexts.length) throw new CodecError(`${what}[${i}]: context missing (contexts exhausted)`);
+      context = copyBytes(contexts[ci++]);
+    }
+    out.push({
+      rangeId,
+      msg: {
+        type, to, from, term, logTerm: 0, index, entries: NO_ENTRIES, commit,
+        reject: false, rejectHint: 0, transfer: false, snapshot: null, context,
+      },
+    });
+  }
+  if (vi !== values.length) throw new CodecError(`${what}: ${values.length - vi} values left over`);
+  if (ci !== contexts.length) throw new CodecError(`${what}: ${contexts.length - ci} contexts left over`);
+  return n;
+}

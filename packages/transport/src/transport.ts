@@ -1,0 +1,212 @@
+// RaftTransport: a store's raft messaging with every other store.
+//
+// Outbound, one OutboundPeer per destination store (queue + connection + stream);
+// inbound, one gRPC server whose RaftTransport.Stream calls are InboundStreams.
+// send() only queues; flush() (once per scheduler cycle) writes one batch per
+// destination with something queued.
+import * as grpc from '@grpc/grpc-js';
+import { Prng, type Message } from '@rangekv/raft';
+import { raftTransportService } from '@rangekv/proto';
+import { TransportFaults } from './faults.js';
+import { InboundStream } from './inbound-stream.js';
+import { receiveLimitBytes, resolveLimits, type TransportLimits } from './limits.js';
+import { TransportCounters, type TransportMetrics } from './metrics.js';
+import { OutboundPeer, type PeerHost } from './outbound-peer.js';
+import type { InboundHandler } from './types.js';
+
+export interface RaftTransportOptions {
+  storeId: number;
+  /** Interface to listen on; default 127.0.0.1. */
+  listenHost?: string;
+  /** 0 (default) picks an ephemeral port; read it back from `port`. */
+  listenPort?: number;
+  /** The "host:port" of a store's transport, or undefined if unknown. Asked when a
+   *  store is first sent to and again at every (re)connect. */
+  resolve: (storeId: number) => string | undefined;
+  limits?: Partial<TransportLimits>;
+  /** Share one TransportFaults between transports (tests); default: a private one. */
+  faults?: TransportFaults;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export class RaftTransport {
+  readonly storeId: number;
+  readonly port: number;
+  readonly limits: TransportLimits;
+  readonly faults: TransportFaults;
+  private readonly counters = new TransportCounters();
+  private readonly peers = new Map<number, OutboundPeer>();
+  /** Peers with something queued since the last flush. */
+  private dirty: OutboundPeer[] = [];
+  private readonly dirtySet = new Set<OutboundPeer>();
+  private readonly inbound = new Set<InboundStream>();
+  private readonly unreachableCbs: Array<(toStore: number) => void> = [];
+  private readonly peerHost: PeerHost;
+  private stopping: Promise<void> | null = null;
+
+  /** Starts listening; resolves once the server is bound. */
+  static async start(opts: RaftTransportOptions, onMessages: InboundHandler): Promise<RaftTransport> {
+    if (!Number.isSafeInteger(opts.storeId) || opts.storeId <= 0) {
+      throw new RangeError(`transport: storeId must be a positive integer, got ${opts.storeId}`);
+    }
+    const limits = resolveLimits(opts.limits);
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': receiveLimitBytes(limits),
+      'grpc.max_send_message_length': receiveLimitBytes(limits),
+      // Pings towards senders too, so a stream from a vanished peer is noticed.
+      'grpc.keepalive_time_ms': limits.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
+    });
+    const host = opts.listenHost ?? '127.0.0.1';
+    let transport: RaftTransport | null = null;
+    server.addService(raftTransportService, {
+      stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        if (transport === null || transport.stopping !== null) {
+          call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'transport not running' });
+          return;
+        }
+        transport.accept(call);
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(hostPort(host, opts.listenPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => {
+        if (err) reject(err);
+        else resolve(p);
+      });
+    });
+    transport = new RaftTransport(opts, limits, server, port, onMessages);
+    return transport;
+  }
+
+  private constructor(
+    opts: RaftTransportOptions,
+    limits: TransportLimits,
+    private readonly server: grpc.Server,
+    port: number,
+    private readonly onMessages: InboundHandler,
+  ) {
+    this.storeId = opts.storeId;
+    this.port = port;
+    this.limits = limits;
+    this.faults = opts.faults ?? new TransportFaults(opts.storeId);
+    const prng = new Prng(opts.storeId * 7919 + port);
+    this.peerHost = {
+      storeId: opts.storeId,
+      limits,
+      counters: this.counters,
+      resolve: opts.resolve,
+      unreachable: (toStore) => this.notifyUnreachable(toStore),
+      random: () => prng.float(),
+    };
+  }
+
+  /**
+   * Queues `msg` for range `rangeId`'s replica on `toStore`. False when dropped here
+   * (queue full, message too large, store unknown, connection failed and in backoff,
+   * stopped): the caller treats the replica as unreachable. A message lost to a
+   * configured fault returns true, as a network loss would.
+   */
+  send(toStore: number, rangeId: number, msg: Message): boolean {
+    if (toStore === this.storeId) {
+      throw new RangeError(`transport: store ${this.storeId} sending range ${rangeId} message to itself`);
+    }
+    const c = this.counters;
+    if (this.stopping !== null) {
+      c.drops.stopped++;
+      return false;
+    }
+    if (this.faults.active && this.faults.dropsOutbound(this.storeId, toStore)) {
+      c.drops.fault++;
+      return true;
+    }
+    let peer = this.peers.get(toStore);
+    if (peer === undefined) {
+      if (this.peerHost.resolve(toStore) === undefined) {
+        c.drops.unknownPeer++;
+        return false;
+      }
+      peer = new OutboundPeer(toStore, this.peerHost);
+      this.peers.set(toStore, peer);
+    }
+    if (!peer.enqueue(rangeId, msg)) return false;
+    if (!this.dirtySet.has(peer)) {
+      this.dirtySet.add(peer);
+      this.dirty.push(peer);
+    }
+    return true;
+  }
+
+  /** Writes what is queued: one batch per destination store (more only when one would
+   *  exceed maxBatchBytes). Peers still connecting keep their queue for a later flush. */
+  flush(): void {
+    if (this.dirty.length === 0) return;
+    const peers = this.dirty;
+    this.dirty = [];
+    this.dirtySet.clear();
+    for (const peer of peers) {
+      peer.flush();
+      // Still queued (connecting, backpressure): flush again next cycle.
+      if (peer.hasWork() && !this.dirtySet.has(peer)) {
+        this.dirtySet.add(peer);
+        this.dirty.push(peer);
+      }
+    }
+  }
+
+  /** `cb(toStore)` runs once per connection failure to that store (connect refused or
+   *  timed out, stream broken): its queued messages were discarded. */
+  onUnreachable(cb: (toStore: number) => void): void {
+    this.unreachableCbs.push(cb);
+  }
+
+  metrics(): TransportMetrics {
+    const peers = [...this.peers.values()].sort((a, b) => a.storeId - b.storeId).map((p) => p.metrics());
+    return this.counters.snapshot(this.inbound.size, peers);
+  }
+
+  /** Stops sending and listening; closes every stream. Idempotent. */
+  stop(): Promise<void> {
+    if (this.stopping === null) this.stopping = this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.dirty = [];
+    this.dirtySet.clear();
+    const peers = [...this.peers.values()];
+    for (const s of [...this.inbound]) s.end();
+    await Promise.all(peers.map((p) => p.stop()));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, this.limits.stopGraceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Callbacks run on a later turn: never inside send() or flush(). */
+  private notifyUnreachable(toStore: number): void {
+    if (this.unreachableCbs.length === 0) return;
+    setImmediate(() => {
+      if (this.stopping !== null) return;
+      for (const cb of this.unreachableCbs) cb(toStore);
+    });
+  }
+
+  private accept(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    const s = new InboundStream(call, {
+      storeId: this.storeId,
+      counters: this.counters,
+      faults: this.faults,
+      handler: this.onMessages,
+    }, (closed) => this.inbound.delete(closed));
+    this.inbound.add(s);
+  }
+}
