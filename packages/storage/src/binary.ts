@@ -3,6 +3,16 @@
 // checks every bound and reports the record it was decoding.
 import { DecodeError } from './errors.js';
 
+/** Returns `buf`, or a copy of its first `used` bytes in a buffer at least twice as big, with room for `extra` more. */
+export function withRoom(buf: Buffer, used: number, extra: number): Buffer {
+  if (used + extra <= buf.length) return buf;
+  let cap = Math.max(buf.length * 2, 16);
+  while (cap < used + extra) cap *= 2;
+  const next = Buffer.allocUnsafe(cap);
+  buf.copy(next, 0, 0, used);
+  return next;
+}
+
 export class ByteWriter {
   private buf: Buffer;
   private pos = 0;
@@ -12,12 +22,7 @@ export class ByteWriter {
   }
 
   private reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.pos + n) cap *= 2;
-    const next = Buffer.allocUnsafe(cap);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    this.buf = withRoom(this.buf, this.pos, n);
   }
 
   u8(v: number): this {

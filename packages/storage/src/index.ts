@@ -31,3 +31,4 @@ export {
   StorageError, FormatVersionError, ColumnFamilyMismatchError, UnknownRangeError, RangeExistsError, EntryTooLargeError,
   KeyOutOfRangeError, DecodeError, LogWriterClosedError, RequestTooLargeError, SnapshotError,
 } from './errors.js';
+export { ByteWriter, ByteReader, withRoom } from './binary.js';

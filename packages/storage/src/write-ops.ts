@@ -3,6 +3,7 @@
 //
 //   op := kind:u8 (1 put, 2 del)  cf:u8  keyLen:u32le key  [valueLen:u32le value]
 import { ColumnFamily } from './column-families.js';
+import { withRoom } from './binary.js';
 import { DecodeError } from './errors.js';
 
 const OP_PUT = 1;
@@ -20,12 +21,7 @@ export class WriteOps {
 
   private reserve(n: number): void {
     if (this.sealed) throw new Error('WriteOps: already handed to the log writer; build a new one');
-    if (this.pos + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.pos + n) cap *= 2;
-    const next = Buffer.allocUnsafe(cap);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    this.buf = withRoom(this.buf, this.pos, n);
   }
 
   put(cf: ColumnFamily, key: Uint8Array, value: Uint8Array): this {
