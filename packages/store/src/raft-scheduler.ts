@@ -28,8 +28,15 @@ export interface GroupHost<R> {
    * scheduler; the host persists the returned membership with the data.
    */
   applyEntries(replica: Replica<R>, entries: readonly ApplyEntry[]): R[] | Promise<R[]>;
+  /**
+   * ReadIndex answers. Delivered before the same Ready's soft state: a read state was
+   * confirmed before any role change that follows it and stays valid.
+   */
   onReadStates?(replica: Replica<R>, states: ReadState[]): void;
+  /** Leader or role changed. replica.lead / replica.role still hold the previous values; they are updated when this returns. */
   onSoftState?(replica: Replica<R>, ss: SoftState): void;
+  /** The range's applied state moved (entries applied or a snapshot ingested). */
+  onApplied?(replica: Replica<R>): void;
   /** A failure the scheduler cannot recover from (disk error): the store must stop. */
   onFatal(err: unknown): void;
 }
@@ -186,9 +193,13 @@ export class RaftScheduler<R> {
       for (let n = 0; n < this.limits.maxReadiesPerGroupPerCycle && !r.blocked && r.node.hasReady(); n++) {
         const rd = r.node.ready();
         this.stats.readies++;
-        if (rd.softState && this.host.onSoftState) this.host.onSoftState(r, rd.softState);
-        if (rd.messages.length > 0) this.host.send(r, rd.messages);
         if (rd.readStates.length > 0 && this.host.onReadStates) this.host.onReadStates(r, rd.readStates);
+        if (rd.softState) {
+          if (this.host.onSoftState) this.host.onSoftState(r, rd.softState);
+          r.lead = rd.softState.lead;
+          r.role = rd.softState.role;
+        }
+        if (rd.messages.length > 0) this.host.send(r, rd.messages);
         if (rd.committedEntries.length > 0) {
           // Committed entries are durable locally already (raft hands out nothing else).
           r.applyQueue.push({ kind: 'entries', entries: rd.committedEntries });
@@ -276,6 +287,7 @@ export class RaftScheduler<R> {
     this.stats.applies++;
     if (work.kind === 'snapshot') {
       r.node.appliedTo(work.index);
+      this.host.onApplied?.(r);
       return;
     }
     const entries: ApplyEntry[] = [];
@@ -296,5 +308,6 @@ export class RaftScheduler<R> {
     }
     const last = work.entries[work.entries.length - 1]!;
     r.node.appliedTo(last.index);
+    if (entries.length > 0) this.host.onApplied?.(r);
   }
 }

@@ -1,13 +1,18 @@
 // One range on this store: its raft node and log store, and the driver's per-range state
 // (queued in the scheduler, apply in progress, proposals waiting for their entry).
-import type { Entry, RawNode } from '@rangekv/raft';
+import { StateRole, type Entry, type NodeId, type RawNode } from '@rangekv/raft';
 import type { RangeLogStore } from '@rangekv/storage';
 
 /** What the proposer learns about its entry. */
 export type ProposalOutcome<R> =
   | { kind: 'applied'; result: R }
   /** Another entry took its slot (leader changed): it will never apply. */
-  | { kind: 'dropped'; reason: string };
+  | { kind: 'dropped'; reason: string }
+  /**
+   * Nobody will learn the entry's fate here (range removed from this store, store
+   * stopping): it may or may not apply. The client must treat the write as ambiguous.
+   */
+  | { kind: 'unknown'; reason: string };
 
 interface PendingProposal<R> {
   term: number;
@@ -31,6 +36,9 @@ export class Replica<R = unknown> {
   private readonly pending = new Map<number, PendingProposal<R>>();
   private readonly applyIdleWaiters: (() => void)[] = [];
   destroyed = false;
+  /** Raft's leader as last reported in a Ready's soft state (replica id, 0 = unknown). */
+  lead: NodeId = 0;
+  role: StateRole = StateRole.Follower;
 
   constructor(
     readonly rangeId: number,
@@ -58,9 +66,16 @@ export class Replica<R = unknown> {
     else p.done({ kind: 'dropped', reason: `entry ${index} committed at term ${term}, proposed at term ${p.term}` });
   }
 
-  /** Fails every waiting proposal (range destroyed, store stopping). */
+  get isLeader(): boolean {
+    return this.role === StateRole.Leader;
+  }
+
+  /**
+   * Gives up on every waiting proposal (range destroyed, store stopping). Their entries
+   * may still commit elsewhere, so the outcome is `unknown`, never `dropped`.
+   */
   failAll(reason: string): void {
-    for (const p of this.pending.values()) p.done({ kind: 'dropped', reason });
+    for (const p of this.pending.values()) p.done({ kind: 'unknown', reason });
     this.pending.clear();
   }
 

@@ -1,0 +1,90 @@
+// Static bootstrap (before PD exists) and the store identity file.
+//
+// bootstrapStore writes range 1, covering the whole keyspace, with one voter per listed
+// store (replica id = store id), into an EMPTY data dir. Every store of the initial set
+// runs it once with the same list; they then elect a leader among themselves. It refuses
+// a data dir that holds anything, so running it twice (or against a live store's dir)
+// can never reset a range.
+//
+// The identity file `<dataDir>/store-ident.json` records which store a data dir belongs
+// to; a store refuses to start on a dir of another store id.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConfState } from '@rangekv/raft';
+import { ReplicaRole, StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
+
+export const STORE_IDENT_FILE = 'store-ident.json';
+export const FIRST_RANGE_ID = 1;
+
+export interface BootstrapOptions {
+  /** The stores that hold replicas of range 1 (each gets replica id = store id). */
+  storeIds: readonly number[];
+  /** This data dir's store; must be one of storeIds. */
+  thisStore: number;
+  storage?: StorageEngineOptions;
+}
+
+export class BootstrapError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BootstrapError';
+  }
+}
+
+function checkStoreId(id: number, what: string): void {
+  if (!Number.isSafeInteger(id) || id <= 0) throw new BootstrapError(`${what} must be a positive integer, got ${id}`);
+}
+
+/** Reads the identity file; throws if it names another store. Writes it if absent. */
+export function claimDataDir(dataDir: string, storeId: number): void {
+  checkStoreId(storeId, 'store id');
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, STORE_IDENT_FILE);
+  if (existsSync(path)) {
+    let found: unknown;
+    try {
+      found = (JSON.parse(readFileSync(path, 'utf8')) as { storeId?: unknown }).storeId;
+    } catch (e) {
+      throw new BootstrapError(`${path} is unreadable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (found !== storeId) throw new BootstrapError(`data dir ${dataDir} belongs to store ${String(found)}, not store ${storeId}`);
+    return;
+  }
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ storeId }) + '\n');
+  renameSync(tmp, path);
+}
+
+export function firstRangeDescriptor(storeIds: readonly number[]): RangeDescriptor {
+  const ids = [...storeIds].sort((a, b) => a - b);
+  return {
+    rangeId: FIRST_RANGE_ID,
+    startKey: new Uint8Array(0),
+    endKey: new Uint8Array(0),
+    epoch: { confVer: 1, version: 1 },
+    replicas: ids.map((id) => ({ storeId: id, replicaId: id, role: ReplicaRole.Voter })),
+  };
+}
+
+export async function bootstrapStore(dataDir: string, opts: BootstrapOptions): Promise<void> {
+  const ids = opts.storeIds;
+  if (ids.length === 0) throw new BootstrapError('bootstrap needs at least one store id');
+  for (const id of ids) checkStoreId(id, 'bootstrap store id');
+  if (new Set(ids).size !== ids.length) throw new BootstrapError(`bootstrap store ids repeat: ${ids.join(',')}`);
+  checkStoreId(opts.thisStore, 'this store id');
+  if (!ids.includes(opts.thisStore)) throw new BootstrapError(`store ${opts.thisStore} is not among the bootstrap stores ${ids.join(',')}`);
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    throw new BootstrapError(`refusing to bootstrap: data dir ${dataDir} is not empty (already bootstrapped or in use)`);
+  }
+  claimDataDir(dataDir, opts.thisStore);
+  const desc = firstRangeDescriptor(ids);
+  const confState: ConfState = {
+    voters: desc.replicas.map((r) => r.replicaId), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false,
+  };
+  const engine = await StorageEngine.open(dataDir, opts.storage ?? {});
+  try {
+    await engine.createRange({ descriptor: desc, confState });
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,420 @@
+// The KV service's logic, independent of gRPC: plain request objects in (the generated
+// `$Properties` shapes, decoded messages fit), response objects out. kv-grpc.ts serves
+// it; tests call it directly.
+//
+// Every request goes through the same checks, in this order, and the first that fails
+// answers:
+//   1. input (header present and well-formed, keys non-empty and within the limits,
+//      spans ordered)                                   -> InvalidArgumentError
+//   2. the range exists on this store                    -> RangeNotFound
+//   3. leader-only operations (writes, LINEARIZABLE and LEASE reads) on a non-leader
+//                                                        -> NotLeader{leader hint}
+//   4. the request's epoch.version is the range's        -> EpochNotMatch{descriptor}
+//   5. every key lies in the range's span                -> KeyNotInRange{descriptor}
+//   6. queues have room (pending proposals / reads)      -> ServerBusy
+//
+// Writes are proposed on the leader and answered once applied there (the state
+// machine's result; apply re-checks the epoch and the span). Reads wait for a ReadIndex
+// (LINEARIZABLE, LEASE via the leader's lease while the store's clock can be trusted,
+// FOLLOWER forwarded to the leader) and for
+// apply to reach the read index, re-check epoch and span, then read RocksDB. STALE reads
+// read the local applied state at once.
+import { DropReason, type ProposeResult } from '@rangekv/raft';
+import { metapb, type kvpb } from '@rangekv/proto';
+import { ColumnFamily, keyInSpan, type RangeDescriptor, type StorageEngine } from '@rangekv/storage';
+import { AmbiguousResultError, InvalidArgumentError, RangeErrorReply } from './errors.js';
+import { encodeKvCommand, KvCommandType, type KvCommand } from './kv-command.js';
+import type { KvResult } from './kv-state-machine.js';
+import type { StoreLimits } from './limits.js';
+import type { Logger } from './logger.js';
+import type { PendingReads } from './pending-reads.js';
+import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
+import type { RaftScheduler } from './raft-scheduler.js';
+import type { Replica } from './replica.js';
+
+/** What the KV service needs from its store. */
+export interface KvStoreContext {
+  storeId: number;
+  engine: StorageEngine;
+  scheduler: RaftScheduler<KvResult>;
+  reads: PendingReads;
+  limits: StoreLimits;
+  log: Logger;
+  /** False while the raft clock lost ticks recently (tick-clock.ts): LEASE reads then use a quorum ReadIndex. */
+  leaseUsable: () => boolean;
+}
+
+type Bytes = Uint8Array | null | undefined;
+type Header = metapb.RequestHeader.$Properties | null | undefined;
+type RangeErrorProps = metapb.RangeError.$Properties;
+
+interface ParsedHeader {
+  rangeId: number;
+  epoch: { confVer: number; version: number };
+  consistency: metapb.ReadConsistency;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function buf(b: Bytes): Buffer {
+  if (b === null || b === undefined) return EMPTY;
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function isUint(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function parseHeader(h: Header): ParsedHeader {
+  if (h === null || h === undefined) throw new InvalidArgumentError('header is required (range id and epoch)');
+  const rangeId = h.rangeId ?? 0;
+  if (!isUint(rangeId) || rangeId === 0) throw new InvalidArgumentError(`header.rangeId must be a positive integer, got ${String(rangeId)}`);
+  const e = h.epoch;
+  if (e === null || e === undefined) throw new InvalidArgumentError('header.epoch is required');
+  const confVer = e.confVer ?? 0;
+  const version = e.version ?? 0;
+  if (!isUint(confVer) || !isUint(version)) throw new InvalidArgumentError('header.epoch fields must be non-negative integers');
+  const consistency = h.readConsistency ?? metapb.ReadConsistency.LINEARIZABLE;
+  if (!(consistency in metapb.ReadConsistency) || typeof consistency !== 'number') {
+    throw new InvalidArgumentError(`header.readConsistency ${String(consistency)} is not a known consistency`);
+  }
+  return { rangeId, epoch: { confVer, version }, consistency };
+}
+
+/** min of two span ends where empty = +infinity. */
+function minEnd(a: Buffer, b: Uint8Array): Buffer {
+  if (b.length === 0) return a;
+  const bb = buf(b);
+  if (a.length === 0) return bb;
+  return Buffer.compare(a, bb) <= 0 ? a : bb;
+}
+
+function maxStart(a: Buffer, b: Uint8Array): Buffer {
+  const bb = buf(b);
+  return Buffer.compare(a, bb) >= 0 ? a : bb;
+}
+
+export class KvService {
+  /** LEASE reads served through a quorum ReadIndex because the clock lost ticks. */
+  leaseFallbacks = 0;
+
+  constructor(private readonly s: KvStoreContext) {}
+
+  // ---- input checks ---------------------------------------------------------------------
+
+  private key(k: Bytes, what = 'key'): Buffer {
+    const b = buf(k);
+    if (b.length === 0) throw new InvalidArgumentError(`${what} is empty`);
+    if (b.length > this.s.limits.maxKeyBytes) {
+      throw new InvalidArgumentError(`${what} is ${b.length} bytes, above maxKeyBytes (${this.s.limits.maxKeyBytes})`);
+    }
+    return b;
+  }
+
+  /** A span bound: may be empty (start or end of keyspace), else bounded like a key. */
+  private bound(k: Bytes, what: string): Buffer {
+    const b = buf(k);
+    if (b.length > this.s.limits.maxKeyBytes) {
+      throw new InvalidArgumentError(`${what} is ${b.length} bytes, above maxKeyBytes (${this.s.limits.maxKeyBytes})`);
+    }
+    return b;
+  }
+
+  private span(start: Bytes, end: Bytes): { start: Buffer; end: Buffer } {
+    const s = this.bound(start, 'start_key');
+    const e = this.bound(end, 'end_key');
+    if (e.length > 0 && Buffer.compare(s, e) >= 0) throw new InvalidArgumentError('start_key must be below end_key when end_key is set');
+    return { start: s, end: e };
+  }
+
+  private value(v: Bytes, what = 'value'): Buffer {
+    const b = buf(v);
+    if (b.length > this.s.limits.maxValueBytes) {
+      throw new InvalidArgumentError(`${what} is ${b.length} bytes, above maxValueBytes (${this.s.limits.maxValueBytes})`);
+    }
+    return b;
+  }
+
+  // ---- routing checks -------------------------------------------------------------------
+
+  private replica(rangeId: number): Replica<KvResult> {
+    const r = this.s.scheduler.get(rangeId);
+    if (!r || r.destroyed || r.log.descriptor === null) throw new RangeErrorReply(rangeNotFound(rangeId, this.s.storeId));
+    return r;
+  }
+
+  private descriptor(r: Replica<KvResult>, h: ParsedHeader): RangeDescriptor {
+    const d = r.log.descriptor;
+    if (d === null || r.destroyed) throw new RangeErrorReply(rangeNotFound(r.rangeId, this.s.storeId));
+    if (d.epoch.version !== h.epoch.version) throw new RangeErrorReply(epochNotMatch(d, h.epoch));
+    return d;
+  }
+
+  private requireLeader(r: Replica<KvResult>, what: string): void {
+    if (!r.isLeader) throw new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, what));
+  }
+
+  private inRange(key: Buffer, d: RangeDescriptor): void {
+    if (!keyInSpan(key, d.startKey, d.endKey)) throw new RangeErrorReply(keyNotInRange(key, d));
+  }
+
+  /** Turns a RangeErrorReply into a response with range_error; anything else propagates. */
+  private async answer<T>(f: () => Promise<T> | T): Promise<T | { rangeError: RangeErrorProps }> {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof RangeErrorReply) return { rangeError: e.rangeError };
+      throw e;
+    }
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  /**
+   * Runs `serve` at a point allowed by the header's consistency. `check` validates keys
+   * against the descriptor; both run again on the descriptor current at serve time.
+   */
+  private async read<T>(header: Header, check: (d: RangeDescriptor) => void, serve: (d: RangeDescriptor) => T): Promise<T> {
+    const h = parseHeader(header);
+    const r = this.replica(h.rangeId);
+    const C = metapb.ReadConsistency;
+    if (h.consistency === C.LINEARIZABLE || h.consistency === C.LEASE) this.requireLeader(r, `${C[h.consistency]} reads are served by the leader`);
+    check(this.descriptor(r, h));
+    if (h.consistency !== C.STALE) {
+      let lease = h.consistency === C.LEASE;
+      if (lease && !this.s.leaseUsable()) {
+        lease = false;
+        this.leaseFallbacks++;
+      }
+      await this.readIndex(r, lease);
+    }
+    const d = this.descriptor(r, h);
+    check(d);
+    return serve(d);
+  }
+
+  private readIndex(r: Replica<KvResult>, lease: boolean): Promise<void> {
+    const reads = this.s.reads;
+    const ctx = reads.nextCtx();
+    const ready = reads.register(r.rangeId, ctx);
+    const asked = this.s.scheduler.withNode(r.rangeId, (rep) => rep.node.readIndex(ctx, { lease })) ?? false;
+    if (!asked) {
+      const err = r.isLeader
+        ? new RangeErrorReply(serverBusy(`range ${r.rangeId}: raft refused the read (too many pending reads on the leader)`))
+        : new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, 'no leader known to confirm the read'));
+      reads.cancel(r.rangeId, ctx, err);
+    }
+    return ready;
+  }
+
+  private getValue(key: Buffer): Buffer | undefined {
+    return this.s.engine.db.get(ColumnFamily.Default, key);
+  }
+
+  get(req: kvpb.GetRequest.$Properties): Promise<kvpb.GetResponse.$Properties> {
+    return this.answer(() => {
+      const key = this.key(req.key);
+      return this.read(req.header, (d) => this.inRange(key, d), () => {
+        const v = this.getValue(key);
+        return v === undefined ? { found: false } : { found: true, value: v };
+      });
+    });
+  }
+
+  batchGet(req: kvpb.BatchGetRequest.$Properties): Promise<kvpb.BatchGetResponse.$Properties> {
+    return this.answer(() => {
+      const raw = req.keys ?? [];
+      if (raw.length > this.s.limits.maxBatchKeys) {
+        throw new InvalidArgumentError(`${raw.length} keys, above maxBatchKeys (${this.s.limits.maxBatchKeys})`);
+      }
+      const keys = raw.map((k, i) => this.key(k, `keys[${i}]`));
+      return this.read(req.header, (d) => keys.forEach((k) => this.inRange(k, d)), () => {
+        // One synchronous MultiGet: no apply runs in between, so one point in the applied state.
+        const vals = keys.length === 0 ? [] : this.s.engine.db.getMany(ColumnFamily.Default, keys);
+        const pairs: kvpb.KeyValue.$Properties[] = [];
+        vals.forEach((v, i) => {
+          if (v !== undefined) pairs.push({ key: keys[i]!, value: v });
+        });
+        return { pairs };
+      });
+    });
+  }
+
+  scan(req: kvpb.ScanRequest.$Properties): Promise<kvpb.ScanResponse.$Properties> {
+    return this.answer(() => {
+      const { start, end } = this.span(req.startKey, req.endKey);
+      const lim = this.s.limits;
+      const limit = req.limit ?? 0;
+      if (!isUint(limit) || limit > lim.maxScanLimit) throw new InvalidArgumentError(`limit ${String(limit)} is above maxScanLimit (${lim.maxScanLimit})`);
+      const max = limit === 0 ? lim.maxScanLimit : limit;
+      const reverse = req.reverse === true;
+      // The span must meet the range; it is clipped to it.
+      const check = (d: RangeDescriptor): void => {
+        const startsAfter = d.endKey.length > 0 && Buffer.compare(start, buf(d.endKey)) >= 0;
+        const endsBefore = end.length > 0 && Buffer.compare(end, buf(d.startKey)) <= 0;
+        if (startsAfter || endsBefore) throw new RangeErrorReply(keyNotInRange(startsAfter ? start : end, d));
+      };
+      return this.read(req.header, check, (d) => {
+        const gte = maxStart(start, d.startKey);
+        const lt = minEnd(end, d.endKey);
+        const cur = this.s.engine.db.cursor(ColumnFamily.Default, lt.length === 0 ? { gte, reverse } : { gte, lt, reverse });
+        const pairs: kvpb.KeyValue.$Properties[] = [];
+        let bytes = 0;
+        let more = false;
+        try {
+          for (let kv = cur.next(); kv !== null; kv = cur.next()) {
+            if (pairs.length >= max || (pairs.length > 0 && bytes + kv.key.length + kv.value.length > lim.maxScanResponseBytes)) {
+              more = true;
+              break;
+            }
+            pairs.push({ key: kv.key, value: kv.value });
+            bytes += kv.key.length + kv.value.length;
+          }
+        } finally {
+          cur.close();
+        }
+        return { pairs, more };
+      });
+    });
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  /**
+   * Proposes the command built by `build` (which checks keys against the descriptor) and
+   * resolves with the state machine's result once it applied on this replica.
+   */
+  private async write(header: Header, build: (d: RangeDescriptor) => KvCommand): Promise<KvResult> {
+    const h = parseHeader(header);
+    const r = this.replica(h.rangeId);
+    this.requireLeader(r, 'writes are proposed on the leader');
+    const cmd = build(this.descriptor(r, h));
+    const lim = this.s.limits;
+    if (r.pendingProposals >= lim.maxPendingProposalsPerRange) {
+      throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${lim.maxPendingProposalsPerRange} proposals pending (maxPendingProposalsPerRange)`));
+    }
+    const data = encodeKvCommand(cmd);
+    const result = await new Promise<KvResult>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new AmbiguousResultError(`range ${r.rangeId}: not applied within ${lim.proposalTimeoutMs} ms (proposalTimeoutMs); it may still apply`));
+      }, lim.proposalTimeoutMs);
+      const res = this.s.scheduler.propose(r.rangeId, data, (o) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (o.kind === 'applied') resolve(o.result);
+        else if (o.kind === 'dropped') reject(new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, `proposal dropped, nothing was done: ${o.reason}`)));
+        else reject(new AmbiguousResultError(`range ${r.rangeId}: ${o.reason}`));
+      });
+      if (!res.ok) {
+        settled = true;
+        clearTimeout(timer);
+        reject(this.refused(r, res));
+      }
+    });
+    if (result.kind === 'key-not-in-range') throw new RangeErrorReply(keyNotInRange(result.key, result.descriptor));
+    if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch));
+    return result;
+  }
+
+  /** Raft refused to append: nothing was done. */
+  private refused(r: Replica<KvResult>, res: Extract<ProposeResult, { ok: false }>): Error {
+    switch (res.reason) {
+      case DropReason.NotLeader:
+        return new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, res.leader, res.detail));
+      case DropReason.Transferring:
+      case DropReason.UncommittedSizeLimit:
+        return new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${res.reason}: ${res.detail}`));
+      case DropReason.EntryTooLarge:
+        return new InvalidArgumentError(`request too large for one raft entry: ${res.detail}`);
+      default:
+        // Writes never answer UNAVAILABLE from the store: a client sees that status only
+        // from a broken channel, which it must treat as ambiguous.
+        return new RangeErrorReply(serverBusy(`range ${r.rangeId}: proposal refused (${res.reason}): ${res.detail}`));
+    }
+  }
+
+  put(req: kvpb.PutRequest.$Properties): Promise<kvpb.PutResponse.$Properties> {
+    return this.answer(async () => {
+      const key = this.key(req.key);
+      const value = this.value(req.value);
+      await this.write(req.header, (d) => {
+        this.inRange(key, d);
+        return { type: KvCommandType.Put, epochVersion: d.epoch.version, key, value };
+      });
+      return {};
+    });
+  }
+
+  batchPut(req: kvpb.BatchPutRequest.$Properties): Promise<kvpb.BatchPutResponse.$Properties> {
+    return this.answer(async () => {
+      const raw = req.pairs ?? [];
+      const lim = this.s.limits;
+      if (raw.length === 0) throw new InvalidArgumentError('pairs is empty');
+      if (raw.length > lim.maxBatchKeys) throw new InvalidArgumentError(`${raw.length} pairs, above maxBatchKeys (${lim.maxBatchKeys})`);
+      let bytes = 0;
+      const pairs = raw.map((p, i) => {
+        const key = this.key(p.key, `pairs[${i}].key`);
+        const value = this.value(p.value, `pairs[${i}].value`);
+        bytes += key.length + value.length;
+        return { key, value };
+      });
+      if (bytes > lim.maxBatchBytes) throw new InvalidArgumentError(`batch holds ${bytes} bytes, above maxBatchBytes (${lim.maxBatchBytes})`);
+      await this.write(req.header, (d) => {
+        for (const p of pairs) this.inRange(p.key, d);
+        return { type: KvCommandType.BatchPut, epochVersion: d.epoch.version, pairs };
+      });
+      return {};
+    });
+  }
+
+  delete(req: kvpb.DeleteRequest.$Properties): Promise<kvpb.DeleteResponse.$Properties> {
+    return this.answer(async () => {
+      const key = this.key(req.key);
+      await this.write(req.header, (d) => {
+        this.inRange(key, d);
+        return { type: KvCommandType.Delete, epochVersion: d.epoch.version, key };
+      });
+      return {};
+    });
+  }
+
+  deleteRange(req: kvpb.DeleteRangeRequest.$Properties): Promise<kvpb.DeleteRangeResponse.$Properties> {
+    return this.answer(async () => {
+      const { start, end } = this.span(req.startKey, req.endKey);
+      await this.write(req.header, (d) => {
+        this.inRange(start, d);
+        // An empty end_key means the range's end; a set one must not pass it.
+        const resolvedEnd = end.length === 0 ? buf(d.endKey) : end;
+        if (end.length > 0 && d.endKey.length > 0 && Buffer.compare(end, buf(d.endKey)) > 0) {
+          throw new RangeErrorReply(keyNotInRange(end, d));
+        }
+        return { type: KvCommandType.DeleteRange, epochVersion: d.epoch.version, startKey: start, endKey: resolvedEnd };
+      });
+      return {};
+    });
+  }
+
+  compareAndSwap(req: kvpb.CompareAndSwapRequest.$Properties): Promise<kvpb.CompareAndSwapResponse.$Properties> {
+    return this.answer(async () => {
+      const key = this.key(req.key);
+      const expectedValue = this.value(req.expectedValue, 'expected_value');
+      const newValue = this.value(req.newValue, 'new_value');
+      const result = await this.write(req.header, (d) => {
+        this.inRange(key, d);
+        return {
+          type: KvCommandType.CompareAndSwap, epochVersion: d.epoch.version, key,
+          expectExists: req.expectExists === true, expectedValue, newValue, delete: req.delete === true,
+        };
+      });
+      if (result.kind !== 'cas') throw new Error(`compare-and-swap applied with result ${result.kind}`);
+      return {
+        succeeded: result.succeeded,
+        previousExists: result.previousExists,
+        ...(result.previousValue ? { previousValue: result.previousValue } : {}),
+      };
+    });
+  }
+}

@@ -1,0 +1,166 @@
+// The KV state machine: what a batch of committed raft entries does to a range's user
+// keys. One call per apply batch (GroupHost.applyEntries), ONE engine.apply per call: the
+// puts and deletes of every entry plus the applied index (and membership) in one
+// RocksDB batch, so the applied index on disk always matches the data it covers.
+//
+// Commands that read (CompareAndSwap, DeleteRange) must see the writes of earlier
+// entries of the same batch, which are not in RocksDB yet: an overlay (key -> value, or
+// null for deleted) holds the batch's writes and is consulted before the DB. The final
+// overlay is the batch's write set.
+//
+// Every replica runs this on the same entries against the same state, so the results
+// (and the refusals: a key outside the range, a stale epoch) are the same everywhere.
+// An entry that does not decode is a broken contract (only this store's encoder
+// proposes): it throws, and the scheduler stops the store (GroupHost.onFatal) rather
+// than let replicas diverge.
+import { EntryType, type ConfState } from '@rangekv/raft';
+import { ColumnFamily, keyInSpan, type RangeDescriptor, type StorageEngine } from '@rangekv/storage';
+import { decodeKvCommand, KvCommandType, type KvCommand } from './kv-command.js';
+import type { ApplyEntry } from './raft-scheduler.js';
+
+/** What applying one entry did, for its proposer. */
+export type KvResult =
+  /** An empty entry (new leader's no-op) or a membership change. */
+  | { kind: 'noop' }
+  | { kind: 'ok' }
+  | { kind: 'cas'; succeeded: boolean; previousExists: boolean; previousValue: Uint8Array | null }
+  /** Nothing written: the key is outside the range's span at apply time. */
+  | { kind: 'key-not-in-range'; key: Uint8Array; descriptor: RangeDescriptor }
+  /** Nothing written: the range's epoch.version changed since the proposer checked it. */
+  | { kind: 'epoch-not-match'; descriptor: RangeDescriptor };
+
+function keyString(k: Uint8Array): string {
+  return Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('latin1');
+}
+
+function buf(k: Uint8Array): Buffer {
+  return Buffer.isBuffer(k) ? k : Buffer.from(k.buffer, k.byteOffset, k.byteLength);
+}
+
+/** The batch's writes so far: latin1 key string -> value, or null for deleted. */
+class Overlay {
+  readonly writes = new Map<string, { key: Uint8Array; value: Uint8Array | null }>();
+
+  constructor(private readonly engine: StorageEngine) {}
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    const w = this.writes.get(keyString(key));
+    if (w !== undefined) return w.value ?? undefined;
+    return this.engine.db.get(ColumnFamily.Default, buf(key));
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.writes.set(keyString(key), { key, value });
+  }
+
+  del(key: Uint8Array): void {
+    this.writes.set(keyString(key), { key, value: null });
+  }
+
+  /** Deletes every key in [start, end) (empty end = no bound), on disk or written in this batch. */
+  delSpan(start: Uint8Array, end: Uint8Array): void {
+    const span = end.length === 0 ? { gte: buf(start) } : { gte: buf(start), lt: buf(end) };
+    const cur = this.engine.db.cursor(ColumnFamily.Default, span);
+    try {
+      for (let kv = cur.next(); kv !== null; kv = cur.next()) this.del(kv.key);
+    } finally {
+      cur.close();
+    }
+    for (const w of this.writes.values()) {
+      if (w.value !== null && keyInSpan(w.key, start, end)) w.value = null;
+    }
+  }
+}
+
+function maxKey(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return Buffer.compare(a, b) >= 0 ? a : b;
+}
+
+/** min of two span ends where empty = +infinity. */
+function minEnd(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  return Buffer.compare(a, b) <= 0 ? a : b;
+}
+
+function commandKeys(c: KvCommand): Uint8Array[] {
+  switch (c.type) {
+    case KvCommandType.Put:
+    case KvCommandType.Delete:
+    case KvCommandType.CompareAndSwap:
+      return [c.key];
+    case KvCommandType.BatchPut:
+      return c.pairs.map((p) => p.key);
+    case KvCommandType.DeleteRange:
+      return [c.startKey];
+  }
+}
+
+function applyCommand(c: KvCommand, desc: RangeDescriptor, o: Overlay): KvResult {
+  if (c.epochVersion !== desc.epoch.version) return { kind: 'epoch-not-match', descriptor: desc };
+  for (const k of commandKeys(c)) {
+    if (!keyInSpan(k, desc.startKey, desc.endKey)) return { kind: 'key-not-in-range', key: k, descriptor: desc };
+  }
+  switch (c.type) {
+    case KvCommandType.Put:
+      o.put(c.key, c.value);
+      return { kind: 'ok' };
+    case KvCommandType.BatchPut:
+      for (const p of c.pairs) o.put(p.key, p.value);
+      return { kind: 'ok' };
+    case KvCommandType.Delete:
+      o.del(c.key);
+      return { kind: 'ok' };
+    case KvCommandType.DeleteRange: {
+      // The span is clipped to the range (the proposer checked it lies inside).
+      const start = maxKey(c.startKey, desc.startKey);
+      const end = minEnd(c.endKey, desc.endKey);
+      if (end.length === 0 || Buffer.compare(start, end) < 0) o.delSpan(start, end);
+      return { kind: 'ok' };
+    }
+    case KvCommandType.CompareAndSwap: {
+      const cur = o.get(c.key);
+      const matches = c.expectExists ? cur !== undefined && Buffer.compare(cur, c.expectedValue) === 0 : cur === undefined;
+      if (matches) {
+        if (c.delete) o.del(c.key);
+        else o.put(c.key, c.newValue);
+      }
+      return { kind: 'cas', succeeded: matches, previousExists: cur !== undefined, previousValue: cur === undefined ? null : new Uint8Array(cur) };
+    }
+  }
+}
+
+/**
+ * Applies `entries` (in order, all above the range's applied index) to range `rangeId`
+ * and returns one result per entry. Writes exactly one engine.apply batch.
+ */
+export function applyKvEntries(engine: StorageEngine, rangeId: number, entries: readonly ApplyEntry[]): KvResult[] {
+  if (entries.length === 0) return [];
+  const store = engine.range(rangeId);
+  const desc = store.descriptor;
+  if (desc === null) throw new Error(`range ${rangeId}: apply on an uninitialized range`);
+  const overlay = new Overlay(engine);
+  const results: KvResult[] = [];
+  let confState: ConfState | undefined;
+  for (const e of entries) {
+    if (e.type === EntryType.ConfChange) {
+      if (e.confState) confState = e.confState;
+      results.push({ kind: 'noop' });
+      continue;
+    }
+    if (e.data.length === 0) {
+      results.push({ kind: 'noop' });
+      continue;
+    }
+    results.push(applyCommand(decodeKvCommand(e.data), desc, overlay));
+  }
+  const puts: [Uint8Array, Uint8Array][] = [];
+  const deletes: Uint8Array[] = [];
+  for (const w of overlay.writes.values()) {
+    if (w.value === null) deletes.push(w.key);
+    else puts.push([w.key, w.value]);
+  }
+  const last = entries[entries.length - 1]!;
+  engine.apply(rangeId, { puts, deletes, applied: { index: last.index, term: last.term }, ...(confState ? { confState } : {}) });
+  return results;
+}

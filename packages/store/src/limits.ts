@@ -1,0 +1,55 @@
+// The store's named limits on client requests and pending work. Every queue and every
+// request size is bounded; a request over a size limit gets INVALID_ARGUMENT with the
+// limit's name, a full queue gets ServerBusy.
+export interface StoreLimits {
+  /** Largest key, in bytes (keys must also be non-empty). */
+  maxKeyBytes: number;
+  /** Largest value, in bytes. */
+  maxValueBytes: number;
+  /** Most keys in one BatchGet or pairs in one BatchPut. */
+  maxBatchKeys: number;
+  /** Most key + value bytes in one BatchPut (one raft entry; raft's maxEntryBytes is 8 MiB). */
+  maxBatchBytes: number;
+  /** Largest Scan `limit`; a Scan with limit 0 gets this many pairs at most. */
+  maxScanLimit: number;
+  /** A Scan stops (more = true) once its pairs exceed this many bytes (clients' gRPC receive limit is 4 MiB). */
+  maxScanResponseBytes: number;
+  /** Reads waiting for a ReadIndex answer or for apply, per range; more get ServerBusy. */
+  maxPendingReadsPerRange: number;
+  /** A read not served within this many ms fails with UNAVAILABLE (safe to retry). */
+  readTimeoutMs: number;
+  /** Proposals waiting for their entry to apply, per range; more get ServerBusy. */
+  maxPendingProposalsPerRange: number;
+  /** A write not applied within this many ms is answered as ambiguous (it may still apply). */
+  proposalTimeoutMs: number;
+  /** Largest gRPC request the KV server accepts, in bytes (above the content limits, so those answer first). */
+  maxGrpcMessageBytes: number;
+  /** How long stop() lets in-flight gRPC calls finish before cutting them, in ms. */
+  stopGraceMs: number;
+}
+
+export const DEFAULT_STORE_LIMITS: Readonly<StoreLimits> = Object.freeze({
+  maxKeyBytes: 4096,
+  maxValueBytes: 1 << 20,
+  maxBatchKeys: 1024,
+  maxBatchBytes: 4 << 20,
+  maxScanLimit: 10_000,
+  maxScanResponseBytes: 3 << 20,
+  maxPendingReadsPerRange: 1024,
+  readTimeoutMs: 5_000,
+  maxPendingProposalsPerRange: 4096,
+  proposalTimeoutMs: 10_000,
+  maxGrpcMessageBytes: 6 << 20,
+  stopGraceMs: 1_000,
+});
+
+export function resolveStoreLimits(l: Partial<StoreLimits> = {}): StoreLimits {
+  const r: StoreLimits = { ...DEFAULT_STORE_LIMITS, ...l };
+  for (const [k, v] of Object.entries(r)) {
+    if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`store limit ${k} must be a positive integer, got ${String(v)}`);
+  }
+  if (r.maxGrpcMessageBytes <= Math.max(r.maxBatchBytes, r.maxKeyBytes + r.maxValueBytes)) {
+    throw new RangeError('store limit maxGrpcMessageBytes must exceed maxBatchBytes and maxKeyBytes + maxValueBytes');
+  }
+  return r;
+}

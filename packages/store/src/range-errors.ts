@@ -1,0 +1,68 @@
+// Builders for the typed range errors of proto/metadata.proto, and the conversion of a
+// stored range descriptor to its wire form (errors carry descriptors so clients can
+// re-route without asking PD).
+import { metapb } from '@rangekv/proto';
+import { ReplicaRole, type RangeDescriptor, type ReplicaDescriptor } from '@rangekv/storage';
+
+type RangeErrorProps = metapb.RangeError.$Properties;
+
+/**
+ * Storage's replica roles name the joint-configuration halves more finely than the wire
+ * enum: an outgoing-only voter that is being removed (VoterOutgoing) has no wire value of
+ * its own and is shown as VOTER_DEMOTING (outgoing half only) too.
+ */
+function roleToProto(role: ReplicaRole): metapb.ReplicaRole {
+  switch (role) {
+    case ReplicaRole.Voter: return metapb.ReplicaRole.VOTER;
+    case ReplicaRole.Learner: return metapb.ReplicaRole.LEARNER;
+    case ReplicaRole.VoterIncoming: return metapb.ReplicaRole.VOTER_INCOMING;
+    case ReplicaRole.VoterOutgoing: return metapb.ReplicaRole.VOTER_DEMOTING;
+    case ReplicaRole.VoterDemoting: return metapb.ReplicaRole.VOTER_DEMOTING;
+  }
+}
+
+export function replicaToProto(r: ReplicaDescriptor): metapb.Replica.$Properties {
+  return { storeId: r.storeId, replicaId: r.replicaId, role: roleToProto(r.role) };
+}
+
+export function descriptorToProto(d: RangeDescriptor): metapb.RangeDescriptor.$Properties {
+  return {
+    rangeId: d.rangeId,
+    startKey: d.startKey,
+    endKey: d.endKey,
+    epoch: { confVer: d.epoch.confVer, version: d.epoch.version },
+    replicas: d.replicas.map(replicaToProto),
+  };
+}
+
+/** `leaderReplicaId` 0 = unknown: the hint is left out. */
+export function notLeader(rangeId: number, desc: RangeDescriptor | null, leaderReplicaId: number, why: string): RangeErrorProps {
+  const leader = leaderReplicaId === 0 ? undefined : desc?.replicas.find((r) => r.replicaId === leaderReplicaId);
+  const hint = leader ? ` (leader: store ${leader.storeId}, replica ${leader.replicaId})` : ' (leader unknown)';
+  return {
+    message: `range ${rangeId}: not leader: ${why}${hint}`,
+    notLeader: leader ? { rangeId, leader: replicaToProto(leader) } : { rangeId },
+  };
+}
+
+export function rangeNotFound(rangeId: number, storeId: number): RangeErrorProps {
+  return { message: `range ${rangeId} not found on store ${storeId}`, rangeNotFound: { rangeId } };
+}
+
+export function keyNotInRange(key: Uint8Array, desc: RangeDescriptor): RangeErrorProps {
+  return {
+    message: `key ${Buffer.from(key).toString('hex')} is not in range ${desc.rangeId}`,
+    keyNotInRange: { key, descriptor: descriptorToProto(desc) },
+  };
+}
+
+export function epochNotMatch(desc: RangeDescriptor, requested: { confVer: number; version: number }): RangeErrorProps {
+  return {
+    message: `range ${desc.rangeId}: epoch version ${requested.version} does not match current ${desc.epoch.version}`,
+    epochNotMatch: { current: [descriptorToProto(desc)] },
+  };
+}
+
+export function serverBusy(reason: string, backoffMs = 0): RangeErrorProps {
+  return { message: `server busy: ${reason}`, serverBusy: { reason, backoffMs } };
+}

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FlagError, parseStoreFlags } from './store-flags.js';
+
+test('store flags parse with defaults, peers and bootstrap list', () => {
+  const f = parseStoreFlags(['--store-id', '2', '--data-dir', '/d', '--peers', '1=127.0.0.1:7001,3=[::1]:7003', '--bootstrap', '1,2,3', '--admin-stdin']);
+  assert.equal(f.storeId, 2);
+  assert.equal(f.host, '127.0.0.1');
+  assert.equal(f.port, 0);
+  assert.equal(f.raftPort, 0);
+  assert.deepEqual([...f.peers], [[1, '127.0.0.1:7001'], [3, '[::1]:7003']]);
+  assert.deepEqual(f.bootstrap, [1, 2, 3]);
+  assert.equal(f.adminStdin, true);
+  assert.deepEqual([f.tickMs, f.electionTicks, f.heartbeatTicks], [50, 10, 2]);
+});
+
+test('bad store flags are refused with a message naming the flag', () => {
+  const bad = (args: string[], msg: RegExp): void => {
+    assert.throws(() => parseStoreFlags(args), (e: unknown) => e instanceof FlagError && msg.test(e.message));
+  };
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  bad(['--data-dir', '/d'], /--store-id is required/);
+  bad(['--store-id', '1'], /--data-dir is required/);
+  bad(['--store-id', '0', '--data-dir', '/d'], /--store-id must be in \[1/);
+  bad([...base, '--port', '70000'], /--port must be in/);
+  bad([...base, '--peers', '2=localhost'], /not host:port/);
+  bad([...base, '--peers', '1=127.0.0.1:5'], /lists this store/);
+  bad([...base, '--peers', '2=a:1,2=b:2'], /listed twice/);
+  bad([...base, '--bootstrap', '2,3'], /must include this store/);
+  bad([...base, '--heartbeat-ticks', '10'], /below --election-ticks/);
+  bad([...base, '--frobnicate'], /unknown flag/);
+  bad([...base, '--host'], /--host needs a value/);
+  bad([...base, '--store-id', '1'], /given twice/);
+});

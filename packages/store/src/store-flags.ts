@@ -1,0 +1,127 @@
+// Command-line flags of the store process (store-main.ts), parsed into plain data with
+// errors that say what is wrong. Kept apart from the entry point so it can be tested.
+import type { LogLevel } from './logger.js';
+
+export interface StoreFlags {
+  storeId: number;
+  dataDir: string;
+  host: string;
+  /** KV gRPC port (0 = ephemeral). */
+  port: number;
+  /** Raft transport port (0 = ephemeral). */
+  raftPort: number;
+  /** Raft addresses of peer stores. */
+  peers: Map<number, string>;
+  /** Store ids of range 1's replicas: bootstrap an empty data dir first. */
+  bootstrap: number[] | null;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  /** Read admin commands (JSON lines) on stdin: {"peers": {"2": "127.0.0.1:7002"}}. */
+  adminStdin: boolean;
+  logLevel: LogLevel;
+}
+
+export const STORE_USAGE = `usage: store-main --store-id N --data-dir DIR [options]
+  --store-id N            this store's id (positive integer)            (required)
+  --data-dir DIR          data directory (created if missing)           (required)
+  --host H                listen address for KV and raft                (default 127.0.0.1)
+  --port P                KV gRPC port, 0 = ephemeral                   (default 0)
+  --raft-port P           raft transport port, 0 = ephemeral            (default 0)
+  --peers ID=HOST:PORT,.. raft addresses of the other stores
+  --bootstrap ID,ID,..    create range 1 with replicas on these stores (empty data dir only)
+  --tick-ms MS            raft tick                                     (default 50)
+  --election-ticks N      election timeout in ticks                     (default 10)
+  --heartbeat-ticks N     heartbeat interval in ticks                   (default 2)
+  --admin-stdin           read admin JSON lines on stdin ({"peers":{"2":"127.0.0.1:7002"}})
+  --log-level L           debug | info | warn | error                   (default info)
+Prints {"event":"ready","storeId":N,"kvPort":P,"raftPort":P} on stdout when serving;
+SIGTERM or SIGINT stops it gracefully.`;
+
+export class FlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlagError';
+  }
+}
+
+function int(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(v)) throw new FlagError(`${flag} needs an integer, got "${v}"`);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new FlagError(`${flag} must be in [${min}, ${max}], got ${v}`);
+  return n;
+}
+
+/** "host:port" with a port in 1..65535 (IPv6 hosts in brackets). */
+export function parseAddress(flag: string, v: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d+)$/.exec(v);
+  if (!m) throw new FlagError(`${flag}: "${v}" is not host:port`);
+  int(`${flag} port`, m[2]!, 1, 65535);
+  return v;
+}
+
+export function parsePeers(flag: string, v: string): Map<number, string> {
+  const peers = new Map<number, string>();
+  for (const part of v.split(',').filter((p) => p.length > 0)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new FlagError(`${flag}: "${part}" is not ID=HOST:PORT`);
+    const id = int(`${flag} store id`, part.slice(0, eq), 1);
+    if (peers.has(id)) throw new FlagError(`${flag}: store ${id} listed twice`);
+    peers.set(id, parseAddress(`${flag} store ${id}`, part.slice(eq + 1)));
+  }
+  return peers;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export function parseStoreFlags(argv: readonly string[]): StoreFlags {
+  const seen = new Map<string, string>();
+  const booleans = new Set(['--admin-stdin']);
+  const known = new Set(['--store-id', '--data-dir', '--host', '--port', '--raft-port', '--peers', '--bootstrap',
+    '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--log-level', ...booleans]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!known.has(a)) throw new FlagError(`unknown flag "${a}"`);
+    if (seen.has(a)) throw new FlagError(`${a} given twice`);
+    if (booleans.has(a)) {
+      seen.set(a, 'true');
+      continue;
+    }
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new FlagError(`${a} needs a value`);
+    seen.set(a, v);
+    i++;
+  }
+  const need = (f: string): string => {
+    const v = seen.get(f);
+    if (v === undefined) throw new FlagError(`${f} is required`);
+    return v;
+  };
+  const storeId = int('--store-id', need('--store-id'), 1);
+  const dataDir = need('--data-dir');
+  if (dataDir.trim() === '') throw new FlagError('--data-dir is empty');
+  const peers = parsePeers('--peers', seen.get('--peers') ?? '');
+  if (peers.has(storeId)) throw new FlagError(`--peers lists this store (${storeId}) itself`);
+  let bootstrap: number[] | null = null;
+  const b = seen.get('--bootstrap');
+  if (b !== undefined) {
+    bootstrap = b.split(',').map((x) => int('--bootstrap', x, 1));
+    if (new Set(bootstrap).size !== bootstrap.length) throw new FlagError('--bootstrap lists a store twice');
+    if (!bootstrap.includes(storeId)) throw new FlagError(`--bootstrap must include this store (${storeId})`);
+  }
+  const logLevel = (seen.get('--log-level') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new FlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const electionTicks = int('--election-ticks', seen.get('--election-ticks') ?? '10', 2);
+  const heartbeatTicks = int('--heartbeat-ticks', seen.get('--heartbeat-ticks') ?? '2', 1);
+  if (heartbeatTicks >= electionTicks) throw new FlagError('--heartbeat-ticks must be below --election-ticks');
+  return {
+    storeId, dataDir, host: seen.get('--host') ?? '127.0.0.1',
+    port: int('--port', seen.get('--port') ?? '0', 0, 65535),
+    raftPort: int('--raft-port', seen.get('--raft-port') ?? '0', 0, 65535),
+    peers, bootstrap,
+    tickMs: int('--tick-ms', seen.get('--tick-ms') ?? '50', 1, 60_000),
+    electionTicks, heartbeatTicks,
+    adminStdin: seen.has('--admin-stdin'),
+    logLevel,
+  };
+}

@@ -1,0 +1,93 @@
+// The store process:
+//   node packages/store/dist/store-main.js --store-id 1 --data-dir D --port 0 --raft-port 0 \
+//     --peers 2=127.0.0.1:7002,3=127.0.0.1:7003 [--bootstrap 1,2,3] [--admin-stdin]
+//
+// stdout carries machine-readable events, one JSON object per line:
+//   {"event":"ready","storeId":1,"kvPort":...,"raftPort":...}   serving
+//   {"event":"peers","count":2}                                  admin peers command applied
+//   {"event":"stopped","storeId":1}                              graceful stop done
+// Logs go to stderr (JSON lines). Exit codes: 0 after a graceful stop (SIGTERM/SIGINT),
+// 2 for bad flags, 1 when the store cannot start or hits a fatal error.
+//
+// Ports: with --port 0 / --raft-port 0 the OS picks them and the ready line reports them.
+// Peers can then be told each other's raft addresses with --admin-stdin: write
+// {"peers":{"2":"127.0.0.1:41234"}} lines to the process's stdin (any time; a changed
+// address is used at the next reconnect). Stores may start in any order: the transport
+// keeps retrying with backoff.
+import { createInterface } from 'node:readline';
+import { createLogger } from './logger.js';
+import { FlagError, parseAddress, parseStoreFlags, STORE_USAGE, type StoreFlags } from './store-flags.js';
+import { StoreServer } from './store-server.js';
+
+function event(e: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(e) + '\n');
+}
+
+async function main(): Promise<void> {
+  let flags: StoreFlags;
+  try {
+    flags = parseStoreFlags(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof FlagError)) throw e;
+    process.stderr.write(`store-main: ${e.message}\n${STORE_USAGE}\n`);
+    process.exit(2);
+  }
+  const log = createLogger({ storeId: flags.storeId }, { level: flags.logLevel });
+  let server: StoreServer | undefined;
+  const onFatal = (): void => {
+    // The server is stopping itself; leave once it has (or after a grace period).
+    setTimeout(() => process.exit(1), 5_000).unref();
+    void (server ? server.stop() : Promise.resolve()).finally(() => process.exit(1));
+  };
+  try {
+    if (flags.bootstrap) {
+      await StoreServer.bootstrap(flags.dataDir, { storeIds: flags.bootstrap, thisStore: flags.storeId });
+      log.info('bootstrapped range 1', { storeId: flags.storeId, stores: flags.bootstrap });
+    }
+    server = await StoreServer.start({
+      storeId: flags.storeId, dataDir: flags.dataDir, listenHost: flags.host, grpcPort: flags.port,
+      raftPort: flags.raftPort, peers: flags.peers, tickMs: flags.tickMs,
+      electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
+      onFatal,
+    });
+  } catch (e) {
+    process.stderr.write(`store-main: cannot start store ${flags.storeId}: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+  const running = server;
+  const stop = (signal: string): void => {
+    log.info('stopping', { signal });
+    running.stop().then(() => {
+      event({ event: 'stopped', storeId: flags.storeId });
+      process.exit(running.fatal === null ? 0 : 1);
+    }, (e: unknown) => {
+      log.error('stop failed', { err: e });
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  if (flags.adminStdin) {
+    createInterface({ input: process.stdin }).on('line', (line) => {
+      if (line.trim() === '') return;
+      try {
+        const cmd = JSON.parse(line) as { peers?: Record<string, unknown> };
+        if (typeof cmd.peers !== 'object' || cmd.peers === null) throw new Error('expected {"peers": {...}}');
+        let n = 0;
+        for (const [id, addr] of Object.entries(cmd.peers)) {
+          const storeId = Number(id);
+          if (!Number.isSafeInteger(storeId) || storeId <= 0 || storeId === flags.storeId) throw new Error(`bad peer store id ${id}`);
+          if (typeof addr !== 'string') throw new Error(`peer ${id}: address must be a string`);
+          running.setPeer(storeId, parseAddress(`peer ${id}`, addr));
+          n++;
+        }
+        event({ event: 'peers', count: n });
+      } catch (e) {
+        log.warn('bad admin command on stdin', { line, err: e });
+      }
+    });
+  }
+  event({ event: 'ready', storeId: flags.storeId, kvPort: running.kvPort, raftPort: running.raftPort });
+}
+
+void main();

@@ -1,0 +1,125 @@
+// A store process (dist/store-main.js) spawned for tests: waits for its ready line,
+// talks to its --admin-stdin, keeps the tail of its stderr for failure messages, and is
+// always killed by whoever spawned it (kill() is idempotent).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const STORE_MAIN = fileURLToPath(new URL('../store-main.js', import.meta.url));
+
+export interface StoreProcessOptions {
+  storeId: number;
+  dataDir: string;
+  bootstrap?: number[];
+  extraArgs?: string[];
+  readyTimeoutMs?: number;
+}
+
+export interface ExitResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class StoreProcess {
+  kvPort = 0;
+  raftPort = 0;
+  /** Parsed stdout events, in order. */
+  readonly events: Record<string, unknown>[] = [];
+  private readonly stderrTail: string[] = [];
+  readonly exited: Promise<ExitResult>;
+  private exitResult: ExitResult | null = null;
+
+  private constructor(readonly storeId: number, readonly proc: ChildProcess) {
+    this.exited = new Promise((resolve) => {
+      proc.once('exit', (code, signal) => {
+        this.exitResult = { code, signal };
+        resolve(this.exitResult);
+      });
+    });
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      try {
+        this.events.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        this.events.push({ event: 'unparsed', line });
+      }
+    });
+    createInterface({ input: proc.stderr! }).on('line', (line) => {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > 40) this.stderrTail.shift();
+    });
+  }
+
+  static args(o: StoreProcessOptions): string[] {
+    const a = ['--store-id', String(o.storeId), '--data-dir', o.dataDir, '--host', '127.0.0.1', '--port', '0', '--raft-port', '0', '--admin-stdin'];
+    if (o.bootstrap) a.push('--bootstrap', o.bootstrap.join(','));
+    return [...a, ...(o.extraArgs ?? [])];
+  }
+
+  /** Spawns a process with arbitrary arguments (flag tests); does not wait for ready. */
+  static spawnRaw(args: string[], storeId = 0): StoreProcess {
+    const proc = spawn(process.execPath, [STORE_MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return new StoreProcess(storeId, proc);
+  }
+
+  static async spawn(o: StoreProcessOptions): Promise<StoreProcess> {
+    const p = StoreProcess.spawnRaw(StoreProcess.args(o), o.storeId);
+    try {
+      await p.waitForEvent('ready', o.readyTimeoutMs ?? 20_000);
+    } catch (e) {
+      p.kill('SIGKILL');
+      throw e;
+    }
+    const ready = p.events.find((e) => e.event === 'ready')!;
+    p.kvPort = Number(ready.kvPort);
+    p.raftPort = Number(ready.raftPort);
+    return p;
+  }
+
+  get running(): boolean {
+    return this.exitResult === null;
+  }
+
+  get kvAddress(): string {
+    return `127.0.0.1:${this.kvPort}`;
+  }
+
+  get raftAddress(): string {
+    return `127.0.0.1:${this.raftPort}`;
+  }
+
+  stderr(): string {
+    return this.stderrTail.join('\n');
+  }
+
+  async waitForEvent(name: string, timeoutMs = 10_000, count = 1): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.events.filter((e) => e.event === name).length < count) {
+      if (this.exitResult) throw new Error(`store ${this.storeId} exited (${JSON.stringify(this.exitResult)}) before "${name}":\n${this.stderr()}`);
+      if (Date.now() > deadline) throw new Error(`store ${this.storeId}: no "${name}" event within ${timeoutMs} ms:\n${this.stderr()}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Tells the process peer raft addresses through --admin-stdin; resolves once applied. */
+  async setPeers(peers: ReadonlyMap<number, string>): Promise<void> {
+    const entries = [...peers].filter(([id]) => id !== this.storeId);
+    const before = this.events.filter((e) => e.event === 'peers').length;
+    this.proc.stdin!.write(JSON.stringify({ peers: Object.fromEntries(entries) }) + '\n');
+    await this.waitForEvent('peers', 5_000, before + 1);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.exitResult === null) this.proc.kill(signal);
+  }
+
+  async stop(signal: NodeJS.Signals, timeoutMs = 10_000): Promise<ExitResult> {
+    if (this.exitResult) return this.exitResult;
+    this.proc.kill(signal);
+    const timer = setTimeout(() => this.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
