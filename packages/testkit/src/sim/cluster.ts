@@ -383,7 +383,13 @@ export class Cluster {
     node.applied = e.index;
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
-      const cs = node.raw!.applyConfChange(cc);
+      node.applyingConfChange = true;
+      let cs: ConfState | null;
+      try {
+        cs = node.raw!.applyConfChange(cc);
+      } finally {
+        node.applyingConfChange = false;
+      }
       if (cs === null) {
         // Superseded by a snapshot raft restored meanwhile; the snapshot (applied next)
         // carries the membership.

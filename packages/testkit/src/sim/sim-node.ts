@@ -106,8 +106,16 @@ export class SimNode {
    * way a store builds a range snapshot when a follower needs one. Without this a leader
    * can only send the last snapshot compaction made, which may predate a new member.
    */
+  /** Inside RawNode.applyConfChange (see refreshSnapshot). */
+  applyingConfChange = false;
+
   refreshSnapshot(): void {
     const st = this.storage;
+    // Raft may ask for a snapshot from inside applyConfChange (it replicates under the new
+    // configuration at once). The entry is counted in `applied` but its membership is not
+    // in `confState` yet, so a snapshot now would pair index N with the config before N
+    // (seed 39823). Keep the previous snapshot instead, as a store's storage does.
+    if (this.applyingConfChange) return;
     if (this.status !== 'up' || this.applied <= st.snapshot().meta.index) return;
     if (this.applied > st.lastIndex() || this.applied < st.firstIndex()) return;
     st.createSnapshot(this.applied, structuredClone(this.confState), this.sm.encodeSnapshot());
