@@ -40,7 +40,7 @@ describe('a cluster of three store processes', () => {
     await Promise.all([...procs.values()].filter((p) => p.running).map((p) => p.setPeers(peers)));
   }
 
-  async function eventually(what: string, cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  async function eventually(what: string, cond: () => Promise<boolean>, timeoutMs = 45_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!(await cond())) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

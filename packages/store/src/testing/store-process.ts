@@ -64,7 +64,7 @@ export class StoreProcess {
   static async spawn(o: StoreProcessOptions): Promise<StoreProcess> {
     const p = StoreProcess.spawnRaw(StoreProcess.args(o), o.storeId);
     try {
-      await p.waitForEvent('ready', o.readyTimeoutMs ?? 20_000);
+      await p.waitForEvent('ready', o.readyTimeoutMs ?? 60_000);
     } catch (e) {
       p.kill('SIGKILL');
       throw e;
