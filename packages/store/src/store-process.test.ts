@@ -131,7 +131,7 @@ describe('a cluster of three store processes', () => {
     const exit = await p.exited;
     assert.equal(exit.signal, 'SIGKILL');
     for (let i = 0; i < 10; i++) {
-      const r = await client.routed('put', { header: header(), key: b(`after-kill-${i}`), value: b(`${i}`) }, 15_000);
+      const r = await client.routed('put', { header: header(), key: b(`after-kill-${i}`), value: b(`${i}`) }, 30_000);
       assert.equal(r.rangeError, null);
     }
     assert.notEqual(client.leaderHint, killed);

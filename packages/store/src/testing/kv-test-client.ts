@@ -86,7 +86,7 @@ export class KvTestClient {
    * only for idempotent requests. Returns the response (a non-routing range error, e.g.
    * EpochNotMatch, is returned as is).
    */
-  async routed<K extends MethodName>(method: K, req: ReqOf<K>, deadlineMs = 10_000): Promise<ResOf<K>> {
+  async routed<K extends MethodName>(method: K, req: ReqOf<K>, deadlineMs = 30_000): Promise<ResOf<K>> {
     const deadline = Date.now() + deadlineMs;
     let next = 0;
     let last = '';

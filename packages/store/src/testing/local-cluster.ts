@@ -181,7 +181,7 @@ export class LocalCluster {
     return v === undefined ? undefined : dec.decode(v);
   }
 
-  async waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  async waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!cond()) {
       if (this.fatal) throw this.fatal;

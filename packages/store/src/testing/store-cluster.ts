@@ -124,7 +124,7 @@ export class StoreCluster {
     return { rangeId, epoch: { confVer: 1, version: 1 }, readConsistency };
   }
 
-  async waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  async waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!cond()) {
       for (const s of this.servers.values()) if (s.fatal !== null) throw s.fatal;
