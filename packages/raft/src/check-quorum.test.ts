@@ -40,7 +40,7 @@ test('without check-quorum, an isolated leader stays leader', () => {
   assert.equal(h.get(1).status().role, StateRole.Leader);
 });
 
-/** A Vote from 3 for term 5 with a log at least as up to date as anyone's. */
+/** A Vote from 3 for term 5 with a log at least as up to date as every other log. */
 function bigVote(transfer: boolean) {
   return msg({ type: MessageType.Vote, from: 3, to: 2, term: 5, index: 1000, logTerm: 4, transfer });
 }

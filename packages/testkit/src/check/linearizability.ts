@@ -22,7 +22,7 @@
 export interface Model<S, I, O> {
   init(): S;
   /** The next state if `input` may produce `output` in `state`, else undefined.
-   *  `output` null means "unknown": any output is acceptable. */
+   *  `output` null means "unknown": every output is acceptable. */
   step(state: S, input: I, output: O | null): S | undefined;
   /** Equal states must give equal keys (used by the memo cache). */
   stateKey(state: S): string;
