@@ -27,6 +27,7 @@
 //   |  |  epoch version 1
 //   |  type Put
 //   format version 1
+import { ByteWriter } from '@rangekv/storage';
 
 export const KV_COMMAND_FORMAT = 1;
 
@@ -63,51 +64,6 @@ export class KvCommandDecodeError extends Error {
   constructor(readonly reason: string) {
     super(`kv command: ${reason}`);
     this.name = 'KvCommandDecodeError';
-  }
-}
-
-class Writer {
-  private buf: Uint8Array;
-  private pos = 0;
-
-  constructor(sizeHint: number) {
-    this.buf = new Uint8Array(Math.max(16, sizeHint));
-  }
-
-  private reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-  }
-
-  u8(v: number): this {
-    this.reserve(1);
-    this.buf[this.pos++] = v;
-    return this;
-  }
-
-  varint(v: number): this {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`kv command: varint out of range: ${v}`);
-    this.reserve(8);
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.pos++] = v;
-    return this;
-  }
-
-  bytes(b: Uint8Array): this {
-    this.varint(b.length);
-    this.reserve(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-    return this;
-  }
-
-  finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
   }
 }
 
@@ -164,12 +120,12 @@ function encodedSize(c: KvCommand): number {
 }
 
 export function encodeKvCommand(c: KvCommand): Uint8Array {
-  const w = new Writer(encodedSize(c)).u8(KV_COMMAND_FORMAT).u8(c.type).varint(c.epochVersion);
+  const w = new ByteWriter(encodedSize(c)).u8(KV_COMMAND_FORMAT).u8(c.type).uvarint(c.epochVersion);
   switch (c.type) {
     case KvCommandType.Put:
       return w.bytes(c.key).bytes(c.value).finish();
     case KvCommandType.BatchPut:
-      w.varint(c.pairs.length);
+      w.uvarint(c.pairs.length);
       for (const p of c.pairs) w.bytes(p.key).bytes(p.value);
       return w.finish();
     case KvCommandType.Delete:
