@@ -5,7 +5,7 @@
 // send() only queues; flush() (once per scheduler cycle) writes one batch per
 // destination with something queued.
 import * as grpc from '@grpc/grpc-js';
-import { Prng, type Message } from '@rangekv/raft';
+import { MessageType, Prng, type Message } from '@rangekv/raft';
 import { raftTransportService } from '@rangekv/proto';
 import { TransportFaults } from './faults.js';
 import { InboundStream } from './inbound-stream.js';
@@ -44,8 +44,10 @@ export class RaftTransport {
   private readonly dirtySet = new Set<OutboundPeer>();
   private readonly inbound = new Set<InboundStream>();
   private readonly unreachableCbs: Array<(toStore: number) => void> = [];
+  private readonly heardCbs: Array<(fromStore: number) => void> = [];
   private readonly peerHost: PeerHost;
   private stopping: Promise<void> | null = null;
+  private livenessSeq = 0;
 
   /** Starts listening; resolves once the server is bound. */
   static async start(opts: RaftTransportOptions, onMessages: InboundHandler): Promise<RaftTransport> {
@@ -109,9 +111,12 @@ export class RaftTransport {
    * stopped): the caller treats the replica as unreachable. A message lost to a
    * configured fault returns true, as a network loss would.
    */
-  send(toStore: number, rangeId: number, msg: Message): boolean {
+  send(toStore: number, rangeId: number, msg: Message, quiesce = false): boolean {
     if (toStore === this.storeId) {
       throw new RangeError(`transport: store ${this.storeId} sending range ${rangeId} message to itself`);
+    }
+    if (quiesce && msg.type !== MessageType.Heartbeat) {
+      throw new RangeError(`transport: only a Heartbeat can be flagged quiesce (range ${rangeId}, type ${msg.type})`);
     }
     const c = this.counters;
     if (this.stopping !== null) {
@@ -131,12 +136,46 @@ export class RaftTransport {
       peer = new OutboundPeer(toStore, this.peerHost);
       this.peers.set(toStore, peer);
     }
-    if (!peer.enqueue(rangeId, msg)) return false;
+    if (!peer.enqueue(rangeId, msg, quiesce)) return false;
+    this.markDirty(peer);
+    return true;
+  }
+
+  /**
+   * Queues a store liveness ping for `toStore`: it rides in the next batch to that store
+   * (one batch of its own if nothing else is queued). Same return and fault semantics
+   * as send(); the caller flushes.
+   */
+  sendLiveness(toStore: number): boolean {
+    if (toStore === this.storeId) throw new RangeError(`transport: store ${this.storeId} pinging itself`);
+    const c = this.counters;
+    if (this.stopping !== null) {
+      c.drops.stopped++;
+      return false;
+    }
+    if (this.faults.active && this.faults.dropsOutbound(this.storeId, toStore)) {
+      c.drops.fault++;
+      return true;
+    }
+    let peer = this.peers.get(toStore);
+    if (peer === undefined) {
+      if (this.peerHost.resolve(toStore) === undefined) {
+        c.drops.unknownPeer++;
+        return false;
+      }
+      peer = new OutboundPeer(toStore, this.peerHost);
+      this.peers.set(toStore, peer);
+    }
+    if (!peer.enqueueLiveness(++this.livenessSeq)) return false;
+    this.markDirty(peer);
+    return true;
+  }
+
+  private markDirty(peer: OutboundPeer): void {
     if (!this.dirtySet.has(peer)) {
       this.dirtySet.add(peer);
       this.dirty.push(peer);
     }
-    return true;
   }
 
   /** Writes what is queued: one batch per destination store (more only when one would
@@ -160,6 +199,12 @@ export class RaftTransport {
    *  timed out, stream broken): its queued messages were discarded. */
   onUnreachable(cb: (toStore: number) => void): void {
     this.unreachableCbs.push(cb);
+  }
+
+  /** `cb(fromStore)` runs for every batch handed over from that store (raft messages or
+   *  a liveness ping alone): proof that the store is alive. Runs before the handler. */
+  onHeard(cb: (fromStore: number) => void): void {
+    this.heardCbs.push(cb);
   }
 
   metrics(): TransportMetrics {
@@ -206,6 +251,9 @@ export class RaftTransport {
       counters: this.counters,
       faults: this.faults,
       handler: this.onMessages,
+      heard: (fromStore) => {
+        for (const cb of this.heardCbs) cb(fromStore);
+      },
     }, (closed) => this.inbound.delete(closed));
     this.inbound.add(s);
   }
