@@ -2,7 +2,7 @@
 export { RaftScheduler, DEFAULT_SCHEDULER_LIMITS, type GroupHost, type ApplyEntry, type SchedulerLimits, type SchedulerStats } from './raft-scheduler.js';
 export { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
 export { StoreServer, type StoreServerOptions, type RaftTuning, type RangeStatusSummary } from './store-server.js';
-export { bootstrapStore, claimDataDir, firstRangeDescriptor, BootstrapError, STORE_IDENT_FILE, FIRST_RANGE_ID, type BootstrapOptions } from './bootstrap.js';
+export { bootstrapStore, claimDataDir, firstRangeDescriptor, bootstrapDescriptors, BootstrapError, STORE_IDENT_FILE, FIRST_RANGE_ID, type BootstrapOptions } from './bootstrap.js';
 export { KvService, type KvStoreContext } from './kv-service.js';
 export { addKvService, toServiceError } from './kv-grpc.js';
 export { applyKvEntries, type KvResult } from './kv-state-machine.js';
@@ -18,3 +18,5 @@ export { descriptorToProto, replicaToProto, notLeader, rangeNotFound, keyNotInRa
 export { createLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
 export { parseStoreFlags, parsePeers, parseAddress, FlagError, STORE_USAGE, type StoreFlags } from './store-flags.js';
 export { TickClock, type TickClockOptions } from './tick-clock.js';
+export { StoreLiveness, type StoreLivenessOptions, type PeerLiveness } from './store-liveness.js';
+export { WAKE_READ_CTX, isWakeReadCtx, type WakeReason } from './quiescence.js';

@@ -20,7 +20,7 @@ import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
 import { StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
-import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits } from '@rangekv/transport';
+import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits, type TransportMetrics } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { RangeErrorReply, UnavailableError } from './errors.js';
 import { addKvService } from './kv-grpc.js';
@@ -30,8 +30,10 @@ import { resolveStoreLimits, type StoreLimits } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
 import { notLeader } from './range-errors.js';
+import { isWakeReadCtx } from './quiescence.js';
 import { RaftScheduler, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
 import { Replica } from './replica.js';
+import { StoreLiveness } from './store-liveness.js';
 import { TickClock } from './tick-clock.js';
 
 /** Raft knobs a store may set for all its groups (ids, storage and timing are the store's). */
@@ -58,6 +60,12 @@ export interface StoreServerOptions {
   electionTimeoutTicks?: number;
   /** Default 2 ticks. */
   heartbeatIntervalTicks?: number;
+  /** Idle ranges stop ticking and heartbeating (quiescence.ts); default true. */
+  quiescence?: boolean;
+  /** Store liveness pings to every peer store this often; default 250 ms. */
+  livenessIntervalMs?: number;
+  /** A peer store not heard from this long is declared down; default 1,000 ms. */
+  livenessTimeoutMs?: number;
   limits?: Partial<StoreLimits>;
   raft?: RaftTuning;
   scheduler?: Partial<SchedulerLimits>;
@@ -80,6 +88,8 @@ export interface RangeStatusSummary {
   commit: number;
   applied: number;
   descriptor: RangeDescriptor | null;
+  /** Not ticking (quiescence.ts). */
+  quiescent: boolean;
 }
 
 function peersMap(p: StoreServerOptions['peers']): Map<number, string> {
@@ -109,6 +119,8 @@ export class StoreServer {
   private grpcServer!: grpc.Server;
   /** Raft time: one tick per slot, and whether tick-counted leases can be trusted now. */
   readonly clock: TickClock;
+  /** Which peer stores are alive (store-liveness.ts); wakes quiescent ranges when one goes down. */
+  readonly liveness: StoreLiveness;
   private stopping: Promise<void> | null = null;
   private port = 0;
   /** Counters for tests and (later) metrics. */
@@ -154,9 +166,21 @@ export class StoreServer {
       tickMs: opts.tickMs ?? 50, windowTicks: opts.electionTimeoutTicks ?? 10, marginTicks: opts.raft?.leaseMarginTicks ?? 2,
     });
     this.scheduler = new RaftScheduler<KvResult>(engine, this.host(), opts.scheduler ?? {});
+    this.liveness = new StoreLiveness({
+      storeId: opts.storeId,
+      livenessIntervalMs: opts.livenessIntervalMs ?? 250,
+      livenessTimeoutMs: opts.livenessTimeoutMs ?? 1_000,
+      peers: () => this.peerStores(),
+      ping: (s) => this.transport.sendLiveness(s),
+      flush: () => this.transport.flush(),
+      onDown: (s) => this.onStoreDown(s),
+    });
+    // Raft's lease is counted in ticks, and a quiescent group does not tick: see
+    // leaseTicksOk and the README ("Quiescence and leases").
+    const leaseTicks = (opts.electionTimeoutTicks ?? 10) + (opts.raft?.leaseMarginTicks ?? 2);
     this.kv = new KvService({
       storeId: this.storeId, engine, scheduler: this.scheduler, reads: this.reads, limits, log: this.log,
-      leaseUsable: () => this.clock.leaseUsable(),
+      leaseUsable: (r) => this.clock.leaseUsable() && this.scheduler.ticksAwake(r) >= leaseTicks,
     });
   }
 
@@ -182,8 +206,10 @@ export class StoreServer {
       ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
     }, (fromStore, msgs) => this.onInbound(fromStore, msgs));
     this.transport.onUnreachable((toStore) => this.onUnreachable(toStore));
+    this.transport.onHeard((fromStore) => this.liveness.heard(fromStore));
     for (const rangeId of this.engine.rangeIds()) this.addReplica(rangeId, opts);
     this.clock.start(() => this.scheduler.tick());
+    this.liveness.start();
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
@@ -221,7 +247,9 @@ export class StoreServer {
   }
 
   private host(): GroupHost<KvResult> {
+    const quiescence = this.opts.quiescence !== false;
     return {
+      ...(quiescence ? { mayQuiesce: (replica: Replica<KvResult>, asLeader: boolean) => this.mayQuiesce(replica, asLeader) } : {}),
       send: (replica, msgs) => this.send(replica, msgs),
       flush: () => this.transport.flush(),
       applyEntries: (replica, entries) => applyKvEntries(this.engine, replica.rangeId, entries),
@@ -254,14 +282,16 @@ export class StoreServer {
         replica.node.reportSnapshot(m.to, false);
         continue;
       }
-      if (m.type === MessageType.Heartbeat && m.context !== null) this.counters.readHeartbeatsSent++;
-      if (!this.transport.send(toStore, replica.rangeId, m)) replica.node.reportUnreachable(m.to);
+      if (m.type === MessageType.Heartbeat && m.context !== null && !isWakeReadCtx(m.context)) this.counters.readHeartbeatsSent++;
+      // A quiescent replica sends heartbeats only as its last ones before quiescing.
+      const quiesce = replica.quiescent && m.type === MessageType.Heartbeat;
+      if (!this.transport.send(toStore, replica.rangeId, m, quiesce)) replica.node.reportUnreachable(m.to);
     }
   }
 
   private onInbound(fromStore: number, msgs: ReadonlyArray<RangeMessage>): void {
     if (this.stopping !== null) return;
-    for (const { rangeId, msg } of msgs) {
+    for (const { rangeId, msg, quiesce } of msgs) {
       const r = this.scheduler.get(rangeId);
       if (!r) {
         this.counters.inboundUnknownRange++;
@@ -272,7 +302,7 @@ export class StoreServer {
         continue;
       }
       try {
-        this.scheduler.step(rangeId, msg);
+        this.scheduler.step(rangeId, msg, quiesce === true);
       } catch (e) {
         this.counters.inboundMalformed++;
         this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, err: e });
@@ -281,10 +311,65 @@ export class StoreServer {
   }
 
   private onUnreachable(toStore: number): void {
+    // Declares the store down first: wakes the quiescent ranges that need it.
+    this.liveness.unreachable(toStore);
     for (const r of this.scheduler.all()) {
+      if (r.quiescent) continue; // nothing in flight to it; reporting would wake it
       const rep = r.log.descriptor?.replicas.find((x) => x.storeId === toStore);
       if (rep) this.scheduler.withNode(r.rangeId, (x) => x.node.reportUnreachable(rep.replicaId));
     }
+  }
+
+  /** Quiescence: the store's conditions (the scheduler checks raft's). */
+  private mayQuiesce(r: Replica<KvResult>, asLeader: boolean): boolean {
+    if (this.reads.pending(r.rangeId) > 0) return false;
+    if (!asLeader) return true;
+    const d = r.log.descriptor;
+    if (d === null) return false;
+    for (const rep of d.replicas) {
+      if (rep.storeId !== this.storeId && !this.liveness.isLive(rep.storeId)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * A peer store was declared down: wake every quiescent range whose leader is there
+   * (it must elect another) and every quiescent range we lead with a follower there
+   * (check-quorum and replication must see it).
+   */
+  private onStoreDown(storeId: number): void {
+    if (this.stopping !== null) return;
+    this.log.info('peer store declared down', { downStore: storeId });
+    const et = this.opts.electionTimeoutTicks ?? 10;
+    for (const r of this.scheduler.all()) {
+      if (!r.quiescent) continue;
+      const d = r.log.descriptor;
+      if (r.isLeader) {
+        if (d?.replicas.some((x) => x.storeId === storeId)) this.scheduler.unquiesce(r, 'follower-store-down');
+      } else if (storeOfReplica(d, r.lead) === storeId) {
+        this.scheduler.wakeForLostLeader(r, et);
+      }
+    }
+  }
+
+  /** Every store holding a replica of a range here, but this one (liveness pings). */
+  private peerStores(): Set<number> {
+    const out = new Set<number>(this.peers.keys());
+    for (const r of this.scheduler.all()) {
+      for (const rep of r.log.descriptor?.replicas ?? []) out.add(rep.storeId);
+    }
+    out.delete(this.storeId);
+    return out;
+  }
+
+  /** The raft transport's counters (heartbeat and liveness packets per peer, drops). */
+  transportMetrics(): TransportMetrics {
+    return this.transport.metrics();
+  }
+
+  /** Ranges on this store that are quiescent now. */
+  get quiescentCount(): number {
+    return this.scheduler.quiescentCount;
   }
 
   private onFatal(err: unknown): void {
@@ -302,7 +387,7 @@ export class StoreServer {
       const st = r.node.status();
       out.push({
         rangeId: r.rangeId, replicaId: r.node.id, isLeader: r.isLeader, lead: r.lead, term: st.term, commit: st.commit,
-        applied: r.log.applied.index, descriptor: r.log.descriptor,
+        applied: r.log.applied.index, descriptor: r.log.descriptor, quiescent: r.quiescent,
       });
     }
     return out.sort((a, b) => a.rangeId - b.rangeId);
@@ -317,6 +402,7 @@ export class StoreServer {
   private async doStop(): Promise<void> {
     const grpcDone = this.grpcServer ? this.shutdownGrpc(this.grpcServer) : Promise.resolve();
     this.clock.stop();
+    this.liveness.stop();
     await this.scheduler.stop().catch((e: unknown) => this.log.error('scheduler stop failed', { err: e }));
     for (const r of this.scheduler.all()) r.failAll('store stopping before the entry applied');
     this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));

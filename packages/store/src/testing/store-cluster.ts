@@ -24,6 +24,10 @@ export interface StoreClusterOptions {
   tickMs?: number;
   limits?: Partial<StoreLimits>;
   raft?: RaftTuning;
+  /** Quiescence and store liveness knobs (StoreServerOptions); quiescence defaults on. */
+  quiescence?: boolean;
+  livenessIntervalMs?: number;
+  livenessTimeoutMs?: number;
 }
 
 export class StoreCluster {
@@ -80,6 +84,9 @@ export class StoreCluster {
       tickMs: this.opts.tickMs ?? 20, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2,
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       ...(this.opts.raft ? { raft: this.opts.raft } : {}),
+      ...(this.opts.quiescence !== undefined ? { quiescence: this.opts.quiescence } : {}),
+      ...(this.opts.livenessIntervalMs !== undefined ? { livenessIntervalMs: this.opts.livenessIntervalMs } : {}),
+      ...(this.opts.livenessTimeoutMs !== undefined ? { livenessTimeoutMs: this.opts.livenessTimeoutMs } : {}),
       transportFaults: this.faults, log: silentLogger,
       transportLimits: { initialBackoffMs: 10, maxBackoffMs: 200 },
     });
