@@ -45,12 +45,20 @@ export function toServiceError(e: unknown, log: Logger, method: string): Partial
   return { code: grpc.status.INTERNAL, details: `internal error: ${e instanceof Error ? e.message : String(e)}` };
 }
 
-function unary<Req, Res>(
-  log: Logger, name: string, m: MethodDefinition<Req, Res>, f: (req: Req) => Promise<Res>,
+/** Metrics hook: one call per answered request, `code` a grpc.status name (OK, INVALID_ARGUMENT, ...). */
+export type KvCallObserver = (method: string, code: string, seconds: number) => void;
+
+function unaryCall<Req, Res>(
+  log: Logger, name: string, m: MethodDefinition<Req, Res>, f: (req: Req) => Promise<Res>, observe?: KvCallObserver,
 ): { def: MethodDefinition<Req | MalformedRequest, Res>; handler: grpc.handleUnaryCall<Req | MalformedRequest, Res> } {
   return {
     def: tolerant(m),
-    handler: (call, cb) => {
+    handler: (call, callback) => {
+      const started = process.hrtime.bigint();
+      const cb: grpc.sendUnaryData<Res> = (err, res) => {
+        observe?.(name, grpc.status[err?.code ?? grpc.status.OK] ?? 'UNKNOWN', Number(process.hrtime.bigint() - started) / 1e9);
+        callback(err, res);
+      };
       const req = call.request;
       if (req instanceof MalformedRequest) {
         cb({ code: grpc.status.INVALID_ARGUMENT, details: `malformed request: ${req.reason}` });
@@ -61,8 +69,9 @@ function unary<Req, Res>(
   };
 }
 
-/** Adds the KV service, backed by `kv`, to `server`. */
-export function addKvService(server: grpc.Server, kv: KvService, log: Logger): void {
+/** Adds the KV service, backed by `kv`, to `server`; `observe` sees each call's method, status and latency. */
+export function addKvService(server: grpc.Server, kv: KvService, log: Logger, observe?: KvCallObserver): void {
+  const unary = <Req, Res>(l: Logger, name: string, m: MethodDefinition<Req, Res>, f: (req: Req) => Promise<Res>) => unaryCall(l, name, m, f, observe);
   const methods = {
     get: unary(log, 'Get', kvService.get, (r) => kv.get(r)),
     batchGet: unary(log, 'BatchGet', kvService.batchGet, (r) => kv.batchGet(r)),

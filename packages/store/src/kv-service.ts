@@ -31,6 +31,7 @@ import type { PendingReads } from './pending-reads.js';
 import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
 import type { RaftScheduler } from './raft-scheduler.js';
 import type { Replica } from './replica.js';
+import { secondsSince, type StoreMetrics } from './store-metrics.js';
 
 /** What the KV service needs from its store. */
 export interface KvStoreContext {
@@ -42,6 +43,8 @@ export interface KvStoreContext {
   log: Logger;
   /** False while the raft clock lost ticks recently (tick-clock.ts): LEASE reads then use a quorum ReadIndex. */
   leaseUsable: () => boolean;
+  /** Commit and ReadIndex latency histograms (store-metrics.ts); absent: not measured. */
+  metrics?: Pick<StoreMetrics, 'commitSeconds' | 'readIndexSeconds'>;
 }
 
 type Bytes = Uint8Array | null | undefined;
@@ -186,7 +189,9 @@ export class KvService {
         lease = false;
         this.leaseFallbacks++;
       }
+      const askedNs = process.hrtime.bigint();
       await this.readIndex(r, lease);
+      this.s.metrics?.readIndexSeconds.observe({ mode: lease ? 'lease' : 'quorum' }, secondsSince(askedNs));
     }
     const d = this.descriptor(r, h);
     check(d);
@@ -300,12 +305,15 @@ export class KvService {
         settled = true;
         reject(new AmbiguousResultError(`range ${r.rangeId}: not applied within ${lim.proposalTimeoutMs} ms (proposalTimeoutMs); it may still apply`));
       }, lim.proposalTimeoutMs);
+      const proposedNs = process.hrtime.bigint();
       const res = this.s.scheduler.propose(r.rangeId, data, (o) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (o.kind === 'applied') resolve(o.result);
-        else if (o.kind === 'dropped') reject(new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, `proposal dropped, nothing was done: ${o.reason}`)));
+        if (o.kind === 'applied') {
+          this.s.metrics?.commitSeconds.observe(secondsSince(proposedNs));
+          resolve(o.result);
+        } else if (o.kind === 'dropped') reject(new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, `proposal dropped, nothing was done: ${o.reason}`)));
         else reject(new AmbiguousResultError(`range ${r.rangeId}: ${o.reason}`));
       });
       if (!res.ok) {

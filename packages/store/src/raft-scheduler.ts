@@ -39,6 +39,8 @@ export interface GroupHost<R> {
   onApplied?(replica: Replica<R>): void;
   /** A failure the scheduler cannot recover from (disk error): the store must stop. */
   onFatal(err: unknown): void;
+  /** Metrics: one applyEntries call took `seconds` (from the call until its results). */
+  observeApplySeconds?(seconds: number): void;
 }
 
 /** An entry to apply, with raft's membership after it when it is a conf change. */
@@ -303,7 +305,9 @@ export class RaftScheduler<R> {
       entries.push(ae);
     }
     if (entries.length > 0) {
+      const applyNs = process.hrtime.bigint();
       const results = await this.host.applyEntries(r, entries);
+      this.host.observeApplySeconds?.(Number(process.hrtime.bigint() - applyNs) / 1e9);
       for (let i = 0; i < entries.length; i++) r.settle(entries[i]!.index, entries[i]!.term, results[i] as R);
     }
     const last = work.entries[work.entries.length - 1]!;

@@ -27,11 +27,13 @@ import { addKvService } from './kv-grpc.js';
 import { KvService } from './kv-service.js';
 import { applyKvEntries, type KvResult } from './kv-state-machine.js';
 import { resolveStoreLimits, type StoreLimits } from './limits.js';
+import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSource, type StoreHealth } from './http-status.js';
 import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
 import { notLeader } from './range-errors.js';
 import { RaftScheduler, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
 import { Replica } from './replica.js';
+import { StoreMetrics } from './store-metrics.js';
 import { TickClock } from './tick-clock.js';
 
 /** Raft knobs a store may set for all its groups (ids, storage and timing are the store's). */
@@ -66,6 +68,14 @@ export interface StoreServerOptions {
   /** Tests: one TransportFaults shared by several stores. */
   transportFaults?: TransportFaults;
   log?: Logger;
+  /**
+   * HTTP status server (/metrics, /health, /debug/ranges, see http-status.ts) on
+   * listenHost: 0 (default) = ephemeral port, read `httpPort`; null = no HTTP server.
+   */
+  httpPort?: number | null;
+  httpLimits?: Partial<HttpStatusLimits>;
+  /** Export process metrics (CPU, RSS, event loop, GC) too; one store per process only (store-main). */
+  processMetrics?: boolean;
   /** A disk failure or broken invariant: the store has stopped (or is stopping) itself. */
   onFatal?: (err: unknown) => void;
 }
@@ -111,6 +121,11 @@ export class StoreServer {
   readonly clock: TickClock;
   private stopping: Promise<void> | null = null;
   private port = 0;
+  /** Prometheus metrics of this store, in a registry of its own (store-metrics.ts). */
+  readonly metrics: StoreMetrics;
+  private http: HttpStatusServer | null = null;
+  /** Every part started: /health answers 200 from then until stop() or a fatal error. */
+  private serving = false;
   /** Counters for tests and (later) metrics. */
   readonly counters = {
     /** Inbound raft messages dropped: no such range here, not addressed to our replica, refused by raft. */
@@ -154,9 +169,11 @@ export class StoreServer {
       tickMs: opts.tickMs ?? 50, windowTicks: opts.electionTimeoutTicks ?? 10, marginTicks: opts.raft?.leaseMarginTicks ?? 2,
     });
     this.scheduler = new RaftScheduler<KvResult>(engine, this.host(), opts.scheduler ?? {});
+    this.metrics = this.createMetrics(opts);
     this.kv = new KvService({
       storeId: this.storeId, engine, scheduler: this.scheduler, reads: this.reads, limits, log: this.log,
       leaseUsable: () => this.clock.leaseUsable(),
+      metrics: this.metrics,
     });
   }
 
@@ -168,6 +185,11 @@ export class StoreServer {
     return this.transport.port;
   }
 
+  /** The HTTP status server's port; null when it is off (`httpPort: null`). */
+  get httpPort(): number | null {
+    return this.http === null ? null : this.http.port;
+  }
+
   /** Sets (or changes) a peer store's raft address; used at its next (re)connect. */
   setPeer(storeId: number, address: string): void {
     this.peers.set(storeId, address);
@@ -175,6 +197,9 @@ export class StoreServer {
 
   private async startParts(opts: StoreServerOptions): Promise<void> {
     const host = opts.listenHost ?? '127.0.0.1';
+    // First, so /health says "starting" while the ranges load.
+    if (opts.httpPort !== null) this.http = await this.startHttp(host, opts.httpPort ?? 0, opts.httpLimits ?? {});
+    this.engine.logWriter.onSync = (us) => this.metrics.walFsyncSeconds.observe(us / 1e6);
     const resolve = opts.resolve ?? ((id: number) => this.peers.get(id));
     this.transport = await RaftTransport.start({
       storeId: this.storeId, listenHost: host, listenPort: opts.raftPort ?? 0, resolve,
@@ -188,11 +213,12 @@ export class StoreServer {
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
     });
-    addKvService(this.grpcServer, this.kv, this.log);
+    addKvService(this.grpcServer, this.kv, this.log, (method, code, sec) => this.metrics.grpcSeconds.observe({ method, code }, sec));
     this.port = await new Promise<number>((res, rej) => {
       this.grpcServer.bindAsync(hostPort(host, opts.grpcPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p)));
     });
-    this.log.info('store serving', { kvPort: this.port, raftPort: this.transport.port, ranges: this.scheduler.size });
+    this.serving = true;
+    this.log.info('store serving', { kvPort: this.port, raftPort: this.transport.port, httpPort: this.httpPort, ranges: this.scheduler.size });
   }
 
   private addReplica(rangeId: number, opts: StoreServerOptions): void {
@@ -229,12 +255,14 @@ export class StoreServer {
       onSoftState: (replica, ss) => {
         // Info when this replica gains or loses leadership; other changes at debug (many ranges).
         const level = ss.role === StateRole.Leader || replica.isLeader ? 'info' : 'debug';
+        if (ss.lead !== 0 && ss.lead !== replica.lead) this.metrics.leaderChanges.inc();
         this.log[level]('raft leader changed', { rangeId: replica.rangeId, lead: ss.lead, role: ss.role });
         this.reads.failUnconfirmed(replica.rangeId, () =>
           new RangeErrorReply(notLeader(replica.rangeId, replica.log.descriptor, ss.lead, 'leadership changed while the read waited')));
       },
       onApplied: (replica) => this.reads.onApplied(replica.rangeId, replica.log.applied.index),
       onFatal: (err) => this.onFatal(err),
+      observeApplySeconds: (sec) => this.metrics.applySeconds.observe(sec),
     };
   }
 
@@ -308,6 +336,49 @@ export class StoreServer {
     return out.sort((a, b) => a.rangeId - b.rangeId);
   }
 
+  /** What /health answers (http-status.ts): serving (200) or why not (503). */
+  health(): StoreHealth {
+    const storeId = this.storeId;
+    if (this.fatal !== null) {
+      return { storeId, status: 'failed', reason: `fatal error: ${this.fatal instanceof Error ? this.fatal.message : String(this.fatal)}` };
+    }
+    if (this.stopping !== null) return { storeId, status: 'stopping', reason: 'store is stopping' };
+    if (!this.serving) return { storeId, status: 'starting', reason: 'store is starting' };
+    let leaders = 0;
+    for (const r of this.scheduler.all()) if (r.isLeader) leaders++;
+    return { storeId, status: 'serving', ranges: this.scheduler.size, leaders };
+  }
+
+  /** status() of the ranges with id > after, at most `limit` (for /debug/ranges). */
+  statusPage(after: number, limit: number): RangesPage {
+    const all = this.status().filter((r) => r.rangeId > after);
+    const ranges = all.slice(0, limit);
+    return { ranges, next: all.length > limit ? ranges[ranges.length - 1]!.rangeId : null };
+  }
+
+  private createMetrics(opts: StoreServerOptions): StoreMetrics {
+    // Counters other parts of the store may add (snapshots over the wire); 0 until they do.
+    const counter = (name: string): number => (this.counters as Record<string, number | undefined>)[name] ?? 0;
+    return new StoreMetrics({
+      replicas: () => this.scheduler.all(),
+      transport: () => (this.transport ? this.transport.metrics() : null),
+      snapshots: () => ({ sent: counter('snapshotsSent'), received: counter('snapshotsReceived') }),
+      scheduler: () => this.scheduler.stats,
+      reads: () => this.reads.counts,
+    }, { processMetrics: opts.processMetrics ?? false });
+  }
+
+  private startHttp(host: string, port: number, limits: Partial<HttpStatusLimits>): Promise<HttpStatusServer> {
+    const source: StatusSource = {
+      storeId: this.storeId,
+      health: () => this.health(),
+      ranges: (after, limit) => this.statusPage(after, limit),
+      metricsText: () => this.metrics.text(),
+      metricsContentType: this.metrics.contentType,
+    };
+    return HttpStatusServer.start({ host, port, source, limits, onError: (err) => this.log.error('http status handler failed', { err }) });
+  }
+
   /** Graceful stop; idempotent. */
   stop(): Promise<void> {
     if (this.stopping === null) this.stopping = this.doStop();
@@ -323,6 +394,7 @@ export class StoreServer {
     await grpcDone;
     if (this.transport) await this.transport.stop();
     await this.engine.close();
+    if (this.http !== null) await this.http.stop();
     this.log.info('store stopped');
   }
 
