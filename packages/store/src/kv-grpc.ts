@@ -7,7 +7,7 @@
 // bug). Range errors are not statuses: they are OK responses with `range_error` set.
 import * as grpc from '@grpc/grpc-js';
 import { kvService, type MethodDefinition } from '@rangekv/proto';
-import { AMBIGUOUS_METADATA_KEY, AmbiguousResultError, InvalidArgumentError, UnavailableError } from './errors.js';
+import { AMBIGUOUS_METADATA_KEY, AmbiguousResultError, FailedPreconditionError, InvalidArgumentError, UnavailableError } from './errors.js';
 import type { KvService } from './kv-service.js';
 import type { Logger } from './logger.js';
 
@@ -35,20 +35,21 @@ function tolerant<Req, Res>(m: MethodDefinition<Req, Res>): MethodDefinition<Req
 
 export function toServiceError(e: unknown, log: Logger, method: string): Partial<grpc.StatusObject> {
   if (e instanceof InvalidArgumentError) return { code: grpc.status.INVALID_ARGUMENT, details: e.reason };
+  if (e instanceof FailedPreconditionError) return { code: grpc.status.FAILED_PRECONDITION, details: e.reason };
   if (e instanceof UnavailableError) return { code: grpc.status.UNAVAILABLE, details: e.reason };
   if (e instanceof AmbiguousResultError) {
     const metadata = new grpc.Metadata();
     metadata.set(AMBIGUOUS_METADATA_KEY, '1');
     return { code: grpc.status.UNKNOWN, details: e.message, metadata };
   }
-  log.error('kv request failed', { method, err: e });
+  log.error('request failed', { method, err: e });
   return { code: grpc.status.INTERNAL, details: `internal error: ${e instanceof Error ? e.message : String(e)}` };
 }
 
 /** Metrics hook: one call per answered request, `code` a grpc.status name (OK, INVALID_ARGUMENT, ...). */
 export type KvCallObserver = (method: string, code: string, seconds: number) => void;
 
-function unaryCall<Req, Res>(
+export function unaryCall<Req, Res>(
   log: Logger, name: string, m: MethodDefinition<Req, Res>, f: (req: Req) => Promise<Res>, observe?: KvCallObserver,
 ): { def: MethodDefinition<Req | MalformedRequest, Res>; handler: grpc.handleUnaryCall<Req | MalformedRequest, Res> } {
   return {
@@ -82,6 +83,11 @@ export function addKvService(server: grpc.Server, kv: KvService, log: Logger, ob
     scan: unary(log, 'Scan', kvService.scan, (r) => kv.scan(r)),
     compareAndSwap: unary(log, 'CompareAndSwap', kvService.compareAndSwap, (r) => kv.compareAndSwap(r)),
   };
+  addUnaryMethods(server, methods);
+}
+
+/** Registers unary methods built with `unaryCall` as one service. */
+export function addUnaryMethods(server: grpc.Server, methods: Record<string, { def: unknown; handler: unknown }>): void {
   const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [name, m] of Object.entries(methods)) {

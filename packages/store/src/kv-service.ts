@@ -48,10 +48,10 @@ export interface KvStoreContext {
 }
 
 type Bytes = Uint8Array | null | undefined;
-type Header = metapb.RequestHeader.$Properties | null | undefined;
+export type Header = metapb.RequestHeader.$Properties | null | undefined;
 type RangeErrorProps = metapb.RangeError.$Properties;
 
-interface ParsedHeader {
+export interface ParsedHeader {
   rangeId: number;
   epoch: { confVer: number; version: number };
   consistency: metapb.ReadConsistency;
@@ -68,7 +68,8 @@ function isUint(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-function parseHeader(h: Header): ParsedHeader {
+/** Checks a request header's shape (InvalidArgumentError otherwise). */
+export function parseHeader(h: Header): ParsedHeader {
   if (h === null || h === undefined) throw new InvalidArgumentError('header is required (range id and epoch)');
   const rangeId = h.rangeId ?? 0;
   if (!isUint(rangeId) || rangeId === 0) throw new InvalidArgumentError(`header.rangeId must be a positive integer, got ${String(rangeId)}`);

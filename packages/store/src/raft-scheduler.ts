@@ -12,7 +12,7 @@
 //   s.propose(rangeId, data, onOutcome);
 import {
   EntryType, decodeConfChange,
-  type ConfState, type Message, type ProposeResult, type ReadState, type Ready, type SoftState,
+  type ConfChangeV2, type ConfState, type Message, type ProposeResult, type ReadState, type Ready, type SoftState,
 } from '@rangekv/raft';
 import type { StorageEngine } from '@rangekv/storage';
 import { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
@@ -146,6 +146,23 @@ export class RaftScheduler<R> {
       this.wake(r);
     }
     return res;
+  }
+
+  /** Proposes a membership change; `done` is called once it applied (or will never apply). */
+  proposeConfChange(rangeId: number, cc: ConfChangeV2, done: (o: ProposalOutcome<R>) => void): ProposeResult {
+    const r = this.replicas.get(rangeId);
+    if (!r) return { ok: false, reason: 'not-leader', leader: 0, detail: `range ${rangeId} is not on this store` };
+    const res = r.node.proposeConfChange(cc);
+    if (res.ok) {
+      r.track(res.index, res.term, done);
+      this.wake(r);
+    }
+    return res;
+  }
+
+  /** Resolves when every persist submitted so far is durable and acknowledged. */
+  whenPersisted(): Promise<void> {
+    return this.tail;
   }
 
   /** Runs `f` on a group's node (conf changes, transfers, reads) and schedules it. */

@@ -18,11 +18,15 @@
 // (writes: ambiguous, reads: unavailable), stop the transport, close the engine.
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
-import { StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
+import { EntryType, MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
+import { StorageEngine, type IdAllocator, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
 import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { RangeErrorReply, UnavailableError } from './errors.js';
+import { addAdminService } from './admin-grpc.js';
+import { AdminService } from './admin-service.js';
+import { decodeAdminCommand } from './admin-command.js';
+import { applyInOrder } from './apply-order.js';
 import { addKvService } from './kv-grpc.js';
 import { KvService } from './kv-service.js';
 import { applyKvEntries, type KvResult } from './kv-state-machine.js';
@@ -31,7 +35,8 @@ import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSo
 import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
 import { notLeader } from './range-errors.js';
-import { RaftScheduler, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
+import { RaftScheduler, type ApplyEntry, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
+import { applyMembership, applySplit, type AdminApplyContext } from './range-admin-apply.js';
 import { Replica } from './replica.js';
 import { StoreMetrics } from './store-metrics.js';
 import { TickClock } from './tick-clock.js';
@@ -102,6 +107,12 @@ function hostPort(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** Ids a store allocates itself: [storeId * 2^32, (storeId + 1) * 2^32), apart from every other store's and PD's (below 2^32). */
+export function storeIdSpace(storeId: number): { first: number; limit: number; blockSize: number } {
+  if (!Number.isSafeInteger(storeId) || storeId <= 0 || storeId >= 2 ** 20) throw new RangeError(`store id must be in 1..2^20-1, got ${storeId}`);
+  return { first: storeId * 2 ** 32, limit: (storeId + 1) * 2 ** 32, blockSize: 64 };
+}
+
 function storeOfReplica(d: RangeDescriptor | null, replicaId: number): number | undefined {
   return d?.replicas.find((r) => r.replicaId === replicaId)?.storeId;
 }
@@ -114,6 +125,9 @@ export class StoreServer {
   readonly scheduler: RaftScheduler<KvResult>;
   readonly reads: PendingReads;
   readonly kv: KvService;
+  readonly admin: AdminService;
+  /** Ids this store hands out itself (split's new ranges, added replicas when the caller gives none). */
+  private readonly ids: IdAllocator;
   private readonly peers: Map<number, string>;
   private transport!: RaftTransport;
   private grpcServer!: grpc.Server;
@@ -175,6 +189,10 @@ export class StoreServer {
       leaseUsable: () => this.clock.leaseUsable(),
       metrics: this.metrics,
     });
+    this.ids = engine.idAllocator('range', storeIdSpace(this.storeId));
+    this.admin = new AdminService({
+      storeId: this.storeId, scheduler: this.scheduler, limits, log: this.log, allocateId: () => this.ids.allocate(),
+    });
   }
 
   get kvPort(): number {
@@ -207,13 +225,15 @@ export class StoreServer {
       ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
     }, (fromStore, msgs) => this.onInbound(fromStore, msgs));
     this.transport.onUnreachable((toStore) => this.onUnreachable(toStore));
-    for (const rangeId of this.engine.rangeIds()) this.addReplica(rangeId, opts);
+    for (const rangeId of this.engine.rangeIds()) this.addReplica(rangeId);
     this.clock.start(() => this.scheduler.tick());
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
     });
-    addKvService(this.grpcServer, this.kv, this.log, (method, code, sec) => this.metrics.grpcSeconds.observe({ method, code }, sec));
+    const observe = (method: string, code: string, sec: number): void => this.metrics.grpcSeconds.observe({ method, code }, sec);
+    addKvService(this.grpcServer, this.kv, this.log, observe);
+    addAdminService(this.grpcServer, this.admin, this.log, observe);
     this.port = await new Promise<number>((res, rej) => {
       this.grpcServer.bindAsync(hostPort(host, opts.grpcPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p)));
     });
@@ -221,18 +241,19 @@ export class StoreServer {
     this.log.info('store serving', { kvPort: this.port, raftPort: this.transport.port, httpPort: this.httpPort, ranges: this.scheduler.size });
   }
 
-  private addReplica(rangeId: number, opts: StoreServerOptions): void {
+  private addReplica(rangeId: number): Replica<KvResult> | null {
+    const opts = this.opts;
     const log = this.engine.range(rangeId);
     const desc = log.descriptor;
     if (desc === null) {
       // Created to receive a snapshot; needs the snapshot path (not wired yet).
       this.log.warn('skipping uninitialized range', { rangeId });
-      return;
+      return null;
     }
     const me = desc.replicas.find((r) => r.storeId === this.storeId);
     if (!me) {
       this.log.warn('skipping range without a replica on this store', { rangeId });
-      return;
+      return null;
     }
     const node = new RawNode({
       ...(opts.raft ?? {}),
@@ -243,14 +264,57 @@ export class StoreServer {
       heartbeatIntervalTicks: opts.heartbeatIntervalTicks ?? 2,
       applied: log.applied.index,
     });
-    this.scheduler.add(new Replica<KvResult>(rangeId, node, log));
+    const replica = new Replica<KvResult>(rangeId, node, log);
+    this.scheduler.add(replica);
+    return replica;
+  }
+
+  /** Applies one batch of a range's committed entries: KV runs and range changes in log order. */
+  private applyEntries(replica: Replica<KvResult>, entries: readonly ApplyEntry[]): Promise<KvResult[]> {
+    return applyInOrder(
+      entries,
+      (run) => applyKvEntries(this.engine, replica.rangeId, run),
+      (e) => {
+        if (e.type === EntryType.ConfChange) return applyMembership(this.adminApply(), replica, e);
+        return applySplit(this.adminApply(), replica, e, decodeAdminCommand(e.data));
+      },
+    );
+  }
+
+  private adminApplyCtx: AdminApplyContext | null = null;
+
+  private adminApply(): AdminApplyContext {
+    this.adminApplyCtx ??= {
+      storeId: this.storeId, engine: this.engine, scheduler: this.scheduler, log: this.log,
+      startReplica: (rangeId) => this.addReplica(rangeId),
+      onSplit: () => this.metrics.splits.inc(),
+      onRemoved: (rangeId) => setImmediate(() => void this.destroyReplica(rangeId)),
+    };
+    return this.adminApplyCtx;
+  }
+
+  /** This store's replica was removed from its range: stop it and delete its log and data. */
+  private async destroyReplica(rangeId: number): Promise<void> {
+    const r = this.scheduler.remove(rangeId);
+    if (!r || this.stopping !== null) return;
+    try {
+      // Let in-flight persists and applies of this range finish first: nothing may write it after the destroy.
+      await this.scheduler.whenPersisted();
+      await r.whenApplyIdle();
+      if (this.stopping !== null) return;
+      const { whenDeleted } = await this.engine.destroyRange(rangeId, { clearData: true });
+      this.log.info('replica removed from range: destroyed', { rangeId });
+      void whenDeleted.catch((e: unknown) => this.log.warn('background delete of a removed replica failed', { rangeId, err: e }));
+    } catch (e) {
+      this.log.error('destroying a removed replica failed', { rangeId, err: e });
+    }
   }
 
   private host(): GroupHost<KvResult> {
     return {
       send: (replica, msgs) => this.send(replica, msgs),
       flush: () => this.transport.flush(),
-      applyEntries: (replica, entries) => applyKvEntries(this.engine, replica.rangeId, entries),
+      applyEntries: (replica, entries) => this.applyEntries(replica, entries),
       onReadStates: (replica, states) => this.reads.onReadStates(replica.rangeId, replica.log.applied.index, states),
       onSoftState: (replica, ss) => {
         // Info when this replica gains or loses leadership; other changes at debug (many ranges).
