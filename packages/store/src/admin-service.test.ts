@@ -45,7 +45,7 @@ test('split: the left range is cut, the right range starts on every store with t
     const rLeader = await c.waitForLeader(rid);
     // Old epoch: EpochNotMatch; key on the other side: KeyNotInRange; the right range serves its keys.
     const stale = await leader.kv.get({ header: hdr(1, { confVer: 1, version: 1 }), key: b('a') });
-    assert.ok(stale.rangeError?.epochNotMatch, 'a request with the old epoch is refused');
+    assert.deepEqual(stale.rangeError?.epochNotMatch?.current?.map((d) => d.rangeId), [1, rid], 'an old-epoch request is refused with both halves');
     const wrongSide = await c.leader(1)!.kv.get({ header: hdr(1, epochOf(left)), key: b('q') });
     assert.ok(wrongSide.rangeError?.keyNotInRange, 'a key now on the right is not in the left range');
     for (const k of ['m', 'q', 'z']) {

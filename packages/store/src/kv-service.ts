@@ -59,6 +59,9 @@ export interface ParsedHeader {
 
 const EMPTY = Buffer.alloc(0);
 
+/** EpochNotMatch carries at most this many split-off neighbours besides the range itself. */
+const MAX_SPLIT_OFF_IN_ERRORS = 16;
+
 function buf(b: Bytes): Buffer {
   if (b === null || b === undefined) return EMPTY;
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -150,8 +153,31 @@ export class KvService {
   private descriptor(r: Replica<KvResult>, h: ParsedHeader): RangeDescriptor {
     const d = r.log.descriptor;
     if (d === null || r.destroyed) throw new RangeErrorReply(rangeNotFound(r.rangeId, this.s.storeId));
-    if (d.epoch.version !== h.epoch.version) throw new RangeErrorReply(epochNotMatch(d, h.epoch));
+    if (d.epoch.version !== h.epoch.version) throw new RangeErrorReply(epochNotMatch(d, h.epoch, this.splitOff(d, h.epoch.version)));
     return d;
+  }
+
+  /**
+   * The ranges split off `d` since epoch version `since`: on this store, the chain of
+   * right-hand neighbours (each starts where the previous ends) with a newer version,
+   * at most `maxSplitOffInErrors` of them. Scans the store's ranges: error path only.
+   */
+  private splitOff(d: RangeDescriptor, since: number): RangeDescriptor[] {
+    if (d.epoch.version <= since || d.endKey.length === 0) return [];
+    const byStart = new Map<string, RangeDescriptor>();
+    for (const r of this.s.scheduler.all()) {
+      const x = r.log.descriptor;
+      if (x !== null && x.epoch.version > since) byStart.set(Buffer.from(x.startKey).toString('latin1'), x);
+    }
+    const out: RangeDescriptor[] = [];
+    let end = d.endKey;
+    while (end.length > 0 && out.length < MAX_SPLIT_OFF_IN_ERRORS) {
+      const next = byStart.get(Buffer.from(end).toString('latin1'));
+      if (!next) break;
+      out.push(next);
+      end = next.endKey;
+    }
+    return out;
   }
 
   private requireLeader(r: Replica<KvResult>, what: string): void {
@@ -324,7 +350,7 @@ export class KvService {
       }
     });
     if (result.kind === 'key-not-in-range') throw new RangeErrorReply(keyNotInRange(result.key, result.descriptor));
-    if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch));
+    if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch, this.splitOff(result.descriptor, h.epoch.version)));
     return result;
   }
 

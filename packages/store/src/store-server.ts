@@ -19,7 +19,7 @@
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { EntryType, MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
-import { StorageEngine, type IdAllocator, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
+import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
 import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { RangeErrorReply, UnavailableError } from './errors.js';
@@ -113,6 +113,27 @@ export function storeIdSpace(storeId: number): { first: number; limit: number; b
   return { first: storeId * 2 ** 32, limit: (storeId + 1) * 2 ** 32, blockSize: 64 };
 }
 
+/** How often a stopping store re-asks its ranges to transfer leadership (a transfer can be dropped). */
+const LEADER_DRAIN_RETRY_MS = 200;
+
+/** The voter on another store with the highest match index (0 if none is known). */
+function transferTarget(r: Replica<KvResult>, myStore: number): number {
+  const d = r.log.descriptor;
+  const progress = r.node.status().progress;
+  if (d === null || progress === null) return 0;
+  let best = 0;
+  let bestMatch = -1;
+  for (const x of d.replicas) {
+    if (x.storeId === myStore || x.role !== ReplicaRole.Voter) continue;
+    const m = progress.get(x.replicaId)?.match ?? -1;
+    if (m > bestMatch) {
+      best = x.replicaId;
+      bestMatch = m;
+    }
+  }
+  return best;
+}
+
 function storeOfReplica(d: RangeDescriptor | null, replicaId: number): number | undefined {
   return d?.replicas.find((r) => r.replicaId === replicaId)?.storeId;
 }
@@ -134,6 +155,8 @@ export class StoreServer {
   /** Raft time: one tick per slot, and whether tick-counted leases can be trusted now. */
   readonly clock: TickClock;
   private stopping: Promise<void> | null = null;
+  /** Set once stop() has moved leaderships away: inbound raft messages are dropped from then on. */
+  private closing = false;
   private port = 0;
   /** Prometheus metrics of this store, in a registry of its own (store-metrics.ts). */
   readonly metrics: StoreMetrics;
@@ -352,7 +375,7 @@ export class StoreServer {
   }
 
   private onInbound(fromStore: number, msgs: ReadonlyArray<RangeMessage>): void {
-    if (this.stopping !== null) return;
+    if (this.closing) return;
     for (const { rangeId, msg } of msgs) {
       const r = this.scheduler.get(rangeId);
       if (!r) {
@@ -443,13 +466,19 @@ export class StoreServer {
     return HttpStatusServer.start({ host, port, source, limits, onError: (err) => this.log.error('http status handler failed', { err }) });
   }
 
-  /** Graceful stop; idempotent. */
-  stop(): Promise<void> {
-    if (this.stopping === null) this.stopping = this.doStop();
+  /**
+   * Graceful stop; idempotent. First moves this store's leaderships to other stores
+   * (unless `transferLeaders` is false, or after a fatal error), for at most
+   * `leaderDrainMs`, while still serving; then stops.
+   */
+  stop(opts: { transferLeaders?: boolean } = {}): Promise<void> {
+    if (this.stopping === null) this.stopping = this.doStop(opts.transferLeaders !== false && this.fatal === null);
     return this.stopping;
   }
 
-  private async doStop(): Promise<void> {
+  private async doStop(transferLeaders: boolean): Promise<void> {
+    if (transferLeaders && this.serving) await this.drainLeaders().catch((e: unknown) => this.log.warn('moving leaderships away failed', { err: e }));
+    this.closing = true;
     const grpcDone = this.grpcServer ? this.shutdownGrpc(this.grpcServer) : Promise.resolve();
     this.clock.stop();
     await this.scheduler.stop().catch((e: unknown) => this.log.error('scheduler stop failed', { err: e }));
@@ -460,6 +489,30 @@ export class StoreServer {
     await this.engine.close();
     if (this.http !== null) await this.http.stop();
     this.log.info('store stopped');
+  }
+
+  /**
+   * Asks every range this store leads to hand leadership to its most caught-up voter on
+   * another store, again every `leaderDrainRetryMs`, until none is led here or
+   * `leaderDrainMs` passed. Ranges with no other voter keep their leader.
+   */
+  private async drainLeaders(): Promise<void> {
+    const deadline = Date.now() + this.limits.leaderDrainMs;
+    const movable = (): Replica<KvResult>[] => [...this.scheduler.all()].filter((r) =>
+      r.isLeader && !r.destroyed && (r.log.descriptor?.replicas.some((x) => x.storeId !== this.storeId && x.role === ReplicaRole.Voter) ?? false));
+    let leaders = movable();
+    if (leaders.length === 0) return;
+    const initially = leaders.length;
+    this.log.info('moving leaderships away before stopping', { leaders: initially });
+    while (leaders.length > 0 && Date.now() < deadline) {
+      for (const r of leaders) {
+        const target = transferTarget(r, this.storeId);
+        if (target !== 0) this.scheduler.withNode(r.rangeId, (x) => x.node.transferLeader(target));
+      }
+      await new Promise((res) => setTimeout(res, Math.min(LEADER_DRAIN_RETRY_MS, Math.max(1, deadline - Date.now()))));
+      leaders = movable();
+    }
+    this.log.info('leaderships moved', { moved: initially - leaders.length, kept: leaders.length });
   }
 
   private shutdownGrpc(server: grpc.Server): Promise<void> {
