@@ -20,12 +20,14 @@ import { applyWrites, type ApplyBatch } from './apply-writes.js';
 import { BackgroundDeleter } from './background-deleter.js';
 import { ColumnFamily } from './column-families.js';
 import { storeOf, type EngineContext } from './engine-context.js';
+import { IdAllocator, type IdSpace } from './id-allocator.js';
 import { FORMAT_VERSION_KEY, entryKey, prefixSpan, KeyPrefix, parseRangeKey } from './keys.js';
 import { resolveLimits, type StorageLimits } from './limits.js';
 import { CacheBudget } from './log-cache.js';
 import { compactLog } from './log-compaction.js';
 import { RangeLogStore } from './log-store.js';
 import { LogWriter, type LogWriterStats } from './log-writer.js';
+import { splitRange, type SplitInit } from './range-split.js';
 import { ReadyBatch, persistReady } from './persist-ready.js';
 import { createRange, destroyRange, resumeDestroys, type CreateRangeInit, type DestroyOptions } from './range-lifecycle.js';
 import { loadRanges } from './range-load.js';
@@ -134,6 +136,19 @@ export class StorageEngine {
   /** State-machine writes plus the applied index in one batch, no fsync. */
   apply(rangeId: number, batch: ApplyBatch): void {
     applyWrites(this.ctx, rangeId, batch);
+  }
+
+  /**
+   * Splits a range at apply time: the left range's apply batch plus the right range's
+   * creation in one batch (see range-split.ts). Returns the right range's log store.
+   */
+  splitRange(leftId: number, init: SplitInit): RangeLogStore {
+    return splitRange(this.ctx, leftId, init);
+  }
+
+  /** A durable id allocator over `space`, persisted under `name` (see id-allocator.ts). */
+  idAllocator(name: string, space: IdSpace): IdAllocator {
+    return new IdAllocator(this.ctx, name, space);
   }
 
   compactLog(rangeId: number, index: number): Promise<{ whenDeleted: Promise<void> }> {

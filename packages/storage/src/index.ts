@@ -6,6 +6,8 @@ export type { LogAppend } from './log-append.js';
 export type { ApplyBatch } from './apply-writes.js';
 export { encodeApplyBatch } from './apply-writes.js';
 export type { CreateRangeInit, DestroyOptions } from './range-lifecycle.js';
+export { RIGHT_INIT, type SplitInit } from './range-split.js';
+export { IdAllocator, type IdSpace } from './id-allocator.js';
 export { LogWriter, type LogWriterStats, type LogWriterLimits } from './log-writer.js';
 export { WriteOps, forEachOp } from './write-ops.js';
 export { RocksDb, Cursor, type KeyValue, type SpanOptions } from './rocks.js';

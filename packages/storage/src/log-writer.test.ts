@@ -47,6 +47,18 @@ test('requests become durable in submission order, and a later one overwrites an
   });
 });
 
+test('onSync sees every sync batch once, with the time stats() adds up', async () => {
+  await withWriter({ maxRequestsPerSync: 3 }, async (w) => {
+    const seen: number[] = [];
+    w.onSync = (us) => seen.push(us);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => w.submit(put(i))));
+    const st = w.stats();
+    assert.equal(seen.length, st.syncs);
+    assert.ok(seen.length >= 4, `10 requests at 3 per sync need at least 4 syncs, saw ${seen.length}`);
+    assert.equal(seen.reduce((a, b) => a + b, 0), st.syncMicrosTotal);
+  });
+});
+
 test('backpressure: beyond maxQueuedRequests submits wait, and the queue never holds more', async () => {
   await withWriter({ maxQueuedRequests: 8, maxQueuedBytes: 1 << 20 }, async (w) => {
     const done: Promise<void>[] = [];

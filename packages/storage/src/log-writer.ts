@@ -65,6 +65,8 @@ export class LogWriter {
   private closing = false;
   private exited: Promise<void>;
   private readonly st: LogWriterStats = { requests: 0, syncs: 0, bytes: 0, syncMicrosTotal: 0, syncMicrosMax: 0, waits: 0 };
+  /** Metrics hook: each sync batch's write + fsync time in microseconds, once it is durable. Must not throw. */
+  onSync: ((syncMicros: number) => void) | null = null;
 
   private constructor(worker: Worker, limits: LogWriterLimits) {
     this.worker = worker;
@@ -209,6 +211,7 @@ export class LogWriter {
     this.st.bytes += m.bytes;
     this.st.syncMicrosTotal += m.syncMicros;
     if (m.syncMicros > this.st.syncMicrosMax) this.st.syncMicrosMax = m.syncMicros;
+    this.onSync?.(m.syncMicros);
     while (this.inflightHead < this.inflight.length && this.inflight[this.inflightHead]!.id <= m.upToId) {
       const r = this.inflight[this.inflightHead++]!;
       this.inflightBytes -= r.size;

@@ -2,6 +2,8 @@
 //
 //   InvalidArgumentError  -> gRPC INVALID_ARGUMENT: the request itself is bad; nothing done.
 //   RangeErrorReply       -> a response with `range_error` set: re-route and retry; nothing done.
+//   FailedPreconditionError -> gRPC FAILED_PRECONDITION (admin): not allowed in the range's
+//                            current state; nothing done.
 //   UnavailableError      -> gRPC UNAVAILABLE: nothing was done (reads, or writes refused
 //                            before proposing); safe to retry.
 //   AmbiguousResultError  -> gRPC UNKNOWN with trailing metadata `rangekv-ambiguous: 1`:
@@ -25,6 +27,14 @@ export class RangeErrorReply extends Error {
   constructor(readonly rangeError: metapb.RangeError.$Properties) {
     super(rangeError.message ?? 'range error');
     this.name = 'RangeErrorReply';
+  }
+}
+
+/** gRPC FAILED_PRECONDITION: the request is well-formed but the range's state does not allow it (e.g. removing the leader's own replica); nothing done. */
+export class FailedPreconditionError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'FailedPreconditionError';
   }
 }
 

@@ -67,7 +67,8 @@ export class KvCommandDecodeError extends Error {
   }
 }
 
-class Reader {
+/** Strict reader of command bytes (canonical varints, bounded lengths); errors are KvCommandDecodeError. */
+export class CommandReader {
   private pos = 0;
 
   constructor(private readonly buf: Uint8Array) {}
@@ -141,7 +142,7 @@ export function encodeKvCommand(c: KvCommand): Uint8Array {
 /** Decodes one command; throws KvCommandDecodeError naming what is wrong. */
 export function decodeKvCommand(data: Uint8Array): KvCommand {
   if (data.length === 0) throw new KvCommandDecodeError('empty entry is not a command');
-  const r = new Reader(data);
+  const r = new CommandReader(data);
   const format = r.u8('format version');
   if (format !== KV_COMMAND_FORMAT) {
     throw new KvCommandDecodeError(`unknown format version ${format} (this store reads version ${KV_COMMAND_FORMAT})`);

@@ -7,7 +7,7 @@
 // bug). Range errors are not statuses: they are OK responses with `range_error` set.
 import * as grpc from '@grpc/grpc-js';
 import { kvService, type MethodDefinition } from '@rangekv/proto';
-import { AMBIGUOUS_METADATA_KEY, AmbiguousResultError, InvalidArgumentError, UnavailableError } from './errors.js';
+import { AMBIGUOUS_METADATA_KEY, AmbiguousResultError, FailedPreconditionError, InvalidArgumentError, UnavailableError } from './errors.js';
 import type { KvService } from './kv-service.js';
 import type { Logger } from './logger.js';
 
@@ -35,22 +35,31 @@ function tolerant<Req, Res>(m: MethodDefinition<Req, Res>): MethodDefinition<Req
 
 export function toServiceError(e: unknown, log: Logger, method: string): Partial<grpc.StatusObject> {
   if (e instanceof InvalidArgumentError) return { code: grpc.status.INVALID_ARGUMENT, details: e.reason };
+  if (e instanceof FailedPreconditionError) return { code: grpc.status.FAILED_PRECONDITION, details: e.reason };
   if (e instanceof UnavailableError) return { code: grpc.status.UNAVAILABLE, details: e.reason };
   if (e instanceof AmbiguousResultError) {
     const metadata = new grpc.Metadata();
     metadata.set(AMBIGUOUS_METADATA_KEY, '1');
     return { code: grpc.status.UNKNOWN, details: e.message, metadata };
   }
-  log.error('kv request failed', { method, err: e });
+  log.error('request failed', { method, err: e });
   return { code: grpc.status.INTERNAL, details: `internal error: ${e instanceof Error ? e.message : String(e)}` };
 }
 
-function unary<Req, Res>(
-  log: Logger, name: string, m: MethodDefinition<Req, Res>, f: (req: Req) => Promise<Res>,
+/** Metrics hook: one call per answered request, `code` a grpc.status name (OK, INVALID_ARGUMENT, ...). */
+export type KvCallObserver = (method: string, code: string, seconds: number) => void;
+
+export function unaryCall<Req, Res>(
+  log: Logger, name: string, m: MethodDefinition<Req, Res>, f: (req: Req) => Promise<Res>, observe?: KvCallObserver,
 ): { def: MethodDefinition<Req | MalformedRequest, Res>; handler: grpc.handleUnaryCall<Req | MalformedRequest, Res> } {
   return {
     def: tolerant(m),
-    handler: (call, cb) => {
+    handler: (call, callback) => {
+      const started = process.hrtime.bigint();
+      const cb: grpc.sendUnaryData<Res> = (err, res) => {
+        observe?.(name, grpc.status[err?.code ?? grpc.status.OK] ?? 'UNKNOWN', Number(process.hrtime.bigint() - started) / 1e9);
+        callback(err, res);
+      };
       const req = call.request;
       if (req instanceof MalformedRequest) {
         cb({ code: grpc.status.INVALID_ARGUMENT, details: `malformed request: ${req.reason}` });
@@ -61,8 +70,9 @@ function unary<Req, Res>(
   };
 }
 
-/** Adds the KV service, backed by `kv`, to `server`. */
-export function addKvService(server: grpc.Server, kv: KvService, log: Logger): void {
+/** Adds the KV service, backed by `kv`, to `server`; `observe` sees each call's method, status and latency. */
+export function addKvService(server: grpc.Server, kv: KvService, log: Logger, observe?: KvCallObserver): void {
+  const unary = <Req, Res>(l: Logger, name: string, m: MethodDefinition<Req, Res>, f: (req: Req) => Promise<Res>) => unaryCall(l, name, m, f, observe);
   const methods = {
     get: unary(log, 'Get', kvService.get, (r) => kv.get(r)),
     batchGet: unary(log, 'BatchGet', kvService.batchGet, (r) => kv.batchGet(r)),
@@ -73,6 +83,11 @@ export function addKvService(server: grpc.Server, kv: KvService, log: Logger): v
     scan: unary(log, 'Scan', kvService.scan, (r) => kv.scan(r)),
     compareAndSwap: unary(log, 'CompareAndSwap', kvService.compareAndSwap, (r) => kv.compareAndSwap(r)),
   };
+  addUnaryMethods(server, methods);
+}
+
+/** Registers unary methods built with `unaryCall` as one service. */
+export function addUnaryMethods(server: grpc.Server, methods: Record<string, { def: unknown; handler: unknown }>): void {
   const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [name, m] of Object.entries(methods)) {

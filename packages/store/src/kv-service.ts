@@ -31,6 +31,7 @@ import type { PendingReads } from './pending-reads.js';
 import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
 import type { RaftScheduler } from './raft-scheduler.js';
 import type { Replica } from './replica.js';
+import { secondsSince, type StoreMetrics } from './store-metrics.js';
 
 /** What the KV service needs from its store. */
 export interface KvStoreContext {
@@ -47,19 +48,24 @@ export interface KvStoreContext {
    * reads then use a quorum ReadIndex.
    */
   leaseUsable: (replica: Replica<KvResult>) => boolean;
+  /** Commit and ReadIndex latency histograms (store-metrics.ts); absent: not measured. */
+  metrics?: Pick<StoreMetrics, 'commitSeconds' | 'readIndexSeconds'>;
 }
 
 type Bytes = Uint8Array | null | undefined;
-type Header = metapb.RequestHeader.$Properties | null | undefined;
+export type Header = metapb.RequestHeader.$Properties | null | undefined;
 type RangeErrorProps = metapb.RangeError.$Properties;
 
-interface ParsedHeader {
+export interface ParsedHeader {
   rangeId: number;
   epoch: { confVer: number; version: number };
   consistency: metapb.ReadConsistency;
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** EpochNotMatch carries at most this many split-off neighbours besides the range itself. */
+const MAX_SPLIT_OFF_IN_ERRORS = 16;
 
 function buf(b: Bytes): Buffer {
   if (b === null || b === undefined) return EMPTY;
@@ -70,7 +76,8 @@ function isUint(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-function parseHeader(h: Header): ParsedHeader {
+/** Checks a request header's shape (InvalidArgumentError otherwise). */
+export function parseHeader(h: Header): ParsedHeader {
   if (h === null || h === undefined) throw new InvalidArgumentError('header is required (range id and epoch)');
   const rangeId = h.rangeId ?? 0;
   if (!isUint(rangeId) || rangeId === 0) throw new InvalidArgumentError(`header.rangeId must be a positive integer, got ${String(rangeId)}`);
@@ -151,8 +158,31 @@ export class KvService {
   private descriptor(r: Replica<KvResult>, h: ParsedHeader): RangeDescriptor {
     const d = r.log.descriptor;
     if (d === null || r.destroyed) throw new RangeErrorReply(rangeNotFound(r.rangeId, this.s.storeId));
-    if (d.epoch.version !== h.epoch.version) throw new RangeErrorReply(epochNotMatch(d, h.epoch));
+    if (d.epoch.version !== h.epoch.version) throw new RangeErrorReply(epochNotMatch(d, h.epoch, this.splitOff(d, h.epoch.version)));
     return d;
+  }
+
+  /**
+   * The ranges split off `d` since epoch version `since`: on this store, the chain of
+   * right-hand neighbours (each starts where the previous ends) with a newer version,
+   * at most `maxSplitOffInErrors` of them. Scans the store's ranges: error path only.
+   */
+  private splitOff(d: RangeDescriptor, since: number): RangeDescriptor[] {
+    if (d.epoch.version <= since || d.endKey.length === 0) return [];
+    const byStart = new Map<string, RangeDescriptor>();
+    for (const r of this.s.scheduler.all()) {
+      const x = r.log.descriptor;
+      if (x !== null && x.epoch.version > since) byStart.set(Buffer.from(x.startKey).toString('latin1'), x);
+    }
+    const out: RangeDescriptor[] = [];
+    let end = d.endKey;
+    while (end.length > 0 && out.length < MAX_SPLIT_OFF_IN_ERRORS) {
+      const next = byStart.get(Buffer.from(end).toString('latin1'));
+      if (!next) break;
+      out.push(next);
+      end = next.endKey;
+    }
+    return out;
   }
 
   private requireLeader(r: Replica<KvResult>, what: string): void {
@@ -191,7 +221,9 @@ export class KvService {
         lease = false;
         this.leaseFallbacks++;
       }
+      const askedNs = process.hrtime.bigint();
       await this.readIndex(r, lease);
+      this.s.metrics?.readIndexSeconds.observe({ mode: lease ? 'lease' : 'quorum' }, secondsSince(askedNs));
     }
     const d = this.descriptor(r, h);
     check(d);
@@ -305,12 +337,15 @@ export class KvService {
         settled = true;
         reject(new AmbiguousResultError(`range ${r.rangeId}: not applied within ${lim.proposalTimeoutMs} ms (proposalTimeoutMs); it may still apply`));
       }, lim.proposalTimeoutMs);
+      const proposedNs = process.hrtime.bigint();
       const res = this.s.scheduler.propose(r.rangeId, data, (o) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (o.kind === 'applied') resolve(o.result);
-        else if (o.kind === 'dropped') reject(new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, `proposal dropped, nothing was done: ${o.reason}`)));
+        if (o.kind === 'applied') {
+          this.s.metrics?.commitSeconds.observe(secondsSince(proposedNs));
+          resolve(o.result);
+        } else if (o.kind === 'dropped') reject(new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, `proposal dropped, nothing was done: ${o.reason}`)));
         else reject(new AmbiguousResultError(`range ${r.rangeId}: ${o.reason}`));
       });
       if (!res.ok) {
@@ -320,7 +355,7 @@ export class KvService {
       }
     });
     if (result.kind === 'key-not-in-range') throw new RangeErrorReply(keyNotInRange(result.key, result.descriptor));
-    if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch));
+    if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch, this.splitOff(result.descriptor, h.epoch.version)));
     return result;
   }
 

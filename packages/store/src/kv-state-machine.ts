@@ -27,7 +27,13 @@ export type KvResult =
   /** Nothing written: the key is outside the range's span at apply time. */
   | { kind: 'key-not-in-range'; key: Uint8Array; descriptor: RangeDescriptor }
   /** Nothing written: the range's epoch.version changed since the proposer checked it. */
-  | { kind: 'epoch-not-match'; descriptor: RangeDescriptor };
+  | { kind: 'epoch-not-match'; descriptor: RangeDescriptor }
+  /** A split applied (range-admin-apply.ts). */
+  | { kind: 'split'; left: RangeDescriptor; right: RangeDescriptor }
+  /** A membership change applied: the descriptor after it. */
+  | { kind: 'conf-change'; descriptor: RangeDescriptor }
+  /** An admin command refused at apply, the same way on every replica. */
+  | { kind: 'refused'; reason: string; descriptor: RangeDescriptor };
 
 function keyString(k: Uint8Array): string {
   return Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('latin1');

@@ -26,6 +26,8 @@ export interface StoreLimits {
   maxGrpcMessageBytes: number;
   /** How long stop() lets in-flight gRPC calls finish before cutting them, in ms. */
   stopGraceMs: number;
+  /** How long a graceful stop tries to move this store's leaderships to other stores first, in ms. */
+  leaderDrainMs: number;
 }
 
 export const DEFAULT_STORE_LIMITS: Readonly<StoreLimits> = Object.freeze({
@@ -41,6 +43,7 @@ export const DEFAULT_STORE_LIMITS: Readonly<StoreLimits> = Object.freeze({
   proposalTimeoutMs: 10_000,
   maxGrpcMessageBytes: 6 << 20,
   stopGraceMs: 1_000,
+  leaderDrainMs: 5_000,
 });
 
 export function resolveStoreLimits(l: Partial<StoreLimits> = {}): StoreLimits {

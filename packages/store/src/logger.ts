@@ -1,9 +1,18 @@
-// A tiny structured logger: one JSON object per line on stderr (stdout is reserved for
-// the process's machine-readable events, see store-main.ts). Fields such as storeId and
-// rangeId ride along on every line of a child logger.
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+// The store's structured logger: pino, one JSON object per line on stderr (stdout is
+// reserved for the process's machine-readable events, see store-main.ts). Fields such as
+// storeId and rangeId ride along on every line of a child logger.
+//
+//   const log = createLogger({ storeId: 1 }, { level: 'info' });
+//   log.info('raft leader changed', { rangeId: 7, lead: 2 });
+//   // {"level":"info","time":"2026-...Z","storeId":1,"rangeId":7,"lead":2,"msg":"raft leader changed"}
+//   log.child({ rangeId: 7 }).warn('dropped', { err });      // Errors: {type, message, stack}
+//
+// A thin wrapper keeps the call shape `log.level(msg, fields)` (pino's own is
+// `log.level(fields, msg)`). Writes are synchronous (pino.destination({fd: 2, sync: true})),
+// so nothing is lost when the process exits right after a fatal error.
+import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
 
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -13,29 +22,53 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-function errorFields(v: unknown): unknown {
-  return v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v;
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Default: stderr, synchronous. Tests pass `{ write(line) {...} }`. */
+  destination?: DestinationStream;
 }
 
-export function createLogger(
-  base: Record<string, unknown> = {},
-  opts: { level?: LogLevel; write?: (line: string) => void } = {},
-): Logger {
-  const min = LEVELS[opts.level ?? 'info'];
-  const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'));
+/** Error values under any key become {type, message, stack, ...} (pino's serializer does `err` itself). */
+function withErrors(fields: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const k in fields) {
+    const v = fields[k];
+    if (v instanceof Error && k !== 'err') {
+      out ??= { ...fields };
+      out[k] = pino.stdSerializers.err(v);
+    }
+  }
+  return out ?? fields;
+}
+
+/** The wrapper over a pino logger. */
+export function fromPino(p: PinoLogger): Logger {
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
-    if (LEVELS[level] < min) return;
-    const rec: Record<string, unknown> = { time: new Date().toISOString(), level, msg, ...base };
-    if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = errorFields(v);
-    write(JSON.stringify(rec));
+    if (!p.isLevelEnabled(level)) return;
+    if (fields === undefined) p[level](msg);
+    else p[level](withErrors(fields), msg);
   };
   return {
     debug: (m, f) => emit('debug', m, f),
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger({ ...base, ...fields }, opts),
+    child: (fields) => fromPino(p.child(withErrors(fields))),
   };
+}
+
+export function createPino(base: Record<string, unknown> = {}, opts: LoggerOptions = {}): PinoLogger {
+  const dest = opts.destination ?? pino.destination({ fd: 2, sync: true });
+  return pino({
+    level: opts.level ?? 'info',
+    base: null,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  }, dest).child(base);
+}
+
+export function createLogger(base: Record<string, unknown> = {}, opts: LoggerOptions = {}): Logger {
+  return fromPino(createPino(base, opts));
 }
 
 /** Discards everything (tests that do not look at logs). */

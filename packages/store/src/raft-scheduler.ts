@@ -15,7 +15,7 @@
 // proposal, admin call or inbound message (but an accepted quiesce heartbeat) wakes them.
 import {
   EntryType, decodeConfChange,
-  type ConfState, type Message, type ProposeResult, type ReadState, type Ready, type SoftState,
+  type ConfChangeV2, type ConfState, type Message, type ProposeResult, type ReadState, type Ready, type SoftState,
 } from '@rangekv/raft';
 import type { StorageEngine } from '@rangekv/storage';
 import {
@@ -51,6 +51,8 @@ export interface GroupHost<R> {
    * Absent: groups never quiesce (every group ticks every tick).
    */
   mayQuiesce?(replica: Replica<R>, asLeader: boolean): boolean;
+  /** Metrics: one applyEntries call took `seconds` (from the call until its results). */
+  observeApplySeconds?(seconds: number): void;
 }
 
 /** An entry to apply, with raft's membership after it when it is a conf change. */
@@ -275,6 +277,23 @@ export class RaftScheduler<R> {
     return res;
   }
 
+  /** Proposes a membership change; `done` is called once it applied (or will never apply). */
+  proposeConfChange(rangeId: number, cc: ConfChangeV2, done: (o: ProposalOutcome<R>) => void): ProposeResult {
+    const r = this.replicas.get(rangeId);
+    if (!r) return { ok: false, reason: 'not-leader', leader: 0, detail: `range ${rangeId} is not on this store` };
+    const res = r.node.proposeConfChange(cc);
+    if (res.ok) {
+      r.track(res.index, res.term, done);
+      this.wake(r);
+    }
+    return res;
+  }
+
+  /** Resolves when every persist submitted so far is durable and acknowledged. */
+  whenPersisted(): Promise<void> {
+    return this.tail;
+  }
+
   /** Runs `f` on a group's node (conf changes, transfers, reads) and schedules it. */
   withNode<T>(rangeId: number, f: (r: Replica<R>) => T): T | undefined {
     const r = this.replicas.get(rangeId);
@@ -436,7 +455,9 @@ export class RaftScheduler<R> {
       entries.push(ae);
     }
     if (entries.length > 0) {
+      const applyNs = process.hrtime.bigint();
       const results = await this.host.applyEntries(r, entries);
+      this.host.observeApplySeconds?.(Number(process.hrtime.bigint() - applyNs) / 1e9);
       for (let i = 0; i < entries.length; i++) r.settle(entries[i]!.index, entries[i]!.term, results[i] as R);
     }
     const last = work.entries[work.entries.length - 1]!;

@@ -56,10 +56,14 @@ export function keyNotInRange(key: Uint8Array, desc: RangeDescriptor): RangeErro
   };
 }
 
-export function epochNotMatch(desc: RangeDescriptor, requested: { confVer: number; version: number }): RangeErrorProps {
+/**
+ * `others`: ranges on this store that hold part of the span the requester believed in
+ * (after a split, the right-hand ranges), so a client can re-route without asking PD.
+ */
+export function epochNotMatch(desc: RangeDescriptor, requested: { confVer: number; version: number }, others: readonly RangeDescriptor[] = []): RangeErrorProps {
   return {
     message: `range ${desc.rangeId}: epoch version ${requested.version} does not match current ${desc.epoch.version}`,
-    epochNotMatch: { current: [descriptorToProto(desc)] },
+    epochNotMatch: { current: [desc, ...others].map(descriptorToProto) },
   };
 }
 

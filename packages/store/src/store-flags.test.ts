@@ -8,6 +8,7 @@ test('store flags parse with defaults, peers and bootstrap list', () => {
   assert.equal(f.host, '127.0.0.1');
   assert.equal(f.port, 0);
   assert.equal(f.raftPort, 0);
+  assert.equal(f.httpPort, 0, 'the HTTP status server is on, on an ephemeral port, by default');
   assert.deepEqual([...f.peers], [[1, '127.0.0.1:7001'], [3, '[::1]:7003']]);
   assert.deepEqual(f.bootstrap, [1, 2, 3]);
   assert.equal(f.adminStdin, true);
@@ -23,6 +24,7 @@ test('bad store flags are refused with a message naming the flag', () => {
   bad(['--store-id', '1'], /--data-dir is required/);
   bad(['--store-id', '0', '--data-dir', '/d'], /--store-id must be in \[1/);
   bad([...base, '--port', '70000'], /--port must be in/);
+  bad([...base, '--http-port', 'none'], /--http-port needs an integer/);
   bad([...base, '--peers', '2=localhost'], /not host:port/);
   bad([...base, '--peers', '1=127.0.0.1:5'], /lists this store/);
   bad([...base, '--peers', '2=a:1,2=b:2'], /listed twice/);
@@ -31,4 +33,10 @@ test('bad store flags are refused with a message naming the flag', () => {
   bad([...base, '--frobnicate'], /unknown flag/);
   bad([...base, '--host'], /--host needs a value/);
   bad([...base, '--store-id', '1'], /given twice/);
+});
+
+test('--http-port takes a port or "off"', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.equal(parseStoreFlags([...base, '--http-port', '9100']).httpPort, 9100);
+  assert.equal(parseStoreFlags([...base, '--http-port', 'off']).httpPort, null);
 });

@@ -10,6 +10,8 @@ export interface StoreFlags {
   port: number;
   /** Raft transport port (0 = ephemeral). */
   raftPort: number;
+  /** HTTP status port (/metrics, /health, /debug/ranges); 0 = ephemeral, null = off. */
+  httpPort: number | null;
   /** Raft addresses of peer stores. */
   peers: Map<number, string>;
   /** Store ids of range 1's replicas: bootstrap an empty data dir first. */
@@ -28,6 +30,7 @@ export const STORE_USAGE = `usage: store-main --store-id N --data-dir DIR [optio
   --host H                listen address for KV and raft                (default 127.0.0.1)
   --port P                KV gRPC port, 0 = ephemeral                   (default 0)
   --raft-port P           raft transport port, 0 = ephemeral            (default 0)
+  --http-port P|off       /metrics, /health, /debug/ranges; 0 = ephemeral (default 0)
   --peers ID=HOST:PORT,.. raft addresses of the other stores
   --bootstrap ID,ID,..    create range 1 with replicas on these stores (empty data dir only)
   --tick-ms MS            raft tick                                     (default 50)
@@ -35,7 +38,7 @@ export const STORE_USAGE = `usage: store-main --store-id N --data-dir DIR [optio
   --heartbeat-ticks N     heartbeat interval in ticks                   (default 2)
   --admin-stdin           read admin JSON lines on stdin ({"peers":{"2":"127.0.0.1:7002"}})
   --log-level L           debug | info | warn | error                   (default info)
-Prints {"event":"ready","storeId":N,"kvPort":P,"raftPort":P} on stdout when serving;
+Prints {"event":"ready","storeId":N,"kvPort":P,"raftPort":P,"httpPort":P|null} on stdout when serving;
 SIGTERM or SIGINT stops it gracefully.`;
 
 export class FlagError extends Error {
@@ -77,7 +80,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 export function parseStoreFlags(argv: readonly string[]): StoreFlags {
   const seen = new Map<string, string>();
   const booleans = new Set(['--admin-stdin']);
-  const known = new Set(['--store-id', '--data-dir', '--host', '--port', '--raft-port', '--peers', '--bootstrap',
+  const known = new Set(['--store-id', '--data-dir', '--host', '--port', '--raft-port', '--peers', '--bootstrap', '--http-port',
     '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--log-level', ...booleans]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -118,6 +121,7 @@ export function parseStoreFlags(argv: readonly string[]): StoreFlags {
     storeId, dataDir, host: seen.get('--host') ?? '127.0.0.1',
     port: int('--port', seen.get('--port') ?? '0', 0, 65535),
     raftPort: int('--raft-port', seen.get('--raft-port') ?? '0', 0, 65535),
+    httpPort: seen.get('--http-port') === 'off' ? null : int('--http-port', seen.get('--http-port') ?? '0', 0, 65535),
     peers, bootstrap,
     tickMs: int('--tick-ms', seen.get('--tick-ms') ?? '50', 1, 60_000),
     electionTicks, heartbeatTicks,

@@ -3,10 +3,11 @@
 //     --peers 2=127.0.0.1:7002,3=127.0.0.1:7003 [--bootstrap 1,2,3] [--admin-stdin]
 //
 // stdout carries machine-readable events, one JSON object per line:
-//   {"event":"ready","storeId":1,"kvPort":...,"raftPort":...}   serving
+//   {"event":"ready","storeId":1,"kvPort":...,"raftPort":...,"httpPort":...}   serving (httpPort null: --http-port off)
 //   {"event":"peers","count":2}                                  admin peers command applied
 //   {"event":"stopped","storeId":1}                              graceful stop done
-// Logs go to stderr (JSON lines). Exit codes: 0 after a graceful stop (SIGTERM/SIGINT),
+// Logs go to stderr (pino JSON lines, synchronous: nothing is lost at exit; --log-level).
+// HTTP: /metrics, /health, /debug/ranges on --http-port (http-status.ts). Exit codes: 0 after a graceful stop (SIGTERM/SIGINT),
 // 2 for bad flags, 1 when the store cannot start or hits a fatal error.
 //
 // Ports: with --port 0 / --raft-port 0 the OS picks them and the ready line reports them.
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
     }
     server = await StoreServer.start({
       storeId: flags.storeId, dataDir: flags.dataDir, listenHost: flags.host, grpcPort: flags.port,
-      raftPort: flags.raftPort, peers: flags.peers, tickMs: flags.tickMs,
+      raftPort: flags.raftPort, httpPort: flags.httpPort, processMetrics: true, peers: flags.peers, tickMs: flags.tickMs,
       electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
       onFatal,
     });
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
       }
     });
   }
-  event({ event: 'ready', storeId: flags.storeId, kvPort: running.kvPort, raftPort: running.raftPort });
+  event({ event: 'ready', storeId: flags.storeId, kvPort: running.kvPort, raftPort: running.raftPort, httpPort: running.httpPort });
 }
 
 void main();

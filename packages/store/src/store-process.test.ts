@@ -90,6 +90,23 @@ describe('a cluster of three store processes', () => {
     assert.equal(str(fr.res.value), 'v0b');
   });
 
+  test('each process serves /health and /metrics on the httpPort of its ready line, and logs pino JSON on stderr', async () => {
+    for (const p of procs.values()) {
+      assert.ok(p.httpPort !== null && p.httpPort > 0, 'ready line carries httpPort');
+      const health = await fetch(`http://127.0.0.1:${p.httpPort}/health`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(((await health.json()) as { storeId: number; status: string }).status, 'serving');
+      const metrics = await (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text();
+      assert.match(metrics, /^rangekv_ranges 1$/m);
+      assert.match(metrics, /^rangekv_process_resident_memory_bytes \d+/m, 'process metrics in store-main');
+      const lines = p.stderrHead.map((l) => JSON.parse(l) as { level: string; msg: string; storeId: number });
+      const serving = lines.find((l) => l.msg === 'store serving');
+      assert.ok(serving, 'the "store serving" line');
+      assert.equal(serving.storeId, p.storeId);
+      assert.equal(serving.level, 'info');
+    }
+  });
+
   test('bad requests get INVALID_ARGUMENT or a typed range error, and the stores keep serving', async () => {
     const leader = client.leaderHint;
     assert.notEqual(leader, 0);

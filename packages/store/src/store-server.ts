@@ -18,22 +18,29 @@
 // (writes: ambiguous, reads: unavailable), stop the transport, close the engine.
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
-import { StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
+import { EntryType, MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
+import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
 import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits, type TransportMetrics } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { RangeErrorReply, UnavailableError } from './errors.js';
+import { addAdminService } from './admin-grpc.js';
+import { AdminService } from './admin-service.js';
+import { decodeAdminCommand } from './admin-command.js';
+import { applyInOrder } from './apply-order.js';
 import { addKvService } from './kv-grpc.js';
 import { KvService } from './kv-service.js';
 import { applyKvEntries, type KvResult } from './kv-state-machine.js';
 import { resolveStoreLimits, type StoreLimits } from './limits.js';
+import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSource, type StoreHealth } from './http-status.js';
 import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
 import { notLeader } from './range-errors.js';
 import { isWakeReadCtx } from './quiescence.js';
-import { RaftScheduler, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
+import { RaftScheduler, type ApplyEntry, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
+import { applyMembership, applySplit, type AdminApplyContext } from './range-admin-apply.js';
 import { Replica } from './replica.js';
 import { StoreLiveness } from './store-liveness.js';
+import { StoreMetrics } from './store-metrics.js';
 import { TickClock } from './tick-clock.js';
 
 /** Raft knobs a store may set for all its groups (ids, storage and timing are the store's). */
@@ -74,6 +81,14 @@ export interface StoreServerOptions {
   /** Tests: one TransportFaults shared by several stores. */
   transportFaults?: TransportFaults;
   log?: Logger;
+  /**
+   * HTTP status server (/metrics, /health, /debug/ranges, see http-status.ts) on
+   * listenHost: 0 (default) = ephemeral port, read `httpPort`; null = no HTTP server.
+   */
+  httpPort?: number | null;
+  httpLimits?: Partial<HttpStatusLimits>;
+  /** Export process metrics (CPU, RSS, event loop, GC) too; one store per process only (store-main). */
+  processMetrics?: boolean;
   /** A disk failure or broken invariant: the store has stopped (or is stopping) itself. */
   onFatal?: (err: unknown) => void;
 }
@@ -102,6 +117,33 @@ function hostPort(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** Ids a store allocates itself: [storeId * 2^32, (storeId + 1) * 2^32), apart from every other store's and PD's (below 2^32). */
+export function storeIdSpace(storeId: number): { first: number; limit: number; blockSize: number } {
+  if (!Number.isSafeInteger(storeId) || storeId <= 0 || storeId >= 2 ** 20) throw new RangeError(`store id must be in 1..2^20-1, got ${storeId}`);
+  return { first: storeId * 2 ** 32, limit: (storeId + 1) * 2 ** 32, blockSize: 64 };
+}
+
+/** How often a stopping store re-asks its ranges to transfer leadership (a transfer can be dropped). */
+const LEADER_DRAIN_RETRY_MS = 200;
+
+/** The voter on another store with the highest match index (0 if none is known). */
+function transferTarget(r: Replica<KvResult>, myStore: number): number {
+  const d = r.log.descriptor;
+  const progress = r.node.status().progress;
+  if (d === null || progress === null) return 0;
+  let best = 0;
+  let bestMatch = -1;
+  for (const x of d.replicas) {
+    if (x.storeId === myStore || x.role !== ReplicaRole.Voter) continue;
+    const m = progress.get(x.replicaId)?.match ?? -1;
+    if (m > bestMatch) {
+      best = x.replicaId;
+      bestMatch = m;
+    }
+  }
+  return best;
+}
+
 function storeOfReplica(d: RangeDescriptor | null, replicaId: number): number | undefined {
   return d?.replicas.find((r) => r.replicaId === replicaId)?.storeId;
 }
@@ -114,6 +156,9 @@ export class StoreServer {
   readonly scheduler: RaftScheduler<KvResult>;
   readonly reads: PendingReads;
   readonly kv: KvService;
+  readonly admin: AdminService;
+  /** Ids this store hands out itself (split's new ranges, added replicas when the caller gives none). */
+  private readonly ids: IdAllocator;
   private readonly peers: Map<number, string>;
   private transport!: RaftTransport;
   private grpcServer!: grpc.Server;
@@ -122,7 +167,14 @@ export class StoreServer {
   /** Which peer stores are alive (store-liveness.ts); wakes quiescent ranges when one goes down. */
   readonly liveness: StoreLiveness;
   private stopping: Promise<void> | null = null;
+  /** Set once stop() has moved leaderships away: inbound raft messages are dropped from then on. */
+  private closing = false;
   private port = 0;
+  /** Prometheus metrics of this store, in a registry of its own (store-metrics.ts). */
+  readonly metrics: StoreMetrics;
+  private http: HttpStatusServer | null = null;
+  /** Every part started: /health answers 200 from then until stop() or a fatal error. */
+  private serving = false;
   /** Counters for tests and (later) metrics. */
   readonly counters = {
     /** Inbound raft messages dropped: no such range here, not addressed to our replica, refused by raft. */
@@ -175,12 +227,18 @@ export class StoreServer {
       flush: () => this.transport.flush(),
       onDown: (s) => this.onStoreDown(s),
     });
-    // Raft's lease is counted in ticks, and a quiescent group does not tick: see
-    // leaseTicksOk and the README ("Quiescence and leases").
+    this.metrics = this.createMetrics(opts);
+    // Raft's lease is counted in ticks, and a quiescent group does not tick: see the
+    // README ("Quiescence and leases").
     const leaseTicks = (opts.electionTimeoutTicks ?? 10) + (opts.raft?.leaseMarginTicks ?? 2);
     this.kv = new KvService({
       storeId: this.storeId, engine, scheduler: this.scheduler, reads: this.reads, limits, log: this.log,
       leaseUsable: (r) => this.clock.leaseUsable() && this.scheduler.ticksAwake(r) >= leaseTicks,
+      metrics: this.metrics,
+    });
+    this.ids = engine.idAllocator('range', storeIdSpace(this.storeId));
+    this.admin = new AdminService({
+      storeId: this.storeId, scheduler: this.scheduler, limits, log: this.log, allocateId: () => this.ids.allocate(),
     });
   }
 
@@ -192,6 +250,11 @@ export class StoreServer {
     return this.transport.port;
   }
 
+  /** The HTTP status server's port; null when it is off (`httpPort: null`). */
+  get httpPort(): number | null {
+    return this.http === null ? null : this.http.port;
+  }
+
   /** Sets (or changes) a peer store's raft address; used at its next (re)connect. */
   setPeer(storeId: number, address: string): void {
     this.peers.set(storeId, address);
@@ -199,6 +262,9 @@ export class StoreServer {
 
   private async startParts(opts: StoreServerOptions): Promise<void> {
     const host = opts.listenHost ?? '127.0.0.1';
+    // First, so /health says "starting" while the ranges load.
+    if (opts.httpPort !== null) this.http = await this.startHttp(host, opts.httpPort ?? 0, opts.httpLimits ?? {});
+    this.engine.logWriter.onSync = (us) => this.metrics.walFsyncSeconds.observe(us / 1e6);
     const resolve = opts.resolve ?? ((id: number) => this.peers.get(id));
     this.transport = await RaftTransport.start({
       storeId: this.storeId, listenHost: host, listenPort: opts.raftPort ?? 0, resolve,
@@ -207,32 +273,36 @@ export class StoreServer {
     }, (fromStore, msgs) => this.onInbound(fromStore, msgs));
     this.transport.onUnreachable((toStore) => this.onUnreachable(toStore));
     this.transport.onHeard((fromStore) => this.liveness.heard(fromStore));
-    for (const rangeId of this.engine.rangeIds()) this.addReplica(rangeId, opts);
+    for (const rangeId of this.engine.rangeIds()) this.addReplica(rangeId);
     this.clock.start(() => this.scheduler.tick());
     this.liveness.start();
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
     });
-    addKvService(this.grpcServer, this.kv, this.log);
+    const observe = (method: string, code: string, sec: number): void => this.metrics.grpcSeconds.observe({ method, code }, sec);
+    addKvService(this.grpcServer, this.kv, this.log, observe);
+    addAdminService(this.grpcServer, this.admin, this.log, observe);
     this.port = await new Promise<number>((res, rej) => {
       this.grpcServer.bindAsync(hostPort(host, opts.grpcPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p)));
     });
-    this.log.info('store serving', { kvPort: this.port, raftPort: this.transport.port, ranges: this.scheduler.size });
+    this.serving = true;
+    this.log.info('store serving', { kvPort: this.port, raftPort: this.transport.port, httpPort: this.httpPort, ranges: this.scheduler.size });
   }
 
-  private addReplica(rangeId: number, opts: StoreServerOptions): void {
+  private addReplica(rangeId: number): Replica<KvResult> | null {
+    const opts = this.opts;
     const log = this.engine.range(rangeId);
     const desc = log.descriptor;
     if (desc === null) {
       // Created to receive a snapshot; needs the snapshot path (not wired yet).
       this.log.warn('skipping uninitialized range', { rangeId });
-      return;
+      return null;
     }
     const me = desc.replicas.find((r) => r.storeId === this.storeId);
     if (!me) {
       this.log.warn('skipping range without a replica on this store', { rangeId });
-      return;
+      return null;
     }
     const node = new RawNode({
       ...(opts.raft ?? {}),
@@ -243,7 +313,50 @@ export class StoreServer {
       heartbeatIntervalTicks: opts.heartbeatIntervalTicks ?? 2,
       applied: log.applied.index,
     });
-    this.scheduler.add(new Replica<KvResult>(rangeId, node, log));
+    const replica = new Replica<KvResult>(rangeId, node, log);
+    this.scheduler.add(replica);
+    return replica;
+  }
+
+  /** Applies one batch of a range's committed entries: KV runs and range changes in log order. */
+  private applyEntries(replica: Replica<KvResult>, entries: readonly ApplyEntry[]): Promise<KvResult[]> {
+    return applyInOrder(
+      entries,
+      (run) => applyKvEntries(this.engine, replica.rangeId, run),
+      (e) => {
+        if (e.type === EntryType.ConfChange) return applyMembership(this.adminApply(), replica, e);
+        return applySplit(this.adminApply(), replica, e, decodeAdminCommand(e.data));
+      },
+    );
+  }
+
+  private adminApplyCtx: AdminApplyContext | null = null;
+
+  private adminApply(): AdminApplyContext {
+    this.adminApplyCtx ??= {
+      storeId: this.storeId, engine: this.engine, scheduler: this.scheduler, log: this.log,
+      startReplica: (rangeId) => this.addReplica(rangeId),
+      onSplit: () => this.metrics.splits.inc(),
+      onRemoved: (rangeId) => setImmediate(() => void this.destroyReplica(rangeId)),
+    };
+    return this.adminApplyCtx;
+  }
+
+  /** This store's replica was removed from its range: stop it and delete its log and data. */
+  private async destroyReplica(rangeId: number): Promise<void> {
+    const r = this.scheduler.remove(rangeId);
+    if (!r || this.stopping !== null) return;
+    try {
+      // Let in-flight persists and applies of this range finish first: nothing may write it after the destroy.
+      await this.scheduler.whenPersisted();
+      await r.whenApplyIdle();
+      if (this.stopping !== null) return;
+      const { whenDeleted } = await this.engine.destroyRange(rangeId, { clearData: true });
+      this.log.info('replica removed from range: destroyed', { rangeId });
+      void whenDeleted.catch((e: unknown) => this.log.warn('background delete of a removed replica failed', { rangeId, err: e }));
+    } catch (e) {
+      this.log.error('destroying a removed replica failed', { rangeId, err: e });
+    }
   }
 
   private host(): GroupHost<KvResult> {
@@ -252,17 +365,19 @@ export class StoreServer {
       ...(quiescence ? { mayQuiesce: (replica: Replica<KvResult>, asLeader: boolean) => this.mayQuiesce(replica, asLeader) } : {}),
       send: (replica, msgs) => this.send(replica, msgs),
       flush: () => this.transport.flush(),
-      applyEntries: (replica, entries) => applyKvEntries(this.engine, replica.rangeId, entries),
+      applyEntries: (replica, entries) => this.applyEntries(replica, entries),
       onReadStates: (replica, states) => this.reads.onReadStates(replica.rangeId, replica.log.applied.index, states),
       onSoftState: (replica, ss) => {
         // Info when this replica gains or loses leadership; other changes at debug (many ranges).
         const level = ss.role === StateRole.Leader || replica.isLeader ? 'info' : 'debug';
+        if (ss.lead !== 0 && ss.lead !== replica.lead) this.metrics.leaderChanges.inc();
         this.log[level]('raft leader changed', { rangeId: replica.rangeId, lead: ss.lead, role: ss.role });
         this.reads.failUnconfirmed(replica.rangeId, () =>
           new RangeErrorReply(notLeader(replica.rangeId, replica.log.descriptor, ss.lead, 'leadership changed while the read waited')));
       },
       onApplied: (replica) => this.reads.onApplied(replica.rangeId, replica.log.applied.index),
       onFatal: (err) => this.onFatal(err),
+      observeApplySeconds: (sec) => this.metrics.applySeconds.observe(sec),
     };
   }
 
@@ -290,7 +405,7 @@ export class StoreServer {
   }
 
   private onInbound(fromStore: number, msgs: ReadonlyArray<RangeMessage>): void {
-    if (this.stopping !== null) return;
+    if (this.closing) return;
     for (const { rangeId, msg, quiesce } of msgs) {
       const r = this.scheduler.get(rangeId);
       if (!r) {
@@ -393,13 +508,62 @@ export class StoreServer {
     return out.sort((a, b) => a.rangeId - b.rangeId);
   }
 
-  /** Graceful stop; idempotent. */
-  stop(): Promise<void> {
-    if (this.stopping === null) this.stopping = this.doStop();
+  /** What /health answers (http-status.ts): serving (200) or why not (503). */
+  health(): StoreHealth {
+    const storeId = this.storeId;
+    if (this.fatal !== null) {
+      return { storeId, status: 'failed', reason: `fatal error: ${this.fatal instanceof Error ? this.fatal.message : String(this.fatal)}` };
+    }
+    if (this.stopping !== null) return { storeId, status: 'stopping', reason: 'store is stopping' };
+    if (!this.serving) return { storeId, status: 'starting', reason: 'store is starting' };
+    let leaders = 0;
+    for (const r of this.scheduler.all()) if (r.isLeader) leaders++;
+    return { storeId, status: 'serving', ranges: this.scheduler.size, leaders };
+  }
+
+  /** status() of the ranges with id > after, at most `limit` (for /debug/ranges). */
+  statusPage(after: number, limit: number): RangesPage {
+    const all = this.status().filter((r) => r.rangeId > after);
+    const ranges = all.slice(0, limit);
+    return { ranges, next: all.length > limit ? ranges[ranges.length - 1]!.rangeId : null };
+  }
+
+  private createMetrics(opts: StoreServerOptions): StoreMetrics {
+    // Counters other parts of the store may add (snapshots over the wire); 0 until they do.
+    const counter = (name: string): number => (this.counters as Record<string, number | undefined>)[name] ?? 0;
+    return new StoreMetrics({
+      replicas: () => this.scheduler.all(),
+      transport: () => (this.transport ? this.transport.metrics() : null),
+      snapshots: () => ({ sent: counter('snapshotsSent'), received: counter('snapshotsReceived') }),
+      scheduler: () => this.scheduler.stats,
+      reads: () => this.reads.counts,
+    }, { processMetrics: opts.processMetrics ?? false });
+  }
+
+  private startHttp(host: string, port: number, limits: Partial<HttpStatusLimits>): Promise<HttpStatusServer> {
+    const source: StatusSource = {
+      storeId: this.storeId,
+      health: () => this.health(),
+      ranges: (after, limit) => this.statusPage(after, limit),
+      metricsText: () => this.metrics.text(),
+      metricsContentType: this.metrics.contentType,
+    };
+    return HttpStatusServer.start({ host, port, source, limits, onError: (err) => this.log.error('http status handler failed', { err }) });
+  }
+
+  /**
+   * Graceful stop; idempotent. First moves this store's leaderships to other stores
+   * (unless `transferLeaders` is false, or after a fatal error), for at most
+   * `leaderDrainMs`, while still serving; then stops.
+   */
+  stop(opts: { transferLeaders?: boolean } = {}): Promise<void> {
+    if (this.stopping === null) this.stopping = this.doStop(opts.transferLeaders !== false && this.fatal === null);
     return this.stopping;
   }
 
-  private async doStop(): Promise<void> {
+  private async doStop(transferLeaders: boolean): Promise<void> {
+    if (transferLeaders && this.serving) await this.drainLeaders().catch((e: unknown) => this.log.warn('moving leaderships away failed', { err: e }));
+    this.closing = true;
     const grpcDone = this.grpcServer ? this.shutdownGrpc(this.grpcServer) : Promise.resolve();
     this.clock.stop();
     this.liveness.stop();
@@ -409,7 +573,32 @@ export class StoreServer {
     await grpcDone;
     if (this.transport) await this.transport.stop();
     await this.engine.close();
+    if (this.http !== null) await this.http.stop();
     this.log.info('store stopped');
+  }
+
+  /**
+   * Asks every range this store leads to hand leadership to its most caught-up voter on
+   * another store, again every `leaderDrainRetryMs`, until none is led here or
+   * `leaderDrainMs` passed. Ranges with no other voter keep their leader.
+   */
+  private async drainLeaders(): Promise<void> {
+    const deadline = Date.now() + this.limits.leaderDrainMs;
+    const movable = (): Replica<KvResult>[] => [...this.scheduler.all()].filter((r) =>
+      r.isLeader && !r.destroyed && (r.log.descriptor?.replicas.some((x) => x.storeId !== this.storeId && x.role === ReplicaRole.Voter) ?? false));
+    let leaders = movable();
+    if (leaders.length === 0) return;
+    const initially = leaders.length;
+    this.log.info('moving leaderships away before stopping', { leaders: initially });
+    while (leaders.length > 0 && Date.now() < deadline) {
+      for (const r of leaders) {
+        const target = transferTarget(r, this.storeId);
+        if (target !== 0) this.scheduler.withNode(r.rangeId, (x) => x.node.transferLeader(target));
+      }
+      await new Promise((res) => setTimeout(res, Math.min(LEADER_DRAIN_RETRY_MS, Math.max(1, deadline - Date.now()))));
+      leaders = movable();
+    }
+    this.log.info('leaderships moved', { moved: initially - leaders.length, kept: leaders.length });
   }
 
   private shutdownGrpc(server: grpc.Server): Promise<void> {

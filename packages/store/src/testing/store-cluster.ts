@@ -95,11 +95,12 @@ export class StoreCluster {
     return s;
   }
 
-  async stopStore(id: number): Promise<void> {
+  /** Graceful stop; `transferLeaders` (default true) moves its leaderships away first. */
+  async stopStore(id: number, opts: { transferLeaders?: boolean } = {}): Promise<void> {
     const s = this.servers.get(id);
     if (!s) return;
     this.servers.delete(id);
-    await s.stop();
+    await s.stop(opts);
   }
 
   server(id: number): StoreServer {
@@ -151,7 +152,7 @@ export class StoreCluster {
 
   async close(): Promise<void> {
     this.faults.reset();
-    await Promise.allSettled([...this.servers.keys()].map((id) => this.stopStore(id)));
+    await Promise.allSettled([...this.servers.keys()].map((id) => this.stopStore(id, { transferLeaders: false })));
     await rm(this.root, { recursive: true, force: true });
   }
 }

@@ -23,9 +23,13 @@ export interface ExitResult {
 export class StoreProcess {
   kvPort = 0;
   raftPort = 0;
+  /** From the ready line; null when started with --http-port off. */
+  httpPort: number | null = null;
   /** Parsed stdout events, in order. */
   readonly events: Record<string, unknown>[] = [];
   private readonly stderrTail: string[] = [];
+  /** The first stderr lines (start-up logs), at most 40. */
+  readonly stderrHead: string[] = [];
   readonly exited: Promise<ExitResult>;
   private exitResult: ExitResult | null = null;
 
@@ -45,6 +49,7 @@ export class StoreProcess {
     });
     createInterface({ input: proc.stderr! }).on('line', (line) => {
       this.stderrTail.push(line);
+      if (this.stderrHead.length < 40) this.stderrHead.push(line);
       if (this.stderrTail.length > 40) this.stderrTail.shift();
     });
   }
@@ -72,6 +77,7 @@ export class StoreProcess {
     const ready = p.events.find((e) => e.event === 'ready')!;
     p.kvPort = Number(ready.kvPort);
     p.raftPort = Number(ready.raftPort);
+    p.httpPort = typeof ready.httpPort === 'number' ? ready.httpPort : null;
     return p;
   }
 

@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { adminpb, metapb } from '@rangekv/proto';
+import { FailedPreconditionError, InvalidArgumentError } from './errors.js';
+import { storeIdSpace, type StoreServer } from './store-server.js';
+import { StoreCluster } from './testing/store-cluster.js';
+
+const b = (s: string): Buffer => Buffer.from(s);
+type Epoch = { confVer: number; version: number };
+type Desc = metapb.RangeDescriptor.$Properties;
+
+function hdr(rangeId: number, epoch: Epoch, rc = metapb.ReadConsistency.LINEARIZABLE): metapb.RequestHeader.$Properties {
+  return { rangeId, epoch, readConsistency: rc };
+}
+
+function epochOf(d: Desc | null | undefined): Epoch {
+  return { confVer: d?.epoch?.confVer ?? 0, version: d?.epoch?.version ?? 0 };
+}
+
+async function split(c: StoreCluster, rangeId: number, epoch: Epoch, key: string): Promise<{ left: Desc; right: Desc }> {
+  const leader = await c.waitForLeader(rangeId);
+  const res = await leader.admin.splitRange({ header: hdr(rangeId, epoch), splitKey: b(key) });
+  assert.equal(res.rangeError, undefined, res.rangeError?.message ?? '');
+  return { left: res.left!, right: res.right! };
+}
+
+test('split: the left range is cut, the right range starts on every store with the same replicas, both serve', async () => {
+  const c = await StoreCluster.start();
+  try {
+    const leader = await c.waitForLeader(1);
+    for (const k of ['a', 'f', 'm', 'q', 'z']) {
+      const res = await leader.kv.put({ header: hdr(1, { confVer: 1, version: 1 }), key: b(k), value: b(`v-${k}`) });
+      assert.equal(res.rangeError, undefined);
+    }
+    const { left, right } = await split(c, 1, { confVer: 1, version: 1 }, 'm');
+    assert.deepEqual(Buffer.from(left.endKey!), b('m'));
+    assert.deepEqual(Buffer.from(right.startKey!), b('m'));
+    assert.deepEqual(epochOf(left), { confVer: 1, version: 2 });
+    assert.deepEqual(epochOf(right), { confVer: 1, version: 2 });
+    const space = storeIdSpace(leader.storeId);
+    const rid = right.rangeId!;
+    assert.ok(rid >= space.first && rid < space.limit, `new range id ${rid} is in the leader store's id space`);
+    assert.deepEqual(right.replicas!.map((r) => [r.storeId, r.replicaId]), left.replicas!.map((r) => [r.storeId, r.replicaId]));
+    await c.waitFor('the right range on every store', () => [...c.servers.values()].every((s) => s.scheduler.get(rid)?.log.descriptor?.rangeId === rid));
+    const rLeader = await c.waitForLeader(rid);
+    // Old epoch: EpochNotMatch; key on the other side: KeyNotInRange; the right range serves its keys.
+    const stale = await leader.kv.get({ header: hdr(1, { confVer: 1, version: 1 }), key: b('a') });
+    assert.deepEqual(stale.rangeError?.epochNotMatch?.current?.map((d) => d.rangeId), [1, rid], 'an old-epoch request is refused with both halves');
+    const wrongSide = await c.leader(1)!.kv.get({ header: hdr(1, epochOf(left)), key: b('q') });
+    assert.ok(wrongSide.rangeError?.keyNotInRange, 'a key now on the right is not in the left range');
+    for (const k of ['m', 'q', 'z']) {
+      const got = await rLeader.kv.get({ header: hdr(rid, epochOf(right)), key: b(k) });
+      assert.equal(Buffer.from(got.value!).toString(), `v-${k}`);
+    }
+    assert.equal((await rLeader.kv.put({ header: hdr(rid, epochOf(right)), key: b('r'), value: b('new') })).rangeError, undefined);
+    // Restart a store: both ranges come back from its data dir.
+    const sid = c.followers(rid)[0]!.storeId;
+    await c.stopStore(sid);
+    const again = await c.startStore(sid);
+    assert.deepEqual(again.status().map((s) => s.rangeId), [1, rid]);
+    await c.waitFor('the restarted store applies the right range\'s write', () => (again.scheduler.get(rid)?.log.applied.index ?? 0) >= 3);
+    const stats = [...c.servers.values()].map((s) => s.status().find((x) => x.rangeId === rid)!.descriptor!.startKey);
+    for (const k of stats) assert.deepEqual(Buffer.from(k), b('m'));
+  } finally {
+    await c.close();
+  }
+});
+
+test('split: bad keys, wrong epoch and followers get clear answers; nothing changes', async () => {
+  const c = await StoreCluster.start();
+  try {
+    const leader = await c.waitForLeader(1);
+    const e1 = { confVer: 1, version: 1 };
+    await assert.rejects(leader.admin.splitRange({ header: hdr(1, e1), splitKey: b('') }), InvalidArgumentError);
+    const { left } = await split(c, 1, e1, 'k');
+    const again = await c.leader(1)!.admin.splitRange({ header: hdr(1, epochOf(left)), splitKey: b('p') });
+    assert.ok(again.rangeError?.keyNotInRange, 'a split key beyond the left range');
+    const stale = await c.leader(1)!.admin.splitRange({ header: hdr(1, e1), splitKey: b('c') });
+    assert.ok(stale.rangeError?.epochNotMatch);
+    const follower = c.followers(1)[0]!;
+    const nl = await follower.admin.splitRange({ header: hdr(1, epochOf(left)), splitKey: b('c') });
+    assert.ok(nl.rangeError?.notLeader);
+    assert.equal(c.leader(1)!.status().length, 2, 'only the first split happened');
+  } finally {
+    await c.close();
+  }
+});
+
+test('transfer leader: leadership moves to the named store and writes go on', async () => {
+  const c = await StoreCluster.start();
+  try {
+    const leader = await c.waitForLeader(1);
+    const e1 = { confVer: 1, version: 1 };
+    const to = c.followers(1)[0]!.storeId;
+    assert.deepEqual(await leader.admin.transferLeader({ header: hdr(1, e1), toStore: to }), {});
+    await c.waitFor(`store ${to} leads`, () => c.leader(1)?.storeId === to);
+    assert.equal((await c.server(to).kv.put({ header: hdr(1, e1), key: b('k'), value: b('v') })).rangeError, undefined);
+    await assert.rejects(c.server(to).admin.transferLeader({ header: hdr(1, e1), toStore: 99 }), FailedPreconditionError);
+  } finally {
+    await c.close();
+  }
+});
+
+test('remove replica: the descriptor drops it, the removed store destroys its replica; the leader cannot remove itself', async () => {
+  const c = await StoreCluster.start();
+  try {
+    const leader = await c.waitForLeader(1);
+    const e1 = { confVer: 1, version: 1 };
+    await assert.rejects(leader.admin.removeReplica({ header: hdr(1, e1), storeId: leader.storeId }), FailedPreconditionError);
+    assert.equal((await leader.kv.put({ header: hdr(1, e1), key: b('a'), value: b('1') })).rangeError, undefined);
+    const victim = c.followers(1)[0]!;
+    const res = await leader.admin.removeReplica({ header: hdr(1, e1), storeId: victim.storeId });
+    assert.equal(res.rangeError, undefined, res.rangeError?.message ?? '');
+    assert.deepEqual(epochOf(res.descriptor), { confVer: 2, version: 1 });
+    assert.deepEqual(res.descriptor!.replicas!.map((r) => r.storeId).sort(), c.ids.filter((i) => i !== victim.storeId));
+    await c.waitFor('the removed store destroys its replica', () => victim.scheduler.get(1) === undefined && !victim.engine.hasRange(1));
+    // Two voters left: writes still commit.
+    const e2 = epochOf(res.descriptor);
+    assert.equal((await leader.kv.put({ header: hdr(1, e2), key: b('b'), value: b('2') })).rangeError, undefined);
+    const list = await leader.admin.listRanges({});
+    assert.equal(list.ranges!.length, 1);
+    assert.equal(list.ranges![0]!.role, adminpb.RaftRole.LEADER);
+    const st = await leader.admin.rangeStatus({ rangeId: 1 });
+    assert.equal(st.status!.progress!.length, 1, 'the leader reports its one remaining follower');
+  } finally {
+    await c.close();
+  }
+});
+
+async function routedPut(c: StoreCluster, key: string, value: string, deadlineMs = 20_000): Promise<'ok' | 'ambiguous'> {
+  const deadline = Date.now() + deadlineMs;
+  let ambiguous = false;
+  while (Date.now() < deadline) {
+    const s = routeTo(c, key);
+    if (s) {
+      try {
+        const res = await s.server.kv.put({ header: hdr(s.rangeId, s.epoch), key: b(key), value: b(value) });
+        if (res.rangeError === undefined || res.rangeError === null) return ambiguous ? 'ambiguous' : 'ok';
+      } catch (e) {
+        if (!(e instanceof Error) || e.name !== 'AmbiguousResultError') throw e;
+        ambiguous = true;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`put ${key} did not succeed in ${deadlineMs} ms`);
+}
+
+/** Finds the range holding `key` and its leader from the stores' own state (a test's stand-in for a client's range cache). */
+function routeTo(c: StoreCluster, key: string): { server: StoreServer; rangeId: number; epoch: Epoch } | null {
+  const k = b(key);
+  for (const s of c.servers.values()) {
+    for (const r of s.scheduler.all()) {
+      const d = r.log.descriptor;
+      if (!r.isLeader || d === null) continue;
+      if (Buffer.compare(k, Buffer.from(d.startKey)) >= 0 && (d.endKey.length === 0 || Buffer.compare(k, Buffer.from(d.endKey)) < 0)) {
+        return { server: s, rangeId: r.rangeId, epoch: d.epoch };
+      }
+    }
+  }
+  return null;
+}
+
+test('split and transfer under load: no acknowledged write is lost or lands in the wrong range', async () => {
+  const c = await StoreCluster.start();
+  try {
+    await c.waitForLeader(1);
+    const acked = new Map<string, string>();
+    let stop = false;
+    const writers = Array.from({ length: 8 }, async (_, w) => {
+      for (let i = 0; !stop; i++) {
+        // Each writer owns its keys (w, w + 8, ...): one writer per key, so the last ack is the value.
+        const key = `k${String(((i * 7) % 25) * 8 + w).padStart(3, '0')}`;
+        const value = `${w}-${i}`;
+        if ((await routedPut(c, key, value)) === 'ok') acked.set(key, value);
+        else acked.delete(key); // unknown outcome: not checked
+      }
+    });
+    try {
+      // Each split cuts the range on the right of the previous one; then its new right half changes leader.
+      let target = { rangeId: 1, epoch: { confVer: 1, version: 1 } };
+      for (const at of ['k050', 'k100', 'k150']) {
+        await new Promise((r) => setTimeout(r, 150));
+        const { right } = await split(c, target.rangeId, target.epoch, at);
+        target = { rangeId: right.rangeId!, epoch: epochOf(right) };
+        const l = await c.waitForLeader(right.rangeId!);
+        const to = c.ids.find((id) => id !== l.storeId)!;
+        await l.admin.transferLeader({ header: hdr(right.rangeId!, epochOf(right)), toStore: to });
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    } finally {
+      stop = true;
+      await Promise.all(writers);
+    }
+    assert.ok(acked.size > 50, `writers made progress (${acked.size} keys)`);
+    // Every acknowledged write is readable through the range that now owns its key, on every store.
+    for (const [key, value] of acked) {
+      const s = routeTo(c, key);
+      assert.ok(s, `a leader for ${key}`);
+      const got = await s.server.kv.get({ header: hdr(s.rangeId, s.epoch), key: b(key) });
+      assert.equal(got.rangeError, undefined);
+      assert.equal(Buffer.from(got.value ?? []).toString(), value, `key ${key}`);
+    }
+    await c.waitFor('every store has the 4 ranges', () => [...c.servers.values()].every((s) => s.status().length === 4));
+  } finally {
+    await c.close();
+  }
+});

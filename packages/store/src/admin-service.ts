@@ -1,0 +1,280 @@
+// The store admin service's logic (proto/admin.proto), independent of gRPC: split,
+// leadership transfer, membership changes, and status of the ranges on this store.
+//
+// Changes go to the range's leader (others answer NotLeader with a hint) and check both
+// epoch parts (EpochNotMatch otherwise). Split and membership changes go through the
+// range's raft log and answer once applied on the leader, with the descriptor(s) after
+// them; a transfer answers once started (RangeStatus shows the outcome).
+//
+//   split:     admin command entry -> every replica cuts the range at apply (range-admin-apply.ts)
+//   add:       ConfChangeV2 AddLearnerNode / AddNode, context = {replicaId -> storeId}
+//   remove:    RemoveNode (not the leader's own replica: transfer leadership first)
+//   promote:   AddNode for a learner
+import { ConfChangeTransition, ConfChangeType, DropReason, StateRole, type ConfChangeV2, type ProposeResult } from '@rangekv/raft';
+import { adminpb, metapb } from '@rangekv/proto';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/storage';
+import { encodeAdminCommand, encodeConfChangeContext, AdminCommandType } from './admin-command.js';
+import { AmbiguousResultError, FailedPreconditionError, InvalidArgumentError, RangeErrorReply } from './errors.js';
+import type { KvResult } from './kv-state-machine.js';
+import { parseHeader, type Header, type ParsedHeader } from './kv-service.js';
+import type { StoreLimits } from './limits.js';
+import type { Logger } from './logger.js';
+import type { ProposalOutcome } from './replica.js';
+import type { RaftScheduler } from './raft-scheduler.js';
+import { descriptorToProto, epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
+import { isJoint, splitKeyProblem } from './range-descriptors.js';
+import type { Replica } from './replica.js';
+
+export interface AdminStoreContext {
+  storeId: number;
+  scheduler: RaftScheduler<KvResult>;
+  limits: StoreLimits;
+  log: Logger;
+  /** A cluster-unique id from this store's durable id space (new ranges, new replicas). */
+  allocateId(): Promise<number>;
+}
+
+type RangeErrorProps = metapb.RangeError.$Properties;
+type Bytes = Uint8Array | null | undefined;
+
+/** ListRanges answers at most this many ranges per call. */
+export const MAX_LIST_RANGES = 1000;
+
+function buf(b: Bytes): Buffer {
+  if (b === null || b === undefined) return Buffer.alloc(0);
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function positiveId(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+function roleToWire(role: number): adminpb.RaftRole {
+  switch (role) {
+    case StateRole.Leader: return adminpb.RaftRole.LEADER;
+    case StateRole.Candidate: return adminpb.RaftRole.CANDIDATE;
+    case StateRole.PreCandidate: return adminpb.RaftRole.PRE_CANDIDATE;
+    default: return adminpb.RaftRole.FOLLOWER;
+  }
+}
+
+export class AdminService {
+  constructor(private readonly s: AdminStoreContext) {}
+
+  // ---- checks ---------------------------------------------------------------------------
+
+  private replica(rangeId: number): Replica<KvResult> {
+    const r = this.s.scheduler.get(rangeId);
+    if (!r || r.destroyed || r.log.descriptor === null) throw new RangeErrorReply(rangeNotFound(rangeId, this.s.storeId));
+    return r;
+  }
+
+  private leader(h: ParsedHeader, what: string): { r: Replica<KvResult>; d: RangeDescriptor } {
+    const r = this.replica(h.rangeId);
+    if (!r.isLeader) throw new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, what));
+    const d = r.log.descriptor!;
+    if (d.epoch.version !== h.epoch.version || d.epoch.confVer !== h.epoch.confVer) {
+      const e = epochNotMatch(d, h.epoch);
+      e.message = `range ${d.rangeId}: epoch {confVer ${h.epoch.confVer}, version ${h.epoch.version}} does not match current {confVer ${d.epoch.confVer}, version ${d.epoch.version}}`;
+      throw new RangeErrorReply(e);
+    }
+    return { r, d };
+  }
+
+  private async answer<T>(f: () => Promise<T>): Promise<T | { rangeError: RangeErrorProps }> {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof RangeErrorReply) return { rangeError: e.rangeError };
+      throw e;
+    }
+  }
+
+  /** Waits for a proposal's outcome on this replica, bounded by proposalTimeoutMs. */
+  private outcome(r: Replica<KvResult>, propose: (done: (o: ProposalOutcome<KvResult>) => void) => ProposeResult): Promise<KvResult> {
+    const timeoutMs = this.s.limits.proposalTimeoutMs;
+    return new Promise<KvResult>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new AmbiguousResultError(`range ${r.rangeId}: not applied within ${timeoutMs} ms (proposalTimeoutMs); it may still apply`));
+      }, timeoutMs);
+      const res = propose((o) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (o.kind === 'applied') resolve(o.result);
+        else if (o.kind === 'dropped') reject(new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, `proposal dropped, nothing was done: ${o.reason}`)));
+        else reject(new AmbiguousResultError(`range ${r.rangeId}: ${o.reason}`));
+      });
+      if (!res.ok) {
+        settled = true;
+        clearTimeout(timer);
+        reject(this.refused(r, res));
+      }
+    });
+  }
+
+  private refused(r: Replica<KvResult>, res: Extract<ProposeResult, { ok: false }>): Error {
+    switch (res.reason) {
+      case DropReason.NotLeader:
+        return new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, res.leader, res.detail));
+      case DropReason.InvalidConfChange:
+        return new FailedPreconditionError(`range ${r.rangeId}: ${res.detail}`);
+      default:
+        return new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${res.reason}: ${res.detail}`));
+    }
+  }
+
+  private applied(result: KvResult, h: ParsedHeader): RangeDescriptor {
+    switch (result.kind) {
+      case 'conf-change': return result.descriptor;
+      case 'epoch-not-match': throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch));
+      case 'refused': throw new FailedPreconditionError(result.reason);
+      default: throw new Error(`admin change applied with result ${result.kind}`);
+    }
+  }
+
+  // ---- split ----------------------------------------------------------------------------
+
+  splitRange(req: adminpb.SplitRangeRequest.$Properties): Promise<adminpb.SplitRangeResponse.$Properties> {
+    return this.answer(async () => {
+      const h = parseHeader(req.header as Header);
+      const key = buf(req.splitKey);
+      if (key.length === 0) throw new InvalidArgumentError('split_key is empty');
+      if (key.length > this.s.limits.maxKeyBytes) throw new InvalidArgumentError(`split_key is ${key.length} bytes, above maxKeyBytes (${this.s.limits.maxKeyBytes})`);
+      const requestedId = req.newRangeId ?? 0;
+      if (requestedId !== 0) positiveId(requestedId, 'new_range_id');
+      const { r, d } = this.leader(h, 'splits are proposed on the leader');
+      const problem = splitKeyProblem(d, key);
+      if (problem !== null) {
+        if (Buffer.compare(key, d.startKey) === 0) throw new InvalidArgumentError(problem);
+        throw new RangeErrorReply(keyNotInRange(key, d));
+      }
+      if (isJoint(r.log.confState)) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is changing membership (joint configuration); retry`));
+      if (requestedId !== 0 && this.s.scheduler.get(requestedId)) throw new InvalidArgumentError(`new_range_id ${requestedId} is already a range on store ${this.s.storeId}`);
+      const newRangeId = requestedId !== 0 ? requestedId : await this.s.allocateId();
+      const data = encodeAdminCommand({ type: AdminCommandType.Split, confVer: d.epoch.confVer, version: d.epoch.version, splitKey: key, newRangeId });
+      const result = await this.outcome(r, (done) => this.s.scheduler.propose(r.rangeId, data, done));
+      if (result.kind === 'split') return { left: descriptorToProto(result.left), right: descriptorToProto(result.right) };
+      if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch));
+      if (result.kind === 'refused') throw new FailedPreconditionError(result.reason);
+      throw new Error(`split applied with result ${result.kind}`);
+    });
+  }
+
+  // ---- leadership -----------------------------------------------------------------------
+
+  transferLeader(req: adminpb.TransferLeaderRequest.$Properties): Promise<adminpb.TransferLeaderResponse.$Properties> {
+    return this.answer(async () => {
+      const h = parseHeader(req.header as Header);
+      const toStore = positiveId(req.toStore ?? 0, 'to_store');
+      const { r, d } = this.leader(h, 'transfers start on the leader');
+      const target = d.replicas.find((x) => x.storeId === toStore);
+      if (!target) throw new FailedPreconditionError(`range ${r.rangeId} has no replica on store ${toStore}`);
+      if (target.role !== ReplicaRole.Voter) throw new FailedPreconditionError(`range ${r.rangeId}: the replica on store ${toStore} is not a voter`);
+      if (toStore === this.s.storeId) return {};
+      this.s.scheduler.withNode(r.rangeId, (x) => x.node.transferLeader(target.replicaId));
+      this.s.log.info('leadership transfer started', { rangeId: r.rangeId, toStore, toReplica: target.replicaId });
+      return {};
+    });
+  }
+
+  // ---- membership -----------------------------------------------------------------------
+
+  private async changeReplicas(
+    req: { header?: metapb.RequestHeader.$Properties | null },
+    plan: (d: RangeDescriptor) => { cc: ConfChangeV2; what: string },
+  ): Promise<adminpb.ChangeReplicasResponse.$Properties | { rangeError: RangeErrorProps }> {
+    return this.answer(async () => {
+      const h = parseHeader(req.header as Header);
+      const { r, d } = this.leader(h, 'membership changes are proposed on the leader');
+      if (isJoint(r.log.confState)) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is leaving a joint configuration; retry`));
+      const { cc, what } = plan(d);
+      this.s.log.info('membership change proposed', { rangeId: r.rangeId, change: what });
+      const result = await this.outcome(r, (done) => this.s.scheduler.proposeConfChange(r.rangeId, cc, done));
+      return { descriptor: descriptorToProto(this.applied(result, h)) };
+    });
+  }
+
+  async addReplica(req: adminpb.AddReplicaRequest.$Properties): Promise<adminpb.ChangeReplicasResponse.$Properties> {
+    const storeId = positiveId(req.storeId ?? 0, 'store_id');
+    const role = req.role ?? metapb.ReplicaRole.VOTER;
+    if (role !== metapb.ReplicaRole.VOTER && role !== metapb.ReplicaRole.LEARNER) throw new InvalidArgumentError('role must be VOTER or LEARNER');
+    let replicaId = req.replicaId ?? 0;
+    if (replicaId !== 0) positiveId(replicaId, 'replica_id');
+    else replicaId = await this.s.allocateId();
+    return this.changeReplicas(req, (d) => {
+      if (d.replicas.some((x) => x.storeId === storeId)) throw new FailedPreconditionError(`range ${d.rangeId} already has a replica on store ${storeId}`);
+      if (d.replicas.some((x) => x.replicaId === replicaId)) throw new FailedPreconditionError(`range ${d.rangeId} already has replica id ${replicaId}`);
+      const type = role === metapb.ReplicaRole.LEARNER ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
+      return {
+        cc: { transition: ConfChangeTransition.Auto, changes: [{ type, nodeId: replicaId }], context: encodeConfChangeContext(new Map([[replicaId, storeId]])) },
+        what: `add ${role === metapb.ReplicaRole.LEARNER ? 'learner' : 'voter'} ${replicaId} on store ${storeId}`,
+      };
+    });
+  }
+
+  async removeReplica(req: adminpb.RemoveReplicaRequest.$Properties): Promise<adminpb.ChangeReplicasResponse.$Properties> {
+    const storeId = positiveId(req.storeId ?? 0, 'store_id');
+    return this.changeReplicas(req, (d) => {
+      const x = d.replicas.find((y) => y.storeId === storeId);
+      if (!x) throw new FailedPreconditionError(`range ${d.rangeId} has no replica on store ${storeId}`);
+      if (storeId === this.s.storeId) throw new FailedPreconditionError(`range ${d.rangeId}: store ${storeId} holds the leader; transfer leadership away first`);
+      return {
+        cc: { transition: ConfChangeTransition.Auto, changes: [{ type: ConfChangeType.RemoveNode, nodeId: x.replicaId }], context: new Uint8Array(0) },
+        what: `remove replica ${x.replicaId} on store ${storeId}`,
+      };
+    });
+  }
+
+  async promoteLearner(req: adminpb.PromoteLearnerRequest.$Properties): Promise<adminpb.ChangeReplicasResponse.$Properties> {
+    const storeId = positiveId(req.storeId ?? 0, 'store_id');
+    return this.changeReplicas(req, (d) => {
+      const x = d.replicas.find((y) => y.storeId === storeId);
+      if (!x || x.role !== ReplicaRole.Learner) throw new FailedPreconditionError(`range ${d.rangeId} has no learner on store ${storeId}`);
+      return {
+        cc: { transition: ConfChangeTransition.Auto, changes: [{ type: ConfChangeType.AddNode, nodeId: x.replicaId }], context: new Uint8Array(0) },
+        what: `promote learner ${x.replicaId} on store ${storeId}`,
+      };
+    });
+  }
+
+  // ---- status ---------------------------------------------------------------------------
+
+  rangeStatus(req: adminpb.RangeStatusRequest.$Properties): Promise<adminpb.RangeStatusResponse.$Properties> {
+    return this.answer(async () => {
+      const r = this.replica(positiveId(req.rangeId ?? 0, 'range_id'));
+      const st = r.node.status();
+      const progress: adminpb.ReplicaProgress.$Properties[] = [];
+      if (st.progress) {
+        for (const [id, p] of [...st.progress].sort((a, b) => a[0] - b[0])) {
+          if (id === st.id) continue;
+          progress.push({ replicaId: id, match: p.match, next: p.next, state: p.state, recentActive: false });
+        }
+      }
+      return {
+        status: {
+          descriptor: descriptorToProto(r.log.descriptor!), replicaId: st.id, role: roleToWire(st.role), term: st.term,
+          leaderReplicaId: st.lead, commit: st.commit, applied: r.log.applied.index, lastIndex: st.lastIndex,
+          quiescent: (r as { quiescent?: boolean }).quiescent === true, leaseValid: false, progress,
+        },
+      };
+    });
+  }
+
+  async listRanges(req: adminpb.ListRangesRequest.$Properties): Promise<adminpb.ListRangesResponse.$Properties> {
+    const after = req.afterRangeId ?? 0;
+    if (typeof after !== 'number' || !Number.isSafeInteger(after) || after < 0) throw new InvalidArgumentError('after_range_id must be a non-negative integer');
+    const limit = req.limit ?? 0;
+    if (!Number.isInteger(limit) || limit < 0 || limit > MAX_LIST_RANGES) throw new InvalidArgumentError(`limit must be 0..${MAX_LIST_RANGES} (MAX_LIST_RANGES)`);
+    const max = limit === 0 ? MAX_LIST_RANGES : limit;
+    const ids = [...this.s.scheduler.all()].filter((r) => r.rangeId > after && r.log.descriptor !== null && !r.destroyed).map((r) => r.rangeId).sort((a, b) => a - b);
+    const ranges = ids.slice(0, max).map((id) => {
+      const r = this.s.scheduler.get(id)!;
+      return { descriptor: descriptorToProto(r.log.descriptor!), role: roleToWire(r.role), leaderReplicaId: r.lead, quiescent: (r as { quiescent?: boolean }).quiescent === true };
+    });
+    return { ranges, more: ids.length > max };
+  }
+}

@@ -1,0 +1,97 @@
+// Applying the entries that change a range itself (split, membership) on the main thread,
+// in log order with the range's KV entries (apply-order.ts runs them in between).
+//
+// Split at apply, on every replica: re-check the epoch the proposer planned against (a
+// membership change or another split may have come first: then the split is refused, the
+// same way on every replica) and that raft is not in a joint configuration; cut the
+// descriptor; create the right-hand range with the same replicas in the same batch
+// (StorageEngine.splitRange); start its raft group. The replica that leads the left range
+// campaigns for the right one at once, so it has a leader without waiting an election
+// timeout. Proposals and reads on the left range for keys now on the right fail their
+// re-check (EpochNotMatch / KeyNotInRange) and the client re-routes.
+//
+// Membership change at apply: raft's new ConfState (handed out by the scheduler) becomes
+// the descriptor's replica list, confVer + 1, written with the applied index in one batch.
+// When this store's replica is no longer in it, the replica is destroyed after the apply.
+import type { HardState } from '@rangekv/raft';
+import type { RangeDescriptor, StorageEngine } from '@rangekv/storage';
+import { decodeConfChange } from '@rangekv/raft';
+import { decodeConfChangeContext, type SplitCommand } from './admin-command.js';
+import type { KvResult } from './kv-state-machine.js';
+import type { Logger } from './logger.js';
+import type { ApplyEntry, RaftScheduler } from './raft-scheduler.js';
+import { descriptorAfterConfChange, isJoint, splitDescriptors, splitKeyProblem } from './range-descriptors.js';
+import type { Replica } from './replica.js';
+
+export interface AdminApplyContext {
+  storeId: number;
+  engine: StorageEngine;
+  scheduler: RaftScheduler<KvResult>;
+  log: Logger;
+  /** Creates and schedules the raft group of a range whose log store exists here. */
+  startReplica(rangeId: number): Replica<KvResult> | null;
+  /** A split applied here (metrics). */
+  onSplit?(left: RangeDescriptor, right: RangeDescriptor): void;
+  /** This store's replica of `rangeId` was removed from the range: destroy it (after this apply). */
+  onRemoved(rangeId: number): void;
+}
+
+function noChange(engine: StorageEngine, r: Replica<KvResult>, e: ApplyEntry): void {
+  engine.apply(r.rangeId, { applied: { index: e.index, term: e.term } });
+}
+
+export function applySplit(ctx: AdminApplyContext, r: Replica<KvResult>, e: ApplyEntry, cmd: SplitCommand): KvResult {
+  const d = r.log.descriptor;
+  if (d === null) throw new Error(`range ${r.rangeId}: split applied on an uninitialized range`);
+  const refuse = (reason: string): KvResult => {
+    noChange(ctx.engine, r, e);
+    return { kind: 'refused', reason, descriptor: d };
+  };
+  if (d.epoch.version !== cmd.version || d.epoch.confVer !== cmd.confVer) {
+    noChange(ctx.engine, r, e);
+    return { kind: 'epoch-not-match', descriptor: d };
+  }
+  const problem = splitKeyProblem(d, cmd.splitKey);
+  if (problem !== null) return refuse(problem);
+  if (isJoint(r.log.confState)) return refuse(`range ${r.rangeId} is in a joint configuration`);
+  const existing = ctx.scheduler.get(cmd.newRangeId);
+  if (existing && existing.log.descriptor !== null) {
+    // Ids are allocated once cluster-wide: an initialized range with this id here is a broken invariant.
+    throw new Error(`split of range ${r.rangeId}: right-hand range ${cmd.newRangeId} already exists on store ${ctx.storeId}`);
+  }
+  const { left, right } = splitDescriptors(d, cmd.splitKey, cmd.newRangeId);
+  let takeOverHardState: HardState | undefined;
+  if (existing) {
+    // An empty replica created by a message from the right range's leader: take it over.
+    const st = existing.node.status();
+    takeOverHardState = { term: st.term, vote: st.vote, commit: 0 };
+    ctx.scheduler.remove(cmd.newRangeId);
+  }
+  ctx.engine.splitRange(r.rangeId, {
+    left: { applied: { index: e.index, term: e.term }, descriptor: left }, right, confState: r.log.confState,
+    ...(takeOverHardState ? { takeOverHardState } : {}),
+  });
+  const rr = ctx.startReplica(right.rangeId);
+  if (rr !== null && r.isLeader) ctx.scheduler.withNode(right.rangeId, (x) => x.node.campaign());
+  ctx.log.info('range split', { rangeId: r.rangeId, rightRangeId: right.rangeId, version: left.epoch.version });
+  ctx.onSplit?.(left, right);
+  return { kind: 'split', left, right };
+}
+
+export function applyMembership(ctx: AdminApplyContext, r: Replica<KvResult>, e: ApplyEntry): KvResult {
+  const d = r.log.descriptor;
+  if (d === null) throw new Error(`range ${r.rangeId}: conf change applied on an uninitialized range`);
+  if (!e.confState) {
+    // Superseded by a snapshot already restored: the snapshot carries the membership.
+    noChange(ctx.engine, r, e);
+    return { kind: 'noop' };
+  }
+  const added = decodeConfChangeContext(decodeConfChange(e.data).context);
+  const next = descriptorAfterConfChange(d, e.confState, added);
+  ctx.engine.apply(r.rangeId, { applied: { index: e.index, term: e.term }, confState: e.confState, descriptor: next });
+  ctx.log.info('range membership changed', {
+    rangeId: r.rangeId, confVer: next.epoch.confVer, replicas: next.replicas.map((x) => `${x.replicaId}@${x.storeId}:${x.role}`).join(','),
+  });
+  if (!next.replicas.some((x) => x.storeId === ctx.storeId)) ctx.onRemoved(r.rangeId);
+  return { kind: 'conf-change', descriptor: next };
+}
