@@ -281,6 +281,7 @@ export class RaftScheduler<R> {
   proposeConfChange(rangeId: number, cc: ConfChangeV2, done: (o: ProposalOutcome<R>) => void): ProposeResult {
     const r = this.replicas.get(rangeId);
     if (!r) return { ok: false, reason: 'not-leader', leader: 0, detail: `range ${rangeId} is not on this store` };
+    this.unquiesce(r, 'proposal');
     const res = r.node.proposeConfChange(cc);
     if (res.ok) {
       r.track(res.index, res.term, done);

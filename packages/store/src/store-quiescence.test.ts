@@ -167,3 +167,18 @@ test('a quiescent range whose leader store stops elects a new leader on the othe
     await c.close();
   }
 });
+
+test('an admin call wakes a quiescent range: a leadership transfer completes and the range quiesces again', async () => {
+  const c = await quiescentCluster({ ranges: 2, livenessTimeoutMs: 5_000 });
+  try {
+    const leader = leaderOf(c, 1)!;
+    const to = [...c.servers.values()].find((s) => s !== leader)!.storeId;
+    assert.deepEqual(await leader.admin.transferLeader({ header: c.header(1), toStore: to }), {});
+    await c.waitFor(`store ${to} leads range 1`, () => leaderOf(c, 1)?.storeId === to);
+    assert.deepEqual(await c.server(to).kv.put({ header: c.header(1), key: b('moved'), value: b('1') }), {});
+    await c.waitFor('range 1 quiescent again everywhere', () => [...c.servers.values()].every((s) => s.scheduler.get(1)!.quiescent));
+    assert.ok([...c.servers.values()].every((s) => s.scheduler.get(2)!.quiescent), 'range 2 stays quiescent');
+  } finally {
+    await c.close();
+  }
+});
