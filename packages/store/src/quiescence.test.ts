@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { emptyMessage, MessageType, ProgressState, StateRole, type Message, type RaftStatus, type Ready } from '@rangekv/raft';
-import { followerStatusQuiescent, isWakeReadCtx, leaderStatusQuiescent, plainHeartbeatCount, WAKE_READ_CTX } from './quiescence.js';
+import { followerStatusQuiescent, isLateAck, isWakeReadCtx, leaderStatusQuiescent, plainHeartbeatCount, WAKE_READ_CTX } from './quiescence.js';
 
 function leaderStatus(over: Partial<RaftStatus> = {}): RaftStatus {
   const pr = (match: number): { match: number; next: number; state: ProgressState } => ({ match, next: match + 1, state: ProgressState.Replicate });
@@ -70,4 +70,13 @@ test('wake-up reads have a context no real read uses', () => {
   assert.equal(isWakeReadCtx(WAKE_READ_CTX), true);
   assert.equal(isWakeReadCtx(null), false);
   assert.equal(isWakeReadCtx(new Uint8Array(16)), false);
+});
+
+test('a quiescent leader absorbs late answers but not the answer of a follower that refused the quiesce heartbeat', () => {
+  const resp = (index: number): Message => ({ ...emptyMessage(), type: MessageType.HeartbeatResp, from: 2, to: 1, term: 3, index });
+  assert.equal(isLateAck(resp(40), 42), true, 'answer to an earlier heartbeat');
+  assert.equal(isLateAck(resp(42), 42), false, 'answer to the quiesce heartbeat itself: the follower refused');
+  assert.equal(isLateAck({ ...emptyMessage(), type: MessageType.AppResp, from: 2, to: 1, term: 3, index: 10 }, 42), true);
+  assert.equal(isLateAck({ ...emptyMessage(), type: MessageType.AppResp, from: 2, to: 1, term: 3, reject: true }, 42), false);
+  assert.equal(isLateAck({ ...emptyMessage(), type: MessageType.PreVote, from: 2, to: 1, term: 4 }, 42), false);
 });

@@ -20,8 +20,14 @@
 // ends up with a silent leader.
 //
 // Waking. Any proposal, admin call (withNode: reads, conf changes, transfers) or inbound
-// raft message other than an accepted quiesce heartbeat wakes the group: it rejoins the
-// ticking set. A woken leader heartbeats at once (a ReadIndex with WAKE_READ_CTX: the
+// raft message other than an accepted quiesce heartbeat or a late ack wakes the group: it
+// rejoins the ticking set. A late ack is an answer, arriving at a quiescent leader, to
+// what it sent before quiescing: a HeartbeatResp echoing an older stamp than the quiesce
+// heartbeats' (a follower that REFUSED echoes the quiesce stamp itself, and wakes the
+// leader), or an accepted AppResp. The leader steps it and stays quiescent unless raft
+// then has something to do (a Ready). Without this, under load every answer that
+// arrives after the quiesce decision woke the group again (measured: as many wakes as
+// quiesces). A woken leader heartbeats at once (a ReadIndex with WAKE_READ_CTX: the
 // one raft call that broadcasts a heartbeat now; its ReadState is ignored) so followers
 // wake; a follower woken by anything but its leader forwards the same ReadIndex to the
 // leader so the leader wakes before the follower's election timer runs out. A quiescent
@@ -70,6 +76,11 @@ export function leaderStatusQuiescent(st: RaftStatus): boolean {
     if (id !== st.id && pr.match !== st.lastIndex) return false;
   }
   return true;
+}
+
+/** At a quiescent leader whose quiesce heartbeats carried `quiesceStamp`: an answer to something older. */
+export function isLateAck(m: Message, quiesceStamp: number): boolean {
+  return (m.type === MessageType.HeartbeatResp && m.index < quiesceStamp) || (m.type === MessageType.AppResp && !m.reject);
 }
 
 /** Raft's side of "a follower may accept quiesce heartbeat `m`": see the file comment. */

@@ -19,7 +19,7 @@ import {
 } from '@rangekv/raft';
 import type { StorageEngine } from '@rangekv/storage';
 import {
-  followerStatusQuiescent, leaderStatusQuiescent, plainHeartbeatCount, WAKE_READ_CTX, type WakeReason,
+  followerStatusQuiescent, isLateAck, leaderStatusQuiescent, plainHeartbeatCount, WAKE_READ_CTX, type WakeReason,
 } from './quiescence.js';
 import { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
 
@@ -92,6 +92,8 @@ export interface SchedulerStats {
   wakes: number;
   /** Quiesce heartbeats a follower refused (stepped as plain heartbeats). */
   quiesceRefused: number;
+  /** Late acknowledgements a quiescent leader stepped without waking (quiescence.ts). */
+  lateAcksAbsorbed: number;
 }
 
 export class RaftScheduler<R> {
@@ -109,6 +111,7 @@ export class RaftScheduler<R> {
   readonly limits: SchedulerLimits;
   readonly stats: SchedulerStats = {
     cycles: 0, readies: 0, persistBatches: 0, groupsPerBatchMax: 0, applies: 0, quiesced: 0, wakes: 0, quiesceRefused: 0,
+    lateAcksAbsorbed: 0,
   };
 
   constructor(
@@ -183,6 +186,17 @@ export class RaftScheduler<R> {
         return true;
       }
       this.stats.quiesceRefused++;
+    }
+    if (r.quiescent && r.isLeader && isLateAck(m, r.quiesceStamp)) {
+      // An answer to a heartbeat or append sent before the quiesce heartbeats: raft
+      // absorbs it; the group stays quiescent unless raft now has something to do.
+      r.node.step(m);
+      if (!r.node.hasReady()) {
+        this.stats.lateAcksAbsorbed++;
+        return true;
+      }
+      this.unquiesce(r, 'message');
+      return true;
     }
     if (r.quiescent) this.unquiesce(r, !r.isLeader && m.from === r.lead ? 'leader-message' : 'message');
     r.node.step(m);
@@ -260,7 +274,9 @@ export class RaftScheduler<R> {
   private followerMayQuiesce(r: Replica<R>, m: Message): boolean {
     const host = this.host;
     if (host.mayQuiesce === undefined || r.destroyed || r.isLeader) return false;
-    if (r.pendingProposals > 0 || r.applying || r.applyQueue.length > 0 || r.blocked || r.node.hasReady()) return false;
+    // A Ready still pending (e.g. the answer to the previous heartbeat) is no reason to
+    // refuse: it is processed as usual, and the leader absorbs late answers.
+    if (r.pendingProposals > 0 || r.applying || r.applyQueue.length > 0 || r.blocked) return false;
     return followerStatusQuiescent(r.node.status(), m) && host.mayQuiesce(r, false);
   }
 
@@ -351,7 +367,10 @@ export class RaftScheduler<R> {
         }
         // Quiescence: a heartbeat-only Ready of an idle leader goes out flagged quiesce
         // (the host reads replica.quiescent) and the group stops ticking.
-        if (this.leaderMayQuiesce(r, rd)) this.quiesce(r);
+        if (this.leaderMayQuiesce(r, rd)) {
+          this.quiesce(r);
+          r.quiesceStamp = rd.messages[0]!.index;
+        }
         if (rd.messages.length > 0) this.host.send(r, rd.messages);
         if (rd.committedEntries.length > 0) {
           // Committed entries are durable locally already (raft hands out nothing else).

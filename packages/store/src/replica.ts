@@ -50,6 +50,8 @@ export class Replica<R = unknown> {
   wokeAtTick = 0;
   /** Scheduler tick count when the group last quiesced. */
   quiescedAtTick = 0;
+  /** Leader: the lease stamp (raft's `index`) of its quiesce heartbeats; answers to older heartbeats are late. */
+  quiesceStamp = 0;
 
   constructor(
     readonly rangeId: number,

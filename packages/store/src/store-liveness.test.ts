@@ -49,9 +49,14 @@ test('a store is live from the first time it is heard until it is silent for liv
   assert.equal(h.l.isLive(2), false, 'never heard: not live');
   h.l.heard(2);
   assert.equal(h.l.isLive(2), true);
-  h.advance(300);
-  h.l.poll();
+  for (let i = 0; i < 3; i++) {
+    h.advance(100);
+    h.l.poll();
+  }
   assert.equal(h.l.isLive(2), true, '300 ms silent is within the 350 ms timeout');
+  h.advance(100);
+  h.l.poll();
+  assert.equal(h.l.isLive(2), true, '400 ms but only 4 polls: 350 / 100 rounds up to 4 silent polls needed, plus one');
   h.advance(100);
   h.l.poll();
   assert.equal(h.l.isLive(2), false);
@@ -87,4 +92,21 @@ test('a store heard from joins the pinged set; its own id is ignored', () => {
 test('options: the timeout must exceed the interval', () => {
   assert.throws(() => harness({ livenessIntervalMs: 100, livenessTimeoutMs: 100 }), RangeError);
   assert.throws(() => harness({ livenessIntervalMs: 0 }), RangeError);
+});
+
+test('our own stall does not declare peers down: silence counts in polls as well as in time', () => {
+  const h = harness();
+  h.l.heard(2);
+  h.advance(5_000); // the event loop stalled: one late poll, the peer's batches still unread
+  h.l.poll();
+  assert.equal(h.l.isLive(2), true);
+  h.l.heard(2); // read right after the late poll
+  for (let i = 0; i < 4; i++) {
+    h.advance(100);
+    h.l.poll();
+  }
+  assert.equal(h.l.isLive(2), true);
+  h.advance(100);
+  h.l.poll();
+  assert.equal(h.l.isLive(2), false, 'silent for 500 ms and 5 polls');
 });

@@ -5,10 +5,17 @@
 // Every livenessIntervalMs this store pings every peer store (a liveness packet riding
 // in the transport's next batch to it, RaftTransport.sendLiveness). Any batch from a
 // store (a ping or raft traffic) counts as hearing from it. A store is live from the
-// first time it is heard until livenessTimeoutMs pass without hearing from it, or the
-// transport reports it unreachable (connection refused, stream broken) — whichever comes
-// first. A store never heard from is not live. `onDown` runs on each live -> down
-// transition, `onUp` on each down -> live one.
+// first time it is heard until it has been silent both for livenessTimeoutMs and for
+// ceil(livenessTimeoutMs / livenessIntervalMs) of our own polls, or the transport reports
+// it unreachable (connection refused, stream broken) — whichever comes first. A store
+// never heard from is not live. `onDown` runs on each live -> down transition, `onUp` on
+// each down -> live one.
+//
+// Why count polls too: when OUR event loop stalls (overload, GC), the batches peers sent
+// meanwhile wait in the socket, and the late timer fires before they are read. Wall time
+// alone would declare every peer down after each long stall, waking every quiescent
+// range at once — more load, more stalls. Between two polls the loop always reads its
+// sockets, so K silent polls mean K chances to hear the peer went unused.
 //
 //   const l = new StoreLiveness({ storeId: 1, livenessIntervalMs: 250, livenessTimeoutMs: 1000,
 //     peers: () => [2, 3], ping: (s) => t.sendLiveness(s), flush: () => t.flush(),
@@ -49,6 +56,8 @@ export interface PeerLiveness {
   lastHeardMs: number;
   /** live -> down transitions so far. */
   downs: number;
+  /** Our polls since it was last heard. */
+  silentPolls: number;
 }
 
 export class StoreLiveness {
@@ -57,6 +66,8 @@ export class StoreLiveness {
   private timer: NodeJS.Timeout | null = null;
   private polls = 0;
   private readonly refreshEveryPolls: number;
+  /** Silent polls (besides livenessTimeoutMs) before a live peer is declared down. */
+  private readonly downAfterPolls: number;
 
   constructor(opts: StoreLivenessOptions) {
     if (!(opts.livenessIntervalMs > 0) || !(opts.livenessTimeoutMs > opts.livenessIntervalMs)) {
@@ -65,6 +76,7 @@ export class StoreLiveness {
     }
     this.o = { peerRefreshMs: 5_000, now: () => performance.now(), ...opts };
     this.refreshEveryPolls = Math.max(1, Math.round(this.o.peerRefreshMs / opts.livenessIntervalMs));
+    this.downAfterPolls = Math.ceil(opts.livenessTimeoutMs / opts.livenessIntervalMs);
   }
 
   /** Pings at once, then every livenessIntervalMs. */
@@ -88,6 +100,7 @@ export class StoreLiveness {
     if (storeId === this.o.storeId) return;
     const p = this.peer(storeId);
     p.lastHeardMs = this.o.now();
+    p.silentPolls = 0;
     if (!p.live) {
       p.live = true;
       this.o.onUp?.(storeId);
@@ -100,14 +113,16 @@ export class StoreLiveness {
     this.markDown(this.peer(storeId));
   }
 
-  /** One interval: declare down the peers silent for livenessTimeoutMs, then ping every peer. */
+  /** One interval: declare down the peers silent for livenessTimeoutMs (and as many polls), then ping every peer. */
   poll(): void {
     if (this.polls++ % this.refreshEveryPolls === 0) {
       for (const id of this.o.peers()) if (id !== this.o.storeId) this.peer(id);
     }
     const now = this.o.now();
     for (const p of this.peerState.values()) {
-      if (p.live && now - p.lastHeardMs > this.o.livenessTimeoutMs) this.markDown(p);
+      if (!p.live) continue;
+      p.silentPolls++;
+      if (p.silentPolls > this.downAfterPolls && now - p.lastHeardMs > this.o.livenessTimeoutMs) this.markDown(p);
     }
     for (const id of this.peerState.keys()) this.o.ping(id);
     this.o.flush();
@@ -121,7 +136,7 @@ export class StoreLiveness {
   private peer(storeId: number): PeerLiveness {
     let p = this.peerState.get(storeId);
     if (p === undefined) {
-      p = { storeId, live: false, lastHeardMs: -1, downs: 0 };
+      p = { storeId, live: false, lastHeardMs: -1, downs: 0, silentPolls: 0 };
       this.peerState.set(storeId, p);
     }
     return p;

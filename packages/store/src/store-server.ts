@@ -71,7 +71,7 @@ export interface StoreServerOptions {
   quiescence?: boolean;
   /** Store liveness pings to every peer store this often; default 250 ms. */
   livenessIntervalMs?: number;
-  /** A peer store not heard from this long is declared down; default 1,000 ms. */
+  /** A peer store not heard from this long (and for as many liveness polls) is declared down; default 2,000 ms. */
   livenessTimeoutMs?: number;
   limits?: Partial<StoreLimits>;
   raft?: RaftTuning;
@@ -221,7 +221,7 @@ export class StoreServer {
     this.liveness = new StoreLiveness({
       storeId: opts.storeId,
       livenessIntervalMs: opts.livenessIntervalMs ?? 250,
-      livenessTimeoutMs: opts.livenessTimeoutMs ?? 1_000,
+      livenessTimeoutMs: opts.livenessTimeoutMs ?? 2_000,
       peers: () => this.peerStores(),
       ping: (s) => this.transport.sendLiveness(s),
       flush: () => this.transport.flush(),
