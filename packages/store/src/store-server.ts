@@ -19,7 +19,7 @@
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
-import { StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
+import { StorageEngine, type RangeDescriptor, type RangeLogStore, type StorageEngineOptions } from '@rangekv/storage';
 import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { RangeErrorReply, UnavailableError } from './errors.js';
@@ -33,6 +33,10 @@ import { notLeader } from './range-errors.js';
 import { RaftScheduler, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
 import { Replica } from './replica.js';
 import { TickClock } from './tick-clock.js';
+import { LogCompactor, resolveLogCompactionLimits, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
+import { SnapshotShipper, type SnapshotCounters } from './snapshot-shipper.js';
+import { resolveSnapshotLimits, type SnapshotLimits } from './snapshot-limits.js';
+import { UninitializedReplicas, createsReplica } from './uninitialized-replicas.js';
 
 /** Raft knobs a store may set for all its groups (ids, storage and timing are the store's). */
 export type RaftTuning = Partial<Pick<RaftConfig,
@@ -65,6 +69,10 @@ export interface StoreServerOptions {
   transportLimits?: Partial<TransportLimits>;
   /** Tests: one TransportFaults shared by several stores. */
   transportFaults?: TransportFaults;
+  /** Snapshot stream and uninitialized-replica bounds (snapshot-limits.ts). */
+  snapshots?: Partial<SnapshotLimits>;
+  /** When the store compacts raft logs (log-compactor.ts). */
+  logCompaction?: Partial<LogCompactionLimits>;
   log?: Logger;
   /** A disk failure or broken invariant: the store has stopped (or is stopping) itself. */
   onFatal?: (err: unknown) => void;
@@ -112,7 +120,10 @@ export class StoreServer {
   private stopping: Promise<void> | null = null;
   private port = 0;
   /** Counters for tests and (later) metrics. */
-  readonly counters = {
+  readonly counters: Record<string, number> & SnapshotCounters & LogCompactorCounters & {
+    inboundUnknownRange: number; inboundWrongReplica: number; inboundMalformed: number; snapshotsNotSent: number;
+    readHeartbeatsSent: number;
+  } = {
     /** Inbound raft messages dropped: no such range here, not addressed to our replica, refused by raft. */
     inboundUnknownRange: 0,
     inboundWrongReplica: 0,
@@ -121,7 +132,16 @@ export class StoreServer {
     snapshotsNotSent: 0,
     /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
     readHeartbeatsSent: 0,
+    // Snapshots over the wire (snapshot-shipper.ts) and log compaction (log-compactor.ts).
+    snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
+    snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
+    logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
   };
+  readonly snapshotLimits: SnapshotLimits;
+  /** Replicas created by message (uninitialized until a snapshot arrives). */
+  readonly uninitialized: UninitializedReplicas<KvResult>;
+  readonly snapshots: SnapshotShipper<KvResult>;
+  readonly compactor: LogCompactor<KvResult>;
   fatal: unknown = null;
 
   /** Writes range 1 over the whole keyspace into an empty data dir (see bootstrap.ts). */
@@ -132,7 +152,11 @@ export class StoreServer {
   static async start(opts: StoreServerOptions): Promise<StoreServer> {
     claimDataDir(opts.dataDir, opts.storeId);
     const limits = resolveStoreLimits(opts.limits);
-    const engine = await StorageEngine.open(opts.dataDir, opts.storage ?? {});
+    const snapLimits = resolveSnapshotLimits(opts.snapshots);
+    const engine = await StorageEngine.open(opts.dataDir, {
+      ...(opts.storage ?? {}),
+      limits: { maxSnapshotChunkBytes: snapLimits.snapshotChunkBytes, ...(opts.storage?.limits ?? {}) },
+    });
     const s = new StoreServer(opts, limits, engine);
     try {
       await s.startParts(opts);
@@ -154,6 +178,16 @@ export class StoreServer {
       tickMs: opts.tickMs ?? 50, windowTicks: opts.electionTimeoutTicks ?? 10, marginTicks: opts.raft?.leaseMarginTicks ?? 2,
     });
     this.scheduler = new RaftScheduler<KvResult>(engine, this.host(), opts.scheduler ?? {});
+    this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
+    this.uninitialized = new UninitializedReplicas<KvResult>({
+      engine, scheduler: this.scheduler, makeNode: (id, log) => this.makeNode(id, log),
+      maxUninitializedReplicas: this.snapshotLimits.maxUninitializedReplicas, log: this.log,
+    });
+    this.snapshots = new SnapshotShipper<KvResult>({
+      storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
+      uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters,
+    });
+    this.compactor = new LogCompactor<KvResult>(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), this.log, this.counters);
     this.kv = new KvService({
       storeId: this.storeId, engine, scheduler: this.scheduler, reads: this.reads, limits, log: this.log,
       leaseUsable: () => this.clock.leaseUsable(),
@@ -180,10 +214,16 @@ export class StoreServer {
       storeId: this.storeId, listenHost: host, listenPort: opts.raftPort ?? 0, resolve,
       ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
       ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
+      snapshotLimits: this.snapshotLimits,
+      onSnapshot: (start) => this.snapshots.receive(start),
     }, (fromStore, msgs) => this.onInbound(fromStore, msgs));
     this.transport.onUnreachable((toStore) => this.onUnreachable(toStore));
     for (const rangeId of this.engine.rangeIds()) this.addReplica(rangeId, opts);
-    this.clock.start(() => this.scheduler.tick());
+    this.clock.start(() => {
+      this.scheduler.tick();
+      this.compactor.tick();
+      this.snapshots.sweepStaged();
+    });
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
@@ -199,8 +239,8 @@ export class StoreServer {
     const log = this.engine.range(rangeId);
     const desc = log.descriptor;
     if (desc === null) {
-      // Created to receive a snapshot; needs the snapshot path (not wired yet).
-      this.log.warn('skipping uninitialized range', { rangeId });
+      // Created to receive a snapshot: comes back when a leader's message names its replica.
+      this.uninitialized.restore(rangeId);
       return;
     }
     const me = desc.replicas.find((r) => r.storeId === this.storeId);
@@ -208,16 +248,19 @@ export class StoreServer {
       this.log.warn('skipping range without a replica on this store', { rangeId });
       return;
     }
-    const node = new RawNode({
+    this.scheduler.add(new Replica<KvResult>(rangeId, this.makeNode(me.replicaId, log, opts), log));
+  }
+
+  private makeNode(replicaId: number, log: RangeLogStore, opts: StoreServerOptions = this.opts): RawNode {
+    return new RawNode({
       ...(opts.raft ?? {}),
-      id: me.replicaId,
+      id: replicaId,
       storage: log,
       prng: new Prng(randomInt(0x7fffffff)),
       electionTimeoutTicks: opts.electionTimeoutTicks ?? 10,
       heartbeatIntervalTicks: opts.heartbeatIntervalTicks ?? 2,
       applied: log.applied.index,
     });
-    this.scheduler.add(new Replica<KvResult>(rangeId, node, log));
   }
 
   private host(): GroupHost<KvResult> {
@@ -241,17 +284,14 @@ export class StoreServer {
   private send(replica: Replica<KvResult>, msgs: readonly Message[]): void {
     const desc = replica.log.descriptor;
     for (const m of msgs) {
-      const toStore = storeOfReplica(desc, m.to);
+      const toStore = storeOfReplica(desc, m.to) ?? this.uninitialized.storeOf(replica.rangeId, m.to);
       if (toStore === undefined || toStore === this.storeId) {
         this.log.warn('no store for raft message target', { rangeId: replica.rangeId, to: m.to });
         continue;
       }
       if (m.type === MessageType.Snap) {
-        // The snapshot data raft hands out is a build request (see storage README); the
-        // chunked snapshot stream that turns it into data is not wired yet.
-        this.counters.snapshotsNotSent++;
-        this.log.warn('snapshot needed but snapshots over the wire are not implemented', { rangeId: replica.rangeId, to: m.to });
-        replica.node.reportSnapshot(m.to, false);
+        // Raft's snapshot data is a build request: the shipper builds and streams it.
+        this.snapshots.send(replica, m, toStore);
         continue;
       }
       if (m.type === MessageType.Heartbeat && m.context !== null) this.counters.readHeartbeatsSent++;
@@ -265,9 +305,15 @@ export class StoreServer {
       const r = this.scheduler.get(rangeId);
       if (!r) {
         this.counters.inboundUnknownRange++;
+        // A leader's message for a range not here: create an uninitialized replica (bounded).
+        if (createsReplica(msg.type)) this.stepIntoNewReplica(fromStore, rangeId, msg);
         continue;
       }
-      if (msg.to !== r.node.id || storeOfReplica(r.log.descriptor, msg.from) !== fromStore) {
+      if (r.log.descriptor === null && msg.to === r.node.id) {
+        const known = this.uninitialized.storeOf(rangeId, msg.from);
+        if (known === undefined || known === fromStore) this.uninitialized.learn(rangeId, msg.from, fromStore);
+      }
+      if (msg.to !== r.node.id || (storeOfReplica(r.log.descriptor, msg.from) ?? this.uninitialized.storeOf(rangeId, msg.from)) !== fromStore) {
         this.counters.inboundWrongReplica++;
         continue;
       }
@@ -278,6 +324,18 @@ export class StoreServer {
         this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, err: e });
       }
     }
+  }
+
+  private stepIntoNewReplica(fromStore: number, rangeId: number, msg: Message): void {
+    void this.uninitialized.ensure(rangeId, msg, fromStore).then((r) => {
+      if (r === null || this.stopping !== null || r.node.id !== msg.to) return;
+      try {
+        this.scheduler.step(rangeId, msg);
+      } catch (e) {
+        this.counters.inboundMalformed++;
+        this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, err: e });
+      }
+    });
   }
 
   private onUnreachable(toStore: number): void {
@@ -322,6 +380,8 @@ export class StoreServer {
     this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
     await grpcDone;
     if (this.transport) await this.transport.stop();
+    await this.snapshots.stop();
+    await this.compactor.stop();
     await this.engine.close();
     this.log.info('store stopped');
   }
