@@ -121,15 +121,13 @@ export class StoreServer {
   private port = 0;
   /** Counters for tests and (later) metrics. */
   readonly counters: Record<string, number> & SnapshotCounters & LogCompactorCounters & {
-    inboundUnknownRange: number; inboundWrongReplica: number; inboundMalformed: number; snapshotsNotSent: number;
+    inboundUnknownRange: number; inboundWrongReplica: number; inboundMalformed: number;
     readHeartbeatsSent: number;
   } = {
-    /** Inbound raft messages dropped: no such range here, not addressed to our replica, refused by raft. */
+    /** Inbound raft messages: for a range not here (a leader's may create an uninitialized replica), not addressed to our replica, refused by raft. */
     inboundUnknownRange: 0,
     inboundWrongReplica: 0,
     inboundMalformed: 0,
-    /** Snap messages raft wanted sent (not possible yet: no snapshot stream). */
-    snapshotsNotSent: 0,
     /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
     readHeartbeatsSent: 0,
     // Snapshots over the wire (snapshot-shipper.ts) and log compaction (log-compactor.ts).
