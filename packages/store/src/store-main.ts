@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       storeId: flags.storeId, dataDir: flags.dataDir, listenHost: flags.host, grpcPort: flags.port,
       raftPort: flags.raftPort, peers: flags.peers, tickMs: flags.tickMs,
       electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
+      logCompaction: flags.logCompaction,
       onFatal,
     });
   } catch (e) {
