@@ -42,8 +42,13 @@ export const DEFAULT_LOG_COMPACTION_LIMITS: Readonly<LogCompactionLimits> = Obje
 });
 
 export function resolveLogCompactionLimits(p: Partial<LogCompactionLimits> | undefined): LogCompactionLimits {
-  const l: LogCompactionLimits = { ...DEFAULT_LOG_COMPACTION_LIMITS };
-  for (const [k, v] of Object.entries(p ?? {})) if (v !== undefined) (l as unknown as Record<string, number>)[k] = v as number;
+  const d = DEFAULT_LOG_COMPACTION_LIMITS;
+  const l: LogCompactionLimits = {
+    logCompactionCheckTicks: p?.logCompactionCheckTicks ?? d.logCompactionCheckTicks,
+    logCompactionThresholdEntries: p?.logCompactionThresholdEntries ?? d.logCompactionThresholdEntries,
+    logCompactionKeepEntries: p?.logCompactionKeepEntries ?? d.logCompactionKeepEntries,
+    maxFollowerLagEntries: p?.maxFollowerLagEntries ?? d.maxFollowerLagEntries,
+  };
   for (const [name, v] of Object.entries(l)) {
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`log compaction limit ${name} must be a non-negative integer, got ${String(v)}`);
   }

@@ -31,8 +31,17 @@ export const DEFAULT_SNAPSHOT_STREAM_LIMITS: Readonly<SnapshotStreamLimits> = Ob
 
 /** Defaults overridden by `partial`; throws RangeError on a bound that makes no sense. */
 export function resolveSnapshotStreamLimits(partial: Partial<SnapshotStreamLimits> | undefined): SnapshotStreamLimits {
-  const l: SnapshotStreamLimits = { ...DEFAULT_SNAPSHOT_STREAM_LIMITS };
-  for (const [k, v] of Object.entries(partial ?? {})) if (v !== undefined) (l as unknown as Record<string, number>)[k] = v as number;
+  // Only the known keys: callers may pass a wider object (the store's SnapshotLimits).
+  const p = partial ?? {};
+  const d = DEFAULT_SNAPSHOT_STREAM_LIMITS;
+  const l: SnapshotStreamLimits = {
+    maxConcurrentSnapshotSends: p.maxConcurrentSnapshotSends ?? d.maxConcurrentSnapshotSends,
+    maxConcurrentSnapshotReceives: p.maxConcurrentSnapshotReceives ?? d.maxConcurrentSnapshotReceives,
+    maxSnapshotChunkBytes: p.maxSnapshotChunkBytes ?? d.maxSnapshotChunkBytes,
+    maxSnapshotHeaderBytes: p.maxSnapshotHeaderBytes ?? d.maxSnapshotHeaderBytes,
+    maxSnapshotBytes: p.maxSnapshotBytes ?? d.maxSnapshotBytes,
+    snapshotTimeoutMs: p.snapshotTimeoutMs ?? d.snapshotTimeoutMs,
+  };
   for (const [name, v] of Object.entries(l)) {
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`transport: snapshot limit ${name} must be a non-negative integer, got ${String(v)}`);
   }

@@ -1,6 +1,7 @@
 // The sending end of one RaftTransport.Snapshot call: a fresh channel to the peer, the
-// start frame, chunks pulled one at a time as the stream drains (so at most one chunk
-// waits in memory), half-close, then the receiver's ack or status.
+// start frame, chunks pulled one per event-loop turn and only while the stream has room
+// (grpc's write buffer bounds what waits in memory), half-close, then the receiver's ack
+// or status.
 //
 //   const r = await streamSnapshot({ address, fromStore, snapshot, limits });  // or throws SnapshotStreamError
 import * as grpc from '@grpc/grpc-js';
@@ -76,6 +77,9 @@ export async function streamSnapshot(o: StreamSnapshotOptions): Promise<Snapshot
       try {
         let ok = call.write(encodeSnapshotStart({ fromStore: o.fromStore, toStore: s.toStore, rangeId: s.rangeId, message: s.message, header: s.header }));
         for (;;) {
+          // One chunk per event-loop turn: building one reads the store's RocksDB on this
+          // thread, and the raft loop must keep running meanwhile.
+          await new Promise<void>((r) => setImmediate(r));
           if (finished) return;
           if (!ok) {
             await new Promise<void>((r) => (wake = r));
