@@ -32,3 +32,12 @@ test('bad store flags are refused with a message naming the flag', () => {
   bad([...base, '--host'], /--host needs a value/);
   bad([...base, '--store-id', '1'], /given twice/);
 });
+
+test('log compaction flags: absent means defaults; given ones are checked integers', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.deepEqual(parseStoreFlags(base).logCompaction, {});
+  assert.deepEqual(parseStoreFlags([...base, '--log-compaction-threshold-entries', '40', '--log-compaction-keep-entries', '0',
+    '--max-follower-lag-entries', '20']).logCompaction, { logCompactionThresholdEntries: 40, logCompactionKeepEntries: 0, maxFollowerLagEntries: 20 });
+  assert.throws(() => parseStoreFlags([...base, '--log-compaction-threshold-entries', '0']), FlagError);
+  assert.throws(() => parseStoreFlags([...base, '--log-compaction-keep-entries', 'x']), FlagError);
+});
