@@ -56,7 +56,12 @@ export interface SnapshotShipperDeps<R> {
   counters?: SnapshotCounters;
 }
 
-interface Staged {
+interface Span {
+  startKey: Uint8Array;
+  endKey: Uint8Array;
+}
+
+interface Staged extends Span {
   rangeId: number;
   index: number;
   rx: SnapshotReceiver;
@@ -72,8 +77,8 @@ export class SnapshotShipper<R> {
   readonly counters: SnapshotCounters;
   /** `${rangeId}/${to}` of sends in flight. */
   private readonly sending = new Map<string, Promise<void>>();
-  /** Ranges receiving a snapshot now. */
-  private readonly receiving = new Set<number>();
+  /** Ranges receiving a snapshot now, with the span each will cover. */
+  private readonly receiving = new Map<number, Span>();
   /** Staged snapshots handed to raft, until their range's applied index passes them. */
   private readonly staged = new Map<string, Staged>();
   /** Test hook: refuse this many incoming snapshots (as a store that cannot take them would). */
@@ -171,14 +176,10 @@ export class SnapshotShipper<R> {
       throw new SnapshotStreamError('invalid', `snapshot header (range ${header.descriptor.rangeId} at ${header.applied.index}/${header.applied.term}) disagrees with its message (range ${rangeId} at ${meta.index}/${meta.term})`);
     }
     if (this.receiving.has(rangeId)) refuse('already receiving a snapshot for this range');
-    for (const id of this.d.engine.rangeIds()) {
-      if (id === rangeId) continue;
-      const d = this.d.engine.range(id).descriptor;
-      if (d !== null && spansOverlap(d.startKey, d.endKey, header.descriptor.startKey, header.descriptor.endKey)) {
-        refuse(`its span overlaps range ${id} on this store (a split or merge not seen here yet); dropped`);
-      }
-    }
-    this.receiving.add(rangeId);
+    const span: Span = { startKey: header.descriptor.startKey, endKey: header.descriptor.endKey };
+    const conflict = this.overlapping(rangeId, span);
+    if (conflict !== null) refuse(conflict);
+    this.receiving.set(rangeId, span);
     try {
       const r = await this.d.uninit.ensure(rangeId, msg, fromStore);
       if (r === null) refuse('no replica here and none may be created (maxUninitializedReplicas, or being created)');
@@ -240,6 +241,13 @@ export class SnapshotShipper<R> {
           await rx.abort();
           throw new SnapshotStreamError('unavailable', 'the replica went away while the snapshot was received');
         }
+        // Again, now: ranges may have appeared while the chunks came (an ingest the engine
+        // refuses would stop the store, so nothing overlapping is handed to raft).
+        const conflict = this.overlapping(rangeId, staged.header.descriptor);
+        if (conflict !== null) {
+          await rx.abort();
+          throw new SnapshotStreamError('refused', `store ${this.d.storeId}, range ${rangeId}: ${conflict}`);
+        }
         const before = replica.node.status();
         const m: Message = { ...start.message, type: MessageType.Snap, snapshot: { meta: staged.meta, data: staged.data } };
         try {
@@ -258,7 +266,8 @@ export class SnapshotShipper<R> {
           await rx.abort();
           return;
         }
-        this.staged.set(staged.stagingId, { rangeId, index: idx, rx });
+        const d = staged.header.descriptor;
+        this.staged.set(staged.stagingId, { rangeId, index: idx, rx, startKey: d.startKey, endKey: d.endKey });
         this.d.log.info('snapshot received', { rangeId, index: idx, fromStore: start.fromStore, bytes: rx.bytesReceived });
       },
       abort: async () => {
@@ -266,6 +275,31 @@ export class SnapshotShipper<R> {
         await rx.abort().catch(() => {});
       },
     };
+  }
+
+  /**
+   * Why a snapshot of `rangeId` covering `span` conflicts with this store, or null: it
+   * overlaps another range's descriptor (a split or merge not seen here yet: the
+   * conflicting snapshot is dropped, as CockroachDB does), or another range's snapshot
+   * being received or staged and not yet ingested.
+   */
+  private overlapping(rangeId: number, span: Span): string | null {
+    const meets = (o: Span): boolean => spansOverlap(o.startKey, o.endKey, span.startKey, span.endKey);
+    for (const id of this.d.engine.rangeIds()) {
+      if (id === rangeId) continue;
+      const d = this.d.engine.range(id).descriptor;
+      if (d !== null && meets(d)) return `its span overlaps range ${id} on this store (a split or merge not seen here yet); dropped`;
+    }
+    for (const [id, o] of this.receiving) {
+      if (id !== rangeId && meets(o)) return `its span overlaps a snapshot of range ${id} being received`;
+    }
+    for (const o of this.staged.values()) {
+      const r = this.d.scheduler.get(o.rangeId);
+      if (o.rangeId !== rangeId && r !== undefined && r.log.applied.index < o.index && meets(o)) {
+        return `its span overlaps a snapshot of range ${o.rangeId} not ingested yet`;
+      }
+    }
+    return null;
   }
 
   /**
