@@ -21,4 +21,5 @@ export {
   storeAdminService,
   raftTransportService,
   RAFT_TRANSPORT_STREAM_PATH,
+  RAFT_TRANSPORT_SNAPSHOT_PATH,
 } from './services.js';

@@ -75,6 +75,7 @@ export const storeAdminService = {
 };
 
 export const RAFT_TRANSPORT_STREAM_PATH = '/rangekv.raft.RaftTransport/Stream';
+export const RAFT_TRANSPORT_SNAPSHOT_PATH = '/rangekv.raft.RaftTransport/Snapshot';
 
 const passThrough = (b: Buffer): Buffer => b;
 
@@ -93,5 +94,16 @@ export const raftTransportService = {
     responseSerialize: passThrough,
     responseDeserialize: passThrough,
     originalName: 'Stream',
+  } satisfies MethodDefinition<Buffer, Buffer>,
+  /** Client-streaming: raw bytes too; the transport encodes SnapshotRequest / SnapshotAck itself. */
+  snapshot: {
+    path: RAFT_TRANSPORT_SNAPSHOT_PATH,
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: passThrough,
+    requestDeserialize: passThrough,
+    responseSerialize: passThrough,
+    responseDeserialize: passThrough,
+    originalName: 'Snapshot',
   } satisfies MethodDefinition<Buffer, Buffer>,
 };

@@ -40,3 +40,12 @@ test('--http-port takes a port or "off"', () => {
   assert.equal(parseStoreFlags([...base, '--http-port', '9100']).httpPort, 9100);
   assert.equal(parseStoreFlags([...base, '--http-port', 'off']).httpPort, null);
 });
+
+test('log compaction flags: absent means defaults; given ones are checked integers', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.deepEqual(parseStoreFlags(base).logCompaction, {});
+  assert.deepEqual(parseStoreFlags([...base, '--log-compaction-threshold-entries', '40', '--log-compaction-keep-entries', '0',
+    '--max-follower-lag-entries', '20']).logCompaction, { logCompactionThresholdEntries: 40, logCompactionKeepEntries: 0, maxFollowerLagEntries: 20 });
+  assert.throws(() => parseStoreFlags([...base, '--log-compaction-threshold-entries', '0']), FlagError);
+  assert.throws(() => parseStoreFlags([...base, '--log-compaction-keep-entries', 'x']), FlagError);
+});

@@ -22,6 +22,8 @@ export interface StoreFlags {
   /** Read admin commands (JSON lines) on stdin: {"peers": {"2": "127.0.0.1:7002"}}. */
   adminStdin: boolean;
   logLevel: LogLevel;
+  /** Log compaction overrides (log-compactor.ts); absent = the defaults. */
+  logCompaction: { logCompactionThresholdEntries?: number; logCompactionKeepEntries?: number; maxFollowerLagEntries?: number };
 }
 
 export const STORE_USAGE = `usage: store-main --store-id N --data-dir DIR [options]
@@ -38,6 +40,9 @@ export const STORE_USAGE = `usage: store-main --store-id N --data-dir DIR [optio
   --heartbeat-ticks N     heartbeat interval in ticks                   (default 2)
   --admin-stdin           read admin JSON lines on stdin ({"peers":{"2":"127.0.0.1:7002"}})
   --log-level L           debug | info | warn | error                   (default info)
+  --log-compaction-threshold-entries N  compact a log past N applied entries (default 10000)
+  --log-compaction-keep-entries N       entries kept behind applied             (default 1000)
+  --max-follower-lag-entries N          followers further behind get snapshots  (default 50000)
 Prints {"event":"ready","storeId":N,"kvPort":P,"raftPort":P,"httpPort":P|null} on stdout when serving;
 SIGTERM or SIGINT stops it gracefully.`;
 
@@ -81,7 +86,8 @@ export function parseStoreFlags(argv: readonly string[]): StoreFlags {
   const seen = new Map<string, string>();
   const booleans = new Set(['--admin-stdin']);
   const known = new Set(['--store-id', '--data-dir', '--host', '--port', '--raft-port', '--peers', '--bootstrap', '--http-port',
-    '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--log-level', ...booleans]);
+    '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--log-level', ...booleans,
+    '--log-compaction-threshold-entries', '--log-compaction-keep-entries', '--max-follower-lag-entries']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new FlagError(`unknown flag "${a}"`);
@@ -127,5 +133,17 @@ export function parseStoreFlags(argv: readonly string[]): StoreFlags {
     electionTicks, heartbeatTicks,
     adminStdin: seen.has('--admin-stdin'),
     logLevel,
+    logCompaction: logCompactionFlags(seen),
   };
+}
+
+function logCompactionFlags(seen: ReadonlyMap<string, string>): StoreFlags['logCompaction'] {
+  const out: StoreFlags['logCompaction'] = {};
+  const t = seen.get('--log-compaction-threshold-entries');
+  if (t !== undefined) out.logCompactionThresholdEntries = int('--log-compaction-threshold-entries', t, 1);
+  const k = seen.get('--log-compaction-keep-entries');
+  if (k !== undefined) out.logCompactionKeepEntries = int('--log-compaction-keep-entries', k, 0);
+  const l = seen.get('--max-follower-lag-entries');
+  if (l !== undefined) out.maxFollowerLagEntries = int('--max-follower-lag-entries', l, 0);
+  return out;
 }

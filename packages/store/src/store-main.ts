@@ -49,6 +49,7 @@ async function main(): Promise<void> {
       storeId: flags.storeId, dataDir: flags.dataDir, listenHost: flags.host, grpcPort: flags.port,
       raftPort: flags.raftPort, httpPort: flags.httpPort, processMetrics: true, peers: flags.peers, tickMs: flags.tickMs,
       electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
+      logCompaction: flags.logCompaction,
       onFatal,
     });
   } catch (e) {

@@ -19,7 +19,7 @@
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { EntryType, MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
-import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
+import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type RangeLogStore, type StorageEngineOptions } from '@rangekv/storage';
 import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { RangeErrorReply, UnavailableError } from './errors.js';
@@ -40,6 +40,10 @@ import { applyMembership, applySplit, type AdminApplyContext } from './range-adm
 import { Replica } from './replica.js';
 import { StoreMetrics } from './store-metrics.js';
 import { TickClock } from './tick-clock.js';
+import { LogCompactor, resolveLogCompactionLimits, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
+import { SnapshotShipper, type SnapshotCounters } from './snapshot-shipper.js';
+import { resolveSnapshotLimits, type SnapshotLimits } from './snapshot-limits.js';
+import { UninitializedReplicas, createsReplica } from './uninitialized-replicas.js';
 
 /** Raft knobs a store may set for all its groups (ids, storage and timing are the store's). */
 export type RaftTuning = Partial<Pick<RaftConfig,
@@ -72,6 +76,10 @@ export interface StoreServerOptions {
   transportLimits?: Partial<TransportLimits>;
   /** Tests: one TransportFaults shared by several stores. */
   transportFaults?: TransportFaults;
+  /** Snapshot stream and uninitialized-replica bounds (snapshot-limits.ts). */
+  snapshots?: Partial<SnapshotLimits>;
+  /** When the store compacts raft logs (log-compactor.ts). */
+  logCompaction?: Partial<LogCompactionLimits>;
   log?: Logger;
   /**
    * HTTP status server (/metrics, /health, /debug/ranges, see http-status.ts) on
@@ -164,16 +172,26 @@ export class StoreServer {
   /** Every part started: /health answers 200 from then until stop() or a fatal error. */
   private serving = false;
   /** Counters for tests and (later) metrics. */
-  readonly counters = {
-    /** Inbound raft messages dropped: no such range here, not addressed to our replica, refused by raft. */
+  readonly counters: Record<string, number> & SnapshotCounters & LogCompactorCounters & {
+    inboundUnknownRange: number; inboundWrongReplica: number; inboundMalformed: number;
+    readHeartbeatsSent: number;
+  } = {
+    /** Inbound raft messages: for a range not here (a leader's may create an uninitialized replica), not addressed to our replica, refused by raft. */
     inboundUnknownRange: 0,
     inboundWrongReplica: 0,
     inboundMalformed: 0,
-    /** Snap messages raft wanted sent (not possible yet: no snapshot stream). */
-    snapshotsNotSent: 0,
     /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
     readHeartbeatsSent: 0,
+    // Snapshots over the wire (snapshot-shipper.ts) and log compaction (log-compactor.ts).
+    snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
+    snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
+    logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
   };
+  readonly snapshotLimits: SnapshotLimits;
+  /** Replicas created by message (uninitialized until a snapshot arrives). */
+  readonly uninitialized: UninitializedReplicas<KvResult>;
+  readonly snapshots: SnapshotShipper<KvResult>;
+  readonly compactor: LogCompactor<KvResult>;
   fatal: unknown = null;
 
   /** Writes range 1 over the whole keyspace into an empty data dir (see bootstrap.ts). */
@@ -184,7 +202,11 @@ export class StoreServer {
   static async start(opts: StoreServerOptions): Promise<StoreServer> {
     claimDataDir(opts.dataDir, opts.storeId);
     const limits = resolveStoreLimits(opts.limits);
-    const engine = await StorageEngine.open(opts.dataDir, opts.storage ?? {});
+    const snapLimits = resolveSnapshotLimits(opts.snapshots);
+    const engine = await StorageEngine.open(opts.dataDir, {
+      ...(opts.storage ?? {}),
+      limits: { maxSnapshotChunkBytes: snapLimits.snapshotChunkBytes, ...(opts.storage?.limits ?? {}) },
+    });
     const s = new StoreServer(opts, limits, engine);
     try {
       await s.startParts(opts);
@@ -207,6 +229,16 @@ export class StoreServer {
     });
     this.scheduler = new RaftScheduler<KvResult>(engine, this.host(), opts.scheduler ?? {});
     this.metrics = this.createMetrics(opts);
+    this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
+    this.uninitialized = new UninitializedReplicas<KvResult>({
+      engine, scheduler: this.scheduler, makeNode: (id, log) => this.makeNode(id, log),
+      maxUninitializedReplicas: this.snapshotLimits.maxUninitializedReplicas, log: this.log,
+    });
+    this.snapshots = new SnapshotShipper<KvResult>({
+      storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
+      uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters,
+    });
+    this.compactor = new LogCompactor<KvResult>(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), this.log, this.counters);
     this.kv = new KvService({
       storeId: this.storeId, engine, scheduler: this.scheduler, reads: this.reads, limits, log: this.log,
       leaseUsable: () => this.clock.leaseUsable(),
@@ -246,10 +278,16 @@ export class StoreServer {
       storeId: this.storeId, listenHost: host, listenPort: opts.raftPort ?? 0, resolve,
       ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
       ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
+      snapshotLimits: this.snapshotLimits,
+      onSnapshot: (start) => this.snapshots.receive(start),
     }, (fromStore, msgs) => this.onInbound(fromStore, msgs));
     this.transport.onUnreachable((toStore) => this.onUnreachable(toStore));
     for (const rangeId of this.engine.rangeIds()) this.addReplica(rangeId);
-    this.clock.start(() => this.scheduler.tick());
+    this.clock.start(() => {
+      this.scheduler.tick();
+      this.compactor.tick();
+      this.snapshots.sweepStaged();
+    });
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
@@ -269,8 +307,8 @@ export class StoreServer {
     const log = this.engine.range(rangeId);
     const desc = log.descriptor;
     if (desc === null) {
-      // Created to receive a snapshot; needs the snapshot path (not wired yet).
-      this.log.warn('skipping uninitialized range', { rangeId });
+      // Created to receive a snapshot: comes back when a leader's message names its replica.
+      this.uninitialized.restore(rangeId);
       return null;
     }
     const me = desc.replicas.find((r) => r.storeId === this.storeId);
@@ -278,18 +316,21 @@ export class StoreServer {
       this.log.warn('skipping range without a replica on this store', { rangeId });
       return null;
     }
-    const node = new RawNode({
+    const replica = new Replica<KvResult>(rangeId, this.makeNode(me.replicaId, log, opts), log);
+    this.scheduler.add(replica);
+    return replica;
+  }
+
+  private makeNode(replicaId: number, log: RangeLogStore, opts: StoreServerOptions = this.opts): RawNode {
+    return new RawNode({
       ...(opts.raft ?? {}),
-      id: me.replicaId,
+      id: replicaId,
       storage: log,
       prng: new Prng(randomInt(0x7fffffff)),
       electionTimeoutTicks: opts.electionTimeoutTicks ?? 10,
       heartbeatIntervalTicks: opts.heartbeatIntervalTicks ?? 2,
       applied: log.applied.index,
     });
-    const replica = new Replica<KvResult>(rangeId, node, log);
-    this.scheduler.add(replica);
-    return replica;
   }
 
   /** Applies one batch of a range's committed entries: KV runs and range changes in log order. */
@@ -309,6 +350,10 @@ export class StoreServer {
   private adminApply(): AdminApplyContext {
     this.adminApplyCtx ??= {
       storeId: this.storeId, engine: this.engine, scheduler: this.scheduler, log: this.log,
+      takeUninitialized: async (rangeId) => {
+        await this.uninitialized.settled(rangeId);
+        return this.uninitialized.take(rangeId);
+      },
       startReplica: (rangeId) => this.addReplica(rangeId),
       onSplit: () => this.metrics.splits.inc(),
       onRemoved: (rangeId) => setImmediate(() => void this.destroyReplica(rangeId)),
@@ -356,17 +401,14 @@ export class StoreServer {
   private send(replica: Replica<KvResult>, msgs: readonly Message[]): void {
     const desc = replica.log.descriptor;
     for (const m of msgs) {
-      const toStore = storeOfReplica(desc, m.to);
+      const toStore = storeOfReplica(desc, m.to) ?? this.uninitialized.storeOf(replica.rangeId, m.to);
       if (toStore === undefined || toStore === this.storeId) {
         this.log.warn('no store for raft message target', { rangeId: replica.rangeId, to: m.to });
         continue;
       }
       if (m.type === MessageType.Snap) {
-        // The snapshot data raft hands out is a build request (see storage README); the
-        // chunked snapshot stream that turns it into data is not wired yet.
-        this.counters.snapshotsNotSent++;
-        this.log.warn('snapshot needed but snapshots over the wire are not implemented', { rangeId: replica.rangeId, to: m.to });
-        replica.node.reportSnapshot(m.to, false);
+        // Raft's snapshot data is a build request: the shipper builds and streams it.
+        this.snapshots.send(replica, m, toStore);
         continue;
       }
       if (m.type === MessageType.Heartbeat && m.context !== null) this.counters.readHeartbeatsSent++;
@@ -380,9 +422,15 @@ export class StoreServer {
       const r = this.scheduler.get(rangeId);
       if (!r) {
         this.counters.inboundUnknownRange++;
+        // A leader's message for a range not here: create an uninitialized replica (bounded).
+        if (createsReplica(msg.type)) this.stepIntoNewReplica(fromStore, rangeId, msg);
         continue;
       }
-      if (msg.to !== r.node.id || storeOfReplica(r.log.descriptor, msg.from) !== fromStore) {
+      if (r.log.descriptor === null && msg.to === r.node.id) {
+        const known = this.uninitialized.storeOf(rangeId, msg.from);
+        if (known === undefined || known === fromStore) this.uninitialized.learn(rangeId, msg.from, fromStore);
+      }
+      if (msg.to !== r.node.id || (storeOfReplica(r.log.descriptor, msg.from) ?? this.uninitialized.storeOf(rangeId, msg.from)) !== fromStore) {
         this.counters.inboundWrongReplica++;
         continue;
       }
@@ -393,6 +441,18 @@ export class StoreServer {
         this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, err: e });
       }
     }
+  }
+
+  private stepIntoNewReplica(fromStore: number, rangeId: number, msg: Message): void {
+    void this.uninitialized.ensure(rangeId, msg, fromStore).then((r) => {
+      if (r === null || this.stopping !== null || r.node.id !== msg.to) return;
+      try {
+        this.scheduler.step(rangeId, msg);
+      } catch (e) {
+        this.counters.inboundMalformed++;
+        this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, err: e });
+      }
+    });
   }
 
   private onUnreachable(toStore: number): void {
@@ -486,6 +546,8 @@ export class StoreServer {
     this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
     await grpcDone;
     if (this.transport) await this.transport.stop();
+    await this.snapshots.stop();
+    await this.compactor.stop();
     await this.engine.close();
     if (this.http !== null) await this.http.stop();
     this.log.info('store stopped');

@@ -13,7 +13,7 @@ import { TransportFaults } from '@rangekv/transport';
 import { claimDataDir } from '../bootstrap.js';
 import type { StoreLimits } from '../limits.js';
 import { silentLogger } from '../logger.js';
-import { StoreServer, type RaftTuning } from '../store-server.js';
+import { StoreServer, type RaftTuning, type StoreServerOptions } from '../store-server.js';
 import { rangeKeyPrefix } from './local-cluster.js';
 
 const enc = new TextEncoder();
@@ -24,6 +24,11 @@ export interface StoreClusterOptions {
   tickMs?: number;
   limits?: Partial<StoreLimits>;
   raft?: RaftTuning;
+  /** Stores created without any range (their replicas, still named in every descriptor,
+   *  must arrive by message + snapshot). */
+  emptyStores?: number[];
+  /** Any other StoreServer options, for every store (snapshots, logCompaction, ...). */
+  server?: Partial<StoreServerOptions>;
 }
 
 export class StoreCluster {
@@ -44,6 +49,7 @@ export class StoreCluster {
       for (const id of c.ids) {
         const dir = c.dir(id);
         claimDataDir(dir, id);
+        if (opts.emptyStores?.includes(id)) continue;
         const engine = await StorageEngine.open(dir);
         try {
           for (let r = 1; r <= ranges; r++) await engine.createRange({ descriptor: c.descriptor(r), confState: cs });
@@ -76,6 +82,7 @@ export class StoreCluster {
 
   async startStore(id: number): Promise<StoreServer> {
     const s = await StoreServer.start({
+      ...(this.opts.server ?? {}),
       storeId: id, dataDir: this.dir(id), resolve: (sid) => this.peers.get(sid),
       tickMs: this.opts.tickMs ?? 20, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2,
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
