@@ -4,7 +4,7 @@ export { RangeLogStore, type RangeState, type LogStoreStats } from './log-store.
 export { ReadyBatch } from './persist-ready.js';
 export type { LogAppend } from './log-append.js';
 export type { ApplyBatch } from './apply-writes.js';
-export { encodeApplyBatch } from './apply-writes.js';
+export { encodeApplyBatch, checkApplyBatch, encodeApplyWrites } from './apply-writes.js';
 export type { CreateRangeInit, DestroyOptions } from './range-lifecycle.js';
 export { LogWriter, type LogWriterStats, type LogWriterLimits } from './log-writer.js';
 export { WriteOps, forEachOp } from './write-ops.js';
