@@ -25,7 +25,9 @@ import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap
 import { RangeErrorReply, UnavailableError } from './errors.js';
 import { addKvService } from './kv-grpc.js';
 import { KvService } from './kv-service.js';
-import { applyKvEntries, type KvResult } from './kv-state-machine.js';
+import { DEFAULT_APPLY_WORKERS, PoolKvApplier, type ApplyPoolLimits } from './apply-pool.js';
+import { InlineKvApplier, type KvApplier } from './kv-applier.js';
+import type { KvResult } from './kv-state-machine.js';
 import { resolveStoreLimits, type StoreLimits } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
@@ -63,6 +65,10 @@ export interface StoreServerOptions {
   scheduler?: Partial<SchedulerLimits>;
   storage?: StorageEngineOptions;
   transportLimits?: Partial<TransportLimits>;
+  /** Apply worker threads (piscina); 0 = apply inline on the main thread. Default DEFAULT_APPLY_WORKERS. */
+  applyWorkers?: number;
+  /** Limits of the apply pool (tasks in flight, entries/bytes per task). */
+  applyLimits?: Partial<Omit<ApplyPoolLimits, 'threads'>>;
   /** Tests: one TransportFaults shared by several stores. */
   transportFaults?: TransportFaults;
   log?: Logger;
@@ -111,6 +117,8 @@ export class StoreServer {
   readonly clock: TickClock;
   private stopping: Promise<void> | null = null;
   private port = 0;
+  /** Where committed entries are applied: inline until startParts starts the worker pool. */
+  private applier: KvApplier;
   /** Counters for tests and (later) metrics. */
   readonly counters = {
     /** Inbound raft messages dropped: no such range here, not addressed to our replica, refused by raft. */
@@ -148,6 +156,7 @@ export class StoreServer {
     this.limits = limits;
     this.log = (opts.log ?? createLogger()).child({ storeId: opts.storeId });
     this.engine = engine;
+    this.applier = new InlineKvApplier(engine);
     this.peers = peersMap(opts.peers);
     this.reads = new PendingReads(opts.storeId, limits);
     this.clock = new TickClock({
@@ -168,6 +177,11 @@ export class StoreServer {
     return this.transport.port;
   }
 
+  /** Where committed entries are applied: 'pool' (apply workers) or 'inline' (applyWorkers: 0). */
+  get applyMode(): KvApplier['kind'] {
+    return this.applier.kind;
+  }
+
   /** Sets (or changes) a peer store's raft address; used at its next (re)connect. */
   setPeer(storeId: number, address: string): void {
     this.peers.set(storeId, address);
@@ -176,6 +190,8 @@ export class StoreServer {
   private async startParts(opts: StoreServerOptions): Promise<void> {
     const host = opts.listenHost ?? '127.0.0.1';
     const resolve = opts.resolve ?? ((id: number) => this.peers.get(id));
+    const applyWorkers = opts.applyWorkers ?? DEFAULT_APPLY_WORKERS;
+    if (applyWorkers > 0) this.applier = PoolKvApplier.create(this.engine, { ...opts.applyLimits, threads: applyWorkers }); // applies wait for its threads
     this.transport = await RaftTransport.start({
       storeId: this.storeId, listenHost: host, listenPort: opts.raftPort ?? 0, resolve,
       ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
@@ -224,7 +240,11 @@ export class StoreServer {
     return {
       send: (replica, msgs) => this.send(replica, msgs),
       flush: () => this.transport.flush(),
-      applyEntries: (replica, entries) => applyKvEntries(this.engine, replica.rangeId, entries),
+      applyEntries: (replica, entries) => {
+        const desc = replica.log.descriptor;
+        if (desc === null) throw new Error(`range ${replica.rangeId}: apply on an uninitialized range`);
+        return this.applier.apply(replica.rangeId, desc, entries);
+      },
       onReadStates: (replica, states) => this.reads.onReadStates(replica.rangeId, replica.log.applied.index, states),
       onSoftState: (replica, ss) => {
         // Info when this replica gains or loses leadership; other changes at debug (many ranges).
@@ -322,6 +342,8 @@ export class StoreServer {
     this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
     await grpcDone;
     if (this.transport) await this.transport.stop();
+    // Every apply finished with the scheduler; the workers never close the DB they share.
+    await this.applier.close().catch((e: unknown) => this.log.error('apply pool close failed', { err: e }));
     await this.engine.close();
     this.log.info('store stopped');
   }
