@@ -146,7 +146,7 @@ test('the pool and the inline applier give the same results and leave the same D
       assert.deepEqual(dump(engine), inlineDump);
       const st = [1, 2].map((r) => ({ applied: engine.range(r).applied, conf: engine.range(r).confState, desc: engine.range(r).descriptor }));
       assert.deepEqual(JSON.stringify(st), JSON.stringify(inlineState));
-      assert.equal(p.stats().tasks, 6, 'one task per call here');
+      assert.equal(p.stats().entries, inlineResults.length);
     });
   });
   const kinds = inlineResults.map((r) => (r as { kind: string }).kind);
@@ -174,6 +174,24 @@ test('maxApplyTaskBytes cuts tasks by data size, one entry at least', async () =
       const entries = await log(1, [put(1, 'big', 'v'.repeat(200)), put(1, 'a', '1'), put(1, 'b', '2'), put(1, 'c', '3')]);
       await p.apply(1, desc(1), entries);
       assert.equal(p.stats().tasks, 2, 'the 200-byte entry alone, then the three small ones together');
+    });
+  });
+});
+
+test('chunks of many ranges queued together share tasks; each range gets its own results and applied state', async () => {
+  await withStore(40, async ({ engine, log }) => {
+    await withPool(engine, { threads: 1, maxApplyTaskEntries: 16 }, async (p) => {
+      const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+      const logs = await Promise.all(ids.map((r) => log(r, [cas(r, 'x', null, `v${r}`)])));
+      const res = await Promise.all(ids.map((r, i) => p.apply(r, desc(r), logs[i]!)));
+      for (const r of ids) {
+        assert.deepEqual(plain(res[r - 1]!), [{ kind: 'cas', succeeded: true, previousExists: false, previousValue: null }]);
+        assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from(k(r, 'x')))?.toString(), `v${r}`);
+        assert.equal(engine.range(r).applied.index, logs[r - 1]![0]!.index);
+      }
+      const st = p.stats();
+      assert.equal(st.entries, 40);
+      assert.ok(st.tasks >= 3 && st.tasks < 40, `40 one-entry chunks in tasks of at most 16 entries: ${st.tasks} tasks`);
     });
   });
 });

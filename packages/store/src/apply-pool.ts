@@ -8,10 +8,14 @@
 //   const results = await pool.apply(rangeId, desc, entries);   // one outstanding per range
 //   await pool.close();                                        // before engine.close()
 //
-// Ordering: one outstanding apply per range (asserted), and within a call the tasks run
-// one after another, so a range's batches are written in log order. Different ranges'
-// tasks run in parallel, at most `maxApplyTasksInFlight` at once (more wait, in FIFO
-// order; since each range has at most one call outstanding, at most one waiter per range).
+// Tasks: a call's entries are cut into chunks (at most maxApplyTaskEntries entries and
+// maxApplyTaskBytes bytes, at least one entry) that run one after another, so a range's
+// batches are written in log order. Chunks of different ranges queued in the same
+// event-loop turn share a task (within the same limits): the worker writes each range's
+// batch and sends all of them to RocksDB as one write, which amortizes the pool's
+// per-task cost over many ranges. At most `maxApplyTasksInFlight` tasks are in flight;
+// while they are, chunks queue (at most one per range: one outstanding apply per range,
+// asserted) and the next free slot takes as many as fit.
 //
 // Shutdown: close() first waits for every outstanding call (tasks always run to the end:
 // a worker is never terminated in the middle of a batch), then closes the pool, which
@@ -19,7 +23,9 @@
 // closed once close() resolves.
 import { Piscina } from 'piscina';
 import { checkApplyBatch, type RangeDescriptor, type StorageEngine } from '@rangekv/storage';
-import { encodeApplyTask, isApplyWorkerReady, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit } from './apply-task.js';
+import {
+  decodePartResults, encodeApplyTask, isApplyWorkerReady, type ApplyPartInput, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit,
+} from './apply-task.js';
 import type { KvApplier } from './kv-applier.js';
 import type { KvApplyExtra, KvResult } from './kv-state-machine.js';
 import type { ApplyEntry } from './raft-scheduler.js';
@@ -65,13 +71,21 @@ export class ApplyPoolClosedError extends Error {
 }
 
 export interface ApplyPoolStats {
-  /** Tasks finished (one batch each). */
+  /** Tasks finished (one RocksDB write each, one batch per range in it). */
   tasks: number;
   entries: number;
-  /** Tasks that waited for a slot (maxApplyTasksInFlight reached). */
+  /** Times chunks were left queued because maxApplyTasksInFlight tasks were in flight. */
   slotWaits: number;
   /** Most tasks in flight at once. */
   maxInFlight: number;
+}
+
+interface PendingPart {
+  input: ApplyPartInput;
+  /** Entry data bytes. */
+  bytes: number;
+  resolve: (r: KvResult[]) => void;
+  reject: (e: unknown) => void;
 }
 
 const WORKER_URL = new URL('./apply-worker.js', import.meta.url);
@@ -80,7 +94,10 @@ export class PoolKvApplier implements KvApplier {
   readonly kind = 'pool';
   private readonly outstanding = new Set<number>();
   private inFlight = 0;
-  private readonly slotWaiters: (() => void)[] = [];
+  /** Chunks waiting for a task, in submission order. */
+  private pending: PendingPart[] = [];
+  private pendingHead = 0;
+  private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
   private readonly st: ApplyPoolStats = { tasks: 0, entries: 0, slotWaits: 0, maxInFlight: 0 };
@@ -97,7 +114,7 @@ export class PoolKvApplier implements KvApplier {
     const init: ApplyWorkerInit = { handle: engine.db.handle };
     this.pool = new Piscina<ApplyTask, ApplyTaskResult>({
       filename: WORKER_URL.href, name: 'applyTask', workerData: init,
-      minThreads: l.threads, maxThreads: l.threads, concurrentTasksPerWorker: 1,
+      minThreads: l.threads, maxThreads: l.threads, concurrentTasksPerWorker: 1, recordTiming: false,
       // Our own slots bound the tasks; piscina's queue can then never overflow.
       maxQueue: l.maxApplyTasksInFlight,
     });
@@ -176,7 +193,7 @@ export class PoolKvApplier implements KvApplier {
         const to = this.taskEnd(entries, from);
         const last = to === entries.length;
         const part = entries.slice(from, to);
-        const r = await this.runTask(rangeId, desc, part, last ? extra.descriptor ?? null : null);
+        const r = await this.runPart(rangeId, desc, part, last ? extra.descriptor ?? null : null);
         for (const x of r) results.push(x);
         from = to;
       }
@@ -187,7 +204,7 @@ export class PoolKvApplier implements KvApplier {
     }
   }
 
-  /** End (exclusive) of the task starting at `from`: within both per-task limits, at least one entry. */
+  /** End (exclusive) of the chunk starting at `from`: within both per-task limits, at least one entry. */
   private taskEnd(entries: readonly ApplyEntry[], from: number): number {
     let bytes = entries[from]!.data.length;
     let to = from + 1;
@@ -198,53 +215,93 @@ export class PoolKvApplier implements KvApplier {
     return to;
   }
 
-  private async runTask(rangeId: number, desc: RangeDescriptor, entries: readonly ApplyEntry[], newDesc: RangeDescriptor | null): Promise<KvResult[]> {
+  /** Queues one range's chunk for the next task; resolves with its results once written and shown in the RangeLogStore. */
+  private runPart(rangeId: number, desc: RangeDescriptor, entries: readonly ApplyEntry[], newDesc: RangeDescriptor | null): Promise<KvResult[]> {
     for (let i = 1; i < entries.length; i++) {
       if (entries[i]!.index !== entries[i - 1]!.index + 1) throw new Error(`range ${rangeId}: apply entries not contiguous at ${entries[i - 1]!.index} -> ${entries[i]!.index}`);
     }
     const lastEntry = entries[entries.length - 1]!;
     const store = this.engine.range(rangeId);
-    const applied = { index: lastEntry.index, term: lastEntry.term };
-    checkApplyBatch(store, newDesc === null ? { applied } : { applied, descriptor: newDesc });
+    checkApplyBatch(store, newDesc === null ? { applied: lastEntry } : { applied: lastEntry, descriptor: newDesc });
     if (entries[0]!.index !== store.applied.index + 1) {
       throw new Error(`range ${rangeId}: apply starts at ${entries[0]!.index}, applied index is ${store.applied.index}`);
     }
-    await this.takeSlot();
-    let out: ApplyTaskResult;
+    let bytes = 0;
+    for (const e of entries) bytes += e.data.length;
+    return new Promise<KvResult[]>((resolve, reject) => {
+      this.pending.push({ input: { rangeId, desc, entries, newDesc }, bytes, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the current microtasks: every range whose apply just finished has queued its
+    // next chunk by then, so they share a task.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Sends queued chunks, several ranges per task (within the per-task limits), while slots are free. */
+  private flush(): void {
+    while (this.pendingHead < this.pending.length && this.inFlight < this.limits.maxApplyTasksInFlight) {
+      const parts: PendingPart[] = [];
+      let entries = 0;
+      let bytes = 0;
+      while (this.pendingHead < this.pending.length) {
+        const p = this.pending[this.pendingHead]!;
+        const n = p.input.entries.length;
+        if (parts.length > 0 && (entries + n > this.limits.maxApplyTaskEntries || bytes + p.bytes > this.limits.maxApplyTaskBytes)) break;
+        parts.push(p);
+        entries += n;
+        bytes += p.bytes;
+        this.pendingHead++;
+      }
+      this.runTask(parts, entries);
+    }
+    if (this.pendingHead === this.pending.length) {
+      this.pending = [];
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 0) {
+      this.st.slotWaits++;
+    }
+  }
+
+  private runTask(parts: PendingPart[], entries: number): void {
+    this.inFlight++;
+    this.st.maxInFlight = Math.max(this.st.maxInFlight, this.inFlight);
+    let task: ApplyTask;
     try {
-      const task = encodeApplyTask(rangeId, desc, entries, newDesc);
-      out = await this.pool.run(task, { transferList: [task.data] });
-    } finally {
-      this.releaseSlot();
+      task = encodeApplyTask(parts.map((p) => p.input));
+    } catch (e) {
+      this.inFlight--;
+      for (const p of parts) p.reject(e);
+      return;
     }
-    if (out.results.length !== entries.length || out.applied.index !== applied.index) {
-      throw new Error(`range ${rangeId}: apply worker returned ${out.results.length} results up to ${out.applied.index} for ${entries.length} entries up to ${applied.index}`);
-    }
-    store.onApplied(out.applied, out.confState, newDesc);
-    this.st.tasks++;
-    this.st.entries += entries.length;
-    // Refusals carry the descriptor they were checked against: the caller's object, not a clone.
-    return out.results.map((r) => (r.kind === 'key-not-in-range' || r.kind === 'epoch-not-match' ? { ...r, descriptor: desc } : r));
-  }
-
-  private takeSlot(): Promise<void> {
-    if (this.inFlight < this.limits.maxApplyTasksInFlight) {
-      this.inFlight++;
-      this.st.maxInFlight = Math.max(this.st.maxInFlight, this.inFlight);
-      return Promise.resolve();
-    }
-    this.st.slotWaits++;
-    return new Promise((resolve) => this.slotWaiters.push(() => {
-      this.inFlight++;
-      this.st.maxInFlight = Math.max(this.st.maxInFlight, this.inFlight);
-      resolve();
-    }));
-  }
-
-  private releaseSlot(): void {
-    this.inFlight--;
-    const next = this.slotWaiters.shift();
-    if (next) next();
+    this.pool.run(task, { transferList: [task.data] }).then((out) => {
+      if (out.parts.length !== parts.length) throw new Error(`apply worker returned ${out.parts.length} parts for ${parts.length}`);
+      this.st.tasks++;
+      this.st.entries += entries;
+      for (let i = 0; i < parts.length; i++) {
+        const { input, resolve } = parts[i]!;
+        const r = out.parts[i]!;
+        const last = input.entries[input.entries.length - 1]!;
+        if (r.kinds.length !== input.entries.length || r.applied.index !== last.index) {
+          throw new Error(`range ${input.rangeId}: apply worker returned ${r.kinds.length} results up to ${r.applied.index} for ${input.entries.length} entries up to ${last.index}`);
+        }
+        const results = decodePartResults(r, input.desc);
+        this.engine.range(input.rangeId).onApplied(r.applied, r.confState, input.newDesc);
+        resolve(results);
+      }
+    }).catch((e: unknown) => {
+      for (const p of parts) p.reject(e);
+    }).finally(() => {
+      this.inFlight--;
+      if (this.pendingHead < this.pending.length) this.flush();
+    });
   }
 
   private notifyIdle(): void {
