@@ -17,10 +17,10 @@
 // while they are, chunks queue (at most one per range: one outstanding apply per range,
 // asserted) and the next free slot takes as many as fit.
 //
-// Shutdown: close() first waits for every outstanding call (tasks always run to the end:
-// a worker is never terminated in the middle of a batch), then closes the pool, which
-// terminates the now idle threads. The threads never close the DB; the engine may be
-// closed once close() resolves.
+// Shutdown: close() refuses new calls, waits until every thread has opened the DB, then
+// for every outstanding call (tasks always run to the end: a worker is never terminated
+// in the middle of a batch), then destroys the pool, which terminates the now idle
+// threads. The threads never close the DB; the engine may be closed once close() resolves.
 import { Piscina } from 'piscina';
 import { checkApplyBatch, type RangeDescriptor, type StorageEngine } from '@rangekv/storage';
 import {

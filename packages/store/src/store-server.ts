@@ -191,6 +191,7 @@ export class StoreServer {
     const host = opts.listenHost ?? '127.0.0.1';
     const resolve = opts.resolve ?? ((id: number) => this.peers.get(id));
     const applyWorkers = opts.applyWorkers ?? DEFAULT_APPLY_WORKERS;
+    if (!Number.isSafeInteger(applyWorkers) || applyWorkers < 0) throw new RangeError(`applyWorkers must be an integer >= 0, got ${applyWorkers}`);
     if (applyWorkers > 0) this.applier = PoolKvApplier.create(this.engine, { ...opts.applyLimits, threads: applyWorkers }); // applies wait for its threads
     this.transport = await RaftTransport.start({
       storeId: this.storeId, listenHost: host, listenPort: opts.raftPort ?? 0, resolve,
