@@ -23,6 +23,10 @@
 // This is the applier alone (no raft, no network): the upper bound apply puts on a
 // store's write throughput, and its share of the main thread.
 //
+// Then whole-store runs: one StoreServer (raft, log writer with fsync, apply, KV service;
+// single-replica ranges, no network) over 1, 100 and 1,000 ranges, 256 closed-loop
+// writers of 256-byte puts, per mode: puts/s, main-thread ELU, process CPU per put.
+//
 //   pnpm bench:apply                                   # defaults
 //   pnpm bench:apply -- --entries 20000 --ranges 1,100 --batches 1,16,64 --modes inline,1,2
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +36,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { EntryType, type Entry } from '@rangekv/raft';
 import { ReplicaRole, StorageEngine, type RangeDescriptor } from '@rangekv/storage';
-import { encodeKvCommand, InlineKvApplier, KvCommandType, PoolKvApplier, type ApplyEntry, type KvApplier } from '@rangekv/store';
+import {
+  claimDataDir, encodeKvCommand, InlineKvApplier, KvCommandType, PoolKvApplier, silentLogger, StoreServer, type ApplyEntry, type KvApplier,
+} from '@rangekv/store';
 
 interface Args {
   /** Entries applied per run at batch size 1; larger batches apply `entries * batchScale` (capped). */
@@ -42,6 +48,10 @@ interface Args {
   modes: Mode[];
   valueBytes: number;
   dir: string;
+  /** Store runs: seconds measured per run (0 = skip them). */
+  storeSeconds: number;
+  storeRanges: number[];
+  storeWriters: number;
 }
 
 type Mode = 'inline' | 'w1' | 'w2';
@@ -54,7 +64,10 @@ function parseMode(s: string): Mode {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { entries: 20_000, ranges: [1, 100], batches: [1, 16, 64], modes: ['inline', 'w1', 'w2'], valueBytes: 256, dir: tmpdir() };
+  const a: Args = {
+    entries: 20_000, ranges: [1, 100], batches: [1, 16, 64], modes: ['inline', 'w1', 'w2'], valueBytes: 256, dir: tmpdir(),
+    storeSeconds: 4, storeRanges: [1, 100, 1000], storeWriters: 256,
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -64,8 +77,12 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--modes' && v) { a.modes = v.split(',').map(parseMode); i++; }
     else if (k === '--value-bytes' && Number(v) > 0) { a.valueBytes = Number(v); i++; }
     else if (k === '--dir' && v) { a.dir = v; i++; }
+    else if (k === '--store-seconds' && Number(v) >= 0) { a.storeSeconds = Number(v); i++; }
+    else if (k === '--store-ranges' && v) { a.storeRanges = v.split(',').map(Number); i++; }
+    else if (k === '--store-writers' && Number(v) > 0) { a.storeWriters = Number(v); i++; }
     else if (k === '--help') {
-      console.log('usage: apply-bench [--entries N] [--ranges 1,100] [--batches 1,16,64] [--modes inline,1,2] [--value-bytes B] [--dir D]');
+      console.log('usage: apply-bench [--entries N] [--ranges 1,100] [--batches 1,16,64] [--modes inline,1,2] [--value-bytes B] [--dir D]\n'
+        + '                   [--store-seconds S (0 = skip)] [--store-ranges 1,100,1000] [--store-writers 256]');
       process.exit(0);
     } else throw new Error(`unknown or invalid argument: ${k}`);
   }
@@ -191,6 +208,72 @@ async function runOne(engine: StorageEngine, firstRangeId: number, args: Args, r
   }
 }
 
+interface StoreResult {
+  ranges: number;
+  writers: number;
+  mode: Mode;
+  putsPerSec: number;
+  elu: number;
+  processCpuMicrosPerPut: number;
+}
+
+/**
+ * A whole store: one StoreServer whose ranges have a single replica (raft, log writer,
+ * apply, KV service; no network), `writers` closed-loop writers putting 256-byte values
+ * through `s.kv.put` spread over the ranges. One second of warm-up, then `seconds` measured.
+ */
+async function runStore(args: Args, ranges: number, mode: Mode): Promise<StoreResult> {
+  const dir = mkdtempSync(join(args.dir, 'rangekv-apply-bench-store-'));
+  try {
+    claimDataDir(dir, 1);
+    const engine = await StorageEngine.open(dir);
+    const cs = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    for (let r = 1; r <= ranges; r++) {
+      const d = descriptor(r);
+      await engine.createRange({ descriptor: { ...d, startKey: r === 1 ? new Uint8Array(0) : d.startKey, endKey: r === ranges ? new Uint8Array(0) : d.endKey }, confState: cs });
+    }
+    await engine.close();
+    const s = await StoreServer.start({ storeId: 1, dataDir: dir, applyWorkers: mode === 'inline' ? 0 : mode === 'w1' ? 1 : 2, tickMs: 20, log: silentLogger });
+    try {
+      while (s.status().some((x) => !x.isLeader)) await new Promise((r) => setTimeout(r, 20));
+      const value = Buffer.alloc(args.valueBytes, 0x61);
+      let done = 0;
+      let failed = 0;
+      let stop = false;
+      const writer = async (w: number): Promise<void> => {
+        for (let i = 0; !stop; i++) {
+          const r = 1 + ((w * 7919 + i) % ranges);
+          const res = await s.kv.put({ header: { rangeId: r, epoch: { confVer: 1, version: 1 } }, key: key(r, w * 1e9 + i), value });
+          if (res.rangeError) failed++;
+          else done++;
+        }
+      };
+      const ws = Array.from({ length: args.storeWriters }, (_, w) => writer(w));
+      await new Promise((r) => setTimeout(r, 1000));
+      const d0 = done;
+      const t0 = performance.now();
+      const elu0 = performance.eventLoopUtilization();
+      const cpu0 = process.cpuUsage();
+      await new Promise((r) => setTimeout(r, args.storeSeconds * 1000));
+      const n = done - d0;
+      const seconds = (performance.now() - t0) / 1000;
+      const elu = performance.eventLoopUtilization(elu0);
+      const cpu = process.cpuUsage(cpu0);
+      stop = true;
+      await Promise.all(ws);
+      if (failed > 0) throw new Error(`${failed} puts answered with a range error`);
+      return {
+        ranges, writers: args.storeWriters, mode, putsPerSec: Math.round(n / seconds), elu: elu.utilization,
+        processCpuMicrosPerPut: (cpu.user + cpu.system) / n,
+      };
+    } finally {
+      await s.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function pad(v: string | number, n: number): string {
   return String(v).padStart(n);
 }
@@ -221,12 +304,27 @@ async function main(): Promise<void> {
       }
     }
   }
+  const storeResults: StoreResult[] = [];
+  if (args.storeSeconds > 0) {
+    console.log(`\nstore: one StoreServer, single-replica ranges, ${args.storeWriters} closed-loop writers, ${args.storeSeconds}s per run`);
+    const h = `${pad('ranges', 6)} ${pad('mode', 6)} | ${pad('puts/s', 8)} ${pad('ELU', 5)} ${pad('proc cpu µs/put', 15)}`;
+    console.log(h);
+    console.log('-'.repeat(h.length));
+    for (const ranges of args.storeRanges) {
+      for (const mode of args.modes) {
+        const r = await runStore(args, ranges, mode);
+        storeResults.push(r);
+        console.log(`${pad(ranges, 6)} ${pad(mode, 6)} | ${pad(r.putsPerSec, 8)} ${pad(r.elu.toFixed(2), 5)} ${pad(r.processCpuMicrosPerPut.toFixed(1), 15)}`);
+      }
+    }
+  }
   const out = {
     bench: 'apply',
     when: new Date().toISOString(),
     machine: { node: process.version, cpus: cpus().length, dir: args.dir },
-    args: { entries: args.entries, valueBytes: args.valueBytes, keyBytes: 16 },
+    args: { entries: args.entries, valueBytes: args.valueBytes, keyBytes: 16, storeSeconds: args.storeSeconds, storeWriters: args.storeWriters },
     results,
+    store: storeResults,
   };
   const here = dirname(fileURLToPath(import.meta.url));
   const resultsDir = join(here, '..', 'results');
