@@ -5,7 +5,14 @@ export { StoreServer, type StoreServerOptions, type RaftTuning, type RangeStatus
 export { bootstrapStore, claimDataDir, firstRangeDescriptor, BootstrapError, STORE_IDENT_FILE, FIRST_RANGE_ID, type BootstrapOptions } from './bootstrap.js';
 export { KvService, type KvStoreContext } from './kv-service.js';
 export { addKvService, toServiceError } from './kv-grpc.js';
-export { applyKvEntries, type KvResult } from './kv-state-machine.js';
+export {
+  applyKvEntries, runKvEntries, rocksKvReader, type KvResult, type KvReader, type KvApplyExtra, type KvApplyOutput,
+} from './kv-state-machine.js';
+export { InlineKvApplier, type KvApplier } from './kv-applier.js';
+export {
+  PoolKvApplier, ApplyPoolClosedError, DEFAULT_APPLY_WORKERS, DEFAULT_APPLY_POOL_LIMITS, resolveApplyPoolLimits,
+  type ApplyPoolLimits, type ApplyPoolStats,
+} from './apply-pool.js';
 export {
   encodeKvCommand, decodeKvCommand, KvCommandDecodeError, KvCommandType, KV_COMMAND_FORMAT, type KvCommand,
 } from './kv-command.js';

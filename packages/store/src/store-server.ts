@@ -29,7 +29,9 @@ import { decodeAdminCommand } from './admin-command.js';
 import { applyInOrder } from './apply-order.js';
 import { addKvService } from './kv-grpc.js';
 import { KvService } from './kv-service.js';
-import { applyKvEntries, type KvResult } from './kv-state-machine.js';
+import { DEFAULT_APPLY_WORKERS, PoolKvApplier, type ApplyPoolLimits } from './apply-pool.js';
+import { InlineKvApplier, type KvApplier } from './kv-applier.js';
+import type { KvResult } from './kv-state-machine.js';
 import { resolveStoreLimits, type StoreLimits } from './limits.js';
 import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSource, type StoreHealth } from './http-status.js';
 import { createLogger, type Logger } from './logger.js';
@@ -74,6 +76,10 @@ export interface StoreServerOptions {
   scheduler?: Partial<SchedulerLimits>;
   storage?: StorageEngineOptions;
   transportLimits?: Partial<TransportLimits>;
+  /** Apply worker threads (piscina); 0 = apply inline on the main thread. Default DEFAULT_APPLY_WORKERS. */
+  applyWorkers?: number;
+  /** Limits of the apply pool (tasks in flight, entries/bytes per task). */
+  applyLimits?: Partial<Omit<ApplyPoolLimits, 'threads'>>;
   /** Tests: one TransportFaults shared by several stores. */
   transportFaults?: TransportFaults;
   /** Snapshot stream and uninitialized-replica bounds (snapshot-limits.ts). */
@@ -171,6 +177,8 @@ export class StoreServer {
   private http: HttpStatusServer | null = null;
   /** Every part started: /health answers 200 from then until stop() or a fatal error. */
   private serving = false;
+  /** Where committed entries are applied: inline until startParts starts the worker pool. */
+  private applier: KvApplier;
   /** Counters for tests and (later) metrics. */
   readonly counters: Record<string, number> & SnapshotCounters & LogCompactorCounters & {
     inboundUnknownRange: number; inboundWrongReplica: number; inboundMalformed: number;
@@ -222,6 +230,7 @@ export class StoreServer {
     this.limits = limits;
     this.log = (opts.log ?? createLogger()).child({ storeId: opts.storeId });
     this.engine = engine;
+    this.applier = new InlineKvApplier(engine);
     this.peers = peersMap(opts.peers);
     this.reads = new PendingReads(opts.storeId, limits);
     this.clock = new TickClock({
@@ -263,6 +272,11 @@ export class StoreServer {
     return this.http === null ? null : this.http.port;
   }
 
+  /** Where committed entries are applied: 'pool' (apply workers) or 'inline' (applyWorkers: 0). */
+  get applyMode(): KvApplier['kind'] {
+    return this.applier.kind;
+  }
+
   /** Sets (or changes) a peer store's raft address; used at its next (re)connect. */
   setPeer(storeId: number, address: string): void {
     this.peers.set(storeId, address);
@@ -274,6 +288,9 @@ export class StoreServer {
     if (opts.httpPort !== null) this.http = await this.startHttp(host, opts.httpPort ?? 0, opts.httpLimits ?? {});
     this.engine.logWriter.onSync = (us) => this.metrics.walFsyncSeconds.observe(us / 1e6);
     const resolve = opts.resolve ?? ((id: number) => this.peers.get(id));
+    const applyWorkers = opts.applyWorkers ?? DEFAULT_APPLY_WORKERS;
+    if (!Number.isSafeInteger(applyWorkers) || applyWorkers < 0) throw new RangeError(`applyWorkers must be an integer >= 0, got ${applyWorkers}`);
+    if (applyWorkers > 0) this.applier = PoolKvApplier.create(this.engine, { ...opts.applyLimits, threads: applyWorkers }); // applies wait for its threads
     this.transport = await RaftTransport.start({
       storeId: this.storeId, listenHost: host, listenPort: opts.raftPort ?? 0, resolve,
       ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
@@ -337,7 +354,12 @@ export class StoreServer {
   private applyEntries(replica: Replica<KvResult>, entries: readonly ApplyEntry[]): Promise<KvResult[]> {
     return applyInOrder(
       entries,
-      (run) => applyKvEntries(this.engine, replica.rangeId, run),
+      (run) => {
+        // Each run reads the descriptor left by the entries before it (a split cuts it).
+        const desc = replica.log.descriptor;
+        if (desc === null) throw new Error(`range ${replica.rangeId}: apply on an uninitialized range`);
+        return this.applier.apply(replica.rangeId, desc, run);
+      },
       (e) => {
         if (e.type === EntryType.ConfChange) return applyMembership(this.adminApply(), replica, e);
         return applySplit(this.adminApply(), replica, e, decodeAdminCommand(e.data));
@@ -548,6 +570,8 @@ export class StoreServer {
     if (this.transport) await this.transport.stop();
     await this.snapshots.stop();
     await this.compactor.stop();
+    // Every apply finished with the scheduler; the workers never close the DB they share.
+    await this.applier.close().catch((e: unknown) => this.log.error('apply pool close failed', { err: e }));
     await this.engine.close();
     if (this.http !== null) await this.http.stop();
     this.log.info('store stopped');
