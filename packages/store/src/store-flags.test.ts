@@ -49,3 +49,10 @@ test('log compaction flags: absent means defaults; given ones are checked intege
   assert.throws(() => parseStoreFlags([...base, '--log-compaction-threshold-entries', '0']), FlagError);
   assert.throws(() => parseStoreFlags([...base, '--log-compaction-keep-entries', 'x']), FlagError);
 });
+
+test('--apply-workers: 0..16, default 1', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.equal(parseStoreFlags(base).applyWorkers, 1);
+  assert.equal(parseStoreFlags([...base, '--apply-workers', '0']).applyWorkers, 0);
+  assert.throws(() => parseStoreFlags([...base, '--apply-workers', '17']), FlagError);
+});

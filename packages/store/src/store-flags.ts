@@ -17,6 +17,8 @@ export interface StoreFlags {
   /** Store ids of range 1's replicas: bootstrap an empty data dir first. */
   bootstrap: number[] | null;
   tickMs: number;
+  /** Apply worker threads (0 = apply on the main thread). */
+  applyWorkers: number;
   electionTicks: number;
   heartbeatTicks: number;
   /** Read admin commands (JSON lines) on stdin: {"peers": {"2": "127.0.0.1:7002"}}. */
@@ -36,6 +38,7 @@ export const STORE_USAGE = `usage: store-main --store-id N --data-dir DIR [optio
   --peers ID=HOST:PORT,.. raft addresses of the other stores
   --bootstrap ID,ID,..    create range 1 with replicas on these stores (empty data dir only)
   --tick-ms MS            raft tick                                     (default 50)
+  --apply-workers N       apply worker threads, 0 = on the main thread  (default 1)
   --election-ticks N      election timeout in ticks                     (default 10)
   --heartbeat-ticks N     heartbeat interval in ticks                   (default 2)
   --admin-stdin           read admin JSON lines on stdin ({"peers":{"2":"127.0.0.1:7002"}})
@@ -86,7 +89,7 @@ export function parseStoreFlags(argv: readonly string[]): StoreFlags {
   const seen = new Map<string, string>();
   const booleans = new Set(['--admin-stdin']);
   const known = new Set(['--store-id', '--data-dir', '--host', '--port', '--raft-port', '--peers', '--bootstrap', '--http-port',
-    '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--log-level', ...booleans,
+    '--tick-ms', '--apply-workers', '--election-ticks', '--heartbeat-ticks', '--log-level', ...booleans,
     '--log-compaction-threshold-entries', '--log-compaction-keep-entries', '--max-follower-lag-entries']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -130,6 +133,7 @@ export function parseStoreFlags(argv: readonly string[]): StoreFlags {
     httpPort: seen.get('--http-port') === 'off' ? null : int('--http-port', seen.get('--http-port') ?? '0', 0, 65535),
     peers, bootstrap,
     tickMs: int('--tick-ms', seen.get('--tick-ms') ?? '50', 1, 60_000),
+    applyWorkers: int('--apply-workers', seen.get('--apply-workers') ?? '1', 0, 16),
     electionTicks, heartbeatTicks,
     adminStdin: seen.has('--admin-stdin'),
     logLevel,

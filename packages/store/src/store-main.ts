@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     }
     server = await StoreServer.start({
       storeId: flags.storeId, dataDir: flags.dataDir, listenHost: flags.host, grpcPort: flags.port,
-      raftPort: flags.raftPort, httpPort: flags.httpPort, processMetrics: true, peers: flags.peers, tickMs: flags.tickMs,
+      raftPort: flags.raftPort, httpPort: flags.httpPort, processMetrics: true, peers: flags.peers, tickMs: flags.tickMs, applyWorkers: flags.applyWorkers,
       electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
       logCompaction: flags.logCompaction,
       onFatal,
