@@ -35,8 +35,10 @@ export interface AdminApplyContext {
   takeUninitialized(rangeId: number): Promise<Replica<KvResult> | undefined>;
   /** Creates and schedules the raft group of a range whose log store exists here. */
   startReplica(rangeId: number): Replica<KvResult> | null;
-  /** A split applied here (metrics). */
+  /** A split applied here (metrics, PD reports). */
   onSplit?(left: RangeDescriptor, right: RangeDescriptor): void;
+  /** A membership change applied here (PD reports). */
+  onMembership?(descriptor: RangeDescriptor): void;
   /** This store's replica of `rangeId` was removed from the range: destroy it (after this apply). */
   onRemoved(rangeId: number): void;
 }
@@ -97,6 +99,7 @@ export function applyMembership(ctx: AdminApplyContext, r: Replica<KvResult>, e:
   ctx.log.info('range membership changed', {
     rangeId: r.rangeId, confVer: next.epoch.confVer, replicas: next.replicas.map((x) => `${x.replicaId}@${x.storeId}:${x.role}`).join(','),
   });
+  ctx.onMembership?.(next);
   if (!next.replicas.some((x) => x.storeId === ctx.storeId)) ctx.onRemoved(r.rangeId);
   return { kind: 'conf-change', descriptor: next };
 }

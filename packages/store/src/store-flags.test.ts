@@ -56,3 +56,14 @@ test('--apply-workers: 0..16, default 1', () => {
   assert.equal(parseStoreFlags([...base, '--apply-workers', '0']).applyWorkers, 0);
   assert.throws(() => parseStoreFlags([...base, '--apply-workers', '17']), FlagError);
 });
+
+test('--pd: store id optional (from the data dir or PD), --bootstrap refused, endpoints checked; --help', () => {
+  const f = parseStoreFlags(['--data-dir', '/d', '--pd', '127.0.0.1:2379,127.0.0.1:2380']);
+  assert.equal(f.storeId, 0);
+  assert.deepEqual(f.pd, ['127.0.0.1:2379', '127.0.0.1:2380']);
+  assert.equal(parseStoreFlags(['--data-dir', '/d', '--pd', '127.0.0.1:2379', '--store-id', '4']).storeId, 4);
+  assert.throws(() => parseStoreFlags(['--data-dir', '/d', '--pd', 'nope']), /not host:port/);
+  assert.throws(() => parseStoreFlags(['--data-dir', '/d', '--pd', '127.0.0.1:2379', '--bootstrap', '1']), /clusters without PD/);
+  assert.throws(() => parseStoreFlags(['--data-dir', '/d']), /--store-id is required/);
+  assert.equal(parseStoreFlags(['--help']).help, true);
+});

@@ -17,12 +17,16 @@
 // the scheduler finish in-flight persists and applies, answer what still waits
 // (writes: ambiguous, reads: unavailable), stop the transport, close the engine.
 import { randomInt } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { metapb } from '@rangekv/proto';
 import * as grpc from '@grpc/grpc-js';
 import { EntryType, MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
 import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type RangeLogStore, type StorageEngineOptions } from '@rangekv/storage';
 import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { RangeErrorReply, UnavailableError } from './errors.js';
+import { PdLink, type PdLinkHost, type PdLinkLimits } from './pd-link.js';
 import { addAdminService } from './admin-grpc.js';
 import { AdminService } from './admin-service.js';
 import { decodeAdminCommand } from './admin-command.js';
@@ -36,7 +40,7 @@ import { resolveStoreLimits, type StoreLimits } from './limits.js';
 import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSource, type StoreHealth } from './http-status.js';
 import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
-import { notLeader } from './range-errors.js';
+import { descriptorFromProto, notLeader } from './range-errors.js';
 import { RaftScheduler, type ApplyEntry, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
 import { applyMembership, applySplit, type AdminApplyContext } from './range-admin-apply.js';
 import { Replica } from './replica.js';
@@ -55,6 +59,12 @@ export type RaftTuning = Partial<Pick<RaftConfig,
 export interface StoreServerOptions {
   storeId: number;
   dataDir: string;
+  /**
+   * Placement driver endpoints ("host:port"): the store heartbeats PD, learns its peers'
+   * raft addresses and range 1's bootstrap from it, and reports the ranges it leads.
+   */
+  pd?: readonly string[];
+  pdLimits?: Partial<PdLinkLimits>;
   /** Interface for both the KV server and the raft transport; default 127.0.0.1. */
   listenHost?: string;
   /** KV gRPC port; 0 (default) = ephemeral, read `kvPort`. */
@@ -148,6 +158,9 @@ function transferTarget(r: Replica<KvResult>, myStore: number): number {
   return best;
 }
 
+/** Written once a store created range 1 from PD's bootstrap. */
+export const PD_BOOTSTRAP_MARKER = 'pd-bootstrapped.json';
+
 function storeOfReplica(d: RangeDescriptor | null, replicaId: number): number | undefined {
   return d?.replicas.find((r) => r.replicaId === replicaId)?.storeId;
 }
@@ -169,6 +182,8 @@ export class StoreServer {
   /** Raft time: one tick per slot, and whether tick-counted leases can be trusted now. */
   readonly clock: TickClock;
   private stopping: Promise<void> | null = null;
+  private pdLink: PdLink | null = null;
+  private bootstrapping = false;
   /** Set once stop() has moved leaderships away: inbound raft messages are dropped from then on. */
   private closing = false;
   private port = 0;
@@ -315,6 +330,10 @@ export class StoreServer {
     this.port = await new Promise<number>((res, rej) => {
       this.grpcServer.bindAsync(hostPort(host, opts.grpcPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p)));
     });
+    if (opts.pd && opts.pd.length > 0) {
+      this.pdLink = new PdLink(opts.pd, this.pdHost(host), opts.pdLimits ?? {});
+      this.pdLink.start();
+    }
     this.serving = true;
     this.log.info('store serving', { kvPort: this.port, raftPort: this.transport.port, httpPort: this.httpPort, ranges: this.scheduler.size });
   }
@@ -377,7 +396,12 @@ export class StoreServer {
         return this.uninitialized.take(rangeId);
       },
       startReplica: (rangeId) => this.addReplica(rangeId),
-      onSplit: () => this.metrics.splits.inc(),
+      onSplit: (left, right) => {
+        this.metrics.splits.inc();
+        this.pdLink?.rangeChanged(left.rangeId);
+        this.pdLink?.rangeChanged(right.rangeId);
+      },
+      onMembership: (d) => this.pdLink?.rangeChanged(d.rangeId),
       onRemoved: (rangeId) => setImmediate(() => void this.destroyReplica(rangeId)),
     };
     return this.adminApplyCtx;
@@ -411,6 +435,7 @@ export class StoreServer {
         const level = ss.role === StateRole.Leader || replica.isLeader ? 'info' : 'debug';
         if (ss.lead !== 0 && ss.lead !== replica.lead) this.metrics.leaderChanges.inc();
         this.log[level]('raft leader changed', { rangeId: replica.rangeId, lead: ss.lead, role: ss.role });
+        if (ss.role === StateRole.Leader) this.pdLink?.rangeChanged(replica.rangeId);
         this.reads.failUnconfirmed(replica.rangeId, () =>
           new RangeErrorReply(notLeader(replica.rangeId, replica.log.descriptor, ss.lead, 'leadership changed while the read waited')));
       },
@@ -560,6 +585,7 @@ export class StoreServer {
 
   private async doStop(transferLeaders: boolean): Promise<void> {
     if (transferLeaders && this.serving) await this.drainLeaders().catch((e: unknown) => this.log.warn('moving leaderships away failed', { err: e }));
+    this.pdLink?.stop();
     this.closing = true;
     const grpcDone = this.grpcServer ? this.shutdownGrpc(this.grpcServer) : Promise.resolve();
     this.clock.stop();
@@ -575,6 +601,70 @@ export class StoreServer {
     await this.engine.close();
     if (this.http !== null) await this.http.stop();
     this.log.info('store stopped');
+  }
+
+  /** What the PD link reads from and does to this store. */
+  private pdHost(host: string): PdLinkHost {
+    const sched = this.scheduler;
+    const led = (r: Replica<KvResult>): ReturnType<PdLinkHost['ledRange']> => {
+      const d = r.log.descriptor;
+      if (!r.isLeader || r.destroyed || d === null) return null;
+      return { rangeId: r.rangeId, descriptor: d, replicaId: r.node.id, term: r.node.status().term, applied: r.log.applied.index };
+    };
+    return {
+      storeId: this.storeId,
+      log: this.log,
+      addresses: () => ({
+        address: hostPort(host, this.port), raftAddress: hostPort(host, this.transport.port),
+        httpAddress: this.httpPort === null ? '' : hostPort(host, this.httpPort),
+      }),
+      stats: () => {
+        let leaders = 0;
+        for (const r of this.scheduler.all()) if (r.isLeader) leaders++;
+        return { ranges: this.scheduler.size, leaders };
+      },
+      ledRanges: function* (this: void) {
+        for (const r of sched.all()) {
+          const x = led(r);
+          if (x !== null) yield x;
+        }
+      },
+      ledRange: (rangeId) => {
+        const r = this.scheduler.get(rangeId);
+        return r ? led(r) : null;
+      },
+      setPeer: (storeId, addr) => {
+        if (this.peers.get(storeId) !== addr) this.setPeer(storeId, addr);
+      },
+      bootstrap: (d) => this.bootstrapFromPd(d),
+    };
+  }
+
+  /**
+   * PD bootstrapped the cluster with range 1 on this store. Created once, only on a store
+   * that never held a range (a marker file remembers it): a store whose replica of range 1
+   * was removed later must not recreate it.
+   */
+  private async bootstrapFromPd(wire: metapb.RangeDescriptor.$Properties): Promise<void> {
+    if (this.bootstrapping || this.stopping !== null) return;
+    const marker = join(this.opts.dataDir, PD_BOOTSTRAP_MARKER);
+    if (existsSync(marker) || this.engine.rangeIds().length > 0) return;
+    const d = descriptorFromProto(wire);
+    const me = d.replicas.find((x) => x.storeId === this.storeId);
+    if (!me) return;
+    this.bootstrapping = true;
+    try {
+      const voters = d.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.replicaId);
+      const learners = d.replicas.filter((x) => x.role === ReplicaRole.Learner).map((x) => x.replicaId);
+      await this.engine.createRange({ descriptor: d, confState: { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false } });
+      writeFileSync(marker, JSON.stringify({ rangeId: d.rangeId, at: new Date().toISOString() }) + '\n');
+      this.addReplica(d.rangeId);
+      this.log.info('created range 1 from PD bootstrap', { rangeId: d.rangeId, replicas: d.replicas.length });
+    } catch (e) {
+      this.log.error('bootstrap from PD failed', { err: e });
+    } finally {
+      this.bootstrapping = false;
+    }
   }
 
   /**
