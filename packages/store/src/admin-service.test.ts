@@ -127,6 +127,42 @@ test('remove replica: the descriptor drops it, the removed store destroys its re
   }
 });
 
+test('add a learner on a store without the range, it catches up by snapshot; promote it; it serves', async () => {
+  const c = await StoreCluster.start();
+  try {
+    const leader = await c.waitForLeader(1);
+    let epoch = { confVer: 1, version: 1 };
+    for (let i = 0; i < 20; i++) assert.equal((await leader.kv.put({ header: hdr(1, epoch), key: b(`k${i}`), value: b(`v${i}`) })).rangeError, undefined);
+    const other = c.followers(1)[0]!;
+    const removed = await leader.admin.removeReplica({ header: hdr(1, epoch), storeId: other.storeId });
+    epoch = epochOf(removed.descriptor);
+    await c.waitFor('the removed replica is gone', () => !other.engine.hasRange(1));
+    await other.engine.drainBackground();
+    assert.equal((await leader.kv.put({ header: hdr(1, epoch), key: b('while-away'), value: b('x') })).rangeError, undefined);
+    const added = await leader.admin.addReplica({ header: hdr(1, epoch), storeId: other.storeId, role: metapb.ReplicaRole.LEARNER });
+    assert.equal(added.rangeError, undefined, added.rangeError?.message ?? '');
+    const learner = added.descriptor!.replicas!.find((r) => r.storeId === other.storeId)!;
+    assert.equal(learner.role, metapb.ReplicaRole.LEARNER);
+    assert.ok(learner.replicaId! > 3, 'a fresh replica id');
+    epoch = epochOf(added.descriptor);
+    await c.waitFor('the learner has the range with its data', () => (other.scheduler.get(1)?.log.descriptor?.epoch.confVer ?? 0) >= epoch.confVer);
+    assert.ok(other.counters.snapshotsReceived >= 1, 'the learner got its data by snapshot');
+    const promoted = await leader.admin.promoteLearner({ header: hdr(1, epoch), storeId: other.storeId });
+    assert.equal(promoted.rangeError, undefined, promoted.rangeError?.message ?? '');
+    assert.equal(promoted.descriptor!.replicas!.find((r) => r.storeId === other.storeId)!.role, metapb.ReplicaRole.VOTER);
+    epoch = epochOf(promoted.descriptor);
+    await c.eventually('the new voter serves a stale read of every key', async () => {
+      const got = await other.kv.get({ header: hdr(1, epoch, metapb.ReadConsistency.STALE), key: b('while-away') });
+      return got.rangeError === undefined && Buffer.from(got.value ?? []).toString() === 'x';
+    }, 20_000);
+    // It can lead now.
+    await leader.admin.transferLeader({ header: hdr(1, epoch), toStore: other.storeId });
+    await c.waitFor('the new voter leads', () => c.leader(1)?.storeId === other.storeId);
+  } finally {
+    await c.close();
+  }
+});
+
 async function routedPut(c: StoreCluster, key: string, value: string, deadlineMs = 20_000): Promise<'ok' | 'ambiguous'> {
   const deadline = Date.now() + deadlineMs;
   let ambiguous = false;

@@ -42,6 +42,20 @@ function checkStoreId(id: number, what: string): void {
   if (!Number.isSafeInteger(id) || id <= 0) throw new BootstrapError(`${what} must be a positive integer, got ${id}`);
 }
 
+/** The store id a data dir belongs to (its identity file), or null for a new dir. */
+export function dataDirStoreId(dataDir: string): number | null {
+  const path = join(dataDir, STORE_IDENT_FILE);
+  if (!existsSync(path)) return null;
+  let found: unknown;
+  try {
+    found = (JSON.parse(readFileSync(path, 'utf8')) as { storeId?: unknown }).storeId;
+  } catch (e) {
+    throw new BootstrapError(`${path} is unreadable: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof found !== 'number' || !Number.isSafeInteger(found) || found <= 0) throw new BootstrapError(`${path} holds no valid store id`);
+  return found;
+}
+
 /** Reads the identity file; throws if it names another store. Writes it if absent. */
 export function claimDataDir(dataDir: string, storeId: number): void {
   checkStoreId(storeId, 'store id');

@@ -13,7 +13,7 @@ import { TransportFaults } from '@rangekv/transport';
 import { claimDataDir } from '../bootstrap.js';
 import type { StoreLimits } from '../limits.js';
 import { silentLogger } from '../logger.js';
-import { StoreServer, type RaftTuning } from '../store-server.js';
+import { StoreServer, type RaftTuning, type StoreServerOptions } from '../store-server.js';
 import { rangeKeyPrefix } from './local-cluster.js';
 
 const enc = new TextEncoder();
@@ -28,6 +28,11 @@ export interface StoreClusterOptions {
   quiescence?: boolean;
   livenessIntervalMs?: number;
   livenessTimeoutMs?: number;
+  /** Stores created without any range (their replicas, still named in every descriptor,
+   *  must arrive by message + snapshot). */
+  emptyStores?: number[];
+  /** Any other StoreServer options, for every store (snapshots, logCompaction, ...). */
+  server?: Partial<StoreServerOptions>;
 }
 
 export class StoreCluster {
@@ -48,6 +53,7 @@ export class StoreCluster {
       for (const id of c.ids) {
         const dir = c.dir(id);
         claimDataDir(dir, id);
+        if (opts.emptyStores?.includes(id)) continue;
         const engine = await StorageEngine.open(dir);
         try {
           for (let r = 1; r <= ranges; r++) await engine.createRange({ descriptor: c.descriptor(r), confState: cs });
@@ -80,6 +86,7 @@ export class StoreCluster {
 
   async startStore(id: number): Promise<StoreServer> {
     const s = await StoreServer.start({
+      ...(this.opts.server ?? {}),
       storeId: id, dataDir: this.dir(id), resolve: (sid) => this.peers.get(sid),
       tickMs: this.opts.tickMs ?? 20, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2,
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
