@@ -17,11 +17,17 @@ function epochOf(d: Desc | null | undefined): Epoch {
   return { confVer: d?.epoch?.confVer ?? 0, version: d?.epoch?.version ?? 0 };
 }
 
+/** Splits through the range's leader; retries while a transfer or election is in progress (ServerBusy, NotLeader). */
 async function split(c: StoreCluster, rangeId: number, epoch: Epoch, key: string): Promise<{ left: Desc; right: Desc }> {
-  const leader = await c.waitForLeader(rangeId);
-  const res = await leader.admin.splitRange({ header: hdr(rangeId, epoch), splitKey: b(key) });
-  assert.equal(res.rangeError, undefined, res.rangeError?.message ?? '');
-  return { left: res.left!, right: res.right! };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const leader = await c.waitForLeader(rangeId);
+    const res = await leader.admin.splitRange({ header: hdr(rangeId, epoch), splitKey: b(key) });
+    const re = res.rangeError;
+    if (!re) return { left: res.left!, right: res.right! };
+    if (!(re.serverBusy || re.notLeader) || Date.now() > deadline) assert.fail(re.message ?? 'split failed');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 test('split: the left range is cut, the right range starts on every store with the same replicas, both serve', async () => {
