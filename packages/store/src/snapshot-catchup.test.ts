@@ -21,13 +21,26 @@ const server = {
   snapshots: { snapshotChunkBytes: 256 },
 };
 
-async function writeKeys(c: StoreCluster, leader: StoreServer, prefix: string, n: number): Promise<void> {
+/** Writes the keys through whichever store leads (an election under load moves it; NotLeader / ServerBusy are retried). */
+async function writeKeys(c: StoreCluster, _leader: StoreServer, prefix: string, n: number): Promise<void> {
   for (let i = 0; i < n; i += 10) {
-    const puts = [];
-    for (let j = i; j < Math.min(n, i + 10); j++) {
-      puts.push(leader.kv.put({ header: c.header(), key: b(`${prefix}${String(j).padStart(4, '0')}`), value: b(`v${j}-${'x'.repeat(40)}`) }));
+    const batch: number[] = [];
+    for (let j = i; j < Math.min(n, i + 10); j++) batch.push(j);
+    const deadline = Date.now() + 30_000;
+    let todo = batch;
+    while (todo.length > 0) {
+      const leader = await c.waitForLeader();
+      const res = await Promise.all(todo.map((j) =>
+        leader.kv.put({ header: c.header(), key: b(`${prefix}${String(j).padStart(4, '0')}`), value: b(`v${j}-${'x'.repeat(40)}`) })));
+      const retry = todo.filter((_, k) => {
+        const re = res[k]!.rangeError;
+        if (re && !re.notLeader && !re.serverBusy) assert.fail(re.message ?? 'write failed');
+        return re !== undefined;
+      });
+      if (retry.length > 0 && Date.now() > deadline) assert.fail(`writes kept failing: ${res.find((r) => r.rangeError)?.rangeError?.message}`);
+      if (retry.length > 0) await new Promise((r) => setTimeout(r, 20));
+      todo = retry;
     }
-    for (const r of await Promise.all(puts)) assert.equal(r.rangeError, undefined);
   }
 }
 
