@@ -59,6 +59,8 @@ export interface OperatorHost {
   route(rangeId: number): RangeRecord | null;
   /** A range record learned from a store: recorded like a range heartbeat's report. */
   learned(rec: RangeRecord): void;
+  /** Commits the descriptor changes learned so far (before an operator reports success). */
+  persistLearned(): Promise<void>;
   now(): number;
   log: Logger;
 }
@@ -230,6 +232,7 @@ export class OperatorRunner {
     if (out.kind === 'continue') await this.setStep(cur, out.step);
     else if (out.kind === 'failed') await this.finish(cur, OperatorStatus.FAILED, out.reason, null, null);
     else {
+      await this.host.persistLearned();
       const right = out.right ?? (cur.kind === OperatorKind.SPLIT ? this.host.route(cur.newRangeId)?.descriptor ?? null : null);
       await this.finish(cur, OperatorStatus.SUCCEEDED, '', out.descriptor, right);
     }

@@ -120,7 +120,18 @@ export class PdServer {
     }
     // Serving may have started before the service existed (a 1-node PD elects itself at once).
     if (group.serving) server.service.onServingChange(true);
+    // A 1-node PD elected itself at start: answer its first request instead of not_leader.
+    if (peers.size === 0) await server.waitServing(5_000).catch(() => undefined);
     return server;
+  }
+
+  /** Resolves once this node is the serving leader; rejects after `timeoutMs`. */
+  async waitServing(timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!this.group.serving) {
+      if (Date.now() > end) throw new Error(`PD ${this.pdId} is not serving after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   private async startParts(opts: PdServerOptions, host: string): Promise<void> {

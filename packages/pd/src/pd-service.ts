@@ -75,7 +75,10 @@ export class PdService {
       admin: opts.admin,
       storeAddress: (id) => this.group.state.stores.get(id)?.address,
       route: (id) => this.route(id),
-      learned: (rec) => this.learned(rec),
+      learned: (rec) => {
+        if (this.learned(rec)) void this.flushRanges().catch(() => undefined);
+      },
+      persistLearned: () => this.flushRanges(),
       now: this.now,
       log: this.log,
     }, opts.operatorLimits ?? {});
