@@ -155,6 +155,15 @@ export class PdRaftGroup {
     return this.replica.role === StateRole.Leader;
   }
 
+  /** Last index of PD's raft log on this node (tests: how many entries commands took). */
+  get lastIndex(): number {
+    return this.replica.node.status().lastIndex;
+  }
+
+  get appliedIndex(): number {
+    return this.replica.log.applied.index;
+  }
+
   get term(): number {
     return this.replica.node.status().term;
   }
