@@ -85,7 +85,7 @@ test('a follower answers not_leader naming the leader; GetMembers works anywhere
     [1, 2, 3].map((id) => [id, pds.get(id)!.address, id === l.pdId]));
 });
 
-test('PD leader stopped: a new leader keeps the metadata, resumes a RUNNING operator, ids stay fresh', async () => {
+test('PD leader gone: a new leader keeps the metadata, resumes a RUNNING operator, ids stay fresh', async () => {
   const hb = await heartbeatAll();
   const boot = hb[2]!.bootstrap!.descriptor!;
   fake.createRange(descFromProto(boot), 1);
@@ -97,11 +97,11 @@ test('PD leader stopped: a new leader keeps the metadata, resumes a RUNNING oper
   assert.equal(created.operator!.status, S.RUNNING);
   const old = await leader();
   await sleep(100); // let the operator take a step on the old leader
-  // Stop the leader; keep its address for the restart.
+  // Stop the leader without a hand-off (as if it died); keep its address for the restart.
   const oldId = old.pdId;
   const oldPort = Number(old.address.split(':')[1]);
   const oldRaftPort = old.raftPort;
-  await old.stop();
+  await old.stop({ transferLeadership: false });
   pds.delete(oldId);
   const next = await leader(oldId);
   assert.notEqual(next.pdId, oldId);
@@ -131,4 +131,17 @@ test('PD leader stopped: a new leader keeps the metadata, resumes a RUNNING oper
   for (let i = 0; i < 300 && again.group.state.operators.get(opId)?.status !== S.SUCCEEDED; i++) await sleep(20);
   assert.equal(again.group.state.operators.get(opId)?.status, S.SUCCEEDED);
   assert.equal(again.group.state.bootstrapped, true);
+});
+
+test('a graceful stop of the leader hands leadership to another member', async () => {
+  const l = await leader();
+  const id = l.pdId;
+  const port = Number(l.address.split(':')[1]);
+  const raftPort = l.raftPort;
+  await l.stop();
+  pds.delete(id);
+  const next = [...pds.values()].find((p) => p.group.isLeader);
+  assert.ok(next, 'a member leads right after the stop returned (no election timeout needed)');
+  pds.set(id, await PdServer.start(options(id, raftPort, port)));
+  wireAll();
 });

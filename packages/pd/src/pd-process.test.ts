@@ -37,7 +37,7 @@ test('bad flags exit 2 with the usage; --help exits 0', async () => {
   assert.equal(help.code, 0);
 });
 
-test('three pd-main processes: ready lines, a leader serves, followers point at it; SIGTERM exits 0', async () => {
+test('three pd-main processes: ready lines, a leader serves, followers point at it; kill -9 of the leader; SIGTERM exits 0', async () => {
   const ps: PdProcess[] = [];
   for (const id of [1, 2, 3]) {
     const p = await PdProcess.start({ id, dataDir: join(root, `pd${id}`), peerIds: [1, 2, 3].filter((x) => x !== id), extraArgs: ['--tick-ms', '20'] });
@@ -61,6 +61,15 @@ test('three pd-main processes: ready lines, a leader serves, followers point at 
     assert.equal(((await health.json()) as { pdId: number }).pdId, follower.id);
     const metrics = await (await fetch(`http://127.0.0.1:${follower.httpPort}/metrics`)).text();
     assert.match(metrics, /rangekv_pd_is_leader 0/);
+    // kill -9 of the leader: the other two elect a new one, which keeps the metadata and fresh ids.
+    const lead = ps.find((p) => p.id === leaders[0]!.id)!;
+    lead.kill();
+    await lead.exited;
+    client.addresses = ps.filter((p) => p !== lead).map((p) => p.address);
+    const after = await client.leader('allocIds', { count: 10 });
+    assert.ok(after.first! >= ids.first! + 10, `${after.first} after ${ids.first}`);
+    assert.equal(after.header?.clusterId, ids.header?.clusterId);
+    ps.splice(ps.indexOf(lead), 1);
   } finally {
     client.close();
   }

@@ -190,6 +190,27 @@ export class PdRaftGroup {
     this.scheduler.withNode(PD_RANGE_ID, (r) => r.node.transferLeader(pdId));
   }
 
+  /**
+   * Graceful stop of a leader: hands leadership to the most caught-up other member and
+   * waits (at most `timeoutMs`) until this node follows the new leader (it heard from it).
+   */
+  async handOffLeadership(timeoutMs: number): Promise<void> {
+    if (this.stopped || !this.isLeader || this.opts.members.length < 2) return;
+    const progress = this.replica.node.status().progress;
+    let to = 0;
+    let best = -1;
+    for (const [id, p] of progress ?? []) {
+      if (id !== this.pdId && p.match > best) {
+        best = p.match;
+        to = id;
+      }
+    }
+    if (to === 0) return;
+    this.transferLeader(to);
+    const end = Date.now() + timeoutMs;
+    while ((this.isLeader || this.leaderId === 0) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

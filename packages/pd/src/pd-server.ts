@@ -70,6 +70,8 @@ export class PdServer {
   private admin: StoreAdminCaller;
   private stopping: Promise<void> | null = null;
   port = 0;
+  /** How long a stopping leader waits for its leadership transfer. */
+  private readonly leaderHandOffMs: number;
 
   private constructor(opts: PdServerOptions, group: PdRaftGroup, members: Map<number, string>, log: Logger) {
     this.pdId = opts.pdId;
@@ -77,6 +79,7 @@ export class PdServer {
     this.members = members;
     this.log = log;
     this.admin = opts.admin ?? new StoreAdminClients();
+    this.leaderHandOffMs = (opts.tickMs ?? 50) * (opts.electionTimeoutTicks ?? 10) * 2;
     this.service = new PdService({
       group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log,
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {},
@@ -183,12 +186,17 @@ export class PdServer {
     if (a.client !== '') this.members.set(pdId, a.client);
   }
 
-  stop(): Promise<void> {
-    this.stopping ??= this.doStop();
+  /**
+   * Graceful stop. A leader first hands leadership over (`transferLeadership`, default
+   * true), so PD is unavailable for one transfer instead of an election timeout.
+   */
+  stop(opts: { transferLeadership?: boolean } = {}): Promise<void> {
+    this.stopping ??= this.doStop(opts.transferLeadership ?? true);
     return this.stopping;
   }
 
-  private async doStop(): Promise<void> {
+  private async doStop(transferLeadership: boolean): Promise<void> {
+    if (transferLeadership) await this.group.handOffLeadership(this.leaderHandOffMs).catch(() => undefined);
     this.service.stop();
     if (this.grpcServer) {
       const g = this.grpcServer;
