@@ -73,10 +73,12 @@ test('bootstrap: range 1 is committed once the initial stores heartbeat, and sen
   const fourth = await heartbeat(4);
   assert.equal(fourth.bootstrap, null, 'store 4 is not an initial replica');
   fake.createRange(d, 1);
-  // The leader reports range 1: routing shows the leader.
+  // The leader reports range 1: routing shows the leader, and bootstrap is no longer sent
+  // (a store that missed it gets its replica from the leader; a removed one cannot recreate it).
   await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: [{ descriptor: third.bootstrap!.descriptor!, leader: d.replicas[0]!, term: 1 }] });
   const route = await client.call(pd.address, 'getRangeByKey', { key: b('anything') });
   assert.equal(route.route?.leader?.storeId, 1);
+  assert.equal((await heartbeat(3)).bootstrap, null);
   const list = await client.call(pd.address, 'listStores', {});
   assert.deepEqual(list.stores!.map((s) => [s.store?.id, s.store?.state]), [[1, 0], [2, 0], [3, 0], [4, 0]]);
 });

@@ -268,9 +268,22 @@ export class PdService {
         header: this.header(),
         stores: [...state.stores.values()].sort((a, b) => a.id - b.id).map((x) => this.storeToProto(x)),
       };
-      if (state.bootstrapped && boot && boot.replicas.some((r) => r.storeId === id)) res.bootstrap = { descriptor: descToProto(boot) };
+      if (boot && this.bootstrapPending() && boot.replicas.some((r) => r.storeId === id)) res.bootstrap = { descriptor: descToProto(boot) };
       return res;
     });
+  }
+
+  /**
+   * Whether range 1 is still as bootstrapped: no leader has reported it yet. Only then do
+   * initial stores get `bootstrap`; later an initial store that missed it gets its replica
+   * from the range's leader (raft message, then snapshot), and a store whose replica was
+   * removed since can never recreate it from the initial descriptor.
+   */
+  private bootstrapPending(): boolean {
+    const st = this.group.state;
+    if (!st.bootstrapped || !st.bootstrapDescriptor) return false;
+    const r = this.route(FIRST_RANGE_ID);
+    return r !== null && r.term === 0 && compareReports(r, { descriptor: st.bootstrapDescriptor, term: 0 }) === 0;
   }
 
   private maybeBootstrap(): Promise<void> {
