@@ -31,14 +31,16 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const log = createLogger({}, { level: flags.logLevel });
-  let server: PdServer;
+  let server: PdServer | undefined;
   try {
     server = await PdServer.start({
       pdId: flags.id, dataDir: flags.dataDir, listenHost: flags.host, port: flags.port, raftPort: flags.raftPort,
       peers: flags.peers, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
       tickMs: flags.tickMs, electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
       onFatal: () => {
+        // PD stops itself; leave once it has (or after a grace period).
         setTimeout(() => process.exit(1), 5_000).unref();
+        void (server ? server.stop() : Promise.resolve()).finally(() => process.exit(1));
       },
     });
   } catch (e) {
