@@ -8,14 +8,15 @@
 //   const op = await r.create({ kind: OperatorKind.SPLIT, rangeId: 1, splitKey, ... });
 //   await r.waitFinal(op.id, 10_000);            // the record once final (or as it is then)
 //   r.stop();                                    // lost leadership / stopping
+import * as grpc from '@grpc/grpc-js';
 import { adminpb } from '@rangekv/proto';
 import type { Logger } from '@rangekv/store';
 import { PdRequestError, invalidArgument } from './errors.js';
 import type { PdCommand, PdCommandResult } from './pd-command.js';
 import type { PdState } from './pd-state.js';
 import { descFromProto } from './pd-wire.js';
-import { runStep, type LeaderView, type StepContext, type StepLimits } from './operator-steps.js';
-import type { StoreAdminCaller } from './store-admin-client.js';
+import { runStep, type LeaderView, type StepContext, type StepLimits, type StepOutcome } from './operator-steps.js';
+import { StoreCallError, type StoreAdminCaller } from './store-admin-client.js';
 import {
   compareBytes, compareReports, isFinal, keyInSpan, OperatorKind, OperatorStatus,
   type OperatorRecord, type RangeDesc, type RangeRecord,
@@ -225,7 +226,14 @@ export class OperatorRunner {
         if (right) this.host.learned({ descriptor: right, leader: right.replicas.find((r) => r.storeId === leader.storeId) ?? null, term: leader.term });
       },
     };
-    const out = await runStep(ctx);
+    let out: StepOutcome;
+    try {
+      out = await runStep(ctx);
+    } catch (e) {
+      // The store refused the request itself (not the range's state): redoing it cannot help.
+      if (!(e instanceof StoreCallError) || e.code !== grpc.status.INVALID_ARGUMENT) throw e;
+      out = { kind: 'failed', reason: e.message };
+    }
     if (!this.running) return;
     const cur = this.host.state.operators.get(id);
     if (!cur || cur.status !== OperatorStatus.RUNNING) return;
