@@ -80,6 +80,8 @@ export class OperatorRunner {
   private readonly busy = new Set<number>();
   private readonly asked = new Map<number, Map<string, number>>();
   private readonly waiters = new Map<number, Array<() => void>>();
+  /** The last failed call of each running operator (memory only; shown when it times out). */
+  private readonly lastError = new Map<number, string>();
   readonly limits: OperatorLimits;
 
   constructor(private readonly host: OperatorHost, limits: Partial<OperatorLimits> = {}) {
@@ -100,6 +102,7 @@ export class OperatorRunner {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.asked.clear();
+    this.lastError.clear();
     for (const ws of this.waiters.values()) for (const w of ws) w();
     this.waiters.clear();
   }
@@ -196,7 +199,10 @@ export class OperatorRunner {
       if (op.status !== OperatorStatus.RUNNING || this.busy.has(op.id)) continue;
       this.busy.add(op.id);
       void this.runOne(op.id)
-        .catch((e: unknown) => this.host.log.debug('operator step failed; retrying', { operatorId: op.id, err: e }))
+        .catch((e: unknown) => {
+          this.lastError.set(op.id, e instanceof Error ? e.message : String(e));
+          this.host.log.debug('operator step failed; retrying', { operatorId: op.id, err: e });
+        })
         .finally(() => this.busy.delete(op.id));
     }
   }
@@ -206,7 +212,8 @@ export class OperatorRunner {
     if (!op || op.status !== OperatorStatus.RUNNING) return;
     const now = this.host.now();
     if (now >= op.createdAtMs + op.timeoutMs) {
-      await this.finish(op, OperatorStatus.TIMED_OUT, `timed out after ${op.timeoutMs} ms at step: ${op.step}`, null, null);
+      const last = this.lastError.get(op.id);
+      await this.finish(op, OperatorStatus.TIMED_OUT, `timed out after ${op.timeoutMs} ms at step: ${op.step}${last ? ` (last error: ${last})` : ''}`, null, null);
       return;
     }
     const leader = await this.findLeader(op.rangeId);
@@ -259,6 +266,7 @@ export class OperatorRunner {
     const res = await this.host.propose({ t: 'updateOperator', op: final });
     if (!res.ok) return;
     this.asked.delete(op.id);
+    this.lastError.delete(op.id);
     this.host.log.info('operator finished', {
       operatorId: op.id, kind: OperatorKind[op.kind], rangeId: op.rangeId, status: OperatorStatus[status], reason,
     });

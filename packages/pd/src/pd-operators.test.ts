@@ -157,6 +157,17 @@ test('an operator times out with TIMED_OUT and the step it was at', async () => 
   }
 });
 
+test('a timed-out operator names the last error the store answered', async () => {
+  fake.failTransfers = 'transfer refused for the test';
+  try {
+    const op = await create({ kind: K.TRANSFER_LEADER, rangeId: 1, toStore: 4, timeoutMs: 400 });
+    assert.equal(op.status, S.TIMED_OUT);
+    assert.match(op.reason ?? '', /last error: TransferLeader on 127\.0\.0\.1:\d+: FAILED_PRECONDITION: transfer refused for the test/);
+  } finally {
+    fake.failTransfers = null;
+  }
+});
+
 test('ADD_REPLICA waits for the learner to catch up before promoting', async () => {
   fake.learnersNeverCatchUp = true;
   try {

@@ -30,6 +30,8 @@ export class FakeCluster {
   private readonly servers = new Map<number, { server: grpc.Server; port: number }>();
   /** TransferLeader answers OK but leadership never moves. */
   ignoreTransfers = false;
+  /** TransferLeader answers FAILED_PRECONDITION with this message (null: off). */
+  failTransfers: string | null = null;
   /** New learners stay at match 0 (never caught up). */
   learnersNeverCatchUp = false;
   /** SplitRange at these keys answers KeyNotInRange. */
@@ -125,6 +127,7 @@ export class FakeCluster {
         const c = this.leaderCheck(storeId, req['header'], false);
         if ('err' in c) return { rangeError: c.err };
         const to = Number(req['toStore'] ?? 0);
+        if (this.failTransfers !== null) throw new Error(this.failTransfers);
         if (!this.ignoreTransfers && this.replicaOn(c.r, to)) {
           setTimeout(() => {
             c.r.leaderStore = to;
