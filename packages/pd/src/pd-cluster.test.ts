@@ -30,6 +30,8 @@ function options(id: number, raftPort = 0, port = 0): PdServerOptions {
     pdId: id, dataDir: join(root, `pd${id}`), port, raftPort, log: silentLogger, initialStores: 3, tickMs: 20,
     peers: new Map([1, 2, 3].filter((x) => x !== id).map((x) => [x, { raft: raftAddrs.get(x) ?? '', client: pds.get(x)?.address ?? '' }])),
     operatorLimits: { operatorTickMs: 20, retryActionMs: 200, rangeStatusTimeoutMs: 500 },
+    // A small log: a member that was down catches up by snapshot.
+    logCompaction: { logCompactionCheckTicks: 1, logCompactionThresholdEntries: 20, logCompactionKeepEntries: 5, maxFollowerLagEntries: 10 },
   };
 }
 
@@ -131,6 +133,31 @@ test('PD leader gone: a new leader keeps the metadata, resumes a RUNNING operato
   for (let i = 0; i < 300 && again.group.state.operators.get(opId)?.status !== S.SUCCEEDED; i++) await sleep(20);
   assert.equal(again.group.state.operators.get(opId)?.status, S.SUCCEEDED);
   assert.equal(again.group.state.bootstrapped, true);
+});
+
+test('a member behind the compacted log catches up by a snapshot of PD\'s range and reloads its state', async () => {
+  const l = await leader();
+  const f = [...pds.values()].find((p) => p !== l)!;
+  const id = f.pdId;
+  const port = Number(f.address.split(':')[1]);
+  const raftPort = f.raftPort;
+  const behind = f.group.lastIndex;
+  await f.stop();
+  pds.delete(id);
+  // 60 address changes: 60 raft entries; the leader compacts past the stopped member's log.
+  for (let i = 0; i < 60; i++) {
+    await client.leader('storeHeartbeat', { store: { id: 1, address: `127.0.0.1:${20000 + i}`, raftAddress: '127.0.0.1:9001' } });
+  }
+  for (let i = 0; i < 300 && l.group.firstIndex <= behind + 1; i++) await sleep(20);
+  assert.ok(l.group.firstIndex > behind + 1, `leader compacted past ${behind} (first index ${l.group.firstIndex})`);
+  const back = await PdServer.start(options(id, raftPort, port));
+  pds.set(id, back);
+  wireAll();
+  for (let i = 0; i < 500 && back.group.state.stores.get(1)?.address !== '127.0.0.1:20059'; i++) await sleep(20);
+  assert.equal(back.group.state.stores.get(1)?.address, '127.0.0.1:20059');
+  assert.ok(back.group.snapshotCounters.snapshotsReceived >= 1, 'caught up by snapshot');
+  assert.equal(back.group.state.bootstrapped, true);
+  assert.equal(back.group.state.nextId, l.group.state.nextId);
 });
 
 test('a graceful stop of the leader hands leadership to another member', async () => {

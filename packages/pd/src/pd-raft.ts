@@ -8,6 +8,10 @@
 //   g.serving;        // leader that has applied an entry of its own term
 //   await g.stop();
 //
+// The log is compacted like a store's ranges (the store's LogCompactor); a follower behind
+// the compacted log gets a storage snapshot of PD's range through the store's
+// SnapshotShipper over the same transport, and reloads PdState from the ingested rows.
+//
 // Reads: PD answers from the leader's applied state once that leader has applied an entry
 // of its current term (raft appends an empty one on election), so everything committed by
 // earlier leaders is visible. With check-quorum a leader cut off from the majority steps
@@ -16,7 +20,10 @@
 import { randomInt } from 'node:crypto';
 import { EntryType, MessageType, Prng, RawNode, StateRole, type ConfState, type Message } from '@rangekv/raft';
 import { ColumnFamily, ReplicaRole, StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
-import { RaftScheduler, Replica, TickClock, type ApplyEntry, type GroupHost, type Logger } from '@rangekv/store';
+import {
+  LogCompactor, RaftScheduler, Replica, SnapshotShipper, TickClock, UninitializedReplicas, resolveLogCompactionLimits,
+  resolveSnapshotLimits, type ApplyEntry, type GroupHost, type LogCompactionLimits, type Logger, type SnapshotLimits,
+} from '@rangekv/store';
 import { RaftTransport, type RangeMessage, type TransportFaults } from '@rangekv/transport';
 import { decodePdCommand, encodePdCommand, type PdCommand, type PdCommandResult } from './pd-command.js';
 import { newWrites, PdState, type PdStateLimits } from './pd-state.js';
@@ -38,6 +45,10 @@ export interface PdRaftOptions {
   heartbeatIntervalTicks?: number;
   storage?: StorageEngineOptions;
   stateLimits?: Partial<PdStateLimits>;
+  /** When PD's log is compacted (the store's LogCompactor limits; default the store's). */
+  logCompaction?: Partial<LogCompactionLimits>;
+  /** PD-to-PD snapshot streams (the store's SnapshotLimits). */
+  snapshots?: Partial<SnapshotLimits>;
   transportFaults?: TransportFaults;
   log: Logger;
   /** A disk failure or broken invariant: the group stopped. */
@@ -64,12 +75,18 @@ function pdDescriptor(members: readonly number[]): RangeDescriptor {
 
 export class PdRaftGroup {
   readonly pdId: number;
+  /** Replaced in place (same object) when a snapshot is ingested. */
   readonly state: PdState;
   private readonly peers: Map<number, string>;
   private readonly scheduler: RaftScheduler<PdCommandResult>;
   private readonly clock: TickClock;
   private replica!: Replica<PdCommandResult>;
   private transport!: RaftTransport;
+  private readonly compactor: LogCompactor<PdCommandResult>;
+  private readonly snapshots: SnapshotShipper<PdCommandResult>;
+  private readonly snapshotLimits: SnapshotLimits;
+  /** The applied index the in-memory state reflects (a jump past it = a snapshot was ingested). */
+  private stateApplied = 0;
   private lastAppliedTerm = 0;
   private wasServing = false;
   private stopped = false;
@@ -78,20 +95,34 @@ export class PdRaftGroup {
   private constructor(private readonly opts: PdRaftOptions, private readonly engine: StorageEngine) {
     this.pdId = opts.pdId;
     this.peers = new Map(opts.peers ?? []);
-    this.state = PdState.load(
-      engine.db.scan(ColumnFamily.Default, { gte: Buffer.alloc(0) }).map((kv) => ({ key: kv.key, value: kv.value })),
-      opts.stateLimits ?? {},
-    );
+    this.state = PdState.load(this.rows(), opts.stateLimits ?? {});
     this.scheduler = new RaftScheduler<PdCommandResult>(engine, this.host());
     this.clock = new TickClock({ tickMs: opts.tickMs ?? 50, windowTicks: opts.electionTimeoutTicks ?? 10, marginTicks: 2 });
+    this.compactor = new LogCompactor(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), opts.log);
+    this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
+    // PD's range always exists on every member: nothing is ever created by message.
+    const uninit = new UninitializedReplicas<PdCommandResult>({
+      engine, scheduler: this.scheduler, maxUninitializedReplicas: 0, log: opts.log,
+      makeNode: () => {
+        throw new Error('PD never creates replicas by message');
+      },
+    });
+    this.snapshots = new SnapshotShipper<PdCommandResult>({
+      storeId: opts.pdId, engine, scheduler: this.scheduler, transport: () => this.transport, uninit, log: opts.log,
+      isStopping: () => this.stopped,
+    });
   }
 
   static async start(opts: PdRaftOptions): Promise<PdRaftGroup> {
     if (!opts.members.includes(opts.pdId)) throw new RangeError(`PD ${opts.pdId} is not among the members ${opts.members.join(',')}`);
-    const engine = await StorageEngine.open(opts.dataDir, opts.storage ?? {});
+    const chunk = resolveSnapshotLimits(opts.snapshots).snapshotChunkBytes;
+    const engine = await StorageEngine.open(opts.dataDir, {
+      ...(opts.storage ?? {}), limits: { maxSnapshotChunkBytes: chunk, ...(opts.storage?.limits ?? {}) },
+    });
     let g: PdRaftGroup;
     try {
       if (!engine.hasRange(PD_RANGE_ID)) {
+        // Every member starts from the same initial state (an empty snapshot at BOOTSTRAP_INDEX).
         const desc = pdDescriptor(opts.members);
         const confState: ConfState = {
           voters: desc.replicas.map((r) => r.replicaId), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false,
@@ -120,6 +151,7 @@ export class PdRaftGroup {
     const o = this.opts;
     const log = this.engine.range(PD_RANGE_ID);
     this.lastAppliedTerm = log.applied.term;
+    this.stateApplied = log.applied.index;
     const node = new RawNode({
       id: o.pdId, storage: log, prng: new Prng(randomInt(0x7fffffff)),
       electionTimeoutTicks: o.electionTimeoutTicks ?? 10, heartbeatIntervalTicks: o.heartbeatIntervalTicks ?? 2,
@@ -130,10 +162,16 @@ export class PdRaftGroup {
       storeId: o.pdId, listenHost: o.listenHost ?? '127.0.0.1', listenPort: o.raftPort ?? 0,
       resolve: (id) => this.peers.get(id),
       ...(o.transportFaults ? { faults: o.transportFaults } : {}),
+      snapshotLimits: this.snapshotLimits,
+      onSnapshot: (start) => this.snapshots.receive(start),
     }, (from, msgs) => this.onInbound(from, msgs));
     this.transport.onUnreachable((to) => this.scheduler.withNode(PD_RANGE_ID, (r) => r.node.reportUnreachable(to)));
     this.scheduler.add(this.replica);
-    this.clock.start(() => this.scheduler.tick());
+    this.clock.start(() => {
+      this.scheduler.tick();
+      this.compactor.tick();
+      this.snapshots.sweepStaged();
+    });
     // A single-member group elects itself at once instead of waiting an election timeout.
     if (o.members.length === 1) this.scheduler.withNode(PD_RANGE_ID, (r) => r.node.campaign());
   }
@@ -158,6 +196,16 @@ export class PdRaftGroup {
   /** Last index of PD's raft log on this node (tests: how many entries commands took). */
   get lastIndex(): number {
     return this.replica.node.status().lastIndex;
+  }
+
+  /** First index still in PD's raft log on this node (moves up as the log is compacted). */
+  get firstIndex(): number {
+    return this.replica.log.firstIndex();
+  }
+
+  /** Snapshots sent / received by this node (PD-to-PD catch-up). */
+  get snapshotCounters(): Readonly<{ snapshotsSent: number; snapshotsReceived: number }> {
+    return this.snapshots.counters;
   }
 
   get appliedIndex(): number {
@@ -216,7 +264,9 @@ export class PdRaftGroup {
     this.stopped = true;
     this.checkServing();
     this.clock.stop();
+    await this.compactor.stop();
     await this.scheduler.stop();
+    await this.snapshots.stop();
     this.replica?.failAll('PD stopping');
     if (this.transport) await this.transport.stop();
     await this.engine.close();
@@ -245,9 +295,8 @@ export class PdRaftGroup {
   private send(msgs: readonly Message[]): void {
     for (const m of msgs) {
       if (m.type === MessageType.Snap) {
-        // PD never compacts its log, so a follower never needs a snapshot; refuse it loudly.
-        this.opts.log.warn('PD raft asked for a snapshot: not supported (log is never compacted)', { to: m.to });
-        this.replica.node.reportSnapshot(m.to, false);
+        // Raft's snapshot data is a build request: the shipper builds and streams PD's range.
+        this.snapshots.send(this.replica, m, m.to);
         continue;
       }
       if (!this.transport.send(m.to, PD_RANGE_ID, m)) this.replica.node.reportUnreachable(m.to);
@@ -271,7 +320,24 @@ export class PdRaftGroup {
       puts: w.puts, deletes: w.deletes, applied: { index: last.index, term: last.term }, ...(confState ? { confState } : {}),
     });
     this.lastAppliedTerm = last.term;
+    this.stateApplied = last.index;
     return results;
+  }
+
+  private rows(): { key: Uint8Array; value: Uint8Array }[] {
+    return this.engine.db.scan(ColumnFamily.Default, { gte: Buffer.alloc(0) }).map((kv) => ({ key: kv.key, value: kv.value }));
+  }
+
+  /** After a snapshot was ingested: the state is whatever the snapshot's rows say. */
+  private onAppliedState(): void {
+    const applied = this.replica.log.applied;
+    if (applied.index > this.stateApplied) {
+      this.state.replaceWith(PdState.load(this.rows(), this.opts.stateLimits ?? {}));
+      this.stateApplied = applied.index;
+      this.lastAppliedTerm = applied.term;
+      this.opts.log.info('PD state loaded from a snapshot', { index: applied.index, term: applied.term });
+    }
+    this.checkServing();
   }
 
   private host(): GroupHost<PdCommandResult> {
@@ -284,7 +350,7 @@ export class PdRaftGroup {
         // replica.role is updated when this returns.
         setImmediate(() => this.checkServing());
       },
-      onApplied: () => this.checkServing(),
+      onApplied: () => this.onAppliedState(),
       onFatal: (err) => {
         this.fatal = err;
         this.opts.log.error('PD raft group failed', { err });

@@ -6,7 +6,7 @@
 //   pd.port; pd.raftPort; pd.setPeer(2, { raft, client });   // addresses known later (ephemeral ports)
 //   await pd.stop();
 import * as grpc from '@grpc/grpc-js';
-import { createLogger, type Logger } from '@rangekv/store';
+import { createLogger, type LogCompactionLimits, type Logger, type SnapshotLimits } from '@rangekv/store';
 import type { StorageEngineOptions } from '@rangekv/storage';
 import type { TransportFaults } from '@rangekv/transport';
 import { PdHttpServer } from './pd-http.js';
@@ -46,6 +46,10 @@ export interface PdServerOptions {
   electionTimeoutTicks?: number;
   heartbeatIntervalTicks?: number;
   limits?: Partial<PdLimits>;
+  /** When PD's raft log is compacted (the store's LogCompactionLimits). */
+  logCompaction?: Partial<LogCompactionLimits>;
+  /** PD-to-PD snapshot streams (the store's SnapshotLimits). */
+  snapshots?: Partial<SnapshotLimits>;
   operatorLimits?: Partial<OperatorLimits>;
   storage?: StorageEngineOptions;
   /** Store admin calls (tests may pass their own). */
@@ -107,6 +111,8 @@ export class PdServer {
       ...(opts.electionTimeoutTicks !== undefined ? { electionTimeoutTicks: opts.electionTimeoutTicks } : {}),
       ...(opts.heartbeatIntervalTicks !== undefined ? { heartbeatIntervalTicks: opts.heartbeatIntervalTicks } : {}),
       ...(opts.storage ? { storage: opts.storage } : {}),
+      ...(opts.logCompaction ? { logCompaction: opts.logCompaction } : {}),
+      ...(opts.snapshots ? { snapshots: opts.snapshots } : {}),
       ...(opts.transportFaults ? { transportFaults: opts.transportFaults } : {}),
       onServingChange: (s) => server?.service.onServingChange(s),
       onFatal: (e) => {

@@ -97,6 +97,20 @@ export class PdState {
     return st;
   }
 
+  /** Takes `other`'s contents (a snapshot was ingested); this object stays the one everyone holds. */
+  replaceWith(other: PdState): void {
+    this.clusterId = other.clusterId;
+    this.bootstrapped = other.bootstrapped;
+    this.bootstrapDescriptor = other.bootstrapDescriptor;
+    this.nextId = other.nextId;
+    this.nextStoreId = other.nextStoreId;
+    for (const [mine, theirs] of [[this.stores, other.stores], [this.ranges, other.ranges], [this.operators, other.operators]] as const) {
+      (mine as Map<number, unknown>).clear();
+      for (const [k, v] of theirs as Map<number, unknown>) (mine as Map<number, unknown>).set(k, v);
+    }
+    this.index.invalidate();
+  }
+
   private loadMeta(v: unknown): void {
     const o = jsonObj(v, 'pd meta');
     this.clusterId = jsonNum(o['clusterId'], 'clusterId');

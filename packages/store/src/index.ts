@@ -25,3 +25,8 @@ export { descriptorToProto, replicaToProto, notLeader, rangeNotFound, keyNotInRa
 export { createLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
 export { parseStoreFlags, parsePeers, parseAddress, FlagError, STORE_USAGE, type StoreFlags } from './store-flags.js';
 export { TickClock, type TickClockOptions } from './tick-clock.js';
+// Used by packages/pd to drive its own raft group with the store's machinery.
+export { LogCompactor, resolveLogCompactionLimits, DEFAULT_LOG_COMPACTION_LIMITS, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
+export { SnapshotShipper, type SnapshotCounters, type SnapshotShipperDeps } from './snapshot-shipper.js';
+export { UninitializedReplicas, type UninitializedReplicasDeps } from './uninitialized-replicas.js';
+export { resolveSnapshotLimits, DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-limits.js';
