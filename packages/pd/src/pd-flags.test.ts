@@ -15,6 +15,9 @@ test('peers: raft address / client address per member; a bare id waits for --adm
   assert.equal(f.httpPort, null);
   assert.equal(f.initialStores, 1);
   assert.deepEqual(parsePdFlags(['--id=2', '--data-dir=d', '--port=7000']).port, 7000);
+  // The same member list on every node: the node's own entry is dropped.
+  const same = parsePdFlags(['--id', '2', '--data-dir', 'd', '--peers', '1=a:1/a:2,2=b:1/b:2,3=c:1/c:2']);
+  assert.deepEqual([...same.peers.keys()], [1, 3]);
 });
 
 test('bad flags name what is wrong', () => {
@@ -22,7 +25,6 @@ test('bad flags name what is wrong', () => {
     [['--data-dir', 'd'], /--id is required/],
     [['--id', '1'], /--data-dir is required/],
     [['--id', '0', '--data-dir', 'd'], /--id must be in/],
-    [['--id', '1', '--data-dir', 'd', '--peers', '1=a:1/a:2'], /lists this PD \(1\) itself/],
     [['--id', '1', '--data-dir', 'd', '--peers', '2=a:1'], /RAFTHOST:RAFTPORT\/HOST:PORT/],
     [['--id', '1', '--data-dir', 'd', '--peers', '2=a:1/b'], /not host:port/],
     [['--id', '1', '--data-dir', 'd', '--peers', '2,2'], /listed twice/],

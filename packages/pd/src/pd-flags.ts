@@ -33,8 +33,9 @@ export const PD_USAGE = `usage: pd-main --id N --data-dir DIR [options]
   --host H                listen address for client gRPC, raft and HTTP       (default 127.0.0.1)
   --port P                client gRPC port (stores, clients), 0 = ephemeral    (default 0)
   --raft-port R           PD-to-PD raft port, 0 = ephemeral                    (default 0)
-  --peers ID=RH:RP/CH:CP,..  the other PD members: raft address / client address;
-                          a bare ID gets its addresses later via --admin-stdin (default: none, 1-node PD)
+  --peers ID=RH:RP/CH:CP,..  the PD members: raft address / client address (this node's own
+                          entry may be listed and is ignored); a bare ID gets its addresses
+                          later via --admin-stdin (default: none, 1-node PD)
   --initial-stores N      stores that must join before range 1 is created      (default 3)
   --http-port P|off       /health, /metrics; 0 = ephemeral                     (default 0)
   --tick-ms MS            raft tick                                            (default 50)
@@ -131,7 +132,8 @@ export function parsePdFlags(argv: readonly string[]): PdFlags {
   const dataDir = need('--data-dir');
   if (dataDir.trim() === '') throw new PdFlagError('--data-dir is empty');
   const peers = parsePdPeers('--peers', seen.get('--peers') ?? '');
-  if (peers.has(id)) throw new PdFlagError(`--peers lists this PD (${id}) itself`);
+  // Every member may get the same list (as etcd's --initial-cluster): this node's own entry is dropped.
+  peers.delete(id);
   const logLevel = (seen.get('--log-level') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new PdFlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const electionTicks = int('--election-ticks', seen.get('--election-ticks') ?? '10', 2);

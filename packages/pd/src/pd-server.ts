@@ -83,7 +83,7 @@ export class PdServer {
     this.members = members;
     this.log = log;
     this.admin = opts.admin ?? new StoreAdminClients();
-    this.leaderHandOffMs = (opts.tickMs ?? 50) * (opts.electionTimeoutTicks ?? 10) * 2;
+    this.leaderHandOffMs = Math.max(2_000, (opts.tickMs ?? 50) * (opts.electionTimeoutTicks ?? 10) * 2);
     this.service = new PdService({
       group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log,
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {},
