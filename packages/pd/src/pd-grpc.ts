@@ -19,7 +19,10 @@ function toStatus(e: unknown, log: Logger, method: string): Partial<grpc.StatusO
 
 type Methods = typeof pdService;
 
-export function addPdService(server: grpc.Server, svc: PdService, log: Logger): void {
+/** Sees each call's method, gRPC status name and duration (metrics). */
+export type PdCallObserver = (method: string, code: string, seconds: number) => void;
+
+export function addPdService(server: grpc.Server, svc: PdService, log: Logger, observe?: PdCallObserver): void {
   const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const impl: grpc.UntypedServiceImplementation = {};
   const add = <K extends keyof Methods>(name: K, f: (req: Parameters<Methods[K]['requestSerialize']>[0]) => Promise<unknown>): void => {
@@ -34,7 +37,12 @@ export function addPdService(server: grpc.Server, svc: PdService, log: Logger): 
         }
       },
     } as grpc.MethodDefinition<unknown, unknown>;
-    impl[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+    impl[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const started = process.hrtime.bigint();
+      const cb: grpc.sendUnaryData<unknown> = (err, res) => {
+        observe?.(m.originalName, grpc.status[err?.code ?? grpc.status.OK] ?? 'UNKNOWN', Number(process.hrtime.bigint() - started) / 1e9);
+        callback(err, res);
+      };
       if (call.request instanceof Malformed) {
         cb({ code: grpc.status.INVALID_ARGUMENT, details: `malformed request: ${call.request.reason}` });
         return;

@@ -1,17 +1,28 @@
 // PD's HTTP status server (node:http): GET /health and GET /metrics (prom-client, PD's own
 // registry, gauges read from the server at scrape time).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface PdStatusSource {
   health(): { status: 'serving' | 'stopping'; pdId: number; isLeader: boolean; leaderId: number; term: number };
   counts(): { stores: number; ranges: number; runningOperators: number; operators: number };
 }
 
-export class PdHttpServer {
-  readonly registry = new Registry();
+/** Request latencies: 0.25 ms .. 10 s. */
+const LATENCY_BUCKETS_SECONDS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-  private constructor(private readonly server: Server, readonly port: number) {}
+export class PdHttpServer {
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    readonly registry: Registry,
+    private readonly grpcSeconds: Histogram<'method' | 'code'>,
+  ) {}
+
+  /** One PD gRPC call: its method, status name and duration. */
+  observeGrpc(method: string, code: string, seconds: number): void {
+    this.grpcSeconds.observe({ method, code }, seconds);
+  }
 
   static async start(host: string, port: number, src: PdStatusSource, processMetrics: boolean): Promise<PdHttpServer> {
     const registry = new Registry();
@@ -24,6 +35,10 @@ export class PdHttpServer {
     gauge('rangekv_pd_ranges', 'ranges PD knows', () => src.counts().ranges);
     gauge('rangekv_pd_operators_running', 'operators RUNNING', () => src.counts().runningOperators);
     gauge('rangekv_pd_operators', 'operator records kept (running and finished)', () => src.counts().operators);
+    const grpcSeconds = new Histogram({
+      name: 'rangekv_pd_grpc_request_duration_seconds', help: 'PD gRPC calls until answered, by method and status',
+      labelNames: ['method', 'code'] as const, buckets: LATENCY_BUCKETS_SECONDS, registers: [registry],
+    });
     if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'rangekv_' });
     const server = createServer((req, res) => void handle(req, res, src, registry));
     const bound = await new Promise<number>((resolve, reject) => {
@@ -33,9 +48,7 @@ export class PdHttpServer {
         resolve(typeof a === 'object' && a !== null ? a.port : port);
       });
     });
-    const h = new PdHttpServer(server, bound);
-    (h as { registry: Registry }).registry = registry;
-    return h;
+    return new PdHttpServer(server, bound, registry, grpcSeconds);
   }
 
   stop(): Promise<void> {

@@ -61,6 +61,7 @@ test('three pd-main processes: ready lines, a leader serves, followers point at 
     assert.equal(((await health.json()) as { pdId: number }).pdId, follower.id);
     const metrics = await (await fetch(`http://127.0.0.1:${follower.httpPort}/metrics`)).text();
     assert.match(metrics, /rangekv_pd_is_leader 0/);
+    assert.match(metrics, /rangekv_pd_grpc_request_duration_seconds_count\{method="ListStores",code="OK"\} 1/);
     // kill -9 of the leader: the other two elect a new one, which keeps the metadata and fresh ids.
     const lead = ps.find((p) => p.id === leaders[0]!.id)!;
     lead.kill();

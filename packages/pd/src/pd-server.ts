@@ -164,7 +164,7 @@ export class PdServer {
       'grpc.max_receive_message_length': limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': limits.maxGrpcMessageBytes,
     });
-    addPdService(this.grpcServer, this.service, this.log);
+    addPdService(this.grpcServer, this.service, this.log, (method, code, sec) => this.http?.observeGrpc(method, code, sec));
     this.port = await new Promise<number>((resolve, reject) => {
       this.grpcServer!.bindAsync(hostPort(host, opts.port ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
     });
