@@ -71,7 +71,7 @@ export class PdService {
     this.operators = new OperatorRunner({
       state: this.group.state,
       propose: (c) => this.group.propose(c),
-      allocIds: (n) => this.allocIdsRaw(n),
+      allocIds: (n) => this.allocFromBlock(n),
       admin: opts.admin,
       storeAddress: (id) => this.group.state.stores.get(id)?.address,
       route: (id) => this.route(id),
@@ -142,11 +142,6 @@ export class PdService {
         this.initializing = null;
       });
     return this.initializing;
-  }
-
-  /** Reserves ids through raft (no block): operators, bootstrap. */
-  private allocIdsRaw(count: number): Promise<number> {
-    return this.allocFromBlock(count);
   }
 
   /** Ids from the leader's block, refilled through raft (one entry per idBlockSize ids). */
