@@ -56,6 +56,8 @@ export interface OperatorHost {
   allocIds(count: number): Promise<number>;
   admin: StoreAdminCaller;
   storeAddress(storeId: number): string | undefined;
+  /** Whether a store heartbeats (not DOWN). */
+  storeUp(storeId: number): boolean;
   /** The newest record PD has of a range (committed or just reported). */
   route(rangeId: number): RangeRecord | null;
   /** A range record learned from a store: recorded like a range heartbeat's report. */
@@ -163,6 +165,9 @@ export class OperatorRunner {
     if (needKey !== (i.splitKey.length > 0)) throw invalidArgument(`${kindName}: split_key must be ${needKey ? 'set' : 'unset'}`);
     for (const s of [i.toStore, i.fromStore]) {
       if (s !== 0 && !this.host.state.stores.has(s)) throw invalidArgument(`store ${s} is unknown to PD`);
+    }
+    if (i.toStore !== 0 && !this.host.storeUp(i.toStore)) {
+      throw new PdRequestError('FAILED_PRECONDITION', `store ${i.toStore} is DOWN (no heartbeat within storeDownAfterMs)`);
     }
     const has = (s: number): boolean => d.replicas.some((r) => r.storeId === s);
     const fail = (m: string): never => {

@@ -83,10 +83,12 @@ test('range reports: one entry for a batch of new ranges, none when nothing chan
     (e: unknown) => e instanceof PdCallError && /descriptor/.test(e.details));
 });
 
-test('a store without heartbeats turns DOWN, and UP again when it heartbeats', async () => {
+test('a store without heartbeats turns DOWN (no operator towards it), and UP again when it heartbeats', async () => {
   await sleep(1_300);
   const down = await client.call(pd.address, 'listStores', {});
   assert.ok(down.stores!.every((s) => s.store?.state === 1 && s.store.lastHeartbeatAgeMs! > 1_000));
+  await assert.rejects(client.call(pd.address, 'createOperator', { kind: 0, rangeId: 1, toStore: 2 }),
+    (e: unknown) => e instanceof PdCallError && /store 2 is DOWN/.test(e.details), 'no operator towards a DOWN store');
   await client.call(pd.address, 'storeHeartbeat', { store: { id: 1, address: '127.0.0.1:11', raftAddress: '127.0.0.1:2' } });
   const one = await client.call(pd.address, 'getStore', { storeId: 1 });
   assert.equal(one.store?.state, 0);

@@ -74,6 +74,7 @@ export class PdService {
       allocIds: (n) => this.allocFromBlock(n),
       admin: opts.admin,
       storeAddress: (id) => this.group.state.stores.get(id)?.address,
+      storeUp: (id) => this.heartbeatAgeMs(id) <= this.limits.storeDownAfterMs,
       route: (id) => this.route(id),
       learned: (rec) => {
         if (this.learned(rec)) void this.flushRanges().catch(() => undefined);
@@ -204,9 +205,13 @@ export class PdService {
     await this.flushing;
   }
 
+  /** Since the store's last heartbeat to this leader (or since this node became leader). */
+  private heartbeatAgeMs(storeId: number): number {
+    return Math.max(0, this.now() - (this.liveStores.get(storeId)?.lastHeartbeatMs ?? this.servingSinceMs));
+  }
+
   private storeToProto(s: StoreMeta): pdpb.Store.$Properties {
-    const live = this.liveStores.get(s.id);
-    const age = Math.max(0, this.now() - (live?.lastHeartbeatMs ?? this.servingSinceMs));
+    const age = this.heartbeatAgeMs(s.id);
     return {
       id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress,
       state: age > this.limits.storeDownAfterMs ? 1 : 0, lastHeartbeatAgeMs: age,
