@@ -32,3 +32,8 @@ export { parseStoreFlags, parsePeers, parseAddress, FlagError, STORE_USAGE, type
 export { TickClock, type TickClockOptions } from './tick-clock.js';
 export { StoreLiveness, type StoreLivenessOptions, type PeerLiveness } from './store-liveness.js';
 export { WAKE_READ_CTX, isWakeReadCtx, type WakeReason } from './quiescence.js';
+// Used by packages/pd to drive its own raft group with the store's machinery.
+export { LogCompactor, resolveLogCompactionLimits, DEFAULT_LOG_COMPACTION_LIMITS, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
+export { SnapshotShipper, type SnapshotCounters, type SnapshotShipperDeps } from './snapshot-shipper.js';
+export { UninitializedReplicas, type UninitializedReplicasDeps } from './uninitialized-replicas.js';
+export { resolveSnapshotLimits, DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-limits.js';
