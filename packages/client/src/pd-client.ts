@@ -102,7 +102,7 @@ export class PdClient {
         }
         if (out.code === grpc.status.UNIMPLEMENTED) throw new PdRequestError(method, `${address} does not serve the PD service (${out.details})`);
         this.leader = undefined;
-        const reason = `PD ${address}: ${out.sent ? `${grpc.status[out.code]}: ${out.details}` : out.details}`;
+        const reason = out.sent ? `PD ${address}: ${grpc.status[out.code]}: ${out.details}` : out.details;
         if (++failedInRound < this.known.length) {
           await budget.retry(reason, { immediate: true, unreachable: address });
         } else {
