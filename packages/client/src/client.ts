@@ -153,6 +153,8 @@ export class RangeKvClient {
       for (const m of res.members ?? []) if (m.address) c.router.pd.learn(m.address);
       return c;
     } catch (e) {
+      // A PD that answers but refuses GetMembers is still a PD: connect with the given addresses.
+      if (e instanceof PdRequestError) return c;
       c.close();
       throw e;
     }

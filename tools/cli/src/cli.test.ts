@@ -138,8 +138,9 @@ function alive(pid: number): boolean {
 describe('dev, store and pd with fake server entry points', () => {
   const env = { ...process.env, RANGEKV_PD_MAIN: FAKE_PD, RANGEKV_STORE_MAIN: FAKE_STORE };
 
-  test('dev: progress, a ready line with every endpoint, and Ctrl-C stops every child and exits 0', async () => {
-    const proc = spawn(process.execPath, [BIN, 'dev', '--base-port', '0', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  test('dev: progress, a ready line with every endpoint, and Ctrl-C (to the process group) stops every child and exits 0', async () => {
+    // Own process group, signalled as a whole like a terminal's Ctrl-C.
+    const proc = spawn(process.execPath, [BIN, 'dev', '--base-port', '0', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stderr = '';
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
@@ -152,7 +153,7 @@ describe('dev, store and pd with fake server entry points', () => {
       assert.ok(ready.stores[0]!.args.includes(ready.pd.address), 'stores point at PD');
       const r = await run(['kv', 'put', 'k', 'v', '--pd', ready.pd.address]);
       assert.equal(r.code, 0, 'the endpoint printed serves');
-      proc.kill('SIGINT');
+      process.kill(-proc.pid!, 'SIGINT');
       assert.equal(await exitOf(proc), 0);
       for (const pid of [ready.pd.pid, ...ready.stores.map((s) => s.pid)]) assert.equal(alive(pid), false, `child ${pid} stopped`);
       assert.match(stderr, /stopped; data dir removed/);

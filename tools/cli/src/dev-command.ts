@@ -17,6 +17,7 @@ import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { RangeKvClient } from '@rangekv/client';
+import { DEFAULT_PD } from './client-flags.js';
 import { durationFlag, EXIT, intFlag, str, type CommandSpec, type Parsed } from './command.js';
 import { serverMains } from './server-commands.js';
 
@@ -47,9 +48,13 @@ interface Child {
   log: WriteStream;
   ready: Record<string, unknown> | undefined;
   exited: boolean;
+  exitedAtMs: number;
   exitCode: number | null;
   exitSignal: NodeJS.Signals | null;
 }
+
+/** How long a child's exit waits for a signal to us before it counts as a failure, ms. */
+const CHILD_EXIT_SETTLE_MS = 300;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -65,7 +70,7 @@ function startChild(name: string, main: string, args: string[], dir: string): Ch
   const logPath = join(dir, `${name}.log`);
   const log = createWriteStream(logPath, { flags: 'a' });
   const proc = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const child: Child = { name, proc, logPath, log, ready: undefined, exited: false, exitCode: null, exitSignal: null };
+  const child: Child = { name, proc, logPath, log, ready: undefined, exited: false, exitedAtMs: 0, exitCode: null, exitSignal: null };
   proc.stderr!.pipe(log, { end: false });
   createInterface({ input: proc.stdout! }).on('line', (line) => {
     log.write(`${line}\n`);
@@ -78,12 +83,14 @@ function startChild(name: string, main: string, args: string[], dir: string): Ch
     }
   });
   proc.on('exit', (code, signal) => {
+    child.exitedAtMs = Date.now();
     child.exited = true;
     child.exitCode = code;
     child.exitSignal = signal;
   });
   proc.on('error', (e) => {
     log.write(`could not start: ${e.message}\n`);
+    child.exitedAtMs = Date.now();
     child.exited = true;
   });
   return child;
@@ -138,7 +145,9 @@ export async function runDev(spec: CommandSpec, p: Parsed): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const failed = (): Child | undefined => children.find((c) => c.exited);
+  // Ctrl-C in a terminal signals the whole process group, children included: a child that
+  // exits is a failure only if no signal reached us shortly after.
+  const failed = (): Child | undefined => children.find((c) => c.exited && Date.now() - c.exitedAtMs > CHILD_EXIT_SETTLE_MS);
   const cleanup = async (code: number): Promise<number> => {
     say('stopping the cluster…');
     await stopAll(children, graceMs);
@@ -228,10 +237,13 @@ export async function runDev(spec: CommandSpec, p: Parsed): Promise<number> {
     for (const r of rows) say(`  ${r[0]!.padEnd(8)} ${r[1]!.padEnd(16)} ${r[2]!.padEnd(11)} ${r[3]}`);
     say(`logs: ${dir}/*.log${removeDir ? ' (removed on exit; --dir DIR keeps them)' : ''}`);
     say('');
+    const pdFlag = pdAddress === DEFAULT_PD ? '' : ` --pd ${pdAddress}`;
     say('try:');
-    say(`  node ${cli} kv put hello world --pd ${pdAddress}`);
-    say(`  node ${cli} kv get hello --pd ${pdAddress}`);
-    say(`  node ${cli} ctl ranges --pd ${pdAddress}`);
+    say(`  node ${cli} kv put hello world${pdFlag}`);
+    say(`  node ${cli} kv get hello${pdFlag}`);
+    say(`  node ${cli} ctl ranges${pdFlag}`);
+    const metrics = stores[0]?.ready?.httpPort;
+    if (metrics) say(`  curl -s http://127.0.0.1:${String(metrics)}/metrics | grep ^rangekv_`);
     say('');
     say('Ctrl-C stops the cluster.');
   }
