@@ -17,6 +17,9 @@ export type PdMethodName = keyof PdMethods;
 type ReqOf<K extends PdMethodName> = Parameters<PdMethods[K]['requestSerialize']>[0];
 type ResOf<K extends PdMethodName> = ReturnType<PdMethods[K]['responseDeserialize']>;
 
+/** Statuses of a call that may not have reached PD's logic, or whose answer was lost: retried (reads) or ambiguous (writes). */
+const TRANSIENT = new Set<grpc.status>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED, grpc.status.UNKNOWN]);
+
 /** Every PD response carries `header`. */
 interface WithHeader {
   header?: pdpb.ResponseHeader.$Properties | null;
@@ -97,10 +100,10 @@ export class PdClient {
           throw new PdRequestError(method, err.message || 'PD refused the request');
         }
         if (out.code === grpc.status.INVALID_ARGUMENT) throw new InvalidArgumentError(out.details, address);
-        if (mutating && out.sent && out.code !== grpc.status.UNIMPLEMENTED) {
-          throw new AmbiguousWriteError(method, address, `${grpc.status[out.code]}: ${out.details}`);
-        }
         if (out.code === grpc.status.UNIMPLEMENTED) throw new PdRequestError(method, `${address} does not serve the PD service (${out.details})`);
+        // PD's verdicts on the request (NOT_FOUND, FAILED_PRECONDITION, ...): nothing was done, retrying will not help.
+        if (!TRANSIENT.has(out.code)) throw new PdRequestError(method, `${grpc.status[out.code]}: ${out.details}`);
+        if (mutating && out.sent) throw new AmbiguousWriteError(method, address, `${grpc.status[out.code]}: ${out.details}`);
         this.leader = undefined;
         const reason = out.sent ? `PD ${address}: ${grpc.status[out.code]}: ${out.details}` : out.details;
         if (++failedInRound < this.known.length) {

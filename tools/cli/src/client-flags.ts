@@ -3,7 +3,7 @@
 // The client (grpc-js, protobuf bindings) is imported when a command connects, so --help
 // and usage errors start fast; errors are recognised by name for the same reason.
 import type {
-  AmbiguousWriteError, DeadlineExceededError, InvalidArgumentError, OperatorFailedError, PdUnavailableError, RangeKvClient,
+  AmbiguousWriteError, DeadlineExceededError, InvalidArgumentError, OperatorFailedError, PdRequestError, PdUnavailableError, RangeKvClient,
   RetriesExhaustedError,
 } from '@rangekv/client';
 import { checkAddress, durationFlag, EXIT, type CommandSpec, type FlagSpec, type Parsed, str } from './command.js';
@@ -47,7 +47,11 @@ export function describeError(e: unknown): { message: string; code: number } {
     return { message: `cannot reach ${e.unreachableAddress}: ${e.message}`, code: EXIT.unreachable };
   }
   if (named<InvalidArgumentError>(e, 'InvalidArgumentError')) return { message: `refused: ${e.reason}`, code: EXIT.failed };
-  if (named<AmbiguousWriteError>(e, 'AmbiguousWriteError')) return { message: `${e.message} (read the key to find out)`, code: EXIT.failed };
+  if (named<AmbiguousWriteError>(e, 'AmbiguousWriteError')) {
+    const hint = e.op === 'createOperator' ? 'see rangekv ctl operators' : 'read the key to find out';
+    return { message: `${e.message} (${hint})`, code: EXIT.failed };
+  }
+  if (named<PdRequestError>(e, 'PdRequestError')) return { message: `refused by PD: ${e.reason}`, code: EXIT.failed };
   if (named<OperatorFailedError>(e, 'OperatorFailedError')) return { message: e.message, code: EXIT.failed };
   return { message: e instanceof Error ? e.message : String(e), code: EXIT.failed };
 }

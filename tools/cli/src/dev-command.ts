@@ -221,7 +221,7 @@ export async function runDev(spec: CommandSpec, p: Parsed): Promise<number> {
     return cleanup(EXIT.failed);
   }
 
-  const stores = children.filter((c) => c.name.startsWith('store-'));
+  const stores = children.filter((c) => c.name.startsWith('store-')).sort((a, b) => Number(a.ready?.storeId ?? 0) - Number(b.ready?.storeId ?? 0));
   const http = (ev: Record<string, unknown> | undefined): string => (ev?.httpPort ? `http://127.0.0.1:${String(ev.httpPort)}/metrics` : '-');
   const cli = relative(process.cwd(), fileURLToPath(new URL('./rangekv.js', import.meta.url))) || 'rangekv.js';
   if (json) {
