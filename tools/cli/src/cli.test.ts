@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { BIN, FAKE_PD, FAKE_STORE, run, runAll } from './testing/run-cli.js';
@@ -162,18 +162,26 @@ describe('dev, store and pd with fake server entry points', () => {
     }
   });
 
-  test('dev: a store that dies stops the cluster, shows its log and exits 1', async () => {
-    const proc = spawn(process.execPath, [BIN, 'dev', '--base-port', '0'], {
-      env: { ...env, FAKE_STORE_FAIL_AFTER_MS: '300' }, stdio: ['ignore', 'pipe', 'pipe'],
+  test('dev: a store that dies once the cluster is up is reported, the others keep running; PD dying stops everything (exit 1)', async () => {
+    const crash = join(mkdtempSync(join(tmpdir(), 'rangekv-cli-')), 'crash-store-2');
+    const proc = spawn(process.execPath, [BIN, 'dev', '--base-port', '0', '--json'], {
+      env: { ...env, FAKE_STORE_CRASH_FILE: crash }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    proc.stdout.resume();
     try {
-      assert.equal(await exitOf(proc), 1);
+      const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"event":"ready"'))) as { pd: { pid: number }; stores: Array<{ pid: number; storeId: number }> };
+      writeFileSync(crash, '');
+      while (!/keeps running with 2 stores/.test(stderr)) await new Promise((r) => setTimeout(r, 50));
       assert.match(stderr, /store-2 exited with code 1; the end of .*store-2\.log:\n[\s\S]*fake store crashed/);
+      assert.equal(proc.exitCode, null, 'still running');
+      process.kill(ready.pd.pid, 'SIGKILL');
+      assert.equal(await exitOf(proc), 1);
+      assert.match(stderr, /pd exited on SIGKILL/);
+      for (const s of ready.stores) assert.equal(alive(s.pid), false, `store ${s.storeId} stopped`);
     } finally {
       if (proc.exitCode === null) proc.kill('SIGKILL');
+      rmSync(dirname(crash), { recursive: true, force: true });
     }
   });
 

@@ -4,8 +4,9 @@
 // until every store is up and range 1 has a leader (printing a progress line whenever
 // that changes), prints the endpoints and a first command to try, and runs until
 // SIGINT/SIGTERM: then every child gets SIGTERM, and SIGKILL after `--grace` if still
-// alive; the command exits 0. A child that dies on its own stops the others (exit 1),
-// printing the end of its log.
+// alive; the command exits 0. A child that dies during startup, PD dying, or the last
+// store dying stops the others (exit 1), printing the end of its log; a store that dies
+// once the cluster is up is reported and the others keep running.
 //
 // Data: `--dir DIR` (kept, and reused by the next run with the same DIR) or a fresh
 // directory under the OS temp dir, removed on exit unless `--keep`. Each child's stdout
@@ -247,7 +248,20 @@ export async function runDev(spec: CommandSpec, p: Parsed): Promise<number> {
     say('');
     say('Ctrl-C stops the cluster.');
   }
-  while (!stopping && !failed()) await Promise.race([sleep(200), signalledP]);
-  if (stopping === 'signal') return cleanup(EXIT.ok);
-  return cleanup(died(failed()!));
+  // Serving: a store that dies is reported and the cluster keeps running without it (try
+  // killing one: the client carries on); PD dying, or every store, ends the run.
+  const reported = new Set<Child>();
+  for (;;) {
+    if (stopping === 'signal') return cleanup(EXIT.ok);
+    const gone = children.filter((c) => c.exited && Date.now() - c.exitedAtMs > CHILD_EXIT_SETTLE_MS);
+    if (gone.includes(pd)) return cleanup(died(pd));
+    if (gone.length === stores.length) return cleanup(died(gone[gone.length - 1]!));
+    for (const c of gone) {
+      if (reported.has(c)) continue;
+      reported.add(c);
+      died(c);
+      say(`${c.name} (store ${String(c.ready?.storeId ?? '?')}) is gone; the cluster keeps running with ${stores.length - gone.length} stores (Ctrl-C stops it)`);
+    }
+    await Promise.race([sleep(200), signalledP]);
+  }
 }
