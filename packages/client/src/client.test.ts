@@ -279,6 +279,15 @@ describe('failures', () => {
     });
   });
 
+  test('scans and deleteRange count retries per range piece: maxRetries still bounds them', async () => {
+    await withCluster({}, { maxRetries: 3, backoffMaxMs: 5 }, async (c, kv) => {
+      c.faultHook = (_, method) => (method === 'Scan' || method === 'DeleteRange' ? { kind: 'busy' } : undefined);
+      await assert.rejects(kv.scan('', ''), (e: unknown) => e instanceof RetriesExhaustedError && e.attempts === 4);
+      await assert.rejects(kv.scan('', '', { reverse: true }), RetriesExhaustedError);
+      await assert.rejects(kv.deleteRange('a', 'z'), RetriesExhaustedError);
+    });
+  });
+
   test('a batch whose range splits under it is re-grouped', async () => {
     await withCluster({}, {}, async (c, kv) => {
       await kv.put('a', '0');

@@ -233,12 +233,14 @@ export class RangeKvClient {
     };
     if (!opts.reverse) {
       let cursor = s;
+      // Each range piece has its own retry count (a new one once the cursor moves on).
+      let part = budget.fork();
       for (;;) {
-        const part = budget.fork();
         const route = await this.router.locate(cursor, part);
         const res = await this.router.attempt(route, 'scan',
           { header: header(route, opts.consistency), startKey: cursor, endKey: e, limit: want(), reverse: false }, 'read', part);
         if (res === undefined) continue;
+        part = budget.fork();
         const pairs = res.pairs ?? [];
         push(pairs);
         if (limit > 0 && out.length >= limit) return out.slice(0, limit);
@@ -253,12 +255,13 @@ export class RangeKvClient {
       }
     }
     let upper = e;
+    let part = budget.fork();
     for (;;) {
-      const part = budget.fork();
       const route = await this.router.locateBefore(upper, s, part);
       const res = await this.router.attempt(route, 'scan',
         { header: header(route, opts.consistency), startKey: s, endKey: upper, limit: want(), reverse: true }, 'read', part);
       if (res === undefined) continue;
+      part = budget.fork();
       const pairs = res.pairs ?? [];
       push(pairs);
       if (limit > 0 && out.length >= limit) return out.slice(0, limit);
@@ -311,12 +314,13 @@ export class RangeKvClient {
     if (e.length > 0 && Buffer.compare(s, e) === 0) return;
     const budget = this.budget('deleteRange', opts);
     let cursor = s;
+    let part = budget.fork();
     for (;;) {
-      const part = budget.fork();
       const route = await this.router.locate(cursor, part);
       const pieceEnd = route.endKey.length === 0 ? e : e.length === 0 ? route.endKey : Buffer.compare(e, route.endKey) < 0 ? e : route.endKey;
       const res = await this.router.attempt(route, 'deleteRange', { header: header(route), startKey: cursor, endKey: pieceEnd }, 'write', part);
       if (res === undefined) continue;
+      part = budget.fork();
       if (route.endKey.length === 0 || (e.length > 0 && Buffer.compare(route.endKey, e) >= 0)) return;
       cursor = route.endKey;
     }
