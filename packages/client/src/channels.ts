@@ -78,15 +78,19 @@ export class ChannelPool {
 
   /** One unary call; never throws for gRPC failures. */
   async call<Req, Res>(address: string, method: MethodDefinition<Req, Res>, req: Req, timeoutMs: number): Promise<RpcOutcome<Res>> {
+    const deadline = Date.now() + Math.max(1, timeoutMs);
     const ch = this.channel(address);
     if (!(await this.ready(ch, timeoutMs))) {
       return { ok: false, code: grpc.status.UNAVAILABLE, details: `could not connect to ${address}`, ambiguousMetadata: false, sent: false };
     }
     await ch.slots.acquire();
     try {
+      if (Date.now() >= deadline) {
+        return { ok: false, code: grpc.status.DEADLINE_EXCEEDED, details: `waited past the deadline for a slot on ${address}`, ambiguousMetadata: false, sent: false };
+      }
       return await new Promise<RpcOutcome<Res>>((resolve) => {
         ch.client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, req, new grpc.Metadata(),
-          { deadline: Date.now() + Math.max(1, timeoutMs) },
+          { deadline },
           (err: grpc.ServiceError | null, res?: Res) => {
             if (err) {
               const amb = err.metadata?.get(AMBIGUOUS_METADATA_KEY) ?? [];

@@ -155,6 +155,10 @@ export class Router {
       await this.onRangeError(route, storeId, re, budget);
       return undefined;
     }
+    if (!out.sent && out.code === grpc.status.DEADLINE_EXCEEDED) {
+      await budget.retry(out.details);
+      return undefined;
+    }
     if (!out.sent) {
       this.cache.setLeader(route.rangeId, 0);
       this.forgetStore(storeId);
