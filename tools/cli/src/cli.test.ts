@@ -48,6 +48,8 @@ describe('help and usage', () => {
       [['store', '--data-dir', 'd'], /--pd is required/],
       [['store', '--data-dir', 'd', '--pd', '127.0.0.1:2379', '--port', '70000'], /--port must be between 0 and 65535/],
       [['pd'], /--data-dir is required/],
+      [['pd', '--data-dir', 'd', '--log-level', 'loud'], /--log-level must be debug, info, warn or error/],
+      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', 'extra'], /unexpected argument 'extra'/],
       [['pd', '--data-dir', 'd', '--peers', '2=nope'], /--peers: '2=nope' is not ID=HOST:RAFTPORT\/HOST:PORT/],
       [['pd', '--config', '/nonexistent/pd.json'], /config file \/nonexistent\/pd.json: not found/],
       [['dev', '--stores', '0'], /--stores must be between 1 and 9/],
@@ -185,16 +187,16 @@ describe('dev, store and pd with fake server entry points', () => {
     }
   });
 
-  test('store: flags (over a config file) are passed to the store main; SIGTERM is passed on; exit 0', async () => {
+  test('store: flags (over a config file) and what follows -- are passed to the store main; SIGTERM is passed on; exit 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rangekv-cli-'));
     try {
       const cfg = join(dir, 'store.json');
       writeFileSync(cfg, JSON.stringify({ dataDir: join(dir, 's7'), pd: '127.0.0.1:2379', port: 7000, httpPort: 'off' }));
-      const proc = spawn(process.execPath, [BIN, 'store', '--config', cfg, '--port', '7100'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const proc = spawn(process.execPath, [BIN, 'store', '--config', cfg, '--port', '7100', '--log-level', 'warn', '--', '--apply-workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { storeId: number; args: string[] };
       assert.equal(ready.storeId, 7);
       assert.deepEqual(ready.args, ['--data-dir', join(dir, 's7'), '--pd', '127.0.0.1:2379', '--host', '127.0.0.1', '--port', '7100',
-        '--raft-port', '20161', '--http-port', 'off']);
+        '--raft-port', '20161', '--http-port', 'off', '--log-level', 'warn', '--apply-workers', '2']);
       proc.kill('SIGTERM');
       assert.equal(await exitOf(proc), 0);
     } finally {

@@ -40,10 +40,16 @@ const storeFlags: Record<string, ServerFlag> = {
   'http-port': { type: 'string', kind: 'httpPort', value: 'PORT', description: 'HTTP /metrics, /health, /debug/ranges port (0 = any free port)' },
 };
 
+const logLevel: ServerFlag = { type: 'string', kind: 'logLevel', value: 'LEVEL', description: 'debug, info, warn or error (server default: info)' };
+pdFlags['log-level'] = logLevel;
+storeFlags['log-level'] = logLevel;
+
+const passThroughDetails = 'Flags after `--` go to the server unchecked (e.g. -- --tick-ms 20); see its own --help.';
+
 export const pdCommand: CommandSpec = {
-  name: 'pd', args: '--data-dir DIR [flags]', minPositionals: 0, maxPositionals: 0,
+  name: 'pd', args: '--data-dir DIR [flags] [-- server flags]', minPositionals: 0, maxPositionals: 0, passThrough: true,
   summary: 'Run one placement driver node in the foreground (Ctrl-C stops it).',
-  details: 'Prints {"event":"ready","pdId":…,"port":…,"raftPort":…,"httpPort":…} on stdout when serving; logs go to stderr.',
+  details: `Prints {"event":"ready","pdId":…,"port":…,"raftPort":…,"httpPort":…} on stdout when serving; logs go to stderr.\n${passThroughDetails}`,
   flags: { ...pdFlags, config: configFlag },
   examples: [
     'rangekv pd --data-dir /tmp/pd1',
@@ -53,9 +59,9 @@ export const pdCommand: CommandSpec = {
 };
 
 export const storeCommand: CommandSpec = {
-  name: 'store', args: '--data-dir DIR --pd H:P [flags]', minPositionals: 0, maxPositionals: 0,
+  name: 'store', args: '--data-dir DIR --pd H:P [flags] [-- server flags]', minPositionals: 0, maxPositionals: 0, passThrough: true,
   summary: 'Run one store in the foreground (Ctrl-C stops it gracefully).',
-  details: 'Prints {"event":"ready","storeId":…,"kvPort":…,"raftPort":…,"httpPort":…} on stdout when serving; logs go to stderr.',
+  details: `Prints {"event":"ready","storeId":…,"kvPort":…,"raftPort":…,"httpPort":…} on stdout when serving; logs go to stderr.\n${passThroughDetails}`,
   flags: { ...storeFlags, config: configFlag },
   examples: ['rangekv store --data-dir /tmp/s1 --pd 127.0.0.1:2379 --port 20160 --raft-port 20161', 'rangekv store --config store.json'],
 };
@@ -102,7 +108,7 @@ function checkValue(name: string, kind: Kind, v: string, spec: CommandSpec): voi
         checkAddress(m[3]!, `${what} client address`, spec);
       }
       break;
-    case 'logLevel': break;
+    case 'logLevel': if (!['debug', 'info', 'warn', 'error'].includes(v)) throw new UsageError(`${what} must be debug, info, warn or error, got '${v}'`, spec); break;
   }
 }
 
@@ -120,7 +126,7 @@ export function serverArgs(p: Parsed, spec: CommandSpec, flags: Record<string, S
     checkValue(name, f.kind, v, spec);
     args.push(`--${name}`, v);
   }
-  return args;
+  return [...args, ...p.passThrough];
 }
 
 function mainPath(rel: string): string {
