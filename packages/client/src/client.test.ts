@@ -6,6 +6,7 @@ import {
   AmbiguousWriteError, DeadlineExceededError, InvalidArgumentError, OperatorFailedError, PdUnavailableError, RetriesExhaustedError,
 } from './errors.js';
 import { FakeCluster } from './testing/fake-cluster.js';
+import { descriptorToWire } from './types.js';
 
 const s = (b: Buffer | undefined): string | undefined => b?.toString();
 
@@ -92,10 +93,31 @@ describe('routing', () => {
     assert.ok(cluster.pdCalls.includes('GetRangeByKey'));
   });
 
-  test('KeyNotInRange and stale PD data converge', async () => {
-    cluster.faultHook = (_, method) => (method === 'Get' && cluster.storeCalls.length === 1 ? { kind: 'busy' } : undefined);
+  test('follower and stale reads are spread over the voters; linearizable ones go to the leader', async () => {
+    await kv.put('spread', 'x');
+    cluster.storeCalls.length = 0;
+    for (let i = 0; i < 6; i++) assert.equal(s(await kv.get('spread', { consistency: i % 2 ? 'stale' : 'follower' })), 'x');
+    const leader = cluster.rangeOf(Buffer.from('spread')).leader;
+    assert.ok(new Set(cluster.storeCalls.map((c) => c.storeId)).size >= 2, 'more than one store served');
+    cluster.storeCalls.length = 0;
+    await kv.get('spread');
+    assert.deepEqual(cluster.storeCalls.map((c) => c.storeId), [leader]);
+  });
+
+  test('ServerBusy is retried after a backoff', async () => {
+    cluster.faultHook = (_, method) => (method === 'Get' && cluster.storeCalls.length === 1 ? { kind: 'busy', backoffMs: 5 } : undefined);
     assert.equal(s(await kv.get('a')), '1');
-    assert.equal(cluster.storeCalls.length, 2, 'ServerBusy retried');
+    assert.equal(cluster.storeCalls.length, 2);
+  });
+
+  test('KeyNotInRange: the client takes the store\'s descriptor and retries', async () => {
+    const r = cluster.rangeOf(Buffer.from('a'));
+    cluster.faultHook = (_, method) => (method === 'Get' && cluster.storeCalls.length === 1
+      ? { kind: 'rangeError', error: { message: 'key not in range', keyNotInRange: { key: Buffer.from('a'), descriptor: descriptorToWire(r.desc) } } }
+      : undefined);
+    assert.equal(s(await kv.get('a')), '1');
+    assert.equal(cluster.storeCalls.length, 2);
+    assert.ok(kv.cachedRanges().some((x) => x.rangeId === r.desc.rangeId));
   });
 
   test('batchPut and batchGet: one request per range, in parallel, results in request order', async () => {

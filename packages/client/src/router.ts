@@ -1,6 +1,7 @@
 // Routing: key -> range (range cache, filled from PD), range -> store (leader cache,
-// NotLeader hints, round-robin over the voters when unknown), store -> address (PD
-// GetStore, cached), and one attempt of a KV request with the reaction to each answer.
+// NotLeader hints, round-robin over the voters when unknown; FOLLOWER and STALE reads go
+// to any voter, round-robin, on their first try), store -> address (PD GetStore, cached),
+// and one attempt of a KV request with the reaction to each answer.
 //
 // | answer | reaction |
 // | --- | --- |
@@ -100,8 +101,9 @@ export class Router {
     }
   }
 
-  private pickStore(route: RangeInfo): number {
-    if (route.leaderStoreId !== 0) return route.leaderStoreId;
+  /** The leader when known, else the voters round-robin; `spread` (FOLLOWER / STALE reads): any voter, round-robin. */
+  private pickStore(route: RangeInfo, spread: boolean): number {
+    if (route.leaderStoreId !== 0 && !spread) return route.leaderStoreId;
     const voters = route.replicas.filter((r) => r.role !== 'learner');
     const from = voters.length > 0 ? voters : route.replicas;
     if (from.length === 0) return 0;
@@ -132,7 +134,10 @@ export class Router {
    */
   async attempt<K extends KvMethodName>(route: RangeInfo, method: K, req: KvReq<K>, kind: RequestKind, budget: Budget): Promise<KvRes<K> | undefined> {
     budget.check();
-    const storeId = this.pickStore(route);
+    const consistency = (req as { header?: metapb.RequestHeader.$Properties | null }).header?.readConsistency;
+    const spread = kind === 'read' && (consistency === metapb.ReadConsistency.FOLLOWER || consistency === metapb.ReadConsistency.STALE)
+      && budget.retries === 0;
+    const storeId = this.pickStore(route, spread);
     if (storeId === 0) {
       this.cache.remove(route.rangeId);
       await budget.retry(`range ${route.rangeId} has no replicas in the cached descriptor`);
@@ -149,7 +154,7 @@ export class Router {
     if (out.ok) {
       const re = (out.res as WithRangeError).rangeError;
       if (!re) {
-        if (route.leaderStoreId !== storeId) this.cache.setLeader(route.rangeId, storeId);
+        if (!spread && route.leaderStoreId !== storeId) this.cache.setLeader(route.rangeId, storeId);
         return out.res;
       }
       await this.onRangeError(route, storeId, re, budget);

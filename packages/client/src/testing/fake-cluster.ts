@@ -22,6 +22,7 @@ export interface FakeRange {
 export type Fault =
   | { kind: 'busy'; backoffMs?: number }
   | { kind: 'notLeader'; hint: number }
+  | { kind: 'rangeError'; error: metapb.RangeError.$Properties }
   | { kind: 'status'; code: grpc.status; details: string; ambiguous?: boolean; applyFirst?: boolean };
 
 export type FaultHook = (storeId: number, method: string, req: { header?: metapb.RequestHeader.$Properties | null }) => Fault | undefined;
@@ -202,6 +203,7 @@ export class FakeCluster {
       if (fault?.kind === 'notLeader') {
         return cb(null, this.rangeError('not leader', { notLeader: { rangeId: Number(req.header?.rangeId ?? 0), leader: fault.hint ? { storeId: fault.hint } : null } }));
       }
+      if (fault?.kind === 'rangeError') return cb(null, { rangeError: fault.error });
       const routed = this.route(storeId, req.header, leaderOnly(req), keys);
       if ('rangeError' in routed) return cb(null, routed);
       const fail = (f: Extract<Fault, { kind: 'status' }>): void => {
