@@ -159,7 +159,9 @@ export async function runDev(spec: CommandSpec, p: Parsed): Promise<number> {
     return code;
   };
   const died = (c: Child): number => {
-    process.stderr.write(`error: ${c.name} exited${c.exitCode !== null ? ` with code ${c.exitCode}` : c.exitSignal ? ` on ${c.exitSignal}` : ''}; the end of ${c.logPath}:\n${tail(c.logPath, 15)}\n`);
+    const end = tail(c.logPath, 15);
+    process.stderr.write(`error: ${c.name} exited${c.exitCode !== null ? ` with code ${c.exitCode}` : c.exitSignal ? ` on ${c.exitSignal}` : ''}; the end of ${c.logPath}:\n${end}\n`);
+    if (/EADDRINUSE|address already in use/i.test(end)) process.stderr.write('hint: a port is taken; try --base-port N (another range) or --base-port 0 (any free ports)\n');
     return EXIT.failed;
   };
 
