@@ -115,6 +115,13 @@ export async function runDev(spec: CommandSpec, p: Parsed): Promise<number> {
   const startupMs = durationFlag(p, 'startup-timeout', spec)!;
   const graceMs = durationFlag(p, 'grace', spec)!;
   const json = p.values.json === true;
+  const { pd: pdMain, store: storeMain } = serverMains();
+  for (const m of [pdMain, storeMain]) {
+    if (!existsSync(m)) {
+      process.stderr.write(`error: ${m} not found: build the workspace first (npm run build)\n`);
+      return EXIT.failed;
+    }
+  }
   const given = str(p, 'dir', spec);
   const dir = given ?? mkdtempSync(join(tmpdir(), 'rangekv-dev-'));
   const removeDir = given === undefined && p.values.keep !== true;
@@ -123,13 +130,6 @@ export async function runDev(spec: CommandSpec, p: Parsed): Promise<number> {
   const say = (s: string): void => {
     (json ? process.stderr : process.stdout).write(`${s}\n`);
   };
-  const { pd: pdMain, store: storeMain } = serverMains();
-  for (const m of [pdMain, storeMain]) {
-    if (!existsSync(m)) {
-      process.stderr.write(`error: ${m} not found: build the workspace first (npm run build)\n`);
-      return EXIT.failed;
-    }
-  }
 
   const children: Child[] = [];
   let stopping: 'signal' | 'failure' | undefined;
