@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 // StoreProcess lives in the store package's testing/ folder, which its exports map does
 // not publish: import the built file by path (bench builds after packages/store).
 import { StoreProcess } from '../../packages/store/dist/testing/store-process.js';
@@ -54,11 +55,26 @@ export async function scrapeMetrics(httpPort: number): Promise<Map<string, numbe
   return out;
 }
 
+/** The preload that profiles a store (node refuses --cpu-prof in NODE_OPTIONS). */
+const PROFILER_PRELOAD = fileURLToPath(new URL('./groups-per-node-cpu-prof.js', import.meta.url));
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+/** Profiles one store's CPU (written to dir/name when it stops gracefully). */
+export interface CpuProfileOption {
+  storeId: number;
+  dir: string;
+  name: string;
+}
+
 export class BenchCluster {
   readonly procs = new Map<number, StoreProcess>();
   private readonly spawned: StoreProcess[] = [];
 
-  private constructor(readonly root: string, private readonly timing: StoreTiming) {}
+  private constructor(readonly root: string, private readonly timing: StoreTiming, private readonly profile: CpuProfileOption | null) {}
 
   private extraArgs(): string[] {
     const a = ['--log-level', 'warn', '--http-port', '0'];
@@ -73,12 +89,21 @@ export class BenchCluster {
   }
 
   /** Bootstraps and starts three stores (ports 0, then the peers exchange over stdin). */
-  static async start(root: string, timing: StoreTiming): Promise<BenchCluster> {
+  static async start(root: string, timing: StoreTiming, profile: CpuProfileOption | null = null): Promise<BenchCluster> {
     await mkdir(root, { recursive: true });
-    const c = new BenchCluster(root, timing);
+    const c = new BenchCluster(root, timing, profile);
     try {
       const started = await Promise.allSettled(STORE_IDS.map(async (id) => {
-        const p = await StoreProcess.spawn({ storeId: id, dataDir: c.dataDir(id), bootstrap: [...STORE_IDS], extraArgs: c.extraArgs() });
+        // spawn() starts the child synchronously, so the environment is set for that child only.
+        const saved = { opts: process.env.NODE_OPTIONS, file: process.env.RANGEKV_CPU_PROF_FILE };
+        if (profile?.storeId === id) {
+          process.env.NODE_OPTIONS = `${saved.opts ?? ''} --import ${PROFILER_PRELOAD}`.trim();
+          process.env.RANGEKV_CPU_PROF_FILE = join(profile.dir, profile.name);
+        }
+        const spawning = StoreProcess.spawn({ storeId: id, dataDir: c.dataDir(id), bootstrap: [...STORE_IDS], extraArgs: c.extraArgs() });
+        restoreEnv('NODE_OPTIONS', saved.opts);
+        restoreEnv('RANGEKV_CPU_PROF_FILE', saved.file);
+        const p = await spawning;
         c.spawned.push(p);
         c.procs.set(id, p);
       }));
@@ -139,6 +164,9 @@ export class BenchCluster {
 
   /** Kills every process this cluster spawned and removes the data dirs. */
   async destroy(): Promise<void> {
+    // The profiled store writes its profile only on a graceful exit.
+    const profiled = this.profile ? this.procs.get(this.profile.storeId) : undefined;
+    if (profiled?.running) await profiled.stop('SIGTERM', 60_000);
     for (const p of this.spawned) p.kill('SIGKILL');
     await Promise.all(this.spawned.map((p) => p.exited));
     await rm(this.root, { recursive: true, force: true });

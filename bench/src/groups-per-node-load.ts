@@ -211,8 +211,13 @@ export interface RestartReport {
   readyMs: number;
   /** Spawn -> every sampled range answered a STALE Get on the restarted store. */
   servingMs: number;
+  /** Spawn -> the first / the median sampled range answered. */
+  firstServedMs: number;
+  medianServedMs: number;
   sampled: number;
   failed: number;
+  /** The client's retries while the sample was read (NotLeader, RangeNotFound, UNAVAILABLE, ...). */
+  clientStats: Record<string, number>;
 }
 
 /** kill -9 of `storeId`, restart, then STALE Gets of `sample` ranges on it (64 in flight). */
@@ -221,13 +226,21 @@ export async function restartProbe(cluster: BenchCluster, client: BenchClient, s
   client.setAddress(storeId, cluster.kvAddress(storeId));
   let failed = 0;
   let next = 0;
+  const served: number[] = [];
+  const before = { ...client.stats };
   const workers = Array.from({ length: Math.min(64, sample.length) }, async () => {
     while (next < sample.length) {
       const r = sample[next++]!;
       const ok = await client.get(keyIn(r, 0), metapb.ReadConsistency.STALE, { target: storeId, deadlineMs: 60_000 });
       if (ok === 0) failed++;
+      else served.push(performance.now() - spawnedAt);
     }
   });
   await Promise.all(workers);
-  return { storeId, ranges: client.ranges.length, readyMs, servingMs: performance.now() - spawnedAt, sampled: sample.length, failed };
+  const s = summarize(served, 1);
+  const clientStats = Object.fromEntries(Object.entries(client.stats).map(([k, v]) => [k, v - (before as unknown as Record<string, number>)[k]!]));
+  return {
+    storeId, ranges: client.ranges.length, readyMs, servingMs: performance.now() - spawnedAt,
+    firstServedMs: served.length ? Math.min(...served) : NaN, medianServedMs: s.p50Ms, sampled: sample.length, failed, clientStats,
+  };
 }

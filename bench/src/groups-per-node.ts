@@ -7,11 +7,12 @@
 // leadership-transfer unavailability and lease vs ReadIndex read latency.
 // Prints a table and writes bench/results/groups-per-node.json. Never run by the tests.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchClient, sleep, type RangeEntry } from './groups-per-node-client.js';
+import { summarizeCpuProfile, type ProfileSummary } from './groups-per-node-profile.js';
 import { BenchCluster, STORE_IDS, procCpuSeconds, procRssBytes, scrapeMetrics, type StoreTiming } from './groups-per-node-cluster.js';
 import {
   keyIn, readLatency, restartProbe, transferUnavailability, writeLoad, VALUE_BYTES,
@@ -36,13 +37,17 @@ interface Args {
   transfers: number;
   readSeconds: number;
   restartSample: number;
+  restartReadySeconds: number;
+  balanceBudgetSeconds: number;
+  cpuProfDir: string | null;
   timing: StoreTiming;
 }
 
 const USAGE = `usage: pnpm bench:groups -- [--ranges 1,100,1000,10000] [--seconds 10] [--inflight 256]
   [--skip-transfer] [--skip-reads] [--skip-restart] [--no-balance] [--dir DIR]
   [--channels 4] [--split-inflight 48] [--split-budget-seconds 600] [--settle-seconds 5]
-  [--idle-seconds 10] [--transfers 50] [--read-seconds 3] [--restart-sample 1000]
+  [--balance-budget-seconds 300] [--idle-seconds 10] [--transfers 50] [--read-seconds 3]
+  [--restart-sample 1000] [--restart-ready-seconds 300] [--cpu-prof DIR (store 1 under node --cpu-prof)]
   [--tick-ms 50] [--election-ticks 10] [--heartbeat-ticks 2]`;
 
 function parseArgs(argv: string[]): Args {
@@ -81,7 +86,7 @@ function parseArgs(argv: string[]): Args {
   }
   for (const k of opt.keys()) {
     if (!['--ranges', '--seconds', '--inflight', '--dir', '--channels', '--split-inflight', '--split-budget-seconds', '--settle-seconds',
-      '--idle-seconds', '--transfers', '--read-seconds', '--restart-sample', '--tick-ms', '--election-ticks', '--heartbeat-ticks'].includes(k)) {
+      '--idle-seconds', '--transfers', '--read-seconds', '--restart-sample', '--restart-ready-seconds', '--balance-budget-seconds', '--cpu-prof', '--tick-ms', '--election-ticks', '--heartbeat-ticks'].includes(k)) {
       console.error(`unknown flag ${k}\n${USAGE}`);
       process.exit(2);
     }
@@ -105,6 +110,9 @@ function parseArgs(argv: string[]): Args {
     transfers: num('--transfers', quick ? 20 : 50),
     readSeconds: num('--read-seconds', quick ? Math.min(3, seconds) : 3),
     restartSample: num('--restart-sample', 1000),
+    restartReadySeconds: num('--restart-ready-seconds', 300),
+    balanceBudgetSeconds: num('--balance-budget-seconds', 300),
+    cpuProfDir: opt.get('--cpu-prof') ?? null,
     timing: { tickMs: numOrNull('--tick-ms'), electionTicks: numOrNull('--election-ticks'), heartbeatTicks: numOrNull('--heartbeat-ticks') },
   };
 }
@@ -126,6 +134,10 @@ interface IdleReport {
   transportMessagesSentPerSecond: number;
   transportBytesSentPerSecond: number;
   schedulerCyclesPerSecond: PerStore;
+  /** rangekv_ranges / rangekv_leader_ranges / rangekv_quiescent_ranges at the end of the window. */
+  ranges: PerStore;
+  leaderRanges: PerStore;
+  quiescentRanges: PerStore;
 }
 
 interface WriteReport extends WriteLoadReport {
@@ -143,6 +155,8 @@ interface RunReport {
   transfer: TransferReport | null;
   reads: ReadReport[] | null;
   restart: RestartReport | null;
+  /** Store 1's CPU profile over the whole run (--cpu-prof). */
+  profile: ProfileSummary | null;
   errors: string[];
   /** Only the idle figures (the RSS baseline, when --ranges lacks 1). */
   baselineOnly: boolean;
@@ -188,6 +202,9 @@ async function measureIdle(cluster: BenchCluster, seconds: number): Promise<Idle
     transportMessagesSentPerSecond: sum(perStore((id) => delta(id, 'rangekv_transport_messages_sent_total'))) / wall,
     transportBytesSentPerSecond: sum(perStore((id) => delta(id, 'rangekv_transport_sent_bytes_total'))) / wall,
     schedulerCyclesPerSecond: perStore((id) => delta(id, 'rangekv_scheduler_cycles_total') / wall),
+    ranges: perStore((id) => m1.get(id)!.get('rangekv_ranges') ?? 0),
+    leaderRanges: perStore((id) => m1.get(id)!.get('rangekv_leader_ranges') ?? 0),
+    quiescentRanges: perStore((id) => m1.get(id)!.get('rangekv_quiescent_ranges') ?? 0),
   };
 }
 
@@ -220,27 +237,28 @@ function sampleRanges(ranges: RangeEntry[], max: number): RangeEntry[] {
 }
 
 async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOnly: boolean }): Promise<RunReport> {
-  const rep: RunReport = { ranges: n, reached: 0, split: null, balance: null, idle: null, write: null, transfer: null, reads: null, restart: null, errors: [], baselineOnly: opts.baselineOnly };
+  const rep: RunReport = { ranges: n, reached: 0, split: null, balance: null, idle: null, write: null, transfer: null, reads: null, restart: null, profile: null, errors: [], baselineOnly: opts.baselineOnly };
   const root = mkdtempSync(join(args.dir, 'rangekv-groups-per-node-'));
   const log = (s: string): void => console.log(`[N=${n}] ${s}`);
   let cluster: BenchCluster | null = null;
   const client = new BenchClient(args.channelsPerStore);
   try {
     const t0 = performance.now();
-    cluster = await BenchCluster.start(root, args.timing);
+    const profile = args.cpuProfDir ? { storeId: STORE_IDS[0]!, dir: args.cpuProfDir, name: `store${STORE_IDS[0]!}-N${n}.cpuprofile` } : null;
+    cluster = await BenchCluster.start(root, args.timing, profile);
     log(`3 stores ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (pids ${STORE_IDS.map((id) => cluster!.pid(id)).join(', ')})`);
     for (const id of STORE_IDS) client.setAddress(id, cluster.kvAddress(id));
     rep.split = await splitInto(client, n, args.splitInflight, args.splitBudgetSeconds * 1000, (d) => log(`  ${d} splits…`));
     rep.reached = rep.split.reached;
     log(`${rep.split.splits} splits in ${(rep.split.ms / 1000).toFixed(1)} s (${rep.split.splitsPerSecond.toFixed(0)}/s), ${rep.reached} ranges${rep.split.capped ? ` — ${rep.split.capped}` : ''}`);
     if (args.balance && rep.reached > 1) {
-      rep.balance = await balanceLeaders(client, args.splitInflight, args.splitBudgetSeconds * 1000);
+      rep.balance = await balanceLeaders(client, args.splitInflight, args.balanceBudgetSeconds * 1000);
       log(`leaders per store ${JSON.stringify(rep.balance.leadersPerStore)} after ${rep.balance.transfers} transfers in ${(rep.balance.ms / 1000).toFixed(1)} s`);
     }
     log(`settling ${args.settleSeconds} s, then idle for ${args.idleSeconds} s`);
     await sleep(args.settleSeconds * 1000);
     rep.idle = await measureIdle(cluster, args.idleSeconds);
-    log(`idle CPU % ${JSON.stringify(rounded(rep.idle.cpuPercent, 1))}, RSS MB ${JSON.stringify(rounded(mb(rep.idle.rssBytes), 0))}, heartbeat packets/s per pair ${rep.idle.heartbeatPacketsPerSecondPerStorePair.toFixed(1)}, ${rep.idle.heartbeatsPerPacket.toFixed(1)} heartbeats/packet`);
+    log(`idle CPU % ${JSON.stringify(rounded(rep.idle.cpuPercent, 1))}, quiescent ranges ${JSON.stringify(rep.idle.quiescentRanges)}, RSS MB ${JSON.stringify(rounded(mb(rep.idle.rssBytes), 0))}, heartbeat packets/s per pair ${rep.idle.heartbeatPacketsPerSecondPerStorePair.toFixed(1)}, ${rep.idle.heartbeatsPerPacket.toFixed(1)} heartbeats/packet`);
     if (opts.baselineOnly) return rep;
 
     try {
@@ -280,8 +298,9 @@ async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOn
       try {
         await client.refresh();
         const sample = sampleRanges(client.ranges, args.restartSample);
-        rep.restart = await restartProbe(cluster, client, STORE_IDS[STORE_IDS.length - 1]!, sample, 600_000);
-        log(`restart of store ${rep.restart.storeId}: ready in ${(rep.restart.readyMs / 1000).toFixed(2)} s, STALE reads of ${rep.restart.sampled} ranges served ${(rep.restart.servingMs / 1000).toFixed(2)} s after spawn (${rep.restart.failed} failed)`);
+        rep.restart = await restartProbe(cluster, client, STORE_IDS[STORE_IDS.length - 1]!, sample, args.restartReadySeconds * 1000);
+        const rs = rep.restart;
+        log(`restart of store ${rs.storeId}: ready in ${(rs.readyMs / 1000).toFixed(2)} s; STALE reads of ${rs.sampled} ranges on it: first ${(rs.firstServedMs / 1000).toFixed(2)} s, median ${(rs.medianServedMs / 1000).toFixed(2)} s, all ${(rs.servingMs / 1000).toFixed(2)} s after spawn (${rs.failed} failed; client ${JSON.stringify(rs.clientStats)})`);
       } catch (e) {
         rep.errors.push(`restart: ${errText(e)}`);
       }
@@ -293,6 +312,16 @@ async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOn
     client.close();
     if (cluster) await cluster.destroy();
     rmSync(root, { recursive: true, force: true });
+  }
+  const profFile = args.cpuProfDir ? join(args.cpuProfDir, `store${STORE_IDS[0]!}-N${n}.cpuprofile`) : null;
+  if (profFile && existsSync(profFile)) {
+    try {
+      rep.profile = summarizeCpuProfile(profFile, 15);
+      log(`store ${STORE_IDS[0]!} CPU profile (${profFile}), busy ${(rep.profile.busyMs / 1000).toFixed(1)} s of ${(rep.profile.wallMs / 1000).toFixed(1)} s, top self time:`);
+      for (const e of rep.profile.top.slice(0, 10)) log(`  ${e.percent.toFixed(1).padStart(5)} %  ${e.fn} ${e.where}`);
+    } catch (e) {
+      rep.errors.push(`profile: ${errText(e)}`);
+    }
   }
   return rep;
 }
@@ -401,6 +430,7 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   console.log(`groups-per-node: ranges ${args.ranges.join(',')}, ${args.seconds} s load, ${args.inflight} in flight, ${args.channelsPerStore} channels per store, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, dir ${args.dir}, ${cpus().length} cpus, load average ${load0.map((x) => x.toFixed(1)).join(' ')}`);
   const probeAt = args.ranges.includes(1000) ? 1000 : args.ranges.includes(100) ? 100 : [...args.ranges].sort((a, b) => a - b).filter((n) => n <= 1000).pop() ?? args.ranges[0]!;
+  if (args.cpuProfDir) mkdirSync(args.cpuProfDir, { recursive: true });
   const runs: RunReport[] = [];
   if (!args.ranges.includes(1)) runs.push(await runOne(1, args, { probes: false, baselineOnly: true }));
   for (const n of args.ranges) runs.push(await runOne(n, args, { probes: n === probeAt, baselineOnly: false }));
