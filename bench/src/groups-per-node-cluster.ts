@@ -39,7 +39,7 @@ export function procRssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** Prometheus text -> value per metric name, summed over label sets. */
+/** Prometheus text -> value per metric name (summed over label sets) and per series (`name{labels}`). */
 export async function scrapeMetrics(httpPort: number): Promise<Map<string, number>> {
   const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
   const text = await res.text();
@@ -50,7 +50,9 @@ export async function scrapeMetrics(httpPort: number): Promise<Map<string, numbe
     const brace = line.indexOf('{');
     const name = brace >= 0 && brace < sp ? line.slice(0, brace) : line.slice(0, sp);
     const v = Number(line.slice(sp + 1));
-    if (Number.isFinite(v)) out.set(name, (out.get(name) ?? 0) + v);
+    if (!Number.isFinite(v)) continue;
+    out.set(name, (out.get(name) ?? 0) + v);
+    if (brace >= 0 && brace < sp) out.set(line.slice(0, sp), v);
   }
   return out;
 }

@@ -178,7 +178,12 @@ export async function transferUnavailability(client: BenchClient, count: number,
 export interface ReadReport extends LatencySummary {
   consistency: 'LEASE' | 'LINEARIZABLE';
   inflight: number;
+  /** How many keys (each in its own range) the reads cycle over. */
+  keys: number;
   failed: number;
+  /** Reads the stores served from the lease / through a quorum ReadIndex (rangekv_read_index_latency_seconds{mode}). */
+  servedByLease: number;
+  servedByQuorum: number;
 }
 
 /** Gets of `keys` (written first) with one consistency, `inflight` at a time, for `seconds`. */
@@ -201,7 +206,7 @@ export async function readLatency(client: BenchClient, keys: Buffer[], consisten
   await sleep(seconds * 1000);
   stop = true;
   await Promise.all(workers);
-  return { ...summarize(samples, (performance.now() - t0) / 1000), consistency, inflight, failed };
+  return { ...summarize(samples, (performance.now() - t0) / 1000), consistency, inflight, keys: keys.length, failed, servedByLease: 0, servedByQuorum: 0 };
 }
 
 export interface RestartReport {
