@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // StoreProcess lives in the store package's testing/ folder, which its exports map does
 // not publish: import the built file by path (bench builds after packages/store).
-import { StoreProcess } from '../../packages/store/dist/testing/store-process.js';
+import { StoreProcess, type StoreProcessOptions } from '../../packages/store/dist/testing/store-process.js';
 
 export const STORE_IDS: readonly number[] = [1, 2, 3];
 
@@ -65,16 +65,39 @@ function restoreEnv(name: string, value: string | undefined): void {
   else process.env[name] = value;
 }
 
-/** Profiles one store's CPU (written to dir/name when it stops gracefully). */
+/**
+ * Profiles store `storeId` from its start, and the store restarted by killAndRestart,
+ * into `dir` as `store<id>-<tag>.cpuprofile` / `store<id>-restart-<tag>.cpuprofile`
+ * (written when they stop gracefully, at destroy()).
+ */
 export interface CpuProfileOption {
   storeId: number;
   dir: string;
-  name: string;
+  tag: string;
+}
+
+/** Spawns a store; with `profileFile`, under the profiler preload. */
+function spawnStore(o: StoreProcessOptions, profileFile: string | null): Promise<StoreProcess> {
+  // spawn() starts the child synchronously, so the environment is set for that child only.
+  const saved = { opts: process.env.NODE_OPTIONS, file: process.env.RANGEKV_CPU_PROF_FILE };
+  if (profileFile !== null) {
+    process.env.NODE_OPTIONS = `${saved.opts ?? ''} --import ${PROFILER_PRELOAD}`.trim();
+    process.env.RANGEKV_CPU_PROF_FILE = profileFile;
+  }
+  try {
+    return StoreProcess.spawn(o);
+  } finally {
+    restoreEnv('NODE_OPTIONS', saved.opts);
+    restoreEnv('RANGEKV_CPU_PROF_FILE', saved.file);
+  }
 }
 
 export class BenchCluster {
   readonly procs = new Map<number, StoreProcess>();
   private readonly spawned: StoreProcess[] = [];
+  private readonly profiled: StoreProcess[] = [];
+  /** Profile files written (or to be written at destroy()). */
+  readonly profileFiles: string[] = [];
 
   private constructor(readonly root: string, private readonly timing: StoreTiming, private readonly profile: CpuProfileOption | null) {}
 
@@ -96,18 +119,14 @@ export class BenchCluster {
     const c = new BenchCluster(root, timing, profile);
     try {
       const started = await Promise.allSettled(STORE_IDS.map(async (id) => {
-        // spawn() starts the child synchronously, so the environment is set for that child only.
-        const saved = { opts: process.env.NODE_OPTIONS, file: process.env.RANGEKV_CPU_PROF_FILE };
-        if (profile?.storeId === id) {
-          process.env.NODE_OPTIONS = `${saved.opts ?? ''} --import ${PROFILER_PRELOAD}`.trim();
-          process.env.RANGEKV_CPU_PROF_FILE = join(profile.dir, profile.name);
-        }
-        const spawning = StoreProcess.spawn({ storeId: id, dataDir: c.dataDir(id), bootstrap: [...STORE_IDS], extraArgs: c.extraArgs() });
-        restoreEnv('NODE_OPTIONS', saved.opts);
-        restoreEnv('RANGEKV_CPU_PROF_FILE', saved.file);
-        const p = await spawning;
+        const file = profile?.storeId === id ? join(profile.dir, `store${id}-${profile.tag}.cpuprofile`) : null;
+        const p = await spawnStore({ storeId: id, dataDir: c.dataDir(id), bootstrap: [...STORE_IDS], extraArgs: c.extraArgs() }, file);
         c.spawned.push(p);
         c.procs.set(id, p);
+        if (file !== null) {
+          c.profiled.push(p);
+          c.profileFiles.push(file);
+        }
       }));
       for (const s of started) if (s.status === 'rejected') throw s.reason;
       await c.exchangePeers();
@@ -156,9 +175,14 @@ export class BenchCluster {
     old.kill('SIGKILL');
     await old.exited;
     const t0 = performance.now();
-    const p = await StoreProcess.spawn({ storeId: id, dataDir: this.dataDir(id), extraArgs: this.extraArgs(), readyTimeoutMs });
+    const file = this.profile ? join(this.profile.dir, `store${id}-restart-${this.profile.tag}.cpuprofile`) : null;
+    const p = await spawnStore({ storeId: id, dataDir: this.dataDir(id), extraArgs: this.extraArgs(), readyTimeoutMs }, file);
     const readyMs = performance.now() - t0;
     this.spawned.push(p);
+    if (file !== null) {
+      this.profiled.push(p);
+      this.profileFiles.push(file);
+    }
     this.procs.set(id, p);
     await this.exchangePeers();
     return { readyMs, peersMs: performance.now() - t0, spawnedAt: t0 };
@@ -166,9 +190,8 @@ export class BenchCluster {
 
   /** Kills every process this cluster spawned and removes the data dirs. */
   async destroy(): Promise<void> {
-    // The profiled store writes its profile only on a graceful exit.
-    const profiled = this.profile ? this.procs.get(this.profile.storeId) : undefined;
-    if (profiled?.running) await profiled.stop('SIGTERM', 60_000);
+    // A profiled store writes its profile only on a graceful exit.
+    await Promise.all(this.profiled.filter((p) => p.running).map((p) => p.stop('SIGTERM', 60_000)));
     for (const p of this.spawned) p.kill('SIGKILL');
     await Promise.all(this.spawned.map((p) => p.exited));
     await rm(this.root, { recursive: true, force: true });

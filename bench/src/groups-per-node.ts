@@ -47,7 +47,7 @@ const USAGE = `usage: pnpm bench:groups -- [--ranges 1,100,1000,10000] [--second
   [--skip-transfer] [--skip-reads] [--skip-restart] [--no-balance] [--dir DIR]
   [--channels 4] [--split-inflight 48] [--split-budget-seconds 600] [--settle-seconds 5]
   [--balance-budget-seconds 300] [--idle-seconds 10] [--transfers 50] [--read-seconds 3]
-  [--restart-sample 1000] [--restart-ready-seconds 300] [--cpu-prof DIR (store 1 under node --cpu-prof)]
+  [--restart-sample 1000] [--restart-ready-seconds 300] [--cpu-prof DIR (profile store 1 and the restarted store)]
   [--tick-ms 50] [--election-ticks 10] [--heartbeat-ticks 2]`;
 
 function parseArgs(argv: string[]): Args {
@@ -155,8 +155,8 @@ interface RunReport {
   transfer: TransferReport | null;
   reads: ReadReport[] | null;
   restart: RestartReport | null;
-  /** Store 1's CPU profile over the whole run (--cpu-prof). */
-  profile: ProfileSummary | null;
+  /** CPU profiles (--cpu-prof): store 1 over its whole life, the restarted store from its start. */
+  profiles: ProfileSummary[];
   errors: string[];
   /** Only the idle figures (the RSS baseline, when --ranges lacks 1). */
   baselineOnly: boolean;
@@ -244,14 +244,15 @@ function sampleRanges(ranges: RangeEntry[], max: number): RangeEntry[] {
 }
 
 async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOnly: boolean }): Promise<RunReport> {
-  const rep: RunReport = { ranges: n, reached: 0, split: null, balance: null, idle: null, write: null, transfer: null, reads: null, restart: null, profile: null, errors: [], baselineOnly: opts.baselineOnly };
+  const rep: RunReport = { ranges: n, reached: 0, split: null, balance: null, idle: null, write: null, transfer: null, reads: null, restart: null, profiles: [], errors: [], baselineOnly: opts.baselineOnly };
   const root = mkdtempSync(join(args.dir, 'rangekv-groups-per-node-'));
   const log = (s: string): void => console.log(`[N=${n}] ${s}`);
   let cluster: BenchCluster | null = null;
+  let profileFiles: string[] = [];
   const client = new BenchClient(args.channelsPerStore);
   try {
     const t0 = performance.now();
-    const profile = args.cpuProfDir ? { storeId: STORE_IDS[0]!, dir: args.cpuProfDir, name: `store${STORE_IDS[0]!}-N${n}.cpuprofile` } : null;
+    const profile = args.cpuProfDir ? { storeId: STORE_IDS[0]!, dir: args.cpuProfDir, tag: `N${n}` } : null;
     cluster = await BenchCluster.start(root, args.timing, profile);
     log(`3 stores ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (pids ${STORE_IDS.map((id) => cluster!.pid(id)).join(', ')})`);
     for (const id of STORE_IDS) client.setAddress(id, cluster.kvAddress(id));
@@ -265,7 +266,7 @@ async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOn
     log(`settling ${args.settleSeconds} s, then idle for ${args.idleSeconds} s`);
     await sleep(args.settleSeconds * 1000);
     rep.idle = await measureIdle(cluster, args.idleSeconds);
-    log(`idle CPU % ${JSON.stringify(rounded(rep.idle.cpuPercent, 1))}, quiescent ranges ${JSON.stringify(rep.idle.quiescentRanges)}, RSS MB ${JSON.stringify(rounded(mb(rep.idle.rssBytes), 0))}, heartbeat packets/s per pair ${rep.idle.heartbeatPacketsPerSecondPerStorePair.toFixed(1)}, ${rep.idle.heartbeatsPerPacket.toFixed(1)} heartbeats/packet`);
+    log(`idle CPU % ${JSON.stringify(rounded(rep.idle.cpuPercent, 1))}, quiescent ranges ${JSON.stringify(rep.idle.quiescentRanges)}, RSS MB ${JSON.stringify(rounded(mb(rep.idle.rssBytes), 0))}, heartbeat packets/s per pair ${rep.idle.heartbeatPacketsPerSecondPerStorePair.toFixed(1)}, ${rep.idle.heartbeatsPerPacket.toFixed(1)} heartbeats/packet, raft messages ${rep.idle.transportMessagesSentPerSecond.toFixed(0)}/s and ${(rep.idle.transportBytesSentPerSecond / 1024).toFixed(1)} KiB/s sent (all stores)`);
     if (opts.baselineOnly) return rep;
 
     try {
@@ -326,17 +327,20 @@ async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOn
     log(`failed: ${errText(e)}`);
   } finally {
     client.close();
-    if (cluster) await cluster.destroy();
+    if (cluster) {
+      await cluster.destroy();
+      profileFiles = cluster.profileFiles;
+    }
     rmSync(root, { recursive: true, force: true });
   }
-  const profFile = args.cpuProfDir ? join(args.cpuProfDir, `store${STORE_IDS[0]!}-N${n}.cpuprofile`) : null;
-  if (profFile && existsSync(profFile)) {
+  for (const file of profileFiles.filter((x) => existsSync(x))) {
     try {
-      rep.profile = summarizeCpuProfile(profFile, 15);
-      log(`store ${STORE_IDS[0]!} CPU profile (${profFile}), busy ${(rep.profile.busyMs / 1000).toFixed(1)} s of ${(rep.profile.wallMs / 1000).toFixed(1)} s, top self time:`);
-      for (const e of rep.profile.top.slice(0, 10)) log(`  ${e.percent.toFixed(1).padStart(5)} %  ${e.fn} ${e.where}`);
+      const p = summarizeCpuProfile(file, 15);
+      rep.profiles.push(p);
+      log(`CPU profile ${file}: busy ${(p.busyMs / 1000).toFixed(1)} s of ${(p.wallMs / 1000).toFixed(1)} s, top self time:`);
+      for (const e of p.top.slice(0, 10)) log(`  ${e.percent.toFixed(1).padStart(5)} %  ${e.fn} ${e.where}`);
     } catch (e) {
-      rep.errors.push(`profile: ${errText(e)}`);
+      rep.errors.push(`profile ${file}: ${errText(e)}`);
     }
   }
   return rep;
@@ -416,7 +420,8 @@ function evaluateTargets(runs: RunReport[]): Target[] {
   const hbRuns = hb.length >= 2 ? hb : runs.filter((r) => r.idle);
   if (hbRuns.length >= 2) {
     const v = hbRuns.map((r) => r.idle!.heartbeatPacketsPerSecondPerStorePair);
-    const ratio = Math.max(...v) / Math.max(1e-9, Math.min(...v));
+    // No heartbeat packets at all at every N (quiescence) counts as independent.
+    const ratio = Math.max(...v) === Math.min(...v) ? 1 : Math.max(...v) / Math.max(1e-9, Math.min(...v));
     out.push({
       target: 'heartbeat packets per store pair independent of range count',
       measured: `${hbRuns.map((r) => `${f(r.idle!.heartbeatPacketsPerSecondPerStorePair)}/s ${at(r)}`).join(', ')} (max/min ${f(ratio, 2)}x)`,
