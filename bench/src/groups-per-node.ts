@@ -142,6 +142,9 @@ interface IdleReport {
 
 interface WriteReport extends WriteLoadReport {
   storeCpuPercent: PerStore;
+  /** Over the warm-up and the measured window: ranges wake under load, so heartbeats flow. */
+  heartbeatPacketsPerSecondPerStorePair: number;
+  heartbeatsPerPacket: number;
   clientStats: Record<string, number>;
 }
 
@@ -220,12 +223,20 @@ async function measureWrites(cluster: BenchCluster, client: BenchClient, args: A
   }, warmup * 1000);
   t.unref();
   const before = { ...client.stats };
+  const m0 = await Promise.all(STORE_IDS.map((id) => scrapeMetrics(cluster.httpPort(id))));
+  const tm0 = performance.now();
   const w = await writeLoad(client, args.inflight, warmup, args.seconds);
+  const m1 = await Promise.all(STORE_IDS.map((id) => scrapeMetrics(cluster.httpPort(id))));
+  const tm = (performance.now() - tm0) / 1000;
+  const d = (name: string): number => m1.reduce((a, m, i) => a + (m.get(name) ?? 0) - (m0[i]!.get(name) ?? 0), 0);
+  const packets = d('rangekv_heartbeat_packets_sent_total');
   if (Object.keys(c1).length === 0) c1 = perStore((id) => procCpuSeconds(pids[String(id)]!));
   const clientStats = Object.fromEntries(Object.entries(client.stats).map(([k, v]) => [k, v - (before as Record<string, number>)[k]!]));
   return {
     ...w,
     storeCpuPercent: perStore((id) => ((c1[String(id)]! - (c0[String(id)] ?? c1[String(id)]!)) / w.seconds) * 100),
+    heartbeatPacketsPerSecondPerStorePair: packets / tm / (STORE_IDS.length * (STORE_IDS.length - 1)),
+    heartbeatsPerPacket: packets > 0 ? d('rangekv_heartbeats_sent_total') / packets : 0,
     clientStats,
   };
 }
@@ -271,7 +282,7 @@ async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOn
 
     try {
       rep.write = await measureWrites(cluster, client, args);
-      log(`writes: ${rep.write.opsPerSecond.toFixed(0)}/s, p50 ${rep.write.p50Ms.toFixed(1)} ms, p99 ${rep.write.p99Ms.toFixed(1)} ms, failed ${rep.write.failed}, store CPU % ${JSON.stringify(rounded(rep.write.storeCpuPercent, 0))}, generator CPU ${rep.write.generatorCpuPercent.toFixed(0)} %`);
+      log(`writes: ${rep.write.opsPerSecond.toFixed(0)}/s, p50 ${rep.write.p50Ms.toFixed(1)} ms, p99 ${rep.write.p99Ms.toFixed(1)} ms, failed ${rep.write.failed}, store CPU % ${JSON.stringify(rounded(rep.write.storeCpuPercent, 0))}, generator CPU ${rep.write.generatorCpuPercent.toFixed(0)} %, heartbeat packets/s per pair ${rep.write.heartbeatPacketsPerSecondPerStorePair.toFixed(1)} (${rep.write.heartbeatsPerPacket.toFixed(1)} heartbeats/packet)`);
     } catch (e) {
       rep.errors.push(`write load: ${errText(e)}`);
     }
@@ -366,15 +377,15 @@ function max(p: PerStore): number {
 const f = (v: number | null | undefined, d = 1): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
 
 function printTable(runs: RunReport[]): void {
-  const head = ['ranges', 'splits/s', 'idle CPU % (max store)', 'RSS MB (mean)', 'KB/replica', 'hb pkts/s/pair', 'hb/pkt', 'writes/s', 'p50/p99 ms', 'store CPU % (load)', 'gen CPU %', 'restart ready / serving s'];
+  const head = ['ranges', 'splits/s', 'idle CPU % (max store)', 'RSS MB (mean)', 'KB/replica', 'hb pkts/s/pair idle / load', 'hb/pkt idle / load', 'writes/s', 'p50/p99 ms', 'store CPU % (load)', 'gen CPU %', 'restart ready / serving s'];
   const rows = runs.filter((r) => !r.baselineOnly).map((r) => [
     r.reached === r.ranges ? r.ranges.toLocaleString('en-US') : `${r.reached.toLocaleString('en-US')} of ${r.ranges.toLocaleString('en-US')}`,
     r.split && r.split.splits > 0 ? f(r.split.splitsPerSecond, 0) : '-',
     r.idle ? f(max(r.idle.cpuPercent)) : '-',
     r.idle ? f(mean(mb(r.idle.rssBytes)), 0) : '-',
     r.idle?.rssPerReplicaBytes ? f(mean(r.idle.rssPerReplicaBytes) / 1024) : '-',
-    r.idle ? f(r.idle.heartbeatPacketsPerSecondPerStorePair) : '-',
-    r.idle ? f(r.idle.heartbeatsPerPacket) : '-',
+    `${r.idle ? f(r.idle.heartbeatPacketsPerSecondPerStorePair) : '-'} / ${r.write ? f(r.write.heartbeatPacketsPerSecondPerStorePair) : '-'}`,
+    `${r.idle ? f(r.idle.heartbeatsPerPacket) : '-'} / ${r.write ? f(r.write.heartbeatsPerPacket) : '-'}`,
     r.write ? f(r.write.opsPerSecond, 0) : '-',
     r.write ? `${f(r.write.p50Ms)} / ${f(r.write.p99Ms)}` : '-',
     r.write ? Object.values(r.write.storeCpuPercent).map((v) => f(v, 0)).join(', ') : '-',
