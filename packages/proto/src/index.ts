@@ -14,11 +14,15 @@ export import metapb = rangekv.meta;
 export import kvpb = rangekv.kv;
 /** proto/admin.proto: the store admin service's requests and responses. */
 export import adminpb = rangekv.admin;
+/** proto/pd.proto: the placement driver's service. */
+export import pdpb = rangekv.pd;
 
 export {
   type MethodDefinition,
   kvService,
   storeAdminService,
+  pdService,
   raftTransportService,
   RAFT_TRANSPORT_STREAM_PATH,
+  RAFT_TRANSPORT_SNAPSHOT_PATH,
 } from './services.js';

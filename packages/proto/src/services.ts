@@ -74,7 +74,27 @@ export const storeAdminService = {
   listRanges: unary(ADMIN, 'ListRanges', admin.ListRangesRequest, admin.ListRangesResponse),
 };
 
+const pd = rangekv.pd;
+const PD = 'rangekv.pd.Pd';
+
+/** rangekv.pd.Pd (proto/pd.proto). */
+export const pdService = {
+  allocStoreId: unary(PD, 'AllocStoreId', pd.AllocStoreIdRequest, pd.AllocStoreIdResponse),
+  storeHeartbeat: unary(PD, 'StoreHeartbeat', pd.StoreHeartbeatRequest, pd.StoreHeartbeatResponse),
+  rangeHeartbeat: unary(PD, 'RangeHeartbeat', pd.RangeHeartbeatRequest, pd.RangeHeartbeatResponse),
+  getRangeByKey: unary(PD, 'GetRangeByKey', pd.GetRangeByKeyRequest, pd.GetRangeByKeyResponse),
+  scanRanges: unary(PD, 'ScanRanges', pd.ScanRangesRequest, pd.ScanRangesResponse),
+  getStore: unary(PD, 'GetStore', pd.GetStoreRequest, pd.GetStoreResponse),
+  listStores: unary(PD, 'ListStores', pd.ListStoresRequest, pd.ListStoresResponse),
+  allocIds: unary(PD, 'AllocIds', pd.AllocIdsRequest, pd.AllocIdsResponse),
+  getMembers: unary(PD, 'GetMembers', pd.GetMembersRequest, pd.GetMembersResponse),
+  createOperator: unary(PD, 'CreateOperator', pd.CreateOperatorRequest, pd.CreateOperatorResponse),
+  getOperator: unary(PD, 'GetOperator', pd.GetOperatorRequest, pd.GetOperatorResponse),
+  listOperators: unary(PD, 'ListOperators', pd.ListOperatorsRequest, pd.ListOperatorsResponse),
+};
+
 export const RAFT_TRANSPORT_STREAM_PATH = '/rangekv.raft.RaftTransport/Stream';
+export const RAFT_TRANSPORT_SNAPSHOT_PATH = '/rangekv.raft.RaftTransport/Snapshot';
 
 const passThrough = (b: Buffer): Buffer => b;
 
@@ -93,5 +113,16 @@ export const raftTransportService = {
     responseSerialize: passThrough,
     responseDeserialize: passThrough,
     originalName: 'Stream',
+  } satisfies MethodDefinition<Buffer, Buffer>,
+  /** Client-streaming: raw bytes too; the transport encodes SnapshotRequest / SnapshotAck itself. */
+  snapshot: {
+    path: RAFT_TRANSPORT_SNAPSHOT_PATH,
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: passThrough,
+    requestDeserialize: passThrough,
+    responseSerialize: passThrough,
+    responseDeserialize: passThrough,
+    originalName: 'Snapshot',
   } satisfies MethodDefinition<Buffer, Buffer>,
 };

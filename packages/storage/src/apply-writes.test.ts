@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { checkApplyBatch, encodeApplyBatch, encodeApplyWrites } from './apply-writes.js';
 import { ColumnFamily } from './column-families.js';
 import { decodeAppliedState } from './encoding.js';
 import { StorageEngine } from './engine.js';
@@ -59,5 +60,29 @@ test('an uninitialized range has nothing to apply to', async () => {
     await engine.createRange({ rangeId: 8 });
     assert.equal(engine.range(8).snapshot(), null);
     assert.throws(() => engine.apply(8, { applied: { index: 1, term: 1 } }), /range 8 is uninitialized/);
+  });
+});
+
+test('an apply written from encodeApplyWrites (worker path) equals one from encodeApplyBatch, and onApplied shows it', async () => {
+  await withEngine(async (engine) => {
+    await engine.createRange({ descriptor: descriptor(1, 'a', 'n'), confState: confState() });
+    await engine.persistReady(1, ready({ entries: entries(1, 2, 6, 1) }));
+    const s = engine.range(1);
+    const next = { ...descriptor(1, 'a', 'n'), epoch: { confVer: 2, version: 1 } };
+    const batch = { puts: [[b('fig'), b('1')]] as [Buffer, Buffer][], deletes: [b('kiwi')], applied: { index: 4, term: 1 }, confState: confState([1, 2]), descriptor: next };
+    const desc = checkApplyBatch(s, batch);
+    assert.deepEqual(desc, descriptor(1, 'a', 'n'), 'the current descriptor: the span the writes must lie in');
+    const ops = encodeApplyWrites(1, desc, batch);
+    assert.deepEqual(Buffer.from(ops.bytes()), Buffer.from(encodeApplyBatch(s, batch).bytes()));
+    engine.db.write(ops, { sync: false });
+    assert.deepEqual(s.applied, { index: 1, term: 0 }, 'the write alone does not move the in-memory state');
+    s.onApplied(batch.applied, batch.confState, batch.descriptor);
+    assert.deepEqual(s.applied, { index: 4, term: 1 });
+    assert.deepEqual(s.descriptor, next);
+    assert.deepEqual(s.confState.voters, [1, 2]);
+    assert.equal(engine.db.get(ColumnFamily.Default, b('fig'))?.toString(), '1');
+    assert.throws(() => encodeApplyWrites(1, desc, { puts: [[b('z'), b('no')]], applied: { index: 5, term: 1 } }), KeyOutOfRangeError);
+    assert.throws(() => checkApplyBatch(s, { applied: { index: 4, term: 1 } }), /applied index must grow/);
+    assert.throws(() => checkApplyBatch(s, { applied: { index: 7, term: 1 } }), /beyond the durable log/);
   });
 });

@@ -8,7 +8,8 @@
 //
 // Runs on the calling thread (a non-sync write is a memtable insert plus a WAL append).
 // An apply worker holding a handle-opened RocksDb can write `encodeApplyBatch(...)` itself
-// and report back with RangeLogStore.onApplied.
+// and report back with RangeLogStore.onApplied; encodeApplyWrites needs only the range's
+// descriptor (checkApplyBatch runs the checks that need the RangeLogStore).
 import type { ConfState } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
 import { encodeAppliedState, encodeConfState, encodeDescriptor } from './encoding.js';
@@ -31,8 +32,12 @@ export interface ApplyBatch {
   descriptor?: RangeDescriptor;
 }
 
-/** Validates `batch` against the range and encodes it as write ops (nothing is written). */
-export function encodeApplyBatch(store: RangeLogStore, batch: ApplyBatch): WriteOps {
+/**
+ * Checks that `batch` may be applied to the range now (alive, not busy, initialized,
+ * applied index grows and stays within the durable log) and returns the range's current
+ * descriptor, the span its writes must lie in. Nothing is encoded or written.
+ */
+export function checkApplyBatch(store: RangeLogStore, batch: Pick<ApplyBatch, 'applied' | 'descriptor'>): RangeDescriptor {
   store.checkAlive('apply');
   const rangeId = store.rangeId;
   if (store.busy !== null) throw new StorageError('RANGE_BUSY', `range ${rangeId}: cannot apply during ${store.busy}`);
@@ -43,6 +48,16 @@ export function encodeApplyBatch(store: RangeLogStore, batch: ApplyBatch): Write
   invariant(batch.applied.index <= store.lastIndex(), () => `range ${rangeId}: applying ${batch.applied.index} beyond the durable log (last ${store.lastIndex()})`);
   invariant(batch.applied.term >= cur.term, () => `range ${rangeId}: applied term went back ${cur.term} -> ${batch.applied.term}`);
   if (batch.descriptor) invariant(batch.descriptor.rangeId === rangeId, () => `range ${rangeId}: descriptor of range ${batch.descriptor!.rangeId}`);
+  return desc;
+}
+
+/**
+ * Encodes `batch` for range `rangeId` whose current descriptor is `desc` (every put and
+ * delete must lie in its span). Needs no RangeLogStore, so an apply worker holding only
+ * the descriptor can encode (and write) it; the main thread runs checkApplyBatch first
+ * and RangeLogStore.onApplied after the write.
+ */
+export function encodeApplyWrites(rangeId: number, desc: RangeDescriptor, batch: ApplyBatch): WriteOps {
   const ops = new WriteOps(256);
   for (const [k, v] of batch.puts ?? []) {
     if (k.length === 0 || !keyInSpan(k, desc.startKey, desc.endKey)) throw new KeyOutOfRangeError(rangeId, k, desc.startKey, desc.endKey);
@@ -56,6 +71,12 @@ export function encodeApplyBatch(store: RangeLogStore, batch: ApplyBatch): Write
   if (batch.confState) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.ConfState, rangeId), encodeConfState(batch.confState));
   if (batch.descriptor) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Descriptor, rangeId), encodeDescriptor(batch.descriptor));
   return ops;
+}
+
+/** Validates `batch` against the range and encodes it as write ops (nothing is written). */
+export function encodeApplyBatch(store: RangeLogStore, batch: ApplyBatch): WriteOps {
+  const desc = checkApplyBatch(store, batch);
+  return encodeApplyWrites(store.rangeId, desc, batch);
 }
 
 /** Writes the batch (no fsync) and updates the range's in-memory applied state. */

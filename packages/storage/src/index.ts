@@ -4,7 +4,7 @@ export { RangeLogStore, type RangeState, type LogStoreStats } from './log-store.
 export { ReadyBatch } from './persist-ready.js';
 export type { LogAppend } from './log-append.js';
 export type { ApplyBatch } from './apply-writes.js';
-export { encodeApplyBatch } from './apply-writes.js';
+export { encodeApplyBatch, checkApplyBatch, encodeApplyWrites } from './apply-writes.js';
 export type { CreateRangeInit, DestroyOptions } from './range-lifecycle.js';
 export { RIGHT_INIT, type SplitInit } from './range-split.js';
 export { IdAllocator, type IdSpace } from './id-allocator.js';

@@ -17,11 +17,17 @@ function epochOf(d: Desc | null | undefined): Epoch {
   return { confVer: d?.epoch?.confVer ?? 0, version: d?.epoch?.version ?? 0 };
 }
 
+/** Splits through the range's leader; retries while a transfer or election is in progress (ServerBusy, NotLeader). */
 async function split(c: StoreCluster, rangeId: number, epoch: Epoch, key: string): Promise<{ left: Desc; right: Desc }> {
-  const leader = await c.waitForLeader(rangeId);
-  const res = await leader.admin.splitRange({ header: hdr(rangeId, epoch), splitKey: b(key) });
-  assert.equal(res.rangeError, undefined, res.rangeError?.message ?? '');
-  return { left: res.left!, right: res.right! };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const leader = await c.waitForLeader(rangeId);
+    const res = await leader.admin.splitRange({ header: hdr(rangeId, epoch), splitKey: b(key) });
+    const re = res.rangeError;
+    if (!re) return { left: res.left!, right: res.right! };
+    if (!(re.serverBusy || re.notLeader) || Date.now() > deadline) assert.fail(re.message ?? 'split failed');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 test('split: the left range is cut, the right range starts on every store with the same replicas, both serve', async () => {
@@ -122,6 +128,42 @@ test('remove replica: the descriptor drops it, the removed store destroys its re
     assert.equal(list.ranges![0]!.role, adminpb.RaftRole.LEADER);
     const st = await leader.admin.rangeStatus({ rangeId: 1 });
     assert.equal(st.status!.progress!.length, 1, 'the leader reports its one remaining follower');
+  } finally {
+    await c.close();
+  }
+});
+
+test('add a learner on a store without the range, it catches up by snapshot; promote it; it serves', async () => {
+  const c = await StoreCluster.start();
+  try {
+    const leader = await c.waitForLeader(1);
+    let epoch = { confVer: 1, version: 1 };
+    for (let i = 0; i < 20; i++) assert.equal((await leader.kv.put({ header: hdr(1, epoch), key: b(`k${i}`), value: b(`v${i}`) })).rangeError, undefined);
+    const other = c.followers(1)[0]!;
+    const removed = await leader.admin.removeReplica({ header: hdr(1, epoch), storeId: other.storeId });
+    epoch = epochOf(removed.descriptor);
+    await c.waitFor('the removed replica is gone', () => !other.engine.hasRange(1));
+    await other.engine.drainBackground();
+    assert.equal((await leader.kv.put({ header: hdr(1, epoch), key: b('while-away'), value: b('x') })).rangeError, undefined);
+    const added = await leader.admin.addReplica({ header: hdr(1, epoch), storeId: other.storeId, role: metapb.ReplicaRole.LEARNER });
+    assert.equal(added.rangeError, undefined, added.rangeError?.message ?? '');
+    const learner = added.descriptor!.replicas!.find((r) => r.storeId === other.storeId)!;
+    assert.equal(learner.role, metapb.ReplicaRole.LEARNER);
+    assert.ok(learner.replicaId! > 3, 'a fresh replica id');
+    epoch = epochOf(added.descriptor);
+    await c.waitFor('the learner has the range with its data', () => (other.scheduler.get(1)?.log.descriptor?.epoch.confVer ?? 0) >= epoch.confVer);
+    assert.ok(other.counters.snapshotsReceived >= 1, 'the learner got its data by snapshot');
+    const promoted = await leader.admin.promoteLearner({ header: hdr(1, epoch), storeId: other.storeId });
+    assert.equal(promoted.rangeError, undefined, promoted.rangeError?.message ?? '');
+    assert.equal(promoted.descriptor!.replicas!.find((r) => r.storeId === other.storeId)!.role, metapb.ReplicaRole.VOTER);
+    epoch = epochOf(promoted.descriptor);
+    await c.eventually('the new voter serves a stale read of every key', async () => {
+      const got = await other.kv.get({ header: hdr(1, epoch, metapb.ReadConsistency.STALE), key: b('while-away') });
+      return got.rangeError === undefined && Buffer.from(got.value ?? []).toString() === 'x';
+    }, 20_000);
+    // It can lead now.
+    await leader.admin.transferLeader({ header: hdr(1, epoch), toStore: other.storeId });
+    await c.waitFor('the new voter leads', () => c.leader(1)?.storeId === other.storeId);
   } finally {
     await c.close();
   }

@@ -15,7 +15,7 @@ export function changesRange(e: ApplyEntry): boolean {
 export async function applyInOrder<R>(
   entries: readonly ApplyEntry[],
   applyKvRun: (run: ApplyEntry[]) => R[] | Promise<R[]>,
-  applyRangeChange: (e: ApplyEntry) => R,
+  applyRangeChange: (e: ApplyEntry) => R | Promise<R>,
 ): Promise<R[]> {
   const out: R[] = [];
   let run: ApplyEntry[] = [];
@@ -28,7 +28,7 @@ export async function applyInOrder<R>(
       out.push(...(await applyKvRun(run)));
       run = [];
     }
-    out.push(applyRangeChange(e));
+    out.push(await applyRangeChange(e));
   }
   if (run.length > 0) out.push(...(await applyKvRun(run)));
   return out;

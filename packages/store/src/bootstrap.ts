@@ -1,7 +1,9 @@
 // Static bootstrap (before PD exists) and the store identity file.
 //
 // bootstrapStore writes range 1, covering the whole keyspace, with one voter per listed
-// store (replica id = store id), into an EMPTY data dir. Every store of the initial set
+// store (replica id = store id), into an EMPTY data dir. With `splitKeys` k1 < ... < kn
+// it writes ranges 1..n+1 instead: ['', k1), [k1, k2), ..., [kn, '') (range i + 1 starts
+// at k_i), every one on the same stores (tests and benchmarks with many ranges). Every store of the initial set
 // runs it once with the same list; they then elect a leader among themselves. It refuses
 // a data dir that holds anything, so running it twice (or against a live store's dir)
 // can never reset a range.
@@ -21,6 +23,11 @@ export interface BootstrapOptions {
   storeIds: readonly number[];
   /** This data dir's store; must be one of storeIds. */
   thisStore: number;
+  /**
+   * Cut the keyspace here: ranges 1..n+1. Non-empty, strictly ascending (bytewise); every
+   * store of the set must pass the same keys.
+   */
+  splitKeys?: readonly Uint8Array[];
   storage?: StorageEngineOptions;
 }
 
@@ -33,6 +40,20 @@ export class BootstrapError extends Error {
 
 function checkStoreId(id: number, what: string): void {
   if (!Number.isSafeInteger(id) || id <= 0) throw new BootstrapError(`${what} must be a positive integer, got ${id}`);
+}
+
+/** The store id a data dir belongs to (its identity file), or null for a new dir. */
+export function dataDirStoreId(dataDir: string): number | null {
+  const path = join(dataDir, STORE_IDENT_FILE);
+  if (!existsSync(path)) return null;
+  let found: unknown;
+  try {
+    found = (JSON.parse(readFileSync(path, 'utf8')) as { storeId?: unknown }).storeId;
+  } catch (e) {
+    throw new BootstrapError(`${path} is unreadable: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof found !== 'number' || !Number.isSafeInteger(found) || found <= 0) throw new BootstrapError(`${path} holds no valid store id`);
+  return found;
 }
 
 /** Reads the identity file; throws if it names another store. Writes it if absent. */
@@ -66,6 +87,29 @@ export function firstRangeDescriptor(storeIds: readonly number[]): RangeDescript
   };
 }
 
+/**
+ * The descriptors of a static bootstrap: range 1 over the whole keyspace, or ranges
+ * 1..n+1 cut at `splitKeys` (checked: non-empty, strictly ascending).
+ */
+export function bootstrapDescriptors(storeIds: readonly number[], splitKeys: readonly Uint8Array[] = []): RangeDescriptor[] {
+  const first = firstRangeDescriptor(storeIds);
+  for (let i = 0; i < splitKeys.length; i++) {
+    const k = splitKeys[i]!;
+    if (k.length === 0) throw new BootstrapError(`split key ${i} is empty`);
+    if (i > 0 && Buffer.compare(splitKeys[i - 1]!, k) >= 0) {
+      throw new BootstrapError(`split keys must be strictly ascending: key ${i} is not above key ${i - 1}`);
+    }
+  }
+  const bounds = [new Uint8Array(0), ...splitKeys.map((k) => Uint8Array.from(k)), new Uint8Array(0)];
+  return bounds.slice(0, -1).map((startKey, i) => ({
+    ...first,
+    rangeId: FIRST_RANGE_ID + i,
+    startKey,
+    endKey: bounds[i + 1]!,
+    replicas: first.replicas.map((r) => ({ ...r })),
+  }));
+}
+
 export async function bootstrapStore(dataDir: string, opts: BootstrapOptions): Promise<void> {
   const ids = opts.storeIds;
   if (ids.length === 0) throw new BootstrapError('bootstrap needs at least one store id');
@@ -76,14 +120,14 @@ export async function bootstrapStore(dataDir: string, opts: BootstrapOptions): P
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
     throw new BootstrapError(`refusing to bootstrap: data dir ${dataDir} is not empty (already bootstrapped or in use)`);
   }
+  const descs = bootstrapDescriptors(ids, opts.splitKeys);
   claimDataDir(dataDir, opts.thisStore);
-  const desc = firstRangeDescriptor(ids);
   const confState: ConfState = {
-    voters: desc.replicas.map((r) => r.replicaId), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false,
+    voters: descs[0]!.replicas.map((r) => r.replicaId), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false,
   };
   const engine = await StorageEngine.open(dataDir, opts.storage ?? {});
   try {
-    await engine.createRange({ descriptor: desc, confState });
+    for (const descriptor of descs) await engine.createRange({ descriptor, confState });
   } finally {
     await engine.close();
   }

@@ -41,8 +41,13 @@ export interface KvStoreContext {
   reads: PendingReads;
   limits: StoreLimits;
   log: Logger;
-  /** False while the raft clock lost ticks recently (tick-clock.ts): LEASE reads then use a quorum ReadIndex. */
-  leaseUsable: () => boolean;
+  /**
+   * Whether `replica` may serve a LEASE read from raft's lease now. False while the raft
+   * clock lost ticks recently (tick-clock.ts), and while the replica is quiescent or has
+   * not ticked an election timeout + margin since it woke (quiescence: README); LEASE
+   * reads then use a quorum ReadIndex.
+   */
+  leaseUsable: (replica: Replica<KvResult>) => boolean;
   /** Commit and ReadIndex latency histograms (store-metrics.ts); absent: not measured. */
   metrics?: Pick<StoreMetrics, 'commitSeconds' | 'readIndexSeconds'>;
 }
@@ -102,7 +107,7 @@ function maxStart(a: Buffer, b: Uint8Array): Buffer {
 }
 
 export class KvService {
-  /** LEASE reads served through a quorum ReadIndex because the clock lost ticks. */
+  /** LEASE reads served through a quorum ReadIndex (clock lost ticks, or the replica was quiescent / just woke). */
   leaseFallbacks = 0;
 
   constructor(private readonly s: KvStoreContext) {}
@@ -212,7 +217,7 @@ export class KvService {
     check(this.descriptor(r, h));
     if (h.consistency !== C.STALE) {
       let lease = h.consistency === C.LEASE;
-      if (lease && !this.s.leaseUsable()) {
+      if (lease && !this.s.leaseUsable(r)) {
         lease = false;
         this.leaseFallbacks++;
       }

@@ -1,7 +1,11 @@
 // The KV state machine: what a batch of committed raft entries does to a range's user
-// keys. One call per apply batch (GroupHost.applyEntries), ONE engine.apply per call: the
-// puts and deletes of every entry plus the applied index (and membership) in one
-// RocksDB batch, so the applied index on disk always matches the data it covers.
+// keys. `runKvEntries` is the pure part: entries + the range's descriptor + a reader of
+// the range's current data -> one result per entry and ONE ApplyBatch (the puts and
+// deletes of every entry plus the applied index, membership and an optional new
+// descriptor), so the applied index on disk always matches the data it covers. It runs on
+// the main thread (`applyKvEntries`: inline, one engine.apply) or in an apply worker
+// (apply-worker.ts: same function over the worker's handle-opened RocksDb); both write
+// the same batch and return the same results.
 //
 // Commands that read (CompareAndSwap, DeleteRange) must see the writes of earlier
 // entries of the same batch, which are not in RocksDB yet: an overlay (key -> value, or
@@ -14,7 +18,7 @@
 // proposes): it throws, and the scheduler stops the store (GroupHost.onFatal) rather
 // than let replicas diverge.
 import { EntryType, type ConfState } from '@rangekv/raft';
-import { ColumnFamily, keyInSpan, type RangeDescriptor, type StorageEngine } from '@rangekv/storage';
+import { ColumnFamily, keyInSpan, type ApplyBatch, type RangeDescriptor, type RocksDb, type StorageEngine } from '@rangekv/storage';
 import { decodeKvCommand, KvCommandType, type KvCommand } from './kv-command.js';
 import type { ApplyEntry } from './raft-scheduler.js';
 
@@ -43,16 +47,39 @@ function buf(k: Uint8Array): Buffer {
   return Buffer.isBuffer(k) ? k : Buffer.from(k.buffer, k.byteOffset, k.byteLength);
 }
 
+/** What the state machine reads: the range's user keys as of before the batch. */
+export interface KvReader {
+  get(key: Uint8Array): Uint8Array | undefined;
+  /** Calls `visit` for every key in [start, end) (empty end = no bound), in order. */
+  forEachKey(start: Uint8Array, end: Uint8Array, visit: (key: Uint8Array) => void): void;
+}
+
+/** A KvReader over the `default` column family of a RocksDb (the engine's or a worker's handle-opened one). */
+export function rocksKvReader(db: RocksDb): KvReader {
+  return {
+    get: (key) => db.get(ColumnFamily.Default, buf(key)),
+    forEachKey: (start, end, visit) => {
+      const span = end.length === 0 ? { gte: buf(start) } : { gte: buf(start), lt: buf(end) };
+      const cur = db.cursor(ColumnFamily.Default, span);
+      try {
+        for (let kv = cur.next(); kv !== null; kv = cur.next()) visit(kv.key);
+      } finally {
+        cur.close();
+      }
+    },
+  };
+}
+
 /** The batch's writes so far: latin1 key string -> value, or null for deleted. */
 class Overlay {
   readonly writes = new Map<string, { key: Uint8Array; value: Uint8Array | null }>();
 
-  constructor(private readonly engine: StorageEngine) {}
+  constructor(private readonly reader: KvReader) {}
 
   get(key: Uint8Array): Uint8Array | undefined {
     const w = this.writes.get(keyString(key));
     if (w !== undefined) return w.value ?? undefined;
-    return this.engine.db.get(ColumnFamily.Default, buf(key));
+    return this.reader.get(key);
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
@@ -65,13 +92,7 @@ class Overlay {
 
   /** Deletes every key in [start, end) (empty end = no bound), on disk or written in this batch. */
   delSpan(start: Uint8Array, end: Uint8Array): void {
-    const span = end.length === 0 ? { gte: buf(start) } : { gte: buf(start), lt: buf(end) };
-    const cur = this.engine.db.cursor(ColumnFamily.Default, span);
-    try {
-      for (let kv = cur.next(); kv !== null; kv = cur.next()) this.del(kv.key);
-    } finally {
-      cur.close();
-    }
+    this.reader.forEachKey(start, end, (k) => this.del(k));
     for (const w of this.writes.values()) {
       if (w.value !== null && keyInSpan(w.key, start, end)) w.value = null;
     }
@@ -136,16 +157,25 @@ function applyCommand(c: KvCommand, desc: RangeDescriptor, o: Overlay): KvResult
   }
 }
 
+/** Extra writes of an apply batch, decided by the caller (not by the entries). */
+export interface KvApplyExtra {
+  /** A new descriptor for the range (membership change, split), written in the same batch. */
+  descriptor?: RangeDescriptor;
+}
+
+/** What a batch of entries does: one result per entry and the one batch to write. */
+export interface KvApplyOutput {
+  results: KvResult[];
+  batch: ApplyBatch;
+}
+
 /**
- * Applies `entries` (in order, all above the range's applied index) to range `rangeId`
- * and returns one result per entry. Writes exactly one engine.apply batch.
+ * The pure state machine: runs `entries` (in order, non-empty, all above the range's
+ * applied index) against `desc` and the data `reader` sees. Writes nothing.
  */
-export function applyKvEntries(engine: StorageEngine, rangeId: number, entries: readonly ApplyEntry[]): KvResult[] {
-  if (entries.length === 0) return [];
-  const store = engine.range(rangeId);
-  const desc = store.descriptor;
-  if (desc === null) throw new Error(`range ${rangeId}: apply on an uninitialized range`);
-  const overlay = new Overlay(engine);
+export function runKvEntries(reader: KvReader, desc: RangeDescriptor, entries: readonly ApplyEntry[], extra: KvApplyExtra = {}): KvApplyOutput {
+  if (entries.length === 0) throw new Error('runKvEntries: no entries');
+  const overlay = new Overlay(reader);
   const results: KvResult[] = [];
   let confState: ConfState | undefined;
   for (const e of entries) {
@@ -167,6 +197,22 @@ export function applyKvEntries(engine: StorageEngine, rangeId: number, entries: 
     else puts.push([w.key, w.value]);
   }
   const last = entries[entries.length - 1]!;
-  engine.apply(rangeId, { puts, deletes, applied: { index: last.index, term: last.term }, ...(confState ? { confState } : {}) });
-  return results;
+  const batch: ApplyBatch = { puts, deletes, applied: { index: last.index, term: last.term } };
+  if (confState) batch.confState = confState;
+  if (extra.descriptor) batch.descriptor = extra.descriptor;
+  return { results, batch };
+}
+
+/**
+ * Applies `entries` (in order, all above the range's applied index) to range `rangeId`
+ * on the calling thread and returns one result per entry. Writes exactly one engine.apply
+ * batch (with `extra.descriptor` when given).
+ */
+export function applyKvEntries(engine: StorageEngine, rangeId: number, entries: readonly ApplyEntry[], extra: KvApplyExtra = {}): KvResult[] {
+  if (entries.length === 0) return [];
+  const desc = engine.range(rangeId).descriptor;
+  if (desc === null) throw new Error(`range ${rangeId}: apply on an uninitialized range`);
+  const out = runKvEntries(rocksKvReader(engine.db), desc, entries, extra);
+  engine.apply(rangeId, out.batch);
+  return out.results;
 }

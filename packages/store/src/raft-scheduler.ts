@@ -8,13 +8,19 @@
 //   const s = new RaftScheduler(engine, host);
 //   s.add(replica);               // after creating its RawNode over engine.range(id)
 //   s.step(rangeId, msg);         // from the transport
-//   s.tick();                     // on the store's tick timer
+//   s.tick();                     // on the store's tick timer: ticks only non-quiescent groups
 //   s.propose(rangeId, data, onOutcome);
+//
+// Quiescence (quiescence.ts) lives here too: idle groups leave the ticking set, and any
+// proposal, admin call or inbound message (but an accepted quiesce heartbeat) wakes them.
 import {
   EntryType, decodeConfChange,
   type ConfChangeV2, type ConfState, type Message, type ProposeResult, type ReadState, type Ready, type SoftState,
 } from '@rangekv/raft';
 import type { StorageEngine } from '@rangekv/storage';
+import {
+  followerStatusQuiescent, isLateAck, leaderStatusQuiescent, plainHeartbeatCount, WAKE_READ_CTX, type WakeReason,
+} from './quiescence.js';
 import { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
 
 export interface GroupHost<R> {
@@ -39,6 +45,12 @@ export interface GroupHost<R> {
   onApplied?(replica: Replica<R>): void;
   /** A failure the scheduler cannot recover from (disk error): the store must stop. */
   onFatal(err: unknown): void;
+  /**
+   * Quiescence: the host's own conditions for `replica` to quiesce (as leader: e.g. no
+   * reads waiting and every follower's store live; as follower: no reads waiting).
+   * Absent: groups never quiesce (every group ticks every tick).
+   */
+  mayQuiesce?(replica: Replica<R>, asLeader: boolean): boolean;
   /** Metrics: one applyEntries call took `seconds` (from the call until its results). */
   observeApplySeconds?(seconds: number): void;
 }
@@ -58,11 +70,14 @@ export interface SchedulerLimits {
   maxInflightPersistCycles: number;
   /** Readies taken from one group in one cycle. */
   maxReadiesPerGroupPerCycle: number;
+  /** A leader quiesces only after this many ticks without a proposal, admin call or wake. */
+  quiesceIdleTicks: number;
 }
 
 export const DEFAULT_SCHEDULER_LIMITS: SchedulerLimits = {
   maxInflightPersistCycles: 4,
   maxReadiesPerGroupPerCycle: 4,
+  quiesceIdleTicks: 6,
 };
 
 export interface SchedulerStats {
@@ -71,10 +86,22 @@ export interface SchedulerStats {
   persistBatches: number;
   groupsPerBatchMax: number;
   applies: number;
+  /** Times a group quiesced (leader: sent its quiesce heartbeats; follower: accepted one). */
+  quiesced: number;
+  /** Times a quiescent group was woken. */
+  wakes: number;
+  /** Quiesce heartbeats a follower refused (stepped as plain heartbeats). */
+  quiesceRefused: number;
+  /** Late acknowledgements a quiescent leader stepped without waking (quiescence.ts). */
+  lateAcksAbsorbed: number;
 }
 
 export class RaftScheduler<R> {
   private readonly replicas = new Map<number, Replica<R>>();
+  /** Groups that tick: every group but the quiescent ones. tick() visits only these. */
+  private readonly ticking = new Set<Replica<R>>();
+  /** tick() calls so far: the scheduler's clock for idleness and lease checks. */
+  private tickCount = 0;
   private readyQueue: Replica<R>[] = [];
   private cycleScheduled = false;
   private inflightCycles = 0;
@@ -82,7 +109,10 @@ export class RaftScheduler<R> {
   private tail: Promise<void> = Promise.resolve();
   private stopped = false;
   readonly limits: SchedulerLimits;
-  readonly stats: SchedulerStats = { cycles: 0, readies: 0, persistBatches: 0, groupsPerBatchMax: 0, applies: 0 };
+  readonly stats: SchedulerStats = {
+    cycles: 0, readies: 0, persistBatches: 0, groupsPerBatchMax: 0, applies: 0, quiesced: 0, wakes: 0, quiesceRefused: 0,
+    lateAcksAbsorbed: 0,
+  };
 
   constructor(
     private readonly engine: StorageEngine,
@@ -95,6 +125,9 @@ export class RaftScheduler<R> {
   add(r: Replica<R>): void {
     if (this.replicas.has(r.rangeId)) throw new Error(`range ${r.rangeId} is already scheduled`);
     this.replicas.set(r.rangeId, r);
+    r.quiescent = false;
+    r.lastActiveTick = r.wokeAtTick = this.tickCount;
+    this.ticking.add(r);
     this.wake(r);
   }
 
@@ -104,6 +137,7 @@ export class RaftScheduler<R> {
     r.destroyed = true;
     r.failAll(`range ${rangeId} removed from this store`);
     this.replicas.delete(rangeId);
+    this.ticking.delete(r);
     return r;
   }
 
@@ -119,27 +153,138 @@ export class RaftScheduler<R> {
     return this.replicas.values();
   }
 
-  /** A message from a peer. Malformed messages throw (the caller answers the sender). */
-  step(rangeId: number, m: Message): boolean {
+  /** Groups out of the ticking set now. */
+  get quiescentCount(): number {
+    return this.replicas.size - this.ticking.size;
+  }
+
+  get tickingCount(): number {
+    return this.ticking.size;
+  }
+
+  /** tick() calls so far. */
+  get ticks(): number {
+    return this.tickCount;
+  }
+
+  /** Ticks `r` has ticked since it last woke (or was added); -1 while quiescent. */
+  ticksAwake(r: Replica<R>): number {
+    return r.quiescent ? -1 : this.tickCount - r.wokeAtTick;
+  }
+
+  /**
+   * A message from a peer. Malformed messages throw (the caller answers the sender).
+   * `quiesce`: the leader flagged this Heartbeat (quiescence.ts): accepted, the group
+   * quiesces without stepping it; refused, it is stepped as a plain heartbeat.
+   */
+  step(rangeId: number, m: Message, quiesce = false): boolean {
     const r = this.replicas.get(rangeId);
     if (!r) return false;
+    if (quiesce) {
+      if (this.followerMayQuiesce(r, m)) {
+        if (!r.quiescent) this.quiesce(r);
+        return true;
+      }
+      this.stats.quiesceRefused++;
+    }
+    if (r.quiescent && r.isLeader && isLateAck(m, r.quiesceStamp)) {
+      // An answer to a heartbeat or append sent before the quiesce heartbeats: raft
+      // absorbs it; the group stays quiescent unless raft now has something to do.
+      r.node.step(m);
+      if (!r.node.hasReady()) {
+        this.stats.lateAcksAbsorbed++;
+        return true;
+      }
+      this.unquiesce(r, 'message');
+      return true;
+    }
+    if (r.quiescent) this.unquiesce(r, !r.isLeader && m.from === r.lead ? 'leader-message' : 'message');
     r.node.step(m);
     this.wake(r);
     return true;
   }
 
-  /** One tick for every group. (Quiescent groups will be skipped here.) */
+  /** One tick for every group that is not quiescent (quiescent ones are not visited). */
   tick(): void {
-    for (const r of this.replicas.values()) {
+    this.tickCount++;
+    for (const r of this.ticking) {
       r.node.tick();
       if (r.node.hasReady()) this.wake(r);
     }
+  }
+
+  /**
+   * Wakes a quiescent group: it ticks again. A leader heartbeats at once (so its
+   * followers wake); a follower woken by anything but its leader asks the leader for a
+   * read index (so the leader wakes). No-op for a group that is not quiescent.
+   */
+  unquiesce(r: Replica<R>, reason: WakeReason): void {
+    r.lastActiveTick = this.tickCount;
+    if (!r.quiescent || r.destroyed) return;
+    this.rejoin(r);
+    // The one raft call that broadcasts a heartbeat now (leader) or reaches the leader
+    // (follower: forwarded). Its ReadState carries WAKE_READ_CTX and is ignored.
+    if (r.isLeader || (reason !== 'leader-message' && r.lead !== 0)) r.node.readIndex(WAKE_READ_CTX);
+    this.wake(r);
+  }
+
+  /**
+   * Wakes a quiescent follower whose leader's store was declared down, with catch-up
+   * ticks: the ticks it spent quiescent (real time: it heard nothing from the leader
+   * since), at most `maxCatchUpTicks` (an election timeout), so it may campaign soon.
+   */
+  wakeForLostLeader(r: Replica<R>, maxCatchUpTicks: number): void {
+    if (!r.quiescent || r.destroyed) return;
+    const catchUp = Math.min(this.tickCount - r.quiescedAtTick, maxCatchUpTicks);
+    r.lastActiveTick = this.tickCount;
+    this.rejoin(r);
+    for (let i = 0; i < catchUp; i++) r.node.tick();
+    this.wake(r);
+  }
+
+  private rejoin(r: Replica<R>): void {
+    r.quiescent = false;
+    r.wokeAtTick = this.tickCount;
+    this.ticking.add(r);
+    this.stats.wakes++;
+  }
+
+  private quiesce(r: Replica<R>): void {
+    r.quiescent = true;
+    r.quiescedAtTick = this.tickCount;
+    this.ticking.delete(r);
+    this.stats.quiesced++;
+  }
+
+  /** Leader side, on a Ready taken from `r` (see quiescence.ts). */
+  private leaderMayQuiesce(r: Replica<R>, rd: Ready): boolean {
+    const host = this.host;
+    if (host.mayQuiesce === undefined || r.quiescent || !r.isLeader) return false;
+    if (this.tickCount - r.lastActiveTick < this.limits.quiesceIdleTicks) return false;
+    if (r.pendingProposals > 0 || r.applying || r.applyQueue.length > 0 || r.blocked) return false;
+    const heartbeats = plainHeartbeatCount(rd);
+    if (heartbeats <= 0) return false;
+    const st = r.node.status();
+    // One heartbeat to every other member: the whole group hears the quiesce flag.
+    if (st.progress === null || heartbeats !== st.progress.size - 1) return false;
+    return leaderStatusQuiescent(st) && host.mayQuiesce(r, true);
+  }
+
+  /** Follower side, for a heartbeat flagged quiesce (see quiescence.ts). */
+  private followerMayQuiesce(r: Replica<R>, m: Message): boolean {
+    const host = this.host;
+    if (host.mayQuiesce === undefined || r.destroyed || r.isLeader) return false;
+    // A Ready still pending (e.g. the answer to the previous heartbeat) is no reason to
+    // refuse: it is processed as usual, and the leader absorbs late answers.
+    if (r.pendingProposals > 0 || r.applying || r.applyQueue.length > 0 || r.blocked) return false;
+    return followerStatusQuiescent(r.node.status(), m) && host.mayQuiesce(r, false);
   }
 
   /** Proposes `data`; `done` is called once the entry applied (or will never apply). */
   propose(rangeId: number, data: Uint8Array, done: (o: ProposalOutcome<R>) => void): ProposeResult {
     const r = this.replicas.get(rangeId);
     if (!r) return { ok: false, reason: 'not-leader', leader: 0, detail: `range ${rangeId} is not on this store` };
+    this.unquiesce(r, 'proposal');
     const res = r.node.propose(data);
     if (res.ok) {
       r.track(res.index, res.term, done);
@@ -152,6 +297,7 @@ export class RaftScheduler<R> {
   proposeConfChange(rangeId: number, cc: ConfChangeV2, done: (o: ProposalOutcome<R>) => void): ProposeResult {
     const r = this.replicas.get(rangeId);
     if (!r) return { ok: false, reason: 'not-leader', leader: 0, detail: `range ${rangeId} is not on this store` };
+    this.unquiesce(r, 'proposal');
     const res = r.node.proposeConfChange(cc);
     if (res.ok) {
       r.track(res.index, res.term, done);
@@ -169,6 +315,7 @@ export class RaftScheduler<R> {
   withNode<T>(rangeId: number, f: (r: Replica<R>) => T): T | undefined {
     const r = this.replicas.get(rangeId);
     if (!r) return undefined;
+    this.unquiesce(r, 'admin');
     const out = f(r);
     this.wake(r);
     return out;
@@ -217,6 +364,12 @@ export class RaftScheduler<R> {
           if (this.host.onSoftState) this.host.onSoftState(r, rd.softState);
           r.lead = rd.softState.lead;
           r.role = rd.softState.role;
+        }
+        // Quiescence: a heartbeat-only Ready of an idle leader goes out flagged quiesce
+        // (the host reads replica.quiescent) and the group stops ticking.
+        if (this.leaderMayQuiesce(r, rd)) {
+          this.quiesce(r);
+          r.quiesceStamp = rd.messages[0]!.index;
         }
         if (rd.messages.length > 0) this.host.send(r, rd.messages);
         if (rd.committedEntries.length > 0) {

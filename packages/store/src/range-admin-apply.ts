@@ -28,10 +28,17 @@ export interface AdminApplyContext {
   engine: StorageEngine;
   scheduler: RaftScheduler<KvResult>;
   log: Logger;
+  /**
+   * Removes this store's uninitialized replica of `rangeId` (created by a message from the
+   * right range's leader, or dormant after a restart), waiting for a creation in progress.
+   */
+  takeUninitialized(rangeId: number): Promise<Replica<KvResult> | undefined>;
   /** Creates and schedules the raft group of a range whose log store exists here. */
   startReplica(rangeId: number): Replica<KvResult> | null;
-  /** A split applied here (metrics). */
+  /** A split applied here (metrics, PD reports). */
   onSplit?(left: RangeDescriptor, right: RangeDescriptor): void;
+  /** A membership change applied here (PD reports). */
+  onMembership?(descriptor: RangeDescriptor): void;
   /** This store's replica of `rangeId` was removed from the range: destroy it (after this apply). */
   onRemoved(rangeId: number): void;
 }
@@ -40,7 +47,7 @@ function noChange(engine: StorageEngine, r: Replica<KvResult>, e: ApplyEntry): v
   engine.apply(r.rangeId, { applied: { index: e.index, term: e.term } });
 }
 
-export function applySplit(ctx: AdminApplyContext, r: Replica<KvResult>, e: ApplyEntry, cmd: SplitCommand): KvResult {
+export async function applySplit(ctx: AdminApplyContext, r: Replica<KvResult>, e: ApplyEntry, cmd: SplitCommand): Promise<KvResult> {
   const d = r.log.descriptor;
   if (d === null) throw new Error(`range ${r.rangeId}: split applied on an uninitialized range`);
   const refuse = (reason: string): KvResult => {
@@ -54,18 +61,18 @@ export function applySplit(ctx: AdminApplyContext, r: Replica<KvResult>, e: Appl
   const problem = splitKeyProblem(d, cmd.splitKey);
   if (problem !== null) return refuse(problem);
   if (isJoint(r.log.confState)) return refuse(`range ${r.rangeId} is in a joint configuration`);
-  const existing = ctx.scheduler.get(cmd.newRangeId);
-  if (existing && existing.log.descriptor !== null) {
+  const { left, right } = splitDescriptors(d, cmd.splitKey, cmd.newRangeId);
+  // An empty replica created by a message from the right range's leader: take it over.
+  const existing = await ctx.takeUninitialized(cmd.newRangeId);
+  const initialized = ctx.scheduler.get(cmd.newRangeId);
+  if (initialized && initialized.log.descriptor !== null) {
     // Ids are allocated once cluster-wide: an initialized range with this id here is a broken invariant.
     throw new Error(`split of range ${r.rangeId}: right-hand range ${cmd.newRangeId} already exists on store ${ctx.storeId}`);
   }
-  const { left, right } = splitDescriptors(d, cmd.splitKey, cmd.newRangeId);
   let takeOverHardState: HardState | undefined;
   if (existing) {
-    // An empty replica created by a message from the right range's leader: take it over.
     const st = existing.node.status();
     takeOverHardState = { term: st.term, vote: st.vote, commit: 0 };
-    ctx.scheduler.remove(cmd.newRangeId);
   }
   ctx.engine.splitRange(r.rangeId, {
     left: { applied: { index: e.index, term: e.term }, descriptor: left }, right, confState: r.log.confState,
@@ -92,6 +99,7 @@ export function applyMembership(ctx: AdminApplyContext, r: Replica<KvResult>, e:
   ctx.log.info('range membership changed', {
     rangeId: r.rangeId, confVer: next.epoch.confVer, replicas: next.replicas.map((x) => `${x.replicaId}@${x.storeId}:${x.role}`).join(','),
   });
+  ctx.onMembership?.(next);
   if (!next.replicas.some((x) => x.storeId === ctx.storeId)) ctx.onRemoved(r.rangeId);
   return { kind: 'conf-change', descriptor: next };
 }

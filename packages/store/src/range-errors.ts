@@ -35,6 +35,31 @@ export function descriptorToProto(d: RangeDescriptor): metapb.RangeDescriptor.$P
   };
 }
 
+function roleFromProto(role: metapb.ReplicaRole | null | undefined): ReplicaRole {
+  switch (role) {
+    case metapb.ReplicaRole.LEARNER: return ReplicaRole.Learner;
+    case metapb.ReplicaRole.VOTER_INCOMING: return ReplicaRole.VoterIncoming;
+    case metapb.ReplicaRole.VOTER_DEMOTING: return ReplicaRole.VoterDemoting;
+    default: return ReplicaRole.Voter;
+  }
+}
+
+/** A descriptor from the wire (PD); throws on missing ids. */
+export function descriptorFromProto(d: metapb.RangeDescriptor.$Properties): RangeDescriptor {
+  const rangeId = d.rangeId ?? 0;
+  if (!Number.isSafeInteger(rangeId) || rangeId <= 0) throw new RangeError(`descriptor without a range id`);
+  return {
+    rangeId,
+    startKey: new Uint8Array(d.startKey ?? new Uint8Array(0)),
+    endKey: new Uint8Array(d.endKey ?? new Uint8Array(0)),
+    epoch: { confVer: d.epoch?.confVer ?? 0, version: d.epoch?.version ?? 0 },
+    replicas: (d.replicas ?? []).map((r) => {
+      if (!r.storeId || !r.replicaId) throw new RangeError(`range ${rangeId}: replica without store or replica id`);
+      return { storeId: r.storeId, replicaId: r.replicaId, role: roleFromProto(r.role) };
+    }).sort((a, b) => a.replicaId - b.replicaId),
+  };
+}
+
 /** `leaderReplicaId` 0 = unknown: the hint is left out. */
 export function notLeader(rangeId: number, desc: RangeDescriptor | null, leaderReplicaId: number, why: string): RangeErrorProps {
   const leader = leaderReplicaId === 0 ? undefined : desc?.replicas.find((r) => r.replicaId === leaderReplicaId);

@@ -39,6 +39,19 @@ export class Replica<R = unknown> {
   /** Raft's leader as last reported in a Ready's soft state (replica id, 0 = unknown). */
   lead: NodeId = 0;
   role: StateRole = StateRole.Follower;
+  /**
+   * Quiescence (quiescence.ts): the group is out of the scheduler's ticking set. Set and
+   * cleared only by the scheduler.
+   */
+  quiescent = false;
+  /** Scheduler tick count at the last proposal, admin call or wake (idleness). */
+  lastActiveTick = 0;
+  /** Scheduler tick count when the group last (re)joined the ticking set. */
+  wokeAtTick = 0;
+  /** Scheduler tick count when the group last quiesced. */
+  quiescedAtTick = 0;
+  /** Leader: the lease stamp (raft's `index`) of its quiesce heartbeats; answers to older heartbeats are late. */
+  quiesceStamp = 0;
 
   constructor(
     readonly rangeId: number,

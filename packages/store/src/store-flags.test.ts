@@ -40,3 +40,30 @@ test('--http-port takes a port or "off"', () => {
   assert.equal(parseStoreFlags([...base, '--http-port', '9100']).httpPort, 9100);
   assert.equal(parseStoreFlags([...base, '--http-port', 'off']).httpPort, null);
 });
+
+test('log compaction flags: absent means defaults; given ones are checked integers', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.deepEqual(parseStoreFlags(base).logCompaction, {});
+  assert.deepEqual(parseStoreFlags([...base, '--log-compaction-threshold-entries', '40', '--log-compaction-keep-entries', '0',
+    '--max-follower-lag-entries', '20']).logCompaction, { logCompactionThresholdEntries: 40, logCompactionKeepEntries: 0, maxFollowerLagEntries: 20 });
+  assert.throws(() => parseStoreFlags([...base, '--log-compaction-threshold-entries', '0']), FlagError);
+  assert.throws(() => parseStoreFlags([...base, '--log-compaction-keep-entries', 'x']), FlagError);
+});
+
+test('--apply-workers: 0..16, default 1', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.equal(parseStoreFlags(base).applyWorkers, 1);
+  assert.equal(parseStoreFlags([...base, '--apply-workers', '0']).applyWorkers, 0);
+  assert.throws(() => parseStoreFlags([...base, '--apply-workers', '17']), FlagError);
+});
+
+test('--pd: store id optional (from the data dir or PD), --bootstrap refused, endpoints checked; --help', () => {
+  const f = parseStoreFlags(['--data-dir', '/d', '--pd', '127.0.0.1:2379,127.0.0.1:2380']);
+  assert.equal(f.storeId, 0);
+  assert.deepEqual(f.pd, ['127.0.0.1:2379', '127.0.0.1:2380']);
+  assert.equal(parseStoreFlags(['--data-dir', '/d', '--pd', '127.0.0.1:2379', '--store-id', '4']).storeId, 4);
+  assert.throws(() => parseStoreFlags(['--data-dir', '/d', '--pd', 'nope']), /not host:port/);
+  assert.throws(() => parseStoreFlags(['--data-dir', '/d', '--pd', '127.0.0.1:2379', '--bootstrap', '1']), /clusters without PD/);
+  assert.throws(() => parseStoreFlags(['--data-dir', '/d']), /--store-id is required/);
+  assert.equal(parseStoreFlags(['--help']).help, true);
+});

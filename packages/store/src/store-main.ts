@@ -16,7 +16,9 @@
 // address is used at the next reconnect). Stores may start in any order: the transport
 // keeps retrying with backoff.
 import { createInterface } from 'node:readline';
+import { dataDirStoreId } from './bootstrap.js';
 import { createLogger } from './logger.js';
+import { allocStoreId } from './pd-link.js';
 import { FlagError, parseAddress, parseStoreFlags, STORE_USAGE, type StoreFlags } from './store-flags.js';
 import { StoreServer } from './store-server.js';
 
@@ -33,6 +35,19 @@ async function main(): Promise<void> {
     process.stderr.write(`store-main: ${e.message}\n${STORE_USAGE}\n`);
     process.exit(2);
   }
+  if (flags.help) {
+    process.stdout.write(`${STORE_USAGE}\n`);
+    process.exit(0);
+  }
+  if (flags.storeId === 0) {
+    // With --pd and no --store-id: the data dir's identity, else a fresh id from PD.
+    try {
+      flags.storeId = dataDirStoreId(flags.dataDir) ?? (await allocStoreId(flags.pd, 30_000));
+    } catch (e) {
+      process.stderr.write(`store-main: cannot get a store id (data dir ${flags.dataDir}, PD ${flags.pd.join(',')}): ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    }
+  }
   const log = createLogger({ storeId: flags.storeId }, { level: flags.logLevel });
   let server: StoreServer | undefined;
   const onFatal = (): void => {
@@ -46,9 +61,10 @@ async function main(): Promise<void> {
       log.info('bootstrapped range 1', { storeId: flags.storeId, stores: flags.bootstrap });
     }
     server = await StoreServer.start({
-      storeId: flags.storeId, dataDir: flags.dataDir, listenHost: flags.host, grpcPort: flags.port,
-      raftPort: flags.raftPort, httpPort: flags.httpPort, processMetrics: true, peers: flags.peers, tickMs: flags.tickMs,
+      storeId: flags.storeId, dataDir: flags.dataDir, ...(flags.pd.length > 0 ? { pd: flags.pd } : {}), listenHost: flags.host, grpcPort: flags.port,
+      raftPort: flags.raftPort, httpPort: flags.httpPort, processMetrics: true, peers: flags.peers, tickMs: flags.tickMs, applyWorkers: flags.applyWorkers,
       electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
+      logCompaction: flags.logCompaction,
       onFatal,
     });
   } catch (e) {

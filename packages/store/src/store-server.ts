@@ -17,29 +17,41 @@
 // the scheduler finish in-flight persists and applies, answer what still waits
 // (writes: ambiguous, reads: unavailable), stop the transport, close the engine.
 import { randomInt } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { metapb } from '@rangekv/proto';
 import * as grpc from '@grpc/grpc-js';
 import { EntryType, MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
-import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
-import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits } from '@rangekv/transport';
+import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type RangeLogStore, type StorageEngineOptions } from '@rangekv/storage';
+import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits, type TransportMetrics } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { RangeErrorReply, UnavailableError } from './errors.js';
+import { PdLink, type PdLinkHost, type PdLinkLimits } from './pd-link.js';
 import { addAdminService } from './admin-grpc.js';
 import { AdminService } from './admin-service.js';
 import { decodeAdminCommand } from './admin-command.js';
 import { applyInOrder } from './apply-order.js';
 import { addKvService } from './kv-grpc.js';
 import { KvService } from './kv-service.js';
-import { applyKvEntries, type KvResult } from './kv-state-machine.js';
+import { DEFAULT_APPLY_WORKERS, PoolKvApplier, type ApplyPoolLimits } from './apply-pool.js';
+import { InlineKvApplier, type KvApplier } from './kv-applier.js';
+import type { KvResult } from './kv-state-machine.js';
 import { resolveStoreLimits, type StoreLimits } from './limits.js';
 import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSource, type StoreHealth } from './http-status.js';
 import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
-import { notLeader } from './range-errors.js';
+import { descriptorFromProto, notLeader } from './range-errors.js';
+import { isWakeReadCtx } from './quiescence.js';
 import { RaftScheduler, type ApplyEntry, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
 import { applyMembership, applySplit, type AdminApplyContext } from './range-admin-apply.js';
 import { Replica } from './replica.js';
+import { StoreLiveness } from './store-liveness.js';
 import { StoreMetrics } from './store-metrics.js';
 import { TickClock } from './tick-clock.js';
+import { LogCompactor, resolveLogCompactionLimits, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
+import { SnapshotShipper, type SnapshotCounters } from './snapshot-shipper.js';
+import { resolveSnapshotLimits, type SnapshotLimits } from './snapshot-limits.js';
+import { UninitializedReplicas, createsReplica } from './uninitialized-replicas.js';
 
 /** Raft knobs a store may set for all its groups (ids, storage and timing are the store's). */
 export type RaftTuning = Partial<Pick<RaftConfig,
@@ -49,6 +61,12 @@ export type RaftTuning = Partial<Pick<RaftConfig,
 export interface StoreServerOptions {
   storeId: number;
   dataDir: string;
+  /**
+   * Placement driver endpoints ("host:port"): the store heartbeats PD, learns its peers'
+   * raft addresses and range 1's bootstrap from it, and reports the ranges it leads.
+   */
+  pd?: readonly string[];
+  pdLimits?: Partial<PdLinkLimits>;
   /** Interface for both the KV server and the raft transport; default 127.0.0.1. */
   listenHost?: string;
   /** KV gRPC port; 0 (default) = ephemeral, read `kvPort`. */
@@ -65,13 +83,27 @@ export interface StoreServerOptions {
   electionTimeoutTicks?: number;
   /** Default 2 ticks. */
   heartbeatIntervalTicks?: number;
+  /** Idle ranges stop ticking and heartbeating (quiescence.ts); default true. */
+  quiescence?: boolean;
+  /** Store liveness pings to every peer store this often; default 250 ms. */
+  livenessIntervalMs?: number;
+  /** A peer store not heard from this long (and for as many liveness polls) is declared down; default 2,000 ms. */
+  livenessTimeoutMs?: number;
   limits?: Partial<StoreLimits>;
   raft?: RaftTuning;
   scheduler?: Partial<SchedulerLimits>;
   storage?: StorageEngineOptions;
   transportLimits?: Partial<TransportLimits>;
+  /** Apply worker threads (piscina); 0 = apply inline on the main thread. Default DEFAULT_APPLY_WORKERS. */
+  applyWorkers?: number;
+  /** Limits of the apply pool (tasks in flight, entries/bytes per task). */
+  applyLimits?: Partial<Omit<ApplyPoolLimits, 'threads'>>;
   /** Tests: one TransportFaults shared by several stores. */
   transportFaults?: TransportFaults;
+  /** Snapshot stream and uninitialized-replica bounds (snapshot-limits.ts). */
+  snapshots?: Partial<SnapshotLimits>;
+  /** When the store compacts raft logs (log-compactor.ts). */
+  logCompaction?: Partial<LogCompactionLimits>;
   log?: Logger;
   /**
    * HTTP status server (/metrics, /health, /debug/ranges, see http-status.ts) on
@@ -95,6 +127,8 @@ export interface RangeStatusSummary {
   commit: number;
   applied: number;
   descriptor: RangeDescriptor | null;
+  /** Not ticking (quiescence.ts). */
+  quiescent: boolean;
 }
 
 function peersMap(p: StoreServerOptions['peers']): Map<number, string> {
@@ -134,6 +168,9 @@ function transferTarget(r: Replica<KvResult>, myStore: number): number {
   return best;
 }
 
+/** Written once a store created range 1 from PD's bootstrap. */
+export const PD_BOOTSTRAP_MARKER = 'pd-bootstrapped.json';
+
 function storeOfReplica(d: RangeDescriptor | null, replicaId: number): number | undefined {
   return d?.replicas.find((r) => r.replicaId === replicaId)?.storeId;
 }
@@ -154,7 +191,11 @@ export class StoreServer {
   private grpcServer!: grpc.Server;
   /** Raft time: one tick per slot, and whether tick-counted leases can be trusted now. */
   readonly clock: TickClock;
+  /** Which peer stores are alive (store-liveness.ts); wakes quiescent ranges when one goes down. */
+  readonly liveness: StoreLiveness;
   private stopping: Promise<void> | null = null;
+  private pdLink: PdLink | null = null;
+  private bootstrapping = false;
   /** Set once stop() has moved leaderships away: inbound raft messages are dropped from then on. */
   private closing = false;
   private port = 0;
@@ -163,17 +204,29 @@ export class StoreServer {
   private http: HttpStatusServer | null = null;
   /** Every part started: /health answers 200 from then until stop() or a fatal error. */
   private serving = false;
+  /** Where committed entries are applied: inline until startParts starts the worker pool. */
+  private applier: KvApplier;
   /** Counters for tests and (later) metrics. */
-  readonly counters = {
-    /** Inbound raft messages dropped: no such range here, not addressed to our replica, refused by raft. */
+  readonly counters: Record<string, number> & SnapshotCounters & LogCompactorCounters & {
+    inboundUnknownRange: number; inboundWrongReplica: number; inboundMalformed: number;
+    readHeartbeatsSent: number;
+  } = {
+    /** Inbound raft messages: for a range not here (a leader's may create an uninitialized replica), not addressed to our replica, refused by raft. */
     inboundUnknownRange: 0,
     inboundWrongReplica: 0,
     inboundMalformed: 0,
-    /** Snap messages raft wanted sent (not possible yet: no snapshot stream). */
-    snapshotsNotSent: 0,
     /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
     readHeartbeatsSent: 0,
+    // Snapshots over the wire (snapshot-shipper.ts) and log compaction (log-compactor.ts).
+    snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
+    snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
+    logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
   };
+  readonly snapshotLimits: SnapshotLimits;
+  /** Replicas created by message (uninitialized until a snapshot arrives). */
+  readonly uninitialized: UninitializedReplicas<KvResult>;
+  readonly snapshots: SnapshotShipper<KvResult>;
+  readonly compactor: LogCompactor<KvResult>;
   fatal: unknown = null;
 
   /** Writes range 1 over the whole keyspace into an empty data dir (see bootstrap.ts). */
@@ -184,7 +237,11 @@ export class StoreServer {
   static async start(opts: StoreServerOptions): Promise<StoreServer> {
     claimDataDir(opts.dataDir, opts.storeId);
     const limits = resolveStoreLimits(opts.limits);
-    const engine = await StorageEngine.open(opts.dataDir, opts.storage ?? {});
+    const snapLimits = resolveSnapshotLimits(opts.snapshots);
+    const engine = await StorageEngine.open(opts.dataDir, {
+      ...(opts.storage ?? {}),
+      limits: { maxSnapshotChunkBytes: snapLimits.snapshotChunkBytes, ...(opts.storage?.limits ?? {}) },
+    });
     const s = new StoreServer(opts, limits, engine);
     try {
       await s.startParts(opts);
@@ -200,16 +257,39 @@ export class StoreServer {
     this.limits = limits;
     this.log = (opts.log ?? createLogger()).child({ storeId: opts.storeId });
     this.engine = engine;
+    this.applier = new InlineKvApplier(engine);
     this.peers = peersMap(opts.peers);
     this.reads = new PendingReads(opts.storeId, limits);
     this.clock = new TickClock({
       tickMs: opts.tickMs ?? 50, windowTicks: opts.electionTimeoutTicks ?? 10, marginTicks: opts.raft?.leaseMarginTicks ?? 2,
     });
     this.scheduler = new RaftScheduler<KvResult>(engine, this.host(), opts.scheduler ?? {});
+    this.liveness = new StoreLiveness({
+      storeId: opts.storeId,
+      livenessIntervalMs: opts.livenessIntervalMs ?? 250,
+      livenessTimeoutMs: opts.livenessTimeoutMs ?? 2_000,
+      peers: () => this.peerStores(),
+      ping: (s) => this.transport.sendLiveness(s),
+      flush: () => this.transport.flush(),
+      onDown: (s) => this.onStoreDown(s),
+    });
     this.metrics = this.createMetrics(opts);
+    this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
+    this.uninitialized = new UninitializedReplicas<KvResult>({
+      engine, scheduler: this.scheduler, makeNode: (id, log) => this.makeNode(id, log),
+      maxUninitializedReplicas: this.snapshotLimits.maxUninitializedReplicas, log: this.log,
+    });
+    this.snapshots = new SnapshotShipper<KvResult>({
+      storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
+      uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters,
+    });
+    this.compactor = new LogCompactor<KvResult>(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), this.log, this.counters);
+    // Raft's lease is counted in ticks, and a quiescent group does not tick: see the
+    // README ("Quiescence and leases").
+    const leaseTicks = (opts.electionTimeoutTicks ?? 10) + (opts.raft?.leaseMarginTicks ?? 2);
     this.kv = new KvService({
       storeId: this.storeId, engine, scheduler: this.scheduler, reads: this.reads, limits, log: this.log,
-      leaseUsable: () => this.clock.leaseUsable(),
+      leaseUsable: (r) => this.clock.leaseUsable() && this.scheduler.ticksAwake(r) >= leaseTicks,
       metrics: this.metrics,
     });
     this.ids = engine.idAllocator('range', storeIdSpace(this.storeId));
@@ -231,6 +311,11 @@ export class StoreServer {
     return this.http === null ? null : this.http.port;
   }
 
+  /** Where committed entries are applied: 'pool' (apply workers) or 'inline' (applyWorkers: 0). */
+  get applyMode(): KvApplier['kind'] {
+    return this.applier.kind;
+  }
+
   /** Sets (or changes) a peer store's raft address; used at its next (re)connect. */
   setPeer(storeId: number, address: string): void {
     this.peers.set(storeId, address);
@@ -242,14 +327,25 @@ export class StoreServer {
     if (opts.httpPort !== null) this.http = await this.startHttp(host, opts.httpPort ?? 0, opts.httpLimits ?? {});
     this.engine.logWriter.onSync = (us) => this.metrics.walFsyncSeconds.observe(us / 1e6);
     const resolve = opts.resolve ?? ((id: number) => this.peers.get(id));
+    const applyWorkers = opts.applyWorkers ?? DEFAULT_APPLY_WORKERS;
+    if (!Number.isSafeInteger(applyWorkers) || applyWorkers < 0) throw new RangeError(`applyWorkers must be an integer >= 0, got ${applyWorkers}`);
+    if (applyWorkers > 0) this.applier = PoolKvApplier.create(this.engine, { ...opts.applyLimits, threads: applyWorkers }); // applies wait for its threads
     this.transport = await RaftTransport.start({
       storeId: this.storeId, listenHost: host, listenPort: opts.raftPort ?? 0, resolve,
       ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
       ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
+      snapshotLimits: this.snapshotLimits,
+      onSnapshot: (start) => this.snapshots.receive(start),
     }, (fromStore, msgs) => this.onInbound(fromStore, msgs));
     this.transport.onUnreachable((toStore) => this.onUnreachable(toStore));
+    this.transport.onHeard((fromStore) => this.liveness.heard(fromStore));
     for (const rangeId of this.engine.rangeIds()) this.addReplica(rangeId);
-    this.clock.start(() => this.scheduler.tick());
+    this.clock.start(() => {
+      this.scheduler.tick();
+      this.compactor.tick();
+      this.snapshots.sweepStaged();
+    });
+    this.liveness.start();
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
@@ -260,6 +356,10 @@ export class StoreServer {
     this.port = await new Promise<number>((res, rej) => {
       this.grpcServer.bindAsync(hostPort(host, opts.grpcPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p)));
     });
+    if (opts.pd && opts.pd.length > 0) {
+      this.pdLink = new PdLink(opts.pd, this.pdHost(host), opts.pdLimits ?? {});
+      this.pdLink.start();
+    }
     this.serving = true;
     this.log.info('store serving', { kvPort: this.port, raftPort: this.transport.port, httpPort: this.httpPort, ranges: this.scheduler.size });
   }
@@ -269,8 +369,8 @@ export class StoreServer {
     const log = this.engine.range(rangeId);
     const desc = log.descriptor;
     if (desc === null) {
-      // Created to receive a snapshot; needs the snapshot path (not wired yet).
-      this.log.warn('skipping uninitialized range', { rangeId });
+      // Created to receive a snapshot: comes back when a leader's message names its replica.
+      this.uninitialized.restore(rangeId);
       return null;
     }
     const me = desc.replicas.find((r) => r.storeId === this.storeId);
@@ -278,25 +378,33 @@ export class StoreServer {
       this.log.warn('skipping range without a replica on this store', { rangeId });
       return null;
     }
-    const node = new RawNode({
+    const replica = new Replica<KvResult>(rangeId, this.makeNode(me.replicaId, log, opts), log);
+    this.scheduler.add(replica);
+    return replica;
+  }
+
+  private makeNode(replicaId: number, log: RangeLogStore, opts: StoreServerOptions = this.opts): RawNode {
+    return new RawNode({
       ...(opts.raft ?? {}),
-      id: me.replicaId,
+      id: replicaId,
       storage: log,
       prng: new Prng(randomInt(0x7fffffff)),
       electionTimeoutTicks: opts.electionTimeoutTicks ?? 10,
       heartbeatIntervalTicks: opts.heartbeatIntervalTicks ?? 2,
       applied: log.applied.index,
     });
-    const replica = new Replica<KvResult>(rangeId, node, log);
-    this.scheduler.add(replica);
-    return replica;
   }
 
   /** Applies one batch of a range's committed entries: KV runs and range changes in log order. */
   private applyEntries(replica: Replica<KvResult>, entries: readonly ApplyEntry[]): Promise<KvResult[]> {
     return applyInOrder(
       entries,
-      (run) => applyKvEntries(this.engine, replica.rangeId, run),
+      (run) => {
+        // Each run reads the descriptor left by the entries before it (a split cuts it).
+        const desc = replica.log.descriptor;
+        if (desc === null) throw new Error(`range ${replica.rangeId}: apply on an uninitialized range`);
+        return this.applier.apply(replica.rangeId, desc, run);
+      },
       (e) => {
         if (e.type === EntryType.ConfChange) return applyMembership(this.adminApply(), replica, e);
         return applySplit(this.adminApply(), replica, e, decodeAdminCommand(e.data));
@@ -309,8 +417,17 @@ export class StoreServer {
   private adminApply(): AdminApplyContext {
     this.adminApplyCtx ??= {
       storeId: this.storeId, engine: this.engine, scheduler: this.scheduler, log: this.log,
+      takeUninitialized: async (rangeId) => {
+        await this.uninitialized.settled(rangeId);
+        return this.uninitialized.take(rangeId);
+      },
       startReplica: (rangeId) => this.addReplica(rangeId),
-      onSplit: () => this.metrics.splits.inc(),
+      onSplit: (left, right) => {
+        this.metrics.splits.inc();
+        this.pdLink?.rangeChanged(left.rangeId);
+        this.pdLink?.rangeChanged(right.rangeId);
+      },
+      onMembership: (d) => this.pdLink?.rangeChanged(d.rangeId),
       onRemoved: (rangeId) => setImmediate(() => void this.destroyReplica(rangeId)),
     };
     return this.adminApplyCtx;
@@ -334,7 +451,9 @@ export class StoreServer {
   }
 
   private host(): GroupHost<KvResult> {
+    const quiescence = this.opts.quiescence !== false;
     return {
+      ...(quiescence ? { mayQuiesce: (replica: Replica<KvResult>, asLeader: boolean) => this.mayQuiesce(replica, asLeader) } : {}),
       send: (replica, msgs) => this.send(replica, msgs),
       flush: () => this.transport.flush(),
       applyEntries: (replica, entries) => this.applyEntries(replica, entries),
@@ -344,6 +463,7 @@ export class StoreServer {
         const level = ss.role === StateRole.Leader || replica.isLeader ? 'info' : 'debug';
         if (ss.lead !== 0 && ss.lead !== replica.lead) this.metrics.leaderChanges.inc();
         this.log[level]('raft leader changed', { rangeId: replica.rangeId, lead: ss.lead, role: ss.role });
+        if (ss.role === StateRole.Leader) this.pdLink?.rangeChanged(replica.rangeId);
         this.reads.failUnconfirmed(replica.rangeId, () =>
           new RangeErrorReply(notLeader(replica.rangeId, replica.log.descriptor, ss.lead, 'leadership changed while the read waited')));
       },
@@ -356,38 +476,43 @@ export class StoreServer {
   private send(replica: Replica<KvResult>, msgs: readonly Message[]): void {
     const desc = replica.log.descriptor;
     for (const m of msgs) {
-      const toStore = storeOfReplica(desc, m.to);
+      const toStore = storeOfReplica(desc, m.to) ?? this.uninitialized.storeOf(replica.rangeId, m.to);
       if (toStore === undefined || toStore === this.storeId) {
         this.log.warn('no store for raft message target', { rangeId: replica.rangeId, to: m.to });
         continue;
       }
       if (m.type === MessageType.Snap) {
-        // The snapshot data raft hands out is a build request (see storage README); the
-        // chunked snapshot stream that turns it into data is not wired yet.
-        this.counters.snapshotsNotSent++;
-        this.log.warn('snapshot needed but snapshots over the wire are not implemented', { rangeId: replica.rangeId, to: m.to });
-        replica.node.reportSnapshot(m.to, false);
+        // Raft's snapshot data is a build request: the shipper builds and streams it.
+        this.snapshots.send(replica, m, toStore);
         continue;
       }
-      if (m.type === MessageType.Heartbeat && m.context !== null) this.counters.readHeartbeatsSent++;
-      if (!this.transport.send(toStore, replica.rangeId, m)) replica.node.reportUnreachable(m.to);
+      if (m.type === MessageType.Heartbeat && m.context !== null && !isWakeReadCtx(m.context)) this.counters.readHeartbeatsSent++;
+      // A quiescent replica sends heartbeats only as its last ones before quiescing.
+      const quiesce = replica.quiescent && m.type === MessageType.Heartbeat;
+      if (!this.transport.send(toStore, replica.rangeId, m, quiesce)) replica.node.reportUnreachable(m.to);
     }
   }
 
   private onInbound(fromStore: number, msgs: ReadonlyArray<RangeMessage>): void {
     if (this.closing) return;
-    for (const { rangeId, msg } of msgs) {
+    for (const { rangeId, msg, quiesce } of msgs) {
       const r = this.scheduler.get(rangeId);
       if (!r) {
         this.counters.inboundUnknownRange++;
+        // A leader's message for a range not here: create an uninitialized replica (bounded).
+        if (createsReplica(msg.type)) this.stepIntoNewReplica(fromStore, rangeId, msg);
         continue;
       }
-      if (msg.to !== r.node.id || storeOfReplica(r.log.descriptor, msg.from) !== fromStore) {
+      if (r.log.descriptor === null && msg.to === r.node.id) {
+        const known = this.uninitialized.storeOf(rangeId, msg.from);
+        if (known === undefined || known === fromStore) this.uninitialized.learn(rangeId, msg.from, fromStore);
+      }
+      if (msg.to !== r.node.id || (storeOfReplica(r.log.descriptor, msg.from) ?? this.uninitialized.storeOf(rangeId, msg.from)) !== fromStore) {
         this.counters.inboundWrongReplica++;
         continue;
       }
       try {
-        this.scheduler.step(rangeId, msg);
+        this.scheduler.step(rangeId, msg, quiesce === true);
       } catch (e) {
         this.counters.inboundMalformed++;
         this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, err: e });
@@ -395,11 +520,78 @@ export class StoreServer {
     }
   }
 
+  private stepIntoNewReplica(fromStore: number, rangeId: number, msg: Message): void {
+    void this.uninitialized.ensure(rangeId, msg, fromStore).then((r) => {
+      if (r === null || this.stopping !== null || r.node.id !== msg.to) return;
+      try {
+        this.scheduler.step(rangeId, msg);
+      } catch (e) {
+        this.counters.inboundMalformed++;
+        this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, err: e });
+      }
+    });
+  }
+
   private onUnreachable(toStore: number): void {
+    // Declares the store down first: wakes the quiescent ranges that need it.
+    this.liveness.unreachable(toStore);
     for (const r of this.scheduler.all()) {
+      if (r.quiescent) continue; // nothing in flight to it; reporting would wake it
       const rep = r.log.descriptor?.replicas.find((x) => x.storeId === toStore);
       if (rep) this.scheduler.withNode(r.rangeId, (x) => x.node.reportUnreachable(rep.replicaId));
     }
+  }
+
+  /** Quiescence: the store's conditions (the scheduler checks raft's). */
+  private mayQuiesce(r: Replica<KvResult>, asLeader: boolean): boolean {
+    if (this.reads.pending(r.rangeId) > 0) return false;
+    if (!asLeader) return true;
+    const d = r.log.descriptor;
+    if (d === null) return false;
+    for (const rep of d.replicas) {
+      if (rep.storeId !== this.storeId && !this.liveness.isLive(rep.storeId)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * A peer store was declared down: wake every quiescent range whose leader is there
+   * (it must elect another) and every quiescent range we lead with a follower there
+   * (check-quorum and replication must see it).
+   */
+  private onStoreDown(storeId: number): void {
+    if (this.stopping !== null) return;
+    this.log.info('peer store declared down', { downStore: storeId });
+    const et = this.opts.electionTimeoutTicks ?? 10;
+    for (const r of this.scheduler.all()) {
+      if (!r.quiescent) continue;
+      const d = r.log.descriptor;
+      if (r.isLeader) {
+        if (d?.replicas.some((x) => x.storeId === storeId)) this.scheduler.unquiesce(r, 'follower-store-down');
+      } else if (storeOfReplica(d, r.lead) === storeId) {
+        this.scheduler.wakeForLostLeader(r, et);
+      }
+    }
+  }
+
+  /** Every store holding a replica of a range here, but this one (liveness pings). */
+  private peerStores(): Set<number> {
+    const out = new Set<number>(this.peers.keys());
+    for (const r of this.scheduler.all()) {
+      for (const rep of r.log.descriptor?.replicas ?? []) out.add(rep.storeId);
+    }
+    out.delete(this.storeId);
+    return out;
+  }
+
+  /** The raft transport's counters (heartbeat and liveness packets per peer, drops). */
+  transportMetrics(): TransportMetrics {
+    return this.transport.metrics();
+  }
+
+  /** Ranges on this store that are quiescent now. */
+  get quiescentCount(): number {
+    return this.scheduler.quiescentCount;
   }
 
   private onFatal(err: unknown): void {
@@ -417,7 +609,7 @@ export class StoreServer {
       const st = r.node.status();
       out.push({
         rangeId: r.rangeId, replicaId: r.node.id, isLeader: r.isLeader, lead: r.lead, term: st.term, commit: st.commit,
-        applied: r.log.applied.index, descriptor: r.log.descriptor,
+        applied: r.log.applied.index, descriptor: r.log.descriptor, quiescent: r.quiescent,
       });
     }
     return out.sort((a, b) => a.rangeId - b.rangeId);
@@ -478,17 +670,87 @@ export class StoreServer {
 
   private async doStop(transferLeaders: boolean): Promise<void> {
     if (transferLeaders && this.serving) await this.drainLeaders().catch((e: unknown) => this.log.warn('moving leaderships away failed', { err: e }));
+    this.pdLink?.stop();
     this.closing = true;
     const grpcDone = this.grpcServer ? this.shutdownGrpc(this.grpcServer) : Promise.resolve();
     this.clock.stop();
+    this.liveness.stop();
     await this.scheduler.stop().catch((e: unknown) => this.log.error('scheduler stop failed', { err: e }));
     for (const r of this.scheduler.all()) r.failAll('store stopping before the entry applied');
     this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
     await grpcDone;
     if (this.transport) await this.transport.stop();
+    await this.snapshots.stop();
+    await this.compactor.stop();
+    // Every apply finished with the scheduler; the workers never close the DB they share.
+    await this.applier.close().catch((e: unknown) => this.log.error('apply pool close failed', { err: e }));
     await this.engine.close();
     if (this.http !== null) await this.http.stop();
     this.log.info('store stopped');
+  }
+
+  /** What the PD link reads from and does to this store. */
+  private pdHost(host: string): PdLinkHost {
+    const sched = this.scheduler;
+    const led = (r: Replica<KvResult>): ReturnType<PdLinkHost['ledRange']> => {
+      const d = r.log.descriptor;
+      if (!r.isLeader || r.destroyed || d === null) return null;
+      return { rangeId: r.rangeId, descriptor: d, replicaId: r.node.id, term: r.node.status().term, applied: r.log.applied.index };
+    };
+    return {
+      storeId: this.storeId,
+      log: this.log,
+      addresses: () => ({
+        address: hostPort(host, this.port), raftAddress: hostPort(host, this.transport.port),
+        httpAddress: this.httpPort === null ? '' : hostPort(host, this.httpPort),
+      }),
+      stats: () => {
+        let leaders = 0;
+        for (const r of this.scheduler.all()) if (r.isLeader) leaders++;
+        return { ranges: this.scheduler.size, leaders };
+      },
+      ledRanges: function* (this: void) {
+        for (const r of sched.all()) {
+          const x = led(r);
+          if (x !== null) yield x;
+        }
+      },
+      ledRange: (rangeId) => {
+        const r = this.scheduler.get(rangeId);
+        return r ? led(r) : null;
+      },
+      setPeer: (storeId, addr) => {
+        if (this.peers.get(storeId) !== addr) this.setPeer(storeId, addr);
+      },
+      bootstrap: (d) => this.bootstrapFromPd(d),
+    };
+  }
+
+  /**
+   * PD bootstrapped the cluster with range 1 on this store. Created once, only on a store
+   * that never held a range (a marker file remembers it): a store whose replica of range 1
+   * was removed later must not recreate it.
+   */
+  private async bootstrapFromPd(wire: metapb.RangeDescriptor.$Properties): Promise<void> {
+    if (this.bootstrapping || this.stopping !== null) return;
+    const marker = join(this.opts.dataDir, PD_BOOTSTRAP_MARKER);
+    if (existsSync(marker) || this.engine.rangeIds().length > 0) return;
+    const d = descriptorFromProto(wire);
+    const me = d.replicas.find((x) => x.storeId === this.storeId);
+    if (!me) return;
+    this.bootstrapping = true;
+    try {
+      const voters = d.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.replicaId);
+      const learners = d.replicas.filter((x) => x.role === ReplicaRole.Learner).map((x) => x.replicaId);
+      await this.engine.createRange({ descriptor: d, confState: { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false } });
+      writeFileSync(marker, JSON.stringify({ rangeId: d.rangeId, at: new Date().toISOString() }) + '\n');
+      this.addReplica(d.rangeId);
+      this.log.info('created range 1 from PD bootstrap', { rangeId: d.rangeId, replicas: d.replicas.length });
+    } catch (e) {
+      this.log.error('bootstrap from PD failed', { err: e });
+    } finally {
+      this.bootstrapping = false;
+    }
   }
 
   /**

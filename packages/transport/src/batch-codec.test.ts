@@ -62,5 +62,5 @@ test('a batch without store ids, or with a range message without its message, is
 
 test('an empty batch between known stores decodes to no messages', () => {
   const d = decodeBatch(encodeBatch({ fromStore: 1, toStore: 2, messages: [], heartbeats: [], heartbeatResps: [] }));
-  assert.deepEqual(d, { fromStore: 1, toStore: 2, msgs: [], heartbeats: 0, heartbeatResps: 0 });
+  assert.deepEqual(d, { fromStore: 1, toStore: 2, msgs: [], heartbeats: 0, heartbeatResps: 0, liveness: false });
 });

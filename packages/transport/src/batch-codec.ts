@@ -15,6 +15,8 @@ export interface OutboundBatch {
   heartbeats: OutboundMessage[];
   /** Coalescible HeartbeatResps; sorted in place by range id. */
   heartbeatResps: OutboundMessage[];
+  /** A store liveness ping's sequence number, or absent when the batch carries none. */
+  livenessSeq?: number;
 }
 
 export function encodeBatch(b: OutboundBatch): Uint8Array {
@@ -25,6 +27,7 @@ export function encodeBatch(b: OutboundBatch): Uint8Array {
   };
   if (b.heartbeats.length > 0) pb.heartbeats = encodeHeartbeats(b.heartbeats);
   if (b.heartbeatResps.length > 0) pb.heartbeatResponses = encodeHeartbeats(b.heartbeatResps);
+  if (b.livenessSeq !== undefined) pb.liveness = { seq: b.livenessSeq };
   return raftpb.RaftBatch.encode(pb).finish();
 }
 
@@ -37,6 +40,8 @@ export interface DecodedBatch {
   /** How many of msgs came from the coalesced sections. */
   heartbeats: number;
   heartbeatResps: number;
+  /** The batch carried a store liveness ping. */
+  liveness: boolean;
 }
 
 /** Decodes and validates one RaftBatch. Throws CodecError on anything malformed. */
@@ -60,7 +65,15 @@ export function decodeBatch(bytes: Uint8Array): DecodedBatch {
     const rm = list[i]!;
     const what = `RaftBatch.messages[${i}]`;
     if (rm.message == null) throw new CodecError(`${what}: no message`);
-    msgs.push({ rangeId: wireNumber(rm.rangeId, `${what}.rangeId`), msg: toRaftMessage(rm.message, what) });
+    const rangeId = wireNumber(rm.rangeId, `${what}.rangeId`);
+    const msg = toRaftMessage(rm.message, what);
+    if (rm.quiesce === true) {
+      if (msg.type !== MessageType.Heartbeat) throw new CodecError(`${what}: quiesce flag on a message of type ${msg.type}`);
+      msgs.push({ rangeId, msg, quiesce: true });
+    } else {
+      msgs.push({ rangeId, msg });
+    }
   }
-  return { fromStore, toStore, msgs, heartbeats, heartbeatResps };
+  if (pb.liveness != null) wireNumber(pb.liveness.seq, 'RaftBatch.liveness.seq');
+  return { fromStore, toStore, msgs, heartbeats, heartbeatResps, liveness: pb.liveness != null };
 }

@@ -11,7 +11,7 @@ import type { OutboundMessage, RangeMessage } from './types.js';
 function stableByRange(items: OutboundMessage[]): RangeMessage[] {
   return items.map((x, i) => ({ x, i }))
     .sort((a, b) => a.x.rangeId - b.x.rangeId || a.i - b.i)
-    .map(({ x }) => ({ rangeId: x.rangeId, msg: x.message }));
+    .map(({ x }) => (x.quiesce ? { rangeId: x.rangeId, msg: x.message, quiesce: true } : { rangeId: x.rangeId, msg: x.message }));
 }
 
 function randomHeartbeats(prng: Prng, n: number, resp: boolean): OutboundMessage[] {
@@ -27,12 +27,12 @@ function randomHeartbeats(prng: Prng, n: number, resp: boolean): OutboundMessage
     const stamp = prng.chance(0.8) ? 500 : prng.int(2 ** 40);
     const ctx = prng.chance(0.2) ? new Uint8Array(prng.int(9)).map(() => prng.int(256)) : null;
     const m = resp ? heartbeatResp(from, to, t, stamp, ctx) : heartbeat(from, to, t, prng.int(3) === 0 ? 0 : prng.int(100_000), stamp, ctx);
-    out.push({ rangeId, message: m });
+    out.push(!resp && prng.chance(0.3) ? { rangeId, message: m, quiesce: true } : { rangeId, message: m });
   }
   return out;
 }
 
-test('coalesced heartbeats decode equal to the input, stably sorted by range id (random sets, duplicates, contexts)', () => {
+test('coalesced heartbeats decode equal to the input, stably sorted by range id (random sets, duplicates, contexts, quiesce flags)', () => {
   const prng = new Prng(42);
   for (let round = 0; round < 200; round++) {
     const resp = prng.chance(0.5);
@@ -105,11 +105,44 @@ test('inconsistent coalesced sections are CodecErrors that say what is wrong', (
     [{ rangeIdDeltas: [1], flags: new Uint8Array([0x01]), values: [3, 4] }, /1 values left over/],
     [{ rangeIdDeltas: [1], flags: new Uint8Array([0x20]) }, /\[0\]: context missing/],
     [{ rangeIdDeltas: [1], flags: new Uint8Array([0]), contexts: [new Uint8Array(1)] }, /1 contexts left over/],
-    [{ rangeIdDeltas: [1], flags: new Uint8Array([0x40]) }, /reserved flag bits/],
+    [{ rangeIdDeltas: [1], flags: new Uint8Array([0x80]) }, /reserved flag bits/],
     [{ rangeIdDeltas: [Number.MAX_SAFE_INTEGER, 5], flags: new Uint8Array([0, 0]) }, /range id overflows/],
   ];
   for (const [p, re] of cases) {
     assert.throws(() => decodeHeartbeats(section(p), MessageType.Heartbeat, [], 'hb'),
       (e: unknown) => e instanceof CodecError && re.test(e.message), String(re));
   }
+});
+
+test('the quiesce flag is bit 0x40 of a heartbeat, costs no byte, and a response may not carry it', () => {
+  const plain = encodeHeartbeats([{ rangeId: 7, message: heartbeat(1, 2, 5, 100, 12) }]);
+  const flagged = encodeHeartbeats([{ rangeId: 7, message: heartbeat(1, 2, 5, 100, 12), quiesce: true }]);
+  assert.deepEqual(flagged.flags, new Uint8Array([0x1f | 0x40]));
+  assert.deepEqual(flagged.values, plain.values);
+  const out: RangeMessage[] = [];
+  decodeHeartbeats(section(flagged), MessageType.Heartbeat, out, 'hb');
+  assert.equal(out[0]!.quiesce, true);
+  assert.throws(() => decodeHeartbeats(section(flagged), MessageType.HeartbeatResp, [], 'hbr'),
+    (e: unknown) => e instanceof CodecError && /response flagged quiesce/.test(e.message));
+  assert.throws(() => encodeHeartbeats([{ rangeId: 7, message: heartbeatResp(2, 1, 5, 12), quiesce: true }]), RangeError);
+});
+
+test('a quiesce flag on an ordinary message round-trips on a heartbeat and is a CodecError on any other type', () => {
+  const hb = msg({ type: MessageType.Heartbeat, from: 1, to: 2, term: 3, logTerm: 1 }); // not coalescible
+  const d = decodeBatch(encodeBatch({
+    fromStore: 1, toStore: 2, messages: [{ rangeId: 4, message: hb, quiesce: true }], heartbeats: [], heartbeatResps: [],
+  }));
+  assert.deepEqual(d.msgs, [{ rangeId: 4, msg: hb, quiesce: true }]);
+  const app = msg({ type: MessageType.App, from: 1, to: 2, term: 3 });
+  const bad = encodeBatch({
+    fromStore: 1, toStore: 2, messages: [{ rangeId: 4, message: app, quiesce: true }], heartbeats: [], heartbeatResps: [],
+  });
+  assert.throws(() => decodeBatch(bad), (e: unknown) => e instanceof CodecError && /quiesce flag/.test(e.message));
+});
+
+test('a liveness ping rides in a batch, alone or with raft messages', () => {
+  const alone = decodeBatch(encodeBatch({ fromStore: 1, toStore: 2, messages: [], heartbeats: [], heartbeatResps: [], livenessSeq: 9 }));
+  assert.deepEqual({ liveness: alone.liveness, msgs: alone.msgs.length }, { liveness: true, msgs: 0 });
+  const none = decodeBatch(encodeBatch({ fromStore: 1, toStore: 2, messages: [], heartbeats: [{ rangeId: 1, message: heartbeat(1, 2, 3, 4, 5) }], heartbeatResps: [] }));
+  assert.equal(none.liveness, false);
 });

@@ -5,7 +5,8 @@
 // Sorted range ids as delta varints, one flags byte per heartbeat saying which of
 // from/to/term/commit/index differ from the previous heartbeat's (only those are
 // carried), and the context only when present. Decoding gives back messages equal to
-// the ones encoded, in stable range id order.
+// the ones encoded, in stable range id order. A heartbeat flagged quiesce (quiescence,
+// packages/store) sets bit 0x40; a response section may not carry it.
 import { MessageType, type Message } from '@rangekv/raft';
 import type { raftpb } from '@rangekv/proto';
 import { CodecError } from './codec-error.js';
@@ -18,7 +19,9 @@ export const HB_TERM = 0x04;
 export const HB_COMMIT = 0x08;
 export const HB_INDEX = 0x10;
 export const HB_CONTEXT = 0x20;
-const HB_RESERVED = 0xc0;
+/** The leader's last heartbeat before quiescing (heartbeats only, never responses). */
+export const HB_QUIESCE = 0x40;
+const HB_RESERVED = 0x80;
 
 const NO_ENTRIES: never[] = [];
 Object.freeze(NO_ENTRIES);
@@ -53,7 +56,7 @@ export function encodeHeartbeats(items: OutboundMessage[]): raftpb.CoalescedHear
   const contexts: Uint8Array[] = [];
   let prevRange = 0, from = 0, to = 0, term = 0, commit = 0, index = 0;
   for (let i = 0; i < n; i++) {
-    const { rangeId, message: m } = items[i]!;
+    const { rangeId, message: m, quiesce } = items[i]!;
     rangeIdDeltas[i] = i === 0 ? rangeId : rangeId - prevRange;
     prevRange = rangeId;
     let f = 0;
@@ -63,6 +66,10 @@ export function encodeHeartbeats(items: OutboundMessage[]): raftpb.CoalescedHear
     if (m.commit !== commit) { f |= HB_COMMIT; values.push(m.commit); commit = m.commit; }
     if (m.index !== index) { f |= HB_INDEX; values.push(m.index); index = m.index; }
     if (m.context !== null) { f |= HB_CONTEXT; contexts.push(m.context); }
+    if (quiesce === true) {
+      if (m.type !== MessageType.Heartbeat) throw new RangeError(`heartbeat codec: a ${m.type} message cannot be flagged quiesce`);
+      f |= HB_QUIESCE;
+    }
     flags[i] = f;
   }
   return { rangeIdDeltas, flags, values, contexts };
@@ -92,6 +99,7 @@ export function decodeHeartbeats(
     if (!Number.isSafeInteger(rangeId)) throw new CodecError(`${what}[${i}]: range id overflows`);
     const f = flags[i]!;
     if ((f & HB_RESERVED) !== 0) throw new CodecError(`${what}[${i}]: reserved flag bits set (0x${f.toString(16)})`);
+    if ((f & HB_QUIESCE) !== 0 && type !== MessageType.Heartbeat) throw new CodecError(`${what}[${i}]: a heartbeat response flagged quiesce`);
     if (f & HB_FROM) from = next('from', i);
     if (f & HB_TO) to = next('to', i);
     if (f & HB_TERM) term = next('term', i);
@@ -102,13 +110,11 @@ export function decodeHeartbeats(
       if (ci >= contexts.length) throw new CodecError(`${what}[${i}]: context missing (contexts exhausted)`);
       context = copyBytes(contexts[ci++]);
     }
-    out.push({
-      rangeId,
-      msg: {
-        type, to, from, term, logTerm: 0, index, entries: NO_ENTRIES, commit,
-        reject: false, rejectHint: 0, transfer: false, snapshot: null, context,
-      },
-    });
+    const msg: Message = {
+      type, to, from, term, logTerm: 0, index, entries: NO_ENTRIES, commit,
+      reject: false, rejectHint: 0, transfer: false, snapshot: null, context,
+    };
+    out.push((f & HB_QUIESCE) !== 0 ? { rangeId, msg, quiesce: true } : { rangeId, msg });
   }
   if (vi !== values.length) throw new CodecError(`${what}: ${values.length - vi} values left over`);
   if (ci !== contexts.length) throw new CodecError(`${what}: ${contexts.length - ci} contexts left over`);

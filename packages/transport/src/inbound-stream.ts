@@ -16,6 +16,8 @@ export interface InboundHost {
   readonly counters: TransportCounters;
   readonly faults: TransportFaults;
   readonly handler: InboundHandler;
+  /** Every delivered batch, before the handler (store liveness). */
+  heard(fromStore: number): void;
 }
 
 interface Delayed {
@@ -96,8 +98,10 @@ export class InboundStream {
       c.heartbeatPacketsReceived++;
       c.heartbeatsReceived += coalesced;
     }
+    if (batch.liveness) c.livenessPacketsReceived++;
     try {
-      this.host.handler(batch.fromStore, batch.msgs);
+      this.host.heard(batch.fromStore);
+      if (batch.msgs.length > 0) this.host.handler(batch.fromStore, batch.msgs);
     } catch (e) {
       // A bug in the handler: fail loudly, outside grpc-js's event machinery.
       process.nextTick(() => { throw e; });

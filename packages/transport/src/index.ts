@@ -8,3 +8,10 @@ export { CodecError } from './codec-error.js';
 export { encodeBatch, decodeBatch, type OutboundBatch, type DecodedBatch } from './batch-codec.js';
 export { encodeHeartbeats, decodeHeartbeats, isCoalescible } from './heartbeat-codec.js';
 export { toRaftMessage, estimateMessageBytes } from './message-codec.js';
+export { DEFAULT_SNAPSHOT_STREAM_LIMITS, resolveSnapshotStreamLimits, type SnapshotStreamLimits } from './snapshot-limits.js';
+export {
+  SnapshotStreamError, SnapshotFrameChecker, decodeSnapshotFrame, encodeSnapshotStart, encodeSnapshotChunkFrame,
+  encodeSnapshotAck, decodeSnapshotAck, type SnapshotErrorCode, type SnapshotStartFrame, type SnapshotFrame,
+} from './snapshot-stream.js';
+export { type SnapshotSink, type SnapshotReceiveHandler } from './snapshot-inbound.js';
+export { type OutboundSnapshot, type SnapshotSendResult } from './snapshot-outbound.js';

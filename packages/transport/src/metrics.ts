@@ -34,6 +34,8 @@ export interface PeerMetrics {
   bytesSent: number;
   heartbeatPacketsSent: number;
   heartbeatsSent: number;
+  /** Batches carrying a store liveness ping. */
+  livenessPacketsSent: number;
   reconnects: number;
   /** Why the last connection failed, '' if none did. */
   lastError: string;
@@ -60,6 +62,9 @@ export interface TransportMetrics {
   /** heartbeatsSent / heartbeatPacketsSent (0 before the first). */
   heartbeatsPerPacketSent: number;
   heartbeatsPerPacketReceived: number;
+  /** Batches carrying a store liveness ping (written / handed over). */
+  livenessPacketsSent: number;
+  livenessPacketsReceived: number;
   drops: DropCounts;
   /** Batches discarded on arrival by a fault (blockInbound). */
   inboundFaultDrops: number;
@@ -90,6 +95,8 @@ export class TransportCounters {
   heartbeatPacketsReceived = 0;
   heartbeatsSent = 0;
   heartbeatsReceived = 0;
+  livenessPacketsSent = 0;
+  livenessPacketsReceived = 0;
   readonly drops: DropCounts = {
     queueFull: 0, queueBytes: 0, oversize: 0, unknownPeer: 0, disconnected: 0, fault: 0, stopped: 0,
   };
@@ -114,6 +121,8 @@ export class TransportCounters {
       heartbeatsReceived: this.heartbeatsReceived,
       heartbeatsPerPacketSent: this.heartbeatPacketsSent === 0 ? 0 : this.heartbeatsSent / this.heartbeatPacketsSent,
       heartbeatsPerPacketReceived: this.heartbeatPacketsReceived === 0 ? 0 : this.heartbeatsReceived / this.heartbeatPacketsReceived,
+      livenessPacketsSent: this.livenessPacketsSent,
+      livenessPacketsReceived: this.livenessPacketsReceived,
       drops: { ...this.drops },
       inboundFaultDrops: this.inboundFaultDrops,
       inboundRejects: this.inboundRejects,

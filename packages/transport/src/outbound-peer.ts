@@ -62,6 +62,8 @@ export class OutboundPeer {
   private heartbeats: OutboundMessage[] = [];
   private heartbeatResps: OutboundMessage[] = [];
   private queuedBytes = 0;
+  /** A store liveness ping waits for the next batch (its sequence number), or 0. */
+  private livenessSeq = 0;
   private client: grpc.Client | null = null;
   private call: grpc.ClientDuplexStream<Buffer, Buffer> | null = null;
   /** The stream's buffer is over its high-water mark: wait for 'drain'. */
@@ -70,12 +72,12 @@ export class OutboundPeer {
   private failures = 0;
   private openedAtMs = 0;
   private retryTimer: NodeJS.Timeout | null = null;
-  private readonly sent = { batches: 0, messages: 0, bytes: 0, heartbeatPackets: 0, heartbeats: 0, reconnects: 0 };
+  private readonly sent = { batches: 0, messages: 0, bytes: 0, heartbeatPackets: 0, heartbeats: 0, livenessPackets: 0, reconnects: 0 };
 
   constructor(readonly storeId: number, private readonly host: PeerHost) {}
 
-  /** Queues `msg`; false when dropped (counted in drops). */
-  enqueue(rangeId: number, msg: Message): boolean {
+  /** Queues `msg` (a Heartbeat may be flagged quiesce); false when dropped (counted in drops). */
+  enqueue(rangeId: number, msg: Message, quiesce = false): boolean {
     const drops = this.host.counters.drops;
     if (this.state === 'stopped') return this.drop(drops, 'stopped');
     if (this.state === 'backoff') return this.drop(drops, 'disconnected');
@@ -84,15 +86,29 @@ export class OutboundPeer {
     if (isCoalescible(msg)) {
       const bytes = HEARTBEAT_QUEUE_BYTES + (msg.context?.length ?? 0);
       if (this.queuedBytes + bytes > l.maxQueuedBytesPerPeer) return this.drop(drops, 'queueBytes');
-      (msg.type === MessageType.Heartbeat ? this.heartbeats : this.heartbeatResps).push({ rangeId, message: msg });
+      (msg.type === MessageType.Heartbeat ? this.heartbeats : this.heartbeatResps)
+        .push(quiesce ? { rangeId, message: msg, quiesce: true } : { rangeId, message: msg });
       this.queuedBytes += bytes;
     } else {
       const bytes = estimateMessageBytes(msg);
       if (bytes > l.maxMsgBytes) return this.drop(drops, 'oversize');
       if (this.queuedBytes + bytes > l.maxQueuedBytesPerPeer) return this.drop(drops, 'queueBytes');
-      this.queue.push({ rangeId, message: msg, bytes });
+      this.queue.push(quiesce ? { rangeId, message: msg, bytes, quiesce: true } : { rangeId, message: msg, bytes });
       this.queuedBytes += bytes;
     }
+    if (this.state === 'idle') this.connect();
+    return true;
+  }
+
+  /**
+   * Asks for a store liveness ping (sequence `seq` > 0) in the next batch; a newer ask
+   * replaces one not yet written. False when refused (backoff, stopped): no stream.
+   */
+  enqueueLiveness(seq: number): boolean {
+    const drops = this.host.counters.drops;
+    if (this.state === 'stopped') return this.drop(drops, 'stopped');
+    if (this.state === 'backoff') return this.drop(drops, 'disconnected');
+    this.livenessSeq = seq;
     if (this.state === 'idle') this.connect();
     return true;
   }
@@ -102,7 +118,7 @@ export class OutboundPeer {
   }
 
   hasWork(): boolean {
-    return this.queue.length > 0 || this.heartbeats.length > 0 || this.heartbeatResps.length > 0;
+    return this.queue.length > 0 || this.heartbeats.length > 0 || this.heartbeatResps.length > 0 || this.livenessSeq !== 0;
   }
 
   /**
@@ -118,6 +134,8 @@ export class OutboundPeer {
     const queue = this.queue;
     const heartbeats = this.heartbeats;
     const heartbeatResps = this.heartbeatResps;
+    const livenessSeq = this.livenessSeq;
+    this.livenessSeq = 0;
     this.queue = [];
     if (heartbeats.length > 0) this.heartbeats = [];
     if (heartbeatResps.length > 0) this.heartbeatResps = [];
@@ -140,6 +158,7 @@ export class OutboundPeer {
         messages: start === 0 && i === queue.length ? queue : queue.slice(start, i),
         heartbeats: hb,
         heartbeatResps: hbr,
+        ...(first && livenessSeq !== 0 ? { livenessSeq } : {}),
       });
       if (encoded.length > receiveLimitBytes(l)) {
         throw new Error(`transport: batch of ${encoded.length} bytes exceeds the receive limit; size estimate is not an upper bound`);
@@ -156,6 +175,7 @@ export class OutboundPeer {
         c.heartbeatPacketsSent++; this.sent.heartbeatPackets++;
         c.heartbeatsSent += coalesced; this.sent.heartbeats += coalesced;
       }
+      if (first && livenessSeq !== 0) { c.livenessPacketsSent++; this.sent.livenessPackets++; }
       first = false;
       const buf = Buffer.isBuffer(encoded) ? encoded : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
       const more = call.write(buf);
@@ -180,6 +200,7 @@ export class OutboundPeer {
       bytesSent: this.sent.bytes,
       heartbeatPacketsSent: this.sent.heartbeatPackets,
       heartbeatsSent: this.sent.heartbeats,
+      livenessPacketsSent: this.sent.livenessPackets,
       reconnects: this.sent.reconnects,
       lastError: this.lastError,
     };
@@ -300,6 +321,7 @@ export class OutboundPeer {
   }
 
   private discardQueue(reason: 'disconnected' | 'stopped'): void {
+    this.livenessSeq = 0;
     const n = this.queuedMsgs();
     if (n === 0) return;
     this.host.counters.drops[reason] += n;

@@ -5,13 +5,17 @@
 // send() only queues; flush() (once per scheduler cycle) writes one batch per
 // destination with something queued.
 import * as grpc from '@grpc/grpc-js';
-import { Prng, type Message } from '@rangekv/raft';
+import { MessageType, Prng, type Message } from '@rangekv/raft';
 import { raftTransportService } from '@rangekv/proto';
 import { TransportFaults } from './faults.js';
 import { InboundStream } from './inbound-stream.js';
 import { receiveLimitBytes, resolveLimits, type TransportLimits } from './limits.js';
 import { TransportCounters, type TransportMetrics } from './metrics.js';
 import { OutboundPeer, type PeerHost } from './outbound-peer.js';
+import { InboundSnapshot, type SnapshotReceiveHandler } from './snapshot-inbound.js';
+import { resolveSnapshotStreamLimits, type SnapshotStreamLimits } from './snapshot-limits.js';
+import { streamSnapshot, type OutboundSnapshot, type SnapshotSendResult } from './snapshot-outbound.js';
+import { SnapshotStreamError } from './snapshot-stream.js';
 import type { InboundHandler } from './types.js';
 
 export interface RaftTransportOptions {
@@ -26,6 +30,10 @@ export interface RaftTransportOptions {
   limits?: Partial<TransportLimits>;
   /** Share one TransportFaults between transports (tests); default: a private one. */
   faults?: TransportFaults;
+  /** Bounds of the snapshot calls (RaftTransport.Snapshot), both directions. */
+  snapshotLimits?: Partial<SnapshotStreamLimits>;
+  /** Receives snapshots; without it every snapshot call is refused. */
+  onSnapshot?: SnapshotReceiveHandler;
 }
 
 function hostPort(host: string, port: number): string {
@@ -44,8 +52,15 @@ export class RaftTransport {
   private readonly dirtySet = new Set<OutboundPeer>();
   private readonly inbound = new Set<InboundStream>();
   private readonly unreachableCbs: Array<(toStore: number) => void> = [];
+  private readonly heardCbs: Array<(fromStore: number) => void> = [];
   private readonly peerHost: PeerHost;
   private stopping: Promise<void> | null = null;
+  private livenessSeq = 0;
+  readonly snapshotLimits: SnapshotStreamLimits;
+  private readonly snapshotHandler: SnapshotReceiveHandler | null;
+  private readonly inboundSnapshots = new Set<InboundSnapshot>();
+  private readonly outboundSnapshotCancels = new Set<() => void>();
+  private snapshotSends = 0;
 
   /** Starts listening; resolves once the server is bound. */
   static async start(opts: RaftTransportOptions, onMessages: InboundHandler): Promise<RaftTransport> {
@@ -70,6 +85,13 @@ export class RaftTransport {
         }
         transport.accept(call);
       },
+      snapshot: (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        if (transport === null || transport.stopping !== null) {
+          callback({ code: grpc.status.UNAVAILABLE, details: 'transport not running' });
+          return;
+        }
+        transport.acceptSnapshot(call, callback);
+      },
     });
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(hostPort(host, opts.listenPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => {
@@ -92,6 +114,8 @@ export class RaftTransport {
     this.port = port;
     this.limits = limits;
     this.faults = opts.faults ?? new TransportFaults(opts.storeId);
+    this.snapshotLimits = resolveSnapshotStreamLimits(opts.snapshotLimits);
+    this.snapshotHandler = opts.onSnapshot ?? null;
     const prng = new Prng(opts.storeId * 7919 + port);
     this.peerHost = {
       storeId: opts.storeId,
@@ -109,9 +133,12 @@ export class RaftTransport {
    * stopped): the caller treats the replica as unreachable. A message lost to a
    * configured fault returns true, as a network loss would.
    */
-  send(toStore: number, rangeId: number, msg: Message): boolean {
+  send(toStore: number, rangeId: number, msg: Message, quiesce = false): boolean {
     if (toStore === this.storeId) {
       throw new RangeError(`transport: store ${this.storeId} sending range ${rangeId} message to itself`);
+    }
+    if (quiesce && msg.type !== MessageType.Heartbeat) {
+      throw new RangeError(`transport: only a Heartbeat can be flagged quiesce (range ${rangeId}, type ${msg.type})`);
     }
     const c = this.counters;
     if (this.stopping !== null) {
@@ -131,12 +158,46 @@ export class RaftTransport {
       peer = new OutboundPeer(toStore, this.peerHost);
       this.peers.set(toStore, peer);
     }
-    if (!peer.enqueue(rangeId, msg)) return false;
+    if (!peer.enqueue(rangeId, msg, quiesce)) return false;
+    this.markDirty(peer);
+    return true;
+  }
+
+  /**
+   * Queues a store liveness ping for `toStore`: it rides in the next batch to that store
+   * (one batch of its own if nothing else is queued). Same return and fault semantics
+   * as send(); the caller flushes.
+   */
+  sendLiveness(toStore: number): boolean {
+    if (toStore === this.storeId) throw new RangeError(`transport: store ${this.storeId} pinging itself`);
+    const c = this.counters;
+    if (this.stopping !== null) {
+      c.drops.stopped++;
+      return false;
+    }
+    if (this.faults.active && this.faults.dropsOutbound(this.storeId, toStore)) {
+      c.drops.fault++;
+      return true;
+    }
+    let peer = this.peers.get(toStore);
+    if (peer === undefined) {
+      if (this.peerHost.resolve(toStore) === undefined) {
+        c.drops.unknownPeer++;
+        return false;
+      }
+      peer = new OutboundPeer(toStore, this.peerHost);
+      this.peers.set(toStore, peer);
+    }
+    if (!peer.enqueueLiveness(++this.livenessSeq)) return false;
+    this.markDirty(peer);
+    return true;
+  }
+
+  private markDirty(peer: OutboundPeer): void {
     if (!this.dirtySet.has(peer)) {
       this.dirtySet.add(peer);
       this.dirty.push(peer);
     }
-    return true;
   }
 
   /** Writes what is queued: one batch per destination store (more only when one would
@@ -156,10 +217,55 @@ export class RaftTransport {
     }
   }
 
+  /**
+   * Streams one snapshot to `s.toStore` on its own call. Resolves when the receiver
+   * acknowledged it (staged and handed to raft); rejects with a SnapshotStreamError
+   * otherwise: 'busy' at once when maxConcurrentSnapshotSends calls are running,
+   * 'unavailable' when the store is unknown, a fault drops it, or we are stopping.
+   */
+  async sendSnapshot(s: OutboundSnapshot): Promise<SnapshotSendResult> {
+    if (this.stopping !== null) throw new SnapshotStreamError('unavailable', 'transport stopping');
+    if (this.snapshotSends >= this.snapshotLimits.maxConcurrentSnapshotSends) {
+      throw new SnapshotStreamError('busy', `maxConcurrentSnapshotSends ${this.snapshotLimits.maxConcurrentSnapshotSends} snapshots already being sent`);
+    }
+    const address = this.peerHost.resolve(s.toStore);
+    if (address === undefined) throw new SnapshotStreamError('unavailable', `no address for store ${s.toStore}`);
+    if (this.faults.active && this.faults.dropsOutbound(this.storeId, s.toStore)) {
+      this.counters.drops.fault++;
+      throw new SnapshotStreamError('unavailable', `snapshot to store ${s.toStore} lost to a fault`);
+    }
+    this.snapshotSends++;
+    let cancel: (() => void) | null = null;
+    try {
+      return await streamSnapshot({
+        address, fromStore: this.storeId, snapshot: s, limits: this.snapshotLimits,
+        channelOptions: { 'grpc.max_send_message_length': receiveLimitBytes(this.limits) },
+        onCancelable: (c) => {
+          cancel = c;
+          this.outboundSnapshotCancels.add(c);
+        },
+      });
+    } finally {
+      this.snapshotSends--;
+      if (cancel) this.outboundSnapshotCancels.delete(cancel);
+    }
+  }
+
+  /** Snapshot calls running now, each direction. */
+  get snapshotsInFlight(): { sending: number; receiving: number } {
+    return { sending: this.snapshotSends, receiving: this.inboundSnapshots.size };
+  }
+
   /** `cb(toStore)` runs once per connection failure to that store (connect refused or
    *  timed out, stream broken): its queued messages were discarded. */
   onUnreachable(cb: (toStore: number) => void): void {
     this.unreachableCbs.push(cb);
+  }
+
+  /** `cb(fromStore)` runs for every batch handed over from that store (raft messages or
+   *  a liveness ping alone): proof that the store is alive. Runs before the handler. */
+  onHeard(cb: (fromStore: number) => void): void {
+    this.heardCbs.push(cb);
   }
 
   metrics(): TransportMetrics {
@@ -178,6 +284,8 @@ export class RaftTransport {
     this.dirtySet.clear();
     const peers = [...this.peers.values()];
     for (const s of [...this.inbound]) s.end();
+    for (const s of [...this.inboundSnapshots]) s.cancel();
+    for (const c of [...this.outboundSnapshotCancels]) c();
     await Promise.all(peers.map((p) => p.stop()));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -200,12 +308,28 @@ export class RaftTransport {
     });
   }
 
+  private acceptSnapshot(call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
+    const max = this.snapshotLimits.maxConcurrentSnapshotReceives;
+    if (this.inboundSnapshots.size >= max) {
+      callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: `maxConcurrentSnapshotReceives ${max} snapshots already being received` });
+      return;
+    }
+    const s = new InboundSnapshot(call, callback, {
+      storeId: this.storeId, limits: this.snapshotLimits, faults: this.faults, handler: this.snapshotHandler,
+    });
+    this.inboundSnapshots.add(s);
+    void s.done.then(() => this.inboundSnapshots.delete(s));
+  }
+
   private accept(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
     const s = new InboundStream(call, {
       storeId: this.storeId,
       counters: this.counters,
       faults: this.faults,
       handler: this.onMessages,
+      heard: (fromStore) => {
+        for (const cb of this.heardCbs) cb(fromStore);
+      },
     }, (closed) => this.inbound.delete(closed));
     this.inbound.add(s);
   }

@@ -5,6 +5,8 @@ import type { Message } from '@rangekv/raft';
 export interface RangeMessage {
   rangeId: number;
   msg: Message;
+  /** Present (true) only on a Heartbeat the leader flagged quiesce (proto RangeMessage.quiesce). */
+  quiesce?: true;
 }
 
 /** A raft message for one range, as queued for sending (the shape the wire encoder
@@ -12,9 +14,12 @@ export interface RangeMessage {
 export interface OutboundMessage {
   rangeId: number;
   message: Message;
+  /** Present (true) only on a Heartbeat flagged quiesce. */
+  quiesce?: true;
 }
 
-/** Receives every decoded batch: one call per batch, messages in delivery order. */
+/** Receives every decoded batch that carries raft messages: one call per batch, messages
+ *  in delivery order (a batch carrying only a liveness ping is not handed over). */
 export interface InboundHandler {
   (fromStore: number, msgs: ReadonlyArray<RangeMessage>): void;
 }

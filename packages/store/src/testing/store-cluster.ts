@@ -13,7 +13,7 @@ import { TransportFaults } from '@rangekv/transport';
 import { claimDataDir } from '../bootstrap.js';
 import type { StoreLimits } from '../limits.js';
 import { silentLogger } from '../logger.js';
-import { StoreServer, type RaftTuning } from '../store-server.js';
+import { StoreServer, type RaftTuning, type StoreServerOptions } from '../store-server.js';
 import { rangeKeyPrefix } from './local-cluster.js';
 
 const enc = new TextEncoder();
@@ -24,6 +24,15 @@ export interface StoreClusterOptions {
   tickMs?: number;
   limits?: Partial<StoreLimits>;
   raft?: RaftTuning;
+  /** Quiescence and store liveness knobs (StoreServerOptions); quiescence defaults on. */
+  quiescence?: boolean;
+  livenessIntervalMs?: number;
+  livenessTimeoutMs?: number;
+  /** Stores created without any range (their replicas, still named in every descriptor,
+   *  must arrive by message + snapshot). */
+  emptyStores?: number[];
+  /** Any other StoreServer options, for every store (snapshots, logCompaction, ...). */
+  server?: Partial<StoreServerOptions>;
 }
 
 export class StoreCluster {
@@ -44,6 +53,7 @@ export class StoreCluster {
       for (const id of c.ids) {
         const dir = c.dir(id);
         claimDataDir(dir, id);
+        if (opts.emptyStores?.includes(id)) continue;
         const engine = await StorageEngine.open(dir);
         try {
           for (let r = 1; r <= ranges; r++) await engine.createRange({ descriptor: c.descriptor(r), confState: cs });
@@ -76,10 +86,14 @@ export class StoreCluster {
 
   async startStore(id: number): Promise<StoreServer> {
     const s = await StoreServer.start({
+      ...(this.opts.server ?? {}),
       storeId: id, dataDir: this.dir(id), resolve: (sid) => this.peers.get(sid),
       tickMs: this.opts.tickMs ?? 20, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2,
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       ...(this.opts.raft ? { raft: this.opts.raft } : {}),
+      ...(this.opts.quiescence !== undefined ? { quiescence: this.opts.quiescence } : {}),
+      ...(this.opts.livenessIntervalMs !== undefined ? { livenessIntervalMs: this.opts.livenessIntervalMs } : {}),
+      ...(this.opts.livenessTimeoutMs !== undefined ? { livenessTimeoutMs: this.opts.livenessTimeoutMs } : {}),
       transportFaults: this.faults, log: silentLogger,
       transportLimits: { initialBackoffMs: 10, maxBackoffMs: 200 },
     });

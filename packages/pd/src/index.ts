@@ -1,0 +1,14 @@
+// Public API of @rangekv/pd.
+export { PdServer, type PdServerOptions, type PdPeerAddress } from './pd-server.js';
+export { PdService, type PdServiceOptions } from './pd-service.js';
+export { PdRaftGroup, PdProposalError, PD_RANGE_ID, type PdRaftOptions } from './pd-raft.js';
+export { PdState, newWrites, DEFAULT_PD_STATE_LIMITS, FIRST_GENERAL_ID, FIRST_STORE_ID, type PdStateLimits, type PdWrites } from './pd-state.js';
+export { encodePdCommand, decodePdCommand, type PdCommand, type PdCommandResult, type IdSpaceName } from './pd-command.js';
+export { PdDecodeError } from './pd-codec.js';
+export { RangeIndex } from './range-index.js';
+export { OperatorRunner, DEFAULT_OPERATOR_LIMITS, type OperatorLimits, type CreateOperatorInput } from './operator-runner.js';
+export { DEFAULT_PD_LIMITS, type PdLimits } from './pd-limits.js';
+export { PdRequestError, type PdErrorCode } from './errors.js';
+export { StoreAdminClients, StoreCallError, type StoreAdminCaller } from './store-admin-client.js';
+export { parsePdFlags, parsePdPeers, PdFlagError, PD_USAGE, type PdFlags } from './pd-flags.js';
+export * from './types.js';

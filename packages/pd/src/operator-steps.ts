@@ -1,0 +1,196 @@
+// One step of each operator kind. A step looks at the range as its leader reports it NOW
+// (RangeStatus on the leading store) and does the next thing, so any step may run again
+// after a PD leader change or a lost answer: nothing is assumed from the previous step.
+//
+//   TRANSFER_LEADER  leader on to_store? done : TransferLeader(to_store) on the leader, wait
+//   ADD_REPLICA      voter on to_store? done : learner caught up? PromoteLearner
+//                    : learner? wait : AddReplica(to_store, PD-allocated replica id, LEARNER)
+//   REMOVE_REPLICA   no replica on from_store? done : leader there? transfer away, wait
+//                    : RemoveReplica(from_store)
+//   MOVE_REPLICA     ADD_REPLICA's steps towards to_store, then REMOVE_REPLICA's on from_store
+//   SPLIT            range ends at split_key? done : SplitRange(split_key, PD-allocated id)
+//
+// Joint configurations (VOTER_INCOMING / VOTER_DEMOTING) are left by the store on its own
+// (auto-leave): a step that sees one waits.
+import type { metapb } from '@rangekv/proto';
+import { descFromProto } from './pd-wire.js';
+import type { AdminMethod, AdminRequest, AdminResponse } from './store-admin-client.js';
+import { compareBytes, keyInSpan, OperatorKind, ReplicaRole, type OperatorRecord, type RangeDesc, type ReplicaMeta } from './types.js';
+
+/** The range as its leader sees it. */
+export interface LeaderView {
+  storeId: number;
+  address: string;
+  replicaId: number;
+  term: number;
+  lastIndex: number;
+  descriptor: RangeDesc;
+  /** Other replicas' match index, by replica id. */
+  match: Map<number, number>;
+}
+
+export type StepOutcome =
+  | { kind: 'continue'; step: string }
+  | { kind: 'succeeded'; descriptor: RangeDesc; right: RangeDesc | null }
+  | { kind: 'failed'; reason: string };
+
+export interface StepLimits {
+  /** A learner within this many entries of the leader's last index counts as caught up. */
+  catchUpSlackEntries: number;
+  /** An action (transfer, add, ...) is not asked again sooner than this. */
+  retryActionMs: number;
+  /** One store admin call. */
+  adminCallTimeoutMs: number;
+}
+
+export interface StepContext {
+  op: OperatorRecord;
+  leader: LeaderView;
+  now: number;
+  limits: StepLimits;
+  /** When each action of this operator was last asked (in this PD leader's memory). */
+  asked: Map<string, number>;
+  call<K extends AdminMethod>(address: string, method: K, req: AdminRequest<K>): Promise<AdminResponse<K>>;
+  /** A descriptor learned from a store (answers to changes): PD records it. */
+  learned(desc: RangeDesc, right?: RangeDesc): void;
+}
+
+const cont = (step: string): StepOutcome => ({ kind: 'continue', step });
+
+function header(d: RangeDesc): metapb.RequestHeader.$Properties {
+  return { rangeId: d.rangeId, epoch: { confVer: d.epoch.confVer, version: d.epoch.version } };
+}
+
+/** Runs `action` unless it was asked less than retryActionMs ago. */
+async function once(ctx: StepContext, key: string, action: () => Promise<void>): Promise<void> {
+  const last = ctx.asked.get(key);
+  if (last !== undefined && ctx.now - last < ctx.limits.retryActionMs) return;
+  ctx.asked.set(key, ctx.now);
+  await action();
+}
+
+/** Range errors that end the operator (the rest: retry at the next step). */
+function fatalRangeError(e: metapb.RangeError.$Properties | null | undefined): string | null {
+  if (!e) return null;
+  if (e.keyNotInRange) return `key not in range: ${e.message ?? ''}`;
+  return null;
+}
+
+function replicaOn(d: RangeDesc, storeId: number): ReplicaMeta | undefined {
+  return d.replicas.find((r) => r.storeId === storeId);
+}
+
+function isJoint(r: ReplicaMeta): boolean {
+  return r.role === ReplicaRole.VOTER_INCOMING || r.role === ReplicaRole.VOTER_DEMOTING;
+}
+
+async function changeReplicas(ctx: StepContext, key: string, method: 'addReplica' | 'promoteLearner' | 'removeReplica', req: AdminRequest<typeof method>): Promise<string | null> {
+  let fatal: string | null = null;
+  await once(ctx, key, async () => {
+    const res = await ctx.call(ctx.leader.address, method, req);
+    if (res.rangeError) fatal = fatalRangeError(res.rangeError);
+    else if (res.descriptor) ctx.learned(descFromProto(res.descriptor));
+  });
+  return fatal;
+}
+
+async function stepTransfer(ctx: StepContext, toStore: number): Promise<StepOutcome> {
+  const d = ctx.leader.descriptor;
+  const target = replicaOn(d, toStore);
+  if (!target) return { kind: 'failed', reason: `store ${toStore} holds no replica of range ${d.rangeId}` };
+  if (target.role !== ReplicaRole.VOTER) return { kind: 'failed', reason: `the replica on store ${toStore} is not a voter` };
+  if (ctx.leader.storeId === toStore) return { kind: 'succeeded', descriptor: d, right: null };
+  await once(ctx, `transfer:${toStore}`, async () => {
+    await ctx.call(ctx.leader.address, 'transferLeader', { header: header(d), toStore });
+  });
+  return cont(`transferring leadership from store ${ctx.leader.storeId} to store ${toStore}`);
+}
+
+/** ADD_REPLICA's steps; succeeded once the replica on toStore is a voter. */
+async function stepAdd(ctx: StepContext, toStore: number): Promise<StepOutcome> {
+  const d = ctx.leader.descriptor;
+  const rep = replicaOn(d, toStore);
+  if (rep && rep.role === ReplicaRole.VOTER) return { kind: 'succeeded', descriptor: d, right: null };
+  if (rep && isJoint(rep)) return cont(`leaving the joint configuration (replica ${rep.replicaId} on store ${toStore})`);
+  if (rep && rep.role === ReplicaRole.LEARNER) {
+    const match = ctx.leader.match.get(rep.replicaId) ?? 0;
+    if (match + ctx.limits.catchUpSlackEntries < ctx.leader.lastIndex) {
+      return cont(`waiting for learner ${rep.replicaId} on store ${toStore} to catch up`);
+    }
+    const fatal = await changeReplicas(ctx, `promote:${toStore}`, 'promoteLearner', { header: header(d), storeId: toStore });
+    if (fatal) return { kind: 'failed', reason: fatal };
+    return cont(`promoting learner ${rep.replicaId} on store ${toStore}`);
+  }
+  if (rep) return { kind: 'failed', reason: `unexpected role ${rep.role} of the replica on store ${toStore}` };
+  if (d.replicas.some((r) => r.replicaId === ctx.op.replicaId)) {
+    return { kind: 'failed', reason: `replica id ${ctx.op.replicaId} is taken in range ${d.rangeId}` };
+  }
+  const fatal = await changeReplicas(ctx, `add:${toStore}`, 'addReplica', {
+    header: header(d), storeId: toStore, replicaId: ctx.op.replicaId, role: ReplicaRole.LEARNER,
+  });
+  if (fatal) return { kind: 'failed', reason: fatal };
+  return cont(`adding learner ${ctx.op.replicaId} on store ${toStore}`);
+}
+
+/** REMOVE_REPLICA's steps; succeeded once fromStore holds no replica. */
+async function stepRemove(ctx: StepContext, fromStore: number): Promise<StepOutcome> {
+  const d = ctx.leader.descriptor;
+  const rep = replicaOn(d, fromStore);
+  if (!rep) return { kind: 'succeeded', descriptor: d, right: null };
+  if (isJoint(rep)) return cont(`leaving the joint configuration (replica ${rep.replicaId} on store ${fromStore})`);
+  if (ctx.leader.storeId === fromStore) {
+    // The leader cannot remove itself: hand leadership to the most caught-up other voter.
+    const others = d.replicas.filter((r) => r.storeId !== fromStore && r.role === ReplicaRole.VOTER);
+    if (others.length === 0) return { kind: 'failed', reason: `store ${fromStore} holds the only voter of range ${d.rangeId}` };
+    others.sort((a, b) => (ctx.leader.match.get(b.replicaId) ?? 0) - (ctx.leader.match.get(a.replicaId) ?? 0) || a.storeId - b.storeId);
+    const to = others[0]!.storeId;
+    await once(ctx, `transfer:${to}`, async () => {
+      await ctx.call(ctx.leader.address, 'transferLeader', { header: header(d), toStore: to });
+    });
+    return cont(`transferring leadership away from store ${fromStore} to store ${to}`);
+  }
+  const fatal = await changeReplicas(ctx, `remove:${fromStore}`, 'removeReplica', { header: header(d), storeId: fromStore });
+  if (fatal) return { kind: 'failed', reason: fatal };
+  return cont(`removing replica ${rep.replicaId} from store ${fromStore}`);
+}
+
+async function stepSplit(ctx: StepContext): Promise<StepOutcome> {
+  const d = ctx.leader.descriptor;
+  const key = ctx.op.splitKey;
+  if (d.endKey.length > 0 && compareBytes(d.endKey, key) === 0) return { kind: 'succeeded', descriptor: d, right: null };
+  if (!keyInSpan(key, d.startKey, d.endKey) || compareBytes(key, d.startKey) === 0) {
+    return { kind: 'failed', reason: `split key is not strictly inside range ${d.rangeId}` };
+  }
+  let out: StepOutcome | null = null;
+  await once(ctx, 'split', async () => {
+    const res = await ctx.call(ctx.leader.address, 'splitRange', { header: header(d), splitKey: key, newRangeId: ctx.op.newRangeId });
+    const fatal = fatalRangeError(res.rangeError);
+    if (fatal) out = { kind: 'failed', reason: fatal };
+    else if (!res.rangeError && res.left && res.right) {
+      const left = descFromProto(res.left);
+      const right = descFromProto(res.right);
+      ctx.learned(left, right);
+      out = { kind: 'succeeded', descriptor: left, right };
+    }
+  });
+  return out ?? cont(`splitting range ${d.rangeId} (new range ${ctx.op.newRangeId})`);
+}
+
+export async function runStep(ctx: StepContext): Promise<StepOutcome> {
+  const op = ctx.op;
+  switch (op.kind) {
+    case OperatorKind.TRANSFER_LEADER: return stepTransfer(ctx, op.toStore);
+    case OperatorKind.ADD_REPLICA: return stepAdd(ctx, op.toStore);
+    case OperatorKind.REMOVE_REPLICA: return stepRemove(ctx, op.fromStore);
+    case OperatorKind.MOVE_REPLICA: {
+      const to = replicaOn(ctx.leader.descriptor, op.toStore);
+      if (!to || to.role !== ReplicaRole.VOTER) {
+        const r = await stepAdd(ctx, op.toStore);
+        return r.kind === 'succeeded' ? cont(`replica on store ${op.toStore} is a voter`) : r;
+      }
+      return stepRemove(ctx, op.fromStore);
+    }
+    case OperatorKind.SPLIT: return stepSplit(ctx);
+    default: return { kind: 'failed', reason: `unknown operator kind ${String(op.kind)}` };
+  }
+}

@@ -1,0 +1,68 @@
+// Commands of PD's raft group: each raft entry carries one, and the state machine
+// (pd-state.ts) applies them in log order on every PD node.
+import {
+  decodeJson, descFromJson, descToJson, encodeJson, jsonNum, jsonObj, operatorFromJson, operatorToJson, PdDecodeError,
+  rangeFromJson, rangeToJson, storeFromJson, storeToJson,
+} from './pd-codec.js';
+import type { OperatorRecord, RangeDesc, RangeRecord, StoreMeta } from './types.js';
+
+/** The two id counters: `store` for store ids, `id` for range, replica and operator ids. */
+export type IdSpaceName = 'store' | 'id';
+
+export type PdCommand =
+  /** First leader of a new PD cluster: sets the cluster id (ignored once set). */
+  | { t: 'init'; clusterId: number }
+  /** Reserves `count` ids of a space: result `first` (ids [first, first + count)). */
+  | { t: 'reserve'; space: IdSpaceName; count: number }
+  /** Registers a store or changes its addresses. */
+  | { t: 'putStore'; store: StoreMeta }
+  /** Commits range 1 (refused when already bootstrapped). */
+  | { t: 'bootstrap'; descriptor: RangeDesc }
+  /** Range records from heartbeats / operators: each kept only if newer than what PD has. */
+  | { t: 'putRanges'; ranges: RangeRecord[] }
+  /** A new RUNNING operator (refused while another runs on its range). */
+  | { t: 'createOperator'; op: OperatorRecord }
+  /** A running operator's new step or final status (refused when it is final already). */
+  | { t: 'updateOperator'; op: OperatorRecord };
+
+export interface PdCommandResult {
+  ok: boolean;
+  /** Why a command was refused (ok false). */
+  error: string;
+  /** reserve: the first id reserved. */
+  first: number;
+}
+
+export function encodePdCommand(c: PdCommand): Uint8Array {
+  switch (c.t) {
+    case 'init': return encodeJson({ t: c.t, clusterId: c.clusterId });
+    case 'reserve': return encodeJson({ t: c.t, space: c.space, count: c.count });
+    case 'putStore': return encodeJson({ t: c.t, store: storeToJson(c.store) });
+    case 'bootstrap': return encodeJson({ t: c.t, descriptor: descToJson(c.descriptor) });
+    case 'putRanges': return encodeJson({ t: c.t, ranges: c.ranges.map(rangeToJson) });
+    case 'createOperator':
+    case 'updateOperator': return encodeJson({ t: c.t, op: operatorToJson(c.op) });
+  }
+}
+
+export function decodePdCommand(b: Uint8Array): PdCommand {
+  const o = jsonObj(decodeJson(b, 'pd command'), 'pd command');
+  switch (o['t']) {
+    case 'init': return { t: 'init', clusterId: jsonNum(o['clusterId'], 'clusterId') };
+    case 'reserve': {
+      const space = o['space'];
+      if (space !== 'store' && space !== 'id') throw new PdDecodeError(`reserve: unknown id space ${String(space)}`);
+      return { t: 'reserve', space, count: jsonNum(o['count'], 'count') };
+    }
+    case 'putStore': return { t: 'putStore', store: storeFromJson(o['store']) };
+    case 'bootstrap': return { t: 'bootstrap', descriptor: descFromJson(o['descriptor']) };
+    case 'putRanges': {
+      const rs = o['ranges'];
+      if (!Array.isArray(rs)) throw new PdDecodeError('putRanges: expected an array');
+      return { t: 'putRanges', ranges: rs.map(rangeFromJson) };
+    }
+    case 'createOperator': return { t: 'createOperator', op: operatorFromJson(o['op']) };
+    case 'updateOperator': return { t: 'updateOperator', op: operatorFromJson(o['op']) };
+    default: throw new PdDecodeError(`unknown pd command ${String(o['t'])}`);
+  }
+}

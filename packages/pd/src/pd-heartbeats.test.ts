@@ -1,0 +1,110 @@
+// Heartbeat handling on a 1-node PD: range reports are persisted only when their epoch is
+// newer (one raft entry per heartbeat batch, none when nothing changed), leaders live in
+// memory; stores turn DOWN without heartbeats; addresses are persisted only on change.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { pdpb } from '@rangekv/proto';
+import { silentLogger } from '@rangekv/store';
+import { PdServer } from './pd-server.js';
+import { PdCallError, PdTestClient } from './testing/pd-test-client.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const key = (i: number): Uint8Array => new Uint8Array(Buffer.from(`k${String(i).padStart(4, '0')}`));
+
+let dir: string;
+let pd: PdServer;
+let client: PdTestClient;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pd-hb-'));
+  pd = await PdServer.start({ pdId: 1, dataDir: dir, initialStores: 1, log: silentLogger, tickMs: 20, limits: { storeDownAfterMs: 1_000, maxScanRanges: 50 } });
+  client = new PdTestClient([pd.address]);
+});
+
+after(async () => {
+  client.close();
+  await pd.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function ranges(n: number, version: number, term: number, leaderStore = 1): pdpb.RangeReport.$Properties[] {
+  // Range 1 = [, k0001), range i+1 = [k000i, k000(i+1)), the last one to the end.
+  return Array.from({ length: n }, (_, i) => ({
+    descriptor: {
+      rangeId: i + 1, startKey: i === 0 ? new Uint8Array(0) : key(i), endKey: i === n - 1 ? new Uint8Array(0) : key(i + 1),
+      epoch: { confVer: 1, version }, replicas: [{ storeId: 1, replicaId: 100 + i }, { storeId: 2, replicaId: 200 + i }],
+    },
+    leader: { storeId: leaderStore, replicaId: (leaderStore === 1 ? 100 : 200) + i },
+    term,
+    stats: { approximateKeys: 10, approximateBytes: 1000, writesPerSecond: 1.5 },
+  }));
+}
+
+test('store heartbeats: registered once, addresses persisted only when they change, bad input refused', async () => {
+  const hb = (addr: string) => client.call(pd.address, 'storeHeartbeat', { store: { id: 1, address: addr, raftAddress: '127.0.0.1:2' }, stats: { ranges: 3 } });
+  await hb('127.0.0.1:1');
+  await hb('127.0.0.1:1');
+  const idx = pd.group.lastIndex;
+  for (let i = 0; i < 5; i++) await hb('127.0.0.1:1');
+  assert.equal(pd.group.lastIndex, idx, 'unchanged heartbeats write nothing');
+  await hb('127.0.0.1:11');
+  assert.equal(pd.group.lastIndex, idx + 1);
+  const s = await client.call(pd.address, 'getStore', { storeId: 1 });
+  assert.deepEqual([s.store?.address, s.stats?.ranges], ['127.0.0.1:11', 3]);
+  await assert.rejects(client.call(pd.address, 'storeHeartbeat', { store: { id: 0, address: 'x:1' } }), (e: unknown) => e instanceof PdCallError && /store.id/.test(e.details));
+  await assert.rejects(client.call(pd.address, 'getStore', { storeId: 42 }), (e: unknown) => e instanceof PdCallError && e.details.includes('store 42'));
+  await client.call(pd.address, 'storeHeartbeat', { store: { id: 2, address: '127.0.0.1:3' } });
+});
+
+test('range reports: one entry for a batch of new ranges, none when nothing changed, leaders in memory', async () => {
+  const n = 120;
+  const before = pd.group.lastIndex;
+  await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: ranges(n, 2, 5) });
+  assert.equal(pd.group.lastIndex, before + 1, 'one raft entry for the whole batch');
+  await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: ranges(n, 2, 5) });
+  // A leader change only (new term, same epoch): in memory, no entry.
+  await client.call(pd.address, 'rangeHeartbeat', { storeId: 2, ranges: ranges(n, 2, 6, 2) });
+  assert.equal(pd.group.lastIndex, before + 1);
+  const r = await client.call(pd.address, 'getRangeByKey', { key: key(7) });
+  assert.deepEqual([r.route?.descriptor?.rangeId, r.route?.leader?.storeId], [8, 2]);
+  // A stale report (older term) does not move the leader back.
+  await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: ranges(n, 2, 5) });
+  assert.equal((await client.call(pd.address, 'getRangeByKey', { key: key(7) })).route?.leader?.storeId, 2);
+  // Scans page at maxScanRanges.
+  const all = await client.call(pd.address, 'scanRanges', {});
+  assert.deepEqual([all.routes!.length, all.more], [50, true]);
+  const span = await client.call(pd.address, 'scanRanges', { startKey: key(10), endKey: key(13) });
+  assert.deepEqual(span.routes!.map((x) => x.descriptor?.rangeId), [11, 12, 13]);
+  assert.equal(span.more, false);
+  await assert.rejects(client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: [{ term: 1 }] }),
+    (e: unknown) => e instanceof PdCallError && /descriptor/.test(e.details));
+});
+
+test('a store without heartbeats turns DOWN (no operator towards it), and UP again when it heartbeats', async () => {
+  await sleep(1_300);
+  const down = await client.call(pd.address, 'listStores', {});
+  assert.ok(down.stores!.every((s) => s.store?.state === 1 && s.store.lastHeartbeatAgeMs! > 1_000));
+  await assert.rejects(client.call(pd.address, 'createOperator', { kind: 0, rangeId: 1, toStore: 2 }),
+    (e: unknown) => e instanceof PdCallError && /store 2 is DOWN/.test(e.details), 'no operator towards a DOWN store');
+  await client.call(pd.address, 'storeHeartbeat', { store: { id: 1, address: '127.0.0.1:11', raftAddress: '127.0.0.1:2' } });
+  const one = await client.call(pd.address, 'getStore', { storeId: 1 });
+  assert.equal(one.store?.state, 0);
+});
+
+test('PD restarts from its data dir with its metadata and hands out fresh ids', async () => {
+  const ids = await client.call(pd.address, 'allocIds', { count: 5 });
+  const cluster = ids.header?.clusterId;
+  await pd.stop();
+  client.close();
+  pd = await PdServer.start({ pdId: 1, dataDir: dir, initialStores: 1, log: silentLogger, tickMs: 20 });
+  client = new PdTestClient([pd.address]);
+  const again = await client.call(pd.address, 'allocIds', { count: 5 });
+  assert.ok(again.first! >= ids.first! + 5);
+  assert.equal(again.header?.clusterId, cluster);
+  const r = await client.call(pd.address, 'getRangeByKey', { key: key(7) });
+  assert.equal(r.route?.descriptor?.rangeId, 8);
+  assert.equal((await client.call(pd.address, 'listStores', {})).stores!.length, 2);
+});

@@ -1,0 +1,84 @@
+// The PD process:
+//   node packages/pd/dist/pd-main.js --id 1 --data-dir D [--port 0 --raft-port 0]
+//     [--peers 2=H:R/H:P,3=H:R/H:P] [--initial-stores 3] [--http-port 0|P|off] [--admin-stdin]
+//
+// stdout: one JSON event per line:
+//   {"event":"ready","pdId":1,"port":P,"raftPort":R,"httpPort":H}   serving (httpPort null: off)
+//   {"event":"peers","count":n}                                     admin peers command applied
+//   {"event":"stopped","pdId":1}                                    graceful stop done
+// Logs: pino JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 2 bad flags (usage on
+// stderr), 1 when PD cannot start or fails.
+import { createInterface } from 'node:readline';
+import { createLogger } from '@rangekv/store';
+import { parsePdFlags, parsePeerAddress, PdFlagError, PD_USAGE, type PdFlags } from './pd-flags.js';
+import { PdServer } from './pd-server.js';
+
+function event(e: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(e) + '\n');
+}
+
+async function main(): Promise<void> {
+  let flags: PdFlags;
+  try {
+    flags = parsePdFlags(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof PdFlagError)) throw e;
+    process.stderr.write(`pd-main: ${e.message}\n${PD_USAGE}\n`);
+    process.exit(2);
+  }
+  if (flags.help) {
+    process.stdout.write(PD_USAGE + '\n');
+    process.exit(0);
+  }
+  const log = createLogger({}, { level: flags.logLevel });
+  let server: PdServer | undefined;
+  try {
+    server = await PdServer.start({
+      pdId: flags.id, dataDir: flags.dataDir, listenHost: flags.host, port: flags.port, raftPort: flags.raftPort,
+      peers: flags.peers, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
+      tickMs: flags.tickMs, electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
+      onFatal: () => {
+        // PD stops itself; leave once it has (or after a grace period).
+        setTimeout(() => process.exit(1), 5_000).unref();
+        void (server ? server.stop() : Promise.resolve()).finally(() => process.exit(1));
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`pd-main: cannot start PD ${flags.id}: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+  const running = server;
+  const stop = (signal: string): void => {
+    log.info('stopping', { signal });
+    running.stop().then(() => {
+      event({ event: 'stopped', pdId: flags.id });
+      process.exit(running.group.fatal === null ? 0 : 1);
+    }, (e: unknown) => {
+      log.error('stop failed', { err: e });
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  if (flags.adminStdin) {
+    createInterface({ input: process.stdin }).on('line', (line) => {
+      if (line.trim() === '') return;
+      try {
+        const cmd = JSON.parse(line) as { peers?: Record<string, unknown> };
+        if (typeof cmd.peers !== 'object' || cmd.peers === null) throw new Error('expected {"peers": {...}}');
+        let n = 0;
+        for (const [id, addr] of Object.entries(cmd.peers)) {
+          if (typeof addr !== 'string') throw new Error(`peer ${id}: expected "RAFTHOST:RAFTPORT/HOST:PORT"`);
+          running.setPeer(Number(id), parsePeerAddress(`peer ${id}`, addr));
+          n++;
+        }
+        event({ event: 'peers', count: n });
+      } catch (e) {
+        log.warn('bad admin command on stdin', { line, err: e });
+      }
+    });
+  }
+  event({ event: 'ready', pdId: flags.id, port: running.port, raftPort: running.raftPort, httpPort: running.httpPort });
+}
+
+void main();

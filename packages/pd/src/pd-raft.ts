@@ -1,0 +1,361 @@
+// PD's own raft group: one range (PD_RANGE_ID) over PD's own StorageEngine, driven by the
+// store's RaftScheduler (the one ready loop of the codebase), PD nodes talking over a
+// RaftTransport (PD ids play the role of store ids; replica id = PD id). Static
+// membership: every node is started with the same member ids.
+//
+//   const g = await PdRaftGroup.start({ pdId: 1, members: [1, 2, 3], dataDir, peers, ... });
+//   const res = await g.propose({ t: 'reserve', space: 'id', count: 100 });   // applied on this node
+//   g.serving;        // leader that has applied an entry of its own term
+//   await g.stop();
+//
+// The log is compacted like a store's ranges (the store's LogCompactor); a follower behind
+// the compacted log gets a storage snapshot of PD's range through the store's
+// SnapshotShipper over the same transport, and reloads PdState from the ingested rows.
+//
+// Reads: PD answers from the leader's applied state once that leader has applied an entry
+// of its current term (raft appends an empty one on election), so everything committed by
+// earlier leaders is visible. With check-quorum a leader cut off from the majority steps
+// down within an election timeout; until then it may answer reads from a state a newer
+// leader has moved past (documented bound, as etcd's serializable reads).
+import { randomInt } from 'node:crypto';
+import { EntryType, MessageType, Prng, RawNode, StateRole, type ConfState, type Message } from '@rangekv/raft';
+import { ColumnFamily, ReplicaRole, StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
+import {
+  LogCompactor, RaftScheduler, Replica, SnapshotShipper, TickClock, UninitializedReplicas, resolveLogCompactionLimits,
+  resolveSnapshotLimits, type ApplyEntry, type GroupHost, type LogCompactionLimits, type Logger, type SnapshotLimits,
+} from '@rangekv/store';
+import { RaftTransport, type RangeMessage, type TransportFaults } from '@rangekv/transport';
+import { decodePdCommand, encodePdCommand, type PdCommand, type PdCommandResult } from './pd-command.js';
+import { newWrites, PdState, type PdStateLimits } from './pd-state.js';
+
+export const PD_RANGE_ID = 1;
+
+export interface PdRaftOptions {
+  pdId: number;
+  /** Every PD node's id, this one included (same list on every node). */
+  members: readonly number[];
+  dataDir: string;
+  listenHost?: string;
+  /** 0 = ephemeral; read `raftPort`. */
+  raftPort?: number;
+  /** Raft addresses of the other members (more can be set later with setPeer). */
+  peers?: ReadonlyMap<number, string>;
+  tickMs?: number;
+  electionTimeoutTicks?: number;
+  heartbeatIntervalTicks?: number;
+  storage?: StorageEngineOptions;
+  stateLimits?: Partial<PdStateLimits>;
+  /** When PD's log is compacted (the store's LogCompactor limits; default the store's). */
+  logCompaction?: Partial<LogCompactionLimits>;
+  /** PD-to-PD snapshot streams (the store's SnapshotLimits). */
+  snapshots?: Partial<SnapshotLimits>;
+  transportFaults?: TransportFaults;
+  log: Logger;
+  /** A disk failure or broken invariant: the group stopped. */
+  onFatal?: (err: unknown) => void;
+  /** `serving` changed (became a leader with its term applied, or lost it). */
+  onServingChange?: (serving: boolean) => void;
+}
+
+/** The proposal was not applied: not leader, dropped by a leader change, or stopping. */
+export class PdProposalError extends Error {
+  constructor(message: string, readonly leaderId: number, readonly ambiguous: boolean) {
+    super(message);
+    this.name = 'PdProposalError';
+  }
+}
+
+function pdDescriptor(members: readonly number[]): RangeDescriptor {
+  const ids = [...members].sort((a, b) => a - b);
+  return {
+    rangeId: PD_RANGE_ID, startKey: new Uint8Array(0), endKey: new Uint8Array(0), epoch: { confVer: 1, version: 1 },
+    replicas: ids.map((id) => ({ storeId: id, replicaId: id, role: ReplicaRole.Voter })),
+  };
+}
+
+export class PdRaftGroup {
+  readonly pdId: number;
+  /** Replaced in place (same object) when a snapshot is ingested. */
+  readonly state: PdState;
+  private readonly peers: Map<number, string>;
+  private readonly scheduler: RaftScheduler<PdCommandResult>;
+  private readonly clock: TickClock;
+  private replica!: Replica<PdCommandResult>;
+  private transport!: RaftTransport;
+  private readonly compactor: LogCompactor<PdCommandResult>;
+  private readonly snapshots: SnapshotShipper<PdCommandResult>;
+  private readonly snapshotLimits: SnapshotLimits;
+  /** The applied index the in-memory state reflects (a jump past it = a snapshot was ingested). */
+  private stateApplied = 0;
+  private lastAppliedTerm = 0;
+  private wasServing = false;
+  private stopped = false;
+  fatal: unknown = null;
+
+  private constructor(private readonly opts: PdRaftOptions, private readonly engine: StorageEngine) {
+    this.pdId = opts.pdId;
+    this.peers = new Map(opts.peers ?? []);
+    this.state = PdState.load(this.rows(), opts.stateLimits ?? {});
+    this.scheduler = new RaftScheduler<PdCommandResult>(engine, this.host());
+    this.clock = new TickClock({ tickMs: opts.tickMs ?? 50, windowTicks: opts.electionTimeoutTicks ?? 10, marginTicks: 2 });
+    this.compactor = new LogCompactor(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), opts.log);
+    this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
+    // PD's range always exists on every member: nothing is ever created by message.
+    const uninit = new UninitializedReplicas<PdCommandResult>({
+      engine, scheduler: this.scheduler, maxUninitializedReplicas: 0, log: opts.log,
+      makeNode: () => {
+        throw new Error('PD never creates replicas by message');
+      },
+    });
+    this.snapshots = new SnapshotShipper<PdCommandResult>({
+      storeId: opts.pdId, engine, scheduler: this.scheduler, transport: () => this.transport, uninit, log: opts.log,
+      isStopping: () => this.stopped,
+    });
+  }
+
+  static async start(opts: PdRaftOptions): Promise<PdRaftGroup> {
+    if (!opts.members.includes(opts.pdId)) throw new RangeError(`PD ${opts.pdId} is not among the members ${opts.members.join(',')}`);
+    const chunk = resolveSnapshotLimits(opts.snapshots).snapshotChunkBytes;
+    const engine = await StorageEngine.open(opts.dataDir, {
+      ...(opts.storage ?? {}), limits: { maxSnapshotChunkBytes: chunk, ...(opts.storage?.limits ?? {}) },
+    });
+    let g: PdRaftGroup;
+    try {
+      if (!engine.hasRange(PD_RANGE_ID)) {
+        // Every member starts from the same initial state (an empty snapshot at BOOTSTRAP_INDEX).
+        const desc = pdDescriptor(opts.members);
+        const confState: ConfState = {
+          voters: desc.replicas.map((r) => r.replicaId), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false,
+        };
+        await engine.createRange({ descriptor: desc, confState });
+      }
+      const onDisk = engine.range(PD_RANGE_ID).descriptor;
+      const want = [...opts.members].sort((a, b) => a - b).join(',');
+      const have = onDisk?.replicas.map((r) => r.replicaId).join(',') ?? '';
+      if (have !== want) throw new Error(`PD data dir holds members ${have}, not ${want} (membership is static)`);
+      g = new PdRaftGroup(opts, engine);
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+    try {
+      await g.startParts();
+    } catch (e) {
+      await g.stop().catch(() => {});
+      throw e;
+    }
+    return g;
+  }
+
+  private async startParts(): Promise<void> {
+    const o = this.opts;
+    const log = this.engine.range(PD_RANGE_ID);
+    this.lastAppliedTerm = log.applied.term;
+    this.stateApplied = log.applied.index;
+    const node = new RawNode({
+      id: o.pdId, storage: log, prng: new Prng(randomInt(0x7fffffff)),
+      electionTimeoutTicks: o.electionTimeoutTicks ?? 10, heartbeatIntervalTicks: o.heartbeatIntervalTicks ?? 2,
+      applied: log.applied.index, checkQuorum: true, preVote: true,
+    });
+    this.replica = new Replica<PdCommandResult>(PD_RANGE_ID, node, log);
+    this.transport = await RaftTransport.start({
+      storeId: o.pdId, listenHost: o.listenHost ?? '127.0.0.1', listenPort: o.raftPort ?? 0,
+      resolve: (id) => this.peers.get(id),
+      ...(o.transportFaults ? { faults: o.transportFaults } : {}),
+      snapshotLimits: this.snapshotLimits,
+      onSnapshot: (start) => this.snapshots.receive(start),
+    }, (from, msgs) => this.onInbound(from, msgs));
+    this.transport.onUnreachable((to) => this.scheduler.withNode(PD_RANGE_ID, (r) => r.node.reportUnreachable(to)));
+    this.scheduler.add(this.replica);
+    this.clock.start(() => {
+      this.scheduler.tick();
+      this.compactor.tick();
+      this.snapshots.sweepStaged();
+    });
+    // A single-member group elects itself at once instead of waiting an election timeout.
+    if (o.members.length === 1) this.scheduler.withNode(PD_RANGE_ID, (r) => r.node.campaign());
+  }
+
+  get raftPort(): number {
+    return this.transport.port;
+  }
+
+  setPeer(pdId: number, raftAddress: string): void {
+    this.peers.set(pdId, raftAddress);
+  }
+
+  /** The leader's PD id as this node knows it (0: unknown). */
+  get leaderId(): number {
+    return this.replica.lead;
+  }
+
+  get isLeader(): boolean {
+    return this.replica.role === StateRole.Leader;
+  }
+
+  /** Last index of PD's raft log on this node (tests: how many entries commands took). */
+  get lastIndex(): number {
+    return this.replica.node.status().lastIndex;
+  }
+
+  /** First index still in PD's raft log on this node (moves up as the log is compacted). */
+  get firstIndex(): number {
+    return this.replica.log.firstIndex();
+  }
+
+  /** Snapshots sent / received by this node (PD-to-PD catch-up). */
+  get snapshotCounters(): Readonly<{ snapshotsSent: number; snapshotsReceived: number }> {
+    return this.snapshots.counters;
+  }
+
+  get appliedIndex(): number {
+    return this.replica.log.applied.index;
+  }
+
+  get term(): number {
+    return this.replica.node.status().term;
+  }
+
+  /** Leader whose own term has an applied entry: its applied state holds every committed command. */
+  get serving(): boolean {
+    return !this.stopped && this.isLeader && this.lastAppliedTerm === this.term;
+  }
+
+  /** Proposes `cmd` and resolves with its result once it applied on this node. */
+  propose(cmd: PdCommand): Promise<PdCommandResult> {
+    if (this.stopped) return Promise.reject(new PdProposalError('PD is stopping', 0, false));
+    return new Promise((resolve, reject) => {
+      const res = this.scheduler.propose(PD_RANGE_ID, encodePdCommand(cmd), (o) => {
+        if (o.kind === 'applied') resolve(o.result);
+        else reject(new PdProposalError(`proposal ${o.kind}: ${o.reason}`, this.leaderId, o.kind === 'unknown'));
+      });
+      if (!res.ok) reject(new PdProposalError(`not proposed: ${res.reason}`, this.leaderId, false));
+    });
+  }
+
+  /** Asks raft to hand leadership to `pdId` (tests, graceful stop). */
+  transferLeader(pdId: number): void {
+    this.scheduler.withNode(PD_RANGE_ID, (r) => r.node.transferLeader(pdId));
+  }
+
+  /**
+   * Graceful stop of a leader: hands leadership to the most caught-up other member and
+   * waits (at most `timeoutMs`) until this node follows the new leader (it heard from it).
+   */
+  async handOffLeadership(timeoutMs: number): Promise<void> {
+    if (this.stopped || !this.isLeader || this.opts.members.length < 2) return;
+    const progress = this.replica.node.status().progress;
+    let to = 0;
+    let best = -1;
+    for (const [id, p] of progress ?? []) {
+      if (id !== this.pdId && p.match > best) {
+        best = p.match;
+        to = id;
+      }
+    }
+    if (to === 0) return;
+    this.transferLeader(to);
+    const end = Date.now() + timeoutMs;
+    while ((this.isLeader || this.leaderId === 0) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.checkServing();
+    this.clock.stop();
+    await this.compactor.stop();
+    await this.scheduler.stop();
+    await this.snapshots.stop();
+    this.replica?.failAll('PD stopping');
+    if (this.transport) await this.transport.stop();
+    await this.engine.close();
+  }
+
+  private checkServing(): void {
+    const s = this.serving;
+    if (s !== this.wasServing) {
+      this.wasServing = s;
+      this.opts.onServingChange?.(s);
+    }
+  }
+
+  private onInbound(from: number, msgs: ReadonlyArray<RangeMessage>): void {
+    if (this.stopped) return;
+    for (const { rangeId, msg } of msgs) {
+      if (rangeId !== PD_RANGE_ID || msg.to !== this.pdId || msg.from !== from) continue;
+      try {
+        this.scheduler.step(rangeId, msg);
+      } catch (e) {
+        this.opts.log.warn('dropped a raft message raft refused', { fromPd: from, err: e });
+      }
+    }
+  }
+
+  private send(msgs: readonly Message[]): void {
+    for (const m of msgs) {
+      if (m.type === MessageType.Snap) {
+        // Raft's snapshot data is a build request: the shipper builds and streams PD's range.
+        this.snapshots.send(this.replica, m, m.to);
+        continue;
+      }
+      if (!this.transport.send(m.to, PD_RANGE_ID, m)) this.replica.node.reportUnreachable(m.to);
+    }
+  }
+
+  private applyEntries(entries: readonly ApplyEntry[]): PdCommandResult[] {
+    const w = newWrites();
+    const results: PdCommandResult[] = [];
+    let confState: ConfState | undefined;
+    for (const e of entries) {
+      if (e.type === EntryType.Normal && e.data.length > 0) {
+        results.push(this.state.apply(decodePdCommand(e.data), w));
+      } else {
+        if (e.type === EntryType.ConfChange && e.confState) confState = e.confState;
+        results.push({ ok: true, error: '', first: 0 });
+      }
+    }
+    const last = entries[entries.length - 1]!;
+    this.engine.apply(PD_RANGE_ID, {
+      puts: w.puts, deletes: w.deletes, applied: { index: last.index, term: last.term }, ...(confState ? { confState } : {}),
+    });
+    this.lastAppliedTerm = last.term;
+    this.stateApplied = last.index;
+    return results;
+  }
+
+  private rows(): { key: Uint8Array; value: Uint8Array }[] {
+    return this.engine.db.scan(ColumnFamily.Default, { gte: Buffer.alloc(0) }).map((kv) => ({ key: kv.key, value: kv.value }));
+  }
+
+  /** After a snapshot was ingested: the state is whatever the snapshot's rows say. */
+  private onAppliedState(): void {
+    const applied = this.replica.log.applied;
+    if (applied.index > this.stateApplied) {
+      this.state.replaceWith(PdState.load(this.rows(), this.opts.stateLimits ?? {}));
+      this.stateApplied = applied.index;
+      this.lastAppliedTerm = applied.term;
+      this.opts.log.info('PD state loaded from a snapshot', { index: applied.index, term: applied.term });
+    }
+    this.checkServing();
+  }
+
+  private host(): GroupHost<PdCommandResult> {
+    return {
+      send: (_r, msgs) => this.send(msgs),
+      flush: () => this.transport.flush(),
+      applyEntries: (_r, entries) => this.applyEntries(entries),
+      onSoftState: (r, ss) => {
+        if (ss.lead !== r.lead) this.opts.log.info('PD raft leader changed', { lead: ss.lead, role: ss.role });
+        // replica.role is updated when this returns.
+        setImmediate(() => this.checkServing());
+      },
+      onApplied: () => this.onAppliedState(),
+      onFatal: (err) => {
+        this.fatal = err;
+        this.opts.log.error('PD raft group failed', { err });
+        this.opts.onFatal?.(err);
+      },
+    };
+  }
+}

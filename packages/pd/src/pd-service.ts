@@ -1,0 +1,438 @@
+// The PD service's logic (proto/pd.proto), without gRPC: pd-grpc.ts serves it.
+//
+// Only the serving leader (PdRaftGroup.serving) answers; other nodes answer
+// `header.error.not_leader` with the leader's id and client address (GetMembers is
+// answered by any node: the member list is static). Persisted through raft: store
+// addresses, range descriptors (only when a report carries a newer epoch), id counters,
+// bootstrap, operators. In the leader's memory only: store stats and heartbeat times,
+// each range's newest report (leader, term, stats). A new leader starts with empty memory:
+// a store it has not heard from yet counts as heard at the moment it became leader.
+import { randomInt } from 'node:crypto';
+import type { pdpb } from '@rangekv/proto';
+import type { Logger } from '@rangekv/store';
+import { PdRequestError, invalidArgument } from './errors.js';
+import { DEFAULT_PD_LIMITS, type PdLimits } from './pd-limits.js';
+import { PdProposalError, type PdRaftGroup } from './pd-raft.js';
+import { descFromProto, descToProto, operatorToProto, replicaFromProto, replicaToProto } from './pd-wire.js';
+import { OperatorRunner, type OperatorLimits } from './operator-runner.js';
+import type { StoreAdminCaller } from './store-admin-client.js';
+import {
+  compareReports, FIRST_RANGE_ID, isFinal, OperatorStatus, ReplicaRole,
+  type RangeDesc, type RangeRecord, type RangeStats, type StoreMeta, type StoreStats,
+} from './types.js';
+
+type Header = pdpb.ResponseHeader.$Properties;
+
+export interface PdServiceOptions {
+  group: PdRaftGroup;
+  /** Client addresses of every PD member, this one included (more can be set later). */
+  members: Map<number, string>;
+  /** Stores that must have heartbeated before range 1 is created. */
+  initialStores: number;
+  limits?: Partial<PdLimits>;
+  operatorLimits?: Partial<OperatorLimits>;
+  admin: StoreAdminCaller;
+  log: Logger;
+  now?: () => number;
+}
+
+interface LiveStore {
+  lastHeartbeatMs: number;
+  stats: StoreStats;
+}
+
+interface LiveRange extends RangeRecord {
+  stats: RangeStats;
+}
+
+const ZERO_STATS: StoreStats = { ranges: 0, leaders: 0, capacityBytes: 0, availableBytes: 0 };
+
+export class PdService {
+  readonly limits: PdLimits;
+  readonly operators: OperatorRunner;
+  private readonly group: PdRaftGroup;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly liveStores = new Map<number, LiveStore>();
+  private readonly liveRanges = new Map<number, LiveRange>();
+  private readonly pendingRanges = new Map<number, RangeRecord>();
+  private flushing: Promise<void> | null = null;
+  private bootstrapping: Promise<void> | null = null;
+  private initializing: Promise<void> | null = null;
+  private idBlock = { next: 0, end: 0 };
+  private idLock: Promise<unknown> = Promise.resolve();
+  private servingSinceMs = 0;
+
+  constructor(private readonly opts: PdServiceOptions) {
+    this.group = opts.group;
+    this.log = opts.log;
+    this.limits = { ...DEFAULT_PD_LIMITS, ...(opts.limits ?? {}) };
+    this.now = opts.now ?? Date.now;
+    this.operators = new OperatorRunner({
+      state: this.group.state,
+      propose: (c) => this.group.propose(c),
+      allocIds: (n) => this.allocFromBlock(n),
+      admin: opts.admin,
+      storeAddress: (id) => this.group.state.stores.get(id)?.address,
+      storeUp: (id) => this.heartbeatAgeMs(id) <= this.limits.storeDownAfterMs,
+      route: (id) => this.route(id),
+      learned: (rec) => {
+        if (this.learned(rec)) void this.flushRanges().catch(() => undefined);
+      },
+      persistLearned: () => this.flushRanges(),
+      now: this.now,
+      log: this.log,
+    }, opts.operatorLimits ?? {});
+  }
+
+  /** Called by the owner when PdRaftGroup.serving changes. */
+  onServingChange(serving: boolean): void {
+    this.liveStores.clear();
+    this.liveRanges.clear();
+    this.pendingRanges.clear();
+    this.idBlock = { next: 0, end: 0 };
+    if (serving) {
+      this.servingSinceMs = this.now();
+      this.log.info('PD leader serving', { term: this.group.term });
+      void this.ensureInit().catch((e: unknown) => this.log.warn('cluster id init failed', { err: e }));
+      this.operators.start();
+    } else {
+      this.operators.stop();
+    }
+  }
+
+  stop(): void {
+    this.operators.stop();
+  }
+
+  // ---- helpers ---------------------------------------------------------------------
+
+  private header(): Header {
+    return { clusterId: this.group.state.clusterId };
+  }
+
+  private notLeaderHeader(): Header {
+    const id = this.group.leaderId;
+    const address = id === 0 ? '' : this.opts.members.get(id) ?? '';
+    return {
+      clusterId: this.group.state.clusterId,
+      error: {
+        message: id === 0 ? `PD ${this.group.pdId} is not the leader (leader unknown)` : `PD ${this.group.pdId} is not the leader; leader is PD ${id} at ${address}`,
+        notLeader: { leaderId: id, leaderAddress: address },
+      },
+    };
+  }
+
+  /** Runs `f` on the serving leader; otherwise (or if leadership is lost meanwhile) answers not_leader. */
+  private async leaderOnly<R extends { header?: Header | null }>(f: () => Promise<R>): Promise<R> {
+    if (!this.group.serving) return { header: this.notLeaderHeader() } as R;
+    try {
+      await this.ensureInit();
+      return await f();
+    } catch (e) {
+      if (e instanceof PdProposalError) return { header: this.notLeaderHeader() } as R;
+      throw e;
+    }
+  }
+
+  private ensureInit(): Promise<void> {
+    if (this.group.state.clusterId !== 0) return Promise.resolve();
+    this.initializing ??= this.group.propose({ t: 'init', clusterId: randomInt(1, 2 ** 47) })
+      .then(() => undefined)
+      .finally(() => {
+        this.initializing = null;
+      });
+    return this.initializing;
+  }
+
+  /** Ids from the leader's block, refilled through raft (one entry per idBlockSize ids). */
+  private allocFromBlock(count: number): Promise<number> {
+    const run = async (): Promise<number> => {
+      if (this.idBlock.end - this.idBlock.next < count) {
+        const n = Math.max(count, this.limits.idBlockSize);
+        const res = await this.group.propose({ t: 'reserve', space: 'id', count: n });
+        if (!res.ok) throw new PdRequestError('FAILED_PRECONDITION', res.error);
+        this.idBlock = { next: res.first, end: res.first + n };
+      }
+      const first = this.idBlock.next;
+      this.idBlock.next += count;
+      return first;
+    };
+    const p = this.idLock.then(run, run);
+    this.idLock = p.catch(() => undefined);
+    return p;
+  }
+
+  /** The newest record of a range: PD's committed one or a newer report not yet committed. */
+  route(rangeId: number): RangeRecord | null {
+    const persisted = this.group.state.ranges.get(rangeId) ?? null;
+    const live = this.liveRanges.get(rangeId);
+    if (live && (!persisted || compareReports(live, persisted) >= 0)) return live;
+    return persisted;
+  }
+
+  /** A range record from a report or a store's answer: kept in memory; a newer epoch is queued for raft. */
+  private learned(rec: RangeRecord, stats?: RangeStats): boolean {
+    const id = rec.descriptor.rangeId;
+    const live = this.liveRanges.get(id);
+    if (!live || compareReports(rec, live) >= 0) {
+      this.liveRanges.set(id, { ...rec, stats: stats ?? live?.stats ?? { approximateKeys: 0, approximateBytes: 0, writesPerSecond: 0 } });
+    }
+    const persisted = this.group.state.ranges.get(id);
+    const queued = this.pendingRanges.get(id);
+    const newerEpoch = (a: RangeRecord, b: RangeRecord | undefined): boolean =>
+      !b || compareReports({ descriptor: a.descriptor, term: 0 }, { descriptor: b.descriptor, term: 0 }) > 0;
+    if (newerEpoch(rec, persisted) && newerEpoch(rec, queued)) {
+      this.pendingRanges.set(id, rec);
+      return true;
+    }
+    return false;
+  }
+
+  /** Commits the queued descriptor changes: one raft entry per maxRangesPerEntry records. */
+  private async flushRanges(): Promise<void> {
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    if (this.pendingRanges.size === 0) return;
+    const recs = [...this.pendingRanges.values()];
+    this.pendingRanges.clear();
+    this.flushing = (async () => {
+      for (let i = 0; i < recs.length; i += this.limits.maxRangesPerEntry) {
+        await this.group.propose({ t: 'putRanges', ranges: recs.slice(i, i + this.limits.maxRangesPerEntry) });
+      }
+    })().finally(() => {
+      this.flushing = null;
+    });
+    await this.flushing;
+  }
+
+  /** Since the store's last heartbeat to this leader (or since this node became leader). */
+  private heartbeatAgeMs(storeId: number): number {
+    return Math.max(0, this.now() - (this.liveStores.get(storeId)?.lastHeartbeatMs ?? this.servingSinceMs));
+  }
+
+  private storeToProto(s: StoreMeta): pdpb.Store.$Properties {
+    const age = this.heartbeatAgeMs(s.id);
+    return {
+      id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress,
+      state: age > this.limits.storeDownAfterMs ? 1 : 0, lastHeartbeatAgeMs: age,
+    };
+  }
+
+  private statsToProto(s: StoreStats): pdpb.StoreStats.$Properties {
+    return { ranges: s.ranges, leaders: s.leaders, capacityBytes: s.capacityBytes, availableBytes: s.availableBytes };
+  }
+
+  private routeToProto(r: RangeRecord): pdpb.RangeRoute.$Properties {
+    return { descriptor: descToProto(r.descriptor), leader: r.leader ? replicaToProto(r.leader) : { storeId: 0, replicaId: 0 } };
+  }
+
+  private notBootstrapped(): Header {
+    return { clusterId: this.group.state.clusterId, error: { message: 'cluster not bootstrapped yet', notBootstrapped: true } };
+  }
+
+  // ---- stores ----------------------------------------------------------------------
+
+  allocStoreId(_req: pdpb.AllocStoreIdRequest.$Properties): Promise<pdpb.AllocStoreIdResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      const res = await this.group.propose({ t: 'reserve', space: 'store', count: 1 });
+      if (!res.ok) throw new PdRequestError('FAILED_PRECONDITION', res.error);
+      this.log.info('allocated a store id', { storeIdAllocated: res.first });
+      return { header: this.header(), storeId: res.first };
+    });
+  }
+
+  storeHeartbeat(req: pdpb.StoreHeartbeatRequest.$Properties): Promise<pdpb.StoreHeartbeatResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      const s = req.store;
+      const id = Number(s?.id ?? 0);
+      if (!s || id <= 0) throw invalidArgument('store.id must be set');
+      if (!s.address) throw invalidArgument('store.address must be set');
+      const meta: StoreMeta = { id, address: s.address, raftAddress: s.raftAddress ?? '', httpAddress: s.httpAddress ?? '' };
+      const st = req.stats;
+      this.liveStores.set(id, {
+        lastHeartbeatMs: this.now(),
+        stats: st ? {
+          ranges: Number(st.ranges ?? 0), leaders: Number(st.leaders ?? 0),
+          capacityBytes: Number(st.capacityBytes ?? 0), availableBytes: Number(st.availableBytes ?? 0),
+        } : ZERO_STATS,
+      });
+      const known = this.group.state.stores.get(id);
+      if (!known || known.address !== meta.address || known.raftAddress !== meta.raftAddress || known.httpAddress !== meta.httpAddress) {
+        await this.group.propose({ t: 'putStore', store: meta });
+        this.log.info('store registered', { store: id, address: meta.address, raftAddress: meta.raftAddress });
+      }
+      await this.maybeBootstrap();
+      const state = this.group.state;
+      const boot = state.bootstrapDescriptor;
+      const res: pdpb.StoreHeartbeatResponse.$Properties = {
+        header: this.header(),
+        stores: [...state.stores.values()].sort((a, b) => a.id - b.id).map((x) => this.storeToProto(x)),
+      };
+      if (boot && this.bootstrapPending() && boot.replicas.some((r) => r.storeId === id)) res.bootstrap = { descriptor: descToProto(boot) };
+      return res;
+    });
+  }
+
+  /**
+   * Whether range 1 is still as bootstrapped: no leader has reported it yet. Only then do
+   * initial stores get `bootstrap`; later an initial store that missed it gets its replica
+   * from the range's leader (raft message, then snapshot), and a store whose replica was
+   * removed since can never recreate it from the initial descriptor.
+   */
+  private bootstrapPending(): boolean {
+    const st = this.group.state;
+    if (!st.bootstrapped || !st.bootstrapDescriptor) return false;
+    const r = this.route(FIRST_RANGE_ID);
+    return r !== null && r.term === 0 && compareReports(r, { descriptor: st.bootstrapDescriptor, term: 0 }) === 0;
+  }
+
+  private maybeBootstrap(): Promise<void> {
+    const state = this.group.state;
+    if (state.bootstrapped) return Promise.resolve();
+    if (this.bootstrapping) return this.bootstrapping;
+    const heard = [...this.liveStores.keys()].filter((id) => state.stores.has(id)).sort((a, b) => a - b);
+    if (heard.length < this.opts.initialStores) return Promise.resolve();
+    const chosen = heard.slice(0, this.opts.initialStores);
+    this.bootstrapping = (async () => {
+      const first = await this.allocFromBlock(chosen.length);
+      const descriptor: RangeDesc = {
+        rangeId: FIRST_RANGE_ID, startKey: new Uint8Array(0), endKey: new Uint8Array(0), epoch: { confVer: 1, version: 1 },
+        replicas: chosen.map((storeId, i) => ({ storeId, replicaId: first + i, role: ReplicaRole.VOTER })),
+      };
+      const res = await this.group.propose({ t: 'bootstrap', descriptor });
+      if (res.ok) this.log.info('cluster bootstrapped: range 1 committed', { stores: chosen });
+    })().finally(() => {
+      this.bootstrapping = null;
+    });
+    return this.bootstrapping;
+  }
+
+  getStore(req: pdpb.GetStoreRequest.$Properties): Promise<pdpb.GetStoreResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      const id = Number(req.storeId ?? 0);
+      const s = this.group.state.stores.get(id);
+      if (!s) throw new PdRequestError('NOT_FOUND', `store ${id} is unknown to PD`);
+      return { header: this.header(), store: this.storeToProto(s), stats: this.statsToProto(this.liveStores.get(id)?.stats ?? ZERO_STATS) };
+    });
+  }
+
+  listStores(_req: pdpb.ListStoresRequest.$Properties): Promise<pdpb.ListStoresResponse.$Properties> {
+    return this.leaderOnly(async () => ({
+      header: this.header(),
+      stores: [...this.group.state.stores.values()].sort((a, b) => a.id - b.id).map((s) => ({
+        store: this.storeToProto(s), stats: this.statsToProto(this.liveStores.get(s.id)?.stats ?? ZERO_STATS),
+      })),
+    }));
+  }
+
+  // ---- ranges ----------------------------------------------------------------------
+
+  rangeHeartbeat(req: pdpb.RangeHeartbeatRequest.$Properties): Promise<pdpb.RangeHeartbeatResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      const reports = req.ranges ?? [];
+      if (reports.length > this.limits.maxRangeReportsPerHeartbeat) {
+        throw invalidArgument(`at most maxRangeReportsPerHeartbeat (${this.limits.maxRangeReportsPerHeartbeat}) reports per heartbeat`);
+      }
+      for (const r of reports) {
+        if (!r.descriptor || !(Number(r.descriptor.rangeId ?? 0) > 0)) throw invalidArgument('every report needs a descriptor with a range id');
+      }
+      let changed = false;
+      for (const r of reports) {
+        const rec: RangeRecord = {
+          descriptor: descFromProto(r.descriptor!),
+          leader: r.leader && Number(r.leader.storeId ?? 0) > 0 ? replicaFromProto(r.leader) : null,
+          term: Number(r.term ?? 0),
+        };
+        const s = r.stats;
+        const stats: RangeStats = {
+          approximateKeys: Number(s?.approximateKeys ?? 0), approximateBytes: Number(s?.approximateBytes ?? 0),
+          writesPerSecond: Number(s?.writesPerSecond ?? 0),
+        };
+        if (this.learned(rec, stats)) changed = true;
+      }
+      if (changed || this.pendingRanges.size > 0) await this.flushRanges();
+      return { header: this.header() };
+    });
+  }
+
+  getRangeByKey(req: pdpb.GetRangeByKeyRequest.$Properties): Promise<pdpb.GetRangeByKeyResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      if (!this.group.state.bootstrapped) return { header: this.notBootstrapped() };
+      const rec = this.group.state.index.byKey(req.key ?? new Uint8Array(0));
+      if (!rec) throw new PdRequestError('NOT_FOUND', 'no range holds the key');
+      return { header: this.header(), route: this.routeToProto(this.route(rec.descriptor.rangeId) ?? rec) };
+    });
+  }
+
+  scanRanges(req: pdpb.ScanRangesRequest.$Properties): Promise<pdpb.ScanRangesResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      if (!this.group.state.bootstrapped) return { header: this.notBootstrapped() };
+      const limit = req.limit && req.limit > 0 ? Math.min(req.limit, this.limits.maxScanRanges) : this.limits.maxScanRanges;
+      const { ranges, more } = this.group.state.index.scan(req.startKey ?? new Uint8Array(0), req.endKey ?? new Uint8Array(0), limit);
+      return {
+        header: this.header(),
+        routes: ranges.map((r) => this.routeToProto(this.route(r.descriptor.rangeId) ?? r)),
+        more,
+      };
+    });
+  }
+
+  allocIds(req: pdpb.AllocIdsRequest.$Properties): Promise<pdpb.AllocIdsResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      const count = Number(req.count ?? 0);
+      if (count < 1 || count > this.limits.maxAllocIdsCount) {
+        throw invalidArgument(`count must be in 1..maxAllocIdsCount (${this.limits.maxAllocIdsCount}), got ${count}`);
+      }
+      const first = await this.allocFromBlock(count);
+      return { header: this.header(), first, count };
+    });
+  }
+
+  /** Answered by every member (the list is static), so a client can find the leader anywhere. */
+  getMembers(_req: pdpb.GetMembersRequest.$Properties): Promise<pdpb.GetMembersResponse.$Properties> {
+    const leader = this.group.leaderId;
+    return Promise.resolve({
+      header: this.header(),
+      members: [...this.opts.members.entries()].sort((a, b) => a[0] - b[0])
+        .map(([id, address]) => ({ id, address, isLeader: id === leader })),
+    });
+  }
+
+  // ---- operators -------------------------------------------------------------------
+
+  createOperator(req: pdpb.CreateOperatorRequest.$Properties): Promise<pdpb.CreateOperatorResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      if (!this.group.state.bootstrapped) return { header: this.notBootstrapped() };
+      const op = await this.operators.create({
+        kind: req.kind ?? 0, rangeId: Number(req.rangeId ?? 0), toStore: Number(req.toStore ?? 0),
+        fromStore: Number(req.fromStore ?? 0), splitKey: new Uint8Array(req.splitKey ?? new Uint8Array(0)),
+        timeoutMs: Number(req.timeoutMs ?? 0),
+      });
+      let out = op;
+      if (req.wait) {
+        // Bounded by the operator's own timeout (it is final by then) plus a step's grace.
+        out = (await this.operators.waitFinal(op.id, op.timeoutMs + this.operators.limits.adminCallTimeoutMs)) ?? op;
+        if (!isFinal(out.status) && !this.group.serving) return { header: this.notLeaderHeader() };
+      }
+      return { header: this.header(), operator: operatorToProto(out) };
+    });
+  }
+
+  getOperator(req: pdpb.GetOperatorRequest.$Properties): Promise<pdpb.GetOperatorResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      const op = this.group.state.operators.get(Number(req.id ?? 0));
+      if (!op) throw new PdRequestError('NOT_FOUND', `operator ${String(req.id)} is unknown`);
+      return { header: this.header(), operator: operatorToProto(op) };
+    });
+  }
+
+  listOperators(_req: pdpb.ListOperatorsRequest.$Properties): Promise<pdpb.ListOperatorsResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      const all = [...this.group.state.operators.values()];
+      const running = all.filter((o) => o.status === OperatorStatus.RUNNING).sort((a, b) => a.id - b.id);
+      const finished = all.filter((o) => o.status !== OperatorStatus.RUNNING).sort((a, b) => b.id - a.id)
+        .slice(0, this.limits.maxListedFinishedOperators);
+      return { header: this.header(), operators: [...running, ...finished].map(operatorToProto) };
+    });
+  }
+}

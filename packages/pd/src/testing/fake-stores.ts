@@ -1,0 +1,187 @@
+// Fake stores for PD tests: real gRPC servers speaking storeAdminService, backed by one
+// shared in-memory model of the ranges (descriptor, leader store, term, log indexes). Each
+// call is recorded. Knobs make a store misbehave: ignore transfers, keep learners behind,
+// refuse split keys.
+import * as grpc from '@grpc/grpc-js';
+import { adminpb, storeAdminService, type metapb } from '@rangekv/proto';
+import { descFromProto, descToProto } from '../pd-wire.js';
+import { compareBytes, keyInSpan, ReplicaRole, type RangeDesc } from '../types.js';
+
+export interface FakeRange {
+  desc: RangeDesc;
+  leaderStore: number;
+  term: number;
+  lastIndex: number;
+  /** Followers' match index by replica id. */
+  match: Map<number, number>;
+}
+
+export interface RecordedCall {
+  storeId: number;
+  method: string;
+  req: unknown;
+}
+
+type RangeErr = metapb.RangeError.$Properties;
+
+export class FakeCluster {
+  readonly ranges = new Map<number, FakeRange>();
+  readonly calls: RecordedCall[] = [];
+  private readonly servers = new Map<number, { server: grpc.Server; port: number }>();
+  /** TransferLeader answers OK but leadership never moves. */
+  ignoreTransfers = false;
+  /** TransferLeader answers FAILED_PRECONDITION with this message (null: off). */
+  failTransfers: string | null = null;
+  /** New learners stay at match 0 (never caught up). */
+  learnersNeverCatchUp = false;
+  /** SplitRange at these keys answers KeyNotInRange. */
+  readonly refuseSplitKeys = new Set<string>();
+
+  address(storeId: number): string {
+    return `127.0.0.1:${this.servers.get(storeId)!.port}`;
+  }
+
+  async startStore(storeId: number): Promise<string> {
+    const server = new grpc.Server();
+    const impl: grpc.UntypedServiceImplementation = {};
+    const methods = storeAdminService as unknown as Record<string, grpc.MethodDefinition<unknown, unknown>>;
+    for (const name of Object.keys(methods)) {
+      impl[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        this.calls.push({ storeId, method: name, req: call.request });
+        try {
+          cb(null, this.handle(storeId, name, call.request as Record<string, unknown>));
+        } catch (e) {
+          cb({ code: grpc.status.FAILED_PRECONDITION, details: e instanceof Error ? e.message : String(e) });
+        }
+      }) as grpc.UntypedHandleCall;
+    }
+    server.addService(methods, impl);
+    const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    this.servers.set(storeId, { server, port });
+    return this.address(storeId);
+  }
+
+  /** Creates a range in the model (e.g. from PD's bootstrap descriptor). */
+  createRange(desc: RangeDesc, leaderStore: number): void {
+    const match = new Map(desc.replicas.map((r) => [r.replicaId, 1000]));
+    this.ranges.set(desc.rangeId, { desc, leaderStore, term: 1, lastIndex: 1000, match });
+  }
+
+  callsOf(method: string): RecordedCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  async stop(): Promise<void> {
+    for (const { server } of this.servers.values()) server.forceShutdown();
+    this.servers.clear();
+  }
+
+  private replicaOn(r: FakeRange, storeId: number) {
+    return r.desc.replicas.find((x) => x.storeId === storeId);
+  }
+
+  private leaderCheck(storeId: number, header: unknown, changes: boolean): { r: FakeRange } | { err: RangeErr } {
+    const h = header as metapb.RequestHeader | undefined;
+    const rangeId = Number(h?.rangeId ?? 0);
+    const r = this.ranges.get(rangeId);
+    if (!r || !this.replicaOn(r, storeId)) return { err: { message: 'range not found', rangeNotFound: { rangeId } } };
+    if (r.leaderStore !== storeId) {
+      const lead = this.replicaOn(r, r.leaderStore)!;
+      return { err: { message: 'not leader', notLeader: { rangeId, leader: { storeId: lead.storeId, replicaId: lead.replicaId, role: lead.role } } } };
+    }
+    const e = h?.epoch;
+    if (Number(e?.version ?? 0) !== r.desc.epoch.version || (changes && Number(e?.confVer ?? 0) !== r.desc.epoch.confVer)) {
+      return { err: { message: 'epoch not match', epochNotMatch: { current: [descToProto(r.desc)] } } };
+    }
+    return { r };
+  }
+
+  private bumpConf(r: FakeRange): void {
+    r.desc = { ...r.desc, epoch: { ...r.desc.epoch, confVer: r.desc.epoch.confVer + 1 }, replicas: [...r.desc.replicas].sort((a, b) => a.replicaId - b.replicaId) };
+    r.lastIndex++;
+    for (const [id, m] of r.match) if (m >= r.lastIndex - 1 && (!this.learnersNeverCatchUp || this.isVoter(r, id))) r.match.set(id, r.lastIndex);
+  }
+
+  private isVoter(r: FakeRange, replicaId: number): boolean {
+    return r.desc.replicas.some((x) => x.replicaId === replicaId && x.role === ReplicaRole.VOTER);
+  }
+
+  private handle(storeId: number, method: string, req: Record<string, unknown>): unknown {
+    switch (method) {
+      case 'rangeStatus': {
+        const rangeId = Number(req['rangeId'] ?? 0);
+        const r = this.ranges.get(rangeId);
+        const me = r && this.replicaOn(r, storeId);
+        if (!r || !me) return { rangeError: { message: 'range not found', rangeNotFound: { rangeId } } };
+        const leader = r.leaderStore === storeId;
+        const lead = this.replicaOn(r, r.leaderStore);
+        return {
+          status: {
+            descriptor: descToProto(r.desc), replicaId: me.replicaId, role: leader ? adminpb.RaftRole.LEADER : adminpb.RaftRole.FOLLOWER,
+            term: r.term, leaderReplicaId: lead?.replicaId ?? 0, commit: r.lastIndex, applied: r.lastIndex, lastIndex: r.lastIndex,
+            progress: leader ? r.desc.replicas.filter((x) => x.storeId !== storeId).map((x) => ({ replicaId: x.replicaId, match: r.match.get(x.replicaId) ?? 0 })) : [],
+          },
+        };
+      }
+      case 'transferLeader': {
+        const c = this.leaderCheck(storeId, req['header'], false);
+        if ('err' in c) return { rangeError: c.err };
+        const to = Number(req['toStore'] ?? 0);
+        if (this.failTransfers !== null) throw new Error(this.failTransfers);
+        if (!this.ignoreTransfers && this.replicaOn(c.r, to)) {
+          setTimeout(() => {
+            c.r.leaderStore = to;
+            c.r.term++;
+          }, 20);
+        }
+        return {};
+      }
+      case 'addReplica': {
+        const c = this.leaderCheck(storeId, req['header'], true);
+        if ('err' in c) return { rangeError: c.err };
+        const replicaId = Number(req['replicaId'] ?? 0);
+        c.r.desc = { ...c.r.desc, replicas: [...c.r.desc.replicas, { storeId: Number(req['storeId']), replicaId, role: Number(req['role'] ?? 0) }] };
+        c.r.match.set(replicaId, 0);
+        this.bumpConf(c.r);
+        if (!this.learnersNeverCatchUp) setTimeout(() => c.r.match.set(replicaId, c.r.lastIndex), 100);
+        return { descriptor: descToProto(c.r.desc) };
+      }
+      case 'promoteLearner': {
+        const c = this.leaderCheck(storeId, req['header'], true);
+        if ('err' in c) return { rangeError: c.err };
+        const target = Number(req['storeId'] ?? 0);
+        c.r.desc = { ...c.r.desc, replicas: c.r.desc.replicas.map((x) => (x.storeId === target ? { ...x, role: ReplicaRole.VOTER } : x)) };
+        this.bumpConf(c.r);
+        return { descriptor: descToProto(c.r.desc) };
+      }
+      case 'removeReplica': {
+        const c = this.leaderCheck(storeId, req['header'], true);
+        if ('err' in c) return { rangeError: c.err };
+        const target = Number(req['storeId'] ?? 0);
+        if (target === storeId) throw new Error('the leader cannot remove itself');
+        c.r.desc = { ...c.r.desc, replicas: c.r.desc.replicas.filter((x) => x.storeId !== target) };
+        this.bumpConf(c.r);
+        return { descriptor: descToProto(c.r.desc) };
+      }
+      case 'splitRange': {
+        const c = this.leaderCheck(storeId, req['header'], false);
+        if ('err' in c) return { rangeError: c.err };
+        const key = new Uint8Array(req['splitKey'] as Uint8Array);
+        const d = c.r.desc;
+        if (this.refuseSplitKeys.has(Buffer.from(key).toString()) || !keyInSpan(key, d.startKey, d.endKey) || compareBytes(key, d.startKey) === 0) {
+          return { rangeError: { message: 'key not in range', keyNotInRange: { key, descriptor: descToProto(d) } } };
+        }
+        const version = d.epoch.version + 1;
+        const left: RangeDesc = { ...d, endKey: key, epoch: { ...d.epoch, version } };
+        const right: RangeDesc = { ...d, rangeId: Number(req['newRangeId']), startKey: key, epoch: { ...d.epoch, version } };
+        c.r.desc = left;
+        this.ranges.set(right.rangeId, { desc: right, leaderStore: c.r.leaderStore, term: c.r.term, lastIndex: 1000, match: new Map(right.replicas.map((x) => [x.replicaId, 1000])) });
+        return { left: descToProto(left), right: descToProto(right) };
+      }
+      default:
+        return {};
+    }
+  }
+}
+
+export { descFromProto };

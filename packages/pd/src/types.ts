@@ -1,0 +1,125 @@
+// Plain data PD keeps: stores, range records, operators. Roles, kinds and statuses use the
+// numeric values of proto/metadata.proto and proto/pd.proto, so the gRPC edge converts
+// shapes only (pd-wire.ts), never meanings.
+import { metapb, pdpb } from '@rangekv/proto';
+
+export const ReplicaRole = metapb.ReplicaRole;
+export type ReplicaRole = metapb.ReplicaRole;
+export const OperatorKind = pdpb.OperatorKind;
+export type OperatorKind = pdpb.OperatorKind;
+export const OperatorStatus = pdpb.OperatorStatus;
+export type OperatorStatus = pdpb.OperatorStatus;
+
+export interface ReplicaMeta {
+  storeId: number;
+  replicaId: number;
+  role: ReplicaRole;
+}
+
+export interface RangeEpoch {
+  confVer: number;
+  version: number;
+}
+
+/** A range as PD knows it; empty startKey = start of the keyspace, empty endKey = its end. */
+export interface RangeDesc {
+  rangeId: number;
+  startKey: Uint8Array;
+  endKey: Uint8Array;
+  epoch: RangeEpoch;
+  /** Ascending by replicaId. */
+  replicas: ReplicaMeta[];
+}
+
+/** A range's persisted record: its descriptor and the leader of the newest report. */
+export interface RangeRecord {
+  descriptor: RangeDesc;
+  /** null when unknown. */
+  leader: ReplicaMeta | null;
+  /** The reporting leader's raft term (0: not reported yet, e.g. right after bootstrap). */
+  term: number;
+}
+
+export interface StoreMeta {
+  id: number;
+  address: string;
+  raftAddress: string;
+  httpAddress: string;
+}
+
+export interface StoreStats {
+  ranges: number;
+  leaders: number;
+  capacityBytes: number;
+  availableBytes: number;
+}
+
+export interface RangeStats {
+  approximateKeys: number;
+  approximateBytes: number;
+  writesPerSecond: number;
+}
+
+export interface OperatorRecord {
+  id: number;
+  kind: OperatorKind;
+  rangeId: number;
+  toStore: number;
+  fromStore: number;
+  splitKey: Uint8Array;
+  status: OperatorStatus;
+  step: string;
+  reason: string;
+  createdAtMs: number;
+  finishedAtMs: number;
+  /** The operator fails with TIMED_OUT at createdAtMs + timeoutMs. */
+  timeoutMs: number;
+  descriptor: RangeDesc | null;
+  right: RangeDesc | null;
+  /** ADD_REPLICA / MOVE_REPLICA: the id of the replica it adds (allocated at creation). */
+  replicaId: number;
+  /** SPLIT: the id of the right-hand range (allocated at creation). */
+  newRangeId: number;
+}
+
+/** Largest id PD hands out: stores allocate their own ids from 2^32 up. */
+export const MAX_PD_ID = 2 ** 32 - 1;
+/** PD's first range: the whole keyspace. */
+export const FIRST_RANGE_ID = 1;
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** key in [start, end) with an empty end meaning "to the end". */
+export function keyInSpan(key: Uint8Array, start: Uint8Array, end: Uint8Array): boolean {
+  return compareBytes(key, start) >= 0 && (end.length === 0 || compareBytes(key, end) < 0);
+}
+
+/** Whether [aStart, aEnd) and [bStart, bEnd) share a key (empty end = unbounded). */
+export function spansOverlap(aStart: Uint8Array, aEnd: Uint8Array, bStart: Uint8Array, bEnd: Uint8Array): boolean {
+  const aBeforeBEnd = bEnd.length === 0 || compareBytes(aStart, bEnd) < 0;
+  const bBeforeAEnd = aEnd.length === 0 || compareBytes(bStart, aEnd) < 0;
+  return aBeforeBEnd && bBeforeAEnd;
+}
+
+/** Whether [inStart, inEnd) lies inside [outStart, outEnd). */
+export function spanContains(outStart: Uint8Array, outEnd: Uint8Array, inStart: Uint8Array, inEnd: Uint8Array): boolean {
+  if (compareBytes(inStart, outStart) < 0) return false;
+  if (outEnd.length === 0) return true;
+  return inEnd.length !== 0 && compareBytes(inEnd, outEnd) <= 0;
+}
+
+/**
+ * Orders two reports of one range: newer epoch.version, then epoch.confVer, then raft
+ * term. Positive when a is newer.
+ */
+export function compareReports(a: { descriptor: RangeDesc; term: number }, b: { descriptor: RangeDesc; term: number }): number {
+  return (a.descriptor.epoch.version - b.descriptor.epoch.version)
+    || (a.descriptor.epoch.confVer - b.descriptor.epoch.confVer)
+    || (a.term - b.term);
+}
+
+export function isFinal(s: OperatorStatus): boolean {
+  return s !== OperatorStatus.RUNNING;
+}

@@ -1,0 +1,39 @@
+// An apply worker (a piscina thread): runs the KV state machine (kv-state-machine.ts, the
+// same code the inline path runs) for the entries of a task and writes what it produces
+// through its own handle-opened RocksDb. A task holds parts of different ranges (at most
+// one per range); each part yields one range's batch (data + applied index/term +
+// ConfState + new descriptor), and the task's batches go to RocksDB as ONE write, so
+// each range's data and applied index are still in one atomic batch. Reads (CAS,
+// DeleteRange) go through the same handle; earlier writes of the part through the state
+// machine's overlay. Parts cannot see each other's writes and need not: ranges are disjoint.
+//
+// The DB is opened by handle at module load (piscina loads this module before it reports
+// the thread ready) and is NEVER closed here: the native DB is shared with the main
+// thread, and closing it from a worker crashes the process. When piscina terminates the
+// thread nothing is released (a handle-opened DB has no cleanup hook); the pool only
+// terminates threads that are idle, and the engine closes the DB after the pool is gone.
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { encodeApplyWrites, RocksDb } from '@rangekv/storage';
+import { decodeApplyTask, encodePartResults, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit, type ApplyWorkerReady } from './apply-task.js';
+import { rocksKvReader, runKvEntries } from './kv-state-machine.js';
+
+const init = workerData as ApplyWorkerInit;
+if (parentPort === null || typeof init?.handle !== 'bigint') throw new Error('apply-worker must run as a piscina thread with ApplyWorkerInit data');
+const db = await RocksDb.openByHandle(init.handle);
+const reader = rocksKvReader(db);
+const ready: ApplyWorkerReady = { applyWorkerReady: threadId };
+parentPort.postMessage(ready);
+
+/** The piscina handler (pool option `name: 'applyTask'`). */
+export function applyTask(task: ApplyTask): ApplyTaskResult {
+  const parts = decodeApplyTask(task);
+  const writes: Uint8Array[] = [];
+  const out: ApplyTaskResult = { parts: [] };
+  for (const p of parts) {
+    const r = runKvEntries(reader, p.desc, p.entries, p.newDesc === null ? {} : { descriptor: p.newDesc });
+    writes.push(encodeApplyWrites(p.rangeId, p.desc, r.batch).bytes());
+    out.parts.push({ ...encodePartResults(r.results), applied: r.batch.applied, confState: r.batch.confState ?? null });
+  }
+  db.write(writes, { sync: false });
+  return out;
+}

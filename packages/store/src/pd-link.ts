@@ -1,0 +1,251 @@
+// A store's link to the placement driver (proto/pd.proto): it registers and heartbeats
+// the store, learns the other stores' raft addresses and range 1's bootstrap from the
+// answers, and reports the ranges it leads.
+//
+//   every heartbeatMs       StoreHeartbeat(addresses, stats) -> stores (peers), bootstrap
+//   every rangeHeartbeatMs  RangeHeartbeat(reports of the ranges led here, in batches)
+//   rangeChanged(id)        a report for that range soon (split, membership, new leader),
+//                           debounced by reportDelayMs
+//
+// PD calls go to the PD leader: a `not_leader` answer names it; an unreachable node or an
+// unknown leader moves on to the next endpoint. PD being down never stops the store: it
+// keeps serving and retries at the next interval.
+import * as grpc from '@grpc/grpc-js';
+import { pdService, type MethodDefinition, type metapb, type pdpb } from '@rangekv/proto';
+import type { RangeDescriptor } from '@rangekv/storage';
+import type { Logger } from './logger.js';
+import { descriptorToProto, replicaToProto } from './range-errors.js';
+
+export interface PdLinkLimits {
+  /** StoreHeartbeat interval. */
+  heartbeatMs: number;
+  /** RangeHeartbeat interval (all ranges led here). */
+  rangeHeartbeatMs: number;
+  /** Delay that batches the reports asked for by rangeChanged(). */
+  reportDelayMs: number;
+  /** Deadline of one PD call. */
+  callTimeoutMs: number;
+  /** Range reports per RangeHeartbeat request. */
+  maxReportsPerRequest: number;
+}
+
+export const DEFAULT_PD_LINK_LIMITS: PdLinkLimits = {
+  heartbeatMs: 1_000,
+  rangeHeartbeatMs: 5_000,
+  reportDelayMs: 50,
+  callTimeoutMs: 2_000,
+  maxReportsPerRequest: 1_000,
+};
+
+export class PdUnavailableError extends Error {
+  constructor(readonly endpoints: readonly string[], readonly lastError: string) {
+    super(`no PD leader reachable at ${endpoints.join(', ')} (last: ${lastError})`);
+    this.name = 'PdUnavailableError';
+  }
+}
+
+type WithHeader = { header?: pdpb.ResponseHeader.$Properties | null };
+
+/** Calls PD's leader: follows not_leader hints, tries every endpoint once per call. */
+export class PdCaller {
+  private readonly channels = new Map<string, grpc.Client>();
+  private leader: string | null = null;
+
+  constructor(readonly endpoints: readonly string[], private readonly timeoutMs = DEFAULT_PD_LINK_LIMITS.callTimeoutMs) {
+    if (endpoints.length === 0) throw new RangeError('PdCaller needs at least one PD endpoint');
+  }
+
+  private channel(addr: string): grpc.Client {
+    let c = this.channels.get(addr);
+    if (!c) {
+      c = new grpc.Client(addr, grpc.credentials.createInsecure());
+      this.channels.set(addr, c);
+    }
+    return c;
+  }
+
+  private once<Req, Res>(addr: string, m: MethodDefinition<Req, Res>, req: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      this.channel(addr).makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, req, new grpc.Metadata(),
+        { deadline: Date.now() + this.timeoutMs },
+        (err: grpc.ServiceError | null, res?: Res) => (err ? reject(err) : resolve(res!)));
+    });
+  }
+
+  async call<Req, Res extends WithHeader>(m: MethodDefinition<Req, Res>, req: Req): Promise<Res> {
+    const tried = new Set<string>();
+    let next: string | undefined = this.leader ?? this.endpoints[0];
+    let last = 'no endpoint tried';
+    // Each endpoint at most once, plus the hinted leaders (which may not be in the list).
+    for (let hops = 0; next !== undefined && hops < this.endpoints.length * 2 + 2; hops++) {
+      tried.add(next);
+      try {
+        const res: Res = await this.once(next, m, req);
+        const e: pdpb.PdError.$Properties | null | undefined = res.header?.error;
+        if (e?.notLeader) {
+          last = `${next}: not the PD leader`;
+          const hint: string = e.notLeader.leaderAddress ?? '';
+          next = hint !== '' && !tried.has(hint) ? hint : this.endpoints.find((x) => !tried.has(x));
+          continue;
+        }
+        this.leader = next;
+        return res;
+      } catch (err) {
+        last = `${next}: ${err instanceof Error ? err.message : String(err)}`;
+        if (this.leader === next) this.leader = null;
+        next = this.endpoints.find((x) => !tried.has(x));
+      }
+    }
+    throw new PdUnavailableError(this.endpoints, last);
+  }
+
+  close(): void {
+    for (const c of this.channels.values()) c.close();
+    this.channels.clear();
+  }
+}
+
+/** What the link needs from its store. */
+export interface PdLinkHost {
+  storeId: number;
+  /** The store's advertised addresses. */
+  addresses(): { address: string; raftAddress: string; httpAddress: string };
+  stats(): { ranges: number; leaders: number };
+  /** The ranges led here now, for reports. */
+  ledRanges(): Iterable<{ rangeId: number; descriptor: RangeDescriptor; replicaId: number; term: number; applied: number }>;
+  /** Is `rangeId` led here now? (for rangeChanged reports) */
+  ledRange(rangeId: number): { rangeId: number; descriptor: RangeDescriptor; replicaId: number; term: number; applied: number } | null;
+  setPeer(storeId: number, raftAddress: string): void;
+  /** PD says range 1 starts on this store with this descriptor. */
+  bootstrap(descriptor: metapb.RangeDescriptor.$Properties): Promise<void>;
+  log: Logger;
+}
+
+export class PdLink {
+  readonly limits: PdLinkLimits;
+  private readonly pd: PdCaller;
+  private timers: NodeJS.Timeout[] = [];
+  private changed = new Set<number>();
+  private reportTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** Applied index at the last report, per range: write rate. */
+  private lastApplied = new Map<number, { applied: number; at: number }>();
+  private heartbeatInFlight = false;
+  readonly counters = { storeHeartbeats: 0, storeHeartbeatFailures: 0, rangeReports: 0, rangeHeartbeatFailures: 0 };
+
+  constructor(endpoints: readonly string[], private readonly host: PdLinkHost, limits: Partial<PdLinkLimits> = {}) {
+    this.limits = { ...DEFAULT_PD_LINK_LIMITS, ...limits };
+    for (const [k, v] of Object.entries(this.limits)) {
+      if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`PD link limit ${k} must be a positive integer, got ${String(v)}`);
+    }
+    this.pd = new PdCaller(endpoints, this.limits.callTimeoutMs);
+  }
+
+  start(): void {
+    void this.storeHeartbeat();
+    this.timers.push(setInterval(() => void this.storeHeartbeat(), this.limits.heartbeatMs));
+    this.timers.push(setInterval(() => void this.reportAll(), this.limits.rangeHeartbeatMs));
+  }
+
+  /** Reports `rangeId` (if led here) soon: its descriptor or leader changed. */
+  rangeChanged(rangeId: number): void {
+    if (this.stopped) return;
+    this.changed.add(rangeId);
+    if (this.reportTimer === null) {
+      this.reportTimer = setTimeout(() => {
+        this.reportTimer = null;
+        const ids = [...this.changed];
+        this.changed.clear();
+        const reports = ids.map((id) => this.host.ledRange(id)).filter((x) => x !== null);
+        void this.send(reports);
+      }, this.limits.reportDelayMs);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.reportTimer !== null) clearTimeout(this.reportTimer);
+    this.pd.close();
+  }
+
+  private async storeHeartbeat(): Promise<void> {
+    if (this.stopped || this.heartbeatInFlight) return;
+    this.heartbeatInFlight = true;
+    try {
+      const a = this.host.addresses();
+      const st = this.host.stats();
+      const res = await this.pd.call(pdService.storeHeartbeat, {
+        store: { id: this.host.storeId, address: a.address, raftAddress: a.raftAddress, httpAddress: a.httpAddress },
+        stats: { ranges: st.ranges, leaders: st.leaders },
+      });
+      if (this.stopped) return;
+      this.counters.storeHeartbeats++;
+      for (const s of res.stores ?? []) {
+        if (s.id && s.id !== this.host.storeId && s.raftAddress) this.host.setPeer(s.id, s.raftAddress);
+      }
+      if (res.bootstrap?.descriptor) await this.host.bootstrap(res.bootstrap.descriptor);
+    } catch (e) {
+      this.counters.storeHeartbeatFailures++;
+      this.host.log.debug('PD store heartbeat failed', { err: e });
+    } finally {
+      this.heartbeatInFlight = false;
+    }
+  }
+
+  private async reportAll(): Promise<void> {
+    if (this.stopped) return;
+    await this.send([...this.host.ledRanges()]);
+  }
+
+  private async send(ranges: ReturnType<PdLinkHost['ledRange']>[]): Promise<void> {
+    const now = Date.now();
+    const reports: pdpb.RangeReport.$Properties[] = [];
+    for (const r of ranges) {
+      if (r === null) continue;
+      const prev = this.lastApplied.get(r.rangeId);
+      const rate = prev && now > prev.at ? ((r.applied - prev.applied) * 1000) / (now - prev.at) : 0;
+      this.lastApplied.set(r.rangeId, { applied: r.applied, at: now });
+      const me = r.descriptor.replicas.find((x) => x.replicaId === r.replicaId);
+      reports.push({
+        descriptor: descriptorToProto(r.descriptor),
+        leader: me ? replicaToProto(me) : { storeId: this.host.storeId, replicaId: r.replicaId },
+        term: r.term,
+        stats: { writesPerSecond: Math.max(0, rate) },
+      });
+    }
+    for (let i = 0; i < reports.length && !this.stopped; i += this.limits.maxReportsPerRequest) {
+      try {
+        await this.pd.call(pdService.rangeHeartbeat, { storeId: this.host.storeId, ranges: reports.slice(i, i + this.limits.maxReportsPerRequest) });
+        this.counters.rangeReports += Math.min(this.limits.maxReportsPerRequest, reports.length - i);
+      } catch (e) {
+        this.counters.rangeHeartbeatFailures++;
+        this.host.log.debug('PD range heartbeat failed', { err: e });
+        return;
+      }
+    }
+  }
+}
+
+/** For a store starting on a new data dir without an id: one from PD. */
+export async function allocStoreId(endpoints: readonly string[], timeoutMs = 10_000): Promise<number> {
+  const pd = new PdCaller(endpoints, Math.min(timeoutMs, DEFAULT_PD_LINK_LIMITS.callTimeoutMs));
+  const deadline = Date.now() + timeoutMs;
+  try {
+    let last: unknown = null;
+    while (Date.now() < deadline) {
+      try {
+        const res = await pd.call(pdService.allocStoreId, {});
+        if (res.header?.error) throw new Error(res.header.error.message ?? 'PD refused');
+        if (res.storeId) return res.storeId;
+      } catch (e) {
+        last = e;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw last instanceof Error ? last : new PdUnavailableError(endpoints, 'no store id');
+  } finally {
+    pd.close();
+  }
+}

@@ -1,0 +1,184 @@
+// Quiescence end to end: three StoreServers in one process (real engines, transports on
+// 127.0.0.1). Idle ranges stop ticking and heartbeating; requests and messages wake
+// them; store liveness wakes the followers of a range whose leader store went away.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { metapb } from '@rangekv/proto';
+import type { StoreServer } from './store-server.js';
+import { rangeKeyPrefix } from './testing/local-cluster.js';
+import { StoreCluster, type StoreClusterOptions } from './testing/store-cluster.js';
+
+const b = (s: string): Buffer => Buffer.from(s);
+const str = (v: Uint8Array | null | undefined): string => Buffer.from(v ?? new Uint8Array(0)).toString();
+const C = metapb.ReadConsistency;
+
+/** Election timeout + lease margin (StoreCluster: 10 + raft's default 2). */
+const LEASE_WAKE_TICKS = 12;
+
+async function quiescentCluster(opts: StoreClusterOptions): Promise<StoreCluster> {
+  const c = await StoreCluster.start(opts);
+  const ranges = opts.ranges ?? 1;
+  try {
+    await c.waitFor(`all ${ranges} ranges quiescent on every store`, () =>
+      [...c.servers.values()].every((s) => s.quiescentCount === ranges));
+  } catch (e) {
+    await c.close();
+    throw e;
+  }
+  return c;
+}
+
+function leaderOf(c: StoreCluster, rangeId: number, except?: number): StoreServer | undefined {
+  for (const s of c.servers.values()) {
+    if (s.storeId !== except && s.scheduler.get(rangeId)?.isLeader) return s;
+  }
+  return undefined;
+}
+
+test('idle ranges quiesce: leaders and followers stop ticking, and no raft heartbeats are sent after', async () => {
+  // A generous liveness timeout: a loaded machine must not declare a store down here.
+  const c = await quiescentCluster({ ranges: 8, livenessIntervalMs: 100, livenessTimeoutMs: 5_000 });
+  try {
+    for (const s of c.servers.values()) {
+      assert.equal(s.scheduler.tickingCount, 0);
+      assert.ok(s.status().every((r) => r.quiescent));
+    }
+    // Every range still has exactly one leader, known to its followers.
+    for (let r = 1; r <= 8; r++) {
+      const lead = leaderOf(c, r)!;
+      for (const s of c.servers.values()) assert.equal(s.scheduler.get(r)!.lead, lead.storeId, `range ${r} on store ${s.storeId}`);
+    }
+    // tick() does not even visit a quiescent group.
+    let nodeTicks = 0;
+    for (const s of c.servers.values()) {
+      for (const r of s.scheduler.all()) {
+        const orig = r.node.tick.bind(r.node);
+        r.node.tick = () => {
+          nodeTicks++;
+          orig();
+        };
+      }
+    }
+    const before = [...c.servers.values()].map((s) => ({ s, ticks: s.scheduler.ticks, m: s.transportMetrics() }));
+    await c.waitFor('30 more store ticks', () => before.every(({ s, ticks }) => s.scheduler.ticks >= ticks + 30));
+    for (const { s, m } of before) {
+      const now = s.transportMetrics();
+      assert.equal(now.heartbeatsSent, m.heartbeatsSent, `store ${s.storeId} sent raft heartbeats while quiescent`);
+      assert.equal(now.messagesSent, m.messagesSent, `store ${s.storeId} sent raft messages while quiescent`);
+      assert.ok(now.livenessPacketsSent > m.livenessPacketsSent, 'store liveness keeps pinging');
+      assert.equal(s.quiescentCount, 8);
+      for (const peer of c.ids) if (peer !== s.storeId) assert.equal(s.liveness.isLive(peer), true);
+    }
+    assert.equal(nodeTicks, 0);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a write to a quiescent range wakes it and succeeds; a read wakes it too', async () => {
+  const c = await quiescentCluster({ ranges: 4, livenessTimeoutMs: 5_000 });
+  try {
+    const leader = leaderOf(c, 2)!;
+    const wakes = leader.scheduler.stats.wakes;
+    const key = b(`${rangeKeyPrefix(2)}k`);
+    assert.deepEqual(await leader.kv.put({ header: c.header(2), key, value: b('v1') }), {});
+    assert.ok(leader.scheduler.stats.wakes > wakes);
+    for (const s of c.servers.values()) {
+      await c.eventually(`store ${s.storeId} applied the write`, async () =>
+        str((await s.kv.get({ header: c.header(2, C.STALE), key })).value) === 'v1');
+    }
+    // The other ranges stayed quiescent on the leader's store.
+    assert.ok(leader.status().filter((r) => r.rangeId !== 2).every((r) => r.quiescent));
+
+    await c.waitFor('range 2 quiescent again everywhere', () => [...c.servers.values()].every((s) => s.scheduler.get(2)!.quiescent));
+    const lead2 = leaderOf(c, 2)!;
+    const wakes2 = lead2.scheduler.stats.wakes;
+    const got = await lead2.kv.get({ header: c.header(2), key });
+    assert.equal(str(got.value), 'v1');
+    assert.ok(lead2.scheduler.stats.wakes > wakes2, 'the linearizable read woke the range');
+    // A follower read wakes the follower, which reaches the (woken) leader.
+    await c.waitFor('range 2 quiescent again', () => [...c.servers.values()].every((s) => s.scheduler.get(2)!.quiescent));
+    const follower = [...c.servers.values()].find((s) => !s.scheduler.get(2)!.isLeader)!;
+    const viaFollower = await follower.kv.get({ header: c.header(2, C.FOLLOWER), key });
+    assert.equal(str(viaFollower.value), 'v1');
+  } finally {
+    await c.close();
+  }
+});
+
+test('LEASE reads on a quiescent or just-woken leader go through ReadIndex', async () => {
+  const c = await quiescentCluster({ ranges: 1, livenessTimeoutMs: 5_000 });
+  try {
+    const leader = leaderOf(c, 1)!;
+    await leader.kv.put({ header: c.header(1), key: b('lease'), value: b('x') });
+    await c.waitFor('range 1 quiescent again', () => [...c.servers.values()].every((s) => s.scheduler.get(1)!.quiescent));
+    const r = leader.scheduler.get(1)!;
+    assert.equal(r.quiescent, true);
+    const fallbacks = leader.kv.leaseFallbacks;
+    const readHeartbeats = leader.counters.readHeartbeatsSent;
+    const got = await leader.kv.get({ header: c.header(1, C.LEASE), key: b('lease') });
+    assert.equal(str(got.value), 'x');
+    assert.equal(leader.kv.leaseFallbacks, fallbacks + 1, 'quiescent leader: no lease');
+    assert.ok(leader.counters.readHeartbeatsSent > readHeartbeats, 'served by a quorum round');
+    // Right after the wake: still no lease until an election timeout + margin of ticks.
+    // (The check is synchronous at the call: ticksAwake read here is the one it sees.)
+    const awake = leader.scheduler.ticksAwake(r);
+    const f2 = leader.kv.leaseFallbacks;
+    const again = await leader.kv.get({ header: c.header(1, C.LEASE), key: b('lease') });
+    assert.equal(str(again.value), 'x');
+    if (awake >= 0 && awake < LEASE_WAKE_TICKS) assert.equal(leader.kv.leaseFallbacks, f2 + 1, `woke ${awake} ticks ago`);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a quiescent range whose leader store is partitioned away elects a new leader once liveness declares the store down', async () => {
+  const c = await quiescentCluster({ ranges: 6, livenessIntervalMs: 100, livenessTimeoutMs: 1_000 });
+  try {
+    const old = leaderOf(c, 1)!;
+    const led = old.status().filter((r) => r.isLeader).map((r) => r.rangeId);
+    const others = [...c.servers.values()].filter((s) => s !== old);
+    for (const s of others) c.faults.partition(old.storeId, s.storeId);
+    await c.waitFor('the others declare the old leader store down', () => others.every((s) => !s.liveness.isLive(old.storeId)));
+    await c.waitFor('new leaders for every range the partitioned store led', () =>
+      led.every((rangeId) => leaderOf(c, rangeId, old.storeId) !== undefined));
+    const lead1 = leaderOf(c, 1, old.storeId)!;
+    assert.deepEqual(await lead1.kv.put({ header: c.header(1), key: b('after-partition'), value: b('ok') }), {});
+    c.faults.heal();
+  } finally {
+    await c.close();
+  }
+});
+
+test('a quiescent range whose leader store stops elects a new leader on the others; writes succeed', async () => {
+  const c = await quiescentCluster({ ranges: 3, livenessTimeoutMs: 5_000 });
+  try {
+    const old = leaderOf(c, 1)!;
+    const oldId = old.storeId;
+    const led = old.status().filter((r) => r.isLeader).map((r) => r.rangeId);
+    await c.stopStore(oldId);
+    // The broken streams make the transport report the store unreachable: down at once,
+    // well before the 5 s liveness timeout would.
+    await c.waitFor('new leaders on the remaining stores', () => led.every((rangeId) => leaderOf(c, rangeId, oldId) !== undefined));
+    const lead1 = leaderOf(c, 1, oldId)!;
+    assert.deepEqual(await lead1.kv.put({ header: c.header(1), key: b('after-stop'), value: b('ok') }), {});
+    for (const s of c.servers.values()) assert.equal(s.liveness.isLive(oldId), false);
+  } finally {
+    await c.close();
+  }
+});
+
+test('an admin call wakes a quiescent range: a leadership transfer completes and the range quiesces again', async () => {
+  const c = await quiescentCluster({ ranges: 2, livenessTimeoutMs: 5_000 });
+  try {
+    const leader = leaderOf(c, 1)!;
+    const to = [...c.servers.values()].find((s) => s !== leader)!.storeId;
+    assert.deepEqual(await leader.admin.transferLeader({ header: c.header(1), toStore: to }), {});
+    await c.waitFor(`store ${to} leads range 1`, () => leaderOf(c, 1)?.storeId === to);
+    assert.deepEqual(await c.server(to).kv.put({ header: c.header(1), key: b('moved'), value: b('1') }), {});
+    await c.waitFor('range 1 quiescent again everywhere', () => [...c.servers.values()].every((s) => s.scheduler.get(1)!.quiescent));
+    assert.ok([...c.servers.values()].every((s) => s.scheduler.get(2)!.quiescent), 'range 2 stays quiescent');
+  } finally {
+    await c.close();
+  }
+});

@@ -1,0 +1,129 @@
+// The receiving end of one RaftTransport.Snapshot call: frame checks, the store's sink,
+// backpressure, the per-snapshot timeout, and exactly one answer (ack or status).
+//
+// The call is paused while the sink stores a chunk, so at most one chunk per call waits
+// in memory. Anything the sink throws becomes the call's status (SnapshotStreamError keeps
+// its code; anything else is INTERNAL) and the sink is aborted, which removes what it
+// staged. A cancelled call (sender gone) or the timeout aborts it too.
+import * as grpc from '@grpc/grpc-js';
+import type { TransportFaults } from './faults.js';
+import type { SnapshotStreamLimits } from './snapshot-limits.js';
+import {
+  SnapshotFrameChecker, SnapshotStreamError, encodeSnapshotAck, type SnapshotErrorCode, type SnapshotStartFrame,
+} from './snapshot-stream.js';
+
+/** Where a received snapshot goes (the store: the storage engine's receiver + raft). */
+export interface SnapshotSink {
+  addChunk(chunk: Uint8Array): Promise<void>;
+  /** The sender finished: check completeness, hand the snapshot to raft. */
+  finish(): Promise<void>;
+  /** Failed or cancelled: drop what was staged. Never throws. */
+  abort(reason: string): Promise<void>;
+}
+
+/** Accepts (returns a sink) or refuses (throws SnapshotStreamError) a snapshot. */
+export type SnapshotReceiveHandler = (start: SnapshotStartFrame) => Promise<SnapshotSink>;
+
+export function grpcStatusOf(code: SnapshotErrorCode): grpc.status {
+  switch (code) {
+    case 'invalid': return grpc.status.INVALID_ARGUMENT;
+    case 'too-large': return grpc.status.RESOURCE_EXHAUSTED;
+    case 'busy': return grpc.status.RESOURCE_EXHAUSTED;
+    case 'refused': return grpc.status.FAILED_PRECONDITION;
+    case 'timeout': return grpc.status.DEADLINE_EXCEEDED;
+    case 'unavailable': return grpc.status.UNAVAILABLE;
+  }
+}
+
+export interface InboundSnapshotHost {
+  readonly storeId: number;
+  readonly limits: SnapshotStreamLimits;
+  readonly faults: TransportFaults;
+  readonly handler: SnapshotReceiveHandler | null;
+}
+
+export class InboundSnapshot {
+  private readonly checker: SnapshotFrameChecker;
+  private sink: SnapshotSink | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private answered = false;
+  private readonly timer: NodeJS.Timeout;
+  readonly done: Promise<{ ok: boolean; bytes: number; error?: SnapshotStreamError }>;
+  private resolveDone!: (r: { ok: boolean; bytes: number; error?: SnapshotStreamError }) => void;
+
+  constructor(
+    call: grpc.ServerReadableStream<Buffer, Buffer>,
+    private readonly callback: grpc.sendUnaryData<Buffer>,
+    private readonly host: InboundSnapshotHost,
+  ) {
+    this.checker = new SnapshotFrameChecker(host.storeId, host.limits);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.timer = setTimeout(() => {
+      this.fail(new SnapshotStreamError('timeout', `snapshot not received within snapshotTimeoutMs ${host.limits.snapshotTimeoutMs}`));
+    }, host.limits.snapshotTimeoutMs);
+    call.on('data', (buf: Buffer) => {
+      call.pause();
+      this.chain = this.chain.then(() => this.onFrame(buf)).then(
+        () => { if (!this.answered) call.resume(); },
+        (e: unknown) => this.fail(e),
+      );
+    });
+    call.on('end', () => {
+      this.chain = this.chain.then(() => this.onEnd()).catch((e: unknown) => this.fail(e));
+    });
+    call.on('cancelled', () => this.fail(new SnapshotStreamError('unavailable', 'sender cancelled the snapshot call')));
+    call.on('error', () => this.fail(new SnapshotStreamError('unavailable', 'snapshot call broke')));
+  }
+
+  /** Transport stopping. */
+  cancel(): void {
+    this.fail(new SnapshotStreamError('unavailable', 'receiving store is stopping'));
+  }
+
+  private async onFrame(buf: Buffer): Promise<void> {
+    if (this.answered) return;
+    const f = this.checker.accept(buf);
+    if (f.kind === 'start') {
+      const h = this.host;
+      if (h.faults.active && h.faults.dropsInbound(h.storeId)) throw new SnapshotStreamError('unavailable', 'snapshot lost to an inbound fault');
+      if (h.handler === null) throw new SnapshotStreamError('refused', `store ${h.storeId} does not receive snapshots`);
+      const sink = await h.handler(f.start);
+      if (this.answered) {
+        await sink.abort('call already failed');
+        return;
+      }
+      this.sink = sink;
+      return;
+    }
+    await this.sink!.addChunk(f.chunk);
+  }
+
+  private async onEnd(): Promise<void> {
+    if (this.answered) return;
+    if (this.sink === null) throw new SnapshotStreamError('invalid', 'snapshot call ended before its start frame');
+    await this.sink.finish();
+    if (this.answered) return;
+    this.answered = true;
+    clearTimeout(this.timer);
+    this.callback(null, encodeSnapshotAck(this.checker.bytes));
+    this.resolveDone({ ok: true, bytes: this.checker.bytes });
+  }
+
+  private fail(e: unknown): void {
+    if (this.answered) return;
+    this.answered = true;
+    clearTimeout(this.timer);
+    const err = e instanceof SnapshotStreamError
+      ? e
+      : new SnapshotStreamError('refused', `snapshot refused: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    const sink = this.sink;
+    this.sink = null;
+    const aborted = sink ? sink.abort(err.message) : Promise.resolve();
+    try {
+      this.callback({ code: grpcStatusOf(err.code), details: err.message });
+    } catch {
+      // The call is gone already (cancelled): nothing to answer.
+    }
+    void aborted.finally(() => this.resolveDone({ ok: false, bytes: this.checker.bytes, error: err }));
+  }
+}
