@@ -32,7 +32,7 @@ function pnpmCommand() {
 // Workspace folders, as listed in pnpm-workspace.yaml.
 function workspaceDirs() {
   const pkgs = join(repoRoot, 'packages');
-  const dirs = [repoRoot, join(repoRoot, 'bench')];
+  const dirs = [repoRoot, join(repoRoot, 'bench'), join(repoRoot, 'tools', 'cli')];
   if (existsSync(pkgs)) for (const name of readdirSync(pkgs).sort()) dirs.push(join(pkgs, name));
   return dirs.filter((d) => existsSync(join(d, 'package.json')));
 }

@@ -1,5 +1,5 @@
 // The test command: bootstrap + build, then node's built-in runner over every compiled
-// `*.test.js` under packages/*/dist. Extra arguments are passed to `node --test`.
+// `*.test.js` under packages/*/dist and tools/cli/dist. Extra arguments are passed to `node --test`.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +21,8 @@ for (const pkg of readdirSync(pkgs).sort()) {
   const dist = join(pkgs, pkg, 'dist');
   if (existsSync(dist)) findTests(dist, files);
 }
+// The rangekv CLI's tests (they drive tools/cli/dist/rangekv.js).
+if (existsSync(join(repoRoot, 'tools', 'cli', 'dist'))) findTests(join(repoRoot, 'tools', 'cli', 'dist'), files);
 if (files.length === 0) {
   console.error('no test files found under packages/*/dist');
   process.exit(1);

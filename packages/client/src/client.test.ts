@@ -1,0 +1,324 @@
+import * as grpc from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { RangeKvClient, type RangeKvClientOptions } from './client.js';
+import {
+  AmbiguousWriteError, DeadlineExceededError, InvalidArgumentError, OperatorFailedError, PdUnavailableError, RetriesExhaustedError,
+} from './errors.js';
+import { FakeCluster } from './testing/fake-cluster.js';
+import { descriptorToWire } from './types.js';
+
+const s = (b: Buffer | undefined): string | undefined => b?.toString();
+
+async function withCluster(opts: { stores?: number; pds?: number }, clientOpts: Partial<RangeKvClientOptions>,
+  body: (c: FakeCluster, kv: RangeKvClient) => Promise<void>): Promise<void> {
+  const cluster = await FakeCluster.start(opts);
+  let kv: RangeKvClient | undefined;
+  try {
+    kv = await RangeKvClient.connect({ pd: [cluster.pdAddress()], timeoutMs: 5_000, ...clientOpts });
+    await body(cluster, kv);
+  } finally {
+    kv?.close();
+    await cluster.stop();
+  }
+}
+
+describe('routing', () => {
+  let cluster: FakeCluster;
+  let kv: RangeKvClient;
+  before(async () => {
+    cluster = await FakeCluster.start({ stores: 3 });
+    kv = await RangeKvClient.connect({ pd: [cluster.pdAddress()], timeoutMs: 5_000 });
+  });
+  after(async () => {
+    kv.close();
+    await cluster.stop();
+  });
+  beforeEach(() => {
+    cluster.storeCalls.length = 0;
+    cluster.pdCalls.length = 0;
+    cluster.faultHook = undefined;
+  });
+
+  test('put then get goes to the leader and the route is cached (one PD lookup)', async () => {
+    await kv.put('a', '1');
+    assert.equal(s(await kv.get('a')), '1');
+    assert.equal(await kv.get('missing'), undefined);
+    assert.deepEqual(cluster.storeCalls.map((c) => c.storeId), [1, 1, 1]);
+    assert.equal(cluster.pdCalls.filter((m) => m === 'GetRangeByKey').length, 1);
+  });
+
+  test('NotLeader with a hint is followed at once and the new leader is cached', async () => {
+    await kv.get('a');
+    cluster.transferLeader(1, 3);
+    cluster.storeCalls.length = 0;
+    await kv.put('b', '2');
+    await kv.put('c', '3');
+    assert.deepEqual(cluster.storeCalls.map((c) => c.storeId), [1, 3, 3]);
+    cluster.transferLeader(1, 1);
+  });
+
+  test('NotLeader without a hint: the client tries the other voters', async () => {
+    cluster.hideLeaderHints = true;
+    try {
+      cluster.transferLeader(1, 2);
+      await kv.put('d', '4');
+      assert.equal(cluster.storeCalls.at(-1)?.storeId, 2);
+      assert.ok(cluster.storeCalls.length >= 2);
+    } finally {
+      cluster.hideLeaderHints = false;
+      cluster.transferLeader(1, 1);
+    }
+  });
+
+  test('EpochNotMatch after a split: the client re-routes with the current descriptors, without asking PD', async () => {
+    await kv.put('k1', 'v');
+    const right = cluster.split('m');
+    cluster.pdCalls.length = 0;
+    cluster.storeCalls.length = 0;
+    await kv.put('x', 'after-split');
+    assert.equal(s(await kv.get('x')), 'after-split');
+    assert.deepEqual(cluster.storeCalls.map((c) => c.rangeId), [1, right, right]);
+    assert.equal(cluster.pdCalls.filter((m) => m === 'GetRangeByKey' || m === 'ScanRanges').length, 0);
+    assert.deepEqual(kv.cachedRanges().map((r) => r.rangeId), [1, right]);
+  });
+
+  test('RangeNotFound: the replica moved away; the client asks PD again', async () => {
+    const r = cluster.rangeOf(Buffer.from('a'));
+    await kv.get('a');
+    cluster.moveReplica(r.desc.rangeId, 1, 3);
+    cluster.storeCalls.length = 0;
+    assert.equal(s(await kv.get('a')), '1');
+    assert.deepEqual(cluster.storeCalls.map((c) => c.storeId), [1, 3]);
+    assert.ok(cluster.pdCalls.includes('GetRangeByKey'));
+  });
+
+  test('follower and stale reads are spread over the voters; linearizable ones go to the leader', async () => {
+    await kv.put('spread', 'x');
+    cluster.storeCalls.length = 0;
+    for (let i = 0; i < 6; i++) assert.equal(s(await kv.get('spread', { consistency: i % 2 ? 'stale' : 'follower' })), 'x');
+    const leader = cluster.rangeOf(Buffer.from('spread')).leader;
+    assert.ok(new Set(cluster.storeCalls.map((c) => c.storeId)).size >= 2, 'more than one store served');
+    cluster.storeCalls.length = 0;
+    await kv.get('spread');
+    assert.deepEqual(cluster.storeCalls.map((c) => c.storeId), [leader]);
+  });
+
+  test('ServerBusy is retried after a backoff', async () => {
+    cluster.faultHook = (_, method) => (method === 'Get' && cluster.storeCalls.length === 1 ? { kind: 'busy', backoffMs: 5 } : undefined);
+    assert.equal(s(await kv.get('a')), '1');
+    assert.equal(cluster.storeCalls.length, 2);
+  });
+
+  test('KeyNotInRange: the client takes the store\'s descriptor and retries', async () => {
+    const r = cluster.rangeOf(Buffer.from('a'));
+    cluster.faultHook = (_, method) => (method === 'Get' && cluster.storeCalls.length === 1
+      ? { kind: 'rangeError', error: { message: 'key not in range', keyNotInRange: { key: Buffer.from('a'), descriptor: descriptorToWire(r.desc) } } }
+      : undefined);
+    assert.equal(s(await kv.get('a')), '1');
+    assert.equal(cluster.storeCalls.length, 2);
+    assert.ok(kv.cachedRanges().some((x) => x.rangeId === r.desc.rangeId));
+  });
+
+  test('batchPut and batchGet: one request per range, in parallel, results in request order', async () => {
+    const before = cluster.ranges.size;
+    cluster.split('f');
+    cluster.split('t');
+    assert.equal(cluster.ranges.size, before + 2);
+    const keys = ['a1', 'g1', 'u1', 'a2', 'n1', 'z9', 'g2'];
+    await kv.batchPut(keys.map((k) => ({ key: k, value: 'stale routes' })));
+    cluster.storeCalls.length = 0;
+    await kv.batchPut(keys.map((k) => ({ key: k, value: `v-${k}` })));
+    const puts = cluster.callsTo('BatchPut');
+    const ranges = new Set(keys.map((k) => cluster.rangeOf(Buffer.from(k)).desc.rangeId));
+    assert.equal(puts.length, ranges.size, `one BatchPut per range (${puts.map((p) => p.keys.join(',')).join(' | ')})`);
+    const got = await kv.batchGet([...keys, 'nope']);
+    assert.deepEqual(got.map(s), [...keys.map((k) => `v-${k}`), undefined]);
+    assert.equal(cluster.callsTo('BatchGet').length, ranges.size);
+  });
+
+  test('scan walks ranges in order, forward and reverse, respecting limit', async () => {
+    await kv.deleteRange('', '');
+    const keys = Array.from({ length: 26 }, (_, i) => String.fromCharCode(97 + i) + 'k');
+    await kv.batchPut(keys.map((k) => ({ key: k, value: k.toUpperCase() })));
+    assert.deepEqual((await kv.scan('', '')).map((p) => p.key.toString()), keys);
+    assert.deepEqual((await kv.scan('c', 'q')).map((p) => p.key.toString()), keys.slice(2, 16));
+    assert.deepEqual((await kv.scan('c', '', { limit: 10 })).map((p) => p.key.toString()), keys.slice(2, 12));
+    assert.deepEqual((await kv.scan('', '', { reverse: true })).map((p) => p.key.toString()), [...keys].reverse());
+    assert.deepEqual((await kv.scan('b', 'w', { reverse: true, limit: 12 })).map((p) => p.key.toString()), keys.slice(1, 22).reverse().slice(0, 12));
+    assert.equal((await kv.scan('a', '')).at(0)?.value.toString(), 'AK');
+    assert.ok(new Set(cluster.callsTo('Scan').map((c) => c.rangeId)).size >= 3, 'the scans crossed ranges');
+  });
+
+  test('scan continues inside a range when the store cuts a page (more)', async () => {
+    cluster.maxScanLimit = 3;
+    try {
+      assert.equal((await kv.scan('', '')).length, 26);
+      assert.equal((await kv.scan('', '', { reverse: true })).length, 26);
+    } finally {
+      cluster.maxScanLimit = 1000;
+    }
+  });
+
+  test('deleteRange is split across ranges', async () => {
+    cluster.storeCalls.length = 0;
+    await kv.deleteRange('ck', 'vk');
+    const left = (await kv.scan('', '')).map((p) => p.key.toString());
+    assert.deepEqual(left, ['ak', 'bk', 'vk', 'wk', 'xk', 'yk', 'zk']);
+    assert.ok(cluster.callsTo('DeleteRange').length >= 3);
+  });
+
+  test('compareAndSwap: succeeds on a match, reports the previous value', async () => {
+    assert.deepEqual(await kv.compareAndSwap('cas', { expected: null, newValue: 'one' }), { succeeded: true, previous: undefined });
+    const r = await kv.compareAndSwap('cas', { expected: 'zzz', newValue: 'two' });
+    assert.equal(r.succeeded, false);
+    assert.equal(s(r.previous), 'one');
+    assert.equal((await kv.compareAndSwap('cas', { expected: 'one', delete: true })).succeeded, true);
+    assert.equal(await kv.get('cas'), undefined);
+  });
+
+  test('an ambiguous CAS is never retried; an ambiguous put is', async () => {
+    cluster.faultHook = (_, method) => ((method === 'CompareAndSwap' || method === 'Put') && cluster.storeCalls.length === 1
+      ? { kind: 'status', code: grpc.status.UNKNOWN, details: 'ambiguous result: proposal timed out', ambiguous: true, applyFirst: true }
+      : undefined);
+    await assert.rejects(kv.compareAndSwap('amb', { expected: null, newValue: 'x' }), AmbiguousWriteError);
+    assert.equal(cluster.callsTo('CompareAndSwap').length, 1);
+    assert.equal(s(await kv.get('amb')), 'x', 'it had applied');
+    cluster.storeCalls.length = 0;
+    await kv.put('amb2', 'y');
+    assert.equal(cluster.callsTo('Put').length, 2);
+  });
+
+  test('INVALID_ARGUMENT is final', async () => {
+    cluster.faultHook = () => ({ kind: 'status', code: grpc.status.INVALID_ARGUMENT, details: 'key is 5000 bytes, above maxKeyBytes' });
+    await assert.rejects(kv.put('x', 'y'), (e: unknown) => e instanceof InvalidArgumentError && /maxKeyBytes/.test(e.reason));
+    assert.equal(cluster.storeCalls.length, 1);
+  });
+
+  test('a busy store: backoff under the deadline ends in DeadlineExceededError', async () => {
+    cluster.faultHook = () => ({ kind: 'busy' });
+    await assert.rejects(kv.get('a', { timeoutMs: 300 }), (e: unknown) => e instanceof DeadlineExceededError && /busy/.test(e.message));
+    const attempts = cluster.storeCalls.length;
+    assert.ok(attempts > 2, `retried (${attempts})`);
+    assert.ok(attempts < 60, `with backoff, not a hot loop (${attempts})`);
+  });
+
+  test('operators: split, transfer leader, move replica; a failed operator throws OperatorFailedError', async () => {
+    const op = await kv.split('p');
+    assert.equal(op.kind, 'split');
+    assert.equal(op.status, 'succeeded');
+    assert.equal(op.right?.startKey.toString(), 'p');
+    const ranges = await kv.listRanges();
+    assert.ok(ranges.some((r) => r.startKey.toString() === 'p'));
+    const t = await kv.transferLeader(op.right!.rangeId, 2);
+    assert.equal(t.status, 'succeeded');
+    assert.equal(cluster.ranges.get(op.right!.rangeId)!.leader, 2);
+    await kv.put('pp', 'routed to the new leader');
+    assert.equal(cluster.storeCalls.at(-1)?.storeId, 2);
+    await assert.rejects(kv.split('p'), OperatorFailedError);
+    const stores = await kv.listStores();
+    assert.deepEqual(stores.map((x) => x.id), [1, 2, 3]);
+    assert.equal(stores[0]!.state, 'up');
+    const running = await kv.transferLeader(1, 3, { wait: false });
+    assert.equal(running.status, 'running');
+    assert.equal((await kv.getOperator(running.id)).status, 'succeeded');
+  });
+});
+
+describe('failures', () => {
+  test('PD not_leader redirect: the client follows leader_address', async () => {
+    const c = await FakeCluster.start({ pds: 2 });
+    try {
+      c.setPd(0, { notLeaderTo: c.pdAddress(1) });
+      const kv = await RangeKvClient.connect({ pd: [c.pdAddress(0)], timeoutMs: 5_000 });
+      try {
+        await kv.put('a', 'b');
+        assert.equal(s(await kv.get('a')), 'b');
+        assert.ok(kv.pdAddresses().includes(c.pdAddress(1)));
+      } finally {
+        kv.close();
+      }
+    } finally {
+      await c.stop();
+    }
+  });
+
+  test('PD leader unknown or unreachable: the client tries the other PD addresses', async () => {
+    const c = await FakeCluster.start({ pds: 2 });
+    try {
+      c.setPd(0, { notLeaderTo: '' });
+      const kv = await RangeKvClient.connect({ pd: ['127.0.0.1:1', c.pdAddress(0), c.pdAddress(1)], timeoutMs: 5_000 });
+      try {
+        await kv.put('a', 'b');
+        assert.equal(s(await kv.get('a')), 'b');
+      } finally {
+        kv.close();
+      }
+    } finally {
+      await c.stop();
+    }
+  });
+
+  test('PD not bootstrapped yet: retried with backoff', async () => {
+    await withCluster({}, {}, async (c, kv) => {
+      c.setPd(0, { notBootstrappedTimes: 2 });
+      await kv.put('a', 'b');
+      assert.equal(c.pdCalls.filter((m) => m === 'GetRangeByKey').length, 3);
+    });
+  });
+
+  test('no PD reachable: PdUnavailableError naming the addresses', async () => {
+    await assert.rejects(RangeKvClient.connect({ pd: ['127.0.0.1:1', '127.0.0.1:2'], timeoutMs: 500 }),
+      (e: unknown) => e instanceof PdUnavailableError && /127\.0\.0\.1:1, 127\.0\.0\.1:2/.test(e.message));
+  });
+
+  test('a stopped leader store: the client moves on to another replica and follows its hint', async () => {
+    await withCluster({}, {}, async (c, kv) => {
+      await kv.put('a', '1');
+      c.transferLeader(1, 2);
+      c.stopStore(1);
+      await kv.put('a', '2');
+      assert.equal(s(await kv.get('a')), '2');
+      assert.equal(c.storeCalls.at(-1)?.storeId, 2);
+    });
+  });
+
+  test('an unreachable store fails a CAS only after it was sent: not sent means retried elsewhere', async () => {
+    await withCluster({}, {}, async (c, kv) => {
+      await kv.put('a', '1');
+      c.transferLeader(1, 3);
+      c.stopStore(1);
+      const r = await kv.compareAndSwap('a', { expected: '1', newValue: '2' });
+      assert.equal(r.succeeded, true);
+    });
+  });
+
+  test('maxRetries bounds the attempts', async () => {
+    await withCluster({}, { maxRetries: 3, backoffMaxMs: 5 }, async (c, kv) => {
+      c.faultHook = () => ({ kind: 'busy' });
+      await assert.rejects(kv.get('a'), (e: unknown) => e instanceof RetriesExhaustedError && e.attempts === 4);
+      assert.equal(c.storeCalls.length, 4);
+    });
+  });
+
+  test('scans and deleteRange count retries per range piece: maxRetries still bounds them', async () => {
+    await withCluster({}, { maxRetries: 3, backoffMaxMs: 5 }, async (c, kv) => {
+      c.faultHook = (_, method) => (method === 'Scan' || method === 'DeleteRange' ? { kind: 'busy' } : undefined);
+      await assert.rejects(kv.scan('', ''), (e: unknown) => e instanceof RetriesExhaustedError && e.attempts === 4);
+      await assert.rejects(kv.scan('', '', { reverse: true }), RetriesExhaustedError);
+      await assert.rejects(kv.deleteRange('a', 'z'), RetriesExhaustedError);
+    });
+  });
+
+  test('a batch whose range splits under it is re-grouped', async () => {
+    await withCluster({}, {}, async (c, kv) => {
+      await kv.put('a', '0');
+      c.split('m');
+      c.split('t');
+      const keys = ['b', 'n', 'u', 'c'];
+      await kv.batchPut(keys.map((k) => ({ key: k, value: k })));
+      assert.deepEqual((await kv.batchGet(keys)).map(s), keys);
+      assert.deepEqual([...c.data.keys()].sort(), ['a', 'b', 'c', 'n', 'u']);
+    });
+  });
+});

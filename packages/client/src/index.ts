@@ -1,0 +1,16 @@
+// Public API of @rangekv/client.
+export {
+  RangeKvClient,
+  type RangeKvClientOptions, type CallOptions, type ReadOptions, type ScanOptions, type CasOptions, type CasResult,
+  type OperatorOptions, type ListRangesOptions,
+} from './client.js';
+export {
+  RangeKvError, InvalidArgumentError, AmbiguousWriteError, DeadlineExceededError, RetriesExhaustedError,
+  PdUnavailableError, PdRequestError, OperatorFailedError, StoreError,
+} from './errors.js';
+export type {
+  Bytes, KeyValue, ReadConsistency, RangeEpoch, ReplicaRole, ReplicaInfo, RangeDescriptor, RangeInfo, StoreState, StoreInfo,
+  OperatorKind, OperatorStatus, OperatorInfo,
+} from './types.js';
+export { AMBIGUOUS_METADATA_KEY } from './channels.js';
+export { backoffDelayMs, type BackoffOptions, type Clock } from './backoff.js';

@@ -1,0 +1,220 @@
+// Routing: key -> range (range cache, filled from PD), range -> store (leader cache,
+// NotLeader hints, round-robin over the voters when unknown; FOLLOWER and STALE reads go
+// to any voter, round-robin, on their first try), store -> address (PD GetStore, cached),
+// and one attempt of a KV request with the reaction to each answer.
+//
+// | answer | reaction |
+// | --- | --- |
+// | OK | remember the store as the range's leader |
+// | NotLeader with a hint (another store) | remember the hint, retry at once |
+// | NotLeader without a hint | forget the leader, back off, try the next voter |
+// | EpochNotMatch{current} | replace the range by `current` (split halves), retry at once (back off when empty) |
+// | RangeNotFound | forget the range, back off, ask PD again |
+// | KeyNotInRange{descriptor} | replace the range by `descriptor` (or forget it), back off |
+// | ServerBusy{backoff_ms} | back off at least backoff_ms |
+// | could not connect to the store | forget its address and the leader, back off, next voter |
+// | INVALID_ARGUMENT | InvalidArgumentError (final) |
+// | write: UNKNOWN + `rangekv-ambiguous`, or UNAVAILABLE / DEADLINE_EXCEEDED / CANCELLED after sending | CAS: AmbiguousWriteError (final); other writes: retried when `retryAmbiguousWrites`, else AmbiguousWriteError |
+// | read: UNAVAILABLE / DEADLINE_EXCEEDED / CANCELLED / UNKNOWN | back off, retry |
+// | any other status | StoreError (final) |
+import * as grpc from '@grpc/grpc-js';
+import { kvService, metapb, type MethodDefinition } from '@rangekv/proto';
+import type { Budget } from './backoff.js';
+import type { ChannelPool } from './channels.js';
+import { AmbiguousWriteError, InvalidArgumentError, StoreError } from './errors.js';
+import type { PdClient } from './pd-client.js';
+import { rangeContains, RangeCache } from './range-cache.js';
+import { descriptorFromWire, routeFromWire, type RangeInfo } from './types.js';
+
+type KvMethods = typeof kvService;
+export type KvMethodName = keyof KvMethods;
+export type KvReq<K extends KvMethodName> = Parameters<KvMethods[K]['requestSerialize']>[0];
+export type KvRes<K extends KvMethodName> = ReturnType<KvMethods[K]['responseDeserialize']>;
+
+/** How a request may be retried: reads always; idempotent writes per `retryAmbiguousWrites`; CAS never once sent. */
+export type RequestKind = 'read' | 'write' | 'cas';
+
+interface WithRangeError {
+  rangeError?: metapb.RangeError.$Properties | null;
+}
+
+/** Ranges fetched per PD ScanRanges page. */
+export const SCAN_RANGES_PAGE = 256;
+
+export class Router {
+  readonly cache: RangeCache;
+  private readonly storeAddresses = new Map<number, string>();
+  private probe = 0;
+
+  constructor(
+    readonly pd: PdClient,
+    private readonly pool: ChannelPool,
+    maxCachedRanges: number,
+    private readonly rpcTimeoutMs: number,
+    private readonly retryAmbiguousWrites: boolean,
+  ) {
+    this.cache = new RangeCache(maxCachedRanges);
+  }
+
+  /** The range holding `key`: from the cache, else from PD. */
+  async locate(key: Buffer, budget: Budget): Promise<RangeInfo> {
+    for (;;) {
+      const hit = this.cache.lookup(key);
+      if (hit) return hit;
+      const res = await this.pd.call('getRangeByKey', { key }, budget);
+      const info = res.route ? routeFromWire(res.route) : undefined;
+      if (info && rangeContains(info, key)) {
+        this.cache.insert(info);
+        return this.cache.lookup(key) ?? info;
+      }
+      await budget.retry(`PD knows no range holding key ${key.toString('hex')}`);
+    }
+  }
+
+  /** The range holding the keys just below `end` (empty: the keyspace's end), for reverse walks of [start, end). */
+  async locateBefore(end: Buffer, start: Buffer, budget: Budget): Promise<RangeInfo> {
+    for (;;) {
+      const hit = this.cache.lookupBefore(end);
+      if (hit) return hit;
+      await this.fetchRanges(start, end, budget, Number.POSITIVE_INFINITY);
+      const again = this.cache.lookupBefore(end);
+      if (again) return again;
+      await budget.retry(`PD knows no range ending at ${end.toString('hex') || 'the end of the keyspace'}`);
+    }
+  }
+
+  /** Ranges meeting [start, end) from PD (at most `max`), inserted into the cache and returned. */
+  async fetchRanges(start: Buffer, end: Buffer, budget: Budget, max: number): Promise<RangeInfo[]> {
+    const out: RangeInfo[] = [];
+    let cursor = start;
+    for (;;) {
+      const res = await this.pd.call('scanRanges', { startKey: cursor, endKey: end, limit: SCAN_RANGES_PAGE }, budget);
+      const routes = (res.routes ?? []).map(routeFromWire).filter((r): r is RangeInfo => r !== undefined);
+      for (const r of routes) {
+        this.cache.insert(r);
+        out.push(r);
+      }
+      const last = routes[routes.length - 1];
+      if (!res.more || !last || last.endKey.length === 0 || out.length >= max) return out;
+      if (end.length > 0 && Buffer.compare(last.endKey, end) >= 0) return out;
+      cursor = last.endKey;
+    }
+  }
+
+  /** The leader when known, else the voters round-robin; `spread` (FOLLOWER / STALE reads): any voter, round-robin. */
+  private pickStore(route: RangeInfo, spread: boolean): number {
+    if (route.leaderStoreId !== 0 && !spread) return route.leaderStoreId;
+    const voters = route.replicas.filter((r) => r.role !== 'learner');
+    const from = voters.length > 0 ? voters : route.replicas;
+    if (from.length === 0) return 0;
+    return from[this.probe++ % from.length]!.storeId;
+  }
+
+  async storeAddress(storeId: number, budget: Budget): Promise<string | undefined> {
+    const known = this.storeAddresses.get(storeId);
+    if (known !== undefined) return known;
+    const res = await this.pd.call('getStore', { storeId }, budget);
+    const address = res.store?.address ?? '';
+    if (address === '') return undefined;
+    this.storeAddresses.set(storeId, address);
+    return address;
+  }
+
+  /** Forgets what PD said about stores (addresses may have changed). */
+  forgetStore(storeId: number): void {
+    const a = this.storeAddresses.get(storeId);
+    this.storeAddresses.delete(storeId);
+    if (a !== undefined) this.pool.forget(a);
+  }
+
+  /**
+   * One attempt of `method` on `route`'s range. Returns the response when it succeeded;
+   * undefined when it failed in a retryable way (after updating the caches and waiting
+   * out the backoff: the caller locates again and retries). Throws final errors.
+   */
+  async attempt<K extends KvMethodName>(route: RangeInfo, method: K, req: KvReq<K>, kind: RequestKind, budget: Budget): Promise<KvRes<K> | undefined> {
+    budget.check();
+    const consistency = (req as { header?: metapb.RequestHeader.$Properties | null }).header?.readConsistency;
+    const spread = kind === 'read' && (consistency === metapb.ReadConsistency.FOLLOWER || consistency === metapb.ReadConsistency.STALE)
+      && budget.retries === 0;
+    const storeId = this.pickStore(route, spread);
+    if (storeId === 0) {
+      this.cache.remove(route.rangeId);
+      await budget.retry(`range ${route.rangeId} has no replicas in the cached descriptor`);
+      return undefined;
+    }
+    const address = await this.storeAddress(storeId, budget);
+    if (address === undefined) {
+      this.cache.setLeader(route.rangeId, 0);
+      await budget.retry(`PD has no address for store ${storeId}`);
+      return undefined;
+    }
+    const def = kvService[method] as unknown as MethodDefinition<KvReq<K>, KvRes<K>>;
+    const out = await this.pool.call(address, def, req, Math.max(1, Math.min(this.rpcTimeoutMs, budget.remainingMs())));
+    if (out.ok) {
+      const re = (out.res as WithRangeError).rangeError;
+      if (!re) {
+        if (!spread && route.leaderStoreId !== storeId) this.cache.setLeader(route.rangeId, storeId);
+        return out.res;
+      }
+      await this.onRangeError(route, storeId, re, budget);
+      return undefined;
+    }
+    if (!out.sent && out.code === grpc.status.DEADLINE_EXCEEDED) {
+      await budget.retry(out.details);
+      return undefined;
+    }
+    if (!out.sent) {
+      this.cache.setLeader(route.rangeId, 0);
+      this.forgetStore(storeId);
+      await budget.retry(out.details, { unreachable: address });
+      return undefined;
+    }
+    const what = `store ${storeId} (${address}): ${grpc.status[out.code]}: ${out.details}`;
+    if (out.code === grpc.status.INVALID_ARGUMENT) throw new InvalidArgumentError(out.details, address);
+    const transient = out.code === grpc.status.UNAVAILABLE || out.code === grpc.status.DEADLINE_EXCEEDED
+      || out.code === grpc.status.CANCELLED || out.code === grpc.status.UNKNOWN;
+    if (!transient) throw new StoreError(grpc.status[out.code] ?? String(out.code), out.details, address);
+    // A broken channel says nothing about leadership, but the next try should probe; an
+    // ambiguous answer came from a live leader.
+    if (out.code !== grpc.status.UNKNOWN) this.cache.setLeader(route.rangeId, 0);
+    if (kind !== 'read') {
+      // A write that reached the store and did not come back: it may have applied.
+      if (kind === 'cas' || !this.retryAmbiguousWrites) throw new AmbiguousWriteError(method, address, `${grpc.status[out.code]}: ${out.details}`);
+    }
+    await budget.retry(what);
+    return undefined;
+  }
+
+  private async onRangeError(route: RangeInfo, storeId: number, re: metapb.RangeError.$Properties, budget: Budget): Promise<void> {
+    const msg = `range ${route.rangeId} on store ${storeId}: ${re.message || 'range error'}`;
+    if (re.notLeader) {
+      const hint = Number(re.notLeader.leader?.storeId ?? 0);
+      if (hint !== 0 && hint !== storeId) {
+        this.cache.setLeader(route.rangeId, hint);
+        await budget.retry(msg, { immediate: true });
+      } else {
+        this.cache.setLeader(route.rangeId, 0);
+        await budget.retry(msg);
+      }
+    } else if (re.epochNotMatch) {
+      const current = (re.epochNotMatch.current ?? []).map(descriptorFromWire);
+      this.cache.remove(route.rangeId);
+      // The store passed the leader check before the epoch check: a good first guess for the halves too.
+      for (const d of current) this.cache.insert({ ...d, leaderStoreId: storeId });
+      await budget.retry(msg, { immediate: current.length > 0 && budget.retries < 3 });
+    } else if (re.rangeNotFound) {
+      this.cache.remove(route.rangeId);
+      await budget.retry(msg);
+    } else if (re.keyNotInRange) {
+      this.cache.remove(route.rangeId);
+      const d = re.keyNotInRange.descriptor;
+      if (d) this.cache.insert({ ...descriptorFromWire(d), leaderStoreId: storeId });
+      await budget.retry(msg);
+    } else if (re.serverBusy) {
+      await budget.retry(msg, { minWaitMs: Number(re.serverBusy.backoffMs ?? 0) });
+    } else {
+      await budget.retry(msg);
+    }
+  }
+}

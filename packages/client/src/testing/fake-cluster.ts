@@ -1,0 +1,382 @@
+// A fake rangekv cluster in one process for client and CLI tests: N fake stores (gRPC
+// KV service) and M fake PD nodes (gRPC PD service) on 127.0.0.1, over one shared model
+// (ranges, leaders, one key-value map). Stores answer like real ones (proto/kv.proto,
+// packages/store README "Request handling": RangeNotFound, NotLeader, EpochNotMatch,
+// KeyNotInRange, in that order); PD answers from the model. Tests change the model
+// (split, transfer, move), inject faults per call, and read the call log.
+import * as grpc from '@grpc/grpc-js';
+import { kvService, pdService, pdpb, type kvpb, type metapb } from '@rangekv/proto';
+import { AMBIGUOUS_METADATA_KEY } from '../channels.js';
+import { rangeContains } from '../range-cache.js';
+import { descriptorToWire, type RangeDescriptor } from '../types.js';
+
+export interface FakeRange {
+  desc: RangeDescriptor;
+  /** Leader's store id; 0: no leader. */
+  leader: number;
+  /** The range this one was split from (EpochNotMatch lists it with its parent). */
+  parent: number;
+}
+
+/** What a fault hook can make a store do instead of (or after) serving the call. */
+export type Fault =
+  | { kind: 'busy'; backoffMs?: number }
+  | { kind: 'notLeader'; hint: number }
+  | { kind: 'rangeError'; error: metapb.RangeError.$Properties }
+  | { kind: 'status'; code: grpc.status; details: string; ambiguous?: boolean; applyFirst?: boolean };
+
+export type FaultHook = (storeId: number, method: string, req: { header?: metapb.RequestHeader.$Properties | null }) => Fault | undefined;
+
+export interface StoreCall {
+  storeId: number;
+  method: string;
+  rangeId: number;
+  /** Keys (Get/Put/...: one; BatchGet/BatchPut: all; Scan/DeleteRange: start). */
+  keys: string[];
+}
+
+export interface FakePdOptions {
+  /** Answer not_leader with this address ('' : leader unknown). undefined: serve. */
+  notLeaderTo?: string;
+  /** Answer not_bootstrapped this many times first. */
+  notBootstrappedTimes?: number;
+}
+
+type Handler = grpc.handleUnaryCall<unknown, unknown>;
+
+interface Node {
+  server: grpc.Server;
+  address: string;
+}
+
+const FAKE_MAX_SCAN = 1_000;
+
+function b(x: Uint8Array | null | undefined): Buffer {
+  if (!x) return Buffer.alloc(0);
+  return Buffer.isBuffer(x) ? x : Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+}
+
+async function listen(services: Array<[object, Record<string, Handler>]>): Promise<Node> {
+  const server = new grpc.Server();
+  for (const [def, impl] of services) server.addService(def as unknown as grpc.ServiceDefinition, impl as grpc.UntypedServiceImplementation);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return { server, address: `127.0.0.1:${port}` };
+}
+
+export class FakeCluster {
+  readonly ranges = new Map<number, FakeRange>();
+  /** The one key-value map all replicas share (latin1 key -> value). */
+  readonly data = new Map<string, Buffer>();
+  readonly storeCalls: StoreCall[] = [];
+  readonly pdCalls: string[] = [];
+  faultHook: FaultHook | undefined;
+  /** Omit the leader hint from NotLeader answers. */
+  hideLeaderHints = false;
+  /** The most pairs a store returns per Scan (then `more`). */
+  maxScanLimit = FAKE_MAX_SCAN;
+  readonly stores = new Map<number, Node>();
+  readonly pds: Array<Node & { opts: FakePdOptions; notBootstrappedLeft: number }> = [];
+  private nextRangeId = 2;
+  private readonly operators = new Map<number, pdpb.Operator.$Properties & { polls: number }>();
+  private nextOperatorId = 1;
+
+  /** Starts `stores` fake stores (ids 1..n) and `pds` fake PD nodes; range 1 covers everything, led by store 1. */
+  static async start(opts: { stores?: number; pds?: number } = {}): Promise<FakeCluster> {
+    const c = new FakeCluster();
+    const n = opts.stores ?? 3;
+    c.ranges.set(1, {
+      desc: {
+        rangeId: 1, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), epoch: { confVer: 1, version: 1 },
+        replicas: Array.from({ length: n }, (_, i) => ({ storeId: i + 1, replicaId: i + 1, role: 'voter' as const })),
+      },
+      leader: 1,
+      parent: 0,
+    });
+    for (let id = 1; id <= n; id++) c.stores.set(id, await listen([[kvService, c.kvHandlers(id)]]));
+    for (let i = 0; i < (opts.pds ?? 1); i++) {
+      const node = { ...(await listen([[pdService, c.pdHandlers(i)]])), opts: {}, notBootstrappedLeft: 0 };
+      c.pds.push(node);
+    }
+    return c;
+  }
+
+  pdAddress(i = 0): string {
+    return this.pds[i]!.address;
+  }
+
+  setPd(i: number, opts: FakePdOptions): void {
+    const p = this.pds[i]!;
+    p.opts = opts;
+    p.notBootstrappedLeft = opts.notBootstrappedTimes ?? 0;
+  }
+
+  storeAddress(id: number): string {
+    return this.stores.get(id)!.address;
+  }
+
+  /** Stops store `id`'s server: calls to it can no longer connect. */
+  stopStore(id: number): void {
+    this.stores.get(id)?.server.forceShutdown();
+  }
+
+  async stop(): Promise<void> {
+    for (const n of [...this.stores.values(), ...this.pds]) n.server.forceShutdown();
+  }
+
+  rangeOf(key: Uint8Array): FakeRange {
+    for (const r of this.ranges.values()) if (rangeContains(r.desc, key)) return r;
+    throw new Error('keyspace not covered');
+  }
+
+  /** Splits the range holding `key` at `key`; returns the new right range id. */
+  split(key: string | Buffer): number {
+    const k = typeof key === 'string' ? Buffer.from(key) : key;
+    const left = this.rangeOf(k);
+    if (Buffer.compare(left.desc.startKey, k) === 0) throw new Error('split key at range start');
+    const version = left.desc.epoch.version + 1;
+    const id = this.nextRangeId++;
+    this.ranges.set(id, {
+      desc: { ...left.desc, rangeId: id, startKey: k, epoch: { ...left.desc.epoch, version }, replicas: [...left.desc.replicas] },
+      leader: left.leader,
+      parent: left.desc.rangeId,
+    });
+    left.desc = { ...left.desc, endKey: k, epoch: { ...left.desc.epoch, version } };
+    return id;
+  }
+
+  transferLeader(rangeId: number, storeId: number): void {
+    this.ranges.get(rangeId)!.leader = storeId;
+  }
+
+  /** Replaces the replica on `from` by one on `to` (confVer + 1); leadership moves to `to` if `from` led. */
+  moveReplica(rangeId: number, from: number, to: number): void {
+    const r = this.ranges.get(rangeId)!;
+    const maxId = Math.max(...r.desc.replicas.map((x) => x.replicaId));
+    r.desc = {
+      ...r.desc,
+      epoch: { ...r.desc.epoch, confVer: r.desc.epoch.confVer + 1 },
+      replicas: [...r.desc.replicas.filter((x) => x.storeId !== from), { storeId: to, replicaId: maxId + 1, role: 'voter' }],
+    };
+    if (r.leader === from) r.leader = to;
+  }
+
+  callsTo(method: string): StoreCall[] {
+    return this.storeCalls.filter((c) => c.method === method);
+  }
+
+  // ---- store -------------------------------------------------------------------------------
+
+  private rangeError(message: string, e: Omit<metapb.RangeError.$Properties, 'message'>): { rangeError: metapb.RangeError.$Properties } {
+    return { rangeError: { message, ...e } };
+  }
+
+  private route(storeId: number, header: metapb.RequestHeader.$Properties | null | undefined, leaderOnly: boolean, keys: Buffer[]):
+    { range: FakeRange } | { rangeError: metapb.RangeError.$Properties } {
+    const rangeId = Number(header?.rangeId ?? 0);
+    const r = this.ranges.get(rangeId);
+    if (!r || !r.desc.replicas.some((x) => x.storeId === storeId)) return this.rangeError('range not found', { rangeNotFound: { rangeId } });
+    if (leaderOnly && r.leader !== storeId) {
+      const hint = this.hideLeaderHints || r.leader === 0 ? undefined
+        : { storeId: r.leader, replicaId: r.desc.replicas.find((x) => x.storeId === r.leader)?.replicaId ?? 0 };
+      return this.rangeError('not leader', { notLeader: { rangeId, leader: hint ?? null } });
+    }
+    if (Number(header?.epoch?.version ?? 0) !== r.desc.epoch.version) {
+      const current = [r, ...[...this.ranges.values()].filter((x) => x.parent === rangeId)].map((x) => descriptorToWire(x.desc));
+      return this.rangeError('epoch not match', { epochNotMatch: { current } });
+    }
+    for (const k of keys) {
+      if (!rangeContains(r.desc, k)) return this.rangeError('key not in range', { keyNotInRange: { key: k, descriptor: descriptorToWire(r.desc) } });
+    }
+    return { range: r };
+  }
+
+  private kvHandlers(storeId: number): Record<string, Handler> {
+    const serve = <Req extends { header?: metapb.RequestHeader.$Properties | null }>(
+      method: string, keysOf: (r: Req) => Buffer[], leaderOnly: (r: Req) => boolean, run: (r: Req, range: FakeRange) => object,
+    ): Handler => (call, cb) => {
+      const req = call.request as Req;
+      const keys = keysOf(req);
+      this.storeCalls.push({ storeId, method, rangeId: Number(req.header?.rangeId ?? 0), keys: keys.map((k) => k.toString()) });
+      const fault = this.faultHook?.(storeId, method, req);
+      if (fault?.kind === 'busy') return cb(null, this.rangeError('busy', { serverBusy: { reason: 'test', backoffMs: fault.backoffMs ?? 0 } }));
+      if (fault?.kind === 'notLeader') {
+        return cb(null, this.rangeError('not leader', { notLeader: { rangeId: Number(req.header?.rangeId ?? 0), leader: fault.hint ? { storeId: fault.hint } : null } }));
+      }
+      if (fault?.kind === 'rangeError') return cb(null, { rangeError: fault.error });
+      const routed = this.route(storeId, req.header, leaderOnly(req), keys);
+      if ('rangeError' in routed) return cb(null, routed);
+      const fail = (f: Extract<Fault, { kind: 'status' }>): void => {
+        const metadata = new grpc.Metadata();
+        if (f.ambiguous) metadata.set(AMBIGUOUS_METADATA_KEY, '1');
+        cb({ code: f.code, details: f.details, metadata });
+      };
+      if (fault?.kind === 'status' && !fault.applyFirst) return fail(fault);
+      const res = run(req, routed.range);
+      if (fault?.kind === 'status') return fail(fault);
+      cb(null, res);
+    };
+    const read = (r: { header?: metapb.RequestHeader.$Properties | null }): boolean => {
+      const c = r.header?.readConsistency ?? 0;
+      return c === 0 || c === 1;
+    };
+    const write = (): boolean => true;
+    const one = (r: { key?: Uint8Array | null }): Buffer[] => [b(r.key)];
+    const span = (r: { startKey?: Uint8Array | null }): Buffer[] => [b(r.startKey)];
+    return {
+      Get: serve<kvpb.GetRequest.$Properties>('Get', one, read, (r) => {
+        const v = this.data.get(b(r.key).toString('latin1'));
+        return v ? { found: true, value: v } : { found: false };
+      }),
+      BatchGet: serve<kvpb.BatchGetRequest.$Properties>('BatchGet', (r) => (r.keys ?? []).map(b), read, (r) => ({
+        pairs: (r.keys ?? []).map(b).filter((k) => this.data.has(k.toString('latin1'))).map((k) => ({ key: k, value: this.data.get(k.toString('latin1'))! })),
+      })),
+      Put: serve<kvpb.PutRequest.$Properties>('Put', one, write, (r) => {
+        this.data.set(b(r.key).toString('latin1'), b(r.value));
+        return {};
+      }),
+      BatchPut: serve<kvpb.BatchPutRequest.$Properties>('BatchPut', (r) => (r.pairs ?? []).map((p) => b(p.key)), write, (r) => {
+        for (const p of r.pairs ?? []) this.data.set(b(p.key).toString('latin1'), b(p.value));
+        return {};
+      }),
+      Delete: serve<kvpb.DeleteRequest.$Properties>('Delete', one, write, (r) => {
+        this.data.delete(b(r.key).toString('latin1'));
+        return {};
+      }),
+      DeleteRange: serve<kvpb.DeleteRangeRequest.$Properties>('DeleteRange', span, write, (r, range) => {
+        const end = b(r.endKey).length > 0 ? b(r.endKey) : range.desc.endKey;
+        for (const k of [...this.data.keys()]) {
+          const kb = Buffer.from(k, 'latin1');
+          if (Buffer.compare(kb, b(r.startKey)) >= 0 && (end.length === 0 || Buffer.compare(kb, end) < 0)) this.data.delete(k);
+        }
+        return {};
+      }),
+      Scan: serve<kvpb.ScanRequest.$Properties>('Scan', () => [], read, (r, range) => {
+        const lo = Buffer.compare(b(r.startKey), range.desc.startKey) > 0 ? b(r.startKey) : range.desc.startKey;
+        const reqEnd = b(r.endKey);
+        const hi = reqEnd.length === 0 ? range.desc.endKey : range.desc.endKey.length === 0 ? reqEnd
+          : Buffer.compare(reqEnd, range.desc.endKey) < 0 ? reqEnd : range.desc.endKey;
+        const keys = [...this.data.keys()].map((k) => Buffer.from(k, 'latin1'))
+          .filter((k) => Buffer.compare(k, lo) >= 0 && (hi.length === 0 || Buffer.compare(k, hi) < 0))
+          .sort(Buffer.compare);
+        if (r.reverse) keys.reverse();
+        const max = (r.limit ?? 0) === 0 ? this.maxScanLimit : Math.min(r.limit!, this.maxScanLimit);
+        const pairs = keys.slice(0, max).map((k) => ({ key: k, value: this.data.get(k.toString('latin1'))! }));
+        return { pairs, more: keys.length > max };
+      }),
+      CompareAndSwap: serve<kvpb.CompareAndSwapRequest.$Properties>('CompareAndSwap', one, write, (r) => {
+        const k = b(r.key).toString('latin1');
+        const prev = this.data.get(k);
+        const match = r.expectExists ? prev !== undefined && prev.equals(b(r.expectedValue)) : prev === undefined;
+        if (match) {
+          if (r.delete) this.data.delete(k);
+          else this.data.set(k, b(r.newValue));
+        }
+        return { succeeded: match, previousExists: prev !== undefined, previousValue: prev ?? Buffer.alloc(0) };
+      }),
+    };
+  }
+
+  // ---- PD ----------------------------------------------------------------------------------
+
+  private routeOf(r: FakeRange): pdpb.RangeRoute.$Properties {
+    const leader = r.desc.replicas.find((x) => x.storeId === r.leader);
+    return { descriptor: descriptorToWire(r.desc), leader: leader ? { storeId: leader.storeId, replicaId: leader.replicaId } : null };
+  }
+
+  private storeOf(id: number): pdpb.Store.$Properties {
+    return { id, address: this.stores.get(id)!.address, raftAddress: '127.0.0.1:1', httpAddress: '', state: pdpb.StoreState.UP, lastHeartbeatAgeMs: 5 };
+  }
+
+  private runOperator(req: pdpb.CreateOperatorRequest.$Properties): pdpb.Operator.$Properties {
+    const id = this.nextOperatorId++;
+    const rangeId = Number(req.rangeId ?? 0);
+    const op: pdpb.Operator.$Properties & { polls: number } = {
+      id, kind: req.kind ?? 0, rangeId, toStore: req.toStore ?? 0, fromStore: req.fromStore ?? 0, splitKey: req.splitKey ?? Buffer.alloc(0),
+      status: pdpb.OperatorStatus.RUNNING, step: 'starting', reason: '', createdAtMs: Date.now(), finishedAtMs: 0, polls: 0,
+    };
+    const r = this.ranges.get(rangeId);
+    try {
+      if (!r) throw new Error(`range ${rangeId} not found`);
+      switch (req.kind) {
+        case pdpb.OperatorKind.SPLIT: {
+          const key = b(req.splitKey);
+          if (!rangeContains(r.desc, key) || Buffer.compare(key, r.desc.startKey) === 0) throw new Error('split key not strictly inside the range');
+          const right = this.split(key);
+          op.right = descriptorToWire(this.ranges.get(right)!.desc);
+          break;
+        }
+        case pdpb.OperatorKind.TRANSFER_LEADER:
+          if (!r.desc.replicas.some((x) => x.storeId === req.toStore)) throw new Error(`store ${req.toStore} has no replica of range ${rangeId}`);
+          this.transferLeader(rangeId, Number(req.toStore));
+          break;
+        case pdpb.OperatorKind.MOVE_REPLICA:
+          this.moveReplica(rangeId, Number(req.fromStore), Number(req.toStore));
+          break;
+        default:
+          break;
+      }
+      op.descriptor = descriptorToWire(r.desc);
+      op.step = 'done';
+    } catch (e) {
+      op.status = pdpb.OperatorStatus.FAILED;
+      op.reason = (e as Error).message;
+      op.finishedAtMs = Date.now();
+    }
+    this.operators.set(id, op);
+    return op;
+  }
+
+  private pdHandlers(i: number): Record<string, Handler> {
+    const clusterId = 42;
+    const serve = <Req>(method: string, run: (r: Req) => object): Handler => (call, cb) => {
+      this.pdCalls.push(method);
+      const pd = this.pds[i]!;
+      if (pd.opts.notLeaderTo !== undefined) {
+        return cb(null, { header: { clusterId, error: { message: 'not leader', notLeader: { leaderId: 0, leaderAddress: pd.opts.notLeaderTo } } } });
+      }
+      if (pd.notBootstrappedLeft > 0) {
+        pd.notBootstrappedLeft--;
+        return cb(null, { header: { clusterId, error: { message: 'not bootstrapped', notBootstrapped: true } } });
+      }
+      try {
+        cb(null, { header: { clusterId }, ...run(call.request as Req) });
+      } catch (e) {
+        cb(null, { header: { clusterId, error: { message: (e as Error).message } } });
+      }
+    };
+    const sorted = (): FakeRange[] => [...this.ranges.values()].sort((x, y) => Buffer.compare(x.desc.startKey, y.desc.startKey));
+    return {
+      GetMembers: serve('GetMembers', () => ({ members: this.pds.map((p, j) => ({ id: j + 1, address: p.address, isLeader: p.opts.notLeaderTo === undefined })) })),
+      GetRangeByKey: serve<pdpb.GetRangeByKeyRequest.$Properties>('GetRangeByKey', (r) => ({ route: this.routeOf(this.rangeOf(b(r.key))) })),
+      ScanRanges: serve<pdpb.ScanRangesRequest.$Properties>('ScanRanges', (r) => {
+        const start = b(r.startKey);
+        const end = b(r.endKey);
+        const meet = sorted().filter((x) => (x.desc.endKey.length === 0 || Buffer.compare(x.desc.endKey, start) > 0)
+          && (end.length === 0 || Buffer.compare(x.desc.startKey, end) < 0));
+        const limit = r.limit || 1000;
+        return { routes: meet.slice(0, limit).map((x) => this.routeOf(x)), more: meet.length > limit };
+      }),
+      GetStore: serve<pdpb.GetStoreRequest.$Properties>('GetStore', (r) => {
+        const id = Number(r.storeId ?? 0);
+        if (!this.stores.has(id)) throw new Error(`store ${id} not found`);
+        return { store: this.storeOf(id), stats: { ranges: 1, leaders: 1 } };
+      }),
+      ListStores: serve('ListStores', () => ({
+        stores: [...this.stores.keys()].map((id) => ({ store: this.storeOf(id), stats: { ranges: this.ranges.size, leaders: [...this.ranges.values()].filter((r) => r.leader === id).length } })),
+      })),
+      CreateOperator: serve<pdpb.CreateOperatorRequest.$Properties>('CreateOperator', (r) => ({ operator: this.runOperator(r) })),
+      GetOperator: serve<pdpb.GetOperatorRequest.$Properties>('GetOperator', (r) => {
+        const op = this.operators.get(Number(r.id ?? 0));
+        if (!op) throw new Error(`operator ${r.id} not found`);
+        // RUNNING on creation, final at the first poll.
+        if (op.status === pdpb.OperatorStatus.RUNNING && op.polls++ >= 0) {
+          op.status = pdpb.OperatorStatus.SUCCEEDED;
+          op.finishedAtMs = Date.now();
+        }
+        return { operator: op };
+      }),
+      ListOperators: serve('ListOperators', () => ({ operators: [...this.operators.values()] })),
+    };
+  }
+}

@@ -1,0 +1,189 @@
+// Plain data the client hands out, and its conversions from the wire messages.
+import { metapb, pdpb } from '@rangekv/proto';
+
+/** Keys and values: bytes, or a string taken as UTF-8. */
+export type Bytes = Uint8Array | string;
+
+export function toBuffer(b: Bytes): Buffer {
+  if (typeof b === 'string') return Buffer.from(b, 'utf8');
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export type ReadConsistency = 'linearizable' | 'lease' | 'follower' | 'stale';
+
+export function consistencyToWire(c: ReadConsistency | undefined): metapb.ReadConsistency {
+  switch (c ?? 'linearizable') {
+    case 'linearizable': return metapb.ReadConsistency.LINEARIZABLE;
+    case 'lease': return metapb.ReadConsistency.LEASE;
+    case 'follower': return metapb.ReadConsistency.FOLLOWER;
+    case 'stale': return metapb.ReadConsistency.STALE;
+    default: throw new TypeError(`unknown read consistency ${String(c)}`);
+  }
+}
+
+export interface KeyValue {
+  key: Buffer;
+  value: Buffer;
+}
+
+export interface RangeEpoch {
+  confVer: number;
+  version: number;
+}
+
+export type ReplicaRole = 'voter' | 'learner' | 'voter-incoming' | 'voter-demoting';
+
+export interface ReplicaInfo {
+  storeId: number;
+  replicaId: number;
+  role: ReplicaRole;
+}
+
+/** A range: keys in [startKey, endKey); empty endKey = to the end of the keyspace. */
+export interface RangeDescriptor {
+  rangeId: number;
+  startKey: Buffer;
+  endKey: Buffer;
+  epoch: RangeEpoch;
+  replicas: ReplicaInfo[];
+}
+
+export interface RangeInfo extends RangeDescriptor {
+  /** Store of the last known leader; 0 when unknown. */
+  leaderStoreId: number;
+}
+
+export type StoreState = 'up' | 'down';
+
+export interface StoreInfo {
+  id: number;
+  address: string;
+  raftAddress: string;
+  httpAddress: string;
+  state: StoreState;
+  lastHeartbeatAgeMs: number;
+  ranges: number;
+  leaders: number;
+  capacityBytes: number;
+  availableBytes: number;
+}
+
+export type OperatorKind = 'transfer-leader' | 'add-replica' | 'remove-replica' | 'move-replica' | 'split';
+export type OperatorStatus = 'running' | 'succeeded' | 'failed' | 'timed-out';
+
+export interface OperatorInfo {
+  id: number;
+  kind: OperatorKind;
+  rangeId: number;
+  toStore: number;
+  fromStore: number;
+  splitKey: Buffer;
+  status: OperatorStatus;
+  step: string;
+  reason: string;
+  createdAtMs: number;
+  finishedAtMs: number;
+  /** After success: the range's descriptor (SPLIT: the left range). */
+  descriptor: RangeDescriptor | undefined;
+  /** SPLIT after success: the right range. */
+  right: RangeDescriptor | undefined;
+}
+
+const ROLES: Record<number, ReplicaRole> = {
+  [metapb.ReplicaRole.VOTER]: 'voter',
+  [metapb.ReplicaRole.LEARNER]: 'learner',
+  [metapb.ReplicaRole.VOTER_INCOMING]: 'voter-incoming',
+  [metapb.ReplicaRole.VOTER_DEMOTING]: 'voter-demoting',
+};
+
+const KINDS: Record<number, OperatorKind> = {
+  [pdpb.OperatorKind.TRANSFER_LEADER]: 'transfer-leader',
+  [pdpb.OperatorKind.ADD_REPLICA]: 'add-replica',
+  [pdpb.OperatorKind.REMOVE_REPLICA]: 'remove-replica',
+  [pdpb.OperatorKind.MOVE_REPLICA]: 'move-replica',
+  [pdpb.OperatorKind.SPLIT]: 'split',
+};
+
+const STATUSES: Record<number, OperatorStatus> = {
+  [pdpb.OperatorStatus.RUNNING]: 'running',
+  [pdpb.OperatorStatus.SUCCEEDED]: 'succeeded',
+  [pdpb.OperatorStatus.FAILED]: 'failed',
+  [pdpb.OperatorStatus.TIMED_OUT]: 'timed-out',
+};
+
+export function operatorKindToWire(kind: OperatorKind): pdpb.OperatorKind {
+  for (const [k, v] of Object.entries(KINDS)) if (v === kind) return Number(k) as pdpb.OperatorKind;
+  throw new TypeError(`unknown operator kind ${kind}`);
+}
+
+function bytes(b: Uint8Array | null | undefined): Buffer {
+  return b ? toBuffer(b) : Buffer.alloc(0);
+}
+
+export function descriptorFromWire(d: metapb.RangeDescriptor.$Properties): RangeDescriptor {
+  return {
+    rangeId: Number(d.rangeId ?? 0),
+    startKey: bytes(d.startKey),
+    endKey: bytes(d.endKey),
+    epoch: { confVer: Number(d.epoch?.confVer ?? 0), version: Number(d.epoch?.version ?? 0) },
+    replicas: (d.replicas ?? []).map((r) => ({
+      storeId: Number(r.storeId ?? 0),
+      replicaId: Number(r.replicaId ?? 0),
+      role: ROLES[r.role ?? 0] ?? 'voter',
+    })),
+  };
+}
+
+export function routeFromWire(r: pdpb.RangeRoute.$Properties): RangeInfo | undefined {
+  if (!r.descriptor) return undefined;
+  return { ...descriptorFromWire(r.descriptor), leaderStoreId: Number(r.leader?.storeId ?? 0) };
+}
+
+export function storeFromWire(s: pdpb.Store.$Properties | null | undefined, st: pdpb.StoreStats.$Properties | null | undefined): StoreInfo {
+  return {
+    id: Number(s?.id ?? 0),
+    address: s?.address ?? '',
+    raftAddress: s?.raftAddress ?? '',
+    httpAddress: s?.httpAddress ?? '',
+    state: s?.state === pdpb.StoreState.DOWN ? 'down' : 'up',
+    lastHeartbeatAgeMs: Number(s?.lastHeartbeatAgeMs ?? 0),
+    ranges: Number(st?.ranges ?? 0),
+    leaders: Number(st?.leaders ?? 0),
+    capacityBytes: Number(st?.capacityBytes ?? 0),
+    availableBytes: Number(st?.availableBytes ?? 0),
+  };
+}
+
+export function operatorFromWire(o: pdpb.Operator.$Properties): OperatorInfo {
+  return {
+    id: Number(o.id ?? 0),
+    kind: KINDS[o.kind ?? 0] ?? 'transfer-leader',
+    rangeId: Number(o.rangeId ?? 0),
+    toStore: Number(o.toStore ?? 0),
+    fromStore: Number(o.fromStore ?? 0),
+    splitKey: bytes(o.splitKey),
+    status: STATUSES[o.status ?? 0] ?? 'running',
+    step: o.step ?? '',
+    reason: o.reason ?? '',
+    createdAtMs: Number(o.createdAtMs ?? 0),
+    finishedAtMs: Number(o.finishedAtMs ?? 0),
+    descriptor: o.descriptor ? descriptorFromWire(o.descriptor) : undefined,
+    right: o.right ? descriptorFromWire(o.right) : undefined,
+  };
+}
+
+/** Wire form of a descriptor (for the fakes in testing/ and for tests). */
+export function descriptorToWire(d: RangeDescriptor): metapb.RangeDescriptor.$Properties {
+  const roles = Object.entries(ROLES);
+  return {
+    rangeId: d.rangeId,
+    startKey: d.startKey,
+    endKey: d.endKey,
+    epoch: { confVer: d.epoch.confVer, version: d.epoch.version },
+    replicas: d.replicas.map((r) => ({
+      storeId: r.storeId,
+      replicaId: r.replicaId,
+      role: Number(roles.find(([, v]) => v === r.role)?.[0] ?? 0) as metapb.ReplicaRole,
+    })),
+  };
+}

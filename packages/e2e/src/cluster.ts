@@ -1,0 +1,122 @@
+// A real cluster for end-to-end tests: 1 or 3 PD processes (pd-main) and store processes
+// (store-main --pd) on 127.0.0.1 with ephemeral ports, in a temp dir. Stores register
+// with PD, learn their peers from it, and PD bootstraps range 1 on the first
+// `initialStores`. Everything is killed by close(), whatever happened.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { pdService, type pdpb } from '@rangekv/proto';
+import { PdProcess } from '@rangekv/pd/testing/pd-process';
+import { StoreProcess } from '@rangekv/store/testing/store-process';
+
+/** Fast raft timing for tests (ms per tick, ticks). */
+const STORE_TIMING = ['--tick-ms', '20', '--election-ticks', '10', '--heartbeat-ticks', '2', '--log-level', 'warn'];
+const PD_TIMING = ['--tick-ms', '20', '--election-ticks', '10', '--heartbeat-ticks', '2', '--log-level', 'warn'];
+
+export interface E2eClusterOptions {
+  pdNodes?: 1 | 3;
+  stores?: number;
+  initialStores?: number;
+}
+
+export class E2eCluster {
+  readonly pds: PdProcess[] = [];
+  readonly stores = new Map<number, StoreProcess>();
+  private readonly spawned: StoreProcess[] = [];
+  private nextStoreId = 1;
+
+  private constructor(readonly root: string) {}
+
+  static async start(opts: E2eClusterOptions = {}): Promise<E2eCluster> {
+    const c = new E2eCluster(await mkdtemp(join(tmpdir(), 'rangekv-e2e-')));
+    try {
+      const n = opts.pdNodes ?? 1;
+      const ids = Array.from({ length: n }, (_, i) => i + 1);
+      const extra = [...PD_TIMING, '--initial-stores', String(opts.initialStores ?? 3)];
+      for (const id of ids) {
+        c.pds.push(await PdProcess.start({ id, dataDir: join(c.root, `pd-${id}`), ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra }));
+      }
+      if (n > 1) await Promise.all(c.pds.map((p) => p.setPeers(c.pds)));
+      for (let i = 0; i < (opts.stores ?? 3); i++) await c.addStore();
+    } catch (e) {
+      await c.close();
+      throw e;
+    }
+    return c;
+  }
+
+  /** Client addresses of the PD nodes still running. */
+  pdAddresses(): string[] {
+    return this.pds.filter((p) => p.proc.exitCode === null && p.proc.signalCode === null).map((p) => p.address);
+  }
+
+  /** Starts store-main --pd with the next store id on a new data dir. */
+  async addStore(): Promise<StoreProcess> {
+    return this.startStore(this.nextStoreId++);
+  }
+
+  async startStore(id: number): Promise<StoreProcess> {
+    const args = ['--store-id', String(id), '--data-dir', join(this.root, `store-${id}`), '--pd', this.pdAddresses().join(','),
+      '--host', '127.0.0.1', '--port', '0', '--raft-port', '0', ...STORE_TIMING];
+    const p = StoreProcess.spawnRaw(args, id);
+    this.spawned.push(p);
+    try {
+      await p.waitForEvent('ready', 60_000);
+    } catch (e) {
+      p.kill('SIGKILL');
+      throw e;
+    }
+    const ready = p.events.find((e) => e.event === 'ready')!;
+    p.kvPort = Number(ready.kvPort);
+    p.raftPort = Number(ready.raftPort);
+    p.httpPort = typeof ready.httpPort === 'number' ? ready.httpPort : null;
+    this.stores.set(id, p);
+    return p;
+  }
+
+  async killStore(id: number): Promise<void> {
+    const p = this.stores.get(id);
+    if (!p) return;
+    p.kill('SIGKILL');
+    await p.exited;
+  }
+
+  /** The PD node that says it leads (GetMembers), or undefined during an election. */
+  async pdLeader(): Promise<PdProcess | undefined> {
+    for (const p of this.pds) {
+      if (p.proc.exitCode !== null || p.proc.signalCode !== null) continue;
+      const res = await unary(p.address, pdService.getMembers, {}).catch(() => null);
+      const leader = res?.members?.find((m) => m.isLeader);
+      if (leader) return this.pds.find((x) => x.id === leader.id);
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.spawned) s.kill('SIGKILL');
+    for (const p of this.pds) p.kill();
+    await Promise.all([...this.spawned.map((s) => s.exited), ...this.pds.map((p) => p.exited)]);
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+function unary<Req, Res>(addr: string, m: { path: string; requestSerialize: (r: Req) => Buffer; responseDeserialize: (b: Buffer) => Res }, req: Req): Promise<Res> {
+  const client = new grpc.Client(addr, grpc.credentials.createInsecure());
+  return new Promise<Res>((resolve, reject) => {
+    client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, req, new grpc.Metadata(), { deadline: Date.now() + 2_000 },
+      (err: grpc.ServiceError | null, res?: Res) => (err ? reject(err) : resolve(res!)));
+  }).finally(() => client.close());
+}
+
+export type { pdpb };
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function eventually(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}

@@ -1,0 +1,215 @@
+// The real `rangekv` binary: --help everywhere, bad flags (exit 2), unreachable endpoints
+// (exit 3), config files, and `dev` / `store` / `pd` over fake server entry points.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, test } from 'node:test';
+import { BIN, FAKE_PD, FAKE_STORE, run, runAll } from './testing/run-cli.js';
+
+const COMMANDS = [
+  'dev', 'pd', 'store', 'kv get', 'kv put', 'kv del', 'kv scan', 'ctl stores', 'ctl ranges', 'ctl split', 'ctl transfer-leader',
+  'ctl add-replica', 'ctl remove-replica', 'ctl move-replica', 'ctl operators',
+];
+
+describe('help and usage', () => {
+  test('--help of every command prints its usage and exits 0', async () => {
+    const runs = await runAll(COMMANDS.map((c) => [...c.split(' '), '--help']));
+    for (const [i, c] of COMMANDS.entries()) {
+      const r = runs[i]!;
+      assert.equal(r.code, 0, c);
+      assert.match(r.stdout, new RegExp(`^Usage: rangekv ${c} `), c);
+      assert.match(r.stdout, /Flags:/, c);
+      assert.equal(r.stderr, '', c);
+    }
+    for (const args of [['--help'], ['kv', '--help'], ['ctl', '-h']]) {
+      const r = await run(args);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /^Usage: rangekv /);
+    }
+  });
+
+  test('no command, unknown commands and bad flags exit 2 with a short usage and no stack trace', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['nope'], /unknown command 'nope'/],
+      [['kv', 'fetch'], /unknown kv subcommand 'fetch'/],
+      [['kv', 'get'], /missing argument/],
+      [['kv', 'get', 'a', 'b'], /unexpected argument 'b'/],
+      [['kv', 'get', 'a', '--bogus'], /Unknown option '--bogus'/],
+      [['kv', 'get', 'a', '--timeout', 'soon'], /--timeout must be a duration/],
+      [['kv', 'get', 'a', '--consistency', 'eventual'], /--consistency must be one of/],
+      [['kv', 'get', 'a', '--pd', 'localhost'], /--pd: 'localhost' is not a host:port address/],
+      [['kv', 'scan', '--limit', '-1'], /--limit/],
+      [['kv', 'del', 'b', 'a'], /END must be above KEY/],
+      [['ctl', 'transfer-leader', '--range', '1'], /--to is required/],
+      [['ctl', 'move-replica', '--range', 'x', '--from', '1', '--to', '2'], /--range must be an integer/],
+      [['store', '--data-dir', 'd'], /--pd is required/],
+      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:2379', '--port', '70000'], /--port must be between 0 and 65535/],
+      [['pd'], /--data-dir is required/],
+      [['pd', '--data-dir', 'd', '--log-level', 'loud'], /--log-level must be debug, info, warn or error/],
+      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', 'extra'], /unexpected argument 'extra'/],
+      [['pd', '--data-dir', 'd', '--peers', '2=nope'], /--peers: '2=nope' is not ID=HOST:RAFTPORT\/HOST:PORT/],
+      [['pd', '--config', '/nonexistent/pd.json'], /config file \/nonexistent\/pd.json: not found/],
+      [['dev', '--stores', '0'], /--stores must be between 1 and 9/],
+    ];
+    const runs = await runAll(cases.map(([args]) => args));
+    for (const [i, [args, re]] of cases.entries()) {
+      const r = runs[i]!;
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(' '));
+      assert.match(r.stderr, /Usage: rangekv|Run 'rangekv/, args.join(' '));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+    const none = await run([]);
+    assert.equal(none.code, 2);
+    assert.match(none.stdout, /Commands:/);
+  });
+
+  test('a config file is validated: unknown keys and bad values are named', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rangekv-cli-'));
+    try {
+      const f = join(dir, 'pd.json');
+      writeFileSync(f, JSON.stringify({ dataDir: '/tmp/x', colour: 'blue' }));
+      let r = await run(['pd', '--config', f]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /unknown key 'colour'/);
+      writeFileSync(f, JSON.stringify({ 'data-dir': '/tmp/x', port: 'high' }));
+      r = await run(['pd', '--config', f]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--port must be an integer, got 'high'/);
+      writeFileSync(f, '{ not json');
+      r = await run(['pd', '--config', f]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /config file .*pd\.json: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('unreachable endpoints', () => {
+  test('an unreachable --pd exits 3 naming the address', async () => {
+    const cases = [['kv', 'get', 'a'], ['kv', 'put', 'a', 'b'], ['ctl', 'stores'], ['ctl', 'split', 'm']];
+    const runs = await runAll(cases.map((args) => [...args, '--pd', '127.0.0.1:1', '--timeout', '500ms']));
+    for (const [i, args] of cases.entries()) {
+      const r = runs[i]!;
+      assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /cannot reach the placement driver at 127\.0\.0\.1:1/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
+  });
+
+  test('$RANGEKV_PD is the default --pd', async () => {
+    const r = await run(['kv', 'get', 'a', '--timeout', '300ms'], { RANGEKV_PD: '127.0.0.1:2' });
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /127\.0\.0\.1:2/);
+  });
+});
+
+function waitForLine(proc: ReturnType<typeof spawn>, pred: (line: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.on('line', (l) => {
+      if (pred(l)) {
+        rl.close();
+        resolve(l);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`exited with ${code} before the expected line`)));
+  });
+}
+
+function exitOf(proc: ReturnType<typeof spawn>): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null) resolve(proc.exitCode);
+    else proc.on('exit', (code) => resolve(code));
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('dev, store and pd with fake server entry points', () => {
+  const env = { ...process.env, RANGEKV_PD_MAIN: FAKE_PD, RANGEKV_STORE_MAIN: FAKE_STORE };
+
+  test('dev: progress, a ready line with every endpoint, and Ctrl-C (to the process group) stops every child and exits 0', async () => {
+    // Own process group, signalled as a whole like a terminal's Ctrl-C.
+    const proc = spawn(process.execPath, [BIN, 'dev', '--base-port', '0', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"event":"ready"'))) as {
+        dataDir: string; pd: { address: string; pid: number }; stores: Array<{ storeId: number; pid: number; args: string[] }>;
+      };
+      assert.match(stderr, /waiting for the cluster: /);
+      assert.equal(ready.stores.length, 3);
+      assert.deepEqual(ready.stores.map((s) => s.storeId), [1, 2, 3]);
+      assert.ok(ready.stores[0]!.args.includes(ready.pd.address), 'stores point at PD');
+      const r = await run(['kv', 'put', 'k', 'v', '--pd', ready.pd.address]);
+      assert.equal(r.code, 0, 'the endpoint printed serves');
+      process.kill(-proc.pid!, 'SIGINT');
+      assert.equal(await exitOf(proc), 0);
+      for (const pid of [ready.pd.pid, ...ready.stores.map((s) => s.pid)]) assert.equal(alive(pid), false, `child ${pid} stopped`);
+      assert.match(stderr, /stopped; data dir removed/);
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
+  });
+
+  test('dev: a store that dies once the cluster is up is reported, the others keep running; PD dying stops everything (exit 1)', async () => {
+    const crash = join(mkdtempSync(join(tmpdir(), 'rangekv-cli-')), 'crash-store-2');
+    const proc = spawn(process.execPath, [BIN, 'dev', '--base-port', '0', '--json'], {
+      env: { ...env, FAKE_STORE_CRASH_FILE: crash }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"event":"ready"'))) as { pd: { pid: number }; stores: Array<{ pid: number; storeId: number }> };
+      writeFileSync(crash, '');
+      while (!/keeps running with 2 stores/.test(stderr)) await new Promise((r) => setTimeout(r, 50));
+      assert.match(stderr, /store-2 exited with code 1; the end of .*store-2\.log:\n[\s\S]*fake store crashed/);
+      assert.equal(proc.exitCode, null, 'still running');
+      process.kill(ready.pd.pid, 'SIGKILL');
+      assert.equal(await exitOf(proc), 1);
+      assert.match(stderr, /pd exited on SIGKILL/);
+      for (const s of ready.stores) assert.equal(alive(s.pid), false, `store ${s.storeId} stopped`);
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      rmSync(dirname(crash), { recursive: true, force: true });
+    }
+  });
+
+  test('store: flags (over a config file) and what follows -- are passed to the store main; SIGTERM is passed on; exit 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rangekv-cli-'));
+    try {
+      const cfg = join(dir, 'store.json');
+      writeFileSync(cfg, JSON.stringify({ dataDir: join(dir, 's7'), pd: '127.0.0.1:2379', port: 7000, httpPort: 'off' }));
+      const proc = spawn(process.execPath, [BIN, 'store', '--config', cfg, '--port', '7100', '--log-level', 'warn', '--', '--apply-workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { storeId: number; args: string[] };
+      assert.equal(ready.storeId, 7);
+      assert.deepEqual(ready.args, ['--data-dir', join(dir, 's7'), '--pd', '127.0.0.1:2379', '--host', '127.0.0.1', '--port', '7100',
+        '--raft-port', '20161', '--http-port', 'off', '--log-level', 'warn', '--apply-workers', '2']);
+      proc.kill('SIGTERM');
+      assert.equal(await exitOf(proc), 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('pd: flags are passed to the PD main', async () => {
+    const proc = spawn(process.execPath, [BIN, 'pd', '--data-dir', '/tmp/unused', '--port', '0', '--initial-stores', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { pdId: number; args: string[] };
+    assert.equal(ready.pdId, 1);
+    assert.deepEqual(ready.args, ['--id', '1', '--data-dir', '/tmp/unused', '--host', '127.0.0.1', '--port', '0', '--raft-port', '2380', '--initial-stores', '1']);
+    proc.kill('SIGINT');
+    assert.equal(await exitOf(proc), 0);
+  });
+});

@@ -1,0 +1,190 @@
+// rangekv ctl stores|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators|operator
+import type { OperatorInfo, RangeKvClient } from '@rangekv/client';
+import { clientFlags, connect, isOperatorFailed } from './client-flags.js';
+import { EXIT, intFlag, intValue, str, UsageError, type CommandSpec, type FlagSpec, type Parsed } from './command.js';
+import { operatorJson, operatorText, printJson, rangeJson, rangesTable, storesTable } from './output.js';
+
+const noWait: FlagSpec = { type: 'boolean', description: 'return once PD accepted the operator (default: wait until it succeeds or fails)' };
+const hexFlag: FlagSpec = { type: 'boolean', description: 'keys on the command line and in the output are hex' };
+const rangeFlag: FlagSpec = { type: 'string', value: 'ID', description: 'the range id (see `rangekv ctl ranges`)' };
+const operatorDetails = 'Runs a PD operator and, unless --no-wait, waits until it is final (bounded by --timeout), then prints its status. Exit 1 when it failed or timed out.';
+
+export const ctlStores: CommandSpec = {
+  name: 'ctl stores', args: '[flags]', minPositionals: 0, maxPositionals: 0,
+  summary: 'List the stores PD knows: address, state, range and leader counts, last heartbeat.',
+  flags: clientFlags('10s'),
+};
+
+export const ctlRanges: CommandSpec = {
+  name: 'ctl ranges', args: '[flags]', minPositionals: 0, maxPositionals: 0,
+  summary: 'List the ranges as PD knows them, ascending by start key: span, epoch, leader (*) and replicas.',
+  flags: {
+    ...clientFlags('10s'),
+    start: { type: 'string', value: 'KEY', description: 'only ranges meeting [KEY, --end)' },
+    end: { type: 'string', value: 'KEY', description: 'only ranges meeting [--start, KEY)' },
+    limit: { type: 'string', value: 'N', description: 'at most N ranges; 0 for all', default: '0' },
+    hex: hexFlag,
+  },
+};
+
+export const ctlSplit: CommandSpec = {
+  name: 'ctl split', args: 'KEY [flags]', minPositionals: 1, maxPositionals: 1,
+  summary: 'Split the range holding KEY at KEY: the left part keeps its id, the right part [KEY, end) gets a new one.',
+  details: operatorDetails,
+  flags: { ...clientFlags('60s'), 'no-wait': noWait, hex: hexFlag },
+  examples: ['rangekv ctl split m'],
+};
+
+export const ctlTransferLeader: CommandSpec = {
+  name: 'ctl transfer-leader', args: '--range ID --to STORE [flags]', minPositionals: 0, maxPositionals: 0,
+  summary: "Move the range's leadership to its voter on store STORE.",
+  details: operatorDetails,
+  flags: { ...clientFlags('60s'), range: rangeFlag, to: { type: 'string', value: 'STORE', description: 'target store id' }, 'no-wait': noWait },
+  examples: ['rangekv ctl transfer-leader --range 1 --to 2'],
+};
+
+export const ctlAddReplica: CommandSpec = {
+  name: 'ctl add-replica', args: '--range ID --store STORE [flags]', minPositionals: 0, maxPositionals: 0,
+  summary: 'Add a replica of the range on store STORE (as a learner, caught up, then promoted to voter).',
+  details: operatorDetails,
+  flags: { ...clientFlags('60s'), range: rangeFlag, store: { type: 'string', value: 'STORE', description: 'store to add the replica on' }, 'no-wait': noWait },
+  examples: ['rangekv ctl add-replica --range 1 --store 4'],
+};
+
+export const ctlRemoveReplica: CommandSpec = {
+  name: 'ctl remove-replica', args: '--range ID --store STORE [flags]', minPositionals: 0, maxPositionals: 0,
+  summary: "Remove the range's replica from store STORE.",
+  details: operatorDetails,
+  flags: { ...clientFlags('60s'), range: rangeFlag, store: { type: 'string', value: 'STORE', description: 'store losing its replica' }, 'no-wait': noWait },
+  examples: ['rangekv ctl remove-replica --range 1 --store 4'],
+};
+
+export const ctlMoveReplica: CommandSpec = {
+  name: 'ctl move-replica', args: '--range ID --from STORE --to STORE [flags]', minPositionals: 0, maxPositionals: 0,
+  summary: "Move the range's replica from one store to another (add on --to, then remove from --from).",
+  details: operatorDetails,
+  flags: {
+    ...clientFlags('120s'), range: rangeFlag,
+    from: { type: 'string', value: 'STORE', description: 'store losing its replica' },
+    to: { type: 'string', value: 'STORE', description: 'store gaining one' },
+    'no-wait': noWait,
+  },
+  examples: ['rangekv ctl move-replica --range 1 --from 3 --to 4'],
+};
+
+export const ctlOperators: CommandSpec = {
+  name: 'ctl operators', args: '[ID] [flags]', minPositionals: 0, maxPositionals: 1,
+  summary: "List PD's operators (running first, then recent finished ones), or show operator ID.",
+  flags: clientFlags('10s'),
+};
+
+function idFlag(p: Parsed, name: string, spec: CommandSpec): number {
+  const v = intFlag(p, name, spec, 1);
+  if (v === undefined) throw new UsageError(`--${name} is required`, spec);
+  return v;
+}
+
+function keyArg(p: Parsed, s: string, spec: CommandSpec): Buffer {
+  if (p.values.hex !== true) return Buffer.from(s, 'utf8');
+  if (!/^([0-9a-fA-F]{2})*$/.test(s)) throw new UsageError(`'${s}' is not hex`, spec);
+  return Buffer.from(s, 'hex');
+}
+
+function printOperator(p: Parsed, op: OperatorInfo): number {
+  if (p.values.json === true) printJson(operatorJson(op, p.values.hex === true));
+  else process.stdout.write(operatorText(op));
+  return op.status === 'failed' || op.status === 'timed-out' ? EXIT.failed : EXIT.ok;
+}
+
+export async function runCtl(spec: CommandSpec, p: Parsed): Promise<number> {
+  // Check every flag before connecting.
+  let action: (c: RangeKvClient, timeoutMs: number) => Promise<number>;
+  const wait = p.values['no-wait'] !== true;
+  const json = p.values.json === true;
+  const hex = p.values.hex === true;
+  switch (spec) {
+    case ctlStores:
+      action = async (c) => {
+        const stores = await c.listStores();
+        if (json) printJson(stores);
+        else process.stdout.write(storesTable(stores));
+        return EXIT.ok;
+      };
+      break;
+    case ctlRanges: {
+      const startKey = keyArg(p, str(p, 'start', spec) ?? '', spec);
+      const endKey = keyArg(p, str(p, 'end', spec) ?? '', spec);
+      const limit = intFlag(p, 'limit', spec, 0)!;
+      action = async (c) => {
+        const ranges = await c.listRanges({ startKey, endKey, ...(limit > 0 ? { limit } : {}) });
+        if (json) printJson(ranges.map((r) => rangeJson(r, hex)));
+        else process.stdout.write(rangesTable(ranges, hex));
+        return EXIT.ok;
+      };
+      break;
+    }
+    case ctlSplit: {
+      const key = keyArg(p, p.positionals[0]!, spec);
+      if (key.length === 0) throw new UsageError('KEY must not be empty', spec);
+      action = async (c, timeoutMs) => printOperator(p, await c.split(key, { wait, timeoutMs }));
+      break;
+    }
+    case ctlTransferLeader: {
+      const range = idFlag(p, 'range', spec);
+      const to = idFlag(p, 'to', spec);
+      action = async (c, timeoutMs) => printOperator(p, await c.transferLeader(range, to, { wait, timeoutMs }));
+      break;
+    }
+    case ctlAddReplica: {
+      const range = idFlag(p, 'range', spec);
+      const store = idFlag(p, 'store', spec);
+      action = async (c, timeoutMs) => printOperator(p, await c.addReplica(range, store, { wait, timeoutMs }));
+      break;
+    }
+    case ctlRemoveReplica: {
+      const range = idFlag(p, 'range', spec);
+      const store = idFlag(p, 'store', spec);
+      action = async (c, timeoutMs) => printOperator(p, await c.removeReplica(range, store, { wait, timeoutMs }));
+      break;
+    }
+    case ctlMoveReplica: {
+      const range = idFlag(p, 'range', spec);
+      const from = idFlag(p, 'from', spec);
+      const to = idFlag(p, 'to', spec);
+      if (from === to) throw new UsageError('--from and --to must differ', spec);
+      action = async (c, timeoutMs) => printOperator(p, await c.moveReplica(range, from, to, { wait, timeoutMs }));
+      break;
+    }
+    case ctlOperators: {
+      const id = p.positionals[0] === undefined ? undefined : intValue(p.positionals[0], 'ID', spec, 1);
+      action = async (c) => {
+        if (id !== undefined) return printOperator(p, await c.getOperator(id));
+        const ops = await c.listOperators();
+        if (json) printJson(ops.map((o) => operatorJson(o)));
+        else if (ops.length === 0) process.stderr.write('(no operators)\n');
+        else for (const o of ops) process.stdout.write(operatorText(o));
+        return EXIT.ok;
+      };
+      break;
+    }
+    default:
+      throw new Error(`not a ctl command: ${spec.name}`);
+  }
+  const { client, timeoutMs } = await connect(p, spec);
+  try {
+    return await action(client, timeoutMs);
+  } catch (e) {
+    if (!isOperatorFailed(e)) throw e;
+    // The final status goes to stdout like a success's; the error line to stderr.
+    printOperator(p, e.operator);
+    process.stderr.write(`error: ${e.message}\n`);
+    return EXIT.failed;
+  } finally {
+    client.close();
+  }
+}
+
+export const CTL_COMMANDS: Record<string, CommandSpec> = {
+  stores: ctlStores, ranges: ctlRanges, split: ctlSplit, 'transfer-leader': ctlTransferLeader, 'add-replica': ctlAddReplica,
+  'remove-replica': ctlRemoveReplica, 'move-replica': ctlMoveReplica, operators: ctlOperators,
+};
