@@ -5,9 +5,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-// StoreProcess lives in the store package's testing/ folder, which its exports map does
-// not publish: import the built file by path (bench builds after packages/store).
-import { StoreProcess, type StoreProcessOptions } from '../../packages/store/dist/testing/store-process.js';
+import { StoreProcess, type StoreProcessOptions } from '@rangekv/store/testing/store-process';
 
 export const STORE_IDS: readonly number[] = [1, 2, 3];
 
