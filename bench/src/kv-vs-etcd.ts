@@ -9,7 +9,8 @@
 //            (kv-vs-etcd-rangekv.ts)
 //
 // Workload (kv-vs-etcd-load.ts): 16-byte keys, 256-byte values, keys uniform over
-// --keys keys, all preloaded (untimed) so every get finds its key. For each system,
+// --keys keys, all preloaded (untimed, batched: etcd Txn / rangekv BatchPut of 100 keys)
+// so every get finds its key, then --settle-ms of pause. For each system,
 // one after the other (never concurrently), for each in-flight level: 1 s of warm-up,
 // then --seconds measured, puts first, then gets. Reported per level: ops/s,
 // p50/p99/p99.9 latency, the client's CPU, the servers' CPU, and rangekv/etcd ratios.
@@ -29,6 +30,8 @@ import { startRangekvCluster } from './kv-vs-etcd-rangekv.js';
 interface Args {
   seconds: number;
   warmupMs: number;
+  /** Pause after the preload, before the first level (background flushes settle). */
+  settleMs: number;
   inflight: number[];
   keys: number;
   valueBytes: number;
@@ -53,7 +56,7 @@ function list(v: string): number[] {
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
-    seconds: 5, warmupMs: 1000, inflight: [1, 16, 64, 256], keys: 100_000, valueBytes: 256, ranges: [1],
+    seconds: 5, warmupMs: 1000, settleMs: 2000, inflight: [1, 16, 64, 256], keys: 100_000, valueBytes: 256, ranges: [1],
     systems: ['etcd', 'rangekv'], ops: ['put', 'get'], preloadInflight: 16, etcdBinary: '/usr/bin/etcd',
     out: join(BENCH_DIR, 'results', 'kv-vs-etcd.json'),
   };
@@ -67,6 +70,7 @@ function parseArgs(argv: string[]): Args {
     };
     if (k === '--seconds') a.seconds = Number(take());
     else if (k === '--warmup-ms') a.warmupMs = Number(take());
+    else if (k === '--settle-ms') a.settleMs = Number(take());
     else if (k === '--inflight') a.inflight = list(take());
     else if (k === '--keys') a.keys = list(take())[0]!;
     else if (k === '--value-bytes') a.valueBytes = list(take())[0]!;
@@ -141,6 +145,7 @@ async function runSystem(args: Args, ks: Keyspace, label: string, start: () => P
     console.log(`  started in ${startSeconds.toFixed(1)} s: ${JSON.stringify(sut.info)}`);
     const preloadSeconds = await preload(sut.target, ks, args.preloadInflight);
     console.log(`  preloaded ${fmt(ks.count)} keys in ${preloadSeconds.toFixed(1)} s (${fmt(ks.count / preloadSeconds)} keys/s${sut.target.putBatch ? `, batches of 100, ${args.preloadInflight} in flight` : ', single puts'})`);
+    await new Promise((r) => setTimeout(r, args.settleMs));
     const levels: LevelResult[] = [];
     for (const op of args.ops) {
       for (const inflight of args.inflight) {
