@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import type { KvTarget, SystemUnderTest } from './kv-vs-etcd-load.js';
+import { runningClusters, type KvTarget, type SystemUnderTest } from './kv-vs-etcd-load.js';
 
 export const ETCD_PROTO = fileURLToPath(new URL('../etcd/kv.proto', import.meta.url));
 
@@ -156,6 +156,7 @@ export async function startEtcdCluster(o: EtcdClusterOptions = {}): Promise<Syst
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    runningClusters.delete(stop);
     target?.close();
     for (const m of members) if (!m.exited) m.proc.kill('SIGTERM');
     const killer = setTimeout(() => {
@@ -166,6 +167,7 @@ export async function startEtcdCluster(o: EtcdClusterOptions = {}): Promise<Syst
     await rm(root, { recursive: true, force: true });
   };
 
+  runningClusters.add(stop);
   try {
     const ports: { client: number; peer: number }[] = [];
     for (let i = 0; i < n; i++) ports.push({ client: await freePort(), peer: await freePort() });

@@ -29,6 +29,12 @@ export interface SystemUnderTest {
   info: Record<string, unknown>;
 }
 
+/**
+ * Stop functions of every cluster started and not yet stopped, registered as soon as the
+ * first process is spawned, so that Ctrl-C during a (long) start still cleans up.
+ */
+export const runningClusters = new Set<() => Promise<void>>();
+
 export type Op = 'put' | 'get';
 
 export interface LoadSpec {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { kvService, metapb, storeAdminService, type MethodDefinition } from '@rangekv/proto';
 import { StoreProcess } from '../../packages/store/dist/testing/store-process.js';
-import type { KvTarget, SystemUnderTest } from './kv-vs-etcd-load.js';
+import { runningClusters, type KvTarget, type SystemUnderTest } from './kv-vs-etcd-load.js';
 
 const STORE_IDS = [1, 2, 3];
 const LEADER_ROLE = 2; // adminpb.RaftRole.LEADER
@@ -297,11 +297,13 @@ export async function startRangekvCluster(o: RangekvClusterOptions = {}): Promis
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    runningClusters.delete(stop);
     target?.close();
     await Promise.all(procs.map((p) => p.stop('SIGTERM', 5_000)));
     await rm(root, { recursive: true, force: true });
   };
 
+  runningClusters.add(stop);
   try {
     for (const id of STORE_IDS) {
       procs.push(await StoreProcess.spawn({ storeId: id, dataDir: join(root, `store-${id}`), bootstrap: STORE_IDS, extraArgs: o.extraArgs ?? [] }));

@@ -24,7 +24,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEtcdCluster } from './kv-vs-etcd-etcd.js';
-import { Keyspace, preload, runLevel, type LevelResult, type Op, type SystemUnderTest } from './kv-vs-etcd-load.js';
+import { Keyspace, preload, runLevel, runningClusters, type LevelResult, type Op, type SystemUnderTest } from './kv-vs-etcd-load.js';
 import { startRangekvCluster } from './kv-vs-etcd-rangekv.js';
 
 interface Args {
@@ -119,16 +119,20 @@ const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minim
 const ms = (n: number): string => (n >= 10 ? fmt(n, 0) : n >= 1 ? fmt(n, 1) : fmt(n, 2));
 const loads = (): number[] => loadavg().map((x) => Math.round(x * 100) / 100);
 
-/** Systems started and not yet stopped: stopped on Ctrl-C, SIGTERM and errors. */
-const live = new Set<SystemUnderTest>();
+let interrupted = false;
+let stopping: Promise<void> | null = null;
 
-async function stopAll(): Promise<void> {
-  await Promise.allSettled([...live].map((s) => s.stop()));
-  live.clear();
+/** Stops every running cluster (on Ctrl-C, SIGTERM, errors); concurrent callers share one stop. */
+function stopAll(): Promise<void> {
+  stopping ??= Promise.allSettled([...runningClusters].map((stop) => stop())).then(() => {
+    stopping = null;
+  });
+  return stopping;
 }
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
+    interrupted = true;
     console.error(`\n${sig}: stopping the clusters`);
     void stopAll().finally(() => process.exit(130));
   });
@@ -139,7 +143,6 @@ async function runSystem(args: Args, ks: Keyspace, label: string, start: () => P
   console.log(`\n== ${label} (load average ${loadAvgBefore.join(' ')})`);
   const t0 = Date.now();
   const sut = await start();
-  live.add(sut);
   try {
     const startSeconds = (Date.now() - t0) / 1000;
     console.log(`  started in ${startSeconds.toFixed(1)} s: ${JSON.stringify(sut.info)}`);
@@ -163,7 +166,6 @@ async function runSystem(args: Args, ks: Keyspace, label: string, start: () => P
     return run;
   } finally {
     await sut.stop();
-    live.delete(sut);
   }
 }
 
@@ -254,7 +256,7 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (e: unknown) => {
-  console.error(e);
+  if (!interrupted) console.error(e);
   await stopAll();
-  process.exit(1);
+  process.exit(interrupted ? 130 : 1);
 });
