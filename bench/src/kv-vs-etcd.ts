@@ -1,0 +1,262 @@
+// rangekv vs etcd 3.4: client-side throughput and latency of single-key puts and
+// linearizable gets, from one Node client process using the same machinery for both
+// (@grpc/grpc-js channels, protobufjs codecs, one closed loop per request in flight).
+//
+//   etcd     3 members on 127.0.0.1 (/usr/bin/etcd, default fsync), requests round-robin
+//            over the members (kv-vs-etcd-etcd.ts)
+//   rangekv  3 store processes, static bootstrap, split into --ranges ranges with leaders
+//            spread over the stores, requests routed to each range's leader
+//            (kv-vs-etcd-rangekv.ts)
+//
+// Workload (kv-vs-etcd-load.ts): 16-byte keys, 256-byte values, keys uniform over
+// --keys keys, all preloaded (untimed, batched: etcd Txn / rangekv BatchPut of 100 keys)
+// so every get finds its key, then --settle-ms of pause. For each system,
+// one after the other (never concurrently), for each in-flight level: 1 s of warm-up,
+// then --seconds measured, puts first, then gets. Reported per level: ops/s,
+// p50/p99/p99.9 latency, the client's CPU, the servers' CPU, and rangekv/etcd ratios.
+//
+//   pnpm bench:etcd                                        # defaults: --seconds 5 --inflight 1,16,64,256 --ranges 1
+//   pnpm bench:etcd -- --seconds 1 --inflight 1,64         # quick (~1 min)
+//   pnpm bench:etcd -- --ranges 1,1000                     # rangekv twice: 1 range, then 1,000
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEtcdCluster } from './kv-vs-etcd-etcd.js';
+import { Keyspace, preload, runLevel, runningClusters, type LevelResult, type Op, type SystemUnderTest } from './kv-vs-etcd-load.js';
+import { startRangekvCluster } from './kv-vs-etcd-rangekv.js';
+
+interface Args {
+  seconds: number;
+  warmupMs: number;
+  /** Pause after the preload, before the first level (background flushes settle). */
+  settleMs: number;
+  inflight: number[];
+  keys: number;
+  valueBytes: number;
+  /** rangekv runs, one per range count. */
+  ranges: number[];
+  systems: ('etcd' | 'rangekv')[];
+  ops: Op[];
+  /** Preload batches (of 100 keys) in flight. */
+  preloadInflight: number;
+  etcdBinary: string;
+  out: string;
+}
+
+const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_DIR = join(BENCH_DIR, '..');
+
+function list(v: string): number[] {
+  const out = v.split(',').map(Number);
+  if (out.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`expected a list of positive integers, got ${v}`);
+  return out;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = {
+    seconds: 5, warmupMs: 1000, settleMs: 2000, inflight: [1, 16, 64, 256], keys: 100_000, valueBytes: 256, ranges: [1],
+    systems: ['etcd', 'rangekv'], ops: ['put', 'get'], preloadInflight: 16, etcdBinary: '/usr/bin/etcd',
+    out: join(BENCH_DIR, 'results', 'kv-vs-etcd.json'),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = argv[i + 1] ?? '';
+    const take = (): string => {
+      i++;
+      if (v === '') throw new Error(`${k} needs a value`);
+      return v;
+    };
+    if (k === '--seconds') a.seconds = Number(take());
+    else if (k === '--warmup-ms') a.warmupMs = Number(take());
+    else if (k === '--settle-ms') a.settleMs = Number(take());
+    else if (k === '--inflight') a.inflight = list(take());
+    else if (k === '--keys') a.keys = list(take())[0]!;
+    else if (k === '--value-bytes') a.valueBytes = list(take())[0]!;
+    else if (k === '--ranges') a.ranges = list(take());
+    else if (k === '--systems') a.systems = take().split(',').map((s) => {
+      if (s !== 'etcd' && s !== 'rangekv') throw new Error(`unknown system ${s}`);
+      return s;
+    });
+    else if (k === '--ops') a.ops = take().split(',').map((s) => {
+      if (s !== 'put' && s !== 'get') throw new Error(`unknown op ${s}`);
+      return s;
+    });
+    else if (k === '--preload-inflight') a.preloadInflight = list(take())[0]!;
+    else if (k === '--etcd') a.etcdBinary = take();
+    else if (k === '--out') a.out = take();
+    else if (k === '--') continue;
+    else throw new Error(`unknown flag ${k}`);
+  }
+  if (!(a.seconds > 0)) throw new Error('--seconds must be > 0');
+  return a;
+}
+
+interface SystemRun {
+  system: string;
+  label: string;
+  ranges: number | null;
+  info: Record<string, unknown>;
+  startSeconds: number;
+  preloadSeconds: number;
+  preloadKeysPerSec: number;
+  loadAvgBefore: number[];
+  loadAvgAfter: number[];
+  levels: LevelResult[];
+  clientStats?: Record<string, number>;
+}
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { cwd: REPO_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (n: number): string => (n >= 10 ? fmt(n, 0) : n >= 1 ? fmt(n, 1) : fmt(n, 2));
+const loads = (): number[] => loadavg().map((x) => Math.round(x * 100) / 100);
+
+let interrupted = false;
+let stopping: Promise<void> | null = null;
+
+/** Stops every running cluster (on Ctrl-C, SIGTERM, errors); concurrent callers share one stop. */
+function stopAll(): Promise<void> {
+  stopping ??= Promise.allSettled([...runningClusters].map((stop) => stop())).then(() => {
+    stopping = null;
+  });
+  return stopping;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    interrupted = true;
+    console.error(`\n${sig}: stopping the clusters`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
+async function runSystem(args: Args, ks: Keyspace, label: string, start: () => Promise<SystemUnderTest>, ranges: number | null): Promise<SystemRun> {
+  const loadAvgBefore = loads();
+  console.log(`\n== ${label} (load average ${loadAvgBefore.join(' ')})`);
+  const t0 = Date.now();
+  const sut = await start();
+  try {
+    const startSeconds = (Date.now() - t0) / 1000;
+    console.log(`  started in ${startSeconds.toFixed(1)} s: ${JSON.stringify(sut.info)}`);
+    const preloadSeconds = await preload(sut.target, ks, args.preloadInflight);
+    console.log(`  preloaded ${fmt(ks.count)} keys in ${preloadSeconds.toFixed(1)} s (${fmt(ks.count / preloadSeconds)} keys/s${sut.target.putBatch ? `, batches of 100, ${args.preloadInflight} in flight` : ', single puts'})`);
+    await new Promise((r) => setTimeout(r, args.settleMs));
+    const levels: LevelResult[] = [];
+    for (const op of args.ops) {
+      for (const inflight of args.inflight) {
+        const r = await runLevel(sut, ks, { op, inflight, warmupMs: args.warmupMs, measureMs: args.seconds * 1000 });
+        levels.push(r);
+        console.log(`  ${op.padEnd(3)} ${String(inflight).padStart(4)} in flight: ${fmt(r.opsPerSec).padStart(7)} ops/s  p50 ${ms(r.p50Ms)}  p99 ${ms(r.p99Ms)}  p99.9 ${ms(r.p999Ms)} ms  client cpu ${fmt(r.clientCpuPct)}%  servers cpu ${r.serverCpuPct === null ? '-' : fmt(r.serverCpuPct)}%${r.errors ? `  errors ${r.errors}` : ''}${r.misses ? `  misses ${r.misses}` : ''}`);
+      }
+    }
+    const run: SystemRun = {
+      system: sut.name, label, ranges, info: sut.info, startSeconds, preloadSeconds, preloadKeysPerSec: ks.count / preloadSeconds,
+      loadAvgBefore, loadAvgAfter: loads(), levels,
+    };
+    const stats = (sut.target as { stats?: Record<string, number> }).stats;
+    if (stats) run.clientStats = { ...stats };
+    return run;
+  } finally {
+    await sut.stop();
+  }
+}
+
+interface Comparison {
+  label: string;
+  op: Op;
+  inflight: number;
+  etcdOpsPerSec: number;
+  rangekvOpsPerSec: number;
+  /** rangekv / etcd ops/s. */
+  throughputRatio: number;
+  /** rangekv / etcd p99 latency (lower is better for rangekv). */
+  p99Ratio: number;
+}
+
+function compare(runs: SystemRun[]): Comparison[] {
+  const etcd = runs.find((r) => r.system === 'etcd');
+  if (!etcd) return [];
+  const out: Comparison[] = [];
+  for (const run of runs.filter((r) => r.system === 'rangekv')) {
+    for (const l of run.levels) {
+      const e = etcd.levels.find((x) => x.op === l.op && x.inflight === l.inflight);
+      if (!e) continue;
+      out.push({
+        label: run.label, op: l.op, inflight: l.inflight, etcdOpsPerSec: e.opsPerSec, rangekvOpsPerSec: l.opsPerSec,
+        throughputRatio: e.opsPerSec > 0 ? l.opsPerSec / e.opsPerSec : 0, p99Ratio: e.p99Ms > 0 ? l.p99Ms / e.p99Ms : 0,
+      });
+    }
+  }
+  return out;
+}
+
+function printTable(runs: SystemRun[], cmp: Comparison[]): void {
+  console.log('\n| system | op | in flight | ops/s | p50 ms | p99 ms | p99.9 ms | client cpu % | servers cpu % | rangekv/etcd ops/s |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const run of runs) {
+    for (const l of run.levels) {
+      const c = cmp.find((x) => x.label === run.label && x.op === l.op && x.inflight === l.inflight);
+      console.log(`| ${run.label} | ${l.op} | ${l.inflight} | ${fmt(l.opsPerSec)} | ${ms(l.p50Ms)} | ${ms(l.p99Ms)} | ${ms(l.p999Ms)} | ${fmt(l.clientCpuPct)} | ${l.serverCpuPct === null ? '-' : fmt(l.serverCpuPct)} | ${c ? `${c.throughputRatio.toFixed(2)}x` : '-'} |`);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const ks = new Keyspace(args.keys, args.valueBytes);
+  const commit = sh('git', ['rev-parse', 'HEAD']);
+  const dirty = sh('git', ['status', '--porcelain', '--untracked-files=no']) !== '';
+  const etcdVersion = sh(args.etcdBinary, ['--version']).split('\n')[0] ?? '';
+  const uptimeBefore = sh('uptime', []);
+  console.log(`kv-vs-etcd: ${args.ops.join('+')} at ${args.inflight.join(',')} in flight, ${args.seconds} s each after ${args.warmupMs} ms warm-up, `
+    + `16-byte keys over ${fmt(args.keys)} keys, ${args.valueBytes}-byte values; ${etcdVersion}; ${cpus().length} cpus; ${uptimeBefore}`);
+
+  const runs: SystemRun[] = [];
+  try {
+    if (args.systems.includes('etcd')) {
+      runs.push(await runSystem(args, ks, 'etcd', () => startEtcdCluster({ binary: args.etcdBinary }), null));
+    }
+    if (args.systems.includes('rangekv')) {
+      for (const r of args.ranges) {
+        const splitKeys = Array.from({ length: r - 1 }, (_, i) => Keyspace.key(Math.floor(((i + 1) * args.keys) / r)));
+        runs.push(await runSystem(args, ks, `rangekv ${r} range${r === 1 ? '' : 's'}`,
+          () => startRangekvCluster({ splitKeys, log: (s) => console.log(s) }), r));
+      }
+    }
+  } finally {
+    await stopAll();
+  }
+
+  const cmp = compare(runs);
+  printTable(runs, cmp);
+  const out = {
+    bench: 'kv-vs-etcd',
+    when: new Date().toISOString(),
+    commit,
+    dirty,
+    machine: {
+      node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', totalMemBytes: totalmem(),
+      uptimeBefore, uptimeAfter: sh('uptime', []), etcdVersion,
+    },
+    args: { ...args, keyBytes: 16, out: undefined },
+    runs,
+    comparisons: cmp,
+  };
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, JSON.stringify(out, null, 2) + '\n');
+  console.log(`\nwrote ${args.out}`);
+}
+
+main().catch(async (e: unknown) => {
+  if (!interrupted) console.error(e);
+  await stopAll();
+  process.exit(interrupted ? 130 : 1);
+});
