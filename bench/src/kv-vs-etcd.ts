@@ -25,6 +25,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEtcdCluster } from './kv-vs-etcd-etcd.js';
 import { Keyspace, preload, runLevel, runningClusters, type LevelResult, type Op, type SystemUnderTest } from './kv-vs-etcd-load.js';
+import { startDevCluster } from './kv-vs-etcd-dev.js';
 import { startRangekvCluster } from './kv-vs-etcd-rangekv.js';
 
 interface Args {
@@ -37,7 +38,7 @@ interface Args {
   valueBytes: number;
   /** rangekv runs, one per range count. */
   ranges: number[];
-  systems: ('etcd' | 'rangekv')[];
+  systems: ('etcd' | 'rangekv' | 'dev')[];
   ops: Op[];
   /** Preload batches (of 100 keys) in flight. */
   preloadInflight: number;
@@ -76,7 +77,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--value-bytes') a.valueBytes = list(take())[0]!;
     else if (k === '--ranges') a.ranges = list(take());
     else if (k === '--systems') a.systems = take().split(',').map((s) => {
-      if (s !== 'etcd' && s !== 'rangekv') throw new Error(`unknown system ${s}`);
+      if (s !== 'etcd' && s !== 'rangekv' && s !== 'dev') throw new Error(`unknown system ${s} (etcd, rangekv, dev)`);
       return s;
     });
     else if (k === '--ops') a.ops = take().split(',').map((s) => {
@@ -185,7 +186,7 @@ function compare(runs: SystemRun[]): Comparison[] {
   const etcd = runs.find((r) => r.system === 'etcd');
   if (!etcd) return [];
   const out: Comparison[] = [];
-  for (const run of runs.filter((r) => r.system === 'rangekv')) {
+  for (const run of runs.filter((r) => r.system !== 'etcd')) {
     for (const l of run.levels) {
       const e = etcd.levels.find((x) => x.op === l.op && x.inflight === l.inflight);
       if (!e) continue;
@@ -229,6 +230,13 @@ async function main(): Promise<void> {
         const splitKeys = Array.from({ length: r - 1 }, (_, i) => Keyspace.key(Math.floor(((i + 1) * args.keys) / r)));
         runs.push(await runSystem(args, ks, `rangekv ${r} range${r === 1 ? '' : 's'}`,
           () => startRangekvCluster({ splitKeys, log: (s) => console.log(s) }), r));
+      }
+    }
+    if (args.systems.includes('dev')) {
+      for (const r of args.ranges) {
+        const splitKeys = Array.from({ length: r - 1 }, (_, i) => Keyspace.key(Math.floor(((i + 1) * args.keys) / r)));
+        runs.push(await runSystem(args, ks, `rangekv dev + client ${r} range${r === 1 ? '' : 's'}`,
+          () => startDevCluster({ splitKeys, log: (s) => console.log(s) }), r));
       }
     }
   } finally {
