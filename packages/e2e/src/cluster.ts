@@ -59,18 +59,8 @@ export class E2eCluster {
   async startStore(id: number): Promise<StoreProcess> {
     const args = ['--store-id', String(id), '--data-dir', join(this.root, `store-${id}`), '--pd', this.pdAddresses().join(','),
       '--host', '127.0.0.1', '--port', '0', '--raft-port', '0', ...STORE_TIMING];
-    const p = StoreProcess.spawnRaw(args, id);
+    const p = await StoreProcess.startWith(args, id);
     this.spawned.push(p);
-    try {
-      await p.waitForEvent('ready', 60_000);
-    } catch (e) {
-      p.kill('SIGKILL');
-      throw e;
-    }
-    const ready = p.events.find((e) => e.event === 'ready')!;
-    p.kvPort = Number(ready.kvPort);
-    p.raftPort = Number(ready.raftPort);
-    p.httpPort = typeof ready.httpPort === 'number' ? ready.httpPort : null;
     this.stores.set(id, p);
     return p;
   }

@@ -8,14 +8,9 @@
 //   {"event":"stopped","pdId":1}                                    graceful stop done
 // Logs: pino JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 2 bad flags (usage on
 // stderr), 1 when PD cannot start or fails.
-import { createInterface } from 'node:readline';
-import { createLogger } from '@rangekv/store';
+import { createLogger, emitEvent, exitOnStopSignals, readPeersFromStdin } from '@rangekv/store';
 import { parsePdFlags, parsePeerAddress, PdFlagError, PD_USAGE, type PdFlags } from './pd-flags.js';
 import { PdServer } from './pd-server.js';
-
-function event(e: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(e) + '\n');
-}
 
 async function main(): Promise<void> {
   let flags: PdFlags;
@@ -48,37 +43,14 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const running = server;
-  const stop = (signal: string): void => {
-    log.info('stopping', { signal });
-    running.stop().then(() => {
-      event({ event: 'stopped', pdId: flags.id });
-      process.exit(running.group.fatal === null ? 0 : 1);
-    }, (e: unknown) => {
-      log.error('stop failed', { err: e });
-      process.exit(1);
-    });
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  exitOnStopSignals({ log, stop: () => running.stop(), failed: () => running.group.fatal !== null, stopped: { pdId: flags.id } });
   if (flags.adminStdin) {
-    createInterface({ input: process.stdin }).on('line', (line) => {
-      if (line.trim() === '') return;
-      try {
-        const cmd = JSON.parse(line) as { peers?: Record<string, unknown> };
-        if (typeof cmd.peers !== 'object' || cmd.peers === null) throw new Error('expected {"peers": {...}}');
-        let n = 0;
-        for (const [id, addr] of Object.entries(cmd.peers)) {
-          if (typeof addr !== 'string') throw new Error(`peer ${id}: expected "RAFTHOST:RAFTPORT/HOST:PORT"`);
-          running.setPeer(Number(id), parsePeerAddress(`peer ${id}`, addr));
-          n++;
-        }
-        event({ event: 'peers', count: n });
-      } catch (e) {
-        log.warn('bad admin command on stdin', { line, err: e });
-      }
+    readPeersFromStdin(log, (id, addr) => {
+      if (typeof addr !== 'string') throw new Error(`peer ${id}: expected "RAFTHOST:RAFTPORT/HOST:PORT"`);
+      running.setPeer(Number(id), parsePeerAddress(`peer ${id}`, addr));
     });
   }
-  event({ event: 'ready', pdId: flags.id, port: running.port, raftPort: running.raftPort, httpPort: running.httpPort });
+  emitEvent({ event: 'ready', pdId: flags.id, port: running.port, raftPort: running.raftPort, httpPort: running.httpPort });
 }
 
 void main();

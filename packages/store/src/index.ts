@@ -37,3 +37,4 @@ export { LogCompactor, resolveLogCompactionLimits, DEFAULT_LOG_COMPACTION_LIMITS
 export { SnapshotShipper, type SnapshotCounters, type SnapshotShipperDeps } from './snapshot-shipper.js';
 export { UninitializedReplicas, type UninitializedReplicasDeps } from './uninitialized-replicas.js';
 export { resolveSnapshotLimits, DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-limits.js';
+export { emitEvent, exitOnStopSignals, readPeersFromStdin } from './process-main.js';

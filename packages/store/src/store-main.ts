@@ -15,16 +15,13 @@
 // {"peers":{"2":"127.0.0.1:41234"}} lines to the process's stdin (any time; a changed
 // address is used at the next reconnect). Stores may start in any order: the transport
 // keeps retrying with backoff.
-import { createInterface } from 'node:readline';
 import { dataDirStoreId } from './bootstrap.js';
 import { createLogger } from './logger.js';
 import { allocStoreId } from './pd-link.js';
+import { emitEvent, exitOnStopSignals, readPeersFromStdin } from './process-main.js';
 import { FlagError, parseAddress, parseStoreFlags, STORE_USAGE, type StoreFlags } from './store-flags.js';
 import { StoreServer } from './store-server.js';
 
-function event(e: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(e) + '\n');
-}
 
 async function main(): Promise<void> {
   let flags: StoreFlags;
@@ -72,39 +69,16 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const running = server;
-  const stop = (signal: string): void => {
-    log.info('stopping', { signal });
-    running.stop().then(() => {
-      event({ event: 'stopped', storeId: flags.storeId });
-      process.exit(running.fatal === null ? 0 : 1);
-    }, (e: unknown) => {
-      log.error('stop failed', { err: e });
-      process.exit(1);
-    });
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  exitOnStopSignals({ log, stop: () => running.stop(), failed: () => running.fatal !== null, stopped: { storeId: flags.storeId } });
   if (flags.adminStdin) {
-    createInterface({ input: process.stdin }).on('line', (line) => {
-      if (line.trim() === '') return;
-      try {
-        const cmd = JSON.parse(line) as { peers?: Record<string, unknown> };
-        if (typeof cmd.peers !== 'object' || cmd.peers === null) throw new Error('expected {"peers": {...}}');
-        let n = 0;
-        for (const [id, addr] of Object.entries(cmd.peers)) {
-          const storeId = Number(id);
-          if (!Number.isSafeInteger(storeId) || storeId <= 0 || storeId === flags.storeId) throw new Error(`bad peer store id ${id}`);
-          if (typeof addr !== 'string') throw new Error(`peer ${id}: address must be a string`);
-          running.setPeer(storeId, parseAddress(`peer ${id}`, addr));
-          n++;
-        }
-        event({ event: 'peers', count: n });
-      } catch (e) {
-        log.warn('bad admin command on stdin', { line, err: e });
-      }
+    readPeersFromStdin(log, (id, addr) => {
+      const storeId = Number(id);
+      if (!Number.isSafeInteger(storeId) || storeId <= 0 || storeId === flags.storeId) throw new Error(`bad peer store id ${id}`);
+      if (typeof addr !== 'string') throw new Error(`peer ${id}: address must be a string`);
+      running.setPeer(storeId, parseAddress(`peer ${id}`, addr));
     });
   }
-  event({ event: 'ready', storeId: flags.storeId, kvPort: running.kvPort, raftPort: running.raftPort, httpPort: running.httpPort });
+  emitEvent({ event: 'ready', storeId: flags.storeId, kvPort: running.kvPort, raftPort: running.raftPort, httpPort: running.httpPort });
 }
 
 void main();

@@ -66,10 +66,15 @@ export class StoreProcess {
     return new StoreProcess(storeId, proc);
   }
 
-  static async spawn(o: StoreProcessOptions): Promise<StoreProcess> {
-    const p = StoreProcess.spawnRaw(StoreProcess.args(o), o.storeId);
+  static spawn(o: StoreProcessOptions): Promise<StoreProcess> {
+    return StoreProcess.startWith(StoreProcess.args(o), o.storeId, o.readyTimeoutMs);
+  }
+
+  /** Spawns with arbitrary arguments and waits for the ready line (killed if it never comes). */
+  static async startWith(args: string[], storeId: number, readyTimeoutMs = 60_000): Promise<StoreProcess> {
+    const p = StoreProcess.spawnRaw(args, storeId);
     try {
-      await p.waitForEvent('ready', o.readyTimeoutMs ?? 60_000);
+      await p.waitForEvent('ready', readyTimeoutMs);
     } catch (e) {
       p.kill('SIGKILL');
       throw e;
