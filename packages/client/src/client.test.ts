@@ -322,3 +322,12 @@ describe('failures', () => {
     });
   });
 });
+
+test('a key PD does not place yet (NOT_FOUND: between a split\'s two reports, or a new PD leader) is retried under the deadline', async () => {
+  await withCluster({ stores: 3 }, {}, async (c, kv) => {
+    c.rangeByKeyNotFoundLeft = 2;
+    await kv.put('gap', 'filled');
+    assert.equal(s(await kv.get('gap')), 'filled');
+    assert.equal(c.rangeByKeyNotFoundLeft, 0);
+  });
+});

@@ -57,7 +57,8 @@ export class PdUnavailableError extends RangeKvError {
 /** PD answered the request with an error that retrying will not fix (bad operator arguments, unknown range). */
 export class PdRequestError extends RangeKvError {
   override name = 'PdRequestError';
-  constructor(readonly method: string, readonly reason: string) {
+  /** `code`: PD's gRPC status name (NOT_FOUND, FAILED_PRECONDITION, ...) when PD answered with one. */
+  constructor(readonly method: string, readonly reason: string, readonly code = '') {
     super(`${method}: ${reason}`);
   }
 }

@@ -102,7 +102,7 @@ export class PdClient {
         if (out.code === grpc.status.INVALID_ARGUMENT) throw new InvalidArgumentError(out.details, address);
         if (out.code === grpc.status.UNIMPLEMENTED) throw new PdRequestError(method, `${address} does not serve the PD service (${out.details})`);
         // PD's verdicts on the request (NOT_FOUND, FAILED_PRECONDITION, ...): nothing was done, retrying will not help.
-        if (!TRANSIENT.has(out.code)) throw new PdRequestError(method, `${grpc.status[out.code]}: ${out.details}`);
+        if (!TRANSIENT.has(out.code)) throw new PdRequestError(method, `${grpc.status[out.code]}: ${out.details}`, grpc.status[out.code]);
         if (mutating && out.sent) throw new AmbiguousWriteError(method, address, `${grpc.status[out.code]}: ${out.details}`);
         this.leader = undefined;
         const reason = out.sent ? `PD ${address}: ${grpc.status[out.code]}: ${out.details}` : out.details;

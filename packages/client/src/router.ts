@@ -21,7 +21,7 @@ import * as grpc from '@grpc/grpc-js';
 import { kvService, metapb, type MethodDefinition } from '@rangekv/proto';
 import type { Budget } from './backoff.js';
 import type { ChannelPool } from './channels.js';
-import { AmbiguousWriteError, InvalidArgumentError, StoreError } from './errors.js';
+import { AmbiguousWriteError, InvalidArgumentError, PdRequestError, StoreError } from './errors.js';
 import type { PdClient } from './pd-client.js';
 import { rangeContains, RangeCache } from './range-cache.js';
 import { descriptorFromWire, routeFromWire, type RangeInfo } from './types.js';
@@ -61,7 +61,18 @@ export class Router {
     for (;;) {
       const hit = this.cache.lookup(key);
       if (hit) return hit;
-      const res = await this.pd.call('getRangeByKey', { key }, budget);
+      let res;
+      try {
+        res = await this.pd.call('getRangeByKey', { key }, budget);
+      } catch (e) {
+        // A gap in PD's map is transient: a split's two halves are reported separately, and
+        // a new PD leader may not have heard every report yet. Retry under the deadline.
+        if (e instanceof PdRequestError && e.code === 'NOT_FOUND') {
+          await budget.retry(`PD knows no range holding key ${key.toString('hex')} yet`);
+          continue;
+        }
+        throw e;
+      }
       const info = res.route ? routeFromWire(res.route) : undefined;
       if (info && rangeContains(info, key)) {
         this.cache.insert(info);

@@ -73,6 +73,8 @@ export class FakeCluster {
   faultHook: FaultHook | undefined;
   /** Omit the leader hint from NotLeader answers. */
   hideLeaderHints = false;
+  /** GetRangeByKey answers gRPC NOT_FOUND this many more times (PD between a split's two reports). */
+  rangeByKeyNotFoundLeft = 0;
   /** The most pairs a store returns per Scan (then `more`). */
   maxScanLimit = FAKE_MAX_SCAN;
   readonly stores = new Map<number, Node>();
@@ -348,7 +350,14 @@ export class FakeCluster {
     const sorted = (): FakeRange[] => [...this.ranges.values()].sort((x, y) => Buffer.compare(x.desc.startKey, y.desc.startKey));
     return {
       GetMembers: serve('GetMembers', () => ({ members: this.pds.map((p, j) => ({ id: j + 1, address: p.address, isLeader: p.opts.notLeaderTo === undefined })) })),
-      GetRangeByKey: serve<pdpb.GetRangeByKeyRequest.$Properties>('GetRangeByKey', (r) => ({ route: this.routeOf(this.rangeOf(b(r.key))) })),
+      GetRangeByKey: (call, cb) => {
+        if (this.rangeByKeyNotFoundLeft > 0) {
+          this.rangeByKeyNotFoundLeft--;
+          this.pdCalls.push('GetRangeByKey');
+          return cb({ code: grpc.status.NOT_FOUND, details: 'no range holds the key' });
+        }
+        return serve<pdpb.GetRangeByKeyRequest.$Properties>('GetRangeByKey', (r) => ({ route: this.routeOf(this.rangeOf(b(r.key))) }))(call, cb);
+      },
       ScanRanges: serve<pdpb.ScanRangesRequest.$Properties>('ScanRanges', (r) => {
         const start = b(r.startKey);
         const end = b(r.endKey);
