@@ -4,12 +4,10 @@
 // range. Every process is killed in `after`, whatever happened.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { kvService, metapb, storeAdminService } from '@rangekv/proto';
 import { RangeTestClient } from './testing/range-test-client.js';
+import { eventually, ProcessCluster } from './testing/process-cluster.js';
 import { StoreProcess } from './testing/store-process.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -23,35 +21,17 @@ const KEYS_PER_WRITER = 40;
 const key = (w: number, i: number): string => `k${String(i * WRITERS + w).padStart(4, '0')}`;
 
 describe('three store processes with many ranges', () => {
-  let root = '';
-  const procs = new Map<number, StoreProcess>();
-  const spawned: StoreProcess[] = [];
+  let cluster: ProcessCluster;
   const client = new RangeTestClient();
   /** key -> last acknowledged value; keys with an unknown last outcome are removed. */
   const acked = new Map<string, string>();
 
-  const dir = (id: number): string => join(root, `store-${id}`);
-
-  async function startStore(id: number, bootstrap: boolean): Promise<StoreProcess> {
-    const p = await StoreProcess.spawn({ storeId: id, dataDir: dir(id), extraArgs: TIMING, ...(bootstrap ? { bootstrap: IDS } : {}) });
-    spawned.push(p);
-    procs.set(id, p);
-    client.setAddress(id, p.kvAddress);
-    return p;
-  }
-
-  async function exchangePeers(): Promise<void> {
-    const peers = new Map([...procs].filter(([, p]) => p.running).map(([id, p]) => [id, p.raftAddress] as [number, string]));
-    await Promise.all([...procs.values()].filter((p) => p.running).map((p) => p.setPeers(peers)));
-  }
-
-  async function eventually(what: string, cond: () => Promise<boolean>, timeoutMs = 45_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await cond())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(25);
-    }
-  }
+  const startStore = (id: number, bootstrap: boolean): Promise<StoreProcess> => cluster.startStore(id, bootstrap);
+  const exchangePeers = (): Promise<void> => cluster.exchangePeers();
+  const procs = {
+    get: (id: number): StoreProcess | undefined => cluster.procs.get(id),
+    values: (): IterableIterator<StoreProcess> => cluster.procs.values(),
+  };
 
   /** Splits the range holding `at` through its leader (following hints). Returns the right range's id. */
   async function split(at: string): Promise<number> {
@@ -88,16 +68,14 @@ describe('three store processes with many ranges', () => {
   }
 
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'rangekv-procs-ranges-'));
+    cluster = await ProcessCluster.create({ ids: IDS, extraArgs: TIMING, onStart: (p) => client.setAddress(p.storeId, p.kvAddress) });
     for (const id of IDS) await startStore(id, true);
     await exchangePeers();
   });
 
   after(async () => {
     client.close();
-    for (const p of spawned) p.kill('SIGKILL');
-    await Promise.all(spawned.map((p) => p.exited));
-    if (root) await rm(root, { recursive: true, force: true });
+    if (cluster) await cluster.close();
   });
 
   test('split under load and leadership transfer under load: no acknowledged write lost or misrouted', async () => {

@@ -4,12 +4,11 @@
 // `after`, whatever happened.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { kvpb, metapb } from '@rangekv/proto';
 import { header, KvTestClient } from './testing/kv-test-client.js';
+import { eventually, ProcessCluster } from './testing/process-cluster.js';
 import { StoreProcess } from './testing/store-process.js';
 
 const C = metapb.ReadConsistency;
@@ -19,37 +18,18 @@ const IDS = [1, 2, 3];
 const TIMING = ['--tick-ms', '20', '--election-ticks', '10', '--heartbeat-ticks', '2'];
 
 describe('a cluster of three store processes', () => {
-  let root = '';
-  const procs = new Map<number, StoreProcess>();
-  const spawned: StoreProcess[] = [];
+  let cluster: ProcessCluster;
   const client = new KvTestClient();
 
-  const dir = (id: number): string => join(root, `store-${id}`);
-
-  async function startStore(id: number, bootstrap: boolean): Promise<StoreProcess> {
-    const p = await StoreProcess.spawn({ storeId: id, dataDir: dir(id), extraArgs: TIMING, ...(bootstrap ? { bootstrap: IDS } : {}) });
-    spawned.push(p);
-    procs.set(id, p);
-    client.setAddress(id, p.kvAddress);
-    return p;
-  }
-
-  /** Every running store learns every running store's raft address. */
-  async function exchangePeers(): Promise<void> {
-    const peers = new Map([...procs].filter(([, p]) => p.running).map(([id, p]) => [id, p.raftAddress] as [number, string]));
-    await Promise.all([...procs.values()].filter((p) => p.running).map((p) => p.setPeers(peers)));
-  }
-
-  async function eventually(what: string, cond: () => Promise<boolean>, timeoutMs = 45_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await cond())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+  const startStore = (id: number, bootstrap: boolean): Promise<StoreProcess> => cluster.startStore(id, bootstrap);
+  const exchangePeers = (): Promise<void> => cluster.exchangePeers();
+  const procs = {
+    get: (id: number): StoreProcess | undefined => cluster.procs.get(id),
+    values: (): IterableIterator<StoreProcess> => cluster.procs.values(),
+  };
 
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'rangekv-procs-'));
+    cluster = await ProcessCluster.create({ ids: IDS, extraArgs: TIMING, onStart: (p) => client.setAddress(p.storeId, p.kvAddress) });
     // Started one after another, each told the others' addresses only afterwards: the
     // transport must cope with peers that are not there yet.
     for (const id of IDS) await startStore(id, true);
@@ -58,9 +38,7 @@ describe('a cluster of three store processes', () => {
 
   after(async () => {
     client.close();
-    for (const p of spawned) p.kill('SIGKILL');
-    await Promise.all(spawned.map((p) => p.exited));
-    if (root) await rm(root, { recursive: true, force: true });
+    if (cluster) await cluster.close();
   });
 
   test('puts, batch puts, gets, scans and CAS through the gRPC KV service', async () => {
@@ -177,14 +155,14 @@ describe('a cluster of three store processes', () => {
   });
 
   test('bootstrap refuses a non-empty data dir and bad flags exit non-zero with a reason', async () => {
-    const again = StoreProcess.spawnRaw(StoreProcess.args({ storeId: 1, dataDir: dir(1), bootstrap: IDS }), 1);
-    spawned.push(again);
+    const again = StoreProcess.spawnRaw(StoreProcess.args({ storeId: 1, dataDir: cluster.dir(1), bootstrap: IDS }), 1);
+    cluster.track(again);
     const exit = await again.exited;
     assert.equal(exit.code, 1);
     assert.match(again.stderr(), /refusing to bootstrap: data dir .* is not empty/);
 
-    const bad = StoreProcess.spawnRaw(['--store-id', 'x', '--data-dir', join(root, 'unused')]);
-    spawned.push(bad);
+    const bad = StoreProcess.spawnRaw(['--store-id', 'x', '--data-dir', join(cluster.root, 'unused')]);
+    cluster.track(bad);
     assert.equal((await bad.exited).code, 2);
     assert.match(bad.stderr(), /--store-id needs an integer/);
   });
