@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RangeKvClient } from '@rangekv/client';
-import { E2eCluster, eventually, sleep } from './cluster.js';
+import { E2eCluster, eventually } from './cluster.js';
 
 const key = (i: number): string => `k${String(i).padStart(4, '0')}`;
 
 /** Closed-loop writers, each owning its keys (so the last acknowledged value is the value). */
-function startWriters(kv: RangeKvClient, writers: number, keysPerWriter: number): { stop: () => Promise<Map<string, string>> } {
+function startWriters(kv: RangeKvClient, writers: number, keysPerWriter: number): { acked: ReadonlyMap<string, string>; stop: () => Promise<Map<string, string>> } {
   const acked = new Map<string, string>();
   let stopped = false;
   let failure: unknown = null;
@@ -27,6 +27,7 @@ function startWriters(kv: RangeKvClient, writers: number, keysPerWriter: number)
     }
   });
   return {
+    acked,
     stop: async () => {
       stopped = true;
       await Promise.all(loops);
@@ -48,7 +49,7 @@ describe('one PD, four stores', () => {
       await eventually('the cluster serves a write', async () => kv.put('probe', '1').then(() => true, () => false));
       for (const at of [key(40), key(80), key(120)]) assert.equal((await kv.split(at)).status, 'succeeded');
       const writers = startWriters(kv, 8, 20);
-      await sleep(300);
+      await eventually('the writers have acknowledged writes', () => writers.acked.size >= 8);
       const ranges = await kv.listRanges();
       assert.equal(ranges.length, 4);
       // Store 4 joined after the bootstrap: it holds nothing yet. Move one replica of every range there.

@@ -18,6 +18,15 @@ const K = pdpb.OperatorKind;
 const S = pdpb.OperatorStatus;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `cond` every 20 ms until it holds; fails after `timeoutMs`. */
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 let root: string;
 let fake: FakeCluster;
 let client: PdTestClient;
@@ -98,7 +107,8 @@ test('PD leader gone: a new leader keeps the metadata, resumes a RUNNING operato
   const opId = created.operator!.id!;
   assert.equal(created.operator!.status, S.RUNNING);
   const old = await leader();
-  await sleep(100); // let the operator take a step on the old leader
+  // The operator has taken a step on the old leader (asked the range's leader to transfer).
+  await until('the operator asks for a transfer', () => fake.callsOf('transferLeader').length > 0);
   // Stop the leader without a hand-off (as if it died); keep its address for the restart.
   const oldId = old.pdId;
   const oldPort = Number(old.address.split(':')[1]);

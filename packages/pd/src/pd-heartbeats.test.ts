@@ -12,6 +12,15 @@ import { PdServer } from './pd-server.js';
 import { PdCallError, PdTestClient } from './testing/pd-test-client.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` every 20 ms until it holds; fails after `timeoutMs`. */
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
 const key = (i: number): Uint8Array => new Uint8Array(Buffer.from(`k${String(i).padStart(4, '0')}`));
 
 let dir: string;
@@ -84,7 +93,10 @@ test('range reports: one entry for a batch of new ranges, none when nothing chan
 });
 
 test('a store without heartbeats turns DOWN (no operator towards it), and UP again when it heartbeats', async () => {
-  await sleep(1_300);
+  await until('every store is DOWN', async () => {
+    const res = await client.call(pd.address, 'listStores', {});
+    return res.stores!.every((s) => s.store?.state === 1);
+  });
   const down = await client.call(pd.address, 'listStores', {});
   assert.ok(down.stores!.every((s) => s.store?.state === 1 && s.store.lastHeartbeatAgeMs! > 1_000));
   await assert.rejects(client.call(pd.address, 'createOperator', { kind: 0, rangeId: 1, toStore: 2 }),

@@ -209,6 +209,12 @@ test('split and transfer under load: no acknowledged write is lost or lands in t
     await c.waitForLeader(1);
     const acked = new Map<string, string>();
     let stop = false;
+    let done = 0;
+    /** Lets the writers complete `n` more writes (under load between the admin steps). */
+    const moreWrites = (n: number): Promise<void> => {
+      const mark = done + n;
+      return c.waitFor(`${n} more writes`, () => done >= mark);
+    };
     const writers = Array.from({ length: 8 }, async (_, w) => {
       for (let i = 0; !stop; i++) {
         // Each writer owns its keys (w, w + 8, ...): one writer per key, so the last ack is the value.
@@ -216,20 +222,21 @@ test('split and transfer under load: no acknowledged write is lost or lands in t
         const value = `${w}-${i}`;
         if ((await routedPut(c, key, value)) === 'ok') acked.set(key, value);
         else acked.delete(key); // unknown outcome: not checked
+        done++;
       }
     });
     try {
       // Each split cuts the range on the right of the previous one; then its new right half changes leader.
       let target = { rangeId: 1, epoch: { confVer: 1, version: 1 } };
       for (const at of ['k050', 'k100', 'k150']) {
-        await new Promise((r) => setTimeout(r, 150));
+        await moreWrites(20);
         const { right } = await split(c, target.rangeId, target.epoch, at);
         target = { rangeId: right.rangeId!, epoch: epochOf(right) };
         const l = await c.waitForLeader(right.rangeId!);
         const to = c.ids.find((id) => id !== l.storeId)!;
         await l.admin.transferLeader({ header: hdr(right.rangeId!, epochOf(right)), toStore: to });
       }
-      await new Promise((r) => setTimeout(r, 150));
+      await moreWrites(20);
     } finally {
       stop = true;
       await Promise.all(writers);

@@ -25,6 +25,8 @@ describe('three store processes with many ranges', () => {
   const client = new RangeTestClient();
   /** key -> last acknowledged value; keys with an unknown last outcome are removed. */
   const acked = new Map<string, string>();
+  /** Writes completed (acknowledged or ambiguous). */
+  let writes = 0;
 
   const startStore = (id: number, bootstrap: boolean): Promise<StoreProcess> => cluster.startStore(id, bootstrap);
   const exchangePeers = (): Promise<void> => cluster.exchangePeers();
@@ -65,6 +67,13 @@ describe('three store processes with many ranges', () => {
     const { ambiguous } = await client.put(b(k), b(value), 60_000);
     if (ambiguous) acked.delete(k);
     else acked.set(k, value);
+    writes++;
+  }
+
+  /** Waits until the writers completed `n` more writes. */
+  async function moreWrites(n: number): Promise<void> {
+    const mark = writes + n;
+    await eventually(`${n} more writes`, async () => writes >= mark);
   }
 
   before(async () => {
@@ -89,7 +98,7 @@ describe('three store processes with many ranges', () => {
       }
     });
     try {
-      await sleep(200);
+      await moreWrites(WRITERS);
       // Split the keyspace into 16 ranges, moving each new right range's leadership away.
       for (let s = 1; s < 16; s++) {
         const at = key(0, Math.floor((s * KEYS_PER_WRITER) / 16));
@@ -100,7 +109,7 @@ describe('three store processes with many ranges', () => {
       // Transfers of the first range's leadership back and forth while writes continue.
       for (let t = 0; t < 4 && failure === null; t++) {
         await transfer(key(0, 0));
-        await sleep(100);
+        await moreWrites(WRITERS);
       }
     } finally {
       stop = true;

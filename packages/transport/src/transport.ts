@@ -140,6 +140,19 @@ export class RaftTransport {
     if (quiesce && msg.type !== MessageType.Heartbeat) {
       throw new RangeError(`transport: only a Heartbeat can be flagged quiesce (range ${rangeId}, type ${msg.type})`);
     }
+    const peer = this.outboundPeer(toStore);
+    if (typeof peer === 'boolean') return peer;
+    if (!peer.enqueue(rangeId, msg, quiesce)) return false;
+    this.markDirty(peer);
+    return true;
+  }
+
+  /**
+   * The outbound peer for `toStore` (created on first use), or what send() answers
+   * without one: false when stopping or the store's address is unknown, true when a fault
+   * hook drops the message (as the network would).
+   */
+  private outboundPeer(toStore: number): OutboundPeer | boolean {
     const c = this.counters;
     if (this.stopping !== null) {
       c.drops.stopped++;
@@ -158,9 +171,7 @@ export class RaftTransport {
       peer = new OutboundPeer(toStore, this.peerHost);
       this.peers.set(toStore, peer);
     }
-    if (!peer.enqueue(rangeId, msg, quiesce)) return false;
-    this.markDirty(peer);
-    return true;
+    return peer;
   }
 
   /**
@@ -170,24 +181,8 @@ export class RaftTransport {
    */
   sendLiveness(toStore: number): boolean {
     if (toStore === this.storeId) throw new RangeError(`transport: store ${this.storeId} pinging itself`);
-    const c = this.counters;
-    if (this.stopping !== null) {
-      c.drops.stopped++;
-      return false;
-    }
-    if (this.faults.active && this.faults.dropsOutbound(this.storeId, toStore)) {
-      c.drops.fault++;
-      return true;
-    }
-    let peer = this.peers.get(toStore);
-    if (peer === undefined) {
-      if (this.peerHost.resolve(toStore) === undefined) {
-        c.drops.unknownPeer++;
-        return false;
-      }
-      peer = new OutboundPeer(toStore, this.peerHost);
-      this.peers.set(toStore, peer);
-    }
+    const peer = this.outboundPeer(toStore);
+    if (typeof peer === 'boolean') return peer;
     if (!peer.enqueueLiveness(++this.livenessSeq)) return false;
     this.markDirty(peer);
     return true;
