@@ -18,6 +18,8 @@ export interface E2eClusterOptions {
   pdNodes?: 1 | 3;
   stores?: number;
   initialStores?: number;
+  /** More store-main flags for every store. */
+  storeArgs?: string[];
 }
 
 export class E2eCluster {
@@ -25,6 +27,8 @@ export class E2eCluster {
   readonly stores = new Map<number, StoreProcess>();
   private readonly spawned: StoreProcess[] = [];
   private nextStoreId = 1;
+  private initialStores = 3;
+  private storeArgs: readonly string[] = [];
 
   private constructor(readonly root: string) {}
 
@@ -33,7 +37,9 @@ export class E2eCluster {
     try {
       const n = opts.pdNodes ?? 1;
       const ids = Array.from({ length: n }, (_, i) => i + 1);
-      const extra = [...PD_TIMING, '--initial-stores', String(opts.initialStores ?? 3)];
+      c.initialStores = opts.initialStores ?? 3;
+      c.storeArgs = opts.storeArgs ?? [];
+      const extra = [...PD_TIMING, '--initial-stores', String(c.initialStores)];
       for (const id of ids) {
         c.pds.push(await PdProcess.start({ id, dataDir: join(c.root, `pd-${id}`), ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra }));
       }
@@ -56,12 +62,28 @@ export class E2eCluster {
     return this.startStore(this.nextStoreId++);
   }
 
-  async startStore(id: number): Promise<StoreProcess> {
+  async startStore(id: number, extraArgs: readonly string[] = this.storeArgs): Promise<StoreProcess> {
     const args = ['--store-id', String(id), '--data-dir', join(this.root, `store-${id}`), '--pd', this.pdAddresses().join(','),
-      '--host', '127.0.0.1', '--port', '0', '--raft-port', '0', ...STORE_TIMING];
+      '--host', '127.0.0.1', '--port', '0', '--raft-port', '0', ...STORE_TIMING, ...extraArgs];
     const p = await StoreProcess.startWith(args, id);
     this.spawned.push(p);
     this.stores.set(id, p);
+    return p;
+  }
+
+  /**
+   * Kills PD node `i` (index in `pds`, kill -9) and starts it again on its data dir and
+   * ports (a single-node PD only: members would need their peers sent again).
+   */
+  async restartPd(i = 0): Promise<PdProcess> {
+    const old = this.pds[i]!;
+    old.kill();
+    await old.exited;
+    const p = await PdProcess.start({
+      id: old.id, dataDir: join(this.root, `pd-${old.id}`), port: old.port, raftPort: old.raftPort,
+      extraArgs: [...PD_TIMING, '--initial-stores', String(this.initialStores)],
+    });
+    this.pds[i] = p;
     return p;
   }
 

@@ -84,7 +84,7 @@ export function rangeFromJson(v: unknown): RangeRecord {
 }
 
 export function storeToJson(s: StoreMeta): Json {
-  return { id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress };
+  return { id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress, tokenHash: s.tokenHash };
 }
 
 export function storeFromJson(v: unknown): StoreMeta {
@@ -92,6 +92,8 @@ export function storeFromJson(v: unknown): StoreMeta {
   return {
     id: num(o['id'], 'store.id'), address: str(o['address'], 'store.address'),
     raftAddress: str(o['raftAddress'], 'store.raftAddress'), httpAddress: str(o['httpAddress'], 'store.httpAddress'),
+    // Absent in records written before store tokens.
+    tokenHash: o['tokenHash'] === undefined ? '' : str(o['tokenHash'], 'store.tokenHash'),
   };
 }
 

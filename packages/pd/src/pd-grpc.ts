@@ -55,6 +55,7 @@ export function addPdService(server: grpc.Server, svc: PdService, log: Logger, o
   add('storeHeartbeat', (r) => svc.storeHeartbeat(r));
   add('rangeHeartbeat', (r) => svc.rangeHeartbeat(r));
   add('getRangeByKey', (r) => svc.getRangeByKey(r));
+  add('getRange', (r) => svc.getRange(r));
   add('scanRanges', (r) => svc.scanRanges(r));
   add('getStore', (r) => svc.getStore(r));
   add('listStores', (r) => svc.listStores(r));

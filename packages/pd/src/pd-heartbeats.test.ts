@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import type { pdpb } from '@rangekv/proto';
 import { silentLogger } from '@rangekv/store';
 import { PdServer } from './pd-server.js';
@@ -88,8 +89,48 @@ test('range reports: one entry for a batch of new ranges, none when nothing chan
   const span = await client.call(pd.address, 'scanRanges', { startKey: key(10), endKey: key(13) });
   assert.deepEqual(span.routes!.map((x) => x.descriptor?.rangeId), [11, 12, 13]);
   assert.equal(span.more, false);
-  await assert.rejects(client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: [{ term: 1 }] }),
-    (e: unknown) => e instanceof PdCallError && /descriptor/.test(e.details));
+  const bad = await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: [{ term: 1 }, ...ranges(n, 2, 5).slice(0, 1)] });
+  assert.deepEqual(bad.rejected?.map((x) => x.reason), ['a report without a descriptor'], 'refused alone, the good report taken');
+});
+
+test('reports must agree with what PD knows: made-up ranges, forged leaders and spans that grow are refused', async () => {
+  const idx = pd.group.lastIndex;
+  const known = ranges(120, 2, 5);
+  const whole = { ...known[0]!, descriptor: { ...known[0]!.descriptor!, rangeId: 999, startKey: new Uint8Array(0), endKey: new Uint8Array(0), epoch: { confVer: 1, version: 99 } }, leader: { storeId: 1, replicaId: 100 } };
+  const grown = { ...known[5]!, descriptor: { ...known[5]!.descriptor!, endKey: new Uint8Array(0), epoch: { confVer: 1, version: 3 } } };
+  const otherLeader = { ...known[6]!, leader: { storeId: 2, replicaId: 206 } };
+  const unknownStore = { ...known[7]!, descriptor: { ...known[7]!.descriptor!, replicas: [{ storeId: 1, replicaId: 107 }, { storeId: 77, replicaId: 777 }], epoch: { confVer: 2, version: 2 } } };
+  const res = await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: [whole, grown, otherLeader, unknownStore] });
+  assert.deepEqual(res.rejected?.map((x) => x.rangeId), [999, 6, 7, 8]);
+  assert.match(res.rejected![0]!.reason ?? "", /overlaps range .* of a version as new or newer|not the right-hand part of a split/);
+  assert.match(res.rejected![1]!.reason ?? "", /must keep the start key and lie inside the span/);
+  assert.match(res.rejected![2]!.reason ?? "", /not the leader it names/);
+  assert.match(res.rejected![3]!.reason ?? "", /unregistered store 77/);
+  assert.equal(pd.group.lastIndex, idx, 'nothing refused reached the raft log');
+  assert.equal((await client.call(pd.address, 'getRangeByKey', { key: new Uint8Array(0) })).route?.descriptor?.rangeId, 1);
+  // A new range that is the right-hand half of a split of a known one is taken.
+  const splitRight = { ...known[119]!, descriptor: { ...known[119]!.descriptor!, rangeId: 500, startKey: key(200), epoch: { confVer: 1, version: 3 } } };
+  const splitLeft = { ...known[119]!, descriptor: { ...known[119]!.descriptor!, endKey: key(200), epoch: { confVer: 1, version: 3 } } };
+  assert.deepEqual((await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: [splitLeft, splitRight] })).rejected, []);
+  assert.equal((await client.call(pd.address, 'getRange', { rangeId: 500 })).route?.descriptor?.rangeId, 500);
+  await assert.rejects(client.call(pd.address, 'getRange', { rangeId: 12345 }), (e: unknown) => e instanceof PdCallError && e.code === grpc.status.NOT_FOUND);
+});
+
+test('a store id is its token: another token, an unregistered reporter or an id out of range is refused', async () => {
+  await assert.rejects(client.call(pd.address, 'storeHeartbeat', { store: { id: 1, address: '127.0.0.1:66' }, storeToken: 'not-the-token-of-store-1' }),
+    (e: unknown) => e instanceof PdCallError && e.code === grpc.status.PERMISSION_DENIED);
+  await assert.rejects(client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: [], storeToken: 'not-the-token-of-store-1' }),
+    (e: unknown) => e instanceof PdCallError && e.code === grpc.status.PERMISSION_DENIED);
+  await assert.rejects(client.call(pd.address, 'rangeHeartbeat', { storeId: 9, ranges: [] }),
+    (e: unknown) => e instanceof PdCallError && e.code === grpc.status.FAILED_PRECONDITION && /not registered/.test(e.details));
+  await assert.rejects(client.call(pd.address, 'storeHeartbeat', { store: { id: 2 ** 32, address: '127.0.0.1:1' } }),
+    (e: unknown) => e instanceof PdCallError && e.code === grpc.status.INVALID_ARGUMENT && /store.id/.test(e.details));
+  await assert.rejects(client.call(pd.address, 'storeHeartbeat', { store: { id: 3, address: 'no port here' } }),
+    (e: unknown) => e instanceof PdCallError && e.code === grpc.status.INVALID_ARGUMENT && /host:port/.test(e.details));
+  await assert.rejects(client.call(pd.address, 'storeHeartbeat', { store: { id: 3, address: '127.0.0.1:1' }, storeToken: 'short' }),
+    (e: unknown) => e instanceof PdCallError && e.code === grpc.status.INVALID_ARGUMENT && /store_token/.test(e.details));
+  const s = await client.call(pd.address, 'getStore', { storeId: 1 });
+  assert.equal(s.store?.address, '127.0.0.1:11', 'the address did not move');
 });
 
 test('a store without heartbeats turns DOWN (no operator towards it), and UP again when it heartbeats', async () => {

@@ -21,12 +21,15 @@ import { randomInt } from 'node:crypto';
 import { EntryType, MessageType, Prng, RawNode, StateRole, type ConfState, type Message } from '@rangekv/raft';
 import { ColumnFamily, ReplicaRole, StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
 import {
-  LogCompactor, RaftScheduler, Replica, SnapshotShipper, TickClock, UninitializedReplicas, resolveLogCompactionLimits,
+  LogCompactor, RaftScheduler, Replica, SnapshotShipper, TickClock, UninitializedReplicas, resolveLogCompactionLimits, resolveUninitializedLimits,
   resolveSnapshotLimits, type ApplyEntry, type GroupHost, type LogCompactionLimits, type Logger, type SnapshotLimits,
 } from '@rangekv/store';
 import { RaftTransport, type RangeMessage, type TransportFaults } from '@rangekv/transport';
 import { decodePdCommand, encodePdCommand, type PdCommand, type PdCommandResult } from './pd-command.js';
-import { newWrites, PdState, type PdStateLimits } from './pd-state.js';
+import { newWrites, PdState, type PdStateLimits, type PdWrites } from './pd-state.js';
+import { PdDecodeError } from './pd-codec.js';
+import { invalidArgument } from './errors.js';
+import { commandProblem } from './pd-validate.js';
 
 export const PD_RANGE_ID = 1;
 
@@ -102,7 +105,8 @@ export class PdRaftGroup {
     this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
     // PD's range always exists on every member: nothing is ever created by message.
     const uninit = new UninitializedReplicas<PdCommandResult>({
-      engine, scheduler: this.scheduler, maxUninitializedReplicas: 0, log: opts.log,
+      engine, scheduler: this.scheduler, log: opts.log,
+      limits: resolveUninitializedLimits({ maxUninitializedReplicas: 0, maxUninitializedReplicasPerPeer: 0, maxUninitializedReplicasOnDisk: 0 }),
       makeNode: () => {
         throw new Error('PD never creates replicas by message');
       },
@@ -224,6 +228,9 @@ export class PdRaftGroup {
   /** Proposes `cmd` and resolves with its result once it applied on this node. */
   propose(cmd: PdCommand): Promise<PdCommandResult> {
     if (this.stopped) return Promise.reject(new PdProposalError('PD is stopping', 0, false));
+    // Nothing enters the log that apply would refuse as malformed (pd-validate.ts).
+    const problem = commandProblem(cmd);
+    if (problem !== null) return Promise.reject(invalidArgument(`PD command ${cmd.t} refused: ${problem}`));
     return new Promise((resolve, reject) => {
       const res = this.scheduler.propose(PD_RANGE_ID, encodePdCommand(cmd), (o) => {
         if (o.kind === 'applied') resolve(o.result);
@@ -309,7 +316,7 @@ export class PdRaftGroup {
     let confState: ConfState | undefined;
     for (const e of entries) {
       if (e.type === EntryType.Normal && e.data.length > 0) {
-        results.push(this.state.apply(decodePdCommand(e.data), w));
+        results.push(this.applyCommand(e, w));
       } else {
         if (e.type === EntryType.ConfChange && e.confState) confState = e.confState;
         results.push({ ok: true, error: '', first: 0 });
@@ -322,6 +329,29 @@ export class PdRaftGroup {
     this.lastAppliedTerm = last.term;
     this.stateApplied = last.index;
     return results;
+  }
+
+  /**
+   * One committed command. One that does not decode or fails PD's checks was never
+   * proposed by this code (propose checks first): it is refused here, the same way on
+   * every node, and logged loudly; apply never throws on a committed entry, so a bad
+   * entry cannot stop PD or loop on restart.
+   */
+  private applyCommand(e: ApplyEntry, w: PdWrites): PdCommandResult {
+    let cmd: PdCommand;
+    try {
+      cmd = decodePdCommand(e.data);
+    } catch (err) {
+      if (!(err instanceof PdDecodeError)) throw err;
+      this.opts.log.error('committed PD entry does not decode: refused', { index: e.index, err });
+      return { ok: false, error: `entry ${e.index} does not decode: ${err.message}`, first: 0 };
+    }
+    const problem = commandProblem(cmd);
+    if (problem !== null) {
+      this.opts.log.error('committed PD command fails its checks: refused', { index: e.index, command: cmd.t, problem });
+      return { ok: false, error: `entry ${e.index}: ${problem}`, first: 0 };
+    }
+    return this.state.apply(cmd, w);
   }
 
   private rows(): { key: Uint8Array; value: Uint8Array }[] {

@@ -7,21 +7,31 @@
 // bootstrap, operators. In the leader's memory only: store stats and heartbeat times,
 // each range's newest report (leader, term, stats). A new leader starts with empty memory:
 // a store it has not heard from yet counts as heard at the moment it became leader.
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import type { pdpb } from '@rangekv/proto';
 import type { Logger } from '@rangekv/store';
 import { PdRequestError, invalidArgument } from './errors.js';
+import { rangeRecordProblem, storeIdProblem, storeProblem, storeTokenProblem } from './pd-validate.js';
 import { DEFAULT_PD_LIMITS, type PdLimits } from './pd-limits.js';
 import { PdProposalError, type PdRaftGroup } from './pd-raft.js';
 import { descFromProto, descToProto, operatorToProto, replicaFromProto, replicaToProto } from './pd-wire.js';
 import { OperatorRunner, type OperatorLimits } from './operator-runner.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
 import {
-  compareReports, FIRST_RANGE_ID, isFinal, OperatorStatus, ReplicaRole,
+  compareBytes, compareReports, FIRST_RANGE_ID, isFinal, OperatorStatus, ReplicaRole, spanContains, spansOverlap,
   type RangeDesc, type RangeRecord, type RangeStats, type StoreMeta, type StoreStats,
 } from './types.js';
 
 type Header = pdpb.ResponseHeader.$Properties;
+
+/** What PD keeps of a store token: its sha256, hex (the token itself is never stored). */
+export function storeTokenHash(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+function sameSpan(a: RangeDesc, b: RangeDesc): boolean {
+  return compareBytes(a.startKey, b.startKey) === 0 && compareBytes(a.endKey, b.endKey) === 0;
+}
 
 export interface PdServiceOptions {
   group: PdRaftGroup;
@@ -244,10 +254,17 @@ export class PdService {
   storeHeartbeat(req: pdpb.StoreHeartbeatRequest.$Properties): Promise<pdpb.StoreHeartbeatResponse.$Properties> {
     return this.leaderOnly(async () => {
       const s = req.store;
-      const id = Number(s?.id ?? 0);
-      if (!s || id <= 0) throw invalidArgument('store.id must be set');
-      if (!s.address) throw invalidArgument('store.address must be set');
-      const meta: StoreMeta = { id, address: s.address, raftAddress: s.raftAddress ?? '', httpAddress: s.httpAddress ?? '' };
+      if (!s) throw invalidArgument('store must be set');
+      const id = Number(s.id ?? 0);
+      const token = req.storeToken ?? '';
+      const tokenProblem = storeTokenProblem(token);
+      if (tokenProblem !== null) throw invalidArgument(tokenProblem);
+      const meta: StoreMeta = {
+        id, address: s.address ?? '', raftAddress: s.raftAddress ?? '', httpAddress: s.httpAddress ?? '', tokenHash: storeTokenHash(token),
+      };
+      const problem = storeProblem(meta);
+      if (problem !== null) throw invalidArgument(problem);
+      const known = this.checkStoreToken(id, token, false);
       const st = req.stats;
       this.liveStores.set(id, {
         lastHeartbeatMs: this.now(),
@@ -256,8 +273,8 @@ export class PdService {
           capacityBytes: Number(st.capacityBytes ?? 0), availableBytes: Number(st.availableBytes ?? 0),
         } : ZERO_STATS,
       });
-      const known = this.group.state.stores.get(id);
-      if (!known || known.address !== meta.address || known.raftAddress !== meta.raftAddress || known.httpAddress !== meta.httpAddress) {
+      if (!known || known.address !== meta.address || known.raftAddress !== meta.raftAddress || known.httpAddress !== meta.httpAddress ||
+        known.tokenHash !== meta.tokenHash) {
         await this.group.propose({ t: 'putStore', store: meta });
         this.log.info('store registered', { store: id, address: meta.address, raftAddress: meta.raftAddress });
       }
@@ -271,6 +288,24 @@ export class PdService {
       if (boot && this.bootstrapPending() && boot.replicas.some((r) => r.storeId === id)) res.bootstrap = { descriptor: descToProto(boot) };
       return res;
     });
+  }
+
+  /**
+   * A store's requests carry its token: a store id registered with another token is
+   * refused (PERMISSION_DENIED), so nobody else can move its addresses or report for it.
+   * A store registered before tokens adopts the first token it sends. `mustExist`: the
+   * store must be registered already (range reports).
+   */
+  private checkStoreToken(id: number, token: string, mustExist: boolean): StoreMeta | undefined {
+    const known = this.group.state.stores.get(id);
+    if (known === undefined) {
+      if (mustExist) throw new PdRequestError('FAILED_PRECONDITION', `store ${id} is not registered (StoreHeartbeat first)`);
+      return undefined;
+    }
+    if (known.tokenHash !== '' && known.tokenHash !== storeTokenHash(token)) {
+      throw new PdRequestError('PERMISSION_DENIED', `store ${id} is registered with another store token (another data dir?)`);
+    }
+    return known;
   }
 
   /**
@@ -329,20 +364,31 @@ export class PdService {
 
   rangeHeartbeat(req: pdpb.RangeHeartbeatRequest.$Properties): Promise<pdpb.RangeHeartbeatResponse.$Properties> {
     return this.leaderOnly(async () => {
+      const storeId = Number(req.storeId ?? 0);
+      const idProblem = storeIdProblem(storeId, 'store_id');
+      if (idProblem !== null) throw invalidArgument(idProblem);
+      this.checkStoreToken(storeId, req.storeToken ?? '', true);
       const reports = req.ranges ?? [];
       if (reports.length > this.limits.maxRangeReportsPerHeartbeat) {
         throw invalidArgument(`at most maxRangeReportsPerHeartbeat (${this.limits.maxRangeReportsPerHeartbeat}) reports per heartbeat`);
       }
-      for (const r of reports) {
-        if (!r.descriptor || !(Number(r.descriptor.rangeId ?? 0) > 0)) throw invalidArgument('every report needs a descriptor with a range id');
-      }
+      const rejected: pdpb.RejectedReport.$Properties[] = [];
       let changed = false;
       for (const r of reports) {
+        if (!r.descriptor) {
+          rejected.push({ rangeId: 0, reason: 'a report without a descriptor' });
+          continue;
+        }
         const rec: RangeRecord = {
-          descriptor: descFromProto(r.descriptor!),
+          descriptor: descFromProto(r.descriptor),
           leader: r.leader && Number(r.leader.storeId ?? 0) > 0 ? replicaFromProto(r.leader) : null,
           term: Number(r.term ?? 0),
         };
+        const problem = this.reportProblem(storeId, rec);
+        if (problem !== null) {
+          rejected.push({ rangeId: rec.descriptor.rangeId, reason: problem });
+          continue;
+        }
         const s = r.stats;
         const stats: RangeStats = {
           approximateKeys: Number(s?.approximateKeys ?? 0), approximateBytes: Number(s?.approximateBytes ?? 0),
@@ -350,8 +396,68 @@ export class PdService {
         };
         if (this.learned(rec, stats)) changed = true;
       }
+      if (rejected.length > 0) {
+        this.log.warn('range reports refused', { store: storeId, refused: rejected.length, first: rejected[0] });
+      }
       if (changed || this.pendingRanges.size > 0) await this.flushRanges();
-      return { header: this.header() };
+      return { header: this.header(), rejected };
+    });
+  }
+
+  /**
+   * Why PD does not take a range report from `storeId`, or null. The report must be well
+   * formed, come from its leader's store, name registered stores, and agree with what PD
+   * knows: a known range's newer epoch keeps its span (membership) or its start key and
+   * shrinks (split); a range PD does not know must be the right-hand part of a split of
+   * the range it lies in (newer version, a store of that range reporting). Older reports
+   * are not errors (PD keeps the newest).
+   */
+  private reportProblem(storeId: number, rec: RangeRecord): string | null {
+    const wellFormed = rangeRecordProblem(rec);
+    if (wellFormed !== null) return wellFormed;
+    const d = rec.descriptor;
+    if (rec.leader === null || rec.leader.storeId !== storeId) return `range ${d.rangeId}: reported by store ${storeId}, which is not the leader it names`;
+    const state = this.group.state;
+    for (const x of d.replicas) if (!state.stores.has(x.storeId)) return `range ${d.rangeId}: replica on unregistered store ${x.storeId}`;
+    const known = this.route(d.rangeId);
+    if (known !== null) {
+      const k = known.descriptor;
+      if (d.epoch.version > k.epoch.version) {
+        if (compareBytes(d.startKey, k.startKey) !== 0 || !spanContains(k.startKey, k.endKey, d.startKey, d.endKey)) {
+          return `range ${d.rangeId}: version ${d.epoch.version} must keep the start key and lie inside the span of version ${k.epoch.version} (split)`;
+        }
+      } else if (d.epoch.version === k.epoch.version && !sameSpan(d, k)) {
+        return `range ${d.rangeId}: the span differs from PD's at the same version ${d.epoch.version}`;
+      }
+      return null;
+    }
+    // A range PD does not know: the right-hand part of a split. Either PD still knows the
+    // range it was cut from (older, holds its span, starts before it), or PD already knows
+    // the left-hand part (ends where it starts). No known range of its version or newer may
+    // overlap it.
+    let origin: RangeDesc | null = null;
+    for (const r of state.ranges.values()) {
+      const o = r.descriptor;
+      const overlaps = spansOverlap(o.startKey, o.endKey, d.startKey, d.endKey);
+      if (overlaps && o.epoch.version >= d.epoch.version) return `range ${d.rangeId} overlaps range ${o.rangeId} of a version as new or newer`;
+      if (overlaps && compareBytes(o.startKey, d.startKey) < 0 && spanContains(o.startKey, o.endKey, d.startKey, d.endKey)) origin = o;
+      else if (origin === null && o.endKey.length > 0 && compareBytes(o.endKey, d.startKey) === 0) origin = o;
+    }
+    if (origin === null) return `range ${d.rangeId} is unknown to PD and is not the right-hand part of a split PD can see`;
+    const from = origin;
+    if (!d.replicas.some((x) => from.replicas.some((y) => y.storeId === x.storeId))) {
+      return `range ${d.rangeId} shares no store with range ${from.rangeId} it was split from`;
+    }
+    return null;
+  }
+
+  getRange(req: pdpb.GetRangeRequest.$Properties): Promise<pdpb.GetRangeResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      if (!this.group.state.bootstrapped) return { header: this.notBootstrapped() };
+      const id = Number(req.rangeId ?? 0);
+      const rec = this.route(id);
+      if (rec === null) throw new PdRequestError('NOT_FOUND', `range ${id} is unknown to PD`);
+      return { header: this.header(), route: this.routeToProto(rec) };
     });
   }
 

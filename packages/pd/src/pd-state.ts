@@ -148,6 +148,11 @@ export class PdState {
       case 'putStore':
         this.stores.set(c.store.id, c.store);
         w.puts.push([idKey(STORE_PREFIX, c.store.id), encodeJson(storeToJson(c.store))]);
+        if (c.store.id >= this.nextStoreId) {
+          // A store that chose its own id (--store-id): AllocStoreId never hands it out.
+          this.nextStoreId = c.store.id + 1;
+          this.writeMeta(w);
+        }
         return ok();
       case 'bootstrap':
         if (this.bootstrapped) return refused('already bootstrapped');

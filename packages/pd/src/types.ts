@@ -45,6 +45,8 @@ export interface StoreMeta {
   address: string;
   raftAddress: string;
   httpAddress: string;
+  /** sha256 (hex) of the store's token, recorded at registration; '' for a store registered before tokens. */
+  tokenHash: string;
 }
 
 export interface StoreStats {

@@ -83,6 +83,7 @@ export const pdService = {
   storeHeartbeat: unary(PD, 'StoreHeartbeat', pd.StoreHeartbeatRequest, pd.StoreHeartbeatResponse),
   rangeHeartbeat: unary(PD, 'RangeHeartbeat', pd.RangeHeartbeatRequest, pd.RangeHeartbeatResponse),
   getRangeByKey: unary(PD, 'GetRangeByKey', pd.GetRangeByKeyRequest, pd.GetRangeByKeyResponse),
+  getRange: unary(PD, 'GetRange', pd.GetRangeRequest, pd.GetRangeResponse),
   scanRanges: unary(PD, 'ScanRanges', pd.ScanRangesRequest, pd.ScanRangesResponse),
   getStore: unary(PD, 'GetStore', pd.GetStoreRequest, pd.GetStoreResponse),
   listStores: unary(PD, 'ListStores', pd.ListStoresRequest, pd.ListStoresResponse),

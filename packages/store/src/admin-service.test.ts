@@ -169,6 +169,34 @@ test('add a learner on a store without the range, it catches up by snapshot; pro
   }
 });
 
+test('add replica names only stores this store knows, and never leaves fewer live voters than a quorum', async () => {
+  const c = await StoreCluster.start();
+  try {
+    const leader = await c.waitForLeader(1);
+    const epoch = { confVer: 1, version: 1 };
+    await assert.rejects(leader.admin.addReplica({ header: hdr(1, epoch), storeId: 2 ** 32, role: metapb.ReplicaRole.VOTER }),
+      (e: unknown) => e instanceof FailedPreconditionError && /not known to store/.test(e.message));
+    await assert.rejects(leader.admin.addReplica({ header: hdr(1, epoch), storeId: 9, role: metapb.ReplicaRole.LEARNER }),
+      (e: unknown) => e instanceof FailedPreconditionError && /store 9 is not known/.test(e.message));
+    // Store 4 has an address but never answers. With a follower down, voters {1,2,3,4}
+    // would have 2 live of 4: below a quorum of 3.
+    c.peers.set(4, '127.0.0.1:1');
+    const down = c.followers(1)[0]!.storeId;
+    await c.stopStore(down, { transferLeaders: false });
+    await c.waitFor(`store ${down} is down for the leader`, () => !leader.liveness.isLive(down));
+    await assert.rejects(leader.admin.addReplica({ header: hdr(1, epoch), storeId: 4, role: metapb.ReplicaRole.VOTER }),
+      (e: unknown) => e instanceof FailedPreconditionError && /2 of 4 voters would be on live stores, below a quorum of 3/.test(e.message));
+    const learner = await leader.admin.addReplica({ header: hdr(1, epoch), storeId: 4, role: metapb.ReplicaRole.LEARNER });
+    assert.equal(learner.rangeError, undefined, 'a learner never counts towards the quorum');
+    await assert.rejects(leader.admin.promoteLearner({ header: hdr(1, epochOf(learner.descriptor)), storeId: 4 }),
+      (e: unknown) => e instanceof FailedPreconditionError && /below a quorum/.test(e.message));
+    const st = leader.status().find((r) => r.rangeId === 1)!;
+    assert.equal(st.descriptor!.replicas.filter((r) => r.role === 0).length, 3, 'still three voters');
+  } finally {
+    await c.close();
+  }
+});
+
 async function routedPut(c: StoreCluster, key: string, value: string, deadlineMs = 20_000): Promise<'ok' | 'ambiguous'> {
   const deadline = Date.now() + deadlineMs;
   let ambiguous = false;

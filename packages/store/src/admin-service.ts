@@ -32,6 +32,10 @@ export interface AdminStoreContext {
   log: Logger;
   /** A cluster-unique id from this store's durable id space (new ranges, new replicas). */
   allocateId(): Promise<number>;
+  /** Whether `storeId` is a store this store can reach: its raft address is known (from PD or --peers). */
+  storeKnown(storeId: number): boolean;
+  /** Whether `storeId` is live now (store liveness; this store itself always is). */
+  storeLive(storeId: number): boolean;
 }
 
 type RangeErrorProps = metapb.RangeError.$Properties;
@@ -48,6 +52,11 @@ function buf(b: Bytes): Buffer {
 function positiveId(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got ${String(v)}`);
   return v;
+}
+
+/** The stores of a descriptor's voters (incoming and demoting included: both halves of a joint config vote). */
+function votersOf(d: RangeDescriptor): number[] {
+  return d.replicas.filter((x) => x.role !== ReplicaRole.Learner).map((x) => x.storeId);
 }
 
 function roleToWire(role: number): adminpb.RaftRole {
@@ -198,8 +207,25 @@ export class AdminService {
     });
   }
 
+  /**
+   * A change that would leave fewer live voters than a quorum of the new voter set is
+   * refused: adding voters on stores that are down (or do not exist) makes the range
+   * unavailable, possibly for good.
+   */
+  private checkQuorumAfter(d: RangeDescriptor, votersAfter: readonly number[]): void {
+    const live = votersAfter.filter((s) => this.s.storeLive(s)).length;
+    const quorum = Math.floor(votersAfter.length / 2) + 1;
+    if (live < quorum) {
+      throw new FailedPreconditionError(
+        `range ${d.rangeId}: after the change ${live} of ${votersAfter.length} voters would be on live stores, below a quorum of ${quorum}`);
+    }
+  }
+
   async addReplica(req: adminpb.AddReplicaRequest.$Properties): Promise<adminpb.ChangeReplicasResponse.$Properties> {
     const storeId = positiveId(req.storeId ?? 0, 'store_id');
+    if (storeId !== this.s.storeId && !this.s.storeKnown(storeId)) {
+      throw new FailedPreconditionError(`store ${storeId} is not known to store ${this.s.storeId} (no raft address: not registered with PD, or not in --peers)`);
+    }
     const role = req.role ?? metapb.ReplicaRole.VOTER;
     if (role !== metapb.ReplicaRole.VOTER && role !== metapb.ReplicaRole.LEARNER) throw new InvalidArgumentError('role must be VOTER or LEARNER');
     let replicaId = req.replicaId ?? 0;
@@ -208,6 +234,7 @@ export class AdminService {
     return this.changeReplicas(req, (d) => {
       if (d.replicas.some((x) => x.storeId === storeId)) throw new FailedPreconditionError(`range ${d.rangeId} already has a replica on store ${storeId}`);
       if (d.replicas.some((x) => x.replicaId === replicaId)) throw new FailedPreconditionError(`range ${d.rangeId} already has replica id ${replicaId}`);
+      if (role === metapb.ReplicaRole.VOTER) this.checkQuorumAfter(d, [...votersOf(d), storeId]);
       const type = role === metapb.ReplicaRole.LEARNER ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
       return {
         cc: { transition: ConfChangeTransition.Auto, changes: [{ type, nodeId: replicaId }], context: encodeConfChangeContext(new Map([[replicaId, storeId]])) },
@@ -234,6 +261,7 @@ export class AdminService {
     return this.changeReplicas(req, (d) => {
       const x = d.replicas.find((y) => y.storeId === storeId);
       if (!x || x.role !== ReplicaRole.Learner) throw new FailedPreconditionError(`range ${d.rangeId} has no learner on store ${storeId}`);
+      this.checkQuorumAfter(d, [...votersOf(d), storeId]);
       return {
         cc: { transition: ConfChangeTransition.Auto, changes: [{ type: ConfChangeType.AddNode, nodeId: x.replicaId }], context: new Uint8Array(0) },
         what: `promote learner ${x.replicaId} on store ${storeId}`,

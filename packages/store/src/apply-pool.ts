@@ -28,7 +28,7 @@ import {
 } from './apply-task.js';
 import type { KvApplier } from './kv-applier.js';
 import type { KvApplyExtra, KvResult } from './kv-state-machine.js';
-import type { ApplyEntry } from './raft-scheduler.js';
+import { EntryApplyError, type ApplyEntry } from './raft-scheduler.js';
 
 /** StoreServerOptions.applyWorkers when not given (see README "Apply workers" for the figures behind it). */
 export const DEFAULT_APPLY_WORKERS = 1;
@@ -286,8 +286,12 @@ export class PoolKvApplier implements KvApplier {
       this.st.tasks++;
       this.st.entries += entries;
       for (let i = 0; i < parts.length; i++) {
-        const { input, resolve } = parts[i]!;
+        const { input, resolve, reject } = parts[i]!;
         const r = out.parts[i]!;
+        if (r.failed !== undefined) {
+          reject(new EntryApplyError(input.rangeId, r.failed.index, r.failed.reason));
+          continue;
+        }
         const last = input.entries[input.entries.length - 1]!;
         if (r.kinds.length !== input.entries.length || r.applied.index !== last.index) {
           throw new Error(`range ${input.rangeId}: apply worker returned ${r.kinds.length} results up to ${r.applied.index} for ${input.entries.length} entries up to ${last.index}`);

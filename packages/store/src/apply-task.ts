@@ -60,6 +60,11 @@ export interface ApplyPartResult {
   applied: AppliedState;
   /** The ConfState written with the batch (last conf change of the part), if any. */
   confState: ConfState | null;
+  /**
+   * Set when an entry of the part cannot be applied (EntryApplyError in the worker):
+   * nothing of the part was written; the other parts of the task were.
+   */
+  failed?: { index: number; reason: string };
 }
 
 /** One result per part, in order. */

@@ -15,7 +15,8 @@
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { encodeApplyWrites, RocksDb } from '@rangekv/storage';
 import { decodeApplyTask, encodePartResults, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit, type ApplyWorkerReady } from './apply-task.js';
-import { rocksKvReader, runKvEntries } from './kv-state-machine.js';
+import { rocksKvReader, runKvEntries, type KvApplyOutput } from './kv-state-machine.js';
+import { EntryApplyError } from './raft-scheduler.js';
 
 const init = workerData as ApplyWorkerInit;
 if (parentPort === null || typeof init?.handle !== 'bigint') throw new Error('apply-worker must run as a piscina thread with ApplyWorkerInit data');
@@ -30,7 +31,15 @@ export function applyTask(task: ApplyTask): ApplyTaskResult {
   const writes: Uint8Array[] = [];
   const out: ApplyTaskResult = { parts: [] };
   for (const p of parts) {
-    const r = runKvEntries(reader, p.desc, p.entries, p.newDesc === null ? {} : { descriptor: p.newDesc });
+    let r: KvApplyOutput;
+    try {
+      r = runKvEntries(reader, p.desc, p.entries, p.newDesc === null ? {} : { descriptor: p.newDesc });
+    } catch (e) {
+      // One range's entry that cannot be applied fails that range only (apply-task.ts).
+      if (!(e instanceof EntryApplyError)) throw e;
+      out.parts.push({ kinds: new Uint8Array(0), others: [], applied: { index: 0, term: 0 }, confState: null, failed: { index: e.index, reason: e.reason } });
+      continue;
+    }
     writes.push(encodeApplyWrites(p.rangeId, p.desc, r.batch).bytes());
     out.parts.push({ ...encodePartResults(r.results), applied: r.batch.applied, confState: r.batch.confState ?? null });
   }

@@ -10,6 +10,7 @@
 //
 // The identity file `<dataDir>/store-ident.json` records which store a data dir belongs
 // to; a store refuses to start on a dir of another store id.
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfState } from '@rangekv/raft';
@@ -56,24 +57,41 @@ export function dataDirStoreId(dataDir: string): number | null {
   return found;
 }
 
-/** Reads the identity file; throws if it names another store. Writes it if absent. */
-export function claimDataDir(dataDir: string, storeId: number): void {
+/** A data dir's identity: its store id, and the store's secret token (PD knows the store by both). */
+export interface StoreIdentity {
+  storeId: number;
+  /** 32 random bytes as hex; sent to PD with every heartbeat (proto/pd.proto store_token). */
+  token: string;
+}
+
+function writeIdentity(path: string, ident: StoreIdentity): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, JSON.stringify(ident) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/**
+ * Reads the identity file; throws if it names another store. Writes it if absent (a new
+ * token), and adds a token to a file written before tokens existed.
+ */
+export function claimDataDir(dataDir: string, storeId: number): StoreIdentity {
   checkStoreId(storeId, 'store id');
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, STORE_IDENT_FILE);
   if (existsSync(path)) {
-    let found: unknown;
+    let found: { storeId?: unknown; token?: unknown };
     try {
-      found = (JSON.parse(readFileSync(path, 'utf8')) as { storeId?: unknown }).storeId;
+      found = JSON.parse(readFileSync(path, 'utf8')) as { storeId?: unknown; token?: unknown };
     } catch (e) {
       throw new BootstrapError(`${path} is unreadable: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (found !== storeId) throw new BootstrapError(`data dir ${dataDir} belongs to store ${String(found)}, not store ${storeId}`);
-    return;
+    if (found.storeId !== storeId) throw new BootstrapError(`data dir ${dataDir} belongs to store ${String(found.storeId)}, not store ${storeId}`);
+    if (typeof found.token === 'string' && /^[0-9a-f]{64}$/.test(found.token)) return { storeId, token: found.token };
+    if (found.token !== undefined) throw new BootstrapError(`${path} holds a malformed store token`);
   }
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ storeId }) + '\n');
-  renameSync(tmp, path);
+  const ident: StoreIdentity = { storeId, token: randomBytes(32).toString('hex') };
+  writeIdentity(path, ident);
+  return ident;
 }
 
 export function firstRangeDescriptor(storeIds: readonly number[]): RangeDescriptor {

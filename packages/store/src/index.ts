@@ -1,8 +1,13 @@
 // Public API of @rangekv/store.
-export { RaftScheduler, DEFAULT_SCHEDULER_LIMITS, type GroupHost, type ApplyEntry, type SchedulerLimits, type SchedulerStats } from './raft-scheduler.js';
+export {
+  RaftScheduler, EntryApplyError, DEFAULT_SCHEDULER_LIMITS, type GroupHost, type ApplyEntry, type SchedulerLimits, type SchedulerStats,
+} from './raft-scheduler.js';
 export { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
 export { StoreServer, type StoreServerOptions, type RaftTuning, type RangeStatusSummary } from './store-server.js';
-export { bootstrapStore, claimDataDir, firstRangeDescriptor, bootstrapDescriptors, BootstrapError, STORE_IDENT_FILE, FIRST_RANGE_ID, type BootstrapOptions } from './bootstrap.js';
+export {
+  bootstrapStore, claimDataDir, firstRangeDescriptor, bootstrapDescriptors, BootstrapError, STORE_IDENT_FILE, FIRST_RANGE_ID,
+  type BootstrapOptions, type StoreIdentity,
+} from './bootstrap.js';
 export { KvService, type KvStoreContext } from './kv-service.js';
 export { addKvService, toServiceError } from './kv-grpc.js';
 export {
@@ -35,6 +40,8 @@ export { WAKE_READ_CTX, isWakeReadCtx, type WakeReason } from './quiescence.js';
 // Used by packages/pd to drive its own raft group with the store's machinery.
 export { LogCompactor, resolveLogCompactionLimits, DEFAULT_LOG_COMPACTION_LIMITS, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
 export { SnapshotShipper, type SnapshotCounters, type SnapshotShipperDeps } from './snapshot-shipper.js';
-export { UninitializedReplicas, type UninitializedReplicasDeps } from './uninitialized-replicas.js';
+export {
+  UninitializedReplicas, resolveUninitializedLimits, DEFAULT_UNINITIALIZED_LIMITS, type UninitializedReplicasDeps, type UninitializedLimits,
+} from './uninitialized-replicas.js';
 export { resolveSnapshotLimits, DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-limits.js';
 export { emitEvent, exitOnStopSignals, readPeersFromStdin } from './process-main.js';

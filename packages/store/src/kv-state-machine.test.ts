@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EntryType, encodeConfChange, type Ready } from '@rangekv/raft';
 import { ColumnFamily, ReplicaRole, StorageEngine, type ApplyBatch, type RangeDescriptor } from '@rangekv/storage';
-import { encodeKvCommand, KvCommandDecodeError, KvCommandType, type KvCommand } from './kv-command.js';
+import { encodeKvCommand, KvCommandType, type KvCommand } from './kv-command.js';
 import { applyKvEntries, type KvResult } from './kv-state-machine.js';
-import type { ApplyEntry } from './raft-scheduler.js';
+import { EntryApplyError, type ApplyEntry } from './raft-scheduler.js';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 const str = (v: Uint8Array | null | undefined): string | undefined => (v == null ? undefined : new TextDecoder().decode(v));
@@ -175,10 +175,11 @@ test('empty entries and conf changes write no data; the membership is stored wit
   });
 });
 
-test('an entry that is not a command stops apply with a decode error (no partial batch is written)', async () => {
+test('an entry that is not a command fails the range apply with EntryApplyError naming it (no partial batch is written)', async () => {
   await withRange(async ({ engine, apply, batches }) => {
     const before = engine.range(1).applied.index;
-    await assert.rejects(apply([put('c', '1'), { index: 0, term: 0, type: EntryType.Normal, data: new Uint8Array([9, 9]) }]), KvCommandDecodeError);
+    await assert.rejects(apply([put('c', '1'), { index: 0, term: 0, type: EntryType.Normal, data: new Uint8Array([9, 9]) }]),
+      (e: unknown) => e instanceof EntryApplyError && e.rangeId === 1 && /kv command/.test(e.reason));
     assert.equal(batches.length, 0);
     assert.equal(engine.range(1).applied.index, before);
   });

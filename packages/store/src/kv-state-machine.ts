@@ -15,12 +15,13 @@
 // Every replica runs this on the same entries against the same state, so the results
 // (and the refusals: a key outside the range, a stale epoch) are the same everywhere.
 // An entry that does not decode is a broken contract (only this store's encoder
-// proposes): it throws, and the scheduler stops the store (GroupHost.onFatal) rather
-// than let replicas diverge.
+// proposes; or a newer format): it throws EntryApplyError before anything is written, and
+// the scheduler fails this replica only (it stops serving the range) rather than guess
+// and let replicas diverge, or stop every other range of the store.
 import { EntryType, type ConfState } from '@rangekv/raft';
 import { ColumnFamily, keyInSpan, type ApplyBatch, type RangeDescriptor, type RocksDb, type StorageEngine } from '@rangekv/storage';
-import { decodeKvCommand, KvCommandType, type KvCommand } from './kv-command.js';
-import type { ApplyEntry } from './raft-scheduler.js';
+import { decodeKvCommand, KvCommandDecodeError, KvCommandType, type KvCommand } from './kv-command.js';
+import { EntryApplyError, type ApplyEntry } from './raft-scheduler.js';
 
 /** What applying one entry did, for its proposer. */
 export type KvResult =
@@ -169,9 +170,20 @@ export interface KvApplyOutput {
   batch: ApplyBatch;
 }
 
+/** The command an entry carries; EntryApplyError when it does not decode. */
+function commandOf(rangeId: number, e: ApplyEntry): KvCommand {
+  try {
+    return decodeKvCommand(e.data);
+  } catch (err) {
+    if (err instanceof KvCommandDecodeError) throw new EntryApplyError(rangeId, e.index, err.message);
+    throw err;
+  }
+}
+
 /**
  * The pure state machine: runs `entries` (in order, non-empty, all above the range's
- * applied index) against `desc` and the data `reader` sees. Writes nothing.
+ * applied index) against `desc` and the data `reader` sees. Writes nothing. Throws
+ * EntryApplyError for an entry that does not decode.
  */
 export function runKvEntries(reader: KvReader, desc: RangeDescriptor, entries: readonly ApplyEntry[], extra: KvApplyExtra = {}): KvApplyOutput {
   if (entries.length === 0) throw new Error('runKvEntries: no entries');
@@ -188,7 +200,7 @@ export function runKvEntries(reader: KvReader, desc: RangeDescriptor, entries: r
       results.push({ kind: 'noop' });
       continue;
     }
-    results.push(applyCommand(decodeKvCommand(e.data), desc, overlay));
+    results.push(applyCommand(commandOf(desc.rangeId, e), desc, overlay));
   }
   const puts: [Uint8Array, Uint8Array][] = [];
   const deletes: Uint8Array[] = [];

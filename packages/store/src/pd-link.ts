@@ -91,6 +91,9 @@ export class PdCaller {
         this.leader = next;
         return res;
       } catch (err) {
+        // PD's own answer (a refusal: INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, ...)
+        // is the caller's; only a node that did not answer sends us to the next one.
+        if (isAnswer(err)) throw err;
         last = `${next}: ${err instanceof Error ? err.message : String(err)}`;
         if (this.leader === next) this.leader = null;
         next = this.endpoints.find((x) => !tried.has(x));
@@ -105,9 +108,19 @@ export class PdCaller {
   }
 }
 
+/** A gRPC error that PD itself answered (not a node that could not be reached or timed out). */
+function isAnswer(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED &&
+    code !== grpc.status.CANCELLED && code !== grpc.status.UNKNOWN && code !== grpc.status.INTERNAL &&
+    code !== grpc.status.RESOURCE_EXHAUSTED && code !== grpc.status.UNIMPLEMENTED;
+}
+
 /** What the link needs from its store. */
 export interface PdLinkHost {
   storeId: number;
+  /** The store's identity token (store-ident.json): PD refuses this store id without it. */
+  token: string;
   /** The store's advertised addresses. */
   addresses(): { address: string; raftAddress: string; httpAddress: string };
   stats(): { ranges: number; leaders: number };
@@ -131,7 +144,7 @@ export class PdLink {
   /** Applied index at the last report, per range: write rate. */
   private lastApplied = new Map<number, { applied: number; at: number }>();
   private heartbeatInFlight = false;
-  readonly counters = { storeHeartbeats: 0, storeHeartbeatFailures: 0, rangeReports: 0, rangeHeartbeatFailures: 0 };
+  readonly counters = { storeHeartbeats: 0, storeHeartbeatFailures: 0, rangeReports: 0, rangeReportsRejected: 0, rangeHeartbeatFailures: 0 };
 
   constructor(endpoints: readonly string[], private readonly host: PdLinkHost, limits: Partial<PdLinkLimits> = {}) {
     this.limits = { ...DEFAULT_PD_LINK_LIMITS, ...limits };
@@ -179,6 +192,7 @@ export class PdLink {
       const res = await this.pd.call(pdService.storeHeartbeat, {
         store: { id: this.host.storeId, address: a.address, raftAddress: a.raftAddress, httpAddress: a.httpAddress },
         stats: { ranges: st.ranges, leaders: st.leaders },
+        storeToken: this.host.token,
       });
       if (this.stopped) return;
       this.counters.storeHeartbeats++;
@@ -188,9 +202,29 @@ export class PdLink {
       if (res.bootstrap?.descriptor) await this.host.bootstrap(res.bootstrap.descriptor);
     } catch (e) {
       this.counters.storeHeartbeatFailures++;
-      this.host.log.debug('PD store heartbeat failed', { err: e });
+      // PD refusing this store (another store's id or token, a bad address) needs an operator; being unreachable does not.
+      if (isAnswer(e)) this.host.log.warn('PD refused the store heartbeat', { err: e });
+      else this.host.log.debug('PD store heartbeat failed', { err: e });
     } finally {
       this.heartbeatInFlight = false;
+    }
+  }
+
+  /**
+   * Whether PD says range `rangeId` has no replica on this store (unknown range, or a
+   * descriptor without this store): true / false, or null when PD cannot be asked now.
+   */
+  async rangeGone(rangeId: number): Promise<boolean | null> {
+    if (this.stopped) return null;
+    try {
+      const res = await this.pd.call(pdService.getRange, { rangeId });
+      if (res.header?.error) return null; // not bootstrapped, or no leader
+      const d = res.route?.descriptor;
+      if (!d) return null;
+      return !(d.replicas ?? []).some((x) => Number(x.storeId ?? 0) === this.host.storeId);
+    } catch (e) {
+      if ((e as { code?: unknown } | null)?.code === grpc.status.NOT_FOUND) return true;
+      return null;
     }
   }
 
@@ -217,8 +251,14 @@ export class PdLink {
     }
     for (let i = 0; i < reports.length && !this.stopped; i += this.limits.maxReportsPerRequest) {
       try {
-        await this.pd.call(pdService.rangeHeartbeat, { storeId: this.host.storeId, ranges: reports.slice(i, i + this.limits.maxReportsPerRequest) });
+        const res = await this.pd.call(pdService.rangeHeartbeat, {
+          storeId: this.host.storeId, ranges: reports.slice(i, i + this.limits.maxReportsPerRequest), storeToken: this.host.token,
+        });
         this.counters.rangeReports += Math.min(this.limits.maxReportsPerRequest, reports.length - i);
+        for (const r of res.rejected ?? []) {
+          this.counters.rangeReportsRejected++;
+          this.host.log.warn('PD refused a range report', { rangeId: r.rangeId, reason: r.reason });
+        }
       } catch (e) {
         this.counters.rangeHeartbeatFailures++;
         this.host.log.debug('PD range heartbeat failed', { err: e });

@@ -15,7 +15,7 @@
 // proposal, admin call or inbound message (but an accepted quiesce heartbeat) wakes them.
 import {
   EntryType, decodeConfChange,
-  type ConfChangeV2, type ConfState, type Message, type ProposeResult, type ReadState, type Ready, type SoftState,
+  type ConfChangeV2, type ConfState, type Entry, type Message, type ProposeResult, type ReadState, type Ready, type SoftState,
 } from '@rangekv/raft';
 import type { StorageEngine } from '@rangekv/storage';
 import {
@@ -46,6 +46,12 @@ export interface GroupHost<R> {
   /** A failure the scheduler cannot recover from (disk error): the store must stop. */
   onFatal(err: unknown): void;
   /**
+   * A committed entry of `replica` could not be applied (EntryApplyError): the scheduler
+   * took the replica out (as `remove` does); the host stops serving the range and keeps
+   * it from coming back until a restart (which finds the same entry and fails it again).
+   */
+  onReplicaFailed?(replica: Replica<R>, err: EntryApplyError): void;
+  /**
    * Quiescence: the host's own conditions for `replica` to quiesce (as leader: e.g. no
    * reads waiting and every follower's store live; as follower: no reads waiting).
    * Absent: groups never quiesce (every group ticks every tick).
@@ -63,6 +69,20 @@ export interface ApplyEntry {
   data: Uint8Array;
   /** ConfChange entries: the configuration after applying it, or null if superseded by a snapshot. */
   confState?: ConfState | null;
+}
+
+/**
+ * A committed entry this replica cannot apply (it does not decode, or names a command this
+ * version does not know). Raft committed it, so every replica holds it: guessing would let
+ * replicas diverge, and stopping the store would stop every other range too. The
+ * scheduler fails only this replica (GroupHost.onReplicaFailed). Thrown by
+ * GroupHost.applyEntries before anything of the batch is written.
+ */
+export class EntryApplyError extends Error {
+  constructor(readonly rangeId: number, readonly index: number, readonly reason: string) {
+    super(`range ${rangeId}: committed entry ${index} cannot be applied: ${reason}`);
+    this.name = 'EntryApplyError';
+  }
 }
 
 export interface SchedulerLimits {
@@ -94,6 +114,8 @@ export interface SchedulerStats {
   quiesceRefused: number;
   /** Late acknowledgements a quiescent leader stepped without waking (quiescence.ts). */
   lateAcksAbsorbed: number;
+  /** Replicas failed by an entry they could not apply (EntryApplyError). */
+  replicasFailed: number;
 }
 
 export class RaftScheduler<R> {
@@ -111,7 +133,7 @@ export class RaftScheduler<R> {
   readonly limits: SchedulerLimits;
   readonly stats: SchedulerStats = {
     cycles: 0, readies: 0, persistBatches: 0, groupsPerBatchMax: 0, applies: 0, quiesced: 0, wakes: 0, quiesceRefused: 0,
-    lateAcksAbsorbed: 0,
+    lateAcksAbsorbed: 0, replicasFailed: 0,
   };
 
   constructor(
@@ -445,14 +467,31 @@ export class RaftScheduler<R> {
     r.applying = true;
     void this.runApply(r, work)
       .catch((e: unknown) => {
+        if (e instanceof EntryApplyError && e.rangeId === r.rangeId) {
+          this.fail(r, e);
+          return;
+        }
         this.stopped = true;
         this.host.onFatal(e);
       })
       .finally(() => {
         r.applying = false;
+        if (r.destroyed) {
+          r.applyQueue.length = 0;
+          r.notifyApplyIdle();
+          return;
+        }
         this.wake(r);
         this.pumpApply(r);
       });
+  }
+
+  /** Takes a replica whose committed entry cannot be applied out of the loop (see EntryApplyError). */
+  private fail(r: Replica<R>, e: EntryApplyError): void {
+    if (this.replicas.get(r.rangeId) !== r) return;
+    this.stats.replicasFailed++;
+    this.remove(r.rangeId);
+    this.host.onReplicaFailed?.(r, e);
   }
 
   private async runApply(r: Replica<R>, work: ApplyWork): Promise<void> {
@@ -467,11 +506,11 @@ export class RaftScheduler<R> {
       if (e.index <= r.log.applied.index) {
         // Below the applied state on disk (a snapshot covered it): raft still needs to
         // see every conf change it handed out.
-        if (e.type === EntryType.ConfChange) r.node.applyConfChange(decodeConfChange(e.data));
+        if (e.type === EntryType.ConfChange) applyConfChange(r, e);
         continue;
       }
       const ae: ApplyEntry = { index: e.index, term: e.term, type: e.type, data: e.data };
-      if (e.type === EntryType.ConfChange) ae.confState = r.node.applyConfChange(decodeConfChange(e.data));
+      if (e.type === EntryType.ConfChange) ae.confState = applyConfChange(r, e);
       entries.push(ae);
     }
     if (entries.length > 0) {
@@ -483,5 +522,20 @@ export class RaftScheduler<R> {
     const last = work.entries[work.entries.length - 1]!;
     r.node.appliedTo(last.index);
     if (entries.length > 0) this.host.onApplied?.(r);
+  }
+}
+
+/** Hands a committed conf change to raft; one that does not decode or that raft refuses fails the replica. */
+function applyConfChange<R>(r: Replica<R>, e: Entry): ConfState | null {
+  let cc: ConfChangeV2;
+  try {
+    cc = decodeConfChange(e.data);
+  } catch (err) {
+    throw new EntryApplyError(r.rangeId, e.index, `conf change does not decode: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    return r.node.applyConfChange(cc);
+  } catch (err) {
+    throw new EntryApplyError(r.rangeId, e.index, `raft refused the committed conf change: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

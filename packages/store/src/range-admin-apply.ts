@@ -15,11 +15,12 @@
 // When this store's replica is no longer in it, the replica is destroyed after the apply.
 import type { HardState } from '@rangekv/raft';
 import type { RangeDescriptor, StorageEngine } from '@rangekv/storage';
-import { decodeConfChange } from '@rangekv/raft';
-import { decodeConfChangeContext, type SplitCommand } from './admin-command.js';
+import { decodeConfChange, EntryType } from '@rangekv/raft';
+import { decodeAdminCommand, decodeConfChangeContext, type SplitCommand } from './admin-command.js';
+import { KvCommandDecodeError } from './kv-command.js';
 import type { KvResult } from './kv-state-machine.js';
 import type { Logger } from './logger.js';
-import type { ApplyEntry, RaftScheduler } from './raft-scheduler.js';
+import { EntryApplyError, type ApplyEntry, type RaftScheduler } from './raft-scheduler.js';
 import { descriptorAfterConfChange, isJoint, splitDescriptors, splitKeyProblem } from './range-descriptors.js';
 import type { Replica } from './replica.js';
 
@@ -85,6 +86,21 @@ export async function applySplit(ctx: AdminApplyContext, r: Replica<KvResult>, e
   return { kind: 'split', left, right };
 }
 
+/**
+ * Applies one entry that changes the range (apply-order.ts `changesRange`): a conf change
+ * or an admin command. An entry whose bytes do not decode throws EntryApplyError (the
+ * scheduler fails this replica only), before anything is written.
+ */
+export function applyRangeChange(ctx: AdminApplyContext, r: Replica<KvResult>, e: ApplyEntry): KvResult | Promise<KvResult> {
+  try {
+    if (e.type === EntryType.ConfChange) return applyMembership(ctx, r, e);
+    return applySplit(ctx, r, e, decodeAdminCommand(e.data));
+  } catch (err) {
+    if (err instanceof KvCommandDecodeError) throw new EntryApplyError(r.rangeId, e.index, err.message);
+    throw err;
+  }
+}
+
 export function applyMembership(ctx: AdminApplyContext, r: Replica<KvResult>, e: ApplyEntry): KvResult {
   const d = r.log.descriptor;
   if (d === null) throw new Error(`range ${r.rangeId}: conf change applied on an uninitialized range`);
@@ -93,8 +109,13 @@ export function applyMembership(ctx: AdminApplyContext, r: Replica<KvResult>, e:
     noChange(ctx.engine, r, e);
     return { kind: 'noop' };
   }
-  const added = decodeConfChangeContext(decodeConfChange(e.data).context);
-  const next = descriptorAfterConfChange(d, e.confState, added);
+  let next: RangeDescriptor;
+  try {
+    next = descriptorAfterConfChange(d, e.confState, decodeConfChangeContext(decodeConfChange(e.data).context));
+  } catch (err) {
+    // The scheduler decoded this conf change already; its context (the new replicas' stores) is ours.
+    throw new EntryApplyError(r.rangeId, e.index, `conf change context: ${err instanceof Error ? err.message : String(err)}`);
+  }
   ctx.engine.apply(r.rangeId, { applied: { index: e.index, term: e.term }, confState: e.confState, descriptor: next });
   ctx.log.info('range membership changed', {
     rangeId: r.rangeId, confVer: next.epoch.confVer, replicas: next.replicas.map((x) => `${x.replicaId}@${x.storeId}:${x.role}`).join(','),

@@ -1,4 +1,4 @@
-// The store's snapshot and uninitialized-replica bounds, with units. The stream bounds
+// The store's snapshot bounds, with units. The stream bounds
 // pass through to the transport (@rangekv/transport SnapshotStreamLimits); the chunk size
 // goes to the storage engine (its maxSnapshotChunkBytes).
 import { DEFAULT_SNAPSHOT_STREAM_LIMITS, resolveSnapshotStreamLimits, type SnapshotStreamLimits } from '@rangekv/transport';
@@ -6,14 +6,11 @@ import { DEFAULT_SNAPSHOT_STREAM_LIMITS, resolveSnapshotStreamLimits, type Snaps
 export interface SnapshotLimits extends SnapshotStreamLimits {
   /** Key/value bytes per snapshot chunk the sender builds (one pair may exceed it alone). */
   snapshotChunkBytes: number;
-  /** Replicas created by message and not yet initialized by a snapshot, at once. */
-  maxUninitializedReplicas: number;
 }
 
 export const DEFAULT_SNAPSHOT_LIMITS: Readonly<SnapshotLimits> = Object.freeze({
   ...DEFAULT_SNAPSHOT_STREAM_LIMITS,
   snapshotChunkBytes: 1024 * 1024,
-  maxUninitializedReplicas: 1024,
 });
 
 export function resolveSnapshotLimits(partial: Partial<SnapshotLimits> | undefined): SnapshotLimits {
@@ -22,10 +19,8 @@ export function resolveSnapshotLimits(partial: Partial<SnapshotLimits> | undefin
   const l: SnapshotLimits = {
     ...stream,
     snapshotChunkBytes: p.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_LIMITS.snapshotChunkBytes,
-    maxUninitializedReplicas: p.maxUninitializedReplicas ?? DEFAULT_SNAPSHOT_LIMITS.maxUninitializedReplicas,
   };
   if (!Number.isSafeInteger(l.snapshotChunkBytes) || l.snapshotChunkBytes <= 0) throw new RangeError(`snapshotChunkBytes must be a positive integer, got ${l.snapshotChunkBytes}`);
-  if (!Number.isSafeInteger(l.maxUninitializedReplicas) || l.maxUninitializedReplicas < 0) throw new RangeError(`maxUninitializedReplicas must be a non-negative integer, got ${l.maxUninitializedReplicas}`);
   if (l.snapshotChunkBytes > l.maxSnapshotChunkBytes) throw new RangeError(`snapshotChunkBytes ${l.snapshotChunkBytes} exceeds maxSnapshotChunkBytes ${l.maxSnapshotChunkBytes} (receivers would refuse the chunks)`);
   return l;
 }

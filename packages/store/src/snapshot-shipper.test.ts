@@ -13,7 +13,7 @@ import { SnapshotStreamError, type SnapshotStartFrame } from '@rangekv/transport
 import { silentLogger } from './logger.js';
 import { RaftScheduler } from './raft-scheduler.js';
 import { SnapshotShipper } from './snapshot-shipper.js';
-import { UninitializedReplicas } from './uninitialized-replicas.js';
+import { resolveUninitializedLimits, UninitializedReplicas } from './uninitialized-replicas.js';
 
 const enc = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s));
 const cs: ConfState = { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
@@ -65,7 +65,7 @@ async function withReceiver(f: (x: { root: string; engine: StorageEngine; shippe
   });
   const makeNode = (id: number, log: RangeLogStore): RawNode =>
     new RawNode({ id, storage: log, prng: new Prng(1), electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, applied: log.applied.index });
-  const uninit = new UninitializedReplicas<unknown>({ engine, scheduler, makeNode, maxUninitializedReplicas: 4, log: silentLogger });
+  const uninit = new UninitializedReplicas<unknown>({ engine, scheduler, makeNode, limits: resolveUninitializedLimits({ maxUninitializedReplicas: 4, maxUninitializedReplicasPerPeer: 4 }), log: silentLogger });
   const shipper = new SnapshotShipper<unknown>({
     storeId: 2, engine, scheduler, uninit, log: silentLogger, isStopping: () => false,
     transport: () => { throw new Error('no transport in this test'); },

@@ -182,7 +182,7 @@ export class SnapshotShipper<R> {
     this.receiving.set(rangeId, span);
     try {
       const r = await this.d.uninit.ensure(rangeId, msg, fromStore);
-      if (r === null) refuse('no replica here and none may be created (maxUninitializedReplicas, or being created)');
+      if (r === null) refuse('no replica here and none may be created (a bound of uninitialized-replicas.ts reached, or being created)');
       const replica = r!;
       this.checkSender(replica, msg, fromStore, refuse);
       const st = replica.node.status();
@@ -195,6 +195,11 @@ export class SnapshotShipper<R> {
       this.receiving.delete(rangeId);
       throw e;
     }
+  }
+
+  /** A snapshot for `rangeId` is being received now. */
+  isReceiving(rangeId: number): boolean {
+    return this.receiving.has(rangeId);
   }
 
   private checkSender(replica: Replica<R>, msg: Message, fromStore: number, refuse: (why: string) => never): void {

@@ -189,6 +189,7 @@ describe('replica aggregates (one pass per scrape)', () => {
       snapshots: () => ({ sent: 2, received: 5 }),
       scheduler: () => ({ cycles: 0, persistBatches: 0 }),
       reads: () => ({ served: 0, failed: 0, timedOut: 0 }),
+      failedReplicas: () => 0,
     };
     const m1 = new StoreMetrics(src);
     const m2 = new StoreMetrics(src);

@@ -49,6 +49,8 @@ export interface StoreMetricsSources {
   snapshots(): { sent: number; received: number };
   scheduler(): { cycles: number; persistBatches: number };
   reads(): { served: number; failed: number; timedOut: number };
+  /** Replicas failed by a committed entry they could not apply (StoreServer.failedRanges). */
+  failedReplicas(): number;
 }
 
 export interface StoreMetricsOptions {
@@ -112,6 +114,7 @@ export class StoreMetrics {
   private readonly ranges: Gauge;
   private readonly leaders: Gauge;
   private readonly quiescent: Gauge;
+  private readonly failed: Gauge;
   private readonly termMax: Gauge;
   private readonly lagMax: Gauge;
   private readonly lagSum: Gauge;
@@ -158,6 +161,7 @@ export class StoreMetrics {
     this.ranges = gauge('ranges', 'Replicas (ranges) on this store');
     this.leaders = gauge('leader_ranges', 'Ranges whose replica on this store leads');
     this.quiescent = gauge('quiescent_ranges', 'Ranges on this store that are quiescent (not ticking)');
+    this.failed = gauge('failed_replicas', 'Replicas on this store stopped by a committed entry they cannot apply (serve nothing until restart)');
     this.termMax = gauge('raft_term_max', 'Highest raft term over the ranges on this store');
     this.lagMax = gauge('follower_lag_max_entries', 'Leader view: largest lastIndex - match of a follower over the ranges led here');
     this.lagSum = gauge('follower_lag_sum_entries', 'Leader view: sum of lastIndex - match over all followers of ranges led here');
@@ -187,6 +191,7 @@ export class StoreMetrics {
     this.ranges.set(a.ranges);
     this.leaders.set(a.leaders);
     this.quiescent.set(a.quiescent);
+    this.failed.set(this.sources.failedReplicas());
     this.termMax.set(a.termMax);
     this.lagMax.set(a.followerLagMaxEntries);
     this.lagSum.set(a.followerLagSumEntries);

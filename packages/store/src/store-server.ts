@@ -21,7 +21,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { metapb } from '@rangekv/proto';
 import * as grpc from '@grpc/grpc-js';
-import { EntryType, MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
+import { MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
 import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type RangeLogStore, type StorageEngineOptions } from '@rangekv/storage';
 import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits, type TransportMetrics } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
@@ -29,7 +29,6 @@ import { RangeErrorReply, UnavailableError } from './errors.js';
 import { PdLink, type PdLinkHost, type PdLinkLimits } from './pd-link.js';
 import { addAdminService } from './admin-grpc.js';
 import { AdminService } from './admin-service.js';
-import { decodeAdminCommand } from './admin-command.js';
 import { applyInOrder } from './apply-order.js';
 import { addKvService } from './kv-grpc.js';
 import { KvService } from './kv-service.js';
@@ -42,8 +41,8 @@ import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
 import { descriptorFromProto, notLeader } from './range-errors.js';
 import { isWakeReadCtx } from './quiescence.js';
-import { RaftScheduler, type ApplyEntry, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
-import { applyMembership, applySplit, type AdminApplyContext } from './range-admin-apply.js';
+import { RaftScheduler, type ApplyEntry, type EntryApplyError, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
+import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
 import { Replica } from './replica.js';
 import { StoreLiveness } from './store-liveness.js';
 import { StoreMetrics } from './store-metrics.js';
@@ -51,7 +50,7 @@ import { TickClock } from './tick-clock.js';
 import { LogCompactor, resolveLogCompactionLimits, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
 import { SnapshotShipper, type SnapshotCounters } from './snapshot-shipper.js';
 import { resolveSnapshotLimits, type SnapshotLimits } from './snapshot-limits.js';
-import { UninitializedReplicas, createsReplica } from './uninitialized-replicas.js';
+import { UninitializedReplicas, createsReplica, resolveUninitializedLimits, type UninitializedLimits } from './uninitialized-replicas.js';
 
 /** Raft knobs a store may set for all its groups (ids, storage and timing are the store's). */
 export type RaftTuning = Partial<Pick<RaftConfig,
@@ -100,8 +99,10 @@ export interface StoreServerOptions {
   applyLimits?: Partial<Omit<ApplyPoolLimits, 'threads'>>;
   /** Tests: one TransportFaults shared by several stores. */
   transportFaults?: TransportFaults;
-  /** Snapshot stream and uninitialized-replica bounds (snapshot-limits.ts). */
+  /** Snapshot stream bounds (snapshot-limits.ts). */
   snapshots?: Partial<SnapshotLimits>;
+  /** Bounds and collection of replicas created by message (uninitialized-replicas.ts). */
+  uninitialized?: Partial<UninitializedLimits>;
   /** When the store compacts raft logs (log-compactor.ts). */
   logCompaction?: Partial<LogCompactionLimits>;
   log?: Logger;
@@ -129,6 +130,8 @@ export interface RangeStatusSummary {
   descriptor: RangeDescriptor | null;
   /** Not ticking (quiescence.ts). */
   quiescent: boolean;
+  /** Set when the replica failed (a committed entry it cannot apply): it serves nothing until a restart. */
+  failed?: string;
 }
 
 function peersMap(p: StoreServerOptions['peers']): Map<number, string> {
@@ -146,6 +149,9 @@ export function storeIdSpace(storeId: number): { first: number; limit: number; b
   if (!Number.isSafeInteger(storeId) || storeId <= 0 || storeId >= 2 ** 20) throw new RangeError(`store id must be in 1..2^20-1, got ${storeId}`);
   return { first: storeId * 2 ** 32, limit: (storeId + 1) * 2 ** 32, blockSize: 64 };
 }
+
+/** How often idle uninitialized replicas are collected (uninitialized-replicas.ts sweep). */
+const UNINITIALIZED_SWEEP_MS = 1_000;
 
 /** How often a stopping store re-asks its ranges to transfer leadership (a transfer can be dropped). */
 const LEADER_DRAIN_RETRY_MS = 200;
@@ -199,6 +205,7 @@ export class StoreServer {
   /** Set once stop() has moved leaderships away: inbound raft messages are dropped from then on. */
   private closing = false;
   private port = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
   /** Prometheus metrics of this store, in a registry of its own (store-metrics.ts). */
   readonly metrics: StoreMetrics;
   private http: HttpStatusServer | null = null;
@@ -208,13 +215,15 @@ export class StoreServer {
   private applier: KvApplier;
   /** Counters for tests and (later) metrics. */
   readonly counters: Record<string, number> & SnapshotCounters & LogCompactorCounters & {
-    inboundUnknownRange: number; inboundWrongReplica: number; inboundMalformed: number;
+    inboundUnknownRange: number; inboundWrongReplica: number; inboundMalformed: number; inboundFailedRange: number;
     readHeartbeatsSent: number;
   } = {
     /** Inbound raft messages: for a range not here (a leader's may create an uninitialized replica), not addressed to our replica, refused by raft. */
     inboundUnknownRange: 0,
     inboundWrongReplica: 0,
     inboundMalformed: 0,
+    /** Inbound raft messages for a replica that failed (failedRanges): dropped. */
+    inboundFailedRange: 0,
     /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
     readHeartbeatsSent: 0,
     // Snapshots over the wire (snapshot-shipper.ts) and log compaction (log-compactor.ts).
@@ -228,6 +237,12 @@ export class StoreServer {
   readonly snapshots: SnapshotShipper<KvResult>;
   readonly compactor: LogCompactor<KvResult>;
   fatal: unknown = null;
+  /**
+   * Replicas taken out because a committed entry could not be applied (EntryApplyError),
+   * with the reason: they serve nothing and take no raft messages until a restart (which
+   * meets the same entry and fails them again, without stopping the store).
+   */
+  readonly failedRanges = new Map<number, string>();
 
   /** Writes range 1 over the whole keyspace into an empty data dir (see bootstrap.ts). */
   static bootstrap(dataDir: string, opts: BootstrapOptions): Promise<void> {
@@ -235,14 +250,14 @@ export class StoreServer {
   }
 
   static async start(opts: StoreServerOptions): Promise<StoreServer> {
-    claimDataDir(opts.dataDir, opts.storeId);
+    const ident = claimDataDir(opts.dataDir, opts.storeId);
     const limits = resolveStoreLimits(opts.limits);
     const snapLimits = resolveSnapshotLimits(opts.snapshots);
     const engine = await StorageEngine.open(opts.dataDir, {
       ...(opts.storage ?? {}),
       limits: { maxSnapshotChunkBytes: snapLimits.snapshotChunkBytes, ...(opts.storage?.limits ?? {}) },
     });
-    const s = new StoreServer(opts, limits, engine);
+    const s = new StoreServer(opts, limits, engine, ident.token);
     try {
       await s.startParts(opts);
     } catch (e) {
@@ -252,7 +267,7 @@ export class StoreServer {
     return s;
   }
 
-  private constructor(private readonly opts: StoreServerOptions, limits: StoreLimits, engine: StorageEngine) {
+  private constructor(private readonly opts: StoreServerOptions, limits: StoreLimits, engine: StorageEngine, private readonly token: string) {
     this.storeId = opts.storeId;
     this.limits = limits;
     this.log = (opts.log ?? createLogger()).child({ storeId: opts.storeId });
@@ -277,7 +292,9 @@ export class StoreServer {
     this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
     this.uninitialized = new UninitializedReplicas<KvResult>({
       engine, scheduler: this.scheduler, makeNode: (id, log) => this.makeNode(id, log),
-      maxUninitializedReplicas: this.snapshotLimits.maxUninitializedReplicas, log: this.log,
+      limits: resolveUninitializedLimits(opts.uninitialized), log: this.log,
+      isGone: (rangeId) => this.pdLink?.rangeGone(rangeId) ?? Promise.resolve(null),
+      busy: (rangeId) => this.snapshots.isReceiving(rangeId),
     });
     this.snapshots = new SnapshotShipper<KvResult>({
       storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
@@ -295,6 +312,8 @@ export class StoreServer {
     this.ids = engine.idAllocator('range', storeIdSpace(this.storeId));
     this.admin = new AdminService({
       storeId: this.storeId, scheduler: this.scheduler, limits, log: this.log, allocateId: () => this.ids.allocate(),
+      storeKnown: (id) => this.resolvePeer(id) !== undefined,
+      storeLive: (id) => id === this.storeId || this.liveness.isLive(id),
     });
   }
 
@@ -316,6 +335,11 @@ export class StoreServer {
     return this.applier.kind;
   }
 
+  /** A peer store's raft address: `opts.resolve`, else the peers map (setPeer). */
+  private resolvePeer(storeId: number): string | undefined {
+    return this.opts.resolve ? this.opts.resolve(storeId) : this.peers.get(storeId);
+  }
+
   /** Sets (or changes) a peer store's raft address; used at its next (re)connect. */
   setPeer(storeId: number, address: string): void {
     this.peers.set(storeId, address);
@@ -326,7 +350,7 @@ export class StoreServer {
     // First, so /health says "starting" while the ranges load.
     if (opts.httpPort !== null) this.http = await this.startHttp(host, opts.httpPort ?? 0, opts.httpLimits ?? {});
     this.engine.logWriter.onSync = (us) => this.metrics.walFsyncSeconds.observe(us / 1e6);
-    const resolve = opts.resolve ?? ((id: number) => this.peers.get(id));
+    const resolve = (id: number): string | undefined => this.resolvePeer(id);
     const applyWorkers = opts.applyWorkers ?? DEFAULT_APPLY_WORKERS;
     if (!Number.isSafeInteger(applyWorkers) || applyWorkers < 0) throw new RangeError(`applyWorkers must be an integer >= 0, got ${applyWorkers}`);
     if (applyWorkers > 0) this.applier = PoolKvApplier.create(this.engine, { ...opts.applyLimits, threads: applyWorkers }); // applies wait for its threads
@@ -346,6 +370,9 @@ export class StoreServer {
       this.snapshots.sweepStaged();
     });
     this.liveness.start();
+    this.sweepTimer = setInterval(() => {
+      void this.uninitialized.sweep().catch((e: unknown) => this.log.warn('uninitialized replica sweep failed', { err: e }));
+    }, UNINITIALIZED_SWEEP_MS);
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
@@ -405,10 +432,7 @@ export class StoreServer {
         if (desc === null) throw new Error(`range ${replica.rangeId}: apply on an uninitialized range`);
         return this.applier.apply(replica.rangeId, desc, run);
       },
-      (e) => {
-        if (e.type === EntryType.ConfChange) return applyMembership(this.adminApply(), replica, e);
-        return applySplit(this.adminApply(), replica, e, decodeAdminCommand(e.data));
-      },
+      (e) => applyRangeChange(this.adminApply(), replica, e),
     );
   }
 
@@ -469,6 +493,7 @@ export class StoreServer {
       },
       onApplied: (replica) => this.reads.onApplied(replica.rangeId, replica.log.applied.index),
       onFatal: (err) => this.onFatal(err),
+      onReplicaFailed: (replica, err) => this.onReplicaFailed(replica, err),
       observeApplySeconds: (sec) => this.metrics.applySeconds.observe(sec),
     };
   }
@@ -497,6 +522,10 @@ export class StoreServer {
     if (this.closing) return;
     for (const { rangeId, msg, quiesce } of msgs) {
       const r = this.scheduler.get(rangeId);
+      if (!r && this.failedRanges.has(rangeId)) {
+        this.counters.inboundFailedRange++;
+        continue;
+      }
       if (!r) {
         this.counters.inboundUnknownRange++;
         // A leader's message for a range not here: create an uninitialized replica (bounded).
@@ -504,6 +533,7 @@ export class StoreServer {
         continue;
       }
       if (r.log.descriptor === null && msg.to === r.node.id) {
+        this.uninitialized.heard(rangeId);
         const known = this.uninitialized.storeOf(rangeId, msg.from);
         if (known === undefined || known === fromStore) this.uninitialized.learn(rangeId, msg.from, fromStore);
       }
@@ -594,6 +624,14 @@ export class StoreServer {
     return this.scheduler.quiescentCount;
   }
 
+  private onReplicaFailed(r: Replica<KvResult>, err: EntryApplyError): void {
+    this.failedRanges.set(r.rangeId, err.message);
+    this.log.error('replica failed: a committed entry cannot be applied; the range is no longer served by this store', {
+      rangeId: r.rangeId, index: err.index, reason: err.reason, applied: r.log.applied.index,
+    });
+    this.reads.failAll(() => new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, 0, 'replica failed on this store')), r.rangeId);
+  }
+
   private onFatal(err: unknown): void {
     if (this.fatal !== null) return;
     this.fatal = err;
@@ -610,6 +648,13 @@ export class StoreServer {
       out.push({
         rangeId: r.rangeId, replicaId: r.node.id, isLeader: r.isLeader, lead: r.lead, term: st.term, commit: st.commit,
         applied: r.log.applied.index, descriptor: r.log.descriptor, quiescent: r.quiescent,
+      });
+    }
+    for (const [rangeId, failed] of this.failedRanges) {
+      const log = this.engine.hasRange(rangeId) ? this.engine.range(rangeId) : null;
+      out.push({
+        rangeId, replicaId: 0, isLeader: false, lead: 0, term: log?.hardState.term ?? 0, commit: log?.hardState.commit ?? 0,
+        applied: log?.applied.index ?? 0, descriptor: log?.descriptor ?? null, quiescent: false, failed,
       });
     }
     return out.sort((a, b) => a.rangeId - b.rangeId);
@@ -644,6 +689,7 @@ export class StoreServer {
       snapshots: () => ({ sent: counter('snapshotsSent'), received: counter('snapshotsReceived') }),
       scheduler: () => this.scheduler.stats,
       reads: () => this.reads.counts,
+      failedReplicas: () => this.failedRanges.size,
     }, { processMetrics: opts.processMetrics ?? false });
   }
 
@@ -675,6 +721,7 @@ export class StoreServer {
     const grpcDone = this.grpcServer ? this.shutdownGrpc(this.grpcServer) : Promise.resolve();
     this.clock.stop();
     this.liveness.stop();
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     await this.scheduler.stop().catch((e: unknown) => this.log.error('scheduler stop failed', { err: e }));
     for (const r of this.scheduler.all()) r.failAll('store stopping before the entry applied');
     this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
@@ -699,6 +746,7 @@ export class StoreServer {
     };
     return {
       storeId: this.storeId,
+      token: this.token,
       log: this.log,
       addresses: () => ({
         address: hostPort(host, this.port), raftAddress: hostPort(host, this.transport.port),

@@ -12,6 +12,9 @@ export interface PdProcessOptions {
   dataDir: string;
   /** Ids of the other members (addresses sent later with setPeers). */
   peerIds?: number[];
+  /** Client and raft ports; default 0 (ephemeral). A restart passes the old ones. */
+  port?: number;
+  raftPort?: number;
   extraArgs?: string[];
   readyTimeoutMs?: number;
 }
@@ -50,7 +53,7 @@ export class PdProcess {
   }
 
   static async start(o: PdProcessOptions): Promise<PdProcess> {
-    const args = ['--id', String(o.id), '--data-dir', o.dataDir, '--port', '0', '--raft-port', '0', '--admin-stdin'];
+    const args = ['--id', String(o.id), '--data-dir', o.dataDir, '--port', String(o.port ?? 0), '--raft-port', String(o.raftPort ?? 0), '--admin-stdin'];
     if (o.peerIds && o.peerIds.length > 0) args.push('--peers', o.peerIds.join(','));
     const p = new PdProcess(o.id, spawn(process.execPath, [PD_MAIN, ...args, ...(o.extraArgs ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] }));
     try {

@@ -17,6 +17,23 @@ export class PdCallError extends Error {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The token a test store `id` uses unless a test names another (PD refuses a store id without its token). */
+export function testStoreToken(id: number): string {
+  return `test-store-token-${String(id).padStart(8, '0')}`;
+}
+
+/** Store and range heartbeats without a token get the store's testStoreToken. */
+function withToken<K extends PdMethod>(method: K, req: PdReq<K>): PdReq<K> {
+  if (method === 'storeHeartbeat') {
+    const r = req as PdReq<'storeHeartbeat'>;
+    if (r.storeToken === undefined) return { ...r, storeToken: testStoreToken(Number(r.store?.id ?? 0)) } as PdReq<K>;
+  } else if (method === 'rangeHeartbeat') {
+    const r = req as PdReq<'rangeHeartbeat'>;
+    if (r.storeToken === undefined) return { ...r, storeToken: testStoreToken(Number(r.storeId ?? 0)) } as PdReq<K>;
+  }
+  return req;
+}
+
 export class PdTestClient {
   private readonly clients = new Map<string, grpc.Client>();
 
@@ -29,8 +46,9 @@ export class PdTestClient {
       this.clients.set(address, c);
     }
     const m = pdService[method] as unknown as MethodDefinition<PdReq<K>, PdRes<K>>;
+    const body = withToken(method, req);
     return new Promise((resolve, reject) => {
-      c.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs },
+      c.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, body, new grpc.Metadata(), { deadline: Date.now() + timeoutMs },
         (err: grpc.ServiceError | null, res?: PdRes<K>) => (err ? reject(new PdCallError(err.code, err.details)) : resolve(res!)));
     });
   }
