@@ -113,7 +113,7 @@ export class E2eCluster {
   }
 }
 
-function unary<Req, Res>(addr: string, m: { path: string; requestSerialize: (r: Req) => Buffer; responseDeserialize: (b: Buffer) => Res }, req: Req): Promise<Res> {
+export function unary<Req, Res>(addr: string, m: { path: string; requestSerialize: (r: Req) => Buffer; responseDeserialize: (b: Buffer) => Res }, req: Req): Promise<Res> {
   const client = new grpc.Client(addr, grpc.credentials.createInsecure());
   return new Promise<Res>((resolve, reject) => {
     client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, req, new grpc.Metadata(), { deadline: Date.now() + 2_000 },

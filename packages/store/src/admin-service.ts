@@ -41,6 +41,9 @@ export interface AdminStoreContext {
 type RangeErrorProps = metapb.RangeError.$Properties;
 type Bytes = Uint8Array | null | undefined;
 
+/** Ids PD hands out stay below this; stores allocate their own from storeId * 2^32 up. */
+const PD_ID_LIMIT = 2 ** 32;
+
 /** ListRanges answers at most this many ranges per call. */
 export const MAX_LIST_RANGES = 1000;
 
@@ -155,6 +158,7 @@ export class AdminService {
       if (key.length > this.s.limits.maxKeyBytes) throw new InvalidArgumentError(`split_key is ${key.length} bytes, above maxKeyBytes (${this.s.limits.maxKeyBytes})`);
       const requestedId = req.newRangeId ?? 0;
       if (requestedId !== 0) positiveId(requestedId, 'new_range_id');
+      if (requestedId >= PD_ID_LIMIT) throw new InvalidArgumentError(`new_range_id ${requestedId} is not below 2^32: ids a caller names come from PD's id space (stores allocate their own above it)`);
       const { r, d } = this.leader(h, 'splits are proposed on the leader');
       const problem = splitKeyProblem(d, key);
       if (problem !== null) {

@@ -66,9 +66,11 @@ export async function applySplit(ctx: AdminApplyContext, r: Replica<KvResult>, e
   // An empty replica created by a message from the right range's leader: take it over.
   const existing = await ctx.takeUninitialized(cmd.newRangeId);
   const initialized = ctx.scheduler.get(cmd.newRangeId);
-  if (initialized && initialized.log.descriptor !== null) {
-    // Ids are allocated once cluster-wide: an initialized range with this id here is a broken invariant.
-    throw new Error(`split of range ${r.rangeId}: right-hand range ${cmd.newRangeId} already exists on store ${ctx.storeId}`);
+  if ((initialized && initialized.log.descriptor !== null) || (!initialized && ctx.engine.hasRange(cmd.newRangeId) && ctx.engine.range(cmd.newRangeId).descriptor !== null)) {
+    // Ids are allocated once cluster-wide, so a caller named a taken id (SplitRange's
+    // new_range_id comes from the request). Other replicas may not have that range, so
+    // refusing here alone would let them diverge: this replica fails instead.
+    throw new EntryApplyError(r.rangeId, e.index, `split: right-hand range ${cmd.newRangeId} already exists on store ${ctx.storeId}`);
   }
   let takeOverHardState: HardState | undefined;
   if (existing) {

@@ -31,6 +31,8 @@ export interface StoreFlags {
   logLevel: LogLevel;
   /** Log compaction overrides (log-compactor.ts); absent = the defaults. */
   logCompaction: { logCompactionThresholdEntries?: number; logCompactionKeepEntries?: number; maxFollowerLagEntries?: number };
+  /** Uninitialized replica overrides (uninitialized-replicas.ts); absent = the defaults. */
+  uninitialized: { uninitializedIdleMs?: number; uninitializedGcAfterMs?: number };
 }
 
 export const STORE_USAGE = `usage: store-main --data-dir DIR (--store-id N | --pd H:P[,H:P]) [options]
@@ -55,6 +57,8 @@ export const STORE_USAGE = `usage: store-main --data-dir DIR (--store-id N | --p
   --log-compaction-threshold-entries N  compact a log past N applied entries (default 10000)
   --log-compaction-keep-entries N       entries kept behind applied             (default 1000)
   --max-follower-lag-entries N          followers further behind get snapshots  (default 50000)
+  --uninitialized-idle-ms MS            a replica created by message and silent this long goes dormant (default 30000)
+  --uninitialized-gc-after-ms MS        a dormant one PD says is gone is destroyed after this long     (default 300000)
 Prints {"event":"ready","storeId":N,"kvPort":P,"raftPort":P,"httpPort":P|null} on stdout when serving;
 SIGTERM or SIGINT stops it gracefully.`;
 
@@ -99,7 +103,8 @@ export function parseStoreFlags(argv: readonly string[]): StoreFlags {
   const booleans = new Set(['--admin-stdin', '--help']);
   const known = new Set(['--pd', '--store-id', '--data-dir', '--host', '--port', '--raft-port', '--peers', '--bootstrap', '--http-port',
     '--tick-ms', '--apply-workers', '--election-ticks', '--heartbeat-ticks', '--log-level', ...booleans,
-    '--log-compaction-threshold-entries', '--log-compaction-keep-entries', '--max-follower-lag-entries']);
+    '--log-compaction-threshold-entries', '--log-compaction-keep-entries', '--max-follower-lag-entries',
+    '--uninitialized-idle-ms', '--uninitialized-gc-after-ms']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new FlagError(`unknown flag "${a}"`);
@@ -150,6 +155,7 @@ export function parseStoreFlags(argv: readonly string[]): StoreFlags {
     adminStdin: seen.has('--admin-stdin'),
     logLevel,
     logCompaction: logCompactionFlags(seen),
+    uninitialized: uninitializedFlags(seen),
   };
 }
 
@@ -163,7 +169,17 @@ function parsePdEndpoints(v: string | undefined): string[] {
 const HELP_ONLY: StoreFlags = {
   storeId: 0, pd: [], help: true, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), bootstrap: null,
   tickMs: 50, applyWorkers: 1, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, logLevel: 'info', logCompaction: {},
+  uninitialized: {},
 };
+
+function uninitializedFlags(seen: ReadonlyMap<string, string>): StoreFlags['uninitialized'] {
+  const out: StoreFlags['uninitialized'] = {};
+  const i = seen.get('--uninitialized-idle-ms');
+  if (i !== undefined) out.uninitializedIdleMs = int('--uninitialized-idle-ms', i, 1);
+  const g = seen.get('--uninitialized-gc-after-ms');
+  if (g !== undefined) out.uninitializedGcAfterMs = int('--uninitialized-gc-after-ms', g, 1);
+  return out;
+}
 
 function logCompactionFlags(seen: ReadonlyMap<string, string>): StoreFlags['logCompaction'] {
   const out: StoreFlags['logCompaction'] = {};

@@ -190,6 +190,7 @@ describe('replica aggregates (one pass per scrape)', () => {
       scheduler: () => ({ cycles: 0, persistBatches: 0 }),
       reads: () => ({ served: 0, failed: 0, timedOut: 0 }),
       failedReplicas: () => 0,
+      uninitialized: () => ({ live: 0, dormant: 0 }),
     };
     const m1 = new StoreMetrics(src);
     const m2 = new StoreMetrics(src);

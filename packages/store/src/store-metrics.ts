@@ -51,6 +51,8 @@ export interface StoreMetricsSources {
   reads(): { served: number; failed: number; timedOut: number };
   /** Replicas failed by a committed entry they could not apply (StoreServer.failedRanges). */
   failedReplicas(): number;
+  /** Replicas created by message and not initialized yet: live (in the loop) and dormant (on disk only). */
+  uninitialized(): { live: number; dormant: number };
 }
 
 export interface StoreMetricsOptions {
@@ -115,6 +117,8 @@ export class StoreMetrics {
   private readonly leaders: Gauge;
   private readonly quiescent: Gauge;
   private readonly failed: Gauge;
+  private readonly uninitLive: Gauge;
+  private readonly uninitDormant: Gauge;
   private readonly termMax: Gauge;
   private readonly lagMax: Gauge;
   private readonly lagSum: Gauge;
@@ -161,6 +165,8 @@ export class StoreMetrics {
     this.ranges = gauge('ranges', 'Replicas (ranges) on this store');
     this.leaders = gauge('leader_ranges', 'Ranges whose replica on this store leads');
     this.quiescent = gauge('quiescent_ranges', 'Ranges on this store that are quiescent (not ticking)');
+    this.uninitLive = gauge('uninitialized_replicas', 'Replicas created by a raft message and waiting for a snapshot (live in the ready loop)');
+    this.uninitDormant = gauge('dormant_replicas', 'Uninitialized replicas that went idle: on disk only, back at the next leader message');
     this.failed = gauge('failed_replicas', 'Replicas on this store stopped by a committed entry they cannot apply (serve nothing until restart)');
     this.termMax = gauge('raft_term_max', 'Highest raft term over the ranges on this store');
     this.lagMax = gauge('follower_lag_max_entries', 'Leader view: largest lastIndex - match of a follower over the ranges led here');
@@ -192,6 +198,9 @@ export class StoreMetrics {
     this.leaders.set(a.leaders);
     this.quiescent.set(a.quiescent);
     this.failed.set(this.sources.failedReplicas());
+    const u = this.sources.uninitialized();
+    this.uninitLive.set(u.live);
+    this.uninitDormant.set(u.dormant);
     this.termMax.set(a.termMax);
     this.lagMax.set(a.followerLagMaxEntries);
     this.lagSum.set(a.followerLagSumEntries);

@@ -690,6 +690,7 @@ export class StoreServer {
       scheduler: () => this.scheduler.stats,
       reads: () => this.reads.counts,
       failedReplicas: () => this.failedRanges.size,
+      uninitialized: () => ({ live: this.uninitialized.size, dormant: this.uninitialized.dormantCount }),
     }, { processMetrics: opts.processMetrics ?? false });
   }
 
