@@ -1,6 +1,7 @@
-// Fuzz helpers for the record codecs: byte mutations of valid encodings (bit flips,
+// Fuzz helpers for binary codecs: byte mutations of valid encodings (bit flips,
 // truncations, appended, inserted, replaced and deleted bytes) and the property every
-// decoder must keep on any input: decode canonically, or refuse with a DecodeError.
+// decoder must keep on any input: decode canonically, or refuse with its typed error.
+// Exported as `@rangekv/storage/testing/byte-fuzz` for other packages' codec tests.
 import assert from 'node:assert/strict';
 import * as fc from 'fast-check';
 import { DecodeError } from '../errors.js';
@@ -65,20 +66,31 @@ export function randomBytes(first: number, maxLength = 48): fc.Arbitrary<Uint8Ar
 }
 
 /**
- * The decoder property: `decode(bytes)` either throws a DecodeError, or returns a value
- * whose encoding is exactly `bytes` (one encoding per value, nothing ignored).
+ * The decoder property: `decode(bytes)` either throws a `refusal` (the codec's typed
+ * decode error), or returns a value whose encoding is exactly `bytes` (one encoding per
+ * value, nothing ignored). Anything else fails the assertion.
  */
-export function assertCanonicalOrDecodeError<T>(bytes: Uint8Array, decode: (b: Uint8Array) => T, encode: (v: T) => Uint8Array): void {
+export function assertCanonicalOrRefused<T>(
+  bytes: Uint8Array,
+  decode: (b: Uint8Array) => T,
+  encode: (v: T) => Uint8Array,
+  refusal: abstract new (...args: never[]) => Error,
+): void {
   let v: T;
   try {
     v = decode(bytes);
   } catch (e) {
-    if (e instanceof DecodeError) return;
-    throw new Error(`decoding ${Buffer.from(bytes).toString('hex')} threw something other than a DecodeError`, { cause: e });
+    if (e instanceof refusal) return;
+    throw new Error(`decoding ${Buffer.from(bytes).toString('hex')} threw something other than a ${refusal.name}`, { cause: e });
   }
   const again = Buffer.from(encode(v));
   assert.ok(again.equals(Buffer.from(bytes)),
     `${Buffer.from(bytes).toString('hex')} decoded, but re-encodes as ${again.toString('hex')}`);
+}
+
+/** assertCanonicalOrRefused for this package's codecs, whose refusal is a DecodeError. */
+export function assertCanonicalOrDecodeError<T>(bytes: Uint8Array, decode: (b: Uint8Array) => T, encode: (v: T) => Uint8Array): void {
+  assertCanonicalOrRefused(bytes, decode, encode, DecodeError);
 }
 
 /** Numbers the codecs must carry exactly: the varint length boundaries and 2^53 - 1. */
