@@ -79,7 +79,8 @@ export function checkMessage(m: Message, to: Receiver): void {
       if (s === null) return refuse('Snap without a snapshot');
       bounded('snapshot index', s.meta.index, MAX_INDEX, 'MAX_INDEX');
       bounded('snapshot term', s.meta.term, MAX_TERM, 'MAX_TERM');
-      if (s.meta.term > m.term) refuse(`snapshot term ${s.meta.term} is above the message term`);
+      // Not refused: a snapshot term above the message term. A host may build the data
+      // after raft asked for it, at a later applied index whose entry is of a newer term.
       const cs = s.meta.confState;
       for (const ids of [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext]) {
         for (const id of ids) if (!Number.isSafeInteger(id) || id <= 0) refuse(`snapshot membership names ${id}, not a node id`);
