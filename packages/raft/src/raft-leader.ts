@@ -1,5 +1,6 @@
 // The leader: replication with per-follower flow control, heartbeats, ReadIndex and
 // lease reads, leadership transfer, and proposals.
+import { MAX_INDEX } from './bounds.js';
 import { emptyMessage } from './message.js';
 import { jointCommittedIndex, jointVoteResult, VoteResult } from './quorum/index.js';
 import type { Raft } from './raft.js';
@@ -301,6 +302,10 @@ export function propose(r: Raft, es: Entry[]): ProposeResult {
     if (e.data.length > r.cfg.maxEntryBytes) {
       return dropped(r, DropReason.EntryTooLarge, `entry of ${e.data.length} bytes exceeds maxEntryBytes ${r.cfg.maxEntryBytes}`);
     }
+  }
+  const lastIndex = r.log.lastIndex();
+  if (es.length > MAX_INDEX - lastIndex) {
+    return dropped(r, DropReason.IndexLimit, `${es.length} entries after last index ${lastIndex} would pass MAX_INDEX ${MAX_INDEX}`);
   }
   if (!r.appendEntries(es)) {
     return dropped(r, DropReason.UncommittedSizeLimit,

@@ -6,7 +6,9 @@
 // randomness comes from the injected Prng; peers are always visited in ascending id order.
 import { resolveConfig, type RaftConfig, type ResolvedRaftConfig } from './config.js';
 import { RaftLog } from './log.js';
-import { describeMessage, isMessageType } from './message.js';
+import { MAX_INDEX, MAX_TERM } from './bounds.js';
+import { describeMessage } from './message.js';
+import { checkMessage } from './message-check.js';
 import { VoteResult } from './quorum/index.js';
 import { ReadOnly } from './read-only.js';
 import { restoreConfig, type ChangeResult } from './confchange/index.js';
@@ -213,6 +215,7 @@ export class Raft {
 
   private becomeCandidate(): void {
     invariant(this.role !== StateRole.Leader, 'leader cannot become candidate');
+    invariant(this.term < MAX_TERM, () => `campaigning at term ${this.term} would pass MAX_TERM`);
     this.reset(this.term + 1);
     this.vote = this.id;
     this.role = StateRole.Candidate;
@@ -247,6 +250,7 @@ export class Raft {
       return false;
     }
     let li = this.log.lastIndex();
+    invariant(es.length <= MAX_INDEX - li, () => `appending ${es.length} entries after ${li} would pass MAX_INDEX`);
     for (const e of es) {
       e.term = this.term;
       e.index = ++li;
@@ -300,11 +304,22 @@ export class Raft {
 
   // ---- elections -----------------------------------------------------------------------
 
-  /** Starts an election if this node may: a voter, not leader, no unapplied conf change. */
+  /**
+   * Starts an election if this node may: a voter, not leader, no unapplied conf change,
+   * and room below the bounds for the next term and for a new leader's empty entry.
+   */
   hup(kind: CampaignKind): void {
     if (this.role === StateRole.Leader) return;
     if (!this.promotable()) {
       this.trace(() => 'not campaigning: not a voter');
+      return;
+    }
+    if (this.term >= MAX_TERM) {
+      this.trace(() => `not campaigning: term ${this.term} is at MAX_TERM`);
+      return;
+    }
+    if (this.log.lastIndex() >= MAX_INDEX) {
+      this.trace(() => `not campaigning: last index ${this.log.lastIndex()} is at MAX_INDEX, no room for a leader's entry`);
       return;
     }
     if (this.hasUnappliedConfChange()) {
@@ -395,9 +410,9 @@ export class Raft {
 
   // ---- message dispatch ----------------------------------------------------------------
 
+  /** Throws MessageRefusedError, changing nothing, for a message it must not act on. */
   step(m: Message): void {
-    if (!isMessageType(m.type)) throw new TypeError(`raft: unknown message type ${String(m.type)}`);
-    if (m.to !== this.id) throw new RangeError(`raft: message for ${m.to} stepped into node ${this.id}`);
+    checkMessage(m, { id: this.id, term: this.term, lastIndex: this.log.lastIndex() });
     if (this.cfg.trace) this.trace(() => `recv ${describeMessage(m)}`);
 
     if (m.term > this.term) {

@@ -77,10 +77,11 @@ export class RawNode {
     this.r.hup(this.r.cfg.preVote ? 'pre-election' : 'election');
   }
 
+  /**
+   * Steps a message from a peer. Throws MessageRefusedError, and changes nothing, for a
+   * malformed message or one carrying a term or index beyond MAX_TERM / MAX_INDEX.
+   */
   step(m: Message): void {
-    if (m.type === MessageType.Snap && m.snapshot === null) {
-      throw new TypeError('raft: Snap message without a snapshot');
-    }
     this.r.step(m);
   }
 

@@ -192,6 +192,8 @@ export const DropReason = {
   ConfChangePending: 'conf-change-pending',
   InvalidConfChange: 'invalid-conf-change',
   EntryTooLarge: 'entry-too-large',
+  /** The entries would take the last index past MAX_INDEX (see bounds.ts). */
+  IndexLimit: 'index-limit',
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 

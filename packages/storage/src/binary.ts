@@ -1,6 +1,6 @@
 // A byte writer and reader for the compact record encodings: unsigned varints for numbers
-// (up to 2^53 - 1, so any JS safe integer), length-prefixed byte strings. The reader
-// checks every bound and reports the record it was decoding.
+// (up to 2^53 - 1, so any JS safe integer; minimal encoding only), length-prefixed byte
+// strings. The reader checks every bound and reports the record it was decoding.
 import { DecodeError } from './errors.js';
 
 /** Returns `buf`, or a copy of its first `used` bytes in a buffer at least twice as big, with room for `extra` more. */
@@ -89,6 +89,7 @@ export class ByteReader {
     return this.view[this.pos++]!;
   }
 
+  /** Only the minimal encoding of each value is accepted, so every record decodes canonically. */
   uvarint(): number {
     let v = 0;
     let mul = 1;
@@ -96,7 +97,10 @@ export class ByteReader {
       if (i >= 8) this.fail('varint longer than 8 bytes');
       const b = this.u8();
       v += (b & 0x7f) * mul;
-      if (b < 0x80) break;
+      if (b < 0x80) {
+        if (b === 0 && i > 0) this.fail('non-minimal varint (a trailing zero byte)');
+        break;
+      }
       mul *= 0x80;
     }
     if (!Number.isSafeInteger(v)) this.fail('varint beyond 2^53');

@@ -91,6 +91,8 @@ export function decodeHardState(bytes: Uint8Array): HardState {
 const MAX_MEMBERS = 1 << 16;
 
 function writeIds(w: ByteWriter, ids: readonly number[]): void {
+  // Never write what readIds refuses: the record could not be read back.
+  if (ids.length > MAX_MEMBERS) throw new RangeError(`conf state: ${ids.length} members is over ${MAX_MEMBERS}`);
   w.uvarint(ids.length);
   for (const id of ids) w.uvarint(id);
 }
@@ -168,6 +170,11 @@ const MAX_DESCRIPTOR_KEY_BYTES = 64 * 1024;
 const MAX_REPLICAS = 1024;
 
 export function writeDescriptor(w: ByteWriter, d: RangeDescriptor): void {
+  // Never write what readDescriptor refuses: the range could not be loaded again.
+  for (const k of [d.startKey, d.endKey]) {
+    if (k.length > MAX_DESCRIPTOR_KEY_BYTES) throw new RangeError(`range ${d.rangeId}: a key of ${k.length} bytes is over ${MAX_DESCRIPTOR_KEY_BYTES}`);
+  }
+  if (d.replicas.length > MAX_REPLICAS) throw new RangeError(`range ${d.rangeId}: ${d.replicas.length} replicas is over ${MAX_REPLICAS}`);
   w.uvarint(d.rangeId).bytes(d.startKey).bytes(d.endKey).uvarint(d.epoch.confVer).uvarint(d.epoch.version);
   w.uvarint(d.replicas.length);
   for (const rep of d.replicas) {

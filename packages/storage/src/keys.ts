@@ -31,6 +31,8 @@ export type MetaPrefix = Exclude<KeyPrefix, typeof KeyPrefix.Entry | typeof KeyP
 export const FORMAT_VERSION_KEY: Buffer = Buffer.from('!format');
 
 const TWO_32 = 0x1_0000_0000;
+/** hi * 2^32 stays below 2^53 while hi < 2^21. */
+const TWO_21 = 0x20_0000;
 
 export function writeU64(buf: Buffer, offset: number, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`key number must be a non-negative safe integer, got ${n}`);
@@ -38,9 +40,13 @@ export function writeU64(buf: Buffer, offset: number, n: number): void {
   buf.writeUInt32BE(n >>> 0, offset + 4);
 }
 
+/** The 8-byte big-endian number at `offset`; DecodeError if it is missing or 2^53 or more (no exact JS number). */
 export function readU64(buf: Uint8Array, offset: number): number {
+  if (offset < 0 || offset + 8 > buf.length) throw new DecodeError('key number', `8 bytes at ${offset} of ${buf.length}`);
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  return b.readUInt32BE(offset) * TWO_32 + b.readUInt32BE(offset + 4);
+  const hi = b.readUInt32BE(offset);
+  if (hi >= TWO_21) throw new DecodeError('key number', `the number at byte ${offset} is 2^53 or more`);
+  return hi * TWO_32 + b.readUInt32BE(offset + 4);
 }
 
 /** 'L' rangeId index: 17 bytes. */
