@@ -1,6 +1,6 @@
 // Public API of @rangekv/store.
 export {
-  RaftScheduler, EntryApplyError, DEFAULT_SCHEDULER_LIMITS, type GroupHost, type ApplyEntry, type SchedulerLimits, type SchedulerStats,
+  RaftScheduler, EntryApplyError, ReplicaFailedError, DEFAULT_SCHEDULER_LIMITS, type GroupHost, type ApplyEntry, type SchedulerLimits, type SchedulerStats,
 } from './raft-scheduler.js';
 export { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
 export { StoreServer, type StoreServerOptions, type RaftTuning, type RangeStatusSummary } from './store-server.js';

@@ -14,7 +14,7 @@
 // Quiescence (quiescence.ts) lives here too: idle groups leave the ticking set, and any
 // proposal, admin call or inbound message (but an accepted quiesce heartbeat) wakes them.
 import {
-  EntryType, decodeConfChange,
+  EntryType, MessageRefusedError, decodeConfChange,
   type ConfChangeV2, type ConfState, type Entry, type Message, type ProposeResult, type ReadState, type Ready, type SoftState,
 } from '@rangekv/raft';
 import type { StorageEngine } from '@rangekv/storage';
@@ -46,11 +46,12 @@ export interface GroupHost<R> {
   /** A failure the scheduler cannot recover from (disk error): the store must stop. */
   onFatal(err: unknown): void;
   /**
-   * A committed entry of `replica` could not be applied (EntryApplyError): the scheduler
-   * took the replica out (as `remove` does); the host stops serving the range and keeps
-   * it from coming back until a restart (which finds the same entry and fails it again).
+   * The replica failed (ReplicaFailedError: a committed entry it cannot apply, or raft
+   * broke an invariant while stepping a message): the scheduler took it out (as `remove`
+   * does); the host stops serving the range and keeps it from coming back until a
+   * restart. The store and its other ranges go on.
    */
-  onReplicaFailed?(replica: Replica<R>, err: EntryApplyError): void;
+  onReplicaFailed?(replica: Replica<R>, err: ReplicaFailedError): void;
   /**
    * Quiescence: the host's own conditions for `replica` to quiesce (as leader: e.g. no
    * reads waiting and every follower's store live; as follower: no reads waiting).
@@ -85,6 +86,14 @@ export class EntryApplyError extends Error {
   }
 }
 
+/** Why the scheduler took a replica out (GroupHost.onReplicaFailed). */
+export class ReplicaFailedError extends Error {
+  constructor(readonly rangeId: number, readonly reason: string, options?: { cause?: unknown }) {
+    super(`range ${rangeId}: replica failed: ${reason}`, options);
+    this.name = 'ReplicaFailedError';
+  }
+}
+
 export interface SchedulerLimits {
   /** Persist requests (cycles) in flight to the log writer at once; more wait a cycle. */
   maxInflightPersistCycles: number;
@@ -114,7 +123,7 @@ export interface SchedulerStats {
   quiesceRefused: number;
   /** Late acknowledgements a quiescent leader stepped without waking (quiescence.ts). */
   lateAcksAbsorbed: number;
-  /** Replicas failed by an entry they could not apply (EntryApplyError). */
+  /** Replicas failed (an entry they could not apply, raft broke an invariant in step). */
   replicasFailed: number;
 }
 
@@ -212,7 +221,7 @@ export class RaftScheduler<R> {
     if (r.quiescent && r.isLeader && isLateAck(m, r.quiesceStamp)) {
       // An answer to a heartbeat or append sent before the quiesce heartbeats: raft
       // absorbs it; the group stays quiescent unless raft now has something to do.
-      r.node.step(m);
+      if (!this.stepNode(r, m)) return true;
       if (!r.node.hasReady()) {
         this.stats.lateAcksAbsorbed++;
         return true;
@@ -221,9 +230,25 @@ export class RaftScheduler<R> {
       return true;
     }
     if (r.quiescent) this.unquiesce(r, !r.isLeader && m.from === r.lead ? 'leader-message' : 'message');
-    r.node.step(m);
-    this.wake(r);
+    if (this.stepNode(r, m)) this.wake(r);
     return true;
+  }
+
+  /**
+   * Steps `m` into raft. MessageRefusedError (a malformed or out-of-range message; raft
+   * changed nothing) goes to the caller, who logs and drops it. Anything else is raft
+   * breaking an invariant on this input: the replica fails, the store goes on. False when
+   * the replica failed.
+   */
+  private stepNode(r: Replica<R>, m: Message): boolean {
+    try {
+      r.node.step(m);
+      return true;
+    } catch (e) {
+      if (e instanceof MessageRefusedError) throw e;
+      this.fail(r, new ReplicaFailedError(r.rangeId, `raft failed stepping a ${m.type} from ${m.from}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      return false;
+    }
   }
 
   /** One tick for every group that is not quiescent (quiescent ones are not visited). */
@@ -468,7 +493,7 @@ export class RaftScheduler<R> {
     void this.runApply(r, work)
       .catch((e: unknown) => {
         if (e instanceof EntryApplyError && e.rangeId === r.rangeId) {
-          this.fail(r, e);
+          this.fail(r, new ReplicaFailedError(r.rangeId, e.message, { cause: e }));
           return;
         }
         this.stopped = true;
@@ -486,8 +511,8 @@ export class RaftScheduler<R> {
       });
   }
 
-  /** Takes a replica whose committed entry cannot be applied out of the loop (see EntryApplyError). */
-  private fail(r: Replica<R>, e: EntryApplyError): void {
+  /** Takes a failed replica out of the loop (see GroupHost.onReplicaFailed). */
+  private fail(r: Replica<R>, e: ReplicaFailedError): void {
     if (this.replicas.get(r.rangeId) !== r) return;
     this.stats.replicasFailed++;
     this.remove(r.rangeId);

@@ -138,7 +138,7 @@ test('every KV and admin method answers extreme and mutated requests with a clea
       const counts = new Map<string, number>();
       seen.set(t.name, counts);
       await fc.assert(fc.asyncProperty(t.arb, fc.nat({ max: addresses.length - 1 }), fc.boolean(), fc.nat(), async (req, at, mutated, mseed) => {
-        let body = Buffer.from(t.method.requestSerialize(req));
+        let body: Buffer = Buffer.from(t.method.requestSerialize(req));
         if (mutated) body = fc.sample(mutate(body), { seed: mseed, numRuns: 1 })[0]!;
         const out = await call(addresses[at]!, t.method.path, body);
         counts.set(grpc.status[out.code]!, (counts.get(grpc.status[out.code]!) ?? 0) + 1);

@@ -21,7 +21,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { metapb } from '@rangekv/proto';
 import * as grpc from '@grpc/grpc-js';
-import { MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
+import { MessageRefusedError, MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
 import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type RangeLogStore, type StorageEngineOptions } from '@rangekv/storage';
 import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits, type TransportMetrics } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
@@ -41,7 +41,7 @@ import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
 import { descriptorFromProto, notLeader } from './range-errors.js';
 import { isWakeReadCtx } from './quiescence.js';
-import { RaftScheduler, type ApplyEntry, type EntryApplyError, type GroupHost, type SchedulerLimits } from './raft-scheduler.js';
+import { RaftScheduler, type ApplyEntry, type GroupHost, type ReplicaFailedError, type SchedulerLimits } from './raft-scheduler.js';
 import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
 import { Replica } from './replica.js';
 import { StoreLiveness } from './store-liveness.js';
@@ -541,25 +541,26 @@ export class StoreServer {
         this.counters.inboundWrongReplica++;
         continue;
       }
-      try {
-        this.scheduler.step(rangeId, msg, quiesce === true);
-      } catch (e) {
-        this.counters.inboundMalformed++;
-        this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, err: e });
-      }
+      this.stepFromPeer(fromStore, rangeId, msg, quiesce === true);
     }
   }
 
   private stepIntoNewReplica(fromStore: number, rangeId: number, msg: Message): void {
     void this.uninitialized.ensure(rangeId, msg, fromStore).then((r) => {
       if (r === null || this.stopping !== null || r.node.id !== msg.to) return;
-      try {
-        this.scheduler.step(rangeId, msg);
-      } catch (e) {
-        this.counters.inboundMalformed++;
-        this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, err: e });
-      }
+      this.stepFromPeer(fromStore, rangeId, msg, false);
     });
+  }
+
+  /** Steps a peer's message; one raft refuses (MessageRefusedError) is counted, logged and dropped. */
+  private stepFromPeer(fromStore: number, rangeId: number, msg: Message, quiesce: boolean): void {
+    try {
+      this.scheduler.step(rangeId, msg, quiesce);
+    } catch (e) {
+      if (!(e instanceof MessageRefusedError)) throw e;
+      this.counters.inboundMalformed++;
+      this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, reason: e.reason });
+    }
   }
 
   private onUnreachable(toStore: number): void {
@@ -624,10 +625,10 @@ export class StoreServer {
     return this.scheduler.quiescentCount;
   }
 
-  private onReplicaFailed(r: Replica<KvResult>, err: EntryApplyError): void {
-    this.failedRanges.set(r.rangeId, err.message);
-    this.log.error('replica failed: a committed entry cannot be applied; the range is no longer served by this store', {
-      rangeId: r.rangeId, index: err.index, reason: err.reason, applied: r.log.applied.index,
+  private onReplicaFailed(r: Replica<KvResult>, err: ReplicaFailedError): void {
+    this.failedRanges.set(r.rangeId, err.reason);
+    this.log.error('replica failed: the range is no longer served by this store until a restart', {
+      rangeId: r.rangeId, reason: err.reason, applied: r.log.applied.index,
     });
     this.reads.failAll(() => new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, 0, 'replica failed on this store')), r.rangeId);
   }
