@@ -11,16 +11,20 @@ export interface RawAnswer {
   body: Buffer | null;
 }
 
-/** One unary call with `body` as the request bytes, whatever they are. */
-export function rawUnary(address: string, path: string, body: Uint8Array, timeoutMs = 5_000): Promise<RawAnswer> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+/**
+ * One unary call with `body` as the request bytes, whatever they are. With `client`, on
+ * that channel (kept open by its owner); else on a channel of its own.
+ */
+export function rawUnary(address: string, path: string, body: Uint8Array, timeoutMs = 5_000, client?: grpc.Client): Promise<RawAnswer> {
+  const ch = client ?? new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
   const pass = (b: Buffer): Buffer => b;
-  return new Promise<RawAnswer>((resolve) => {
-    client.makeUnaryRequest(path, pass, pass, Buffer.from(body), new grpc.Metadata(), { deadline: Date.now() + timeoutMs },
+  const p = new Promise<RawAnswer>((resolve) => {
+    ch.makeUnaryRequest(path, pass, pass, Buffer.from(body), new grpc.Metadata(), { deadline: Date.now() + timeoutMs },
       (err: grpc.ServiceError | null, res?: Buffer) => resolve(err
         ? { code: err.code, details: err.details, body: null }
         : { code: grpc.status.OK, details: '', body: res ?? Buffer.alloc(0) }));
-  }).finally(() => client.close());
+  });
+  return client ? p : p.finally(() => ch.close());
 }
 
 /** Writes one RaftBatch claiming to come from `fromStore` on a stream of its own, then ends it. */
