@@ -317,11 +317,10 @@ export class RaftTransport {
       callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: `maxConcurrentSnapshotReceives ${max} snapshots already being received` });
       return;
     }
-    const s = new InboundSnapshot(call, callback, {
+    const s: InboundSnapshot = new InboundSnapshot(call, callback, {
       storeId: this.storeId, limits: this.snapshotLimits, faults: this.faults, handler: this.snapshotHandler,
-    });
+    }, () => this.inboundSnapshots.delete(s));
     this.inboundSnapshots.add(s);
-    void s.done.then(() => this.inboundSnapshots.delete(s));
   }
 
   private accept(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
