@@ -2,7 +2,7 @@
 // PdRequestError -> its code (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION); a request
 // that does not decode -> INVALID_ARGUMENT; anything else -> INTERNAL (logged).
 import * as grpc from '@grpc/grpc-js';
-import { pdService, type MethodDefinition } from '@rangekv/proto';
+import { pdService, tryDecode, type MethodDefinition } from '@rangekv/proto';
 import type { Logger } from '@rangekv/store';
 import { PdRequestError } from './errors.js';
 import type { PdService } from './pd-service.js';
@@ -30,11 +30,8 @@ export function addPdService(server: grpc.Server, svc: PdService, log: Logger, o
     def[name] = {
       ...m,
       requestDeserialize: (b: Buffer) => {
-        try {
-          return m.requestDeserialize(b);
-        } catch (e) {
-          return new Malformed(e instanceof Error ? e.message : String(e));
-        }
+        const r = tryDecode(m.requestDeserialize, b);
+        return r.ok ? r.value : new Malformed(r.error.message);
       },
     } as grpc.MethodDefinition<unknown, unknown>;
     impl[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { raftpb, metapb, kvpb, adminpb, kvService, storeAdminService, raftTransportService } from './index.js';
+import { raftpb, metapb, kvpb, adminpb, kvService, storeAdminService, raftTransportService, WireDecodeError } from './index.js';
 
 test('uint64 fields decode as JS numbers, up to 2^53 - 1', () => {
   const max = Number.MAX_SAFE_INTEGER;
@@ -91,7 +91,7 @@ test('service paths are the fully qualified proto names', () => {
   assert.equal(cas.delete, true);
 });
 
-test('truncated bytes fail to decode with an error, not a crash', () => {
+test('truncated bytes fail to decode with a WireDecodeError, not a crash', () => {
   const bytes = kvpb.PutRequest.encode({ key: new Uint8Array(10), value: new Uint8Array(100) }).finish();
-  assert.throws(() => kvpb.PutRequest.decode(bytes.subarray(0, bytes.length - 5)), RangeError);
+  assert.throws(() => kvpb.PutRequest.decode(bytes.subarray(0, bytes.length - 5)), WireDecodeError);
 });

@@ -2,8 +2,9 @@
 // service definitions of the services they declare.
 //
 // The bindings are generated at build time (tools/scripts/gen-proto.mjs) into
-// ../generated/; 64-bit integer fields are plain JS numbers.
-import { rangekv } from '../generated/rangekv.js';
+// ../generated/; 64-bit integer fields are plain JS numbers. Decoding is strict
+// (bindings.ts): a value a field cannot hold is refused with a WireDecodeError.
+import { rangekv } from './bindings.js';
 
 export { rangekv };
 /** proto/raft.proto: raft Entry/Message/Snapshot, RaftBatch, CoalescedHeartbeats. */
@@ -16,6 +17,12 @@ export import kvpb = rangekv.kv;
 export import adminpb = rangekv.admin;
 /** proto/pd.proto: the placement driver's service. */
 export import pdpb = rangekv.pd;
+
+export { WireDecodeError } from './wire-decode-error.js';
+export { tryDecode, type DecodeResult } from './strict-decode.js';
+/** Every message's fields and every enum's values (generated): for tools and tests. */
+export { wireSchema } from './bindings.js';
+export type { WireSchema, WireField, WireFieldKind } from '../generated/wire-schema.js';
 
 export {
   type MethodDefinition,

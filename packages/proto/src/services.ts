@@ -6,7 +6,7 @@
 // depending on grpc-js. Requests and responses are typed by the generated
 // `$Properties` interfaces: plain objects in, decoded messages out (decoded messages
 // have every field, at its default when absent on the wire).
-import { rangekv } from '../generated/rangekv.js';
+import { rangekv } from './bindings.js';
 
 /** One RPC: what @grpc/grpc-js calls a MethodDefinition. */
 export interface MethodDefinition<Req, Res> {

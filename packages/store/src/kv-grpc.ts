@@ -6,7 +6,7 @@
 // trailing metadata `rangekv-ambiguous: 1`; anything else -> INTERNAL (and logged: a
 // bug). Range errors are not statuses: they are OK responses with `range_error` set.
 import * as grpc from '@grpc/grpc-js';
-import { kvService, type MethodDefinition } from '@rangekv/proto';
+import { kvService, tryDecode, type MethodDefinition } from '@rangekv/proto';
 import { AMBIGUOUS_METADATA_KEY, AmbiguousResultError, FailedPreconditionError, InvalidArgumentError, UnavailableError } from './errors.js';
 import type { KvService } from './kv-service.js';
 import type { Logger } from './logger.js';
@@ -24,11 +24,8 @@ function tolerant<Req, Res>(m: MethodDefinition<Req, Res>): MethodDefinition<Req
       return m.requestSerialize(v);
     },
     requestDeserialize: (b) => {
-      try {
-        return m.requestDeserialize(b);
-      } catch (e) {
-        return new MalformedRequest(e instanceof Error ? e.message : String(e));
-      }
+      const r = tryDecode(m.requestDeserialize, b);
+      return r.ok ? r.value : new MalformedRequest(r.error.message);
     },
   };
 }

@@ -6,7 +6,7 @@ import { decodeBatch, encodeBatch } from './batch-codec.js';
 import { CodecError } from './codec-error.js';
 import { decodeHeartbeats, encodeHeartbeats, isCoalescible } from './heartbeat-codec.js';
 import { heartbeat, heartbeatResp, msg } from './test-helpers.js';
-import type { OutboundMessage, RangeMessage } from './types.js';
+import type { InboundReject, OutboundMessage, RangeMessage } from './types.js';
 
 function stableByRange(items: OutboundMessage[]): RangeMessage[] {
   return items.map((x, i) => ({ x, i }))
@@ -40,9 +40,11 @@ test('coalesced heartbeats decode equal to the input, stably sorted by range id 
     const expected = stableByRange(items);
     const section = raftpb.CoalescedHeartbeats.decode(raftpb.CoalescedHeartbeats.encode(encodeHeartbeats([...items])).finish());
     const out: RangeMessage[] = [];
-    const n = decodeHeartbeats(section, resp ? MessageType.HeartbeatResp : MessageType.Heartbeat, out, 'hb');
+    const rejects: InboundReject[] = [];
+    const n = decodeHeartbeats(section, resp ? MessageType.HeartbeatResp : MessageType.Heartbeat, out, 'hb', rejects, 1);
     assert.equal(n, items.length);
     assert.deepEqual(out, expected, `round ${round}`);
+    assert.deepEqual(rejects, []);
   }
 });
 
@@ -98,36 +100,62 @@ function section(p: raftpb.CoalescedHeartbeats.$Properties): raftpb.CoalescedHea
   return raftpb.CoalescedHeartbeats.decode(raftpb.CoalescedHeartbeats.encode(p).finish());
 }
 
-test('inconsistent coalesced sections are CodecErrors that say what is wrong', () => {
+test('a section whose counts disagree is a CodecError that says what is wrong, and nothing of it is appended', () => {
   const cases: Array<[raftpb.CoalescedHeartbeats.$Properties, RegExp]> = [
     [{ rangeIdDeltas: [1, 1], flags: new Uint8Array([0]) }, /2 range ids but 1 flags/],
-    [{ rangeIdDeltas: [1], flags: new Uint8Array([0x01]) }, /\[0\]: from missing/],
-    [{ rangeIdDeltas: [1], flags: new Uint8Array([0x01]), values: [3, 4] }, /1 values left over/],
-    [{ rangeIdDeltas: [1], flags: new Uint8Array([0x20]) }, /\[0\]: context missing/],
-    [{ rangeIdDeltas: [1], flags: new Uint8Array([0]), contexts: [new Uint8Array(1)] }, /1 contexts left over/],
-    [{ rangeIdDeltas: [1], flags: new Uint8Array([0x80]) }, /reserved flag bits/],
-    [{ rangeIdDeltas: [Number.MAX_SAFE_INTEGER, 5], flags: new Uint8Array([0, 0]) }, /range id overflows/],
+    [{ rangeIdDeltas: [1], flags: new Uint8Array([0x01]) }, /flags carry 1 values, the section has 0/],
+    [{ rangeIdDeltas: [1, 1], flags: new Uint8Array([0, 0x01]), values: [3, 4] }, /flags carry 1 values, the section has 2/],
+    [{ rangeIdDeltas: [1], flags: new Uint8Array([0x20]) }, /flags carry 1 contexts, the section has 0/],
+    [{ rangeIdDeltas: [1], flags: new Uint8Array([0]), contexts: [new Uint8Array(1)] }, /flags carry 0 contexts, the section has 1/],
   ];
   for (const [p, re] of cases) {
-    assert.throws(() => decodeHeartbeats(section(p), MessageType.Heartbeat, [], 'hb'),
+    const out: RangeMessage[] = [];
+    assert.throws(() => decodeHeartbeats(section(p), MessageType.Heartbeat, out, 'hb', [], 1),
       (e: unknown) => e instanceof CodecError && re.test(e.message), String(re));
+    assert.deepEqual(out, [], 'nothing appended before the section was found corrupt');
   }
 });
 
-test('the quiesce flag is bit 0x40 of a heartbeat, costs no byte, and a response may not carry it', () => {
+test('a heartbeat invalid on its own is refused alone; the ones after it decode as sent', () => {
+  const items: OutboundMessage[] = [5, 6, 7].map((r) => ({ rangeId: r, message: heartbeat(1, 2, 3, 10 * r, 12) }));
+  const good = encodeHeartbeats(items);
+  const cases: Array<[string, (p: raftpb.CoalescedHeartbeats.$Properties) => void, RegExp, number | null]> = [
+    ['reserved bit', (p) => { p.flags![1]! |= 0x80; }, /hb\[1\]: reserved flag bits set \(0x88\)/, 6],
+    ['range id overflow', (p) => { p.rangeIdDeltas![1] = Number.MAX_SAFE_INTEGER; }, /hb\[1\]: range id overflows/, null],
+  ];
+  for (const [name, spoil, re, rangeId] of cases) {
+    const p = section(good);
+    spoil(p);
+    const out: RangeMessage[] = [];
+    const rejects: InboundReject[] = [];
+    const n = decodeHeartbeats(p, MessageType.Heartbeat, out, 'hb', rejects, 4);
+    assert.equal(rejects.length, name === 'reserved bit' ? 1 : 2, name);
+    assert.match(rejects[0]!.reason, re);
+    assert.deepEqual({ fromStore: rejects[0]!.fromStore, rangeId: rejects[0]!.rangeId }, { fromStore: 4, rangeId }, name);
+    if (name === 'reserved bit') {
+      assert.equal(n, 2);
+      assert.deepEqual(out, [{ rangeId: 5, msg: items[0]!.message }, { rangeId: 7, msg: items[2]!.message }], 'the third still decodes against the second');
+    } else {
+      assert.deepEqual(out.map((m) => m.rangeId), [5], 'every heartbeat past the overflow is refused too');
+    }
+  }
+});
+
+test('the quiesce flag is bit 0x40 of a heartbeat, costs no byte, and a response carrying it is refused', () => {
   const plain = encodeHeartbeats([{ rangeId: 7, message: heartbeat(1, 2, 5, 100, 12) }]);
   const flagged = encodeHeartbeats([{ rangeId: 7, message: heartbeat(1, 2, 5, 100, 12), quiesce: true }]);
   assert.deepEqual(flagged.flags, new Uint8Array([0x1f | 0x40]));
   assert.deepEqual(flagged.values, plain.values);
   const out: RangeMessage[] = [];
-  decodeHeartbeats(section(flagged), MessageType.Heartbeat, out, 'hb');
+  decodeHeartbeats(section(flagged), MessageType.Heartbeat, out, 'hb', [], 1);
   assert.equal(out[0]!.quiesce, true);
-  assert.throws(() => decodeHeartbeats(section(flagged), MessageType.HeartbeatResp, [], 'hbr'),
-    (e: unknown) => e instanceof CodecError && /response flagged quiesce/.test(e.message));
+  const rejects: InboundReject[] = [];
+  assert.equal(decodeHeartbeats(section(flagged), MessageType.HeartbeatResp, [], 'hbr', rejects, 1), 0);
+  assert.deepEqual(rejects, [{ fromStore: 1, rangeId: 7, reason: 'hbr[0]: a heartbeat response flagged quiesce' }]);
   assert.throws(() => encodeHeartbeats([{ rangeId: 7, message: heartbeatResp(2, 1, 5, 12), quiesce: true }]), RangeError);
 });
 
-test('a quiesce flag on an ordinary message round-trips on a heartbeat and is a CodecError on any other type', () => {
+test('a quiesce flag on an ordinary message round-trips on a heartbeat and is refused on any other type', () => {
   const hb = msg({ type: MessageType.Heartbeat, from: 1, to: 2, term: 3, logTerm: 1 }); // not coalescible
   const d = decodeBatch(encodeBatch({
     fromStore: 1, toStore: 2, messages: [{ rangeId: 4, message: hb, quiesce: true }], heartbeats: [], heartbeatResps: [],
@@ -137,7 +165,9 @@ test('a quiesce flag on an ordinary message round-trips on a heartbeat and is a 
   const bad = encodeBatch({
     fromStore: 1, toStore: 2, messages: [{ rangeId: 4, message: app, quiesce: true }], heartbeats: [], heartbeatResps: [],
   });
-  assert.throws(() => decodeBatch(bad), (e: unknown) => e instanceof CodecError && /quiesce flag/.test(e.message));
+  const refused = decodeBatch(bad);
+  assert.deepEqual(refused.msgs, []);
+  assert.deepEqual(refused.rejects, [{ fromStore: 1, rangeId: 4, reason: 'RaftBatch.messages[0]: quiesce flag on a message of type 5' }]);
 });
 
 test('a liveness ping rides in a batch, alone or with raft messages', () => {

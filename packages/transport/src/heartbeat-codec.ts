@@ -6,12 +6,13 @@
 // from/to/term/commit/index differ from the previous heartbeat's (only those are
 // carried), and the context only when present. Decoding gives back messages equal to
 // the ones encoded, in stable range id order. A heartbeat flagged quiesce (quiescence,
-// packages/store) sets bit 0x40; a response section may not carry it.
+// packages/store) sets bit 0x40; a response section may not carry it. A receiver drops a
+// structurally corrupt section whole and an invalid heartbeat alone (decodeHeartbeats).
 import { MessageType, type Message } from '@rangekv/raft';
 import type { raftpb } from '@rangekv/proto';
 import { CodecError } from './codec-error.js';
 import { copyBytes, wireNumber } from './message-codec.js';
-import type { OutboundMessage, RangeMessage } from './types.js';
+import type { InboundReject, OutboundMessage, RangeMessage } from './types.js';
 
 export const HB_FROM = 0x01;
 export const HB_TO = 0x02;
@@ -75,12 +76,23 @@ export function encodeHeartbeats(items: OutboundMessage[]): raftpb.CoalescedHear
   return { rangeIdDeltas, flags, values, contexts };
 }
 
+/** How many of from/to/term/commit/index a flags byte carries (its low five bits set). */
+const CARRIED = Uint8Array.from({ length: 32 }, (_, f) => (f & 1) + ((f >> 1) & 1) + ((f >> 2) & 1) + ((f >> 3) & 1) + ((f >> 4) & 1));
+
 /**
- * Expands a coalesced section back into raft messages of `type`, appended to `out`.
- * Throws CodecError when the section is inconsistent. Returns how many it appended.
+ * Expands a coalesced section back into raft messages of `type`, appended to `out`;
+ * returns how many it appended.
+ *
+ * A section whose counts disagree (flags vs range ids, values or contexts missing or
+ * left over) is structurally corrupt: nothing in it can be trusted, it throws CodecError
+ * before appending anything. A heartbeat that is invalid on its own (reserved flag bit,
+ * quiesce on a response, range id beyond 2^53) is skipped and reported in `rejects`; its
+ * carried values still count as "previous" for the next heartbeat, so the rest decode as
+ * sent.
  */
 export function decodeHeartbeats(
-  pb: raftpb.CoalescedHeartbeats.$Properties, type: HeartbeatType, out: RangeMessage[], what: string,
+  pb: raftpb.CoalescedHeartbeats.$Properties, type: HeartbeatType, out: RangeMessage[],
+  what: string, rejects: InboundReject[], fromStore: number,
 ): number {
   const deltas = pb.rangeIdDeltas ?? [];
   const flags = pb.flags ?? new Uint8Array(0);
@@ -88,35 +100,41 @@ export function decodeHeartbeats(
   const contexts = pb.contexts ?? [];
   const n = deltas.length;
   if (flags.length !== n) throw new CodecError(`${what}: ${n} range ids but ${flags.length} flags`);
-  let vi = 0, ci = 0;
+  let valuesWanted = 0;
+  let contextsWanted = 0;
+  for (let i = 0; i < n; i++) {
+    const f = flags[i]!;
+    valuesWanted += CARRIED[f & 0x1f]!;
+    if (f & HB_CONTEXT) contextsWanted++;
+  }
+  if (valuesWanted !== values.length) throw new CodecError(`${what}: flags carry ${valuesWanted} values, the section has ${values.length}`);
+  if (contextsWanted !== contexts.length) throw new CodecError(`${what}: flags carry ${contextsWanted} contexts, the section has ${contexts.length}`);
+
+  let vi = 0, ci = 0, appended = 0;
   let rangeId = 0, from = 0, to = 0, term = 0, commit = 0, index = 0;
-  const next = (field: string, i: number): number => {
-    if (vi >= values.length) throw new CodecError(`${what}[${i}]: ${field} missing (values exhausted)`);
-    return wireNumber(values[vi++], `${what}[${i}].${field}`);
-  };
   for (let i = 0; i < n; i++) {
     rangeId += wireNumber(deltas[i], `${what}[${i}].rangeIdDelta`);
-    if (!Number.isSafeInteger(rangeId)) throw new CodecError(`${what}[${i}]: range id overflows`);
     const f = flags[i]!;
-    if ((f & HB_RESERVED) !== 0) throw new CodecError(`${what}[${i}]: reserved flag bits set (0x${f.toString(16)})`);
-    if ((f & HB_QUIESCE) !== 0 && type !== MessageType.Heartbeat) throw new CodecError(`${what}[${i}]: a heartbeat response flagged quiesce`);
-    if (f & HB_FROM) from = next('from', i);
-    if (f & HB_TO) to = next('to', i);
-    if (f & HB_TERM) term = next('term', i);
-    if (f & HB_COMMIT) commit = next('commit', i);
-    if (f & HB_INDEX) index = next('index', i);
-    let context: Uint8Array | null = null;
-    if (f & HB_CONTEXT) {
-      if (ci >= contexts.length) throw new CodecError(`${what}[${i}]: context missing (contexts exhausted)`);
-      context = copyBytes(contexts[ci++]);
+    if (f & HB_FROM) from = wireNumber(values[vi++], `${what}[${i}].from`);
+    if (f & HB_TO) to = wireNumber(values[vi++], `${what}[${i}].to`);
+    if (f & HB_TERM) term = wireNumber(values[vi++], `${what}[${i}].term`);
+    if (f & HB_COMMIT) commit = wireNumber(values[vi++], `${what}[${i}].commit`);
+    if (f & HB_INDEX) index = wireNumber(values[vi++], `${what}[${i}].index`);
+    const ctx = (f & HB_CONTEXT) !== 0 ? contexts[ci++] : null;
+    const bad = !Number.isSafeInteger(rangeId) ? 'range id overflows'
+      : (f & HB_RESERVED) !== 0 ? `reserved flag bits set (0x${f.toString(16)})`
+        : (f & HB_QUIESCE) !== 0 && type !== MessageType.Heartbeat ? 'a heartbeat response flagged quiesce'
+          : null;
+    if (bad !== null) {
+      rejects.push({ fromStore, rangeId: Number.isSafeInteger(rangeId) ? rangeId : null, reason: `${what}[${i}]: ${bad}` });
+      continue;
     }
     const msg: Message = {
       type, to, from, term, logTerm: 0, index, entries: NO_ENTRIES, commit,
-      reject: false, rejectHint: 0, transfer: false, snapshot: null, context,
+      reject: false, rejectHint: 0, transfer: false, snapshot: null, context: ctx != null ? copyBytes(ctx) : null,
     };
     out.push((f & HB_QUIESCE) !== 0 ? { rangeId, msg, quiesce: true } : { rangeId, msg });
+    appended++;
   }
-  if (vi !== values.length) throw new CodecError(`${what}: ${values.length - vi} values left over`);
-  if (ci !== contexts.length) throw new CodecError(`${what}: ${contexts.length - ci} contexts left over`);
-  return n;
+  return appended;
 }

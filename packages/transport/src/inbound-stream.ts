@@ -1,15 +1,16 @@
 // The receiving end of one store pair's stream: decode, check, apply inbound faults,
 // hand each batch to the handler in arrival order.
 //
-// The stream is failed (and the sender reconnects with backoff) when a batch does not
-// decode (INVALID_ARGUMENT) or is not for this store / changes its sender mid-stream
-// (FAILED_PRECONDITION). Nothing a peer sends can throw out of here.
+// The stream is failed (and the sender reconnects with backoff) when a batch's envelope
+// does not decode (INVALID_ARGUMENT) or is not for this store / changes its sender
+// mid-stream (FAILED_PRECONDITION). A bad message or coalesced section inside a good
+// envelope is refused alone (batch-codec.ts): counted, reported to the host, and the rest
+// of the batch delivered. Nothing a peer sends can throw out of here.
 import * as grpc from '@grpc/grpc-js';
 import { decodeBatch, type DecodedBatch } from './batch-codec.js';
-import { CodecError } from './codec-error.js';
 import type { TransportFaults } from './faults.js';
 import type { TransportCounters } from './metrics.js';
-import type { InboundHandler } from './types.js';
+import type { InboundHandler, InboundReject } from './types.js';
 
 export interface InboundHost {
   readonly storeId: number;
@@ -18,6 +19,8 @@ export interface InboundHost {
   readonly handler: InboundHandler;
   /** Every delivered batch, before the handler (store liveness). */
   heard(fromStore: number): void;
+  /** Each message or coalesced section refused alone, as its batch arrives. */
+  rejected(r: InboundReject): void;
 }
 
 interface Delayed {
@@ -62,8 +65,9 @@ export class InboundStream {
     try {
       batch = decodeBatch(buf);
     } catch (e) {
-      if (!(e instanceof CodecError)) throw e;
-      this.reject(grpc.status.INVALID_ARGUMENT, e.message);
+      // A CodecError; anything else would be a bug in a decoder, and still only this
+      // stream's business, never the process's.
+      this.reject(grpc.status.INVALID_ARGUMENT, e instanceof Error ? e.message : String(e));
       return;
     }
     if (batch.toStore !== h.storeId) {
@@ -81,6 +85,7 @@ export class InboundStream {
       h.counters.inboundFaultDrops++;
       return;
     }
+    if (batch.rejects.length > 0) this.report(batch.rejects);
     if (this.delayed.length > 0 || (faults.active && faults.delayMs > 0)) {
       this.delayed.push({ dueMs: Date.now() + faults.delayMs, batch });
       this.arm();
@@ -104,6 +109,16 @@ export class InboundStream {
       if (batch.msgs.length > 0) this.host.handler(batch.fromStore, batch.msgs);
     } catch (e) {
       // A bug in the handler: fail loudly, outside grpc-js's event machinery.
+      process.nextTick(() => { throw e; });
+    }
+  }
+
+  private report(rejects: ReadonlyArray<InboundReject>): void {
+    this.host.counters.inboundMessageRejects += rejects.length;
+    try {
+      for (const r of rejects) this.host.rejected(r);
+    } catch (e) {
+      // A bug in the hook: fail loudly, outside grpc-js's event machinery.
       process.nextTick(() => { throw e; });
     }
   }

@@ -1,6 +1,6 @@
 // Public API of @rangekv/transport.
 export { RaftTransport, type RaftTransportOptions } from './transport.js';
-export type { InboundHandler, RangeMessage, OutboundMessage } from './types.js';
+export type { InboundHandler, InboundReject, RangeMessage, OutboundMessage } from './types.js';
 export { TransportFaults } from './faults.js';
 export { DEFAULT_TRANSPORT_LIMITS, resolveLimits, receiveLimitBytes, type TransportLimits } from './limits.js';
 export type { TransportMetrics, PeerMetrics, PeerState, DropCounts } from './metrics.js';

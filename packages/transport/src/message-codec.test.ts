@@ -67,17 +67,21 @@ test('decoded byte fields are copies: reusing the receive buffer does not change
   assert.equal(Object.getPrototypeOf(d.msgs[0]!.msg.entries[0]!.data), Uint8Array.prototype);
 });
 
-test('an unknown message type is a CodecError naming the message', () => {
+test('an unknown message type refuses the message, naming it', () => {
   const bytes = raftpb.RaftBatch.encode({ fromStore: 1, toStore: 2, messages: [{ rangeId: 5, message: { type: 99 as raftpb.MessageType, term: 1 } }] }).finish();
-  assert.throws(() => decodeBatch(bytes), (e: unknown) => e instanceof CodecError && /messages\[0\]: unknown message type 99/.test(e.message));
+  assert.match(decodeBatch(bytes).rejects[0]!.reason, /messages\[0\]: .*message\.type: 99 is not a rangekv\.raft\.MessageType/);
   const zero = raftpb.RaftBatch.encode({ fromStore: 1, toStore: 2, messages: [{ rangeId: 5, message: { term: 1 } }] }).finish();
-  assert.throws(() => decodeBatch(zero), /unknown message type 0/);
+  assert.match(decodeBatch(zero).rejects[0]!.reason, /messages\[0\]: unknown message type 0/);
 });
 
-test('an unknown entry type and a number beyond 2^53 are CodecErrors', () => {
-  assert.throws(() => toRaftMessage({ type: MessageType.App, entries: [{ type: 7 as raftpb.EntryType }] }, 'm'), /m\.entries\[0\]: unknown entry type 7/);
+test('an unknown entry type is a CodecError; a number beyond 2^53 refuses its message', () => {
+  assert.throws(() => toRaftMessage({ type: MessageType.App, entries: [{ type: 7 as raftpb.EntryType }] }, 'm'), (e: unknown) =>
+    e instanceof CodecError && /m\.entries\[0\]: unknown entry type 7/.test(e.message));
   const bytes = raftpb.RaftBatch.encode({ fromStore: 1, toStore: 2, messages: [{ rangeId: 5, message: { type: MessageType.App, term: 2 ** 60 } }] }).finish();
-  assert.throws(() => decodeBatch(bytes), (e: unknown) => e instanceof CodecError && /term/.test(e.message));
+  const d = decodeBatch(bytes);
+  assert.deepEqual(d.msgs, []);
+  assert.deepEqual({ rangeId: d.rejects[0]!.rangeId }, { rangeId: 5 });
+  assert.match(d.rejects[0]!.reason, /message\.term: uint64 1152921504606846976 is over 2\^53 - 1/);
 });
 
 test('the size estimate is an upper bound of the encoded size', () => {

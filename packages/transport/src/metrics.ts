@@ -68,8 +68,13 @@ export interface TransportMetrics {
   drops: DropCounts;
   /** Batches discarded on arrival by a fault (blockInbound). */
   inboundFaultDrops: number;
-  /** Inbound streams failed by this store: undecodable batch, wrong store id. */
+  /** Inbound streams failed by this store: a batch envelope that does not decode,
+   *  wrong store id, sender changed. */
   inboundRejects: number;
+  /** Raft messages refused alone on arrival, the rest of their batch delivered: ordinary
+   *  messages and coalesced heartbeats that do not decode or validate, and whole
+   *  coalesced sections that are structurally corrupt (each counts once). */
+  inboundMessageRejects: number;
   /** Connection attempts after a failure. */
   reconnects: number;
   /** Connection attempts that failed (refused, timed out, no address). */
@@ -102,6 +107,7 @@ export class TransportCounters {
   };
   inboundFaultDrops = 0;
   inboundRejects = 0;
+  inboundMessageRejects = 0;
   reconnects = 0;
   connectFailures = 0;
   streamBreaks = 0;
@@ -126,6 +132,7 @@ export class TransportCounters {
       drops: { ...this.drops },
       inboundFaultDrops: this.inboundFaultDrops,
       inboundRejects: this.inboundRejects,
+      inboundMessageRejects: this.inboundMessageRejects,
       reconnects: this.reconnects,
       connectFailures: this.connectFailures,
       streamBreaks: this.streamBreaks,

@@ -1,10 +1,17 @@
 // The receiving end of one RaftTransport.Snapshot call: frame checks, the store's sink,
-// backpressure, the per-snapshot timeout, and exactly one answer (ack or status).
+// backpressure, the timeouts, and exactly one answer (ack or status).
 //
 // The call is paused while the sink stores a chunk, so at most one chunk per call waits
 // in memory. Anything the sink throws becomes the call's status (SnapshotStreamError keeps
-// its code; anything else is INTERNAL) and the sink is aborted, which removes what it
-// staged. A cancelled call (sender gone) or the timeout aborts it too.
+// its code; anything else is FAILED_PRECONDITION) and the sink is aborted, which removes
+// what it staged. A cancelled call (sender gone) or a timeout aborts it too.
+//
+// Two timeouts: snapshotTimeoutMs bounds the whole call; snapshotIdleTimeoutMs bounds how
+// long the sender may stay silent while we wait for its next frame (the clock does not
+// run while the sink works). A call holds one of the maxConcurrentSnapshotReceives slots
+// from its first byte to its answer, and gives it back the moment it is answered
+// (`release`), not when the sink's clean-up finishes: two senders that open calls and go
+// quiet cannot keep a real snapshot out for longer than the idle timeout.
 import * as grpc from '@grpc/grpc-js';
 import type { TransportFaults } from './faults.js';
 import type { SnapshotStreamLimits } from './snapshot-limits.js';
@@ -47,32 +54,57 @@ export class InboundSnapshot {
   private sink: SnapshotSink | null = null;
   private chain: Promise<void> = Promise.resolve();
   private answered = false;
+  /** The sender half-closed: no more frames to wait for. */
+  private senderDone = false;
   private readonly timer: NodeJS.Timeout;
-  readonly done: Promise<{ ok: boolean; bytes: number; error?: SnapshotStreamError }>;
-  private resolveDone!: (r: { ok: boolean; bytes: number; error?: SnapshotStreamError }) => void;
+  private idleTimer: NodeJS.Timeout | null = null;
 
+  /** `release` runs once, when the call is answered (ack or failure): its slot is free. */
   constructor(
     call: grpc.ServerReadableStream<Buffer, Buffer>,
     private readonly callback: grpc.sendUnaryData<Buffer>,
     private readonly host: InboundSnapshotHost,
+    private readonly release: () => void,
   ) {
     this.checker = new SnapshotFrameChecker(host.storeId, host.limits);
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.timer = setTimeout(() => {
       this.fail(new SnapshotStreamError('timeout', `snapshot not received within snapshotTimeoutMs ${host.limits.snapshotTimeoutMs}`));
     }, host.limits.snapshotTimeoutMs);
+    this.awaitSender();
     call.on('data', (buf: Buffer) => {
+      this.stopIdleClock();
       call.pause();
       this.chain = this.chain.then(() => this.onFrame(buf)).then(
-        () => { if (!this.answered) call.resume(); },
+        () => {
+          if (this.answered) return;
+          call.resume();
+          this.awaitSender();
+        },
         (e: unknown) => this.fail(e),
       );
     });
     call.on('end', () => {
+      this.senderDone = true;
+      this.stopIdleClock();
       this.chain = this.chain.then(() => this.onEnd()).catch((e: unknown) => this.fail(e));
     });
     call.on('cancelled', () => this.fail(new SnapshotStreamError('unavailable', 'sender cancelled the snapshot call')));
     call.on('error', () => this.fail(new SnapshotStreamError('unavailable', 'snapshot call broke')));
+  }
+
+  /** Waiting for the sender's next frame: it has snapshotIdleTimeoutMs to send one. */
+  private awaitSender(): void {
+    if (this.answered || this.senderDone) return;
+    this.stopIdleClock();
+    const idleMs = this.host.limits.snapshotIdleTimeoutMs;
+    this.idleTimer = setTimeout(() => {
+      this.fail(new SnapshotStreamError('timeout', `no snapshot frame for snapshotIdleTimeoutMs ${idleMs}`));
+    }, idleMs);
+  }
+
+  private stopIdleClock(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   /** Transport stopping. */
@@ -103,27 +135,32 @@ export class InboundSnapshot {
     if (this.sink === null) throw new SnapshotStreamError('invalid', 'snapshot call ended before its start frame');
     await this.sink.finish();
     if (this.answered) return;
-    this.answered = true;
-    clearTimeout(this.timer);
+    this.settle();
     this.callback(null, encodeSnapshotAck(this.checker.bytes));
-    this.resolveDone({ ok: true, bytes: this.checker.bytes });
   }
 
   private fail(e: unknown): void {
     if (this.answered) return;
-    this.answered = true;
-    clearTimeout(this.timer);
+    this.settle();
     const err = e instanceof SnapshotStreamError
       ? e
       : new SnapshotStreamError('refused', `snapshot refused: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     const sink = this.sink;
     this.sink = null;
-    const aborted = sink ? sink.abort(err.message) : Promise.resolve();
+    // The sink cleans up on its own time (it never throws); the slot is free already.
+    if (sink) void sink.abort(err.message);
     try {
       this.callback({ code: grpcStatusOf(err.code), details: err.message });
     } catch {
       // The call is gone already (cancelled): nothing to answer.
     }
-    void aborted.finally(() => this.resolveDone({ ok: false, bytes: this.checker.bytes, error: err }));
+  }
+
+  /** Answered: timers off, slot given back. */
+  private settle(): void {
+    this.answered = true;
+    clearTimeout(this.timer);
+    this.stopIdleClock();
+    this.release();
   }
 }

@@ -16,6 +16,12 @@ export interface SnapshotStreamLimits {
   maxSnapshotBytes: number;
   /** One snapshot call, start to ack, on either end; then it fails (and is cleaned up). */
   snapshotTimeoutMs: number;
+  /** Receiver: longest the sender may go without a frame while the receiver waits for
+   *  one (not while the store writes a chunk); then the call fails (DEADLINE_EXCEEDED)
+   *  and its receive slot is free. What a silent or stuck sender can cost: one of the
+   *  maxConcurrentSnapshotReceives slots for this long. At most snapshotTimeoutMs; when
+   *  not given, the default or snapshotTimeoutMs if that is smaller. */
+  snapshotIdleTimeoutMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -27,6 +33,9 @@ export const DEFAULT_SNAPSHOT_STREAM_LIMITS: Readonly<SnapshotStreamLimits> = Ob
   maxSnapshotHeaderBytes: 1 * MiB,
   maxSnapshotBytes: 1024 * MiB,
   snapshotTimeoutMs: 60_000,
+  // A sender writes its next chunk as soon as the stream has room; 10 s without one means
+  // it is stuck or gone (a 16 MiB chunk at 10 MB/s takes under 2 s).
+  snapshotIdleTimeoutMs: 10_000,
 });
 
 /** Defaults overridden by `partial`; throws RangeError on a bound that makes no sense. */
@@ -41,12 +50,18 @@ export function resolveSnapshotStreamLimits(partial: Partial<SnapshotStreamLimit
     maxSnapshotHeaderBytes: p.maxSnapshotHeaderBytes ?? d.maxSnapshotHeaderBytes,
     maxSnapshotBytes: p.maxSnapshotBytes ?? d.maxSnapshotBytes,
     snapshotTimeoutMs: p.snapshotTimeoutMs ?? d.snapshotTimeoutMs,
+    snapshotIdleTimeoutMs: 0,
   };
+  l.snapshotIdleTimeoutMs = p.snapshotIdleTimeoutMs ?? Math.min(d.snapshotIdleTimeoutMs, l.snapshotTimeoutMs);
   for (const [name, v] of Object.entries(l)) {
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`transport: snapshot limit ${name} must be a non-negative integer, got ${String(v)}`);
   }
-  for (const name of ['maxSnapshotChunkBytes', 'maxSnapshotHeaderBytes', 'maxSnapshotBytes', 'snapshotTimeoutMs'] as const) {
+  for (const name of ['maxSnapshotChunkBytes', 'maxSnapshotHeaderBytes', 'maxSnapshotBytes', 'snapshotTimeoutMs', 'snapshotIdleTimeoutMs'] as const) {
     if (l[name] === 0) throw new RangeError(`transport: snapshot limit ${name} must be positive`);
+  }
+  // An idle timeout longer than the whole call would never fire first: pointless.
+  if (l.snapshotIdleTimeoutMs > l.snapshotTimeoutMs) {
+    throw new RangeError(`transport: snapshotIdleTimeoutMs ${l.snapshotIdleTimeoutMs} exceeds snapshotTimeoutMs ${l.snapshotTimeoutMs}`);
   }
   return l;
 }

@@ -86,3 +86,11 @@ test('random bytes and bit flips only ever give a SnapshotStreamError', () => {
     }
   }
 });
+
+test('snapshotIdleTimeoutMs is positive and at most snapshotTimeoutMs; unset, it follows a smaller snapshotTimeoutMs', () => {
+  assert.equal(resolveSnapshotStreamLimits({}).snapshotIdleTimeoutMs, 10_000);
+  assert.equal(resolveSnapshotStreamLimits({ snapshotTimeoutMs: 300 }).snapshotIdleTimeoutMs, 300);
+  assert.equal(resolveSnapshotStreamLimits({ snapshotTimeoutMs: 300, snapshotIdleTimeoutMs: 300 }).snapshotIdleTimeoutMs, 300);
+  assert.throws(() => resolveSnapshotStreamLimits({ snapshotTimeoutMs: 300, snapshotIdleTimeoutMs: 301 }), /snapshotIdleTimeoutMs 301 exceeds snapshotTimeoutMs 300/);
+  assert.throws(() => resolveSnapshotStreamLimits({ snapshotIdleTimeoutMs: 0 }), /snapshotIdleTimeoutMs must be positive/);
+});

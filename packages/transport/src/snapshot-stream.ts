@@ -77,7 +77,7 @@ export function decodeSnapshotAck(bytes: Uint8Array): { bytesReceived: number } 
   try {
     return { bytesReceived: wireNumber(raftpb.SnapshotAck.decode(bytes).bytesReceived, 'snapshot ack.bytesReceived') };
   } catch (e) {
-    throw new SnapshotStreamError('invalid', `snapshot ack does not decode: ${e instanceof Error ? e.message : String(e)}`);
+    throw new SnapshotStreamError('invalid', `snapshot ack does not decode: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 }
 
@@ -87,7 +87,7 @@ export function decodeSnapshotFrame(bytes: Uint8Array): SnapshotFrame {
   try {
     pb = raftpb.SnapshotRequest.decode(bytes);
   } catch (e) {
-    throw new SnapshotStreamError('invalid', `snapshot frame does not decode: ${e instanceof Error ? e.message : String(e)}`);
+    throw new SnapshotStreamError('invalid', `snapshot frame does not decode: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   const hasStart = pb.start != null;
   const hasChunk = pb.chunk != null && pb.chunk.length > 0;
@@ -105,8 +105,8 @@ export function decodeSnapshotFrame(bytes: Uint8Array): SnapshotFrame {
     };
     return { kind: 'start', start };
   } catch (e) {
-    if (e instanceof CodecError) throw new SnapshotStreamError('invalid', e.message, { cause: e });
-    throw e;
+    // A CodecError; anything else would be a decoder bug, still only this call's failure.
+    throw new SnapshotStreamError('invalid', e instanceof Error ? e.message : String(e), { cause: e });
   }
 }
 

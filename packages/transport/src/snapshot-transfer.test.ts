@@ -1,14 +1,17 @@
 // RaftTransport.Snapshot between two real transports on 127.0.0.1: delivery in order with
 // an ack, the store's refusal reaching the sender as 'refused', both concurrency limits,
-// oversized input, the per-snapshot timeout, faults, and clean-up (sink aborted) on failure.
+// oversized input, the per-snapshot and idle timeouts, receive slots freed at once on
+// failure, faults, and clean-up (sink aborted) on failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { RAFT_TRANSPORT_SNAPSHOT_PATH } from '@rangekv/proto';
 import { MessageType, type Message } from '@rangekv/raft';
 import { TransportFaults } from './faults.js';
 import type { SnapshotReceiveHandler, SnapshotSink } from './snapshot-inbound.js';
 import type { SnapshotStreamLimits } from './snapshot-limits.js';
 import type { OutboundSnapshot } from './snapshot-outbound.js';
-import { SnapshotStreamError, type SnapshotStartFrame } from './snapshot-stream.js';
+import { SnapshotStreamError, encodeSnapshotStart, type SnapshotStartFrame } from './snapshot-stream.js';
 import { RaftTransport } from './transport.js';
 import { msg, sleep, waitFor } from './test-helpers.js';
 
@@ -185,6 +188,91 @@ test('stopping the receiver mid-snapshot fails the send and aborts the sink', as
     await b.stop();
     assert.equal(await outcome, 'unavailable');
     await waitFor(() => rec.aborted.length === 1, 'sink aborted');
+  } finally {
+    await stop();
+  }
+});
+
+/** A snapshot call opened by hand that sends `frames` and then goes quiet. */
+function quietCall(address: string, frames: Buffer[]): { status: Promise<grpc.ServiceError | null>; close: () => void } {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  let call: grpc.ClientWritableStream<Buffer> | null = null;
+  const status = new Promise<grpc.ServiceError | null>((resolve) => {
+    call = client.makeClientStreamRequest(RAFT_TRANSPORT_SNAPSHOT_PATH, (b: Buffer) => b, (b: Buffer) => b, (err) => resolve(err));
+  });
+  for (const f of frames) call!.write(f);
+  return { status, close: () => client.close() };
+}
+
+test('calls that go quiet hold their receive slots only for snapshotIdleTimeoutMs; then a real snapshot is accepted', async () => {
+  const rec = fresh();
+  const { a, b, stop } = await pair(recordingHandler(rec), { maxConcurrentSnapshotReceives: 2, snapshotIdleTimeoutMs: 150 });
+  const address = `127.0.0.1:${b.port}`;
+  // One sends nothing at all, one only its start frame.
+  const silent = quietCall(address, []);
+  const started = quietCall(address, [encodeSnapshotStart({ fromStore: 1, toStore: 2, rangeId: 7, message: snapMsg, header: new Uint8Array([1]) })]);
+  try {
+    await waitFor(() => b.snapshotsInFlight.receiving === 2 && rec.starts.length === 1, 'both slots held');
+    assert.equal(await codeOf(a.sendSnapshot(snapshotOf([new Uint8Array(10)]))), 'too-large', 'RESOURCE_EXHAUSTED while both are held');
+    for (const c of [silent, started]) {
+      const err = await c.status;
+      assert.equal(err?.code, grpc.status.DEADLINE_EXCEEDED);
+      assert.match(err.details, /no snapshot frame for snapshotIdleTimeoutMs 150/);
+    }
+    assert.equal(b.snapshotsInFlight.receiving, 0, 'both slots free once the calls are answered');
+    await waitFor(() => rec.aborted.length === 1, 'the quiet started snapshot\'s sink aborted');
+    assert.deepEqual(await a.sendSnapshot(snapshotOf([new Uint8Array(10)])), { chunks: 1, bytes: 10 });
+  } finally {
+    silent.close();
+    started.close();
+    await stop();
+  }
+});
+
+test('a failed call frees its slot at once, while its sink is still cleaning up', async () => {
+  let finishAbort: () => void = () => {};
+  const abortsPending: string[] = [];
+  const rec = fresh();
+  const inner = recordingHandler(rec);
+  const slowAbort: SnapshotReceiveHandler = async (start) => {
+    const sink = await inner(start);
+    return {
+      ...sink,
+      abort: (reason) => {
+        abortsPending.push(reason);
+        return new Promise<void>((r) => (finishAbort = r));
+      },
+    };
+  };
+  const { a, b, stop } = await pair(slowAbort, { maxConcurrentSnapshotReceives: 1, maxSnapshotChunkBytes: 100 });
+  try {
+    assert.equal(await codeOf(a.sendSnapshot(snapshotOf([new Uint8Array(101)]))), 'too-large');
+    assert.equal(abortsPending.length, 1, 'the sink is being aborted');
+    assert.equal(b.snapshotsInFlight.receiving, 0, 'and the slot is free already');
+    assert.deepEqual(await a.sendSnapshot(snapshotOf([new Uint8Array(100)])), { chunks: 1, bytes: 100 });
+  } finally {
+    finishAbort();
+    await stop();
+  }
+});
+
+test('the idle clock stops while the store writes a chunk: a sink slower than snapshotIdleTimeoutMs is not a quiet sender', async () => {
+  let release: () => void = () => {};
+  const writing = new Promise<void>((r) => (release = r));
+  const rec = fresh();
+  const inner = recordingHandler(rec);
+  const slowSink: SnapshotReceiveHandler = async (start) => {
+    const sink = await inner(start);
+    return { ...sink, addChunk: async (c) => { await writing; await sink.addChunk(c); } };
+  };
+  const { a, stop } = await pair(slowSink, { snapshotIdleTimeoutMs: 50 });
+  try {
+    const sent = a.sendSnapshot(snapshotOf([new Uint8Array(10), new Uint8Array(20)]));
+    await waitFor(() => rec.starts.length === 1, 'start frame received');
+    await sleep(300); // the first chunk's write outlasts the idle timeout several times
+    release();
+    assert.deepEqual(await sent, { chunks: 2, bytes: 30 });
+    assert.deepEqual(rec.aborted, []);
   } finally {
     await stop();
   }

@@ -16,7 +16,7 @@ import { InboundSnapshot, type SnapshotReceiveHandler } from './snapshot-inbound
 import { resolveSnapshotStreamLimits, type SnapshotStreamLimits } from './snapshot-limits.js';
 import { streamSnapshot, type OutboundSnapshot, type SnapshotSendResult } from './snapshot-outbound.js';
 import { SnapshotStreamError } from './snapshot-stream.js';
-import type { InboundHandler } from './types.js';
+import type { InboundHandler, InboundReject } from './types.js';
 
 export interface RaftTransportOptions {
   storeId: number;
@@ -53,6 +53,7 @@ export class RaftTransport {
   private readonly inbound = new Set<InboundStream>();
   private readonly unreachableCbs: Array<(toStore: number) => void> = [];
   private readonly heardCbs: Array<(fromStore: number) => void> = [];
+  private readonly rejectCbs: Array<(r: InboundReject) => void> = [];
   private readonly peerHost: PeerHost;
   private stopping: Promise<void> | null = null;
   private livenessSeq = 0;
@@ -263,6 +264,13 @@ export class RaftTransport {
     this.heardCbs.push(cb);
   }
 
+  /** `cb(r)` runs once per raft message (or whole coalesced section) refused on arrival
+   *  while the rest of its batch was delivered: who sent it, its range if known, why.
+   *  Counted in metrics().inboundMessageRejects. The store logs these at warn. */
+  onInboundReject(cb: (r: InboundReject) => void): void {
+    this.rejectCbs.push(cb);
+  }
+
   metrics(): TransportMetrics {
     const peers = [...this.peers.values()].sort((a, b) => a.storeId - b.storeId).map((p) => p.metrics());
     return this.counters.snapshot(this.inbound.size, peers);
@@ -309,11 +317,10 @@ export class RaftTransport {
       callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: `maxConcurrentSnapshotReceives ${max} snapshots already being received` });
       return;
     }
-    const s = new InboundSnapshot(call, callback, {
+    const s: InboundSnapshot = new InboundSnapshot(call, callback, {
       storeId: this.storeId, limits: this.snapshotLimits, faults: this.faults, handler: this.snapshotHandler,
-    });
+    }, () => this.inboundSnapshots.delete(s));
     this.inboundSnapshots.add(s);
-    void s.done.then(() => this.inboundSnapshots.delete(s));
   }
 
   private accept(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
@@ -324,6 +331,9 @@ export class RaftTransport {
       handler: this.onMessages,
       heard: (fromStore) => {
         for (const cb of this.heardCbs) cb(fromStore);
+      },
+      rejected: (r) => {
+        for (const cb of this.rejectCbs) cb(r);
       },
     }, (closed) => this.inbound.delete(closed));
     this.inbound.add(s);

@@ -23,3 +23,14 @@ export interface OutboundMessage {
 export interface InboundHandler {
   (fromStore: number, msgs: ReadonlyArray<RangeMessage>): void;
 }
+
+/** A raft message (or a whole coalesced heartbeat section) a receiver refused on
+ *  arrival; the rest of its batch was delivered. */
+export interface InboundReject {
+  fromStore: number;
+  /** The range it was for, when that much could be read; null for a whole section or a
+   *  message whose range id did not decode. */
+  rangeId: number | null;
+  /** What was wrong, with where in the batch ('RaftBatch.messages[3]: ...'). */
+  reason: string;
+}
