@@ -134,6 +134,7 @@ export class StoreMetrics {
   private readonly bytesSent: Counter;
   private readonly bytesReceived: Counter;
   private readonly drops: Counter<'reason'>;
+  private readonly inboundRejects: Counter;
   private readonly snapSent: Counter;
   private readonly snapReceived: Counter;
   private readonly cycles: Counter;
@@ -178,6 +179,7 @@ export class StoreMetrics {
     this.hbReceived = counter('heartbeats_received_total', 'Raft heartbeats and responses received inside coalesced packets');
     this.hbPerPacketSent = gauge('heartbeats_per_packet_sent', 'heartbeats_sent_total / heartbeat_packets_sent_total since start');
     this.hbPerPacketReceived = gauge('heartbeats_per_packet_received', 'heartbeats_received_total / heartbeat_packets_received_total since start');
+    this.inboundRejects = counter('transport_inbound_rejects_total', 'Raft messages (or coalesced sections) from peers refused alone as malformed or out of range');
     this.msgsSent = counter('transport_messages_sent_total', 'Raft messages written to peer streams');
     this.msgsReceived = counter('transport_messages_received_total', 'Raft messages received from peer streams');
     this.bytesSent = counter('transport_sent_bytes_total', 'Encoded transport batch bytes sent');
@@ -217,6 +219,7 @@ export class StoreMetrics {
       setTotal(this.msgsReceived, t.messagesReceived);
       setTotal(this.bytesSent, t.bytesSent);
       setTotal(this.bytesReceived, t.bytesReceived);
+      setTotal(this.inboundRejects, t.inboundMessageRejects);
       this.drops.reset();
       for (const [reason, n] of Object.entries(t.drops)) if (n > 0) this.drops.inc({ reason }, n);
     }

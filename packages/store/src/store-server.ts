@@ -150,6 +150,28 @@ export function storeIdSpace(storeId: number): { first: number; limit: number; b
   return { first: storeId * 2 ** 32, limit: (storeId + 1) * 2 ** 32, blockSize: 64 };
 }
 
+/** At most one warn line per this many ms for refused inbound raft messages (a flood must not flood the log). */
+const REJECT_LOG_INTERVAL_MS = 1_000;
+
+/** Logs the first event of each interval with how many more there were since the last line. */
+class RateLimitedWarn {
+  private lastMs = -Infinity;
+  private suppressed = 0;
+
+  constructor(private readonly intervalMs: number, private readonly write: (first: Record<string, unknown>, suppressed: number) => void) {}
+
+  note(fromStore: number, rangeId: number | null, reason: string): void {
+    const now = performance.now();
+    if (now - this.lastMs < this.intervalMs) {
+      this.suppressed++;
+      return;
+    }
+    this.write({ fromStore, rangeId, reason }, this.suppressed);
+    this.lastMs = now;
+    this.suppressed = 0;
+  }
+}
+
 /** How often idle uninitialized replicas are collected (uninitialized-replicas.ts sweep). */
 const UNINITIALIZED_SWEEP_MS = 1_000;
 
@@ -206,6 +228,9 @@ export class StoreServer {
   private closing = false;
   private port = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** Raft messages the transport refused (malformed, out of range): one warn line per second at most. */
+  private readonly rejectLog = new RateLimitedWarn(REJECT_LOG_INTERVAL_MS, (first, suppressed) =>
+    this.log.warn('refused a malformed raft message from a peer', { ...first, alsoRefused: suppressed }));
   /** Prometheus metrics of this store, in a registry of its own (store-metrics.ts). */
   readonly metrics: StoreMetrics;
   private http: HttpStatusServer | null = null;
@@ -363,6 +388,7 @@ export class StoreServer {
     }, (fromStore, msgs) => this.onInbound(fromStore, msgs));
     this.transport.onUnreachable((toStore) => this.onUnreachable(toStore));
     this.transport.onHeard((fromStore) => this.liveness.heard(fromStore));
+    this.transport.onInboundReject((r) => this.rejectLog.note(r.fromStore, r.rangeId, r.reason));
     for (const rangeId of this.engine.rangeIds()) this.addReplica(rangeId);
     this.clock.start(() => {
       this.scheduler.tick();
