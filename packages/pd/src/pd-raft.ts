@@ -17,14 +17,13 @@
 // earlier leaders is visible. With check-quorum a leader cut off from the majority steps
 // down within an election timeout; until then it may answer reads from a state a newer
 // leader has moved past (documented bound, as etcd's serializable reads).
-import { randomInt } from 'node:crypto';
-import { EntryType, MessageType, Prng, RawNode, StateRole, type ConfState, type Message } from '@rangekv/raft';
+import { EntryType, StateRole, type ConfState } from '@rangekv/raft';
 import { ColumnFamily, ReplicaRole, StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
 import {
-  LogCompactor, RaftScheduler, Replica, SnapshotShipper, TickClock, UninitializedReplicas, resolveLogCompactionLimits, resolveUninitializedLimits,
-  resolveSnapshotLimits, type ApplyEntry, type GroupHost, type LogCompactionLimits, type Logger, type SnapshotLimits,
-} from '@rangekv/store';
-import { RaftTransport, type RangeMessage, type TransportFaults } from '@rangekv/transport';
+  RaftHost, raftTransport, resolveSnapshotLimits, type ApplyEntry, type HostService, type LogCompactionLimits, type Logger,
+  type Replica, type SnapshotLimits,
+} from '@rangekv/multiraft';
+import type { TransportFaults } from '@rangekv/transport';
 import { decodePdCommand, encodePdCommand, type PdCommand, type PdCommandResult } from './pd-command.js';
 import { newWrites, PdState, type PdStateLimits, type PdWrites } from './pd-state.js';
 import { PdDecodeError } from './pd-codec.js';
@@ -81,50 +80,53 @@ export class PdRaftGroup {
   /** Replaced in place (same object) when a snapshot is ingested. */
   readonly state: PdState;
   private readonly peers: Map<number, string>;
-  private readonly scheduler: RaftScheduler<PdCommandResult>;
-  private readonly clock: TickClock;
+  private readonly host: RaftHost<PdCommandResult>;
   private replica!: Replica<PdCommandResult>;
-  private transport!: RaftTransport;
-  private readonly compactor: LogCompactor<PdCommandResult>;
-  private readonly snapshots: SnapshotShipper<PdCommandResult>;
-  private readonly snapshotLimits: SnapshotLimits;
   /** The applied index the in-memory state reflects (a jump past it = a snapshot was ingested). */
   private stateApplied = 0;
   private lastAppliedTerm = 0;
   private wasServing = false;
   private stopped = false;
-  fatal: unknown = null;
 
-  private constructor(private readonly opts: PdRaftOptions, private readonly engine: StorageEngine) {
+  private constructor(private readonly opts: PdRaftOptions, host: RaftHost<PdCommandResult>, peers: Map<number, string>) {
     this.pdId = opts.pdId;
-    this.peers = new Map(opts.peers ?? []);
+    this.host = host;
+    this.peers = peers;
     this.state = PdState.load(this.rows(), opts.stateLimits ?? {});
-    this.scheduler = new RaftScheduler<PdCommandResult>(engine, this.host());
-    this.clock = new TickClock({ tickMs: opts.tickMs ?? 50, windowTicks: opts.electionTimeoutTicks ?? 10, marginTicks: 2 });
-    this.compactor = new LogCompactor(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), opts.log);
-    this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
-    // PD's range always exists on every member: nothing is ever created by message.
-    const uninit = new UninitializedReplicas<PdCommandResult>({
-      engine, scheduler: this.scheduler, log: opts.log,
-      limits: resolveUninitializedLimits({ maxUninitializedReplicas: 0, maxUninitializedReplicasPerPeer: 0, maxUninitializedReplicasOnDisk: 0 }),
-      makeNode: () => {
-        throw new Error('PD never creates replicas by message');
-      },
-    });
-    this.snapshots = new SnapshotShipper<PdCommandResult>({
-      storeId: opts.pdId, engine, scheduler: this.scheduler, transport: () => this.transport, uninit, log: opts.log,
-      isStopping: () => this.stopped,
-    });
   }
 
   static async start(opts: PdRaftOptions): Promise<PdRaftGroup> {
     if (!opts.members.includes(opts.pdId)) throw new RangeError(`PD ${opts.pdId} is not among the members ${opts.members.join(',')}`);
-    const chunk = resolveSnapshotLimits(opts.snapshots).snapshotChunkBytes;
-    const engine = await StorageEngine.open(opts.dataDir, {
-      ...(opts.storage ?? {}), limits: { maxSnapshotChunkBytes: chunk, ...(opts.storage?.limits ?? {}) },
+    const snapLimits: SnapshotLimits = resolveSnapshotLimits(opts.snapshots);
+    const peers = new Map(opts.peers ?? []);
+    // PD ids play the part of store ids; replica id = PD id; PD's range always exists on every
+    // member, so nothing is created by message; the group never quiesces.
+    const host = await RaftHost.open<PdCommandResult>({
+      storeId: opts.pdId, log: opts.log,
+      engine: () => StorageEngine.open(opts.dataDir, {
+        ...(opts.storage ?? {}), limits: { maxSnapshotChunkBytes: snapLimits.snapshotChunkBytes, ...(opts.storage?.limits ?? {}) },
+      }),
+      transport: raftTransport({
+        storeId: opts.pdId, listenHost: opts.listenHost ?? '127.0.0.1', listenPort: opts.raftPort ?? 0,
+        resolve: (id) => peers.get(id),
+        ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
+        snapshotLimits: snapLimits,
+      }),
+      timing: {
+        ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
+        ...(opts.electionTimeoutTicks !== undefined ? { electionTimeoutTicks: opts.electionTimeoutTicks } : {}),
+        ...(opts.heartbeatIntervalTicks !== undefined ? { heartbeatIntervalTicks: opts.heartbeatIntervalTicks } : {}),
+      },
+      raft: { checkQuorum: true, preVote: true },
+      quiescence: false,
+      uninitialized: false,
+      snapshots: snapLimits,
+      ...(opts.logCompaction ? { logCompaction: opts.logCompaction } : {}),
+      knownPeers: () => opts.members,
     });
     let g: PdRaftGroup;
     try {
+      const engine = host.engine;
       if (!engine.hasRange(PD_RANGE_ID)) {
         // Every member starts from the same initial state (an empty snapshot at BOOTSTRAP_INDEX).
         const desc = pdDescriptor(opts.members);
@@ -137,9 +139,9 @@ export class PdRaftGroup {
       const want = [...opts.members].sort((a, b) => a - b).join(',');
       const have = onDisk?.replicas.map((r) => r.replicaId).join(',') ?? '';
       if (have !== want) throw new Error(`PD data dir holds members ${have}, not ${want} (membership is static)`);
-      g = new PdRaftGroup(opts, engine);
+      g = new PdRaftGroup(opts, host, peers);
     } catch (e) {
-      await engine.close();
+      await host.stop();
       throw e;
     }
     try {
@@ -152,36 +154,22 @@ export class PdRaftGroup {
   }
 
   private async startParts(): Promise<void> {
-    const o = this.opts;
-    const log = this.engine.range(PD_RANGE_ID);
+    const log = this.host.engine.range(PD_RANGE_ID);
     this.lastAppliedTerm = log.applied.term;
     this.stateApplied = log.applied.index;
-    const node = new RawNode({
-      id: o.pdId, storage: log, prng: new Prng(randomInt(0x7fffffff)),
-      electionTimeoutTicks: o.electionTimeoutTicks ?? 10, heartbeatIntervalTicks: o.heartbeatIntervalTicks ?? 2,
-      applied: log.applied.index, checkQuorum: true, preVote: true,
-    });
-    this.replica = new Replica<PdCommandResult>(PD_RANGE_ID, node, log);
-    this.transport = await RaftTransport.start({
-      storeId: o.pdId, listenHost: o.listenHost ?? '127.0.0.1', listenPort: o.raftPort ?? 0,
-      resolve: (id) => this.peers.get(id),
-      ...(o.transportFaults ? { faults: o.transportFaults } : {}),
-      snapshotLimits: this.snapshotLimits,
-      onSnapshot: (start) => this.snapshots.receive(start),
-    }, (from, msgs) => this.onInbound(from, msgs));
-    this.transport.onUnreachable((to) => this.scheduler.withNode(PD_RANGE_ID, (r) => r.node.reportUnreachable(to)));
-    this.scheduler.add(this.replica);
-    this.clock.start(() => {
-      this.scheduler.tick();
-      this.compactor.tick();
-      this.snapshots.sweepStaged();
-    });
+    await this.host.start(this.service());
+    this.replica = this.host.scheduler.get(PD_RANGE_ID)!;
     // A single-member group elects itself at once instead of waiting an election timeout.
-    if (o.members.length === 1) this.scheduler.withNode(PD_RANGE_ID, (r) => r.node.campaign());
+    if (this.opts.members.length === 1) this.host.scheduler.withNode(PD_RANGE_ID, (r) => r.node.campaign());
+  }
+
+  /** The error that stopped the group (disk failure), or null. */
+  get fatal(): unknown {
+    return this.host.fatal;
   }
 
   get raftPort(): number {
-    return this.transport.port;
+    return this.host.transport.port;
   }
 
   setPeer(pdId: number, raftAddress: string): void {
@@ -209,7 +197,7 @@ export class PdRaftGroup {
 
   /** Snapshots sent / received by this node (PD-to-PD catch-up). */
   get snapshotCounters(): Readonly<{ snapshotsSent: number; snapshotsReceived: number }> {
-    return this.snapshots.counters;
+    return this.host.counters;
   }
 
   get appliedIndex(): number {
@@ -232,7 +220,7 @@ export class PdRaftGroup {
     const problem = commandProblem(cmd);
     if (problem !== null) return Promise.reject(invalidArgument(`PD command ${cmd.t} refused: ${problem}`));
     return new Promise((resolve, reject) => {
-      const res = this.scheduler.propose(PD_RANGE_ID, encodePdCommand(cmd), (o) => {
+      const res = this.host.scheduler.propose(PD_RANGE_ID, encodePdCommand(cmd), (o) => {
         if (o.kind === 'applied') resolve(o.result);
         else reject(new PdProposalError(`proposal ${o.kind}: ${o.reason}`, this.leaderId, o.kind === 'unknown'));
       });
@@ -242,7 +230,7 @@ export class PdRaftGroup {
 
   /** Asks raft to hand leadership to `pdId` (tests, graceful stop). */
   transferLeader(pdId: number): void {
-    this.scheduler.withNode(PD_RANGE_ID, (r) => r.node.transferLeader(pdId));
+    this.host.scheduler.withNode(PD_RANGE_ID, (r) => r.node.transferLeader(pdId));
   }
 
   /**
@@ -270,13 +258,7 @@ export class PdRaftGroup {
     if (this.stopped) return;
     this.stopped = true;
     this.checkServing();
-    this.clock.stop();
-    await this.compactor.stop();
-    await this.scheduler.stop();
-    await this.snapshots.stop();
-    this.replica?.failAll('PD stopping');
-    if (this.transport) await this.transport.stop();
-    await this.engine.close();
+    await this.host.stop();
   }
 
   private checkServing(): void {
@@ -284,29 +266,6 @@ export class PdRaftGroup {
     if (s !== this.wasServing) {
       this.wasServing = s;
       this.opts.onServingChange?.(s);
-    }
-  }
-
-  private onInbound(from: number, msgs: ReadonlyArray<RangeMessage>): void {
-    if (this.stopped) return;
-    for (const { rangeId, msg } of msgs) {
-      if (rangeId !== PD_RANGE_ID || msg.to !== this.pdId || msg.from !== from) continue;
-      try {
-        this.scheduler.step(rangeId, msg);
-      } catch (e) {
-        this.opts.log.warn('dropped a raft message raft refused', { fromPd: from, err: e });
-      }
-    }
-  }
-
-  private send(msgs: readonly Message[]): void {
-    for (const m of msgs) {
-      if (m.type === MessageType.Snap) {
-        // Raft's snapshot data is a build request: the shipper builds and streams PD's range.
-        this.snapshots.send(this.replica, m, m.to);
-        continue;
-      }
-      if (!this.transport.send(m.to, PD_RANGE_ID, m)) this.replica.node.reportUnreachable(m.to);
     }
   }
 
@@ -323,7 +282,7 @@ export class PdRaftGroup {
       }
     }
     const last = entries[entries.length - 1]!;
-    this.engine.apply(PD_RANGE_ID, {
+    this.host.engine.apply(PD_RANGE_ID, {
       puts: w.puts, deletes: w.deletes, applied: { index: last.index, term: last.term }, ...(confState ? { confState } : {}),
     });
     this.lastAppliedTerm = last.term;
@@ -355,7 +314,7 @@ export class PdRaftGroup {
   }
 
   private rows(): { key: Uint8Array; value: Uint8Array }[] {
-    return this.engine.db.scan(ColumnFamily.Default, { gte: Buffer.alloc(0) }).map((kv) => ({ key: kv.key, value: kv.value }));
+    return this.host.engine.db.scan(ColumnFamily.Default, { gte: Buffer.alloc(0) }).map((kv) => ({ key: kv.key, value: kv.value }));
   }
 
   /** After a snapshot was ingested: the state is whatever the snapshot's rows say. */
@@ -370,19 +329,17 @@ export class PdRaftGroup {
     this.checkServing();
   }
 
-  private host(): GroupHost<PdCommandResult> {
+  /** PD's metadata as a host service. */
+  private service(): HostService<PdCommandResult> {
     return {
-      send: (_r, msgs) => this.send(msgs),
-      flush: () => this.transport.flush(),
       applyEntries: (_r, entries) => this.applyEntries(entries),
       onSoftState: (r, ss) => {
         if (ss.lead !== r.lead) this.opts.log.info('PD raft leader changed', { lead: ss.lead, role: ss.role });
         // replica.role is updated when this returns.
-        setImmediate(() => this.checkServing());
+        this.host.clock.nextTurn(() => this.checkServing());
       },
       onApplied: () => this.onAppliedState(),
       onFatal: (err) => {
-        this.fatal = err;
         this.opts.log.error('PD raft group failed', { err });
         this.opts.onFatal?.(err);
       },

@@ -6,7 +6,8 @@
 //   pd.port; pd.raftPort; pd.setPeer(2, { raft, client });   // addresses known later (ephemeral ports)
 //   await pd.stop();
 import * as grpc from '@grpc/grpc-js';
-import { createLogger, type LogCompactionLimits, type Logger, type SnapshotLimits } from '@rangekv/store';
+import type { LogCompactionLimits, SnapshotLimits } from '@rangekv/multiraft';
+import { createLogger, type Logger } from '@rangekv/store';
 import type { StorageEngineOptions } from '@rangekv/storage';
 import type { TransportFaults } from '@rangekv/transport';
 import { PdHttpServer } from './pd-http.js';

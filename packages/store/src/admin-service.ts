@@ -19,11 +19,11 @@ import type { KvResult } from './kv-state-machine.js';
 import { parseHeader, type Header, type ParsedHeader } from './kv-service.js';
 import type { StoreLimits } from './limits.js';
 import type { Logger } from './logger.js';
-import type { ProposalOutcome } from './replica.js';
-import type { RaftScheduler } from './raft-scheduler.js';
+import type { ProposalOutcome } from '@rangekv/multiraft';
+import type { RaftScheduler } from '@rangekv/multiraft';
 import { descriptorToProto, epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
 import { isJoint, splitKeyProblem } from './range-descriptors.js';
-import type { Replica } from './replica.js';
+import type { Replica } from '@rangekv/multiraft';
 
 export interface AdminStoreContext {
   storeId: number;

@@ -5,7 +5,7 @@
 // (descriptor, data) left by the entries before it, as on every other replica.
 import { EntryType } from '@rangekv/raft';
 import { isAdminCommand } from './admin-command.js';
-import type { ApplyEntry } from './raft-scheduler.js';
+import type { ApplyEntry } from '@rangekv/multiraft';
 
 /** Entries applied on the main thread, one at a time: membership changes and admin commands. */
 export function changesRange(e: ApplyEntry): boolean {

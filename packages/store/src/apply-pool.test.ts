@@ -9,7 +9,7 @@ import { ApplyPoolClosedError, PoolKvApplier, type ApplyPoolLimits } from './app
 import { encodeKvCommand, KvCommandType, type KvCommand } from './kv-command.js';
 import { InlineKvApplier, type KvApplier } from './kv-applier.js';
 import type { KvResult } from './kv-state-machine.js';
-import type { ApplyEntry } from './raft-scheduler.js';
+import type { ApplyEntry } from '@rangekv/multiraft';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 const V = 3;

@@ -28,7 +28,7 @@ import {
 } from './apply-task.js';
 import type { KvApplier } from './kv-applier.js';
 import type { KvApplyExtra, KvResult } from './kv-state-machine.js';
-import { EntryApplyError, type ApplyEntry } from './raft-scheduler.js';
+import { EntryApplyError, type ApplyEntry } from '@rangekv/multiraft';
 
 /** StoreServerOptions.applyWorkers when not given (see README "Apply workers" for the figures behind it). */
 export const DEFAULT_APPLY_WORKERS = 1;

@@ -7,7 +7,7 @@
 import type { ConfState, EntryType } from '@rangekv/raft';
 import { decodeDescriptor, encodeDescriptor, type AppliedState, type RangeDescriptor } from '@rangekv/storage';
 import type { KvResult } from './kv-state-machine.js';
-import type { ApplyEntry } from './raft-scheduler.js';
+import type { ApplyEntry } from '@rangekv/multiraft';
 
 /** workerData of every apply worker. */
 export interface ApplyWorkerInit {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rangeKeyPrefix } from './testing/local-cluster.js';
+import { rangeKeyPrefix } from '@rangekv/multiraft/testing/local-cluster';
 import { StoreCluster } from './testing/store-cluster.js';
 
 test('graceful stop moves every leadership to another store before stopping: the ranges never lack a leader', async () => {

@@ -1,9 +1,5 @@
 // Public API of @rangekv/store.
-export {
-  RaftScheduler, EntryApplyError, ReplicaFailedError, DEFAULT_SCHEDULER_LIMITS, type GroupHost, type ApplyEntry, type SchedulerLimits, type SchedulerStats,
-} from './raft-scheduler.js';
-export { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
-export { StoreServer, type StoreServerOptions, type RaftTuning, type RangeStatusSummary } from './store-server.js';
+export { StoreServer, type StoreServerOptions } from './store-server.js';
 export {
   bootstrapStore, claimDataDir, firstRangeDescriptor, bootstrapDescriptors, BootstrapError, STORE_IDENT_FILE, FIRST_RANGE_ID,
   type BootstrapOptions, type StoreIdentity,
@@ -34,14 +30,4 @@ export { storeIdSpace, PD_BOOTSTRAP_MARKER } from './store-server.js';
 export { descriptorFromProto, descriptorToProto, replicaToProto, notLeader, rangeNotFound, keyNotInRange, epochNotMatch, serverBusy } from './range-errors.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
 export { parseStoreFlags, parsePeers, parseAddress, FlagError, STORE_USAGE, type StoreFlags } from './store-flags.js';
-export { TickClock, type TickClockOptions } from './tick-clock.js';
-export { StoreLiveness, type StoreLivenessOptions, type PeerLiveness } from './store-liveness.js';
-export { WAKE_READ_CTX, isWakeReadCtx, type WakeReason } from './quiescence.js';
-// Used by packages/pd to drive its own raft group with the store's machinery.
-export { LogCompactor, resolveLogCompactionLimits, DEFAULT_LOG_COMPACTION_LIMITS, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
-export { SnapshotShipper, type SnapshotCounters, type SnapshotShipperDeps } from './snapshot-shipper.js';
-export {
-  UninitializedReplicas, resolveUninitializedLimits, DEFAULT_UNINITIALIZED_LIMITS, type UninitializedReplicasDeps, type UninitializedLimits,
-} from './uninitialized-replicas.js';
-export { resolveSnapshotLimits, DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-limits.js';
 export { emitEvent, exitOnStopSignals, readPeersFromStdin } from './process-main.js';

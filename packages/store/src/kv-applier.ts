@@ -19,7 +19,7 @@
 // own work on the main thread, then `await applier.apply(id, newDesc, after)`.
 import type { RangeDescriptor, StorageEngine } from '@rangekv/storage';
 import { rocksKvReader, runKvEntries, type KvApplyExtra, type KvResult } from './kv-state-machine.js';
-import type { ApplyEntry } from './raft-scheduler.js';
+import type { ApplyEntry } from '@rangekv/multiraft';
 
 export interface KvApplier {
   /** 'inline' (main thread) or 'pool' (apply workers). */

@@ -29,8 +29,8 @@ import type { StoreLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { PendingReads } from './pending-reads.js';
 import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
-import type { RaftScheduler } from './raft-scheduler.js';
-import type { Replica } from './replica.js';
+import type { RaftScheduler } from '@rangekv/multiraft';
+import type { Replica } from '@rangekv/multiraft';
 import { secondsSince, type StoreMetrics } from './store-metrics.js';
 
 /** What the KV service needs from its store. */

@@ -7,7 +7,7 @@ import { EntryType, encodeConfChange, type Ready } from '@rangekv/raft';
 import { ColumnFamily, ReplicaRole, StorageEngine, type ApplyBatch, type RangeDescriptor } from '@rangekv/storage';
 import { encodeKvCommand, KvCommandType, type KvCommand } from './kv-command.js';
 import { applyKvEntries, type KvResult } from './kv-state-machine.js';
-import { EntryApplyError, type ApplyEntry } from './raft-scheduler.js';
+import { EntryApplyError, type ApplyEntry } from '@rangekv/multiraft';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 const str = (v: Uint8Array | null | undefined): string | undefined => (v == null ? undefined : new TextDecoder().decode(v));

@@ -21,7 +21,7 @@
 import { EntryType, type ConfState } from '@rangekv/raft';
 import { ColumnFamily, keyInSpan, type ApplyBatch, type RangeDescriptor, type RocksDb, type StorageEngine } from '@rangekv/storage';
 import { decodeKvCommand, KvCommandDecodeError, KvCommandType, type KvCommand } from './kv-command.js';
-import { EntryApplyError, type ApplyEntry } from './raft-scheduler.js';
+import { EntryApplyError, type ApplyEntry } from '@rangekv/multiraft';
 
 /** What applying one entry did, for its proposer. */
 export type KvResult =

@@ -20,9 +20,9 @@ import { decodeAdminCommand, decodeConfChangeContext, type SplitCommand } from '
 import { KvCommandDecodeError } from './kv-command.js';
 import type { KvResult } from './kv-state-machine.js';
 import type { Logger } from './logger.js';
-import { EntryApplyError, type ApplyEntry, type RaftScheduler } from './raft-scheduler.js';
+import { EntryApplyError, type ApplyEntry, type RaftScheduler } from '@rangekv/multiraft';
 import { descriptorAfterConfChange, isJoint, splitDescriptors, splitKeyProblem } from './range-descriptors.js';
-import type { Replica } from './replica.js';
+import type { Replica } from '@rangekv/multiraft';
 
 export interface AdminApplyContext {
   storeId: number;

@@ -147,7 +147,7 @@ describe('store metrics and status HTTP on a 3-store cluster', () => {
 
   test('a fatal error turns health to failed (503) with the reason', async () => {
     const s = c.server(2);
-    (s as unknown as { onFatal(e: unknown): void }).onFatal(new Error('disk on fire'));
+    s.host.onFatal(new Error('disk on fire'));
     const h = s.health();
     assert.equal(h.status, 'failed');
     assert.match(h.status === 'failed' ? h.reason : '', /disk on fire/);

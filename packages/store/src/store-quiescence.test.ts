@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { metapb } from '@rangekv/proto';
 import type { StoreServer } from './store-server.js';
-import { rangeKeyPrefix } from './testing/local-cluster.js';
+import { rangeKeyPrefix } from '@rangekv/multiraft/testing/local-cluster';
 import { StoreCluster, type StoreClusterOptions } from './testing/store-cluster.js';
 
 const b = (s: string): Buffer => Buffer.from(s);

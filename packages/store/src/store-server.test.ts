@@ -7,7 +7,7 @@ import { metapb } from '@rangekv/proto';
 import { ColumnFamily } from '@rangekv/storage';
 import { AmbiguousResultError, InvalidArgumentError } from './errors.js';
 import { StoreCluster } from './testing/store-cluster.js';
-import { rangeKeyPrefix } from './testing/local-cluster.js';
+import { rangeKeyPrefix } from '@rangekv/multiraft/testing/local-cluster';
 
 const b = (s: string): Buffer => Buffer.from(s);
 const str = (v: Uint8Array | null | undefined): string => Buffer.from(v ?? new Uint8Array(0)).toString();

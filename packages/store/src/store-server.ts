@@ -1,29 +1,31 @@
-// StoreServer: one store process's moving parts wired together.
+// StoreServer: one store process: the Multi-Raft host (packages/multiraft) with the KV
+// state machine plugged in, the KV and admin gRPC services, the PD link, HTTP status.
 //
-//   StorageEngine (one RocksDB) ── RaftScheduler (one ready loop) ── Replica per range on disk
-//        │                              │  send/flush                    ▲ step
-//        │                              ▼                                │
-//        │                         RaftTransport (gRPC streams to peer stores)
-//        └── KvService (reads RocksDB) ◄── gRPC KV server (clients)
+//   RaftHost (engine, ready loop, transport, ticks, liveness, snapshots) ── KvStoreService
+//        ▲ applyEntries / reads / soft state                                  │
+//        └── KvService, AdminService ◄── gRPC KV + admin server (clients)      └── PdLink
 //
 //   const s = await StoreServer.start({ storeId: 1, dataDir, peers: { 2: '127.0.0.1:7002' } });
 //   s.kvPort; s.raftPort;  s.setPeer(3, '127.0.0.1:7003');
 //   await s.stop();
 //
-// Start: claim the data dir (identity file), open the engine, recreate a Replica for
-// every initialized range on disk (raft node id = this store's replica id in the range's
-// descriptor, applied = the range's applied index), start the transport, the tick timer
-// and the KV gRPC server. Stop (graceful): stop accepting KV calls, stop ticking, let
-// the scheduler finish in-flight persists and applies, answer what still waits
-// (writes: ambiguous, reads: unavailable), stop the transport, close the engine.
-import { randomInt } from 'node:crypto';
+// Start: claim the data dir (identity file), open the host (engine), build the services
+// over it, start the host (a replica for every range on disk, transport, ticks), then the
+// gRPC server and the PD link. Stop (graceful): move leaderships away, stop accepting KV
+// calls, stop the host (in-flight persists and applies finish; what still waits is
+// answered: writes ambiguous, reads unavailable; the apply workers close; the engine closes).
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { metapb } from '@rangekv/proto';
 import * as grpc from '@grpc/grpc-js';
-import { MessageRefusedError, MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
-import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type RangeLogStore, type StorageEngineOptions } from '@rangekv/storage';
-import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits, type TransportMetrics } from '@rangekv/transport';
+import { StateRole } from '@rangekv/raft';
+import { ReplicaRole, StorageEngine, type IdAllocator, type StorageEngineOptions } from '@rangekv/storage';
+import type { TransportFaults, TransportLimits, TransportMetrics } from '@rangekv/transport';
+import {
+  RaftHost, raftTransport, resolveSnapshotLimits, type ApplyEntry, type HostService, type HostTiming, type LogCompactionLimits,
+  type RaftTuning, type RangeStatusSummary, type ReplicaFailedError, type SchedulerLimits, type SnapshotLimits, type UninitializedLimits,
+  type Replica, type HostCounters, type RaftScheduler, type StoreLiveness, type UninitializedReplicas, type SnapshotShipper,
+} from '@rangekv/multiraft';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { RangeErrorReply, UnavailableError } from './errors.js';
 import { PdLink, type PdLinkHost, type PdLinkLimits } from './pd-link.js';
@@ -40,22 +42,10 @@ import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSo
 import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
 import { descriptorFromProto, notLeader } from './range-errors.js';
-import { isWakeReadCtx } from './quiescence.js';
-import { RaftScheduler, type ApplyEntry, type GroupHost, type ReplicaFailedError, type SchedulerLimits } from './raft-scheduler.js';
 import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
-import { Replica } from './replica.js';
-import { StoreLiveness } from './store-liveness.js';
 import { StoreMetrics } from './store-metrics.js';
-import { TickClock } from './tick-clock.js';
-import { LogCompactor, resolveLogCompactionLimits, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
-import { SnapshotShipper, type SnapshotCounters } from './snapshot-shipper.js';
-import { resolveSnapshotLimits, type SnapshotLimits } from './snapshot-limits.js';
-import { UninitializedReplicas, createsReplica, resolveUninitializedLimits, type UninitializedLimits } from './uninitialized-replicas.js';
 
-/** Raft knobs a store may set for all its groups (ids, storage and timing are the store's). */
-export type RaftTuning = Partial<Pick<RaftConfig,
-  | 'maxMsgBytes' | 'maxInflightMsgs' | 'maxInflightBytes' | 'maxUncommittedEntriesBytes' | 'maxApplyBytes'
-  | 'maxEntryBytes' | 'maxPendingReads' | 'checkQuorum' | 'preVote' | 'leaseMarginTicks'>>;
+export type { RaftTuning, RangeStatusSummary } from '@rangekv/multiraft';
 
 export interface StoreServerOptions {
   storeId: number;
@@ -99,8 +89,10 @@ export interface StoreServerOptions {
   applyLimits?: Partial<Omit<ApplyPoolLimits, 'threads'>>;
   /** Tests: one TransportFaults shared by several stores. */
   transportFaults?: TransportFaults;
-  /** Snapshot stream bounds (snapshot-limits.ts). */
+  /** Snapshot stream bounds (multiraft snapshot-limits.ts). */
   snapshots?: Partial<SnapshotLimits>;
+  /** Any other host timing (multiraft timing.ts: leaseMarginTicks, ...); the fields above win over it. */
+  timing?: Partial<HostTiming>;
   /** Bounds and collection of replicas created by message (uninitialized-replicas.ts). */
   uninitialized?: Partial<UninitializedLimits>;
   /** When the store compacts raft logs (log-compactor.ts). */
@@ -118,21 +110,6 @@ export interface StoreServerOptions {
   onFatal?: (err: unknown) => void;
 }
 
-export interface RangeStatusSummary {
-  rangeId: number;
-  replicaId: number;
-  isLeader: boolean;
-  /** Leader's replica id as this replica knows it (0 = unknown). */
-  lead: number;
-  term: number;
-  commit: number;
-  applied: number;
-  descriptor: RangeDescriptor | null;
-  /** Not ticking (quiescence.ts). */
-  quiescent: boolean;
-  /** Set when the replica failed (a committed entry it cannot apply): it serves nothing until a restart. */
-  failed?: string;
-}
 
 function peersMap(p: StoreServerOptions['peers']): Map<number, string> {
   if (p === undefined) return new Map();
@@ -150,87 +127,26 @@ export function storeIdSpace(storeId: number): { first: number; limit: number; b
   return { first: storeId * 2 ** 32, limit: (storeId + 1) * 2 ** 32, blockSize: 64 };
 }
 
-/** At most one warn line per this many ms for refused inbound raft messages (a flood must not flood the log). */
-const REJECT_LOG_INTERVAL_MS = 1_000;
-
-/** Logs the first event of each interval with how many more there were since the last line. */
-class RateLimitedWarn {
-  private lastMs = -Infinity;
-  private suppressed = 0;
-
-  constructor(private readonly intervalMs: number, private readonly write: (first: Record<string, unknown>, suppressed: number) => void) {}
-
-  note(fromStore: number, rangeId: number | null, reason: string): void {
-    const now = performance.now();
-    if (now - this.lastMs < this.intervalMs) {
-      this.suppressed++;
-      return;
-    }
-    this.write({ fromStore, rangeId, reason }, this.suppressed);
-    this.lastMs = now;
-    this.suppressed = 0;
-  }
-}
-
-/** How often idle uninitialized replicas are collected (uninitialized-replicas.ts sweep). */
-const UNINITIALIZED_SWEEP_MS = 1_000;
-
-/** How often a stopping store re-asks its ranges to transfer leadership (a transfer can be dropped). */
-const LEADER_DRAIN_RETRY_MS = 200;
-
-/** The voter on another store with the highest match index (0 if none is known). */
-function transferTarget(r: Replica<KvResult>, myStore: number): number {
-  const d = r.log.descriptor;
-  const progress = r.node.status().progress;
-  if (d === null || progress === null) return 0;
-  let best = 0;
-  let bestMatch = -1;
-  for (const x of d.replicas) {
-    if (x.storeId === myStore || x.role !== ReplicaRole.Voter) continue;
-    const m = progress.get(x.replicaId)?.match ?? -1;
-    if (m > bestMatch) {
-      best = x.replicaId;
-      bestMatch = m;
-    }
-  }
-  return best;
-}
-
 /** Written once a store created range 1 from PD's bootstrap. */
 export const PD_BOOTSTRAP_MARKER = 'pd-bootstrapped.json';
-
-function storeOfReplica(d: RangeDescriptor | null, replicaId: number): number | undefined {
-  return d?.replicas.find((r) => r.replicaId === replicaId)?.storeId;
-}
 
 export class StoreServer {
   readonly storeId: number;
   readonly limits: StoreLimits;
   readonly log: Logger;
-  readonly engine: StorageEngine;
-  readonly scheduler: RaftScheduler<KvResult>;
+  /** The Multi-Raft host: engine, ready loop, transport, ticks, liveness, snapshots. */
+  readonly host: RaftHost<KvResult>;
   readonly reads: PendingReads;
   readonly kv: KvService;
   readonly admin: AdminService;
   /** Ids this store hands out itself (split's new ranges, added replicas when the caller gives none). */
   private readonly ids: IdAllocator;
   private readonly peers: Map<number, string>;
-  private transport!: RaftTransport;
-  private grpcServer!: grpc.Server;
-  /** Raft time: one tick per slot, and whether tick-counted leases can be trusted now. */
-  readonly clock: TickClock;
-  /** Which peer stores are alive (store-liveness.ts); wakes quiescent ranges when one goes down. */
-  readonly liveness: StoreLiveness;
+  private grpcServer: grpc.Server | null = null;
   private stopping: Promise<void> | null = null;
   private pdLink: PdLink | null = null;
   private bootstrapping = false;
-  /** Set once stop() has moved leaderships away: inbound raft messages are dropped from then on. */
-  private closing = false;
   private port = 0;
-  private sweepTimer: NodeJS.Timeout | null = null;
-  /** Raft messages the transport refused (malformed, out of range): one warn line per second at most. */
-  private readonly rejectLog = new RateLimitedWarn(REJECT_LOG_INTERVAL_MS, (first, suppressed) =>
-    this.log.warn('refused a malformed raft message from a peer', { ...first, alsoRefused: suppressed }));
   /** Prometheus metrics of this store, in a registry of its own (store-metrics.ts). */
   readonly metrics: StoreMetrics;
   private http: HttpStatusServer | null = null;
@@ -238,36 +154,8 @@ export class StoreServer {
   private serving = false;
   /** Where committed entries are applied: inline until startParts starts the worker pool. */
   private applier: KvApplier;
-  /** Counters for tests and (later) metrics. */
-  readonly counters: Record<string, number> & SnapshotCounters & LogCompactorCounters & {
-    inboundUnknownRange: number; inboundWrongReplica: number; inboundMalformed: number; inboundFailedRange: number;
-    readHeartbeatsSent: number;
-  } = {
-    /** Inbound raft messages: for a range not here (a leader's may create an uninitialized replica), not addressed to our replica, refused by raft. */
-    inboundUnknownRange: 0,
-    inboundWrongReplica: 0,
-    inboundMalformed: 0,
-    /** Inbound raft messages for a replica that failed (failedRanges): dropped. */
-    inboundFailedRange: 0,
-    /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
-    readHeartbeatsSent: 0,
-    // Snapshots over the wire (snapshot-shipper.ts) and log compaction (log-compactor.ts).
-    snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
-    snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
-    logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
-  };
-  readonly snapshotLimits: SnapshotLimits;
-  /** Replicas created by message (uninitialized until a snapshot arrives). */
-  readonly uninitialized: UninitializedReplicas<KvResult>;
-  readonly snapshots: SnapshotShipper<KvResult>;
-  readonly compactor: LogCompactor<KvResult>;
-  fatal: unknown = null;
-  /**
-   * Replicas taken out because a committed entry could not be applied (EntryApplyError),
-   * with the reason: they serve nothing and take no raft messages until a restart (which
-   * meets the same entry and fails them again, without stopping the store).
-   */
-  readonly failedRanges = new Map<number, string>();
+  private grpcDone: Promise<void> = Promise.resolve();
+  private readonly adminApplyCtx: AdminApplyContext;
 
   /** Writes range 1 over the whole keyspace into an empty data dir (see bootstrap.ts). */
   static bootstrap(dataDir: string, opts: BootstrapOptions): Promise<void> {
@@ -278,13 +166,44 @@ export class StoreServer {
     const ident = claimDataDir(opts.dataDir, opts.storeId);
     const limits = resolveStoreLimits(opts.limits);
     const snapLimits = resolveSnapshotLimits(opts.snapshots);
-    const engine = await StorageEngine.open(opts.dataDir, {
-      ...(opts.storage ?? {}),
-      limits: { maxSnapshotChunkBytes: snapLimits.snapshotChunkBytes, ...(opts.storage?.limits ?? {}) },
+    const log = (opts.log ?? createLogger()).child({ storeId: opts.storeId });
+    const peers = peersMap(opts.peers);
+    const resolve = (id: number): string | undefined => (opts.resolve ? opts.resolve(id) : peers.get(id));
+    let pdLink: PdLink | null = null;
+    const host = await RaftHost.open<KvResult>({
+      storeId: opts.storeId, log,
+      engine: () => StorageEngine.open(opts.dataDir, {
+        ...(opts.storage ?? {}),
+        limits: { maxSnapshotChunkBytes: snapLimits.snapshotChunkBytes, ...(opts.storage?.limits ?? {}) },
+      }),
+      transport: raftTransport({
+        storeId: opts.storeId, listenHost: opts.listenHost ?? '127.0.0.1', listenPort: opts.raftPort ?? 0, resolve,
+        ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
+        ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
+        snapshotLimits: snapLimits,
+      }),
+      timing: {
+        ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
+        ...(opts.electionTimeoutTicks !== undefined ? { electionTimeoutTicks: opts.electionTimeoutTicks } : {}),
+        ...(opts.heartbeatIntervalTicks !== undefined ? { heartbeatIntervalTicks: opts.heartbeatIntervalTicks } : {}),
+        ...(opts.livenessIntervalMs !== undefined ? { livenessIntervalMs: opts.livenessIntervalMs } : {}),
+        ...(opts.livenessTimeoutMs !== undefined ? { livenessTimeoutMs: opts.livenessTimeoutMs } : {}),
+        ...(opts.timing ?? {}),
+      },
+      ...(opts.raft ? { raft: opts.raft } : {}),
+      ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
+      ...(opts.quiescence !== undefined ? { quiescence: opts.quiescence } : {}),
+      ...(opts.logCompaction ? { logCompaction: opts.logCompaction } : {}),
+      snapshots: snapLimits,
+      ...(opts.uninitialized ? { uninitialized: opts.uninitialized } : {}),
+      isGone: (rangeId) => pdLink?.rangeGone(rangeId) ?? Promise.resolve(null),
+      knownPeers: () => (opts.resolve ? [] : peers.keys()),
     });
-    const s = new StoreServer(opts, limits, engine, ident.token);
+    const s = new StoreServer(opts, limits, host, peers, ident.token, log);
     try {
-      await s.startParts(opts);
+      await s.startParts(opts, (l) => {
+        pdLink = l;
+      });
     } catch (e) {
       await s.stop().catch(() => {});
       throw e;
@@ -292,54 +211,83 @@ export class StoreServer {
     return s;
   }
 
-  private constructor(private readonly opts: StoreServerOptions, limits: StoreLimits, engine: StorageEngine, private readonly token: string) {
+  private constructor(
+    private readonly opts: StoreServerOptions, limits: StoreLimits, host: RaftHost<KvResult>, peers: Map<number, string>,
+    private readonly token: string, log: Logger,
+  ) {
     this.storeId = opts.storeId;
     this.limits = limits;
-    this.log = (opts.log ?? createLogger()).child({ storeId: opts.storeId });
-    this.engine = engine;
+    this.log = log;
+    this.host = host;
+    this.peers = peers;
+    const engine = host.engine;
     this.applier = new InlineKvApplier(engine);
-    this.peers = peersMap(opts.peers);
     this.reads = new PendingReads(opts.storeId, limits);
-    this.clock = new TickClock({
-      tickMs: opts.tickMs ?? 50, windowTicks: opts.electionTimeoutTicks ?? 10, marginTicks: opts.raft?.leaseMarginTicks ?? 2,
-    });
-    this.scheduler = new RaftScheduler<KvResult>(engine, this.host(), opts.scheduler ?? {});
-    this.liveness = new StoreLiveness({
-      storeId: opts.storeId,
-      livenessIntervalMs: opts.livenessIntervalMs ?? 250,
-      livenessTimeoutMs: opts.livenessTimeoutMs ?? 2_000,
-      peers: () => this.peerStores(),
-      ping: (s) => this.transport.sendLiveness(s),
-      flush: () => this.transport.flush(),
-      onDown: (s) => this.onStoreDown(s),
-    });
     this.metrics = this.createMetrics(opts);
-    this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
-    this.uninitialized = new UninitializedReplicas<KvResult>({
-      engine, scheduler: this.scheduler, makeNode: (id, log) => this.makeNode(id, log),
-      limits: resolveUninitializedLimits(opts.uninitialized), log: this.log,
-      isGone: (rangeId) => this.pdLink?.rangeGone(rangeId) ?? Promise.resolve(null),
-      busy: (rangeId) => this.snapshots.isReceiving(rangeId),
-    });
-    this.snapshots = new SnapshotShipper<KvResult>({
-      storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
-      uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters,
-    });
-    this.compactor = new LogCompactor<KvResult>(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), this.log, this.counters);
-    // Raft's lease is counted in ticks, and a quiescent group does not tick: see the
-    // README ("Quiescence and leases").
-    const leaseTicks = (opts.electionTimeoutTicks ?? 10) + (opts.raft?.leaseMarginTicks ?? 2);
     this.kv = new KvService({
-      storeId: this.storeId, engine, scheduler: this.scheduler, reads: this.reads, limits, log: this.log,
-      leaseUsable: (r) => this.clock.leaseUsable() && this.scheduler.ticksAwake(r) >= leaseTicks,
+      storeId: this.storeId, engine, scheduler: host.scheduler, reads: this.reads, limits, log: this.log,
+      leaseUsable: (r) => host.leaseUsable(r),
       metrics: this.metrics,
     });
     this.ids = engine.idAllocator('range', storeIdSpace(this.storeId));
     this.admin = new AdminService({
-      storeId: this.storeId, scheduler: this.scheduler, limits, log: this.log, allocateId: () => this.ids.allocate(),
+      storeId: this.storeId, scheduler: host.scheduler, limits, log: this.log, allocateId: () => this.ids.allocate(),
       storeKnown: (id) => this.resolvePeer(id) !== undefined,
-      storeLive: (id) => id === this.storeId || this.liveness.isLive(id),
+      storeLive: (id) => id === this.storeId || host.liveness.isLive(id),
     });
+    this.adminApplyCtx = {
+      storeId: this.storeId, engine, scheduler: host.scheduler, log: this.log,
+      takeUninitialized: async (rangeId) => {
+        await host.uninitialized.settled(rangeId);
+        return host.uninitialized.take(rangeId);
+      },
+      startReplica: (rangeId) => host.startReplica(rangeId),
+      onSplit: (left, right) => {
+        this.metrics.splits.inc();
+        this.pdLink?.rangeChanged(left.rangeId);
+        this.pdLink?.rangeChanged(right.rangeId);
+      },
+      onMembership: (d) => this.pdLink?.rangeChanged(d.rangeId),
+      onRemoved: (rangeId) => host.clock.nextTurn(() => void host.destroyReplica(rangeId, { clearData: true })),
+    };
+  }
+
+  // The host's parts, for tests and tools.
+  get engine(): StorageEngine {
+    return this.host.engine;
+  }
+
+  get scheduler(): RaftScheduler<KvResult> {
+    return this.host.scheduler;
+  }
+
+  get liveness(): StoreLiveness {
+    return this.host.liveness;
+  }
+
+  get uninitialized(): UninitializedReplicas<KvResult> {
+    return this.host.uninitialized;
+  }
+
+  get snapshots(): SnapshotShipper<KvResult> {
+    return this.host.snapshots;
+  }
+
+  get counters(): HostCounters {
+    return this.host.counters;
+  }
+
+  get failedRanges(): ReadonlyMap<number, string> {
+    return this.host.failedRanges;
+  }
+
+  get snapshotLimits(): SnapshotLimits {
+    return this.host.snapshotLimits;
+  }
+
+  /** The error that stopped the store (disk failure, broken invariant), or null. */
+  get fatal(): unknown {
+    return this.host.fatal;
   }
 
   get kvPort(): number {
@@ -347,7 +295,7 @@ export class StoreServer {
   }
 
   get raftPort(): number {
-    return this.transport.port;
+    return this.host.transport.port;
   }
 
   /** The HTTP status server's port; null when it is off (`httpPort: null`). */
@@ -370,82 +318,33 @@ export class StoreServer {
     this.peers.set(storeId, address);
   }
 
-  private async startParts(opts: StoreServerOptions): Promise<void> {
-    const host = opts.listenHost ?? '127.0.0.1';
+  private async startParts(opts: StoreServerOptions, linked: (l: PdLink) => void): Promise<void> {
+    const listen = opts.listenHost ?? '127.0.0.1';
     // First, so /health says "starting" while the ranges load.
-    if (opts.httpPort !== null) this.http = await this.startHttp(host, opts.httpPort ?? 0, opts.httpLimits ?? {});
+    if (opts.httpPort !== null) this.http = await this.startHttp(listen, opts.httpPort ?? 0, opts.httpLimits ?? {});
     this.engine.logWriter.onSync = (us) => this.metrics.walFsyncSeconds.observe(us / 1e6);
-    const resolve = (id: number): string | undefined => this.resolvePeer(id);
     const applyWorkers = opts.applyWorkers ?? DEFAULT_APPLY_WORKERS;
     if (!Number.isSafeInteger(applyWorkers) || applyWorkers < 0) throw new RangeError(`applyWorkers must be an integer >= 0, got ${applyWorkers}`);
     if (applyWorkers > 0) this.applier = PoolKvApplier.create(this.engine, { ...opts.applyLimits, threads: applyWorkers }); // applies wait for its threads
-    this.transport = await RaftTransport.start({
-      storeId: this.storeId, listenHost: host, listenPort: opts.raftPort ?? 0, resolve,
-      ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
-      ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
-      snapshotLimits: this.snapshotLimits,
-      onSnapshot: (start) => this.snapshots.receive(start),
-    }, (fromStore, msgs) => this.onInbound(fromStore, msgs));
-    this.transport.onUnreachable((toStore) => this.onUnreachable(toStore));
-    this.transport.onHeard((fromStore) => this.liveness.heard(fromStore));
-    this.transport.onInboundReject((r) => this.rejectLog.note(r.fromStore, r.rangeId, r.reason));
-    for (const rangeId of this.engine.rangeIds()) this.addReplica(rangeId);
-    this.clock.start(() => {
-      this.scheduler.tick();
-      this.compactor.tick();
-      this.snapshots.sweepStaged();
-    });
-    this.liveness.start();
-    this.sweepTimer = setInterval(() => {
-      void this.uninitialized.sweep().catch((e: unknown) => this.log.warn('uninitialized replica sweep failed', { err: e }));
-    }, UNINITIALIZED_SWEEP_MS);
-    this.grpcServer = new grpc.Server({
+    await this.host.start(this.service());
+    const server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
     });
+    this.grpcServer = server;
     const observe = (method: string, code: string, sec: number): void => this.metrics.grpcSeconds.observe({ method, code }, sec);
-    addKvService(this.grpcServer, this.kv, this.log, observe);
-    addAdminService(this.grpcServer, this.admin, this.log, observe);
+    addKvService(server, this.kv, this.log, observe);
+    addAdminService(server, this.admin, this.log, observe);
     this.port = await new Promise<number>((res, rej) => {
-      this.grpcServer.bindAsync(hostPort(host, opts.grpcPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p)));
+      server.bindAsync(hostPort(listen, opts.grpcPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p)));
     });
     if (opts.pd && opts.pd.length > 0) {
-      this.pdLink = new PdLink(opts.pd, this.pdHost(host), opts.pdLimits ?? {});
+      this.pdLink = new PdLink(opts.pd, this.pdHost(listen), opts.pdLimits ?? {});
+      linked(this.pdLink);
       this.pdLink.start();
     }
     this.serving = true;
-    this.log.info('store serving', { kvPort: this.port, raftPort: this.transport.port, httpPort: this.httpPort, ranges: this.scheduler.size });
-  }
-
-  private addReplica(rangeId: number): Replica<KvResult> | null {
-    const opts = this.opts;
-    const log = this.engine.range(rangeId);
-    const desc = log.descriptor;
-    if (desc === null) {
-      // Created to receive a snapshot: comes back when a leader's message names its replica.
-      this.uninitialized.restore(rangeId);
-      return null;
-    }
-    const me = desc.replicas.find((r) => r.storeId === this.storeId);
-    if (!me) {
-      this.log.warn('skipping range without a replica on this store', { rangeId });
-      return null;
-    }
-    const replica = new Replica<KvResult>(rangeId, this.makeNode(me.replicaId, log, opts), log);
-    this.scheduler.add(replica);
-    return replica;
-  }
-
-  private makeNode(replicaId: number, log: RangeLogStore, opts: StoreServerOptions = this.opts): RawNode {
-    return new RawNode({
-      ...(opts.raft ?? {}),
-      id: replicaId,
-      storage: log,
-      prng: new Prng(randomInt(0x7fffffff)),
-      electionTimeoutTicks: opts.electionTimeoutTicks ?? 10,
-      heartbeatIntervalTicks: opts.heartbeatIntervalTicks ?? 2,
-      applied: log.applied.index,
-    });
+    this.log.info('store serving', { kvPort: this.port, raftPort: this.raftPort, httpPort: this.httpPort, ranges: this.scheduler.size });
   }
 
   /** Applies one batch of a range's committed entries: KV runs and range changes in log order. */
@@ -458,54 +357,13 @@ export class StoreServer {
         if (desc === null) throw new Error(`range ${replica.rangeId}: apply on an uninitialized range`);
         return this.applier.apply(replica.rangeId, desc, run);
       },
-      (e) => applyRangeChange(this.adminApply(), replica, e),
+      (e) => applyRangeChange(this.adminApplyCtx, replica, e),
     );
   }
 
-  private adminApplyCtx: AdminApplyContext | null = null;
-
-  private adminApply(): AdminApplyContext {
-    this.adminApplyCtx ??= {
-      storeId: this.storeId, engine: this.engine, scheduler: this.scheduler, log: this.log,
-      takeUninitialized: async (rangeId) => {
-        await this.uninitialized.settled(rangeId);
-        return this.uninitialized.take(rangeId);
-      },
-      startReplica: (rangeId) => this.addReplica(rangeId),
-      onSplit: (left, right) => {
-        this.metrics.splits.inc();
-        this.pdLink?.rangeChanged(left.rangeId);
-        this.pdLink?.rangeChanged(right.rangeId);
-      },
-      onMembership: (d) => this.pdLink?.rangeChanged(d.rangeId),
-      onRemoved: (rangeId) => setImmediate(() => void this.destroyReplica(rangeId)),
-    };
-    return this.adminApplyCtx;
-  }
-
-  /** This store's replica was removed from its range: stop it and delete its log and data. */
-  private async destroyReplica(rangeId: number): Promise<void> {
-    const r = this.scheduler.remove(rangeId);
-    if (!r || this.stopping !== null) return;
-    try {
-      // Let in-flight persists and applies of this range finish first: nothing may write it after the destroy.
-      await this.scheduler.whenPersisted();
-      await r.whenApplyIdle();
-      if (this.stopping !== null) return;
-      const { whenDeleted } = await this.engine.destroyRange(rangeId, { clearData: true });
-      this.log.info('replica removed from range: destroyed', { rangeId });
-      void whenDeleted.catch((e: unknown) => this.log.warn('background delete of a removed replica failed', { rangeId, err: e }));
-    } catch (e) {
-      this.log.error('destroying a removed replica failed', { rangeId, err: e });
-    }
-  }
-
-  private host(): GroupHost<KvResult> {
-    const quiescence = this.opts.quiescence !== false;
+  /** The KV store as a host service: what entries mean, reads, and what the store hears. */
+  private service(): HostService<KvResult> {
     return {
-      ...(quiescence ? { mayQuiesce: (replica: Replica<KvResult>, asLeader: boolean) => this.mayQuiesce(replica, asLeader) } : {}),
-      send: (replica, msgs) => this.send(replica, msgs),
-      flush: () => this.transport.flush(),
       applyEntries: (replica, entries) => this.applyEntries(replica, entries),
       onReadStates: (replica, states) => this.reads.onReadStates(replica.rangeId, replica.log.applied.index, states),
       onSoftState: (replica, ss) => {
@@ -518,132 +376,28 @@ export class StoreServer {
           new RangeErrorReply(notLeader(replica.rangeId, replica.log.descriptor, ss.lead, 'leadership changed while the read waited')));
       },
       onApplied: (replica) => this.reads.onApplied(replica.rangeId, replica.log.applied.index),
-      onFatal: (err) => this.onFatal(err),
-      onReplicaFailed: (replica, err) => this.onReplicaFailed(replica, err),
+      mayQuiesce: (replica) => this.reads.pending(replica.rangeId) === 0,
+      onReplicaFailed: (r: Replica<KvResult>, _err: ReplicaFailedError) => {
+        this.reads.failAll(() => new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, 0, 'replica failed on this store')), r.rangeId);
+      },
       observeApplySeconds: (sec) => this.metrics.applySeconds.observe(sec),
+      onLoopStopped: async () => {
+        this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
+        await this.grpcDone;
+        // Every apply finished with the loop; the workers never close the DB they share.
+        await this.applier.close().catch((e: unknown) => this.log.error('apply pool close failed', { err: e }));
+      },
+      onFatal: (err) => {
+        this.log.error('fatal store error: stopping', { err });
+        void this.stop().catch((e: unknown) => this.log.error('stop after fatal error failed', { err: e }));
+        this.opts.onFatal?.(err);
+      },
     };
-  }
-
-  private send(replica: Replica<KvResult>, msgs: readonly Message[]): void {
-    const desc = replica.log.descriptor;
-    for (const m of msgs) {
-      const toStore = storeOfReplica(desc, m.to) ?? this.uninitialized.storeOf(replica.rangeId, m.to);
-      if (toStore === undefined || toStore === this.storeId) {
-        this.log.warn('no store for raft message target', { rangeId: replica.rangeId, to: m.to });
-        continue;
-      }
-      if (m.type === MessageType.Snap) {
-        // Raft's snapshot data is a build request: the shipper builds and streams it.
-        this.snapshots.send(replica, m, toStore);
-        continue;
-      }
-      if (m.type === MessageType.Heartbeat && m.context !== null && !isWakeReadCtx(m.context)) this.counters.readHeartbeatsSent++;
-      // A quiescent replica sends heartbeats only as its last ones before quiescing.
-      const quiesce = replica.quiescent && m.type === MessageType.Heartbeat;
-      if (!this.transport.send(toStore, replica.rangeId, m, quiesce)) replica.node.reportUnreachable(m.to);
-    }
-  }
-
-  private onInbound(fromStore: number, msgs: ReadonlyArray<RangeMessage>): void {
-    if (this.closing) return;
-    for (const { rangeId, msg, quiesce } of msgs) {
-      const r = this.scheduler.get(rangeId);
-      if (!r && this.failedRanges.has(rangeId)) {
-        this.counters.inboundFailedRange++;
-        continue;
-      }
-      if (!r) {
-        this.counters.inboundUnknownRange++;
-        // A leader's message for a range not here: create an uninitialized replica (bounded).
-        if (createsReplica(msg.type)) this.stepIntoNewReplica(fromStore, rangeId, msg);
-        continue;
-      }
-      if (r.log.descriptor === null && msg.to === r.node.id) {
-        this.uninitialized.heard(rangeId);
-        const known = this.uninitialized.storeOf(rangeId, msg.from);
-        if (known === undefined || known === fromStore) this.uninitialized.learn(rangeId, msg.from, fromStore);
-      }
-      if (msg.to !== r.node.id || (storeOfReplica(r.log.descriptor, msg.from) ?? this.uninitialized.storeOf(rangeId, msg.from)) !== fromStore) {
-        this.counters.inboundWrongReplica++;
-        continue;
-      }
-      this.stepFromPeer(fromStore, rangeId, msg, quiesce === true);
-    }
-  }
-
-  private stepIntoNewReplica(fromStore: number, rangeId: number, msg: Message): void {
-    void this.uninitialized.ensure(rangeId, msg, fromStore).then((r) => {
-      if (r === null || this.stopping !== null || r.node.id !== msg.to) return;
-      this.stepFromPeer(fromStore, rangeId, msg, false);
-    });
-  }
-
-  /** Steps a peer's message; one raft refuses (MessageRefusedError) is counted, logged and dropped. */
-  private stepFromPeer(fromStore: number, rangeId: number, msg: Message, quiesce: boolean): void {
-    try {
-      this.scheduler.step(rangeId, msg, quiesce);
-    } catch (e) {
-      if (!(e instanceof MessageRefusedError)) throw e;
-      this.counters.inboundMalformed++;
-      this.log.warn('dropped a raft message raft refused', { rangeId, fromStore, type: msg.type, reason: e.reason });
-    }
-  }
-
-  private onUnreachable(toStore: number): void {
-    // Declares the store down first: wakes the quiescent ranges that need it.
-    this.liveness.unreachable(toStore);
-    for (const r of this.scheduler.all()) {
-      if (r.quiescent) continue; // nothing in flight to it; reporting would wake it
-      const rep = r.log.descriptor?.replicas.find((x) => x.storeId === toStore);
-      if (rep) this.scheduler.withNode(r.rangeId, (x) => x.node.reportUnreachable(rep.replicaId));
-    }
-  }
-
-  /** Quiescence: the store's conditions (the scheduler checks raft's). */
-  private mayQuiesce(r: Replica<KvResult>, asLeader: boolean): boolean {
-    if (this.reads.pending(r.rangeId) > 0) return false;
-    if (!asLeader) return true;
-    const d = r.log.descriptor;
-    if (d === null) return false;
-    for (const rep of d.replicas) {
-      if (rep.storeId !== this.storeId && !this.liveness.isLive(rep.storeId)) return false;
-    }
-    return true;
-  }
-
-  /**
-   * A peer store was declared down: wake every quiescent range whose leader is there
-   * (it must elect another) and every quiescent range we lead with a follower there
-   * (check-quorum and replication must see it).
-   */
-  private onStoreDown(storeId: number): void {
-    if (this.stopping !== null) return;
-    this.log.info('peer store declared down', { downStore: storeId });
-    const et = this.opts.electionTimeoutTicks ?? 10;
-    for (const r of this.scheduler.all()) {
-      if (!r.quiescent) continue;
-      const d = r.log.descriptor;
-      if (r.isLeader) {
-        if (d?.replicas.some((x) => x.storeId === storeId)) this.scheduler.unquiesce(r, 'follower-store-down');
-      } else if (storeOfReplica(d, r.lead) === storeId) {
-        this.scheduler.wakeForLostLeader(r, et);
-      }
-    }
-  }
-
-  /** Every store holding a replica of a range here, but this one (liveness pings). */
-  private peerStores(): Set<number> {
-    const out = new Set<number>(this.peers.keys());
-    for (const r of this.scheduler.all()) {
-      for (const rep of r.log.descriptor?.replicas ?? []) out.add(rep.storeId);
-    }
-    out.delete(this.storeId);
-    return out;
   }
 
   /** The raft transport's counters (heartbeat and liveness packets per peer, drops). */
   transportMetrics(): TransportMetrics {
-    return this.transport.metrics();
+    return this.host.transport.metrics();
   }
 
   /** Ranges on this store that are quiescent now. */
@@ -651,53 +405,19 @@ export class StoreServer {
     return this.scheduler.quiescentCount;
   }
 
-  private onReplicaFailed(r: Replica<KvResult>, err: ReplicaFailedError): void {
-    this.failedRanges.set(r.rangeId, err.reason);
-    this.log.error('replica failed: the range is no longer served by this store until a restart', {
-      rangeId: r.rangeId, reason: err.reason, applied: r.log.applied.index,
-    });
-    this.reads.failAll(() => new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, 0, 'replica failed on this store')), r.rangeId);
-  }
-
-  private onFatal(err: unknown): void {
-    if (this.fatal !== null) return;
-    this.fatal = err;
-    this.log.error('fatal store error: stopping', { err });
-    void this.stop().catch((e: unknown) => this.log.error('stop after fatal error failed', { err: e }));
-    this.opts.onFatal?.(err);
-  }
-
   /** Plain-data view of every range on this store (tests, tools). */
   status(): RangeStatusSummary[] {
-    const out: RangeStatusSummary[] = [];
-    for (const r of this.scheduler.all()) {
-      const st = r.node.status();
-      out.push({
-        rangeId: r.rangeId, replicaId: r.node.id, isLeader: r.isLeader, lead: r.lead, term: st.term, commit: st.commit,
-        applied: r.log.applied.index, descriptor: r.log.descriptor, quiescent: r.quiescent,
-      });
-    }
-    for (const [rangeId, failed] of this.failedRanges) {
-      const log = this.engine.hasRange(rangeId) ? this.engine.range(rangeId) : null;
-      out.push({
-        rangeId, replicaId: 0, isLeader: false, lead: 0, term: log?.hardState.term ?? 0, commit: log?.hardState.commit ?? 0,
-        applied: log?.applied.index ?? 0, descriptor: log?.descriptor ?? null, quiescent: false, failed,
-      });
-    }
-    return out.sort((a, b) => a.rangeId - b.rangeId);
+    return this.host.status();
   }
 
   /** What /health answers (http-status.ts): serving (200) or why not (503). */
   health(): StoreHealth {
     const storeId = this.storeId;
-    if (this.fatal !== null) {
-      return { storeId, status: 'failed', reason: `fatal error: ${this.fatal instanceof Error ? this.fatal.message : String(this.fatal)}` };
-    }
+    const fatal = this.host.fatal;
+    if (fatal !== null) return { storeId, status: 'failed', reason: `fatal error: ${fatal instanceof Error ? fatal.message : String(fatal)}` };
     if (this.stopping !== null) return { storeId, status: 'stopping', reason: 'store is stopping' };
     if (!this.serving) return { storeId, status: 'starting', reason: 'store is starting' };
-    let leaders = 0;
-    for (const r of this.scheduler.all()) if (r.isLeader) leaders++;
-    return { storeId, status: 'serving', ranges: this.scheduler.size, leaders };
+    return { storeId, status: 'serving', ranges: this.scheduler.size, leaders: this.host.leaderCount };
   }
 
   /** status() of the ranges with id > after, at most `limit` (for /debug/ranges). */
@@ -708,16 +428,21 @@ export class StoreServer {
   }
 
   private createMetrics(opts: StoreServerOptions): StoreMetrics {
-    // Counters other parts of the store may add (snapshots over the wire); 0 until they do.
-    const counter = (name: string): number => (this.counters as Record<string, number | undefined>)[name] ?? 0;
+    const host = this.host;
     return new StoreMetrics({
-      replicas: () => this.scheduler.all(),
-      transport: () => (this.transport ? this.transport.metrics() : null),
-      snapshots: () => ({ sent: counter('snapshotsSent'), received: counter('snapshotsReceived') }),
-      scheduler: () => this.scheduler.stats,
+      replicas: () => host.scheduler.all(),
+      transport: () => {
+        try {
+          return host.transport.metrics();
+        } catch {
+          return null; // before the host started
+        }
+      },
+      snapshots: () => ({ sent: host.counters.snapshotsSent, received: host.counters.snapshotsReceived }),
+      scheduler: () => host.scheduler.stats,
       reads: () => this.reads.counts,
-      failedReplicas: () => this.failedRanges.size,
-      uninitialized: () => ({ live: this.uninitialized.size, dormant: this.uninitialized.dormantCount }),
+      failedReplicas: () => host.failedRanges.size,
+      uninitialized: () => ({ live: host.uninitialized.size, dormant: host.uninitialized.dormantCount }),
     }, { processMetrics: opts.processMetrics ?? false });
   }
 
@@ -738,28 +463,17 @@ export class StoreServer {
    * `leaderDrainMs`, while still serving; then stops.
    */
   stop(opts: { transferLeaders?: boolean } = {}): Promise<void> {
-    if (this.stopping === null) this.stopping = this.doStop(opts.transferLeaders !== false && this.fatal === null);
+    if (this.stopping === null) this.stopping = this.doStop(opts.transferLeaders !== false && this.host.fatal === null);
     return this.stopping;
   }
 
   private async doStop(transferLeaders: boolean): Promise<void> {
-    if (transferLeaders && this.serving) await this.drainLeaders().catch((e: unknown) => this.log.warn('moving leaderships away failed', { err: e }));
+    if (transferLeaders && this.serving) {
+      await this.host.drainLeaders(this.limits.leaderDrainMs).catch((e: unknown) => this.log.warn('moving leaderships away failed', { err: e }));
+    }
     this.pdLink?.stop();
-    this.closing = true;
-    const grpcDone = this.grpcServer ? this.shutdownGrpc(this.grpcServer) : Promise.resolve();
-    this.clock.stop();
-    this.liveness.stop();
-    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-    await this.scheduler.stop().catch((e: unknown) => this.log.error('scheduler stop failed', { err: e }));
-    for (const r of this.scheduler.all()) r.failAll('store stopping before the entry applied');
-    this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
-    await grpcDone;
-    if (this.transport) await this.transport.stop();
-    await this.snapshots.stop();
-    await this.compactor.stop();
-    // Every apply finished with the scheduler; the workers never close the DB they share.
-    await this.applier.close().catch((e: unknown) => this.log.error('apply pool close failed', { err: e }));
-    await this.engine.close();
+    this.grpcDone = this.grpcServer ? this.shutdownGrpc(this.grpcServer) : Promise.resolve();
+    await this.host.stop();
     if (this.http !== null) await this.http.stop();
     this.log.info('store stopped');
   }
@@ -777,7 +491,7 @@ export class StoreServer {
       token: this.token,
       log: this.log,
       addresses: () => ({
-        address: hostPort(host, this.port), raftAddress: hostPort(host, this.transport.port),
+        address: hostPort(host, this.port), raftAddress: hostPort(host, this.raftPort),
         httpAddress: this.httpPort === null ? '' : hostPort(host, this.httpPort),
       }),
       stats: () => {
@@ -820,37 +534,13 @@ export class StoreServer {
       const learners = d.replicas.filter((x) => x.role === ReplicaRole.Learner).map((x) => x.replicaId);
       await this.engine.createRange({ descriptor: d, confState: { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false } });
       writeFileSync(marker, JSON.stringify({ rangeId: d.rangeId, at: new Date().toISOString() }) + '\n');
-      this.addReplica(d.rangeId);
+      this.host.startReplica(d.rangeId);
       this.log.info('created range 1 from PD bootstrap', { rangeId: d.rangeId, replicas: d.replicas.length });
     } catch (e) {
       this.log.error('bootstrap from PD failed', { err: e });
     } finally {
       this.bootstrapping = false;
     }
-  }
-
-  /**
-   * Asks every range this store leads to hand leadership to its most caught-up voter on
-   * another store, again every `leaderDrainRetryMs`, until none is led here or
-   * `leaderDrainMs` passed. Ranges with no other voter keep their leader.
-   */
-  private async drainLeaders(): Promise<void> {
-    const deadline = Date.now() + this.limits.leaderDrainMs;
-    const movable = (): Replica<KvResult>[] => [...this.scheduler.all()].filter((r) =>
-      r.isLeader && !r.destroyed && (r.log.descriptor?.replicas.some((x) => x.storeId !== this.storeId && x.role === ReplicaRole.Voter) ?? false));
-    let leaders = movable();
-    if (leaders.length === 0) return;
-    const initially = leaders.length;
-    this.log.info('moving leaderships away before stopping', { leaders: initially });
-    while (leaders.length > 0 && Date.now() < deadline) {
-      for (const r of leaders) {
-        const target = transferTarget(r, this.storeId);
-        if (target !== 0) this.scheduler.withNode(r.rangeId, (x) => x.node.transferLeader(target));
-      }
-      await new Promise((res) => setTimeout(res, Math.min(LEADER_DRAIN_RETRY_MS, Math.max(1, deadline - Date.now()))));
-      leaders = movable();
-    }
-    this.log.info('leaderships moved', { moved: initially - leaders.length, kept: leaders.length });
   }
 
   private shutdownGrpc(server: grpc.Server): Promise<void> {

@@ -14,7 +14,7 @@ import { claimDataDir } from '../bootstrap.js';
 import type { StoreLimits } from '../limits.js';
 import { silentLogger } from '../logger.js';
 import { StoreServer, type RaftTuning, type StoreServerOptions } from '../store-server.js';
-import { rangeKeyPrefix } from './local-cluster.js';
+import { rangeKeyPrefix } from '@rangekv/multiraft/testing/local-cluster';
 
 const enc = new TextEncoder();
 

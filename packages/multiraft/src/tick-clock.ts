@@ -29,13 +29,17 @@
 // is issued. While ticks 31..39 are the newest, the window reaches back before the stall
 // (3 lost): no lease. At tick 40 the window is ticks 31..40, all after the loss: leases
 // again (and raft only trusts stamps newer than tick 32 by then).
+import { realClock, type HostClock, type TimerHandle } from './host-clock.js';
+
 export interface TickClockOptions {
   tickMs: number;
   /** Ticks a lease can span (raft's electionTimeoutTicks). */
   windowTicks: number;
   /** Raft's leaseMarginTicks: lost slots tolerated inside one window, exclusive. */
   marginTicks: number;
-  /** Monotonic milliseconds (tests inject a fake). */
+  /** Time and timers; default realClock (tests and the simulation inject their own). */
+  clock?: HostClock;
+  /** Monotonic milliseconds (tests inject a fake); default clock.now. */
   now?: () => number;
 }
 
@@ -48,7 +52,8 @@ export class TickClock {
   private issued = 0;
   /** Lost slots so far when tick i was issued, for the last windowTicks ticks (ring). */
   private readonly lostAt: Float64Array;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
+  private readonly clock: HostClock;
   private onTick: (() => void) | null = null;
   /** Slots skipped because the loop was late (never issued). */
   lostTicks = 0;
@@ -58,7 +63,9 @@ export class TickClock {
     this.tickMs = o.tickMs;
     this.windowTicks = o.windowTicks;
     this.marginTicks = o.marginTicks;
-    this.now = o.now ?? (() => performance.now());
+    this.clock = o.clock ?? realClock;
+    const clock = this.clock;
+    this.now = o.now ?? (() => clock.now());
     this.lostAt = new Float64Array(o.windowTicks);
     this.t0 = this.now();
   }
@@ -79,7 +86,7 @@ export class TickClock {
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.clock.clearTimer(this.timer);
     this.timer = null;
     this.onTick = null;
   }
@@ -110,9 +117,9 @@ export class TickClock {
   private schedule(): void {
     if (this.onTick === null) return;
     const next = this.t0 + (this.slot() + 1) * this.tickMs;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimer(Math.max(0, next - this.now()), () => {
       this.poll();
       this.schedule();
-    }, Math.max(0, next - this.now()));
+    });
   }
 }

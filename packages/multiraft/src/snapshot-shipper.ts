@@ -23,7 +23,9 @@ import {
   DecodeError, SnapshotError, decodeSnapshotHeader, spansOverlap,
   type SnapshotHeader, type SnapshotReceiver, type SnapshotSource, type StorageEngine,
 } from '@rangekv/storage';
-import { SnapshotStreamError, type RaftTransport, type SnapshotSink, type SnapshotStartFrame } from '@rangekv/transport';
+import { SnapshotStreamError, type SnapshotSink, type SnapshotStartFrame } from '@rangekv/transport';
+import { realClock, type HostClock } from './host-clock.js';
+import type { HostTransport } from './host-transport.js';
 import type { Logger } from './logger.js';
 import type { RaftScheduler } from './raft-scheduler.js';
 import type { Replica } from './replica.js';
@@ -48,7 +50,9 @@ export interface SnapshotShipperDeps<R> {
   storeId: number;
   engine: StorageEngine;
   scheduler: RaftScheduler<R>;
-  transport: () => RaftTransport;
+  transport: () => HostTransport;
+  /** Turns; default realClock. */
+  clock?: HostClock;
   uninit: UninitializedReplicas<R>;
   log: Logger;
   isStopping: () => boolean;
@@ -112,7 +116,7 @@ export class SnapshotShipper<R> {
       this.counters.snapshotSendsFailed++;
       this.d.log.warn('cannot build a snapshot to send', { rangeId, to: m.to, err: e });
       // Report on a later turn: raft must not be re-entered from inside its Ready handling.
-      setImmediate(() => report(false));
+      (this.d.clock ?? realClock).nextTurn(() => report(false));
       return;
     }
     const msg: Message = { ...m, snapshot: { meta: src.meta, data: new Uint8Array(0) } };

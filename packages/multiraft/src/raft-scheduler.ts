@@ -21,6 +21,7 @@ import type { StorageEngine } from '@rangekv/storage';
 import {
   followerStatusQuiescent, isLateAck, leaderStatusQuiescent, plainHeartbeatCount, WAKE_READ_CTX, type WakeReason,
 } from './quiescence.js';
+import { realClock, type HostClock } from './host-clock.js';
 import { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
 
 export interface GroupHost<R> {
@@ -149,6 +150,8 @@ export class RaftScheduler<R> {
     private readonly engine: StorageEngine,
     private readonly host: GroupHost<R>,
     limits: Partial<SchedulerLimits> = {},
+    /** Turns of the loop (setImmediate in production, the simulation's queue in tests). */
+    private readonly clock: HostClock = realClock,
   ) {
     this.limits = { ...DEFAULT_SCHEDULER_LIMITS, ...limits };
   }
@@ -375,7 +378,7 @@ export class RaftScheduler<R> {
     }
     if (!this.cycleScheduled && !this.stopped) {
       this.cycleScheduled = true;
-      setImmediate(() => this.cycle());
+      this.clock.nextTurn(() => this.cycle());
     }
   }
 
@@ -458,7 +461,7 @@ export class RaftScheduler<R> {
         this.inflightCycles--;
         if (this.readyQueue.length > 0 && !this.cycleScheduled && !this.stopped) {
           this.cycleScheduled = true;
-          setImmediate(() => this.cycle());
+          this.clock.nextTurn(() => this.cycle());
         }
       });
   }

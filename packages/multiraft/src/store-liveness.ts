@@ -29,6 +29,8 @@
 // killed process is reported unreachable at once). Keep livenessTimeoutMs several
 // intervals long so one lost ping never declares a store down.
 
+import { every, realClock, type HostClock } from './host-clock.js';
+
 export interface StoreLivenessOptions {
   storeId: number;
   /** How often every peer is pinged and silences are checked. */
@@ -47,6 +49,8 @@ export interface StoreLivenessOptions {
   onUp?: (storeId: number) => void;
   /** Monotonic milliseconds; tests inject a fake and call poll() themselves. */
   now?: () => number;
+  /** Timers; default realClock (the simulation injects its own). `now` defaults to its now. */
+  clock?: HostClock;
 }
 
 export interface PeerLiveness {
@@ -61,9 +65,10 @@ export interface PeerLiveness {
 }
 
 export class StoreLiveness {
-  private readonly o: Required<Omit<StoreLivenessOptions, 'onUp'>> & Pick<StoreLivenessOptions, 'onUp'>;
+  private readonly o: Required<Omit<StoreLivenessOptions, 'onUp' | 'clock'>> & Pick<StoreLivenessOptions, 'onUp'>;
+  private readonly clock: HostClock;
   private readonly peerState = new Map<number, PeerLiveness>();
-  private timer: NodeJS.Timeout | null = null;
+  private stopTimer: (() => void) | null = null;
   private polls = 0;
   private readonly refreshEveryPolls: number;
   /** Silent polls (besides livenessTimeoutMs) before a live peer is declared down. */
@@ -74,21 +79,23 @@ export class StoreLiveness {
       throw new RangeError(
         `store liveness: need 0 < livenessIntervalMs (${opts.livenessIntervalMs}) < livenessTimeoutMs (${opts.livenessTimeoutMs})`);
     }
-    this.o = { peerRefreshMs: 5_000, now: () => performance.now(), ...opts };
+    const clock = opts.clock ?? realClock;
+    this.clock = clock;
+    this.o = { peerRefreshMs: 5_000, now: () => clock.now(), ...opts };
     this.refreshEveryPolls = Math.max(1, Math.round(this.o.peerRefreshMs / opts.livenessIntervalMs));
     this.downAfterPolls = Math.ceil(opts.livenessTimeoutMs / opts.livenessIntervalMs);
   }
 
   /** Pings at once, then every livenessIntervalMs. */
   start(): void {
-    if (this.timer !== null) return;
+    if (this.stopTimer !== null) return;
     this.poll();
-    this.timer = setInterval(() => this.poll(), this.o.livenessIntervalMs);
+    this.stopTimer = every(this.clock, this.o.livenessIntervalMs, () => this.poll());
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
+    this.stopTimer?.();
+    this.stopTimer = null;
   }
 
   isLive(storeId: number): boolean {

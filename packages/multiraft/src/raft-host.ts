@@ -1,0 +1,592 @@
+// RaftHost: many raft groups on one storage engine, driven by one ready loop, talking to
+// peer hosts over one transport. It knows range ids, not keys: a service (the KV store, PD's
+// metadata) plugs in through HostService and decides what entries mean.
+//
+//   const host = await RaftHost.open({ storeId, engine: () => StorageEngine.open(dir), transport: raftTransport({...}), log });
+//   const svc = new MyService(host);                 // may use host.engine, host.scheduler
+//   await host.start(svc);                          // replicas of every range on disk, transport, ticks
+//   host.scheduler.propose(rangeId, data, done);    // ...
+//   await host.stop();                              // drained, stopped in order, engine closed
+//
+// What it owns: the engine, the scheduler (one ready loop), the transport, the tick clock,
+// store liveness, quiescence policy, log compaction, snapshot shipping, replicas created by
+// message (uninitialized) and their collection, failed replicas, and the routing of raft
+// messages both ways. Everything that waits or runs later goes through the injected clock
+// and transport, so the simulation (packages/testkit) runs this same code.
+import { randomInt } from 'node:crypto';
+import { MessageRefusedError, MessageType, Prng, RawNode, type Message, type RaftConfig, type ReadState, type SoftState } from '@rangekv/raft';
+import { ReplicaRole, StorageEngine, type RangeDescriptor, type RangeLogStore } from '@rangekv/storage';
+import type { RangeMessage } from '@rangekv/transport';
+import { every, realClock, type HostClock } from './host-clock.js';
+import type { HostTransport, TransportFactory } from './host-transport.js';
+import { LogCompactor, resolveLogCompactionLimits, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
+import type { Logger } from './logger.js';
+import { isWakeReadCtx } from './quiescence.js';
+import {
+  RaftScheduler, type ApplyEntry, type GroupHost, type ReplicaFailedError, type SchedulerLimits,
+} from './raft-scheduler.js';
+import { Replica } from './replica.js';
+import { resolveSnapshotLimits, type SnapshotLimits } from './snapshot-limits.js';
+import { SnapshotShipper, type SnapshotCounters } from './snapshot-shipper.js';
+import { StoreLiveness } from './store-liveness.js';
+import { TickClock } from './tick-clock.js';
+import { leaseWakeTicks, resolveTiming, type HostTiming } from './timing.js';
+import { UninitializedReplicas, createsReplica, resolveUninitializedLimits, type UninitializedLimits } from './uninitialized-replicas.js';
+
+/** Raft knobs a host may set for all its groups (ids, storage and timing are the host's). */
+export type RaftTuning = Partial<Pick<RaftConfig,
+  | 'maxMsgBytes' | 'maxInflightMsgs' | 'maxInflightBytes' | 'maxUncommittedEntriesBytes' | 'maxApplyBytes'
+  | 'maxEntryBytes' | 'maxPendingReads' | 'checkQuorum' | 'preVote'>>;
+
+/** What a service plugs into the host: the meaning of entries, and what it wants to hear. */
+export interface HostService<R> {
+  /** Applies committed entries (in order, one call at a time per range) and returns one result per entry. */
+  applyEntries(replica: Replica<R>, entries: readonly ApplyEntry[]): R[] | Promise<R[]>;
+  /** ReadIndex answers (before the same Ready's soft state). */
+  onReadStates?(replica: Replica<R>, states: ReadState[]): void;
+  /** Leader or role changed; replica.lead / role still hold the previous values. */
+  onSoftState?(replica: Replica<R>, ss: SoftState): void;
+  /** The range's applied state moved. */
+  onApplied?(replica: Replica<R>): void;
+  /** The service's own conditions for quiescing (e.g. no reads waiting); absent: always. */
+  mayQuiesce?(replica: Replica<R>, asLeader: boolean): boolean;
+  /** A replica failed (ReplicaFailedError) and left the loop; the host remembers it in failedRanges. */
+  onReplicaFailed?(replica: Replica<R>, err: ReplicaFailedError): void;
+  /** Metrics: one applyEntries call took `seconds`. */
+  observeApplySeconds?(seconds: number): void;
+  /** After the loop stopped (every persist and apply finished), before the engine closes. */
+  onLoopStopped?(): Promise<void>;
+  /** The host cannot go on (disk error): it stops; the service should report failure. */
+  onFatal(err: unknown): void;
+}
+
+export interface RaftHostOptions {
+  storeId: number;
+  /** The engine, or how to open it (production: StorageEngine.open; simulation: in memory). Closed by stop(). */
+  engine: StorageEngine | (() => Promise<StorageEngine>);
+  transport: TransportFactory;
+  clock?: HostClock;
+  /** Seeds for the raft nodes' PRNGs; default crypto random (the simulation passes its seeded source). */
+  randomSeed?: () => number;
+  timing?: Partial<HostTiming>;
+  raft?: RaftTuning;
+  scheduler?: Partial<SchedulerLimits>;
+  /** Idle groups stop ticking and heartbeating (quiescence.ts); default true. */
+  quiescence?: boolean;
+  logCompaction?: Partial<LogCompactionLimits>;
+  snapshots?: Partial<SnapshotLimits>;
+  /** Bounds of replicas created by message; false: never create one (PD's group always exists). */
+  uninitialized?: Partial<UninitializedLimits> | false;
+  /** Whether the cluster's record (PD) says `rangeId` has no replica here (collection of dormant replicas). */
+  isGone?: (rangeId: number) => Promise<boolean | null>;
+  /** Peer hosts known by address (pinged by store liveness even before they share a range). */
+  knownPeers?: () => Iterable<number>;
+  log: Logger;
+}
+
+/** Plain data about one replica on this host. */
+export interface RangeStatusSummary {
+  rangeId: number;
+  replicaId: number;
+  isLeader: boolean;
+  /** Leader's replica id as this replica knows it (0 = unknown). */
+  lead: number;
+  term: number;
+  commit: number;
+  applied: number;
+  descriptor: RangeDescriptor | null;
+  /** Not ticking (quiescence.ts). */
+  quiescent: boolean;
+  /** Set when the replica failed: it serves nothing until a restart. */
+  failed?: string;
+}
+
+export interface HostCounters extends SnapshotCounters, LogCompactorCounters {
+  /** Inbound raft messages for a range not here (a leader's may create an uninitialized replica). */
+  inboundUnknownRange: number;
+  /** Not addressed to our replica, or from a store the descriptor does not place the sender on. */
+  inboundWrongReplica: number;
+  /** Refused by raft (MessageRefusedError). */
+  inboundMalformed: number;
+  /** For a failed replica. */
+  inboundFailedRange: number;
+  /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
+  readHeartbeatsSent: number;
+}
+
+/** How often idle uninitialized replicas are collected (uninitialized-replicas.ts sweep). */
+const UNINITIALIZED_SWEEP_MS = 1_000;
+/** How often a draining host re-asks its ranges to transfer leadership (a transfer can be dropped). */
+const LEADER_DRAIN_RETRY_MS = 200;
+/** At most one warn line per this many ms for refused inbound raft messages. */
+const REJECT_LOG_INTERVAL_MS = 1_000;
+
+function storeOfReplica(d: RangeDescriptor | null, replicaId: number): number | undefined {
+  return d?.replicas.find((r) => r.replicaId === replicaId)?.storeId;
+}
+
+/** Logs the first event of each interval with how many more there were since the last line. */
+class RateLimitedWarn {
+  private lastMs = -Infinity;
+  private suppressed = 0;
+
+  constructor(private readonly clock: HostClock, private readonly write: (first: Record<string, unknown>, suppressed: number) => void) {}
+
+  note(fields: Record<string, unknown>): void {
+    const now = this.clock.now();
+    if (now - this.lastMs < REJECT_LOG_INTERVAL_MS) {
+      this.suppressed++;
+      return;
+    }
+    this.write(fields, this.suppressed);
+    this.lastMs = now;
+    this.suppressed = 0;
+  }
+}
+
+export class RaftHost<R> implements GroupHost<R> {
+  readonly storeId: number;
+  readonly engine: StorageEngine;
+  readonly timing: HostTiming;
+  readonly scheduler: RaftScheduler<R>;
+  /** Raft time: one tick per slot, and whether tick-counted leases can be trusted now. */
+  readonly ticks: TickClock;
+  readonly liveness: StoreLiveness;
+  readonly compactor: LogCompactor<R>;
+  readonly snapshots: SnapshotShipper<R>;
+  readonly uninitialized: UninitializedReplicas<R>;
+  readonly snapshotLimits: SnapshotLimits;
+  readonly counters: HostCounters = {
+    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundMalformed: 0, inboundFailedRange: 0, readHeartbeatsSent: 0,
+    snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
+    snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
+    logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
+  };
+  /** Replicas that failed (range -> reason): they take no messages until a restart. */
+  readonly failedRanges = new Map<number, string>();
+  readonly clock: HostClock;
+  private readonly log: Logger;
+  private readonly rejectLog: RateLimitedWarn;
+  private readonly createByMessage: boolean;
+  private service: HostService<R> | null = null;
+  private transportImpl: HostTransport | null = null;
+  private stopSweep: (() => void) | null = null;
+  /** Set once stop() begins after draining: inbound raft messages are dropped from then on. */
+  private closing = false;
+  private stopping: Promise<void> | null = null;
+  private fatalErr: unknown = null;
+  /** GroupHost.mayQuiesce: absent (groups never quiesce) when quiescence is off. */
+  readonly mayQuiesce?: (replica: Replica<R>, asLeader: boolean) => boolean;
+
+  private constructor(private readonly opts: RaftHostOptions, engine: StorageEngine) {
+    this.storeId = opts.storeId;
+    this.engine = engine;
+    this.log = opts.log;
+    this.clock = opts.clock ?? realClock;
+    this.timing = resolveTiming(opts.timing);
+    const t = this.timing;
+    this.scheduler = new RaftScheduler<R>(engine, this, opts.scheduler ?? {}, this.clock);
+    this.ticks = new TickClock({ tickMs: t.tickMs, windowTicks: t.electionTimeoutTicks, marginTicks: t.leaseMarginTicks, clock: this.clock });
+    this.liveness = new StoreLiveness({
+      storeId: opts.storeId, livenessIntervalMs: t.livenessIntervalMs, livenessTimeoutMs: t.livenessTimeoutMs, clock: this.clock,
+      peers: () => this.peerStores(),
+      ping: (s) => this.transport.sendLiveness(s),
+      flush: () => this.transport.flush(),
+      onDown: (s) => this.onStoreDown(s),
+    });
+    this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
+    this.createByMessage = opts.uninitialized !== false;
+    const uninitLimits = opts.uninitialized === false
+      ? resolveUninitializedLimits({ maxUninitializedReplicas: 0, maxUninitializedReplicasPerPeer: 0, maxUninitializedReplicasOnDisk: 0 })
+      : resolveUninitializedLimits(opts.uninitialized);
+    this.uninitialized = new UninitializedReplicas<R>({
+      engine, scheduler: this.scheduler, makeNode: (id, log) => this.makeNode(id, log), limits: uninitLimits, log: this.log,
+      now: () => this.clock.now(),
+      ...(opts.isGone ? { isGone: opts.isGone } : {}),
+      busy: (rangeId) => this.snapshots.isReceiving(rangeId),
+    });
+    this.snapshots = new SnapshotShipper<R>({
+      storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
+      uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters, clock: this.clock,
+    });
+    this.compactor = new LogCompactor<R>(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), this.log, this.counters);
+    if (opts.quiescence !== false) this.mayQuiesce = (r, asLeader) => this.quiescable(r, asLeader);
+    this.rejectLog = new RateLimitedWarn(this.clock, (first, suppressed) =>
+      this.log.warn('refused a malformed raft message from a peer', { ...first, alsoRefused: suppressed }));
+  }
+
+  /** Opens the engine and builds the host; nothing runs until start(). */
+  static async open<R>(opts: RaftHostOptions): Promise<RaftHost<R>> {
+    const engine = typeof opts.engine === 'function' ? await opts.engine() : opts.engine;
+    try {
+      return new RaftHost<R>(opts, engine);
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+  }
+
+  /** Starts the transport, the replicas of every range on disk, ticks, liveness and collection. */
+  async start(service: HostService<R>): Promise<void> {
+    if (this.service !== null) throw new Error('RaftHost.start called twice');
+    this.service = service;
+    this.transportImpl = await this.opts.transport({
+      onMessages: (from, msgs) => this.onInbound(from, msgs),
+      onSnapshot: (start) => this.snapshots.receive(start),
+      onUnreachable: (s) => this.onUnreachable(s),
+      onHeard: (s) => this.liveness.heard(s),
+      onInboundReject: (r) => this.rejectLog.note({ fromStore: r.fromStore, rangeId: r.rangeId, reason: r.reason }),
+    });
+    for (const rangeId of this.engine.rangeIds()) this.startReplica(rangeId);
+    this.ticks.start(() => {
+      this.scheduler.tick();
+      this.compactor.tick();
+      this.snapshots.sweepStaged();
+    });
+    this.liveness.start();
+    if (this.createByMessage) {
+      this.stopSweep = every(this.clock, UNINITIALIZED_SWEEP_MS, () => {
+        void this.uninitialized.sweep().catch((e: unknown) => this.log.warn('uninitialized replica sweep failed', { err: e }));
+      });
+    }
+  }
+
+  get transport(): HostTransport {
+    if (this.transportImpl === null) throw new Error('RaftHost: transport used before start()');
+    return this.transportImpl;
+  }
+
+  /** The error that stopped the host (disk failure), or null. */
+  get fatal(): unknown {
+    return this.fatalErr;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping !== null;
+  }
+
+  /**
+   * Creates and schedules the raft group of a range whose log store exists on disk (at
+   * start, after a split or a bootstrap). An uninitialized range comes back dormant.
+   */
+  startReplica(rangeId: number): Replica<R> | null {
+    const log = this.engine.range(rangeId);
+    const desc = log.descriptor;
+    if (desc === null) {
+      // Created to receive a snapshot: comes back when a leader's message names its replica.
+      this.uninitialized.restore(rangeId);
+      return null;
+    }
+    const me = desc.replicas.find((r) => r.storeId === this.storeId);
+    if (!me) {
+      this.log.warn('skipping range without a replica on this store', { rangeId });
+      return null;
+    }
+    const replica = new Replica<R>(rangeId, this.makeNode(me.replicaId, log), log);
+    this.scheduler.add(replica);
+    return replica;
+  }
+
+  private makeNode(replicaId: number, log: RangeLogStore): RawNode {
+    const t = this.timing;
+    return new RawNode({
+      ...(this.opts.raft ?? {}),
+      id: replicaId,
+      storage: log,
+      prng: new Prng(this.opts.randomSeed ? this.opts.randomSeed() : randomInt(0x7fffffff)),
+      electionTimeoutTicks: t.electionTimeoutTicks,
+      heartbeatIntervalTicks: t.heartbeatIntervalTicks,
+      leaseMarginTicks: t.leaseMarginTicks,
+      applied: log.applied.index,
+    });
+  }
+
+  /** This host's replica left its range: stop it and delete its log (and data, `clearData`). */
+  async destroyReplica(rangeId: number, opts: { clearData: boolean }): Promise<void> {
+    const r = this.scheduler.remove(rangeId);
+    if (!r || this.stopping !== null) return;
+    try {
+      // Let in-flight persists and applies of this range finish first: nothing may write it after the destroy.
+      await this.scheduler.whenPersisted();
+      await r.whenApplyIdle();
+      if (this.stopping !== null) return;
+      const { whenDeleted } = await this.engine.destroyRange(rangeId, opts);
+      this.log.info('replica removed from range: destroyed', { rangeId });
+      void whenDeleted.catch((e: unknown) => this.log.warn('background delete of a removed replica failed', { rangeId, err: e }));
+    } catch (e) {
+      this.log.error('destroying a removed replica failed', { rangeId, err: e });
+    }
+  }
+
+  /**
+   * Whether `replica` may serve from its raft lease now: the tick clock tracks real time,
+   * and the group has ticked a lease window since it last woke (a quiescent group does not
+   * tick, so a stamp from before quiescence would look fresh for ever; README).
+   */
+  leaseUsable(replica: Replica<R>): boolean {
+    return this.ticks.leaseUsable() && this.scheduler.ticksAwake(replica) >= leaseWakeTicks(this.timing);
+  }
+
+  // ---- GroupHost (what the scheduler calls) ----------------------------------------------
+
+  send(replica: Replica<R>, msgs: readonly Message[]): void {
+    const desc = replica.log.descriptor;
+    const t = this.transport;
+    for (const m of msgs) {
+      const toStore = storeOfReplica(desc, m.to) ?? this.uninitialized.storeOf(replica.rangeId, m.to);
+      if (toStore === undefined || toStore === this.storeId) {
+        this.log.warn('no store for raft message target', { rangeId: replica.rangeId, to: m.to });
+        continue;
+      }
+      if (m.type === MessageType.Snap) {
+        // Raft's snapshot data is a build request: the shipper builds and streams it.
+        this.snapshots.send(replica, m, toStore);
+        continue;
+      }
+      if (m.type === MessageType.Heartbeat && m.context !== null && !isWakeReadCtx(m.context)) this.counters.readHeartbeatsSent++;
+      // A quiescent replica sends heartbeats only as its last ones before quiescing.
+      const quiesce = replica.quiescent && m.type === MessageType.Heartbeat;
+      if (!t.send(toStore, replica.rangeId, m, quiesce)) replica.node.reportUnreachable(m.to);
+    }
+  }
+
+  flush(): void {
+    this.transportImpl?.flush();
+  }
+
+  applyEntries(replica: Replica<R>, entries: readonly ApplyEntry[]): R[] | Promise<R[]> {
+    return this.svc().applyEntries(replica, entries);
+  }
+
+  onReadStates(replica: Replica<R>, states: ReadState[]): void {
+    this.svc().onReadStates?.(replica, states);
+  }
+
+  onSoftState(replica: Replica<R>, ss: SoftState): void {
+    this.svc().onSoftState?.(replica, ss);
+  }
+
+  onApplied(replica: Replica<R>): void {
+    this.svc().onApplied?.(replica);
+  }
+
+  observeApplySeconds(seconds: number): void {
+    this.service?.observeApplySeconds?.(seconds);
+  }
+
+  onFatal(err: unknown): void {
+    if (this.fatalErr !== null) return;
+    this.fatalErr = err;
+    this.log.error('fatal host error: stopping', { err });
+    this.svc().onFatal(err);
+  }
+
+  onReplicaFailed(replica: Replica<R>, err: ReplicaFailedError): void {
+    this.failedRanges.set(replica.rangeId, err.reason);
+    this.log.error('replica failed: the range is no longer served by this store until a restart', {
+      rangeId: replica.rangeId, reason: err.reason, applied: replica.log.applied.index,
+    });
+    this.svc().onReplicaFailed?.(replica, err);
+  }
+
+  /** Quiescence: the host's conditions (every follower's store live) and the service's. */
+  private quiescable(r: Replica<R>, asLeader: boolean): boolean {
+    const svc = this.svc();
+    if (svc.mayQuiesce && !svc.mayQuiesce(r, asLeader)) return false;
+    if (!asLeader) return true;
+    const d = r.log.descriptor;
+    if (d === null) return false;
+    for (const rep of d.replicas) {
+      if (rep.storeId !== this.storeId && !this.liveness.isLive(rep.storeId)) return false;
+    }
+    return true;
+  }
+
+  private svc(): HostService<R> {
+    if (this.service === null) throw new Error('RaftHost: used before start()');
+    return this.service;
+  }
+
+  // ---- inbound -----------------------------------------------------------------------------
+
+  private onInbound(fromStore: number, msgs: ReadonlyArray<RangeMessage>): void {
+    if (this.closing) return;
+    for (const { rangeId, msg, quiesce } of msgs) {
+      const r = this.scheduler.get(rangeId);
+      if (!r && this.failedRanges.has(rangeId)) {
+        this.counters.inboundFailedRange++;
+        continue;
+      }
+      if (!r) {
+        this.counters.inboundUnknownRange++;
+        // A leader's message for a range not here: create an uninitialized replica (bounded).
+        if (this.createByMessage && createsReplica(msg.type)) this.stepIntoNewReplica(fromStore, rangeId, msg);
+        continue;
+      }
+      if (r.log.descriptor === null && msg.to === r.node.id) {
+        this.uninitialized.heard(rangeId);
+        const known = this.uninitialized.storeOf(rangeId, msg.from);
+        if (known === undefined || known === fromStore) this.uninitialized.learn(rangeId, msg.from, fromStore);
+      }
+      if (msg.to !== r.node.id || (storeOfReplica(r.log.descriptor, msg.from) ?? this.uninitialized.storeOf(rangeId, msg.from)) !== fromStore) {
+        this.counters.inboundWrongReplica++;
+        continue;
+      }
+      this.stepFromPeer(fromStore, rangeId, msg, quiesce === true);
+    }
+  }
+
+  private stepIntoNewReplica(fromStore: number, rangeId: number, msg: Message): void {
+    void this.uninitialized.ensure(rangeId, msg, fromStore).then((r) => {
+      if (r === null || this.stopping !== null || r.node.id !== msg.to) return;
+      this.stepFromPeer(fromStore, rangeId, msg, false);
+    });
+  }
+
+  /** Steps a peer's message; one raft refuses (MessageRefusedError) is counted, logged and dropped. */
+  private stepFromPeer(fromStore: number, rangeId: number, msg: Message, quiesce: boolean): void {
+    try {
+      this.scheduler.step(rangeId, msg, quiesce);
+    } catch (e) {
+      if (!(e instanceof MessageRefusedError)) throw e;
+      this.counters.inboundMalformed++;
+      this.rejectLog.note({ fromStore, rangeId, type: msg.type, reason: e.reason });
+    }
+  }
+
+  private onUnreachable(toStore: number): void {
+    // Declares the store down first: wakes the quiescent ranges that need it.
+    this.liveness.unreachable(toStore);
+    for (const r of this.scheduler.all()) {
+      if (r.quiescent) continue; // nothing in flight to it; reporting would wake it
+      const rep = r.log.descriptor?.replicas.find((x) => x.storeId === toStore);
+      if (rep) this.scheduler.withNode(r.rangeId, (x) => x.node.reportUnreachable(rep.replicaId));
+    }
+  }
+
+  /**
+   * A peer store was declared down: wake every quiescent range whose leader is there (it
+   * must elect another) and every quiescent range we lead with a follower there
+   * (check-quorum and replication must see it).
+   */
+  private onStoreDown(storeId: number): void {
+    this.log.info('peer store declared down', { downStore: storeId });
+    const et = this.timing.electionTimeoutTicks;
+    for (const r of this.scheduler.all()) {
+      if (!r.quiescent) continue;
+      const d = r.log.descriptor;
+      if (r.isLeader) {
+        if (d?.replicas.some((x) => x.storeId === storeId)) this.scheduler.unquiesce(r, 'follower-store-down');
+      } else if (storeOfReplica(d, r.lead) === storeId) {
+        this.scheduler.wakeForLostLeader(r, et);
+      }
+    }
+  }
+
+  /** Every store holding a replica of a range here, and every known peer, but this one (liveness pings). */
+  private peerStores(): Set<number> {
+    const out = new Set<number>(this.opts.knownPeers ? this.opts.knownPeers() : []);
+    for (const r of this.scheduler.all()) {
+      for (const rep of r.log.descriptor?.replicas ?? []) out.add(rep.storeId);
+    }
+    out.delete(this.storeId);
+    return out;
+  }
+
+  // ---- status, drain, stop -----------------------------------------------------------------
+
+  /** Plain-data view of every replica here (failed ones included). */
+  status(): RangeStatusSummary[] {
+    const out: RangeStatusSummary[] = [];
+    for (const r of this.scheduler.all()) {
+      const st = r.node.status();
+      out.push({
+        rangeId: r.rangeId, replicaId: r.node.id, isLeader: r.isLeader, lead: r.lead, term: st.term, commit: st.commit,
+        applied: r.log.applied.index, descriptor: r.log.descriptor, quiescent: r.quiescent,
+      });
+    }
+    for (const [rangeId, failed] of this.failedRanges) {
+      const log = this.engine.hasRange(rangeId) ? this.engine.range(rangeId) : null;
+      out.push({
+        rangeId, replicaId: 0, isLeader: false, lead: 0, term: log?.hardState.term ?? 0, commit: log?.hardState.commit ?? 0,
+        applied: log?.applied.index ?? 0, descriptor: log?.descriptor ?? null, quiescent: false, failed,
+      });
+    }
+    return out.sort((a, b) => a.rangeId - b.rangeId);
+  }
+
+  /** Ranges whose replica here leads. */
+  get leaderCount(): number {
+    let n = 0;
+    for (const r of this.scheduler.all()) if (r.isLeader) n++;
+    return n;
+  }
+
+  /**
+   * Asks every range led here to hand leadership to its most caught-up voter on another
+   * store, again every LEADER_DRAIN_RETRY_MS, until none is led here or `timeoutMs`
+   * passed. Ranges with no other voter keep their leader.
+   */
+  async drainLeaders(timeoutMs: number): Promise<void> {
+    const deadline = this.clock.now() + timeoutMs;
+    const movable = (): Replica<R>[] => [...this.scheduler.all()].filter((r) =>
+      r.isLeader && !r.destroyed && (r.log.descriptor?.replicas.some((x) => x.storeId !== this.storeId && x.role === ReplicaRole.Voter) ?? false));
+    let leaders = movable();
+    if (leaders.length === 0) return;
+    const initially = leaders.length;
+    this.log.info('moving leaderships away before stopping', { leaders: initially });
+    while (leaders.length > 0 && this.clock.now() < deadline) {
+      for (const r of leaders) {
+        const target = transferTarget(r, this.storeId);
+        if (target !== 0) this.scheduler.withNode(r.rangeId, (x) => x.node.transferLeader(target));
+      }
+      const wait = Math.min(LEADER_DRAIN_RETRY_MS, Math.max(1, deadline - this.clock.now()));
+      await new Promise<void>((res) => this.clock.setTimer(wait, res));
+      leaders = movable();
+    }
+    this.log.info('leaderships moved', { moved: initially - leaders.length, kept: leaders.length });
+  }
+
+  /**
+   * Stops in order: inbound messages, ticks, liveness and collection; the loop (in-flight
+   * persists and applies finish); what still waits on a proposal is told the outcome is
+   * unknown; the service's onLoopStopped; the transport, snapshot sends, compaction; the
+   * engine. Idempotent. Drain leaders first (drainLeaders) for a graceful stop.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.closing = true;
+    this.ticks.stop();
+    this.liveness.stop();
+    this.stopSweep?.();
+    await this.scheduler.stop().catch((e: unknown) => this.log.error('scheduler stop failed', { err: e }));
+    for (const r of this.scheduler.all()) r.failAll('store stopping before the entry applied');
+    if (this.service?.onLoopStopped) await this.service.onLoopStopped().catch((e: unknown) => this.log.error('service stop failed', { err: e }));
+    if (this.transportImpl) await this.transportImpl.stop();
+    await this.snapshots.stop();
+    await this.compactor.stop();
+    await this.engine.close();
+  }
+}
+
+/** The voter on another store with the highest match index (0 if none is known). */
+function transferTarget<R>(r: Replica<R>, myStore: number): number {
+  const d = r.log.descriptor;
+  const progress = r.node.status().progress;
+  if (d === null || progress === null) return 0;
+  let best = 0;
+  let bestMatch = -1;
+  for (const x of d.replicas) {
+    if (x.storeId === myStore || x.role !== ReplicaRole.Voter) continue;
+    const m = progress.get(x.replicaId)?.match ?? -1;
+    if (m > bestMatch) {
+      best = x.replicaId;
+      bestMatch = m;
+    }
+  }
+  return best;
+}
