@@ -19,7 +19,8 @@
 // leader has moved past (documented bound, as etcd's serializable reads).
 import { randomInt } from 'node:crypto';
 import { EntryType, MessageType, Prng, RawNode, StateRole, type ConfState, type Message } from '@rangekv/raft';
-import { ColumnFamily, ReplicaRole, StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
+import { ColumnFamily, StorageEngine, type StorageEngineOptions } from '@rangekv/storage';
 import {
   LogCompactor, RaftScheduler, Replica, SnapshotShipper, TickClock, UninitializedReplicas, resolveLogCompactionLimits, resolveUninitializedLimits,
   resolveSnapshotLimits, type ApplyEntry, type GroupHost, type LogCompactionLimits, type Logger, type SnapshotLimits,

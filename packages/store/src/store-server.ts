@@ -19,10 +19,10 @@
 import { randomInt } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { metapb } from '@rangekv/proto';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import * as grpc from '@grpc/grpc-js';
 import { MessageRefusedError, MessageType, Prng, RawNode, StateRole, type Message, type RaftConfig } from '@rangekv/raft';
-import { ReplicaRole, StorageEngine, type IdAllocator, type RangeDescriptor, type RangeLogStore, type StorageEngineOptions } from '@rangekv/storage';
+import { StorageEngine, type IdAllocator, type RangeLogStore, type StorageEngineOptions } from '@rangekv/storage';
 import { RaftTransport, type RangeMessage, type TransportFaults, type TransportLimits, type TransportMetrics } from '@rangekv/transport';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { RangeErrorReply, UnavailableError } from './errors.js';
@@ -39,7 +39,7 @@ import { resolveStoreLimits, type StoreLimits } from './limits.js';
 import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSource, type StoreHealth } from './http-status.js';
 import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
-import { descriptorFromProto, notLeader } from './range-errors.js';
+import { notLeader } from './range-errors.js';
 import { isWakeReadCtx } from './quiescence.js';
 import { RaftScheduler, type ApplyEntry, type GroupHost, type ReplicaFailedError, type SchedulerLimits } from './raft-scheduler.js';
 import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
@@ -807,11 +807,10 @@ export class StoreServer {
    * that never held a range (a marker file remembers it): a store whose replica of range 1
    * was removed later must not recreate it.
    */
-  private async bootstrapFromPd(wire: metapb.RangeDescriptor.$Properties): Promise<void> {
+  private async bootstrapFromPd(d: RangeDescriptor): Promise<void> {
     if (this.bootstrapping || this.stopping !== null) return;
     const marker = join(this.opts.dataDir, PD_BOOTSTRAP_MARKER);
     if (existsSync(marker) || this.engine.rangeIds().length > 0) return;
-    const d = descriptorFromProto(wire);
     const me = d.replicas.find((x) => x.storeId === this.storeId);
     if (!me) return;
     this.bootstrapping = true;
