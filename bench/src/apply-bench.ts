@@ -35,7 +35,8 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { EntryType, type Entry } from '@rangekv/raft';
-import { ReplicaRole, StorageEngine, type RangeDescriptor } from '@rangekv/storage';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
+import { StorageEngine } from '@rangekv/storage';
 import {
   claimDataDir, encodeKvCommand, InlineKvApplier, KvCommandType, PoolKvApplier, silentLogger, StoreServer, type KvApplier,
 } from '@rangekv/store';

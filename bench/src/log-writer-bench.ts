@@ -17,7 +17,8 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EntryType, type Ready } from '@rangekv/raft';
-import { ReplicaRole, StorageEngine } from '@rangekv/storage';
+import { ReplicaRole } from '@rangekv/proto';
+import { StorageEngine } from '@rangekv/storage';
 
 interface Args { seconds: number; groups: number[]; entryBytes: number; dir: string; }
 

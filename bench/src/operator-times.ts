@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       }
       const rs = await kv.listRanges();
       const last = rs[rs.length - 1]!;
-      await timed(times, 'split', () => kv.split(`${last.startKey.toString()}~${round}`));
+      await timed(times, 'split', () => kv.split(`${Buffer.from(last.startKey).toString()}~${round}`));
     }
   } finally {
     kv.close();

@@ -249,7 +249,7 @@ export class RangeKvClient {
           cursor = Buffer.concat([toBuffer(last.key ?? EMPTY), Buffer.from([0])]);
         } else {
           if (route.endKey.length === 0 || (e.length > 0 && Buffer.compare(route.endKey, e) >= 0)) return out;
-          cursor = route.endKey;
+          cursor = toBuffer(route.endKey);
         }
         if (e.length > 0 && Buffer.compare(cursor, e) >= 0) return out;
       }
@@ -270,7 +270,7 @@ export class RangeKvClient {
         upper = toBuffer(last.key ?? EMPTY);
       } else {
         if (route.startKey.length === 0 || Buffer.compare(route.startKey, s) <= 0) return out;
-        upper = route.startKey;
+        upper = toBuffer(route.startKey);
       }
       if (Buffer.compare(upper, s) <= 0) return out;
     }
@@ -322,7 +322,7 @@ export class RangeKvClient {
       if (res === undefined) continue;
       part = budget.fork();
       if (route.endKey.length === 0 || (e.length > 0 && Buffer.compare(route.endKey, e) >= 0)) return;
-      cursor = route.endKey;
+      cursor = toBuffer(route.endKey);
     }
   }
 

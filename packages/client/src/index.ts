@@ -9,8 +9,11 @@ export {
   PdUnavailableError, PdRequestError, OperatorFailedError, StoreError,
 } from './errors.js';
 export type {
-  Bytes, KeyValue, ReadConsistency, RangeEpoch, ReplicaRole, ReplicaInfo, RangeDescriptor, RangeInfo, StoreState, StoreInfo,
-  OperatorKind, OperatorStatus, OperatorInfo,
+  Bytes, KeyValue, ReadConsistency, RangeInfo, StoreState, StoreInfo, OperatorKind, OperatorStatus, OperatorInfo,
 } from './types.js';
+/** Ranges as every rangekv package holds them: @rangekv/proto's one definition. */
+export {
+  ReplicaRole, replicaRoleName, type ReplicaRoleName, type ReplicaDescriptor, type RangeEpoch, type RangeDescriptor,
+} from '@rangekv/proto';
 export { AMBIGUOUS_METADATA_KEY } from './channels.js';
 export { backoffDelayMs, type BackoffOptions, type Clock } from './backoff.js';

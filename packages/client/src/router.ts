@@ -18,13 +18,13 @@
 // | read: UNAVAILABLE / DEADLINE_EXCEEDED / CANCELLED / UNKNOWN | back off, retry |
 // | any other status | StoreError (final) |
 import * as grpc from '@grpc/grpc-js';
-import { kvService, metapb, type MethodDefinition } from '@rangekv/proto';
+import { descriptorFromWire, kvService, metapb, ReplicaRole, type MethodDefinition } from '@rangekv/proto';
 import type { Budget } from './backoff.js';
 import type { ChannelPool } from './channels.js';
 import { AmbiguousWriteError, InvalidArgumentError, PdRequestError, StoreError } from './errors.js';
 import type { PdClient } from './pd-client.js';
 import { rangeContains, RangeCache } from './range-cache.js';
-import { descriptorFromWire, routeFromWire, type RangeInfo } from './types.js';
+import { routeFromWire, toBuffer, type RangeInfo } from './types.js';
 
 type KvMethods = typeof kvService;
 export type KvMethodName = keyof KvMethods;
@@ -108,14 +108,14 @@ export class Router {
       const last = routes[routes.length - 1];
       if (!res.more || !last || last.endKey.length === 0 || out.length >= max) return out;
       if (end.length > 0 && Buffer.compare(last.endKey, end) >= 0) return out;
-      cursor = last.endKey;
+      cursor = toBuffer(last.endKey);
     }
   }
 
   /** The leader when known, else the voters round-robin; `spread` (FOLLOWER / STALE reads): any voter, round-robin. */
   private pickStore(route: RangeInfo, spread: boolean): number {
     if (route.leaderStoreId !== 0 && !spread) return route.leaderStoreId;
-    const voters = route.replicas.filter((r) => r.role !== 'learner');
+    const voters = route.replicas.filter((r) => r.role !== ReplicaRole.Learner);
     const from = voters.length > 0 ? voters : route.replicas;
     if (from.length === 0) return 0;
     return from[this.probe++ % from.length]!.storeId;

@@ -1,5 +1,7 @@
-// Plain data the client hands out, and its conversions from the wire messages.
-import { metapb, pdpb } from '@rangekv/proto';
+// Plain data the client hands out, and its conversions from the wire messages. Range
+// descriptors are @rangekv/proto's one definition (RangeDescriptor, ReplicaRole) and
+// cross the wire with its descriptorFromWire.
+import { descriptorFromWire, metapb, pdpb, type RangeDescriptor } from '@rangekv/proto';
 
 /** Keys and values: bytes, or a string taken as UTF-8. */
 export type Bytes = Uint8Array | string;
@@ -24,28 +26,6 @@ export function consistencyToWire(c: ReadConsistency | undefined): metapb.ReadCo
 export interface KeyValue {
   key: Buffer;
   value: Buffer;
-}
-
-export interface RangeEpoch {
-  confVer: number;
-  version: number;
-}
-
-export type ReplicaRole = 'voter' | 'learner' | 'voter-incoming' | 'voter-demoting';
-
-export interface ReplicaInfo {
-  storeId: number;
-  replicaId: number;
-  role: ReplicaRole;
-}
-
-/** A range: keys in [startKey, endKey); empty endKey = to the end of the keyspace. */
-export interface RangeDescriptor {
-  rangeId: number;
-  startKey: Buffer;
-  endKey: Buffer;
-  epoch: RangeEpoch;
-  replicas: ReplicaInfo[];
 }
 
 export interface RangeInfo extends RangeDescriptor {
@@ -89,13 +69,6 @@ export interface OperatorInfo {
   right: RangeDescriptor | undefined;
 }
 
-const ROLES: Record<number, ReplicaRole> = {
-  [metapb.ReplicaRole.VOTER]: 'voter',
-  [metapb.ReplicaRole.LEARNER]: 'learner',
-  [metapb.ReplicaRole.VOTER_INCOMING]: 'voter-incoming',
-  [metapb.ReplicaRole.VOTER_DEMOTING]: 'voter-demoting',
-};
-
 const KINDS: Record<number, OperatorKind> = {
   [pdpb.OperatorKind.TRANSFER_LEADER]: 'transfer-leader',
   [pdpb.OperatorKind.ADD_REPLICA]: 'add-replica',
@@ -118,20 +91,6 @@ export function operatorKindToWire(kind: OperatorKind): pdpb.OperatorKind {
 
 function bytes(b: Uint8Array | null | undefined): Buffer {
   return b ? toBuffer(b) : Buffer.alloc(0);
-}
-
-export function descriptorFromWire(d: metapb.RangeDescriptor.$Properties): RangeDescriptor {
-  return {
-    rangeId: Number(d.rangeId ?? 0),
-    startKey: bytes(d.startKey),
-    endKey: bytes(d.endKey),
-    epoch: { confVer: Number(d.epoch?.confVer ?? 0), version: Number(d.epoch?.version ?? 0) },
-    replicas: (d.replicas ?? []).map((r) => ({
-      storeId: Number(r.storeId ?? 0),
-      replicaId: Number(r.replicaId ?? 0),
-      role: ROLES[r.role ?? 0] ?? 'voter',
-    })),
-  };
 }
 
 export function routeFromWire(r: pdpb.RangeRoute.$Properties): RangeInfo | undefined {
@@ -169,21 +128,5 @@ export function operatorFromWire(o: pdpb.Operator.$Properties): OperatorInfo {
     finishedAtMs: Number(o.finishedAtMs ?? 0),
     descriptor: o.descriptor ? descriptorFromWire(o.descriptor) : undefined,
     right: o.right ? descriptorFromWire(o.right) : undefined,
-  };
-}
-
-/** Wire form of a descriptor (for the fakes in testing/ and for tests). */
-export function descriptorToWire(d: RangeDescriptor): metapb.RangeDescriptor.$Properties {
-  const roles = Object.entries(ROLES);
-  return {
-    rangeId: d.rangeId,
-    startKey: d.startKey,
-    endKey: d.endKey,
-    epoch: { confVer: d.epoch.confVer, version: d.epoch.version },
-    replicas: d.replicas.map((r) => ({
-      storeId: r.storeId,
-      replicaId: r.replicaId,
-      role: Number(roles.find(([, v]) => v === r.role)?.[0] ?? 0) as metapb.ReplicaRole,
-    })),
   };
 }

@@ -15,7 +15,8 @@
 // and transport, so the simulation (packages/testkit) runs this same code.
 import { randomInt } from 'node:crypto';
 import { MessageRefusedError, MessageType, Prng, RawNode, type Message, type RaftConfig, type ReadState, type SoftState } from '@rangekv/raft';
-import { ReplicaRole, StorageEngine, type RangeDescriptor, type RangeLogStore } from '@rangekv/storage';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
+import type { RangeLogStore, StorageEngine } from '@rangekv/storage';
 import type { RangeMessage } from '@rangekv/transport';
 import { every, realClock, type HostClock } from './host-clock.js';
 import type { HostTransport, TransportFactory } from './host-transport.js';

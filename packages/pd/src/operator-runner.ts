@@ -9,17 +9,15 @@
 //   await r.waitFinal(op.id, 10_000);            // the record once final (or as it is then)
 //   r.stop();                                    // lost leadership / stopping
 import * as grpc from '@grpc/grpc-js';
-import { adminpb } from '@rangekv/proto';
+import { adminpb, descriptorFromWire, type RangeDescriptor } from '@rangekv/proto';
 import type { Logger } from '@rangekv/store';
 import { PdRequestError, invalidArgument } from './errors.js';
 import type { PdCommand, PdCommandResult } from './pd-command.js';
 import type { PdState } from './pd-state.js';
-import { descFromProto } from './pd-wire.js';
 import { runStep, type LeaderView, type StepContext, type StepLimits, type StepOutcome } from './operator-steps.js';
 import { StoreCallError, type StoreAdminCaller } from './store-admin-client.js';
 import {
-  compareBytes, compareReports, isFinal, keyInSpan, OperatorKind, OperatorStatus,
-  type OperatorRecord, type RangeDesc, type RangeRecord,
+  compareBytes, compareReports, isFinal, keyInSpan, OperatorKind, OperatorStatus, type OperatorRecord, type RangeRecord,
 } from './types.js';
 
 export interface OperatorLimits extends StepLimits {
@@ -263,7 +261,7 @@ export class OperatorRunner {
     await this.host.propose({ t: 'updateOperator', op: { ...op, step } });
   }
 
-  private async finish(op: OperatorRecord, status: OperatorStatus, reason: string, desc: RangeDesc | null, right: RangeDesc | null): Promise<void> {
+  private async finish(op: OperatorRecord, status: OperatorStatus, reason: string, desc: RangeDescriptor | null, right: RangeDescriptor | null): Promise<void> {
     const final: OperatorRecord = {
       ...op, status, reason, finishedAtMs: this.host.now(), descriptor: desc, right,
       step: status === OperatorStatus.SUCCEEDED ? 'done' : op.step,
@@ -301,7 +299,7 @@ export class OperatorRunner {
     let best: LeaderView | null = null;
     for (const a of await Promise.all(asks)) {
       if (!a) continue;
-      const desc = descFromProto(a.st.descriptor!);
+      const desc = descriptorFromWire(a.st.descriptor!);
       const term = Number(a.st.term ?? 0);
       const isLeader = a.st.role === adminpb.RaftRole.LEADER;
       if (isLeader && (!best || term > best.term)) {

@@ -10,12 +10,11 @@
 //   MOVE_REPLICA     ADD_REPLICA's steps towards to_store, then REMOVE_REPLICA's on from_store
 //   SPLIT            range ends at split_key? done : SplitRange(split_key, PD-allocated id)
 //
-// Joint configurations (VOTER_INCOMING / VOTER_DEMOTING) are left by the store on its own
-// (auto-leave): a step that sees one waits.
-import type { metapb } from '@rangekv/proto';
-import { descFromProto } from './pd-wire.js';
+// Joint configurations (VoterIncoming / VoterOutgoing / VoterDemoting) are left by the
+// store on its own (auto-leave): a step that sees one waits.
+import { descriptorFromWire, ReplicaRole, type metapb, type RangeDescriptor, type ReplicaDescriptor } from '@rangekv/proto';
 import type { AdminMethod, AdminRequest, AdminResponse } from './store-admin-client.js';
-import { compareBytes, keyInSpan, OperatorKind, ReplicaRole, type OperatorRecord, type RangeDesc, type ReplicaMeta } from './types.js';
+import { compareBytes, keyInSpan, OperatorKind, type OperatorRecord } from './types.js';
 
 /** The range as its leader sees it. */
 export interface LeaderView {
@@ -24,14 +23,14 @@ export interface LeaderView {
   replicaId: number;
   term: number;
   lastIndex: number;
-  descriptor: RangeDesc;
+  descriptor: RangeDescriptor;
   /** Other replicas' match index, by replica id. */
   match: Map<number, number>;
 }
 
 export type StepOutcome =
   | { kind: 'continue'; step: string }
-  | { kind: 'succeeded'; descriptor: RangeDesc; right: RangeDesc | null }
+  | { kind: 'succeeded'; descriptor: RangeDescriptor; right: RangeDescriptor | null }
   | { kind: 'failed'; reason: string };
 
 export interface StepLimits {
@@ -52,12 +51,12 @@ export interface StepContext {
   asked: Map<string, number>;
   call<K extends AdminMethod>(address: string, method: K, req: AdminRequest<K>): Promise<AdminResponse<K>>;
   /** A descriptor learned from a store (answers to changes): PD records it. */
-  learned(desc: RangeDesc, right?: RangeDesc): void;
+  learned(desc: RangeDescriptor, right?: RangeDescriptor): void;
 }
 
 const cont = (step: string): StepOutcome => ({ kind: 'continue', step });
 
-function header(d: RangeDesc): metapb.RequestHeader.$Properties {
+function header(d: RangeDescriptor): metapb.RequestHeader.$Properties {
   return { rangeId: d.rangeId, epoch: { confVer: d.epoch.confVer, version: d.epoch.version } };
 }
 
@@ -76,12 +75,12 @@ function fatalRangeError(e: metapb.RangeError.$Properties | null | undefined): s
   return null;
 }
 
-function replicaOn(d: RangeDesc, storeId: number): ReplicaMeta | undefined {
+function replicaOn(d: RangeDescriptor, storeId: number): ReplicaDescriptor | undefined {
   return d.replicas.find((r) => r.storeId === storeId);
 }
 
-function isJoint(r: ReplicaMeta): boolean {
-  return r.role === ReplicaRole.VOTER_INCOMING || r.role === ReplicaRole.VOTER_DEMOTING;
+function isJoint(r: ReplicaDescriptor): boolean {
+  return r.role === ReplicaRole.VoterIncoming || r.role === ReplicaRole.VoterOutgoing || r.role === ReplicaRole.VoterDemoting;
 }
 
 async function changeReplicas(ctx: StepContext, key: string, method: 'addReplica' | 'promoteLearner' | 'removeReplica', req: AdminRequest<typeof method>): Promise<string | null> {
@@ -89,7 +88,7 @@ async function changeReplicas(ctx: StepContext, key: string, method: 'addReplica
   await once(ctx, key, async () => {
     const res = await ctx.call(ctx.leader.address, method, req);
     if (res.rangeError) fatal = fatalRangeError(res.rangeError);
-    else if (res.descriptor) ctx.learned(descFromProto(res.descriptor));
+    else if (res.descriptor) ctx.learned(descriptorFromWire(res.descriptor));
   });
   return fatal;
 }
@@ -98,7 +97,7 @@ async function stepTransfer(ctx: StepContext, toStore: number): Promise<StepOutc
   const d = ctx.leader.descriptor;
   const target = replicaOn(d, toStore);
   if (!target) return { kind: 'failed', reason: `store ${toStore} holds no replica of range ${d.rangeId}` };
-  if (target.role !== ReplicaRole.VOTER) return { kind: 'failed', reason: `the replica on store ${toStore} is not a voter` };
+  if (target.role !== ReplicaRole.Voter) return { kind: 'failed', reason: `the replica on store ${toStore} is not a voter` };
   if (ctx.leader.storeId === toStore) return { kind: 'succeeded', descriptor: d, right: null };
   await once(ctx, `transfer:${toStore}`, async () => {
     await ctx.call(ctx.leader.address, 'transferLeader', { header: header(d), toStore });
@@ -110,9 +109,9 @@ async function stepTransfer(ctx: StepContext, toStore: number): Promise<StepOutc
 async function stepAdd(ctx: StepContext, toStore: number): Promise<StepOutcome> {
   const d = ctx.leader.descriptor;
   const rep = replicaOn(d, toStore);
-  if (rep && rep.role === ReplicaRole.VOTER) return { kind: 'succeeded', descriptor: d, right: null };
+  if (rep && rep.role === ReplicaRole.Voter) return { kind: 'succeeded', descriptor: d, right: null };
   if (rep && isJoint(rep)) return cont(`leaving the joint configuration (replica ${rep.replicaId} on store ${toStore})`);
-  if (rep && rep.role === ReplicaRole.LEARNER) {
+  if (rep && rep.role === ReplicaRole.Learner) {
     const match = ctx.leader.match.get(rep.replicaId) ?? 0;
     if (match + ctx.limits.catchUpSlackEntries < ctx.leader.lastIndex) {
       return cont(`waiting for learner ${rep.replicaId} on store ${toStore} to catch up`);
@@ -126,7 +125,7 @@ async function stepAdd(ctx: StepContext, toStore: number): Promise<StepOutcome> 
     return { kind: 'failed', reason: `replica id ${ctx.op.replicaId} is taken in range ${d.rangeId}` };
   }
   const fatal = await changeReplicas(ctx, `add:${toStore}`, 'addReplica', {
-    header: header(d), storeId: toStore, replicaId: ctx.op.replicaId, role: ReplicaRole.LEARNER,
+    header: header(d), storeId: toStore, replicaId: ctx.op.replicaId, role: ReplicaRole.Learner,
   });
   if (fatal) return { kind: 'failed', reason: fatal };
   return cont(`adding learner ${ctx.op.replicaId} on store ${toStore}`);
@@ -140,7 +139,7 @@ async function stepRemove(ctx: StepContext, fromStore: number): Promise<StepOutc
   if (isJoint(rep)) return cont(`leaving the joint configuration (replica ${rep.replicaId} on store ${fromStore})`);
   if (ctx.leader.storeId === fromStore) {
     // The leader cannot remove itself: hand leadership to the most caught-up other voter.
-    const others = d.replicas.filter((r) => r.storeId !== fromStore && r.role === ReplicaRole.VOTER);
+    const others = d.replicas.filter((r) => r.storeId !== fromStore && r.role === ReplicaRole.Voter);
     if (others.length === 0) return { kind: 'failed', reason: `store ${fromStore} holds the only voter of range ${d.rangeId}` };
     others.sort((a, b) => (ctx.leader.match.get(b.replicaId) ?? 0) - (ctx.leader.match.get(a.replicaId) ?? 0) || a.storeId - b.storeId);
     const to = others[0]!.storeId;
@@ -167,8 +166,8 @@ async function stepSplit(ctx: StepContext): Promise<StepOutcome> {
     const fatal = fatalRangeError(res.rangeError);
     if (fatal) out = { kind: 'failed', reason: fatal };
     else if (!res.rangeError && res.left && res.right) {
-      const left = descFromProto(res.left);
-      const right = descFromProto(res.right);
+      const left = descriptorFromWire(res.left);
+      const right = descriptorFromWire(res.right);
       ctx.learned(left, right);
       out = { kind: 'succeeded', descriptor: left, right };
     }
@@ -184,7 +183,7 @@ export async function runStep(ctx: StepContext): Promise<StepOutcome> {
     case OperatorKind.REMOVE_REPLICA: return stepRemove(ctx, op.fromStore);
     case OperatorKind.MOVE_REPLICA: {
       const to = replicaOn(ctx.leader.descriptor, op.toStore);
-      if (!to || to.role !== ReplicaRole.VOTER) {
+      if (!to || to.role !== ReplicaRole.Voter) {
         const r = await stepAdd(ctx, op.toStore);
         return r.kind === 'succeeded' ? cont(`replica on store ${op.toStore} is a voter`) : r;
       }

@@ -7,10 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { pdpb } from '@rangekv/proto';
+import { descriptorFromWire, pdpb } from '@rangekv/proto';
 import { silentLogger } from '@rangekv/store';
 import { PdServer, type PdServerOptions } from './pd-server.js';
-import { descFromProto } from './pd-wire.js';
 import { FakeCluster } from './testing/fake-stores.js';
 import { PdTestClient } from './testing/pd-test-client.js';
 
@@ -99,7 +98,7 @@ test('a follower answers not_leader naming the leader; GetMembers works anywhere
 test('PD leader gone: a new leader keeps the metadata, resumes a RUNNING operator, ids stay fresh', async () => {
   const hb = await heartbeatAll();
   const boot = hb[2]!.bootstrap!.descriptor!;
-  fake.createRange(descFromProto(boot), 1);
+  fake.createRange(descriptorFromWire(boot), 1);
   const ids = await client.leader('allocIds', { count: 3 });
   // An operator that cannot finish while stores ignore transfers.
   fake.ignoreTransfers = true;
@@ -121,7 +120,7 @@ test('PD leader gone: a new leader keeps the metadata, resumes a RUNNING operato
   const stores = await client.leader('listStores', {});
   assert.deepEqual(stores.stores!.map((s) => s.store!.id), [1, 2, 3]);
   const route = await client.leader('getRangeByKey', { key: new Uint8Array([1]) });
-  assert.deepEqual(descFromProto(route.route!.descriptor!), descFromProto(boot));
+  assert.deepEqual(descriptorFromWire(route.route!.descriptor!), descriptorFromWire(boot));
   const before = await client.leader('getOperator', { id: opId });
   assert.equal(before.operator!.status, S.RUNNING);
   // Ids handed out by the new leader were never handed out before.

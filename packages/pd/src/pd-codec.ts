@@ -2,7 +2,8 @@
 // machine stores in the `default` column family. Bytes travel as hex strings. Every
 // encoded value starts with a format byte; decoding refuses an unknown one, or JSON that
 // does not have the expected shape (a bug or a newer PD: never guess).
-import type { OperatorRecord, RangeDesc, RangeRecord, ReplicaMeta, StoreMeta } from './types.js';
+import { isReplicaRole, type RangeDescriptor, type ReplicaDescriptor, type ReplicaRole } from '@rangekv/proto';
+import type { OperatorRecord, RangeRecord, StoreMeta } from './types.js';
 
 export const PD_RECORD_FORMAT = 1;
 
@@ -39,16 +40,22 @@ function obj(v: unknown, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-export function replicaToJson(r: ReplicaMeta): Json {
+export function replicaToJson(r: ReplicaDescriptor): Json {
   return { storeId: r.storeId, replicaId: r.replicaId, role: r.role };
 }
 
-export function replicaFromJson(v: unknown): ReplicaMeta {
-  const o = obj(v, 'replica');
-  return { storeId: num(o['storeId'], 'replica.storeId'), replicaId: num(o['replicaId'], 'replica.replicaId'), role: num(o['role'], 'replica.role') };
+function role(v: unknown, what: string): ReplicaRole {
+  const n = num(v, what);
+  if (!isReplicaRole(n)) throw new PdDecodeError(`${what}: ${n} is not a replica role`);
+  return n;
 }
 
-export function descToJson(d: RangeDesc): Json {
+export function replicaFromJson(v: unknown): ReplicaDescriptor {
+  const o = obj(v, 'replica');
+  return { storeId: num(o['storeId'], 'replica.storeId'), replicaId: num(o['replicaId'], 'replica.replicaId'), role: role(o['role'], 'replica.role') };
+}
+
+export function descToJson(d: RangeDescriptor): Json {
   return {
     rangeId: d.rangeId, startKey: hex(d.startKey), endKey: hex(d.endKey),
     epoch: { confVer: d.epoch.confVer, version: d.epoch.version },
@@ -56,7 +63,7 @@ export function descToJson(d: RangeDesc): Json {
   };
 }
 
-export function descFromJson(v: unknown): RangeDesc {
+export function descFromJson(v: unknown): RangeDescriptor {
   const o = obj(v, 'descriptor');
   const e = obj(o['epoch'], 'descriptor.epoch');
   const reps = o['replicas'];

@@ -1,10 +1,11 @@
 // Commands of PD's raft group: each raft entry carries one, and the state machine
 // (pd-state.ts) applies them in log order on every PD node.
+import type { RangeDescriptor } from '@rangekv/proto';
 import {
   decodeJson, descFromJson, descToJson, encodeJson, jsonNum, jsonObj, operatorFromJson, operatorToJson, PdDecodeError,
   rangeFromJson, rangeToJson, storeFromJson, storeToJson,
 } from './pd-codec.js';
-import type { OperatorRecord, RangeDesc, RangeRecord, StoreMeta } from './types.js';
+import type { OperatorRecord, RangeRecord, StoreMeta } from './types.js';
 
 /** The two id counters: `store` for store ids, `id` for range, replica and operator ids. */
 export type IdSpaceName = 'store' | 'id';
@@ -17,7 +18,7 @@ export type PdCommand =
   /** Registers a store or changes its addresses. */
   | { t: 'putStore'; store: StoreMeta }
   /** Commits range 1 (refused when already bootstrapped). */
-  | { t: 'bootstrap'; descriptor: RangeDesc }
+  | { t: 'bootstrap'; descriptor: RangeDescriptor }
   /** Range records from heartbeats / operators: each kept only if newer than what PD has. */
   | { t: 'putRanges'; ranges: RangeRecord[] }
   /** A new RUNNING operator (refused while another runs on its range). */

@@ -6,13 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { pdpb } from '@rangekv/proto';
+import { descriptorFromWire, pdpb, ReplicaRole } from '@rangekv/proto';
 import { silentLogger } from '@rangekv/store';
 import { PdServer } from './pd-server.js';
-import { descFromProto } from './pd-wire.js';
 import { FakeCluster } from './testing/fake-stores.js';
 import { PdCallError, PdTestClient } from './testing/pd-test-client.js';
-import { ReplicaRole } from './types.js';
 
 const K = pdpb.OperatorKind;
 const S = pdpb.OperatorStatus;
@@ -62,14 +60,14 @@ test('bootstrap: range 1 is committed once the initial stores heartbeat, and sen
   assert.equal(none.header?.error?.notBootstrapped, true);
   await heartbeat(2);
   const third = await heartbeat(3);
-  const d = descFromProto(third.bootstrap!.descriptor!);
+  const d = descriptorFromWire(third.bootstrap!.descriptor!);
   assert.deepEqual([d.rangeId, d.epoch.confVer, d.epoch.version, d.startKey.length, d.endKey.length], [1, 1, 1, 0, 0]);
   assert.deepEqual(d.replicas.map((r) => r.storeId), [1, 2, 3]);
-  assert.ok(d.replicas.every((r) => r.replicaId > 0 && r.replicaId < 2 ** 32 && r.role === ReplicaRole.VOTER));
+  assert.ok(d.replicas.every((r) => r.replicaId > 0 && r.replicaId < 2 ** 32 && r.role === ReplicaRole.Voter));
   assert.equal(new Set(d.replicas.map((r) => r.replicaId)).size, 3);
   assert.ok(third.stores!.length === 3 && third.header!.clusterId! > 0);
   const again = await heartbeat(1);
-  assert.deepEqual(descFromProto(again.bootstrap!.descriptor!), d);
+  assert.deepEqual(descriptorFromWire(again.bootstrap!.descriptor!), d);
   const fourth = await heartbeat(4);
   assert.equal(fourth.bootstrap, null, 'store 4 is not an initial replica');
   fake.createRange(d, 1);
@@ -103,7 +101,7 @@ test('TRANSFER_LEADER: transfers on the range leader and succeeds when the new l
 test('SPLIT: cuts with a PD-allocated range id; routing finds both halves', async () => {
   const op = await create({ kind: K.SPLIT, rangeId: 1, splitKey: b('m') });
   assert.equal(op.status, S.SUCCEEDED, op.reason ?? '');
-  const right = descFromProto(op.right!);
+  const right = descriptorFromWire(op.right!);
   assert.equal(Buffer.from(op.descriptor!.endKey!).toString(), 'm');
   assert.ok(right.rangeId > 1 && right.rangeId < 2 ** 32);
   const split = fake.callsOf('splitRange')[0]!;
@@ -118,11 +116,11 @@ test('ADD_REPLICA: learner with a PD-allocated id, catch-up, then promote', asyn
   const op = await create({ kind: K.ADD_REPLICA, rangeId: 1, toStore: 4 });
   assert.equal(op.status, S.SUCCEEDED, op.reason ?? '');
   const add = fake.callsOf('addReplica')[0]!.req as { role: number; replicaId: number; storeId: number };
-  assert.deepEqual([add.role, add.storeId], [ReplicaRole.LEARNER, 4]);
+  assert.deepEqual([add.role, add.storeId], [ReplicaRole.Learner, 4]);
   assert.ok(add.replicaId > 0 && add.replicaId < 2 ** 32);
   assert.equal(fake.callsOf('promoteLearner').length, 1);
-  const d = descFromProto(op.descriptor!);
-  assert.ok(d.replicas.some((r) => r.storeId === 4 && r.role === ReplicaRole.VOTER && r.replicaId === add.replicaId));
+  const d = descriptorFromWire(op.descriptor!);
+  assert.ok(d.replicas.some((r) => r.storeId === 4 && r.role === ReplicaRole.Voter && r.replicaId === add.replicaId));
 });
 
 test('REMOVE_REPLICA of the leader\'s store: leadership moves away first, then the replica goes', async () => {
@@ -139,7 +137,7 @@ test('MOVE_REPLICA: add on the destination, then remove from the source', async 
   const right = (await client.call(pd.address, 'getRangeByKey', { key: b('z') })).route!.descriptor!;
   const op = await create({ kind: K.MOVE_REPLICA, rangeId: right.rangeId, fromStore: 3, toStore: 4 });
   assert.equal(op.status, S.SUCCEEDED, op.reason ?? '');
-  const d = descFromProto(op.descriptor!);
+  const d = descriptorFromWire(op.descriptor!);
   assert.deepEqual(d.replicas.map((r) => r.storeId).sort(), [1, 2, 4]);
   // PD's routing table has the new descriptor.
   const now = (await client.call(pd.address, 'getRangeByKey', { key: b('z') })).route!.descriptor!;

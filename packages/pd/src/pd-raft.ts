@@ -18,7 +18,8 @@
 // down within an election timeout; until then it may answer reads from a state a newer
 // leader has moved past (documented bound, as etcd's serializable reads).
 import { EntryType, StateRole, type ConfState } from '@rangekv/raft';
-import { ColumnFamily, ReplicaRole, StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
+import { ColumnFamily, StorageEngine, type StorageEngineOptions } from '@rangekv/storage';
 import {
   RaftHost, raftTransport, resolveSnapshotLimits, type ApplyEntry, type HostService, type LogCompactionLimits, type Logger,
   type Replica, type SnapshotLimits,

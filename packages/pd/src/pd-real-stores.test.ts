@@ -9,13 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { metapb, pdpb } from '@rangekv/proto';
-import { StorageEngine, type RangeDescriptor } from '@rangekv/storage';
-import { StoreServer, descriptorToProto, silentLogger } from '@rangekv/store';
+import { descriptorFromWire, descriptorToWire, metapb, pdpb, ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
+import { StorageEngine } from '@rangekv/storage';
+import { StoreServer, silentLogger } from '@rangekv/store';
 import { PdServer } from './pd-server.js';
-import { descFromProto } from './pd-wire.js';
 import { PdTestClient } from './testing/pd-test-client.js';
-import type { RangeDesc } from './types.js';
 
 const K = pdpb.OperatorKind;
 const S = pdpb.OperatorStatus;
@@ -29,10 +27,6 @@ const stores = new Map<number, StoreServer>();
 /** Created -> finished per operator (a figure, never asserted). */
 const durations: string[] = [];
 
-function storageDesc(d: RangeDesc): RangeDescriptor {
-  return { ...d, replicas: d.replicas.map((r) => ({ storeId: r.storeId, replicaId: r.replicaId, role: 0 })) };
-}
-
 async function heartbeatAll(): Promise<void> {
   for (const [id, s] of stores) {
     await client.call(pd.address, 'storeHeartbeat', { store: { id, address: `127.0.0.1:${s.kvPort}`, raftAddress: `127.0.0.1:${s.raftPort}` } });
@@ -43,7 +37,7 @@ async function heartbeatAll(): Promise<void> {
 async function reportLeaders(): Promise<void> {
   for (const [id, s] of stores) {
     const ranges = s.status().filter((r) => r.isLeader && r.descriptor).map((r) => ({
-      descriptor: descriptorToProto(r.descriptor!),
+      descriptor: descriptorToWire(r.descriptor!),
       leader: { storeId: id, replicaId: r.replicaId }, term: r.term,
     }));
     if (ranges.length > 0) await client.call(pd.address, 'rangeHeartbeat', { storeId: id, ranges });
@@ -81,17 +75,17 @@ before(async () => {
   const ids: number[] = [];
   for (let i = 0; i < 4; i++) ids.push((await client.call(pd.address, 'allocStoreId', {})).storeId!);
   assert.deepEqual(ids, [1, 2, 3, 4]);
-  let boot: RangeDesc | null = null;
+  let boot: RangeDescriptor | null = null;
   for (const id of ids) {
     const res = await client.call(pd.address, 'storeHeartbeat', { store: { id, address: `127.0.0.1:${id}` } });
-    if (res.bootstrap) boot = descFromProto(res.bootstrap.descriptor!);
+    if (res.bootstrap) boot = descriptorFromWire(res.bootstrap.descriptor!);
   }
   assert.ok(boot);
   for (const r of boot.replicas) {
     const engine = await StorageEngine.open(join(root, `s${r.storeId}`));
     try {
       const voters = boot.replicas.map((x) => x.replicaId);
-      await engine.createRange({ descriptor: storageDesc(boot), confState: { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } });
+      await engine.createRange({ descriptor: boot, confState: { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } });
     } finally {
       await engine.close();
     }
@@ -131,11 +125,11 @@ test('operators drive real stores: transfer, split, add (learner, catch-up, prom
   assert.equal(descOn(1, rightId)?.rangeId, rightId, 'the right range exists on the stores with PD\'s id');
 
   const add = await operator({ kind: K.ADD_REPLICA, rangeId: 1, toStore: 4 });
-  assert.ok(descFromProto(add.descriptor!).replicas.some((r) => r.storeId === 4 && r.role === 0));
+  assert.ok(descriptorFromWire(add.descriptor!).replicas.some((r) => r.storeId === 4 && r.role === ReplicaRole.Voter));
 
   const moveFrom = descOn(target, rightId)!.replicas.map((r) => r.storeId).find((s) => s !== 4)!;
   const move = await operator({ kind: K.MOVE_REPLICA, rangeId: rightId, fromStore: moveFrom, toStore: 4 });
-  const moved = descFromProto(move.descriptor!);
+  const moved = descriptorFromWire(move.descriptor!);
   assert.ok(moved.replicas.some((r) => r.storeId === 4) && !moved.replicas.some((r) => r.storeId === moveFrom));
 
   // Remove range 1's replica on whichever store leads it now: leadership moves away first.
@@ -148,7 +142,7 @@ test('operators drive real stores: transfer, split, add (learner, catch-up, prom
   await reportLeaders();
   for (const k of ['a', 'n', 'z']) {
     const route = await client.call(pd.address, 'getRangeByKey', { key: b(k) });
-    const d = descFromProto(route.route!.descriptor!);
+    const d = descriptorFromWire(route.route!.descriptor!);
     const ls = await leaderOf(d.rangeId);
     const got = await ls.kv.get({ header: { ...h(d.rangeId, descOn(ls.storeId, d.rangeId)!), readConsistency: metapb.ReadConsistency.LINEARIZABLE }, key: b(k) });
     assert.equal(Buffer.from(got.value ?? new Uint8Array(0)).toString(), `v-${k}`, k);

@@ -8,18 +8,18 @@
 // each range's newest report (leader, term, stats). A new leader starts with empty memory:
 // a store it has not heard from yet counts as heard at the moment it became leader.
 import { createHash, randomInt } from 'node:crypto';
-import type { pdpb } from '@rangekv/proto';
+import { descriptorFromWire, descriptorToWire, replicaFromWire, ReplicaRole, replicaToWire, type pdpb, type RangeDescriptor } from '@rangekv/proto';
 import type { Logger } from '@rangekv/store';
 import { PdRequestError, invalidArgument } from './errors.js';
 import { rangeRecordProblem, storeIdProblem, storeProblem, storeTokenProblem } from './pd-validate.js';
 import { DEFAULT_PD_LIMITS, type PdLimits } from './pd-limits.js';
 import { PdProposalError, type PdRaftGroup } from './pd-raft.js';
-import { descFromProto, descToProto, operatorToProto, replicaFromProto, replicaToProto } from './pd-wire.js';
+import { operatorToProto } from './pd-wire.js';
 import { OperatorRunner, type OperatorLimits } from './operator-runner.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
 import {
-  compareBytes, compareReports, FIRST_RANGE_ID, isFinal, OperatorStatus, ReplicaRole, spanContains, spansOverlap,
-  type RangeDesc, type RangeRecord, type RangeStats, type StoreMeta, type StoreStats,
+  compareBytes, compareReports, FIRST_RANGE_ID, isFinal, OperatorStatus, spanContains, spansOverlap,
+  type RangeRecord, type RangeStats, type StoreMeta, type StoreStats,
 } from './types.js';
 
 type Header = pdpb.ResponseHeader.$Properties;
@@ -29,7 +29,7 @@ export function storeTokenHash(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-function sameSpan(a: RangeDesc, b: RangeDesc): boolean {
+function sameSpan(a: RangeDescriptor, b: RangeDescriptor): boolean {
   return compareBytes(a.startKey, b.startKey) === 0 && compareBytes(a.endKey, b.endKey) === 0;
 }
 
@@ -233,7 +233,7 @@ export class PdService {
   }
 
   private routeToProto(r: RangeRecord): pdpb.RangeRoute.$Properties {
-    return { descriptor: descToProto(r.descriptor), leader: r.leader ? replicaToProto(r.leader) : { storeId: 0, replicaId: 0 } };
+    return { descriptor: descriptorToWire(r.descriptor), leader: r.leader ? replicaToWire(r.leader) : { storeId: 0, replicaId: 0 } };
   }
 
   private notBootstrapped(): Header {
@@ -285,7 +285,7 @@ export class PdService {
         header: this.header(),
         stores: [...state.stores.values()].sort((a, b) => a.id - b.id).map((x) => this.storeToProto(x)),
       };
-      if (boot && this.bootstrapPending() && boot.replicas.some((r) => r.storeId === id)) res.bootstrap = { descriptor: descToProto(boot) };
+      if (boot && this.bootstrapPending() && boot.replicas.some((r) => r.storeId === id)) res.bootstrap = { descriptor: descriptorToWire(boot) };
       return res;
     });
   }
@@ -330,9 +330,9 @@ export class PdService {
     const chosen = heard.slice(0, this.opts.initialStores);
     this.bootstrapping = (async () => {
       const first = await this.allocFromBlock(chosen.length);
-      const descriptor: RangeDesc = {
+      const descriptor: RangeDescriptor = {
         rangeId: FIRST_RANGE_ID, startKey: new Uint8Array(0), endKey: new Uint8Array(0), epoch: { confVer: 1, version: 1 },
-        replicas: chosen.map((storeId, i) => ({ storeId, replicaId: first + i, role: ReplicaRole.VOTER })),
+        replicas: chosen.map((storeId, i) => ({ storeId, replicaId: first + i, role: ReplicaRole.Voter })),
       };
       const res = await this.group.propose({ t: 'bootstrap', descriptor });
       if (res.ok) this.log.info('cluster bootstrapped: range 1 committed', { stores: chosen });
@@ -380,8 +380,8 @@ export class PdService {
           continue;
         }
         const rec: RangeRecord = {
-          descriptor: descFromProto(r.descriptor),
-          leader: r.leader && Number(r.leader.storeId ?? 0) > 0 ? replicaFromProto(r.leader) : null,
+          descriptor: descriptorFromWire(r.descriptor),
+          leader: r.leader && Number(r.leader.storeId ?? 0) > 0 ? replicaFromWire(r.leader) : null,
           term: Number(r.term ?? 0),
         };
         const problem = this.reportProblem(storeId, rec);
@@ -435,7 +435,7 @@ export class PdService {
     // range it was cut from (older, holds its span, starts before it), or PD already knows
     // the left-hand part (ends where it starts). No known range of its version or newer may
     // overlap it.
-    let origin: RangeDesc | null = null;
+    let origin: RangeDescriptor | null = null;
     for (const r of state.ranges.values()) {
       const o = r.descriptor;
       const overlaps = spansOverlap(o.startKey, o.endKey, d.startKey, d.endKey);

@@ -3,19 +3,20 @@ import { test } from 'node:test';
 import { decodePdCommand, encodePdCommand, type PdCommand } from './pd-command.js';
 import { PdDecodeError } from './pd-codec.js';
 import { newWrites, PdState, FIRST_GENERAL_ID } from './pd-state.js';
-import { OperatorKind, OperatorStatus, ReplicaRole, type OperatorRecord, type RangeDesc, type RangeRecord } from './types.js';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
+import { OperatorKind, OperatorStatus, type OperatorRecord, type RangeRecord } from './types.js';
 
 const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
 const E = new Uint8Array(0);
 
-function desc(rangeId: number, start: string, end: string, version: number, confVer = 1, stores = [1, 2, 3]): RangeDesc {
+function desc(rangeId: number, start: string, end: string, version: number, confVer = 1, stores = [1, 2, 3]): RangeDescriptor {
   return {
     rangeId, startKey: start === '' ? E : b(start), endKey: end === '' ? E : b(end), epoch: { confVer, version },
-    replicas: stores.map((s) => ({ storeId: s, replicaId: 10 + s, role: ReplicaRole.VOTER })),
+    replicas: stores.map((s) => ({ storeId: s, replicaId: 10 + s, role: ReplicaRole.Voter })),
   };
 }
 
-function rec(d: RangeDesc, term: number, leaderStore = 1): RangeRecord {
+function rec(d: RangeDescriptor, term: number, leaderStore = 1): RangeRecord {
   return { descriptor: d, term, leader: d.replicas.find((r) => r.storeId === leaderStore) ?? null };
 }
 
@@ -136,4 +137,8 @@ test('malformed commands are refused with a decode error', () => {
   assert.throws(() => decodePdCommand(new Uint8Array([9, 1, 2])), PdDecodeError);
   assert.throws(() => decodePdCommand(new Uint8Array([1, ...Buffer.from('{"t":"nope"}')])), PdDecodeError);
   assert.throws(() => decodePdCommand(new Uint8Array([1, ...Buffer.from('{"t":"reserve","space":"id","count":-1}')])), PdDecodeError);
+  const boot = Buffer.from(encodePdCommand({ t: 'bootstrap', descriptor: desc(1, '', '', 1) })).toString('latin1');
+  assert.ok(boot.includes('"role":0'));
+  const badRole = new Uint8Array(Buffer.from(boot.replaceAll('"role":0', '"role":5'), 'latin1'));
+  assert.throws(() => decodePdCommand(badRole), (e: unknown) => e instanceof PdDecodeError && /replica.role: 5 is not a replica role/.test(e.message));
 });

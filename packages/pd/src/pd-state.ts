@@ -9,6 +9,7 @@
 //
 // Apply is deterministic: no clocks, no randomness (the cluster id and timestamps come in
 // the command), refusals are results, not exceptions.
+import type { RangeDescriptor } from '@rangekv/proto';
 import type { PdCommand, PdCommandResult } from './pd-command.js';
 import {
   decodeJson, encodeJson, jsonNum, jsonObj, operatorFromJson, operatorToJson, rangeFromJson, rangeToJson, storeFromJson,
@@ -17,7 +18,7 @@ import {
 import { RangeIndex } from './range-index.js';
 import {
   compareReports, isFinal, MAX_PD_ID, OperatorStatus, spanContains, spansOverlap, compareBytes,
-  type OperatorRecord, type RangeDesc, type RangeRecord, type StoreMeta,
+  type OperatorRecord, type RangeRecord, type StoreMeta,
 } from './types.js';
 
 export interface PdWrites {
@@ -61,7 +62,7 @@ export class PdState {
   clusterId = 0;
   bootstrapped = false;
   /** Range 1 as committed at bootstrap (the stores that create it are its replicas). */
-  bootstrapDescriptor: RangeDesc | null = null;
+  bootstrapDescriptor: RangeDescriptor | null = null;
   nextId = FIRST_GENERAL_ID;
   nextStoreId = FIRST_STORE_ID;
   readonly stores = new Map<number, StoreMeta>();

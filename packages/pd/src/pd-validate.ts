@@ -5,10 +5,10 @@
 // every PD node, and logged as a bug).
 //
 // Each check returns null when the value is acceptable, else the reason.
+import { isReplicaRole, ReplicaRole, type RangeDescriptor, type ReplicaDescriptor } from '@rangekv/proto';
 import type { PdCommand } from './pd-command.js';
 import {
-  compareBytes, MAX_PD_ID, OperatorKind, OperatorStatus, ReplicaRole,
-  type OperatorRecord, type RangeDesc, type RangeRecord, type ReplicaMeta, type StoreMeta,
+  compareBytes, MAX_PD_ID, OperatorKind, OperatorStatus, type OperatorRecord, type RangeRecord, type StoreMeta,
 } from './types.js';
 
 /**
@@ -34,7 +34,6 @@ export const MAX_TIME_MS = 9e12;
 /** Raft terms in reports: the raft core refuses terms above 2^52. */
 export const MAX_TERM = 2 ** 52;
 
-const ROLES: ReadonlySet<number> = new Set(Object.values(ReplicaRole).filter((v) => typeof v === 'number'));
 const KINDS: ReadonlySet<number> = new Set(Object.values(OperatorKind).filter((v) => typeof v === 'number'));
 const STATUSES: ReadonlySet<number> = new Set(Object.values(OperatorStatus).filter((v) => typeof v === 'number'));
 
@@ -73,10 +72,10 @@ export function storeProblem(s: StoreMeta): string | null {
     (/^([0-9a-f]{64})?$/.test(s.tokenHash) ? null : 'store token hash is not 64 hex digits');
 }
 
-function replicaProblem(r: ReplicaMeta, what: string): string | null {
+function replicaProblem(r: ReplicaDescriptor, what: string): string | null {
   return storeIdProblem(r.storeId, `${what}.store_id`) ??
     (intIn(r.replicaId, 1, Number.MAX_SAFE_INTEGER) ? null : `${what}.replica_id ${r.replicaId} is not positive`) ??
-    (ROLES.has(r.role) ? null : `${what}.role ${r.role} is not a replica role`);
+    (isReplicaRole(r.role) ? null : `${what}.role ${r.role} is not a replica role`);
 }
 
 function keyProblem(k: Uint8Array, what: string): string | null {
@@ -84,7 +83,7 @@ function keyProblem(k: Uint8Array, what: string): string | null {
 }
 
 /** A well-formed descriptor: ids, span, epoch, replicas (distinct stores and replica ids). */
-export function descriptorProblem(d: RangeDesc): string | null {
+export function descriptorProblem(d: RangeDescriptor): string | null {
   const what = `range ${d.rangeId}`;
   if (!intIn(d.rangeId, 1, Number.MAX_SAFE_INTEGER)) return `range id ${d.rangeId} is not positive`;
   const p = keyProblem(d.startKey, `${what} start key`) ?? keyProblem(d.endKey, `${what} end key`);
@@ -105,7 +104,7 @@ export function descriptorProblem(d: RangeDesc): string | null {
     stores.add(r.storeId);
     ids.add(r.replicaId);
   }
-  if (!d.replicas.some((r) => r.role !== ReplicaRole.LEARNER)) return `${what} has no voter`;
+  if (!d.replicas.some((r) => r.role !== ReplicaRole.Learner)) return `${what} has no voter`;
   return null;
 }
 

@@ -1,41 +1,19 @@
-// Plain data PD keeps: stores, range records, operators. Roles, kinds and statuses use the
-// numeric values of proto/metadata.proto and proto/pd.proto, so the gRPC edge converts
-// shapes only (pd-wire.ts), never meanings.
-import { metapb, pdpb } from '@rangekv/proto';
+// Plain data PD keeps: stores, range records, operators. Descriptors, replicas and roles
+// are @rangekv/proto's one definition (RangeDescriptor, ReplicaDescriptor, ReplicaRole);
+// operator kinds and statuses use the numeric values of proto/pd.proto, so the gRPC edge
+// converts shapes only (pd-wire.ts, descriptorToWire/descriptorFromWire), never meanings.
+import { pdpb, type RangeDescriptor, type ReplicaDescriptor } from '@rangekv/proto';
 
-export const ReplicaRole = metapb.ReplicaRole;
-export type ReplicaRole = metapb.ReplicaRole;
 export const OperatorKind = pdpb.OperatorKind;
 export type OperatorKind = pdpb.OperatorKind;
 export const OperatorStatus = pdpb.OperatorStatus;
 export type OperatorStatus = pdpb.OperatorStatus;
 
-export interface ReplicaMeta {
-  storeId: number;
-  replicaId: number;
-  role: ReplicaRole;
-}
-
-export interface RangeEpoch {
-  confVer: number;
-  version: number;
-}
-
-/** A range as PD knows it; empty startKey = start of the keyspace, empty endKey = its end. */
-export interface RangeDesc {
-  rangeId: number;
-  startKey: Uint8Array;
-  endKey: Uint8Array;
-  epoch: RangeEpoch;
-  /** Ascending by replicaId. */
-  replicas: ReplicaMeta[];
-}
-
 /** A range's persisted record: its descriptor and the leader of the newest report. */
 export interface RangeRecord {
-  descriptor: RangeDesc;
+  descriptor: RangeDescriptor;
   /** null when unknown. */
-  leader: ReplicaMeta | null;
+  leader: ReplicaDescriptor | null;
   /** The reporting leader's raft term (0: not reported yet, e.g. right after bootstrap). */
   term: number;
 }
@@ -76,8 +54,8 @@ export interface OperatorRecord {
   finishedAtMs: number;
   /** The operator fails with TIMED_OUT at createdAtMs + timeoutMs. */
   timeoutMs: number;
-  descriptor: RangeDesc | null;
-  right: RangeDesc | null;
+  descriptor: RangeDescriptor | null;
+  right: RangeDescriptor | null;
   /** ADD_REPLICA / MOVE_REPLICA: the id of the replica it adds (allocated at creation). */
   replicaId: number;
   /** SPLIT: the id of the right-hand range (allocated at creation). */
@@ -116,7 +94,7 @@ export function spanContains(outStart: Uint8Array, outEnd: Uint8Array, inStart: 
  * Orders two reports of one range: newer epoch.version, then epoch.confVer, then raft
  * term. Positive when a is newer.
  */
-export function compareReports(a: { descriptor: RangeDesc; term: number }, b: { descriptor: RangeDesc; term: number }): number {
+export function compareReports(a: { descriptor: RangeDescriptor; term: number }, b: { descriptor: RangeDescriptor; term: number }): number {
   return (a.descriptor.epoch.version - b.descriptor.epoch.version)
     || (a.descriptor.epoch.confVer - b.descriptor.epoch.confVer)
     || (a.term - b.term);

@@ -1,5 +1,6 @@
-// Public API of @rangekv/proto: the generated bindings of proto/*.proto and the gRPC
-// service definitions of the services they declare.
+// Public API of @rangekv/proto: the generated bindings of proto/*.proto, the gRPC
+// service definitions of the services they declare, and the one definition of the range
+// descriptor, epoch and replica roles with its mapping to the wire (range-descriptor.ts).
 //
 // The bindings are generated at build time (tools/scripts/gen-proto.mjs) into
 // ../generated/; 64-bit integer fields are plain JS numbers. Decoding is strict
@@ -18,6 +19,10 @@ export import adminpb = rangekv.admin;
 /** proto/pd.proto: the placement driver's service. */
 export import pdpb = rangekv.pd;
 
+export {
+  ReplicaRole, isReplicaRole, replicaRoleName, type ReplicaRoleName, type ReplicaDescriptor, type RangeEpoch, type RangeDescriptor,
+  replicaToWire, replicaFromWire, descriptorToWire, descriptorFromWire,
+} from './range-descriptor.js';
 export { WireDecodeError } from './wire-decode-error.js';
 export { tryDecode, type DecodeResult } from './strict-decode.js';
 /** Every message's fields and every enum's values (generated): for tools and tests. */

@@ -11,13 +11,14 @@
 // and report back with RangeLogStore.onApplied; encodeApplyWrites needs only the range's
 // descriptor (checkApplyBatch runs the checks that need the RangeLogStore).
 import type { ConfState } from '@rangekv/raft';
+import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { ColumnFamily } from './column-families.js';
 import { encodeAppliedState, encodeConfState, encodeDescriptor } from './encoding.js';
 import { storeOf, type EngineContext } from './engine-context.js';
 import { KeyOutOfRangeError, StorageError, invariant } from './errors.js';
 import { KeyPrefix, keyInSpan, rangeKey } from './keys.js';
 import type { RangeLogStore } from './log-store.js';
-import type { AppliedState, RangeDescriptor } from './records.js';
+import type { AppliedState } from './records.js';
 import { WriteOps } from './write-ops.js';
 
 export interface ApplyBatch {

@@ -6,13 +6,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as fc from 'fast-check';
 import type { EntryType } from '@rangekv/raft';
+import { ReplicaRole, type RangeDescriptor, type ReplicaRole as Role } from '@rangekv/proto/range-descriptor';
 import {
   RECORD_VERSION, decodeAppliedState, decodeConfState, decodeDescriptor, decodeEntry, decodeEntryTerm, decodeHardState,
   decodeTruncatedState, encodeAppliedState, encodeConfState, encodeDescriptor, encodeEntry, encodeHardState,
   encodeTruncatedState,
 } from './encoding.js';
 import { DecodeError } from './errors.js';
-import { ReplicaRole, type ConfState, type RangeDescriptor, type ReplicaRole as Role } from './records.js';
+import type { ConfState } from './records.js';
 import { assertCanonicalOrDecodeError, mutated, randomBytes, safeUint } from './testing/byte-fuzz.js';
 
 const SEED = 5318;

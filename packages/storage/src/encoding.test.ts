@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EntryType } from '@rangekv/raft';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import {
   RECORD_VERSION, decodeAppliedState, decodeConfState, decodeDescriptor, decodeEntry, decodeEntryTerm, decodeHardState,
   decodeTruncatedState, encodeAppliedState, encodeConfState, encodeDescriptor, encodeEntry, encodedEntryBytes,
   encodeHardState, encodeTruncatedState,
 } from './encoding.js';
 import { DecodeError } from './errors.js';
-import { ReplicaRole, type RangeDescriptor } from './records.js';
 import { ChunkBuilder, decodeSnapshotChunk, decodeSnapshotHeader, encodeSnapshotHeader } from './snapshot-codec.js';
 import { decodeSnapshotRef, encodeSnapshotRef } from './snapshot-ref.js';
 import { WriteOps, forEachOp } from './write-ops.js';
@@ -42,6 +42,23 @@ test('every record round trips, including numbers beyond 32 bits', () => {
   assert.deepEqual(h2.confState, cs);
   const ref = { rangeId: 5, index: 10, term: 2, stagingId: 'r5-i10-t2-abcd' };
   assert.deepEqual(decodeSnapshotRef(encodeSnapshotRef(ref)), ref);
+});
+
+test('a descriptor record is byte-for-byte the format data dirs hold: role numbers on disk never change', () => {
+  // v rangeId 'a' 'm' confVer version |5| then (storeId replicaId role) per replica.
+  const written = '01' + '07' + '0161' + '016d' + '03' + '09' + '05' + '010b00' + '020c01' + '030d02' + '040e03' + '050f04';
+  const d: RangeDescriptor = {
+    rangeId: 7, startKey: new Uint8Array(Buffer.from('a')), endKey: new Uint8Array(Buffer.from('m')), epoch: { confVer: 3, version: 9 },
+    replicas: [
+      { storeId: 1, replicaId: 11, role: ReplicaRole.Voter },
+      { storeId: 2, replicaId: 12, role: ReplicaRole.Learner },
+      { storeId: 3, replicaId: 13, role: ReplicaRole.VoterIncoming },
+      { storeId: 4, replicaId: 14, role: ReplicaRole.VoterOutgoing },
+      { storeId: 5, replicaId: 15, role: ReplicaRole.VoterDemoting },
+    ],
+  };
+  assert.equal(encodeDescriptor(d).toString('hex'), written);
+  assert.deepEqual(decodeDescriptor(Buffer.from(written, 'hex')), d);
 });
 
 test('malformed records fail with a DecodeError naming the record and the reason', () => {

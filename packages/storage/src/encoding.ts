@@ -9,11 +9,9 @@
 //   Applied        v index term
 //   Descriptor     v rangeId startKey endKey confVer version |replicas| (storeId replicaId role)..
 import type { Entry, EntryType } from '@rangekv/raft';
+import { isReplicaRole, type RangeDescriptor, type ReplicaDescriptor } from '@rangekv/proto/range-descriptor';
 import { ByteReader, ByteWriter } from './binary.js';
-import {
-  isReplicaRole, type AppliedState, type ConfState, type HardState, type RangeDescriptor,
-  type ReplicaDescriptor, type TruncatedState,
-} from './records.js';
+import type { AppliedState, ConfState, HardState, TruncatedState } from './records.js';
 
 export const RECORD_VERSION = 1;
 

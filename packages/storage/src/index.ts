@@ -19,9 +19,7 @@ export { InjectedCrashError, type IngestFaults } from './snapshot-ingest.js';
 export { encodeSnapshotHeader, decodeSnapshotHeader, decodeSnapshotChunk, type SnapshotHeader, type SnapshotChunk } from './snapshot-codec.js';
 export { encodeSnapshotRef, decodeSnapshotRef, type SnapshotRef } from './snapshot-ref.js';
 export { FORMAT_VERSION } from './store-format.js';
-export {
-  ReplicaRole, type AppliedState, type TruncatedState, type RangeDescriptor, type RangeEpoch, type ReplicaDescriptor,
-} from './records.js';
+export type { AppliedState, TruncatedState } from './records.js';
 export {
   RECORD_VERSION, encodeEntry, decodeEntry, encodeHardState, decodeHardState, encodeConfState, decodeConfState,
   encodeTruncatedState, decodeTruncatedState, encodeAppliedState, decodeAppliedState, encodeDescriptor, decodeDescriptor,

@@ -10,13 +10,14 @@ import {
   CompactedError, UnavailableError, entrySizeBytes,
   type ConfState, type Entry, type HardState, type RaftStorage, type Snapshot,
 } from '@rangekv/raft';
+import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { ColumnFamily } from './column-families.js';
 import { decodeEntry, decodeEntryTerm } from './encoding.js';
 import { UnknownRangeError, invariant } from './errors.js';
 import { entryKey, parseEntryKey } from './keys.js';
 import { LogCache, type CacheBudget } from './log-cache.js';
 import type { StorageLimits } from './limits.js';
-import type { AppliedState, RangeDescriptor, TruncatedState } from './records.js';
+import type { AppliedState, TruncatedState } from './records.js';
 import type { RocksDb } from './rocks.js';
 import { encodeSnapshotRef } from './snapshot-ref.js';
 

@@ -9,6 +9,7 @@
 // user data) is deleted in background batches; the marker goes last. At open, a marker
 // left behind restarts the deletion, so a crash never leaves half a range visible.
 import { BOOTSTRAP_INDEX, emptyConfState, type ConfState } from '@rangekv/raft';
+import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { ColumnFamily } from './column-families.js';
 import {
   encodeAppliedState, encodeConfState, encodeDescriptor, encodeHardState, encodeTruncatedState,
@@ -18,7 +19,6 @@ import { storeOf, type EngineContext } from './engine-context.js';
 import { RangeExistsError, StorageError, invariant } from './errors.js';
 import { KeyPrefix, MAX_INDEX_EXCLUSIVE, entryKey, hardStateKey, parseRangeKey, prefixSpan, rangeKey } from './keys.js';
 import { RangeLogStore, type RangeState } from './log-store.js';
-import type { RangeDescriptor } from './records.js';
 import { WriteOps } from './write-ops.js';
 
 export type CreateRangeInit =

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { StorageEngine } from './engine.js';
 import { RangeExistsError } from './errors.js';
 import { RIGHT_INIT } from './range-split.js';
-import type { RangeDescriptor } from './records.js';
 import { confState, descriptor, entries, ready, tempDir, withEngine } from './testing/fixtures.js';
 
 const b = (s: string): Buffer => Buffer.from(s);

@@ -15,6 +15,7 @@
 // refused because it overlaps this left range. The split takes it over, keeping its
 // term and vote: forgetting a vote could let this replica vote twice in one term.
 import { BOOTSTRAP_INDEX, type ConfState, type HardState } from '@rangekv/raft';
+import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { encodeApplyBatch, type ApplyBatch } from './apply-writes.js';
 import { ColumnFamily } from './column-families.js';
 import { encodeAppliedState, encodeConfState, encodeDescriptor, encodeHardState, encodeTruncatedState } from './encoding.js';
@@ -22,7 +23,6 @@ import { storeOf, type EngineContext } from './engine-context.js';
 import { RangeExistsError, StorageError, invariant } from './errors.js';
 import { KeyPrefix, hardStateKey, rangeKey } from './keys.js';
 import { RangeLogStore, type RangeState } from './log-store.js';
-import type { RangeDescriptor } from './records.js';
 
 /** The right range's initial log position. */
 export const RIGHT_INIT = { index: BOOTSTRAP_INDEX, term: 0 } as const;

@@ -1,5 +1,6 @@
-// Plain-data records the engine stores besides raft's own types (range descriptor, applied
-// and truncated state), and their shape checks.
+// Plain-data records the engine stores besides raft's own types: applied and truncated
+// state. The range descriptor it stores is the one definition in @rangekv/proto
+// (range-descriptor.ts), imported from '@rangekv/proto/range-descriptor'.
 import type { ConfState, HardState } from '@rangekv/raft';
 
 export type { ConfState, HardState };
@@ -14,42 +15,4 @@ export interface AppliedState {
 export interface TruncatedState {
   index: number;
   term: number;
-}
-
-export const ReplicaRole = {
-  Voter: 0,
-  Learner: 1,
-  /** Joint configuration: voter in the incoming half only. */
-  VoterIncoming: 2,
-  /** Joint configuration: voter in the outgoing half only. */
-  VoterOutgoing: 3,
-  /** Joint configuration: outgoing voter that becomes a learner when the joint config is left. */
-  VoterDemoting: 4,
-} as const;
-export type ReplicaRole = (typeof ReplicaRole)[keyof typeof ReplicaRole];
-
-export interface ReplicaDescriptor {
-  storeId: number;
-  replicaId: number;
-  role: ReplicaRole;
-}
-
-export interface RangeEpoch {
-  /** Bumped by every membership change. */
-  confVer: number;
-  /** Bumped by every split and merge. */
-  version: number;
-}
-
-/** A range: its key span [startKey, endKey) (empty endKey = end of keyspace) and replicas. */
-export interface RangeDescriptor {
-  rangeId: number;
-  startKey: Uint8Array;
-  endKey: Uint8Array;
-  epoch: RangeEpoch;
-  replicas: ReplicaDescriptor[];
-}
-
-export function isReplicaRole(v: number): v is ReplicaRole {
-  return Number.isInteger(v) && v >= 0 && v <= 4;
 }

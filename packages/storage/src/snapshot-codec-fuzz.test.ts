@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as fc from 'fast-check';
+import type { RangeDescriptor, ReplicaRole } from '@rangekv/proto/range-descriptor';
 import { crc32 } from './crc32.js';
 import { RECORD_VERSION } from './encoding.js';
-import type { ConfState, RangeDescriptor, ReplicaRole } from './records.js';
+import type { ConfState } from './records.js';
 import { ChunkBuilder, decodeSnapshotChunk, decodeSnapshotHeader, encodeSnapshotHeader, type SnapshotChunk, type SnapshotHeader } from './snapshot-codec.js';
 import { decodeSnapshotRef, encodeSnapshotRef, type SnapshotRef } from './snapshot-ref.js';
 import { assertCanonicalOrDecodeError, mutated, randomBytes, safeUint } from './testing/byte-fuzz.js';

@@ -4,10 +4,11 @@
 //   header := v descriptor appliedIndex appliedTerm confState
 //   chunk  := v seq:u32 last:u8 count (key value)* crc32:u32
 import type { ConfState } from '@rangekv/raft';
+import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { ByteReader, ByteWriter } from './binary.js';
 import { crc32 } from './crc32.js';
 import { readConfState, readDescriptor, recordReader, recordWriter, writeConfState, writeDescriptor } from './encoding.js';
-import type { AppliedState, RangeDescriptor } from './records.js';
+import type { AppliedState } from './records.js';
 
 export interface SnapshotHeader {
   descriptor: RangeDescriptor;

@@ -11,17 +11,15 @@
 //   remove:    RemoveNode (not the leader's own replica: transfer leadership first)
 //   promote:   AddNode for a learner
 import { ConfChangeTransition, ConfChangeType, DropReason, StateRole, type ConfChangeV2, type ProposeResult } from '@rangekv/raft';
-import { adminpb, metapb } from '@rangekv/proto';
-import { ReplicaRole, type RangeDescriptor } from '@rangekv/storage';
+import { adminpb, descriptorToWire, ReplicaRole, type metapb, type RangeDescriptor } from '@rangekv/proto';
 import { encodeAdminCommand, encodeConfChangeContext, AdminCommandType } from './admin-command.js';
 import { AmbiguousResultError, FailedPreconditionError, InvalidArgumentError, RangeErrorReply } from './errors.js';
 import type { KvResult } from './kv-state-machine.js';
 import { parseHeader, type Header, type ParsedHeader } from './kv-service.js';
 import type { StoreLimits } from './limits.js';
 import type { Logger } from './logger.js';
-import type { ProposalOutcome } from '@rangekv/multiraft';
-import type { RaftScheduler } from '@rangekv/multiraft';
-import { descriptorToProto, epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
+import type { ProposalOutcome, RaftScheduler } from '@rangekv/multiraft';
+import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
 import { isJoint, splitKeyProblem } from './range-descriptors.js';
 import type { Replica } from '@rangekv/multiraft';
 
@@ -170,7 +168,7 @@ export class AdminService {
       const newRangeId = requestedId !== 0 ? requestedId : await this.s.allocateId();
       const data = encodeAdminCommand({ type: AdminCommandType.Split, confVer: d.epoch.confVer, version: d.epoch.version, splitKey: key, newRangeId });
       const result = await this.outcome(r, (done) => this.s.scheduler.propose(r.rangeId, data, done));
-      if (result.kind === 'split') return { left: descriptorToProto(result.left), right: descriptorToProto(result.right) };
+      if (result.kind === 'split') return { left: descriptorToWire(result.left), right: descriptorToWire(result.right) };
       if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch));
       if (result.kind === 'refused') throw new FailedPreconditionError(result.reason);
       throw new Error(`split applied with result ${result.kind}`);
@@ -207,7 +205,7 @@ export class AdminService {
       const { cc, what } = plan(d);
       this.s.log.info('membership change proposed', { rangeId: r.rangeId, change: what });
       const result = await this.outcome(r, (done) => this.s.scheduler.proposeConfChange(r.rangeId, cc, done));
-      return { descriptor: descriptorToProto(this.applied(result, h)) };
+      return { descriptor: descriptorToWire(this.applied(result, h)) };
     });
   }
 
@@ -230,19 +228,19 @@ export class AdminService {
     if (storeId !== this.s.storeId && !this.s.storeKnown(storeId)) {
       throw new FailedPreconditionError(`store ${storeId} is not known to store ${this.s.storeId} (no raft address: not registered with PD, or not in --peers)`);
     }
-    const role = req.role ?? metapb.ReplicaRole.VOTER;
-    if (role !== metapb.ReplicaRole.VOTER && role !== metapb.ReplicaRole.LEARNER) throw new InvalidArgumentError('role must be VOTER or LEARNER');
+    const role: ReplicaRole = req.role ?? ReplicaRole.Voter;
+    if (role !== ReplicaRole.Voter && role !== ReplicaRole.Learner) throw new InvalidArgumentError('role must be VOTER or LEARNER');
     let replicaId = req.replicaId ?? 0;
     if (replicaId !== 0) positiveId(replicaId, 'replica_id');
     else replicaId = await this.s.allocateId();
     return this.changeReplicas(req, (d) => {
       if (d.replicas.some((x) => x.storeId === storeId)) throw new FailedPreconditionError(`range ${d.rangeId} already has a replica on store ${storeId}`);
       if (d.replicas.some((x) => x.replicaId === replicaId)) throw new FailedPreconditionError(`range ${d.rangeId} already has replica id ${replicaId}`);
-      if (role === metapb.ReplicaRole.VOTER) this.checkQuorumAfter(d, [...votersOf(d), storeId]);
-      const type = role === metapb.ReplicaRole.LEARNER ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
+      if (role === ReplicaRole.Voter) this.checkQuorumAfter(d, [...votersOf(d), storeId]);
+      const type = role === ReplicaRole.Learner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
       return {
         cc: { transition: ConfChangeTransition.Auto, changes: [{ type, nodeId: replicaId }], context: encodeConfChangeContext(new Map([[replicaId, storeId]])) },
-        what: `add ${role === metapb.ReplicaRole.LEARNER ? 'learner' : 'voter'} ${replicaId} on store ${storeId}`,
+        what: `add ${role === ReplicaRole.Learner ? 'learner' : 'voter'} ${replicaId} on store ${storeId}`,
       };
     });
   }
@@ -288,7 +286,7 @@ export class AdminService {
       }
       return {
         status: {
-          descriptor: descriptorToProto(r.log.descriptor!), replicaId: st.id, role: roleToWire(st.role), term: st.term,
+          descriptor: descriptorToWire(r.log.descriptor!), replicaId: st.id, role: roleToWire(st.role), term: st.term,
           leaderReplicaId: st.lead, commit: st.commit, applied: r.log.applied.index, lastIndex: st.lastIndex,
           quiescent: (r as { quiescent?: boolean }).quiescent === true, leaseValid: false, progress,
         },
@@ -305,7 +303,7 @@ export class AdminService {
     const ids = [...this.s.scheduler.all()].filter((r) => r.rangeId > after && r.log.descriptor !== null && !r.destroyed).map((r) => r.rangeId).sort((a, b) => a - b);
     const ranges = ids.slice(0, max).map((id) => {
       const r = this.s.scheduler.get(id)!;
-      return { descriptor: descriptorToProto(r.log.descriptor!), role: roleToWire(r.role), leaderReplicaId: r.lead, quiescent: (r as { quiescent?: boolean }).quiescent === true };
+      return { descriptor: descriptorToWire(r.log.descriptor!), role: roleToWire(r.role), leaderReplicaId: r.lead, quiescent: (r as { quiescent?: boolean }).quiescent === true };
     });
     return { ranges, more: ids.length > max };
   }

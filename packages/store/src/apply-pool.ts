@@ -22,7 +22,8 @@
 // in the middle of a batch), then destroys the pool, which terminates the now idle
 // threads. The threads never close the DB; the engine may be closed once close() resolves.
 import { Piscina } from 'piscina';
-import { checkApplyBatch, type RangeDescriptor, type StorageEngine } from '@rangekv/storage';
+import type { RangeDescriptor } from '@rangekv/proto';
+import { checkApplyBatch, type StorageEngine } from '@rangekv/storage';
 import {
   decodePartResults, encodeApplyTask, isApplyWorkerReady, type ApplyPartInput, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit,
 } from './apply-task.js';

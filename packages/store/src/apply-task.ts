@@ -5,7 +5,8 @@
 // pool). So the entries' data are packed into one fresh ArrayBuffer that is transferred
 // (moved, not copied), and descriptors travel encoded (storage's record codec).
 import type { ConfState, EntryType } from '@rangekv/raft';
-import { decodeDescriptor, encodeDescriptor, type AppliedState, type RangeDescriptor } from '@rangekv/storage';
+import type { RangeDescriptor } from '@rangekv/proto';
+import { decodeDescriptor, encodeDescriptor, type AppliedState } from '@rangekv/storage';
 import type { KvResult } from './kv-state-machine.js';
 import type { ApplyEntry } from '@rangekv/multiraft';
 

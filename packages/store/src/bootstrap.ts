@@ -14,7 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfState } from '@rangekv/raft';
-import { ReplicaRole, StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
+import { StorageEngine, type StorageEngineOptions } from '@rangekv/storage';
 
 export const STORE_IDENT_FILE = 'store-ident.json';
 export const FIRST_RANGE_ID = 1;

@@ -27,7 +27,7 @@ export { addAdminService } from './admin-grpc.js';
 export { PdLink, PdCaller, PdUnavailableError, allocStoreId, DEFAULT_PD_LINK_LIMITS, type PdLinkLimits, type PdLinkHost } from './pd-link.js';
 export { FailedPreconditionError } from './errors.js';
 export { storeIdSpace, PD_BOOTSTRAP_MARKER } from './store-server.js';
-export { descriptorFromProto, descriptorToProto, replicaToProto, notLeader, rangeNotFound, keyNotInRange, epochNotMatch, serverBusy } from './range-errors.js';
+export { notLeader, rangeNotFound, keyNotInRange, epochNotMatch, serverBusy } from './range-errors.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
 export { parseStoreFlags, parsePeers, parseAddress, FlagError, STORE_USAGE, type StoreFlags } from './store-flags.js';
 export { emitEvent, exitOnStopSignals, readPeersFromStdin } from './process-main.js';

@@ -17,7 +17,8 @@
 // So a caller that must run some entries on the main thread (admin commands such as a
 // split) splits the entries at them: `await applier.apply(id, desc, before)`, then its
 // own work on the main thread, then `await applier.apply(id, newDesc, after)`.
-import type { RangeDescriptor, StorageEngine } from '@rangekv/storage';
+import type { RangeDescriptor } from '@rangekv/proto';
+import type { StorageEngine } from '@rangekv/storage';
 import { rocksKvReader, runKvEntries, type KvApplyExtra, type KvResult } from './kv-state-machine.js';
 import type { ApplyEntry } from '@rangekv/multiraft';
 

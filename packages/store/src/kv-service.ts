@@ -20,8 +20,8 @@
 // apply to reach the read index, re-check epoch and span, then read RocksDB. STALE reads
 // read the local applied state at once.
 import { DropReason, type ProposeResult } from '@rangekv/raft';
-import { metapb, type kvpb } from '@rangekv/proto';
-import { ColumnFamily, keyInSpan, type RangeDescriptor, type StorageEngine } from '@rangekv/storage';
+import { metapb, type kvpb, type RangeDescriptor } from '@rangekv/proto';
+import { ColumnFamily, keyInSpan, type StorageEngine } from '@rangekv/storage';
 import { AmbiguousResultError, InvalidArgumentError, RangeErrorReply } from './errors.js';
 import { encodeKvCommand, KvCommandType, type KvCommand } from './kv-command.js';
 import type { KvResult } from './kv-state-machine.js';

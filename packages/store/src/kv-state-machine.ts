@@ -19,7 +19,8 @@
 // the scheduler fails this replica only (it stops serving the range) rather than guess
 // and let replicas diverge, or stop every other range of the store.
 import { EntryType, type ConfState } from '@rangekv/raft';
-import { ColumnFamily, keyInSpan, type ApplyBatch, type RangeDescriptor, type RocksDb, type StorageEngine } from '@rangekv/storage';
+import type { RangeDescriptor } from '@rangekv/proto';
+import { ColumnFamily, keyInSpan, type ApplyBatch, type RocksDb, type StorageEngine } from '@rangekv/storage';
 import { decodeKvCommand, KvCommandDecodeError, KvCommandType, type KvCommand } from './kv-command.js';
 import { EntryApplyError, type ApplyEntry } from '@rangekv/multiraft';
 

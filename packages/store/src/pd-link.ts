@@ -11,10 +11,10 @@
 // unknown leader moves on to the next endpoint. PD being down never stops the store: it
 // keeps serving and retries at the next interval.
 import * as grpc from '@grpc/grpc-js';
-import { pdService, type MethodDefinition, type metapb, type pdpb } from '@rangekv/proto';
-import type { RangeDescriptor } from '@rangekv/storage';
+import {
+  descriptorFromWire, descriptorToWire, pdService, replicaToWire, type metapb, type MethodDefinition, type pdpb, type RangeDescriptor,
+} from '@rangekv/proto';
 import type { Logger } from './logger.js';
-import { descriptorToProto, replicaToProto } from './range-errors.js';
 
 export interface PdLinkLimits {
   /** StoreHeartbeat interval. */
@@ -129,8 +129,8 @@ export interface PdLinkHost {
   /** Is `rangeId` led here now? (for rangeChanged reports) */
   ledRange(rangeId: number): { rangeId: number; descriptor: RangeDescriptor; replicaId: number; term: number; applied: number } | null;
   setPeer(storeId: number, raftAddress: string): void;
-  /** PD says range 1 starts on this store with this descriptor. */
-  bootstrap(descriptor: metapb.RangeDescriptor.$Properties): Promise<void>;
+  /** PD says range 1 starts on this store with this descriptor (a range id, replicas with ids: checked). */
+  bootstrap(descriptor: RangeDescriptor): Promise<void>;
   log: Logger;
 }
 
@@ -199,7 +199,7 @@ export class PdLink {
       for (const s of res.stores ?? []) {
         if (s.id && s.id !== this.host.storeId && s.raftAddress) this.host.setPeer(s.id, s.raftAddress);
       }
-      if (res.bootstrap?.descriptor) await this.host.bootstrap(res.bootstrap.descriptor);
+      if (res.bootstrap?.descriptor) await this.bootstrap(res.bootstrap.descriptor);
     } catch (e) {
       this.counters.storeHeartbeatFailures++;
       // PD refusing this store (another store's id or token, a bad address) needs an operator; being unreachable does not.
@@ -208,6 +208,16 @@ export class PdLink {
     } finally {
       this.heartbeatInFlight = false;
     }
+  }
+
+  /** PD's bootstrap descriptor, handed to the host unless it names no range or a replica without ids. */
+  private async bootstrap(wire: metapb.RangeDescriptor.$Properties): Promise<void> {
+    const d = descriptorFromWire(wire);
+    if (d.rangeId <= 0 || d.replicas.some((r) => r.storeId <= 0 || r.replicaId <= 0)) {
+      this.host.log.warn('PD sent a bootstrap descriptor without a range id or replica ids: ignored', { rangeId: d.rangeId });
+      return;
+    }
+    await this.host.bootstrap(d);
   }
 
   /**
@@ -243,8 +253,8 @@ export class PdLink {
       this.lastApplied.set(r.rangeId, { applied: r.applied, at: now });
       const me = r.descriptor.replicas.find((x) => x.replicaId === r.replicaId);
       reports.push({
-        descriptor: descriptorToProto(r.descriptor),
-        leader: me ? replicaToProto(me) : { storeId: this.host.storeId, replicaId: r.replicaId },
+        descriptor: descriptorToWire(r.descriptor),
+        leader: me ? replicaToWire(me) : { storeId: this.host.storeId, replicaId: r.replicaId },
         term: r.term,
         stats: { writesPerSecond: Math.max(0, rate) },
       });

@@ -14,7 +14,8 @@
 // the descriptor's replica list, confVer + 1, written with the applied index in one batch.
 // When this store's replica is no longer in it, the replica is destroyed after the apply.
 import type { HardState } from '@rangekv/raft';
-import type { RangeDescriptor, StorageEngine } from '@rangekv/storage';
+import type { RangeDescriptor } from '@rangekv/proto';
+import type { StorageEngine } from '@rangekv/storage';
 import { decodeConfChange, EntryType } from '@rangekv/raft';
 import { decodeAdminCommand, decodeConfChangeContext, type SplitCommand } from './admin-command.js';
 import { KvCommandDecodeError } from './kv-command.js';

@@ -5,7 +5,8 @@
 //   membership:   replicas follow raft's ConfState (voters, learners, joint halves),
 //                 confVer + 1; the stores of added replicas come from the change's context.
 import type { ConfState } from '@rangekv/raft';
-import { ReplicaRole, keyInSpan, type RangeDescriptor, type ReplicaDescriptor } from '@rangekv/storage';
+import { ReplicaRole, type RangeDescriptor, type ReplicaDescriptor } from '@rangekv/proto';
+import { keyInSpan } from '@rangekv/storage';
 
 /** Why `key` cannot split `d`, or null when it can (strictly inside the span). */
 export function splitKeyProblem(d: RangeDescriptor, key: Uint8Array): string | null {

@@ -16,10 +16,10 @@
 // answered: writes ambiguous, reads unavailable; the apply workers close; the engine closes).
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { metapb } from '@rangekv/proto';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import * as grpc from '@grpc/grpc-js';
 import { StateRole } from '@rangekv/raft';
-import { ReplicaRole, StorageEngine, type IdAllocator, type StorageEngineOptions } from '@rangekv/storage';
+import { StorageEngine, type IdAllocator, type StorageEngineOptions } from '@rangekv/storage';
 import type { TransportFaults, TransportLimits, TransportMetrics } from '@rangekv/transport';
 import {
   RaftHost, raftTransport, resolveSnapshotLimits, type ApplyEntry, type HostService, type HostTiming, type LogCompactionLimits,
@@ -41,7 +41,7 @@ import { resolveStoreLimits, type StoreLimits } from './limits.js';
 import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSource, type StoreHealth } from './http-status.js';
 import { createLogger, type Logger } from './logger.js';
 import { PendingReads } from './pending-reads.js';
-import { descriptorFromProto, notLeader } from './range-errors.js';
+import { notLeader } from './range-errors.js';
 import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
 import { StoreMetrics } from './store-metrics.js';
 
@@ -521,11 +521,10 @@ export class StoreServer {
    * that never held a range (a marker file remembers it): a store whose replica of range 1
    * was removed later must not recreate it.
    */
-  private async bootstrapFromPd(wire: metapb.RangeDescriptor.$Properties): Promise<void> {
+  private async bootstrapFromPd(d: RangeDescriptor): Promise<void> {
     if (this.bootstrapping || this.stopping !== null) return;
     const marker = join(this.opts.dataDir, PD_BOOTSTRAP_MARKER);
     if (existsSync(marker) || this.engine.rangeIds().length > 0) return;
-    const d = descriptorFromProto(wire);
     const me = d.replicas.find((x) => x.storeId === this.storeId);
     if (!me) return;
     this.bootstrapping = true;

@@ -74,6 +74,8 @@ describe('kv and ctl against a fake cluster', () => {
     assert.equal(ranges[0]!.startKey, '');
     assert.equal(ranges.at(-1)!.endKey, '');
     assert.deepEqual(Object.keys(ranges[0]!).sort(), ['endKey', 'epoch', 'leaderStoreId', 'rangeId', 'replicas', 'startKey']);
+    // Roles are shown by name (replicaRoleName), not as the wire's numbers.
+    assert.deepEqual(ranges[0]!.replicas, [1, 2, 3].map((id) => ({ storeId: id, replicaId: id, role: 'voter' })));
   });
 
   test('ctl split, transfer-leader, move-replica wait for the final status; a failed operator exits 1', async () => {

@@ -79,7 +79,7 @@ describe('rangekv dev end to end (real PD and stores)', { skip: built ? false : 
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /split range \d+ at m: succeeded/);
     const range = await kv.getRange('m');
-    assert.equal(range.startKey.toString(), 'm');
+    assert.equal(Buffer.from(range.startKey).toString(), 'm');
     const to = range.replicas.map((x) => x.storeId).find((s) => s !== range.leaderStoreId)!;
     r = await run(['ctl', 'transfer-leader', '--range', String(range.rangeId), '--to', String(to), '--json', ...pd]);
     assert.equal(r.code, 0, r.stderr);

@@ -1,5 +1,5 @@
 // Output: aligned tables for people, JSON for scripts, and how bytes are shown.
-import type { OperatorInfo, RangeDescriptor, RangeInfo, StoreInfo } from '@rangekv/client';
+import { ReplicaRole, replicaRoleName, type OperatorInfo, type RangeDescriptor, type RangeInfo, type StoreInfo } from '@rangekv/client';
 
 export function print(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -16,8 +16,13 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** Bytes as text: UTF-8 when it is printable, else 0x-prefixed hex (`hex`: always hex). */
-export function showBytes(b: Buffer, hex = false): string {
+export function showBytes(bytes: Uint8Array, hex = false): string {
+  const b = asBuffer(bytes);
   if (hex) return b.toString('hex');
   const s = b.toString('utf8');
   // eslint-disable-next-line no-control-regex
@@ -26,13 +31,13 @@ export function showBytes(b: Buffer, hex = false): string {
 }
 
 /** A range bound: empty start/end keys are the keyspace's ends. */
-export function showBound(b: Buffer, side: 'start' | 'end', hex = false): string {
+export function showBound(b: Uint8Array, side: 'start' | 'end', hex = false): string {
   if (b.length === 0) return side === 'start' ? '-inf' : '+inf';
   return showBytes(b, hex);
 }
 
 export function replicasText(d: RangeDescriptor, leaderStoreId = 0): string {
-  return d.replicas.map((r) => `${r.storeId === leaderStoreId ? '*' : ''}${r.storeId}${r.role === 'voter' ? '' : `(${r.role})`}`).join(',');
+  return d.replicas.map((r) => `${r.storeId === leaderStoreId ? '*' : ''}${r.storeId}${r.role === ReplicaRole.Voter ? '' : `(${replicaRoleName(r.role)})`}`).join(',');
 }
 
 function ageText(ms: number): string {
@@ -52,11 +57,14 @@ export function rangesTable(ranges: RangeInfo[], hex = false): string {
 
 /** JSON form of a descriptor: keys as text (UTF-8, or hex with `hex`). */
 export function descriptorJson(d: RangeDescriptor, hex = false): Record<string, unknown> {
-  return { rangeId: d.rangeId, startKey: showBytesJson(d.startKey, hex), endKey: showBytesJson(d.endKey, hex), epoch: d.epoch, replicas: d.replicas };
+  return {
+    rangeId: d.rangeId, startKey: showBytesJson(d.startKey, hex), endKey: showBytesJson(d.endKey, hex), epoch: d.epoch,
+    replicas: d.replicas.map((r) => ({ storeId: r.storeId, replicaId: r.replicaId, role: replicaRoleName(r.role) })),
+  };
 }
 
-export function showBytesJson(b: Buffer, hex: boolean): string {
-  return hex ? b.toString('hex') : b.toString('utf8');
+export function showBytesJson(b: Uint8Array, hex: boolean): string {
+  return asBuffer(b).toString(hex ? 'hex' : 'utf8');
 }
 
 export function rangeJson(r: RangeInfo, hex = false): Record<string, unknown> {

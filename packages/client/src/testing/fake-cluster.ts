@@ -5,10 +5,9 @@
 // KeyNotInRange, in that order); PD answers from the model. Tests change the model
 // (split, transfer, move), inject faults per call, and read the call log.
 import * as grpc from '@grpc/grpc-js';
-import { kvService, pdService, pdpb, type kvpb, type metapb } from '@rangekv/proto';
+import { descriptorToWire, kvService, pdService, pdpb, ReplicaRole, type kvpb, type metapb, type RangeDescriptor } from '@rangekv/proto';
 import { AMBIGUOUS_METADATA_KEY } from '../channels.js';
 import { rangeContains } from '../range-cache.js';
-import { descriptorToWire, type RangeDescriptor } from '../types.js';
 
 export interface FakeRange {
   desc: RangeDescriptor;
@@ -90,7 +89,7 @@ export class FakeCluster {
     c.ranges.set(1, {
       desc: {
         rangeId: 1, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0), epoch: { confVer: 1, version: 1 },
-        replicas: Array.from({ length: n }, (_, i) => ({ storeId: i + 1, replicaId: i + 1, role: 'voter' as const })),
+        replicas: Array.from({ length: n }, (_, i) => ({ storeId: i + 1, replicaId: i + 1, role: ReplicaRole.Voter })),
       },
       leader: 1,
       parent: 0,
@@ -158,7 +157,7 @@ export class FakeCluster {
     r.desc = {
       ...r.desc,
       epoch: { ...r.desc.epoch, confVer: r.desc.epoch.confVer + 1 },
-      replicas: [...r.desc.replicas.filter((x) => x.storeId !== from), { storeId: to, replicaId: maxId + 1, role: 'voter' }],
+      replicas: [...r.desc.replicas.filter((x) => x.storeId !== from), { storeId: to, replicaId: maxId + 1, role: ReplicaRole.Voter }],
     };
     if (r.leader === from) r.leader = to;
   }

@@ -6,7 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EntryType, Prng, RawNode, type ConfState, type Message } from '@rangekv/raft';
-import { ColumnFamily, StorageEngine, type RangeDescriptor } from '@rangekv/storage';
+import type { RangeDescriptor } from '@rangekv/proto';
+import { ColumnFamily, StorageEngine } from '@rangekv/storage';
 import { RaftScheduler, type ApplyEntry, type GroupHost } from '../raft-scheduler.js';
 import { Replica } from '../replica.js';
 

@@ -3,12 +3,11 @@
 // call is recorded. Knobs make a store misbehave: ignore transfers, keep learners behind,
 // refuse split keys.
 import * as grpc from '@grpc/grpc-js';
-import { adminpb, storeAdminService, type metapb } from '@rangekv/proto';
-import { descFromProto, descToProto } from '../pd-wire.js';
-import { compareBytes, keyInSpan, ReplicaRole, type RangeDesc } from '../types.js';
+import { adminpb, descriptorToWire, ReplicaRole, storeAdminService, type metapb, type RangeDescriptor } from '@rangekv/proto';
+import { compareBytes, keyInSpan } from '../types.js';
 
 export interface FakeRange {
-  desc: RangeDesc;
+  desc: RangeDescriptor;
   leaderStore: number;
   term: number;
   lastIndex: number;
@@ -62,7 +61,7 @@ export class FakeCluster {
   }
 
   /** Creates a range in the model (e.g. from PD's bootstrap descriptor). */
-  createRange(desc: RangeDesc, leaderStore: number): void {
+  createRange(desc: RangeDescriptor, leaderStore: number): void {
     const match = new Map(desc.replicas.map((r) => [r.replicaId, 1000]));
     this.ranges.set(desc.rangeId, { desc, leaderStore, term: 1, lastIndex: 1000, match });
   }
@@ -91,7 +90,7 @@ export class FakeCluster {
     }
     const e = h?.epoch;
     if (Number(e?.version ?? 0) !== r.desc.epoch.version || (changes && Number(e?.confVer ?? 0) !== r.desc.epoch.confVer)) {
-      return { err: { message: 'epoch not match', epochNotMatch: { current: [descToProto(r.desc)] } } };
+      return { err: { message: 'epoch not match', epochNotMatch: { current: [descriptorToWire(r.desc)] } } };
     }
     return { r };
   }
@@ -103,7 +102,7 @@ export class FakeCluster {
   }
 
   private isVoter(r: FakeRange, replicaId: number): boolean {
-    return r.desc.replicas.some((x) => x.replicaId === replicaId && x.role === ReplicaRole.VOTER);
+    return r.desc.replicas.some((x) => x.replicaId === replicaId && x.role === ReplicaRole.Voter);
   }
 
   private handle(storeId: number, method: string, req: Record<string, unknown>): unknown {
@@ -117,7 +116,7 @@ export class FakeCluster {
         const lead = this.replicaOn(r, r.leaderStore);
         return {
           status: {
-            descriptor: descToProto(r.desc), replicaId: me.replicaId, role: leader ? adminpb.RaftRole.LEADER : adminpb.RaftRole.FOLLOWER,
+            descriptor: descriptorToWire(r.desc), replicaId: me.replicaId, role: leader ? adminpb.RaftRole.LEADER : adminpb.RaftRole.FOLLOWER,
             term: r.term, leaderReplicaId: lead?.replicaId ?? 0, commit: r.lastIndex, applied: r.lastIndex, lastIndex: r.lastIndex,
             progress: leader ? r.desc.replicas.filter((x) => x.storeId !== storeId).map((x) => ({ replicaId: x.replicaId, match: r.match.get(x.replicaId) ?? 0 })) : [],
           },
@@ -140,19 +139,19 @@ export class FakeCluster {
         const c = this.leaderCheck(storeId, req['header'], true);
         if ('err' in c) return { rangeError: c.err };
         const replicaId = Number(req['replicaId'] ?? 0);
-        c.r.desc = { ...c.r.desc, replicas: [...c.r.desc.replicas, { storeId: Number(req['storeId']), replicaId, role: Number(req['role'] ?? 0) }] };
+        c.r.desc = { ...c.r.desc, replicas: [...c.r.desc.replicas, { storeId: Number(req['storeId']), replicaId, role: req['role'] === ReplicaRole.Learner ? ReplicaRole.Learner : ReplicaRole.Voter }] };
         c.r.match.set(replicaId, 0);
         this.bumpConf(c.r);
         if (!this.learnersNeverCatchUp) setTimeout(() => c.r.match.set(replicaId, c.r.lastIndex), 100);
-        return { descriptor: descToProto(c.r.desc) };
+        return { descriptor: descriptorToWire(c.r.desc) };
       }
       case 'promoteLearner': {
         const c = this.leaderCheck(storeId, req['header'], true);
         if ('err' in c) return { rangeError: c.err };
         const target = Number(req['storeId'] ?? 0);
-        c.r.desc = { ...c.r.desc, replicas: c.r.desc.replicas.map((x) => (x.storeId === target ? { ...x, role: ReplicaRole.VOTER } : x)) };
+        c.r.desc = { ...c.r.desc, replicas: c.r.desc.replicas.map((x) => (x.storeId === target ? { ...x, role: ReplicaRole.Voter } : x)) };
         this.bumpConf(c.r);
-        return { descriptor: descToProto(c.r.desc) };
+        return { descriptor: descriptorToWire(c.r.desc) };
       }
       case 'removeReplica': {
         const c = this.leaderCheck(storeId, req['header'], true);
@@ -161,7 +160,7 @@ export class FakeCluster {
         if (target === storeId) throw new Error('the leader cannot remove itself');
         c.r.desc = { ...c.r.desc, replicas: c.r.desc.replicas.filter((x) => x.storeId !== target) };
         this.bumpConf(c.r);
-        return { descriptor: descToProto(c.r.desc) };
+        return { descriptor: descriptorToWire(c.r.desc) };
       }
       case 'splitRange': {
         const c = this.leaderCheck(storeId, req['header'], false);
@@ -169,19 +168,17 @@ export class FakeCluster {
         const key = new Uint8Array(req['splitKey'] as Uint8Array);
         const d = c.r.desc;
         if (this.refuseSplitKeys.has(Buffer.from(key).toString()) || !keyInSpan(key, d.startKey, d.endKey) || compareBytes(key, d.startKey) === 0) {
-          return { rangeError: { message: 'key not in range', keyNotInRange: { key, descriptor: descToProto(d) } } };
+          return { rangeError: { message: 'key not in range', keyNotInRange: { key, descriptor: descriptorToWire(d) } } };
         }
         const version = d.epoch.version + 1;
-        const left: RangeDesc = { ...d, endKey: key, epoch: { ...d.epoch, version } };
-        const right: RangeDesc = { ...d, rangeId: Number(req['newRangeId']), startKey: key, epoch: { ...d.epoch, version } };
+        const left: RangeDescriptor = { ...d, endKey: key, epoch: { ...d.epoch, version } };
+        const right: RangeDescriptor = { ...d, rangeId: Number(req['newRangeId']), startKey: key, epoch: { ...d.epoch, version } };
         c.r.desc = left;
         this.ranges.set(right.rangeId, { desc: right, leaderStore: c.r.leaderStore, term: c.r.term, lastIndex: 1000, match: new Map(right.replicas.map((x) => [x.replicaId, 1000])) });
-        return { left: descToProto(left), right: descToProto(right) };
+        return { left: descriptorToWire(left), right: descriptorToWire(right) };
       }
       default:
         return {};
     }
   }
 }
-
-export { descFromProto };

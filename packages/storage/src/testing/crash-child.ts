@@ -5,10 +5,10 @@
 // it is killed (SIGKILL, by the parent) or reaches maxCycles.
 //
 //   node crash-child.js <dir> <seed> <groups> <maxCycles>
+import { ReplicaRole } from '@rangekv/proto/range-descriptor';
 import { StorageEngine } from '../engine.js';
 import { GroupModel, MAX_INFLIGHT_PER_GROUP, rangeStart } from './crash-model.js';
 import { confState, ready } from './fixtures.js';
-import { ReplicaRole } from '../records.js';
 import { Prng } from '@rangekv/raft';
 
 const [dir, seedArg, groupsArg, cyclesArg] = process.argv.slice(2);

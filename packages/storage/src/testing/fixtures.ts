@@ -3,8 +3,8 @@ import { EntryType, type ConfState, type Entry, type HardState, type Ready } fro
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { StorageEngine, type StorageEngineOptions } from '../engine.js';
-import { ReplicaRole, type RangeDescriptor } from '../records.js';
 
 export function tempDir(prefix = 'rangekv-storage-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
