@@ -37,8 +37,9 @@ import { fileURLToPath } from 'node:url';
 import { EntryType, type Entry } from '@rangekv/raft';
 import { ReplicaRole, StorageEngine, type RangeDescriptor } from '@rangekv/storage';
 import {
-  claimDataDir, encodeKvCommand, InlineKvApplier, KvCommandType, PoolKvApplier, silentLogger, StoreServer, type ApplyEntry, type KvApplier,
+  claimDataDir, encodeKvCommand, InlineKvApplier, KvCommandType, PoolKvApplier, StoreServer, type ApplyEntry, type KvApplier,
 } from '@rangekv/store';
+import { silentLogger } from '@rangekv/runtime';
 
 interface Args {
   /** Entries applied per run at batch size 1; larger batches apply `entries * batchScale` (capped). */

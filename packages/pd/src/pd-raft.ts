@@ -22,8 +22,9 @@ import { EntryType, MessageType, Prng, RawNode, StateRole, type ConfState, type 
 import { ColumnFamily, ReplicaRole, StorageEngine, type RangeDescriptor, type StorageEngineOptions } from '@rangekv/storage';
 import {
   LogCompactor, RaftScheduler, Replica, SnapshotShipper, TickClock, UninitializedReplicas, resolveLogCompactionLimits, resolveUninitializedLimits,
-  resolveSnapshotLimits, type ApplyEntry, type GroupHost, type LogCompactionLimits, type Logger, type SnapshotLimits,
+  resolveSnapshotLimits, type ApplyEntry, type GroupHost, type LogCompactionLimits, type SnapshotLimits,
 } from '@rangekv/store';
+import type { Logger } from '@rangekv/runtime';
 import { RaftTransport, type RangeMessage, type TransportFaults } from '@rangekv/transport';
 import { decodePdCommand, encodePdCommand, type PdCommand, type PdCommandResult } from './pd-command.js';
 import { newWrites, PdState, type PdStateLimits, type PdWrites } from './pd-state.js';

@@ -18,7 +18,7 @@ import { AmbiguousResultError, FailedPreconditionError, InvalidArgumentError, Ra
 import type { KvResult } from './kv-state-machine.js';
 import { parseHeader, type Header, type ParsedHeader } from './kv-service.js';
 import type { StoreLimits } from './limits.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 import type { ProposalOutcome } from './replica.js';
 import type { RaftScheduler } from './raft-scheduler.js';
 import { descriptorToProto, epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';

@@ -32,8 +32,7 @@ export { PdLink, PdCaller, PdUnavailableError, allocStoreId, DEFAULT_PD_LINK_LIM
 export { FailedPreconditionError } from './errors.js';
 export { storeIdSpace, PD_BOOTSTRAP_MARKER } from './store-server.js';
 export { descriptorFromProto, descriptorToProto, replicaToProto, notLeader, rangeNotFound, keyNotInRange, epochNotMatch, serverBusy } from './range-errors.js';
-export { createLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
-export { parseStoreFlags, parsePeers, parseAddress, FlagError, STORE_USAGE, type StoreFlags } from './store-flags.js';
+export { parseStoreFlags, storeFlagsFrom, parsePeers, STORE_FLAGS, STORE_USAGE, type StoreFlags } from './store-flags.js';
 export { TickClock, type TickClockOptions } from './tick-clock.js';
 export { StoreLiveness, type StoreLivenessOptions, type PeerLiveness } from './store-liveness.js';
 export { WAKE_READ_CTX, isWakeReadCtx, type WakeReason } from './quiescence.js';
@@ -44,4 +43,3 @@ export {
   UninitializedReplicas, resolveUninitializedLimits, DEFAULT_UNINITIALIZED_LIMITS, type UninitializedReplicasDeps, type UninitializedLimits,
 } from './uninitialized-replicas.js';
 export { resolveSnapshotLimits, DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-limits.js';
-export { emitEvent, exitOnStopSignals, readPeersFromStdin } from './process-main.js';

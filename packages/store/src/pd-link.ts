@@ -13,7 +13,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { pdService, type MethodDefinition, type metapb, type pdpb } from '@rangekv/proto';
 import type { RangeDescriptor } from '@rangekv/storage';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 import { descriptorToProto, replicaToProto } from './range-errors.js';
 
 export interface PdLinkLimits {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { MessageType, Prng, RawNode, type ConfState, type Message } from '@rangekv/raft';
 import { ColumnFamily, ReplicaRole, StorageEngine, type RangeDescriptor, type RangeLogStore } from '@rangekv/storage';
 import { SnapshotStreamError, type SnapshotStartFrame } from '@rangekv/transport';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@rangekv/runtime';
 import { RaftScheduler } from './raft-scheduler.js';
 import { SnapshotShipper } from './snapshot-shipper.js';
 import { resolveUninitializedLimits, UninitializedReplicas } from './uninitialized-replicas.js';

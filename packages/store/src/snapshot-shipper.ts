@@ -24,7 +24,7 @@ import {
   type SnapshotHeader, type SnapshotReceiver, type SnapshotSource, type StorageEngine,
 } from '@rangekv/storage';
 import { SnapshotStreamError, type RaftTransport, type SnapshotSink, type SnapshotStartFrame } from '@rangekv/transport';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 import type { RaftScheduler } from './raft-scheduler.js';
 import type { Replica } from './replica.js';
 import type { UninitializedReplicas } from './uninitialized-replicas.js';

@@ -12,7 +12,7 @@ import { ReplicaRole, StorageEngine, type RangeDescriptor } from '@rangekv/stora
 import { TransportFaults } from '@rangekv/transport';
 import { claimDataDir } from '../bootstrap.js';
 import type { StoreLimits } from '../limits.js';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '@rangekv/runtime';
 import { StoreServer, type RaftTuning, type StoreServerOptions } from '../store-server.js';
 import { rangeKeyPrefix } from './local-cluster.js';
 
