@@ -73,11 +73,6 @@ function checkSpecs(specs: FlagSpecs): Map<string, string> {
   return byName;
 }
 
-interface Raw {
-  raw: string;
-  source: FlagSource;
-}
-
 /** The command line: flag name -> raw text, plus --help / --config. */
 function readArgv(argv: readonly string[], byName: ReadonlyMap<string, string>, specs: FlagSpecs): { help: boolean; config?: string; raw: Map<string, string> } {
   const raw = new Map<string, string>();
@@ -164,7 +159,7 @@ export function parseFlags<S extends FlagSpecs>(specs: S, argv: readonly string[
   for (const [key, spec] of Object.entries(specs)) {
     const flag = `--${flagName(key)}`;
     const e = env[envName(key)];
-    const r: Raw | undefined = cmd.raw.has(key) ? { raw: cmd.raw.get(key)!, source: 'argv' }
+    const r: GivenFlag | undefined = cmd.raw.has(key) ? { raw: cmd.raw.get(key)!, source: 'argv' }
       : e ? { raw: e, source: 'env' }
       : fromFile.has(key) ? { raw: fromFile.get(key)!, source: 'config' }
       : undefined;
