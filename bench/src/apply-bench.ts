@@ -38,9 +38,10 @@ import { EntryType, type Entry } from '@rangekv/raft';
 import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import { StorageEngine } from '@rangekv/storage';
 import {
-  claimDataDir, encodeKvCommand, InlineKvApplier, KvCommandType, PoolKvApplier, silentLogger, StoreServer, type KvApplier,
+  claimDataDir, encodeKvCommand, InlineKvApplier, KvCommandType, PoolKvApplier, StoreServer, type KvApplier,
 } from '@rangekv/store';
 import type { ApplyEntry } from '@rangekv/multiraft';
+import { silentLogger } from '@rangekv/runtime';
 
 interface Args {
   /** Entries applied per run at batch size 1; larger batches apply `entries * batchScale` (capped). */

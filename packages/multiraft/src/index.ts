@@ -22,4 +22,3 @@ export {
   type UninitializedReplicasDeps, type UninitializedLimits,
 } from './uninitialized-replicas.js';
 export { resolveSnapshotLimits, DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-limits.js';
-export { silentLogger, type Logger } from './logger.js';

@@ -19,7 +19,7 @@
 // min(1,000 - 100, 990) = 900; entries 1..900 go, 300's next append needs a snapshot.
 // With the followers at 990 and 600 (400 behind), candidate = 600: nothing it needs goes.
 import type { RaftScheduler } from './raft-scheduler.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 import type { StorageEngine } from '@rangekv/storage';
 
 export interface LogCompactionLimits {

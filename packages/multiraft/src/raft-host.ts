@@ -21,7 +21,7 @@ import type { RangeMessage } from '@rangekv/transport';
 import { every, realClock, type HostClock } from './host-clock.js';
 import type { HostTransport, TransportFactory } from './host-transport.js';
 import { LogCompactor, resolveLogCompactionLimits, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 import { isWakeReadCtx } from './quiescence.js';
 import {
   RaftScheduler, type ApplyEntry, type GroupHost, type ReplicaFailedError, type SchedulerLimits,

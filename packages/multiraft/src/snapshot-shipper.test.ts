@@ -11,7 +11,7 @@ import { MessageType, Prng, RawNode, type ConfState, type Message } from '@range
 import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import { ColumnFamily, StorageEngine, type RangeLogStore } from '@rangekv/storage';
 import { SnapshotStreamError, type SnapshotStartFrame } from '@rangekv/transport';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@rangekv/runtime';
 import { RaftScheduler } from './raft-scheduler.js';
 import { SnapshotShipper } from './snapshot-shipper.js';
 import { resolveUninitializedLimits, UninitializedReplicas } from './uninitialized-replicas.js';

@@ -26,7 +26,7 @@ import {
 import { SnapshotStreamError, type SnapshotSink, type SnapshotStartFrame } from '@rangekv/transport';
 import { realClock, type HostClock } from './host-clock.js';
 import type { HostTransport } from './host-transport.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 import type { RaftScheduler } from './raft-scheduler.js';
 import type { Replica } from './replica.js';
 import type { UninitializedReplicas } from './uninitialized-replicas.js';

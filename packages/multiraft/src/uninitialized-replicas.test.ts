@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageType, Prng, RawNode, type Message } from '@rangekv/raft';
 import { StorageEngine, type RangeLogStore } from '@rangekv/storage';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@rangekv/runtime';
 import { RaftScheduler } from './raft-scheduler.js';
 import { resolveUninitializedLimits, UninitializedReplicas, type UninitializedLimits } from './uninitialized-replicas.js';
 

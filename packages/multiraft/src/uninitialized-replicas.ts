@@ -37,7 +37,7 @@
 //   await u.sweep();                                     // periodically: idle -> dormant, gone -> destroyed
 import { MessageType, type Message, type RawNode } from '@rangekv/raft';
 import type { RangeLogStore, StorageEngine } from '@rangekv/storage';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 import type { RaftScheduler } from './raft-scheduler.js';
 import { Replica } from './replica.js';
 

@@ -10,5 +10,5 @@ export { OperatorRunner, DEFAULT_OPERATOR_LIMITS, type OperatorLimits, type Crea
 export { DEFAULT_PD_LIMITS, type PdLimits } from './pd-limits.js';
 export { PdRequestError, type PdErrorCode } from './errors.js';
 export { StoreAdminClients, StoreCallError, type StoreAdminCaller } from './store-admin-client.js';
-export { parsePdFlags, parsePdPeers, PdFlagError, PD_USAGE, type PdFlags } from './pd-flags.js';
+export { parsePdFlags, pdFlagsFrom, parsePdPeers, PD_FLAGS, PD_USAGE, type PdFlags } from './pd-flags.js';
 export * from './types.js';

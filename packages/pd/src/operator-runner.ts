@@ -10,7 +10,7 @@
 //   r.stop();                                    // lost leadership / stopping
 import * as grpc from '@grpc/grpc-js';
 import { adminpb, descriptorFromWire, type RangeDescriptor } from '@rangekv/proto';
-import type { Logger } from '@rangekv/store';
+import type { Logger } from '@rangekv/runtime';
 import { PdRequestError, invalidArgument } from './errors.js';
 import type { PdCommand, PdCommandResult } from './pd-command.js';
 import type { PdState } from './pd-state.js';

@@ -1,6 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { parsePdFlags, parsePdPeers, PdFlagError } from './pd-flags.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FlagError } from '@rangekv/runtime';
+import { parsePdFlags, parsePdPeers } from './pd-flags.js';
 
 test('defaults: 1-node PD on 127.0.0.1, ephemeral ports, 3 initial stores, HTTP on', () => {
   const f = parsePdFlags(['--id', '1', '--data-dir', '/tmp/pd1']);
@@ -35,7 +39,40 @@ test('bad flags name what is wrong', () => {
     [['--id', '1', '--data-dir', 'd', '--heartbeat-ticks', '10'], /below --election-ticks/],
     [['--nope'], /unknown flag/],
   ];
-  for (const [argv, re] of bad) assert.throws(() => parsePdFlags(argv), (e: unknown) => e instanceof PdFlagError && re.test(e.message), argv.join(' '));
+  for (const [argv, re] of bad) assert.throws(() => parsePdFlags(argv), (e: unknown) => e instanceof FlagError && re.test(e.message), argv.join(' '));
   assert.equal(parsePdFlags(['--help']).help, true);
   assert.equal(parsePdPeers('--peers', '').size, 0);
+});
+
+test('flags from RANGEKV_* variables and a --config file: command line over environment over file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pd-flags-'));
+  try {
+    const file = join(dir, 'pd.json');
+    writeFileSync(file, JSON.stringify({ id: 2, dataDir: '/pd', peers: '1=a:1/a:2,2=b:1/b:2,3', 'initial-stores': 1, httpPort: 'off' }));
+    const env = { RANGEKV_INITIAL_STORES: '5', RANGEKV_TICK_MS: '20', RANGEKV_ADMIN_STDIN: 'true' };
+    const f = parsePdFlags(['--config', file, '--tick-ms', '10'], { env });
+    assert.deepEqual([f.id, f.dataDir, [...f.peers.keys()], f.initialStores, f.httpPort, f.tickMs, f.adminStdin], [2, '/pd', [1, 3], 5, null, 10, true]);
+    assert.equal(parsePdFlags(['--config', file]).initialStores, 1);
+    assert.equal(parsePdFlags(['--id', '4', '--data-dir', 'd'], { env: { RANGEKV_CONFIG: file } }).id, 4, 'RANGEKV_CONFIG names the file; argv wins');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad values from the environment or the config file name the flag, the value and the source', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pd-flags-'));
+  try {
+    const file = join(dir, 'pd.json');
+    writeFileSync(file, JSON.stringify({ id: 1, dataDir: 'd', port: 'high' }));
+    assert.throws(() => parsePdFlags(['--config', file]), (e: unknown) => e instanceof FlagError && e.message === `--port needs an integer, got "high" (from config file ${file})`);
+    writeFileSync(file, JSON.stringify({ id: 1, dataDir: 'd', colour: 'blue' }));
+    assert.throws(() => parsePdFlags(['--config', file]), /unknown key "colour"/);
+    const base = ['--id', '1', '--data-dir', 'd'];
+    assert.throws(() => parsePdFlags(base, { env: { RANGEKV_PEERS: '2=a:1' } }), /RAFTHOST:RAFTPORT\/HOST:PORT \(from RANGEKV_PEERS\)/);
+    assert.throws(() => parsePdFlags(base, { env: { RANGEKV_LOG_LEVEL: 'loud' } }), /--log-level must be one of debug, info, warn, error, got "loud" \(from RANGEKV_LOG_LEVEL\)/);
+    assert.throws(() => parsePdFlags(['--data-dir', 'd'], { env: { RANGEKV_ID: '0' } }), /--id must be in \[1, 4294967295\], got 0 \(from RANGEKV_ID\)/);
+    assert.throws(() => parsePdFlags(['--data-dir', 'd'], { env: { RANGEKV_ID: '' } }), /--id is required/, 'an empty variable is unset');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

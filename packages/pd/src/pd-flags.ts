@@ -1,10 +1,15 @@
-// Command-line flags of the PD process (pd-main.ts), parsed into plain data with errors
-// that say what is wrong.
+// Flags of the PD process (pd-main.ts): declarations over @rangekv/runtime's flag parser
+// (command line over RANGEKV_* environment over a --config file), then the checks between
+// flags, into plain data. Loadable without PD (the rangekv CLI reads PD_FLAGS through
+// "@rangekv/pd/pd-flags").
 //
 // Peers: --peers ID[=RAFTHOST:RAFTPORT/HOST:PORT],...  e.g. 2=10.0.0.2:7201/10.0.0.2:7200
 // (raft address, then client address). A bare ID declares a member whose addresses come
 // later over --admin-stdin (ephemeral ports in tests).
-import { parseAddress, type LogLevel } from '@rangekv/store';
+import {
+  bool, custom, FlagError, flagUsage, int, intValue, LOG_LEVELS, oneOf, parseAddress, parseFlags, port, str,
+  type FlagSources, type LogLevel, type ParsedFlags,
+} from '@rangekv/runtime';
 import type { PdPeerAddress } from './pd-server.js';
 
 export interface PdFlags {
@@ -27,129 +32,70 @@ export interface PdFlags {
   help: boolean;
 }
 
-export const PD_USAGE = `usage: pd-main --id N --data-dir DIR [options]
-  --id N                  this PD node's id (positive integer)                 (required)
-  --data-dir DIR          data directory (created if missing)                  (required)
-  --host H                listen address for client gRPC, raft and HTTP       (default 127.0.0.1)
-  --port P                client gRPC port (stores, clients), 0 = ephemeral    (default 0)
-  --raft-port R           PD-to-PD raft port, 0 = ephemeral                    (default 0)
-  --peers ID=RH:RP/CH:CP,..  the PD members: raft address / client address (this node's own
-                          entry may be listed and is ignored); a bare ID gets its addresses
-                          later via --admin-stdin (default: none, 1-node PD)
-  --initial-stores N      stores that must join before range 1 is created      (default 3)
-  --http-port P|off       /health, /metrics; 0 = ephemeral                     (default 0)
-  --tick-ms MS            raft tick                                            (default 50)
-  --election-ticks N      election timeout in ticks                            (default 10)
-  --heartbeat-ticks N     heartbeat interval in ticks                          (default 2)
-  --admin-stdin           read JSON lines on stdin: {"peers":{"2":"RH:RP/CH:CP"}}
-  --log-level L           debug | info | warn | error                          (default info)
-  --help                  this text
-Every member must be started with the same member set (static membership).
-Prints {"event":"ready","pdId":N,"port":P,"raftPort":R,"httpPort":H|null} on stdout when serving;
-SIGTERM or SIGINT stops it gracefully (exit 0); bad flags exit 2.`;
-
-export class PdFlagError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PdFlagError';
-  }
-}
-
-function int(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d+$/.test(v)) throw new PdFlagError(`${flag} needs an integer, got "${v}"`);
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new PdFlagError(`${flag} must be in [${min}, ${max}], got ${v}`);
-  return n;
-}
-
-function address(flag: string, v: string): string {
-  try {
-    return parseAddress(flag, v);
-  } catch (e) {
-    throw new PdFlagError(e instanceof Error ? e.message : String(e));
-  }
-}
-
 /** "RAFTHOST:RAFTPORT/HOST:PORT" -> both addresses. */
 export function parsePeerAddress(flag: string, v: string): PdPeerAddress {
   const slash = v.indexOf('/');
-  if (slash < 0) throw new PdFlagError(`${flag}: "${v}" is not RAFTHOST:RAFTPORT/HOST:PORT`);
-  return { raft: address(`${flag} raft`, v.slice(0, slash)), client: address(`${flag} client`, v.slice(slash + 1)) };
+  if (slash < 0) throw new FlagError(`${flag}: "${v}" is not RAFTHOST:RAFTPORT/HOST:PORT`);
+  return { raft: parseAddress(`${flag} raft`, v.slice(0, slash)), client: parseAddress(`${flag} client`, v.slice(slash + 1)) };
 }
 
 export function parsePdPeers(flag: string, v: string): Map<number, PdPeerAddress> {
   const peers = new Map<number, PdPeerAddress>();
   for (const part of v.split(',').filter((p) => p.length > 0)) {
     const eq = part.indexOf('=');
-    const id = int(`${flag} PD id`, eq < 0 ? part : part.slice(0, eq), 1);
-    if (peers.has(id)) throw new PdFlagError(`${flag}: PD ${id} listed twice`);
+    const id = intValue(`${flag} PD id`, eq < 0 ? part : part.slice(0, eq), 1);
+    if (peers.has(id)) throw new FlagError(`${flag}: PD ${id} listed twice`);
     peers.set(id, eq < 0 ? { raft: '', client: '' } : parsePeerAddress(`${flag} PD ${id}`, part.slice(eq + 1)));
   }
   return peers;
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+export const PD_FLAGS = {
+  id: int({ help: "this PD node's id (positive integer)", min: 1, max: 2 ** 32 - 1, required: true }),
+  dataDir: str({ help: 'data directory (created if missing)', value: 'DIR', required: true, nonEmpty: true }),
+  host: str({ help: 'listen address for client gRPC, raft and HTTP', value: 'H', default: '127.0.0.1' }),
+  port: port({ help: 'client gRPC port (stores, clients), 0 = ephemeral', default: 0 }),
+  raftPort: port({ help: 'PD-to-PD raft port, 0 = ephemeral', value: 'R', default: 0 }),
+  peers: custom({
+    help: "the PD members: raft address / client address (this node's own\nentry may be listed and is ignored); a bare ID gets its addresses\nlater via --admin-stdin (default: none, 1-node PD)",
+    value: 'ID=RH:RP/CH:CP,..', parse: parsePdPeers, default: new Map<number, PdPeerAddress>(),
+  }),
+  initialStores: int({ help: 'stores that must join before range 1 is created', min: 1, max: 1000, default: 3 }),
+  httpPort: port({ help: '/health, /metrics; 0 = ephemeral', off: true, default: 0 }),
+  tickMs: int({ help: 'raft tick', value: 'MS', min: 1, max: 60_000, default: 50 }),
+  electionTicks: int({ help: 'election timeout in ticks', min: 2, default: 10 }),
+  heartbeatTicks: int({ help: 'heartbeat interval in ticks (below --election-ticks)', min: 1, default: 2 }),
+  adminStdin: bool({ help: 'read JSON lines on stdin: {"peers":{"2":"RH:RP/CH:CP"}}' }),
+  logLevel: oneOf({ help: 'debug | info | warn | error', value: 'L', choices: LOG_LEVELS, default: 'info' }),
+};
 
-export function parsePdFlags(argv: readonly string[]): PdFlags {
-  const seen = new Map<string, string>();
-  const booleans = new Set(['--admin-stdin', '--help']);
-  const known = new Set(['--id', '--data-dir', '--host', '--port', '--raft-port', '--peers', '--initial-stores', '--http-port',
-    '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--log-level', ...booleans]);
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i]!;
-    let inline: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      inline = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    if (a === '-h') a = '--help';
-    if (!known.has(a)) throw new PdFlagError(`unknown flag "${argv[i]!}"`);
-    if (seen.has(a)) throw new PdFlagError(`${a} given twice`);
-    if (booleans.has(a)) {
-      if (inline !== undefined) throw new PdFlagError(`${a} takes no value`);
-      seen.set(a, 'true');
-      continue;
-    }
-    const v = inline ?? argv[i + 1];
-    if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new PdFlagError(`${a} needs a value`);
-    seen.set(a, v);
-    if (inline === undefined) i++;
-  }
-  const help = seen.has('--help');
-  const need = (f: string): string => {
-    const v = seen.get(f);
-    if (v === undefined) throw new PdFlagError(`${f} is required`);
-    return v;
-  };
-  if (help) {
+export const PD_USAGE = flagUsage(PD_FLAGS, {
+  synopsis: 'usage: pd-main --id N --data-dir DIR [flags]',
+  footer: 'Every member must be started with the same member set (static membership).\nPrints {"event":"ready","pdId":N,"port":P,"raftPort":R,"httpPort":H|null} on stdout when serving;\nSIGTERM or SIGINT stops it gracefully (exit 0); bad flags exit 2.',
+});
+
+/** argv (and `sources.env`, and the --config file) -> PdFlags; FlagError naming what is wrong. */
+export function parsePdFlags(argv: readonly string[], sources: FlagSources = {}): PdFlags {
+  const r = parseFlags(PD_FLAGS, argv, sources);
+  if (r.help) {
     return {
       id: 0, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), initialStores: 3,
-      tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, logLevel: 'info', help,
+      tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, logLevel: 'info', help: true,
     };
   }
-  const id = int('--id', need('--id'), 1, 2 ** 32 - 1);
-  const dataDir = need('--data-dir');
-  if (dataDir.trim() === '') throw new PdFlagError('--data-dir is empty');
-  const peers = parsePdPeers('--peers', seen.get('--peers') ?? '');
+  return pdFlagsFrom(r);
+}
+
+/** The checks between flags, on parsed values (the CLI parses with its own defaults, then calls this). */
+export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
+  const v = r.values;
   // Every member may get the same list (as etcd's --initial-cluster): this node's own entry is dropped.
-  peers.delete(id);
-  const logLevel = (seen.get('--log-level') ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new PdFlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-  const electionTicks = int('--election-ticks', seen.get('--election-ticks') ?? '10', 2);
-  const heartbeatTicks = int('--heartbeat-ticks', seen.get('--heartbeat-ticks') ?? '2', 1);
-  if (heartbeatTicks >= electionTicks) throw new PdFlagError('--heartbeat-ticks must be below --election-ticks');
-  const http = seen.get('--http-port') ?? '0';
+  const peers = new Map(v.peers);
+  peers.delete(v.id);
+  if (v.heartbeatTicks >= v.electionTicks) throw new FlagError('--heartbeat-ticks must be below --election-ticks');
   return {
-    id, dataDir, host: seen.get('--host') ?? '127.0.0.1',
-    port: int('--port', seen.get('--port') ?? '0', 0, 65535),
-    raftPort: int('--raft-port', seen.get('--raft-port') ?? '0', 0, 65535),
-    httpPort: http === 'off' ? null : int('--http-port', http, 0, 65535),
-    peers,
-    initialStores: int('--initial-stores', seen.get('--initial-stores') ?? '3', 1, 1000),
-    tickMs: int('--tick-ms', seen.get('--tick-ms') ?? '50', 1, 60_000),
-    electionTicks, heartbeatTicks,
-    adminStdin: seen.has('--admin-stdin'),
-    logLevel, help: false,
+    id: v.id, dataDir: v.dataDir, host: v.host, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort, peers,
+    initialStores: v.initialStores, tickMs: v.tickMs, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
+    adminStdin: v.adminStdin, logLevel: v.logLevel, help: false,
   };
 }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { pdService } from '@rangekv/proto';
-import { silentLogger } from '@rangekv/store';
+import { silentLogger } from '@rangekv/runtime';
 import { addPdService } from './pd-grpc.js';
 import type { PdService } from './pd-service.js';
 

@@ -3,7 +3,7 @@
 // that does not decode -> INVALID_ARGUMENT; anything else -> INTERNAL (logged).
 import * as grpc from '@grpc/grpc-js';
 import { pdService, tryDecode, type MethodDefinition } from '@rangekv/proto';
-import type { Logger } from '@rangekv/store';
+import type { Logger } from '@rangekv/runtime';
 import { PdRequestError } from './errors.js';
 import type { PdService } from './pd-service.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { pdpb } from '@rangekv/proto';
-import { silentLogger } from '@rangekv/store';
+import { silentLogger } from '@rangekv/runtime';
 import { PdServer } from './pd-server.js';
 import { PdCallError, PdTestClient } from './testing/pd-test-client.js';
 

@@ -7,17 +7,18 @@
 //   {"event":"peers","count":n}                                     admin peers command applied
 //   {"event":"stopped","pdId":1}                                    graceful stop done
 // Logs: pino JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 2 bad flags (usage on
-// stderr), 1 when PD cannot start or fails.
-import { createLogger, emitEvent, exitOnStopSignals, readPeersFromStdin } from '@rangekv/store';
-import { parsePdFlags, parsePeerAddress, PdFlagError, PD_USAGE, type PdFlags } from './pd-flags.js';
+// stderr), 1 when PD cannot start or fails. Flags (pd-flags.ts) may also come from
+// RANGEKV_<FLAG> variables and a --config JSON file.
+import { createLogger, emitEvent, exitOnStopSignals, FlagError, readPeersFromStdin } from '@rangekv/runtime';
+import { parsePdFlags, parsePeerAddress, PD_USAGE, type PdFlags } from './pd-flags.js';
 import { PdServer } from './pd-server.js';
 
 async function main(): Promise<void> {
   let flags: PdFlags;
   try {
-    flags = parsePdFlags(process.argv.slice(2));
+    flags = parsePdFlags(process.argv.slice(2), { env: process.env });
   } catch (e) {
-    if (!(e instanceof PdFlagError)) throw e;
+    if (!(e instanceof FlagError)) throw e;
     process.stderr.write(`pd-main: ${e.message}\n${PD_USAGE}\n`);
     process.exit(2);
   }

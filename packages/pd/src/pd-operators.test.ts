@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { descriptorFromWire, pdpb, ReplicaRole } from '@rangekv/proto';
-import { silentLogger } from '@rangekv/store';
+import { silentLogger } from '@rangekv/runtime';
 import { PdServer } from './pd-server.js';
 import { FakeCluster } from './testing/fake-stores.js';
 import { PdCallError, PdTestClient } from './testing/pd-test-client.js';

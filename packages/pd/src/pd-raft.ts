@@ -21,9 +21,10 @@ import { EntryType, StateRole, type ConfState } from '@rangekv/raft';
 import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import { ColumnFamily, StorageEngine, type StorageEngineOptions } from '@rangekv/storage';
 import {
-  RaftHost, raftTransport, resolveSnapshotLimits, type ApplyEntry, type HostService, type LogCompactionLimits, type Logger,
+  RaftHost, raftTransport, resolveSnapshotLimits, type ApplyEntry, type HostService, type LogCompactionLimits,
   type Replica, type SnapshotLimits,
 } from '@rangekv/multiraft';
+import type { Logger } from '@rangekv/runtime';
 import type { TransportFaults } from '@rangekv/transport';
 import { decodePdCommand, encodePdCommand, type PdCommand, type PdCommandResult } from './pd-command.js';
 import { newWrites, PdState, type PdStateLimits, type PdWrites } from './pd-state.js';

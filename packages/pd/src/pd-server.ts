@@ -6,8 +6,8 @@
 //   pd.port; pd.raftPort; pd.setPeer(2, { raft, client });   // addresses known later (ephemeral ports)
 //   await pd.stop();
 import * as grpc from '@grpc/grpc-js';
+import { createLogger, hostPort, type Logger } from '@rangekv/runtime';
 import type { LogCompactionLimits, SnapshotLimits } from '@rangekv/multiraft';
-import { createLogger, type Logger } from '@rangekv/store';
 import type { StorageEngineOptions } from '@rangekv/storage';
 import type { TransportFaults } from '@rangekv/transport';
 import { PdHttpServer } from './pd-http.js';
@@ -58,10 +58,6 @@ export interface PdServerOptions {
   transportFaults?: TransportFaults;
   log?: Logger;
   onFatal?: (err: unknown) => void;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export class PdServer {

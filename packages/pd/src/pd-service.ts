@@ -9,7 +9,7 @@
 // a store it has not heard from yet counts as heard at the moment it became leader.
 import { createHash, randomInt } from 'node:crypto';
 import { descriptorFromWire, descriptorToWire, replicaFromWire, ReplicaRole, replicaToWire, type pdpb, type RangeDescriptor } from '@rangekv/proto';
-import type { Logger } from '@rangekv/store';
+import type { Logger } from '@rangekv/runtime';
 import { PdRequestError, invalidArgument } from './errors.js';
 import { rangeRecordProblem, storeIdProblem, storeProblem, storeTokenProblem } from './pd-validate.js';
 import { DEFAULT_PD_LIMITS, type PdLimits } from './pd-limits.js';

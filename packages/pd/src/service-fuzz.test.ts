@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { pdService, type MethodDefinition } from '@rangekv/proto';
-import { silentLogger } from '@rangekv/store';
+import { silentLogger } from '@rangekv/runtime';
 import { PdServer } from './pd-server.js';
 import { FakeCluster } from './testing/fake-stores.js';
 import { PdTestClient, testStoreToken } from './testing/pd-test-client.js';

@@ -5,7 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { storeAdminService } from '@rangekv/proto';
 import type { AdminService } from './admin-service.js';
 import { addUnaryMethods, unaryCall, type KvCallObserver } from './kv-grpc.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 
 export function addAdminService(server: grpc.Server, admin: AdminService, log: Logger, observe?: KvCallObserver): void {
   const a = storeAdminService;

@@ -17,7 +17,7 @@ import { AmbiguousResultError, FailedPreconditionError, InvalidArgumentError, Ra
 import type { KvResult } from './kv-state-machine.js';
 import { parseHeader, type Header, type ParsedHeader } from './kv-service.js';
 import type { StoreLimits } from './limits.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 import type { ProposalOutcome, RaftScheduler } from '@rangekv/multiraft';
 import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
 import { isJoint, splitKeyProblem } from './range-descriptors.js';

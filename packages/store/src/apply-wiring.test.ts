@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@rangekv/runtime';
 import { StoreServer } from './store-server.js';
 
 const b = (s: string): Buffer => Buffer.from(s);

@@ -28,6 +28,4 @@ export { PdLink, PdCaller, PdUnavailableError, allocStoreId, DEFAULT_PD_LINK_LIM
 export { FailedPreconditionError } from './errors.js';
 export { storeIdSpace, PD_BOOTSTRAP_MARKER } from './store-server.js';
 export { notLeader, rangeNotFound, keyNotInRange, epochNotMatch, serverBusy } from './range-errors.js';
-export { createLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
-export { parseStoreFlags, parsePeers, parseAddress, FlagError, STORE_USAGE, type StoreFlags } from './store-flags.js';
-export { emitEvent, exitOnStopSignals, readPeersFromStdin } from './process-main.js';
+export { parseStoreFlags, storeFlagsFrom, parsePeers, STORE_FLAGS, STORE_USAGE, type StoreFlags } from './store-flags.js';

@@ -9,7 +9,7 @@ import { addAdminService } from './admin-grpc.js';
 import type { AdminService } from './admin-service.js';
 import { addKvService } from './kv-grpc.js';
 import type { KvService } from './kv-service.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@rangekv/runtime';
 
 function varint(v: bigint): number[] {
   const out: number[] = [];

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { kvService, tryDecode, type MethodDefinition } from '@rangekv/proto';
 import { AMBIGUOUS_METADATA_KEY, AmbiguousResultError, FailedPreconditionError, InvalidArgumentError, UnavailableError } from './errors.js';
 import type { KvService } from './kv-service.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 
 /** What a request that failed to decode turns into, so the handler can answer INVALID_ARGUMENT. */
 class MalformedRequest {

@@ -26,7 +26,7 @@ import { AmbiguousResultError, InvalidArgumentError, RangeErrorReply } from './e
 import { encodeKvCommand, KvCommandType, type KvCommand } from './kv-command.js';
 import type { KvResult } from './kv-state-machine.js';
 import type { StoreLimits } from './limits.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 import type { PendingReads } from './pending-reads.js';
 import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
 import type { RaftScheduler } from '@rangekv/multiraft';

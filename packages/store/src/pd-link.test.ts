@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { metapb, pdService, type pdpb } from '@rangekv/proto';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '@rangekv/runtime';
 import { allocStoreId, PdCaller } from './pd-link.js';
 import { StoreServer } from './store-server.js';
 

@@ -14,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   descriptorFromWire, descriptorToWire, pdService, replicaToWire, type metapb, type MethodDefinition, type pdpb, type RangeDescriptor,
 } from '@rangekv/proto';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 
 export interface PdLinkLimits {
   /** StoreHeartbeat interval. */

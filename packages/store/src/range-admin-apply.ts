@@ -20,7 +20,7 @@ import { decodeConfChange, EntryType } from '@rangekv/raft';
 import { decodeAdminCommand, decodeConfChangeContext, type SplitCommand } from './admin-command.js';
 import { KvCommandDecodeError } from './kv-command.js';
 import type { KvResult } from './kv-state-machine.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@rangekv/runtime';
 import { EntryApplyError, type ApplyEntry, type RaftScheduler } from '@rangekv/multiraft';
 import { descriptorAfterConfChange, isJoint, splitDescriptors, splitKeyProblem } from './range-descriptors.js';
 import type { Replica } from '@rangekv/multiraft';

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlagError, parseStoreFlags } from './store-flags.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FlagError } from '@rangekv/runtime';
+import { parseStoreFlags, STORE_USAGE, type StoreFlags } from './store-flags.js';
 
 test('store flags parse with defaults, peers and bootstrap list', () => {
   const f = parseStoreFlags(['--store-id', '2', '--data-dir', '/d', '--peers', '1=127.0.0.1:7001,3=[::1]:7003', '--bootstrap', '1,2,3', '--admin-stdin']);
@@ -66,4 +70,61 @@ test('--pd: store id optional (from the data dir or PD), --bootstrap refused, en
   assert.throws(() => parseStoreFlags(['--data-dir', '/d', '--pd', '127.0.0.1:2379', '--bootstrap', '1']), /clusters without PD/);
   assert.throws(() => parseStoreFlags(['--data-dir', '/d']), /--store-id is required/);
   assert.equal(parseStoreFlags(['--help']).help, true);
+});
+
+test('every flag may come from RANGEKV_* variables or a --config file; the command line wins, then the environment', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'store-flags-'));
+  try {
+    const file = join(dir, 'store.json');
+    writeFileSync(file, JSON.stringify({
+      dataDir: '/from-file', 'store-id': 2, peers: '1=127.0.0.1:7001', bootstrap: [1, 2], tickMs: 30, httpPort: 'off',
+      adminStdin: true, 'uninitialized-idle-ms': 5000, logCompactionKeepEntries: 0,
+    }));
+    const env = { RANGEKV_TICK_MS: '40', RANGEKV_APPLY_WORKERS: '0', RANGEKV_UNINITIALIZED_GC_AFTER_MS: '60000' };
+    const f = parseStoreFlags(['--config', file, '--tick-ms', '20', '--log-level', 'warn'], { env });
+    assert.deepEqual([f.dataDir, f.storeId, [...f.peers], f.bootstrap, f.tickMs, f.applyWorkers, f.httpPort, f.adminStdin, f.logLevel],
+      ['/from-file', 2, [[1, '127.0.0.1:7001']], [1, 2], 20, 0, null, true, 'warn']);
+    assert.deepEqual(f.uninitialized, { uninitializedIdleMs: 5000, uninitializedGcAfterMs: 60_000 });
+    assert.deepEqual(f.logCompaction, { logCompactionKeepEntries: 0 });
+    assert.equal(parseStoreFlags(['--config', file], { env }).tickMs, 40, 'the environment over the file');
+    assert.equal(parseStoreFlags(['--config', file]).tickMs, 30);
+    // Checks between flags see the merged values: the file's --bootstrap with --pd from the environment.
+    assert.throws(() => parseStoreFlags(['--config', file], { env: { RANGEKV_PD: '127.0.0.1:2379' } }), /--bootstrap is for clusters without PD/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad values from the environment or the config file are refused naming the flag, the value and the source', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'store-flags-'));
+  try {
+    const file = join(dir, 'store.json');
+    writeFileSync(file, JSON.stringify({ 'data-dir': '/d', 'store-id': 1, 'apply-workers': 17 }));
+    assert.throws(() => parseStoreFlags(['--config', file]), (e: unknown) => e instanceof FlagError
+      && e.message === `--apply-workers must be in [0, 16], got 17 (from config file ${file})`);
+    assert.equal(parseStoreFlags(['--config', file, '--apply-workers', '2']).applyWorkers, 2, 'the command line hides the bad file value');
+    writeFileSync(file, JSON.stringify({ 'data-dir': '/d', storeId: 1, uninitialisedIdleMs: 5 }));
+    assert.throws(() => parseStoreFlags(['--config', file]), /unknown key "uninitialisedIdleMs"/);
+    const env = (e: Record<string, string>): StoreFlags => parseStoreFlags(['--store-id', '1', '--data-dir', '/d'], { env: e });
+    assert.throws(() => env({ RANGEKV_PEERS: '2=localhost' }), /^FlagError: --peers store 2: "localhost" is not host:port \(from RANGEKV_PEERS\)$/);
+    assert.throws(() => env({ RANGEKV_UNINITIALIZED_IDLE_MS: '0' }), /--uninitialized-idle-ms must be in \[1, .*\], got 0 \(from RANGEKV_UNINITIALIZED_IDLE_MS\)/);
+    assert.throws(() => env({ RANGEKV_HTTP_PORT: 'none' }), /--http-port needs an integer, got "none" \(from RANGEKV_HTTP_PORT\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--uninitialized-idle-ms and --uninitialized-gc-after-ms: absent means defaults; given ones are positive integers', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.deepEqual(parseStoreFlags(base).uninitialized, {});
+  assert.deepEqual(parseStoreFlags([...base, '--uninitialized-idle-ms', '100', '--uninitialized-gc-after-ms', '200']).uninitialized,
+    { uninitializedIdleMs: 100, uninitializedGcAfterMs: 200 });
+  assert.throws(() => parseStoreFlags([...base, '--uninitialized-gc-after-ms', '0']), /--uninitialized-gc-after-ms must be in \[1/);
+});
+
+test('the usage lists every declared flag, --config and --help', () => {
+  for (const name of ['--data-dir DIR', '--store-id N', '--pd H:P', '--http-port P|off', '--uninitialized-gc-after-ms MS', '--config FILE', '--help']) {
+    assert.ok(STORE_USAGE.includes(`  ${name}`), name);
+  }
+  assert.match(STORE_USAGE, /^usage: store-main /);
 });

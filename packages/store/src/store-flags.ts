@@ -1,6 +1,12 @@
-// Command-line flags of the store process (store-main.ts), parsed into plain data with
-// errors that say what is wrong. Kept apart from the entry point so it can be tested.
-import type { LogLevel } from './logger.js';
+// Flags of the store process (store-main.ts): declarations over @rangekv/runtime's flag
+// parser (command line over RANGEKV_* environment over a --config file), then the checks
+// between flags, into plain data. Kept apart from the entry point so it can be tested, and
+// loadable without the store (the rangekv CLI reads STORE_FLAGS through
+// "@rangekv/store/store-flags").
+import {
+  bool, custom, FlagError, flagUsage, int, intValue, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, port, str,
+  type FlagSources, type LogLevel, type ParsedFlags,
+} from '@rangekv/runtime';
 
 export interface StoreFlags {
   /** 0: from the data dir's identity file, else allocated by PD (only with --pd). */
@@ -35,136 +41,48 @@ export interface StoreFlags {
   uninitialized: { uninitializedIdleMs?: number; uninitializedGcAfterMs?: number };
 }
 
-export const STORE_USAGE = `usage: store-main --data-dir DIR (--store-id N | --pd H:P[,H:P]) [options]
-  --data-dir DIR          data directory (created if missing)           (required)
-  --store-id N            this store's id (positive integer); required without --pd;
-                          with --pd: from the data dir, else allocated by PD
-  --pd H:P[,H:P..]        placement driver endpoints: register, heartbeat, learn peers
-                          and range 1's bootstrap from PD
-  --host H                listen address for KV and raft                (default 127.0.0.1)
-  --port P                KV gRPC port, 0 = ephemeral                   (default 0)
-  --raft-port P           raft transport port, 0 = ephemeral            (default 0)
-  --http-port P|off       /metrics, /health, /debug/ranges; 0 = ephemeral (default 0)
-  --peers ID=HOST:PORT,.. raft addresses of the other stores
-  --bootstrap ID,ID,..    create range 1 with replicas on these stores (empty data dir only)
-  --tick-ms MS            raft tick                                     (default 50)
-  --apply-workers N       apply worker threads, 0 = on the main thread  (default 1)
-  --election-ticks N      election timeout in ticks                     (default 10)
-  --heartbeat-ticks N     heartbeat interval in ticks                   (default 2)
-  --admin-stdin           read admin JSON lines on stdin ({"peers":{"2":"127.0.0.1:7002"}})
-  --log-level L           debug | info | warn | error                   (default info)
-  --help                  this text
-  --log-compaction-threshold-entries N  compact a log past N applied entries (default 10000)
-  --log-compaction-keep-entries N       entries kept behind applied             (default 1000)
-  --max-follower-lag-entries N          followers further behind get snapshots  (default 50000)
-  --uninitialized-idle-ms MS            a replica created by message and silent this long goes dormant (default 30000)
-  --uninitialized-gc-after-ms MS        a dormant one PD says is gone is destroyed after this long     (default 300000)
-Prints {"event":"ready","storeId":N,"kvPort":P,"raftPort":P,"httpPort":P|null} on stdout when serving;
-SIGTERM or SIGINT stops it gracefully.`;
-
-export class FlagError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FlagError';
-  }
-}
-
-function int(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d+$/.test(v)) throw new FlagError(`${flag} needs an integer, got "${v}"`);
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new FlagError(`${flag} must be in [${min}, ${max}], got ${v}`);
-  return n;
-}
-
-/** "host:port" with a port in 1..65535 (IPv6 hosts in brackets). */
-export function parseAddress(flag: string, v: string): string {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d+)$/.exec(v);
-  if (!m) throw new FlagError(`${flag}: "${v}" is not host:port`);
-  int(`${flag} port`, m[2]!, 1, 65535);
-  return v;
-}
-
+/** "ID=HOST:PORT,..." -> store id -> raft address. */
 export function parsePeers(flag: string, v: string): Map<number, string> {
   const peers = new Map<number, string>();
   for (const part of v.split(',').filter((p) => p.length > 0)) {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new FlagError(`${flag}: "${part}" is not ID=HOST:PORT`);
-    const id = int(`${flag} store id`, part.slice(0, eq), 1);
+    const id = intValue(`${flag} store id`, part.slice(0, eq), 1);
     if (peers.has(id)) throw new FlagError(`${flag}: store ${id} listed twice`);
     peers.set(id, parseAddress(`${flag} store ${id}`, part.slice(eq + 1)));
   }
   return peers;
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+export const STORE_FLAGS = {
+  dataDir: str({ help: 'data directory (created if missing)', value: 'DIR', required: true, nonEmpty: true }),
+  storeId: int({ help: "this store's id (positive integer); required without --pd;\nwith --pd: from the data dir, else allocated by PD", min: 1 }),
+  pd: list({ help: "placement driver endpoints: register, heartbeat, learn peers\nand range 1's bootstrap from PD", value: 'H:P[,H:P..]', item: parseAddress, unique: true }),
+  host: str({ help: 'listen address for KV and raft', value: 'H', default: '127.0.0.1' }),
+  port: port({ help: 'KV gRPC port, 0 = ephemeral', default: 0 }),
+  raftPort: port({ help: 'raft transport port, 0 = ephemeral', default: 0 }),
+  httpPort: port({ help: '/metrics, /health, /debug/ranges; 0 = ephemeral', off: true, default: 0 }),
+  peers: custom({ help: 'raft addresses of the other stores', value: 'ID=HOST:PORT,..', parse: parsePeers, default: new Map<number, string>() }),
+  bootstrap: list({ help: 'create range 1 with replicas on these stores (empty data dir only)', value: 'ID,ID,..', item: (f, v) => intValue(f, v, 1), unique: true }),
+  tickMs: int({ help: 'raft tick', value: 'MS', min: 1, max: 60_000, default: 50 }),
+  applyWorkers: int({ help: 'apply worker threads, 0 = on the main thread', max: 16, default: 1 }),
+  electionTicks: int({ help: 'election timeout in ticks', min: 2, default: 10 }),
+  heartbeatTicks: int({ help: 'heartbeat interval in ticks (below --election-ticks)', min: 1, default: 2 }),
+  adminStdin: bool({ help: 'read admin JSON lines on stdin ({"peers":{"2":"127.0.0.1:7002"}})' }),
+  logLevel: oneOf({ help: 'debug | info | warn | error', value: 'L', choices: LOG_LEVELS, default: 'info' }),
+  // Absent: the defaults of log-compactor.ts / uninitialized-replicas.ts (shown here as text,
+  // so that reading the declarations loads neither).
+  logCompactionThresholdEntries: int({ help: 'compact a log past N applied entries', min: 1, defaultText: '10000' }),
+  logCompactionKeepEntries: int({ help: 'entries kept behind applied', defaultText: '1000' }),
+  maxFollowerLagEntries: int({ help: 'followers further behind get snapshots', defaultText: '50000' }),
+  uninitializedIdleMs: int({ help: 'a replica created by message and silent this long goes dormant', value: 'MS', min: 1, defaultText: '30000' }),
+  uninitializedGcAfterMs: int({ help: 'a dormant one PD says is gone is destroyed after this long', value: 'MS', min: 1, defaultText: '300000' }),
+};
 
-export function parseStoreFlags(argv: readonly string[]): StoreFlags {
-  const seen = new Map<string, string>();
-  const booleans = new Set(['--admin-stdin', '--help']);
-  const known = new Set(['--pd', '--store-id', '--data-dir', '--host', '--port', '--raft-port', '--peers', '--bootstrap', '--http-port',
-    '--tick-ms', '--apply-workers', '--election-ticks', '--heartbeat-ticks', '--log-level', ...booleans,
-    '--log-compaction-threshold-entries', '--log-compaction-keep-entries', '--max-follower-lag-entries',
-    '--uninitialized-idle-ms', '--uninitialized-gc-after-ms']);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!known.has(a)) throw new FlagError(`unknown flag "${a}"`);
-    if (seen.has(a)) throw new FlagError(`${a} given twice`);
-    if (booleans.has(a)) {
-      seen.set(a, 'true');
-      continue;
-    }
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new FlagError(`${a} needs a value`);
-    seen.set(a, v);
-    i++;
-  }
-  const need = (f: string): string => {
-    const v = seen.get(f);
-    if (v === undefined) throw new FlagError(`${f} is required`);
-    return v;
-  };
-  const pd = parsePdEndpoints(seen.get('--pd'));
-  if (seen.has('--help')) return { ...HELP_ONLY, help: true };
-  const storeId = seen.has('--store-id') || pd.length === 0 ? int('--store-id', need('--store-id'), 1) : 0;
-  const dataDir = need('--data-dir');
-  if (pd.length > 0 && seen.has('--bootstrap')) throw new FlagError('--bootstrap is for clusters without PD (with --pd, PD bootstraps range 1)');
-  if (dataDir.trim() === '') throw new FlagError('--data-dir is empty');
-  const peers = parsePeers('--peers', seen.get('--peers') ?? '');
-  if (peers.has(storeId)) throw new FlagError(`--peers lists this store (${storeId}) itself`);
-  let bootstrap: number[] | null = null;
-  const b = seen.get('--bootstrap');
-  if (b !== undefined) {
-    bootstrap = b.split(',').map((x) => int('--bootstrap', x, 1));
-    if (new Set(bootstrap).size !== bootstrap.length) throw new FlagError('--bootstrap lists a store twice');
-    if (!bootstrap.includes(storeId)) throw new FlagError(`--bootstrap must include this store (${storeId})`);
-  }
-  const logLevel = (seen.get('--log-level') ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new FlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-  const electionTicks = int('--election-ticks', seen.get('--election-ticks') ?? '10', 2);
-  const heartbeatTicks = int('--heartbeat-ticks', seen.get('--heartbeat-ticks') ?? '2', 1);
-  if (heartbeatTicks >= electionTicks) throw new FlagError('--heartbeat-ticks must be below --election-ticks');
-  return {
-    storeId, pd, help: false, dataDir, host: seen.get('--host') ?? '127.0.0.1',
-    port: int('--port', seen.get('--port') ?? '0', 0, 65535),
-    raftPort: int('--raft-port', seen.get('--raft-port') ?? '0', 0, 65535),
-    httpPort: seen.get('--http-port') === 'off' ? null : int('--http-port', seen.get('--http-port') ?? '0', 0, 65535),
-    peers, bootstrap,
-    tickMs: int('--tick-ms', seen.get('--tick-ms') ?? '50', 1, 60_000),
-    applyWorkers: int('--apply-workers', seen.get('--apply-workers') ?? '1', 0, 16),
-    electionTicks, heartbeatTicks,
-    adminStdin: seen.has('--admin-stdin'),
-    logLevel,
-    logCompaction: logCompactionFlags(seen),
-    uninitialized: uninitializedFlags(seen),
-  };
-}
-
-function parsePdEndpoints(v: string | undefined): string[] {
-  if (v === undefined) return [];
-  const out = v.split(',').map((x) => parseAddress('--pd', x.trim()));
-  if (new Set(out).size !== out.length) throw new FlagError('--pd lists an endpoint twice');
-  return out;
-}
+export const STORE_USAGE = flagUsage(STORE_FLAGS, {
+  synopsis: 'usage: store-main --data-dir DIR (--store-id N | --pd H:P[,H:P]) [flags]',
+  footer: 'Prints {"event":"ready","storeId":N,"kvPort":P,"raftPort":P,"httpPort":P|null} on stdout when serving;\nSIGTERM or SIGINT stops it gracefully.',
+});
 
 const HELP_ONLY: StoreFlags = {
   storeId: 0, pd: [], help: true, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), bootstrap: null,
@@ -172,22 +90,32 @@ const HELP_ONLY: StoreFlags = {
   uninitialized: {},
 };
 
-function uninitializedFlags(seen: ReadonlyMap<string, string>): StoreFlags['uninitialized'] {
-  const out: StoreFlags['uninitialized'] = {};
-  const i = seen.get('--uninitialized-idle-ms');
-  if (i !== undefined) out.uninitializedIdleMs = int('--uninitialized-idle-ms', i, 1);
-  const g = seen.get('--uninitialized-gc-after-ms');
-  if (g !== undefined) out.uninitializedGcAfterMs = int('--uninitialized-gc-after-ms', g, 1);
-  return out;
+/** argv (and `sources.env`, and the --config file) -> StoreFlags; FlagError naming what is wrong. */
+export function parseStoreFlags(argv: readonly string[], sources: FlagSources = {}): StoreFlags {
+  const r = parseFlags(STORE_FLAGS, argv, sources);
+  return r.help ? { ...HELP_ONLY, peers: new Map() } : storeFlagsFrom(r);
 }
 
-function logCompactionFlags(seen: ReadonlyMap<string, string>): StoreFlags['logCompaction'] {
-  const out: StoreFlags['logCompaction'] = {};
-  const t = seen.get('--log-compaction-threshold-entries');
-  if (t !== undefined) out.logCompactionThresholdEntries = int('--log-compaction-threshold-entries', t, 1);
-  const k = seen.get('--log-compaction-keep-entries');
-  if (k !== undefined) out.logCompactionKeepEntries = int('--log-compaction-keep-entries', k, 0);
-  const l = seen.get('--max-follower-lag-entries');
-  if (l !== undefined) out.maxFollowerLagEntries = int('--max-follower-lag-entries', l, 0);
-  return out;
+/** The checks between flags, on parsed values (the CLI parses with its own defaults, then calls this). */
+export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
+  const v = r.values;
+  if (v.storeId === undefined && v.pd.length === 0) throw new FlagError('--store-id is required');
+  const storeId = v.storeId ?? 0;
+  if (v.pd.length > 0 && v.bootstrap.length > 0) throw new FlagError('--bootstrap is for clusters without PD (with --pd, PD bootstraps range 1)');
+  if (v.peers.has(storeId)) throw new FlagError(`--peers lists this store (${storeId}) itself`);
+  if (v.bootstrap.length > 0 && !v.bootstrap.includes(storeId)) throw new FlagError(`--bootstrap must include this store (${storeId})`);
+  if (v.heartbeatTicks >= v.electionTicks) throw new FlagError('--heartbeat-ticks must be below --election-ticks');
+  const logCompaction: StoreFlags['logCompaction'] = {};
+  if (v.logCompactionThresholdEntries !== undefined) logCompaction.logCompactionThresholdEntries = v.logCompactionThresholdEntries;
+  if (v.logCompactionKeepEntries !== undefined) logCompaction.logCompactionKeepEntries = v.logCompactionKeepEntries;
+  if (v.maxFollowerLagEntries !== undefined) logCompaction.maxFollowerLagEntries = v.maxFollowerLagEntries;
+  const uninitialized: StoreFlags['uninitialized'] = {};
+  if (v.uninitializedIdleMs !== undefined) uninitialized.uninitializedIdleMs = v.uninitializedIdleMs;
+  if (v.uninitializedGcAfterMs !== undefined) uninitialized.uninitializedGcAfterMs = v.uninitializedGcAfterMs;
+  return {
+    storeId, pd: v.pd, help: false, dataDir: v.dataDir, host: v.host, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort,
+    peers: new Map(v.peers), bootstrap: v.bootstrap.length > 0 ? v.bootstrap : null,
+    tickMs: v.tickMs, applyWorkers: v.applyWorkers, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
+    adminStdin: v.adminStdin, logLevel: v.logLevel, logCompaction, uninitialized,
+  };
 }

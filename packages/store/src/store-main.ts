@@ -7,6 +7,7 @@
 //   {"event":"peers","count":2}                                  admin peers command applied
 //   {"event":"stopped","storeId":1}                              graceful stop done
 // Logs go to stderr (pino JSON lines, synchronous: nothing is lost at exit; --log-level).
+// Flags (store-flags.ts) may also come from RANGEKV_<FLAG> variables and a --config JSON file.
 // HTTP: /metrics, /health, /debug/ranges on --http-port (http-status.ts). Exit codes: 0 after a graceful stop (SIGTERM/SIGINT),
 // 2 for bad flags, 1 when the store cannot start or hits a fatal error.
 //
@@ -15,18 +16,17 @@
 // {"peers":{"2":"127.0.0.1:41234"}} lines to the process's stdin (any time; a changed
 // address is used at the next reconnect). Stores may start in any order: the transport
 // keeps retrying with backoff.
+import { createLogger, emitEvent, exitOnStopSignals, FlagError, parseAddress, readPeersFromStdin } from '@rangekv/runtime';
 import { dataDirStoreId } from './bootstrap.js';
-import { createLogger } from './logger.js';
 import { allocStoreId } from './pd-link.js';
-import { emitEvent, exitOnStopSignals, readPeersFromStdin } from './process-main.js';
-import { FlagError, parseAddress, parseStoreFlags, STORE_USAGE, type StoreFlags } from './store-flags.js';
+import { parseStoreFlags, STORE_USAGE, type StoreFlags } from './store-flags.js';
 import { StoreServer } from './store-server.js';
 
 
 async function main(): Promise<void> {
   let flags: StoreFlags;
   try {
-    flags = parseStoreFlags(process.argv.slice(2));
+    flags = parseStoreFlags(process.argv.slice(2), { env: process.env });
   } catch (e) {
     if (!(e instanceof FlagError)) throw e;
     process.stderr.write(`store-main: ${e.message}\n${STORE_USAGE}\n`);

@@ -39,7 +39,7 @@ import { InlineKvApplier, type KvApplier } from './kv-applier.js';
 import type { KvResult } from './kv-state-machine.js';
 import { resolveStoreLimits, type StoreLimits } from './limits.js';
 import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSource, type StoreHealth } from './http-status.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, hostPort, type Logger } from '@rangekv/runtime';
 import { PendingReads } from './pending-reads.js';
 import { notLeader } from './range-errors.js';
 import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
@@ -115,10 +115,6 @@ function peersMap(p: StoreServerOptions['peers']): Map<number, string> {
   if (p === undefined) return new Map();
   if (p instanceof Map) return new Map(p);
   return new Map(Object.entries(p).map(([k, v]) => [Number(k), v]));
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Ids a store allocates itself: [storeId * 2^32, (storeId + 1) * 2^32), apart from every other store's and PD's (below 2^32). */

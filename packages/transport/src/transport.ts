@@ -7,6 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { MessageType, Prng, type Message } from '@rangekv/raft';
 import { raftTransportService } from '@rangekv/proto';
+import { hostPort } from '@rangekv/runtime';
 import { TransportFaults } from './faults.js';
 import { InboundStream } from './inbound-stream.js';
 import { receiveLimitBytes, resolveLimits, type TransportLimits } from './limits.js';
@@ -34,10 +35,6 @@ export interface RaftTransportOptions {
   snapshotLimits?: Partial<SnapshotStreamLimits>;
   /** Receives snapshots; without it every snapshot call is refused. */
   onSnapshot?: SnapshotReceiveHandler;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export class RaftTransport {

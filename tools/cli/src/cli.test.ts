@@ -24,6 +24,12 @@ describe('help and usage', () => {
       assert.match(r.stdout, /Flags:/, c);
       assert.equal(r.stderr, '', c);
     }
+    // pd and store list the servers' own flags (their declarations), with this command's defaults.
+    const store = runs[COMMANDS.indexOf('store')]!.stdout;
+    assert.match(store, /--uninitialized-gc-after-ms MS +.*\(default 300000\)/);
+    assert.match(store, /--port P +KV gRPC port.*\(default 20160\)/);
+    assert.match(store, /RANGEKV_DATA_DIR/);
+    assert.match(runs[COMMANDS.indexOf('pd')]!.stdout, /--initial-stores N +stores that must join before range 1 is created \(default 3\)/);
     for (const args of [['--help'], ['kv', '--help'], ['ctl', '-h']]) {
       const r = await run(args);
       assert.equal(r.code, 0);
@@ -46,11 +52,13 @@ describe('help and usage', () => {
       [['ctl', 'transfer-leader', '--range', '1'], /--to is required/],
       [['ctl', 'move-replica', '--range', 'x', '--from', '1', '--to', '2'], /--range must be an integer/],
       [['store', '--data-dir', 'd'], /--pd is required/],
-      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:2379', '--port', '70000'], /--port must be between 0 and 65535/],
+      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:2379', '--port', '70000'], /--port must be in \[0, 65535\], got 70000/],
       [['pd'], /--data-dir is required/],
-      [['pd', '--data-dir', 'd', '--log-level', 'loud'], /--log-level must be debug, info, warn or error/],
-      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', 'extra'], /unexpected argument 'extra'/],
-      [['pd', '--data-dir', 'd', '--peers', '2=nope'], /--peers: '2=nope' is not ID=HOST:RAFTPORT\/HOST:PORT/],
+      [['pd', '--data-dir', 'd', '--log-level', 'loud'], /--log-level must be one of debug, info, warn, error, got "loud"/],
+      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', 'extra'], /unexpected argument "extra"/],
+      [['pd', '--data-dir', 'd', '--peers', '2=nope'], /--peers PD 2: "nope" is not RAFTHOST:RAFTPORT\/HOST:PORT/],
+      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', '--bootstrap', '1'], /--bootstrap is for clusters without PD/],
+      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', '--tick-ms', '0'], /--tick-ms must be in \[1, 60000\], got 0/],
       [['pd', '--config', '/nonexistent/pd.json'], /config file \/nonexistent\/pd.json: not found/],
       [['dev', '--stores', '0'], /--stores must be between 1 and 9/],
     ];
@@ -74,11 +82,11 @@ describe('help and usage', () => {
       writeFileSync(f, JSON.stringify({ dataDir: '/tmp/x', colour: 'blue' }));
       let r = await run(['pd', '--config', f]);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /unknown key 'colour'/);
+      assert.match(r.stderr, /unknown key "colour"/);
       writeFileSync(f, JSON.stringify({ 'data-dir': '/tmp/x', port: 'high' }));
       r = await run(['pd', '--config', f]);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /--port must be an integer, got 'high'/);
+      assert.match(r.stderr, /--port needs an integer, got "high" \(from config file .*pd\.json\)/);
       writeFileSync(f, '{ not json');
       r = await run(['pd', '--config', f]);
       assert.equal(r.code, 2);
@@ -187,16 +195,18 @@ describe('dev, store and pd with fake server entry points', () => {
     }
   });
 
-  test('store: flags (over a config file) and what follows -- are passed to the store main; SIGTERM is passed on; exit 0', async () => {
+  test('store: flags (command line over RANGEKV_* over a config file, with the store defaults of this command) are passed to the store main; SIGTERM is passed on; exit 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rangekv-cli-'));
     try {
       const cfg = join(dir, 'store.json');
       writeFileSync(cfg, JSON.stringify({ dataDir: join(dir, 's7'), pd: '127.0.0.1:2379', port: 7000, httpPort: 'off' }));
-      const proc = spawn(process.execPath, [BIN, 'store', '--config', cfg, '--port', '7100', '--log-level', 'warn', '--', '--apply-workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // A lone `--` (once: "pass the rest on unchecked") is still accepted; every server flag is known here now.
+      const proc = spawn(process.execPath, [BIN, 'store', '--config', cfg, '--port', '7100', '--log-level', 'warn', '--', '--apply-workers', '2'],
+        { env: { ...env, RANGEKV_TICK_MS: '20', RANGEKV_HTTP_PORT: '9100' }, stdio: ['ignore', 'pipe', 'pipe'] });
       const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { storeId: number; args: string[] };
       assert.equal(ready.storeId, 7);
-      assert.deepEqual(ready.args, ['--data-dir', join(dir, 's7'), '--pd', '127.0.0.1:2379', '--host', '127.0.0.1', '--port', '7100',
-        '--raft-port', '20161', '--http-port', 'off', '--log-level', 'warn', '--apply-workers', '2']);
+      assert.deepEqual(ready.args, ['--data-dir', join(dir, 's7'), '--pd', '127.0.0.1:2379', '--port', '7100', '--raft-port', '20161',
+        '--http-port', '9100', '--tick-ms', '20', '--apply-workers', '2', '--log-level', 'warn']);
       proc.kill('SIGTERM');
       assert.equal(await exitOf(proc), 0);
     } finally {
@@ -208,7 +218,7 @@ describe('dev, store and pd with fake server entry points', () => {
     const proc = spawn(process.execPath, [BIN, 'pd', '--data-dir', '/tmp/unused', '--port', '0', '--initial-stores', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { pdId: number; args: string[] };
     assert.equal(ready.pdId, 1);
-    assert.deepEqual(ready.args, ['--id', '1', '--data-dir', '/tmp/unused', '--host', '127.0.0.1', '--port', '0', '--raft-port', '2380', '--initial-stores', '1']);
+    assert.deepEqual(ready.args, ['--id', '1', '--data-dir', '/tmp/unused', '--port', '0', '--raft-port', '2380', '--initial-stores', '1']);
     proc.kill('SIGINT');
     assert.equal(await exitOf(proc), 0);
   });

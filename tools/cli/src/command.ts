@@ -35,8 +35,6 @@ export interface CommandSpec {
   minPositionals: number;
   maxPositionals: number;
   examples?: string[];
-  /** Arguments after `--` are kept unparsed in Parsed.passThrough (pd/store: flags for the server's own main). */
-  passThrough?: boolean;
 }
 
 export class UsageError extends Error {
@@ -69,20 +67,12 @@ export interface Parsed {
   help: boolean;
   /** Flags typed on the command line (the others hold their defaults). */
   given: Set<string>;
-  /** What followed `--` (only for specs with passThrough). */
-  passThrough: string[];
 }
 
 /** Parses argv for `spec`; throws UsageError for unknown flags, missing values and positional counts. */
 export function parse(spec: CommandSpec, argv: string[]): Parsed {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, f] of Object.entries(spec.flags)) options[name] = f.short ? { type: f.type, short: f.short } : { type: f.type };
-  let passThrough: string[] = [];
-  const dashes = argv.indexOf('--');
-  if (spec.passThrough && dashes >= 0) {
-    passThrough = argv.slice(dashes + 1);
-    argv = argv.slice(0, dashes);
-  }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -98,7 +88,7 @@ export function parse(spec: CommandSpec, argv: string[]): Parsed {
   }
   const given = new Set(Object.keys(values).filter((k) => values[k] !== undefined));
   for (const [name, f] of Object.entries(spec.flags)) if (values[name] === undefined && f.default !== undefined && f.type === 'string') values[name] = f.default;
-  return { values, positionals: parsed.positionals, help, given, passThrough };
+  return { values, positionals: parsed.positionals, help, given };
 }
 
 // ---- typed flag values -------------------------------------------------------------------

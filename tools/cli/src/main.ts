@@ -40,11 +40,12 @@ function usageError(message: string, spec: CommandSpec | undefined, usage?: stri
   return EXIT.usage;
 }
 
-type Runner = (spec: CommandSpec, p: ReturnType<typeof parse>) => Promise<number>;
+/** Runs a command on flags parsed by command.ts; null: pd and store, which read their argv with the servers' own flag declarations (runServer). */
+type Runner = ((spec: CommandSpec, p: ReturnType<typeof parse>) => Promise<number>) | null;
 
 function resolve(argv: string[]): { spec: CommandSpec; run: Runner; rest: string[] } | number {
   const [cmd, sub] = argv;
-  const top: Record<string, [CommandSpec, Runner]> = { dev: [devCommand, runDev], pd: [pdCommand, runServer], store: [storeCommand, runServer] };
+  const top: Record<string, [CommandSpec, Runner]> = { dev: [devCommand, runDev], pd: [pdCommand, null], store: [storeCommand, null] };
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(TOP_HELP);
     return cmd === undefined ? EXIT.usage : EXIT.ok;
@@ -66,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
   const r = resolve(argv);
   if (typeof r === 'number') return r;
   try {
+    if (r.run === null) return await runServer(r.spec, r.rest);
     const p = parse(r.spec, r.rest);
     if (p.help) {
       process.stdout.write(helpText(r.spec));

@@ -12,7 +12,7 @@ import { StorageEngine } from '@rangekv/storage';
 import { TransportFaults } from '@rangekv/transport';
 import { claimDataDir } from '../bootstrap.js';
 import type { StoreLimits } from '../limits.js';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '@rangekv/runtime';
 import { StoreServer, type RaftTuning, type StoreServerOptions } from '../store-server.js';
 import { rangeKeyPrefix } from '@rangekv/multiraft/testing/local-cluster';
 

@@ -1,5 +1,5 @@
-// The store's structured logger: pino, one JSON object per line on stderr (stdout is
-// reserved for the process's machine-readable events, see store-main.ts). Fields such as
+// The servers' structured logger: pino, one JSON object per line on stderr (stdout is
+// reserved for the process's machine-readable events, see process-main.ts). Fields such as
 // storeId and rangeId ride along on every line of a child logger.
 //
 //   const log = createLogger({ storeId: 1 }, { level: 'info' });
@@ -13,6 +13,9 @@
 import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Every LogLevel, most verbose first (the --log-level choices). */
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { descriptorFromWire, descriptorToWire, metapb, pdpb, ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import { StorageEngine } from '@rangekv/storage';
-import { StoreServer, silentLogger } from '@rangekv/store';
-import { PdServer } from './pd-server.js';
-import { PdTestClient } from './testing/pd-test-client.js';
+import { silentLogger } from '@rangekv/runtime';
+import { StoreServer } from '@rangekv/store';
+import { PdServer } from '@rangekv/pd';
+import { PdTestClient } from '@rangekv/pd/testing/pd-test-client';
 
 const K = pdpb.OperatorKind;
 const S = pdpb.OperatorStatus;

@@ -1,5 +1,5 @@
-// What the server entry points (store-main, PD's pd-main) share: JSON events on stdout,
-// graceful stop on SIGTERM / SIGINT, and peers' addresses over --admin-stdin.
+// What the server entry points (the store's store-main, PD's pd-main) share: JSON events
+// on stdout, graceful stop on SIGTERM / SIGINT, and peers' addresses over --admin-stdin.
 import { createInterface } from 'node:readline';
 import type { Logger } from './logger.js';
 

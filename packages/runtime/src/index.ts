@@ -1,0 +1,15 @@
+// Public API of @rangekv/runtime: what every server process shares.
+export { createLogger, silentLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel } from './logger.js';
+export { emitEvent, exitOnStopSignals, readPeersFromStdin } from './process-main.js';
+export { hostPort, parseAddress } from './address.js';
+export { FlagError } from './flag-error.js';
+export {
+  address, bool, custom, int, intValue, list, oneOf, port, str,
+  type Flag, type FlagKind, type FlagOptions, type IntOptions, type PortOptions, type StrOptions, type OneOfOptions, type AddressOptions,
+  type ListOptions, type CustomOptions,
+} from './flag-kinds.js';
+export {
+  parseFlags, withDefaults, flagsToArgv, flagName, envName, ENV_PREFIX,
+  type FlagSpecs, type FlagValues, type FlagSource, type GivenFlag, type ParsedFlags, type FlagsResult, type FlagSources,
+} from './flags.js';
+export { flagUsage, flagRows, CONFIG_FLAG_HELP, SOURCES_HELP, type FlagRow } from './flag-usage.js';
