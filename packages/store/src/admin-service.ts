@@ -13,12 +13,13 @@
 import { ConfChangeTransition, ConfChangeType, DropReason, StateRole, type ConfChangeV2, type ProposeResult } from '@rangekv/raft';
 import { adminpb, descriptorToWire, ReplicaRole, type metapb, type RangeDescriptor } from '@rangekv/proto';
 import { encodeAdminCommand, encodeConfChangeContext, AdminCommandType } from './admin-command.js';
-import { AmbiguousResultError, FailedPreconditionError, InvalidArgumentError, RangeErrorReply } from './errors.js';
+import { FailedPreconditionError, InvalidArgumentError, RangeErrorReply } from './errors.js';
 import type { KvResult } from './kv-state-machine.js';
 import { parseHeader, type Header, type ParsedHeader } from './kv-service.js';
 import type { StoreLimits } from './limits.js';
 import type { Logger } from '@rangekv/runtime';
-import type { ProposalOutcome, RaftScheduler } from '@rangekv/multiraft';
+import type { HostClock, ProposalOutcome, RaftScheduler } from '@rangekv/multiraft';
+import { awaitProposal } from './proposal-outcome.js';
 import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
 import { isJoint, splitKeyProblem } from './range-descriptors.js';
 import type { Replica } from '@rangekv/multiraft';
@@ -34,6 +35,8 @@ export interface AdminStoreContext {
   storeKnown(storeId: number): boolean;
   /** Whether `storeId` is live now (store liveness; this store itself always is). */
   storeLive(storeId: number): boolean;
+  /** Timers (proposal timeouts). */
+  clock: HostClock;
 }
 
 type RangeErrorProps = metapb.RangeError.$Properties;
@@ -103,27 +106,7 @@ export class AdminService {
 
   /** Waits for a proposal's outcome on this replica, bounded by proposalTimeoutMs. */
   private outcome(r: Replica<KvResult>, propose: (done: (o: ProposalOutcome<KvResult>) => void) => ProposeResult): Promise<KvResult> {
-    const timeoutMs = this.s.limits.proposalTimeoutMs;
-    return new Promise<KvResult>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        reject(new AmbiguousResultError(`range ${r.rangeId}: not applied within ${timeoutMs} ms (proposalTimeoutMs); it may still apply`));
-      }, timeoutMs);
-      const res = propose((o) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (o.kind === 'applied') resolve(o.result);
-        else if (o.kind === 'dropped') reject(new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, `proposal dropped, nothing was done: ${o.reason}`)));
-        else reject(new AmbiguousResultError(`range ${r.rangeId}: ${o.reason}`));
-      });
-      if (!res.ok) {
-        settled = true;
-        clearTimeout(timer);
-        reject(this.refused(r, res));
-      }
-    });
+    return awaitProposal(this.s.clock, r, this.s.limits.proposalTimeoutMs, propose, (res) => this.refused(r, res));
   }
 
   private refused(r: Replica<KvResult>, res: Extract<ProposeResult, { ok: false }>): Error {

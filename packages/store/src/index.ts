@@ -5,6 +5,7 @@ export {
   type BootstrapOptions, type StoreIdentity,
 } from './bootstrap.js';
 export { KvService, type KvStoreContext } from './kv-service.js';
+export { KvStore, type KvStoreOptions, type KvStoreEvents } from './kv-store.js';
 export { addKvService, toServiceError } from './kv-grpc.js';
 export {
   applyKvEntries, runKvEntries, rocksKvReader, type KvResult, type KvReader, type KvApplyExtra, type KvApplyOutput,

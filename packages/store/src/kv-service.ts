@@ -22,15 +22,15 @@
 import { DropReason, type ProposeResult } from '@rangekv/raft';
 import { metapb, type kvpb, type RangeDescriptor } from '@rangekv/proto';
 import { ColumnFamily, keyInSpan, type StorageEngine } from '@rangekv/storage';
-import { AmbiguousResultError, InvalidArgumentError, RangeErrorReply } from './errors.js';
+import { InvalidArgumentError, RangeErrorReply } from './errors.js';
 import { encodeKvCommand, KvCommandType, type KvCommand } from './kv-command.js';
 import type { KvResult } from './kv-state-machine.js';
 import type { StoreLimits } from './limits.js';
 import type { Logger } from '@rangekv/runtime';
 import type { PendingReads } from './pending-reads.js';
 import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
-import type { RaftScheduler } from '@rangekv/multiraft';
-import type { Replica } from '@rangekv/multiraft';
+import type { HostClock, RaftScheduler, Replica } from '@rangekv/multiraft';
+import { awaitProposal } from './proposal-outcome.js';
 import { secondsSince, type StoreMetrics } from './store-metrics.js';
 
 /** What the KV service needs from its store. */
@@ -48,6 +48,8 @@ export interface KvStoreContext {
    * reads then use a quorum ReadIndex.
    */
   leaseUsable: (replica: Replica<KvResult>) => boolean;
+  /** Timers (proposal timeouts). */
+  clock: HostClock;
   /** Commit and ReadIndex latency histograms (store-metrics.ts); absent: not measured. */
   metrics?: Pick<StoreMetrics, 'commitSeconds' | 'readIndexSeconds'>;
 }
@@ -331,29 +333,11 @@ export class KvService {
       throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${lim.maxPendingProposalsPerRange} proposals pending (maxPendingProposalsPerRange)`));
     }
     const data = encodeKvCommand(cmd);
-    const result = await new Promise<KvResult>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        reject(new AmbiguousResultError(`range ${r.rangeId}: not applied within ${lim.proposalTimeoutMs} ms (proposalTimeoutMs); it may still apply`));
-      }, lim.proposalTimeoutMs);
-      const proposedNs = process.hrtime.bigint();
-      const res = this.s.scheduler.propose(r.rangeId, data, (o) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (o.kind === 'applied') {
-          this.s.metrics?.commitSeconds.observe(secondsSince(proposedNs));
-          resolve(o.result);
-        } else if (o.kind === 'dropped') reject(new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, `proposal dropped, nothing was done: ${o.reason}`)));
-        else reject(new AmbiguousResultError(`range ${r.rangeId}: ${o.reason}`));
-      });
-      if (!res.ok) {
-        settled = true;
-        clearTimeout(timer);
-        reject(this.refused(r, res));
-      }
-    });
+    const proposedNs = process.hrtime.bigint();
+    const result = await awaitProposal(this.s.clock, r, lim.proposalTimeoutMs, (done) => this.s.scheduler.propose(r.rangeId, data, (o) => {
+      if (o.kind === 'applied') this.s.metrics?.commitSeconds.observe(secondsSince(proposedNs));
+      done(o);
+    }), (res) => this.refused(r, res));
     if (result.kind === 'key-not-in-range') throw new RangeErrorReply(keyNotInRange(result.key, result.descriptor));
     if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch, this.splitOff(result.descriptor, h.epoch.version)));
     return result;

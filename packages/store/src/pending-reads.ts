@@ -16,6 +16,7 @@
 // counter): a leader keys pending reads by context for every requester, so two
 // followers must never send the same one.
 import { randomBytes } from 'node:crypto';
+import { realClock, type HostClock, type TimerHandle } from '@rangekv/multiraft';
 import type { ReadState } from '@rangekv/raft';
 import { RangeErrorReply, UnavailableError } from './errors.js';
 import { serverBusy } from './range-errors.js';
@@ -30,7 +31,7 @@ interface PendingRead {
   index: number;
   resolve: () => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
 }
 
 interface RangeReads {
@@ -49,10 +50,15 @@ export class PendingReads {
   /** Reads answered (resolved or failed) since start, for tests and metrics. */
   readonly counts = { served: 0, failed: 0, timedOut: 0 };
 
-  constructor(storeId: number, private readonly limits: PendingReadLimits) {
+  /**
+   * `incarnation`: 4 bytes that differ between runs of this store (default random), so
+   * contexts stay unique across restarts; the simulation passes seeded ones. `clock`:
+   * timers (default realClock).
+   */
+  constructor(storeId: number, private readonly limits: PendingReadLimits, incarnation?: Uint8Array, private readonly clock: HostClock = realClock) {
     this.prefix = Buffer.alloc(8);
     this.prefix.writeUInt32BE(storeId >>> 0, 0);
-    randomBytes(4).copy(this.prefix, 4);
+    Buffer.from(incarnation ?? randomBytes(4)).copy(this.prefix, 4, 0, 4);
   }
 
   /** A context no other read on any store uses. */
@@ -84,23 +90,23 @@ export class PendingReads {
       const read: PendingRead = {
         index: -1,
         resolve: () => {
-          clearTimeout(read.timer);
+          this.clock.clearTimer(read.timer);
           this.counts.served++;
           resolve();
         },
         reject: (e) => {
-          clearTimeout(read.timer);
+          this.clock.clearTimer(read.timer);
           this.counts.failed++;
           reject(e);
         },
-        timer: setTimeout(() => {
+        timer: this.clock.setTimer(this.limits.readTimeoutMs, () => {
           if (ranges.awaitingState.get(key) === read) ranges.awaitingState.delete(key);
           const at = ranges.awaitingApply.indexOf(read);
           if (at >= 0) ranges.awaitingApply.splice(at, 1);
           this.dropIfEmpty(rangeId);
           this.counts.timedOut++;
           read.reject(new UnavailableError(`range ${rangeId}: read not served within ${this.limits.readTimeoutMs} ms (readTimeoutMs); safe to retry`));
-        }, this.limits.readTimeoutMs),
+        }),
       };
       ranges.awaitingState.set(key, read);
     });

@@ -18,31 +18,26 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import * as grpc from '@grpc/grpc-js';
-import { StateRole } from '@rangekv/raft';
-import { StorageEngine, type IdAllocator, type StorageEngineOptions } from '@rangekv/storage';
+import { StorageEngine, type StorageEngineOptions } from '@rangekv/storage';
 import type { TransportFaults, TransportLimits, TransportMetrics } from '@rangekv/transport';
 import {
-  RaftHost, raftTransport, resolveSnapshotLimits, type ApplyEntry, type HostService, type HostTiming, type LogCompactionLimits,
-  type RaftTuning, type RangeStatusSummary, type ReplicaFailedError, type SchedulerLimits, type SnapshotLimits, type UninitializedLimits,
-  type Replica, type HostCounters, type RaftScheduler, type StoreLiveness, type UninitializedReplicas, type SnapshotShipper,
+  RaftHost, raftTransport, resolveSnapshotLimits, type HostCounters, type HostTiming, type LogCompactionLimits, type RaftScheduler,
+  type RaftTuning, type RangeStatusSummary, type SchedulerLimits, type SnapshotLimits, type SnapshotShipper, type StoreLiveness,
+  type Replica, type UninitializedLimits, type UninitializedReplicas,
 } from '@rangekv/multiraft';
+import { createLogger, hostPort, type Logger } from '@rangekv/runtime';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
-import { RangeErrorReply, UnavailableError } from './errors.js';
 import { PdLink, type PdLinkHost, type PdLinkLimits } from './pd-link.js';
 import { addAdminService } from './admin-grpc.js';
-import { AdminService } from './admin-service.js';
-import { applyInOrder } from './apply-order.js';
+import type { AdminService } from './admin-service.js';
 import { addKvService } from './kv-grpc.js';
-import { KvService } from './kv-service.js';
-import { DEFAULT_APPLY_WORKERS, PoolKvApplier, type ApplyPoolLimits } from './apply-pool.js';
-import { InlineKvApplier, type KvApplier } from './kv-applier.js';
+import type { KvService } from './kv-service.js';
+import { DEFAULT_APPLY_WORKERS, type ApplyPoolLimits } from './apply-pool.js';
 import type { KvResult } from './kv-state-machine.js';
+import { KvStore } from './kv-store.js';
 import { resolveStoreLimits, type StoreLimits } from './limits.js';
 import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSource, type StoreHealth } from './http-status.js';
-import { createLogger, hostPort, type Logger } from '@rangekv/runtime';
-import { PendingReads } from './pending-reads.js';
-import { notLeader } from './range-errors.js';
-import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
+import type { PendingReads } from './pending-reads.js';
 import { StoreMetrics } from './store-metrics.js';
 
 export type { RaftTuning, RangeStatusSummary } from '@rangekv/multiraft';
@@ -130,13 +125,8 @@ export class StoreServer {
   readonly storeId: number;
   readonly limits: StoreLimits;
   readonly log: Logger;
-  /** The Multi-Raft host: engine, ready loop, transport, ticks, liveness, snapshots. */
-  readonly host: RaftHost<KvResult>;
-  readonly reads: PendingReads;
-  readonly kv: KvService;
-  readonly admin: AdminService;
-  /** Ids this store hands out itself (split's new ranges, added replicas when the caller gives none). */
-  private readonly ids: IdAllocator;
+  /** The KV state machine on its Multi-Raft host (kv-store.ts). */
+  readonly store: KvStore;
   private readonly peers: Map<number, string>;
   private grpcServer: grpc.Server | null = null;
   private stopping: Promise<void> | null = null;
@@ -148,10 +138,6 @@ export class StoreServer {
   private http: HttpStatusServer | null = null;
   /** Every part started: /health answers 200 from then until stop() or a fatal error. */
   private serving = false;
-  /** Where committed entries are applied: inline until startParts starts the worker pool. */
-  private applier: KvApplier;
-  private grpcDone: Promise<void> = Promise.resolve();
-  private readonly adminApplyCtx: AdminApplyContext;
 
   /** Writes range 1 over the whole keyspace into an empty data dir (see bootstrap.ts). */
   static bootstrap(dataDir: string, opts: BootstrapOptions): Promise<void> {
@@ -214,41 +200,47 @@ export class StoreServer {
     this.storeId = opts.storeId;
     this.limits = limits;
     this.log = log;
-    this.host = host;
     this.peers = peers;
-    const engine = host.engine;
-    this.applier = new InlineKvApplier(engine);
-    this.reads = new PendingReads(opts.storeId, limits);
-    this.metrics = this.createMetrics(opts);
-    this.kv = new KvService({
-      storeId: this.storeId, engine, scheduler: host.scheduler, reads: this.reads, limits, log: this.log,
-      leaseUsable: (r) => host.leaseUsable(r),
-      metrics: this.metrics,
-    });
-    this.ids = engine.idAllocator('range', storeIdSpace(this.storeId));
-    this.admin = new AdminService({
-      storeId: this.storeId, scheduler: host.scheduler, limits, log: this.log, allocateId: () => this.ids.allocate(),
+    this.metrics = this.createMetrics(opts, host);
+    this.store = new KvStore({
+      storeId: opts.storeId, host, limits, log, metrics: this.metrics,
+      applyWorkers: opts.applyWorkers ?? DEFAULT_APPLY_WORKERS,
+      ...(opts.applyLimits ? { applyLimits: opts.applyLimits } : {}),
+      ids: host.engine.idAllocator('range', storeIdSpace(opts.storeId)),
       storeKnown: (id) => this.resolvePeer(id) !== undefined,
-      storeLive: (id) => id === this.storeId || host.liveness.isLive(id),
+      events: {
+        onSplit: (left, right) => {
+          this.pdLink?.rangeChanged(left.rangeId);
+          this.pdLink?.rangeChanged(right.rangeId);
+        },
+        onMembership: (d) => this.pdLink?.rangeChanged(d.rangeId),
+        onBecameLeader: (rangeId) => this.pdLink?.rangeChanged(rangeId),
+        onFatal: (err) => {
+          this.log.error('fatal store error: stopping', { err });
+          void this.stop().catch((e: unknown) => this.log.error('stop after fatal error failed', { err: e }));
+          this.opts.onFatal?.(err);
+        },
+      },
     });
-    this.adminApplyCtx = {
-      storeId: this.storeId, engine, scheduler: host.scheduler, log: this.log,
-      takeUninitialized: async (rangeId) => {
-        await host.uninitialized.settled(rangeId);
-        return host.uninitialized.take(rangeId);
-      },
-      startReplica: (rangeId) => host.startReplica(rangeId),
-      onSplit: (left, right) => {
-        this.metrics.splits.inc();
-        this.pdLink?.rangeChanged(left.rangeId);
-        this.pdLink?.rangeChanged(right.rangeId);
-      },
-      onMembership: (d) => this.pdLink?.rangeChanged(d.rangeId),
-      onRemoved: (rangeId) => host.clock.nextTurn(() => void host.destroyReplica(rangeId, { clearData: true })),
-    };
   }
 
-  // The host's parts, for tests and tools.
+  // The parts, for tests and tools.
+  get host(): RaftHost<KvResult> {
+    return this.store.host;
+  }
+
+  get kv(): KvService {
+    return this.store.kv;
+  }
+
+  get admin(): AdminService {
+    return this.store.admin;
+  }
+
+  get reads(): PendingReads {
+    return this.store.reads;
+  }
+
   get engine(): StorageEngine {
     return this.host.engine;
   }
@@ -300,8 +292,8 @@ export class StoreServer {
   }
 
   /** Where committed entries are applied: 'pool' (apply workers) or 'inline' (applyWorkers: 0). */
-  get applyMode(): KvApplier['kind'] {
-    return this.applier.kind;
+  get applyMode(): 'inline' | 'pool' {
+    return this.store.applyMode;
   }
 
   /** A peer store's raft address: `opts.resolve`, else the peers map (setPeer). */
@@ -319,10 +311,7 @@ export class StoreServer {
     // First, so /health says "starting" while the ranges load.
     if (opts.httpPort !== null) this.http = await this.startHttp(listen, opts.httpPort ?? 0, opts.httpLimits ?? {});
     this.engine.logWriter.onSync = (us) => this.metrics.walFsyncSeconds.observe(us / 1e6);
-    const applyWorkers = opts.applyWorkers ?? DEFAULT_APPLY_WORKERS;
-    if (!Number.isSafeInteger(applyWorkers) || applyWorkers < 0) throw new RangeError(`applyWorkers must be an integer >= 0, got ${applyWorkers}`);
-    if (applyWorkers > 0) this.applier = PoolKvApplier.create(this.engine, { ...opts.applyLimits, threads: applyWorkers }); // applies wait for its threads
-    await this.host.start(this.service());
+    await this.store.start();
     const server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
@@ -341,54 +330,6 @@ export class StoreServer {
     }
     this.serving = true;
     this.log.info('store serving', { kvPort: this.port, raftPort: this.raftPort, httpPort: this.httpPort, ranges: this.scheduler.size });
-  }
-
-  /** Applies one batch of a range's committed entries: KV runs and range changes in log order. */
-  private applyEntries(replica: Replica<KvResult>, entries: readonly ApplyEntry[]): Promise<KvResult[]> {
-    return applyInOrder(
-      entries,
-      (run) => {
-        // Each run reads the descriptor left by the entries before it (a split cuts it).
-        const desc = replica.log.descriptor;
-        if (desc === null) throw new Error(`range ${replica.rangeId}: apply on an uninitialized range`);
-        return this.applier.apply(replica.rangeId, desc, run);
-      },
-      (e) => applyRangeChange(this.adminApplyCtx, replica, e),
-    );
-  }
-
-  /** The KV store as a host service: what entries mean, reads, and what the store hears. */
-  private service(): HostService<KvResult> {
-    return {
-      applyEntries: (replica, entries) => this.applyEntries(replica, entries),
-      onReadStates: (replica, states) => this.reads.onReadStates(replica.rangeId, replica.log.applied.index, states),
-      onSoftState: (replica, ss) => {
-        // Info when this replica gains or loses leadership; other changes at debug (many ranges).
-        const level = ss.role === StateRole.Leader || replica.isLeader ? 'info' : 'debug';
-        if (ss.lead !== 0 && ss.lead !== replica.lead) this.metrics.leaderChanges.inc();
-        this.log[level]('raft leader changed', { rangeId: replica.rangeId, lead: ss.lead, role: ss.role });
-        if (ss.role === StateRole.Leader) this.pdLink?.rangeChanged(replica.rangeId);
-        this.reads.failUnconfirmed(replica.rangeId, () =>
-          new RangeErrorReply(notLeader(replica.rangeId, replica.log.descriptor, ss.lead, 'leadership changed while the read waited')));
-      },
-      onApplied: (replica) => this.reads.onApplied(replica.rangeId, replica.log.applied.index),
-      mayQuiesce: (replica) => this.reads.pending(replica.rangeId) === 0,
-      onReplicaFailed: (r: Replica<KvResult>, _err: ReplicaFailedError) => {
-        this.reads.failAll(() => new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, 0, 'replica failed on this store')), r.rangeId);
-      },
-      observeApplySeconds: (sec) => this.metrics.applySeconds.observe(sec),
-      onLoopStopped: async () => {
-        this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
-        await this.grpcDone;
-        // Every apply finished with the loop; the workers never close the DB they share.
-        await this.applier.close().catch((e: unknown) => this.log.error('apply pool close failed', { err: e }));
-      },
-      onFatal: (err) => {
-        this.log.error('fatal store error: stopping', { err });
-        void this.stop().catch((e: unknown) => this.log.error('stop after fatal error failed', { err: e }));
-        this.opts.onFatal?.(err);
-      },
-    };
   }
 
   /** The raft transport's counters (heartbeat and liveness packets per peer, drops). */
@@ -423,8 +364,7 @@ export class StoreServer {
     return { ranges, next: all.length > limit ? ranges[ranges.length - 1]!.rangeId : null };
   }
 
-  private createMetrics(opts: StoreServerOptions): StoreMetrics {
-    const host = this.host;
+  private createMetrics(opts: StoreServerOptions, host: RaftHost<KvResult>): StoreMetrics {
     return new StoreMetrics({
       replicas: () => host.scheduler.all(),
       transport: () => {
@@ -436,7 +376,7 @@ export class StoreServer {
       },
       snapshots: () => ({ sent: host.counters.snapshotsSent, received: host.counters.snapshotsReceived }),
       scheduler: () => host.scheduler.stats,
-      reads: () => this.reads.counts,
+      reads: () => this.store.reads.counts,
       failedReplicas: () => host.failedRanges.size,
       uninitialized: () => ({ live: host.uninitialized.size, dormant: host.uninitialized.dormantCount }),
     }, { processMetrics: opts.processMetrics ?? false });
@@ -468,8 +408,7 @@ export class StoreServer {
       await this.host.drainLeaders(this.limits.leaderDrainMs).catch((e: unknown) => this.log.warn('moving leaderships away failed', { err: e }));
     }
     this.pdLink?.stop();
-    this.grpcDone = this.grpcServer ? this.shutdownGrpc(this.grpcServer) : Promise.resolve();
-    await this.host.stop();
+    await this.store.stop(this.grpcServer ? this.shutdownGrpc(this.grpcServer) : Promise.resolve());
     if (this.http !== null) await this.http.stop();
     this.log.info('store stopped');
   }

@@ -1,0 +1,171 @@
+// KvStore: the KV state machine plugged into a Multi-Raft host. Everything a store is
+// without its network faces (gRPC servers, HTTP status, PD link, identity file): pending
+// reads, the KV service, the admin service, the applier (inline or worker pool), and the
+// host service that tells the host what committed entries mean. StoreServer wraps one for
+// a real process; the whole-store simulation (packages/testkit) runs the same class over
+// a simulated disk, network and clock.
+//
+//   const host = await RaftHost.open<KvResult>({ ... });
+//   const store = new KvStore({ storeId, host, limits, log, storeKnown });
+//   await store.start();                 // the applier, then host.start(store's service)
+//   await store.kv.put({ header, key, value });
+//   await store.stop();                  // what waits is answered; the host stops, the engine closes
+import { StateRole } from '@rangekv/raft';
+import type { RangeDescriptor } from '@rangekv/proto';
+import type { IdAllocator } from '@rangekv/storage';
+import type { ApplyEntry, HostService, RaftHost, Replica } from '@rangekv/multiraft';
+import type { Logger } from '@rangekv/runtime';
+import { AdminService } from './admin-service.js';
+import { applyInOrder } from './apply-order.js';
+import { PoolKvApplier, type ApplyPoolLimits } from './apply-pool.js';
+import { RangeErrorReply, UnavailableError } from './errors.js';
+import { InlineKvApplier, type KvApplier } from './kv-applier.js';
+import { KvService } from './kv-service.js';
+import type { KvResult } from './kv-state-machine.js';
+import type { StoreLimits } from './limits.js';
+import { PendingReads } from './pending-reads.js';
+import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
+import { notLeader } from './range-errors.js';
+import type { StoreMetrics } from './store-metrics.js';
+
+/** What a store's surroundings (PD link, metrics) hear from its ranges. */
+export interface KvStoreEvents {
+  /** A split applied here. */
+  onSplit?(left: RangeDescriptor, right: RangeDescriptor): void;
+  /** A membership change applied here. */
+  onMembership?(descriptor: RangeDescriptor): void;
+  /** This store's replica of `rangeId` became leader. */
+  onBecameLeader?(rangeId: number): void;
+  /** The host stopped on a fatal error (disk); the owner should stop. */
+  onFatal?(err: unknown): void;
+}
+
+export interface KvStoreOptions {
+  storeId: number;
+  /** Opened, not started. */
+  host: RaftHost<KvResult>;
+  limits: StoreLimits;
+  log: Logger;
+  /** Apply worker threads (piscina); 0 = inline on the main thread (the simulation's choice). */
+  applyWorkers?: number;
+  applyLimits?: Partial<Omit<ApplyPoolLimits, 'threads'>>;
+  /** 4 bytes that differ between runs of this store (read contexts); default random. */
+  incarnation?: Uint8Array;
+  /** Whether this store can reach `storeId` (an address is known): AddReplica names only those. */
+  storeKnown(storeId: number): boolean;
+  /** Ids this store hands out itself; default the engine's id space for this store. */
+  ids: IdAllocator;
+  metrics?: StoreMetrics;
+  events?: KvStoreEvents;
+}
+
+export class KvStore {
+  readonly storeId: number;
+  readonly host: RaftHost<KvResult>;
+  readonly reads: PendingReads;
+  readonly kv: KvService;
+  readonly admin: AdminService;
+  private applier: KvApplier;
+  private readonly adminApplyCtx: AdminApplyContext;
+  private beforeClose: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: KvStoreOptions) {
+    const host = o.host;
+    const engine = host.engine;
+    this.storeId = o.storeId;
+    this.host = host;
+    this.applier = new InlineKvApplier(engine);
+    this.reads = new PendingReads(o.storeId, o.limits, o.incarnation, host.clock);
+    this.kv = new KvService({
+      storeId: o.storeId, engine, scheduler: host.scheduler, reads: this.reads, limits: o.limits, log: o.log, clock: host.clock,
+      leaseUsable: (r) => host.leaseUsable(r),
+      ...(o.metrics ? { metrics: o.metrics } : {}),
+    });
+    this.admin = new AdminService({
+      storeId: o.storeId, scheduler: host.scheduler, limits: o.limits, log: o.log, clock: host.clock, allocateId: () => o.ids.allocate(),
+      storeKnown: (id) => o.storeKnown(id),
+      storeLive: (id) => id === o.storeId || host.liveness.isLive(id),
+    });
+    this.adminApplyCtx = {
+      storeId: o.storeId, engine, scheduler: host.scheduler, log: o.log,
+      takeUninitialized: async (rangeId) => {
+        await host.uninitialized.settled(rangeId);
+        return host.uninitialized.take(rangeId);
+      },
+      startReplica: (rangeId) => host.startReplica(rangeId),
+      onSplit: (left, right) => {
+        o.metrics?.splits.inc();
+        o.events?.onSplit?.(left, right);
+      },
+      onMembership: (d) => o.events?.onMembership?.(d),
+      onRemoved: (rangeId) => host.clock.nextTurn(() => void host.destroyReplica(rangeId, { clearData: true })),
+    };
+  }
+
+  /** Where committed entries are applied: 'pool' (apply workers) or 'inline'. */
+  get applyMode(): KvApplier['kind'] {
+    return this.applier.kind;
+  }
+
+  /** Starts the applier (its threads open the DB), then the host with this store's service. */
+  async start(): Promise<void> {
+    const workers = this.o.applyWorkers ?? 0;
+    if (!Number.isSafeInteger(workers) || workers < 0) throw new RangeError(`applyWorkers must be an integer >= 0, got ${workers}`);
+    if (workers > 0) this.applier = PoolKvApplier.create(this.host.engine, { ...this.o.applyLimits, threads: workers }); // applies wait for its threads
+    await this.host.start(this.service());
+  }
+
+  /**
+   * Stops the host; once its loop stopped, waiting reads fail (UNAVAILABLE), `beforeClose`
+   * is awaited (the gRPC server's shutdown), the applier closes, then the engine.
+   */
+  stop(beforeClose: Promise<void> = Promise.resolve()): Promise<void> {
+    this.beforeClose = beforeClose;
+    return this.host.stop();
+  }
+
+  /** Applies one batch of a range's committed entries: KV runs and range changes in log order. */
+  private applyEntries(replica: Replica<KvResult>, entries: readonly ApplyEntry[]): Promise<KvResult[]> {
+    return applyInOrder(
+      entries,
+      (run) => {
+        // Each run reads the descriptor left by the entries before it (a split cuts it).
+        const desc = replica.log.descriptor;
+        if (desc === null) throw new Error(`range ${replica.rangeId}: apply on an uninitialized range`);
+        return this.applier.apply(replica.rangeId, desc, run);
+      },
+      (e) => applyRangeChange(this.adminApplyCtx, replica, e),
+    );
+  }
+
+  /** The KV store as a host service: what entries mean, reads, and what the store hears. */
+  private service(): HostService<KvResult> {
+    const o = this.o;
+    return {
+      applyEntries: (replica, entries) => this.applyEntries(replica, entries),
+      onReadStates: (replica, states) => this.reads.onReadStates(replica.rangeId, replica.log.applied.index, states),
+      onSoftState: (replica, ss) => {
+        // Info when this replica gains or loses leadership; other changes at debug (many ranges).
+        const level = ss.role === StateRole.Leader || replica.isLeader ? 'info' : 'debug';
+        if (ss.lead !== 0 && ss.lead !== replica.lead) o.metrics?.leaderChanges.inc();
+        o.log[level]('raft leader changed', { rangeId: replica.rangeId, lead: ss.lead, role: ss.role });
+        if (ss.role === StateRole.Leader) o.events?.onBecameLeader?.(replica.rangeId);
+        this.reads.failUnconfirmed(replica.rangeId, () =>
+          new RangeErrorReply(notLeader(replica.rangeId, replica.log.descriptor, ss.lead, 'leadership changed while the read waited')));
+      },
+      onApplied: (replica) => this.reads.onApplied(replica.rangeId, replica.log.applied.index),
+      mayQuiesce: (replica) => this.reads.pending(replica.rangeId) === 0,
+      onReplicaFailed: (r) => {
+        this.reads.failAll(() => new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, 0, 'replica failed on this store')), r.rangeId);
+      },
+      observeApplySeconds: (sec) => o.metrics?.applySeconds.observe(sec),
+      onLoopStopped: async () => {
+        this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
+        await this.beforeClose;
+        // Every apply finished with the loop; the workers never close the DB they share.
+        await this.applier.close().catch((e: unknown) => o.log.error('apply pool close failed', { err: e }));
+      },
+      onFatal: (err) => o.events?.onFatal?.(err),
+    };
+  }
+}
