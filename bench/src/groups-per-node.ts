@@ -484,7 +484,7 @@ async function main(): Promise<void> {
   }
   printTable(runs);
   const targets = evaluateTargets(runs);
-  console.log('\ntargets (DESIGN.md "Performance targets"):');
+  console.log('\ntargets (bench README):');
   for (const t of targets) console.log(`  ${t.met === null ? 'n/a ' : t.met ? 'met ' : 'MISS'}  ${t.target}: ${t.measured}`);
   const out = {
     bench: 'groups-per-node',

@@ -9,7 +9,7 @@
 //     idle (no proposal / admin call / wake) for quiesceIdleTicks;
 //   - lastIndex == commit == applied, and every other member (voters and learners) has
 //     match == lastIndex (raft's progress);
-//   - the host agrees (store-server: no reads pending, every follower's store is live).
+//   - the host agrees (every follower's store is live) and so does the service (kv-store.ts: no reads pending).
 // Those heartbeats then go out flagged `quiesce` and the group leaves the ticking set.
 //
 // Follower side. A heartbeat flagged quiesce from the leader we know, at our term, with

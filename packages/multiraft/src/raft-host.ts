@@ -413,6 +413,14 @@ export class RaftHost<R> implements GroupHost<R> {
   private onInbound(fromStore: number, msgs: ReadonlyArray<RangeMessage>): void {
     if (this.closing) return;
     for (const { rangeId, msg, quiesce } of msgs) {
+      if (msg.type === MessageType.Snap) {
+        // Snapshots arrive only on the snapshot call (the shipper steps them with a ref to
+        // data it staged); a Snap in a batch carries no such data and would stop the store
+        // when raft handed it to storage.
+        this.counters.inboundMalformed++;
+        this.rejectLog.note({ fromStore, rangeId, type: msg.type, reason: 'a Snap message outside the snapshot call' });
+        continue;
+      }
       const r = this.scheduler.get(rangeId);
       if (!r && this.failedRanges.has(rangeId)) {
         this.counters.inboundFailedRange++;

@@ -1,16 +1,16 @@
-// PD's own raft group: one range (PD_RANGE_ID) over PD's own StorageEngine, driven by the
-// store's RaftScheduler (the one ready loop of the codebase), PD nodes talking over a
-// RaftTransport (PD ids play the role of store ids; replica id = PD id). Static
-// membership: every node is started with the same member ids.
+// PD's own raft group: one range (PD_RANGE_ID) over PD's own StorageEngine, on a RaftHost
+// of @rangekv/multiraft (the one ready loop of the codebase, the same host the stores run),
+// PD nodes talking over a RaftTransport (PD ids play the role of store ids; replica id =
+// PD id). Static membership: every node is started with the same member ids.
 //
 //   const g = await PdRaftGroup.start({ pdId: 1, members: [1, 2, 3], dataDir, peers, ... });
 //   const res = await g.propose({ t: 'reserve', space: 'id', count: 100 });   // applied on this node
 //   g.serving;        // leader that has applied an entry of its own term
 //   await g.stop();
 //
-// The log is compacted like a store's ranges (the store's LogCompactor); a follower behind
-// the compacted log gets a storage snapshot of PD's range through the store's
-// SnapshotShipper over the same transport, and reloads PdState from the ingested rows.
+// The host compacts the log like a store's ranges; a follower behind the compacted log
+// gets a storage snapshot of PD's range from the host's snapshot shipper over the same
+// transport, and reloads PdState from the ingested rows.
 //
 // Reads: PD answers from the leader's applied state once that leader has applied an entry
 // of its current term (raft appends an empty one on election), so everything committed by

@@ -44,7 +44,7 @@ export interface KvStoreContext {
   /**
    * Whether `replica` may serve a LEASE read from raft's lease now. False while the raft
    * clock lost ticks recently (tick-clock.ts), and while the replica is quiescent or has
-   * not ticked an election timeout + margin since it woke (quiescence: README); LEASE
+   * not ticked an election timeout + margin since it woke (multiraft README, "Quiescence and leases"); LEASE
    * reads then use a quorum ReadIndex.
    */
   leaseUsable: (replica: Replica<KvResult>) => boolean;

@@ -30,7 +30,7 @@ async function scrape(s: StoreServer): Promise<{ text: string; values: Map<strin
   return { text, values: samples(text) };
 }
 
-/** The DESIGN.md minimum, by name (histograms: their _count series). */
+/** The minimum set of metrics (store README), by name (histograms: their _count series). */
 const REQUIRED = [
   'rangekv_leader_changes_total', 'rangekv_wal_fsync_duration_seconds_count', 'rangekv_commit_latency_seconds_count',
   'rangekv_follower_lag_max_entries', 'rangekv_follower_lag_sum_entries', 'rangekv_raft_term_max', 'rangekv_ranges',

@@ -168,7 +168,7 @@ export class StoreMetrics {
     this.quiescent = gauge('quiescent_ranges', 'Ranges on this store that are quiescent (not ticking)');
     this.uninitLive = gauge('uninitialized_replicas', 'Replicas created by a raft message and waiting for a snapshot (live in the ready loop)');
     this.uninitDormant = gauge('dormant_replicas', 'Uninitialized replicas that went idle: on disk only, back at the next leader message');
-    this.failed = gauge('failed_replicas', 'Replicas on this store stopped by a committed entry they cannot apply (serve nothing until restart)');
+    this.failed = gauge('failed_replicas', 'Replicas on this store stopped by a committed entry they cannot apply (serve nothing; a restart meets the same entry and fails them again)');
     this.termMax = gauge('raft_term_max', 'Highest raft term over the ranges on this store');
     this.lagMax = gauge('follower_lag_max_entries', 'Leader view: largest lastIndex - match of a follower over the ranges led here');
     this.lagSum = gauge('follower_lag_sum_entries', 'Leader view: sum of lastIndex - match over all followers of ranges led here');
