@@ -1,6 +1,6 @@
-// StorageEngine: one store's storage. One RocksDB (column families default, raft, meta),
-// one log-writer worker that owns every sync write, a background deleter, and a
-// RangeLogStore per range.
+// StorageEngine: one store's storage. One database (column families default, raft, meta),
+// one log writer that owns every sync write, a background deleter, and a RangeLogStore per
+// range.
 //
 //   const engine = await StorageEngine.open('/var/lib/rangekv/store-1');
 //   const store = await engine.createRange({ descriptor, confState });
@@ -8,6 +8,10 @@
 //   await engine.persistReady(rangeId, rd); node.ackPersisted(rd);
 //   engine.apply(rangeId, { puts, applied: { index, term } });
 //   await engine.close();
+//
+// What differs between ways of opening it are four seams (EngineParts): the Db, the log
+// writer's backend, the staging files and the turn function; `open(dir)` gives RocksDB,
+// the log-writer thread, node:fs and setImmediate.
 //
 // Open: check the column families on disk (before RocksDB may "repair" them), open, check
 // the format version, load every range, start the log writer, finish interrupted snapshot
@@ -19,7 +23,9 @@ import { join } from 'node:path';
 import { applyWrites, type ApplyBatch } from './apply-writes.js';
 import { BackgroundDeleter } from './background-deleter.js';
 import { ColumnFamily } from './column-families.js';
+import type { Db } from './db.js';
 import { storeOf, type EngineContext } from './engine-context.js';
+import { StorageError } from './errors.js';
 import { IdAllocator, type IdSpace } from './id-allocator.js';
 import { FORMAT_VERSION_KEY, entryKey, prefixSpan, KeyPrefix, parseRangeKey } from './keys.js';
 import { resolveLimits, type StorageLimits } from './limits.js';
@@ -35,7 +41,9 @@ import { RocksDb } from './rocks.js';
 import { ingestStaged, recoverIngests, type IngestFaults } from './snapshot-ingest.js';
 import { receiveSnapshot, type SnapshotReceiver, type StagedSnapshot } from './snapshot-receiver.js';
 import { openSnapshotSource, type SnapshotSource } from './snapshot-source.js';
-import { removeStaleStaging } from './snapshot-staging.js';
+import { removeStaleStaging, type Staging } from './snapshot-staging.js';
+import { nodeStagingFs } from './staging-fs.js';
+import { setImmediateTurn, type NextTurn } from './storage-clock.js';
 import { checkColumnFamilies, checkFormat, encodeFormatVersion, FORMAT_VERSION, rocksDbExists } from './store-format.js';
 import { WriteOps } from './write-ops.js';
 
@@ -50,34 +58,55 @@ export interface OpenReport {
   staleStagingRemoved: number;
 }
 
+/** The parts one open differs in (see the file comment); everything else is shared. */
+interface EngineParts {
+  /** Names the store in errors: the store directory. */
+  dir: string;
+  /** Names the database in format errors. */
+  dbLabel: string;
+  db: Db;
+  staging: Staging;
+  nextTurn: NextTurn;
+  startWriter(): Promise<LogWriter>;
+}
+
 export class StorageEngine {
   private closed = false;
   private readonly background: Promise<unknown>[] = [];
 
   private constructor(private readonly ctx: EngineContext, readonly openReport: OpenReport) {}
 
+  /** Opens (creating if needed) the store in `dir`: RocksDB in `<dir>/db`, staged snapshots in `<dir>/snapshots`. */
   static async open(dir: string, opts: StorageEngineOptions = {}): Promise<StorageEngine> {
     const limits = resolveLimits(opts.limits);
     const dbDir = join(dir, 'db');
     mkdirSync(dir, { recursive: true });
     if (rocksDbExists(dbDir)) checkColumnFamilies(dbDir);
     const db = await RocksDb.open(dbDir);
+    return StorageEngine.openParts({
+      dir, dbLabel: dbDir, db, staging: { fs: nodeStagingFs, root: join(dir, 'snapshots') }, nextTurn: setImmediateTurn,
+      startWriter: () => LogWriter.start(db, limits),
+    }, limits);
+  }
+
+  private static async openParts(p: EngineParts, limits: StorageLimits): Promise<StorageEngine> {
+    const db = p.db;
     let writer: LogWriter | null = null;
     try {
-      const stamp = checkFormat(db, dbDir);
-      writer = await LogWriter.start(db, limits);
+      const stamp = checkFormat(db, p.dbLabel);
+      writer = await p.startWriter();
       if (stamp) await writer.submit(new WriteOps(32).put(ColumnFamily.Meta, FORMAT_VERSION_KEY, encodeFormatVersion(FORMAT_VERSION)));
       const budget = new CacheBudget(limits.maxTotalCacheBytes);
       const ctx: EngineContext = {
-        dir, stagingDir: join(dir, 'snapshots'), db, writer, limits, budget,
-        deleter: new BackgroundDeleter(db, limits.deleteBatchKeys),
+        dir: p.dir, staging: p.staging, db, writer, limits, budget, nextTurn: p.nextTurn,
+        deleter: new BackgroundDeleter(db, limits.deleteBatchKeys, p.nextTurn),
         ranges: new Map(), reserved: new Set(), ingests: new Set(),
       };
       for (const st of loadRanges(db)) ctx.ranges.set(st.rangeId, new RangeLogStore(db, st, limits, budget));
       const ingestsRecovered = await recoverIngests(ctx);
       const destroys = resumeDestroys(ctx);
       // No ingest marker is left: every staging directory is from an aborted or unfinished receive.
-      const staleStagingRemoved = await removeStaleStaging(ctx.stagingDir, new Set());
+      const staleStagingRemoved = await removeStaleStaging(ctx.staging, new Set());
       const engine = new StorageEngine(ctx, { ranges: ctx.ranges.size, ingestsRecovered, destroysResumed: destroys.length, staleStagingRemoved });
       engine.background.push(...destroys);
       for (const s of ctx.ranges.values()) {
@@ -188,8 +217,17 @@ export class StorageEngine {
   }
 
   /** Raw DB access for tests and tools (reads; writes must respect the invariants in README). */
-  get db(): RocksDb {
+  get db(): Db {
     return this.ctx.db;
+  }
+
+  /**
+   * The RocksDB handle other threads open the same DB by (RocksDb.openByHandle: the store's
+   * apply workers). A Db that is not RocksDB has none (StorageError NO_NATIVE_DB): apply inline.
+   */
+  nativeDbHandle(): bigint {
+    if (this.ctx.db instanceof RocksDb) return this.ctx.db.handle;
+    throw new StorageError('NO_NATIVE_DB', `${this.ctx.dir}: this engine's Db is not RocksDB: it has no handle for other threads; apply on the main thread`);
   }
 
   /** Ids of ranges with a destroy in progress (their ids are not reusable yet). */
