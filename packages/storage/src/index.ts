@@ -1,5 +1,5 @@
 // Public API of @rangekv/storage.
-export { StorageEngine, type StorageEngineOptions, type OpenReport } from './engine.js';
+export { StorageEngine, DEFAULT_SYNC_DELAY_MS, type StorageEngineOptions, type MemEngineOptions, type OpenReport } from './engine.js';
 export { RangeLogStore, type RangeState, type LogStoreStats } from './log-store.js';
 export { ReadyBatch } from './persist-ready.js';
 export type { LogAppend } from './log-append.js';
@@ -13,6 +13,9 @@ export type { LogWriterBackend, LogWriterEvents, ConnectBackend } from './log-wr
 export { WriteOps, forEachOp } from './write-ops.js';
 export type { Db, Cursor, KeyValue, SpanOptions, BatchWriter } from './db.js';
 export { RocksDb } from './rocks.js';
+export { MemDisk, type MemDiskOptions, type CrashOptions, type CrashReport } from './mem-disk.js';
+export { MemDb } from './mem-db.js';
+export { memLogWriterBackend, type SyncDelay, type SyncBatchInfo } from './mem-log-writer.js';
 export type { StorageClock, NextTurn } from './storage-clock.js';
 export type { StagingFs } from './staging-fs.js';
 export { ColumnFamily, COLUMN_FAMILY_NAMES } from './column-families.js';
