@@ -1,26 +1,25 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { checkApplyBatch, encodeApplyBatch, encodeApplyWrites } from './apply-writes.js';
 import { ColumnFamily } from './column-families.js';
 import { decodeAppliedState } from './encoding.js';
-import { StorageEngine } from './engine.js';
 import { KeyOutOfRangeError } from './errors.js';
 import { KeyPrefix, rangeKey } from './keys.js';
-import { confState, descriptor, entries, ready, tempDir, withEngine } from './testing/fixtures.js';
+import { confState, descriptor, entries, ready } from './testing/fixtures.js';
+import { engineTest } from './testing/engines.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
-test('apply writes data and the applied index in one batch; both survive a restart together', async () => {
-  const dir = tempDir();
+engineTest('apply writes data and the applied index in one batch; both survive a restart together', async (kind) => {
+  const store = kind.newStore();
   try {
-    let engine = await StorageEngine.open(dir.path);
+    let engine = await store.open();
     await engine.createRange({ descriptor: descriptor(1, 'a', 'n'), confState: confState() });
     await engine.persistReady(1, ready({ entries: entries(1, 2, 10, 1) }));
     engine.apply(1, { puts: [[b('apple'), b('1')], [b('kiwi'), b('2')]], applied: { index: 5, term: 1 } });
     engine.apply(1, { deletes: [b('apple')], puts: [[b('fig'), b('3')]], applied: { index: 9, term: 1 }, confState: confState([1, 2]) });
     assert.deepEqual(engine.range(1).applied, { index: 9, term: 1 });
     await engine.close();
-    engine = await StorageEngine.open(dir.path);
+    engine = await store.open();
     const s = engine.range(1);
     assert.deepEqual(s.applied, { index: 9, term: 1 });
     assert.deepEqual(s.initialState().confState.voters, [1, 2], 'the configuration at the applied index');
@@ -29,12 +28,12 @@ test('apply writes data and the applied index in one batch; both survive a resta
     assert.deepEqual(decodeAppliedState(engine.db.get(ColumnFamily.Meta, rangeKey(KeyPrefix.Applied, 1))!), { index: 9, term: 1 });
     await engine.close();
   } finally {
-    dir.remove();
+    store.remove();
   }
 });
 
-test('apply refuses keys outside the range span, naming the key and the span; nothing is written', async () => {
-  await withEngine(async (engine) => {
+engineTest('apply refuses keys outside the range span, naming the key and the span; nothing is written', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await engine.createRange({ descriptor: descriptor(1, 'b', 'd'), confState: confState() });
     await engine.persistReady(1, ready({ entries: entries(1, 2, 3, 1) }));
     assert.throws(() => engine.apply(1, { puts: [[b('c'), b('ok')], [b('d'), b('no')]], applied: { index: 2, term: 1 } }),
@@ -45,8 +44,8 @@ test('apply refuses keys outside the range span, naming the key and the span; no
   });
 });
 
-test('apply cannot go past the durable log or move the applied index backwards', async () => {
-  await withEngine(async (engine) => {
+engineTest('apply cannot go past the durable log or move the applied index backwards', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await engine.createRange({ descriptor: descriptor(1, '', ''), confState: confState() });
     await engine.persistReady(1, ready({ entries: entries(1, 2, 4, 1) }));
     assert.throws(() => engine.apply(1, { applied: { index: 5, term: 1 } }), /beyond the durable log \(last 4\)/);
@@ -55,16 +54,16 @@ test('apply cannot go past the durable log or move the applied index backwards',
   });
 });
 
-test('an uninitialized range has nothing to apply to', async () => {
-  await withEngine(async (engine) => {
+engineTest('an uninitialized range has nothing to apply to', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await engine.createRange({ rangeId: 8 });
     assert.equal(engine.range(8).snapshot(), null);
     assert.throws(() => engine.apply(8, { applied: { index: 1, term: 1 } }), /range 8 is uninitialized/);
   });
 });
 
-test('an apply written from encodeApplyWrites (worker path) equals one from encodeApplyBatch, and onApplied shows it', async () => {
-  await withEngine(async (engine) => {
+engineTest('an apply written from encodeApplyWrites (worker path) equals one from encodeApplyBatch, and onApplied shows it', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await engine.createRange({ descriptor: descriptor(1, 'a', 'n'), confState: confState() });
     await engine.persistReady(1, ready({ entries: entries(1, 2, 6, 1) }));
     const s = engine.range(1);

@@ -1,10 +1,12 @@
 // Deletes spans of keys in the background: compacted log entries and destroyed ranges.
-// One bounded batch (deleteBatchKeys keys, non-sync) per event-loop turn, so the hot path
-// is never blocked for long. Losing such a delete in a crash is harmless: what it deletes
+// One bounded batch (deleteBatchKeys keys, non-sync) per turn (`nextTurn`: setImmediate in
+// production, the simulation's scheduler on a MemDisk), so the hot path is never blocked
+// for long. Losing such a delete in a crash is harmless: what it deletes
 // is already unreachable (below a truncated index, or of a destroyed range), and the engine
 // schedules the same spans again at open.
 import type { ColumnFamily } from './column-families.js';
-import type { RocksDb } from './rocks.js';
+import type { Db } from './db.js';
+import type { NextTurn } from './storage-clock.js';
 
 interface Job {
   cf: ColumnFamily;
@@ -22,7 +24,7 @@ export class BackgroundDeleter {
   /** Keys deleted since start (for tests and metrics). */
   deletedKeys = 0;
 
-  constructor(private readonly db: RocksDb, private readonly batchKeys: number) {}
+  constructor(private readonly db: Db, private readonly batchKeys: number, private readonly nextTurn: NextTurn) {}
 
   /** Deletes every key of `cf` in [gte, lt) (no lt: to the end); resolves when done (or at stop()). */
   deleteSpan(cf: ColumnFamily, gte: Buffer, lt: Buffer | undefined): Promise<void> {
@@ -31,7 +33,7 @@ export class BackgroundDeleter {
       this.jobs.push({ cf, next: gte, lt, done: resolve, fail: reject });
       if (!this.running) {
         this.running = true;
-        setImmediate(() => this.step());
+        this.nextTurn(() => this.step());
       }
     });
   }
@@ -84,7 +86,7 @@ export class BackgroundDeleter {
       this.jobs.shift();
       job.fail(e instanceof Error ? e : new Error(String(e)));
     }
-    setImmediate(() => this.step());
+    this.nextTurn(() => this.step());
   }
 }
 

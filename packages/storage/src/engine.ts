@@ -1,6 +1,6 @@
-// StorageEngine: one store's storage. One RocksDB (column families default, raft, meta),
-// one log-writer worker that owns every sync write, a background deleter, and a
-// RangeLogStore per range.
+// StorageEngine: one store's storage. One database (column families default, raft, meta),
+// one log writer that owns every sync write, a background deleter, and a RangeLogStore per
+// range.
 //
 //   const engine = await StorageEngine.open('/var/lib/rangekv/store-1');
 //   const store = await engine.createRange({ descriptor, confState });
@@ -8,6 +8,13 @@
 //   await engine.persistReady(rangeId, rd); node.ackPersisted(rd);
 //   engine.apply(rangeId, { puts, applied: { index, term } });
 //   await engine.close();
+//
+// Two ways to open, one engine: `open(dir)` runs on RocksDB, the log-writer thread, node:fs
+// and setImmediate; `openOnDisk(disk, { clock })` runs the same code on a MemDisk (an
+// in-memory database and staging files that survive a simulated crash), with every turn,
+// timer and fsync delay taken from the given clock: no real time, I/O or threads, so a
+// simulation that drives the clock gets one execution per seed. The two differ only in four
+// seams (EngineParts): the Db, the log writer's backend, the staging files and the turns.
 //
 // Open: check the column families on disk (before RocksDB may "repair" them), open, check
 // the format version, load every range, start the log writer, finish interrupted snapshot
@@ -19,7 +26,9 @@ import { join } from 'node:path';
 import { applyWrites, type ApplyBatch } from './apply-writes.js';
 import { BackgroundDeleter } from './background-deleter.js';
 import { ColumnFamily } from './column-families.js';
+import type { Db } from './db.js';
 import { storeOf, type EngineContext } from './engine-context.js';
+import { StorageError } from './errors.js';
 import { IdAllocator, type IdSpace } from './id-allocator.js';
 import { FORMAT_VERSION_KEY, entryKey, prefixSpan, KeyPrefix, parseRangeKey } from './keys.js';
 import { resolveLimits, type StorageLimits } from './limits.js';
@@ -27,6 +36,8 @@ import { CacheBudget } from './log-cache.js';
 import { compactLog } from './log-compaction.js';
 import { RangeLogStore } from './log-store.js';
 import { LogWriter, type LogWriterStats } from './log-writer.js';
+import type { MemDisk } from './mem-disk.js';
+import { memLogWriterBackend, type SyncDelay } from './mem-log-writer.js';
 import { splitRange, type SplitInit } from './range-split.js';
 import { ReadyBatch, persistReady } from './persist-ready.js';
 import { createRange, destroyRange, resumeDestroys, type CreateRangeInit, type DestroyOptions } from './range-lifecycle.js';
@@ -35,13 +46,29 @@ import { RocksDb } from './rocks.js';
 import { ingestStaged, recoverIngests, type IngestFaults } from './snapshot-ingest.js';
 import { receiveSnapshot, type SnapshotReceiver, type StagedSnapshot } from './snapshot-receiver.js';
 import { openSnapshotSource, type SnapshotSource } from './snapshot-source.js';
-import { removeStaleStaging } from './snapshot-staging.js';
-import { checkColumnFamilies, checkFormat, encodeFormatVersion, FORMAT_VERSION, rocksDbExists } from './store-format.js';
+import { removeStaleStaging, type Staging } from './snapshot-staging.js';
+import { nodeStagingFs } from './staging-fs.js';
+import { setImmediateTurn, type NextTurn, type StorageClock } from './storage-clock.js';
+import { checkColumnFamilies, checkColumnFamilyNames, checkFormat, encodeFormatVersion, FORMAT_VERSION, rocksDbExists } from './store-format.js';
 import { WriteOps } from './write-ops.js';
 
 export interface StorageEngineOptions {
   limits?: Partial<StorageLimits>;
 }
+
+export interface MemEngineOptions extends StorageEngineOptions {
+  /**
+   * Time and turns for everything the engine does later: background deletes, ingest
+   * batches, the log writer's group commits and their fsync delays. A multiraft HostClock
+   * fits. What the engine schedules is dropped once the disk crashes.
+   */
+  clock: StorageClock;
+  /** Simulated fsync time of one sync batch, in the clock's ms (default: DEFAULT_SYNC_DELAY_MS). */
+  syncDelay?: SyncDelay;
+}
+
+/** The in-memory engine's fsync time when no syncDelay is given. */
+export const DEFAULT_SYNC_DELAY_MS = 1;
 
 export interface OpenReport {
   ranges: number;
@@ -50,35 +77,77 @@ export interface OpenReport {
   staleStagingRemoved: number;
 }
 
+/** The parts one open differs in (see the file comment); everything else is shared. */
+interface EngineParts {
+  /** Names the store in errors: the store directory, or the MemDisk's name. */
+  dir: string;
+  /** Names the database in format errors. */
+  dbLabel: string;
+  db: Db;
+  staging: Staging;
+  nextTurn: NextTurn;
+  startWriter(): Promise<LogWriter>;
+  /** False once the engine's process is gone (a MemDisk crashed under it). */
+  alive(): boolean;
+}
+
 export class StorageEngine {
   private closed = false;
   private readonly background: Promise<unknown>[] = [];
 
-  private constructor(private readonly ctx: EngineContext, readonly openReport: OpenReport) {}
+  private constructor(private readonly ctx: EngineContext, private readonly alive: () => boolean, readonly openReport: OpenReport) {}
 
+  /** Opens (creating if needed) the store in `dir`: RocksDB in `<dir>/db`, staged snapshots in `<dir>/snapshots`. */
   static async open(dir: string, opts: StorageEngineOptions = {}): Promise<StorageEngine> {
     const limits = resolveLimits(opts.limits);
     const dbDir = join(dir, 'db');
     mkdirSync(dir, { recursive: true });
     if (rocksDbExists(dbDir)) checkColumnFamilies(dbDir);
     const db = await RocksDb.open(dbDir);
+    return StorageEngine.openParts({
+      dir, dbLabel: dbDir, db, staging: { fs: nodeStagingFs, root: join(dir, 'snapshots') }, nextTurn: setImmediateTurn,
+      startWriter: () => LogWriter.start(db, limits), alive: () => true,
+    }, limits);
+  }
+
+  /**
+   * Opens the store held by `disk` (creating it if the disk is empty) with the same open
+   * path as open(): after `disk.crash()` this recovers what RocksDB would after a kill.
+   * One engine per disk at a time (StorageError DISK_IN_USE).
+   */
+  static async openOnDisk(disk: MemDisk, opts: MemEngineOptions): Promise<StorageEngine> {
+    const limits = resolveLimits(opts.limits);
+    checkColumnFamilyNames(disk.name, disk.columnFamilies);
+    const db = disk.openDb();
+    const clock = disk.bindClock(opts.clock);
+    const generation = disk.generation;
+    const syncDelay = opts.syncDelay ?? ((): number => DEFAULT_SYNC_DELAY_MS);
+    return StorageEngine.openParts({
+      dir: disk.name, dbLabel: disk.name, db, staging: { fs: disk.stagingFs(), root: '/snapshots' }, nextTurn: clock.nextTurn,
+      startWriter: async () => LogWriter.over(memLogWriterBackend(db, clock, syncDelay, limits), limits),
+      alive: () => disk.generation === generation,
+    }, limits);
+  }
+
+  private static async openParts(p: EngineParts, limits: StorageLimits): Promise<StorageEngine> {
+    const db = p.db;
     let writer: LogWriter | null = null;
     try {
-      const stamp = checkFormat(db, dbDir);
-      writer = await LogWriter.start(db, limits);
+      const stamp = checkFormat(db, p.dbLabel);
+      writer = await p.startWriter();
       if (stamp) await writer.submit(new WriteOps(32).put(ColumnFamily.Meta, FORMAT_VERSION_KEY, encodeFormatVersion(FORMAT_VERSION)));
       const budget = new CacheBudget(limits.maxTotalCacheBytes);
       const ctx: EngineContext = {
-        dir, stagingDir: join(dir, 'snapshots'), db, writer, limits, budget,
-        deleter: new BackgroundDeleter(db, limits.deleteBatchKeys),
+        dir: p.dir, staging: p.staging, db, writer, limits, budget, nextTurn: p.nextTurn,
+        deleter: new BackgroundDeleter(db, limits.deleteBatchKeys, p.nextTurn),
         ranges: new Map(), reserved: new Set(), ingests: new Set(),
       };
       for (const st of loadRanges(db)) ctx.ranges.set(st.rangeId, new RangeLogStore(db, st, limits, budget));
       const ingestsRecovered = await recoverIngests(ctx);
       const destroys = resumeDestroys(ctx);
       // No ingest marker is left: every staging directory is from an aborted or unfinished receive.
-      const staleStagingRemoved = await removeStaleStaging(ctx.stagingDir, new Set());
-      const engine = new StorageEngine(ctx, { ranges: ctx.ranges.size, ingestsRecovered, destroysResumed: destroys.length, staleStagingRemoved });
+      const staleStagingRemoved = await removeStaleStaging(ctx.staging, new Set());
+      const engine = new StorageEngine(ctx, p.alive, { ranges: ctx.ranges.size, ingestsRecovered, destroysResumed: destroys.length, staleStagingRemoved });
       engine.background.push(...destroys);
       for (const s of ctx.ranges.values()) {
         const t = s.truncated.index;
@@ -188,8 +257,17 @@ export class StorageEngine {
   }
 
   /** Raw DB access for tests and tools (reads; writes must respect the invariants in README). */
-  get db(): RocksDb {
+  get db(): Db {
     return this.ctx.db;
+  }
+
+  /**
+   * The RocksDB handle other threads open the same DB by (RocksDb.openByHandle: the store's
+   * apply workers). The in-memory engine has none (StorageError NO_NATIVE_DB): apply inline.
+   */
+  nativeDbHandle(): bigint {
+    if (this.ctx.db instanceof RocksDb) return this.ctx.db.handle;
+    throw new StorageError('NO_NATIVE_DB', `${this.ctx.dir}: the in-memory engine has no RocksDB handle for other threads; apply on the main thread`);
   }
 
   /** Ids of ranges with a destroy in progress (their ids are not reusable yet). */
@@ -200,11 +278,13 @@ export class StorageEngine {
   /**
    * Waits for ingests in progress, stops background deletion (what is left resumes at the
    * next open), drains and stops the log writer, then closes RocksDB (never before the
-   * writer's thread is gone: it shares the native DB).
+   * writer's thread is gone: it shares the native DB). An engine whose MemDisk crashed
+   * has nothing left to close: this returns at once.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (!this.alive()) return;
     await Promise.allSettled([...this.ctx.ingests]);
     await this.ctx.deleter.stop();
     await Promise.allSettled(this.background.splice(0));

@@ -14,7 +14,7 @@ export class StorageError extends Error {
 export class FormatVersionError extends StorageError {
   constructor(readonly dir: string, readonly found: number | null, readonly supported: number) {
     super('FORMAT_VERSION', found === null
-      ? `${dir} is a RocksDB directory but not a rangekv store (no format version in the meta column family); refusing to open it`
+      ? `${dir} holds a database but not a rangekv store (no format version in the meta column family); refusing to open it`
       : `${dir} has rangekv storage format version ${found}; this build reads only version ${supported}; refusing to open it`);
   }
 }

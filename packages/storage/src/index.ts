@@ -1,5 +1,5 @@
 // Public API of @rangekv/storage.
-export { StorageEngine, type StorageEngineOptions, type OpenReport } from './engine.js';
+export { StorageEngine, DEFAULT_SYNC_DELAY_MS, type StorageEngineOptions, type MemEngineOptions, type OpenReport } from './engine.js';
 export { RangeLogStore, type RangeState, type LogStoreStats } from './log-store.js';
 export { ReadyBatch } from './persist-ready.js';
 export type { LogAppend } from './log-append.js';
@@ -9,8 +9,15 @@ export type { CreateRangeInit, DestroyOptions } from './range-lifecycle.js';
 export { RIGHT_INIT, type SplitInit } from './range-split.js';
 export { IdAllocator, type IdSpace } from './id-allocator.js';
 export { LogWriter, type LogWriterStats, type LogWriterLimits } from './log-writer.js';
+export type { LogWriterBackend, LogWriterEvents, ConnectBackend } from './log-writer-protocol.js';
 export { WriteOps, forEachOp } from './write-ops.js';
-export { RocksDb, Cursor, type KeyValue, type SpanOptions } from './rocks.js';
+export type { Db, Cursor, KeyValue, SpanOptions, BatchWriter } from './db.js';
+export { RocksDb } from './rocks.js';
+export { MemDisk, type MemDiskOptions, type CrashOptions, type CrashReport } from './mem-disk.js';
+export { MemDb } from './mem-db.js';
+export { memLogWriterBackend, type SyncDelay, type SyncBatchInfo } from './mem-log-writer.js';
+export type { StorageClock, NextTurn } from './storage-clock.js';
+export type { StagingFs } from './staging-fs.js';
 export { ColumnFamily, COLUMN_FAMILY_NAMES } from './column-families.js';
 export { DEFAULT_LIMITS, resolveLimits, type StorageLimits } from './limits.js';
 export { SnapshotSource } from './snapshot-source.js';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { CompactedError, UnavailableError, entrySizeBytes } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
 import { StorageEngine } from './engine.js';
 import { EntryTooLargeError, UnknownRangeError } from './errors.js';
 import { MAX_INDEX_EXCLUSIVE, entryKey, parseEntryKey } from './keys.js';
-import { confState, descriptor, entries, payload, ready, tempDir, withEngine } from './testing/fixtures.js';
+import { confState, descriptor, entries, payload, ready } from './testing/fixtures.js';
+import { engineTest } from './testing/engines.js';
 
 /** Indexes of range `r`'s entries actually in RocksDB. */
 function diskIndexes(engine: StorageEngine, r: number): number[] {
@@ -16,8 +16,8 @@ function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
-test('a new range starts at its bootstrap snapshot: first index 2, last index 1, configuration kept', async () => {
-  await withEngine(async (engine) => {
+engineTest('a new range starts at its bootstrap snapshot: first index 2, last index 1, configuration kept', async (kind) => {
+  await kind.withEngine(async (engine) => {
     const s = await engine.createRange({ descriptor: descriptor(1, 'a', 'm'), confState: confState([1, 2, 3]) });
     assert.equal(s.firstIndex(), 2);
     assert.equal(s.lastIndex(), 1);
@@ -29,10 +29,10 @@ test('a new range starts at its bootstrap snapshot: first index 2, last index 1,
   });
 });
 
-test('appended entries and hard state are readable once durable, and after a restart', async () => {
-  const dir = tempDir();
+engineTest('appended entries and hard state are readable once durable, and after a restart', async (kind) => {
+  const store = kind.newStore();
   try {
-    let engine = await StorageEngine.open(dir.path);
+    let engine = await store.open();
     await engine.createRange({ descriptor: descriptor(7, '', ''), confState: confState() });
     await engine.persistReady(7, ready({ entries: entries(7, 2, 40, 1), hardState: { term: 1, vote: 1, commit: 30 } }));
     let s = engine.range(7);
@@ -40,7 +40,7 @@ test('appended entries and hard state are readable once durable, and after a res
     assert.deepEqual(s.entries(2, 41, Infinity).map((e) => e.index), range(2, 40));
     assert.deepEqual(Buffer.from(s.entries(17, 18, 0)[0]!.data), Buffer.from(payload(7, 17, 1)));
     await engine.close();
-    engine = await StorageEngine.open(dir.path);
+    engine = await store.open();
     s = engine.range(7);
     assert.equal(s.firstIndex(), 2);
     assert.equal(s.lastIndex(), 40);
@@ -49,14 +49,14 @@ test('appended entries and hard state are readable once durable, and after a res
     assert.deepEqual(s.entries(2, 41, Infinity).map((e) => Buffer.from(e.data)), entries(7, 2, 40, 1).map((e) => Buffer.from(e.data)));
     await engine.close();
   } finally {
-    dir.remove();
+    store.remove();
   }
 });
 
-test('a conflicting append truncates the old suffix: on disk, in the cache and after a restart', async () => {
-  const dir = tempDir();
+engineTest('a conflicting append truncates the old suffix: on disk, in the cache and after a restart', async (kind) => {
+  const store = kind.newStore();
   try {
-    let engine = await StorageEngine.open(dir.path);
+    let engine = await store.open();
     await engine.createRange({ descriptor: descriptor(3, '', ''), confState: confState() });
     await engine.persistReady(3, ready({ entries: entries(3, 2, 20, 1) }));
     await engine.persistReady(3, ready({ entries: entries(3, 10, 12, 2), hardState: { term: 2, vote: 0, commit: 9 } }));
@@ -66,17 +66,17 @@ test('a conflicting append truncates the old suffix: on disk, in the cache and a
     assert.throws(() => s.entries(2, 14, Infinity), UnavailableError);
     assert.deepEqual(diskIndexes(engine, 3), range(2, 12));
     await engine.close();
-    engine = await StorageEngine.open(dir.path);
+    engine = await store.open();
     assert.equal(engine.range(3).lastIndex(), 12);
     assert.equal(engine.range(3).term(12), 2);
     await engine.close();
   } finally {
-    dir.remove();
+    store.remove();
   }
 });
 
-test('pipelined Readies: a truncation submitted before the previous append is durable still removes its suffix', async () => {
-  await withEngine(async (engine) => {
+engineTest('pipelined Readies: a truncation submitted before the previous append is durable still removes its suffix', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await engine.createRange({ descriptor: descriptor(4, '', ''), confState: confState() });
     const a = engine.persistReady(4, ready({ entries: entries(4, 2, 30, 1) }));
     const b = engine.persistReady(4, ready({ entries: entries(4, 20, 22, 3) }));
@@ -90,10 +90,10 @@ test('pipelined Readies: a truncation submitted before the previous append is du
   });
 });
 
-test('compaction: the truncated state moves at once, compacted entries are deleted in the background', async () => {
-  const dir = tempDir();
+engineTest('compaction: the truncated state moves at once, compacted entries are deleted in the background', async (kind) => {
+  const store = kind.newStore();
   try {
-    let engine = await StorageEngine.open(dir.path);
+    let engine = await store.open();
     await engine.createRange({ descriptor: descriptor(5, 'a', 'z'), confState: confState() });
     await engine.persistReady(5, ready({ entries: entries(5, 2, 50, 1), hardState: { term: 1, vote: 1, commit: 50 } }));
     engine.apply(5, { puts: [[Buffer.from('k'), Buffer.from('v')]], applied: { index: 30, term: 1 } });
@@ -108,17 +108,17 @@ test('compaction: the truncated state moves at once, compacted entries are delet
     assert.deepEqual(diskIndexes(engine, 5), range(26, 50));
     await assert.rejects(engine.compactLog(5, 31), /beyond the applied index 30/);
     await engine.close();
-    engine = await StorageEngine.open(dir.path);
+    engine = await store.open();
     assert.equal(engine.range(5).firstIndex(), 26);
     assert.equal(engine.range(5).lastIndex(), 50);
     await engine.close();
   } finally {
-    dir.remove();
+    store.remove();
   }
 });
 
-test('cache coherence: entries evicted from the tail cache are read from RocksDB and agree, across overwrite and compaction', async () => {
-  await withEngine(async (engine) => {
+engineTest('cache coherence: entries evicted from the tail cache are read from RocksDB and agree, across overwrite and compaction', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await engine.createRange({ descriptor: descriptor(9, '', ''), confState: confState() });
     await engine.persistReady(9, ready({ entries: entries(9, 2, 100, 1, 100) }));
     const s = engine.range(9);
@@ -150,8 +150,8 @@ test('cache coherence: entries evicted from the tail cache are read from RocksDB
   }, { limits: { maxCachedEntries: 8 } });
 });
 
-test('the store-wide cache budget empties the least recently appended ranges first', async () => {
-  await withEngine(async (engine) => {
+engineTest('the store-wide cache budget empties the least recently appended ranges first', async (kind) => {
+  await kind.withEngine(async (engine) => {
     for (const r of [1, 2, 3]) await engine.createRange({ descriptor: descriptor(r, `${r}`, `${r}z`), confState: confState() });
     await engine.persistReady(1, ready({ entries: entries(1, 2, 11, 1, 1000) }));
     await engine.persistReady(2, ready({ entries: entries(2, 2, 11, 1, 1000) }));
@@ -164,8 +164,8 @@ test('the store-wide cache budget empties the least recently appended ranges fir
   }, { limits: { maxTotalCacheBytes: 25_000 } });
 });
 
-test('entries() honours maxBytes but always returns at least one entry', async () => {
-  await withEngine(async (engine) => {
+engineTest('entries() honours maxBytes but always returns at least one entry', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await engine.createRange({ descriptor: descriptor(2, '', ''), confState: confState() });
     await engine.persistReady(2, ready({ entries: entries(2, 2, 60, 1, 100) }));
     const size = entrySizeBytes(entries(2, 2, 2, 1, 100)[0]!);
@@ -178,8 +178,8 @@ test('entries() honours maxBytes but always returns at least one entry', async (
   }, { limits: { maxCachedEntries: 16 } });
 });
 
-test('an entry over maxEntryBytes refuses the whole Ready; nothing is written and other groups are unaffected', async () => {
-  await withEngine(async (engine) => {
+engineTest('an entry over maxEntryBytes refuses the whole Ready; nothing is written and other groups are unaffected', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await engine.createRange({ descriptor: descriptor(1, 'a', 'b'), confState: confState() });
     await engine.createRange({ descriptor: descriptor(2, 'b', 'c'), confState: confState() });
     const big = entries(1, 2, 3, 1, 64);
@@ -199,8 +199,8 @@ test('an entry over maxEntryBytes refuses the whole Ready; nothing is written an
   }, { limits: { maxEntryBytes: 1024 } });
 });
 
-test('writes for an unknown range are refused with UnknownRangeError', async () => {
-  await withEngine(async (engine) => {
+engineTest('writes for an unknown range are refused with UnknownRangeError', async (kind) => {
+  await kind.withEngine(async (engine) => {
     assert.throws(() => engine.range(42), (e: unknown) => e instanceof UnknownRangeError && e.rangeId === 42);
     await assert.rejects(engine.persistReady(42, ready({ entries: entries(42, 2, 3, 1) })), /persist ready: range 42 does not exist/);
     assert.throws(() => engine.apply(42, { applied: { index: 2, term: 1 } }), /apply: range 42 does not exist/);
@@ -209,8 +209,8 @@ test('writes for an unknown range are refused with UnknownRangeError', async () 
   });
 });
 
-test('an append that would leave a gap in the log is a programming error and is refused', async () => {
-  await withEngine(async (engine) => {
+engineTest('an append that would leave a gap in the log is a programming error and is refused', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await engine.createRange({ descriptor: descriptor(1, '', ''), confState: confState() });
     await assert.rejects(engine.persistReady(1, ready({ entries: entries(1, 5, 6, 1) })), /leaves a gap after 1/);
     await assert.rejects(engine.persistReady(1, ready({ entries: entries(1, 1, 2, 1) })), /at or below the truncated index 1/);

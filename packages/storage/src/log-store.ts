@@ -1,6 +1,6 @@
 // RangeLogStore: one range's durable raft state as the raft core reads it (RaftStorage),
 // plus the range's applied state and descriptor. Reads are synchronous: the log tail
-// comes from an in-memory cache, older entries from RocksDB (synchronous MultiGet/iterator).
+// comes from an in-memory cache, older entries from the Db (RocksDB: synchronous MultiGet/iterator).
 //
 // It reflects only what is durable: the persist path (persist-ready.ts) writes through the
 // log writer and calls the `onXxxDurable` methods once the write is fsynced, in order.
@@ -18,7 +18,7 @@ import { entryKey, parseEntryKey } from './keys.js';
 import { LogCache, type CacheBudget } from './log-cache.js';
 import type { StorageLimits } from './limits.js';
 import type { AppliedState, TruncatedState } from './records.js';
-import type { RocksDb } from './rocks.js';
+import type { Db } from './db.js';
 import { encodeSnapshotRef } from './snapshot-ref.js';
 
 /** Everything loaded for one range at open (or created for a new one). */
@@ -62,7 +62,7 @@ export class RangeLogStore implements RaftStorage {
   private readonly cache: LogCache;
   readonly stats: LogStoreStats = { cacheHits: 0, diskReads: 0 };
 
-  constructor(private readonly db: RocksDb, st: RangeState, limits: StorageLimits, budget: CacheBudget) {
+  constructor(private readonly db: Db, st: RangeState, limits: StorageLimits, budget: CacheBudget) {
     this.rangeId = st.rangeId;
     this.desc = st.descriptor;
     this.hs = { ...st.hardState };

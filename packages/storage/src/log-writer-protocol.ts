@@ -1,6 +1,8 @@
-// Messages between the LogWriter (main thread) and its worker. Requests are numbered from 1
-// in submission order; the worker writes them in that order and acknowledges "everything
-// up to id N is durable", so one small message answers a whole group commit.
+// How a LogWriter talks to whatever writes and syncs its requests (its backend: the
+// log-writer thread in production, a MemDisk in the simulation), and the messages between
+// them. Requests are numbered from 1 in submission order; the backend writes them in that
+// order and acknowledges "everything up to id N is durable", so one small message answers
+// a whole group commit.
 
 export interface WorkerInit {
   handle: bigint;
@@ -44,6 +46,60 @@ export interface FailedMsg {
 }
 
 export type FromWorker = ReadyMsg | DurableMsg | FailedMsg;
+
+/** Where a LogWriter's requests go. */
+export interface LogWriterBackend {
+  /** Hands over requests msg.firstId.. in order; msg.bytes belongs to the backend from now on. */
+  send(msg: WriteMsg): void;
+  /** Nothing more will be sent: resolves once the backend has stopped (it writes nothing more). */
+  stop(): Promise<void>;
+}
+
+/** What a backend reports to its LogWriter. */
+export interface LogWriterEvents {
+  message(m: FromWorker): void;
+  /** The backend broke (not a failed write: that is a FailedMsg); nothing more is written. */
+  error(e: Error): void;
+}
+
+/** Connects a LogWriter (its events) to a backend. */
+export type ConnectBackend = (events: LogWriterEvents) => LogWriterBackend;
+
+/** A request waiting in a backend: its id and encoded ops. */
+export interface PendingRequest {
+  id: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * Group commit: the requests `queue[head..end)` make the next sync batch: at most
+ * maxRequestsPerSync of them, and no more than maxSyncBatchBytes unless a single request is
+ * bigger (it then goes alone). At least one when any is queued.
+ */
+export function syncGroupEnd(queue: readonly PendingRequest[], head: number, maxRequestsPerSync: number, maxSyncBatchBytes: number): { end: number; bytes: number } {
+  let bytes = 0;
+  let end = head;
+  while (end < queue.length && end - head < maxRequestsPerSync) {
+    const size = queue[end]!.bytes.length;
+    if (end > head && bytes + size > maxSyncBatchBytes) break;
+    bytes += size;
+    end++;
+  }
+  return { end, bytes };
+}
+
+/** Splits a WriteMsg into its requests (views into msg.bytes). */
+export function requestsOf(m: WriteMsg): PendingRequest[] {
+  const all = new Uint8Array(m.bytes);
+  const out: PendingRequest[] = [];
+  let off = 0;
+  for (let i = 0; i < m.lens.length; i++) {
+    const len = m.lens[i]!;
+    out.push({ id: m.firstId + i, bytes: all.subarray(off, off + len) });
+    off += len;
+  }
+  return out;
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null;

@@ -1,6 +1,7 @@
-// The log-writer thread: the only place sync (fsync) writes happen. It receives numbered
-// requests, and each time it is free it writes everything that arrived meanwhile as one
-// WriteBatch with sync: true (group commit), then acknowledges the last id written.
+// The log-writer thread: the only place sync (fsync) writes happen in production. It
+// receives numbered requests, and each time it is free it writes everything that arrived
+// meanwhile as one WriteBatch with sync: true (group commit, see syncGroupEnd), then
+// acknowledges the last id written.
 //
 // Group commit falls out of the thread's own blocking: while `_writeSync` waits for the
 // fsync, new requests pile up in the message port; after it returns we yield once
@@ -10,36 +11,20 @@
 // process); on 'stop' the thread just lets its event loop end.
 import { parentPort, workerData } from 'node:worker_threads';
 import { RocksDb } from './rocks.js';
-import { isToWorker, type FromWorker, type WorkerInit, type WriteMsg } from './log-writer-protocol.js';
-
-interface Pending {
-  id: number;
-  bytes: Uint8Array;
-}
+import { isToWorker, requestsOf, syncGroupEnd, type FromWorker, type PendingRequest, type WorkerInit } from './log-writer-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('log-writer-worker must run as a worker thread');
 const init = workerData as WorkerInit;
 const db = await RocksDb.openByHandle(init.handle);
 
-const queue: Pending[] = [];
+const queue: PendingRequest[] = [];
 let head = 0;
 let scheduled = false;
 let failed = false;
 
 function send(m: FromWorker): void {
   port!.postMessage(m);
-}
-
-function enqueue(m: WriteMsg): void {
-  const all = new Uint8Array(m.bytes);
-  let off = 0;
-  for (let i = 0; i < m.lens.length; i++) {
-    const len = m.lens[i]!;
-    queue.push({ id: m.firstId + i, bytes: all.subarray(off, off + len) });
-    off += len;
-  }
-  schedule();
 }
 
 function schedule(): void {
@@ -52,17 +37,10 @@ function schedule(): void {
 function writeOnce(): void {
   scheduled = false;
   if (failed || head >= queue.length) return;
+  const { end, bytes } = syncGroupEnd(queue, head, init.maxRequestsPerSync, init.maxSyncBatchBytes);
   const parts: Uint8Array[] = [];
-  let bytes = 0;
-  let last = head;
-  while (last < queue.length && parts.length < init.maxRequestsPerSync) {
-    const p = queue[last]!;
-    if (parts.length > 0 && bytes + p.bytes.length > init.maxSyncBatchBytes) break;
-    parts.push(p.bytes);
-    bytes += p.bytes.length;
-    last++;
-  }
-  const upToId = queue[last - 1]!.id;
+  for (let i = head; i < end; i++) parts.push(queue[i]!.bytes);
+  const upToId = queue[end - 1]!.id;
   const t0 = process.hrtime.bigint();
   try {
     db.write(parts, { sync: true });
@@ -72,7 +50,7 @@ function writeOnce(): void {
     return;
   }
   const syncMicros = Number(process.hrtime.bigint() - t0) / 1000;
-  head = last;
+  head = end;
   if (head > 4096 && head * 2 > queue.length) {
     queue.splice(0, head);
     head = 0;
@@ -88,7 +66,8 @@ port.on('message', (m: unknown) => {
     port.close();
     return;
   }
-  enqueue(m);
+  for (const r of requestsOf(m)) queue.push(r);
+  schedule();
 });
 
 send({ t: 'ready' });

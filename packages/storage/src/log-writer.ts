@@ -1,20 +1,25 @@
-// LogWriter: the main-thread face of the log-writer worker. Callers (the raft scheduler,
+// LogWriter: where every sync write of the engine goes. Callers (the raft scheduler,
 // snapshot ingest, range lifecycle) submit write requests of encoded ops; each submit
 // resolves once its request is durable (fsynced). Requests are written and acknowledged
 // in submission order, so a group's Readies become durable in order.
+//
+// The queue, its bounds and the ordering are here; the writing and syncing is done by a
+// backend (log-writer-protocol.ts): the log-writer thread in production (LogWriter.start,
+// log-writer-thread.ts), a MemDisk with simulated fsync time in the in-memory engine
+// (mem-log-writer.ts). Both group-commit the same way (syncGroupEnd).
 //
 // Bounded: at most maxQueuedRequests / maxQueuedBytes are submitted and not yet durable.
 // Beyond that a request waits (in order) before it is sent; callers that await each submit
 // (or `whenWritable()`) therefore stop producing while the disk is slow.
 //
-//   const w = await LogWriter.start(db, limits);
+//   const w = await LogWriter.start(db, limits);     // or LogWriter.over(backend, limits)
 //   const ops = new WriteOps().put(ColumnFamily.Raft, key, value);
 //   await w.submit(ops);        // durable
 //   await w.close();            // after every submit settled; the DB may be closed then
-import { Worker } from 'node:worker_threads';
 import { LogWriterClosedError, RequestTooLargeError, invariant } from './errors.js';
 import type { StorageLimits } from './limits.js';
-import { isFromWorker, type FromWorker, type WorkerInit, type WriteMsg } from './log-writer-protocol.js';
+import type { ConnectBackend, FromWorker, LogWriterBackend, WriteMsg } from './log-writer-protocol.js';
+import { startLogWriterThread } from './log-writer-thread.js';
 import type { RocksDb } from './rocks.js';
 import type { WriteOps } from './write-ops.js';
 
@@ -22,7 +27,7 @@ interface Request {
   id: number;
   /** Encoded size, counted against maxQueuedBytes until durable. */
   size: number;
-  /** The ops; dropped once posted to the worker. */
+  /** The ops; dropped once handed to the backend. */
   bytes: Uint8Array;
   resolve: () => void;
   reject: (e: Error) => void;
@@ -35,7 +40,7 @@ export interface LogWriterStats {
   syncs: number;
   /** Encoded op bytes made durable. */
   bytes: number;
-  /** Sum and max of the worker's time inside one sync batch write, in microseconds. */
+  /** Sum and max of the backend's time inside one sync batch write (simulated time for a MemDisk), in microseconds. */
   syncMicrosTotal: number;
   syncMicrosMax: number;
   /** Submits that had to wait for queue space. */
@@ -46,14 +51,14 @@ export type LogWriterLimits = Pick<StorageLimits,
   'maxQueuedRequests' | 'maxQueuedBytes' | 'maxRequestBytes' | 'maxSyncBatchBytes' | 'maxRequestsPerSync'>;
 
 export class LogWriter {
-  private readonly worker: Worker;
+  private readonly backend: LogWriterBackend;
   private readonly limits: LogWriterLimits;
   private nextId = 1;
   /** Sent (or about to be sent) and not yet durable, in id order. */
   private inflight: Request[] = [];
   private inflightHead = 0;
   private inflightBytes = 0;
-  /** Admitted, not yet posted to the worker (flushed once per microtask). */
+  /** Admitted, not yet handed to the backend (flushed once per microtask). */
   private outgoing: Request[] = [];
   private flushScheduled = false;
   /** Over the queue limits: waiting for space, in order. */
@@ -63,51 +68,24 @@ export class LogWriter {
   private idleWaiters: (() => void)[] = [];
   private failure: Error | null = null;
   private closing = false;
-  private exited: Promise<void>;
+  private closed: Promise<void> | null = null;
   private readonly st: LogWriterStats = { requests: 0, syncs: 0, bytes: 0, syncMicrosTotal: 0, syncMicrosMax: 0, waits: 0 };
   /** Metrics hook: each sync batch's write + fsync time in microseconds, once it is durable. Must not throw. */
   onSync: ((syncMicros: number) => void) | null = null;
 
-  private constructor(worker: Worker, limits: LogWriterLimits) {
-    this.worker = worker;
+  private constructor(connect: ConnectBackend, limits: LogWriterLimits) {
     this.limits = limits;
-    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
-    worker.on('message', (m: unknown) => this.onMessage(m));
-    worker.on('error', (e: Error) => this.fail(e));
-    worker.on('exit', (code) => {
-      if (!this.closing) this.fail(new Error(`log-writer worker exited unexpectedly (code ${code})`));
-    });
+    this.backend = connect({ message: (m) => this.handle(m), error: (e) => this.fail(e) });
   }
 
-  /** Starts the worker thread on the DB's handle; resolves once it is ready. */
+  /** Starts the log-writer thread on the DB's handle; resolves once it is ready. */
   static async start(db: RocksDb, limits: LogWriterLimits): Promise<LogWriter> {
-    const init: WorkerInit = { handle: db.handle, maxRequestsPerSync: limits.maxRequestsPerSync, maxSyncBatchBytes: limits.maxSyncBatchBytes };
-    const worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: init });
-    await new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        worker.off('error', onErr);
-        worker.off('exit', onExit);
-        worker.off('message', onMsg);
-      };
-      const onMsg = (m: unknown): void => {
-        if (isFromWorker(m) && m.t === 'ready') {
-          done();
-          resolve();
-        }
-      };
-      const onErr = (e: Error): void => {
-        done();
-        reject(e);
-      };
-      const onExit = (code: number): void => {
-        done();
-        reject(new Error(`log-writer worker exited during start (code ${code})`));
-      };
-      worker.on('message', onMsg);
-      worker.on('error', onErr);
-      worker.on('exit', onExit);
-    });
-    return new LogWriter(worker, limits);
+    return new LogWriter(await startLogWriterThread(db, limits), limits);
+  }
+
+  /** A LogWriter over another backend (the in-memory engine's: mem-log-writer.ts). */
+  static over(connect: ConnectBackend, limits: LogWriterLimits): LogWriter {
+    return new LogWriter(connect, limits);
   }
 
   /**
@@ -171,7 +149,7 @@ export class LogWriter {
     }
   }
 
-  /** Posts every admitted request as one message: one copy into one transferred buffer. */
+  /** Hands every admitted request over as one message: one copy into one (transferred) buffer. */
   private flush(): void {
     this.flushScheduled = false;
     const reqs = this.outgoing;
@@ -190,15 +168,7 @@ export class LogWriter {
       reqs[i]!.bytes = EMPTY;
     }
     const msg: WriteMsg = { t: 'write', firstId: reqs[0]!.id, lens, bytes: all.buffer };
-    this.worker.postMessage(msg, [all.buffer]);
-  }
-
-  private onMessage(m: unknown): void {
-    if (!isFromWorker(m)) {
-      this.fail(new Error(`log writer: unexpected message from worker: ${JSON.stringify(m)}`));
-      return;
-    }
-    this.handle(m);
+    this.backend.send(msg);
   }
 
   private handle(m: FromWorker): void {
@@ -267,18 +237,20 @@ export class LogWriter {
   }
 
   /**
-   * Waits for every submitted request to settle, then stops the worker. The worker never
+   * Waits for every submitted request to settle, then stops the backend. The backend never
    * closes the shared DB; the owner may close it once this resolves.
    */
-  async close(): Promise<void> {
-    if (!this.closing) {
-      this.closing = true;
-      if (this.queuedRequests > 0 && this.failure === null) {
-        await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-      }
-      this.worker.postMessage({ t: 'stop' });
+  close(): Promise<void> {
+    this.closed ??= this.stop();
+    return this.closed;
+  }
+
+  private async stop(): Promise<void> {
+    this.closing = true;
+    if (this.queuedRequests > 0 && this.failure === null) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
-    await this.exited;
+    await this.backend.stop();
     invariant(this.queuedRequests === 0, 'log writer closed with requests pending');
   }
 

@@ -2,7 +2,6 @@
 // including a snapshot sent the documented way (the sender builds the data and tells raft
 // the meta it captured; the receiver stages it and persistReady ingests it).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import {
   ConfChangeTransition, ConfChangeType, EntryType, MessageType, Prng, RawNode, StateRole, decodeConfChange,
   type Entry, type Message,
@@ -10,7 +9,8 @@ import {
 import type { ApplyBatch } from './apply-writes.js';
 import { ColumnFamily } from './column-families.js';
 import { StorageEngine } from './engine.js';
-import { confState, descriptor, tempDir } from './testing/fixtures.js';
+import { confState, descriptor } from './testing/fixtures.js';
+import { engineTest } from './testing/engines.js';
 
 const RANGE = 1;
 
@@ -80,10 +80,10 @@ async function drive(peers: Map<number, Peer>, sender: Peer | null = null): Prom
   throw new Error('raft did not settle in 200 rounds');
 }
 
-test('a raft group on RangeLogStore elects, commits, applies, and restarts from its durable state', async () => {
-  const dir = tempDir();
+engineTest('a raft group on RangeLogStore elects, commits, applies, and restarts from its durable state', async (kind) => {
+  const store = kind.newStore();
   try {
-    let engine = await StorageEngine.open(dir.path);
+    let engine = await store.open();
     await engine.createRange({ descriptor: descriptor(RANGE, '', ''), confState: confState([1]) });
     let p: Peer = { id: 1, engine, node: newNode(1, engine) };
     const peers = new Map([[1, p]]);
@@ -99,7 +99,7 @@ test('a raft group on RangeLogStore elects, commits, applies, and restarts from 
     await engine.compactLog(RANGE, 30);
     await engine.close();
 
-    engine = await StorageEngine.open(dir.path);
+    engine = await store.open();
     p = { id: 1, engine, node: newNode(1, engine) };
     peers.set(1, p);
     const st2 = p.node.status();
@@ -114,15 +114,15 @@ test('a raft group on RangeLogStore elects, commits, applies, and restarts from 
     assert.equal(p.node.status().term, st.term + 1);
     await engine.close();
   } finally {
-    dir.remove();
+    store.remove();
   }
 });
 
-test('a new learner is caught up by a range snapshot built, streamed, staged and ingested through storage', async () => {
-  const d1 = tempDir();
-  const d2 = tempDir();
-  const e1 = await StorageEngine.open(d1.path, { limits: { maxSnapshotChunkBytes: 1024 } });
-  const e2 = await StorageEngine.open(d2.path);
+engineTest('a new learner is caught up by a range snapshot built, streamed, staged and ingested through storage', async (kind) => {
+  const d1 = kind.newStore();
+  const d2 = kind.newStore();
+  const e1 = await d1.open({ limits: { maxSnapshotChunkBytes: 1024 } });
+  const e2 = await d2.open();
   try {
     await e1.createRange({ descriptor: descriptor(RANGE, '', ''), confState: confState([1]) });
     const leader: Peer = { id: 1, engine: e1, node: newNode(1, e1) };

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { ColumnFamily } from './column-families.js';
 import { StorageEngine } from './engine.js';
 import { RangeExistsError, UnknownRangeError } from './errors.js';
 import { MAX_INDEX_EXCLUSIVE, entryKey } from './keys.js';
-import { confState, descriptor, entries, ready, tempDir, withEngine } from './testing/fixtures.js';
+import { confState, descriptor, entries, ready } from './testing/fixtures.js';
+import { engineTest } from './testing/engines.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -20,8 +20,8 @@ function count(engine: StorageEngine, cf: ColumnFamily, gte: Buffer, lt: Buffer)
   return engine.db.scan(cf, { gte, lt }).length;
 }
 
-test('destroying a removed replica: gone at once, log and data deleted in background batches, neighbours intact', async () => {
-  await withEngine(async (engine) => {
+engineTest('destroying a removed replica: gone at once, log and data deleted in background batches, neighbours intact', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await populated(engine, 1, 'a', 'b', 3000);
     await populated(engine, 2, 'b', 'c', 10);
     const { whenDeleted } = await engine.destroyRange(1, { clearData: true });
@@ -38,8 +38,8 @@ test('destroying a removed replica: gone at once, log and data deleted in backgr
   }, { limits: { deleteBatchKeys: 128 } });
 });
 
-test('destroying a merged-away range keeps its user keys (the left-hand range owns them now)', async () => {
-  await withEngine(async (engine) => {
+engineTest('destroying a merged-away range keeps its user keys (the left-hand range owns them now)', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await populated(engine, 1, 'a', 'b', 20);
     const { whenDeleted } = await engine.destroyRange(1, { clearData: false });
     await whenDeleted;
@@ -48,14 +48,14 @@ test('destroying a merged-away range keeps its user keys (the left-hand range ow
   });
 });
 
-test('a destroy interrupted by close resumes at the next open, and the range never reappears', async () => {
-  const dir = tempDir();
+engineTest('a destroy interrupted by close resumes at the next open, and the range never reappears', async (kind) => {
+  const store = kind.newStore();
   try {
-    let engine = await StorageEngine.open(dir.path, { limits: { deleteBatchKeys: 16 } });
+    let engine = await store.open({ limits: { deleteBatchKeys: 16 } });
     await populated(engine, 1, 'a', 'b', 2000);
     await engine.destroyRange(1, { clearData: true });
     await engine.close(); // stops the background deleter after at most one batch
-    engine = await StorageEngine.open(dir.path, { limits: { deleteBatchKeys: 16 } });
+    engine = await store.open({ limits: { deleteBatchKeys: 16 } });
     assert.equal(engine.hasRange(1), false);
     assert.equal(engine.openReport.destroysResumed, 1);
     await engine.drainBackground();
@@ -64,12 +64,12 @@ test('a destroy interrupted by close resumes at the next open, and the range nev
     await engine.createRange({ descriptor: descriptor(1, 'a', 'b'), confState: confState() });
     await engine.close();
   } finally {
-    dir.remove();
+    store.remove();
   }
 });
 
-test('creating a range twice is refused; ids must be positive', async () => {
-  await withEngine(async (engine) => {
+engineTest('creating a range twice is refused; ids must be positive', async (kind) => {
+  await kind.withEngine(async (engine) => {
     await engine.createRange({ rangeId: 5 });
     await assert.rejects(engine.createRange({ rangeId: 5 }), (e: unknown) => e instanceof RangeExistsError && e.rangeId === 5);
     await assert.rejects(engine.createRange({ rangeId: 0 }), RangeError);

@@ -9,9 +9,9 @@ import {
 import { DecodeError } from './errors.js';
 import { KeyPrefix, MAX_INDEX_EXCLUSIVE, entryKey, parseEntryKey, parseRangeKey, prefixSpan } from './keys.js';
 import type { RangeState } from './log-store.js';
-import type { RocksDb } from './rocks.js';
+import type { Db } from './db.js';
 
-function scanPrefix<T>(db: RocksDb, cf: ColumnFamily, prefix: KeyPrefix, decode: (v: Uint8Array) => T): Map<number, T> {
+function scanPrefix<T>(db: Db, cf: ColumnFamily, prefix: KeyPrefix, decode: (v: Uint8Array) => T): Map<number, T> {
   const out = new Map<number, T>();
   const cur = db.cursor(cf, prefixSpan(prefix), 1024);
   try {
@@ -23,14 +23,14 @@ function scanPrefix<T>(db: RocksDb, cf: ColumnFamily, prefix: KeyPrefix, decode:
 }
 
 /** The last log entry of a range, if any: [index, term]. */
-export function lastEntryOf(db: RocksDb, rangeId: number): [number, number] | null {
+export function lastEntryOf(db: Db, rangeId: number): [number, number] | null {
   const rows = db.scan(ColumnFamily.Raft, { gte: entryKey(rangeId, 0), lt: entryKey(rangeId, MAX_INDEX_EXCLUSIVE), reverse: true, limit: 1 });
   const kv = rows[0];
   if (kv === undefined) return null;
   return [parseEntryKey(kv.key).index, decodeEntryTerm(kv.value)];
 }
 
-export function loadRanges(db: RocksDb): RangeState[] {
+export function loadRanges(db: Db): RangeState[] {
   const applied = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.Applied, decodeAppliedState);
   const descs = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.Descriptor, decodeDescriptor);
   const confs = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.ConfState, decodeConfState);

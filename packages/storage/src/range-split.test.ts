@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { StorageEngine } from './engine.js';
 import { RangeExistsError } from './errors.js';
 import { RIGHT_INIT } from './range-split.js';
-import { confState, descriptor, entries, ready, tempDir, withEngine } from './testing/fixtures.js';
+import { confState, descriptor, entries, ready } from './testing/fixtures.js';
+import { engineTest } from './testing/engines.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 /** Keys as Buffers, so a descriptor read back from disk compares equal to one built here. */
@@ -26,10 +26,10 @@ async function leftRange(engine: StorageEngine): Promise<RangeDescriptor> {
   return d;
 }
 
-test('split: the left range is cut and the right range created with the same configuration, in one batch', async () => {
-  const dir = tempDir();
+engineTest('split: the left range is cut and the right range created with the same configuration, in one batch', async (kind) => {
+  const store = kind.newStore();
   try {
-    const engine = await StorageEngine.open(dir.path);
+    const engine = await store.open();
     const d = await leftRange(engine);
     const { left, right } = halves(d, 'k', 7);
     const rs = engine.splitRange(1, { left: { applied: { index: 10, term: 1 }, descriptor: left }, right, confState: confState() });
@@ -42,7 +42,7 @@ test('split: the left range is cut and the right range created with the same con
     // A later sync write makes the split durable; reopen and find both ranges.
     await engine.persistReady(7, ready({ entries: [], hardState: { term: 1, vote: 2, commit: 1 } }));
     await engine.close();
-    const again = await StorageEngine.open(dir.path);
+    const again = await store.open();
     try {
       assert.deepEqual(again.rangeIds(), [1, 7]);
       assert.deepEqual(plain(again.range(1).descriptor), plain(left));
@@ -52,12 +52,12 @@ test('split: the left range is cut and the right range created with the same con
       await again.close();
     }
   } finally {
-    dir.remove();
+    store.remove();
   }
 });
 
-test('split takes over an uninitialized right-hand replica and keeps its newest term and vote', async () => {
-  await withEngine(async (engine) => {
+engineTest('split takes over an uninitialized right-hand replica and keeps its newest term and vote', async (kind) => {
+  await kind.withEngine(async (engine) => {
     const d = await leftRange(engine);
     await engine.createRange({ rangeId: 7 });
     await engine.persistReady(7, ready({ entries: [], hardState: { term: 3, vote: 2, commit: 0 } }));
@@ -71,8 +71,8 @@ test('split takes over an uninitialized right-hand replica and keeps its newest 
   });
 });
 
-test('split refuses an initialized right range and halves that do not cover the span', async () => {
-  await withEngine(async (engine) => {
+engineTest('split refuses an initialized right range and halves that do not cover the span', async (kind) => {
+  await kind.withEngine(async (engine) => {
     const d = await leftRange(engine);
     await engine.createRange({ descriptor: descriptor(7, 'z', ''), confState: confState() });
     const { left, right } = halves(d, 'k', 7);
@@ -84,15 +84,15 @@ test('split refuses an initialized right range and halves that do not cover the 
   });
 });
 
-test('id allocator: ids are unique across reopen, blocks are durable before use, the space is bounded', async () => {
-  const dir = tempDir();
+engineTest('id allocator: ids are unique across reopen, blocks are durable before use, the space is bounded', async (kind) => {
+  const store = kind.newStore();
   try {
-    let engine = await StorageEngine.open(dir.path);
+    let engine = await store.open();
     let ids = engine.idAllocator('range', { first: 100, limit: 110, blockSize: 4 });
     const got = await Promise.all([ids.allocate(), ids.allocate(), ids.allocate()]);
     assert.deepEqual(got, [100, 101, 102]);
     await engine.close();
-    engine = await StorageEngine.open(dir.path);
+    engine = await store.open();
     ids = engine.idAllocator('range', { first: 100, limit: 110, blockSize: 4 });
     const more: number[] = [];
     for (let i = 0; i < 6; i++) more.push(await ids.allocate());
@@ -101,6 +101,6 @@ test('id allocator: ids are unique across reopen, blocks are durable before use,
     assert.throws(() => engine.idAllocator('Bad Name', { first: 1, limit: 2, blockSize: 1 }), /lowercase/);
     await engine.close();
   } finally {
-    dir.remove();
+    store.remove();
   }
 });

@@ -1,29 +1,17 @@
-// A small typed face over @nxtedition/rocksdb: open with our column families, synchronous
-// point reads and scans, cursors over a consistent view, and batch writes of encoded ops.
-// Everything here runs on the calling thread; `write(..., { sync: true })` blocks it for
-// an fsync, which is why only the log-writer worker does sync writes.
+// A small typed face over @nxtedition/rocksdb (the production Db, see db.ts): open with our
+// column families, synchronous point reads and scans, cursors over a consistent view, and
+// batch writes of encoded ops. Everything here runs on the calling thread;
+// `write(..., { sync: true })` blocks it for an fsync, which is why only the log-writer
+// worker does sync writes.
 import { RocksLevel, type RocksChainedBatch, type RocksColumn, type RocksIteratorOptions } from '@nxtedition/rocksdb';
 import { COLUMN_FAMILY_NAMES, ColumnFamily } from './column-families.js';
+import type { BatchWriter, Cursor, Db, KeyValue, SpanOptions } from './db.js';
 import { invariant } from './errors.js';
 import { forEachOp, type WriteOps } from './write-ops.js';
 
-export interface KeyValue {
-  key: Buffer;
-  value: Buffer;
-}
-
-export interface SpanOptions {
-  /** Inclusive lower bound. */
-  gte: Buffer;
-  /** Exclusive upper bound; omitted = no bound. */
-  lt?: Buffer;
-  reverse?: boolean;
-  limit?: number;
-}
-
 const BUFFERS = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
 
-export class RocksDb {
+export class RocksDb implements Db {
   readonly #db: RocksLevel;
   readonly #cols: { column: RocksColumn }[];
   readonly #byHandle: boolean;
@@ -108,7 +96,7 @@ export class RocksDb {
    */
   cursor(cf: ColumnFamily, span: SpanOptions, blockRows = 256): Cursor {
     const it = this.#db.iterator(this.#iterOptions(cf, span));
-    return new Cursor(it, () => this.#db.detachResource(it), blockRows);
+    return new RocksCursor(it, () => this.#db.detachResource(it), blockRows);
   }
 
   #iterOptions(cf: ColumnFamily, span: SpanOptions): RocksIteratorOptions {
@@ -170,18 +158,13 @@ export class RocksDb {
   }
 }
 
-export interface BatchWriter {
-  put(cf: ColumnFamily, key: Buffer, value: Uint8Array): void;
-  del(cf: ColumnFamily, key: Buffer): void;
-}
-
 /** The binding's synchronous iterator calls a Cursor uses. */
 export interface NativeIterator {
   _nextvSync(size: number, options: object): { rows: (Buffer | undefined)[]; finished: boolean };
   _closeSync(): void;
 }
 
-export class Cursor {
+export class RocksCursor implements Cursor {
   private rows: (Buffer | undefined)[] = [];
   private pos = 0;
   private finished = false;

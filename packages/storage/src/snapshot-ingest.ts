@@ -12,7 +12,6 @@
 // pairs + the same meta). Step 4's fsync also makes steps 2-3 durable (WAL order).
 // Entries at or below the snapshot index are deleted afterwards in the background.
 import type { HardState } from '@rangekv/raft';
-import { readFile } from 'node:fs/promises';
 import { ColumnFamily } from './column-families.js';
 import {
   encodeAppliedState, encodeConfState, encodeDescriptor, encodeEntry, encodeHardState, encodeTruncatedState,
@@ -42,7 +41,7 @@ export class InjectedCrashError extends Error {
 export async function ingestStaged(
   ctx: EngineContext, stagingId: string, append: LogAppend = { entries: [], hardState: null }, faults: IngestFaults = {},
 ): Promise<void> {
-  const staged = await readStaged(ctx.stagingDir, stagingId);
+  const staged = await readStaged(ctx.staging, stagingId);
   const h = staged.header;
   const rangeId = h.descriptor.rangeId;
   const store = storeOf(ctx, rangeId, 'ingest snapshot');
@@ -87,7 +86,7 @@ async function runIngest(ctx: EngineContext, store: RangeLogStore, staged: Stage
   // 3. the staged pairs
   for (let seq = 0; seq < staged.chunkCount; seq++) {
     if (faults.failAfterChunks !== undefined && seq >= faults.failAfterChunks) throw new InjectedCrashError(`after ${seq} chunks of ${staged.stagingId}`);
-    const chunk = decodeSnapshotChunk(await readFile(chunkFile(staged.dir, seq)));
+    const chunk = decodeSnapshotChunk(await ctx.staging.fs.readFile(chunkFile(staged.dir, seq)));
     invariant(chunk.seq === seq && chunk.last === (seq === staged.chunkCount - 1), () => `staged ${staged.stagingId}: chunk ${seq} has seq ${chunk.seq}/last ${chunk.last}`);
     let i = 0;
     while (i < chunk.pairs.length) {
@@ -100,7 +99,7 @@ async function runIngest(ctx: EngineContext, store: RangeLogStore, staged: Stage
       ctx.db.writeBatch((b) => {
         for (let j = from; j < i; j++) b.put(ColumnFamily.Default, Buffer.from(chunk.pairs[j]![0]), chunk.pairs[j]![1]);
       }, { sync: false });
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => ctx.nextTurn(resolve));
     }
   }
   // 4. the meta, last, with the marker's removal
@@ -126,7 +125,7 @@ async function runIngest(ctx: EngineContext, store: RangeLogStore, staged: Stage
   store.onEntriesDurable(es);
   // Entries up to the snapshot are unreachable now; delete them in the background.
   void ctx.deleter.deleteSpan(ColumnFamily.Raft, entryKey(rangeId, Math.min(oldFirst, snapIndex)), entryKey(rangeId, snapIndex + 1)).catch(() => {});
-  await removeStaged(ctx.stagingDir, staged.stagingId);
+  await removeStaged(ctx.staging, staged.stagingId);
 }
 
 /** At open: re-runs every ingest a crash interrupted. Returns the staging ids still in use. */
@@ -136,7 +135,7 @@ export async function recoverIngests(ctx: EngineContext): Promise<number> {
     const rangeId = parseRangeKey(KeyPrefix.Ingest, kv.key);
     const stagingId = kv.value.toString('utf8');
     const store = storeOf(ctx, rangeId, 'recover snapshot ingest');
-    const staged = await readStaged(ctx.stagingDir, stagingId);
+    const staged = await readStaged(ctx.staging, stagingId);
     if (staged.header.descriptor.rangeId !== rangeId) throw new SnapshotError(`ingest marker of range ${rangeId} names a snapshot of range ${staged.header.descriptor.rangeId}`);
     store.busy = 'ingest';
     try {

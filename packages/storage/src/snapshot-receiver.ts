@@ -13,7 +13,7 @@ import { storeOf, type EngineContext } from './engine-context.js';
 import { SnapshotError } from './errors.js';
 import { decodeSnapshotChunk, decodeSnapshotHeader, type SnapshotHeader } from './snapshot-codec.js';
 import { encodeSnapshotRef } from './snapshot-ref.js';
-import { chunkFile, makeStagingDir, newStagingId, removeStaged, syncDir, writeDurably } from './snapshot-staging.js';
+import { chunkFile, makeStagingDir, removeStaged, type Staging } from './snapshot-staging.js';
 
 export interface StagedSnapshot {
   stagingId: string;
@@ -30,7 +30,7 @@ export class SnapshotReceiver {
   bytesReceived = 0;
 
   constructor(
-    private readonly stagingRoot: string,
+    private readonly staging: Staging,
     readonly stagingId: string,
     private readonly dir: string,
     readonly header: SnapshotHeader,
@@ -42,7 +42,7 @@ export class SnapshotReceiver {
     const chunk = decodeSnapshotChunk(bytes);
     if (this.sawLast) throw new SnapshotError(`staging ${this.stagingId}: chunk ${chunk.seq} after the last chunk`);
     if (chunk.seq !== this.nextSeq) throw new SnapshotError(`staging ${this.stagingId}: chunk ${chunk.seq} out of order (expected ${this.nextSeq})`);
-    await writeDurably(chunkFile(this.dir, chunk.seq), bytes);
+    await this.staging.fs.writeDurably(chunkFile(this.dir, chunk.seq), bytes);
     this.nextSeq++;
     this.sawLast = chunk.last;
     this.bytesReceived += bytes.length;
@@ -54,9 +54,9 @@ export class SnapshotReceiver {
     if (!this.sawLast) throw new SnapshotError(`staging ${this.stagingId}: incomplete: ${this.nextSeq} chunks and no last chunk`);
     const count = Buffer.alloc(4);
     count.writeUInt32BE(this.nextSeq);
-    await writeDurably(join(this.dir, 'complete'), count);
-    await syncDir(this.dir);
-    await syncDir(this.stagingRoot);
+    await this.staging.fs.writeDurably(join(this.dir, 'complete'), count);
+    await this.staging.fs.syncDir(this.dir);
+    await this.staging.fs.syncDir(this.staging.root);
     this.closed = true;
     const h = this.header;
     const meta: SnapshotMeta = { index: h.applied.index, term: h.applied.term, confState: h.confState };
@@ -68,7 +68,7 @@ export class SnapshotReceiver {
 
   async abort(): Promise<void> {
     this.closed = true;
-    await removeStaged(this.stagingRoot, this.stagingId);
+    await removeStaged(this.staging, this.stagingId);
   }
 }
 
@@ -76,8 +76,7 @@ export class SnapshotReceiver {
 export async function receiveSnapshot(ctx: EngineContext, headerBytes: Uint8Array): Promise<SnapshotReceiver> {
   const header = decodeSnapshotHeader(headerBytes);
   storeOf(ctx, header.descriptor.rangeId, 'receive snapshot');
-  const stagingId = newStagingId(header);
-  const dir = await makeStagingDir(ctx.stagingDir, stagingId);
-  await writeDurably(join(dir, 'header'), headerBytes);
-  return new SnapshotReceiver(ctx.stagingDir, stagingId, dir, header);
+  const { stagingId, dir } = await makeStagingDir(ctx.staging, header);
+  await ctx.staging.fs.writeDurably(join(dir, 'header'), headerBytes);
+  return new SnapshotReceiver(ctx.staging, stagingId, dir, header);
 }

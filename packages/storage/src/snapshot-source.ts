@@ -17,7 +17,7 @@ import { decodeAppliedState, decodeConfState, decodeDescriptor } from './encodin
 import { storeOf, type EngineContext } from './engine-context.js';
 import { SnapshotError, StorageError } from './errors.js';
 import { KeyPrefix, rangeKey } from './keys.js';
-import type { Cursor } from './rocks.js';
+import type { Cursor } from './db.js';
 import { ChunkBuilder, encodeSnapshotHeader, type SnapshotHeader } from './snapshot-codec.js';
 
 const MAX_VIEW_ATTEMPTS = 8;

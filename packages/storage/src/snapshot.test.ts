@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Ready } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
 import { StorageEngine } from './engine.js';
@@ -10,13 +7,14 @@ import { MAX_INDEX_EXCLUSIVE, entryKey } from './keys.js';
 import { decodeSnapshotChunk } from './snapshot-codec.js';
 import { decodeSnapshotRef } from './snapshot-ref.js';
 import { InjectedCrashError } from './snapshot-ingest.js';
-import { confState, descriptor, entries, ready, tempDir } from './testing/fixtures.js';
+import { confState, descriptor, entries, ready } from './testing/fixtures.js';
+import { engineTest, type TestStore } from './testing/engines.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
 /** A sender store with range 1 over [k, p) holding `n` keys, applied at index 20 term 2. */
-async function sender(dir: string, n: number, valueBytes = 100): Promise<StorageEngine> {
-  const e = await StorageEngine.open(dir, { limits: { maxSnapshotChunkBytes: 4096 } });
+async function sender(store: TestStore, n: number, valueBytes = 100): Promise<StorageEngine> {
+  const e = await store.open({ limits: { maxSnapshotChunkBytes: 4096 } });
   await e.createRange({ descriptor: descriptor(1, 'k', 'p'), confState: confState([1, 2, 3]) });
   await e.persistReady(1, ready({ entries: entries(1, 2, 25, 2), hardState: { term: 2, vote: 1, commit: 25 } }));
   const puts: [Buffer, Buffer][] = [];
@@ -44,11 +42,11 @@ async function transfer(src: StorageEngine, dst: StorageEngine, rangeId: number)
   return { staged: await rx.finish(), chunks };
 }
 
-test('snapshot round trip: the receiver ends with the sender\'s span, meta and a log reset to the snapshot', async () => {
-  const d1 = tempDir();
-  const d2 = tempDir();
-  const src = await sender(d1.path, 300);
-  const dst = await StorageEngine.open(d2.path);
+engineTest('snapshot round trip: the receiver ends with the sender\'s span, meta and a log reset to the snapshot', async (kind) => {
+  const d1 = kind.newStore();
+  const d2 = kind.newStore();
+  const src = await sender(d1, 300);
+  const dst = await d2.open();
   try {
     await dst.createRange({ rangeId: 1 });
     // Junk inside the span is cleared; keys outside it are untouched.
@@ -76,9 +74,9 @@ test('snapshot round trip: the receiver ends with the sender\'s span, meta and a
     assert.deepEqual(s.hardState, { term: 2, vote: 0, commit: 20 });
     assert.equal(Buffer.from(s.descriptor!.startKey).toString(), 'k');
     assert.deepEqual(s.snapshot()?.meta, staged.meta);
-    assert.deepEqual(readdirSync(join(d2.path, 'snapshots')), [], 'staging removed after ingest');
+    assert.deepEqual(await d2.stagingNames(), [], 'staging removed after ingest');
     await dst.close();
-    const again = await StorageEngine.open(d2.path);
+    const again = await d2.open();
     assert.deepEqual(again.range(1).applied, { index: 20, term: 2 });
     assert.deepEqual(spanRows(again, 'k', 'p'), spanRows(src, 'k', 'p'));
     await again.close();
@@ -90,9 +88,9 @@ test('snapshot round trip: the receiver ends with the sender\'s span, meta and a
   }
 });
 
-test('a snapshot is a consistent view: applies after the source was opened do not leak into it', async () => {
-  const d1 = tempDir();
-  const src = await sender(d1.path, 50);
+engineTest('a snapshot is a consistent view: applies after the source was opened do not leak into it', async (kind) => {
+  const d1 = kind.newStore();
+  const src = await sender(d1, 50);
   try {
     const s = src.snapshotSource(1);
     src.apply(1, { puts: [[b('k00000'), b('new')], [b('kzzz'), b('new')]], applied: { index: 25, term: 2 } });
@@ -111,11 +109,11 @@ test('a snapshot is a consistent view: applies after the source was opened do no
   }
 });
 
-test('the receiver refuses corrupt, out-of-order, missing and extra chunks', async () => {
-  const d1 = tempDir();
-  const d2 = tempDir();
-  const src = await sender(d1.path, 100);
-  const dst = await StorageEngine.open(d2.path);
+engineTest('the receiver refuses corrupt, out-of-order, missing and extra chunks', async (kind) => {
+  const d1 = kind.newStore();
+  const d2 = kind.newStore();
+  const src = await sender(d1, 100);
+  const dst = await d2.open();
   try {
     await dst.createRange({ rangeId: 1 });
     const s = src.snapshotSource(1);
@@ -134,7 +132,7 @@ test('the receiver refuses corrupt, out-of-order, missing and extra chunks', asy
     for (const c of chunks) await rx.addChunk(c);
     await assert.rejects(rx.addChunk(chunks[0]!), /after the last chunk/);
     await rx.abort();
-    assert.deepEqual(readdirSync(join(d2.path, 'snapshots')), []);
+    assert.deepEqual(await d2.stagingNames(), []);
     await assert.rejects(dst.receiveSnapshot(header.subarray(0, 5)), /snapshot header/);
   } finally {
     await src.close();
@@ -144,11 +142,11 @@ test('the receiver refuses corrupt, out-of-order, missing and extra chunks', asy
   }
 });
 
-test('a snapshot whose span overlaps another range on the receiver is dropped (unseen split)', async () => {
-  const d1 = tempDir();
-  const d2 = tempDir();
-  const src = await sender(d1.path, 10);
-  const dst = await StorageEngine.open(d2.path);
+engineTest('a snapshot whose span overlaps another range on the receiver is dropped (unseen split)', async (kind) => {
+  const d1 = kind.newStore();
+  const d2 = kind.newStore();
+  const src = await sender(d1, 10);
+  const dst = await d2.open();
   try {
     await dst.createRange({ rangeId: 1 });
     await dst.createRange({ descriptor: descriptor(9, 'm', 'n'), confState: confState() });
@@ -163,11 +161,11 @@ test('a snapshot whose span overlaps another range on the receiver is dropped (u
   }
 });
 
-test('a crash in the middle of an ingest is finished at the next open from the staged chunks', async () => {
-  const d1 = tempDir();
-  const d2 = tempDir();
-  const src = await sender(d1.path, 400);
-  let dst = await StorageEngine.open(d2.path);
+engineTest('a crash in the middle of an ingest is finished at the next open from the staged chunks', async (kind) => {
+  const d1 = kind.newStore();
+  const d2 = kind.newStore();
+  const src = await sender(d1, 400);
+  let dst = await d2.open();
   try {
     await dst.createRange({ rangeId: 1 });
     await dst.persistReady(1, ready({ entries: entries(1, 1, 30, 1), hardState: { term: 1, vote: 2, commit: 0 } }));
@@ -176,7 +174,7 @@ test('a crash in the middle of an ingest is finished at the next open from the s
     await assert.rejects(dst.ingestSnapshot(staged, { failAfterChunks: 3 }), InjectedCrashError);
     await dst.close();
     // Half-applied: the marker is set, some data written, the meta still the old one.
-    dst = await StorageEngine.open(d2.path);
+    dst = await d2.open();
     assert.equal(dst.openReport.ingestsRecovered, 1);
     const s = dst.range(1);
     assert.deepEqual(s.applied, { index: 20, term: 2 });
@@ -186,9 +184,9 @@ test('a crash in the middle of an ingest is finished at the next open from the s
     await dst.drainBackground();
     const log = dst.db.scan(ColumnFamily.Raft, { gte: entryKey(1, 0), lt: entryKey(1, MAX_INDEX_EXCLUSIVE) });
     assert.equal(log.length, 0, 'the old log is gone: stale entries after the snapshot in the final batch, the rest in the background');
-    assert.deepEqual(readdirSync(join(d2.path, 'snapshots')), []);
+    assert.deepEqual(await d2.stagingNames(), []);
     await dst.close();
-    dst = await StorageEngine.open(d2.path);
+    dst = await d2.open();
     assert.equal(dst.openReport.ingestsRecovered, 0, 'recovery is done once');
   } finally {
     await src.close();
@@ -198,11 +196,11 @@ test('a crash in the middle of an ingest is finished at the next open from the s
   }
 });
 
-test('persistReady installs a Ready\'s staged snapshot together with the entries after it', async () => {
-  const d1 = tempDir();
-  const d2 = tempDir();
-  const src = await sender(d1.path, 20);
-  const dst = await StorageEngine.open(d2.path);
+engineTest('persistReady installs a Ready\'s staged snapshot together with the entries after it', async (kind) => {
+  const d1 = kind.newStore();
+  const d2 = kind.newStore();
+  const src = await sender(d1, 20);
+  const dst = await d2.open();
   try {
     await dst.createRange({ rangeId: 1 });
     const { staged } = await transfer(src, dst, 1);

@@ -1,13 +1,14 @@
 // The on-disk format check. Before RocksDB is opened we compare the column families the
 // directory holds (from RocksDB's latest OPTIONS-* file) with ours: the binding always
 // creates missing column families, so opening first would silently "repair" a damaged
-// store. After opening, the format version in `meta` must be one this build reads.
+// store (a MemDisk states its column families; the same comparison applies). After
+// opening, the format version in `meta` must be one this build reads.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { COLUMN_FAMILY_NAMES, ColumnFamily } from './column-families.js';
 import { ColumnFamilyMismatchError, FormatVersionError } from './errors.js';
 import { FORMAT_VERSION_KEY } from './keys.js';
-import type { RocksDb } from './rocks.js';
+import type { Db } from './db.js';
 
 /** The layout this build writes and reads (keys.ts + encoding.ts). */
 export const FORMAT_VERSION = 1;
@@ -35,9 +36,14 @@ export function listColumnFamilies(dbDir: string): string[] | null {
 export function checkColumnFamilies(dbDir: string): void {
   const found = listColumnFamilies(dbDir);
   if (found === null) return; // no OPTIONS file: RocksDB will complain itself if unopenable
+  checkColumnFamilyNames(dbDir, found);
+}
+
+/** Throws ColumnFamilyMismatchError unless `found` (the column families of `where`) are exactly ours. */
+export function checkColumnFamilyNames(where: string, found: readonly string[]): void {
   const missing = COLUMN_FAMILY_NAMES.filter((n) => !found.includes(n));
   const unexpected = found.filter((n) => !COLUMN_FAMILY_NAMES.includes(n));
-  if (missing.length > 0 || unexpected.length > 0) throw new ColumnFamilyMismatchError(dbDir, missing, unexpected);
+  if (missing.length > 0 || unexpected.length > 0) throw new ColumnFamilyMismatchError(where, missing, unexpected);
 }
 
 export function encodeFormatVersion(v: number): Buffer {
@@ -47,7 +53,7 @@ export function encodeFormatVersion(v: number): Buffer {
 }
 
 /** Reads the stored format version; null if absent. A malformed value counts as unknown. */
-export function readFormatVersion(db: RocksDb): number | null {
+export function readFormatVersion(db: Db): number | null {
   const v = db.get(ColumnFamily.Meta, FORMAT_VERSION_KEY);
   if (v === undefined) return null;
   return v.length === 4 ? v.readUInt32BE(0) : -1;
@@ -58,7 +64,7 @@ export function readFormatVersion(db: RocksDb): number | null {
  * new (no version and nothing in `raft` or `meta`, e.g. a crash right after creation): the
  * caller stamps FORMAT_VERSION (through the log writer, like every sync write).
  */
-export function checkFormat(db: RocksDb, dbDir: string): boolean {
+export function checkFormat(db: Db, dbDir: string): boolean {
   const found = readFormatVersion(db);
   if (found === null) {
     const all = { gte: Buffer.alloc(0) };

@@ -112,7 +112,7 @@ export class PoolKvApplier implements KvApplier {
   private constructor(private readonly engine: StorageEngine, limits: Partial<ApplyPoolLimits>) {
     const l = resolveApplyPoolLimits(limits);
     this.limits = l;
-    const init: ApplyWorkerInit = { handle: engine.db.handle };
+    const init: ApplyWorkerInit = { handle: engine.nativeDbHandle() };
     this.pool = new Piscina<ApplyTask, ApplyTaskResult>({
       filename: WORKER_URL.href, name: 'applyTask', workerData: init,
       minThreads: l.threads, maxThreads: l.threads, concurrentTasksPerWorker: 1, recordTiming: false,

@@ -15,13 +15,13 @@
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { encodeApplyWrites, RocksDb } from '@rangekv/storage';
 import { decodeApplyTask, encodePartResults, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit, type ApplyWorkerReady } from './apply-task.js';
-import { rocksKvReader, runKvEntries, type KvApplyOutput } from './kv-state-machine.js';
+import { dbKvReader, runKvEntries, type KvApplyOutput } from './kv-state-machine.js';
 import { EntryApplyError } from '@rangekv/multiraft';
 
 const init = workerData as ApplyWorkerInit;
 if (parentPort === null || typeof init?.handle !== 'bigint') throw new Error('apply-worker must run as a piscina thread with ApplyWorkerInit data');
 const db = await RocksDb.openByHandle(init.handle);
-const reader = rocksKvReader(db);
+const reader = dbKvReader(db);
 const ready: ApplyWorkerReady = { applyWorkerReady: threadId };
 parentPort.postMessage(ready);
 

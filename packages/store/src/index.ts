@@ -8,7 +8,7 @@ export { KvService, type KvStoreContext } from './kv-service.js';
 export { KvStore, type KvStoreOptions, type KvStoreEvents } from './kv-store.js';
 export { addKvService, toServiceError } from './kv-grpc.js';
 export {
-  applyKvEntries, runKvEntries, rocksKvReader, type KvResult, type KvReader, type KvApplyExtra, type KvApplyOutput,
+  applyKvEntries, runKvEntries, dbKvReader, type KvResult, type KvReader, type KvApplyExtra, type KvApplyOutput,
 } from './kv-state-machine.js';
 export { InlineKvApplier, type KvApplier } from './kv-applier.js';
 export {

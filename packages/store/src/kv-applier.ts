@@ -19,7 +19,7 @@
 // own work on the main thread, then `await applier.apply(id, newDesc, after)`.
 import type { RangeDescriptor } from '@rangekv/proto';
 import type { StorageEngine } from '@rangekv/storage';
-import { rocksKvReader, runKvEntries, type KvApplyExtra, type KvResult } from './kv-state-machine.js';
+import { dbKvReader, runKvEntries, type KvApplyExtra, type KvResult } from './kv-state-machine.js';
 import type { ApplyEntry } from '@rangekv/multiraft';
 
 export interface KvApplier {
@@ -39,7 +39,7 @@ export class InlineKvApplier implements KvApplier {
   apply(rangeId: number, desc: RangeDescriptor, entries: readonly ApplyEntry[], extra: KvApplyExtra = {}): Promise<KvResult[]> {
     if (entries.length === 0) return Promise.resolve([]);
     try {
-      const out = runKvEntries(rocksKvReader(this.engine.db), desc, entries, extra);
+      const out = runKvEntries(dbKvReader(this.engine.db), desc, entries, extra);
       this.engine.apply(rangeId, out.batch);
       return Promise.resolve(out.results);
     } catch (e) {

@@ -20,7 +20,7 @@
 // and let replicas diverge, or stop every other range of the store.
 import { EntryType, type ConfState } from '@rangekv/raft';
 import type { RangeDescriptor } from '@rangekv/proto';
-import { ColumnFamily, keyInSpan, type ApplyBatch, type RocksDb, type StorageEngine } from '@rangekv/storage';
+import { ColumnFamily, keyInSpan, type ApplyBatch, type Db, type StorageEngine } from '@rangekv/storage';
 import { decodeKvCommand, KvCommandDecodeError, KvCommandType, type KvCommand } from './kv-command.js';
 import { EntryApplyError, type ApplyEntry } from '@rangekv/multiraft';
 
@@ -56,8 +56,8 @@ export interface KvReader {
   forEachKey(start: Uint8Array, end: Uint8Array, visit: (key: Uint8Array) => void): void;
 }
 
-/** A KvReader over the `default` column family of a RocksDb (the engine's or a worker's handle-opened one). */
-export function rocksKvReader(db: RocksDb): KvReader {
+/** A KvReader over the `default` column family of a Db (the engine's, or a worker's handle-opened RocksDb). */
+export function dbKvReader(db: Db): KvReader {
   return {
     get: (key) => db.get(ColumnFamily.Default, buf(key)),
     forEachKey: (start, end, visit) => {
@@ -225,7 +225,7 @@ export function applyKvEntries(engine: StorageEngine, rangeId: number, entries: 
   if (entries.length === 0) return [];
   const desc = engine.range(rangeId).descriptor;
   if (desc === null) throw new Error(`range ${rangeId}: apply on an uninitialized range`);
-  const out = runKvEntries(rocksKvReader(engine.db), desc, entries, extra);
+  const out = runKvEntries(dbKvReader(engine.db), desc, entries, extra);
   engine.apply(rangeId, out.batch);
   return out.results;
 }
