@@ -1,7 +1,7 @@
 // Public API of @rangekv/raft.
 export * from './types.js';
 export type { RaftConfig } from './config.js';
-export { RawNode, type RaftStatus, type ProgressStatus } from './rawnode.js';
+export { RawNode, type RaftStatus, type BasicStatus, type ProgressStatus } from './rawnode.js';
 export { MemoryStorage, CompactedError, UnavailableError, emptyConfState, BOOTSTRAP_INDEX, type RaftStorage } from './storage.js';
 export { Prng } from './prng.js';
 export { emptyMessage, describeMessage, messageTypeName } from './message.js';

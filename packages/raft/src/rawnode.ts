@@ -49,6 +49,13 @@ export interface RaftStatus {
   progress: Map<NodeId, ProgressStatus> | null;
 }
 
+export interface BasicStatus {
+  term: number;
+  commit: number;
+  role: StateRole;
+  lead: NodeId;
+}
+
 export class RawNode {
   private readonly r: Raft;
   private prevHard: HardState;
@@ -255,6 +262,12 @@ export class RawNode {
       const res = propose(r, [{ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(LEAVE_JOINT) }]);
       r.trace(() => res.ok ? `proposed leaving the joint configuration at ${res.index}` : `auto-leave deferred: ${res.detail}`);
     }
+  }
+
+  /** Term, commit, role and leader without the progress map and configuration status() builds (hot paths, simulation checks). */
+  basicStatus(): BasicStatus {
+    const r = this.r;
+    return { term: r.term, commit: r.log.committed, role: r.role, lead: r.lead };
   }
 
   status(): RaftStatus {

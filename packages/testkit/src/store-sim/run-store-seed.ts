@@ -1,0 +1,250 @@
+// One seed of the whole-store simulation: four simulated stores (the real RaftHost and
+// KvStore on a simulated disk and network), two ranges on stores 1-3 to begin with,
+// clients writing and reading, and a fault schedule drawn from the seed: store crashes
+// that lose what was not durable, pauses, partitions (both ways and one way), slow disks,
+// lost messages; splits, leadership transfers, replicas added (learner, promote) and
+// removed during the faults; logs compacted early so snapshots flow.
+//
+//   safety:    clients + faults for safetyMs; invariants after every event
+//   heal:      every store up, links whole, disks fast, nothing lost
+//   liveness:  within livenessMs a write to every key (so every range) completes
+//   check:     the client history is linearizable, key by key
+//
+// runStoreSeed(seed) is a pure function of the seed: the same seed replays the same run.
+import { Prng } from '@rangekv/raft';
+import { ReplicaRole, metapb, type RangeDescriptor } from '@rangekv/proto';
+import { checkKvHistory } from '../check/kv-check.js';
+import { InvariantChecker } from './invariants.js';
+import { SimClients } from './sim-clients.js';
+import { SimNetwork } from './sim-network.js';
+import { SimStore } from './sim-store.js';
+import { SimWorld } from './world.js';
+
+export interface StoreSeedOptions {
+  seed: number;
+  /** Length of the fault phase, simulated ms. */
+  safetyMs?: number;
+  /** Bound on recovery after healing, simulated ms. */
+  livenessMs?: number;
+  /** One line per fault, admin action and client op outcome. */
+  trace?: (line: string) => void;
+}
+
+export interface StoreSeedResult {
+  seed: number;
+  ok: boolean;
+  /** What failed (an invariant, liveness, linearizability), or null. */
+  failure: string | null;
+  simMs: number;
+  events: number;
+  ops: { invoked: number; completed: number; unknown: number };
+  faults: number;
+  adminOps: number;
+  leaderElections: number;
+  snapshots: number;
+  splits: number;
+}
+
+const STORES = 4;
+const KEYS = Array.from({ length: 16 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+const SPLIT_KEYS = ['k02', 'k04', 'k06', 'k10', 'k12', 'k14'];
+const WORLD = 0;
+
+function initialRanges(): RangeDescriptor[] {
+  const replicas = [1, 2, 3].map((id) => ({ storeId: id, replicaId: id, role: ReplicaRole.Voter }));
+  const mid = Buffer.from('k08');
+  return [
+    { rangeId: 1, startKey: new Uint8Array(0), endKey: mid, epoch: { confVer: 1, version: 1 }, replicas },
+    { rangeId: 2, startKey: mid, endKey: new Uint8Array(0), epoch: { confVer: 1, version: 1 }, replicas: replicas.map((r) => ({ ...r })) },
+  ];
+}
+
+export async function runStoreSeed(o: StoreSeedOptions): Promise<StoreSeedResult> {
+  const prng = new Prng(o.seed);
+  const world = new SimWorld();
+  const trace = o.trace ?? (() => {});
+  const t = (line: string): void => trace(`${(world.now / 1000).toFixed(3).padStart(8)}s ${line}`);
+  const net = new SimNetwork(world, new Prng(prng.nextUint32()), { latencyMsMin: 1, latencyMsMax: 1 + prng.int(5), dropRate: 0 });
+  const tickMs = 10;
+  const stores: SimStore[] = [];
+  for (let id = 1; id <= STORES; id++) {
+    stores.push(new SimStore(id, world, net, new Prng(prng.nextUint32()), {
+      timing: { tickMs, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, leaseMarginTicks: 2, livenessIntervalMs: 50, livenessTimeoutMs: 400 },
+      syncMsMin: 1, syncMsMax: 1 + prng.int(4),
+      compactThresholdEntries: 20 + prng.int(80), compactKeepEntries: prng.int(10),
+    }));
+  }
+  const store = (id: number): SimStore => stores[id - 1]!;
+  const checker = new InvariantChecker();
+  const clients = new SimClients(world, new Prng(prng.nextUint32()), {
+    clients: 3 + prng.int(3), keys: KEYS, attemptTimeoutMs: 600, opTimeoutMs: 4_000, thinkMsMax: 20,
+  }, initialRanges());
+  clients.service = (id) => store(id)?.store?.kv ?? null;
+  const result: StoreSeedResult = {
+    seed: o.seed, ok: false, failure: null, simMs: 0, events: 0, ops: { invoked: 0, completed: 0, unknown: 0 },
+    faults: 0, adminOps: 0, leaderElections: 0, snapshots: 0, splits: 0,
+  };
+  const afterEach = (): void => checker.check(stores);
+  const safetyMs = o.safetyMs ?? 8_000;
+  const livenessMs = o.livenessMs ?? 15_000;
+  try {
+    for (const s of stores) if (s.id <= 3) await world.drive(s.bootstrap(initialRanges()));
+    for (const s of stores) await world.drive(s.start());
+    clients.start();
+    scheduleFaults(world, prng, stores, net, safetyMs, t, result);
+    await world.runUntil(safetyMs, afterEach);
+
+    // Heal: everything up and whole.
+    t('HEAL');
+    net.heal();
+    net.settings.dropRate = 0;
+    for (const s of stores) {
+      s.slowFactor = 1;
+      world.resume(s.id);
+      if (!s.running) {
+        t(`HEAL restart store ${s.id}`);
+        await world.drive(s.start(), afterEach);
+      }
+    }
+    t('HEAL done; writing every key');
+    const healedAt = world.now;
+    const pending = KEYS.map((k, i) => clients.one(100 + i, { kind: 'put', key: k, value: `live-${k}` }));
+    let done = 0;
+    const outcomes: (unknown)[] = [];
+    for (const p of pending) void p.then((r) => { outcomes.push(r); done++; });
+    while (done < pending.length && world.now < healedAt + livenessMs) await world.runUntil(world.now + 50, afterEach);
+    if (done < pending.length || outcomes.some((r) => r === null)) {
+      throw new Error(`liveness: ${outcomes.filter((r) => r !== null).length} of ${KEYS.length} writes completed within ${livenessMs} ms after healing`);
+    }
+    t('LIVENESS: every key written');
+    await world.drive(clients.stop(), afterEach);
+    await world.runUntil(world.now + 200, afterEach);
+    const lin = checkKvHistory(clients.history.ops());
+    if (lin.verdict === 'violation') throw new Error(`linearizability: key ${lin.key}: ${lin.explanation}`);
+    if (clients.problems.length > 0) throw new Error(`client saw: ${clients.problems[0]}`);
+    result.ok = true;
+  } catch (e) {
+    result.failure = e instanceof Error ? e.message : String(e);
+    t(`FAILED: ${result.failure}`);
+  } finally {
+    result.simMs = world.now;
+    result.events = world.steps;
+    result.ops = { invoked: clients.stats.invoked, completed: clients.stats.completed, unknown: clients.stats.unknown };
+    result.leaderElections = checker.leaderElections;
+    result.snapshots = net.stats.snapshots;
+    result.splits = checker.ranges().length - 2;
+  }
+  return result;
+}
+
+/** The leader store of `rangeId` now (by the stores' own state), or null. */
+function leaderOf(stores: readonly SimStore[], rangeId: number): SimStore | null {
+  for (const s of stores) if (s.store?.host.scheduler.get(rangeId)?.isLeader === true) return s;
+  return null;
+}
+
+function scheduleFaults(
+  world: SimWorld, prng: Prng, stores: SimStore[], net: SimNetwork, untilMs: number, t: (l: string) => void, result: StoreSeedResult,
+): void {
+  const pick = <T>(xs: readonly T[]): T => xs[prng.int(xs.length)]!;
+  const later = (ms: number, fn: () => void | Promise<void>): void => {
+    world.at(WORLD, ms, () => void Promise.resolve(fn()).catch((e: unknown) => t(`(fault action failed: ${String(e)})`)));
+  };
+  const down = (): number => stores.filter((s) => !s.running || world.isPaused(s.id)).length;
+  const next = (): void => {
+    if (world.now >= untilMs - 500) return;
+    result.faults++;
+    const r = prng.int(100);
+    const s = pick(stores);
+    if (r < 14 && s.running && down() < 1) {
+      const keep = prng.int(3);
+      t(`FAULT crash store ${s.id} (keeps ${keep} unsynced writes)`);
+      s.crash(keep);
+      later(100 + prng.int(2_000), async () => {
+        if (!s.running) {
+          t(`FAULT restart store ${s.id}`);
+          await s.start();
+        }
+      });
+    } else if (r < 24 && s.running && !world.isPaused(s.id) && down() < 1) {
+      t(`FAULT pause store ${s.id}`);
+      world.pause(s.id);
+      later(100 + prng.int(2_000), () => {
+        t(`FAULT resume store ${s.id}`);
+        world.resume(s.id);
+      });
+    } else if (r < 36) {
+      const a = pick(stores).id;
+      const b = pick(stores.filter((x) => x.id !== a)).id;
+      const oneWay = prng.chance(0.3);
+      t(`FAULT partition ${a}${oneWay ? ' ->' : ' <->'} ${b}`);
+      net.cut(a, b);
+      if (!oneWay) net.cut(b, a);
+      later(100 + prng.int(2_000), () => {
+        t(`FAULT heal ${a} / ${b}`);
+        net.heal(a, b);
+        net.heal(b, a);
+      });
+    } else if (r < 44) {
+      const f = 10 + prng.int(40);
+      t(`FAULT slow disk on store ${s.id} (x${f})`);
+      s.slowFactor = f;
+      later(200 + prng.int(2_000), () => {
+        s.slowFactor = 1;
+      });
+    } else if (r < 50) {
+      const rate = 0.02 + prng.int(8) / 100;
+      t(`FAULT drop ${rate.toFixed(2)} of batches`);
+      net.settings.dropRate = rate;
+      later(200 + prng.int(1_500), () => {
+        net.settings.dropRate = 0;
+      });
+    } else {
+      adminAction(stores, prng, t, result);
+    }
+    later(50 + prng.int(400), next);
+  };
+  later(200 + prng.int(300), next);
+}
+
+/** A split, transfer or membership change on a random range, asked of its leader. */
+function adminAction(stores: SimStore[], prng: Prng, t: (l: string) => void, result: StoreSeedResult): void {
+  const ranges = new Map<number, RangeDescriptor>();
+  for (const s of stores) for (const r of s.store?.host.scheduler.all() ?? []) if (r.log.descriptor) ranges.set(r.rangeId, r.log.descriptor);
+  if (ranges.size === 0) return;
+  const ids = [...ranges.keys()].sort((a, b) => a - b);
+  const rangeId = ids[prng.int(ids.length)]!;
+  const leader = leaderOf(stores, rangeId);
+  if (leader === null || leader.store === null) return;
+  const d = leader.store.host.scheduler.get(rangeId)!.log.descriptor!;
+  const header = { rangeId, epoch: { confVer: d.epoch.confVer, version: d.epoch.version }, readConsistency: metapb.ReadConsistency.LINEARIZABLE };
+  const admin = leader.store.admin;
+  const voters = d.replicas.filter((x) => x.role === ReplicaRole.Voter);
+  const learners = d.replicas.filter((x) => x.role === ReplicaRole.Learner);
+  const absent = stores.filter((s) => !d.replicas.some((x) => x.storeId === s.id)).map((s) => s.id);
+  result.adminOps++;
+  const report = (what: string, p: Promise<unknown>): void => {
+    t(`ADMIN ${what} (range ${rangeId} on leader store ${leader.id})`);
+    void p.then(
+      (res) => t(`ADMIN ${what}: ${(res as { rangeError?: { message?: string } | null })?.rangeError?.message ?? 'done'}`),
+      (e: unknown) => t(`ADMIN ${what}: refused: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  };
+  const r = prng.int(100);
+  if (r < 35) {
+    const key = SPLIT_KEYS[prng.int(SPLIT_KEYS.length)]!;
+    report(`split at ${key}`, admin.splitRange({ header, splitKey: Buffer.from(key) }));
+  } else if (r < 60) {
+    const to = voters.filter((x) => x.storeId !== leader.id);
+    if (to.length > 0) report('transfer leader', admin.transferLeader({ header, toStore: to[prng.int(to.length)]!.storeId }));
+  } else if (r < 75 && absent.length > 0 && learners.length === 0) {
+    const to = absent[prng.int(absent.length)]!;
+    report(`add learner on store ${to}`, admin.addReplica({ header, storeId: to, role: metapb.ReplicaRole.LEARNER }));
+  } else if (r < 88 && learners.length > 0) {
+    report(`promote learner on store ${learners[0]!.storeId}`, admin.promoteLearner({ header, storeId: learners[0]!.storeId }));
+  } else if (voters.length > 3) {
+    const victims = voters.filter((x) => x.storeId !== leader.id);
+    const v = victims[prng.int(victims.length)]!;
+    report(`remove replica on store ${v.storeId}`, admin.removeReplica({ header, storeId: v.storeId }));
+  }
+}
