@@ -18,7 +18,8 @@ const USAGE = `usage:
 options for all modes:
   --safety-ticks N    length of the fault phase (default 2000)
   --liveness-ticks N  bound on recovery after healing (default 300)
-  --keep-faults a,b   run only these fault episodes (from --shrink)`;
+  --keep-faults a,b   run only these fault episodes (from --shrink)
+  --max-failures N    stop a sweep after N failing seeds`;
 
 interface Cli {
   seeds: number;
@@ -32,6 +33,8 @@ interface Cli {
   safetyTicks: number | undefined;
   livenessTicks: number | undefined;
   keepFaults: number[] | null;
+  /** Stop a sweep after this many failing seeds (0: never). */
+  maxFailures: number;
 }
 
 function parse(): Cli {
@@ -40,7 +43,7 @@ function parse(): Cli {
       seeds: { type: 'string' }, start: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
       trace: { type: 'boolean' }, 'trace-raft': { type: 'boolean' }, 'trace-tail': { type: 'string' },
       shrink: { type: 'boolean' }, 'safety-ticks': { type: 'string' }, 'liveness-ticks': { type: 'string' },
-      'keep-faults': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'keep-faults': { type: 'string' }, 'max-failures': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -70,6 +73,7 @@ function parse(): Cli {
     safetyTicks: int('safety-ticks', values['safety-ticks']),
     livenessTicks: int('liveness-ticks', values['liveness-ticks']),
     keepFaults: keep === undefined ? null : keep === '' ? [] : keep.split(',').map((x) => int('keep-faults', x)!),
+    maxFailures: int('max-failures', values['max-failures']) ?? 0,
   };
 }
 
@@ -156,7 +160,7 @@ async function sweep(cli: Cli): Promise<number> {
       lastPrint = now;
       console.log(`  ${done}/${jobs.length} seeds, ${failed.length} failed, ${rate()} seeds/s`);
     }
-  }, cli.threads);
+  }, cli.threads, () => cli.maxFailures > 0 && failed.length >= cli.maxFailures);
   const secs = (performance.now() - started) / 1000;
   console.log(`done: ${jobs.length} seeds in ${secs.toFixed(1)} s (${rate()} seeds/s), ${failed.length} failed`);
   if (failed.length > 0) {

@@ -10,12 +10,14 @@ import { runStoreSeedsInPool, type StoreSeedSummary } from './store-sim/seed-poo
 const USAGE = `usage:
   pnpm sim:store [--seeds N] [--start S] [--threads T]    sweep seeds S..S+N-1 (default 100 from 1)
   pnpm sim:store --seed S [--trace] [--trace-tail N]
-options: --safety-ms N (fault phase, default 8000)  --liveness-ms N (recovery bound, default 15000)`;
+options: --safety-ms N (fault phase, default 8000)  --liveness-ms N (recovery bound, default 15000)
+         --max-failures N (stop a sweep after N failing seeds)`;
 
 const { values } = parseArgs({
   options: {
     seeds: { type: 'string' }, start: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     trace: { type: 'boolean' }, 'trace-tail': { type: 'string' }, 'safety-ms': { type: 'string' }, 'liveness-ms': { type: 'string' },
+    'max-failures': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -74,6 +76,7 @@ async function sweep(): Promise<number> {
   const start = int('start', values.start) ?? 1;
   const jobs = Array.from({ length: n }, (_, i) => ({ seed: start + i, ...opts }));
   const began = performance.now();
+  const maxFailures = int('max-failures', values['max-failures']) ?? 0;
   const failed: StoreSeedSummary[] = [];
   let done = 0;
   let last = 0;
@@ -90,7 +93,7 @@ async function sweep(): Promise<number> {
       last = now;
       console.log(`  ${done}/${jobs.length} seeds, ${failed.length} failed, ${rate()} seeds/s`);
     }
-  }, int('threads', values.threads));
+  }, int('threads', values.threads), () => maxFailures > 0 && failed.length >= maxFailures);
   console.log(`done: ${jobs.length} seeds in ${((performance.now() - began) / 1000).toFixed(1)} s (${rate()} seeds/s), ${failed.length} failed`);
   for (const r of failed) console.log(`  ${r.seed}: ${replay(r.seed)}`);
   return failed.length > 0 ? 1 : 0;

@@ -114,6 +114,7 @@ export class Cluster {
   };
   /** Called after every tick (fault schedule, background compaction, periodic checks). */
   readonly tickHooks: ((tick: number) => void)[] = [];
+
   /** Client responses land here (set by the client driver). */
   onResponse: (resp: ClientResponse) => void = () => {};
   /** Called when any node applies a ConfChange (index, resulting membership). */
@@ -267,7 +268,7 @@ export class Cluster {
   private drive(node: SimNode): void {
     const raw = node.raw;
     if (raw === null || node.status !== 'up') return;
-    while (raw.hasReady()) this.onReady(node, raw.ready());
+    while (node.raw === raw && raw.hasReady()) this.onReady(node, raw.ready());
   }
 
   private onReady(node: SimNode, rd: Ready): void {
@@ -281,12 +282,15 @@ export class Cluster {
         const term = raw.status().term;
         this.stats.leaderElections++;
         if (this.tracing) this.trace(node.id, `became LEADER of term ${term}`);
-        this.inv.onLeader(node.id, term);
+        this.inv.onLeader(node.id, term, node.storage);
       } else if (this.tracing) {
         this.trace(node.id, `role ${roleName(node.role)} lead=n${node.lead}`);
       }
     }
-    if (rd.hardState !== null && rd.hardState.commit > node.commitSeen) node.commitSeen = rd.hardState.commit;
+    if (rd.hardState !== null && rd.hardState.commit > node.commitSeen) {
+      node.commitSeen = rd.hardState.commit;
+      if (node.role === StateRole.Leader) this.inv.onLeaderCommit(node.id, rd.hardState.commit, node.storage);
+    }
     if (this.tracing && (rd.entries.length > 0 || rd.snapshot !== null || rd.hardState !== null || rd.committedEntries.length > 0)) {
       const parts: string[] = [`ready #${rd.seq}`];
       if (rd.hardState !== null) parts.push(`hs=t${rd.hardState.term}/v${rd.hardState.vote}/c${rd.hardState.commit}`);

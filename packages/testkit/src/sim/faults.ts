@@ -24,6 +24,11 @@ export const FAULT_KINDS = {
   'transfer-leader': 'transfer', 'compact-all': 'compact',
   // a leadership transfer, then the old leader stops hearing from anyone (lease stress)
   'transfer-then-deafen': 'cut',
+  // for a while, every new leader crashes a few ticks after its election and restarts a
+  // little later: terms pile up with entries replicated to some nodes only, the ground on
+  // which a leader that commits an earlier term's entry by counting replicas loses data
+  // (Raft paper, figure 8)
+  'leader-churn': 'node',
 } as const;
 export type FaultKind = keyof typeof FAULT_KINDS;
 
@@ -63,7 +68,7 @@ export function generateSchedule(prng: Prng, o: ScheduleOptions): FaultEpisode[]
   };
   lane(['isolate-leader', 'split', 'split', 'asymmetric', 'flapping-link', 'transfer-then-deafen'], 20, 120, 15, 150);
   lane(['drop', 'duplicate', 'reorder', 'delay'], 10, 100, 20, 200);
-  lane(['crash', 'crash-leader', 'pause', 'pause-leader'], 30, 200, 5, 120);
+  lane(['crash', 'crash-leader', 'pause', 'pause-leader', 'leader-churn'], 30, 200, 5, 120);
   lane(['crash', 'pause'], 100, 400, 5, 80);
   lane(['add-learner', 'add-learner', 'promote', 'promote', 'remove-voter', 'demote-voter', 'replace-voter'], 40, 200, 0, 0);
   lane(['transfer-leader'], 30, 200, 0, 0);
@@ -284,6 +289,35 @@ export class FaultInjector {
         this.note(e, `pause n${x}`);
         c.pause(x);
         return () => c.resume(x);
+      }
+      case 'leader-churn': {
+        let stopped = false;
+        let lastTerm = -1;
+        const crashed = new Set<NodeId>();
+        this.note(e, 'every new leader crashes soon after its election');
+        c.tickHooks.push(() => {
+          if (stopped) return;
+          const l = c.leader();
+          if (l === null) return;
+          const term = l.raw!.status().term;
+          if (term === lastTerm) return;
+          lastTerm = term;
+          const id = l.id;
+          c.schedule((1 + prng.int(5)) * UNITS_PER_TICK + prng.int(UNITS_PER_TICK), () => {
+            if (stopped || c.mustGet(id).status !== 'up') return;
+            c.crash(id);
+            crashed.add(id);
+            c.schedule((2 + prng.int(20)) * UNITS_PER_TICK, () => {
+              crashed.delete(id);
+              c.restart(id);
+            });
+          });
+        });
+        return () => {
+          stopped = true;
+          for (const id of crashed) c.restart(id);
+          crashed.clear();
+        };
       }
       case 'transfer-leader': {
         if (leaderId === null) return null;

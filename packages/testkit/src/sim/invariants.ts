@@ -17,6 +17,10 @@
 //   durable-before-ack  vote grants, vote requests and append acks leave a node only
 //                       after what they promise is in its durable storage;
 //   applied-le-commit   a node never applies beyond the commit index it was told;
+//   leader-completeness an entry a leader declared committed is in the log of every
+//                       later leader (Raft §5.4): checked when a node becomes leader,
+//                       against its durable log; catches an unsafe commit when the next
+//                       leader is elected, before anything is overwritten or applied;
 //   membership          every node computes the same configuration from the same conf
 //                       change entry, and raft's configuration matches the one the state
 //                       machine applied (or restored from a snapshot).
@@ -47,6 +51,8 @@ export class Invariants {
   private readonly leaderOfTerm = new Map<number, NodeId>();
   /** (index, term) -> data hash of every entry any node made durable. */
   private readonly entryHashes = new Map<number, number>();
+  /** Terms of the entries leaders declared committed, by index (sparse below a compaction). */
+  private readonly leaderCommitted: (number | undefined)[] = [undefined];
   /** Global committed sequence, as first applied by any node. Dense from index 1. */
   private readonly committedTerm: number[] = [0];
   private readonly committedHash: number[] = [0];
@@ -74,13 +80,29 @@ export class Invariants {
     return this.maxTerm;
   }
 
-  onLeader(id: NodeId, term: number): void {
+  onLeader(id: NodeId, term: number, log?: MemoryStorage): void {
     const prev = this.leaderOfTerm.get(term);
     if (prev !== undefined && prev !== id) {
       this.fail('election-safety', `n${id} became leader of term ${term}, but n${prev} already led term ${term}`);
     }
     this.leaderOfTerm.set(term, id);
     if (term > this.maxTerm) this.maxTerm = term;
+    if (log === undefined) return;
+    const first = log.firstIndex();
+    const last = Math.min(log.lastIndex(), this.leaderCommitted.length - 1);
+    for (let i = first; i <= last; i++) {
+      const t = this.leaderCommitted[i];
+      if (t !== undefined && log.term(i) !== t) {
+        this.fail('leader-completeness', `n${id} became leader of term ${term} with ${i}/t${log.term(i)}, but a leader committed ${i}/t${t}`);
+      }
+    }
+  }
+
+  /** A leader's commit index moved to `commit`: the entries up to it (from its durable log) are committed. */
+  onLeaderCommit(id: NodeId, commit: number, log: MemoryStorage): void {
+    const from = Math.max(log.firstIndex(), this.leaderCommitted.length);
+    for (let i = from; i <= Math.min(commit, log.lastIndex()); i++) this.leaderCommitted[i] = log.term(i);
+    void id;
   }
 
   /**

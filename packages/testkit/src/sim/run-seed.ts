@@ -91,7 +91,7 @@ export function settingsFor(prng: Prng): SeedSettings {
       preVote: prng.chance(0.75),
       leaseMarginTicks,
       maxInflightMsgs: pick([1, 2, 4, 16, 256]),
-      maxMsgBytes: pick([100, 400, 1 << 20]),
+      maxMsgBytes: pick([1, 100, 400, 1 << 20]),
       maxUncommittedEntriesBytes: pick([400, 4000, 64 << 20]),
       maxApplyBytes: pick([100, 1000, 8 << 20]),
     },

@@ -41,6 +41,8 @@ export async function runSeedsInPool(
   jobs: readonly SeedJob[],
   onResult: (s: SeedSummary) => void = () => {},
   threads = Math.min(availableParallelism(), Math.max(1, jobs.length)),
+  /** Checked before each new job: true stops the sweep (e.g. after the first failure). */
+  stop: () => boolean = () => false,
 ): Promise<SeedSummary[]> {
   const results: SeedSummary[] = [];
   let next = 0;
@@ -49,7 +51,7 @@ export async function runSeedsInPool(
     new Promise((resolve, reject) => {
       const w = new Worker(workerUrl);
       const feed = (): void => {
-        if (next >= jobs.length) {
+        if (next >= jobs.length || stop()) {
           void w.terminate().then(() => resolve());
           return;
         }

@@ -11,6 +11,8 @@ export async function runStoreSeedsInPool(
   jobs: readonly StoreSeedJob[],
   onResult: (r: StoreSeedSummary) => void = () => {},
   threads = Math.min(availableParallelism(), Math.max(1, jobs.length)),
+  /** Checked before each new job: true stops the sweep (e.g. after the first failure). */
+  stop: () => boolean = () => false,
 ): Promise<StoreSeedSummary[]> {
   const results: StoreSeedSummary[] = [];
   let next = 0;
@@ -18,7 +20,7 @@ export async function runStoreSeedsInPool(
   const one = (): Promise<void> => new Promise((resolve, reject) => {
     const w = new Worker(url);
     const feed = (): void => {
-      if (next >= jobs.length) {
+      if (next >= jobs.length || stop()) {
         void w.terminate().then(() => resolve());
         return;
       }
