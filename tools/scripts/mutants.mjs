@@ -43,8 +43,11 @@ export const MUTANTS = [
   },
   {
     name: 'split-applied-twice',
-    what: 'a split applied twice (entries at or below the applied state on disk are applied again)',
-    edits: [['packages/multiraft/src/raft-scheduler.ts', 'if (e.index <= r.log.applied.index) {', 'if (e.index <= r.log.applied.index && e.index < 0) {']],
+    what: 'entries applied again after a restart (a split among them): the replica restarts below its applied state and re-applies',
+    edits: [
+      ['packages/multiraft/src/raft-host.ts', 'applied: log.applied.index,\n    });', 'applied: Math.max(log.truncated.index, log.applied.index - 3),\n    });'],
+      ['packages/multiraft/src/raft-scheduler.ts', 'if (e.index <= r.log.applied.index) {', 'if (e.index <= r.log.applied.index && e.index < 0) {'],
+    ],
   },
   {
     name: 'ack-before-persist',

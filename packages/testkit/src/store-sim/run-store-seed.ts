@@ -173,7 +173,22 @@ function scheduleFaults(
         t(`FAULT resume store ${s.id}`);
         world.resume(s.id);
       });
-    } else if (r < 36) {
+    } else if (r < 30 && s.running) {
+      // The store cut off from every other store (both ways): its leaders go on believing
+      // they lead until check-quorum, while the others elect new ones.
+      t(`FAULT isolate store ${s.id}`);
+      for (const o of stores) if (o.id !== s.id) {
+        net.cut(s.id, o.id);
+        net.cut(o.id, s.id);
+      }
+      later(100 + prng.int(2_000), () => {
+        t(`FAULT heal store ${s.id}`);
+        for (const o of stores) if (o.id !== s.id) {
+          net.heal(s.id, o.id);
+          net.heal(o.id, s.id);
+        }
+      });
+    } else if (r < 40) {
       const a = pick(stores).id;
       const b = pick(stores.filter((x) => x.id !== a)).id;
       const oneWay = prng.chance(0.3);
@@ -185,14 +200,14 @@ function scheduleFaults(
         net.heal(a, b);
         net.heal(b, a);
       });
-    } else if (r < 44) {
+    } else if (r < 47) {
       const f = 10 + prng.int(40);
       t(`FAULT slow disk on store ${s.id} (x${f})`);
       s.slowFactor = f;
       later(200 + prng.int(2_000), () => {
         s.slowFactor = 1;
       });
-    } else if (r < 50) {
+    } else if (r < 52) {
       const rate = 0.02 + prng.int(8) / 100;
       t(`FAULT drop ${rate.toFixed(2)} of batches`);
       net.settings.dropRate = rate;
