@@ -97,10 +97,10 @@ export class BenchCluster {
   /** Profile files written (or to be written at destroy()). */
   readonly profileFiles: string[] = [];
 
-  private constructor(readonly root: string, private readonly timing: StoreTiming, private readonly profile: CpuProfileOption | null) {}
+  private constructor(readonly root: string, private readonly timing: StoreTiming, private readonly profile: CpuProfileOption | null, private readonly storeArgs: readonly string[]) {}
 
   private extraArgs(): string[] {
-    const a = ['--log-level', 'warn', '--http-port', '0'];
+    const a = ['--log-level', 'warn', '--http-port', '0', ...this.storeArgs];
     if (this.timing.tickMs !== null) a.push('--tick-ms', String(this.timing.tickMs));
     if (this.timing.electionTicks !== null) a.push('--election-ticks', String(this.timing.electionTicks));
     if (this.timing.heartbeatTicks !== null) a.push('--heartbeat-ticks', String(this.timing.heartbeatTicks));
@@ -111,10 +111,10 @@ export class BenchCluster {
     return join(this.root, `store-${id}`);
   }
 
-  /** Bootstraps and starts three stores (ports 0, then the peers exchange over stdin). */
-  static async start(root: string, timing: StoreTiming, profile: CpuProfileOption | null = null): Promise<BenchCluster> {
+  /** Bootstraps and starts three stores (ports 0, then the peers exchange over stdin); `storeArgs` go to every store. */
+  static async start(root: string, timing: StoreTiming, profile: CpuProfileOption | null = null, storeArgs: readonly string[] = []): Promise<BenchCluster> {
     await mkdir(root, { recursive: true });
-    const c = new BenchCluster(root, timing, profile);
+    const c = new BenchCluster(root, timing, profile, storeArgs);
     try {
       const started = await Promise.allSettled(STORE_IDS.map(async (id) => {
         const file = profile?.storeId === id ? join(profile.dir, `store${id}-${profile.tag}.cpuprofile`) : null;

@@ -6,7 +6,7 @@ export {
   RaftScheduler, EntryApplyError, ReplicaFailedError, DEFAULT_SCHEDULER_LIMITS,
   type GroupHost, type ApplyEntry, type SchedulerLimits, type SchedulerStats,
 } from './raft-scheduler.js';
-export { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
+export { Replica, type ApplyWork, type ProposalOutcome, type WriteStages, type WriteStage } from './replica.js';
 export { realClock, every, type HostClock, type TimerHandle } from './host-clock.js';
 export { raftTransport, type HostTransport, type TransportFactory, type TransportHandlers } from './host-transport.js';
 export { DEFAULT_TIMING, resolveTiming, leaseWakeTicks, type HostTiming } from './timing.js';

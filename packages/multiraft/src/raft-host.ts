@@ -26,7 +26,7 @@ import { isWakeReadCtx } from './quiescence.js';
 import {
   RaftScheduler, type ApplyEntry, type GroupHost, type ReplicaFailedError, type SchedulerLimits,
 } from './raft-scheduler.js';
-import { Replica } from './replica.js';
+import { Replica, type WriteStages } from './replica.js';
 import { resolveSnapshotLimits, type SnapshotLimits } from './snapshot-limits.js';
 import { SnapshotShipper, type SnapshotCounters } from './snapshot-shipper.js';
 import { StoreLiveness } from './store-liveness.js';
@@ -55,6 +55,8 @@ export interface HostService<R> {
   onReplicaFailed?(replica: Replica<R>, err: ReplicaFailedError): void;
   /** Metrics: one applyEntries call took `seconds`. */
   observeApplySeconds?(seconds: number): void;
+  /** Metrics: a proposal made here applied as proposed; when it reached each stage. */
+  observeWriteStages?(stages: WriteStages): void;
   /** After the loop stopped (every persist and apply finished), before the engine closes. */
   onLoopStopped?(): Promise<void>;
   /** The host cannot go on (disk error): it stops; the service should report failure. */
@@ -373,6 +375,10 @@ export class RaftHost<R> implements GroupHost<R> {
 
   observeApplySeconds(seconds: number): void {
     this.service?.observeApplySeconds?.(seconds);
+  }
+
+  observeWriteStages(stages: WriteStages): void {
+    this.service?.observeWriteStages?.(stages);
   }
 
   onFatal(err: unknown): void {

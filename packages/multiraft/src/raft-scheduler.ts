@@ -22,7 +22,7 @@ import {
   followerStatusQuiescent, isLateAck, leaderStatusQuiescent, plainHeartbeatCount, WAKE_READ_CTX, type WakeReason,
 } from './quiescence.js';
 import { realClock, type HostClock } from './host-clock.js';
-import { Replica, type ApplyWork, type ProposalOutcome } from './replica.js';
+import { Replica, type ApplyWork, type ProposalOutcome, type WriteStages } from './replica.js';
 
 export interface GroupHost<R> {
   /** Raft messages of `replica` for its peers. */
@@ -61,6 +61,8 @@ export interface GroupHost<R> {
   mayQuiesce?(replica: Replica<R>, asLeader: boolean): boolean;
   /** Metrics: one applyEntries call took `seconds` (from the call until its results). */
   observeApplySeconds?(seconds: number): void;
+  /** Metrics: a proposal of this store applied as proposed; when it reached each stage. */
+  observeWriteStages?(stages: WriteStages): void;
 }
 
 /** An entry to apply, with raft's membership after it when it is a conf change. */
@@ -422,7 +424,9 @@ export class RaftScheduler<R> {
           r.quiesceStamp = rd.messages[0]!.index;
         }
         if (rd.messages.length > 0) this.host.send(r, rd.messages);
+        r.stamp(rd.entries, 'appended');
         if (rd.committedEntries.length > 0) {
+          r.stamp(rd.committedEntries, 'committed');
           // Committed entries are durable locally already (raft hands out nothing else).
           r.applyQueue.push({ kind: 'entries', entries: rd.committedEntries });
           this.pumpApply(r);
@@ -469,6 +473,7 @@ export class RaftScheduler<R> {
   private acknowledge(r: Replica<R>, rd: Ready): void {
     if (r.destroyed) return;
     if (rd.messagesAfterPersist.length > 0) this.host.send(r, rd.messagesAfterPersist);
+    r.stamp(rd.entries, 'persisted');
     r.node.ackPersisted(rd);
     this.wake(r);
   }
@@ -545,7 +550,11 @@ export class RaftScheduler<R> {
       const applyNs = process.hrtime.bigint();
       const results = await this.host.applyEntries(r, entries);
       this.host.observeApplySeconds?.(Number(process.hrtime.bigint() - applyNs) / 1e9);
-      for (let i = 0; i < entries.length; i++) r.settle(entries[i]!.index, entries[i]!.term, results[i] as R);
+      const observe = this.host.observeWriteStages;
+      for (let i = 0; i < entries.length; i++) {
+        const stages = r.settle(entries[i]!.index, entries[i]!.term, results[i] as R);
+        if (stages !== null && observe !== undefined) observe.call(this.host, stages);
+      }
     }
     const last = work.entries[work.entries.length - 1]!;
     r.node.appliedTo(last.index);

@@ -17,7 +17,27 @@ export type ProposalOutcome<R> =
 interface PendingProposal<R> {
   term: number;
   done: (o: ProposalOutcome<R>) => void;
+  /** Stage times (performance.now(), ms; 0 = not reached), see WriteStages. */
+  stages: WriteStages;
 }
+
+/**
+ * When a proposal reached each stage on the leader (performance.now(), ms; 0 = not seen,
+ * e.g. the entry was appended by an earlier Ready of a leader that then lost and regained
+ * leadership). appended: raft handed the entry out in a Ready (sent to the followers,
+ * queued for the local disk); persisted: the local write holding it is durable;
+ * committed: a Ready handed it out as committed (a quorum holds it); applied: the state
+ * machine applied it.
+ */
+export interface WriteStages {
+  proposed: number;
+  appended: number;
+  persisted: number;
+  committed: number;
+  applied: number;
+}
+
+export type WriteStage = 'appended' | 'persisted' | 'committed';
 
 /** Work for the apply side, strictly in order per range. */
 export type ApplyWork =
@@ -67,16 +87,35 @@ export class Replica<R = unknown> {
   track(index: number, term: number, done: (o: ProposalOutcome<R>) => void): void {
     const old = this.pending.get(index);
     if (old) old.done({ kind: 'dropped', reason: `slot ${index} reused by a newer proposal` });
-    this.pending.set(index, { term, done });
+    const now = performance.now();
+    this.pending.set(index, { term, done, stages: { proposed: now, appended: 0, persisted: 0, committed: 0, applied: 0 } });
   }
 
-  /** Called as each entry applies: answers its proposer, or tells it the slot went to another entry. */
-  settle(index: number, term: number, result: R): void {
+  /** Stamps `stage` on the waiting proposals among `entries` (a no-op when none wait). */
+  stamp(entries: readonly Entry[], stage: WriteStage): void {
+    if (this.pending.size === 0 || entries.length === 0) return;
+    const now = performance.now();
+    for (const e of entries) {
+      const p = this.pending.get(e.index);
+      if (p !== undefined && p.term === e.term && p.stages[stage] === 0) p.stages[stage] = now;
+    }
+  }
+
+  /**
+   * Called as each entry applies: answers its proposer, or tells it the slot went to
+   * another entry. Returns the proposal's stage times when it applied as proposed.
+   */
+  settle(index: number, term: number, result: R): WriteStages | null {
     const p = this.pending.get(index);
-    if (!p) return;
+    if (!p) return null;
     this.pending.delete(index);
-    if (p.term === term) p.done({ kind: 'applied', result });
-    else p.done({ kind: 'dropped', reason: `entry ${index} committed at term ${term}, proposed at term ${p.term}` });
+    if (p.term === term) {
+      p.stages.applied = performance.now();
+      p.done({ kind: 'applied', result });
+      return p.stages;
+    }
+    p.done({ kind: 'dropped', reason: `entry ${index} committed at term ${term}, proposed at term ${p.term}` });
+    return null;
   }
 
   get isLeader(): boolean {

@@ -51,7 +51,7 @@ export interface KvStoreContext {
   /** Timers (proposal timeouts). */
   clock: HostClock;
   /** Commit and ReadIndex latency histograms (store-metrics.ts); absent: not measured. */
-  metrics?: Pick<StoreMetrics, 'commitSeconds' | 'readIndexSeconds'>;
+  metrics?: Pick<StoreMetrics, 'commitSeconds' | 'readIndexSeconds' | 'writeStageSeconds'>;
 }
 
 type Bytes = Uint8Array | null | undefined;
@@ -338,6 +338,7 @@ export class KvService {
       if (o.kind === 'applied') this.s.metrics?.commitSeconds.observe(secondsSince(proposedNs));
       done(o);
     }), (res) => this.refused(r, res));
+    this.s.metrics?.writeStageSeconds.observe({ stage: 'answered' }, secondsSince(proposedNs));
     if (result.kind === 'key-not-in-range') throw new RangeErrorReply(keyNotInRange(result.key, result.descriptor));
     if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch, this.splitOff(result.descriptor, h.epoch.version)));
     return result;

@@ -159,6 +159,13 @@ export class KvStore {
         this.reads.failAll(() => new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, 0, 'replica failed on this store')), r.rangeId);
       },
       observeApplySeconds: (sec) => o.metrics?.applySeconds.observe(sec),
+      observeWriteStages: (st) => {
+        const h = o.metrics?.writeStageSeconds;
+        if (h === undefined) return;
+        for (const stage of ['appended', 'persisted', 'committed', 'applied'] as const) {
+          if (st[stage] !== 0) h.observe({ stage }, (st[stage] - st.proposed) / 1000);
+        }
+      },
       onLoopStopped: async () => {
         this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
         await this.beforeClose;

@@ -105,6 +105,11 @@ export class StoreMetrics {
   readonly commitSeconds: Histogram;
   /** One apply task (a batch of committed entries of one range -> one engine.apply). */
   readonly applySeconds: Histogram;
+  /**
+   * A write on its leader, from proposed to each later stage (label stage: appended,
+   * persisted, committed, applied, answered; see multiraft's WriteStages).
+   */
+  readonly writeStageSeconds: Histogram<'stage'>;
   /** ReadIndex asked -> applied up to the read index; label mode: lease | quorum. */
   readonly readIndexSeconds: Histogram<'mode'>;
   /** Per KV gRPC call: labels method (Put, Get, ...) and code (OK, INVALID_ARGUMENT, ...). */
@@ -153,6 +158,11 @@ export class StoreMetrics {
     this.walFsyncSeconds = new Histogram({ name: P + 'wal_fsync_duration_seconds', help: 'Log writer sync batch write + fsync', buckets: disk, registers });
     this.commitSeconds = new Histogram({ name: P + 'commit_latency_seconds', help: 'Write proposed on the leader until applied there', buckets: lat, registers });
     this.applySeconds = new Histogram({ name: P + 'apply_duration_seconds', help: 'One apply task: a batch of committed entries of one range', buckets: disk, registers });
+    this.writeStageSeconds = new Histogram({
+      name: P + 'write_stage_seconds',
+      help: 'A write on its leader, from proposed until each stage (appended: handed out by raft; persisted: local write durable; committed: handed out as committed; applied; answered)',
+      labelNames: ['stage'], buckets: lat, registers,
+    });
     this.readIndexSeconds = new Histogram({
       name: P + 'read_index_latency_seconds', help: 'ReadIndex asked until applied up to the read index (mode: lease | quorum)',
       labelNames: ['mode'], buckets: lat, registers,
