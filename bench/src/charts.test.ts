@@ -6,6 +6,7 @@ import { lineChartsSpec, renderLineCharts, type LineChartsSpec } from './charts.
 
 const fixed: LineChartsSpec = {
   title: 'kv-vs-etcd puts',
+  subtitle: '3 server processes, 2 client processes',
   series: ['etcd', 'rangekv 1 range', 'rangekv 1000 ranges'],
   panels: [
     {
@@ -25,11 +26,11 @@ const fixed: LineChartsSpec = {
   ],
 };
 
-test('the SVG holds the title, every panel and axis title, and every series name in the legend', async () => {
+test('the SVG holds the title and subtitle, every panel and axis title, and every series name in the legend', async () => {
   const svg = await renderLineCharts(fixed);
   assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.ok(svg.trimEnd().endsWith('</svg>'));
-  for (const text of ['kv-vs-etcd puts', 'put throughput', 'put p99 latency', 'requests in flight', 'ops/s', 'p99 ms']) {
+  for (const text of ['kv-vs-etcd puts', '3 server processes, 2 client processes', 'put throughput', 'put p99 latency', 'requests in flight', 'ops/s', 'p99 ms']) {
     assert.ok(svg.includes(`>${text}<`), `missing text ${text}`);
   }
   // The legend lists 'rangekv 1000 ranges' although the p99 panel has no point of it.

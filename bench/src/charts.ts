@@ -32,6 +32,8 @@ export interface ChartPanel {
 
 export interface LineChartsSpec {
   title: string;
+  /** A smaller line under the title (the machine, the run's time and commit). */
+  subtitle?: string;
   /** Every series in legend order: one colour per name, the same in every panel. */
   series: string[];
   panels: ChartPanel[];
@@ -49,9 +51,9 @@ export function lineChartsSpec(c: LineChartsSpec): TopLevelSpec {
   const color = { field: 'series', type: 'nominal' as const, title: null, scale: { domain: c.series }, sort: c.series };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: c.title,
+    title: { text: c.title, ...(c.subtitle ? { subtitle: c.subtitle } : {}), anchor: 'start', offset: 16 },
     columns: c.columns ?? 2,
-    config: { font: 'sans-serif', legend: { orient: 'bottom', columns: 1 } },
+    config: { font: 'sans-serif', legend: { orient: 'top', direction: 'horizontal' } },
     resolve: { scale: { color: 'shared' }, legend: { color: 'shared' } },
     concat: c.panels.map((p) => {
       const points = p.points.filter((q) => Number.isFinite(q.x) && Number.isFinite(q.y) && (p.xScale !== 'log' || q.x > 0));
