@@ -10,12 +10,14 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 class FakeTarget implements KvTarget {
   inflight = 0;
   maxInflight = 0;
+  completed = 0;
   constructor(private readonly ms: number, private readonly fail = false) {}
   private async op(): Promise<void> {
     this.inflight++;
     this.maxInflight = Math.max(this.maxInflight, this.inflight);
     await sleep(this.ms);
     this.inflight--;
+    this.completed++;
     if (this.fail) throw new Error('unavailable');
   }
   async put(): Promise<void> {
@@ -35,22 +37,24 @@ test('in-flight requests are shared out as evenly as possible, the first process
   assert.deepEqual(shareOut(256, 1), [256]);
 });
 
-test('closed loops keep `inflight` requests out and count only what completes inside the window', async () => {
+test('closed loops keep `inflight` requests out and count exactly what completes inside the window', async () => {
   const t = new FakeTarget(2);
   const loops = new ClosedLoops(t, new Keyspace(10, 8), 'put', 4);
   loops.start();
   await sleep(30);
+  // measure() and stop() run between macrotasks, so no completion is half-counted.
+  const before = t.completed;
   loops.measure();
   await sleep(60);
+  const inWindow = t.completed - before;
   const r = await loops.stop();
   assert.equal(t.maxInflight, 4);
   assert.equal(t.inflight, 0, 'stop() waits for the loops to end');
   assert.equal(r.inflight, 4);
-  assert.ok(r.ops > 0);
+  assert.ok(before > 0, 'the warm-up ran requests');
+  assert.equal(r.ops, inWindow);
   assert.equal(r.latenciesMs.length, r.ops);
-  // ~4 per 2 ms over a ~60 ms window, nothing of the 30 ms warm-up.
-  assert.ok(r.ops <= (4 * r.seconds * 1000) / 1.5, `${r.ops} ops in ${r.seconds} s`);
-  assert.ok(r.latenciesMs.every((ms) => ms >= 1.5));
+  assert.ok(r.latenciesMs.every((ms) => ms > 0));
   assert.equal(r.errors, 0);
 });
 
