@@ -32,8 +32,8 @@ export interface ChartPanel {
 
 export interface LineChartsSpec {
   title: string;
-  /** A smaller line under the title (the machine, the run's time and commit). */
-  subtitle?: string;
+  /** Smaller lines under the title (the machine, the run's time and commit). */
+  subtitle?: string | string[];
   /** Every series in legend order: one colour per name, the same in every panel. */
   series: string[];
   panels: ChartPanel[];
@@ -67,7 +67,7 @@ export function lineChartsSpec(c: LineChartsSpec): TopLevelSpec {
         encoding: {
           x: {
             field: 'x', type: 'quantitative' as const, title: p.xTitle,
-            scale: p.xScale === 'log' ? { type: 'log' as const, base: 2 } : { zero: false },
+            scale: p.xScale === 'log' ? { type: 'log' as const, base: 2, nice: false } : { zero: false, nice: false },
             axis: { values: ticks, format: ',~r' },
           },
           y: { field: 'y', type: 'quantitative' as const, title: p.yTitle, scale: { zero: true }, axis: { format: ',~r' } },

@@ -308,7 +308,10 @@ async function main(): Promise<void> {
   const svgPath = args.out.replace(/\.json$/, '') + '.svg';
   const svg = await renderLineCharts({
     title: 'rangekv vs etcd 3.4: single-key puts and linearizable gets, closed loops',
-    subtitle: `3 server processes, ${args.clients} client processes, ${cpus().length} cpus; ${args.seconds} s per level; ${out.when.slice(0, 16).replace('T', ' ')} UTC, commit ${commit.slice(0, 7)}${dirty ? ' (dirty)' : ''}`,
+    subtitle: [
+      `3 server processes, ${args.clients} client processes, ${cpus().length} cpus; ${args.seconds} s per level`,
+      `${out.when.slice(0, 16).replace('T', ' ')} UTC, commit ${commit.slice(0, 7)}${dirty ? ' (dirty)' : ''}`,
+    ],
     series: runs.map((r) => r.label),
     panels: chartPanels(runs, args.ops, args.inflight),
   });
