@@ -96,16 +96,15 @@ export async function startDevCluster(opts: { splitKeys: readonly Uint8Array[]; 
   let stderr = '';
   dev.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => dev.once('exit', () => resolve()));
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    runningClusters.delete(stop);
+  /** The stop under way: a second caller (Ctrl-C during a stop) waits for the same one. */
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => (stopping ??= (async (): Promise<void> => {
     if (dev.exitCode === null && dev.signalCode === null) dev.kill('SIGINT');
     const t = setTimeout(() => dev.kill('SIGKILL'), 15_000);
     await exited;
     clearTimeout(t);
-  };
+    runningClusters.delete(stop);
+  })());
   runningClusters.add(stop);
   const ready = await new Promise<DevReady>((resolve, reject) => {
     createInterface({ input: dev.stdout! }).on('line', (l) => {

@@ -322,22 +322,28 @@ export async function startRangekvCluster(o: RangekvClusterOptions = {}): Promis
   const root = await mkdtemp(join(tmpdir(), 'kv-vs-etcd-rangekv-'));
   const procs: StoreProcess[] = [];
   let target: RangekvKvTarget | null = null;
-  let stopped = false;
+  /** The stop under way: a second caller (Ctrl-C during a stop) waits for the same one. */
+  let stopping: Promise<void> | null = null;
   let misplacedLeaders = 0;
 
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    runningClusters.delete(stop);
+  /** A store being spawned (not in procs until it is ready): a stop waits for it. */
+  let spawning: Promise<StoreProcess> | null = null;
+
+  const stop = (): Promise<void> => (stopping ??= (async (): Promise<void> => {
     target?.close();
+    await spawning?.catch(() => {});
     await Promise.all(procs.map((p) => p.stop('SIGTERM', 5_000)));
     await rm(root, { recursive: true, force: true });
-  };
+    runningClusters.delete(stop);
+  })());
 
   runningClusters.add(stop);
   try {
     for (const id of STORE_IDS) {
-      procs.push(await StoreProcess.spawn({ storeId: id, dataDir: join(root, `store-${id}`), bootstrap: STORE_IDS, extraArgs: o.extraArgs ?? [] }));
+      if (stopping) throw new Error('stopped while starting');
+      spawning = StoreProcess.spawn({ storeId: id, dataDir: join(root, `store-${id}`), bootstrap: STORE_IDS, extraArgs: o.extraArgs ?? [] });
+      procs.push(await spawning);
+      spawning = null;
     }
     const peers = new Map(procs.map((p) => [p.storeId, p.raftAddress] as [number, string]));
     await Promise.all(procs.map((p) => p.setPeers(peers)));
