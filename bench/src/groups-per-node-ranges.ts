@@ -113,9 +113,10 @@ async function pool<T>(queue: T[], inflight: number, work: (t: T) => Promise<voi
 
 /**
  * Splits range 1 into `n` ranges at splitKey(1..n-1). `budgetMs` caps the whole thing
- * (then it reports how many ranges exist). Leaves client.ranges refreshed.
+ * (then it reports how many ranges exist). `progress` gets the splits done after each
+ * one. Leaves client.ranges refreshed.
  */
-export async function splitInto(client: BenchClient, n: number, inflight: number, budgetMs: number, progress: (done: number) => void): Promise<SplitReport> {
+export async function splitInto(client: BenchClient, n: number, inflight: number, budgetMs: number, progress: (splits: number) => void): Promise<SplitReport> {
   const t0 = performance.now();
   const budgetEnd = Date.now() + budgetMs;
   await waitForLeaderOfAll(client, 30_000);
@@ -133,7 +134,7 @@ export async function splitInto(client: BenchClient, n: number, inflight: number
         return;
       }
       splits++;
-      if (splits % 500 === 0) progress(splits);
+      progress(splits);
       if (mid - t.lo > 1) queue.push({ lo: t.lo, hi: mid, desc: r.left, leader: r.leader });
       if (t.hi - mid > 1) queue.push({ lo: mid, hi: t.hi, desc: r.right, leader: r.leader });
     }, () => Date.now() > budgetEnd);
@@ -162,6 +163,7 @@ export async function splitInto(client: BenchClient, n: number, inflight: number
         if (done) {
           splits++;
           retriedByFixup++;
+          progress(splits);
         }
       }, () => Date.now() > budgetEnd);
       await sleep(100);
@@ -184,8 +186,14 @@ export interface BalanceReport {
   leaderless: number;
 }
 
-/** Moves leaderships so range i (by start key) is led by store ids[i % 3]. */
-export async function balanceLeaders(client: BenchClient, inflight: number, budgetMs: number): Promise<BalanceReport> {
+/**
+ * Moves leaderships so range i (by start key) is led by store ids[i % 3], in rounds (at
+ * most 5, until at most 1 % of the ranges is led elsewhere). `progress` gets, after each
+ * TransferLeader answered, the round's calls so far, its ranges to move and the round.
+ */
+export async function balanceLeaders(
+  client: BenchClient, inflight: number, budgetMs: number, progress: (sent: number, wrong: number, round: number) => void = () => {},
+): Promise<BalanceReport> {
   const t0 = performance.now();
   const end = Date.now() + budgetMs;
   const ids = client.storeIds;
@@ -195,9 +203,11 @@ export async function balanceLeaders(client: BenchClient, inflight: number, budg
     await client.refresh();
     const wrong = client.ranges.map((r, i) => ({ r, to: ids[i % ids.length]! })).filter(({ r, to }) => r.leaderStore !== 0 && r.leaderStore !== to);
     if (wrong.length <= client.ranges.length / 100) break;
+    let sent = 0;
     await pool(wrong, inflight, async ({ r, to }) => {
       const out = await client.call(r.leaderStore, storeAdminService.transferLeader, { header: headerOf(r.desc), toStore: to }, 5_000);
       if (out.ok && !out.res.rangeError) transfers++;
+      progress(++sent, wrong.length, rounds + 1);
     }, () => Date.now() > end);
     // Transfers answer when started; give the elections a moment.
     await sleep(500);

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { arch, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { renderLineCharts, type ChartPanel } from './charts.js';
 import { BenchClient, sleep, type RangeEntry } from './groups-per-node-client.js';
 import { summarizeCpuProfile, type ProfileSummary } from './groups-per-node-profile.js';
 import { BenchCluster, STORE_IDS, procCpuSeconds, procRssBytes, scrapeMetrics, type StoreTiming } from './groups-per-node-cluster.js';
@@ -19,6 +20,7 @@ import {
   type ReadReport, type RestartReport, type TransferReport, type WriteLoadReport,
 } from './groups-per-node-load.js';
 import { balanceLeaders, splitInto, KEY_BYTES, type BalanceReport, type SplitReport } from './groups-per-node-ranges.js';
+import { Progress } from './progress.js';
 
 interface Args {
   ranges: number[];
@@ -41,6 +43,8 @@ interface Args {
   balanceBudgetSeconds: number;
   cpuProfDir: string | null;
   timing: StoreTiming;
+  /** The JSON; the SVG chart goes beside it (same name, .svg). */
+  out: string;
 }
 
 const USAGE = `usage: pnpm bench:groups -- [--ranges 1,100,1000,10000] [--seconds 10] [--inflight 256]
@@ -48,7 +52,7 @@ const USAGE = `usage: pnpm bench:groups -- [--ranges 1,100,1000,10000] [--second
   [--channels 4] [--split-inflight 48] [--split-budget-seconds 600] [--settle-seconds 5]
   [--balance-budget-seconds 300] [--idle-seconds 10] [--transfers 50] [--read-seconds 3]
   [--restart-sample 1000] [--restart-ready-seconds 300] [--cpu-prof DIR (profile store 1 and the restarted store)]
-  [--tick-ms 50] [--election-ticks 10] [--heartbeat-ticks 2]`;
+  [--tick-ms 50] [--election-ticks 10] [--heartbeat-ticks 2] [--out bench/results/groups-per-node.json (the SVG chart goes beside it)]`;
 
 function parseArgs(argv: string[]): Args {
   const opt = new Map<string, string>();
@@ -86,7 +90,7 @@ function parseArgs(argv: string[]): Args {
   }
   for (const k of opt.keys()) {
     if (!['--ranges', '--seconds', '--inflight', '--dir', '--channels', '--split-inflight', '--split-budget-seconds', '--settle-seconds',
-      '--idle-seconds', '--transfers', '--read-seconds', '--restart-sample', '--restart-ready-seconds', '--balance-budget-seconds', '--cpu-prof', '--tick-ms', '--election-ticks', '--heartbeat-ticks'].includes(k)) {
+      '--idle-seconds', '--transfers', '--read-seconds', '--restart-sample', '--restart-ready-seconds', '--balance-budget-seconds', '--cpu-prof', '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--out'].includes(k)) {
       console.error(`unknown flag ${k}\n${USAGE}`);
       process.exit(2);
     }
@@ -114,6 +118,7 @@ function parseArgs(argv: string[]): Args {
     balanceBudgetSeconds: num('--balance-budget-seconds', 300),
     cpuProfDir: opt.get('--cpu-prof') ?? null,
     timing: { tickMs: numOrNull('--tick-ms'), electionTicks: numOrNull('--election-ticks'), heartbeatTicks: numOrNull('--heartbeat-ticks') },
+    out: opt.get('--out') ?? join(here, '..', 'results', 'groups-per-node.json'),
   };
 }
 
@@ -211,9 +216,14 @@ async function measureIdle(cluster: BenchCluster, seconds: number): Promise<Idle
   };
 }
 
-async function measureWrites(cluster: BenchCluster, client: BenchClient, args: Args): Promise<WriteReport> {
+async function measureWrites(cluster: BenchCluster, client: BenchClient, args: Args, progress: Progress): Promise<WriteReport> {
   const pids = perStore((id) => cluster.pid(id));
   const warmup = Math.min(2, Math.max(1, args.seconds / 5));
+  const started = performance.now();
+  const stopTicking = progress.every(1000, () => {
+    const s = (performance.now() - started) / 1000;
+    return s < warmup ? `write load: warm-up ${Math.floor(s)}/${warmup} s` : `write load ${Math.floor(s - warmup)}/${args.seconds} s`;
+  });
   // Store CPU over the measured window only: sample after the warm-up from a side timer.
   let c0: PerStore = {};
   let c1: PerStore = {};
@@ -225,7 +235,13 @@ async function measureWrites(cluster: BenchCluster, client: BenchClient, args: A
   const before = { ...client.stats };
   const m0 = await Promise.all(STORE_IDS.map((id) => scrapeMetrics(cluster.httpPort(id))));
   const tm0 = performance.now();
-  const w = await writeLoad(client, args.inflight, warmup, args.seconds);
+  let w: WriteLoadReport;
+  try {
+    w = await writeLoad(client, args.inflight, warmup, args.seconds);
+  } finally {
+    stopTicking();
+    progress.done();
+  }
   const m1 = await Promise.all(STORE_IDS.map((id) => scrapeMetrics(cluster.httpPort(id))));
   const tm = (performance.now() - tm0) / 1000;
   const d = (name: string): number => m1.reduce((a, m, i) => a + (m.get(name) ?? 0) - (m0[i]!.get(name) ?? 0), 0);
@@ -258,6 +274,7 @@ async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOn
   const rep: RunReport = { ranges: n, reached: 0, split: null, balance: null, idle: null, write: null, transfer: null, reads: null, restart: null, profiles: [], errors: [], baselineOnly: opts.baselineOnly };
   const root = mkdtempSync(join(args.dir, 'rangekv-groups-per-node-'));
   const log = (s: string): void => console.log(`[N=${n}] ${s}`);
+  const progress = new Progress(`[N=${n}] `);
   let cluster: BenchCluster | null = null;
   let profileFiles: string[] = [];
   const client = new BenchClient(args.channelsPerStore);
@@ -267,11 +284,15 @@ async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOn
     cluster = await BenchCluster.start(root, args.timing, profile);
     log(`3 stores ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (pids ${STORE_IDS.map((id) => cluster!.pid(id)).join(', ')})`);
     for (const id of STORE_IDS) client.setAddress(id, cluster.kvAddress(id));
-    rep.split = await splitInto(client, n, args.splitInflight, args.splitBudgetSeconds * 1000, (d) => log(`  ${d} splits…`));
+    rep.split = await splitInto(client, n, args.splitInflight, args.splitBudgetSeconds * 1000,
+      (d) => progress.update(`splitting ${(d + 1).toLocaleString('en-US')}/${n.toLocaleString('en-US')} ranges`));
+    progress.done();
     rep.reached = rep.split.reached;
     log(`${rep.split.splits} splits in ${(rep.split.ms / 1000).toFixed(1)} s (${rep.split.splitsPerSecond.toFixed(0)}/s), ${rep.reached} ranges${rep.split.capped ? ` — ${rep.split.capped}` : ''}`);
     if (args.balance && rep.reached > 1) {
-      rep.balance = await balanceLeaders(client, args.splitInflight, args.balanceBudgetSeconds * 1000);
+      rep.balance = await balanceLeaders(client, args.splitInflight, args.balanceBudgetSeconds * 1000,
+        (sent, wrong, round) => progress.update(`balancing leaders ${sent.toLocaleString('en-US')}/${wrong.toLocaleString('en-US')} moved (round ${round})`));
+      progress.done();
       log(`leaders per store ${JSON.stringify(rep.balance.leadersPerStore)} after ${rep.balance.transfers} transfers in ${(rep.balance.ms / 1000).toFixed(1)} s`);
     }
     log(`settling ${args.settleSeconds} s, then idle for ${args.idleSeconds} s`);
@@ -281,7 +302,7 @@ async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOn
     if (opts.baselineOnly) return rep;
 
     try {
-      rep.write = await measureWrites(cluster, client, args);
+      rep.write = await measureWrites(cluster, client, args, progress);
       log(`writes: ${rep.write.opsPerSecond.toFixed(0)}/s, p50 ${rep.write.p50Ms.toFixed(1)} ms, p99 ${rep.write.p99Ms.toFixed(1)} ms, failed ${rep.write.failed}, store CPU % ${JSON.stringify(rounded(rep.write.storeCpuPercent, 0))}, generator CPU ${rep.write.generatorCpuPercent.toFixed(0)} %, heartbeat packets/s per pair ${rep.write.heartbeatPacketsPerSecondPerStorePair.toFixed(1)} (${rep.write.heartbeatsPerPacket.toFixed(1)} heartbeats/packet)`);
     } catch (e) {
       rep.errors.push(`write load: ${errText(e)}`);
@@ -497,10 +518,34 @@ async function main(): Promise<void> {
     runs,
     targets,
   };
-  const resultsDir = join(here, '..', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'groups-per-node.json'), JSON.stringify(out, null, 2) + '\n');
-  console.log(`wrote ${join(resultsDir, 'groups-per-node.json')}`);
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, JSON.stringify(out, null, 2) + '\n');
+  console.log(`wrote ${args.out}`);
+  const svgPath = args.out.replace(/\.json$/, '') + '.svg';
+  const git = out.git;
+  writeFileSync(svgPath, await renderLineCharts({
+    title: 'groups per node: closed-loop puts against ranges per store',
+    subtitle: [
+      `3 store processes, each a replica of every range, leaders spread; ${args.inflight} in flight, ${args.seconds} s per N`,
+      `${cpus().length} cpus; ${startedAt.slice(0, 16).replace('T', ' ')} UTC, commit ${git.commit.slice(0, 7)}${git.dirty ? ' (dirty)' : ''}`,
+    ],
+    series: [WRITE_SERIES],
+    panels: chartPanels(runs),
+  }));
+  console.log(`wrote ${svgPath}`);
+}
+
+const WRITE_SERIES = 'rangekv 3 stores';
+
+/** Put throughput and p99 against the ranges reached, one point per N that ran the write load. */
+function chartPanels(runs: RunReport[]): ChartPanel[] {
+  const loaded = runs.filter((r) => r.write && !r.baselineOnly);
+  const ticks = loaded.map((r) => r.reached);
+  const points = (y: (w: WriteReport) => number): ChartPanel['points'] => loaded.map((r) => ({ series: WRITE_SERIES, x: r.reached, y: y(r.write!) }));
+  return [
+    { title: 'put throughput', xTitle: 'ranges (per store)', yTitle: 'puts/s', xScale: 'log', xTicks: ticks, points: points((w) => w.opsPerSecond) },
+    { title: 'put p99 latency', xTitle: 'ranges (per store)', yTitle: 'p99 ms', xScale: 'log', xTicks: ticks, points: points((w) => w.p99Ms) },
+  ];
 }
 
 main().then(() => process.exit(0), (e: unknown) => {

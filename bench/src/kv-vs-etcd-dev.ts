@@ -7,10 +7,15 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { RangeKvClient } from '../../packages/client/dist/index.js';
 import { runningClusters, type KvTarget, type SystemUnderTest } from './kv-vs-etcd-load.js';
+import type { ProgressLine } from './progress.js';
 
 const RANGEKV_BIN = fileURLToPath(new URL('../../tools/cli/dist/rangekv.js', import.meta.url));
 /** Splits in flight while the ranges are made (PD runs one operator per range at a time). */
 const splitInflight = 8;
+/** A split refused because its range has a running operator (PD's own) is retried this often at most. */
+const splitRetries = 100;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface DevReady {
   pd: { address: string; pid: number };
@@ -37,21 +42,69 @@ class ClientTarget implements KvTarget {
   }
 }
 
-export async function startDevCluster(opts: { splitKeys: readonly Uint8Array[]; log: (s: string) => void }): Promise<SystemUnderTest> {
+/** The product client on PD at `pd`, as a load target (what each client process runs). */
+export async function connectDevTarget(pd: string): Promise<KvTarget> {
+  return new ClientTarget(await RangeKvClient.connect({ pd: [pd], timeoutMs: 60_000 }));
+}
+
+/**
+ * Splits at every key (ascending) by PD split operators, by binary subdivision: the middle
+ * key first, then both halves, each in its own range. PD runs one operator per range at a
+ * time and refuses a second (FAILED_PRECONDITION), so concurrent splits must be of
+ * distinct ranges: ascending keys, 8 at a time, would all land on the last range. Returns
+ * the splits done.
+ */
+async function splitTree(kv: RangeKvClient, keys: readonly Uint8Array[], progress: ProgressLine): Promise<number> {
+  const queue: [lo: number, hi: number][] = keys.length > 0 ? [[0, keys.length]] : [];
+  let done = 0;
+  const splitAt = async (k: Uint8Array): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const op = await kv.split(k);
+        if (op.status !== 'succeeded') throw new Error(`split at ${Buffer.from(k).toString('hex')}: ${op.status} ${op.reason}`);
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'FAILED_PRECONDITION' || attempt >= splitRetries) throw e;
+        await sleep(50);
+      }
+    }
+  };
+  await new Promise<void>((resolve, reject) => {
+    let running = 0;
+    const pump = (): void => {
+      while (running < splitInflight && queue.length > 0) {
+        const [lo, hi] = queue.shift()!;
+        const mid = (lo + hi) >> 1;
+        running++;
+        splitAt(keys[mid]!).then(() => {
+          running--;
+          progress.update(`splitting ${++done + 1}/${keys.length + 1} ranges (PD split operators)`);
+          if (mid > lo) queue.push([lo, mid]);
+          if (hi > mid + 1) queue.push([mid + 1, hi]);
+          pump();
+        }, reject);
+      }
+      if (running === 0 && queue.length === 0) resolve();
+    };
+    pump();
+  });
+  return done;
+}
+
+export async function startDevCluster(opts: { splitKeys: readonly Uint8Array[]; progress: ProgressLine }): Promise<SystemUnderTest> {
   const dev: ChildProcess = spawn(process.execPath, [RANGEKV_BIN, 'dev', '--base-port', '0', '--json', '--startup-timeout', '120s'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   dev.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => dev.once('exit', () => resolve()));
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    runningClusters.delete(stop);
+  /** The stop under way: a second caller (Ctrl-C during a stop) waits for the same one. */
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => (stopping ??= (async (): Promise<void> => {
     if (dev.exitCode === null && dev.signalCode === null) dev.kill('SIGINT');
     const t = setTimeout(() => dev.kill('SIGKILL'), 15_000);
     await exited;
     clearTimeout(t);
-  };
+    runningClusters.delete(stop);
+  })());
   runningClusters.add(stop);
   const ready = await new Promise<DevReady>((resolve, reject) => {
     createInterface({ input: dev.stdout! }).on('line', (l) => {
@@ -60,20 +113,14 @@ export async function startDevCluster(opts: { splitKeys: readonly Uint8Array[]; 
     dev.once('exit', (code) => reject(new Error(`rangekv dev exited (${code}) before ready: ${stderr}`)));
   });
   const kv = await RangeKvClient.connect({ pd: [ready.pd.address], timeoutMs: 60_000 });
-  const keys = [...opts.splitKeys];
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(splitInflight, keys.length) }, async () => {
-    while (next < keys.length) {
-      const k = keys[next++]!;
-      const op = await kv.split(k);
-      if (op.status !== 'succeeded') throw new Error(`split at ${Buffer.from(k).toString('hex')}: ${op.status} ${op.reason}`);
-    }
-  }));
-  if (keys.length > 0) opts.log(`  ${keys.length} PD split operators done`);
+  const t0 = Date.now();
+  const splits = await splitTree(kv, opts.splitKeys, opts.progress);
+  if (splits > 0) opts.progress.done(`${splits + 1} ranges after ${splits} PD split operators in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const ranges = (await kv.listRanges()).length;
   return {
     name: 'rangekv dev',
     target: new ClientTarget(kv),
+    client: { kind: 'dev', pd: ready.pd.address },
     serverPids: () => [ready.pd.pid, ...ready.stores.map((s) => s.pid)],
     stop,
     info: { cluster: 'rangekv dev (PD + 3 stores, default timing)', client: '@rangekv/client', ranges, pd: ready.pd.address },

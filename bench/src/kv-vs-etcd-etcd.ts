@@ -151,12 +151,10 @@ export async function startEtcdCluster(o: EtcdClusterOptions = {}): Promise<Syst
   const root = await mkdtemp(join(tmpdir(), 'kv-vs-etcd-etcd-'));
   const members: Member[] = [];
   let target: EtcdKvTarget | null = null;
-  let stopped = false;
+  /** The stop under way: a second caller (Ctrl-C during a stop) waits for the same one. */
+  let stopping: Promise<void> | null = null;
 
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    runningClusters.delete(stop);
+  const stop = (): Promise<void> => (stopping ??= (async (): Promise<void> => {
     target?.close();
     for (const m of members) if (!m.exited) m.proc.kill('SIGTERM');
     const killer = setTimeout(() => {
@@ -165,7 +163,8 @@ export async function startEtcdCluster(o: EtcdClusterOptions = {}): Promise<Syst
     await Promise.all(members.map((m) => m.exit));
     clearTimeout(killer);
     await rm(root, { recursive: true, force: true });
-  };
+    runningClusters.delete(stop);
+  })());
 
   runningClusters.add(stop);
   try {
@@ -216,6 +215,7 @@ export async function startEtcdCluster(o: EtcdClusterOptions = {}): Promise<Syst
   return {
     name: 'etcd',
     target,
+    client: { kind: 'etcd', endpoints: members.map((m) => m.clientUrl.slice('http://'.length)) },
     serverPids: () => members.map((m) => m.proc.pid ?? 0).filter((p) => p > 0),
     stop,
     info: { members: n, binary, endpoints: members.map((m) => m.clientUrl) },

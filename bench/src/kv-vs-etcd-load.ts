@@ -1,9 +1,11 @@
-// The workload of kv-vs-etcd, identical for every system: closed-loop clients (each
-// awaits its request, then sends the next) picking keys uniformly from a fixed keyspace,
-// against a `KvTarget`, the one thing a system adapter implements. Latencies are measured
-// client-side per request (send to answer, retries included), over a measured window that
-// follows a warm-up; CPU is this client process's (process.cpuUsage) and the servers'
-// (Linux /proc/<pid>/stat, 10 ms ticks).
+// The workload of kv-vs-etcd, identical for every system: closed loops (each awaits its
+// request, then sends the next) picking keys uniformly from a fixed keyspace, against a
+// `KvTarget`, the one thing a system adapter implements. The loops run in client
+// processes (kv-vs-etcd-client.ts, driven by kv-vs-etcd-clients.ts), each of which builds
+// its own target from the system's `ClientSpec`. Latencies are measured client-side per
+// request (send to answer, retries included) over a measured window that follows a
+// warm-up; CPU is each client process's (process.cpuUsage) and the servers' (Linux
+// /proc/<pid>/stat, 10 ms ticks).
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
@@ -17,10 +19,21 @@ export interface KvTarget {
   close(): void | Promise<void>;
 }
 
-/** A running system: its target plus what the bench reports about its servers. */
+/**
+ * How a client process connects to a running system (plain data: it crosses the IPC
+ * channel): etcd members' endpoints, rangekv stores' KV addresses, or PD's address.
+ */
+export type ClientSpec =
+  | { kind: 'etcd'; endpoints: string[] }
+  | { kind: 'rangekv'; stores: [storeId: number, kvAddress: string][] }
+  | { kind: 'dev'; pd: string };
+
+/** A running system: its target (the preload's) plus what the bench reports about its servers. */
 export interface SystemUnderTest {
   name: string;
   target: KvTarget;
+  /** What each load client process connects with. */
+  client: ClientSpec;
   /** Server process ids (their CPU is read from /proc); empty when unknown. */
   serverPids(): number[];
   /** Stops every server process and removes its data; idempotent. */
@@ -37,38 +50,10 @@ export const runningClusters = new Set<() => Promise<void>>();
 
 export type Op = 'put' | 'get';
 
-export interface LoadSpec {
-  op: Op;
-  inflight: number;
-  warmupMs: number;
-  measureMs: number;
-}
-
-export interface LevelResult {
-  op: Op;
-  inflight: number;
-  ops: number;
-  seconds: number;
-  opsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
-  /** Client process CPU over the window, in % of one core. */
-  clientCpuPct: number;
-  /** Client process CPU per op, µs. */
-  clientCpuMicrosPerOp: number;
-  /** All server processes' CPU over the window, in % of one core (null: not available). */
-  serverCpuPct: number | null;
-  errors: number;
-  /** Gets that found no value (should be 0 after the preload). */
-  misses: number;
-}
-
 const CLOCK_TICKS_PER_SEC = 100;
 
 /** utime + stime of a process in seconds, null if it cannot be read. */
-function procCpuSeconds(pid: number): number | null {
+export function procCpuSeconds(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start after the last ')'.
@@ -80,7 +65,7 @@ function procCpuSeconds(pid: number): number | null {
   }
 }
 
-function serversCpuSeconds(pids: number[]): number | null {
+export function serversCpuSeconds(pids: number[]): number | null {
   if (pids.length === 0) return null;
   let sum = 0;
   for (const pid of pids) {
@@ -91,7 +76,7 @@ function serversCpuSeconds(pids: number[]): number | null {
   return sum;
 }
 
-function quantile(sorted: Float64Array, q: number): number {
+export function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -121,13 +106,17 @@ export class Keyspace {
 /**
  * Puts every key once (untimed): batches of `batchKeys` consecutive keys through
  * putBatch when the target has it (`batchInflight` batches at a time), else single puts
- * (`singleInflight` at a time). Returns the seconds it took.
+ * (`singleInflight` at a time); `progress` gets the keys written so far. Returns the
+ * seconds it took.
  */
-export async function preload(target: KvTarget, ks: Keyspace, batchInflight = 16, singleInflight = 256, batchKeys = 100): Promise<number> {
+export async function preload(
+  target: KvTarget, ks: Keyspace, progress: (keys: number) => void = () => {}, batchInflight = 16, singleInflight = 256, batchKeys = 100,
+): Promise<number> {
   const t0 = performance.now();
   const step = target.putBatch ? batchKeys : 1;
   const inflight = target.putBatch ? batchInflight : singleInflight;
   let next = 0;
+  let written = 0;
   await Promise.all(Array.from({ length: inflight }, async () => {
     while (next < ks.count) {
       const from = next;
@@ -137,6 +126,8 @@ export async function preload(target: KvTarget, ks: Keyspace, batchInflight = 16
         try {
           if (target.putBatch) await target.putBatch(ks.keys.slice(from, to).map((key) => ({ key, value: ks.value })));
           else await target.put(ks.keys[from]!, ks.value);
+          written += to - from;
+          progress(written);
           break;
         } catch (e) {
           if (attempt >= 20) throw e;
@@ -148,77 +139,90 @@ export async function preload(target: KvTarget, ks: Keyspace, batchInflight = 16
   return (performance.now() - t0) / 1000;
 }
 
-/** One closed-loop level: `inflight` loops for warm-up + measured window. */
-export async function runLevel(sut: SystemUnderTest, ks: Keyspace, spec: LoadSpec): Promise<LevelResult> {
-  const target = sut.target;
-  let measuring = false;
-  let stop = false;
-  let ops = 0;
-  let errors = 0;
-  let misses = 0;
-  let lat = new Float64Array(1 << 16);
-  let n = 0;
-  const record = (ms: number): void => {
-    if (n === lat.length) {
-      const bigger = new Float64Array(lat.length * 2);
-      bigger.set(lat);
-      lat = bigger;
-    }
-    lat[n++] = ms;
-  };
+/** What one client process measured over one window. */
+export interface WindowResult {
+  inflight: number;
+  ops: number;
+  errors: number;
+  /** Gets that found no value (should be 0 after the preload). */
+  misses: number;
+  /** The window as this process saw it (measure() to stop()). */
+  seconds: number;
+  /** This process's CPU (all threads) over the window, µs. */
+  cpuMicros: number;
+  /** One latency per op of the window, ms, in completion order. */
+  latenciesMs: Float64Array;
+}
 
-  const loops = Array.from({ length: spec.inflight }, async () => {
-    while (!stop) {
-      const key = ks.random();
+/**
+ * `inflight` closed loops of one op against a target: start() runs them (warm-up: nothing
+ * is counted), measure() opens the measured window, stop() closes it, ends the loops and
+ * reports. One instance per level.
+ */
+export class ClosedLoops {
+  private measuring = false;
+  private stopped = false;
+  private ops = 0;
+  private errors = 0;
+  private misses = 0;
+  private lat = new Float64Array(1 << 16);
+  private loops: Promise<void>[] = [];
+  private cpu0: NodeJS.CpuUsage | null = null;
+  private w0 = 0;
+
+  constructor(private readonly target: KvTarget, private readonly ks: Keyspace, private readonly op: Op, private readonly inflight: number) {}
+
+  start(): void {
+    if (this.loops.length > 0) throw new Error('ClosedLoops started twice');
+    this.loops = Array.from({ length: this.inflight }, () => this.loop());
+  }
+
+  measure(): void {
+    if (this.cpu0 !== null) throw new Error('ClosedLoops measured twice');
+    this.cpu0 = process.cpuUsage();
+    this.w0 = performance.now();
+    this.measuring = true;
+  }
+
+  async stop(): Promise<WindowResult> {
+    if (this.cpu0 === null) throw new Error('ClosedLoops stopped before measure()');
+    this.measuring = false;
+    const seconds = (performance.now() - this.w0) / 1000;
+    const cpu = process.cpuUsage(this.cpu0);
+    this.stopped = true;
+    await Promise.all(this.loops);
+    return {
+      inflight: this.inflight, ops: this.ops, errors: this.errors, misses: this.misses, seconds,
+      cpuMicros: cpu.user + cpu.system, latenciesMs: this.lat.slice(0, this.ops),
+    };
+  }
+
+  private record(ms: number): void {
+    if (this.ops === this.lat.length) {
+      const bigger = new Float64Array(this.lat.length * 2);
+      bigger.set(this.lat);
+      this.lat = bigger;
+    }
+    this.lat[this.ops++] = ms;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const key = this.ks.random();
       const t0 = performance.now();
       try {
-        if (spec.op === 'put') {
-          await target.put(key, ks.value);
+        if (this.op === 'put') {
+          await this.target.put(key, this.ks.value);
         } else {
-          const v = await target.get(key);
-          if (v === null && measuring) misses++;
+          const v = await this.target.get(key);
+          if (v === null && this.measuring) this.misses++;
         }
       } catch {
-        if (measuring) errors++;
+        if (this.measuring) this.errors++;
         await sleep(10);
         continue;
       }
-      if (measuring) {
-        ops++;
-        record(performance.now() - t0);
-      }
+      if (this.measuring) this.record(performance.now() - t0);
     }
-  });
-
-  await sleep(spec.warmupMs);
-  const cpu0 = process.cpuUsage();
-  const srv0 = serversCpuSeconds(sut.serverPids());
-  const w0 = performance.now();
-  measuring = true;
-  await sleep(spec.measureMs);
-  measuring = false;
-  const seconds = (performance.now() - w0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const srv1 = serversCpuSeconds(sut.serverPids());
-  stop = true;
-  await Promise.all(loops);
-
-  const sorted = lat.subarray(0, n).sort();
-  const clientCpuSec = (cpu.user + cpu.system) / 1e6;
-  return {
-    op: spec.op,
-    inflight: spec.inflight,
-    ops,
-    seconds,
-    opsPerSec: ops / seconds,
-    p50Ms: quantile(sorted, 0.5),
-    p99Ms: quantile(sorted, 0.99),
-    p999Ms: quantile(sorted, 0.999),
-    maxMs: n > 0 ? sorted[n - 1]! : 0,
-    clientCpuPct: (100 * clientCpuSec) / seconds,
-    clientCpuMicrosPerOp: ops > 0 ? (clientCpuSec * 1e6) / ops : 0,
-    serverCpuPct: srv0 !== null && srv1 !== null ? (100 * (srv1 - srv0)) / seconds : null,
-    errors,
-    misses,
-  };
+  }
 }

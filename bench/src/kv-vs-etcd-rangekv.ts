@@ -13,6 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { kvService, metapb, storeAdminService, type MethodDefinition } from '@rangekv/proto';
 import { StoreProcess } from '../../packages/store/dist/testing/store-process.js';
 import { runningClusters, type KvTarget, type SystemUnderTest } from './kv-vs-etcd-load.js';
+import type { ProgressLine } from './progress.js';
 
 const STORE_IDS = [1, 2, 3];
 const LEADER_ROLE = 2; // adminpb.RaftRole.LEADER
@@ -228,7 +229,8 @@ export interface RangekvClusterOptions {
   spreadLeaders?: boolean;
   /** Extra store-main flags. */
   extraArgs?: string[];
-  log?: (line: string) => void;
+  /** Where the split and balance phases report. */
+  progress?: ProgressLine;
 }
 
 async function eventually(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -240,7 +242,7 @@ async function eventually(what: string, cond: () => Promise<boolean>, timeoutMs:
 }
 
 /** Splits at `keys` from the highest down, so every split is of the first range. */
-async function splitAll(t: RangekvKvTarget, keys: Buffer[], log: (s: string) => void): Promise<void> {
+async function splitAll(t: RangekvKvTarget, keys: Buffer[], progress: ProgressLine): Promise<void> {
   const t0 = Date.now();
   const desc = [...keys].sort(Buffer.compare).reverse();
   let cur: RouteEntry | undefined;
@@ -267,46 +269,81 @@ async function splitAll(t: RangekvKvTarget, keys: Buffer[], log: (s: string) => 
       cur = undefined;
       await sleep(20);
     }
-    if ((i + 1) % 200 === 0) log(`  rangekv: ${i + 1}/${desc.length} splits (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    progress.update(`splitting ${i + 2}/${desc.length + 1} ranges (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   }
+  progress.done(`${desc.length + 1} ranges after ${desc.length} splits in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-/** Transfers range i's (by start key) leadership to store STORE_IDS[i % 3], 16 at a time. */
-async function spreadLeaders(t: RangekvKvTarget): Promise<void> {
-  await t.refresh();
-  const work = t.ranges.map((r, i) => ({ r, to: STORE_IDS[i % STORE_IDS.length]! })).filter((w) => w.r.leader !== 0 && w.r.leader !== w.to);
-  let next = 0;
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next < work.length) {
-      const w = work[next++]!;
-      await t.call(w.r.leader, storeAdminService.transferLeader, {
-        header: { rangeId: w.r.rangeId, epoch: { confVer: w.r.confVer, version: w.r.version } }, toStore: w.to,
-      });
-    }
-  }));
+/** Rounds of transfers at most (each re-reads the leaders); TransferLeader calls in flight. */
+const balanceRounds = 5;
+const balanceTransfersInflight = 16;
+
+/**
+ * Transfers range i's (by start key) leadership to store STORE_IDS[i % 3], 16 at a time,
+ * in rounds: a transfer answers when it starts and may not happen (the target lagging, an
+ * election in between), so each round re-reads the leaders and moves what is still wrong.
+ * Returns the ranges still led elsewhere after the last round.
+ */
+async function spreadLeaders(t: RangekvKvTarget, progress: ProgressLine): Promise<number> {
+  const t0 = Date.now();
+  let moved = 0;
+  for (let round = 1; round <= balanceRounds; round++) {
+    await t.refresh();
+    const work = t.ranges.map((r, i) => ({ r, to: STORE_IDS[i % STORE_IDS.length]! })).filter((w) => w.r.leader !== w.to);
+    if (work.length === 0) break;
+    let next = 0;
+    let sent = 0;
+    await Promise.all(Array.from({ length: balanceTransfersInflight }, async () => {
+      while (next < work.length) {
+        const w = work[next++]!;
+        if (w.r.leader === 0) continue;
+        const out = await t.call(w.r.leader, storeAdminService.transferLeader, {
+          header: { rangeId: w.r.rangeId, epoch: { confVer: w.r.confVer, version: w.r.version } }, toStore: w.to,
+        });
+        if (out.ok && !out.res.rangeError) moved++;
+        progress.update(`balancing leaders ${++sent}/${work.length} moved (round ${round})`);
+      }
+    }));
+    // Transfers answer when started; give the elections a moment before re-reading.
+    await sleep(500);
+    await eventually('leaders after the transfers', async () => {
+      await t.refresh();
+      return t.ranges.every((r) => r.leader !== 0);
+    }, 60_000);
+  }
+  const wrong = t.ranges.filter((r, i) => r.leader !== STORE_IDS[i % STORE_IDS.length]).length;
+  progress.done(`leaders spread by ${moved} transfers in ${((Date.now() - t0) / 1000).toFixed(1)} s${wrong > 0 ? `, ${wrong} ranges still led by another store` : ''}`);
+  return wrong;
 }
 
 /** Starts three bootstrapped store processes, splits and spreads leaders, waits for every leader. */
 export async function startRangekvCluster(o: RangekvClusterOptions = {}): Promise<SystemUnderTest> {
-  const log = o.log ?? ((): void => {});
+  const progress = o.progress ?? { update: () => {}, done: () => {} };
   const root = await mkdtemp(join(tmpdir(), 'kv-vs-etcd-rangekv-'));
   const procs: StoreProcess[] = [];
   let target: RangekvKvTarget | null = null;
-  let stopped = false;
+  /** The stop under way: a second caller (Ctrl-C during a stop) waits for the same one. */
+  let stopping: Promise<void> | null = null;
+  let misplacedLeaders = 0;
 
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    runningClusters.delete(stop);
+  /** A store being spawned (not in procs until it is ready): a stop waits for it. */
+  let spawning: Promise<StoreProcess> | null = null;
+
+  const stop = (): Promise<void> => (stopping ??= (async (): Promise<void> => {
     target?.close();
+    await spawning?.catch(() => {});
     await Promise.all(procs.map((p) => p.stop('SIGTERM', 5_000)));
     await rm(root, { recursive: true, force: true });
-  };
+    runningClusters.delete(stop);
+  })());
 
   runningClusters.add(stop);
   try {
     for (const id of STORE_IDS) {
-      procs.push(await StoreProcess.spawn({ storeId: id, dataDir: join(root, `store-${id}`), bootstrap: STORE_IDS, extraArgs: o.extraArgs ?? [] }));
+      if (stopping) throw new Error('stopped while starting');
+      spawning = StoreProcess.spawn({ storeId: id, dataDir: join(root, `store-${id}`), bootstrap: STORE_IDS, extraArgs: o.extraArgs ?? [] });
+      procs.push(await spawning);
+      spawning = null;
     }
     const peers = new Map(procs.map((p) => [p.storeId, p.raftAddress] as [number, string]));
     await Promise.all(procs.map((p) => p.setPeers(peers)));
@@ -319,14 +356,10 @@ export async function startRangekvCluster(o: RangekvClusterOptions = {}): Promis
     await eventually('a leader of the first range', allLed, 30_000);
     const splitKeys = o.splitKeys ?? [];
     if (splitKeys.length > 0) {
-      await splitAll(t, splitKeys, log);
+      await splitAll(t, splitKeys, progress);
       await eventually(`${splitKeys.length + 1} ranges with leaders`, async () => (await allLed()) && t.rangeCount === splitKeys.length + 1, 120_000);
     }
-    if (o.spreadLeaders ?? true) {
-      await spreadLeaders(t);
-      await sleep(500);
-      await eventually('leaders after the transfers', allLed, 60_000);
-    }
+    if (o.spreadLeaders ?? true) misplacedLeaders = await spreadLeaders(t, progress);
   } catch (e) {
     await stop();
     throw e;
@@ -338,8 +371,9 @@ export async function startRangekvCluster(o: RangekvClusterOptions = {}): Promis
   return {
     name: 'rangekv',
     target: t,
+    client: { kind: 'rangekv', stores: procs.map((p) => [p.storeId, p.kvAddress] as [number, string]) },
     serverPids: () => procs.map((p) => p.proc.pid ?? 0).filter((pid) => pid > 0),
     stop,
-    info: { stores: STORE_IDS.length, ranges: t.rangeCount, leadersPerStore: leaders, extraArgs: o.extraArgs ?? [] },
+    info: { stores: STORE_IDS.length, ranges: t.rangeCount, leadersPerStore: leaders, misplacedLeaders, extraArgs: o.extraArgs ?? [] },
   };
 }

@@ -1,6 +1,8 @@
 // rangekv vs etcd 3.4: client-side throughput and latency of single-key puts and
-// linearizable gets, from one Node client process using the same machinery for both
-// (@grpc/grpc-js channels, protobufjs codecs, one closed loop per request in flight).
+// linearizable gets, from --clients Node client processes (default 2, so that the client
+// is not what limits the figures; each process's CPU is reported) using the same
+// machinery for both (@grpc/grpc-js channels, protobufjs codecs, one closed loop per
+// request in flight; kv-vs-etcd-clients.ts shares the in-flight requests out).
 //
 //   etcd     3 members on 127.0.0.1 (/usr/bin/etcd, default fsync), requests round-robin
 //            over the members (kv-vs-etcd-etcd.ts)
@@ -13,20 +15,24 @@
 // so every get finds its key, then --settle-ms of pause. For each system,
 // one after the other (never concurrently), for each in-flight level: 1 s of warm-up,
 // then --seconds measured, puts first, then gets. Reported per level: ops/s,
-// p50/p99/p99.9 latency, the client's CPU, the servers' CPU, and rangekv/etcd ratios.
+// p50/p99/p99.9 latency, the client processes' CPU, the servers' CPU and CPU per op, and
+// rangekv/etcd ratios. Writes the JSON and, beside it, an SVG chart (charts.ts):
+// throughput and p99 against in-flight, one line per system.
 //
-//   pnpm bench:etcd                                        # defaults: --seconds 5 --inflight 1,16,64,256 --ranges 1
-//   pnpm bench:etcd -- --seconds 1 --inflight 1,64         # quick (~1 min)
-//   pnpm bench:etcd -- --ranges 1,1000                     # rangekv twice: 1 range, then 1,000
+//   pnpm bench:etcd                                        # defaults: --seconds 5 --inflight 1,16,64,256 --ranges 1,1000 --clients 2
+//   pnpm bench:etcd -- --seconds 1 --inflight 1,64 --ranges 1   # quick (~1 min)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { renderLineCharts, type ChartPanel } from './charts.js';
+import { ClientProcesses, type LevelResult } from './kv-vs-etcd-clients.js';
 import { startEtcdCluster } from './kv-vs-etcd-etcd.js';
-import { Keyspace, preload, runLevel, runningClusters, type LevelResult, type Op, type SystemUnderTest } from './kv-vs-etcd-load.js';
+import { Keyspace, preload, runningClusters, type Op, type SystemUnderTest } from './kv-vs-etcd-load.js';
 import { startDevCluster } from './kv-vs-etcd-dev.js';
 import { startRangekvCluster } from './kv-vs-etcd-rangekv.js';
+import { Progress } from './progress.js';
 
 interface Args {
   seconds: number;
@@ -42,7 +48,10 @@ interface Args {
   ops: Op[];
   /** Preload batches (of 100 keys) in flight. */
   preloadInflight: number;
+  /** Load client processes; each level's in-flight requests are shared out over them. */
+  clients: number;
   etcdBinary: string;
+  /** The JSON; the SVG chart goes beside it (same name, .svg). */
   out: string;
 }
 
@@ -57,8 +66,8 @@ function list(v: string): number[] {
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
-    seconds: 5, warmupMs: 1000, settleMs: 2000, inflight: [1, 16, 64, 256], keys: 100_000, valueBytes: 256, ranges: [1],
-    systems: ['etcd', 'rangekv'], ops: ['put', 'get'], preloadInflight: 16, etcdBinary: '/usr/bin/etcd',
+    seconds: 5, warmupMs: 1000, settleMs: 2000, inflight: [1, 16, 64, 256], keys: 100_000, valueBytes: 256, ranges: [1, 1000],
+    systems: ['etcd', 'rangekv'], ops: ['put', 'get'], preloadInflight: 16, clients: 2, etcdBinary: '/usr/bin/etcd',
     out: join(BENCH_DIR, 'results', 'kv-vs-etcd.json'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -85,6 +94,7 @@ function parseArgs(argv: string[]): Args {
       return s;
     });
     else if (k === '--preload-inflight') a.preloadInflight = list(take())[0]!;
+    else if (k === '--clients') a.clients = list(take())[0]!;
     else if (k === '--etcd') a.etcdBinary = take();
     else if (k === '--out') a.out = take();
     else if (k === '--') continue;
@@ -104,7 +114,10 @@ interface SystemRun {
   preloadKeysPerSec: number;
   loadAvgBefore: number[];
   loadAvgAfter: number[];
+  /** Load client processes (their pids, for the record). */
+  clientPids: number[];
   levels: LevelResult[];
+  /** The client processes' counters, summed (rangekv: NotLeader answers, table refreshes, ...). */
   clientStats?: Record<string, number>;
 }
 
@@ -122,10 +135,12 @@ const loads = (): number[] => loadavg().map((x) => Math.round(x * 100) / 100);
 
 let interrupted = false;
 let stopping: Promise<void> | null = null;
+/** The client processes of the system being measured. */
+let clients: ClientProcesses | null = null;
 
-/** Stops every running cluster (on Ctrl-C, SIGTERM, errors); concurrent callers share one stop. */
+/** Stops the client processes and every running cluster (on Ctrl-C, SIGTERM, errors); concurrent callers share one stop. */
 function stopAll(): Promise<void> {
-  stopping ??= Promise.allSettled([...runningClusters].map((stop) => stop())).then(() => {
+  stopping ??= Promise.allSettled([clients?.kill(), ...[...runningClusters].map((stop) => stop())]).then(() => {
     stopping = null;
   });
   return stopping;
@@ -139,33 +154,49 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function runSystem(args: Args, ks: Keyspace, label: string, start: () => Promise<SystemUnderTest>, ranges: number | null): Promise<SystemRun> {
+const pct = (v: number | null): string => (v === null ? '-' : fmt(v));
+
+/** "83 (42+41)": all client processes' CPU and each one's. */
+function clientCpu(l: LevelResult): string {
+  return l.clientCpuPctByProcess.length > 1 ? `${fmt(l.clientCpuPct)} (${l.clientCpuPctByProcess.map((v) => fmt(v)).join('+')})` : fmt(l.clientCpuPct);
+}
+
+async function runSystem(args: Args, ks: Keyspace, label: string, start: (p: Progress) => Promise<SystemUnderTest>, ranges: number | null): Promise<SystemRun> {
   const loadAvgBefore = loads();
   console.log(`\n== ${label} (load average ${loadAvgBefore.join(' ')})`);
+  const progress = new Progress('  ');
   const t0 = Date.now();
-  const sut = await start();
+  const sut = await start(progress);
   try {
     const startSeconds = (Date.now() - t0) / 1000;
     console.log(`  started in ${startSeconds.toFixed(1)} s: ${JSON.stringify(sut.info)}`);
-    const preloadSeconds = await preload(sut.target, ks, args.preloadInflight);
-    console.log(`  preloaded ${fmt(ks.count)} keys in ${preloadSeconds.toFixed(1)} s (${fmt(ks.count / preloadSeconds)} keys/s${sut.target.putBatch ? `, batches of 100, ${args.preloadInflight} in flight` : ', single puts'})`);
+    const preloadSeconds = await preload(sut.target, ks, (n) => progress.update(`preload ${fmt(n)}/${fmt(ks.count)} keys`), args.preloadInflight);
+    progress.done(`preloaded ${fmt(ks.count)} keys in ${preloadSeconds.toFixed(1)} s (${fmt(ks.count / preloadSeconds)} keys/s${sut.target.putBatch ? `, batches of 100, ${args.preloadInflight} in flight` : ', single puts'})`);
     await new Promise((r) => setTimeout(r, args.settleMs));
+    clients = await ClientProcesses.start(args.clients, sut.client, { keys: ks.count, valueBytes: ks.valueBytes });
+    console.log(`  ${clients.count} client processes (pids ${clients.pids.join(', ')}) connected`);
     const levels: LevelResult[] = [];
     for (const op of args.ops) {
       for (const inflight of args.inflight) {
-        const r = await runLevel(sut, ks, { op, inflight, warmupMs: args.warmupMs, measureMs: args.seconds * 1000 });
+        const r = await clients.runLevel(sut, { op, inflight, warmupMs: args.warmupMs, measureMs: args.seconds * 1000 }, progress);
         levels.push(r);
-        console.log(`  ${op.padEnd(3)} ${String(inflight).padStart(4)} in flight: ${fmt(r.opsPerSec).padStart(7)} ops/s  p50 ${ms(r.p50Ms)}  p99 ${ms(r.p99Ms)}  p99.9 ${ms(r.p999Ms)} ms  client cpu ${fmt(r.clientCpuPct)}%  servers cpu ${r.serverCpuPct === null ? '-' : fmt(r.serverCpuPct)}%${r.errors ? `  errors ${r.errors}` : ''}${r.misses ? `  misses ${r.misses}` : ''}`);
+        console.log(`  ${op.padEnd(3)} ${String(inflight).padStart(4)} in flight: ${fmt(r.opsPerSec).padStart(7)} ops/s  p50 ${ms(r.p50Ms)}  p99 ${ms(r.p99Ms)}  p99.9 ${ms(r.p999Ms)} ms  `
+          + `client cpu ${clientCpu(r)}%  servers cpu ${pct(r.serverCpuPct)}% (${r.serverCpuMicrosPerOp === null ? '-' : fmt(r.serverCpuMicrosPerOp)} µs/op)`
+          + `${r.errors ? `  errors ${r.errors}` : ''}${r.misses ? `  misses ${r.misses}` : ''}`);
       }
     }
+    const clientPids = clients.pids;
+    const clientStats = await clients.close();
+    clients = null;
     const run: SystemRun = {
       system: sut.name, label, ranges, info: sut.info, startSeconds, preloadSeconds, preloadKeysPerSec: ks.count / preloadSeconds,
-      loadAvgBefore, loadAvgAfter: loads(), levels,
+      loadAvgBefore, loadAvgAfter: loads(), clientPids, levels,
     };
-    const stats = (sut.target as { stats?: Record<string, number> }).stats;
-    if (stats) run.clientStats = { ...stats };
+    if (Object.keys(clientStats).length > 0) run.clientStats = clientStats;
     return run;
   } finally {
+    await clients?.kill();
+    clients = null;
     await sut.stop();
   }
 }
@@ -200,14 +231,27 @@ function compare(runs: SystemRun[]): Comparison[] {
 }
 
 function printTable(runs: SystemRun[], cmp: Comparison[]): void {
-  console.log('\n| system | op | in flight | ops/s | p50 ms | p99 ms | p99.9 ms | client cpu % | servers cpu % | rangekv/etcd ops/s |');
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`\n| system | op | in flight | ops/s | p50 ms | p99 ms | p99.9 ms | client cpu % (by process) | servers cpu % | servers cpu µs/op | rangekv/etcd ops/s |`);
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const run of runs) {
     for (const l of run.levels) {
       const c = cmp.find((x) => x.label === run.label && x.op === l.op && x.inflight === l.inflight);
-      console.log(`| ${run.label} | ${l.op} | ${l.inflight} | ${fmt(l.opsPerSec)} | ${ms(l.p50Ms)} | ${ms(l.p99Ms)} | ${ms(l.p999Ms)} | ${fmt(l.clientCpuPct)} | ${l.serverCpuPct === null ? '-' : fmt(l.serverCpuPct)} | ${c ? `${c.throughputRatio.toFixed(2)}x` : '-'} |`);
+      console.log(`| ${run.label} | ${l.op} | ${l.inflight} | ${fmt(l.opsPerSec)} | ${ms(l.p50Ms)} | ${ms(l.p99Ms)} | ${ms(l.p999Ms)} | ${clientCpu(l)} | ${pct(l.serverCpuPct)} | ${l.serverCpuMicrosPerOp === null ? '-' : fmt(l.serverCpuMicrosPerOp)} | ${c ? `${c.throughputRatio.toFixed(2)}x` : '-'} |`);
     }
   }
+}
+
+/** Throughput and p99 against in-flight, one line per system, a row of two panels per op. */
+function chartPanels(runs: SystemRun[], ops: Op[], inflight: number[]): ChartPanel[] {
+  const panels: ChartPanel[] = [];
+  for (const op of ops) {
+    const what = op === 'put' ? 'puts' : 'linearizable gets';
+    const points = (y: (l: LevelResult) => number): ChartPanel['points'] =>
+      runs.flatMap((r) => r.levels.filter((l) => l.op === op).map((l) => ({ series: r.label, x: l.inflight, y: y(l) })));
+    panels.push({ title: `${what}: throughput`, xTitle: 'requests in flight', yTitle: 'ops/s', xScale: 'log', xTicks: inflight, points: points((l) => l.opsPerSec) });
+    panels.push({ title: `${what}: p99 latency`, xTitle: 'requests in flight', yTitle: 'p99 ms', xScale: 'log', xTicks: inflight, points: points((l) => l.p99Ms) });
+  }
+  return panels;
 }
 
 async function main(): Promise<void> {
@@ -217,7 +261,7 @@ async function main(): Promise<void> {
   const dirty = sh('git', ['status', '--porcelain', '--untracked-files=no']) !== '';
   const etcdVersion = sh(args.etcdBinary, ['--version']).split('\n')[0] ?? '';
   const uptimeBefore = sh('uptime', []);
-  console.log(`kv-vs-etcd: ${args.ops.join('+')} at ${args.inflight.join(',')} in flight, ${args.seconds} s each after ${args.warmupMs} ms warm-up, `
+  console.log(`kv-vs-etcd: ${args.ops.join('+')} at ${args.inflight.join(',')} in flight over ${args.clients} client processes, ${args.seconds} s each after ${args.warmupMs} ms warm-up, `
     + `16-byte keys over ${fmt(args.keys)} keys, ${args.valueBytes}-byte values; ${etcdVersion}; ${cpus().length} cpus; ${uptimeBefore}`);
 
   const runs: SystemRun[] = [];
@@ -229,14 +273,14 @@ async function main(): Promise<void> {
       for (const r of args.ranges) {
         const splitKeys = Array.from({ length: r - 1 }, (_, i) => Keyspace.key(Math.floor(((i + 1) * args.keys) / r)));
         runs.push(await runSystem(args, ks, `rangekv ${r} range${r === 1 ? '' : 's'}`,
-          () => startRangekvCluster({ splitKeys, log: (s) => console.log(s) }), r));
+          (progress) => startRangekvCluster({ splitKeys, progress }), r));
       }
     }
     if (args.systems.includes('dev')) {
       for (const r of args.ranges) {
         const splitKeys = Array.from({ length: r - 1 }, (_, i) => Keyspace.key(Math.floor(((i + 1) * args.keys) / r)));
         runs.push(await runSystem(args, ks, `rangekv dev + client ${r} range${r === 1 ? '' : 's'}`,
-          () => startDevCluster({ splitKeys, log: (s) => console.log(s) }), r));
+          (progress) => startDevCluster({ splitKeys, progress }), r));
       }
     }
   } finally {
@@ -261,6 +305,18 @@ async function main(): Promise<void> {
   mkdirSync(dirname(args.out), { recursive: true });
   writeFileSync(args.out, JSON.stringify(out, null, 2) + '\n');
   console.log(`\nwrote ${args.out}`);
+  const svgPath = args.out.replace(/\.json$/, '') + '.svg';
+  const svg = await renderLineCharts({
+    title: 'rangekv vs etcd 3.4: single-key puts and linearizable gets, closed loops',
+    subtitle: [
+      `3 server processes, ${args.clients} client processes, ${cpus().length} cpus; ${args.seconds} s per level`,
+      `${out.when.slice(0, 16).replace('T', ' ')} UTC, commit ${commit.slice(0, 7)}${dirty ? ' (dirty)' : ''}`,
+    ],
+    series: runs.map((r) => r.label),
+    panels: chartPanels(runs, args.ops, args.inflight),
+  });
+  writeFileSync(svgPath, svg);
+  console.log(`wrote ${svgPath}`);
 }
 
 main().catch(async (e: unknown) => {
