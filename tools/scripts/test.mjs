@@ -1,5 +1,6 @@
 // The test command: bootstrap + build, then node's built-in runner over every compiled
-// `*.test.js` under packages/*/dist and tools/cli/dist. Extra arguments are passed to `node --test`.
+// `*.test.js` under packages/*/dist, tools/cli/dist and bench/dist (the benchmarks' own
+// helpers: charts, progress lines, load splitting; no benchmark runs). Extra arguments are passed to `node --test`.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ for (const pkg of readdirSync(pkgs).sort()) {
 }
 // The rangekv CLI's tests (they drive tools/cli/dist/rangekv.js).
 if (existsSync(join(repoRoot, 'tools', 'cli', 'dist'))) findTests(join(repoRoot, 'tools', 'cli', 'dist'), files);
+if (existsSync(join(repoRoot, 'bench', 'dist'))) findTests(join(repoRoot, 'bench', 'dist'), files);
 if (files.length === 0) {
   console.error('no test files found under packages/*/dist');
   process.exit(1);
