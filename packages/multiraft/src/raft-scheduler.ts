@@ -5,6 +5,14 @@
 // apply. When the persist is durable it sends the messages that had to wait for it and
 // acknowledges the Readies, cycle by cycle, in order.
 //
+// Readies that need no fsync (raft's mustSync unset: only the commit index moved, or
+// nothing to persist at all, e.g. a leader's appends and heartbeats) of groups with no
+// Ready in flight skip the log writer: the engine takes them at once (engine.deferReady:
+// their hard state is written later, with the next batch) and they are acknowledged in
+// the same cycle, so a follower answers a commit-only append or a heartbeat without
+// waiting for the disk. A group with a Ready in flight keeps the usual path (its
+// acknowledgements stay in order). Deferred hard states left over are written on ticks.
+//
 //   const s = new RaftScheduler(engine, host);
 //   s.add(replica);               // after creating its RawNode over engine.range(id)
 //   s.step(rangeId, msg);         // from the transport
@@ -116,6 +124,8 @@ export interface SchedulerStats {
   cycles: number;
   readies: number;
   persistBatches: number;
+  /** Readies acknowledged in their own cycle (no fsync needed, nothing of the group in flight). */
+  readiesAckedAtOnce: number;
   groupsPerBatchMax: number;
   applies: number;
   /** Times a group quiesced (leader: sent its quiesce heartbeats; follower: accepted one). */
@@ -144,7 +154,7 @@ export class RaftScheduler<R> {
   private stopped = false;
   readonly limits: SchedulerLimits;
   readonly stats: SchedulerStats = {
-    cycles: 0, readies: 0, persistBatches: 0, groupsPerBatchMax: 0, applies: 0, quiesced: 0, wakes: 0, quiesceRefused: 0,
+    cycles: 0, readies: 0, persistBatches: 0, readiesAckedAtOnce: 0, groupsPerBatchMax: 0, applies: 0, quiesced: 0, wakes: 0, quiesceRefused: 0,
     lateAcksAbsorbed: 0, replicasFailed: 0,
   };
 
@@ -259,6 +269,13 @@ export class RaftScheduler<R> {
   /** One tick for every group that is not quiescent (quiescent ones are not visited). */
   tick(): void {
     this.tickCount++;
+    if (this.engine.deferredHardStates > 0 && this.inflightCycles === 0 && !this.stopped) {
+      // Nothing else is being written: write the leftover commit-only hard states now.
+      this.engine.flushDeferredHardStates().catch((e: unknown) => {
+        this.stopped = true;
+        this.host.onFatal(e);
+      });
+    }
     for (const r of this.ticking) {
       r.node.tick();
       if (r.node.hasReady()) this.wake(r);
@@ -405,6 +422,8 @@ export class RaftScheduler<R> {
     const batch = this.engine.readyBatch();
     const acks: [Replica<R>, Ready][] = [];
     const snapshots: [Replica<R>, Ready][] = [];
+    // Readies acknowledged in this cycle (see the header).
+    const atOnceAcks: [Replica<R>, Ready][] = [];
     for (const r of queue) {
       r.queued = false;
       if (r.destroyed) continue;
@@ -436,10 +455,20 @@ export class RaftScheduler<R> {
           snapshots.push([r, rd]);
           break;
         }
+        if (!rd.mustSync && r.readiesInFlight === 0) {
+          this.engine.deferReady(r.rangeId, rd);
+          atOnceAcks.push([r, rd]);
+          continue;
+        }
         batch.add(r.rangeId, rd);
+        r.readiesInFlight++;
         acks.push([r, rd]);
       }
       if (!r.blocked && r.node.hasReady()) this.wake(r); // more than this cycle's share
+    }
+    if (atOnceAcks.length > 0) {
+      this.stats.readiesAckedAtOnce += atOnceAcks.length;
+      for (const [r, rd] of atOnceAcks) this.acknowledge(r, rd);
     }
     this.host.flush();
     if (acks.length === 0 && snapshots.length === 0) return;
@@ -452,7 +481,10 @@ export class RaftScheduler<R> {
     const prev = this.tail;
     this.tail = Promise.all([prev, durable])
       .then(() => {
-        for (const [r, rd] of acks) this.acknowledge(r, rd);
+        for (const [r, rd] of acks) {
+          r.readiesInFlight--;
+          this.acknowledge(r, rd);
+        }
         this.host.flush();
       })
       .then(() => Promise.all(snapshots.map(([r, rd]) => this.persistSnapshot(r, rd))))

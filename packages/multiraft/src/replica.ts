@@ -50,6 +50,8 @@ export class Replica<R = unknown> {
   queued = false;
   /** A Ready with a snapshot is being ingested: no more Readies until it is acknowledged. */
   blocked = false;
+  /** Readies handed to the log writer and not yet acknowledged (the scheduler's count). */
+  readiesInFlight = 0;
   /** An apply task is running. */
   applying = false;
   readonly applyQueue: ApplyWork[] = [];

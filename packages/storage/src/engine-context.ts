@@ -30,6 +30,8 @@ export interface EngineContext {
   readonly reserved: Set<number>;
   /** Ingests in progress (closing the engine waits for them). */
   readonly ingests: Set<Promise<unknown>>;
+  /** Ranges whose newest hard state only moved the commit index and is not written yet (persist-ready.ts). */
+  readonly deferredHardStates: Set<RangeLogStore>;
 }
 
 export function storeOf(ctx: EngineContext, rangeId: number, what: string): RangeLogStore {

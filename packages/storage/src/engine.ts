@@ -39,7 +39,7 @@ import { LogWriter, type LogWriterStats } from './log-writer.js';
 import type { MemDisk } from './mem-disk.js';
 import { memLogWriterBackend, type SyncDelay } from './mem-log-writer.js';
 import { splitRange, type SplitInit } from './range-split.js';
-import { ReadyBatch, persistReady } from './persist-ready.js';
+import { ReadyBatch, deferReady, flushDeferredHardStates, persistReady } from './persist-ready.js';
 import { createRange, destroyRange, resumeDestroys, type CreateRangeInit, type DestroyOptions } from './range-lifecycle.js';
 import { loadRanges } from './range-load.js';
 import { RocksDb } from './rocks.js';
@@ -140,7 +140,7 @@ export class StorageEngine {
       const ctx: EngineContext = {
         dir: p.dir, staging: p.staging, db, writer, limits, budget, nextTurn: p.nextTurn,
         deleter: new BackgroundDeleter(db, limits.deleteBatchKeys, p.nextTurn),
-        ranges: new Map(), reserved: new Set(), ingests: new Set(),
+        ranges: new Map(), reserved: new Set(), ingests: new Set(), deferredHardStates: new Set(),
       };
       for (const st of loadRanges(db)) ctx.ranges.set(st.rangeId, new RangeLogStore(db, st, limits, budget));
       const ingestsRecovered = await recoverIngests(ctx);
@@ -200,6 +200,33 @@ export class StorageEngine {
   /** A batch of many groups' Readies, persisted with one log-writer request. */
   readyBatch(): ReadyBatch {
     return new ReadyBatch(this.ctx);
+  }
+
+  /**
+   * Takes a Ready that needs no fsync (mustSync unset) of a group with nothing in flight:
+   * visible at once, its hard state written later (see persist-ready.ts). The caller
+   * acknowledges it right away.
+   */
+  deferReady(rangeId: number, rd: Ready): void {
+    deferReady(this.ctx, rangeId, rd);
+  }
+
+  /**
+   * Resolves once everything submitted to the log writer so far is written (a barrier: it
+   * waits for no fsync of its own). For a main-thread write that must land after them.
+   */
+  whenWritten(): Promise<void> {
+    return this.ctx.writer.submit(new Uint8Array(0), { sync: false });
+  }
+
+  /** Ranges with a deferred (unwritten) hard state. */
+  get deferredHardStates(): number {
+    return this.ctx.deferredHardStates.size;
+  }
+
+  /** Writes the deferred hard states now (one unsynced log-writer request); resolves once written. */
+  flushDeferredHardStates(): Promise<void> {
+    return flushDeferredHardStates(this.ctx);
   }
 
   /** State-machine writes plus the applied index in one batch, no fsync. */
@@ -288,6 +315,7 @@ export class StorageEngine {
     await Promise.allSettled([...this.ctx.ingests]);
     await this.ctx.deleter.stop();
     await Promise.allSettled(this.background.splice(0));
+    await flushDeferredHardStates(this.ctx).catch(() => {});
     await this.ctx.writer.close();
     await this.ctx.db.close();
   }

@@ -56,6 +56,11 @@ export class RangeLogStore implements RaftStorage {
   maxWrittenIndex: number;
   /** Persist requests submitted and not yet durable (keeps empty Readies in order). */
   persistsInFlight = 0;
+  /**
+   * The hard state acknowledged to raft but not written yet (a Ready that only moved the
+   * commit index, persist-ready.ts deferReady); null once written or superseded.
+   */
+  deferredHardState: HardState | null = null;
   /** Set while an ingest or destroy owns the range; other writers must not touch it. */
   busy: 'ingest' | 'destroy' | null = null;
   private destroyed = false;

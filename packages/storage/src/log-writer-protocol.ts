@@ -1,8 +1,11 @@
 // How a LogWriter talks to whatever writes and syncs its requests (its backend: the
 // log-writer thread in production, a MemDisk in the simulation), and the messages between
 // them. Requests are numbered from 1 in submission order; the backend writes them in that
-// order and acknowledges "everything up to id N is durable", so one small message answers
-// a whole group commit.
+// order and acknowledges "everything up to id N is written (and durable, for every request
+// that asked for sync)", so one small message answers a whole group commit. A group is
+// fsynced when any of its requests asked for sync; a group of unsynced requests only is
+// written without one (RocksDB's WAL write: it survives a process crash, not a power loss,
+// and the next fsync makes it durable with everything before it).
 
 export interface WorkerInit {
   handle: bigint;
@@ -15,6 +18,8 @@ export interface WriteMsg {
   t: 'write';
   firstId: number;
   lens: Uint32Array;
+  /** Per request: 1 = must be durable when acknowledged (fsync), 0 = written is enough. */
+  syncs: Uint8Array;
   bytes: ArrayBuffer;
 }
 
@@ -29,13 +34,18 @@ export interface ReadyMsg {
   t: 'ready';
 }
 
-/** Requests up to `upToId` are durable: one sync batch of `requests` requests took `syncMicros`. */
+/**
+ * Requests up to `upToId` are written, durable where they asked for it: one batch of
+ * `requests` requests took `syncMicros` (write, plus the fsync when `synced`).
+ */
 export interface DurableMsg {
   t: 'durable';
   upToId: number;
   requests: number;
   bytes: number;
   syncMicros: number;
+  /** The batch was fsynced (some request in it asked for sync). */
+  synced: boolean;
 }
 
 /** The batch ending at `upToId` failed; the worker writes nothing more. */
@@ -65,27 +75,32 @@ export interface LogWriterEvents {
 /** Connects a LogWriter (its events) to a backend. */
 export type ConnectBackend = (events: LogWriterEvents) => LogWriterBackend;
 
-/** A request waiting in a backend: its id and encoded ops. */
+/** A request waiting in a backend: its id, encoded ops, and whether it must be durable. */
 export interface PendingRequest {
   id: number;
   bytes: Uint8Array;
+  sync: boolean;
 }
 
 /**
- * Group commit: the requests `queue[head..end)` make the next sync batch: at most
+ * Group commit: the requests `queue[head..end)` make the next batch: at most
  * maxRequestsPerSync of them, and no more than maxSyncBatchBytes unless a single request is
- * bigger (it then goes alone). At least one when any is queued.
+ * bigger (it then goes alone). At least one when any is queued. `sync`: some request of the
+ * group asked for it (the batch is fsynced).
  */
-export function syncGroupEnd(queue: readonly PendingRequest[], head: number, maxRequestsPerSync: number, maxSyncBatchBytes: number): { end: number; bytes: number } {
+export function syncGroupEnd(queue: readonly PendingRequest[], head: number, maxRequestsPerSync: number, maxSyncBatchBytes: number): { end: number; bytes: number; sync: boolean } {
   let bytes = 0;
   let end = head;
+  let sync = false;
   while (end < queue.length && end - head < maxRequestsPerSync) {
-    const size = queue[end]!.bytes.length;
+    const r = queue[end]!;
+    const size = r.bytes.length;
     if (end > head && bytes + size > maxSyncBatchBytes) break;
     bytes += size;
+    sync ||= r.sync;
     end++;
   }
-  return { end, bytes };
+  return { end, bytes, sync };
 }
 
 /** Splits a WriteMsg into its requests (views into msg.bytes). */
@@ -95,7 +110,7 @@ export function requestsOf(m: WriteMsg): PendingRequest[] {
   let off = 0;
   for (let i = 0; i < m.lens.length; i++) {
     const len = m.lens[i]!;
-    out.push({ id: m.firstId + i, bytes: all.subarray(off, off + len) });
+    out.push({ id: m.firstId + i, bytes: all.subarray(off, off + len), sync: m.syncs[i] !== 0 });
     off += len;
   }
   return out;
@@ -108,14 +123,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function isToWorker(v: unknown): v is ToWorker {
   if (!isObject(v)) return false;
   if (v['t'] === 'stop') return true;
-  return v['t'] === 'write' && typeof v['firstId'] === 'number' && v['lens'] instanceof Uint32Array && v['bytes'] instanceof ArrayBuffer;
+  return v['t'] === 'write' && typeof v['firstId'] === 'number' && v['lens'] instanceof Uint32Array && v['syncs'] instanceof Uint8Array
+    && v['syncs'].length === v['lens'].length && v['bytes'] instanceof ArrayBuffer;
 }
 
 export function isFromWorker(v: unknown): v is FromWorker {
   if (!isObject(v)) return false;
   switch (v['t']) {
     case 'ready': return true;
-    case 'durable': return typeof v['upToId'] === 'number' && typeof v['syncMicros'] === 'number';
+    case 'durable': return typeof v['upToId'] === 'number' && typeof v['syncMicros'] === 'number' && typeof v['synced'] === 'boolean';
     case 'failed': return typeof v['upToId'] === 'number' && typeof v['message'] === 'string';
     default: return false;
   }

@@ -1,7 +1,7 @@
 // The log-writer thread: the only place sync (fsync) writes happen in production. It
 // receives numbered requests, and each time it is free it writes everything that arrived
-// meanwhile as one WriteBatch with sync: true (group commit, see syncGroupEnd), then
-// acknowledges the last id written.
+// meanwhile as one WriteBatch, with sync: true when any of them asked for it (group
+// commit, see syncGroupEnd), then acknowledges the last id written.
 //
 // Group commit falls out of the thread's own blocking: while `_writeSync` waits for the
 // fsync, new requests pile up in the message port; after it returns we yield once
@@ -37,13 +37,13 @@ function schedule(): void {
 function writeOnce(): void {
   scheduled = false;
   if (failed || head >= queue.length) return;
-  const { end, bytes } = syncGroupEnd(queue, head, init.maxRequestsPerSync, init.maxSyncBatchBytes);
+  const { end, bytes, sync } = syncGroupEnd(queue, head, init.maxRequestsPerSync, init.maxSyncBatchBytes);
   const parts: Uint8Array[] = [];
   for (let i = head; i < end; i++) parts.push(queue[i]!.bytes);
   const upToId = queue[end - 1]!.id;
   const t0 = process.hrtime.bigint();
   try {
-    db.write(parts, { sync: true });
+    db.write(parts, { sync });
   } catch (e) {
     failed = true;
     send({ t: 'failed', upToId, message: e instanceof Error ? e.message : String(e) });
@@ -55,7 +55,7 @@ function writeOnce(): void {
     queue.splice(0, head);
     head = 0;
   }
-  send({ t: 'durable', upToId, requests: parts.length, bytes, syncMicros });
+  send({ t: 'durable', upToId, requests: parts.length, bytes, syncMicros, synced: sync });
   if (head < queue.length) schedule();
 }
 

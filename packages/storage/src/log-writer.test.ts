@@ -123,3 +123,15 @@ for (const kind of WRITERS) {
     await done();
   });
 }
+
+writerTest('sync: false requests are written in order without an fsync; a batch with one sync request is fsynced', {}, async (w, db) => {
+  await Promise.all([w.submit(put(1), { sync: false }), w.submit(put(2), { sync: false })]);
+  let st = w.stats();
+  assert.deepEqual({ requests: st.requests, syncs: st.syncs }, { requests: 2, syncs: 0 });
+  assert.ok(st.unsyncedBatches >= 1);
+  assert.ok(db.get(ColumnFamily.Raft, Buffer.from('k000002')) !== undefined, 'written and readable');
+  await Promise.all([w.submit(put(3), { sync: false }), w.submit(put(4))]);
+  st = w.stats();
+  assert.equal(st.requests, 4);
+  assert.equal(st.syncs, 1, 'the sync request fsyncs its batch');
+});

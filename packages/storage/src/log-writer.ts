@@ -1,7 +1,10 @@
 // LogWriter: where every sync write of the engine goes. Callers (the raft scheduler,
 // snapshot ingest, range lifecycle) submit write requests of encoded ops; each submit
-// resolves once its request is durable (fsynced). Requests are written and acknowledged
-// in submission order, so a group's Readies become durable in order.
+// resolves once its request is durable (fsynced), or only written when submitted with
+// `{ sync: false }` (it rides in the same ordered queue, so it is written after everything
+// submitted before it and before everything after; a batch holding only such requests is
+// not fsynced). Requests are written and acknowledged in submission order, so a group's
+// Readies become durable in order.
 //
 // The queue, its bounds and the ordering are here; the writing and syncing is done by a
 // backend (log-writer-protocol.ts): the log-writer thread in production (LogWriter.start,
@@ -29,6 +32,8 @@ interface Request {
   size: number;
   /** The ops; dropped once handed to the backend. */
   bytes: Uint8Array;
+  /** Must be durable (fsynced) when acknowledged. */
+  sync: boolean;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -38,6 +43,8 @@ export interface LogWriterStats {
   requests: number;
   /** Sync batches written (one fsync each). */
   syncs: number;
+  /** Batches written without fsync (no request in them asked for sync). */
+  unsyncedBatches: number;
   /** Encoded op bytes made durable. */
   bytes: number;
   /** Sum and max of the backend's time inside one sync batch write (simulated time for a MemDisk), in microseconds. */
@@ -69,7 +76,7 @@ export class LogWriter {
   private failure: Error | null = null;
   private closing = false;
   private closed: Promise<void> | null = null;
-  private readonly st: LogWriterStats = { requests: 0, syncs: 0, bytes: 0, syncMicrosTotal: 0, syncMicrosMax: 0, waits: 0 };
+  private readonly st: LogWriterStats = { requests: 0, syncs: 0, unsyncedBatches: 0, bytes: 0, syncMicrosTotal: 0, syncMicrosMax: 0, waits: 0 };
   /** Metrics hook: each sync batch's write + fsync time in microseconds, once it is durable. Must not throw. */
   onSync: ((syncMicros: number) => void) | null = null;
 
@@ -89,17 +96,19 @@ export class LogWriter {
   }
 
   /**
-   * Resolves once the request's ops are durable; rejects if the writer failed or closed.
-   * A WriteOps is taken over (sealed, not copied); a Uint8Array is copied.
+   * Resolves once the request's ops are durable (with `sync: false`: written, after every
+   * earlier request); rejects if the writer failed or closed. A WriteOps is taken over
+   * (sealed, not copied); a Uint8Array is copied.
    */
-  submit(ops: WriteOps | Uint8Array): Promise<void> {
+  submit(ops: WriteOps | Uint8Array, opts: { sync?: boolean } = {}): Promise<void> {
+    const sync = opts.sync ?? true;
     const bytes = ops instanceof Uint8Array ? ops : ops.bytes();
     if (this.failure) return Promise.reject(new LogWriterClosedError('failed earlier', this.failure));
     if (this.closing) return Promise.reject(new LogWriterClosedError('closed'));
     if (bytes.length > this.limits.maxRequestBytes) return Promise.reject(new RequestTooLargeError(bytes.length, this.limits.maxRequestBytes));
     const owned = ops instanceof Uint8Array ? new Uint8Array(bytes) : ops.seal();
     return new Promise<void>((resolve, reject) => {
-      const req: Request = { id: 0, size: owned.length, bytes: owned, resolve, reject };
+      const req: Request = { id: 0, size: owned.length, bytes: owned, sync, resolve, reject };
       if (this.waitingHead < this.waiting.length || !this.hasRoomFor(owned.length)) {
         this.st.waits++;
         this.waiting.push(req);
@@ -159,15 +168,17 @@ export class LogWriter {
     for (const r of reqs) total += r.size;
     const all = new Uint8Array(total);
     const lens = new Uint32Array(reqs.length);
+    const syncs = new Uint8Array(reqs.length);
     let off = 0;
     for (let i = 0; i < reqs.length; i++) {
       const b = reqs[i]!.bytes;
       all.set(b, off);
       off += b.length;
       lens[i] = b.length;
+      syncs[i] = reqs[i]!.sync ? 1 : 0;
       reqs[i]!.bytes = EMPTY;
     }
-    const msg: WriteMsg = { t: 'write', firstId: reqs[0]!.id, lens, bytes: all.buffer };
+    const msg: WriteMsg = { t: 'write', firstId: reqs[0]!.id, lens, syncs, bytes: all.buffer };
     this.backend.send(msg);
   }
 
@@ -177,11 +188,15 @@ export class LogWriter {
       this.fail(new Error(`sync write failed: ${m.message}`));
       return;
     }
-    this.st.syncs++;
     this.st.bytes += m.bytes;
-    this.st.syncMicrosTotal += m.syncMicros;
-    if (m.syncMicros > this.st.syncMicrosMax) this.st.syncMicrosMax = m.syncMicros;
-    this.onSync?.(m.syncMicros);
+    if (m.synced) {
+      this.st.syncs++;
+      this.st.syncMicrosTotal += m.syncMicros;
+      if (m.syncMicros > this.st.syncMicrosMax) this.st.syncMicrosMax = m.syncMicros;
+      this.onSync?.(m.syncMicros);
+    } else {
+      this.st.unsyncedBatches++;
+    }
     while (this.inflightHead < this.inflight.length && this.inflight[this.inflightHead]!.id <= m.upToId) {
       const r = this.inflight[this.inflightHead++]!;
       this.inflightBytes -= r.size;

@@ -59,6 +59,88 @@ test('a sync write makes the apply batches written before it durable too (WAL or
   await again.close();
 });
 
+test('a Ready that needs no sync (commit only) is written unsynced: lost at a power loss unless a later fsync covers it', async () => {
+  const { disk, engine, reopen } = await withLog();
+  await engine.persistReady(1, ready({ entries: entries(1, 11, 12, 1) }));
+  // Only the commit moves (the same term and vote): raft's mustSync is false.
+  const commitOnly = ready({ hardState: { term: 1, vote: 1, commit: 12 } });
+  commitOnly.mustSync = false;
+  const batch = engine.readyBatch();
+  batch.add(1, commitOnly);
+  assert.equal(batch.needsSync, false);
+  await batch.submit();
+  assert.equal(disk.unsyncedWrites, 1, 'written without fsync');
+  assert.equal(engine.range(1).hardState.commit, 12);
+  disk.crash({ keepUnsynced: 0 });
+  const again = await reopen();
+  assert.equal(again.range(1).lastIndex(), 12, 'the synced log is intact');
+  assert.equal(again.range(1).hardState.commit, 10, 'the unsynced commit was lost (raft restores it from its peers)');
+  await again.close();
+  const { engine: e2 } = await withLog();
+  const b2 = e2.readyBatch();
+  b2.add(1, ready({ entries: entries(1, 11, 11, 1) }));
+  assert.equal(b2.needsSync, true);
+  await b2.submit();
+  assert.throws(() => e2.deferReady(1, ready({ entries: entries(1, 12, 12, 1) })), /must be persisted/);
+  await e2.close();
+});
+
+test('a deferred hard state is visible at once, written with the next batch of any range, never over a newer one, and dropped with its range', async () => {
+  const commitOnly = (commit: number) => {
+    const rd = ready({ hardState: { term: 1, vote: 1, commit } });
+    rd.mustSync = false;
+    return rd;
+  };
+  // Written with the next batch of another range (no write of its own), durable with its fsync.
+  {
+    const { disk, engine, reopen } = await withLog();
+    await engine.createRange({ descriptor: descriptor(2, 'z', ''), confState: confState() });
+    await engine.persistReady(1, ready({ entries: entries(1, 11, 12, 1) }));
+    engine.deferReady(1, commitOnly(12));
+    assert.equal(engine.range(1).hardState.commit, 12, 'visible at once');
+    assert.equal(engine.deferredHardStates, 1);
+    const before = disk.unsyncedWrites;
+    await engine.persistReady(2, ready({ entries: entries(2, 2, 2, 1) }));
+    assert.equal(engine.deferredHardStates, 0);
+    assert.equal(disk.unsyncedWrites, before, 'no write of its own');
+    disk.crash({ keepUnsynced: 0 });
+    const again = await reopen();
+    assert.equal(again.range(1).hardState.commit, 12, 'durable with the other range\'s fsync');
+    await again.close();
+  }
+  // A newer hard state of the same range supersedes it.
+  {
+    const { disk, engine, reopen } = await withLog();
+    await engine.persistReady(1, ready({ entries: entries(1, 11, 12, 1) }));
+    engine.deferReady(1, commitOnly(11));
+    await engine.persistReady(1, ready({ hardState: { term: 2, vote: 3, commit: 12 } }));
+    assert.equal(engine.deferredHardStates, 0);
+    await engine.flushDeferredHardStates();
+    disk.crash({ keepUnsynced: 0 });
+    const again = await reopen();
+    assert.deepEqual(again.range(1).hardState, { term: 2, vote: 3, commit: 12 });
+    await again.close();
+  }
+  // flushDeferredHardStates writes it unsynced; a destroyed range's is dropped.
+  {
+    const { disk, engine, reopen } = await withLog();
+    await engine.createRange({ descriptor: descriptor(2, 'z', ''), confState: confState() });
+    await engine.persistReady(1, ready({ entries: entries(1, 11, 12, 1) }));
+    engine.deferReady(1, commitOnly(12));
+    engine.deferReady(2, commitOnly(1));
+    await (await engine.destroyRange(2, { clearData: true })).whenDeleted;
+    await engine.drainBackground();
+    const before = disk.unsyncedWrites;
+    await engine.flushDeferredHardStates();
+    assert.equal(disk.unsyncedWrites, before + 1);
+    disk.crash({ keepUnsynced: Infinity });
+    const again = await reopen();
+    assert.equal(again.range(1).hardState.commit, 12);
+    assert.deepEqual(again.rangeIds(), [1], 'the destroyed range stays destroyed');
+    await again.close();
+  }
+});
+
 test('a Ready whose fsync is in flight at the crash is lost whole or kept whole, and its persist never resolves', async () => {
   for (const keep of [0, 1]) {
     const { disk, clock, engine, reopen } = await withLog(50);

@@ -4,7 +4,8 @@
 // Like the thread, it takes every request queued when it is free as one group (same rule:
 // syncGroupEnd) on a later turn, so requests submitted in one turn share one sync. A group
 // is written at once (visible, not durable: RocksDB's WAL write) and becomes durable
-// `syncDelay(...)` ms of the clock later (the fsync), when it is acknowledged. A crash in
+// `syncDelay(...)` ms of the clock later (the fsync), when it is acknowledged; a group no
+// request of which asked for sync is acknowledged on the next timer, with no fsync. A crash in
 // between keeps the group only as part of the kept prefix (MemDisk.crash keepUnsynced).
 //
 //   const w = LogWriter.over(memLogWriterBackend(db, clock, () => 1, limits), limits);
@@ -41,7 +42,7 @@ export function memLogWriterBackend(
     };
 
     const writeGroup = (): void => {
-      const { end, bytes } = syncGroupEnd(queue, head, limits.maxRequestsPerSync, limits.maxSyncBatchBytes);
+      const { end, bytes, sync } = syncGroupEnd(queue, head, limits.maxRequestsPerSync, limits.maxSyncBatchBytes);
       const parts: Uint8Array[] = [];
       for (let i = head; i < end; i++) parts.push(queue[i]!.bytes);
       const upToId = queue[end - 1]!.id;
@@ -59,13 +60,15 @@ export function memLogWriterBackend(
         return;
       }
       const t0 = clock.now();
-      // Like RocksDB, a batch with no ops writes and syncs nothing: no fsync time either.
-      const ms = seq === null ? 0 : syncDelay({ requests: parts.length, bytes, now: t0 });
+      // Like RocksDB, a batch with no ops writes and syncs nothing: no fsync time either; a
+      // batch no request of which asked for sync is written without one.
+      const synced = sync && seq !== null;
+      const ms = synced ? syncDelay({ requests: parts.length, bytes, now: t0 }) : 0;
       if (!(ms >= 0)) throw new RangeError(`syncDelay must return a number of ms >= 0, got ${ms}`);
       clock.setTimer(ms, () => {
-        if (seq !== null) db.syncThrough(seq);
+        if (synced) db.syncThrough(seq!);
         busy = false;
-        events.message({ t: 'durable', upToId, requests: parts.length, bytes, syncMicros: (clock.now() - t0) * 1000 });
+        events.message({ t: 'durable', upToId, requests: parts.length, bytes, syncMicros: (clock.now() - t0) * 1000, synced });
         schedule();
       });
     };

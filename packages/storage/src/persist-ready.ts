@@ -13,6 +13,20 @@
 //
 // A Ready carrying a snapshot goes through persistReady alone (it ingests a staged
 // snapshot, see snapshot-ingest.ts).
+//
+// Sync: only a Ready whose `mustSync` is set (new entries, a term or vote change, a
+// snapshot) needs an fsync; one that only moves the commit index does not (raft restores
+// commit from the applied state and its peers after a restart). A batch of such Readies
+// alone is submitted with `sync: false` (written in order, no fsync).
+//
+// Deferred hard states: a Ready that needs no sync, of a group with nothing in flight, is
+// taken by `deferReady`: it is visible at once (the caller acknowledges it right away) and
+// its hard state (only the commit moved) is written later, with no write of its own: it
+// rides in the next batch submitted for any group, or in `flushDeferredHardStates` (the
+// raft scheduler calls it on ticks; the engine on close). A Ready of the same group added
+// to a batch later supersedes it (its hard state is newer), so a deferred one is never
+// written over a newer one; a destroyed range's is dropped. Lost at a crash, it costs
+// nothing: its term and vote were already durable, and the commit index comes back.
 import type { Entry, HardState, Ready } from '@rangekv/raft';
 import { storeOf, type EngineContext } from './engine-context.js';
 import { SnapshotError, StorageError, invariant } from './errors.js';
@@ -21,6 +35,9 @@ import type { RangeLogStore } from './log-store.js';
 import { decodeSnapshotRef } from './snapshot-ref.js';
 import { ingestStaged } from './snapshot-ingest.js';
 import { WriteOps } from './write-ops.js';
+import { ColumnFamily } from './column-families.js';
+import { encodeHardState } from './encoding.js';
+import { hardStateKey } from './keys.js';
 
 function hasWork(rd: Ready): boolean {
   return rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null;
@@ -30,6 +47,8 @@ export class ReadyBatch {
   private readonly ops: WriteOps;
   private readonly parts: { store: RangeLogStore; entries: readonly Entry[]; hardState: HardState | null }[] = [];
   private submitted = false;
+  /** Some Ready added must be durable (its mustSync). */
+  private sync = false;
 
   constructor(private readonly ctx: EngineContext, initialBytes = 4096) {
     this.ops = new WriteOps(initialBytes);
@@ -44,34 +63,90 @@ export class ReadyBatch {
     const a = { entries: rd.entries, hardState: rd.hardState };
     checkAppend(store, a, this.ctx.limits.maxEntryBytes, store.truncated.index, store.maxWrittenIndex);
     encodeAppend(store, a, this.ops);
+    if (rd.hardState !== null) forgetDeferred(this.ctx, store);
     store.persistsInFlight++;
     this.parts.push({ store, entries: rd.entries, hardState: rd.hardState });
+    if (rd.mustSync) this.sync = true;
   }
 
   get groups(): number {
     return this.parts.length;
   }
 
+  /** Some Ready in the batch must be durable before it is acknowledged. */
+  get needsSync(): boolean {
+    return this.sync;
+  }
+
   get byteLength(): number {
     return this.ops.byteLength;
   }
 
-  /** One log-writer request for all groups; resolves once durable and visible in every store. */
+  /**
+   * One log-writer request for all groups (fsynced only when needsSync); resolves once
+   * durable (or written) and visible in every store.
+   */
   async submit(): Promise<void> {
     invariant(!this.submitted, 'ReadyBatch submitted twice');
     this.submitted = true;
     if (this.parts.length === 0) return;
+    encodeDeferred(this.ctx, this.ops);
     try {
-      await this.ctx.writer.submit(this.ops);
+      await this.ctx.writer.submit(this.ops, { sync: this.sync });
     } finally {
       for (const p of this.parts) p.store.persistsInFlight--;
     }
+    this.showAll();
+  }
+
+  private showAll(): void {
     for (const p of this.parts) {
       if (p.store.isDestroyed) continue;
       p.store.onEntriesDurable(p.entries);
       if (p.hardState) p.store.onHardStateDurable(p.hardState);
     }
   }
+}
+
+/** See the header: takes a Ready that needs no sync, of a group with nothing in flight. */
+export function deferReady(ctx: EngineContext, rangeId: number, rd: Ready): void {
+  const store = storeOf(ctx, rangeId, 'defer ready');
+  if (rd.mustSync || rd.snapshot !== null || rd.entries.length > 0) {
+    throw new StorageError('READY_MUST_SYNC', `range ${rangeId}: Ready ${rd.seq} must be persisted (entries, snapshot or a term/vote change)`);
+  }
+  if (store.busy !== null) throw new StorageError('RANGE_BUSY', `range ${rangeId}: cannot persist during ${store.busy}`);
+  if (rd.hardState === null) return;
+  store.onHardStateDurable(rd.hardState);
+  store.deferredHardState = { ...rd.hardState };
+  ctx.deferredHardStates.add(store);
+}
+
+/** Forgets `store`'s deferred hard state: a newer one is being written, or the range is going away. */
+export function forgetDeferred(ctx: EngineContext, store: RangeLogStore): void {
+  if (store.deferredHardState === null) return;
+  store.deferredHardState = null;
+  ctx.deferredHardStates.delete(store);
+}
+
+/** Encodes every deferred hard state into `ops` (they are written with it) and forgets them. */
+function encodeDeferred(ctx: EngineContext, ops: WriteOps): void {
+  if (ctx.deferredHardStates.size === 0) return;
+  for (const store of ctx.deferredHardStates) {
+    const hs = store.deferredHardState;
+    store.deferredHardState = null;
+    if (hs === null || store.isDestroyed || store.busy !== null) continue;
+    ops.put(ColumnFamily.Raft, hardStateKey(store.rangeId), encodeHardState(hs));
+  }
+  ctx.deferredHardStates.clear();
+}
+
+/** Writes the deferred hard states (one unsynced request); resolves once written. */
+export function flushDeferredHardStates(ctx: EngineContext): Promise<void> {
+  if (ctx.deferredHardStates.size === 0) return Promise.resolve();
+  const ops = new WriteOps(64 * ctx.deferredHardStates.size);
+  encodeDeferred(ctx, ops);
+  if (ops.byteLength === 0) return Promise.resolve();
+  return ctx.writer.submit(ops, { sync: false });
 }
 
 /**

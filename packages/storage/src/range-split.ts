@@ -22,6 +22,7 @@ import { encodeAppliedState, encodeConfState, encodeDescriptor, encodeHardState,
 import { storeOf, type EngineContext } from './engine-context.js';
 import { RangeExistsError, StorageError, invariant } from './errors.js';
 import { KeyPrefix, hardStateKey, rangeKey } from './keys.js';
+import { forgetDeferred } from './persist-ready.js';
 import { RangeLogStore, type RangeState } from './log-store.js';
 
 /** The right range's initial log position. */
@@ -75,6 +76,7 @@ export function splitRange(ctx: EngineContext, leftId: number, init: SplitInit):
 
   left.onApplied(init.left.applied, init.left.confState ?? null, init.left.descriptor);
   if (prior !== undefined) {
+    forgetDeferred(ctx, prior);
     prior.markDestroyed();
     ctx.ranges.delete(rightId);
   }

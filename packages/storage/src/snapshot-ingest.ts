@@ -24,6 +24,7 @@ import { checkAppend, type LogAppend } from './log-append.js';
 import { decodeSnapshotChunk } from './snapshot-codec.js';
 import { chunkFile, readStaged, removeStaged, type StagedSnapshotFiles } from './snapshot-staging.js';
 import { WriteOps } from './write-ops.js';
+import { forgetDeferred } from './persist-ready.js';
 
 /** Fault injection for tests: stop (as if crashed) after writing this many chunks. */
 export interface IngestFaults {
@@ -113,6 +114,7 @@ async function runIngest(ctx: EngineContext, store: RangeLogStore, staged: Stage
   ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.ConfState, rangeId), encodeConfState(h.confState));
   ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Truncated, rangeId), encodeTruncatedState(h.applied));
   ops.put(ColumnFamily.Raft, hardStateKey(rangeId), encodeHardState(hs));
+  forgetDeferred(ctx, store); // superseded by this one (persist-ready.ts)
   const es = append.entries;
   const newLast = es.length > 0 ? es[es.length - 1]!.index : snapIndex;
   for (let i = Math.max(snapIndex, newLast) + 1; i <= store.maxWrittenIndex; i++) ops.del(ColumnFamily.Raft, entryKey(rangeId, i));

@@ -87,8 +87,9 @@ function plain(rs: readonly KvResult[]): unknown[] {
   });
 }
 
+/** A pool; every flush goes to the workers unless `limits.inlineApplyMaxEntries` says otherwise. */
 async function withPool(engine: StorageEngine, limits: Partial<ApplyPoolLimits>, f: (p: PoolKvApplier) => Promise<void>): Promise<void> {
-  const p = await PoolKvApplier.start(engine, limits);
+  const p = await PoolKvApplier.start(engine, { inlineApplyMaxEntries: 0, ...limits });
   try {
     await f(p);
   } finally {
@@ -140,16 +141,26 @@ test('the pool and the inline applier give the same results and leave the same D
     inlineDump = dump(engine);
     inlineState = [1, 2].map((r) => ({ applied: engine.range(r).applied, conf: engine.range(r).confState, desc: engine.range(r).descriptor }));
   });
-  await withStore(2, async ({ engine, log }) => {
-    await withPool(engine, { threads: 2 }, async (p) => {
-      const [r1, r2] = await Promise.all([runWorkload(p, log, 1), runWorkload(p, log, 2)]);
-      assert.deepEqual([...r1, ...r2], inlineResults);
-      assert.deepEqual(dump(engine), inlineDump);
-      const st = [1, 2].map((r) => ({ applied: engine.range(r).applied, conf: engine.range(r).confState, desc: engine.range(r).descriptor }));
-      assert.deepEqual(JSON.stringify(st), JSON.stringify(inlineState));
-      assert.equal(p.stats().entries, inlineResults.length);
+  // Every flush to the workers, then every flush on the main thread (inlineApplyMaxEntries).
+  for (const inlineApplyMaxEntries of [0, 1000]) {
+    await withStore(2, async ({ engine, log }) => {
+      await withPool(engine, { threads: 2, inlineApplyMaxEntries }, async (p) => {
+        const [r1, r2] = await Promise.all([runWorkload(p, log, 1), runWorkload(p, log, 2)]);
+        assert.deepEqual([...r1, ...r2], inlineResults);
+        assert.deepEqual(dump(engine), inlineDump);
+        const st = [1, 2].map((r) => ({ applied: engine.range(r).applied, conf: engine.range(r).confState, desc: engine.range(r).descriptor }));
+        assert.deepEqual(JSON.stringify(st), JSON.stringify(inlineState));
+        const ps = p.stats();
+        if (inlineApplyMaxEntries === 0) {
+          assert.equal(ps.entries, inlineResults.length);
+          assert.equal(ps.inlineFlushes, 0);
+        } else {
+          assert.equal(ps.inlineEntries, inlineResults.length);
+          assert.equal(ps.tasks, 0, 'no task went to a worker');
+        }
+      });
     });
-  });
+  }
   const kinds = inlineResults.map((r) => (r as { kind: string }).kind);
   assert.deepEqual(kinds.slice(0, 15), ['ok', 'ok', 'ok', 'ok', 'noop', 'cas', 'cas', 'cas', 'ok', 'ok', 'cas', 'cas', 'ok', 'key-not-in-range', 'epoch-not-match']);
 });
@@ -224,20 +235,37 @@ test('maxApplyTasksInFlight bounds the tasks in flight across ranges; every rang
   });
 });
 
-test('an undecodable entry rejects its apply and writes nothing; the pool keeps working', async () => {
-  await withStore(1, async ({ engine, log }) => {
-    await withPool(engine, { threads: 1 }, async (p) => {
-      const bad = await log(1, [put(1, 'a', '1'), { type: EntryType.Normal, data: new Uint8Array([9, 9]) }]);
-      const before = engine.range(1).applied;
-      await assert.rejects(p.apply(1, desc(1), bad), /kv command/i);
-      assert.deepEqual(engine.range(1).applied, before);
-      assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from(k(1, 'a'))), undefined);
-      // The log's entries are still there; applying the good prefix works.
-      await p.apply(1, desc(1), bad.slice(0, 1));
-      assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from(k(1, 'a')))?.toString(), '1');
+test('a flush of at most inlineApplyMaxEntries entries runs on the main thread; a bigger one goes to the workers', async () => {
+  await withStore(3, async ({ engine, log }) => {
+    await withPool(engine, { threads: 1, inlineApplyMaxEntries: 4 }, async (p) => {
+      const small = await Promise.all([1, 2].map((r) => log(r, [put(r, 'a', '1'), put(r, 'b', '2')])));
+      await Promise.all([1, 2].map((r, i) => p.apply(r, desc(r), small[i]!)));
+      assert.deepEqual({ inline: p.stats().inlineEntries, tasks: p.stats().tasks }, { inline: 4, tasks: 0 });
+      const big = await log(3, [put(3, 'a', '1'), put(3, 'b', '2'), put(3, 'c', '3'), put(3, 'd', '4'), put(3, 'e', '5')]);
+      await p.apply(3, desc(3), big);
+      assert.deepEqual({ inline: p.stats().inlineEntries, tasks: p.stats().tasks, entries: p.stats().entries }, { inline: 4, tasks: 1, entries: 5 });
+      for (const r of [1, 2, 3]) assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from(k(r, 'a')))?.toString(), '1');
+      assert.equal(engine.range(3).applied.index, big[4]!.index);
     });
   });
 });
+
+for (const inlineApplyMaxEntries of [0, 1000]) {
+  test(`an undecodable entry rejects its apply and writes nothing; the pool keeps working (inlineApplyMaxEntries ${inlineApplyMaxEntries})`, async () => {
+    await withStore(1, async ({ engine, log }) => {
+      await withPool(engine, { threads: 1, inlineApplyMaxEntries }, async (p) => {
+        const bad = await log(1, [put(1, 'a', '1'), { type: EntryType.Normal, data: new Uint8Array([9, 9]) }]);
+        const before = engine.range(1).applied;
+        await assert.rejects(p.apply(1, desc(1), bad), /kv command/i);
+        assert.deepEqual(engine.range(1).applied, before);
+        assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from(k(1, 'a'))), undefined);
+        // The log's entries are still there; applying the good prefix works.
+        await p.apply(1, desc(1), bad.slice(0, 1));
+        assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from(k(1, 'a')))?.toString(), '1');
+      });
+    });
+  });
+}
 
 test('start and stop the pool several times in one process, stopping while applies are in flight; data survives a reopen', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'rangekv-apply-pool-restart-'));

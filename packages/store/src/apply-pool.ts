@@ -17,6 +17,13 @@
 // while they are, chunks queue (at most one per range: one outstanding apply per range,
 // asserted) and the next free slot takes as many as fit.
 //
+// Small flushes run inline: when a flush finds at most `inlineApplyMaxEntries` entries
+// queued (a lightly loaded store: one write at a time), it applies them on the main thread
+// with the same code and the same one-write batching as a worker (apply-parts.ts): a
+// worker round trip (piscina's post, the thread's wake-up, the answer) costs more CPU and
+// latency than applying a few entries. Busier flushes go to the workers, where many
+// ranges' entries share a task.
+//
 // Shutdown: close() refuses new calls, waits until every thread has opened the DB, then
 // for every outstanding call (tasks always run to the end: a worker is never terminated
 // in the middle of a batch), then destroys the pool, which terminates the now idle
@@ -28,7 +35,8 @@ import {
   decodePartResults, encodeApplyTask, isApplyWorkerReady, type ApplyPartInput, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit,
 } from './apply-task.js';
 import type { KvApplier } from './kv-applier.js';
-import type { KvApplyExtra, KvResult } from './kv-state-machine.js';
+import { dbKvReader, type KvApplyExtra, type KvResult } from './kv-state-machine.js';
+import { applyParts, type PartOutcome } from './apply-parts.js';
 import { EntryApplyError, type ApplyEntry } from '@rangekv/multiraft';
 
 /** StoreServerOptions.applyWorkers when not given (see README "Apply workers" for the figures behind it). */
@@ -45,6 +53,8 @@ export interface ApplyPoolLimits {
   maxApplyTaskBytes: number;
   /** How long start() waits for every thread to open the DB, in ms. */
   workerStartTimeoutMs: number;
+  /** A flush with at most this many entries queued applies them on the main thread (0: never). */
+  inlineApplyMaxEntries: number;
 }
 
 export const DEFAULT_APPLY_POOL_LIMITS: Readonly<ApplyPoolLimits> = Object.freeze({
@@ -53,12 +63,14 @@ export const DEFAULT_APPLY_POOL_LIMITS: Readonly<ApplyPoolLimits> = Object.freez
   maxApplyTaskEntries: 1024,
   maxApplyTaskBytes: 4 << 20,
   workerStartTimeoutMs: 10_000,
+  inlineApplyMaxEntries: 8,
 });
 
 export function resolveApplyPoolLimits(l: Partial<ApplyPoolLimits> = {}): ApplyPoolLimits {
   const r: ApplyPoolLimits = { ...DEFAULT_APPLY_POOL_LIMITS, ...l };
   for (const [k, v] of Object.entries(r)) {
-    if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`apply pool limit ${k} must be a positive integer, got ${String(v)}`);
+    const min = k === 'inlineApplyMaxEntries' ? 0 : 1;
+    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`apply pool limit ${k} must be an integer >= ${min}, got ${String(v)}`);
   }
   return r;
 }
@@ -75,6 +87,9 @@ export interface ApplyPoolStats {
   /** Tasks finished (one RocksDB write each, one batch per range in it). */
   tasks: number;
   entries: number;
+  /** Flushes applied on the main thread (at most inlineApplyMaxEntries entries each), and their entries. */
+  inlineFlushes: number;
+  inlineEntries: number;
   /** Times chunks were left queued because maxApplyTasksInFlight tasks were in flight. */
   slotWaits: number;
   /** Most tasks in flight at once. */
@@ -101,7 +116,7 @@ export class PoolKvApplier implements KvApplier {
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
-  private readonly st: ApplyPoolStats = { tasks: 0, entries: 0, slotWaits: 0, maxInFlight: 0 };
+  private readonly st: ApplyPoolStats = { tasks: 0, entries: 0, inlineFlushes: 0, inlineEntries: 0, slotWaits: 0, maxInFlight: 0 };
 
   /** Resolves once every thread has opened the DB; rejects if one could not. */
   readonly ready: Promise<void>;
@@ -246,8 +261,15 @@ export class PoolKvApplier implements KvApplier {
     });
   }
 
-  /** Sends queued chunks, several ranges per task (within the per-task limits), while slots are free. */
+  /** Sends queued chunks, several ranges per task (within the per-task limits), while slots are free; a few entries run inline. */
   private flush(): void {
+    if (this.pendingHead < this.pending.length && this.queuedEntriesAtMost(this.limits.inlineApplyMaxEntries)) {
+      const parts = this.pending.slice(this.pendingHead);
+      this.pending = [];
+      this.pendingHead = 0;
+      this.runInline(parts);
+      return;
+    }
     while (this.pendingHead < this.pending.length && this.inFlight < this.limits.maxApplyTasksInFlight) {
       const parts: PendingPart[] = [];
       let entries = 0;
@@ -268,6 +290,39 @@ export class PoolKvApplier implements KvApplier {
       this.pendingHead = 0;
     } else if (this.pendingHead > 0) {
       this.st.slotWaits++;
+    }
+  }
+
+  /** True when the queued chunks hold at most `max` entries in all. */
+  private queuedEntriesAtMost(max: number): boolean {
+    let n = 0;
+    for (let i = this.pendingHead; i < this.pending.length; i++) {
+      n += this.pending[i]!.input.entries.length;
+      if (n > max) return false;
+    }
+    return true;
+  }
+
+  /** Applies queued chunks on the main thread: one RocksDB write, as a worker would. */
+  private runInline(parts: PendingPart[]): void {
+    let outs: PartOutcome[];
+    try {
+      outs = applyParts(this.engine.db, dbKvReader(this.engine.db), parts.map((p) => p.input));
+    } catch (e) {
+      for (const p of parts) p.reject(e);
+      return;
+    }
+    this.st.inlineFlushes++;
+    for (let i = 0; i < parts.length; i++) {
+      const { input, resolve, reject } = parts[i]!;
+      const o = outs[i]!;
+      this.st.inlineEntries += input.entries.length;
+      if (!o.ok) {
+        reject(new EntryApplyError(input.rangeId, o.index, o.reason));
+        continue;
+      }
+      this.engine.range(input.rangeId).onApplied(o.applied, o.confState, input.newDesc);
+      resolve(o.results);
     }
   }
 

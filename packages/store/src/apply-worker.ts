@@ -13,10 +13,10 @@
 // thread nothing is released (a handle-opened DB has no cleanup hook); the pool only
 // terminates threads that are idle, and the engine closes the DB after the pool is gone.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { encodeApplyWrites, RocksDb } from '@rangekv/storage';
+import { RocksDb } from '@rangekv/storage';
+import { applyParts } from './apply-parts.js';
 import { decodeApplyTask, encodePartResults, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit, type ApplyWorkerReady } from './apply-task.js';
-import { dbKvReader, runKvEntries, type KvApplyOutput } from './kv-state-machine.js';
-import { EntryApplyError } from '@rangekv/multiraft';
+import { dbKvReader } from './kv-state-machine.js';
 
 const init = workerData as ApplyWorkerInit;
 if (parentPort === null || typeof init?.handle !== 'bigint') throw new Error('apply-worker must run as a piscina thread with ApplyWorkerInit data');
@@ -27,22 +27,11 @@ parentPort.postMessage(ready);
 
 /** The piscina handler (pool option `name: 'applyTask'`). */
 export function applyTask(task: ApplyTask): ApplyTaskResult {
-  const parts = decodeApplyTask(task);
-  const writes: Uint8Array[] = [];
   const out: ApplyTaskResult = { parts: [] };
-  for (const p of parts) {
-    let r: KvApplyOutput;
-    try {
-      r = runKvEntries(reader, p.desc, p.entries, p.newDesc === null ? {} : { descriptor: p.newDesc });
-    } catch (e) {
-      // One range's entry that cannot be applied fails that range only (apply-task.ts).
-      if (!(e instanceof EntryApplyError)) throw e;
-      out.parts.push({ kinds: new Uint8Array(0), others: [], applied: { index: 0, term: 0 }, confState: null, failed: { index: e.index, reason: e.reason } });
-      continue;
-    }
-    writes.push(encodeApplyWrites(p.rangeId, p.desc, r.batch).bytes());
-    out.parts.push({ ...encodePartResults(r.results), applied: r.batch.applied, confState: r.batch.confState ?? null });
+  for (const o of applyParts(db, reader, decodeApplyTask(task))) {
+    // One range's entry that cannot be applied fails that range only (apply-task.ts).
+    if (!o.ok) out.parts.push({ kinds: new Uint8Array(0), others: [], applied: { index: 0, term: 0 }, confState: null, failed: { index: o.index, reason: o.reason } });
+    else out.parts.push({ ...encodePartResults(o.results), applied: o.applied, confState: o.confState });
   }
-  db.write(writes, { sync: false });
   return out;
 }

@@ -65,18 +65,23 @@ export async function applySplit(ctx: AdminApplyContext, r: Replica<KvResult>, e
   if (isJoint(r.log.confState)) return refuse(`range ${r.rangeId} is in a joint configuration`);
   const { left, right } = splitDescriptors(d, cmd.splitKey, cmd.newRangeId);
   // An empty replica created by a message from the right range's leader: take it over.
-  const existing = await ctx.takeUninitialized(cmd.newRangeId);
+  // Its last Readies may still be on their way to disk, and the right range's state is
+  // written below on this thread: wait until they are written, or their hard state
+  // (commit 0) would land over it. Meanwhile another message may create it again: repeat.
+  let existing = await ctx.takeUninitialized(cmd.newRangeId);
+  let takeOverHardState: HardState | undefined;
+  while (existing) {
+    const st = existing.node.status();
+    takeOverHardState = newer(takeOverHardState, { term: st.term, vote: st.vote, commit: 0 });
+    await ctx.engine.whenWritten();
+    existing = await ctx.takeUninitialized(cmd.newRangeId);
+  }
   const initialized = ctx.scheduler.get(cmd.newRangeId);
   if ((initialized && initialized.log.descriptor !== null) || (!initialized && ctx.engine.hasRange(cmd.newRangeId) && ctx.engine.range(cmd.newRangeId).descriptor !== null)) {
     // Ids are allocated once cluster-wide, so a caller named a taken id (SplitRange's
     // new_range_id comes from the request). Other replicas may not have that range, so
     // refusing here alone would let them diverge: this replica fails instead.
     throw new EntryApplyError(r.rangeId, e.index, `split: right-hand range ${cmd.newRangeId} already exists on store ${ctx.storeId}`);
-  }
-  let takeOverHardState: HardState | undefined;
-  if (existing) {
-    const st = existing.node.status();
-    takeOverHardState = { term: st.term, vote: st.vote, commit: 0 };
   }
   ctx.engine.splitRange(r.rangeId, {
     left: { applied: { index: e.index, term: e.term }, descriptor: left }, right, confState: r.log.confState,
@@ -87,6 +92,11 @@ export async function applySplit(ctx: AdminApplyContext, r: Replica<KvResult>, e
   ctx.log.info('range split', { rangeId: r.rangeId, rightRangeId: right.rangeId, version: left.epoch.version });
   ctx.onSplit?.(left, right);
   return { kind: 'split', left, right };
+}
+
+/** The hard state with the higher term (at the same term, the later one). */
+function newer(a: HardState | undefined, b: HardState): HardState {
+  return a === undefined || b.term >= a.term ? b : a;
 }
 
 /**
