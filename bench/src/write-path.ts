@@ -6,7 +6,8 @@
 // main, log writer, apply workers, the rest) and the stores' /metrics (the per-stage
 // write histograms: proposed -> appended -> persisted locally -> committed -> applied ->
 // answered, scheduler cycles, fsyncs). With --cpu-prof, store 1 runs under the V8 sampling
-// profiler and its top self-time functions are printed.
+// profiler (restarted at each level's measured window, so the profile covers the last
+// level's window and the shutdown only) and its top self-time functions are printed.
 //
 //   pnpm bench:write-path                                   # 1 range, 1,16,256 in flight, 8 s each
 //   pnpm bench:write-path -- --ranges 1000 --inflight 256 --cpu-prof /tmp/prof
@@ -169,6 +170,8 @@ async function measureLevel(cluster: BenchCluster, client: BenchClient, inflight
   let m0: Map<number, Map<string, number>> = new Map();
   const startSampling = (async (): Promise<void> => {
     await sleep(args.warmupSeconds * 1000);
+    // The profiled store starts its profile afresh: it covers the last level's window.
+    if (args.cpuProfDir !== null) process.kill(pids.get(1)!, 'SIGUSR2');
     t0 = new Map(STORE_IDS.map((id) => [id, threadCpu(pids.get(id)!)]));
     m0 = new Map(await Promise.all(STORE_IDS.map(async (id) => [id, await scrapeMetrics(cluster.httpPort(id))] as const)));
   })();
