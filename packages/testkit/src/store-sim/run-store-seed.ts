@@ -108,7 +108,16 @@ export async function runStoreSeed(o: StoreSeedOptions): Promise<StoreSeedResult
     }
     t('HEAL done; writing every key');
     const healedAt = world.now;
-    const pending = KEYS.map((k, i) => clients.one(100 + i, { kind: 'put', key: k, value: `live-${k}` }));
+    // Each key is written until a write is acknowledged: an ambiguous answer (the attempt
+    // reached a leader deposed as the partitions healed, or timed out) is a correct answer,
+    // so the client asks again, as a real one would; the deadline below still bounds it.
+    const writeUntilDone = async (client: number, key: string): Promise<unknown> => {
+      for (let n = 1; ; n++) {
+        const r = await clients.one(client, { kind: 'put', key, value: `live-${key}-${n}` });
+        if (r !== null || world.now >= healedAt + livenessMs) return r;
+      }
+    };
+    const pending = KEYS.map((k, i) => writeUntilDone(100 + i, k));
     let done = 0;
     const outcomes: (unknown)[] = [];
     for (const p of pending) void p.then((r) => { outcomes.push(r); done++; });
