@@ -29,7 +29,8 @@
 // arrives after the quiesce decision woke the group again (measured: as many wakes as
 // quiesces). A woken leader heartbeats at once (a ReadIndex with WAKE_READ_CTX: the
 // one raft call that broadcasts a heartbeat now; its ReadState is ignored) so followers
-// wake; a follower woken by anything but its leader forwards the same ReadIndex to the
+// wake, unless it woke for a proposal raft accepted: the append it sends wakes them. A
+// follower woken by anything but its leader forwards the same ReadIndex to the
 // leader so the leader wakes before the follower's election timer runs out. A quiescent
 // follower whose leader's store was declared down (store-liveness.ts) is woken with
 // catch-up ticks: as many as the real ticks it spent quiescent (at most an election
