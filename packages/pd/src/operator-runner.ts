@@ -17,7 +17,7 @@ import type { PdState } from './pd-state.js';
 import { runStep, type LeaderView, type StepContext, type StepLimits, type StepOutcome } from './operator-steps.js';
 import { StoreCallError, type StoreAdminCaller } from './store-admin-client.js';
 import {
-  compareBytes, compareReports, isFinal, keyInSpan, OperatorKind, OperatorStatus, type OperatorRecord, type RangeRecord,
+  compareBytes, compareReports, CREATED_BY_ADMIN, isFinal, keyInSpan, OperatorKind, OperatorStatus, type OperatorRecord, type RangeRecord,
 } from './types.js';
 
 export interface OperatorLimits extends StepLimits {
@@ -64,6 +64,8 @@ export interface OperatorHost {
   persistLearned(): Promise<void>;
   now(): number;
   log: Logger;
+  /** Called once an operator is committed RUNNING (metrics). */
+  created?(op: OperatorRecord): void;
 }
 
 export interface CreateOperatorInput {
@@ -73,6 +75,8 @@ export interface CreateOperatorInput {
   fromStore: number;
   splitKey: Uint8Array;
   timeoutMs: number;
+  /** 'admin' (default: the CreateOperator RPC) or the creating scheduler's name. */
+  createdBy?: string;
 }
 
 export class OperatorRunner {
@@ -118,10 +122,12 @@ export class OperatorRunner {
       createdAtMs: this.host.now(), finishedAtMs: 0, timeoutMs, descriptor: null, right: null,
       replicaId: input.kind === OperatorKind.ADD_REPLICA || input.kind === OperatorKind.MOVE_REPLICA ? first + 1 : 0,
       newRangeId: input.kind === OperatorKind.SPLIT ? first + 1 : 0,
+      createdBy: input.createdBy ?? CREATED_BY_ADMIN,
     };
     const res = await this.host.propose({ t: 'createOperator', op });
     if (!res.ok) throw new PdRequestError('FAILED_PRECONDITION', res.error);
-    this.host.log.info('operator created', { operatorId: op.id, kind: OperatorKind[op.kind], rangeId: op.rangeId });
+    this.host.log.info('operator created', { operatorId: op.id, kind: OperatorKind[op.kind], rangeId: op.rangeId, toStore: op.toStore, createdBy: op.createdBy });
+    this.host.created?.(op);
     setImmediate(() => this.tick());
     return this.host.state.operators.get(op.id) ?? op;
   }

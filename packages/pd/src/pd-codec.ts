@@ -3,7 +3,7 @@
 // encoded value starts with a format byte; decoding refuses an unknown one, or JSON that
 // does not have the expected shape (a bug or a newer PD: never guess).
 import { isReplicaRole, type RangeDescriptor, type ReplicaDescriptor, type ReplicaRole } from '@rangekv/proto';
-import type { OperatorRecord, RangeRecord, StoreMeta } from './types.js';
+import { CREATED_BY_ADMIN, type OperatorRecord, type RangeRecord, type StoreMeta } from './types.js';
 
 export const PD_RECORD_FORMAT = 1;
 
@@ -110,7 +110,7 @@ export function operatorToJson(op: OperatorRecord): Json {
     splitKey: hex(op.splitKey), status: op.status, step: op.step, reason: op.reason,
     createdAtMs: op.createdAtMs, finishedAtMs: op.finishedAtMs, timeoutMs: op.timeoutMs,
     descriptor: op.descriptor ? descToJson(op.descriptor) : null, right: op.right ? descToJson(op.right) : null,
-    replicaId: op.replicaId, newRangeId: op.newRangeId,
+    replicaId: op.replicaId, newRangeId: op.newRangeId, createdBy: op.createdBy,
   };
 }
 
@@ -126,6 +126,8 @@ export function operatorFromJson(v: unknown): OperatorRecord {
     descriptor: o['descriptor'] === null ? null : descFromJson(o['descriptor']),
     right: o['right'] === null ? null : descFromJson(o['right']),
     replicaId: num(o['replicaId'], 'op.replicaId'), newRangeId: num(o['newRangeId'], 'op.newRangeId'),
+    // Absent in records written before schedulers: those were all created over CreateOperator.
+    createdBy: o['createdBy'] === undefined ? CREATED_BY_ADMIN : str(o['createdBy'], 'op.createdBy'),
   };
 }
 

@@ -23,7 +23,7 @@ function rec(d: RangeDescriptor, term: number, leaderStore = 1): RangeRecord {
 function op(id: number, rangeId: number, status: OperatorStatus = OperatorStatus.RUNNING): OperatorRecord {
   return {
     id, kind: OperatorKind.SPLIT, rangeId, toStore: 0, fromStore: 0, splitKey: b('m'), status, step: 'created', reason: '',
-    createdAtMs: 1, finishedAtMs: 0, timeoutMs: 1000, descriptor: null, right: null, replicaId: 0, newRangeId: 99,
+    createdAtMs: 1, finishedAtMs: 0, timeoutMs: 1000, descriptor: null, right: null, replicaId: 0, newRangeId: 99, createdBy: 'admin',
   };
 }
 

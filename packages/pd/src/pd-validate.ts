@@ -27,6 +27,8 @@ export const MAX_TEXT_BYTES = 4096;
 /** Store tokens: printable ASCII, this long at least and at most. */
 export const MIN_STORE_TOKEN_BYTES = 16;
 export const MAX_STORE_TOKEN_BYTES = 128;
+/** An operator's createdBy: 'admin' or a scheduler's name. */
+export const MAX_CREATED_BY_BYTES = 64;
 /** Ids of one reserve command (one entry reserves one id block). */
 export const MAX_RESERVE_COUNT = 1_000_000;
 /** Timestamps (ms since 1970) and timeouts: below this (year 2255); keeps sums far below 2^53. */
@@ -133,6 +135,9 @@ export function operatorProblem(op: OperatorRecord): string | null {
   const kp = keyProblem(op.splitKey, `${what} split key`);
   if (kp !== null) return kp;
   if (Buffer.byteLength(op.step) > MAX_TEXT_BYTES || Buffer.byteLength(op.reason) > MAX_TEXT_BYTES) return `${what}: step or reason text too long`;
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(op.createdBy) || op.createdBy.length > MAX_CREATED_BY_BYTES) {
+    return `${what}: created_by "${op.createdBy.slice(0, MAX_CREATED_BY_BYTES)}" is not a name (a-z, 0-9, '-', at most ${MAX_CREATED_BY_BYTES})`;
+  }
   for (const [v, name] of [[op.createdAtMs, 'created_at_ms'], [op.finishedAtMs, 'finished_at_ms'], [op.timeoutMs, 'timeout_ms']] as const) {
     if (!intIn(v, 0, MAX_TIME_MS)) return `${what}: ${name} ${v} is out of range`;
   }

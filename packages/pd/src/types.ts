@@ -60,7 +60,15 @@ export interface OperatorRecord {
   replicaId: number;
   /** SPLIT: the id of the right-hand range (allocated at creation). */
   newRangeId: number;
+  /**
+   * Who created it: 'admin' (the CreateOperator RPC) or a scheduler's name
+   * ('balance-leader'). Records written before this field read as 'admin'.
+   */
+  createdBy: string;
 }
+
+/** createdBy of operators asked for over CreateOperator (and of records older than the field). */
+export const CREATED_BY_ADMIN = 'admin';
 
 /** Largest id PD hands out: stores allocate their own ids from 2^32 up. */
 export const MAX_PD_ID = 2 ** 32 - 1;
