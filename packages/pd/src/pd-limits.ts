@@ -16,6 +16,23 @@ export interface PdLimits {
   maxListedFinishedOperators: number;
   /** gRPC message size, both directions. */
   maxGrpcMessageBytes: number;
+  /** How often the leader balance scheduler looks at the leaders (balance-leader.ts). */
+  leaderBalanceIntervalMs: number;
+  /**
+   * Ratio (0.1 = 10 %): a store is over-loaded above ceil(mean × (1 + this)) leaders and
+   * under-loaded below floor(mean × (1 − this)); only then does the scheduler act.
+   */
+  leaderBalanceTolerance: number;
+  /** TRANSFER_LEADER operators of the scheduler RUNNING at once (the ones already running count). */
+  maxLeaderBalanceOperators: number;
+  /**
+   * After becoming the serving leader, the scheduler waits this long: a new leader knows no
+   * range leaders until the stores report them (every 5 s by default), and acting on a
+   * partial view would move leaders onto stores that already have their share.
+   */
+  leaderBalanceWarmupMs: number;
+  /** A range whose newest report (or operator look-up) is older than this is not counted or moved. */
+  leaderBalanceMaxReportAgeMs: number;
 }
 
 export const DEFAULT_PD_LIMITS: PdLimits = {
@@ -27,4 +44,25 @@ export const DEFAULT_PD_LIMITS: PdLimits = {
   maxRangesPerEntry: 1_000,
   maxListedFinishedOperators: 100,
   maxGrpcMessageBytes: 16 << 20,
+  leaderBalanceIntervalMs: 1_000,
+  leaderBalanceTolerance: 0.1,
+  maxLeaderBalanceOperators: 4,
+  leaderBalanceWarmupMs: 10_000,
+  leaderBalanceMaxReportAgeMs: 30_000,
 };
+
+/** Largest leaderBalanceTolerance: beyond 1 the lower bound is below 0 and the upper one meaningless. */
+export const MAX_LEADER_BALANCE_TOLERANCE = 1;
+
+/** Why `l` is not a usable set of limits, or null. Every limit is a positive integer except the tolerance. */
+export function pdLimitsProblem(l: PdLimits): string | null {
+  for (const [k, v] of Object.entries(l)) {
+    if (k === 'leaderBalanceTolerance') continue;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return `PD limit ${k} must be a positive integer, got ${String(v)}`;
+  }
+  const t = l.leaderBalanceTolerance;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > MAX_LEADER_BALANCE_TOLERANCE) {
+    return `PD limit leaderBalanceTolerance must be a ratio in [0, ${MAX_LEADER_BALANCE_TOLERANCE}], got ${String(t)}`;
+  }
+  return null;
+}
