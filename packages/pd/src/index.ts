@@ -7,7 +7,11 @@ export { encodePdCommand, decodePdCommand, type PdCommand, type PdCommandResult,
 export { PdDecodeError } from './pd-codec.js';
 export { RangeIndex } from './range-index.js';
 export { OperatorRunner, DEFAULT_OPERATOR_LIMITS, type OperatorLimits, type CreateOperatorInput } from './operator-runner.js';
-export { DEFAULT_PD_LIMITS, type PdLimits } from './pd-limits.js';
+export { DEFAULT_PD_LIMITS, MAX_LEADER_BALANCE_TOLERANCE, pdLimitsProblem, type PdLimits } from './pd-limits.js';
+export {
+  planLeaderTransfers, type BalanceRange, type LeaderBalancePlanLimits, type LeaderBalanceView, type LeaderTransfer,
+} from './balance-leader.js';
+export { BALANCE_LEADER_SCHEDULER, LeaderBalancer, type LeaderBalancerHost, type LeaderBalancerLimits } from './leader-balancer.js';
 export { PdRequestError, type PdErrorCode } from './errors.js';
 export { StoreAdminClients, StoreCallError, type StoreAdminCaller } from './store-admin-client.js';
 export { parsePdFlags, pdFlagsFrom, parsePdPeers, PD_FLAGS, PD_USAGE, type PdFlags } from './pd-flags.js';

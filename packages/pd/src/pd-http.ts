@@ -1,7 +1,7 @@
 // PD's HTTP status server (node:http): GET /health and GET /metrics (prom-client, PD's own
 // registry, gauges read from the server at scrape time).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface PdStatusSource {
   health(): { status: 'serving' | 'stopping'; pdId: number; isLeader: boolean; leaderId: number; term: number };
@@ -17,7 +17,13 @@ export class PdHttpServer {
     readonly port: number,
     readonly registry: Registry,
     private readonly grpcSeconds: Histogram<'method' | 'code'>,
+    private readonly operatorsCreated: Counter<'scheduler'>,
   ) {}
+
+  /** One operator committed by this node, by who created it ('admin' or a scheduler). */
+  countOperatorCreated(scheduler: string): void {
+    this.operatorsCreated.inc({ scheduler });
+  }
 
   /** One PD gRPC call: its method, status name and duration. */
   observeGrpc(method: string, code: string, seconds: number): void {
@@ -39,6 +45,10 @@ export class PdHttpServer {
       name: 'rangekv_pd_grpc_request_duration_seconds', help: 'PD gRPC calls until answered, by method and status',
       labelNames: ['method', 'code'] as const, buckets: LATENCY_BUCKETS_SECONDS, registers: [registry],
     });
+    const operatorsCreated = new Counter({
+      name: 'rangekv_pd_operators_created_total', help: 'operators this node created as the PD leader, by creator (admin or a scheduler)',
+      labelNames: ['scheduler'] as const, registers: [registry],
+    });
     if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'rangekv_' });
     const server = createServer((req, res) => void handle(req, res, src, registry));
     const bound = await new Promise<number>((resolve, reject) => {
@@ -48,7 +58,7 @@ export class PdHttpServer {
         resolve(typeof a === 'object' && a !== null ? a.port : port);
       });
     });
-    return new PdHttpServer(server, bound, registry, grpcSeconds);
+    return new PdHttpServer(server, bound, registry, grpcSeconds, operatorsCreated);
   }
 
   stop(): Promise<void> {

@@ -12,7 +12,7 @@ import type { StorageEngineOptions } from '@rangekv/storage';
 import type { TransportFaults } from '@rangekv/transport';
 import { PdHttpServer } from './pd-http.js';
 import { addPdService } from './pd-grpc.js';
-import { DEFAULT_PD_LIMITS, type PdLimits } from './pd-limits.js';
+import { DEFAULT_PD_LIMITS, pdLimitsProblem, type PdLimits } from './pd-limits.js';
 import { PdRaftGroup } from './pd-raft.js';
 import { PdService } from './pd-service.js';
 import type { OperatorLimits } from './operator-runner.js';
@@ -52,6 +52,8 @@ export interface PdServerOptions {
   /** PD-to-PD snapshot streams (the store's SnapshotLimits). */
   snapshots?: Partial<SnapshotLimits>;
   operatorLimits?: Partial<OperatorLimits>;
+  /** Run the leader balance scheduler (default true); off for callers that place leaders themselves. */
+  leaderBalance?: boolean;
   storage?: StorageEngineOptions;
   /** Store admin calls (tests may pass their own). */
   admin?: StoreAdminCaller;
@@ -83,7 +85,8 @@ export class PdServer {
     this.leaderHandOffMs = Math.max(2_000, (opts.tickMs ?? 50) * (opts.electionTimeoutTicks ?? 10) * 2);
     this.service = new PdService({
       group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log,
-      limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {},
+      limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {}, leaderBalance: opts.leaderBalance ?? true,
+      onOperatorCreated: (by) => this.http?.countOperatorCreated(by),
     });
   }
 
@@ -92,6 +95,9 @@ export class PdServer {
     const host = opts.listenHost ?? '127.0.0.1';
     const initialStores = opts.initialStores ?? 3;
     if (!Number.isSafeInteger(initialStores) || initialStores < 1) throw new RangeError(`initialStores must be >= 1, got ${initialStores}`);
+    // Checked before the raft group starts, so a bad limit leaves nothing running.
+    const limitsProblem = pdLimitsProblem({ ...DEFAULT_PD_LIMITS, ...(opts.limits ?? {}) });
+    if (limitsProblem !== null) throw new RangeError(limitsProblem);
     const peers = opts.peers ?? new Map<number, PdPeerAddress>();
     const members = new Map<number, string>();
     const raftPeers = new Map<number, string>();

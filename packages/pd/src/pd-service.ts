@@ -12,14 +12,16 @@ import { descriptorFromWire, descriptorToWire, replicaFromWire, ReplicaRole, rep
 import type { Logger } from '@rangekv/runtime';
 import { PdRequestError, invalidArgument } from './errors.js';
 import { rangeRecordProblem, storeIdProblem, storeProblem, storeTokenProblem } from './pd-validate.js';
-import { DEFAULT_PD_LIMITS, type PdLimits } from './pd-limits.js';
+import { DEFAULT_PD_LIMITS, pdLimitsProblem, type PdLimits } from './pd-limits.js';
 import { PdProposalError, type PdRaftGroup } from './pd-raft.js';
 import { operatorToProto } from './pd-wire.js';
 import { OperatorRunner, type OperatorLimits } from './operator-runner.js';
+import type { BalanceRange, LeaderBalanceView, LeaderTransfer } from './balance-leader.js';
+import { BALANCE_LEADER_SCHEDULER, LeaderBalancer } from './leader-balancer.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
 import {
-  compareBytes, compareReports, FIRST_RANGE_ID, isFinal, OperatorStatus, spanContains, spansOverlap,
-  type RangeRecord, type RangeStats, type StoreMeta, type StoreStats,
+  compareBytes, compareReports, CREATED_BY_ADMIN, FIRST_RANGE_ID, isFinal, OperatorKind, OperatorStatus, spanContains, spansOverlap,
+  type OperatorRecord, type RangeRecord, type RangeStats, type StoreMeta, type StoreStats,
 } from './types.js';
 
 type Header = pdpb.ResponseHeader.$Properties;
@@ -44,6 +46,10 @@ export interface PdServiceOptions {
   admin: StoreAdminCaller;
   log: Logger;
   now?: () => number;
+  /** Run the leader balance scheduler while serving (default true). */
+  leaderBalance?: boolean;
+  /** Called with createdBy of every operator this node commits (metrics). */
+  onOperatorCreated?: (createdBy: string) => void;
 }
 
 interface LiveStore {
@@ -53,6 +59,8 @@ interface LiveStore {
 
 interface LiveRange extends RangeRecord {
   stats: RangeStats;
+  /** When this leader last heard of the range (a report, or an operator's look-up). */
+  seenAtMs: number;
 }
 
 const ZERO_STATS: StoreStats = { ranges: 0, leaders: 0, capacityBytes: 0, availableBytes: 0 };
@@ -60,6 +68,8 @@ const ZERO_STATS: StoreStats = { ranges: 0, leaders: 0, capacityBytes: 0, availa
 export class PdService {
   readonly limits: PdLimits;
   readonly operators: OperatorRunner;
+  /** null when leader balance is off. */
+  readonly leaderBalancer: LeaderBalancer | null;
   private readonly group: PdRaftGroup;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -77,6 +87,8 @@ export class PdService {
     this.group = opts.group;
     this.log = opts.log;
     this.limits = { ...DEFAULT_PD_LIMITS, ...(opts.limits ?? {}) };
+    const limitsProblem = pdLimitsProblem(this.limits);
+    if (limitsProblem !== null) throw new RangeError(limitsProblem);
     this.now = opts.now ?? Date.now;
     this.operators = new OperatorRunner({
       state: this.group.state,
@@ -92,7 +104,14 @@ export class PdService {
       persistLearned: () => this.flushRanges(),
       now: this.now,
       log: this.log,
+      created: (op) => opts.onOperatorCreated?.(op.createdBy),
     }, opts.operatorLimits ?? {});
+    this.leaderBalancer = opts.leaderBalance === false ? null : new LeaderBalancer({
+      view: () => this.leaderBalanceView(),
+      transfer: (t) => this.balanceTransfer(t),
+      now: this.now,
+      log: this.log,
+    }, this.limits);
   }
 
   /** Called by the owner when PdRaftGroup.serving changes. */
@@ -106,12 +125,15 @@ export class PdService {
       this.log.info('PD leader serving', { term: this.group.term });
       void this.ensureInit().catch((e: unknown) => this.log.warn('cluster id init failed', { err: e }));
       this.operators.start();
+      this.leaderBalancer?.start();
     } else {
+      this.leaderBalancer?.stop();
       this.operators.stop();
     }
   }
 
   stop(): void {
+    this.leaderBalancer?.stop();
     this.operators.stop();
   }
 
@@ -186,7 +208,9 @@ export class PdService {
     const id = rec.descriptor.rangeId;
     const live = this.liveRanges.get(id);
     if (!live || compareReports(rec, live) >= 0) {
-      this.liveRanges.set(id, { ...rec, stats: stats ?? live?.stats ?? { approximateKeys: 0, approximateBytes: 0, writesPerSecond: 0 } });
+      this.liveRanges.set(id, {
+        ...rec, stats: stats ?? live?.stats ?? { approximateKeys: 0, approximateBytes: 0, writesPerSecond: 0 }, seenAtMs: this.now(),
+      });
     }
     const persisted = this.group.state.ranges.get(id);
     const queued = this.pendingRanges.get(id);
@@ -218,6 +242,53 @@ export class PdService {
   /** Since the store's last heartbeat to this leader (or since this node became leader). */
   private heartbeatAgeMs(storeId: number): number {
     return Math.max(0, this.now() - (this.liveStores.get(storeId)?.lastHeartbeatMs ?? this.servingSinceMs));
+  }
+
+  // ---- leader balance ----------------------------------------------------------------
+
+  /**
+   * What the leader balance scheduler sees: Up stores (registered and heartbeating to this
+   * leader within storeDownAfterMs: unlike ListStores, a store not heard from since this
+   * node became leader is not Up here), and the ranges with a known leader reported
+   * within leaderBalanceMaxReportAgeMs (stale or leaderless ones are neither counted nor moved).
+   */
+  leaderBalanceView(): LeaderBalanceView {
+    const now = this.now();
+    const upStores = [...this.group.state.stores.keys()].filter((id) => {
+      const live = this.liveStores.get(id);
+      return live !== undefined && now - live.lastHeartbeatMs <= this.limits.storeDownAfterMs;
+    });
+    const runningOn = new Map<number, OperatorRecord>();
+    let running = 0;
+    for (const op of this.group.state.operators.values()) {
+      if (op.status !== OperatorStatus.RUNNING) continue;
+      runningOn.set(op.rangeId, op);
+      if (op.createdBy === BALANCE_LEADER_SCHEDULER) running++;
+    }
+    const ranges: BalanceRange[] = [];
+    for (const r of this.liveRanges.values()) {
+      if (r.leader === null || now - r.seenAtMs > this.limits.leaderBalanceMaxReportAgeMs) continue;
+      const op = runningOn.get(r.descriptor.rangeId);
+      // A replica in a joint role: the configuration is changing; leave the range alone.
+      const joint = r.descriptor.replicas.some((x) => x.role !== ReplicaRole.Voter && x.role !== ReplicaRole.Learner);
+      ranges.push({
+        rangeId: r.descriptor.rangeId, leaderStore: r.leader.storeId,
+        voterStores: r.descriptor.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.storeId),
+        busy: op !== undefined || joint,
+        transferTo: op !== undefined && op.kind === OperatorKind.TRANSFER_LEADER ? op.toStore : 0,
+      });
+    }
+    return { upStores, ranges, running };
+  }
+
+  /** One planned move as a TRANSFER_LEADER operator, unless the range's leader moved since the plan. */
+  private async balanceTransfer(t: LeaderTransfer): Promise<boolean> {
+    if (!this.group.serving || this.route(t.rangeId)?.leader?.storeId !== t.fromStore) return false;
+    await this.operators.create({
+      kind: OperatorKind.TRANSFER_LEADER, rangeId: t.rangeId, toStore: t.toStore, fromStore: 0,
+      splitKey: new Uint8Array(0), timeoutMs: 0, createdBy: BALANCE_LEADER_SCHEDULER,
+    });
+    return true;
   }
 
   private storeToProto(s: StoreMeta): pdpb.Store.$Properties {
@@ -512,7 +583,7 @@ export class PdService {
       const op = await this.operators.create({
         kind: req.kind ?? 0, rangeId: Number(req.rangeId ?? 0), toStore: Number(req.toStore ?? 0),
         fromStore: Number(req.fromStore ?? 0), splitKey: new Uint8Array(req.splitKey ?? new Uint8Array(0)),
-        timeoutMs: Number(req.timeoutMs ?? 0),
+        timeoutMs: Number(req.timeoutMs ?? 0), createdBy: CREATED_BY_ADMIN,
       });
       let out = op;
       if (req.wait) {
