@@ -12,6 +12,15 @@ test('defaults: 1-node PD on 127.0.0.1, ephemeral ports, 3 initial stores, HTTP 
     [1, '127.0.0.1', 0, 0, 0, 0, 3, false, 'info']);
 });
 
+test('leader balance: on by default; --no-leader-balance turns it off; interval and warm-up in ms', () => {
+  const on = parsePdFlags(['--id', '1', '--data-dir', 'd']);
+  assert.deepEqual([on.leaderBalance, on.leaderBalanceIntervalMs, on.leaderBalanceWarmupMs], [true, 1_000, 10_000]);
+  const off = parsePdFlags(['--id', '1', '--data-dir', 'd', '--no-leader-balance', '--leader-balance-interval-ms', '200', '--leader-balance-warmup-ms', '500']);
+  assert.deepEqual([off.leaderBalance, off.leaderBalanceIntervalMs, off.leaderBalanceWarmupMs], [false, 200, 500]);
+  assert.equal(parsePdFlags(['--id', '1', '--data-dir', 'd'], { env: { RANGEKV_NO_LEADER_BALANCE: 'true' } }).leaderBalance, false);
+  assert.throws(() => parsePdFlags(['--id', '1', '--data-dir', 'd', '--leader-balance-interval-ms', '0']), /--leader-balance-interval-ms must be in/);
+});
+
 test('peers: raft address / client address per member; a bare id waits for --admin-stdin', () => {
   const f = parsePdFlags(['--id', '1', '--data-dir', 'd', '--peers', '2=10.0.0.2:7201/10.0.0.2:7200,3', '--http-port', 'off', '--initial-stores', '1']);
   assert.deepEqual(f.peers.get(2), { raft: '10.0.0.2:7201', client: '10.0.0.2:7200' });

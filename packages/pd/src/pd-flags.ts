@@ -10,6 +10,7 @@ import {
   bool, custom, FlagError, flagUsage, int, intValue, LOG_LEVELS, oneOf, parseAddress, parseFlags, port, str,
   type FlagSources, type LogLevel, type ParsedFlags,
 } from '@rangekv/runtime';
+import { DEFAULT_PD_LIMITS } from './pd-limits.js';
 import type { PdPeerAddress } from './pd-server.js';
 
 export interface PdFlags {
@@ -28,6 +29,11 @@ export interface PdFlags {
   electionTicks: number;
   heartbeatTicks: number;
   adminStdin: boolean;
+  /** The leader balance scheduler runs (not --no-leader-balance). */
+  leaderBalance: boolean;
+  /** PdLimits.leaderBalanceIntervalMs / leaderBalanceWarmupMs. */
+  leaderBalanceIntervalMs: number;
+  leaderBalanceWarmupMs: number;
   logLevel: LogLevel;
   help: boolean;
 }
@@ -66,6 +72,12 @@ export const PD_FLAGS = {
   electionTicks: int({ help: 'election timeout in ticks', min: 2, default: 10 }),
   heartbeatTicks: int({ help: 'heartbeat interval in ticks (below --election-ticks)', min: 1, default: 2 }),
   adminStdin: bool({ help: 'read JSON lines on stdin: {"peers":{"2":"RH:RP/CH:CP"}}' }),
+  noLeaderBalance: bool({ help: 'do not run the leader balance scheduler (leaders stay where\nthey are put)' }),
+  leaderBalanceIntervalMs: int({ help: 'how often the leader balance scheduler plans', value: 'MS', min: 1, max: 3_600_000, default: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs }),
+  leaderBalanceWarmupMs: int({
+    help: 'a new PD leader waits this long for the stores\' range reports\nbefore balancing leaders', value: 'MS', min: 1, max: 3_600_000,
+    default: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
+  }),
   logLevel: oneOf({ help: 'debug | info | warn | error', value: 'L', choices: LOG_LEVELS, default: 'info' }),
 };
 
@@ -80,7 +92,9 @@ export function parsePdFlags(argv: readonly string[], sources: FlagSources = {})
   if (r.help) {
     return {
       id: 0, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), initialStores: 3,
-      tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, logLevel: 'info', help: true,
+      tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, leaderBalance: true,
+      leaderBalanceIntervalMs: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs, leaderBalanceWarmupMs: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
+      logLevel: 'info', help: true,
     };
   }
   return pdFlagsFrom(r);
@@ -96,6 +110,7 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
   return {
     id: v.id, dataDir: v.dataDir, host: v.host, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort, peers,
     initialStores: v.initialStores, tickMs: v.tickMs, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
-    adminStdin: v.adminStdin, logLevel: v.logLevel, help: false,
+    adminStdin: v.adminStdin, leaderBalance: !v.noLeaderBalance, leaderBalanceIntervalMs: v.leaderBalanceIntervalMs,
+    leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, logLevel: v.logLevel, help: false,
   };
 }

@@ -33,6 +33,8 @@ async function main(): Promise<void> {
       pdId: flags.id, dataDir: flags.dataDir, listenHost: flags.host, port: flags.port, raftPort: flags.raftPort,
       peers: flags.peers, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
       tickMs: flags.tickMs, electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
+      leaderBalance: flags.leaderBalance,
+      limits: { leaderBalanceIntervalMs: flags.leaderBalanceIntervalMs, leaderBalanceWarmupMs: flags.leaderBalanceWarmupMs },
       onFatal: () => {
         // PD stops itself; leave once it has (or after a grace period).
         setTimeout(() => process.exit(1), 5_000).unref();
