@@ -20,6 +20,13 @@ export interface E2eClusterOptions {
   initialStores?: number;
   /** More store-main flags for every store. */
   storeArgs?: string[];
+  /**
+   * Run PD's leader balance scheduler (default false: e2e tests and benchmarks place
+   * leaders themselves, and a scheduler moving them would race their assertions).
+   */
+  leaderBalance?: boolean;
+  /** More pd-main flags for every PD node. */
+  pdArgs?: string[];
 }
 
 export class E2eCluster {
@@ -29,6 +36,7 @@ export class E2eCluster {
   private nextStoreId = 1;
   private initialStores = 3;
   private storeArgs: readonly string[] = [];
+  private pdArgs: readonly string[] = [];
 
   private constructor(readonly root: string) {}
 
@@ -39,7 +47,8 @@ export class E2eCluster {
       const ids = Array.from({ length: n }, (_, i) => i + 1);
       c.initialStores = opts.initialStores ?? 3;
       c.storeArgs = opts.storeArgs ?? [];
-      const extra = [...PD_TIMING, '--initial-stores', String(c.initialStores)];
+      c.pdArgs = [...PD_TIMING, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']), ...(opts.pdArgs ?? [])];
+      const extra = [...c.pdArgs];
       for (const id of ids) {
         c.pds.push(await PdProcess.start({ id, dataDir: join(c.root, `pd-${id}`), ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra }));
       }
@@ -81,7 +90,7 @@ export class E2eCluster {
     await old.exited;
     const p = await PdProcess.start({
       id: old.id, dataDir: join(this.root, `pd-${old.id}`), port: old.port, raftPort: old.raftPort,
-      extraArgs: [...PD_TIMING, '--initial-stores', String(this.initialStores)],
+      extraArgs: [...this.pdArgs],
     });
     this.pds[i] = p;
     return p;

@@ -68,7 +68,8 @@ function descOn(storeId: number, rangeId: number): RangeDescriptor | null {
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'pd-real-'));
   pd = await PdServer.start({
-    pdId: 1, dataDir: join(root, 'pd'), initialStores: 3, log: silentLogger, tickMs: 20,
+    // Leaders are placed by the test's operators and asserted: no scheduler.
+    pdId: 1, dataDir: join(root, 'pd'), initialStores: 3, log: silentLogger, tickMs: 20, leaderBalance: false,
     operatorLimits: { operatorTickMs: 50, retryActionMs: 500 },
   });
   client = new PdTestClient([pd.address]);

@@ -38,6 +38,8 @@ function options(id: number, raftPort = 0, port = 0): PdServerOptions {
     pdId: id, dataDir: join(root, `pd${id}`), port, raftPort, log: silentLogger, initialStores: 3, tickMs: 20,
     peers: new Map([1, 2, 3].filter((x) => x !== id).map((x) => [x, { raft: raftAddrs.get(x) ?? '', client: pds.get(x)?.address ?? '' }])),
     operatorLimits: { operatorTickMs: 20, retryActionMs: 200, rangeStatusTimeoutMs: 500 },
+    // The operators are the tests' own: no scheduler adds any.
+    leaderBalance: false,
     // A small log: a member that was down catches up by snapshot.
     logCompaction: { logCompactionCheckTicks: 1, logCompactionThresholdEntries: 20, logCompactionKeepEntries: 5, maxFollowerLagEntries: 10 },
   };

@@ -30,7 +30,9 @@ let client: PdTestClient;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pd-hb-'));
-  pd = await PdServer.start({ pdId: 1, dataDir: dir, initialStores: 1, log: silentLogger, tickMs: 20, limits: { storeDownAfterMs: 1_000, maxScanRanges: 50 } });
+  pd = await PdServer.start({ pdId: 1, dataDir: dir, initialStores: 1, log: silentLogger, tickMs: 20, leaderBalance: false,
+    limits: { storeDownAfterMs: 1_000, maxScanRanges: 50 },
+  });
   client = new PdTestClient([pd.address]);
 });
 
@@ -152,7 +154,7 @@ test('PD restarts from its data dir with its metadata and hands out fresh ids', 
   const cluster = ids.header?.clusterId;
   await pd.stop();
   client.close();
-  pd = await PdServer.start({ pdId: 1, dataDir: dir, initialStores: 1, log: silentLogger, tickMs: 20 });
+  pd = await PdServer.start({ pdId: 1, dataDir: dir, initialStores: 1, log: silentLogger, tickMs: 20, leaderBalance: false });
   client = new PdTestClient([pd.address]);
   const again = await client.call(pd.address, 'allocIds', { count: 5 });
   assert.ok(again.first! >= ids.first! + 5);

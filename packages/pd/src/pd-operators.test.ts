@@ -40,7 +40,8 @@ before(async () => {
   fake = new FakeCluster();
   for (const id of [1, 2, 3, 4]) addrs.set(id, await fake.startStore(id));
   pd = await PdServer.start({
-    pdId: 1, dataDir: dir, initialStores: 3, log: silentLogger, tickMs: 20,
+    // The tests place leaders by hand (and assert where they are): no scheduler.
+    pdId: 1, dataDir: dir, initialStores: 3, log: silentLogger, tickMs: 20, leaderBalance: false,
     operatorLimits: { operatorTickMs: 20, retryActionMs: 200, rangeStatusTimeoutMs: 500 },
   });
   client = new PdTestClient([pd.address]);

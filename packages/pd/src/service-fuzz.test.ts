@@ -98,7 +98,7 @@ test('every PD method answers extreme and mutated requests with a clear status; 
   const fake = new FakeCluster();
   const addrs = new Map<number, string>();
   for (const id of [1, 2, 3]) addrs.set(id, await fake.startStore(id));
-  let pd = await PdServer.start({ pdId: 1, dataDir: dir, initialStores: 3, log: silentLogger, tickMs: 20, operatorLimits: { operatorTickMs: 50 } });
+  let pd = await PdServer.start({ pdId: 1, dataDir: dir, initialStores: 3, log: silentLogger, tickMs: 20, leaderBalance: false, operatorLimits: { operatorTickMs: 50 } });
   const client = new PdTestClient([pd.address]);
   try {
     for (const id of [1, 2, 3]) {
@@ -120,7 +120,7 @@ test('every PD method answers extreme and mutated requests with a clear status; 
     console.log(`# PD fuzz outcomes: ${counts.join('; ')}`);
     assert.equal(pd.group.fatal, null, 'PD did not stop');
     await pd.stop();
-    pd = await PdServer.start({ pdId: 1, dataDir: dir, initialStores: 3, log: silentLogger, tickMs: 20 });
+    pd = await PdServer.start({ pdId: 1, dataDir: dir, initialStores: 3, log: silentLogger, tickMs: 20, leaderBalance: false });
     const c2 = new PdTestClient([pd.address]);
     try {
       const after = await c2.leader('listStores', {});
