@@ -63,6 +63,8 @@ export interface OperatorInfo {
   reason: string;
   createdAtMs: number;
   finishedAtMs: number;
+  /** Who created it: 'admin' (CreateOperator) or a PD scheduler ('balance-leader'). */
+  createdBy: string;
   /** After success: the range's descriptor (SPLIT: the left range). */
   descriptor: RangeDescriptor | undefined;
   /** SPLIT after success: the right range. */
@@ -126,6 +128,8 @@ export function operatorFromWire(o: pdpb.Operator.$Properties): OperatorInfo {
     reason: o.reason ?? '',
     createdAtMs: Number(o.createdAtMs ?? 0),
     finishedAtMs: Number(o.finishedAtMs ?? 0),
+    // A PD older than schedulers sends none: every operator then came from CreateOperator.
+    createdBy: o.createdBy || 'admin',
     descriptor: o.descriptor ? descriptorFromWire(o.descriptor) : undefined,
     right: o.right ? descriptorFromWire(o.right) : undefined,
   };

@@ -86,7 +86,9 @@ export function operatorText(o: OperatorInfo): string {
       : o.kind === 'add-replica' ? `add a replica of range ${o.rangeId} on store ${o.toStore}`
         : o.kind === 'remove-replica' ? `remove the replica of range ${o.rangeId} from store ${o.fromStore}`
           : `move the replica of range ${o.rangeId} from store ${o.fromStore} to store ${o.toStore}`;
-  const lines = [`operator ${o.id}: ${what}: ${o.status}${o.reason ? ` (${o.reason})` : o.status === 'running' && o.step ? ` (${o.step})` : ''}`];
+  // Operators of a scheduler say so; the ones asked for by hand ('admin') print as before.
+  const by = o.createdBy !== 'admin' ? ` [${o.createdBy}]` : '';
+  const lines = [`operator ${o.id}${by}: ${what}: ${o.status}${o.reason ? ` (${o.reason})` : o.status === 'running' && o.step ? ` (${o.step})` : ''}`];
   if (o.status === 'succeeded') {
     const ranges = [o.descriptor, o.right].filter((d): d is RangeDescriptor => d !== undefined);
     for (const d of ranges) lines.push(`  range ${d.rangeId} [${showBound(d.startKey, 'start')}, ${showBound(d.endKey, 'end')}) version ${d.epoch.version} conf ${d.epoch.confVer} replicas ${replicasText(d)}`);
