@@ -9,19 +9,21 @@ import { DecodeError } from './errors.js';
 const OP_PUT = 1;
 const OP_DEL = 2;
 
+const NO_BYTES = Buffer.alloc(0);
+
 export class WriteOps {
-  private buf: Buffer;
+  /** Allocated at the first op: a scheduler cycle builds a batch that often stays empty. */
+  private buf: Buffer = NO_BYTES;
   private pos = 0;
   private ops = 0;
   private sealed = false;
 
-  constructor(initialBytes = 256) {
-    this.buf = Buffer.allocUnsafe(initialBytes);
-  }
+  constructor(private readonly initialBytes = 256) {}
 
   private reserve(n: number): void {
     if (this.sealed) throw new Error('WriteOps: already handed to the log writer; build a new one');
-    this.buf = withRoom(this.buf, this.pos, n);
+    if (this.buf.length === 0) this.buf = Buffer.allocUnsafe(Math.max(this.initialBytes, n));
+    else this.buf = withRoom(this.buf, this.pos, n);
   }
 
   put(cf: ColumnFamily, key: Uint8Array, value: Uint8Array): this {
