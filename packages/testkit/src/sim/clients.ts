@@ -15,8 +15,14 @@ export interface ClientOptions {
   keys: number;
   /** Lease reads are only correct with check-quorum; off otherwise. */
   leaseReads: boolean;
-  /** An attempt with no answer after this many ticks is retried on another node. */
+  /** A write attempt with no answer after this many ticks is retried on another node. */
   attemptTimeoutTicks: number;
+  /**
+   * The same for a read. Reads add nothing to the log, so a client gives up on a silent
+   * node sooner (while a write's retries would pile up proposals); a deposed leader then
+   * keeps seeing reads, which is where a lease that outlives its leadership shows.
+   */
+  readAttemptTimeoutTicks: number;
   /** An operation still unanswered after this many ticks is abandoned. */
   opDeadlineTicks: number;
   /** Pause between a client's operations: 0..thinkTicksMax ticks. */
@@ -131,7 +137,8 @@ export class Clients {
     const req: ClientRequest = { client: c.id, opId: f.opId, attempt: f.attempt, seq: f.seq, op: f.op };
     this.cluster.request(target, req);
     const attempt = f.attempt;
-    this.cluster.schedule(this.opts.attemptTimeoutTicks * UNITS_PER_TICK, () => {
+    const timeoutTicks = f.op.kind === 'get' ? this.opts.readAttemptTimeoutTicks : this.opts.attemptTimeoutTicks;
+    this.cluster.schedule(timeoutTicks * UNITS_PER_TICK, () => {
       if (c.inflight === f && f.attempt === attempt) this.retry(c, 'timeout', 0);
     });
   }

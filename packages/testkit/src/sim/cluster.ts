@@ -108,6 +108,8 @@ export class Cluster {
   readonly nodes = new Map<NodeId, SimNode>();
   readonly net: NetworkModel;
   readonly inv: Invariants;
+  /** Committed index when each read request reached its node: its read index may not be lower. */
+  private readonly readFloors = new WeakMap<ClientRequest, number>();
   readonly stats: ClusterStats = {
     ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesLost: 0, readies: 0, entriesApplied: 0,
     snapshotsDelivered: 0, snapshotsRestored: 0, compactions: 0, crashes: 0, pauses: 0, leaderElections: 0,
@@ -310,6 +312,8 @@ export class Cluster {
       if (req === undefined) continue;
       node.pendingReads.delete(key);
       if (this.tracing) this.trace(node.id, `read index ${rs.index} for client ${req.client} op #${req.opId}`);
+      const floor = this.readFloors.get(req);
+      if (floor !== undefined) this.inv.onReadIndex(node.id, rs.index, floor, `client ${req.client} op #${req.opId}`);
       node.readyReads.push({ index: rs.index, req });
     }
     // Persist job: FIFO, completes after a seeded delay (a non-sync Ready may be quick).
@@ -488,6 +492,7 @@ export class Cluster {
     if (op.kind === 'get') {
       const key = `${req.client}:${req.opId}:${req.attempt}`;
       const lease = op.mode === 'lease';
+      this.readFloors.set(req, this.inv.leaderCommittedIndex());
       if (!raw.readIndex(encoder.encode(key), { lease })) {
         this.respondDropped(node, req, 'no leader for read');
         return;

@@ -75,6 +75,24 @@ export class Invariants {
     return this.committedTerm.length - 1;
   }
 
+  /** Highest index a leader has committed so far (as its commit index moved). */
+  leaderCommittedIndex(): number {
+    return this.leaderCommitted.length - 1;
+  }
+
+  /**
+   * Node `id` answers a read at `index`; when the request reached it, `floorIndex` was
+   * already committed by some leader. A read index below that floor lets the read miss a
+   * write that finished before the read began: a stale read, whichever key it touches and
+   * whether or not a client ever observes the difference (a deposed leader that still
+   * trusts its lease is the classic case).
+   */
+  onReadIndex(id: NodeId, index: number, floorIndex: number, what: string): void {
+    if (index < floorIndex) {
+      this.fail('read-index-fresh', `n${id} answered ${what} at read index ${index}, but ${floorIndex} was committed before the request reached it`);
+    }
+  }
+
   /** Highest term any node reached. */
   highestTerm(): number {
     return this.maxTerm;

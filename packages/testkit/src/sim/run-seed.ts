@@ -129,7 +129,7 @@ export function runSeed(o: SeedOptions): SeedResult {
   });
   const clients = new Clients(cluster, clientPrng, {
     clients: s.clients, keys: s.keys, leaseReads: s.raft.checkQuorum,
-    attemptTimeoutTicks: 25, opDeadlineTicks: 80, thinkTicksMax: 3,
+    attemptTimeoutTicks: 25, readAttemptTimeoutTicks: 5, opDeadlineTicks: 80, thinkTicksMax: 3,
   });
   let schedule = o.faults === false ? [] : generateSchedule(schedulePrng, { startTick: 20, endTick: safetyTicks - 20, maxNodeId: MAX_NODE_ID });
   if (o.keepFaults !== undefined && o.keepFaults !== null) {
