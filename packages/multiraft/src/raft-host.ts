@@ -113,6 +113,8 @@ export interface HostCounters extends SnapshotCounters, LogCompactorCounters {
   inboundMalformed: number;
   /** For a failed replica. */
   inboundFailedRange: number;
+  /** For a removed replica whose log and data are still being deleted (dropped; see destroyReplica). */
+  inboundDestroyingRange: number;
   /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
   readHeartbeatsSent: number;
 }
@@ -160,13 +162,19 @@ export class RaftHost<R> implements GroupHost<R> {
   readonly uninitialized: UninitializedReplicas<R>;
   readonly snapshotLimits: SnapshotLimits;
   readonly counters: HostCounters = {
-    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundMalformed: 0, inboundFailedRange: 0, readHeartbeatsSent: 0,
+    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, readHeartbeatsSent: 0,
     snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
     snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
     logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
   };
   /** Replicas that failed (range -> reason): they take no messages until a restart. */
   readonly failedRanges = new Map<number, string>();
+  /**
+   * Ranges whose removed replica is being destroyed: out of the scheduler, its log still on
+   * disk until the engine deletes it. A message for one must not create a replica on that
+   * log (it would be deleted under the new replica, or bring the removed one back).
+   */
+  private readonly destroying = new Set<number>();
   readonly clock: HostClock;
   private readonly log: Logger;
   private readonly rejectLog: RateLimitedWarn;
@@ -308,6 +316,7 @@ export class RaftHost<R> implements GroupHost<R> {
   async destroyReplica(rangeId: number, opts: { clearData: boolean }): Promise<void> {
     const r = this.scheduler.remove(rangeId);
     if (!r || this.stopping !== null) return;
+    this.destroying.add(rangeId);
     try {
       // Let in-flight persists and applies of this range finish first: nothing may write it after the destroy.
       await this.scheduler.whenPersisted();
@@ -318,6 +327,8 @@ export class RaftHost<R> implements GroupHost<R> {
       void whenDeleted.catch((e: unknown) => this.log.warn('background delete of a removed replica failed', { rangeId, err: e }));
     } catch (e) {
       this.log.error('destroying a removed replica failed', { rangeId, err: e });
+    } finally {
+      this.destroying.delete(rangeId);
     }
   }
 
@@ -430,6 +441,10 @@ export class RaftHost<R> implements GroupHost<R> {
       const r = this.scheduler.get(rangeId);
       if (!r && this.failedRanges.has(rangeId)) {
         this.counters.inboundFailedRange++;
+        continue;
+      }
+      if (!r && this.destroying.has(rangeId)) {
+        this.counters.inboundDestroyingRange++;
         continue;
       }
       if (!r) {

@@ -15,9 +15,12 @@ const SEED_COUNT = 240;
  * 171 (in the range): a split wrote the right range's state while the replaced
  * uninitialized replica's Readies were still in the log writer (its hard state
  * overwrote the new one); 50008: a liveness write after healing answered ambiguous by a
- * deposed leader was counted as lost (the runner now asks again, as a client would).
+ * deposed leader was counted as lost (the runner now asks again, as a client would);
+ * 4060: a leader's heartbeat reached a removed replica while its log was being deleted and
+ * created a replica on that log, which the delete then pulled away (the host stopped on a
+ * fatal error; store-sim/destroy-race.test.ts pins the race down).
  */
-const REGRESSION_SEEDS = [50008];
+const REGRESSION_SEEDS = [50008, 4060];
 
 const waiting = new Map<number, { promise: Promise<StoreSeedSummary>; resolve: (s: StoreSeedSummary) => void; reject: (e: unknown) => void }>();
 const jobs = [];
