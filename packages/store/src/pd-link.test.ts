@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +89,59 @@ test('stores with PD: register, learn peers and range 1 from PD bootstrap, elect
     const again = await StoreServer.start({ storeId: 3, dataDir: join(root, 's3'), pd: [pd.address], tickMs: 20, log: silentLogger, pdLimits: { heartbeatMs: 100 } });
     servers.push(again);
     assert.deepEqual(again.status().map((x) => x.rangeId), [1, right]);
+  } finally {
+    await Promise.allSettled(servers.map((s) => s.stop({ transferLeaders: false })));
+    await pd.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test("PD's bootstrap reaching a store after range 1's leader already created the replica there by message: no error, marker written, the replica is filled by snapshot", async () => {
+  const stores = new Map<number, pdpb.Store.$Properties>();
+  let bootstrap: pdpb.BootstrapRange.$Properties | undefined;
+  /** Store 3 hears of the bootstrap only once the test says so. */
+  let tellStore3 = false;
+  const pd = await fakePd({
+    storeHeartbeat: (req: pdpb.StoreHeartbeatRequest) => {
+      stores.set(req.store!.id!, req.store!);
+      if (!bootstrap && stores.size === 3) {
+        bootstrap = { descriptor: { rangeId: 1, startKey: new Uint8Array(0), endKey: new Uint8Array(0), epoch: { confVer: 1, version: 1 },
+          replicas: [1, 2, 3].map((id) => ({ storeId: id, replicaId: id, role: metapb.ReplicaRole.VOTER })) } };
+      }
+      const give = bootstrap && (req.store!.id !== 3 || tellStore3);
+      return { header: {}, stores: [...stores.values()], ...(give ? { bootstrap } : {}) };
+    },
+    rangeHeartbeat: () => ({ header: {} }),
+  });
+  const root = await mkdtemp(join(tmpdir(), 'rangekv-pdlink-race-'));
+  const errors: string[] = [];
+  const store3Log = {
+    ...silentLogger,
+    error: (msg: string) => errors.push(msg),
+    child: () => store3Log,
+  };
+  const servers: StoreServer[] = [];
+  try {
+    for (const id of [1, 2, 3]) {
+      servers.push(await StoreServer.start({
+        storeId: id, dataDir: join(root, `s${id}`), pd: [pd.address], tickMs: 20, log: id === 3 ? store3Log : silentLogger,
+        pdLimits: { heartbeatMs: 100, rangeHeartbeatMs: 300 }, transportLimits: { initialBackoffMs: 10, maxBackoffMs: 200 },
+      }));
+    }
+    const s3 = servers[2]!;
+    const deadline = Date.now() + 30_000;
+    const until = async (what: string, ok: () => boolean): Promise<void> => {
+      while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(ok(), what);
+    };
+    await until('stores 1 and 2 elect a leader of range 1', () => servers.some((s) => s.scheduler.get(1)?.isLeader === true));
+    await until("the leader's message created range 1 on store 3 before its bootstrap", () => s3.scheduler.get(1) !== undefined);
+    tellStore3 = true;
+    const marker = join(root, 's3', 'pd-bootstrapped.json');
+    await until('store 3 takes the bootstrap as done', () => existsSync(marker));
+    assert.equal(JSON.parse(readFileSync(marker, 'utf8')).created, false);
+    await until('store 3 holds range 1 with its descriptor (by snapshot)', () => s3.scheduler.get(1)?.log.descriptor?.rangeId === 1);
+    assert.deepEqual(errors, []);
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop({ transferLeaders: false })));
     await pd.stop();

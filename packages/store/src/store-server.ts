@@ -18,7 +18,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import * as grpc from '@grpc/grpc-js';
-import { StorageEngine, type StorageEngineOptions } from '@rangekv/storage';
+import { RangeExistsError, StorageEngine, type StorageEngineOptions } from '@rangekv/storage';
 import type { TransportFaults, TransportLimits, TransportMetrics } from '@rangekv/transport';
 import {
   RaftHost, raftTransport, resolveSnapshotLimits, type HostCounters, type HostTiming, type LogCompactionLimits, type RaftScheduler,
@@ -454,22 +454,42 @@ export class StoreServer {
   /**
    * PD bootstrapped the cluster with range 1 on this store. Created once, only on a store
    * that never held a range (a marker file remembers it): a store whose replica of range 1
-   * was removed later must not recreate it.
+   * was removed later must not recreate it. The stores that bootstrapped first may already
+   * have elected a leader whose message created this replica (uninitialized, to be filled
+   * by snapshot): that replica stands for the bootstrap, and the marker is written all the
+   * same.
    */
   private async bootstrapFromPd(d: RangeDescriptor): Promise<void> {
     if (this.bootstrapping || this.stopping !== null) return;
     const marker = join(this.opts.dataDir, PD_BOOTSTRAP_MARKER);
-    if (existsSync(marker) || this.engine.rangeIds().length > 0) return;
+    if (existsSync(marker)) return;
     const me = d.replicas.find((x) => x.storeId === this.storeId);
     if (!me) return;
     this.bootstrapping = true;
     try {
-      const voters = d.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.replicaId);
-      const learners = d.replicas.filter((x) => x.role === ReplicaRole.Learner).map((x) => x.replicaId);
-      await this.engine.createRange({ descriptor: d, confState: { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false } });
-      writeFileSync(marker, JSON.stringify({ rangeId: d.rangeId, at: new Date().toISOString() }) + '\n');
-      this.host.startReplica(d.rangeId);
-      this.log.info('created range 1 from PD bootstrap', { rangeId: d.rangeId, replicas: d.replicas.length });
+      await this.host.uninitialized.settled(d.rangeId);
+      if (this.stopping !== null) return;
+      let created = false;
+      if (this.engine.rangeIds().length === 0) {
+        const voters = d.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.replicaId);
+        const learners = d.replicas.filter((x) => x.role === ReplicaRole.Learner).map((x) => x.replicaId);
+        try {
+          await this.engine.createRange({ descriptor: d, confState: { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false } });
+          created = true;
+        } catch (e) {
+          // A leader's message created it between the check and here.
+          if (!(e instanceof RangeExistsError)) throw e;
+        }
+      }
+      writeFileSync(marker, JSON.stringify({ rangeId: d.rangeId, at: new Date().toISOString(), created }) + '\n');
+      if (created) {
+        this.host.startReplica(d.rangeId);
+        this.log.info('created range 1 from PD bootstrap', { rangeId: d.rangeId, replicas: d.replicas.length });
+      } else if (this.engine.hasRange(d.rangeId)) {
+        this.log.info('range 1 is already here (created by its leader\'s message, filled by snapshot): PD bootstrap done', { rangeId: d.rangeId });
+      } else {
+        this.log.info('this store already holds ranges: PD bootstrap skipped', { rangeId: d.rangeId });
+      }
     } catch (e) {
       this.log.error('bootstrap from PD failed', { err: e });
     } finally {
