@@ -2,7 +2,7 @@
 // most `maxInflightPerChannel` calls in flight on it (more wait in FIFO order).
 //
 // Before a call is sent the channel must be READY (waiting up to `connectTimeoutMs` while
-// it connects; a channel in TRANSIENT_FAILURE fails at once). A call that fails that way
+// it connects; a failed connection attempt, or a channel in TRANSIENT_FAILURE, fails at once). A call that fails that way
 // was never sent (`sent: false`): safe to retry anywhere, even for CompareAndSwap. A
 // call that fails after it was sent may have reached the server (`sent: true`).
 import * as grpc from '@grpc/grpc-js';
@@ -68,12 +68,24 @@ export class ChannelPool {
     return ch;
   }
 
+  /**
+   * Whether the channel is READY, connecting first if it is idle: false as soon as the
+   * connection attempt fails (a refused or reset connection is known at once, there is no
+   * point waiting out connectTimeoutMs for it), or when it is still connecting after
+   * connectTimeoutMs.
+   */
   private ready(ch: Channel, timeoutMs: number): Promise<boolean> {
-    const state = ch.client.getChannel().getConnectivityState(true);
-    if (state === grpc.connectivityState.READY) return Promise.resolve(true);
-    if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return Promise.resolve(false);
-    const wait = Math.max(1, Math.min(timeoutMs, this.opts.connectTimeoutMs));
-    return new Promise((resolve) => ch.client.waitForReady(Date.now() + wait, (err) => resolve(!err)));
+    const channel = ch.client.getChannel();
+    const deadline = Date.now() + Math.max(1, Math.min(timeoutMs, this.opts.connectTimeoutMs));
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const state = channel.getConnectivityState(true);
+        if (state === grpc.connectivityState.READY) return resolve(true);
+        if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return resolve(false);
+        channel.watchConnectivityState(state, deadline, (err) => (err ? resolve(false) : check()));
+      };
+      check();
+    });
   }
 
   /** One unary call; never throws for gRPC failures. */
