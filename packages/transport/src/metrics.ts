@@ -79,6 +79,8 @@ export interface TransportMetrics {
   reconnects: number;
   /** Connection attempts that failed (refused, timed out, no address). */
   connectFailures: number;
+  /** Reconnect backoffs ended early because the peer was heard from (outbound-peer.ts heardFrom). */
+  backoffsCutShort: number;
   /** Open outbound streams that broke (peer stopped, reset, rejected us). */
   streamBreaks: number;
   /** Outbound streams opened / inbound streams open now. */
@@ -110,6 +112,7 @@ export class TransportCounters {
   inboundMessageRejects = 0;
   reconnects = 0;
   connectFailures = 0;
+  backoffsCutShort = 0;
   streamBreaks = 0;
   streamsOpened = 0;
 
@@ -135,6 +138,7 @@ export class TransportCounters {
       inboundMessageRejects: this.inboundMessageRejects,
       reconnects: this.reconnects,
       connectFailures: this.connectFailures,
+      backoffsCutShort: this.backoffsCutShort,
       streamBreaks: this.streamBreaks,
       streamsOpened: this.streamsOpened,
       inboundStreams,

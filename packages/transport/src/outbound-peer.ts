@@ -6,7 +6,8 @@
 //   connecting  channel connecting; sends queue (bounded)
 //   open        stream open; flush() writes the queue as batches
 //   backoff     the last connection failed; sends are refused (dropped, send -> false)
-//               until a jittered exponential delay passes, then idle
+//               until a jittered exponential delay passes, or the peer is heard from
+//               (it is up again), then idle
 //   stopped     the transport stopped
 // A failure (connect refused or timed out, stream broken or rejected) discards the
 // queue, reports the store unreachable once, and enters backoff.
@@ -24,6 +25,9 @@ interface QueuedMessage extends OutboundMessage {
   /** Estimated encoded size (an upper bound). */
   bytes: number;
 }
+
+/** A backoff at least this old ends when the peer is heard from (heardFrom). */
+const HEARD_BACKOFF_FLOOR_MS = 100;
 
 /** What a peer needs from its transport. */
 export interface PeerHost {
@@ -71,6 +75,8 @@ export class OutboundPeer {
   /** Consecutive failures, for the backoff exponent. */
   private failures = 0;
   private openedAtMs = 0;
+  /** When the current backoff began (Date.now()). */
+  private backoffSinceMs = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly sent = { batches: 0, messages: 0, bytes: 0, heartbeatPackets: 0, heartbeats: 0, livenessPackets: 0, reconnects: 0 };
 
@@ -206,6 +212,21 @@ export class OutboundPeer {
     };
   }
 
+  /**
+   * The peer store was just heard from (one of its streams to us delivered): it is up, so a
+   * backoff from an earlier failure ends now rather than on its timer. After a restart or a
+   * healed partition both directions of a store pair then come back together, not up to
+   * maxBackoffMs apart. A backoff younger than HEARD_BACKOFF_FLOOR_MS is kept, so a peer we
+   * hear but cannot reach (a one-way cut) sees at most one connection attempt per floor.
+   */
+  heardFrom(): void {
+    if (this.state !== 'backoff' || Date.now() - this.backoffSinceMs < HEARD_BACKOFF_FLOOR_MS) return;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.state = 'idle';
+    this.host.counters.backoffsCutShort++;
+  }
+
   /** Half-closes the stream, waits up to stopGraceMs for the peer to finish, closes. */
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
@@ -312,6 +333,7 @@ export class OutboundPeer {
     const base = Math.min(l.maxBackoffMs, l.initialBackoffMs * 2 ** Math.min(this.failures - 1, 30));
     const delayMs = Math.max(1, Math.floor(base / 2 + (this.host.random() * base) / 2));
     this.state = 'backoff';
+    this.backoffSinceMs = Date.now();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (this.state === 'backoff') this.state = 'idle';

@@ -116,3 +116,31 @@ test('unreachable callbacks never run inside send or flush', async () => {
     await c.stopAll();
   }
 });
+
+test('a peer heard from again ends our backoff toward it: after a restart both directions come back together', async () => {
+  // A ten-minute backoff: without the cut, store 1 could not reach store 2 within the test.
+  const c = new Cluster({ initialBackoffMs: 600_000, maxBackoffMs: 600_000, connectTimeoutMs: 2_000, stopGraceMs: 200 });
+  try {
+    const a = await c.start(1);
+    const b = await c.start(2);
+    await exchange(a, b, [{ rangeId: 1, msg: msg({ type: MessageType.App, from: 1, to: 2, index: 1 }) }]);
+    const port = b.t.port;
+    await c.stop(2);
+    await waitFor(() => a.unreachable.includes(2), 'store 2 reported unreachable');
+    assert.equal(a.t.send(2, 1, msg({ type: MessageType.App, from: 1, to: 2, index: 2 })), false, 'refused: in backoff');
+    // Past the floor below which hearing from the peer does not cut a backoff.
+    await sleep(150);
+
+    const b2 = await c.start(2, port);
+    // Store 2 speaks first (its fresh transport has no backoff toward store 1).
+    await exchange(b2, a, [{ rangeId: 1, msg: msg({ type: MessageType.App, from: 2, to: 1, index: 1 }) }]);
+    assert.equal(a.t.metrics().backoffsCutShort, 1);
+    await waitFor(() => {
+      a.t.send(2, 1, msg({ type: MessageType.App, from: 1, to: 2, index: 3 }));
+      a.t.flush();
+      return b2.received().length > 0;
+    }, 'store 1 reaches store 2 again');
+  } finally {
+    await c.stopAll();
+  }
+});

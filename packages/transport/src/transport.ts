@@ -327,6 +327,7 @@ export class RaftTransport {
       faults: this.faults,
       handler: this.onMessages,
       heard: (fromStore) => {
+        this.peers.get(fromStore)?.heardFrom();
         for (const cb of this.heardCbs) cb(fromStore);
       },
       rejected: (r) => {

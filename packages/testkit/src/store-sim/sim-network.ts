@@ -26,7 +26,7 @@ function zeroMetrics(): TransportMetrics {
     heartbeatPacketsSent: 0, heartbeatPacketsReceived: 0, heartbeatsSent: 0, heartbeatsReceived: 0,
     heartbeatsPerPacketSent: 0, heartbeatsPerPacketReceived: 0, livenessPacketsSent: 0, livenessPacketsReceived: 0,
     drops: { ...EMPTY_DROPS }, inboundFaultDrops: 0, inboundRejects: 0, inboundMessageRejects: 0, reconnects: 0,
-    connectFailures: 0, streamBreaks: 0, streamsOpened: 0, inboundStreams: 0, peers: [],
+    connectFailures: 0, backoffsCutShort: 0, streamBreaks: 0, streamsOpened: 0, inboundStreams: 0, peers: [],
   };
 }
 
