@@ -44,8 +44,11 @@ export interface StoreInfo {
   lastHeartbeatAgeMs: number;
   ranges: number;
   leaders: number;
+  /** Of the filesystem holding the store's data dir (0: not reported yet). */
   capacityBytes: number;
   availableBytes: number;
+  /** Bytes of files under the store's data dir. */
+  usedBytes: number;
 }
 
 export type OperatorKind = 'transfer-leader' | 'add-replica' | 'remove-replica' | 'move-replica' | 'split';
@@ -112,6 +115,7 @@ export function storeFromWire(s: pdpb.Store.$Properties | null | undefined, st: 
     leaders: Number(st?.leaders ?? 0),
     capacityBytes: Number(st?.capacityBytes ?? 0),
     availableBytes: Number(st?.availableBytes ?? 0),
+    usedBytes: Number(st?.usedBytes ?? 0),
   };
 }
 

@@ -63,7 +63,7 @@ interface LiveRange extends RangeRecord {
   seenAtMs: number;
 }
 
-const ZERO_STATS: StoreStats = { ranges: 0, leaders: 0, capacityBytes: 0, availableBytes: 0 };
+const ZERO_STATS: StoreStats = { ranges: 0, leaders: 0, capacityBytes: 0, availableBytes: 0, usedBytes: 0 };
 
 export class PdService {
   readonly limits: PdLimits;
@@ -300,7 +300,7 @@ export class PdService {
   }
 
   private statsToProto(s: StoreStats): pdpb.StoreStats.$Properties {
-    return { ranges: s.ranges, leaders: s.leaders, capacityBytes: s.capacityBytes, availableBytes: s.availableBytes };
+    return { ranges: s.ranges, leaders: s.leaders, capacityBytes: s.capacityBytes, availableBytes: s.availableBytes, usedBytes: s.usedBytes };
   }
 
   private routeToProto(r: RangeRecord): pdpb.RangeRoute.$Properties {
@@ -341,7 +341,7 @@ export class PdService {
         lastHeartbeatMs: this.now(),
         stats: st ? {
           ranges: Number(st.ranges ?? 0), leaders: Number(st.leaders ?? 0),
-          capacityBytes: Number(st.capacityBytes ?? 0), availableBytes: Number(st.availableBytes ?? 0),
+          capacityBytes: Number(st.capacityBytes ?? 0), availableBytes: Number(st.availableBytes ?? 0), usedBytes: Number(st.usedBytes ?? 0),
         } : ZERO_STATS,
       });
       if (!known || known.address !== meta.address || known.raftAddress !== meta.raftAddress || known.httpAddress !== meta.httpAddress ||

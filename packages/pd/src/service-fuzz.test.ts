@@ -56,7 +56,7 @@ const targets: { name: string; method: MethodDefinition<Req, unknown>; arb: fc.A
     name: 'StoreHeartbeat', method: pdService.storeHeartbeat as never,
     arb: fc.record({
       store: fc.record({ id: fc.oneof(fc.constantFrom(1, 2, 3, 4, 5), u64), address, raftAddress: address, httpAddress: address }),
-      stats: fc.record({ ranges: u32, leaders: u32, capacityBytes: u64, availableBytes: u64 }), storeToken: token,
+      stats: fc.record({ ranges: u32, leaders: u32, capacityBytes: u64, availableBytes: u64, usedBytes: u64 }), storeToken: token,
     }),
   },
   {

@@ -32,6 +32,7 @@ export interface StoreStats {
   leaders: number;
   capacityBytes: number;
   availableBytes: number;
+  usedBytes: number;
 }
 
 export interface RangeStats {

@@ -47,10 +47,12 @@ test('PD calls follow not_leader to the leader, skip unreachable nodes, and allo
 test('stores with PD: register, learn peers and range 1 from PD bootstrap, elect, serve, and report the ranges they lead', async () => {
   const stores = new Map<number, pdpb.Store.$Properties>();
   const reports = new Map<number, pdpb.RangeReport.$Properties>();
+  const stats = new Map<number, pdpb.StoreStats.$Properties>();
   let bootstrap: pdpb.BootstrapRange.$Properties | undefined;
   const pd = await fakePd({
     storeHeartbeat: (req: pdpb.StoreHeartbeatRequest) => {
       stores.set(req.store!.id!, req.store!);
+      if (req.stats) stats.set(req.store!.id!, req.stats);
       if (!bootstrap && stores.size === 3) {
         const ids = [...stores.keys()].sort();
         bootstrap = { descriptor: { rangeId: 1, startKey: new Uint8Array(0), endKey: new Uint8Array(0), epoch: { confVer: 1, version: 1 },
@@ -83,6 +85,14 @@ test('stores with PD: register, learn peers and range 1 from PD bootstrap, elect
     assert.equal(reports.get(1)!.descriptor!.epoch!.version, 2, 'PD hears of the split left range');
     assert.ok(reports.get(right)!.leader!.storeId, 'and of the right range with its leader');
     assert.equal(reports.get(1)!.leader!.storeId, leader.storeId);
+    // Store heartbeats carry the data dir's disk figures.
+    const used = (id: number): number => Number(stats.get(id)?.usedBytes ?? 0);
+    while (![1, 2, 3].every((id) => used(id) > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const id of [1, 2, 3]) {
+      const st = stats.get(id)!;
+      assert.ok(Number(st.capacityBytes) > 0 && Number(st.availableBytes) > 0 && Number(st.availableBytes) <= Number(st.capacityBytes), `store ${id}: ${JSON.stringify(st)}`);
+      assert.ok(used(id) > 0, `store ${id} reports the bytes under its data dir`);
+    }
     // A restart does not bootstrap again: the store keeps its data.
     const s3 = servers.pop()!;
     await s3.stop({ transferLeaders: false });

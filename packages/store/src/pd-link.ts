@@ -15,6 +15,7 @@ import {
   descriptorFromWire, descriptorToWire, pdService, replicaToWire, type metapb, type MethodDefinition, type pdpb, type RangeDescriptor,
 } from '@rangekv/proto';
 import type { Logger } from '@rangekv/runtime';
+import type { DiskFigures } from './data-dir-usage.js';
 
 export interface PdLinkLimits {
   /** StoreHeartbeat interval. */
@@ -124,6 +125,8 @@ export interface PdLinkHost {
   /** The store's advertised addresses. */
   addresses(): { address: string; raftAddress: string; httpAddress: string };
   stats(): { ranges: number; leaders: number };
+  /** The data dir's filesystem capacity and free space, and the bytes under it (never throws). */
+  disk(): Promise<DiskFigures>;
   /** The ranges led here now, for reports. */
   ledRanges(): Iterable<{ rangeId: number; descriptor: RangeDescriptor; replicaId: number; term: number; applied: number }>;
   /** Is `rangeId` led here now? (for rangeChanged reports) */
@@ -189,9 +192,10 @@ export class PdLink {
     try {
       const a = this.host.addresses();
       const st = this.host.stats();
+      const disk = await this.host.disk();
       const res = await this.pd.call(pdService.storeHeartbeat, {
         store: { id: this.host.storeId, address: a.address, raftAddress: a.raftAddress, httpAddress: a.httpAddress },
-        stats: { ranges: st.ranges, leaders: st.leaders },
+        stats: { ranges: st.ranges, leaders: st.leaders, ...disk },
         storeToken: this.host.token,
       });
       if (this.stopped) return;

@@ -28,6 +28,7 @@ import {
 import { createLogger, hostPort, type Logger } from '@rangekv/runtime';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { PdLink, type PdLinkHost, type PdLinkLimits } from './pd-link.js';
+import { DataDirUsage } from './data-dir-usage.js';
 import { addAdminService } from './admin-grpc.js';
 import type { AdminService } from './admin-service.js';
 import { addKvService } from './kv-grpc.js';
@@ -416,6 +417,7 @@ export class StoreServer {
   /** What the PD link reads from and does to this store. */
   private pdHost(host: string): PdLinkHost {
     const sched = this.scheduler;
+    const usage = new DataDirUsage(this.opts.dataDir);
     const led = (r: Replica<KvResult>): ReturnType<PdLinkHost['ledRange']> => {
       const d = r.log.descriptor;
       if (!r.isLeader || r.destroyed || d === null) return null;
@@ -434,6 +436,7 @@ export class StoreServer {
         for (const r of this.scheduler.all()) if (r.isLeader) leaders++;
         return { ranges: this.scheduler.size, leaders };
       },
+      disk: () => usage.figures(),
       ledRanges: function* (this: void) {
         for (const r of sched.all()) {
           const x = led(r);

@@ -59,13 +59,13 @@ describe('kv and ctl against a fake cluster', () => {
     let r = await run(['ctl', 'stores', ...pd]);
     assert.equal(r.code, 0);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.match(lines[0]!, /^ID\s+ADDRESS\s+STATE\s+RANGES\s+LEADERS\s+HEARTBEAT\s+HTTP$/);
+    assert.match(lines[0]!, /^ID\s+ADDRESS\s+STATE\s+RANGES\s+LEADERS\s+USED\s+AVAILABLE\s+CAPACITY\s+HEARTBEAT\s+HTTP$/);
     assert.equal(lines.length, 4);
     assert.match(lines[1]!, /^1\s+127\.0\.0\.1:\d+\s+up\s/);
     r = await run(['ctl', 'stores', '--json', ...pd]);
     const stores = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
     assert.deepEqual(stores.map((s) => s.id), [1, 2, 3]);
-    assert.deepEqual(Object.keys(stores[0]!).sort(), ['address', 'availableBytes', 'capacityBytes', 'httpAddress', 'id', 'lastHeartbeatAgeMs', 'leaders', 'raftAddress', 'ranges', 'state']);
+    assert.deepEqual(Object.keys(stores[0]!).sort(), ['address', 'availableBytes', 'capacityBytes', 'httpAddress', 'id', 'lastHeartbeatAgeMs', 'leaders', 'raftAddress', 'ranges', 'state', 'usedBytes']);
     r = await run(['ctl', 'ranges', ...pd]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^RANGE\s+START\s+END\s+VERSION\s+CONF\s+LEADER\s+REPLICAS\n1\s+-inf\s+/);

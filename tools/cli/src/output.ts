@@ -44,9 +44,23 @@ function ageText(ms: number): string {
   return ms < 1_000 ? `${ms}ms` : `${(ms / 1_000).toFixed(1)}s`;
 }
 
+/** 1536 -> "1.5KiB"; 0 (not reported) -> "-". */
+function bytesText(n: number): string {
+  if (n <= 0) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v}B` : `${v.toFixed(1)}${units[i]}`;
+}
+
 export function storesTable(stores: StoreInfo[]): string {
-  return table(['ID', 'ADDRESS', 'STATE', 'RANGES', 'LEADERS', 'HEARTBEAT', 'HTTP'],
-    stores.map((s) => [String(s.id), s.address, s.state, String(s.ranges), String(s.leaders), ageText(s.lastHeartbeatAgeMs), s.httpAddress || '-']));
+  return table(['ID', 'ADDRESS', 'STATE', 'RANGES', 'LEADERS', 'USED', 'AVAILABLE', 'CAPACITY', 'HEARTBEAT', 'HTTP'],
+    stores.map((s) => [String(s.id), s.address, s.state, String(s.ranges), String(s.leaders),
+      bytesText(s.usedBytes), bytesText(s.availableBytes), bytesText(s.capacityBytes), ageText(s.lastHeartbeatAgeMs), s.httpAddress || '-']));
 }
 
 export function rangesTable(ranges: RangeInfo[], hex = false): string {
