@@ -55,8 +55,8 @@ export const MUTANTS = [
     edits: [
       ['packages/multiraft/src/raft-scheduler.ts', 'if (rd.messages.length > 0) this.host.send(r, rd.messages);',
         'if (rd.messages.length > 0) this.host.send(r, rd.messages);\n        if (rd.messagesAfterPersist.length > 0) this.host.send(r, rd.messagesAfterPersist);'],
-      ['packages/multiraft/src/raft-scheduler.ts', 'if (rd.messagesAfterPersist.length > 0) this.host.send(r, rd.messagesAfterPersist);\n    r.node.ackPersisted(rd);',
-        'r.node.ackPersisted(rd);'],
+      ['packages/multiraft/src/raft-scheduler.ts', "if (rd.messagesAfterPersist.length > 0) this.host.send(r, rd.messagesAfterPersist);\n    r.stamp(rd.entries, 'persisted');",
+        "r.stamp(rd.entries, 'persisted');"],
     ],
   },
 ];

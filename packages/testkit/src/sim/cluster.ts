@@ -13,7 +13,8 @@
 //                         order, applyConfChange for ConfChange entries; appliedTo(last)
 //   readStates         -> answer each read once applied >= its index
 // Crash drops everything but the MemoryStorage; pause freezes a node (its clock too) and
-// on resume it first catches up on the ticks it missed.
+// on resume it first catches up on the ticks it missed. A fault can also crash a node at a
+// crash point, a protocol event seen in a Ready (see CrashPoint).
 import {
   EntryType, MemoryStorage, MessageType, RawNode, StateRole, decodeConfChange, describeMessage,
   type ConfChangeV2, type ConfState, type Entry, type Message, type NodeId, type Prng, type Ready,
@@ -72,6 +73,17 @@ export interface ClusterOptions {
  */
 export type Sabotage = 'ack-before-persist' | 'serve-reads-early' | 'forget-vote-on-crash' | 'skip-entry';
 
+/**
+ * Protocol events at which a fault may crash a leader (crash points, as in TigerBeetle's
+ * VOPR): random crash times rarely land in the few units between a leader taking a step
+ * and the network delivering it, and those are the moments a leader's state differs most
+ * from its followers'.
+ *   elected     it became leader (its Ready carries the term's first, empty entry);
+ *   appended    it appended entries (a client's proposal, a conf change);
+ *   committed   its commit index advanced.
+ */
+export type CrashPoint = 'elected' | 'appended' | 'committed';
+
 export type ClientResponse =
   | { client: number; opId: number; attempt: number; kind: 'ok'; result: KvResult; node: NodeId }
   | { client: number; opId: number; attempt: number; kind: 'dropped'; leaderHint: NodeId; node: NodeId; why: string };
@@ -116,6 +128,11 @@ export class Cluster {
   };
   /** Called after every tick (fault schedule, background compaction, periodic checks). */
   readonly tickHooks: ((tick: number) => void)[] = [];
+  /**
+   * Called at the end of a leader's Ready for each crash point it hits (in CrashPoint
+   * order, until the node is no longer up); a hook may crash the node there.
+   */
+  readonly crashPointHooks: ((node: SimNode, point: CrashPoint) => void)[] = [];
 
   /** Client responses land here (set by the client driver). */
   onResponse: (resp: ClientResponse) => void = () => {};
@@ -276,11 +293,14 @@ export class Cluster {
   private onReady(node: SimNode, rd: Ready): void {
     this.stats.readies++;
     const raw = node.raw!;
+    let elected = false;
+    let committed = false;
     if (rd.softState !== null) {
       const wasLeader = node.role === StateRole.Leader;
       node.role = rd.softState.role;
       node.lead = rd.softState.lead;
       if (node.role === StateRole.Leader && !wasLeader) {
+        elected = true;
         const term = raw.status().term;
         this.stats.leaderElections++;
         if (this.tracing) this.trace(node.id, `became LEADER of term ${term}`);
@@ -291,7 +311,10 @@ export class Cluster {
     }
     if (rd.hardState !== null && rd.hardState.commit > node.commitSeen) {
       node.commitSeen = rd.hardState.commit;
-      if (node.role === StateRole.Leader) this.inv.onLeaderCommit(node.id, rd.hardState.commit, node.storage);
+      if (node.role === StateRole.Leader) {
+        committed = true;
+        this.inv.onLeaderCommit(node.id, rd.hardState.commit, node.storage);
+      }
     }
     if (this.tracing && (rd.entries.length > 0 || rd.snapshot !== null || rd.hardState !== null || rd.committedEntries.length > 0)) {
       const parts: string[] = [`ready #${rd.seq}`];
@@ -329,11 +352,31 @@ export class Cluster {
       this.queue.push(node.applyDueAt, { k: 'apply', node: node.id, inc: node.incarnation });
     }
     this.serveReads(node);
+    if (this.crashPointHooks.length > 0 && node.role === StateRole.Leader) {
+      if (elected) this.crashPoint(node, 'elected');
+      // The election's own empty entry is the 'elected' point, not an append.
+      if (rd.entries.length > (elected ? 1 : 0)) this.crashPoint(node, 'appended');
+      if (committed) this.crashPoint(node, 'committed');
+    }
+  }
+
+  private crashPoint(node: SimNode, point: CrashPoint): void {
+    for (const hook of this.crashPointHooks) {
+      if (node.status !== 'up') return;
+      hook(node, point);
+    }
   }
 
   private onPersist(node: SimNode): void {
     const rd = node.persistJobs.shift();
     if (rd === undefined) throw new Error(`cluster: n${node.id} persist event without a job`);
+    this.writeDurable(node, rd);
+    for (const m of rd.messagesAfterPersist) this.send(node, m);
+    node.raw!.ackPersisted(rd);
+  }
+
+  /** The disk write of one Ready: snapshot, entries, hard state. */
+  private writeDurable(node: SimNode, rd: Ready): void {
     const st = node.storage;
     if (rd.snapshot !== null) st.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) {
@@ -345,8 +388,6 @@ export class Cluster {
       st.setHardState(rd.hardState);
     }
     if (this.tracing && rd.mustSync) this.trace(node.id, `persisted ready #${rd.seq} (log ${st.firstIndex()}..${st.lastIndex()}, hs t${st.hardState.term}/v${st.hardState.vote}/c${st.hardState.commit})`);
-    for (const m of rd.messagesAfterPersist) this.send(node, m);
-    node.raw!.ackPersisted(rd);
   }
 
   private onApply(node: SimNode): void {
@@ -562,9 +603,16 @@ export class Cluster {
     return node;
   }
 
-  crash(id: NodeId): void {
+  /**
+   * Stops a node, dropping everything not durable and every message it sent that is still
+   * in flight. `diskCaughtUp`: the crash comes just after the disk finished every write the
+   * node had queued (and before it sent what waits for them), so what it just appended is
+   * durable on it and, not yet delivered, on no other node.
+   */
+  crash(id: NodeId, diskCaughtUp = false): void {
     const node = this.mustGet(id);
     if (!node.isAlive()) return;
+    if (diskCaughtUp) for (let rd = node.persistJobs.shift(); rd !== undefined; rd = node.persistJobs.shift()) this.writeDurable(node, rd);
     this.stats.crashes++;
     if (this.tracing) this.trace(id, `CRASH (durable: log ${node.storage.firstIndex()}..${node.storage.lastIndex()}, hs t${node.storage.hardState.term}/v${node.storage.hardState.vote}/c${node.storage.hardState.commit}; lost ${node.persistJobs.length} unpersisted readies)`);
     this.inv.onCrash(id, node.storage.hardState);
