@@ -120,6 +120,14 @@ export class Cluster {
   readonly nodes = new Map<NodeId, SimNode>();
   readonly net: NetworkModel;
   readonly inv: Invariants;
+  /**
+   * More events than this at one instant (time unit) is a livelock: something multiplies
+   * (a message ping-pong under duplication, say) without letting time pass. The seed then
+   * fails instead of spinning for ever. A normal seed has a few thousand events per tick.
+   */
+  static readonly MAX_EVENTS_PER_UNIT = 100_000;
+  private eventsAtNow = 0;
+  private eventsAtTime = -1;
   /** Committed index when each read request reached its node: its read index may not be lower. */
   private readonly readFloors = new WeakMap<ClientRequest, number>();
   readonly stats: ClusterStats = {
@@ -171,6 +179,13 @@ export class Cluster {
   runUntil(endTime: number, stop?: () => boolean): void {
     while (this.queue.peekTime() <= endTime) {
       const ev = this.queue.pop()!;
+      if (ev.time !== this.eventsAtTime) {
+        this.eventsAtTime = ev.time;
+        this.eventsAtNow = 0;
+      }
+      if (++this.eventsAtNow > Cluster.MAX_EVENTS_PER_UNIT) {
+        this.inv.fail('livelock', `over ${Cluster.MAX_EVENTS_PER_UNIT} events at time ${formatTime(ev.time)}: messages multiply faster than time passes`);
+      }
       this.now = ev.time;
       this.handle(ev.item);
       if (stop !== undefined && stop()) return;
