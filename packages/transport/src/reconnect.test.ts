@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { MessageType } from '@rangekv/raft';
-import { Cluster, exchange, heartbeat, msg, sleep, waitFor } from './test-helpers.js';
+import { Cluster, exchange, heartbeat, msg, sleep, waitFor, type Node } from './test-helpers.js';
 
 const FAST_RECONNECT = { initialBackoffMs: 5, maxBackoffMs: 40, connectTimeoutMs: 2_000, stopGraceMs: 200 };
 
@@ -15,16 +15,21 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Stores 1 and 2 exchange a message, then store 2 stops and store 1 reports it unreachable. */
+async function connectThenStopPeer(c: Cluster): Promise<{ a: Node; port: number }> {
+  const a = await c.start(1);
+  const b = await c.start(2);
+  await exchange(a, b, [{ rangeId: 1, msg: msg({ type: MessageType.App, from: 1, to: 2, index: 1 }) }]);
+  const port = b.t.port;
+  await c.stop(2);
+  await waitFor(() => a.unreachable.includes(2), 'store 2 reported unreachable');
+  return { a, port };
+}
+
 test('a peer that stops is reported unreachable; after it restarts on the same port, messages flow again', async () => {
   const c = new Cluster(FAST_RECONNECT);
   try {
-    const a = await c.start(1);
-    const b = await c.start(2);
-    await exchange(a, b, [{ rangeId: 1, msg: msg({ type: MessageType.App, from: 1, to: 2, index: 1 }) }]);
-    const port = b.t.port;
-
-    await c.stop(2);
-    await waitFor(() => a.unreachable.includes(2), 'store 2 reported unreachable');
+    const { a, port } = await connectThenStopPeer(c);
     assert.equal(a.t.metrics().streamBreaks, 1);
 
     const b2 = await c.start(2, port);
@@ -121,12 +126,7 @@ test('a peer heard from again ends our backoff toward it: after a restart both d
   // A ten-minute backoff: without the cut, store 1 could not reach store 2 within the test.
   const c = new Cluster({ initialBackoffMs: 600_000, maxBackoffMs: 600_000, connectTimeoutMs: 2_000, stopGraceMs: 200 });
   try {
-    const a = await c.start(1);
-    const b = await c.start(2);
-    await exchange(a, b, [{ rangeId: 1, msg: msg({ type: MessageType.App, from: 1, to: 2, index: 1 }) }]);
-    const port = b.t.port;
-    await c.stop(2);
-    await waitFor(() => a.unreachable.includes(2), 'store 2 reported unreachable');
+    const { a, port } = await connectThenStopPeer(c);
     assert.equal(a.t.send(2, 1, msg({ type: MessageType.App, from: 1, to: 2, index: 2 })), false, 'refused: in backoff');
     // Past the floor below which hearing from the peer does not cut a backoff.
     await sleep(150);
