@@ -1,6 +1,6 @@
 // Public API of @rangekv/runtime: what every server process shares.
 export { createLogger, silentLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel } from './logger.js';
-export { emitEvent, exitOnStopSignals, readPeersFromStdin } from './process-main.js';
+export { emitEvent, exitOnStopSignals, peersCommand, readAdminStdin, readPeersFromStdin, type AdminCommand } from './process-main.js';
 export { hostPort, parseAddress } from './address.js';
 export { FlagError } from './flag-error.js';
 export {

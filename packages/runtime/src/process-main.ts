@@ -1,5 +1,6 @@
 // What the server entry points (the store's store-main, PD's pd-main) share: JSON events
-// on stdout, graceful stop on SIGTERM / SIGINT, and peers' addresses over --admin-stdin.
+// on stdout, graceful stop on SIGTERM / SIGINT, and admin commands (peers' addresses, ...)
+// over --admin-stdin.
 import { createInterface } from 'node:readline';
 import type { Logger } from './logger.js';
 
@@ -28,24 +29,49 @@ export function exitOnStopSignals(o: { log: Logger; stop: () => Promise<void>; f
 }
 
 /**
- * --admin-stdin: JSON lines `{"peers": {"ID": "ADDRESS", ...}}`. Each pair goes to
- * `setPeer` (which throws on a bad id or address); a good line answers
- * `{"event":"peers","count":n}`, a bad one is logged and changes nothing after the bad pair.
+ * One --admin-stdin command: gets the value under its key, returns the event answered on
+ * stdout. Throwing logs the line as a bad command and answers nothing.
  */
-export function readPeersFromStdin(log: Logger, setPeer: (id: string, address: unknown) => void): void {
+export type AdminCommand = (arg: unknown) => Record<string, unknown>;
+
+/**
+ * --admin-stdin: JSON lines, each an object with one key naming a command
+ * (`{"peers": {...}}`), handed to that command of `commands`. A line that does not parse
+ * or names no command is logged and changes nothing; the reader never throws.
+ */
+export function readAdminStdin(log: Logger, commands: Readonly<Record<string, AdminCommand>>): void {
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line.trim() === '') return;
     try {
-      const cmd = JSON.parse(line) as { peers?: Record<string, unknown> };
-      if (typeof cmd.peers !== 'object' || cmd.peers === null) throw new Error('expected {"peers": {...}}');
-      let n = 0;
-      for (const [id, addr] of Object.entries(cmd.peers)) {
-        setPeer(id, addr);
-        n++;
-      }
-      emitEvent({ event: 'peers', count: n });
+      const cmd: unknown = JSON.parse(line);
+      const keys = typeof cmd === 'object' && cmd !== null && !Array.isArray(cmd) ? Object.keys(cmd) : [];
+      const key = keys.length === 1 && Object.hasOwn(commands, keys[0]!) ? keys[0]! : null;
+      if (key === null) throw new Error(`expected one command per line: ${Object.keys(commands).map((k) => `{"${k}": ...}`).join(' or ')}`);
+      emitEvent(commands[key]!((cmd as Record<string, unknown>)[key]));
     } catch (e) {
       log.warn('bad admin command on stdin', { line, err: e });
     }
   });
+}
+
+/**
+ * The peers command, `{"peers": {"ID": "ADDRESS", ...}}`: each pair goes to `setPeer`
+ * (which throws on a bad id or address); answers `{"event":"peers","count":n}`. A bad pair
+ * fails the command, and the pairs after it are not applied.
+ */
+export function peersCommand(setPeer: (id: string, address: unknown) => void): AdminCommand {
+  return (peers) => {
+    if (typeof peers !== 'object' || peers === null) throw new Error('expected {"peers": {...}}');
+    let n = 0;
+    for (const [id, addr] of Object.entries(peers)) {
+      setPeer(id, addr);
+      n++;
+    }
+    return { event: 'peers', count: n };
+  };
+}
+
+/** --admin-stdin with the peers command only (PD). */
+export function readPeersFromStdin(log: Logger, setPeer: (id: string, address: unknown) => void): void {
+  readAdminStdin(log, { peers: peersCommand(setPeer) });
 }

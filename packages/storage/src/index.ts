@@ -10,6 +10,7 @@ export { RIGHT_INIT, type SplitInit } from './range-split.js';
 export { IdAllocator, type IdSpace } from './id-allocator.js';
 export { LogWriter, type LogWriterStats, type LogWriterLimits } from './log-writer.js';
 export type { LogWriterBackend, LogWriterEvents, ConnectBackend } from './log-writer-protocol.js';
+export { MAX_INJECTED_SYNC_DELAY_MS } from './log-writer-protocol.js';
 export { WriteOps, forEachOp } from './write-ops.js';
 export type { Db, Cursor, KeyValue, SpanOptions, BatchWriter } from './db.js';
 export { RocksDb } from './rocks.js';

@@ -27,7 +27,19 @@ export interface StopMsg {
   t: 'stop';
 }
 
-export type ToWorker = WriteMsg | StopMsg;
+/**
+ * Main -> worker, fault injection (tests): sleep `ms` before each later synced batch's
+ * write + fsync, blocking the whole writer like a slow disk; 0 = off.
+ */
+export interface SyncDelayMsg {
+  t: 'syncDelay';
+  ms: number;
+}
+
+export type ToWorker = WriteMsg | StopMsg | SyncDelayMsg;
+
+/** Largest injected sync delay (SyncDelayMsg.ms). */
+export const MAX_INJECTED_SYNC_DELAY_MS = 10_000;
 
 /** Worker -> main. */
 export interface ReadyMsg {
@@ -61,6 +73,8 @@ export type FromWorker = ReadyMsg | DurableMsg | FailedMsg;
 export interface LogWriterBackend {
   /** Hands over requests msg.firstId.. in order; msg.bytes belongs to the backend from now on. */
   send(msg: WriteMsg): void;
+  /** Fault injection: SyncDelayMsg's delay for the batches after this call (ms checked by the LogWriter). */
+  setSyncDelay(ms: number): void;
   /** Nothing more will be sent: resolves once the backend has stopped (it writes nothing more). */
   stop(): Promise<void>;
 }
@@ -116,6 +130,11 @@ export function requestsOf(m: WriteMsg): PendingRequest[] {
   return out;
 }
 
+/** An integer number of ms in 0..MAX_INJECTED_SYNC_DELAY_MS. */
+export function isInjectedSyncDelay(ms: unknown): ms is number {
+  return Number.isSafeInteger(ms) && (ms as number) >= 0 && (ms as number) <= MAX_INJECTED_SYNC_DELAY_MS;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null;
 }
@@ -123,6 +142,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function isToWorker(v: unknown): v is ToWorker {
   if (!isObject(v)) return false;
   if (v['t'] === 'stop') return true;
+  if (v['t'] === 'syncDelay') return isInjectedSyncDelay(v['ms']);
   return v['t'] === 'write' && typeof v['firstId'] === 'number' && v['lens'] instanceof Uint32Array && v['syncs'] instanceof Uint8Array
     && v['syncs'].length === v['lens'].length && v['bytes'] instanceof ArrayBuffer;
 }

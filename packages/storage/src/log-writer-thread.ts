@@ -2,7 +2,7 @@
 // DB by handle and does every sync write. Started once per engine; `stop()` ends the
 // thread (it never closes the shared DB; the engine closes RocksDB after).
 import { Worker } from 'node:worker_threads';
-import { isFromWorker, type ConnectBackend, type WorkerInit } from './log-writer-protocol.js';
+import { isFromWorker, type ConnectBackend, type SyncDelayMsg, type WorkerInit } from './log-writer-protocol.js';
 import type { RocksDb } from './rocks.js';
 
 /** Starts the thread on the DB's handle; resolves once it is ready to write. */
@@ -46,6 +46,7 @@ export async function startLogWriterThread(db: RocksDb, limits: { maxRequestsPer
     });
     return {
       send: (msg) => worker.postMessage(msg, [msg.bytes]),
+      setSyncDelay: (ms) => worker.postMessage({ t: 'syncDelay', ms } satisfies SyncDelayMsg),
       stop: () => {
         if (!stopping) {
           stopping = true;

@@ -9,6 +9,10 @@
 //
 // The DB is opened by handle and never closed here (closing a shared handle crashes the
 // process); on 'stop' the thread just lets its event loop end.
+//
+// Fault injection ('syncDelay', tests only): each synced batch first sleeps the thread
+// (Atomics.wait), so throughput drops and requests pile up as behind a slow disk, not
+// just the acknowledgements being late. The sleep counts in syncMicros, as a slow fsync would.
 import { parentPort, workerData } from 'node:worker_threads';
 import { RocksDb } from './rocks.js';
 import { isToWorker, requestsOf, syncGroupEnd, type FromWorker, type PendingRequest, type WorkerInit } from './log-writer-protocol.js';
@@ -22,6 +26,9 @@ const queue: PendingRequest[] = [];
 let head = 0;
 let scheduled = false;
 let failed = false;
+let syncDelayMs = 0;
+/** Never notified: Atomics.wait on it is a plain blocking sleep. */
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 function send(m: FromWorker): void {
   port!.postMessage(m);
@@ -42,6 +49,7 @@ function writeOnce(): void {
   for (let i = head; i < end; i++) parts.push(queue[i]!.bytes);
   const upToId = queue[end - 1]!.id;
   const t0 = process.hrtime.bigint();
+  if (sync && syncDelayMs > 0) Atomics.wait(sleeper, 0, 0, syncDelayMs);
   try {
     db.write(parts, { sync });
   } catch (e) {
@@ -64,6 +72,10 @@ port.on('message', (m: unknown) => {
   if (m.t === 'stop') {
     // Everything acknowledged was written; the main thread stops only once idle.
     port.close();
+    return;
+  }
+  if (m.t === 'syncDelay') {
+    syncDelayMs = m.ms;
     return;
   }
   for (const r of requestsOf(m)) queue.push(r);

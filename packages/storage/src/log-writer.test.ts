@@ -124,6 +124,26 @@ for (const kind of WRITERS) {
   });
 }
 
+test('setSyncDelay: the thread sleeps before every later synced batch (counted in its sync time) until set back to 0; bad values are refused', async () => {
+  const { w, done } = await WRITERS[0]!.open({});
+  try {
+    assert.throws(() => w.setSyncDelay(-1), /syncDelayMs must be an integer in \[0, 10000\], got -1/);
+    assert.throws(() => w.setSyncDelay(10_001), RangeError);
+    assert.throws(() => w.setSyncDelay(1.5), RangeError);
+    await w.submit(put(0));
+    w.setSyncDelay(30);
+    await Promise.all([w.submit(put(1)), w.submit(put(2))]);
+    // A lower bound only: the sleep is at least the delay.
+    assert.ok(w.stats().syncMicrosMax >= 25_000, `slowest sync ${w.stats().syncMicrosMax} us with a 30 ms delay`);
+    w.setSyncDelay(0);
+    await w.submit(put(3));
+    assert.equal(w.stats().requests, 4);
+  } finally {
+    await w.close();
+    await done();
+  }
+});
+
 writerTest('sync: false requests are written in order without an fsync; a batch with one sync request is fsynced', {}, async (w, db) => {
   await Promise.all([w.submit(put(1), { sync: false }), w.submit(put(2), { sync: false })]);
   let st = w.stats();

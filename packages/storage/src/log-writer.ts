@@ -21,7 +21,9 @@
 //   await w.close();            // after every submit settled; the DB may be closed then
 import { LogWriterClosedError, RequestTooLargeError, invariant } from './errors.js';
 import type { StorageLimits } from './limits.js';
-import type { ConnectBackend, FromWorker, LogWriterBackend, WriteMsg } from './log-writer-protocol.js';
+import {
+  isInjectedSyncDelay, MAX_INJECTED_SYNC_DELAY_MS, type ConnectBackend, type FromWorker, type LogWriterBackend, type WriteMsg,
+} from './log-writer-protocol.js';
 import { startLogWriterThread } from './log-writer-thread.js';
 import type { RocksDb } from './rocks.js';
 import type { WriteOps } from './write-ops.js';
@@ -116,6 +118,16 @@ export class LogWriter {
         this.admit(req);
       }
     });
+  }
+
+  /**
+   * Fault injection (tests): the backend sleeps `ms` before each later synced batch's
+   * write + fsync, a slow disk (the log-writer thread; the in-memory backend ignores it).
+   * 0 turns it off. RangeError unless an integer in 0..MAX_INJECTED_SYNC_DELAY_MS.
+   */
+  setSyncDelay(ms: number): void {
+    if (!isInjectedSyncDelay(ms)) throw new RangeError(`syncDelayMs must be an integer in [0, ${MAX_INJECTED_SYNC_DELAY_MS}], got ${String(ms)}`);
+    this.backend.setSyncDelay(ms);
   }
 
   /** True when a submit of `bytes` would be sent at once. */

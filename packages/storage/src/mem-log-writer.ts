@@ -78,6 +78,9 @@ export function memLogWriterBackend(
         for (const r of requestsOf(msg)) queue.push(r);
         schedule();
       },
+      // Ignored: a simulation shapes its disk with `syncDelay` (simulated time); the
+      // injected delay is for the log-writer thread of real store processes.
+      setSyncDelay: () => {},
       stop: async () => {
         stopped = true;
       },

@@ -27,6 +27,7 @@ export { AdminService, MAX_LIST_RANGES, type AdminStoreContext } from './admin-s
 export { addAdminService } from './admin-grpc.js';
 export { PdLink, PdCaller, PdUnavailableError, allocStoreId, DEFAULT_PD_LINK_LIMITS, type PdLinkLimits, type PdLinkHost } from './pd-link.js';
 export { FailedPreconditionError } from './errors.js';
+export { parseFaultCommand, FaultCommandError, type FaultCommand } from './fault-injection.js';
 export { storeIdSpace, PD_BOOTSTRAP_MARKER } from './store-server.js';
 export { notLeader, rangeNotFound, keyNotInRange, epochNotMatch, serverBusy } from './range-errors.js';
 export { parseStoreFlags, storeFlagsFrom, parsePeers, STORE_FLAGS, STORE_USAGE, type StoreFlags } from './store-flags.js';

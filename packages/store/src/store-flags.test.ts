@@ -39,6 +39,16 @@ test('bad store flags are refused with a message naming the flag', () => {
   bad([...base, '--store-id', '1'], /given twice/);
 });
 
+test('--fault-injection: off by default, for tests, and only with --admin-stdin (its commands come on stdin)', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.equal(parseStoreFlags(base).faultInjection, false);
+  assert.equal(parseStoreFlags([...base, '--admin-stdin', '--fault-injection']).faultInjection, true);
+  assert.throws(() => parseStoreFlags([...base, '--fault-injection']),
+    (e: unknown) => e instanceof FlagError && e.message === '--fault-injection requires --admin-stdin (fault commands are read on stdin)');
+  assert.throws(() => parseStoreFlags(base, { env: { RANGEKV_FAULT_INJECTION: 'true' } }), /--fault-injection requires --admin-stdin/);
+  assert.match(STORE_USAGE, /\n {2}--fault-injection +for tests: .*\n.*requires --admin-stdin/);
+});
+
 test('--http-port takes a port or "off"', () => {
   const base = ['--store-id', '1', '--data-dir', '/d'];
   assert.equal(parseStoreFlags([...base, '--http-port', '9100']).httpPort, 9100);

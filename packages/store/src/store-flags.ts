@@ -34,6 +34,8 @@ export interface StoreFlags {
   heartbeatTicks: number;
   /** Read admin commands (JSON lines) on stdin: {"peers": {"2": "127.0.0.1:7002"}}. */
   adminStdin: boolean;
+  /** Tests: accept {"faults": {...}} admin lines (fault-injection.ts); needs adminStdin. */
+  faultInjection: boolean;
   logLevel: LogLevel;
   /** Log compaction overrides (log-compactor.ts); absent = the defaults. */
   logCompaction: { logCompactionThresholdEntries?: number; logCompactionKeepEntries?: number; maxFollowerLagEntries?: number };
@@ -69,6 +71,7 @@ export const STORE_FLAGS = {
   electionTicks: int({ help: 'election timeout in ticks', min: 2, default: 10 }),
   heartbeatTicks: int({ help: 'heartbeat interval in ticks (below --election-ticks)', min: 1, default: 2 }),
   adminStdin: bool({ help: 'read admin JSON lines on stdin ({"peers":{"2":"127.0.0.1:7002"}})' }),
+  faultInjection: bool({ help: 'for tests: accept {"faults":{...}} lines on stdin (cut raft traffic\nto/from stores, slow the disk); requires --admin-stdin' }),
   logLevel: oneOf({ help: 'debug | info | warn | error', value: 'L', choices: LOG_LEVELS, default: 'info' }),
   // Absent: the defaults of log-compactor.ts / uninitialized-replicas.ts (shown here as text,
   // so that reading the declarations loads neither).
@@ -86,8 +89,8 @@ export const STORE_USAGE = flagUsage(STORE_FLAGS, {
 
 const HELP_ONLY: StoreFlags = {
   storeId: 0, pd: [], help: true, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), bootstrap: null,
-  tickMs: 50, applyWorkers: 1, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, logLevel: 'info', logCompaction: {},
-  uninitialized: {},
+  tickMs: 50, applyWorkers: 1, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
+  logCompaction: {}, uninitialized: {},
 };
 
 /** argv (and `sources.env`, and the --config file) -> StoreFlags; FlagError naming what is wrong. */
@@ -105,6 +108,7 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
   if (v.peers.has(storeId)) throw new FlagError(`--peers lists this store (${storeId}) itself`);
   if (v.bootstrap.length > 0 && !v.bootstrap.includes(storeId)) throw new FlagError(`--bootstrap must include this store (${storeId})`);
   if (v.heartbeatTicks >= v.electionTicks) throw new FlagError('--heartbeat-ticks must be below --election-ticks');
+  if (v.faultInjection && !v.adminStdin) throw new FlagError('--fault-injection requires --admin-stdin (fault commands are read on stdin)');
   const logCompaction: StoreFlags['logCompaction'] = {};
   if (v.logCompactionThresholdEntries !== undefined) logCompaction.logCompactionThresholdEntries = v.logCompactionThresholdEntries;
   if (v.logCompactionKeepEntries !== undefined) logCompaction.logCompactionKeepEntries = v.logCompactionKeepEntries;
@@ -116,6 +120,6 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
     storeId, pd: v.pd, help: false, dataDir: v.dataDir, host: v.host, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort,
     peers: new Map(v.peers), bootstrap: v.bootstrap.length > 0 ? v.bootstrap : null,
     tickMs: v.tickMs, applyWorkers: v.applyWorkers, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
-    adminStdin: v.adminStdin, logLevel: v.logLevel, logCompaction, uninitialized,
+    adminStdin: v.adminStdin, faultInjection: v.faultInjection, logLevel: v.logLevel, logCompaction, uninitialized,
   };
 }

@@ -1,10 +1,11 @@
 // The store process:
 //   node packages/store/dist/store-main.js --store-id 1 --data-dir D --port 0 --raft-port 0 \
-//     --peers 2=127.0.0.1:7002,3=127.0.0.1:7003 [--bootstrap 1,2,3] [--admin-stdin]
+//     --peers 2=127.0.0.1:7002,3=127.0.0.1:7003 [--bootstrap 1,2,3] [--admin-stdin [--fault-injection]]
 //
 // stdout carries machine-readable events, one JSON object per line:
 //   {"event":"ready","storeId":1,"kvPort":...,"raftPort":...,"httpPort":...}   serving (httpPort null: --http-port off)
 //   {"event":"peers","count":2}                                  admin peers command applied
+//   {"event":"faults","ok":true} / {..."ok":false,"error":"..."}  admin faults command applied / refused
 //   {"event":"stopped","storeId":1}                              graceful stop done
 // Logs go to stderr (pino JSON lines, synchronous: nothing is lost at exit; --log-level).
 // Flags (store-flags.ts) may also come from RANGEKV_<FLAG> variables and a --config JSON file.
@@ -16,12 +17,32 @@
 // {"peers":{"2":"127.0.0.1:41234"}} lines to the process's stdin (any time; a changed
 // address is used at the next reconnect). Stores may start in any order: the transport
 // keeps retrying with backoff.
-import { createLogger, emitEvent, exitOnStopSignals, FlagError, parseAddress, readPeersFromStdin } from '@rangekv/runtime';
+//
+// Tests only: with --fault-injection, {"faults":{...}} lines cut raft traffic to or from
+// peer stores and slow the disk (fault-injection.ts: dropTo, dropFrom, heal, syncDelayMs).
+// Each {"faults":...} line is answered; a refused one changes nothing. Without the flag
+// each is refused, so a nemesis cannot believe it injected a fault that never happened.
+import {
+  createLogger, emitEvent, exitOnStopSignals, FlagError, parseAddress, peersCommand, readAdminStdin, type AdminCommand, type Logger,
+} from '@rangekv/runtime';
 import { dataDirStoreId } from './bootstrap.js';
 import { allocStoreId } from './pd-link.js';
 import { parseStoreFlags, STORE_USAGE, type StoreFlags } from './store-flags.js';
 import { StoreServer } from './store-server.js';
 
+/** The faults admin command: always answered, ok or not (a refusal is logged and changes nothing). */
+function faultsCommand(server: StoreServer, enabled: boolean, log: Logger): AdminCommand {
+  return (cmd) => {
+    try {
+      if (!enabled) throw new Error('fault injection is off: start the store with --fault-injection');
+      server.applyFaults(cmd);
+      return { event: 'faults', ok: true };
+    } catch (e) {
+      log.warn('faults command refused', { faults: cmd, err: e });
+      return { event: 'faults', ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  };
+}
 
 async function main(): Promise<void> {
   let flags: StoreFlags;
@@ -71,11 +92,14 @@ async function main(): Promise<void> {
   const running = server;
   exitOnStopSignals({ log, stop: () => running.stop(), failed: () => running.fatal !== null, stopped: { storeId: flags.storeId } });
   if (flags.adminStdin) {
-    readPeersFromStdin(log, (id, addr) => {
-      const storeId = Number(id);
-      if (!Number.isSafeInteger(storeId) || storeId <= 0 || storeId === flags.storeId) throw new Error(`bad peer store id ${id}`);
-      if (typeof addr !== 'string') throw new Error(`peer ${id}: address must be a string`);
-      running.setPeer(storeId, parseAddress(`peer ${id}`, addr));
+    readAdminStdin(log, {
+      peers: peersCommand((id, addr) => {
+        const storeId = Number(id);
+        if (!Number.isSafeInteger(storeId) || storeId <= 0 || storeId === flags.storeId) throw new Error(`bad peer store id ${id}`);
+        if (typeof addr !== 'string') throw new Error(`peer ${id}: address must be a string`);
+        running.setPeer(storeId, parseAddress(`peer ${id}`, addr));
+      }),
+      faults: faultsCommand(running, flags.faultInjection, log),
     });
   }
   emitEvent({ event: 'ready', storeId: flags.storeId, kvPort: running.kvPort, raftPort: running.raftPort, httpPort: running.httpPort });

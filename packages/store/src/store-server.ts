@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import * as grpc from '@grpc/grpc-js';
 import { RangeExistsError, StorageEngine, type StorageEngineOptions } from '@rangekv/storage';
-import type { TransportFaults, TransportLimits, TransportMetrics } from '@rangekv/transport';
+import { TransportFaults, type TransportLimits, type TransportMetrics } from '@rangekv/transport';
 import {
   RaftHost, raftTransport, resolveSnapshotLimits, type HostCounters, type HostTiming, type LogCompactionLimits, type RaftScheduler,
   type RaftTuning, type RangeStatusSummary, type SchedulerLimits, type SnapshotLimits, type SnapshotShipper, type StoreLiveness,
@@ -29,6 +29,7 @@ import { createLogger, hostPort, type Logger } from '@rangekv/runtime';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { PdLink, type PdLinkHost, type PdLinkLimits } from './pd-link.js';
 import { DataDirUsage } from './data-dir-usage.js';
+import { parseFaultCommand } from './fault-injection.js';
 import { addAdminService } from './admin-grpc.js';
 import type { AdminService } from './admin-service.js';
 import { addKvService } from './kv-grpc.js';
@@ -83,7 +84,7 @@ export interface StoreServerOptions {
   applyWorkers?: number;
   /** Limits of the apply pool (tasks in flight, entries/bytes per task). */
   applyLimits?: Partial<Omit<ApplyPoolLimits, 'threads'>>;
-  /** Tests: one TransportFaults shared by several stores. */
+  /** Tests: one TransportFaults shared by several stores; default a private one (applyFaults). */
   transportFaults?: TransportFaults;
   /** Snapshot stream bounds (multiraft snapshot-limits.ts). */
   snapshots?: Partial<SnapshotLimits>;
@@ -153,6 +154,7 @@ export class StoreServer {
     const peers = peersMap(opts.peers);
     const resolve = (id: number): string | undefined => (opts.resolve ? opts.resolve(id) : peers.get(id));
     let pdLink: PdLink | null = null;
+    const faults = opts.transportFaults ?? new TransportFaults(opts.storeId);
     const host = await RaftHost.open<KvResult>({
       storeId: opts.storeId, log,
       engine: () => StorageEngine.open(opts.dataDir, {
@@ -162,7 +164,7 @@ export class StoreServer {
       transport: raftTransport({
         storeId: opts.storeId, listenHost: opts.listenHost ?? '127.0.0.1', listenPort: opts.raftPort ?? 0, resolve,
         ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
-        ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
+        faults,
         snapshotLimits: snapLimits,
       }),
       timing: {
@@ -182,7 +184,7 @@ export class StoreServer {
       isGone: (rangeId) => pdLink?.rangeGone(rangeId) ?? Promise.resolve(null),
       knownPeers: () => (opts.resolve ? [] : peers.keys()),
     });
-    const s = new StoreServer(opts, limits, host, peers, ident.token, log);
+    const s = new StoreServer(opts, limits, host, peers, faults, ident.token, log);
     try {
       await s.startParts(opts, (l) => {
         pdLink = l;
@@ -196,7 +198,7 @@ export class StoreServer {
 
   private constructor(
     private readonly opts: StoreServerOptions, limits: StoreLimits, host: RaftHost<KvResult>, peers: Map<number, string>,
-    private readonly token: string, log: Logger,
+    private readonly faults: TransportFaults, private readonly token: string, log: Logger,
   ) {
     this.storeId = opts.storeId;
     this.limits = limits;
@@ -305,6 +307,22 @@ export class StoreServer {
   /** Sets (or changes) a peer store's raft address; used at its next (re)connect. */
   setPeer(storeId: number, address: string): void {
     this.peers.set(storeId, address);
+  }
+
+  /**
+   * Fault injection (tests; store-main --fault-injection): `cmd` is checked whole
+   * (fault-injection.ts), then applied: dropTo cuts this store's sends, dropFrom discards
+   * what it receives, heal turns every transport fault off (for every store sharing a
+   * `transportFaults`), syncDelayMs slows its log-writer thread. FaultCommandError on a bad
+   * command, which changes nothing.
+   */
+  applyFaults(cmd: unknown): void {
+    const c = parseFaultCommand(cmd, this.storeId);
+    if (c.heal) this.faults.reset();
+    for (const to of c.dropTo ?? []) this.faults.cutOneWay(this.storeId, to);
+    for (const from of c.dropFrom ?? []) this.faults.blockInboundFrom(this.storeId, from);
+    if (c.syncDelayMs !== undefined) this.engine.logWriter.setSyncDelay(c.syncDelayMs);
+    this.log.warn('faults injected', { faults: c });
   }
 
   private async startParts(opts: StoreServerOptions, linked: (l: PdLink) => void): Promise<void> {

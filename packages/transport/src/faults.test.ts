@@ -95,6 +95,58 @@ test('blockOutbound silences one store; blockInbound discards what a store recei
   }
 });
 
+test('cutOneWay loses one direction at the sender; blockInboundFrom discards one source at the receiver, liveness pings too; heal(a, b) undoes both', async () => {
+  const faults = new TransportFaults();
+  const c = new Cluster({}, faults);
+  try {
+    const [n1, n2, n3] = [await c.start(1), await c.start(2), await c.start(3)];
+    const heard: number[] = [];
+    n3.t.onHeard((s) => heard.push(s));
+    faults.cutOneWay(1, 2);
+    assert.equal(n1.t.send(2, 1, app(1, 2, 1)), true);
+    assert.equal(n1.t.metrics().drops.fault, 1);
+    await exchange(n2, n1, [{ rangeId: 1, msg: app(2, 1, 2) }]); // the other direction flows
+
+    await exchange(n1, n3, [{ rangeId: 1, msg: app(1, 3, 0) }]); // stream open: one batch per flush from here
+    faults.blockInboundFrom(3, 1);
+    n1.t.send(3, 1, app(1, 3, 3));
+    n1.t.flush();
+    await waitFor(() => n3.t.metrics().inboundFaultDrops === 1, 'the batch discarded on arrival');
+    n1.t.sendLiveness(3);
+    n1.t.flush();
+    await waitFor(() => n3.t.metrics().inboundFaultDrops === 2, 'the ping discarded on arrival');
+    assert.equal(n1.t.metrics().drops.fault, 1, 'sent: the receiver discards them');
+    await exchange(n2, n3, [{ rangeId: 1, msg: app(2, 3, 4) }]); // another source still gets through
+    assert.deepEqual(n3.received().map((m) => m.msg.index), [0, 4]);
+    assert.deepEqual(heard, [1, 2], 'the discarded ping is not heard');
+
+    faults.heal(3, 1);
+    assert.equal(faults.active, true, 'the cut 1 -> 2 stays');
+    await exchange(n1, n3, [{ rangeId: 1, msg: app(1, 3, 5) }]);
+    faults.heal(2, 1);
+    assert.equal(faults.active, false);
+    await exchange(n1, n2, [{ rangeId: 1, msg: app(1, 2, 6) }]);
+    assert.deepEqual(n2.received().map((m) => m.msg.index), [6]);
+  } finally {
+    await c.stopAll();
+  }
+});
+
+test('heal() with no stores clears every cut and per-source block', () => {
+  const faults = new TransportFaults();
+  faults.cutOneWay(1, 2);
+  faults.blockInboundFrom(3, 1);
+  assert.equal(faults.dropsOutbound(1, 2), true);
+  assert.equal(faults.dropsOutbound(2, 1), false);
+  assert.equal(faults.dropsInbound(3, 1), true);
+  assert.equal(faults.dropsInbound(3, 2), false);
+  assert.equal(faults.dropsInbound(1, 3), false);
+  faults.heal();
+  assert.equal(faults.active, false);
+  assert.equal(faults.dropsOutbound(1, 2), false);
+  assert.equal(faults.dropsInbound(3, 1), false);
+});
+
 test('delayMs holds each batch at the receiver and keeps the stream order', async () => {
   const faults = new TransportFaults();
   const c = new Cluster({}, faults);

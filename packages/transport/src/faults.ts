@@ -6,8 +6,11 @@
 //   dropRate        sender, per message (heartbeats included), decided by a seeded Prng:
 //                   the same seed and send sequence drop the same messages
 //   partition(a,b)  sender, both directions between a and b
+//   cutOneWay(a,b)  sender: what a sends to b is lost (b to a still flows)
 //   blockOutbound   sender: everything store s sends is lost
 //   blockInbound    receiver: every batch store s receives is discarded
+//   blockInboundFrom(s,f)
+//                   receiver: every batch store s receives from store f is discarded
 //   delayMs         receiver: each batch is handed over delayMs after it arrived, in
 //                   arrival order per stream
 // A message lost to a fault looks sent to the caller (send returns true), as on a real
@@ -18,11 +21,19 @@ function pairKey(a: number, b: number): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;
 }
 
+function linkKey(from: number, to: number): string {
+  return `${from}>${to}`;
+}
+
 export class TransportFaults {
   private prng: Prng;
   private dropRateValue = 0;
   private delayMsValue = 0;
   private readonly partitions = new Set<string>();
+  /** Directed (linkKey): lost at the sender. */
+  private readonly cuts = new Set<string>();
+  /** Directed (linkKey, from the sender to the receiving store): discarded at the receiver. */
+  private readonly blockedInFrom = new Set<string>();
   private readonly blockedOut = new Set<number>();
   private readonly blockedIn = new Set<number>();
   private activeValue = false;
@@ -67,14 +78,29 @@ export class TransportFaults {
     this.refresh();
   }
 
-  /** With two stores: heals that pair. Without: heals every partition and block. */
+  /** Cuts one direction only: what `from` sends to `to` is lost at the sender. */
+  cutOneWay(from: number, to: number): void {
+    this.cuts.add(linkKey(from, to));
+    this.refresh();
+  }
+
+  /**
+   * With two stores: heals that pair (the partition, and the one-way cuts and per-source
+   * inbound blocks in both directions). Without: heals every partition, cut and block.
+   */
   heal(a?: number, b?: number): void {
     if (a !== undefined && b !== undefined) {
       this.partitions.delete(pairKey(a, b));
+      for (const k of [linkKey(a, b), linkKey(b, a)]) {
+        this.cuts.delete(k);
+        this.blockedInFrom.delete(k);
+      }
     } else {
       this.partitions.clear();
+      this.cuts.clear();
       this.blockedOut.clear();
       this.blockedIn.clear();
+      this.blockedInFrom.clear();
     }
     this.refresh();
   }
@@ -99,6 +125,15 @@ export class TransportFaults {
     this.refresh();
   }
 
+  /**
+   * Everything `store` receives from `from` (raft batches, liveness pings, snapshot calls)
+   * is discarded until healed: a one-way cut made at the receiver.
+   */
+  blockInboundFrom(store: number, from: number): void {
+    this.blockedInFrom.add(linkKey(from, store));
+    this.refresh();
+  }
+
   /** Everything off. */
   reset(): void {
     this.dropRateValue = 0;
@@ -111,16 +146,18 @@ export class TransportFaults {
     if (!this.activeValue) return false;
     if (this.blockedOut.has(from)) return true;
     if (this.partitions.size > 0 && this.partitions.has(pairKey(from, to))) return true;
+    if (this.cuts.size > 0 && this.cuts.has(linkKey(from, to))) return true;
     return this.dropRateValue > 0 && this.prng.chance(this.dropRateValue);
   }
 
-  /** Receiver side: whether a batch arriving at `store` is discarded. */
-  dropsInbound(store: number): boolean {
-    return this.activeValue && this.blockedIn.has(store);
+  /** Receiver side: whether a batch from `from` arriving at `store` is discarded. */
+  dropsInbound(store: number, from: number): boolean {
+    if (!this.activeValue) return false;
+    return this.blockedIn.has(store) || (this.blockedInFrom.size > 0 && this.blockedInFrom.has(linkKey(from, store)));
   }
 
   private refresh(): void {
-    this.activeValue = this.dropRateValue > 0 || this.delayMsValue > 0 || this.partitions.size > 0 ||
-      this.blockedOut.size > 0 || this.blockedIn.size > 0;
+    this.activeValue = this.dropRateValue > 0 || this.delayMsValue > 0 || this.partitions.size > 0 || this.cuts.size > 0 ||
+      this.blockedOut.size > 0 || this.blockedIn.size > 0 || this.blockedInFrom.size > 0;
   }
 }

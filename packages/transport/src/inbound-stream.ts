@@ -81,7 +81,7 @@ export class InboundStream {
       return;
     }
     const faults = h.faults;
-    if (faults.active && faults.dropsInbound(h.storeId)) {
+    if (faults.active && faults.dropsInbound(h.storeId, batch.fromStore)) {
       h.counters.inboundFaultDrops++;
       return;
     }

@@ -117,7 +117,7 @@ export class InboundSnapshot {
     const f = this.checker.accept(buf);
     if (f.kind === 'start') {
       const h = this.host;
-      if (h.faults.active && h.faults.dropsInbound(h.storeId)) throw new SnapshotStreamError('unavailable', 'snapshot lost to an inbound fault');
+      if (h.faults.active && h.faults.dropsInbound(h.storeId, f.start.fromStore)) throw new SnapshotStreamError('unavailable', 'snapshot lost to an inbound fault');
       if (h.handler === null) throw new SnapshotStreamError('refused', `store ${h.storeId} does not receive snapshots`);
       const sink = await h.handler(f.start);
       if (this.answered) {

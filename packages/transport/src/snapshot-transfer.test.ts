@@ -160,7 +160,7 @@ test('a snapshot not finished within snapshotTimeoutMs fails on both ends and it
   }
 });
 
-test('partitions and inbound blocks fail snapshots as unavailable; unknown stores too', async () => {
+test('partitions and inbound blocks (all stores or one source) fail snapshots as unavailable; unknown stores too', async () => {
   const faults = new TransportFaults(3);
   const rec = fresh();
   const { a, stop } = await pair(recordingHandler(rec), {}, faults);
@@ -169,6 +169,9 @@ test('partitions and inbound blocks fail snapshots as unavailable; unknown store
     assert.equal(await codeOf(a.sendSnapshot(snapshotOf([new Uint8Array(5)]))), 'unavailable');
     faults.heal();
     faults.blockInbound(2);
+    assert.equal(await codeOf(a.sendSnapshot(snapshotOf([new Uint8Array(5)]))), 'unavailable');
+    faults.reset();
+    faults.blockInboundFrom(2, 1);
     assert.equal(await codeOf(a.sendSnapshot(snapshotOf([new Uint8Array(5)]))), 'unavailable');
     faults.reset();
     assert.equal(await codeOf(a.sendSnapshot(snapshotOf([new Uint8Array(5)], 9))), 'unavailable');

@@ -59,6 +59,7 @@ describe('help and usage', () => {
       [['pd', '--data-dir', 'd', '--peers', '2=nope'], /--peers PD 2: "nope" is not RAFTHOST:RAFTPORT\/HOST:PORT/],
       [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', '--bootstrap', '1'], /--bootstrap is for clusters without PD/],
       [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', '--tick-ms', '0'], /--tick-ms must be in \[1, 60000\], got 0/],
+      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', '--fault-injection'], /--fault-injection requires --admin-stdin/],
       [['pd', '--config', '/nonexistent/pd.json'], /config file \/nonexistent\/pd.json: not found/],
       [['dev', '--stores', '0'], /--stores must be between 1 and 9/],
     ];

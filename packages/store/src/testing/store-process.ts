@@ -119,6 +119,19 @@ export class StoreProcess {
     await this.waitForEvent('peers', 5_000, before + 1);
   }
 
+  /**
+   * Sends a faults command (the store needs --fault-injection; fault-injection.ts) and
+   * waits for its answer (one command at a time per process); throws with the store's
+   * reason when it is refused.
+   */
+  async faults(cmd: { dropTo?: number[]; dropFrom?: number[]; heal?: boolean; syncDelayMs?: number }): Promise<void> {
+    const before = this.events.filter((e) => e.event === 'faults').length;
+    this.proc.stdin!.write(JSON.stringify({ faults: cmd }) + '\n');
+    await this.waitForEvent('faults', 5_000, before + 1);
+    const answer = this.events.filter((e) => e.event === 'faults')[before]!;
+    if (answer.ok !== true) throw new Error(`store ${this.storeId} refused faults ${JSON.stringify(cmd)}: ${String(answer.error)}`);
+  }
+
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     if (this.exitResult === null) this.proc.kill(signal);
   }
