@@ -22,7 +22,15 @@ export interface RangeKvClientOptions {
   pd: readonly string[];
   /** Default deadline of one call (all its retries), ms. Default 10,000. */
   timeoutMs?: number;
-  /** Deadline of one RPC attempt, ms (capped by what is left of the call's). Default 5,000. */
+  /**
+   * Deadline of one attempt that may be retried once sent, ms (capped by what is left of
+   * the call's): reads, and put / batchPut / delete / deleteRange when retryAmbiguousWrites.
+   * Short, so a paused store costs little. An attempt that cannot be retried once sent
+   * (CAS; any write without retryAmbiguousWrites) gets the call's whole remaining deadline:
+   * cutting it short would only turn a possible success into AmbiguousWriteError. PD
+   * attempts follow the same rule (operator creation is the one that cannot be retried).
+   * Default 1,000.
+   */
   rpcTimeoutMs?: number;
   /** Retries per call (per range part for split calls) before RetriesExhaustedError. Default 30. */
   maxRetries?: number;
@@ -37,6 +45,13 @@ export interface RangeKvClientOptions {
   connectTimeoutMs?: number;
   /** Retry put / batchPut / delete / deleteRange whose outcome is unknown (they are idempotent). Default true. CAS is never retried. */
   retryAmbiguousWrites?: boolean;
+  /**
+   * How long a store stays suspect after a sent attempt to it got no answer within
+   * rpcTimeoutMs (or it could not be connected to), ms: voters are tried round-robin
+   * without it and NotLeader hints naming it are not followed, until it answers or this
+   * passes. About 2x a Raft election (500-1,000 ms). Default 2,000.
+   */
+  suspectStoreMs?: number;
   /** Keys per BatchGet / BatchPut request (a range's keys are cut into chunks of this size). Default 1,024 (the store's maxBatchKeys). */
   maxBatchKeys?: number;
   /** Key + value bytes per BatchPut request. Default 4 MiB (the store's maxBatchBytes). */
@@ -96,7 +111,7 @@ type Resolved = Required<Omit<RangeKvClientOptions, 'clock'>> & { clock: Clock }
 
 const DEFAULTS = {
   timeoutMs: 10_000,
-  rpcTimeoutMs: 5_000,
+  rpcTimeoutMs: 1_000,
   maxRetries: 30,
   backoffBaseMs: 10,
   backoffMaxMs: 500,
@@ -104,6 +119,7 @@ const DEFAULTS = {
   maxInflightPerChannel: 1_024,
   connectTimeoutMs: 1_000,
   retryAmbiguousWrites: true,
+  suspectStoreMs: 2_000,
   maxBatchKeys: 1_024,
   maxBatchBytes: 4 << 20,
   operatorPollMs: 100,
@@ -134,7 +150,7 @@ export class RangeKvClient {
   private constructor(options: RangeKvClientOptions) {
     this.o = { ...DEFAULTS, clock: realClock, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Resolved;
     for (const k of ['timeoutMs', 'rpcTimeoutMs', 'backoffBaseMs', 'backoffMaxMs', 'maxCachedRanges', 'maxInflightPerChannel',
-      'connectTimeoutMs', 'maxBatchKeys', 'maxBatchBytes', 'operatorPollMs', 'operatorTimeoutMs'] as const) positiveInt(k, this.o[k]);
+      'connectTimeoutMs', 'suspectStoreMs', 'maxBatchKeys', 'maxBatchBytes', 'operatorPollMs', 'operatorTimeoutMs'] as const) positiveInt(k, this.o[k]);
     if (!Number.isSafeInteger(this.o.maxRetries) || this.o.maxRetries < 0) throw new RangeError(`maxRetries must be >= 0, got ${this.o.maxRetries}`);
     this.pool = new ChannelPool({
       maxInflightPerChannel: this.o.maxInflightPerChannel,
@@ -142,7 +158,7 @@ export class RangeKvClient {
       maxReconnectBackoffMs: 1_000,
     });
     const pd = new PdClient(options.pd, this.pool, this.o.rpcTimeoutMs);
-    this.router = new Router(pd, this.pool, this.o.maxCachedRanges, this.o.rpcTimeoutMs, this.o.retryAmbiguousWrites);
+    this.router = new Router(pd, this.pool, this.o);
   }
 
   /** Connects: finds the PD leader and learns the other PD members. Throws PdUnavailableError when no PD node answers in time. */

@@ -67,7 +67,9 @@ export class PdClient {
       for (;;) {
         budget.check();
         const address = this.pick();
-        const timeout = Math.max(1, Math.min(this.rpcTimeoutMs, budget.remainingMs()));
+        // A mutating call cannot be retried once sent: it waits for the whole deadline
+        // rather than turn a slow success into an AmbiguousWriteError.
+        const timeout = Math.max(1, mutating ? budget.remainingMs() : Math.min(this.rpcTimeoutMs, budget.remainingMs()));
         const out = await this.pool.call(address, def, req, timeout);
         if (out.ok) {
           const err = (out.res as WithHeader).header?.error;

@@ -3,23 +3,37 @@
 // to any voter, round-robin, on their first try), store -> address (PD GetStore, cached),
 // and one attempt of a KV request with the reaction to each answer.
 //
+// Attempt timeout: `rpcTimeoutMs` (capped by the call's deadline) for attempts that may be
+// retried once sent (reads; put / batchPut / delete / deleteRange when
+// `retryAmbiguousWrites`), so a paused store costs one short attempt; the call's whole
+// remaining deadline for the others (CAS; writes without `retryAmbiguousWrites`): cutting
+// them short would only turn a possible success into an AmbiguousWriteError.
+//
+// Suspect stores: a store that did not answer a sent attempt given at least rpcTimeoutMs
+// (DEADLINE_EXCEEDED), or could not be connected to, is suspect for `suspectStoreMs`
+// (client clock). The round-robin skips suspect voters while another voter is not suspect,
+// and a NotLeader hint naming a suspect store is treated as no hint: a follower that has
+// not noticed a paused leader keeps naming it until the election (0.5-1 s). Any OK answer
+// (a range error too) from a store clears its suspicion.
+//
 // | answer | reaction |
 // | --- | --- |
-// | OK | remember the store as the range's leader |
-// | NotLeader with a hint (another store) | remember the hint, retry at once |
-// | NotLeader without a hint | forget the leader, back off, try the next voter |
+// | OK | remember the store as the range's leader; it is no longer suspect |
+// | NotLeader with a hint (another store, not suspect) | remember the hint, retry at once |
+// | NotLeader without a hint, or hinting a suspect store | forget the leader, back off, try the next voter (not suspect) |
 // | EpochNotMatch{current} | replace the range by `current` (split halves), retry at once (back off when empty) |
 // | RangeNotFound | forget the range, back off, ask PD again |
 // | KeyNotInRange{descriptor} | replace the range by `descriptor` (or forget it), back off |
 // | ServerBusy{backoff_ms} | back off at least backoff_ms |
-// | could not connect to the store | forget its address and the leader, back off, next voter |
+// | could not connect to the store | suspect it, forget its address and the leader, back off, next voter |
 // | INVALID_ARGUMENT | InvalidArgumentError (final) |
 // | write: UNKNOWN + `rangekv-ambiguous`, or UNAVAILABLE / DEADLINE_EXCEEDED / CANCELLED after sending | CAS: AmbiguousWriteError (final); other writes: retried when `retryAmbiguousWrites`, else AmbiguousWriteError |
 // | read: UNAVAILABLE / DEADLINE_EXCEEDED / CANCELLED / UNKNOWN | back off, retry |
+// | DEADLINE_EXCEEDED after sending, to an attempt given at least rpcTimeoutMs | also: suspect the store |
 // | any other status | StoreError (final) |
 import * as grpc from '@grpc/grpc-js';
 import { descriptorFromWire, kvService, metapb, ReplicaRole, type MethodDefinition } from '@rangekv/proto';
-import type { Budget } from './backoff.js';
+import type { Budget, Clock } from './backoff.js';
 import type { ChannelPool } from './channels.js';
 import { AmbiguousWriteError, InvalidArgumentError, PdRequestError, StoreError } from './errors.js';
 import type { PdClient } from './pd-client.js';
@@ -41,19 +55,29 @@ interface WithRangeError {
 /** Ranges fetched per PD ScanRanges page. */
 export const SCAN_RANGES_PAGE = 256;
 
+export interface RouterOptions {
+  maxCachedRanges: number;
+  /** Timeout of an attempt that may be retried once sent, ms. */
+  rpcTimeoutMs: number;
+  retryAmbiguousWrites: boolean;
+  /** How long a store that timed out or could not be reached stays suspect, ms. */
+  suspectStoreMs: number;
+  clock: Clock;
+}
+
 export class Router {
   readonly cache: RangeCache;
   private readonly storeAddresses = new Map<number, string>();
+  /** Store id -> client-clock time its suspicion ends; one entry per store id, expired ones dropped when read. */
+  private readonly suspectUntil = new Map<number, number>();
   private probe = 0;
 
   constructor(
     readonly pd: PdClient,
     private readonly pool: ChannelPool,
-    maxCachedRanges: number,
-    private readonly rpcTimeoutMs: number,
-    private readonly retryAmbiguousWrites: boolean,
+    private readonly o: RouterOptions,
   ) {
-    this.cache = new RangeCache(maxCachedRanges);
+    this.cache = new RangeCache(o.maxCachedRanges);
   }
 
   /** The range holding `key`: from the cache, else from PD. */
@@ -112,13 +136,33 @@ export class Router {
     }
   }
 
-  /** The leader when known, else the voters round-robin; `spread` (FOLLOWER / STALE reads): any voter, round-robin. */
+  /**
+   * The leader when known and not suspect, else the voters round-robin; `spread`
+   * (FOLLOWER / STALE reads): any voter, round-robin. The round-robin skips suspect
+   * stores unless all are.
+   */
   private pickStore(route: RangeInfo, spread: boolean): number {
-    if (route.leaderStoreId !== 0 && !spread) return route.leaderStoreId;
     const voters = route.replicas.filter((r) => r.role !== ReplicaRole.Learner);
-    const from = voters.length > 0 ? voters : route.replicas;
+    const all = voters.length > 0 ? voters : route.replicas;
+    const live = all.filter((r) => !this.isSuspect(r.storeId));
+    // A cached leader that is suspect is tried last too: every range it led would
+    // otherwise pay one more attempt timeout (a CAS its whole deadline) to find out.
+    if (route.leaderStoreId !== 0 && !spread && (live.length === 0 || !this.isSuspect(route.leaderStoreId))) return route.leaderStoreId;
+    const from = live.length > 0 ? live : all;
     if (from.length === 0) return 0;
     return from[this.probe++ % from.length]!.storeId;
+  }
+
+  private isSuspect(storeId: number): boolean {
+    const until = this.suspectUntil.get(storeId);
+    if (until === undefined) return false;
+    if (until > this.o.clock.now()) return true;
+    this.suspectUntil.delete(storeId);
+    return false;
+  }
+
+  private suspect(storeId: number): void {
+    this.suspectUntil.set(storeId, this.o.clock.now() + this.o.suspectStoreMs);
   }
 
   async storeAddress(storeId: number, budget: Budget): Promise<string | undefined> {
@@ -161,8 +205,12 @@ export class Router {
       return undefined;
     }
     const def = kvService[method] as unknown as MethodDefinition<KvReq<K>, KvRes<K>>;
-    const out = await this.pool.call(address, def, req, Math.max(1, Math.min(this.rpcTimeoutMs, budget.remainingMs())));
+    const retriable = kind === 'read' || (kind === 'write' && this.o.retryAmbiguousWrites);
+    const timeoutMs = Math.max(1, retriable ? Math.min(this.o.rpcTimeoutMs, budget.remainingMs()) : budget.remainingMs());
+    const out = await this.pool.call(address, def, req, timeoutMs);
     if (out.ok) {
+      // It answered: whatever it says, the process is not paused.
+      this.suspectUntil.delete(storeId);
       const re = (out.res as WithRangeError).rangeError;
       if (!re) {
         if (!spread && route.leaderStoreId !== storeId) this.cache.setLeader(route.rangeId, storeId);
@@ -176,6 +224,7 @@ export class Router {
       return undefined;
     }
     if (!out.sent) {
+      this.suspect(storeId);
       this.cache.setLeader(route.rangeId, 0);
       this.forgetStore(storeId);
       await budget.retry(out.details, { unreachable: address });
@@ -186,13 +235,14 @@ export class Router {
     const transient = out.code === grpc.status.UNAVAILABLE || out.code === grpc.status.DEADLINE_EXCEEDED
       || out.code === grpc.status.CANCELLED || out.code === grpc.status.UNKNOWN;
     if (!transient) throw new StoreError(grpc.status[out.code] ?? String(out.code), out.details, address);
+    // Only a whole attempt's silence counts: a call whose own deadline cut the wait short
+    // says little, and a false suspicion keeps hints to a live leader unfollowed.
+    if (out.code === grpc.status.DEADLINE_EXCEEDED && timeoutMs >= this.o.rpcTimeoutMs) this.suspect(storeId);
     // A broken channel says nothing about leadership, but the next try should probe; an
     // ambiguous answer came from a live leader.
     if (out.code !== grpc.status.UNKNOWN) this.cache.setLeader(route.rangeId, 0);
-    if (kind !== 'read') {
-      // A write that reached the store and did not come back: it may have applied.
-      if (kind === 'cas' || !this.retryAmbiguousWrites) throw new AmbiguousWriteError(method, address, `${grpc.status[out.code]}: ${out.details}`);
-    }
+    // A write that reached the store and did not come back: it may have applied.
+    if (!retriable) throw new AmbiguousWriteError(method, address, `${grpc.status[out.code]}: ${out.details}`);
     await budget.retry(what);
     return undefined;
   }
@@ -201,12 +251,13 @@ export class Router {
     const msg = `range ${route.rangeId} on store ${storeId}: ${re.message || 'range error'}`;
     if (re.notLeader) {
       const hint = Number(re.notLeader.leader?.storeId ?? 0);
-      if (hint !== 0 && hint !== storeId) {
+      if (hint !== 0 && hint !== storeId && !this.isSuspect(hint)) {
         this.cache.setLeader(route.rangeId, hint);
         await budget.retry(msg, { immediate: true });
       } else {
+        // A hint to a suspect store is likely a follower that has not noticed its leader stop.
         this.cache.setLeader(route.rangeId, 0);
-        await budget.retry(msg);
+        await budget.retry(hint !== 0 && hint !== storeId ? `${msg} (hint: store ${hint}, suspect)` : msg);
       }
     } else if (re.epochNotMatch) {
       const current = (re.epochNotMatch.current ?? []).map(descriptorFromWire);

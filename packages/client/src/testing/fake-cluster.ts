@@ -22,7 +22,9 @@ export type Fault =
   | { kind: 'busy'; backoffMs?: number }
   | { kind: 'notLeader'; hint: number }
   | { kind: 'rangeError'; error: metapb.RangeError.$Properties }
-  | { kind: 'status'; code: grpc.status; details: string; ambiguous?: boolean; applyFirst?: boolean };
+  | { kind: 'status'; code: grpc.status; details: string; ambiguous?: boolean; applyFirst?: boolean }
+  /** Do not answer (a paused store): the call waits out its deadline, or until `releaseHung()` serves it. */
+  | { kind: 'hang' };
 
 export type FaultHook = (storeId: number, method: string, req: { header?: metapb.RequestHeader.$Properties | null }) => Fault | undefined;
 
@@ -32,6 +34,8 @@ export interface StoreCall {
   rangeId: number;
   /** Keys (Get/Put/...: one; BatchGet/BatchPut: all; Scan/DeleteRange: start). */
   keys: string[];
+  /** What was left of the call's deadline when it arrived, ms (Infinity: none). */
+  deadlineMs: number;
 }
 
 export interface FakePdOptions {
@@ -81,6 +85,8 @@ export class FakeCluster {
   private nextRangeId = 2;
   private readonly operators = new Map<number, pdpb.Operator.$Properties & { polls: number }>();
   private nextOperatorId = 1;
+  /** Calls held by a 'hang' fault, each serving its call as if no fault was injected. */
+  private readonly hung: Array<() => void> = [];
 
   /** Starts `stores` fake stores (ids 1..n) and `pds` fake PD nodes; range 1 covers everything, led by store 1. */
   static async start(opts: { stores?: number; pds?: number } = {}): Promise<FakeCluster> {
@@ -122,7 +128,15 @@ export class FakeCluster {
   }
 
   async stop(): Promise<void> {
+    this.hung.length = 0;
     for (const n of [...this.stores.values(), ...this.pds]) n.server.forceShutdown();
+  }
+
+  /** Serves every call held by a 'hang' fault (those whose deadline passed answer no one); returns how many. */
+  releaseHung(): number {
+    const held = this.hung.splice(0);
+    for (const serve of held) serve();
+    return held.length;
   }
 
   rangeOf(key: Uint8Array): FakeRange {
@@ -198,24 +212,30 @@ export class FakeCluster {
     ): Handler => (call, cb) => {
       const req = call.request as Req;
       const keys = keysOf(req);
-      this.storeCalls.push({ storeId, method, rangeId: Number(req.header?.rangeId ?? 0), keys: keys.map((k) => k.toString()) });
-      const fault = this.faultHook?.(storeId, method, req);
-      if (fault?.kind === 'busy') return cb(null, this.rangeError('busy', { serverBusy: { reason: 'test', backoffMs: fault.backoffMs ?? 0 } }));
-      if (fault?.kind === 'notLeader') {
-        return cb(null, this.rangeError('not leader', { notLeader: { rangeId: Number(req.header?.rangeId ?? 0), leader: fault.hint ? { storeId: fault.hint } : null } }));
-      }
-      if (fault?.kind === 'rangeError') return cb(null, { rangeError: fault.error });
-      const routed = this.route(storeId, req.header, leaderOnly(req), keys);
-      if ('rangeError' in routed) return cb(null, routed);
-      const fail = (f: Extract<Fault, { kind: 'status' }>): void => {
-        const metadata = new grpc.Metadata();
-        if (f.ambiguous) metadata.set(AMBIGUOUS_METADATA_KEY, '1');
-        cb({ code: f.code, details: f.details, metadata });
+      const deadline = call.getDeadline();
+      const deadlineMs = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline - Date.now();
+      this.storeCalls.push({ storeId, method, rangeId: Number(req.header?.rangeId ?? 0), keys: keys.map((k) => k.toString()), deadlineMs });
+      const answer = (fault: Fault | undefined): void => {
+        if (fault?.kind === 'busy') return cb(null, this.rangeError('busy', { serverBusy: { reason: 'test', backoffMs: fault.backoffMs ?? 0 } }));
+        if (fault?.kind === 'notLeader') {
+          return cb(null, this.rangeError('not leader', { notLeader: { rangeId: Number(req.header?.rangeId ?? 0), leader: fault.hint ? { storeId: fault.hint } : null } }));
+        }
+        if (fault?.kind === 'rangeError') return cb(null, { rangeError: fault.error });
+        const routed = this.route(storeId, req.header, leaderOnly(req), keys);
+        if ('rangeError' in routed) return cb(null, routed);
+        const fail = (f: Extract<Fault, { kind: 'status' }>): void => {
+          const metadata = new grpc.Metadata();
+          if (f.ambiguous) metadata.set(AMBIGUOUS_METADATA_KEY, '1');
+          cb({ code: f.code, details: f.details, metadata });
+        };
+        if (fault?.kind === 'status' && !fault.applyFirst) return fail(fault);
+        const res = run(req, routed.range);
+        if (fault?.kind === 'status') return fail(fault);
+        cb(null, res);
       };
-      if (fault?.kind === 'status' && !fault.applyFirst) return fail(fault);
-      const res = run(req, routed.range);
-      if (fault?.kind === 'status') return fail(fault);
-      cb(null, res);
+      const fault = this.faultHook?.(storeId, method, req);
+      if (fault?.kind === 'hang') this.hung.push(() => answer(undefined));
+      else answer(fault);
     };
     const read = (r: { header?: metapb.RequestHeader.$Properties | null }): boolean => {
       const c = r.header?.readConsistency ?? 0;
