@@ -11,8 +11,8 @@ import { PdProcess } from '@rangekv/pd/testing/pd-process';
 import { StoreProcess } from '@rangekv/store/testing/store-process';
 
 /** Fast raft timing for tests (ms per tick, ticks). */
-const STORE_TIMING = ['--tick-ms', '20', '--election-ticks', '10', '--heartbeat-ticks', '2', '--log-level', 'warn'];
-const PD_TIMING = ['--tick-ms', '20', '--election-ticks', '10', '--heartbeat-ticks', '2', '--log-level', 'warn'];
+const FAST_TIMING = ['--tick-ms', '20', '--election-ticks', '10', '--heartbeat-ticks', '2'];
+const QUIET_LOGS = ['--log-level', 'warn'];
 
 export interface E2eClusterOptions {
   pdNodes?: 1 | 3;
@@ -27,6 +27,11 @@ export interface E2eClusterOptions {
   leaderBalance?: boolean;
   /** More pd-main flags for every PD node. */
   pdArgs?: string[];
+  /**
+   * Raft timing of every process: 'fast' (default: 20 ms ticks, elections in 200-400 ms)
+   * or 'default' (the processes' own defaults, as users run them).
+   */
+  timing?: 'fast' | 'default';
 }
 
 export class E2eCluster {
@@ -37,6 +42,7 @@ export class E2eCluster {
   private initialStores = 3;
   private storeArgs: readonly string[] = [];
   private pdArgs: readonly string[] = [];
+  private timingArgs: readonly string[] = FAST_TIMING;
 
   private constructor(readonly root: string) {}
 
@@ -47,7 +53,8 @@ export class E2eCluster {
       const ids = Array.from({ length: n }, (_, i) => i + 1);
       c.initialStores = opts.initialStores ?? 3;
       c.storeArgs = opts.storeArgs ?? [];
-      c.pdArgs = [...PD_TIMING, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']), ...(opts.pdArgs ?? [])];
+      if (opts.timing === 'default') c.timingArgs = [];
+      c.pdArgs = [...c.timingArgs, ...QUIET_LOGS, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']), ...(opts.pdArgs ?? [])];
       const extra = [...c.pdArgs];
       for (const id of ids) {
         c.pds.push(await PdProcess.start({ id, dataDir: join(c.root, `pd-${id}`), ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra }));
@@ -71,9 +78,10 @@ export class E2eCluster {
     return this.startStore(this.nextStoreId++);
   }
 
-  async startStore(id: number, extraArgs: readonly string[] = this.storeArgs): Promise<StoreProcess> {
+  /** Starts store `id` on its data dir; `ports` (a restart's old ones) default to ephemeral. */
+  async startStore(id: number, extraArgs: readonly string[] = this.storeArgs, ports: { kv: number; raft: number } = { kv: 0, raft: 0 }): Promise<StoreProcess> {
     const args = ['--store-id', String(id), '--data-dir', join(this.root, `store-${id}`), '--pd', this.pdAddresses().join(','),
-      '--host', '127.0.0.1', '--port', '0', '--raft-port', '0', ...STORE_TIMING, ...extraArgs];
+      '--host', '127.0.0.1', '--port', String(ports.kv), '--raft-port', String(ports.raft), ...this.timingArgs, ...QUIET_LOGS, ...extraArgs];
     const p = await StoreProcess.startWith(args, id);
     this.spawned.push(p);
     this.stores.set(id, p);
@@ -82,18 +90,34 @@ export class E2eCluster {
 
   /**
    * Kills PD node `i` (index in `pds`, kill -9) and starts it again on its data dir and
-   * ports (a single-node PD only: members would need their peers sent again).
+   * ports; a member of 3 is sent its peers' addresses again.
    */
   async restartPd(i = 0): Promise<PdProcess> {
     const old = this.pds[i]!;
     old.kill();
     await old.exited;
+    return this.startPdAgain(i);
+  }
+
+  /** Starts PD node `i` (killed earlier) on its data dir and ports. */
+  async startPdAgain(i: number): Promise<PdProcess> {
+    const old = this.pds[i]!;
+    const members = this.pds.length > 1 ? { peerIds: this.pds.map((p) => p.id) } : {};
     const p = await PdProcess.start({
-      id: old.id, dataDir: join(this.root, `pd-${old.id}`), port: old.port, raftPort: old.raftPort,
+      id: old.id, dataDir: join(this.root, `pd-${old.id}`), port: old.port, raftPort: old.raftPort, ...members,
       extraArgs: [...this.pdArgs],
     });
     this.pds[i] = p;
+    if (this.pds.length > 1) await p.setPeers(this.pds);
     return p;
+  }
+
+  /** Starts store `id` again (after killStore) on its data dir and its old ports. */
+  async restartStore(id: number): Promise<StoreProcess> {
+    const old = this.stores.get(id);
+    if (!old) throw new Error(`no store ${id}`);
+    if (old.running) throw new Error(`store ${id} is still running`);
+    return this.startStore(id, this.storeArgs, { kv: old.kvPort, raft: old.raftPort });
   }
 
   async killStore(id: number): Promise<void> {
