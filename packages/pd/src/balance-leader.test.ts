@@ -121,3 +121,23 @@ test('deterministic: the same view (in any order) gives the same plan', () => {
   assert.deepEqual(a, b);
   assert.deepEqual(a[0], { rangeId: 1, fromStore: 1, toStore: 2 }, 'most loaded store first, lowest range id, least loaded target');
 });
+
+test('an evicted (slow) store: its leaders go first, to the least-loaded other voter, tolerance aside; it is never a target', () => {
+  const s = [1, 2, 3];
+  // Balanced, but store 2 is evicted: its 3 leaders go to stores 3 and 1 (fewest first, lowest id on ties).
+  const view: LeaderBalanceView = { upStores: s, ranges: layout({ 1: 3, 2: 3, 3: 2 }, s), running: 0, evictStores: [2] };
+  assert.deepEqual(planLeaderTransfers(view, { tolerance: 0.1, maxOperators: 10 }), [
+    { rangeId: 4, fromStore: 2, toStore: 3, evict: true }, { rangeId: 5, fromStore: 2, toStore: 1, evict: true },
+    { rangeId: 6, fromStore: 2, toStore: 3, evict: true },
+  ]);
+  assert.equal(planLeaderTransfers(view, { tolerance: 0.1, maxOperators: 2 }).length, 2, 'within the budget');
+  const { counts } = converge({ ...view, upStores: s });
+  assert.equal(counts.get(2), 0, 'nothing moves back while it is evicted');
+  assert.deepEqual([counts.get(1), counts.get(3)], [4, 4]);
+  // Busy ranges and running transfers stay; a range whose only other voters are evicted or DOWN stays too.
+  const rs = layout({ 2: 3 }, s);
+  rs[0]!.busy = true;
+  rs[1]!.transferTo = 1;
+  rs[2]!.voterStores = [2, 4];
+  assert.deepEqual(planLeaderTransfers({ upStores: s, ranges: rs, running: 0, evictStores: [2] }, LIMITS), []);
+});

@@ -10,6 +10,11 @@
 // a move never just swaps which store is ahead: every move shrinks the spread, and the
 // plan cannot flap between two stores). Running TRANSFER_LEADER operators count as done.
 //
+//
+// Evicted stores (a slow disk: slow-store.ts) come first: every leader on one is moved to
+// the least-loaded Up voter of its range that is not evicted (tolerance aside), and an
+// evicted store is neither counted in the mean nor ever a target.
+//
 //   planLeaderTransfers({ upStores: [1, 2, 3], ranges, running: 0 }, { tolerance: 0.1, maxOperators: 4 })
 //     -> [{ rangeId: 7, fromStore: 1, toStore: 3 }, ...]
 
@@ -33,6 +38,8 @@ export interface LeaderBalanceView {
   ranges: readonly BalanceRange[];
   /** The scheduler's operators still RUNNING (they use up maxOperators). */
   running: number;
+  /** Stores to move every leader off (slow-store.ts), never targets. */
+  evictStores?: readonly number[];
 }
 
 export interface LeaderBalancePlanLimits {
@@ -46,6 +53,8 @@ export interface LeaderTransfer {
   rangeId: number;
   fromStore: number;
   toStore: number;
+  /** Moved off an evicted (slow) store rather than for balance. */
+  evict?: true;
 }
 
 /** Floating point slack: 10 × 1.1 is 11.000000000000002, whose ceiling would be 12. */
@@ -121,18 +130,21 @@ function nextTransfer(count: ReadonlyMap<number, number>, movable: ReadonlyMap<n
 }
 
 /**
- * The leader transfers to start now: at most maxOperators − running, each from an Up
- * store to an Up full voter of the range, none on a busy range, none while every store
- * is within tolerance. Deterministic for a given view.
+ * The leader transfers to start now: at most maxOperators − running; first every leader
+ * on an evicted store (to an Up full voter that is not evicted), then balance moves, each
+ * from an Up store to an Up full voter of the range, none on a busy range, none while
+ * every store is within tolerance. Deterministic for a given view.
  */
 export function planLeaderTransfers(view: LeaderBalanceView, limits: LeaderBalancePlanLimits): LeaderTransfer[] {
-  const up = [...new Set(view.upStores)].sort((a, b) => a - b);
+  const evict = new Set(view.evictStores ?? []);
+  const up = [...new Set(view.upStores)].filter((s) => !evict.has(s)).sort((a, b) => a - b);
   const budget = limits.maxOperators - view.running;
-  if (up.length < 2 || budget <= 0) return [];
+  if (budget <= 0 || up.length === 0) return [];
   const count = leaderCounts(up, view.ranges);
+  const plan = planEvictions(view.ranges, evict, count, budget);
+  if (up.length < 2) return plan;
   const b = bounds(count, limits.tolerance);
   const movable = movableByStore(count, view.ranges);
-  const plan: LeaderTransfer[] = [];
   while (plan.length < budget) {
     const t = nextTransfer(count, movable, b);
     if (t === null) break;
@@ -141,6 +153,29 @@ export function planLeaderTransfers(view: LeaderBalanceView, limits: LeaderBalan
     count.set(t.toStore, count.get(t.toStore)! + 1);
     const list = movable.get(t.fromStore)!;
     list.splice(list.findIndex((r) => r.rangeId === t.rangeId), 1);
+  }
+  return plan;
+}
+
+/**
+ * Leaders on evicted stores, each to the least-loaded voter of its range among `count`'s
+ * stores (lowest id on ties), in range id order, at most `budget`; `count` is updated.
+ */
+function planEvictions(ranges: readonly BalanceRange[], evict: ReadonlySet<number>, count: Map<number, number>, budget: number): LeaderTransfer[] {
+  const plan: LeaderTransfer[] = [];
+  if (evict.size === 0) return plan;
+  for (const r of [...ranges].sort((a, b) => a.rangeId - b.rangeId)) {
+    if (plan.length >= budget) break;
+    if (!evict.has(r.leaderStore) || r.busy || r.transferTo !== 0) continue;
+    let best: number | null = null;
+    for (const t of r.voterStores) {
+      const c = count.get(t);
+      if (c === undefined) continue;
+      if (best === null || c < count.get(best)! || (c === count.get(best)! && t < best)) best = t;
+    }
+    if (best === null) continue;
+    plan.push({ rangeId: r.rangeId, fromStore: r.leaderStore, toStore: best, evict: true });
+    count.set(best, count.get(best)! + 1);
   }
   return plan;
 }

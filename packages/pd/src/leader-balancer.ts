@@ -15,6 +15,8 @@ import type { PdLimits } from './pd-limits.js';
 
 /** createdBy of this scheduler's operators (and the `scheduler` label of its metric). */
 export const BALANCE_LEADER_SCHEDULER = 'balance-leader';
+/** createdBy of its transfers off a slow store (slow-store.ts). */
+export const EVICT_SLOW_STORE_SCHEDULER = 'evict-slow-store';
 
 export type LeaderBalancerLimits = Pick<
   PdLimits, 'leaderBalanceIntervalMs' | 'leaderBalanceTolerance' | 'maxLeaderBalanceOperators' | 'leaderBalanceWarmupMs'

@@ -2,7 +2,9 @@
 // servers over a shared model) that heartbeat and report the ranges they lead like real
 // stores: ranges split by PD all stay led by store 1; the scheduler creates
 // TRANSFER_LEADER operators (created_by balance-leader, counted in /metrics) until every
-// store leads within ±1 of the mean; a store that stops heartbeating is never a target.
+// store leads within ±1 of the mean; a store that stops heartbeating is never a target; a
+// store whose heartbeats report a slow disk loses every leader (evict-slow-store) and gets
+// them back once it is fast again.
 // Deadlines are generous: the machine is shared; nothing here asserts a duration.
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,12 +42,16 @@ let fake: FakeCluster;
 let client: PdTestClient;
 /** Stores that heartbeat (a store taken out stops, and PD turns it DOWN). */
 const alive = new Set(STORES);
+/** The sync latency each store's heartbeat reports, µs (a fast disk unless set). */
+const syncLatencyMicros = new Map<number, number>();
 let reporter: NodeJS.Timeout | null = null;
 
 /** One round of what the stores' PD links send: store heartbeats, then each leader's range reports. */
 async function reportAll(): Promise<void> {
   for (const id of alive) {
-    await client.call(pd.address, 'storeHeartbeat', { store: { id, address: fake.address(id), raftAddress: `127.0.0.1:${9000 + id}` } });
+    await client.call(pd.address, 'storeHeartbeat', {
+      store: { id, address: fake.address(id), raftAddress: `127.0.0.1:${9000 + id}` }, stats: { syncLatencyMicros: syncLatencyMicros.get(id) ?? 1_000 },
+    });
   }
   for (const id of alive) {
     const led = [...fake.ranges.values()].filter((r) => r.leaderStore === id);
@@ -89,7 +95,7 @@ before(async () => {
   for (const id of STORES) await fake.startStore(id);
   pd = await PdServer.start({
     pdId: 1, dataDir: dir, initialStores: 3, log: silentLogger, tickMs: 20, httpPort: 0,
-    limits: { storeDownAfterMs: 1_500, leaderBalanceIntervalMs: 100, leaderBalanceWarmupMs: 300 },
+    limits: { storeDownAfterMs: 1_500, leaderBalanceIntervalMs: 100, leaderBalanceWarmupMs: 300, slowStoreRecoverMs: 1_000 },
     operatorLimits: { operatorTickMs: 20, retryActionMs: 200, rangeStatusTimeoutMs: 500 },
   });
   client = new PdTestClient([pd.address]);
@@ -148,4 +154,26 @@ test('a store that stops heartbeating is DOWN: never a target, its leaders not c
   const newer = (await operators()).filter((o) => (o.id ?? 0) > since);
   assert.ok(newer.length > 0);
   assert.ok(newer.every((o) => o.kind === K.TRANSFER_LEADER && o.toStore === 2 && o.createdBy === 'balance-leader'), JSON.stringify(newer.map((o) => [o.rangeId, o.toStore])));
+});
+
+test('a store reporting a slow disk loses every leader to evict-slow-store operators, and gets leaders back once fast again', async () => {
+  alive.add(3);
+  await until('store 3 Up again', async () => (await client.call(pd.address, 'getStore', { storeId: 3 })).store?.state === 0, CONVERGE_DEADLINE_MS);
+  const since = Math.max(0, ...(await operators()).map((o) => o.id ?? 0));
+  // Store 2's fsyncs take 200 ms; the others' 1 ms.
+  syncLatencyMicros.set(2, 200_000);
+  await until('store 2 leads nothing', () => leadersPerStore([2])[0] === 0, CONVERGE_DEADLINE_MS);
+  const evictions = (await operators()).filter((o) => (o.id ?? 0) > since && o.createdBy === 'evict-slow-store');
+  assert.ok(evictions.length > 0);
+  assert.ok(evictions.every((o) => o.kind === K.TRANSFER_LEADER && o.toStore !== 2));
+  // While slow it is never a target (10 scheduler intervals).
+  await sleep(1_000);
+  assert.equal(leadersPerStore([2])[0], 0, 'no leader moved back to the slow store');
+  const slowDone = Math.max(0, ...(await operators()).map((o) => o.id ?? 0));
+  syncLatencyMicros.set(2, 1_000);
+  const mean = RANGES / STORES.length;
+  await until('store 2 leads its share again', () => Math.abs(leadersPerStore([2])[0]! - mean) <= 1, CONVERGE_DEADLINE_MS);
+  const back = (await operators()).filter((o) => (o.id ?? 0) > slowDone);
+  assert.ok(back.some((o) => o.createdBy === 'balance-leader' && o.toStore === 2), JSON.stringify(back.map((o) => [o.createdBy, o.toStore])));
+  assert.ok(back.every((o) => o.createdBy !== 'evict-slow-store'));
 });

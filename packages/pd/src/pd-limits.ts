@@ -33,6 +33,14 @@ export interface PdLimits {
   leaderBalanceWarmupMs: number;
   /** A range whose newest report (or operator look-up) is older than this is not counted or moved. */
   leaderBalanceMaxReportAgeMs: number;
+  /** Slow-store eviction (slow-store.ts): a heartbeat's sync latency must be above this to be slow, µs. */
+  slowStoreMinSyncMicros: number;
+  /** ... and above this many times the median of the other Up stores' (a ratio >= 1). */
+  slowStoreRatio: number;
+  /** Slow heartbeats in a row before the store's leaders are moved away. */
+  slowStoreHeartbeats: number;
+  /** An evicted store may lead again after this long without a slow heartbeat. */
+  slowStoreRecoverMs: number;
 }
 
 export const DEFAULT_PD_LIMITS: PdLimits = {
@@ -49,20 +57,26 @@ export const DEFAULT_PD_LIMITS: PdLimits = {
   maxLeaderBalanceOperators: 4,
   leaderBalanceWarmupMs: 10_000,
   leaderBalanceMaxReportAgeMs: 30_000,
+  slowStoreMinSyncMicros: 50_000,
+  slowStoreRatio: 10,
+  slowStoreHeartbeats: 2,
+  slowStoreRecoverMs: 10_000,
 };
 
 /** Largest leaderBalanceTolerance: beyond 1 the lower bound is below 0 and the upper one meaningless. */
 export const MAX_LEADER_BALANCE_TOLERANCE = 1;
 
-/** Why `l` is not a usable set of limits, or null. Every limit is a positive integer except the tolerance. */
+/** Why `l` is not a usable set of limits, or null. Every limit is a positive integer except the two ratios. */
 export function pdLimitsProblem(l: PdLimits): string | null {
   for (const [k, v] of Object.entries(l)) {
-    if (k === 'leaderBalanceTolerance') continue;
+    if (k === 'leaderBalanceTolerance' || k === 'slowStoreRatio') continue;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return `PD limit ${k} must be a positive integer, got ${String(v)}`;
   }
   const t = l.leaderBalanceTolerance;
   if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > MAX_LEADER_BALANCE_TOLERANCE) {
     return `PD limit leaderBalanceTolerance must be a ratio in [0, ${MAX_LEADER_BALANCE_TOLERANCE}], got ${String(t)}`;
   }
+  const r = l.slowStoreRatio;
+  if (typeof r !== 'number' || !Number.isFinite(r) || r < 1) return `PD limit slowStoreRatio must be a ratio >= 1, got ${String(r)}`;
   return null;
 }

@@ -17,7 +17,8 @@ import { PdProposalError, type PdRaftGroup } from './pd-raft.js';
 import { operatorToProto } from './pd-wire.js';
 import { OperatorRunner, type OperatorLimits } from './operator-runner.js';
 import type { BalanceRange, LeaderBalanceView, LeaderTransfer } from './balance-leader.js';
-import { BALANCE_LEADER_SCHEDULER, LeaderBalancer } from './leader-balancer.js';
+import { BALANCE_LEADER_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, LeaderBalancer } from './leader-balancer.js';
+import { SlowStores } from './slow-store.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
 import {
   compareBytes, compareReports, CREATED_BY_ADMIN, FIRST_RANGE_ID, isFinal, OperatorKind, OperatorStatus, spanContains, spansOverlap,
@@ -63,7 +64,7 @@ interface LiveRange extends RangeRecord {
   seenAtMs: number;
 }
 
-const ZERO_STATS: StoreStats = { ranges: 0, leaders: 0, capacityBytes: 0, availableBytes: 0, usedBytes: 0 };
+const ZERO_STATS: StoreStats = { ranges: 0, leaders: 0, capacityBytes: 0, availableBytes: 0, usedBytes: 0, syncLatencyMicros: 0 };
 
 export class PdService {
   readonly limits: PdLimits;
@@ -75,6 +76,8 @@ export class PdService {
   private readonly now: () => number;
   private readonly liveStores = new Map<number, LiveStore>();
   private readonly liveRanges = new Map<number, LiveRange>();
+  /** Slow-disk detection from store heartbeats (leader memory, like liveStores). */
+  private slowStores: SlowStores;
   private readonly pendingRanges = new Map<number, RangeRecord>();
   private flushing: Promise<void> | null = null;
   private bootstrapping: Promise<void> | null = null;
@@ -90,6 +93,7 @@ export class PdService {
     const limitsProblem = pdLimitsProblem(this.limits);
     if (limitsProblem !== null) throw new RangeError(limitsProblem);
     this.now = opts.now ?? Date.now;
+    this.slowStores = new SlowStores(this.limits, this.log);
     this.operators = new OperatorRunner({
       state: this.group.state,
       propose: (c) => this.group.propose(c),
@@ -118,6 +122,7 @@ export class PdService {
   onServingChange(serving: boolean): void {
     this.liveStores.clear();
     this.liveRanges.clear();
+    this.slowStores = new SlowStores(this.limits, this.log);
     this.pendingRanges.clear();
     this.idBlock = { next: 0, end: 0 };
     if (serving) {
@@ -254,16 +259,13 @@ export class PdService {
    */
   leaderBalanceView(): LeaderBalanceView {
     const now = this.now();
-    const upStores = [...this.group.state.stores.keys()].filter((id) => {
-      const live = this.liveStores.get(id);
-      return live !== undefined && now - live.lastHeartbeatMs <= this.limits.storeDownAfterMs;
-    });
+    const upStores = this.upStoreIds(now);
     const runningOn = new Map<number, OperatorRecord>();
     let running = 0;
     for (const op of this.group.state.operators.values()) {
       if (op.status !== OperatorStatus.RUNNING) continue;
       runningOn.set(op.rangeId, op);
-      if (op.createdBy === BALANCE_LEADER_SCHEDULER) running++;
+      if (op.createdBy === BALANCE_LEADER_SCHEDULER || op.createdBy === EVICT_SLOW_STORE_SCHEDULER) running++;
     }
     const ranges: BalanceRange[] = [];
     for (const r of this.liveRanges.values()) {
@@ -278,7 +280,15 @@ export class PdService {
         transferTo: op !== undefined && op.kind === OperatorKind.TRANSFER_LEADER ? op.toStore : 0,
       });
     }
-    return { upStores, ranges, running };
+    return { upStores, ranges, running, evictStores: this.slowStores.evicted(now) };
+  }
+
+  /** Registered stores heartbeating to this leader within storeDownAfterMs. */
+  private upStoreIds(now: number): number[] {
+    return [...this.group.state.stores.keys()].filter((id) => {
+      const live = this.liveStores.get(id);
+      return live !== undefined && now - live.lastHeartbeatMs <= this.limits.storeDownAfterMs;
+    });
   }
 
   /** One planned move as a TRANSFER_LEADER operator, unless the range's leader moved since the plan. */
@@ -286,7 +296,7 @@ export class PdService {
     if (!this.group.serving || this.route(t.rangeId)?.leader?.storeId !== t.fromStore) return false;
     await this.operators.create({
       kind: OperatorKind.TRANSFER_LEADER, rangeId: t.rangeId, toStore: t.toStore, fromStore: 0,
-      splitKey: new Uint8Array(0), timeoutMs: 0, createdBy: BALANCE_LEADER_SCHEDULER,
+      splitKey: new Uint8Array(0), timeoutMs: 0, createdBy: t.evict === true ? EVICT_SLOW_STORE_SCHEDULER : BALANCE_LEADER_SCHEDULER,
     });
     return true;
   }
@@ -300,7 +310,10 @@ export class PdService {
   }
 
   private statsToProto(s: StoreStats): pdpb.StoreStats.$Properties {
-    return { ranges: s.ranges, leaders: s.leaders, capacityBytes: s.capacityBytes, availableBytes: s.availableBytes, usedBytes: s.usedBytes };
+    return {
+      ranges: s.ranges, leaders: s.leaders, capacityBytes: s.capacityBytes, availableBytes: s.availableBytes, usedBytes: s.usedBytes,
+      syncLatencyMicros: s.syncLatencyMicros,
+    };
   }
 
   private routeToProto(r: RangeRecord): pdpb.RangeRoute.$Properties {
@@ -337,13 +350,14 @@ export class PdService {
       if (problem !== null) throw invalidArgument(problem);
       const known = this.checkStoreToken(id, token, false);
       const st = req.stats;
-      this.liveStores.set(id, {
-        lastHeartbeatMs: this.now(),
-        stats: st ? {
-          ranges: Number(st.ranges ?? 0), leaders: Number(st.leaders ?? 0),
-          capacityBytes: Number(st.capacityBytes ?? 0), availableBytes: Number(st.availableBytes ?? 0), usedBytes: Number(st.usedBytes ?? 0),
-        } : ZERO_STATS,
-      });
+      const now = this.now();
+      const stats: StoreStats = st ? {
+        ranges: Number(st.ranges ?? 0), leaders: Number(st.leaders ?? 0),
+        capacityBytes: Number(st.capacityBytes ?? 0), availableBytes: Number(st.availableBytes ?? 0), usedBytes: Number(st.usedBytes ?? 0),
+        syncLatencyMicros: Number(st.syncLatencyMicros ?? 0),
+      } : ZERO_STATS;
+      this.liveStores.set(id, { lastHeartbeatMs: now, stats });
+      this.slowStores.heartbeat(id, stats.syncLatencyMicros, now, this.upStoreIds(now));
       if (!known || known.address !== meta.address || known.raftAddress !== meta.raftAddress || known.httpAddress !== meta.httpAddress ||
         known.tokenHash !== meta.tokenHash) {
         await this.group.propose({ t: 'putStore', store: meta });

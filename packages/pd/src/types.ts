@@ -33,6 +33,8 @@ export interface StoreStats {
   capacityBytes: number;
   availableBytes: number;
   usedBytes: number;
+  /** The store's disk sync latency over its last heartbeat interval, µs (StoreStats.sync_latency_micros). */
+  syncLatencyMicros: number;
 }
 
 export interface RangeStats {

@@ -124,7 +124,8 @@ export interface PdLinkHost {
   token: string;
   /** The store's advertised addresses. */
   addresses(): { address: string; raftAddress: string; httpAddress: string };
-  stats(): { ranges: number; leaders: number };
+  /** Counts, and the disk's sync latency since the last call (sync-latency.ts; each call starts a new window). */
+  stats(): { ranges: number; leaders: number; syncLatencyMicros: number };
   /** The data dir's filesystem capacity and free space, and the bytes under it (never throws). */
   disk(): Promise<DiskFigures>;
   /** The ranges led here now, for reports. */
@@ -195,7 +196,7 @@ export class PdLink {
       const disk = await this.host.disk();
       const res = await this.pd.call(pdService.storeHeartbeat, {
         store: { id: this.host.storeId, address: a.address, raftAddress: a.raftAddress, httpAddress: a.httpAddress },
-        stats: { ranges: st.ranges, leaders: st.leaders, ...disk },
+        stats: { ranges: st.ranges, leaders: st.leaders, syncLatencyMicros: st.syncLatencyMicros, ...disk },
         storeToken: this.host.token,
       });
       if (this.stopped) return;

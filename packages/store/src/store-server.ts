@@ -30,6 +30,7 @@ import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap
 import { PdLink, type PdLinkHost, type PdLinkLimits } from './pd-link.js';
 import { DataDirUsage } from './data-dir-usage.js';
 import { parseFaultCommand } from './fault-injection.js';
+import { SyncLatency } from './sync-latency.js';
 import { addAdminService } from './admin-grpc.js';
 import type { AdminService } from './admin-service.js';
 import { addKvService } from './kv-grpc.js';
@@ -137,6 +138,8 @@ export class StoreServer {
   private port = 0;
   /** Prometheus metrics of this store, in a registry of its own (store-metrics.ts). */
   readonly metrics: StoreMetrics;
+  /** The disk's sync latency per store heartbeat, for PD's slow-store eviction. */
+  private readonly syncLatency = new SyncLatency(() => this.engine.logWriter.oldestInflightAgeMs());
   private http: HttpStatusServer | null = null;
   /** Every part started: /health answers 200 from then until stop() or a fatal error. */
   private serving = false;
@@ -329,7 +332,10 @@ export class StoreServer {
     const listen = opts.listenHost ?? '127.0.0.1';
     // First, so /health says "starting" while the ranges load.
     if (opts.httpPort !== null) this.http = await this.startHttp(listen, opts.httpPort ?? 0, opts.httpLimits ?? {});
-    this.engine.logWriter.onSync = (us) => this.metrics.walFsyncSeconds.observe(us / 1e6);
+    this.engine.logWriter.onSync = (us) => {
+      this.metrics.walFsyncSeconds.observe(us / 1e6);
+      this.syncLatency.observe(us);
+    };
     await this.store.start();
     const server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
@@ -452,7 +458,7 @@ export class StoreServer {
       stats: () => {
         let leaders = 0;
         for (const r of this.scheduler.all()) if (r.isLeader) leaders++;
-        return { ranges: this.scheduler.size, leaders };
+        return { ranges: this.scheduler.size, leaders, syncLatencyMicros: this.syncLatency.take() };
       },
       disk: () => usage.figures(),
       ledRanges: function* (this: void) {
