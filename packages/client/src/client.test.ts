@@ -188,7 +188,7 @@ describe('routing', () => {
     assert.equal(await kv.get('cas'), undefined);
   });
 
-  test('an ambiguous CAS is never retried; an ambiguous put is', async () => {
+  test('an ambiguous CAS is never retried; an ambiguous put neither by default, and is with retryAmbiguousWrites', async () => {
     cluster.faultHook = (_, method) => ((method === 'CompareAndSwap' || method === 'Put') && cluster.storeCalls.length === 1
       ? { kind: 'status', code: grpc.status.UNKNOWN, details: 'ambiguous result: proposal timed out', ambiguous: true, applyFirst: true }
       : undefined);
@@ -196,8 +196,17 @@ describe('routing', () => {
     assert.equal(cluster.callsTo('CompareAndSwap').length, 1);
     assert.equal(s(await kv.get('amb')), 'x', 'it had applied');
     cluster.storeCalls.length = 0;
-    await kv.put('amb2', 'y');
-    assert.equal(cluster.callsTo('Put').length, 2);
+    await assert.rejects(kv.put('amb2', 'y'), AmbiguousWriteError);
+    assert.equal(cluster.callsTo('Put').length, 1);
+    assert.equal(s(await kv.get('amb2')), 'y', 'it had applied');
+    const retrying = await RangeKvClient.connect({ pd: [cluster.pdAddress()], retryAmbiguousWrites: true });
+    try {
+      cluster.storeCalls.length = 0;
+      await retrying.put('amb3', 'z');
+      assert.equal(cluster.callsTo('Put').length, 2);
+    } finally {
+      retrying.close();
+    }
   });
 
   test('INVALID_ARGUMENT is final', async () => {
@@ -349,7 +358,7 @@ test('a key PD does not place yet (NOT_FOUND: between a split\'s two reports, or
 describe('a paused store', () => {
   test('a put to a paused leader fails over after one short attempt; hints to it are not followed while it is suspect', async () => {
     const clock = fakeClock();
-    await withCluster({ stores: 3 }, { clock }, async (c, kv) => {
+    await withCluster({ stores: 3 }, { retryAmbiguousWrites: true, clock }, async (c, kv) => {
       await kv.put('a', '0');
       c.storeCalls.length = 0;
       const t0 = clock.t;
@@ -375,7 +384,7 @@ describe('a paused store', () => {
 
   test('a hint to a suspect store is followed again once suspectStoreMs passed on the client clock', async () => {
     const clock = fakeClock();
-    await withCluster({ stores: 3 }, { clock, rpcTimeoutMs: 200 }, async (c, kv) => {
+    await withCluster({ stores: 3 }, { retryAmbiguousWrites: true, clock, rpcTimeoutMs: 200 }, async (c, kv) => {
       await kv.put('a', '0');
       c.storeCalls.length = 0;
       const at: number[] = [];
@@ -396,7 +405,7 @@ describe('a paused store', () => {
 
   test('any answer clears the suspicion, a range error too', async () => {
     const clock = fakeClock();
-    await withCluster({ stores: 3 }, { clock, rpcTimeoutMs: 200 }, async (c, kv) => {
+    await withCluster({ stores: 3 }, { retryAmbiguousWrites: true, clock, rpcTimeoutMs: 200 }, async (c, kv) => {
       const right = c.split('m');
       await kv.put('a', '0');
       await kv.put('x', '0');

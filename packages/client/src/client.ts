@@ -43,7 +43,13 @@ export interface RangeKvClientOptions {
   maxInflightPerChannel?: number;
   /** How long a call waits for a channel to connect before trying elsewhere, ms. Default 1,000. */
   connectTimeoutMs?: number;
-  /** Retry put / batchPut / delete / deleteRange whose outcome is unknown (they are idempotent). Default true. CAS is never retried. */
+  /**
+   * Retry put / batchPut / delete / deleteRange whose outcome is unknown. Default false: a
+   * retried write may apply twice, the second time after a concurrent writer's later
+   * write of the same key, which undoes it (the nemesis found this: a put read back after
+   * a newer acknowledged put). Safe to turn on when each key has one writer at a time.
+   * CAS is never retried.
+   */
   retryAmbiguousWrites?: boolean;
   /**
    * How long a store stays suspect after a sent attempt to it got no answer within
@@ -118,7 +124,7 @@ const DEFAULTS = {
   maxCachedRanges: 100_000,
   maxInflightPerChannel: 1_024,
   connectTimeoutMs: 1_000,
-  retryAmbiguousWrites: true,
+  retryAmbiguousWrites: false,
   suspectStoreMs: 2_000,
   maxBatchKeys: 1_024,
   maxBatchBytes: 4 << 20,

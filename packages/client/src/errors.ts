@@ -21,7 +21,7 @@ export class InvalidArgumentError extends RangeKvError {
  * metadata `rangekv-ambiguous`), or the call broke after it was sent (UNAVAILABLE,
  * DEADLINE_EXCEEDED, CANCELLED on a connected channel). It may or may not have applied;
  * read the key to find out. Never retried for CompareAndSwap; for put / batchPut /
- * delete / deleteRange only when `retryAmbiguousWrites` is false.
+ * delete / deleteRange unless `retryAmbiguousWrites` is on (default off).
  */
 export class AmbiguousWriteError extends RangeKvError {
   override name = 'AmbiguousWriteError';
