@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { availabilityTable, quantile, recoveryMs, type ProbeOp } from './availability.js';
+import { availabilityTable, quantile, recoveryByRange, recoveryMs, type ProbeOp } from './availability.js';
 
 test('recovery: the slowest range\'s first successful put sent at or after the fault', () => {
   const probes: ProbeOp[] = [
@@ -13,6 +13,7 @@ test('recovery: the slowest range\'s first successful put sent at or after the f
   assert.equal(recoveryMs(probes, 2, 100), 1410);
   assert.equal(recoveryMs(probes, 2, 1000), null, 'range 1 wrote nothing after 1000');
   assert.equal(recoveryMs(probes, 3, 0), null, 'a range without probes never recovered');
+  assert.deepEqual(recoveryByRange(probes, 3, 100), [1410, 5, null]);
 });
 
 test('table: one row per kind in first-seen order, quantiles over recovered events, unrecovered counted', () => {

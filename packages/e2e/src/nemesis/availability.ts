@@ -16,15 +16,20 @@ export interface ProbeOp {
   okMs: number | null;
 }
 
-/** Ms from `atMs` until every one of `ranges` probe groups completed a put sent at or after it; null if some never did. */
-export function recoveryMs(probes: readonly ProbeOp[], ranges: number, atMs: number): number | null {
+/** Per probe group: ms from `atMs` until it completed a put sent at or after it; null if it never did. */
+export function recoveryByRange(probes: readonly ProbeOp[], ranges: number, atMs: number): Array<number | null> {
   const first = new Array<number>(ranges).fill(Number.POSITIVE_INFINITY);
   for (const p of probes) {
     if (p.okMs === null || p.invokeMs < atMs) continue;
     if (p.okMs < first[p.range]!) first[p.range] = p.okMs;
   }
-  const worst = Math.max(...first);
-  return Number.isFinite(worst) ? worst - atMs : null;
+  return first.map((t) => (Number.isFinite(t) ? t - atMs : null));
+}
+
+/** Ms from `atMs` until every one of `ranges` probe groups completed a put sent at or after it; null if some never did. */
+export function recoveryMs(probes: readonly ProbeOp[], ranges: number, atMs: number): number | null {
+  const each = recoveryByRange(probes, ranges, atMs);
+  return each.some((v) => v === null) ? null : Math.max(...(each as number[]));
 }
 
 /** The q-quantile (0..1) of the values, nearest rank; null for none. */

@@ -16,7 +16,7 @@ import { Prng } from '@rangekv/raft';
 import type { StoreProcess } from '@rangekv/store/testing/store-process';
 import { checkKvHistory, type KvCheckResult } from '@rangekv/testkit';
 import { E2eCluster, eventually, sleep } from '../cluster.js';
-import { availabilityTable, recoveryMs, type AvailabilityRow } from './availability.js';
+import { availabilityTable, recoveryByRange, recoveryMs, type AvailabilityRow } from './availability.js';
 import { ADMIN_KINDS, FAULT_KINDS, generateSchedule, type AdminEvent, type FaultEpisode, type FaultKind, type AdminKind } from './schedule.js';
 import { Workload } from './workload.js';
 
@@ -48,6 +48,8 @@ export interface FaultRecord extends FaultEpisode {
   healRecoveryMs: number | null;
   /** When it was healed (ms since start). */
   healedAtMs: number;
+  /** Per probed range (index), its own recovery after the fault, ms: which range was slowest. */
+  rangeRecoveryMs: Array<number | null>;
 }
 
 export interface NemesisReport {
@@ -118,6 +120,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     }
     for (const r of records) {
       r.faultRecoveryMs = recoveryMs(w.probes, n.ranges, r.atMs);
+      r.rangeRecoveryMs = recoveryByRange(w.probes, n.ranges, r.atMs);
       r.healRecoveryMs = recoveryMs(w.probes, n.ranges, r.healedAtMs);
     }
     const check = checkKvHistory(w.history.ops());
@@ -193,7 +196,7 @@ async function leaderHeavyStore(c: E2eCluster, kv: RangeKvClient): Promise<numbe
 
 /** Injects one fault, holds it, heals it. */
 async function injectFault(f: FaultEpisode, c: E2eCluster, watch: ExitWatch, slowDiskMs: number, w: Workload): Promise<FaultRecord> {
-  const rec: FaultRecord = { ...f, atMs: w.now(), target: '', faultRecoveryMs: null, healRecoveryMs: null, healedAtMs: 0 };
+  const rec: FaultRecord = { ...f, atMs: w.now(), target: '', faultRecoveryMs: null, healRecoveryMs: null, healedAtMs: 0, rangeRecoveryMs: [] };
   const prng = new Prng(Math.floor(f.pick * 2 ** 31));
   const stores = runningStores(c);
   const pickStore = (from: StoreProcess[] = stores): StoreProcess => from[prng.int(from.length)]!;
@@ -341,7 +344,7 @@ export function formatReport(r: NemesisReport): string {
   lines.push(`faults: ${r.faults.length}`);
   const s = (ms: number | null): string => (ms === null ? 'not recovered' : `${(ms / 1000).toFixed(2)} s`);
   for (const f of r.faults) {
-    lines.push(`  ${(f.atMs / 1000).toFixed(1).padStart(6)} s ${f.kind.padEnd(16)} ${f.target} for ${(f.holdMs / 1000).toFixed(1)} s: writes on every range after ${s(f.faultRecoveryMs)}, after heal ${s(f.healRecoveryMs)}`);
+    lines.push(`  ${(f.atMs / 1000).toFixed(1).padStart(6)} s ${f.kind.padEnd(16)} ${f.target} for ${(f.holdMs / 1000).toFixed(1)} s: writes on every range after ${s(f.faultRecoveryMs)} (per range ${f.rangeRecoveryMs.map(s).join(' / ')}), after heal ${s(f.healRecoveryMs)}`);
   }
   lines.push('admin operations:');
   for (const [k, v] of Object.entries(r.admin)) lines.push(`  ${k.padEnd(48)} ${v}`);
