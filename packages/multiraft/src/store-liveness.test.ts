@@ -73,10 +73,14 @@ test('the transport reporting a store unreachable declares it down at once; a st
   const h = harness();
   h.l.unreachable(3);
   assert.deepEqual(h.events, []);
+  assert.equal(h.l.isDown(3), false, 'never heard: not live, but not declared down either');
   h.l.heard(3);
   h.l.unreachable(3);
   assert.deepEqual(h.events, ['up 3', 'down 3']);
   assert.equal(h.l.isLive(3), false);
+  assert.equal(h.l.isDown(3), true);
+  h.l.heard(3);
+  assert.equal(h.l.isDown(3), false, 'heard again');
 });
 
 test('a store heard from joins the pinged set; its own id is ignored', () => {

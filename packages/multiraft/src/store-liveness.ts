@@ -102,6 +102,12 @@ export class StoreLiveness {
     return this.peerState.get(storeId)?.live === true;
   }
 
+  /** Declared down (it was live, then went silent or unreachable) and not heard since; false for a store never heard. */
+  isDown(storeId: number): boolean {
+    const p = this.peerState.get(storeId);
+    return p !== undefined && !p.live && p.downs > 0;
+  }
+
   /** Any batch from `storeId` arrived. */
   heard(storeId: number): void {
     if (storeId === this.o.storeId) return;

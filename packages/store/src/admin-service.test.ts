@@ -169,7 +169,7 @@ test('add a learner on a store without the range, it catches up by snapshot; pro
   }
 });
 
-test('add replica names only stores this store knows, and never leaves fewer live voters than a quorum', async () => {
+test('add replica names only stores this store knows, and never leaves fewer live voters than a quorum; no transfer to a down store', async () => {
   const c = await StoreCluster.start();
   try {
     const leader = await c.waitForLeader(1);
@@ -183,7 +183,10 @@ test('add replica names only stores this store knows, and never leaves fewer liv
     c.peers.set(4, '127.0.0.1:1');
     const down = c.followers(1)[0]!.storeId;
     await c.stopStore(down, { transferLeaders: false });
-    await c.waitFor(`store ${down} is down for the leader`, () => !leader.liveness.isLive(down));
+    await c.waitFor(`store ${down} is down for the leader`, () => leader.liveness.isDown(down));
+    // Raft would stop taking proposals for the transfer's length: refused instead.
+    await assert.rejects(leader.admin.transferLeader({ header: hdr(1, epoch), toStore: down }),
+      (e: unknown) => e instanceof FailedPreconditionError && /is down \(store liveness\)/.test(e.message));
     await assert.rejects(leader.admin.addReplica({ header: hdr(1, epoch), storeId: 4, role: metapb.ReplicaRole.VOTER }),
       (e: unknown) => e instanceof FailedPreconditionError && /2 of 4 voters would be on live stores, below a quorum of 3/.test(e.message));
     const learner = await leader.admin.addReplica({ header: hdr(1, epoch), storeId: 4, role: metapb.ReplicaRole.LEARNER });

@@ -35,6 +35,8 @@ export interface AdminStoreContext {
   storeKnown(storeId: number): boolean;
   /** Whether `storeId` is live now (store liveness; this store itself always is). */
   storeLive(storeId: number): boolean;
+  /** Whether `storeId` was declared down by store liveness and not heard since (a store never heard is not). */
+  storeDown(storeId: number): boolean;
   /** Timers (proposal timeouts). */
   clock: HostClock;
 }
@@ -169,6 +171,10 @@ export class AdminService {
       if (!target) throw new FailedPreconditionError(`range ${r.rangeId} has no replica on store ${toStore}`);
       if (target.role !== ReplicaRole.Voter) throw new FailedPreconditionError(`range ${r.rangeId}: the replica on store ${toStore} is not a voter`);
       if (toStore === this.s.storeId) return {};
+      // Raft stops taking proposals while a transfer runs (up to an election timeout):
+      // towards a dead store that is pure unavailability. PD learns a store is down 10 s
+      // later than liveness does, and its balancer may still pick one.
+      if (this.s.storeDown(toStore)) throw new FailedPreconditionError(`store ${toStore} is down (store liveness): no leadership transfer to it`);
       this.s.scheduler.withNode(r.rangeId, (x) => x.node.transferLeader(target.replicaId));
       this.s.log.info('leadership transfer started', { rangeId: r.rangeId, toStore, toReplica: target.replicaId });
       return {};

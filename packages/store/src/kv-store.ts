@@ -85,6 +85,7 @@ export class KvStore {
       storeId: o.storeId, scheduler: host.scheduler, limits: o.limits, log: o.log, clock: host.clock, allocateId: () => o.ids.allocate(),
       storeKnown: (id) => o.storeKnown(id),
       storeLive: (id) => id === o.storeId || host.liveness.isLive(id),
+      storeDown: (id) => id !== o.storeId && host.liveness.isDown(id),
     });
     this.adminApplyCtx = {
       storeId: o.storeId, engine, scheduler: host.scheduler, log: o.log,
