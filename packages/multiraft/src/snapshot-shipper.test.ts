@@ -158,3 +158,18 @@ test('bad, inconsistent, misaddressed and overlapping snapshots are refused; not
     assert.ok(shipper.counters.snapshotReceivesFailed >= 7);
   });
 });
+
+test('a call failing while finish() runs (the sender killed after its last chunk) leaves the staging to finish: raft ingests it', async () => {
+  await withReceiver(async ({ root, engine, shipper }) => {
+    const keys = ['n1', 'n2', 'n3'];
+    const b = await build(root, desc(6, 'm', ''), keys);
+    const sink = await shipper.receive(start(6, b));
+    for (const c of b.chunks) await sink.addChunk(c);
+    const finished = sink.finish();
+    await sink.abort('the sender went away');
+    await finished;
+    await waitFor(() => engine.range(6).applied.index === 10, 'snapshot ingested');
+    const got = engine.db.getMany(ColumnFamily.Default, keys.map((k) => Buffer.from(k)));
+    assert.deepEqual(got.map((v) => v?.toString()), keys.map((k) => `value of ${k}`));
+  });
+});

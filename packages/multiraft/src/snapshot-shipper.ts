@@ -221,6 +221,8 @@ export class SnapshotShipper<R> {
   private sink(replica: Replica<R>, start: SnapshotStartFrame, rx: SnapshotReceiver): SnapshotSink {
     const rangeId = replica.rangeId;
     let done = false;
+    /** finish() was called: it owns the staging now (hands it to raft, or removes it itself). */
+    let finishing = false;
     const release = (): void => {
       if (done) return;
       done = true;
@@ -239,10 +241,12 @@ export class SnapshotShipper<R> {
         this.counters.snapshotBytesReceived += chunk.length;
       },
       finish: async () => {
+        finishing = true;
         let staged;
         try {
           staged = await rx.finish();
         } catch (e) {
+          await rx.abort().catch(() => {});
           throw new SnapshotStreamError('invalid', `snapshot incomplete: ${e instanceof Error ? e.message : String(e)}`);
         }
         release();
@@ -281,6 +285,10 @@ export class SnapshotShipper<R> {
       },
       abort: async () => {
         release();
+        // The call can fail while finish() runs (the sender killed after its last chunk):
+        // removing the staging then would pull it from under raft, which may have taken
+        // the snapshot already, and its ingest would stop the store (found by the nemesis).
+        if (finishing) return;
         await rx.abort().catch(() => {});
       },
     };

@@ -90,7 +90,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   try {
     const admin = await connect();
     await eventually('the cluster serves a write', () => admin.put('probe', '1').then(() => true, () => false));
-    for (let r = 1; r < n.ranges; r++) await admin.split(rangeKey(r), { timeoutMs: 30_000 });
+    for (let r = 1; r < n.ranges; r++) await splitWhenFree(admin, rangeKey(r));
     const keys = Array.from({ length: n.ranges * n.keysPerRange }, (_, i) => `${rangeKey(Math.floor(i / n.keysPerRange))}-k${i % n.keysPerRange}`);
     const probeKeys = Array.from({ length: n.ranges }, (_, r) => `${rangeKey(r)}-probe`);
     const workers = await Promise.all(Array.from({ length: n.clients }, () => connect()));
@@ -139,6 +139,20 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   } finally {
     for (const kv of clients) kv.close();
     await cluster.close();
+  }
+}
+
+/** A split, retried while PD refuses it because leader balance runs an operator on the range. */
+async function splitWhenFree(kv: RangeKvClient, at: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const op = await kv.split(at, { timeoutMs: 30_000 });
+      if (op.status !== 'succeeded') throw new Error(`split at ${at}: ${op.status} ${op.reason}`);
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'FAILED_PRECONDITION' || attempt >= 100) throw e;
+      await sleep(100);
+    }
   }
 }
 
