@@ -124,7 +124,7 @@ for (const kind of WRITERS) {
   });
 }
 
-test('setSyncDelay: the thread sleeps before every later synced batch (counted in its sync time; a waiting request\'s age shows in oldestInflightAgeMs) until set back to 0; bad values are refused', async () => {
+test('setSyncDelay: the thread sleeps before every later synced batch (counted in its sync time; a waiting request is oldestInflightId) until set back to 0; bad values are refused', async () => {
   const { w, done } = await WRITERS[0]!.open({});
   try {
     assert.throws(() => w.setSyncDelay(-1), /syncDelayMs must be an integer in \[0, 10000\], got -1/);
@@ -135,14 +135,14 @@ test('setSyncDelay: the thread sleeps before every later synced batch (counted i
     await Promise.all([w.submit(put(1)), w.submit(put(2))]);
     // A lower bound only: the sleep is at least the delay.
     assert.ok(w.stats().syncMicrosMax >= 25_000, `slowest sync ${w.stats().syncMicrosMax} us with a 30 ms delay`);
-    // While a request waits behind the slow disk, its age shows.
+    // While a request waits behind the slow disk, it is the oldest in flight.
     w.setSyncDelay(300);
     let durable = false;
     const slow = w.submit(put(3)).then(() => void (durable = true));
     await new Promise((r) => setTimeout(r, 20));
-    if (!durable) assert.ok(w.oldestInflightAgeMs() > 0);
+    if (!durable) assert.ok(w.oldestInflightId() > 0);
     await slow;
-    assert.equal(w.oldestInflightAgeMs(), 0, 'nothing in flight');
+    assert.equal(w.oldestInflightId(), 0, 'nothing in flight');
     w.setSyncDelay(0);
     await w.submit(put(4));
     assert.equal(w.stats().requests, 5);

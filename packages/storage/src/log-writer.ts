@@ -36,8 +36,6 @@ interface Request {
   bytes: Uint8Array;
   /** Must be durable (fsynced) when acknowledged. */
   sync: boolean;
-  /** performance.now() when admitted (sent towards the backend). */
-  admittedAtMs: number;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -112,7 +110,7 @@ export class LogWriter {
     if (bytes.length > this.limits.maxRequestBytes) return Promise.reject(new RequestTooLargeError(bytes.length, this.limits.maxRequestBytes));
     const owned = ops instanceof Uint8Array ? new Uint8Array(bytes) : ops.seal();
     return new Promise<void>((resolve, reject) => {
-      const req: Request = { id: 0, size: owned.length, bytes: owned, sync, admittedAtMs: 0, resolve, reject };
+      const req: Request = { id: 0, size: owned.length, bytes: owned, sync, resolve, reject };
       if (this.waitingHead < this.waiting.length || !this.hasRoomFor(owned.length)) {
         this.st.waits++;
         this.waiting.push(req);
@@ -154,12 +152,13 @@ export class LogWriter {
   }
 
   /**
-   * How long the oldest request sent and not yet durable has waited, ms (0 when none):
-   * a disk that hangs shows here before any sync batch completes to report its time.
+   * The id of the oldest request sent and not yet durable (0 when none). The same id seen
+   * twice, some time apart, is a write that waited that long: a disk that hangs shows so
+   * before any sync batch completes to report its time. (No clock here: the in-memory
+   * engine reads none of its own.)
    */
-  oldestInflightAgeMs(now = performance.now()): number {
-    const r = this.inflight[this.inflightHead];
-    return r === undefined ? 0 : Math.max(0, now - r.admittedAtMs);
+  oldestInflightId(): number {
+    return this.inflight[this.inflightHead]?.id ?? 0;
   }
 
   get queuedBytes(): number {
@@ -172,7 +171,6 @@ export class LogWriter {
 
   private admit(req: Request): void {
     req.id = this.nextId++;
-    req.admittedAtMs = performance.now();
     this.inflight.push(req);
     this.inflightBytes += req.size;
     this.outgoing.push(req);

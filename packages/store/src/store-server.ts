@@ -139,7 +139,7 @@ export class StoreServer {
   /** Prometheus metrics of this store, in a registry of its own (store-metrics.ts). */
   readonly metrics: StoreMetrics;
   /** The disk's sync latency per store heartbeat, for PD's slow-store eviction. */
-  private readonly syncLatency = new SyncLatency(() => this.engine.logWriter.oldestInflightAgeMs());
+  private readonly syncLatency = new SyncLatency(() => this.engine.logWriter.oldestInflightId(), () => performance.now());
   private http: HttpStatusServer | null = null;
   /** Every part started: /health answers 200 from then until stop() or a fatal error. */
   private serving = false;
