@@ -3,7 +3,7 @@
 // moved, split or died in between.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RangeKvClient } from '@rangekv/client';
+import { AmbiguousWriteError, RangeKvClient } from '@rangekv/client';
 import { E2eCluster, eventually } from './cluster.js';
 
 const key = (i: number): string => `k${String(i).padStart(4, '0')}`;
@@ -18,7 +18,15 @@ function startWriters(kv: RangeKvClient, writers: number, keysPerWriter: number)
       const k = key((n % keysPerWriter) * writers + w);
       const v = `${w}-${n}`;
       try {
-        await kv.put(k, v, { timeoutMs: 30_000 });
+        // One writer per key: a put whose outcome is unknown is safely sent again.
+        for (;;) {
+          try {
+            await kv.put(k, v, { timeoutMs: 30_000 });
+            break;
+          } catch (e) {
+            if (!(e instanceof AmbiguousWriteError)) throw e;
+          }
+        }
         acked.set(k, v);
       } catch (e) {
         failure = e;

@@ -1,6 +1,6 @@
 // End to end with real processes: `rangekv dev` (the real PD and 3 real stores), the
 // client library and the CLI binary against it. Skipped when packages/pd is not built.
-import { RangeKvClient } from '@rangekv/client';
+import { AmbiguousWriteError, RangeKvClient } from '@rangekv/client';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -99,9 +99,18 @@ describe('rangekv dev end to end (real PD and stores)', { skip: built ? false : 
     const victim = ready.stores.find((s) => s.storeId === leader) ?? ready.stores[0]!;
     const acked: string[] = [];
     let stop = false;
+    // Each key has one writer, so a put whose outcome is unknown (in flight to the killed
+    // store: AmbiguousWriteError) is safely sent again, as an application would.
     const writer = async (w: number): Promise<void> => {
       for (let i = 0; !stop; i++) {
-        await kv.put(`w${w}-${i}`, 'x');
+        for (;;) {
+          try {
+            await kv.put(`w${w}-${i}`, 'x');
+            break;
+          } catch (e) {
+            if (!(e instanceof AmbiguousWriteError)) throw e;
+          }
+        }
         acked.push(`w${w}-${i}`);
       }
     };
