@@ -97,3 +97,25 @@ test('Readies that need no fsync (commit-only, heartbeats) of groups with nothin
     await c.close();
   }
 });
+
+test('a leader cut off from its followers steps down (check-quorum) and its waiting proposals end as unknown at once', async () => {
+  const c = await LocalCluster.start(3);
+  try {
+    await c.waitFor('a leader', () => c.leader() !== 0);
+    await c.put('a', '1');
+    const old = c.leader();
+    c.isolated.add(old);
+    let outcome = '';
+    const waiting = c.put('b', '2').then(() => 'applied', (e: Error) => e.message);
+    void waiting.then((o) => void (outcome = o));
+    await c.waitFor('the old leader stepped down', () => c.stores.get(old)!.scheduler.get(1)!.node.status().role !== 2);
+    await c.waitFor('the waiting write answered', () => outcome !== '', 5_000);
+    assert.match(outcome, /leadership lost at term \d+ while the write waited; it may still apply/);
+    c.isolated.delete(old);
+    await c.waitFor('a leader again', () => c.leader() !== 0);
+    await c.put('c', '3');
+    assert.equal(c.fatal, null);
+  } finally {
+    await c.close();
+  }
+});

@@ -22,7 +22,7 @@
 // Quiescence (quiescence.ts) lives here too: idle groups leave the ticking set, and any
 // proposal, admin call or inbound message (but an accepted quiesce heartbeat) wakes them.
 import {
-  EntryType, MessageRefusedError, decodeConfChange,
+  EntryType, MessageRefusedError, StateRole, decodeConfChange,
   type ConfChangeV2, type ConfState, type Entry, type Message, type ProposeResult, type ReadState, type Ready, type SoftState,
 } from '@rangekv/raft';
 import type { StorageEngine } from '@rangekv/storage';
@@ -454,6 +454,9 @@ export class RaftScheduler<R> {
         if (rd.readStates.length > 0 && this.host.onReadStates) this.host.onReadStates(r, rd.readStates);
         if (rd.softState) {
           if (this.host.onSoftState) this.host.onSoftState(r, rd.softState);
+          if (r.role === StateRole.Leader && rd.softState.role !== StateRole.Leader && r.pendingProposals > 0) {
+            r.failUncommitted(r.node.status().commit, `leadership lost at term ${r.node.status().term} while the write waited; it may still apply`);
+          }
           r.lead = rd.softState.lead;
           r.role = rd.softState.role;
         }

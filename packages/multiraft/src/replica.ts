@@ -10,7 +10,8 @@ export type ProposalOutcome<R> =
   | { kind: 'dropped'; reason: string }
   /**
    * Nobody will learn the entry's fate here (range removed from this store, store
-   * stopping): it may or may not apply. The client must treat the write as ambiguous.
+   * stopping, leadership lost before it committed): it may or may not apply. The client
+   * must treat the write as ambiguous.
    */
   | { kind: 'unknown'; reason: string };
 
@@ -122,6 +123,20 @@ export class Replica<R = unknown> {
 
   get isLeader(): boolean {
     return this.role === StateRole.Leader;
+  }
+
+  /**
+   * Leadership lost: gives up on the waiting proposals above `commit` (`unknown`: a new
+   * leader may still commit them, or not). Their proposers learn now instead of waiting
+   * out their timeout, so a client leaves a partitioned ex-leader at once. Those at or
+   * below `commit` are committed and will apply here with their result.
+   */
+  failUncommitted(commit: number, reason: string): void {
+    for (const [index, p] of this.pending) {
+      if (index <= commit) continue;
+      this.pending.delete(index);
+      p.done({ kind: 'unknown', reason });
+    }
   }
 
   /**

@@ -3,7 +3,7 @@
 //
 //   applied                 -> the state machine's result
 //   dropped (slot reused)   -> NotLeader (nothing was done: safe to retry)
-//   unknown (store stopping, range removed) or timed out -> AmbiguousResultError
+//   unknown (store stopping, range removed, leadership lost before it committed) or timed out -> AmbiguousResultError
 //   refused at propose      -> `refused(res)` (NotLeader / ServerBusy / ...)
 import type { ProposeResult } from '@rangekv/raft';
 import type { HostClock, ProposalOutcome, Replica } from '@rangekv/multiraft';

@@ -107,9 +107,12 @@ export class LocalCluster {
     };
   }
 
+  /** Stores cut off from every other (messages to and from them are lost). */
+  readonly isolated = new Set<number>();
+
   private route(rangeId: number, m: Message): void {
     const target = this.stores.get(m.to);
-    if (!target || !target.up) return;
+    if (!target || !target.up || this.isolated.has(m.to) || this.isolated.has(m.from)) return;
     const copy = structuredClone(m);
     this.messagesRouted++;
     setImmediate(() => {
