@@ -218,7 +218,8 @@ test('a write pending when its store stops is answered as ambiguous, never as fa
     await leader.kv.put({ header: c.header(), key: b('k'), value: b('v') });
     c.faults.blockOutbound(leader.storeId);
     const pending = leader.kv.put({ header: c.header(), key: b('k2'), value: b('v2') });
-    const outcome = assert.rejects(pending, (e: unknown) => e instanceof AmbiguousResultError && /store stopping/.test(e.message));
+    // Ambiguous either way: the stop, or (on a slow machine) check-quorum stepping the cut-off leader down first.
+    const outcome = assert.rejects(pending, (e: unknown) => e instanceof AmbiguousResultError && /store stopping|leadership lost/.test(e.message));
     await c.stopStore(leader.storeId);
     await outcome;
   } finally {
