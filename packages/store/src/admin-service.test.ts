@@ -17,27 +17,40 @@ function epochOf(d: Desc | null | undefined): Epoch {
   return { confVer: d?.epoch?.confVer ?? 0, version: d?.epoch?.version ?? 0 };
 }
 
-/** Splits through the range's leader; retries while a transfer or election is in progress (ServerBusy, NotLeader). */
-async function split(c: StoreCluster, rangeId: number, epoch: Epoch, key: string): Promise<{ left: Desc; right: Desc }> {
+type RangeErr = { notLeader?: unknown; serverBusy?: unknown; message?: string | null } | null | undefined;
+
+/**
+ * Runs `call` on the range's current leader and tries again while leadership moves
+ * (NotLeader, ServerBusy): a loaded machine can stall the process past an election
+ * timeout (200 ms here), and an election is not what these tests are about.
+ */
+async function onLeader<R extends { rangeError?: RangeErr }>(c: StoreCluster, rangeId: number, call: (leader: StoreServer) => Promise<R>): Promise<R> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const leader = await c.waitForLeader(rangeId);
-    const res = await leader.admin.splitRange({ header: hdr(rangeId, epoch), splitKey: b(key) });
+    const res = await call(await c.waitForLeader(rangeId));
     const re = res.rangeError;
-    if (!re) return { left: res.left!, right: res.right! };
-    if (!(re.serverBusy || re.notLeader) || Date.now() > deadline) assert.fail(re.message ?? 'split failed');
+    if (!re || !(re.serverBusy || re.notLeader) || Date.now() > deadline) return res;
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+async function put(c: StoreCluster, rangeId: number, epoch: Epoch, key: string, value: string): Promise<void> {
+  const res = await onLeader(c, rangeId, (l) => l.kv.put({ header: hdr(rangeId, epoch), key: b(key), value: b(value) }));
+  assert.equal(res.rangeError, undefined, res.rangeError?.message ?? '');
+}
+
+/** Splits through the range's leader (see onLeader). */
+async function split(c: StoreCluster, rangeId: number, epoch: Epoch, key: string): Promise<{ left: Desc; right: Desc }> {
+  const res = await onLeader(c, rangeId, (l) => l.admin.splitRange({ header: hdr(rangeId, epoch), splitKey: b(key) }));
+  if (res.rangeError) assert.fail(res.rangeError.message ?? 'split failed');
+  return { left: res.left!, right: res.right! };
 }
 
 test('split: the left range is cut, the right range starts on every store with the same replicas, both serve', async () => {
   const c = await StoreCluster.start();
   try {
     const leader = await c.waitForLeader(1);
-    for (const k of ['a', 'f', 'm', 'q', 'z']) {
-      const res = await leader.kv.put({ header: hdr(1, { confVer: 1, version: 1 }), key: b(k), value: b(`v-${k}`) });
-      assert.equal(res.rangeError, undefined);
-    }
+    for (const k of ['a', 'f', 'm', 'q', 'z']) await put(c, 1, { confVer: 1, version: 1 }, k, `v-${k}`);
     const { left, right } = await split(c, 1, { confVer: 1, version: 1 }, 'm');
     assert.deepEqual(Buffer.from(left.endKey!), b('m'));
     assert.deepEqual(Buffer.from(right.startKey!), b('m'));
@@ -58,7 +71,7 @@ test('split: the left range is cut, the right range starts on every store with t
       const got = await rLeader.kv.get({ header: hdr(rid, epochOf(right)), key: b(k) });
       assert.equal(Buffer.from(got.value!).toString(), `v-${k}`);
     }
-    assert.equal((await rLeader.kv.put({ header: hdr(rid, epochOf(right)), key: b('r'), value: b('new') })).rangeError, undefined);
+    await put(c, rid, epochOf(right), 'r', 'new');
     // Restart a store: both ranges come back from its data dir.
     const sid = c.followers(rid)[0]!.storeId;
     await c.stopStore(sid);
@@ -100,7 +113,7 @@ test('transfer leader: leadership moves to the named store and writes go on', as
     const to = c.followers(1)[0]!.storeId;
     assert.deepEqual(await leader.admin.transferLeader({ header: hdr(1, e1), toStore: to }), {});
     await c.waitFor(`store ${to} leads`, () => c.leader(1)?.storeId === to);
-    assert.equal((await c.server(to).kv.put({ header: hdr(1, e1), key: b('k'), value: b('v') })).rangeError, undefined);
+    await put(c, 1, e1, 'k', 'v');
     await assert.rejects(c.server(to).admin.transferLeader({ header: hdr(1, e1), toStore: 99 }), FailedPreconditionError);
   } finally {
     await c.close();
@@ -110,24 +123,25 @@ test('transfer leader: leadership moves to the named store and writes go on', as
 test('remove replica: the descriptor drops it, the removed store destroys its replica; the leader cannot remove itself', async () => {
   const c = await StoreCluster.start();
   try {
-    const leader = await c.waitForLeader(1);
+    await c.waitForLeader(1);
     const e1 = { confVer: 1, version: 1 };
-    await assert.rejects(leader.admin.removeReplica({ header: hdr(1, e1), storeId: leader.storeId }), FailedPreconditionError);
-    assert.equal((await leader.kv.put({ header: hdr(1, e1), key: b('a'), value: b('1') })).rangeError, undefined);
+    await assert.rejects(onLeader(c, 1, (l) => l.admin.removeReplica({ header: hdr(1, e1), storeId: l.storeId })), FailedPreconditionError);
+    await put(c, 1, e1, 'a', '1');
     const victim = c.followers(1)[0]!;
-    const res = await leader.admin.removeReplica({ header: hdr(1, e1), storeId: victim.storeId });
+    const res = await onLeader(c, 1, (l) => l.admin.removeReplica({ header: hdr(1, e1), storeId: victim.storeId }));
     assert.equal(res.rangeError, undefined, res.rangeError?.message ?? '');
     assert.deepEqual(epochOf(res.descriptor), { confVer: 2, version: 1 });
     assert.deepEqual(res.descriptor!.replicas!.map((r) => r.storeId).sort(), c.ids.filter((i) => i !== victim.storeId));
     await c.waitFor('the removed store destroys its replica', () => victim.scheduler.get(1) === undefined && !victim.engine.hasRange(1));
     // Two voters left: writes still commit.
     const e2 = epochOf(res.descriptor);
-    assert.equal((await leader.kv.put({ header: hdr(1, e2), key: b('b'), value: b('2') })).rangeError, undefined);
-    const list = await leader.admin.listRanges({});
-    assert.equal(list.ranges!.length, 1);
-    assert.equal(list.ranges![0]!.role, adminpb.RaftRole.LEADER);
-    const st = await leader.admin.rangeStatus({ rangeId: 1 });
-    assert.equal(st.status!.progress!.length, 1, 'the leader reports its one remaining follower');
+    await put(c, 1, e2, 'b', '2');
+    await c.eventually('the leader lists its range as leader and reports its one remaining follower', async () => {
+      const l = await c.waitForLeader(1);
+      const list = await l.admin.listRanges({});
+      const st = await l.admin.rangeStatus({ rangeId: 1 });
+      return list.ranges!.length === 1 && list.ranges![0]!.role === adminpb.RaftRole.LEADER && st.status!.progress!.length === 1;
+    });
   } finally {
     await c.close();
   }
@@ -136,16 +150,17 @@ test('remove replica: the descriptor drops it, the removed store destroys its re
 test('add a learner on a store without the range, it catches up by snapshot; promote it; it serves', async () => {
   const c = await StoreCluster.start();
   try {
-    const leader = await c.waitForLeader(1);
+    await c.waitForLeader(1);
     let epoch = { confVer: 1, version: 1 };
-    for (let i = 0; i < 20; i++) assert.equal((await leader.kv.put({ header: hdr(1, epoch), key: b(`k${i}`), value: b(`v${i}`) })).rangeError, undefined);
+    for (let i = 0; i < 20; i++) await put(c, 1, epoch, `k${i}`, `v${i}`);
     const other = c.followers(1)[0]!;
-    const removed = await leader.admin.removeReplica({ header: hdr(1, epoch), storeId: other.storeId });
+    const removed = await onLeader(c, 1, (l) => l.admin.removeReplica({ header: hdr(1, epoch), storeId: other.storeId }));
+    assert.equal(removed.rangeError, undefined, removed.rangeError?.message ?? '');
     epoch = epochOf(removed.descriptor);
     await c.waitFor('the removed replica is gone', () => !other.engine.hasRange(1));
     await other.engine.drainBackground();
-    assert.equal((await leader.kv.put({ header: hdr(1, epoch), key: b('while-away'), value: b('x') })).rangeError, undefined);
-    const added = await leader.admin.addReplica({ header: hdr(1, epoch), storeId: other.storeId, role: metapb.ReplicaRole.LEARNER });
+    await put(c, 1, epoch, 'while-away', 'x');
+    const added = await onLeader(c, 1, (l) => l.admin.addReplica({ header: hdr(1, epoch), storeId: other.storeId, role: metapb.ReplicaRole.LEARNER }));
     assert.equal(added.rangeError, undefined, added.rangeError?.message ?? '');
     const learner = added.descriptor!.replicas!.find((r) => r.storeId === other.storeId)!;
     assert.equal(learner.role, metapb.ReplicaRole.LEARNER);
@@ -153,7 +168,7 @@ test('add a learner on a store without the range, it catches up by snapshot; pro
     epoch = epochOf(added.descriptor);
     await c.waitFor('the learner has the range with its data', () => (other.scheduler.get(1)?.log.descriptor?.epoch.confVer ?? 0) >= epoch.confVer);
     assert.ok(other.counters.snapshotsReceived >= 1, 'the learner got its data by snapshot');
-    const promoted = await leader.admin.promoteLearner({ header: hdr(1, epoch), storeId: other.storeId });
+    const promoted = await onLeader(c, 1, (l) => l.admin.promoteLearner({ header: hdr(1, epoch), storeId: other.storeId }));
     assert.equal(promoted.rangeError, undefined, promoted.rangeError?.message ?? '');
     assert.equal(promoted.descriptor!.replicas!.find((r) => r.storeId === other.storeId)!.role, metapb.ReplicaRole.VOTER);
     epoch = epochOf(promoted.descriptor);
@@ -162,7 +177,7 @@ test('add a learner on a store without the range, it catches up by snapshot; pro
       return got.rangeError === undefined && Buffer.from(got.value ?? []).toString() === 'x';
     }, 20_000);
     // It can lead now.
-    await leader.admin.transferLeader({ header: hdr(1, epoch), toStore: other.storeId });
+    await onLeader(c, 1, (l) => l.admin.transferLeader({ header: hdr(1, epoch), toStore: other.storeId }));
     await c.waitFor('the new voter leads', () => c.leader(1)?.storeId === other.storeId);
   } finally {
     await c.close();
