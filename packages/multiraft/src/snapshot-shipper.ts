@@ -307,6 +307,9 @@ export class SnapshotShipper<R> {
       const d = this.d.engine.range(id).descriptor;
       if (d !== null && meets(d)) return `its span overlaps range ${id} on this store (a split or merge not seen here yet); dropped`;
     }
+    for (const [id, o] of this.d.engine.clearingSpans()) {
+      if (meets(o)) return `its span overlaps the data of destroyed range ${id}, still being deleted`;
+    }
     for (const [id, o] of this.receiving) {
       if (id !== rangeId && meets(o)) return `its span overlaps a snapshot of range ${id} being received`;
     }

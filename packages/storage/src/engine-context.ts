@@ -28,6 +28,12 @@ export interface EngineContext {
   readonly ranges: Map<number, RangeLogStore>;
   /** Range ids being created or destroyed: not usable, not reusable meanwhile. */
   readonly reserved: Set<number>;
+  /**
+   * Spans of destroyed ranges whose user keys are still being deleted in the background,
+   * by range id: no snapshot may be ingested over them meanwhile (the deletion, or its
+   * resumption after a restart, would delete the new data).
+   */
+  readonly clearing: Map<number, { startKey: Uint8Array; endKey: Uint8Array }>;
   /** Ingests in progress (closing the engine waits for them). */
   readonly ingests: Set<Promise<unknown>>;
   /** Ranges whose newest hard state only moved the commit index and is not written yet (persist-ready.ts). */

@@ -140,7 +140,7 @@ export class StorageEngine {
       const ctx: EngineContext = {
         dir: p.dir, staging: p.staging, db, writer, limits, budget, nextTurn: p.nextTurn,
         deleter: new BackgroundDeleter(db, limits.deleteBatchKeys, p.nextTurn),
-        ranges: new Map(), reserved: new Set(), ingests: new Set(), deferredHardStates: new Set(),
+        ranges: new Map(), reserved: new Set(), clearing: new Map(), ingests: new Set(), deferredHardStates: new Set(),
       };
       for (const st of loadRanges(db)) ctx.ranges.set(st.rangeId, new RangeLogStore(db, st, limits, budget));
       const ingestsRecovered = await recoverIngests(ctx);
@@ -180,6 +180,11 @@ export class StorageEngine {
 
   rangeIds(): number[] {
     return [...this.ctx.ranges.keys()].sort((a, b) => a - b);
+  }
+
+  /** Spans of destroyed ranges whose data is still being deleted, by range id (no snapshot may land on them yet). */
+  clearingSpans(): ReadonlyMap<number, { startKey: Uint8Array; endKey: Uint8Array }> {
+    return this.ctx.clearing;
   }
 
   /** Creates a range: initialized (descriptor + configuration) or uninitialized ({ rangeId }). */

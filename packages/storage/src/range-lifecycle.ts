@@ -116,11 +116,13 @@ export async function destroyRange(ctx: EngineContext, rangeId: number, opts: De
   ops.del(ColumnFamily.Raft, hardStateKey(rangeId));
   ctx.ranges.delete(rangeId);
   ctx.reserved.add(rangeId);
+  if (marker.clearData) ctx.clearing.set(rangeId, { startKey: marker.startKey, endKey: marker.endKey });
   store.markDestroyed();
   try {
     await ctx.writer.submit(ops);
   } catch (e) {
     ctx.reserved.delete(rangeId);
+    ctx.clearing.delete(rangeId);
     throw e;
   }
   return { whenDeleted: finishDestroy(ctx, rangeId, marker) };
@@ -133,10 +135,13 @@ async function finishDestroy(ctx: EngineContext, rangeId: number, m: DestroyMark
       await ctx.deleter.deleteSpan(ColumnFamily.Default, Buffer.from(m.startKey), m.endKey.length === 0 ? undefined : Buffer.from(m.endKey));
     }
     if (ctx.deleter.isStopped) return; // unfinished: the marker stays and the next open resumes
-    // Not a sync write: if it is lost, the next open simply runs the (idempotent) deletion again.
+    // Not a sync write: if it is lost, the next open simply runs the deletion again. That is
+    // harmless because nothing is ingested over the span until `clearing` lets go of it
+    // below, and whatever is written later is synced, which makes this write durable first.
     ctx.db.writeBatch((b) => b.del(ColumnFamily.Meta, rangeKey(KeyPrefix.Destroy, rangeId)), { sync: false });
   } finally {
     ctx.reserved.delete(rangeId);
+    if (!ctx.deleter.isStopped) ctx.clearing.delete(rangeId);
   }
 }
 
@@ -147,7 +152,9 @@ export function resumeDestroys(ctx: EngineContext): Promise<void>[] {
     const rangeId = parseRangeKey(KeyPrefix.Destroy, kv.key);
     invariant(!ctx.ranges.has(rangeId), () => `range ${rangeId} is both live and being destroyed`);
     ctx.reserved.add(rangeId);
-    out.push(finishDestroy(ctx, rangeId, decodeDestroyMarker(kv.value)));
+    const m = decodeDestroyMarker(kv.value);
+    if (m.clearData) ctx.clearing.set(rangeId, { startKey: m.startKey, endKey: m.endKey });
+    out.push(finishDestroy(ctx, rangeId, m));
   }
   return out;
 }

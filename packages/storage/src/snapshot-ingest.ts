@@ -57,6 +57,11 @@ export async function ingestStaged(
       throw new SnapshotError(`range ${rangeId}: snapshot span overlaps range ${d.rangeId} on this store (a split or merge it has not seen yet); dropped`);
     }
   }
+  for (const [id, span] of ctx.clearing) {
+    if (spansOverlap(span.startKey, span.endKey, h.descriptor.startKey, h.descriptor.endKey)) {
+      throw new SnapshotError(`range ${rangeId}: snapshot span overlaps the data of destroyed range ${id}, still being deleted; dropped`);
+    }
+  }
   checkAppend(store, append, ctx.limits.maxEntryBytes, h.applied.index, h.applied.index);
   store.busy = 'ingest';
   const run = (async () => {

@@ -161,6 +161,35 @@ engineTest('a snapshot whose span overlaps another range on the receiver is drop
   }
 });
 
+engineTest('a snapshot over the span of a destroyed range whose data is still being deleted waits for the deletion', async (kind) => {
+  const d1 = kind.newStore();
+  const d2 = kind.newStore();
+  const src = await sender(d1, 10);
+  // One key per background delete step: the deletion outlasts the ingest's reading of its staging.
+  const dst = await d2.open({ limits: { deleteBatchKeys: 1 } });
+  try {
+    await dst.createRange({ rangeId: 1 });
+    await dst.createRange({ descriptor: descriptor(9, 'm', 'n'), confState: confState() });
+    await dst.persistReady(9, ready({ entries: entries(9, 2, 3, 1) }));
+    dst.apply(9, { puts: Array.from({ length: 3_000 }, (_, i): [Buffer, Buffer] => [b(`m${i}`), b('old')]), applied: { index: 2, term: 1 } });
+    const { staged } = await transfer(src, dst, 1);
+    // Range 9 left this store (a removed replica); its keys are deleted in the background.
+    const { whenDeleted } = await dst.destroyRange(9, { clearData: true });
+    assert.deepEqual([...dst.clearingSpans().keys()], [9]);
+    await assert.rejects(dst.ingestSnapshot(staged), (e: unknown) => e instanceof SnapshotError && /destroyed range 9, still being deleted/.test(e.message));
+    await whenDeleted;
+    assert.equal(dst.clearingSpans().size, 0);
+    const again = await transfer(src, dst, 1);
+    await dst.ingestSnapshot(again.staged);
+    assert.deepEqual(spanRows(dst, 'a', 'z'), spanRows(src, 'k', 'p'), 'the new data is all there, the old is gone');
+  } finally {
+    await src.close();
+    await dst.close();
+    d1.remove();
+    d2.remove();
+  }
+});
+
 engineTest('a crash in the middle of an ingest is finished at the next open from the staged chunks', async (kind) => {
   const d1 = kind.newStore();
   const d2 = kind.newStore();
