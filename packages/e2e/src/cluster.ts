@@ -25,6 +25,8 @@ export interface E2eClusterOptions {
    * leaders themselves, and a scheduler moving them would race their assertions).
    */
   leaderBalance?: boolean;
+  /** Run PD's replica checker (default false, for the same reason: tests remove and add replicas themselves). */
+  replicaChecker?: boolean;
   /** More pd-main flags for every PD node. */
   pdArgs?: string[];
   /**
@@ -54,7 +56,8 @@ export class E2eCluster {
       c.initialStores = opts.initialStores ?? 3;
       c.storeArgs = opts.storeArgs ?? [];
       if (opts.timing === 'default') c.timingArgs = [];
-      c.pdArgs = [...c.timingArgs, ...QUIET_LOGS, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']), ...(opts.pdArgs ?? [])];
+      c.pdArgs = [...c.timingArgs, ...QUIET_LOGS, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']),
+        ...(opts.replicaChecker === true ? [] : ['--no-replica-checker']), ...(opts.pdArgs ?? [])];
       const extra = [...c.pdArgs];
       for (const id of ids) {
         c.pds.push(await PdProcess.start({ id, dataDir: join(c.root, `pd-${id}`), ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra }));

@@ -1,6 +1,6 @@
 // The leader balance scheduler's planner: which range leaders to move, from plain data.
 // Pure and deterministic (ties broken by store id, then range id), so it is tested on its
-// own; leader-balancer.ts runs it on the PD leader and turns its plan into operators.
+// own; pd-service.ts runs it in a SchedulerLoop (scheduler-loop.ts) on the PD leader and turns its plan into operators.
 //
 // The rule (TiKV PD's balance-leader in spirit, counted in leaders only): with `mean` =
 // leaders on Up stores / Up stores, a store is over-loaded above ceil(mean × (1 + t))

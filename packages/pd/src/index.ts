@@ -11,7 +11,12 @@ export { DEFAULT_PD_LIMITS, MAX_LEADER_BALANCE_TOLERANCE, pdLimitsProblem, type 
 export {
   planLeaderTransfers, type BalanceRange, type LeaderBalancePlanLimits, type LeaderBalanceView, type LeaderTransfer,
 } from './balance-leader.js';
-export { BALANCE_LEADER_SCHEDULER, LeaderBalancer, type LeaderBalancerHost, type LeaderBalancerLimits } from './leader-balancer.js';
+export {
+  BALANCE_LEADER_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SchedulerLoop, type SchedulerLoopHost, type SchedulerLoopLimits,
+} from './scheduler-loop.js';
+export {
+  planReplicaFixes, type CheckerRange, type CheckerReplica, type CheckerStore, type ReplicaCheckLimits, type ReplicaCheckView, type ReplicaFix,
+} from './replica-checker.js';
 export { PdRequestError, type PdErrorCode } from './errors.js';
 export { StoreAdminClients, StoreCallError, type StoreAdminCaller } from './store-admin-client.js';
 export { parsePdFlags, pdFlagsFrom, parsePdPeers, PD_FLAGS, PD_USAGE, type PdFlags } from './pd-flags.js';

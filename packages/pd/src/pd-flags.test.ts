@@ -21,6 +21,17 @@ test('leader balance: on by default; --no-leader-balance turns it off; interval 
   assert.throws(() => parsePdFlags(['--id', '1', '--data-dir', 'd', '--leader-balance-interval-ms', '0']), /--leader-balance-interval-ms must be in/);
 });
 
+test('replica checker: on by default with 3 replicas, dead after 30 min; --no-replica-checker; DOWN before dead', () => {
+  const on = parsePdFlags(['--id', '1', '--data-dir', 'd']);
+  assert.deepEqual([on.replicaChecker, on.replicaCount, on.maxStoreDownTimeMs, on.storeDownAfterMs], [true, 3, 1_800_000, 10_000]);
+  const f = parsePdFlags(['--id', '1', '--data-dir', 'd', '--no-replica-checker', '--replica-count', '5', '--max-store-down-time-ms', '60000',
+    '--store-down-after-ms', '5000']);
+  assert.deepEqual([f.replicaChecker, f.replicaCount, f.maxStoreDownTimeMs, f.storeDownAfterMs], [false, 5, 60_000, 5_000]);
+  assert.throws(() => parsePdFlags(['--id', '1', '--data-dir', 'd', '--max-store-down-time-ms', '5000']),
+    /--max-store-down-time-ms must not be below --store-down-after-ms/);
+  assert.throws(() => parsePdFlags(['--id', '1', '--data-dir', 'd', '--replica-count', '0']), /--replica-count must be in/);
+});
+
 test('peers: raft address / client address per member; a bare id waits for --admin-stdin', () => {
   const f = parsePdFlags(['--id', '1', '--data-dir', 'd', '--peers', '2=10.0.0.2:7201/10.0.0.2:7200,3', '--http-port', 'off', '--initial-stores', '1']);
   assert.deepEqual(f.peers.get(2), { raft: '10.0.0.2:7201', client: '10.0.0.2:7200' });

@@ -34,6 +34,12 @@ export interface PdFlags {
   /** PdLimits.leaderBalanceIntervalMs / leaderBalanceWarmupMs. */
   leaderBalanceIntervalMs: number;
   leaderBalanceWarmupMs: number;
+  /** The replica checker runs (not --no-replica-checker). */
+  replicaChecker: boolean;
+  /** PdLimits.replicaCount / maxStoreDownTimeMs / storeDownAfterMs. */
+  replicaCount: number;
+  maxStoreDownTimeMs: number;
+  storeDownAfterMs: number;
   logLevel: LogLevel;
   help: boolean;
 }
@@ -78,6 +84,16 @@ export const PD_FLAGS = {
     help: 'a new PD leader waits this long for the stores\' range reports\nbefore balancing leaders', value: 'MS', min: 1, max: 3_600_000,
     default: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
   }),
+  noReplicaChecker: bool({ help: 'do not run the replica checker (ranges that lose a replica stay short)' }),
+  replicaCount: int({ help: 'voters every range should have', value: 'N', min: 1, max: 7, default: DEFAULT_PD_LIMITS.replicaCount }),
+  maxStoreDownTimeMs: int({
+    help: 'a store silent this long is dead: its replicas are replaced\non the other stores', value: 'MS', min: 1, max: 2 ** 31 - 1,
+    default: DEFAULT_PD_LIMITS.maxStoreDownTimeMs,
+  }),
+  storeDownAfterMs: int({
+    help: 'a store silent this long is DOWN: no new replicas or leaders\ngo to it', value: 'MS', min: 1, max: 2 ** 31 - 1,
+    default: DEFAULT_PD_LIMITS.storeDownAfterMs,
+  }),
   logLevel: oneOf({ help: 'debug | info | warn | error', value: 'L', choices: LOG_LEVELS, default: 'info' }),
 };
 
@@ -94,7 +110,8 @@ export function parsePdFlags(argv: readonly string[], sources: FlagSources = {})
       id: 0, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), initialStores: 3,
       tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, leaderBalance: true,
       leaderBalanceIntervalMs: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs, leaderBalanceWarmupMs: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
-      logLevel: 'info', help: true,
+      replicaChecker: true, replicaCount: DEFAULT_PD_LIMITS.replicaCount, maxStoreDownTimeMs: DEFAULT_PD_LIMITS.maxStoreDownTimeMs,
+      storeDownAfterMs: DEFAULT_PD_LIMITS.storeDownAfterMs, logLevel: 'info', help: true,
     };
   }
   return pdFlagsFrom(r);
@@ -107,10 +124,12 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
   const peers = new Map(v.peers);
   peers.delete(v.id);
   if (v.heartbeatTicks >= v.electionTicks) throw new FlagError('--heartbeat-ticks must be below --election-ticks');
+  if (v.maxStoreDownTimeMs < v.storeDownAfterMs) throw new FlagError('--max-store-down-time-ms must not be below --store-down-after-ms');
   return {
     id: v.id, dataDir: v.dataDir, host: v.host, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort, peers,
     initialStores: v.initialStores, tickMs: v.tickMs, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, leaderBalance: !v.noLeaderBalance, leaderBalanceIntervalMs: v.leaderBalanceIntervalMs,
-    leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, logLevel: v.logLevel, help: false,
+    leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, replicaChecker: !v.noReplicaChecker, replicaCount: v.replicaCount,
+    maxStoreDownTimeMs: v.maxStoreDownTimeMs, storeDownAfterMs: v.storeDownAfterMs, logLevel: v.logLevel, help: false,
   };
 }

@@ -41,6 +41,16 @@ export interface PdLimits {
   slowStoreHeartbeats: number;
   /** An evicted store may lead again after this long without a slow heartbeat. */
   slowStoreRecoverMs: number;
+  /** Voters every range should have (the replica checker adds, replaces and removes towards it). */
+  replicaCount: number;
+  /** A store silent this long is dead: the replica checker replaces its replicas (TiKV's max-store-down-time). */
+  maxStoreDownTimeMs: number;
+  /** How often the replica checker plans. */
+  replicaCheckIntervalMs: number;
+  /** After becoming the serving leader, the replica checker waits this long for the stores' range reports. */
+  replicaCheckWarmupMs: number;
+  /** Operators of the replica checker RUNNING at once (each may ship a snapshot). */
+  maxReplicaCheckerOperators: number;
 }
 
 export const DEFAULT_PD_LIMITS: PdLimits = {
@@ -61,6 +71,11 @@ export const DEFAULT_PD_LIMITS: PdLimits = {
   slowStoreRatio: 10,
   slowStoreHeartbeats: 2,
   slowStoreRecoverMs: 10_000,
+  replicaCount: 3,
+  maxStoreDownTimeMs: 1_800_000,
+  replicaCheckIntervalMs: 1_000,
+  replicaCheckWarmupMs: 10_000,
+  maxReplicaCheckerOperators: 4,
 };
 
 /** Largest leaderBalanceTolerance: beyond 1 the lower bound is below 0 and the upper one meaningless. */

@@ -33,8 +33,11 @@ async function main(): Promise<void> {
       pdId: flags.id, dataDir: flags.dataDir, listenHost: flags.host, port: flags.port, raftPort: flags.raftPort,
       peers: flags.peers, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
       tickMs: flags.tickMs, electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
-      leaderBalance: flags.leaderBalance,
-      limits: { leaderBalanceIntervalMs: flags.leaderBalanceIntervalMs, leaderBalanceWarmupMs: flags.leaderBalanceWarmupMs },
+      leaderBalance: flags.leaderBalance, replicaChecker: flags.replicaChecker,
+      limits: {
+        leaderBalanceIntervalMs: flags.leaderBalanceIntervalMs, leaderBalanceWarmupMs: flags.leaderBalanceWarmupMs,
+        replicaCount: flags.replicaCount, maxStoreDownTimeMs: flags.maxStoreDownTimeMs, storeDownAfterMs: flags.storeDownAfterMs,
+      },
       onFatal: () => {
         // PD stops itself; leave once it has (or after a grace period).
         setTimeout(() => process.exit(1), 5_000).unref();

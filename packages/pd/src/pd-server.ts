@@ -54,6 +54,8 @@ export interface PdServerOptions {
   operatorLimits?: Partial<OperatorLimits>;
   /** Run the leader balance scheduler (default true); off for callers that place leaders themselves. */
   leaderBalance?: boolean;
+  /** Run the replica checker (default true): ranges short of replicaCount voters, or with one on a dead store, are repaired. */
+  replicaChecker?: boolean;
   storage?: StorageEngineOptions;
   /** Store admin calls (tests may pass their own). */
   admin?: StoreAdminCaller;
@@ -86,6 +88,7 @@ export class PdServer {
     this.service = new PdService({
       group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log,
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {}, leaderBalance: opts.leaderBalance ?? true,
+      replicaChecker: opts.replicaChecker ?? true,
       onOperatorCreated: (by) => this.http?.countOperatorCreated(by),
     });
   }

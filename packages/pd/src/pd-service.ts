@@ -16,8 +16,9 @@ import { DEFAULT_PD_LIMITS, pdLimitsProblem, type PdLimits } from './pd-limits.j
 import { PdProposalError, type PdRaftGroup } from './pd-raft.js';
 import { operatorToProto } from './pd-wire.js';
 import { OperatorRunner, type OperatorLimits } from './operator-runner.js';
-import type { BalanceRange, LeaderBalanceView, LeaderTransfer } from './balance-leader.js';
-import { BALANCE_LEADER_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, LeaderBalancer } from './leader-balancer.js';
+import { planLeaderTransfers, type BalanceRange, type LeaderBalanceView, type LeaderTransfer } from './balance-leader.js';
+import { planReplicaFixes, type ReplicaCheckView, type ReplicaFix } from './replica-checker.js';
+import { BALANCE_LEADER_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SchedulerLoop } from './scheduler-loop.js';
 import { SlowStores } from './slow-store.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
 import {
@@ -30,6 +31,11 @@ type Header = pdpb.ResponseHeader.$Properties;
 /** What PD keeps of a store token: its sha256, hex (the token itself is never stored). */
 export function storeTokenHash(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** A replica in a joint role: the configuration is changing. */
+function isJointDescriptor(d: RangeDescriptor): boolean {
+  return d.replicas.some((x) => x.role !== ReplicaRole.Voter && x.role !== ReplicaRole.Learner);
 }
 
 function sameSpan(a: RangeDescriptor, b: RangeDescriptor): boolean {
@@ -49,6 +55,8 @@ export interface PdServiceOptions {
   now?: () => number;
   /** Run the leader balance scheduler while serving (default true). */
   leaderBalance?: boolean;
+  /** Run the replica checker while serving (default true). */
+  replicaChecker?: boolean;
   /** Called with createdBy of every operator this node commits (metrics). */
   onOperatorCreated?: (createdBy: string) => void;
 }
@@ -70,7 +78,9 @@ export class PdService {
   readonly limits: PdLimits;
   readonly operators: OperatorRunner;
   /** null when leader balance is off. */
-  readonly leaderBalancer: LeaderBalancer | null;
+  readonly leaderBalancer: SchedulerLoop<LeaderTransfer> | null;
+  /** null when the replica checker is off. */
+  readonly replicaChecker: SchedulerLoop<ReplicaFix> | null;
   private readonly group: PdRaftGroup;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -110,12 +120,25 @@ export class PdService {
       log: this.log,
       created: (op) => opts.onOperatorCreated?.(op.createdBy),
     }, opts.operatorLimits ?? {});
-    this.leaderBalancer = opts.leaderBalance === false ? null : new LeaderBalancer({
-      view: () => this.leaderBalanceView(),
-      transfer: (t) => this.balanceTransfer(t),
+    this.leaderBalancer = opts.leaderBalance === false ? null : new SchedulerLoop<LeaderTransfer>({
+      name: BALANCE_LEADER_SCHEDULER,
+      plan: () => planLeaderTransfers(this.leaderBalanceView(), {
+        tolerance: this.limits.leaderBalanceTolerance, maxOperators: this.limits.maxLeaderBalanceOperators,
+      }),
+      act: (t) => this.balanceTransfer(t),
       now: this.now,
       log: this.log,
-    }, this.limits);
+    }, { intervalMs: this.limits.leaderBalanceIntervalMs, warmupMs: this.limits.leaderBalanceWarmupMs });
+    this.replicaChecker = opts.replicaChecker === false ? null : new SchedulerLoop<ReplicaFix>({
+      name: REPLICA_CHECKER_SCHEDULER,
+      plan: () => planReplicaFixes(this.replicaCheckView(), {
+        replicaCount: this.limits.replicaCount, maxStoreDownTimeMs: this.limits.maxStoreDownTimeMs,
+        maxOperators: this.limits.maxReplicaCheckerOperators,
+      }),
+      act: (f) => this.replicaFix(f),
+      now: this.now,
+      log: this.log,
+    }, { intervalMs: this.limits.replicaCheckIntervalMs, warmupMs: this.limits.replicaCheckWarmupMs });
   }
 
   /** Called by the owner when PdRaftGroup.serving changes. */
@@ -131,14 +154,17 @@ export class PdService {
       void this.ensureInit().catch((e: unknown) => this.log.warn('cluster id init failed', { err: e }));
       this.operators.start();
       this.leaderBalancer?.start();
+      this.replicaChecker?.start();
     } else {
       this.leaderBalancer?.stop();
+      this.replicaChecker?.stop();
       this.operators.stop();
     }
   }
 
   stop(): void {
     this.leaderBalancer?.stop();
+    this.replicaChecker?.stop();
     this.operators.stop();
   }
 
@@ -259,28 +285,55 @@ export class PdService {
    */
   leaderBalanceView(): LeaderBalanceView {
     const now = this.now();
-    const upStores = this.upStoreIds(now);
+    const { runningOn, running } = this.runningOperators([BALANCE_LEADER_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER]);
+    const ranges: BalanceRange[] = [];
+    for (const r of this.freshRanges(now)) {
+      const op = runningOn.get(r.descriptor.rangeId);
+      ranges.push({
+        rangeId: r.descriptor.rangeId, leaderStore: r.leader!.storeId,
+        voterStores: r.descriptor.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.storeId),
+        busy: op !== undefined || isJointDescriptor(r.descriptor),
+        transferTo: op !== undefined && op.kind === OperatorKind.TRANSFER_LEADER ? op.toStore : 0,
+      });
+    }
+    return { upStores: this.upStoreIds(now), ranges, running, evictStores: this.slowStores.evicted(now) };
+  }
+
+  /**
+   * What the replica checker sees: every registered store with how long it has been silent
+   * (counted from when this node began serving for a store it has not heard from), and the
+   * ranges with a known leader reported within leaderBalanceMaxReportAgeMs.
+   */
+  replicaCheckView(): ReplicaCheckView {
+    const now = this.now();
+    const { runningOn, running } = this.runningOperators([REPLICA_CHECKER_SCHEDULER]);
+    const stores = [...this.group.state.stores.keys()].map((id) => {
+      const downForMs = this.heartbeatAgeMs(id);
+      return { id, up: downForMs <= this.limits.storeDownAfterMs, downForMs };
+    });
+    const ranges = this.freshRanges(now).map((r) => ({
+      rangeId: r.descriptor.rangeId, leaderStore: r.leader!.storeId,
+      replicas: r.descriptor.replicas.map((x) => ({ storeId: x.storeId, role: x.role })),
+      busy: runningOn.has(r.descriptor.rangeId) || isJointDescriptor(r.descriptor),
+    }));
+    return { stores, ranges, running };
+  }
+
+  /** RUNNING operators by range, and how many of them the named schedulers created. */
+  private runningOperators(schedulers: readonly string[]): { runningOn: Map<number, OperatorRecord>; running: number } {
     const runningOn = new Map<number, OperatorRecord>();
     let running = 0;
     for (const op of this.group.state.operators.values()) {
       if (op.status !== OperatorStatus.RUNNING) continue;
       runningOn.set(op.rangeId, op);
-      if (op.createdBy === BALANCE_LEADER_SCHEDULER || op.createdBy === EVICT_SLOW_STORE_SCHEDULER) running++;
+      if (schedulers.includes(op.createdBy)) running++;
     }
-    const ranges: BalanceRange[] = [];
-    for (const r of this.liveRanges.values()) {
-      if (r.leader === null || now - r.seenAtMs > this.limits.leaderBalanceMaxReportAgeMs) continue;
-      const op = runningOn.get(r.descriptor.rangeId);
-      // A replica in a joint role: the configuration is changing; leave the range alone.
-      const joint = r.descriptor.replicas.some((x) => x.role !== ReplicaRole.Voter && x.role !== ReplicaRole.Learner);
-      ranges.push({
-        rangeId: r.descriptor.rangeId, leaderStore: r.leader.storeId,
-        voterStores: r.descriptor.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.storeId),
-        busy: op !== undefined || joint,
-        transferTo: op !== undefined && op.kind === OperatorKind.TRANSFER_LEADER ? op.toStore : 0,
-      });
-    }
-    return { upStores, ranges, running, evictStores: this.slowStores.evicted(now) };
+    return { runningOn, running };
+  }
+
+  /** Ranges with a known leader whose newest report is within leaderBalanceMaxReportAgeMs (stale or leaderless ones are left alone). */
+  private freshRanges(now: number): LiveRange[] {
+    return [...this.liveRanges.values()].filter((r) => r.leader !== null && now - r.seenAtMs <= this.limits.leaderBalanceMaxReportAgeMs);
   }
 
   /** Registered stores heartbeating to this leader within storeDownAfterMs. */
@@ -298,6 +351,20 @@ export class PdService {
       kind: OperatorKind.TRANSFER_LEADER, rangeId: t.rangeId, toStore: t.toStore, fromStore: 0,
       splitKey: new Uint8Array(0), timeoutMs: 0, createdBy: t.evict === true ? EVICT_SLOW_STORE_SCHEDULER : BALANCE_LEADER_SCHEDULER,
     });
+    return true;
+  }
+
+  /** One planned replica fix as an operator, unless the range changed since the plan. */
+  private async replicaFix(f: ReplicaFix): Promise<boolean> {
+    const rec = this.route(f.rangeId);
+    if (!this.group.serving || rec === null) return false;
+    const none = new Uint8Array(0);
+    const input = f.kind === 'replace'
+      ? { kind: OperatorKind.MOVE_REPLICA, toStore: f.toStore, fromStore: f.fromStore }
+      : f.kind === 'add' ? { kind: OperatorKind.ADD_REPLICA, toStore: f.toStore, fromStore: 0 }
+        : { kind: OperatorKind.REMOVE_REPLICA, toStore: 0, fromStore: f.fromStore };
+    const op = await this.operators.create({ ...input, rangeId: f.rangeId, splitKey: none, timeoutMs: 0, createdBy: REPLICA_CHECKER_SCHEDULER });
+    this.log.info('replica checker: operator created', { operator: op.id, fix: f });
     return true;
   }
 

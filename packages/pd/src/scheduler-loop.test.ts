@@ -1,16 +1,14 @@
-// LeaderBalancer rounds driven by hand with a manual clock: nothing before the warm-up,
-// then the plan's transfers; a failing transfer or view is logged, never thrown; a
-// stopped balancer does nothing.
+// SchedulerLoop rounds driven by hand with a manual clock (the leader balance planner's
+// moves): nothing before the warm-up, then the plan's moves; a failing move or plan is
+// logged, never thrown; a stopped loop does nothing.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { silentLogger } from '@rangekv/runtime';
-import type { LeaderBalanceView, LeaderTransfer } from './balance-leader.js';
-import { LeaderBalancer } from './leader-balancer.js';
+import { planLeaderTransfers, type LeaderBalanceView, type LeaderTransfer } from './balance-leader.js';
+import { SchedulerLoop } from './scheduler-loop.js';
 
-const LIMITS = {
-  // Rounds are called by the test; the timer never fires during it.
-  leaderBalanceIntervalMs: 3_600_000, leaderBalanceTolerance: 0.1, maxLeaderBalanceOperators: 2, leaderBalanceWarmupMs: 5_000,
-};
+// Rounds are called by the test; the timer never fires during it.
+const LIMITS = { intervalMs: 3_600_000, warmupMs: 5_000 };
 
 function skewed(): LeaderBalanceView {
   return {
@@ -24,12 +22,13 @@ test('warm-up first, then the planned transfers; failures are not fatal; stop en
   const done: LeaderTransfer[] = [];
   let failNext = false;
   let viewFails = false;
-  const b = new LeaderBalancer({
-    view: () => {
+  const b = new SchedulerLoop<LeaderTransfer>({
+    name: 'balance-leader',
+    plan: () => {
       if (viewFails) throw new Error('view broke');
-      return skewed();
+      return planLeaderTransfers(skewed(), { tolerance: 0.1, maxOperators: 2 });
     },
-    transfer: (t) => {
+    act: (t) => {
       if (failNext) {
         failNext = false;
         return Promise.reject(new Error('range already has running operator'));
@@ -43,10 +42,10 @@ test('warm-up first, then the planned transfers; failures are not fatal; stop en
   assert.equal(await b.round(), 0, 'not started');
   b.start();
   try {
-    now += LIMITS.leaderBalanceWarmupMs - 1;
+    now += LIMITS.warmupMs - 1;
     assert.equal(await b.round(), 0, 'warming up');
     now += 1;
-    assert.equal(await b.round(), 2, 'maxLeaderBalanceOperators');
+    assert.equal(await b.round(), 2, 'maxOperators');
     assert.deepEqual(done.map((t) => [t.rangeId, t.toStore]), [[1, 2], [2, 3]]);
     failNext = true;
     assert.equal(await b.round(), 1, 'the failed one is skipped, the next is created');

@@ -1,44 +1,56 @@
-// The leader balance scheduler on the serving PD leader: every leaderBalanceIntervalMs it
-// asks its host for the current view (Up stores, ranges and their leaders, its running
-// operators), plans with planLeaderTransfers (balance-leader.ts) and creates one
-// TRANSFER_LEADER operator per planned move through the host (OperatorRunner.create: the
-// operators are committed, stepped and timed out like the ones asked for over gRPC).
+// A scheduler's loop on the serving PD leader: every intervalMs it asks for a plan (a pure
+// planner over the leader's current view: balance-leader.ts, replica-checker.ts) and acts
+// on each planned move in turn, usually by creating an operator (OperatorRunner.create:
+// committed, stepped and timed out like the ones asked for over gRPC).
 //
-//   const b = new LeaderBalancer(host, limits);
-//   b.start();   // became the serving leader: nothing happens before leaderBalanceWarmupMs
-//   b.stop();    // lost leadership / stopping
+//   const loop = new SchedulerLoop({ name: 'balance-leader', plan, act, now, log }, { intervalMs, warmupMs });
+//   loop.start();   // became the serving leader: nothing happens before warmupMs
+//   loop.stop();    // lost leadership / stopping
 //
-// Nothing it meets is fatal: a failed plan or operator is logged and retried next interval.
+// Nothing it meets is fatal: a failed plan or move is logged and planned again next round.
 import type { Logger } from '@rangekv/runtime';
-import { planLeaderTransfers, type LeaderBalanceView, type LeaderTransfer } from './balance-leader.js';
-import type { PdLimits } from './pd-limits.js';
 
-/** createdBy of this scheduler's operators (and the `scheduler` label of its metric). */
+/** createdBy of the leader balance scheduler's operators (and the `scheduler` label of its metric). */
 export const BALANCE_LEADER_SCHEDULER = 'balance-leader';
 /** createdBy of its transfers off a slow store (slow-store.ts). */
 export const EVICT_SLOW_STORE_SCHEDULER = 'evict-slow-store';
+/** createdBy of the replica checker's operators (replica-checker.ts). */
+export const REPLICA_CHECKER_SCHEDULER = 'replica-checker';
 
-export type LeaderBalancerLimits = Pick<
-  PdLimits, 'leaderBalanceIntervalMs' | 'leaderBalanceTolerance' | 'maxLeaderBalanceOperators' | 'leaderBalanceWarmupMs'
->;
-
-export interface LeaderBalancerHost {
-  /** The scheduler's view now (built from the leader's memory and PD's state). */
-  view(): LeaderBalanceView;
-  /** Creates the TRANSFER_LEADER operator of one planned move; false when it no longer applies. */
-  transfer(t: LeaderTransfer): Promise<boolean>;
+export interface SchedulerLoopHost<M> {
+  /** For logs. */
+  name: string;
+  /** The moves to make now (from the leader's current view). */
+  plan(): readonly M[];
+  /** Makes one planned move; false when it no longer applies. */
+  act(move: M): Promise<boolean>;
   now(): number;
   log: Logger;
 }
 
-export class LeaderBalancer {
+export interface SchedulerLoopLimits {
+  /** How often the scheduler plans. */
+  intervalMs: number;
+  /**
+   * After becoming the serving leader, the scheduler waits this long: a new leader knows no
+   * range leaders until the stores report them, and acting on a partial view would make
+   * moves the full view does not need.
+   */
+  warmupMs: number;
+}
+
+export class SchedulerLoop<M> {
   private timer: NodeJS.Timeout | null = null;
   private startedAtMs = 0;
-  /** Bumped by start/stop: a round of an earlier term stops creating operators. */
+  /** Bumped by start/stop: a round of an earlier term stops making moves. */
   private generation = 0;
   private inRound = false;
 
-  constructor(private readonly host: LeaderBalancerHost, readonly limits: LeaderBalancerLimits) {}
+  constructor(private readonly host: SchedulerLoopHost<M>, readonly limits: SchedulerLoopLimits) {}
+
+  get name(): string {
+    return this.host.name;
+  }
 
   get running(): boolean {
     return this.timer !== null;
@@ -48,7 +60,7 @@ export class LeaderBalancer {
     if (this.timer) return;
     this.generation++;
     this.startedAtMs = this.host.now();
-    this.timer = setInterval(() => void this.round(), this.limits.leaderBalanceIntervalMs);
+    this.timer = setInterval(() => void this.round(), this.limits.intervalMs);
   }
 
   stop(): void {
@@ -58,32 +70,29 @@ export class LeaderBalancer {
   }
 
   /**
-   * One round: plan, then create the operators one after the other. Returns the operators
-   * created (0 while warming up, or when a round is already under way).
+   * One round: plan, then make the moves one after the other. Returns the moves made (0
+   * while warming up, or when a round is already under way).
    */
   async round(): Promise<number> {
-    if (!this.running || this.inRound || this.host.now() - this.startedAtMs < this.limits.leaderBalanceWarmupMs) return 0;
+    if (!this.running || this.inRound || this.host.now() - this.startedAtMs < this.limits.warmupMs) return 0;
     const gen = this.generation;
     this.inRound = true;
-    let created = 0;
+    let made = 0;
     try {
-      const plan = planLeaderTransfers(this.host.view(), {
-        tolerance: this.limits.leaderBalanceTolerance, maxOperators: this.limits.maxLeaderBalanceOperators,
-      });
-      for (const t of plan) {
+      for (const move of this.host.plan()) {
         if (gen !== this.generation) break;
         try {
-          if (await this.host.transfer(t)) created++;
+          if (await this.host.act(move)) made++;
         } catch (e) {
           // E.g. an operator someone else created on the range meanwhile, or leadership lost.
-          this.host.log.warn('leader balance: operator not created', { rangeId: t.rangeId, toStore: t.toStore, err: e });
+          this.host.log.warn(`${this.host.name}: move not made`, { move, err: e });
         }
       }
     } catch (e) {
-      this.host.log.error('leader balance round failed', { err: e });
+      this.host.log.error(`${this.host.name}: round failed`, { err: e });
     } finally {
       this.inRound = false;
     }
-    return created;
+    return made;
   }
 }

@@ -1,0 +1,83 @@
+// PD's replica checker with real processes: one PD (replica checker on, a store is dead
+// after 4 s of silence) and four store-main --pd processes; range 1 starts on stores 1-3
+// and is split into 6 ranges. A writer runs throughout. Store 1 is killed (-9) and stays
+// down: every range ends with 3 voters on live stores, its new replica on store 4, moved
+// by operators the replica checker created; every acknowledged write reads back. Store 1
+// then restarts and the cluster goes on serving. No duration is asserted.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AmbiguousWriteError, RangeKvClient } from '@rangekv/client';
+import { ReplicaRole } from '@rangekv/proto';
+import { E2eCluster, eventually, sleep } from './cluster.js';
+
+const RANGES = 6;
+const REPAIR_DEADLINE_MS = 120_000;
+const key = (i: number): string => `k${String(i).padStart(4, '0')}`;
+
+test('a store dead past maxStoreDownTimeMs: every range gets its third voter back on a live store; no acknowledged write is lost', async () => {
+  const c = await E2eCluster.start({
+    pdNodes: 1, stores: 4, initialStores: 3, replicaChecker: true,
+    pdArgs: ['--store-down-after-ms', '2000', '--max-store-down-time-ms', '4000'],
+  });
+  const kv = await RangeKvClient.connect({ pd: c.pdAddresses(), timeoutMs: 30_000 });
+  const acked = new Map<string, string>();
+  let stop = false;
+  let writes = 0;
+  try {
+    await eventually('the cluster serves a write', async () => kv.put('probe', '1').then(() => true, () => false));
+    for (let i = 1; i < RANGES; i++) {
+      const op = await kv.split(key(i * 100), { timeoutMs: 30_000 });
+      assert.equal(op.status, 'succeeded', op.reason);
+    }
+    // One writer, one key at a time: a put that ends ambiguous is sent again (the same value).
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        const k = key((i * 37) % (RANGES * 100));
+        const v = `v${i}`;
+        for (;;) {
+          try {
+            await kv.put(k, v);
+            acked.set(k, v);
+            writes++;
+            break;
+          } catch (e) {
+            if (!(e instanceof AmbiguousWriteError) || stop) throw e;
+          }
+        }
+      }
+    })();
+    await eventually('writes flow', () => writes > 50);
+    await c.killStore(1);
+    const before = writes;
+    const voterStores = (r: { replicas: Array<{ storeId: number; role: ReplicaRole }> }): number[] =>
+      r.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.storeId).sort();
+    let last = '';
+    await eventually('every range has 3 voters on stores 2, 3 and 4', async () => {
+      const rs = await kv.listRanges();
+      last = JSON.stringify(rs.map((r) => [r.rangeId, r.replicas.map((x) => `${x.storeId}:${x.role}`)]));
+      return rs.length === RANGES && rs.every((r) => r.replicas.length === 3 && voterStores(r).join() === '2,3,4');
+    }, REPAIR_DEADLINE_MS).catch((e: unknown) => {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}; ranges ${last}`);
+    });
+    await eventually('writes go on after the repair', () => writes > before + 50);
+    let ops: Awaited<ReturnType<RangeKvClient['listOperators']>> = [];
+    await eventually('the replica checker\'s moves have all succeeded', async () => {
+      ops = (await kv.listOperators()).filter((o) => o.createdBy === 'replica-checker');
+      return ops.every((o) => o.status !== 'running');
+    });
+    assert.equal(ops.filter((o) => o.kind === 'move-replica' && o.fromStore === 1 && o.toStore === 4 && o.status === 'succeeded').length, RANGES,
+      JSON.stringify(ops.map((o) => [o.kind, o.rangeId, o.fromStore, o.toStore, o.status, o.reason])));
+    // The dead store comes back: the ranges keep their members, and everything still serves.
+    await c.restartStore(1);
+    await sleep(3_000);
+    stop = true;
+    await writer;
+    for (const [k, v] of acked) assert.equal((await kv.get(k))?.toString(), v, `key ${k}`);
+    const rs = await kv.listRanges();
+    assert.ok(rs.every((r) => voterStores(r).join() === '2,3,4'), JSON.stringify(rs.map((r) => r.replicas)));
+  } finally {
+    stop = true;
+    kv.close();
+    await c.close();
+  }
+});
