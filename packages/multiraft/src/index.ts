@@ -22,3 +22,6 @@ export {
   type UninitializedReplicasDeps, type UninitializedLimits,
 } from './uninitialized-replicas.js';
 export { resolveSnapshotLimits, DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from './snapshot-limits.js';
+export {
+  ReplicaGc, DEFAULT_REPLICA_GC_LIMITS, removedByDescriptor, type ReplicaGcCounters, type ReplicaGcDeps, type ReplicaGcLimits, type ReplicaGcQuery,
+} from './replica-gc.js';

@@ -27,6 +27,7 @@ import {
   RaftScheduler, type ApplyEntry, type GroupHost, type ReplicaFailedError, type SchedulerLimits,
 } from './raft-scheduler.js';
 import { Replica, type WriteStages } from './replica.js';
+import { DEFAULT_REPLICA_GC_LIMITS, ReplicaGc, type ReplicaGcLimits, type ReplicaGcQuery } from './replica-gc.js';
 import { resolveSnapshotLimits, type SnapshotLimits } from './snapshot-limits.js';
 import { SnapshotShipper, type SnapshotCounters } from './snapshot-shipper.js';
 import { StoreLiveness } from './store-liveness.js';
@@ -82,6 +83,12 @@ export interface RaftHostOptions {
   uninitialized?: Partial<UninitializedLimits> | false;
   /** Whether the cluster's record (PD) says `rangeId` has no replica here (collection of dormant replicas). */
   isGone?: (rangeId: number) => Promise<boolean | null>;
+  /**
+   * Whether the cluster's record (PD) says this initialized replica was removed from its
+   * range (replica-gc.ts); absent: removed replicas that never learn it are kept.
+   */
+  isRemoved?: (q: ReplicaGcQuery) => Promise<boolean | null>;
+  replicaGc?: Partial<ReplicaGcLimits>;
   /** Peer hosts known by address (pinged by store liveness even before they share a range). */
   knownPeers?: () => Iterable<number>;
   log: Logger;
@@ -182,6 +189,9 @@ export class RaftHost<R> implements GroupHost<R> {
   private service: HostService<R> | null = null;
   private transportImpl: HostTransport | null = null;
   private stopSweep: (() => void) | null = null;
+  private stopReplicaGc: (() => void) | null = null;
+  /** null without an `isRemoved` authority. */
+  readonly replicaGc: ReplicaGc<R> | null;
   /** Set once stop() begins after draining: inbound raft messages are dropped from then on. */
   private closing = false;
   private stopping: Promise<void> | null = null;
@@ -220,6 +230,14 @@ export class RaftHost<R> implements GroupHost<R> {
       storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
       uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters, clock: this.clock,
     });
+    this.replicaGc = opts.isRemoved === undefined ? null : new ReplicaGc<R>({
+      replicas: () => this.scheduler.all(),
+      isRemoved: opts.isRemoved,
+      destroy: async (r) => {
+        if (this.scheduler.get(r.rangeId) === r) await this.destroyReplica(r.rangeId, { clearData: true });
+      },
+      log: this.log,
+    }, { ...DEFAULT_REPLICA_GC_LIMITS, ...(opts.replicaGc ?? {}) });
     this.compactor = new LogCompactor<R>(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), this.log, this.counters);
     if (opts.quiescence !== false) this.mayQuiesce = (r, asLeader) => this.quiescable(r, asLeader);
     this.rejectLog = new RateLimitedWarn(this.clock, (first, suppressed) =>
@@ -258,6 +276,12 @@ export class RaftHost<R> implements GroupHost<R> {
     if (this.createByMessage) {
       this.stopSweep = every(this.clock, UNINITIALIZED_SWEEP_MS, () => {
         void this.uninitialized.sweep().catch((e: unknown) => this.log.warn('uninitialized replica sweep failed', { err: e }));
+      });
+    }
+    const gc = this.replicaGc;
+    if (gc !== null) {
+      this.stopReplicaGc = every(this.clock, gc.limits.replicaGcIntervalMs, () => {
+        void gc.round().catch((e: unknown) => this.log.warn('replica GC round failed', { err: e }));
       });
     }
   }
@@ -593,6 +617,7 @@ export class RaftHost<R> implements GroupHost<R> {
     this.ticks.stop();
     this.liveness.stop();
     this.stopSweep?.();
+    this.stopReplicaGc?.();
     await this.scheduler.stop().catch((e: unknown) => this.log.error('scheduler stop failed', { err: e }));
     for (const r of this.scheduler.all()) r.failAll('store stopping before the entry applied');
     if (this.service?.onLoopStopped) await this.service.onLoopStopped().catch((e: unknown) => this.log.error('service stop failed', { err: e }));

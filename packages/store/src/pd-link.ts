@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   descriptorFromWire, descriptorToWire, pdService, replicaToWire, type metapb, type MethodDefinition, type pdpb, type RangeDescriptor,
 } from '@rangekv/proto';
+import { removedByDescriptor, type ReplicaGcQuery } from '@rangekv/multiraft';
 import type { Logger } from '@rangekv/runtime';
 import type { DiskFigures } from './data-dir-usage.js';
 
@@ -239,6 +240,26 @@ export class PdLink {
       return !(d.replicas ?? []).some((x) => Number(x.storeId ?? 0) === this.host.storeId);
     } catch (e) {
       if ((e as { code?: unknown } | null)?.code === grpc.status.NOT_FOUND) return true;
+      return null;
+    }
+  }
+
+  /**
+   * Whether PD's record of the range holds a newer configuration (greater confVer) without
+   * this replica id: the replica was removed for good (replica-gc.ts). null when PD cannot
+   * be asked now or does not know the range (no doubt may destroy an initialized replica).
+   */
+  async replicaRemoved(q: ReplicaGcQuery): Promise<boolean | null> {
+    if (this.stopped) return null;
+    try {
+      const res = await this.pd.call(pdService.getRange, { rangeId: q.rangeId });
+      const d = res.route?.descriptor;
+      if (res.header?.error || !d) return null;
+      return removedByDescriptor(q, {
+        confVer: Number(d.epoch?.confVer ?? 0),
+        replicaIds: (d.replicas ?? []).map((x) => Number(x.replicaId ?? 0)),
+      });
+    } catch {
       return null;
     }
   }

@@ -132,6 +132,13 @@ test('--uninitialized-idle-ms and --uninitialized-gc-after-ms: absent means defa
   assert.throws(() => parseStoreFlags([...base, '--uninitialized-gc-after-ms', '0']), /--uninitialized-gc-after-ms must be in \[1/);
 });
 
+test('--replica-gc-interval-ms: absent means the default; a given one is a positive integer', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.deepEqual(parseStoreFlags(base).replicaGc, {});
+  assert.deepEqual(parseStoreFlags([...base, '--replica-gc-interval-ms', '500']).replicaGc, { replicaGcIntervalMs: 500 });
+  assert.throws(() => parseStoreFlags([...base, '--replica-gc-interval-ms', '0']), /--replica-gc-interval-ms must be in \[1/);
+});
+
 test('the usage lists every declared flag, --config and --help', () => {
   for (const name of ['--data-dir DIR', '--store-id N', '--pd H:P', '--http-port P|off', '--uninitialized-gc-after-ms MS', '--config FILE', '--help']) {
     assert.ok(STORE_USAGE.includes(`  ${name}`), name);

@@ -53,6 +53,8 @@ export interface StoreMetricsSources {
   failedReplicas(): number;
   /** Replicas created by message and not initialized yet: live (in the loop) and dormant (on disk only). */
   uninitialized(): { live: number; dormant: number };
+  /** Replica GC (replica-gc.ts): suspects checked with PD, removed replicas destroyed (absent: 0). */
+  replicaGc?(): { checks: number; collected: number };
 }
 
 export interface StoreMetricsOptions {
@@ -145,6 +147,8 @@ export class StoreMetrics {
   private readonly cycles: Counter;
   private readonly persistBatches: Counter;
   private readonly readsTimedOut: Counter;
+  private readonly gcChecks: Counter;
+  private readonly gcCollected: Counter;
 
   constructor(private readonly sources: StoreMetricsSources, opts: StoreMetricsOptions = {}) {
     const registers = [this.registry];
@@ -200,6 +204,8 @@ export class StoreMetrics {
     this.cycles = counter('scheduler_cycles_total', 'Ready loop cycles');
     this.persistBatches = counter('scheduler_persist_batches_total', 'Persist batches (one log writer request each) submitted by the ready loop');
     this.readsTimedOut = counter('reads_timed_out_total', 'Reads failed after readTimeoutMs');
+    this.gcChecks = counter('replica_gc_checks_total', 'Leaderless replicas checked with PD for removal (replica GC)');
+    this.gcCollected = counter('replicas_collected_total', 'Replicas removed from their range while this store was away, destroyed by replica GC');
     if (opts.processMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: P });
   }
 
@@ -233,6 +239,9 @@ export class StoreMetrics {
       this.drops.reset();
       for (const [reason, n] of Object.entries(t.drops)) if (n > 0) this.drops.inc({ reason }, n);
     }
+    const gc = this.sources.replicaGc?.() ?? { checks: 0, collected: 0 };
+    setTotal(this.gcChecks, gc.checks);
+    setTotal(this.gcCollected, gc.collected);
     const snaps = this.sources.snapshots();
     setTotal(this.snapSent, snaps.sent);
     setTotal(this.snapReceived, snaps.received);

@@ -23,7 +23,7 @@ import { TransportFaults, type TransportLimits, type TransportMetrics } from '@r
 import {
   RaftHost, raftTransport, resolveSnapshotLimits, type HostCounters, type HostTiming, type LogCompactionLimits, type RaftScheduler,
   type RaftTuning, type RangeStatusSummary, type SchedulerLimits, type SnapshotLimits, type SnapshotShipper, type StoreLiveness,
-  type Replica, type UninitializedLimits, type UninitializedReplicas,
+  type Replica, type ReplicaGcLimits, type ReplicaGcQuery, type UninitializedLimits, type UninitializedReplicas,
 } from '@rangekv/multiraft';
 import { createLogger, hostPort, type Logger } from '@rangekv/runtime';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
@@ -93,6 +93,8 @@ export interface StoreServerOptions {
   timing?: Partial<HostTiming>;
   /** Bounds and collection of replicas created by message (uninitialized-replicas.ts). */
   uninitialized?: Partial<UninitializedLimits>;
+  /** Collection of replicas removed while this store was away (with `pd` only; replica-gc.ts). */
+  replicaGc?: Partial<ReplicaGcLimits>;
   /** When the store compacts raft logs (log-compactor.ts). */
   logCompaction?: Partial<LogCompactionLimits>;
   log?: Logger;
@@ -185,6 +187,8 @@ export class StoreServer {
       snapshots: snapLimits,
       ...(opts.uninitialized ? { uninitialized: opts.uninitialized } : {}),
       isGone: (rangeId) => pdLink?.rangeGone(rangeId) ?? Promise.resolve(null),
+      ...(opts.pd && opts.pd.length > 0 ? { isRemoved: (q: ReplicaGcQuery) => pdLink?.replicaRemoved(q) ?? Promise.resolve(null) } : {}),
+      ...(opts.replicaGc ? { replicaGc: opts.replicaGc } : {}),
       knownPeers: () => (opts.resolve ? [] : peers.keys()),
     });
     const s = new StoreServer(opts, limits, host, peers, faults, ident.token, log);
@@ -404,6 +408,7 @@ export class StoreServer {
       reads: () => this.store.reads.counts,
       failedReplicas: () => host.failedRanges.size,
       uninitialized: () => ({ live: host.uninitialized.size, dormant: host.uninitialized.dormantCount }),
+      replicaGc: () => ({ checks: host.replicaGc?.counters.replicaGcChecks ?? 0, collected: host.replicaGc?.counters.replicasCollected ?? 0 }),
     }, { processMetrics: opts.processMetrics ?? false });
   }
 

@@ -1,0 +1,102 @@
+// Replica GC rounds over fake replicas: only a replica without a leader on two rounds in a
+// row is checked; only a "removed" answer destroys, and only if the replica still has no
+// leader and the same id; checks per round are bounded and go round-robin; the record's
+// rule (newer confVer without the replica id).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { silentLogger } from '@rangekv/runtime';
+import type { Replica } from './replica.js';
+import { removedByDescriptor, ReplicaGc, type ReplicaGcQuery } from './replica-gc.js';
+
+interface Fake {
+  rangeId: number;
+  destroyed: boolean;
+  isLeader: boolean;
+  lead: number;
+  node: { id: number };
+  log: { descriptor: { epoch: { confVer: number } } | null };
+}
+
+function fake(rangeId: number, o: Partial<{ lead: number; isLeader: boolean; initialized: boolean; id: number }> = {}): Fake {
+  return {
+    rangeId, destroyed: false, isLeader: o.isLeader ?? false, lead: o.lead ?? 0, node: { id: o.id ?? 7 },
+    log: { descriptor: o.initialized === false ? null : { epoch: { confVer: 3 } } },
+  };
+}
+
+function gc(replicas: Fake[], answer: (q: ReplicaGcQuery) => Promise<boolean | null>, maxReplicaGcChecks = 64) {
+  const asked: number[] = [];
+  const destroyed: number[] = [];
+  const g = new ReplicaGc<unknown>({
+    replicas: () => replicas as unknown as Replica<unknown>[],
+    isRemoved: (q) => {
+      asked.push(q.rangeId);
+      return answer(q);
+    },
+    destroy: (r) => {
+      destroyed.push(r.rangeId);
+      (r as unknown as Fake).destroyed = true;
+      return Promise.resolve();
+    },
+    log: silentLogger,
+  }, { replicaGcIntervalMs: 1_000, maxReplicaGcChecks });
+  return { g, asked, destroyed };
+}
+
+test('a replica without a leader on two rounds in a row is checked; removed ones are destroyed, the rest kept', async () => {
+  const rs = [
+    fake(1), // removed
+    fake(2), // PD says still a member
+    fake(3), // PD cannot tell
+    fake(4, { lead: 9 }), // knows a leader
+    fake(5, { isLeader: true }),
+    fake(6, { initialized: false }), // uninitialized: uninitialized-replicas.ts collects those
+    fake(8), // the record cannot be reached
+  ];
+  const { g, asked, destroyed } = gc(rs, (q) => {
+    if (q.rangeId === 8) return Promise.reject(new Error('PD down'));
+    return Promise.resolve(q.rangeId === 1 ? true : q.rangeId === 2 ? false : null);
+  });
+  assert.equal(await g.round(), 0, 'first sight: not a suspect yet');
+  assert.deepEqual(asked, []);
+  assert.equal(await g.round(), 1);
+  assert.deepEqual(asked, [1, 2, 3, 8]);
+  assert.deepEqual(destroyed, [1]);
+  assert.deepEqual(g.counters, { replicaGcChecks: 4, replicasCollected: 1 });
+  // A suspect that hears a leader is no longer one.
+  rs[1]!.lead = 4;
+  asked.length = 0;
+  await g.round();
+  assert.deepEqual(asked, [3, 8]);
+});
+
+test('the answer is acted on only if the replica still has no leader and the same id', async () => {
+  const r = fake(1);
+  let resolve: (v: boolean) => void = () => undefined;
+  const { g, destroyed } = gc([r], () => new Promise<boolean>((res) => (resolve = res)));
+  await g.round();
+  const round = g.round();
+  await new Promise((res) => setImmediate(res));
+  r.lead = 3; // a leader reached it while PD was being asked
+  resolve(true);
+  assert.equal(await round, 0);
+  assert.deepEqual(destroyed, []);
+});
+
+test('at most maxReplicaGcChecks per round, round-robin by range id', async () => {
+  const rs = Array.from({ length: 5 }, (_, i) => fake(i + 1));
+  const { g, asked } = gc(rs, () => Promise.resolve(false), 2);
+  await g.round();
+  await g.round();
+  await g.round();
+  await g.round();
+  assert.deepEqual(asked, [1, 2, 3, 4, 5, 1]);
+});
+
+test('removed: the record holds a newer configuration without the replica id', () => {
+  const q = { rangeId: 1, replicaId: 7, confVer: 3 };
+  assert.equal(removedByDescriptor(q, { confVer: 4, replicaIds: [1, 2, 3] }), true);
+  assert.equal(removedByDescriptor(q, { confVer: 4, replicaIds: [1, 7, 3] }), false, 'still a member');
+  assert.equal(removedByDescriptor(q, { confVer: 3, replicaIds: [1, 2, 3] }), false, 'not newer: the record may lag');
+  assert.equal(removedByDescriptor(q, { confVer: 2, replicaIds: [] }), false);
+});

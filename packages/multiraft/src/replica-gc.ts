@@ -1,0 +1,119 @@
+// Collection of removed replicas (replica GC; CockroachDB's replica GC queue, TiKV's stale
+// peer check). A replica removed from its range while its store was away (down,
+// partitioned) never applies the change that removed it, so nothing tells it to go: it
+// campaigns in vain for ever, keeps its span's data, and blocks every snapshot of an
+// overlapping range on this store (snapshot-shipper.ts refuses overlaps).
+//
+// Every replicaGcIntervalMs the host looks at its initialized replicas that are not leader
+// and know no leader (a removed replica never hears one: the members refuse its elections).
+// One seen so on two rounds in a row is a suspect (an election in progress is not); at most
+// maxReplicaGcChecks suspects per round (round-robin by range id) are checked with the
+// cluster's record, `isRemoved` (the store asks PD). It answers true only when the record
+// holds a newer configuration of the range (greater confVer) without this replica's id.
+// That is final: replica ids are never reused, so the replica can never be a member again;
+// it is destroyed with its data. No answer, or any doubt, keeps it.
+//
+//   const gc = new ReplicaGc({ replicas, isRemoved, destroy, log }, limits);
+//   await gc.round();   // on a timer (raft-host.ts)
+import type { Logger } from '@rangekv/runtime';
+import type { Replica } from './replica.js';
+
+export interface ReplicaGcLimits {
+  /** How often suspects are looked for and checked. */
+  replicaGcIntervalMs: number;
+  /** Suspects checked with the record per round. */
+  maxReplicaGcChecks: number;
+}
+
+export const DEFAULT_REPLICA_GC_LIMITS: Readonly<ReplicaGcLimits> = Object.freeze({
+  replicaGcIntervalMs: 10_000,
+  maxReplicaGcChecks: 64,
+});
+
+/** What the record is asked about a replica: its range, its id and the confVer of its descriptor. */
+export interface ReplicaGcQuery {
+  rangeId: number;
+  replicaId: number;
+  confVer: number;
+}
+
+export interface ReplicaGcDeps<R> {
+  replicas(): Iterable<Replica<R>>;
+  /** true: removed for good (destroy); false: still a member; null: cannot tell now. */
+  isRemoved(q: ReplicaGcQuery): Promise<boolean | null>;
+  /** Destroys this replica (with its data), if it is still the range's replica here. */
+  destroy(r: Replica<R>): Promise<void>;
+  log: Logger;
+}
+
+export interface ReplicaGcCounters {
+  /** Suspects checked with the record. */
+  replicaGcChecks: number;
+  /** Removed replicas destroyed. */
+  replicasCollected: number;
+}
+
+function leaderless<R>(r: Replica<R>): boolean {
+  return !r.destroyed && !r.isLeader && r.lead === 0 && r.log.descriptor !== null;
+}
+
+export class ReplicaGc<R> {
+  readonly counters: ReplicaGcCounters = { replicaGcChecks: 0, replicasCollected: 0 };
+  /** Ranges seen leaderless at the previous round, with the replica id seen. */
+  private seen = new Map<number, number>();
+  /** The last range id checked: the next round starts after it. */
+  private cursor = 0;
+  private running = false;
+
+  constructor(private readonly d: ReplicaGcDeps<R>, readonly limits: ReplicaGcLimits = DEFAULT_REPLICA_GC_LIMITS) {
+    for (const [k, v] of Object.entries(limits)) {
+      if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`replica GC limit ${k} must be a positive integer, got ${String(v)}`);
+    }
+  }
+
+  /** One round; returns the replicas destroyed (0 when a round is still running). */
+  async round(): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    try {
+      const now = new Map<number, Replica<R>>();
+      for (const r of this.d.replicas()) if (leaderless(r)) now.set(r.rangeId, r);
+      const suspects = [...now.values()].filter((r) => this.seen.get(r.rangeId) === r.node.id).sort((a, b) => a.rangeId - b.rangeId);
+      this.seen = new Map([...now.values()].map((r) => [r.rangeId, r.node.id]));
+      const start = suspects.findIndex((r) => r.rangeId > this.cursor);
+      const ordered = start < 0 ? suspects : [...suspects.slice(start), ...suspects.slice(0, start)];
+      let destroyed = 0;
+      for (const r of ordered.slice(0, this.limits.maxReplicaGcChecks)) {
+        this.cursor = r.rangeId;
+        if (await this.check(r)) destroyed++;
+      }
+      return destroyed;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async check(r: Replica<R>): Promise<boolean> {
+    const q: ReplicaGcQuery = { rangeId: r.rangeId, replicaId: r.node.id, confVer: r.log.descriptor!.epoch.confVer };
+    this.counters.replicaGcChecks++;
+    let removed: boolean | null;
+    try {
+      removed = await this.d.isRemoved(q);
+    } catch (e) {
+      this.d.log.debug('replica GC: the record could not be asked', { ...q, err: e });
+      return false;
+    }
+    // Still the same replica, still without a leader: then it goes.
+    if (removed !== true || !leaderless(r) || r.node.id !== q.replicaId) return false;
+    this.d.log.info('replica GC: this replica was removed from its range while away; destroying it', { ...q });
+    await this.d.destroy(r);
+    this.seen.delete(r.rangeId);
+    this.counters.replicasCollected++;
+    return true;
+  }
+}
+
+/** The record's answer from its descriptor of the range: removed when it is newer and lacks the replica. */
+export function removedByDescriptor(q: ReplicaGcQuery, d: { confVer: number; replicaIds: readonly number[] }): boolean {
+  return d.confVer > q.confVer && !d.replicaIds.includes(q.replicaId);
+}
