@@ -27,6 +27,8 @@ export interface E2eClusterOptions {
   leaderBalance?: boolean;
   /** Run PD's replica checker (default false, for the same reason: tests remove and add replicas themselves). */
   replicaChecker?: boolean;
+  /** Run PD's replica balance scheduler (default false, likewise). */
+  replicaBalance?: boolean;
   /** More pd-main flags for every PD node. */
   pdArgs?: string[];
   /**
@@ -57,7 +59,8 @@ export class E2eCluster {
       c.storeArgs = opts.storeArgs ?? [];
       if (opts.timing === 'default') c.timingArgs = [];
       c.pdArgs = [...c.timingArgs, ...QUIET_LOGS, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']),
-        ...(opts.replicaChecker === true ? [] : ['--no-replica-checker']), ...(opts.pdArgs ?? [])];
+        ...(opts.replicaChecker === true ? [] : ['--no-replica-checker']), ...(opts.replicaBalance === true ? [] : ['--no-replica-balance']),
+        ...(opts.pdArgs ?? [])];
       const extra = [...c.pdArgs];
       for (const id of ids) {
         c.pds.push(await PdProcess.start({ id, dataDir: join(c.root, `pd-${id}`), ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra }));

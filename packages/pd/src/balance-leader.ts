@@ -83,14 +83,14 @@ function movableByStore(count: ReadonlyMap<number, number>, ranges: readonly Bal
   return by;
 }
 
-interface Bounds {
+export interface Bounds {
   /** Over-loaded above this many leaders. */
   high: number;
   /** Under-loaded below this many leaders. */
   low: number;
 }
 
-function bounds(count: ReadonlyMap<number, number>, tolerance: number): Bounds {
+export function bounds(count: ReadonlyMap<number, number>, tolerance: number): Bounds {
   let total = 0;
   for (const c of count.values()) total += c;
   const mean = total / count.size;
@@ -98,7 +98,7 @@ function bounds(count: ReadonlyMap<number, number>, tolerance: number): Bounds {
 }
 
 /** Whether moving one leader from a store with `from` leaders to one with `to` is worth it. */
-function worthMoving(from: number, to: number, b: Bounds): boolean {
+export function worthMoving(from: number, to: number, b: Bounds): boolean {
   return from - to >= 2 && (from > b.high || to < b.low);
 }
 

@@ -30,6 +30,7 @@ test('replica checker: on by default with 3 replicas, dead after 30 min; --no-re
   assert.throws(() => parsePdFlags(['--id', '1', '--data-dir', 'd', '--max-store-down-time-ms', '5000']),
     /--max-store-down-time-ms must not be below --store-down-after-ms/);
   assert.throws(() => parsePdFlags(['--id', '1', '--data-dir', 'd', '--replica-count', '0']), /--replica-count must be in/);
+  assert.deepEqual([on.replicaBalance, parsePdFlags(['--id', '1', '--data-dir', 'd', '--no-replica-balance']).replicaBalance], [true, false]);
 });
 
 test('peers: raft address / client address per member; a bare id waits for --admin-stdin', () => {

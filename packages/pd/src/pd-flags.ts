@@ -36,6 +36,8 @@ export interface PdFlags {
   leaderBalanceWarmupMs: number;
   /** The replica checker runs (not --no-replica-checker). */
   replicaChecker: boolean;
+  /** The replica balance scheduler runs (not --no-replica-balance). */
+  replicaBalance: boolean;
   /** PdLimits.replicaCount / maxStoreDownTimeMs / storeDownAfterMs. */
   replicaCount: number;
   maxStoreDownTimeMs: number;
@@ -85,6 +87,7 @@ export const PD_FLAGS = {
     default: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
   }),
   noReplicaChecker: bool({ help: 'do not run the replica checker (ranges that lose a replica stay short)' }),
+  noReplicaBalance: bool({ help: 'do not run the replica balance scheduler (replicas stay where\nthey are put; a new store stays empty)' }),
   replicaCount: int({ help: 'voters every range should have', value: 'N', min: 1, max: 7, default: DEFAULT_PD_LIMITS.replicaCount }),
   maxStoreDownTimeMs: int({
     help: 'a store silent this long is dead: its replicas are replaced\non the other stores', value: 'MS', min: 1, max: 2 ** 31 - 1,
@@ -110,7 +113,7 @@ export function parsePdFlags(argv: readonly string[], sources: FlagSources = {})
       id: 0, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), initialStores: 3,
       tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, leaderBalance: true,
       leaderBalanceIntervalMs: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs, leaderBalanceWarmupMs: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
-      replicaChecker: true, replicaCount: DEFAULT_PD_LIMITS.replicaCount, maxStoreDownTimeMs: DEFAULT_PD_LIMITS.maxStoreDownTimeMs,
+      replicaChecker: true, replicaBalance: true, replicaCount: DEFAULT_PD_LIMITS.replicaCount, maxStoreDownTimeMs: DEFAULT_PD_LIMITS.maxStoreDownTimeMs,
       storeDownAfterMs: DEFAULT_PD_LIMITS.storeDownAfterMs, logLevel: 'info', help: true,
     };
   }
@@ -129,7 +132,8 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
     id: v.id, dataDir: v.dataDir, host: v.host, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort, peers,
     initialStores: v.initialStores, tickMs: v.tickMs, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, leaderBalance: !v.noLeaderBalance, leaderBalanceIntervalMs: v.leaderBalanceIntervalMs,
-    leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, replicaChecker: !v.noReplicaChecker, replicaCount: v.replicaCount,
+    leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, replicaChecker: !v.noReplicaChecker, replicaBalance: !v.noReplicaBalance,
+    replicaCount: v.replicaCount,
     maxStoreDownTimeMs: v.maxStoreDownTimeMs, storeDownAfterMs: v.storeDownAfterMs, logLevel: v.logLevel, help: false,
   };
 }

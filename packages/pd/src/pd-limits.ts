@@ -51,6 +51,14 @@ export interface PdLimits {
   replicaCheckWarmupMs: number;
   /** Operators of the replica checker RUNNING at once (each may ship a snapshot). */
   maxReplicaCheckerOperators: number;
+  /** How often the replica balance scheduler plans (balance-replica.ts); it warms up like the replica checker. */
+  replicaBalanceIntervalMs: number;
+  /** Ratio (0.1 = 10 %): replicas per store may differ from the mean this much before they move. */
+  replicaBalanceTolerance: number;
+  /** MOVE_REPLICA operators of replica balance RUNNING at once (each ships a snapshot). */
+  maxReplicaBalanceOperators: number;
+  /** Ratio: a store whose disk is used above this fraction takes no replica from replica balance. */
+  lowSpaceRatio: number;
 }
 
 export const DEFAULT_PD_LIMITS: PdLimits = {
@@ -76,6 +84,10 @@ export const DEFAULT_PD_LIMITS: PdLimits = {
   replicaCheckIntervalMs: 1_000,
   replicaCheckWarmupMs: 10_000,
   maxReplicaCheckerOperators: 4,
+  replicaBalanceIntervalMs: 1_000,
+  replicaBalanceTolerance: 0.1,
+  maxReplicaBalanceOperators: 2,
+  lowSpaceRatio: 0.8,
 };
 
 /** Largest leaderBalanceTolerance: beyond 1 the lower bound is below 0 and the upper one meaningless. */
@@ -84,13 +96,19 @@ export const MAX_LEADER_BALANCE_TOLERANCE = 1;
 /** Why `l` is not a usable set of limits, or null. Every limit is a positive integer except the two ratios. */
 export function pdLimitsProblem(l: PdLimits): string | null {
   for (const [k, v] of Object.entries(l)) {
-    if (k === 'leaderBalanceTolerance' || k === 'slowStoreRatio') continue;
+    if (k === 'leaderBalanceTolerance' || k === 'slowStoreRatio' || k === 'replicaBalanceTolerance' || k === 'lowSpaceRatio') continue;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return `PD limit ${k} must be a positive integer, got ${String(v)}`;
   }
   const t = l.leaderBalanceTolerance;
   if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > MAX_LEADER_BALANCE_TOLERANCE) {
     return `PD limit leaderBalanceTolerance must be a ratio in [0, ${MAX_LEADER_BALANCE_TOLERANCE}], got ${String(t)}`;
   }
+  const rt = l.replicaBalanceTolerance;
+  if (typeof rt !== 'number' || !Number.isFinite(rt) || rt < 0 || rt > MAX_LEADER_BALANCE_TOLERANCE) {
+    return `PD limit replicaBalanceTolerance must be a ratio in [0, ${MAX_LEADER_BALANCE_TOLERANCE}], got ${String(rt)}`;
+  }
+  const ls = l.lowSpaceRatio;
+  if (typeof ls !== 'number' || !Number.isFinite(ls) || ls <= 0 || ls > 1) return `PD limit lowSpaceRatio must be a ratio in (0, 1], got ${String(ls)}`;
   const r = l.slowStoreRatio;
   if (typeof r !== 'number' || !Number.isFinite(r) || r < 1) return `PD limit slowStoreRatio must be a ratio >= 1, got ${String(r)}`;
   return null;

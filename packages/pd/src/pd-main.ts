@@ -33,7 +33,7 @@ async function main(): Promise<void> {
       pdId: flags.id, dataDir: flags.dataDir, listenHost: flags.host, port: flags.port, raftPort: flags.raftPort,
       peers: flags.peers, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
       tickMs: flags.tickMs, electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
-      leaderBalance: flags.leaderBalance, replicaChecker: flags.replicaChecker,
+      leaderBalance: flags.leaderBalance, replicaChecker: flags.replicaChecker, replicaBalance: flags.replicaBalance,
       limits: {
         leaderBalanceIntervalMs: flags.leaderBalanceIntervalMs, leaderBalanceWarmupMs: flags.leaderBalanceWarmupMs,
         replicaCount: flags.replicaCount, maxStoreDownTimeMs: flags.maxStoreDownTimeMs, storeDownAfterMs: flags.storeDownAfterMs,

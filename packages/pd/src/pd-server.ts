@@ -56,6 +56,8 @@ export interface PdServerOptions {
   leaderBalance?: boolean;
   /** Run the replica checker (default true): ranges short of replicaCount voters, or with one on a dead store, are repaired. */
   replicaChecker?: boolean;
+  /** Run the replica balance scheduler (default true): replicas per store kept near the mean. */
+  replicaBalance?: boolean;
   storage?: StorageEngineOptions;
   /** Store admin calls (tests may pass their own). */
   admin?: StoreAdminCaller;
@@ -88,7 +90,7 @@ export class PdServer {
     this.service = new PdService({
       group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log,
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {}, leaderBalance: opts.leaderBalance ?? true,
-      replicaChecker: opts.replicaChecker ?? true,
+      replicaChecker: opts.replicaChecker ?? true, replicaBalance: opts.replicaBalance ?? true,
       onOperatorCreated: (by) => this.http?.countOperatorCreated(by),
     });
   }

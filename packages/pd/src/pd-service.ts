@@ -17,8 +17,11 @@ import { PdProposalError, type PdRaftGroup } from './pd-raft.js';
 import { operatorToProto } from './pd-wire.js';
 import { OperatorRunner, type OperatorLimits } from './operator-runner.js';
 import { planLeaderTransfers, type BalanceRange, type LeaderBalanceView, type LeaderTransfer } from './balance-leader.js';
-import { planReplicaFixes, type ReplicaCheckView, type ReplicaFix } from './replica-checker.js';
-import { BALANCE_LEADER_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SchedulerLoop } from './scheduler-loop.js';
+import { planReplicaFixes, type CheckerRange, type ReplicaCheckView, type ReplicaFix } from './replica-checker.js';
+import { planReplicaMoves, type ReplicaBalanceView, type ReplicaMove } from './balance-replica.js';
+import {
+  BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SchedulerLoop,
+} from './scheduler-loop.js';
 import { SlowStores } from './slow-store.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
 import {
@@ -57,6 +60,8 @@ export interface PdServiceOptions {
   leaderBalance?: boolean;
   /** Run the replica checker while serving (default true). */
   replicaChecker?: boolean;
+  /** Run the replica balance scheduler while serving (default true). */
+  replicaBalance?: boolean;
   /** Called with createdBy of every operator this node commits (metrics). */
   onOperatorCreated?: (createdBy: string) => void;
 }
@@ -81,6 +86,8 @@ export class PdService {
   readonly leaderBalancer: SchedulerLoop<LeaderTransfer> | null;
   /** null when the replica checker is off. */
   readonly replicaChecker: SchedulerLoop<ReplicaFix> | null;
+  /** null when replica balance is off. */
+  readonly replicaBalancer: SchedulerLoop<ReplicaMove> | null;
   private readonly group: PdRaftGroup;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -139,6 +146,16 @@ export class PdService {
       now: this.now,
       log: this.log,
     }, { intervalMs: this.limits.replicaCheckIntervalMs, warmupMs: this.limits.replicaCheckWarmupMs });
+    this.replicaBalancer = opts.replicaBalance === false ? null : new SchedulerLoop<ReplicaMove>({
+      name: BALANCE_REPLICA_SCHEDULER,
+      plan: () => planReplicaMoves(this.replicaBalanceView(), {
+        tolerance: this.limits.replicaBalanceTolerance, maxOperators: this.limits.maxReplicaBalanceOperators,
+        lowSpaceRatio: this.limits.lowSpaceRatio,
+      }),
+      act: (m) => this.replicaMove(m),
+      now: this.now,
+      log: this.log,
+    }, { intervalMs: this.limits.replicaBalanceIntervalMs, warmupMs: this.limits.replicaCheckWarmupMs });
   }
 
   /** Called by the owner when PdRaftGroup.serving changes. */
@@ -155,9 +172,11 @@ export class PdService {
       this.operators.start();
       this.leaderBalancer?.start();
       this.replicaChecker?.start();
+      this.replicaBalancer?.start();
     } else {
       this.leaderBalancer?.stop();
       this.replicaChecker?.stop();
+      this.replicaBalancer?.stop();
       this.operators.stop();
     }
   }
@@ -165,6 +184,7 @@ export class PdService {
   stop(): void {
     this.leaderBalancer?.stop();
     this.replicaChecker?.stop();
+    this.replicaBalancer?.stop();
     this.operators.stop();
   }
 
@@ -311,12 +331,30 @@ export class PdService {
       const downForMs = this.heartbeatAgeMs(id);
       return { id, up: downForMs <= this.limits.storeDownAfterMs, downForMs };
     });
-    const ranges = this.freshRanges(now).map((r) => ({
+    return { stores, ranges: this.replicaRanges(now, runningOn), running };
+  }
+
+  /** What replica balance sees: Up stores with their disk figures, the fresh ranges, its running moves. */
+  replicaBalanceView(): ReplicaBalanceView {
+    const now = this.now();
+    const { runningOn } = this.runningOperators([]);
+    const upStores = this.upStoreIds(now).map((id) => {
+      const st = this.liveStores.get(id)?.stats ?? ZERO_STATS;
+      return { id, capacityBytes: st.capacityBytes, availableBytes: st.availableBytes };
+    });
+    const running = [...runningOn.values()]
+      .filter((op) => op.createdBy === BALANCE_REPLICA_SCHEDULER)
+      .map((op) => ({ rangeId: op.rangeId, fromStore: op.fromStore, toStore: op.toStore }));
+    return { upStores, ranges: this.replicaRanges(now, runningOn), running };
+  }
+
+  /** The fresh ranges with their replicas, busy while an operator runs on them or their configuration is joint. */
+  private replicaRanges(now: number, runningOn: ReadonlyMap<number, OperatorRecord>): CheckerRange[] {
+    return this.freshRanges(now).map((r) => ({
       rangeId: r.descriptor.rangeId, leaderStore: r.leader!.storeId,
       replicas: r.descriptor.replicas.map((x) => ({ storeId: x.storeId, role: x.role })),
       busy: runningOn.has(r.descriptor.rangeId) || isJointDescriptor(r.descriptor),
     }));
-    return { stores, ranges, running };
   }
 
   /** RUNNING operators by range, and how many of them the named schedulers created. */
@@ -351,6 +389,17 @@ export class PdService {
       kind: OperatorKind.TRANSFER_LEADER, rangeId: t.rangeId, toStore: t.toStore, fromStore: 0,
       splitKey: new Uint8Array(0), timeoutMs: 0, createdBy: t.evict === true ? EVICT_SLOW_STORE_SCHEDULER : BALANCE_LEADER_SCHEDULER,
     });
+    return true;
+  }
+
+  /** One planned balance move as a MOVE_REPLICA operator (its checks run again at creation). */
+  private async replicaMove(m: ReplicaMove): Promise<boolean> {
+    if (!this.group.serving || this.route(m.rangeId) === null) return false;
+    const op = await this.operators.create({
+      kind: OperatorKind.MOVE_REPLICA, rangeId: m.rangeId, toStore: m.toStore, fromStore: m.fromStore,
+      splitKey: new Uint8Array(0), timeoutMs: 0, createdBy: BALANCE_REPLICA_SCHEDULER,
+    });
+    this.log.info('replica balance: operator created', { operator: op.id, move: m });
     return true;
   }
 

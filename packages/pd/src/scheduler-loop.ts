@@ -16,6 +16,8 @@ export const BALANCE_LEADER_SCHEDULER = 'balance-leader';
 export const EVICT_SLOW_STORE_SCHEDULER = 'evict-slow-store';
 /** createdBy of the replica checker's operators (replica-checker.ts). */
 export const REPLICA_CHECKER_SCHEDULER = 'replica-checker';
+/** createdBy of the replica balance scheduler's operators (balance-replica.ts). */
+export const BALANCE_REPLICA_SCHEDULER = 'balance-replica';
 
 export interface SchedulerLoopHost<M> {
   /** For logs. */
