@@ -24,6 +24,9 @@ export interface PdExit {
   signal: NodeJS.Signals | null;
 }
 
+/** Lines of stderr kept (a bad flag's message and the whole usage fit). */
+const STDERR_TAIL_LINES = 200;
+
 export class PdProcess {
   port = 0;
   raftPort = 0;
@@ -43,7 +46,7 @@ export class PdProcess {
     });
     createInterface({ input: proc.stderr! }).on('line', (line) => {
       this.stderrTail.push(line);
-      if (this.stderrTail.length > 40) this.stderrTail.shift();
+      if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
     });
   }
 
