@@ -20,6 +20,9 @@ export interface ExitResult {
   signal: NodeJS.Signals | null;
 }
 
+/** Lines of stderr kept (a bad flag's message and the whole usage fit). */
+const STDERR_TAIL_LINES = 200;
+
 export class StoreProcess {
   kvPort = 0;
   raftPort = 0;
@@ -50,7 +53,7 @@ export class StoreProcess {
     createInterface({ input: proc.stderr! }).on('line', (line) => {
       this.stderrTail.push(line);
       if (this.stderrHead.length < 40) this.stderrHead.push(line);
-      if (this.stderrTail.length > 40) this.stderrTail.shift();
+      if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
     });
   }
 
