@@ -431,6 +431,17 @@ export class RangeKvClient {
     return res.store ? storeFromWire(res.store, res.stats) : undefined;
   }
 
+  /**
+   * Starts decommissioning a store: PD moves every replica and leader off it (it shows
+   * 'offline'), then marks it 'tombstone' and refuses it for good. `cancel` stops a
+   * decommission in progress. Setting the same state again is harmless, so it is retried.
+   */
+  async decommissionStore(storeId: number, opts: CallOptions & { cancel?: boolean } = {}): Promise<StoreInfo> {
+    const res = await this.router.pd.call('decommissionStore', { storeId, cancel: opts.cancel === true }, this.budget('decommissionStore', opts));
+    if (!res.store) throw new PdRequestError('decommissionStore', 'PD answered without the store');
+    return storeFromWire(res.store, null);
+  }
+
   /** The ranges meeting [startKey, endKey) as PD knows them, ascending. */
   async listRanges(opts: ListRangesOptions = {}): Promise<RangeInfo[]> {
     const budget = this.budget('listRanges', opts);

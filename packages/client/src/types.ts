@@ -33,7 +33,17 @@ export interface RangeInfo extends RangeDescriptor {
   leaderStoreId: number;
 }
 
-export type StoreState = 'up' | 'down';
+/** Up / down by heartbeats; offline while being decommissioned; tombstone once decommissioned. */
+export type StoreState = 'up' | 'down' | 'offline' | 'tombstone';
+
+function storeStateFromWire(s: pdpb.StoreState | null | undefined): StoreState {
+  switch (s) {
+    case pdpb.StoreState.DOWN: return 'down';
+    case pdpb.StoreState.OFFLINE: return 'offline';
+    case pdpb.StoreState.TOMBSTONE: return 'tombstone';
+    default: return 'up';
+  }
+}
 
 export interface StoreInfo {
   id: number;
@@ -109,7 +119,7 @@ export function storeFromWire(s: pdpb.Store.$Properties | null | undefined, st: 
     address: s?.address ?? '',
     raftAddress: s?.raftAddress ?? '',
     httpAddress: s?.httpAddress ?? '',
-    state: s?.state === pdpb.StoreState.DOWN ? 'down' : 'up',
+    state: storeStateFromWire(s?.state),
     lastHeartbeatAgeMs: Number(s?.lastHeartbeatAgeMs ?? 0),
     ranges: Number(st?.ranges ?? 0),
     leaders: Number(st?.leaders ?? 0),

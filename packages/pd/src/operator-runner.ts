@@ -170,6 +170,10 @@ export class OperatorRunner {
     for (const s of [i.toStore, i.fromStore]) {
       if (s !== 0 && !this.host.state.stores.has(s)) throw invalidArgument(`store ${s} is unknown to PD`);
     }
+    const toState = i.toStore === 0 ? 'serving' : this.host.state.stores.get(i.toStore)?.state;
+    if (toState === 'offline' || toState === 'tombstone') {
+      throw new PdRequestError('FAILED_PRECONDITION', `store ${i.toStore} is ${toState === 'offline' ? 'being decommissioned (offline)' : 'tombstone'}: it takes no replica or leader`);
+    }
     if (i.toStore !== 0 && !this.host.storeUp(i.toStore)) {
       throw new PdRequestError('FAILED_PRECONDITION', `store ${i.toStore} is DOWN (no heartbeat within storeDownAfterMs)`);
     }

@@ -3,7 +3,7 @@
 // encoded value starts with a format byte; decoding refuses an unknown one, or JSON that
 // does not have the expected shape (a bug or a newer PD: never guess).
 import { isReplicaRole, type RangeDescriptor, type ReplicaDescriptor, type ReplicaRole } from '@rangekv/proto';
-import { CREATED_BY_ADMIN, type OperatorRecord, type RangeRecord, type StoreMeta } from './types.js';
+import { CREATED_BY_ADMIN, type OperatorRecord, type RangeRecord, type StoreMeta, type StoreNodeState } from './types.js';
 
 export const PD_RECORD_FORMAT = 1;
 
@@ -91,7 +91,12 @@ export function rangeFromJson(v: unknown): RangeRecord {
 }
 
 export function storeToJson(s: StoreMeta): Json {
-  return { id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress, tokenHash: s.tokenHash };
+  return { id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress, tokenHash: s.tokenHash, state: s.state };
+}
+
+function storeStateFrom(v: unknown): StoreNodeState {
+  if (v === 'serving' || v === 'offline' || v === 'tombstone') return v;
+  throw new PdDecodeError(`store.state: unknown state ${JSON.stringify(v)}`);
 }
 
 export function storeFromJson(v: unknown): StoreMeta {
@@ -101,6 +106,8 @@ export function storeFromJson(v: unknown): StoreMeta {
     raftAddress: str(o['raftAddress'], 'store.raftAddress'), httpAddress: str(o['httpAddress'], 'store.httpAddress'),
     // Absent in records written before store tokens.
     tokenHash: o['tokenHash'] === undefined ? '' : str(o['tokenHash'], 'store.tokenHash'),
+    // Absent in records written before decommissioning.
+    state: o['state'] === undefined ? 'serving' : storeStateFrom(o['state']),
   };
 }
 

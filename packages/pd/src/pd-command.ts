@@ -5,7 +5,7 @@ import {
   decodeJson, descFromJson, descToJson, encodeJson, jsonNum, jsonObj, operatorFromJson, operatorToJson, PdDecodeError,
   rangeFromJson, rangeToJson, storeFromJson, storeToJson,
 } from './pd-codec.js';
-import type { OperatorRecord, RangeRecord, StoreMeta } from './types.js';
+import type { OperatorRecord, RangeRecord, StoreMeta, StoreNodeState } from './types.js';
 
 /** The two id counters: `store` for store ids, `id` for range, replica and operator ids. */
 export type IdSpaceName = 'store' | 'id';
@@ -15,8 +15,10 @@ export type PdCommand =
   | { t: 'init'; clusterId: number }
   /** Reserves `count` ids of a space: result `first` (ids [first, first + count)). */
   | { t: 'reserve'; space: IdSpaceName; count: number }
-  /** Registers a store or changes its addresses. */
+  /** Registers a store or changes its addresses (its state is kept; refused for a tombstone). */
   | { t: 'putStore'; store: StoreMeta }
+  /** Decommissioning: serving -> offline -> tombstone, or offline -> serving (storeStateChangeAllowed). */
+  | { t: 'setStoreState'; storeId: number; state: StoreNodeState }
   /** Commits range 1 (refused when already bootstrapped). */
   | { t: 'bootstrap'; descriptor: RangeDescriptor }
   /** Range records from heartbeats / operators: each kept only if newer than what PD has. */
@@ -39,6 +41,7 @@ export function encodePdCommand(c: PdCommand): Uint8Array {
     case 'init': return encodeJson({ t: c.t, clusterId: c.clusterId });
     case 'reserve': return encodeJson({ t: c.t, space: c.space, count: c.count });
     case 'putStore': return encodeJson({ t: c.t, store: storeToJson(c.store) });
+    case 'setStoreState': return encodeJson({ t: c.t, storeId: c.storeId, state: c.state });
     case 'bootstrap': return encodeJson({ t: c.t, descriptor: descToJson(c.descriptor) });
     case 'putRanges': return encodeJson({ t: c.t, ranges: c.ranges.map(rangeToJson) });
     case 'createOperator':
@@ -56,6 +59,11 @@ export function decodePdCommand(b: Uint8Array): PdCommand {
       return { t: 'reserve', space, count: jsonNum(o['count'], 'count') };
     }
     case 'putStore': return { t: 'putStore', store: storeFromJson(o['store']) };
+    case 'setStoreState': {
+      const state = o['state'];
+      if (state !== 'serving' && state !== 'offline' && state !== 'tombstone') throw new PdDecodeError(`setStoreState: unknown state ${String(state)}`);
+      return { t: 'setStoreState', storeId: jsonNum(o['storeId'], 'storeId'), state };
+    }
     case 'bootstrap': return { t: 'bootstrap', descriptor: descFromJson(o['descriptor']) };
     case 'putRanges': {
       const rs = o['ranges'];

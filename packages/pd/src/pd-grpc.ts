@@ -53,6 +53,7 @@ export function addPdService(server: grpc.Server, svc: PdService, log: Logger, o
   add('rangeHeartbeat', (r) => svc.rangeHeartbeat(r));
   add('getRangeByKey', (r) => svc.getRangeByKey(r));
   add('getRange', (r) => svc.getRange(r));
+  add('decommissionStore', (r) => svc.decommissionStore(r));
   add('scanRanges', (r) => svc.scanRanges(r));
   add('getStore', (r) => svc.getStore(r));
   add('listStores', (r) => svc.listStores(r));

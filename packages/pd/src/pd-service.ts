@@ -8,7 +8,7 @@
 // each range's newest report (leader, term, stats). A new leader starts with empty memory:
 // a store it has not heard from yet counts as heard at the moment it became leader.
 import { createHash, randomInt } from 'node:crypto';
-import { descriptorFromWire, descriptorToWire, replicaFromWire, ReplicaRole, replicaToWire, type pdpb, type RangeDescriptor } from '@rangekv/proto';
+import { descriptorFromWire, descriptorToWire, replicaFromWire, ReplicaRole, replicaToWire, pdpb, type RangeDescriptor } from '@rangekv/proto';
 import type { Logger } from '@rangekv/runtime';
 import { PdRequestError, invalidArgument } from './errors.js';
 import { rangeRecordProblem, storeIdProblem, storeProblem, storeTokenProblem } from './pd-validate.js';
@@ -30,6 +30,9 @@ import {
 } from './types.js';
 
 type Header = pdpb.ResponseHeader.$Properties;
+const pdpbStoreState = pdpb.StoreState;
+/** What the replica checker's loop does: a replica fix, or the end of a decommission. */
+type CheckerMove = ReplicaFix | { kind: 'tombstone'; storeId: number };
 
 /** What PD keeps of a store token: its sha256, hex (the token itself is never stored). */
 export function storeTokenHash(token: string): string {
@@ -85,7 +88,7 @@ export class PdService {
   /** null when leader balance is off. */
   readonly leaderBalancer: SchedulerLoop<LeaderTransfer> | null;
   /** null when the replica checker is off. */
-  readonly replicaChecker: SchedulerLoop<ReplicaFix> | null;
+  readonly replicaChecker: SchedulerLoop<CheckerMove> | null;
   /** null when replica balance is off. */
   readonly replicaBalancer: SchedulerLoop<ReplicaMove> | null;
   private readonly group: PdRaftGroup;
@@ -136,13 +139,16 @@ export class PdService {
       now: this.now,
       log: this.log,
     }, { intervalMs: this.limits.leaderBalanceIntervalMs, warmupMs: this.limits.leaderBalanceWarmupMs });
-    this.replicaChecker = opts.replicaChecker === false ? null : new SchedulerLoop<ReplicaFix>({
+    this.replicaChecker = opts.replicaChecker === false ? null : new SchedulerLoop<CheckerMove>({
       name: REPLICA_CHECKER_SCHEDULER,
-      plan: () => planReplicaFixes(this.replicaCheckView(), {
-        replicaCount: this.limits.replicaCount, maxStoreDownTimeMs: this.limits.maxStoreDownTimeMs,
-        maxOperators: this.limits.maxReplicaCheckerOperators,
-      }),
-      act: (f) => this.replicaFix(f),
+      plan: () => [
+        ...planReplicaFixes(this.replicaCheckView(), {
+          replicaCount: this.limits.replicaCount, maxStoreDownTimeMs: this.limits.maxStoreDownTimeMs,
+          maxOperators: this.limits.maxReplicaCheckerOperators,
+        }),
+        ...this.decommissioned().map((storeId) => ({ kind: 'tombstone' as const, storeId })),
+      ],
+      act: (f) => (f.kind === 'tombstone' ? this.tombstone(f.storeId) : this.replicaFix(f)),
       now: this.now,
       log: this.log,
     }, { intervalMs: this.limits.replicaCheckIntervalMs, warmupMs: this.limits.replicaCheckWarmupMs });
@@ -316,7 +322,9 @@ export class PdService {
         transferTo: op !== undefined && op.kind === OperatorKind.TRANSFER_LEADER ? op.toStore : 0,
       });
     }
-    return { upStores: this.upStoreIds(now), ranges, running, evictStores: this.slowStores.evicted(now) };
+    // An offline store's leaders go first, like a slow store's.
+    const offline = [...this.group.state.stores.values()].filter((m) => m.state === 'offline').map((m) => m.id);
+    return { upStores: this.upStoreIds(now), ranges, running, evictStores: [...this.slowStores.evicted(now), ...offline] };
   }
 
   /**
@@ -327,9 +335,9 @@ export class PdService {
   replicaCheckView(): ReplicaCheckView {
     const now = this.now();
     const { runningOn, running } = this.runningOperators([REPLICA_CHECKER_SCHEDULER]);
-    const stores = [...this.group.state.stores.keys()].map((id) => {
-      const downForMs = this.heartbeatAgeMs(id);
-      return { id, up: downForMs <= this.limits.storeDownAfterMs, downForMs };
+    const stores = [...this.group.state.stores.values()].filter((m) => m.state !== 'tombstone').map((m) => {
+      const downForMs = this.heartbeatAgeMs(m.id);
+      return { id: m.id, up: downForMs <= this.limits.storeDownAfterMs, downForMs, offline: m.state === 'offline' };
     });
     return { stores, ranges: this.replicaRanges(now, runningOn), running };
   }
@@ -374,12 +382,32 @@ export class PdService {
     return [...this.liveRanges.values()].filter((r) => r.leader !== null && now - r.seenAtMs <= this.limits.leaderBalanceMaxReportAgeMs);
   }
 
-  /** Registered stores heartbeating to this leader within storeDownAfterMs. */
+  /** Registered serving stores (not offline or tombstone) heartbeating to this leader within storeDownAfterMs. */
   private upStoreIds(now: number): number[] {
-    return [...this.group.state.stores.keys()].filter((id) => {
-      const live = this.liveStores.get(id);
-      return live !== undefined && now - live.lastHeartbeatMs <= this.limits.storeDownAfterMs;
-    });
+    return [...this.group.state.stores.values()].filter((m) => {
+      const live = this.liveStores.get(m.id);
+      return m.state === 'serving' && live !== undefined && now - live.lastHeartbeatMs <= this.limits.storeDownAfterMs;
+    }).map((m) => m.id);
+  }
+
+  /** Offline stores no range record (committed or newer in memory) places a replica on: ready for tombstone. */
+  private decommissioned(): number[] {
+    const offline = [...this.group.state.stores.values()].filter((m) => m.state === 'offline').map((m) => m.id);
+    if (offline.length === 0) return [];
+    const holding = new Set<number>();
+    for (const id of new Set([...this.group.state.ranges.keys(), ...this.liveRanges.keys()])) {
+      for (const x of this.route(id)?.descriptor.replicas ?? []) holding.add(x.storeId);
+    }
+    return offline.filter((id) => !holding.has(id));
+  }
+
+  /** An offline store that holds nothing any more becomes tombstone. */
+  private async tombstone(storeId: number): Promise<boolean> {
+    if (!this.group.serving) return false;
+    const res = await this.group.propose({ t: 'setStoreState', storeId, state: 'tombstone' });
+    if (!res.ok) throw new PdRequestError('FAILED_PRECONDITION', res.error);
+    this.log.info('store decommissioned: tombstone', { store: storeId });
+    return true;
   }
 
   /** One planned move as a TRANSFER_LEADER operator, unless the range's leader moved since the plan. */
@@ -419,10 +447,9 @@ export class PdService {
 
   private storeToProto(s: StoreMeta): pdpb.Store.$Properties {
     const age = this.heartbeatAgeMs(s.id);
-    return {
-      id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress,
-      state: age > this.limits.storeDownAfterMs ? 1 : 0, lastHeartbeatAgeMs: age,
-    };
+    const state = s.state === 'tombstone' ? pdpbStoreState.TOMBSTONE : s.state === 'offline' ? pdpbStoreState.OFFLINE
+      : age > this.limits.storeDownAfterMs ? pdpbStoreState.DOWN : pdpbStoreState.UP;
+    return { id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress, state, lastHeartbeatAgeMs: age };
   }
 
   private statsToProto(s: StoreStats): pdpb.StoreStats.$Properties {
@@ -461,6 +488,7 @@ export class PdService {
       if (tokenProblem !== null) throw invalidArgument(tokenProblem);
       const meta: StoreMeta = {
         id, address: s.address ?? '', raftAddress: s.raftAddress ?? '', httpAddress: s.httpAddress ?? '', tokenHash: storeTokenHash(token),
+        state: 'serving', // putStore keeps the registered store's state
       };
       const problem = storeProblem(meta);
       if (problem !== null) throw invalidArgument(problem);
@@ -505,6 +533,10 @@ export class PdService {
     }
     if (known.tokenHash !== '' && known.tokenHash !== storeTokenHash(token)) {
       throw new PdRequestError('PERMISSION_DENIED', `store ${id} is registered with another store token (another data dir?)`);
+    }
+    if (known.state === 'tombstone') {
+      throw new PdRequestError('FAILED_PRECONDITION',
+        `store ${id} is tombstone (decommissioned): it may not rejoin; start it on an empty data dir to join as a new store`);
     }
     return known;
   }
@@ -559,6 +591,28 @@ export class PdService {
         store: this.storeToProto(s), stats: this.statsToProto(this.liveStores.get(s.id)?.stats ?? ZERO_STATS),
       })),
     }));
+  }
+
+  /**
+   * Decommission (or its cancel): the store goes OFFLINE; the replica checker moves every
+   * replica off it and the leader balance planner its leaders, and once no range places a
+   * replica there it becomes TOMBSTONE. A cancel brings an OFFLINE store back to serving.
+   */
+  decommissionStore(req: pdpb.DecommissionStoreRequest.$Properties): Promise<pdpb.DecommissionStoreResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      const id = Number(req.storeId ?? 0);
+      const idProblem = storeIdProblem(id);
+      if (idProblem !== null) throw invalidArgument(idProblem);
+      const s = this.group.state.stores.get(id);
+      if (!s) throw new PdRequestError('NOT_FOUND', `store ${id} is unknown to PD`);
+      const to = req.cancel === true ? 'serving' : 'offline';
+      if (s.state === 'tombstone') throw new PdRequestError('FAILED_PRECONDITION', `store ${id} is tombstone (decommissioned already)`);
+      if (to === 'serving' && s.state !== 'offline') throw new PdRequestError('FAILED_PRECONDITION', `store ${id} is not being decommissioned`);
+      const res = await this.group.propose({ t: 'setStoreState', storeId: id, state: to });
+      if (!res.ok) throw new PdRequestError('FAILED_PRECONDITION', res.error);
+      this.log.info(to === 'offline' ? 'store decommission started: offline' : 'store decommission cancelled: serving', { store: id });
+      return { header: this.header(), store: this.storeToProto(this.group.state.stores.get(id)!) };
+    });
   }
 
   // ---- ranges ----------------------------------------------------------------------

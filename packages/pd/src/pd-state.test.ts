@@ -142,3 +142,28 @@ test('malformed commands are refused with a decode error', () => {
   const badRole = new Uint8Array(Buffer.from(boot.replaceAll('"role":0', '"role":5'), 'latin1'));
   assert.throws(() => decodePdCommand(badRole), (e: unknown) => e instanceof PdDecodeError && /replica.role: 5 is not a replica role/.test(e.message));
 });
+
+test('decommissioning: serving -> offline -> tombstone (or back to serving); a tombstone never comes back; the state survives a reload', () => {
+  const h = new Harness();
+  const store = { id: 4, address: 'a:1', raftAddress: 'a:2', httpAddress: '', tokenHash: 'x', state: 'serving' as const };
+  assert.ok(h.apply({ t: 'putStore', store }).ok);
+  assert.equal(h.apply({ t: 'setStoreState', storeId: 9, state: 'offline' }).error, 'store 9 is unknown');
+  assert.equal(h.apply({ t: 'setStoreState', storeId: 4, state: 'tombstone' }).error, 'store 4 cannot go from serving to tombstone');
+  assert.ok(h.apply({ t: 'setStoreState', storeId: 4, state: 'offline' }).ok);
+  // A heartbeat's address change keeps the state.
+  assert.ok(h.apply({ t: 'putStore', store: { ...store, address: 'b:1' } }).ok);
+  assert.deepEqual([h.st.stores.get(4)!.address, h.st.stores.get(4)!.state], ['b:1', 'offline']);
+  assert.ok(h.apply({ t: 'setStoreState', storeId: 4, state: 'serving' }).ok, 'a cancel');
+  assert.ok(h.apply({ t: 'setStoreState', storeId: 4, state: 'offline' }).ok);
+  assert.ok(h.apply({ t: 'setStoreState', storeId: 4, state: 'tombstone' }).ok);
+  assert.equal(h.reload().stores.get(4)!.state, 'tombstone');
+  assert.equal(h.apply({ t: 'setStoreState', storeId: 4, state: 'serving' }).error, 'store 4 cannot go from tombstone to serving');
+  assert.equal(h.apply({ t: 'putStore', store }).error, 'store 4 is tombstone (decommissioned)');
+  // Records written before decommissioning (no state) read as serving; an unknown state does not decode.
+  const old = encodePdCommand({ t: 'putStore', store });
+  const json = JSON.parse(Buffer.from(old.subarray(1)).toString('utf8')) as { store: Record<string, unknown> };
+  delete json.store['state'];
+  const again = new Uint8Array([old[0]!, ...Buffer.from(JSON.stringify(json))]);
+  assert.equal((decodePdCommand(again) as { store: { state: string } }).store.state, 'serving');
+  assert.throws(() => decodePdCommand(new Uint8Array([old[0]!, ...Buffer.from(JSON.stringify({ t: 'setStoreState', storeId: 4, state: 'gone' }))])), PdDecodeError);
+});

@@ -17,7 +17,7 @@ import {
 } from './pd-codec.js';
 import { RangeIndex } from './range-index.js';
 import {
-  compareReports, isFinal, MAX_PD_ID, OperatorStatus, spanContains, spansOverlap, compareBytes,
+  compareReports, isFinal, MAX_PD_ID, OperatorStatus, spanContains, spansOverlap, compareBytes, storeStateChangeAllowed,
   type OperatorRecord, type RangeRecord, type StoreMeta,
 } from './types.js';
 
@@ -121,6 +121,11 @@ export class PdState {
     this.nextStoreId = jsonNum(o['nextStoreId'], 'nextStoreId');
   }
 
+  private putStore(st: StoreMeta, w: PdWrites): void {
+    this.stores.set(st.id, st);
+    w.puts.push([idKey(STORE_PREFIX, st.id), encodeJson(storeToJson(st))]);
+  }
+
   private writeMeta(w: PdWrites): void {
     w.puts.push([META_KEY, encodeJson({
       clusterId: this.clusterId, bootstrapped: this.bootstrapped,
@@ -146,15 +151,25 @@ export class PdState {
         this.writeMeta(w);
         return ok(first);
       }
-      case 'putStore':
-        this.stores.set(c.store.id, c.store);
-        w.puts.push([idKey(STORE_PREFIX, c.store.id), encodeJson(storeToJson(c.store))]);
+      case 'putStore': {
+        const prev = this.stores.get(c.store.id);
+        if (prev?.state === 'tombstone') return refused(`store ${c.store.id} is tombstone (decommissioned)`);
+        this.putStore({ ...c.store, state: prev?.state ?? 'serving' }, w);
         if (c.store.id >= this.nextStoreId) {
           // A store that chose its own id (--store-id): AllocStoreId never hands it out.
           this.nextStoreId = c.store.id + 1;
           this.writeMeta(w);
         }
         return ok();
+      }
+      case 'setStoreState': {
+        const prev = this.stores.get(c.storeId);
+        if (!prev) return refused(`store ${c.storeId} is unknown`);
+        if (prev.state === c.state) return ok();
+        if (!storeStateChangeAllowed(prev.state, c.state)) return refused(`store ${c.storeId} cannot go from ${prev.state} to ${c.state}`);
+        this.putStore({ ...prev, state: c.state }, w);
+        return ok();
+      }
       case 'bootstrap':
         if (this.bootstrapped) return refused('already bootstrapped');
         this.bootstrapped = true;

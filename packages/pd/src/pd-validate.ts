@@ -156,6 +156,7 @@ export function commandProblem(c: PdCommand): string | null {
     case 'init': return intIn(c.clusterId, 1, Number.MAX_SAFE_INTEGER) ? null : `cluster id ${c.clusterId} is not positive`;
     case 'reserve': return intIn(c.count, 1, MAX_RESERVE_COUNT) ? null : `reserve count ${c.count} is not in 1..${MAX_RESERVE_COUNT}`;
     case 'putStore': return storeProblem(c.store);
+    case 'setStoreState': return storeIdProblem(c.storeId);
     case 'bootstrap': return descriptorProblem(c.descriptor) ?? (c.descriptor.rangeId === 1 ? null : 'bootstrap must create range 1');
     case 'putRanges': {
       for (const r of c.ranges) {

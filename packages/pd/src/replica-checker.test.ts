@@ -88,3 +88,16 @@ test('the plan does not depend on the order of the view', () => {
   const after = [1, 2, 3, 5, 6, 7].map(load);
   assert.ok(Math.max(...after) - Math.min(...after) <= 1, `replicas per live store after: ${after.join(',')}`);
 });
+
+test('an offline store (decommissioning) is left like a dead one while it still serves, and is never a target', () => {
+  const ss: CheckerStore[] = [...stores([1, 2, 3, 5]), { id: 4, up: true, downForMs: 0, offline: true }];
+  const plan = planReplicaFixes({ stores: ss, ranges: [range(1, [1, 2, 4]), range(2, [2, 3, 4], { learners: [1] }), range(3, [1, 2, 3])], running: 0 }, LIMITS);
+  assert.deepEqual(plan, [
+    { kind: 'replace', rangeId: 1, fromStore: 4, toStore: 5 },
+    { kind: 'replace', rangeId: 2, fromStore: 4, toStore: 5 }, // store 1 holds a learner of range 2: only store 5 is free
+  ]);
+  assert.deepEqual(planReplicaFixes({ stores: ss, ranges: [range(1, [1, 2]), range(2, [1, 2, 3, 5])], running: 0 }, LIMITS),
+    [{ kind: 'add', rangeId: 1, toStore: 3 }, { kind: 'remove', rangeId: 2, fromStore: 3, why: 'extra voter' }], 'never onto store 4');
+  assert.deepEqual(planReplicaFixes({ stores: ss, ranges: [range(1, [1, 2, 3], { learners: [4] })], running: 0 }, LIMITS),
+    [{ kind: 'remove', rangeId: 1, fromStore: 4, why: 'offline learner' }]);
+});

@@ -8,10 +8,13 @@
 //     and so not a target, after storeDownAfterMs already; a DOWN store may come back and
 //     is left alone until it is dead: moving every replica off a store that restarts for a
 //     minute costs far more than waiting);
-//   - a learner on a dead store is removed (REMOVE_REPLICA);
-//   - a voter on a dead store is replaced (MOVE_REPLICA: a learner on the new store
-//     catches up by snapshot, is promoted, then the dead voter is removed), while the range
-//     has no more than replicaCount voters; with more, the dead one is simply removed;
+//   - an OFFLINE store (being decommissioned) is left like a dead one, though it still
+//     serves while its replicas move, and it is never a target;
+//   - a learner on a dead or offline store is removed (REMOVE_REPLICA);
+//   - a voter on a dead or offline store is replaced (MOVE_REPLICA: a learner on the new
+//     store catches up by snapshot, is promoted, then the old voter is removed, after its
+//     leadership is handed away), while the range has no more than replicaCount voters;
+//     with more, it is simply removed;
 //   - a range with fewer voters than replicaCount gets one (ADD_REPLICA);
 //   - a range with more voters than replicaCount loses one (REMOVE_REPLICA): a voter on a
 //     DOWN store first, then the one on the store holding the most replicas (not the
@@ -33,6 +36,8 @@ export interface CheckerStore {
   up: boolean;
   /** Since its last heartbeat to this PD leader (or since the leader began serving). */
   downForMs: number;
+  /** Being decommissioned (OFFLINE): every replica moves off it; never a target. */
+  offline?: boolean;
 }
 
 export interface CheckerReplica {
@@ -70,17 +75,21 @@ export interface ReplicaCheckLimits {
 export type ReplicaFix =
   | { kind: 'replace'; rangeId: number; fromStore: number; toStore: number }
   | { kind: 'add'; rangeId: number; toStore: number }
-  | { kind: 'remove'; rangeId: number; fromStore: number; why: 'dead learner' | 'dead voter' | 'extra voter' | 'orphan learner' };
+  | { kind: 'remove'; rangeId: number; fromStore: number; why: 'dead learner' | 'dead voter' | 'offline learner' | 'offline voter' | 'extra voter' | 'orphan learner' };
 
 /** The fixes to start now (at most maxOperators − running, one per range). */
 export function planReplicaFixes(view: ReplicaCheckView, limits: ReplicaCheckLimits): ReplicaFix[] {
   const budget = limits.maxOperators - view.running;
   if (budget <= 0) return [];
   const storeById = new Map(view.stores.map((s) => [s.id, s]));
+  const offline = (id: number): boolean => storeById.get(id)?.offline === true;
   const up = (id: number): boolean => storeById.get(id)?.up === true;
-  const dead = (id: number): boolean => {
+  // Dead, or being decommissioned: its replicas must go.
+  const leaving = (id: number): 'dead' | 'offline' | null => {
     const s = storeById.get(id);
-    return s !== undefined && !s.up && s.downForMs >= limits.maxStoreDownTimeMs;
+    if (s === undefined) return null;
+    if (s.offline === true) return 'offline';
+    return !s.up && s.downForMs >= limits.maxStoreDownTimeMs ? 'dead' : null;
   };
   const load = replicaCounts(view);
   const liveVoters = (r: CheckerRange): number => r.replicas.filter((x) => x.role === ReplicaRole.Voter && up(x.storeId)).length;
@@ -88,7 +97,7 @@ export function planReplicaFixes(view: ReplicaCheckView, limits: ReplicaCheckLim
   const plan: ReplicaFix[] = [];
   for (const r of order) {
     if (plan.length >= budget) break;
-    const fix = fixOf(r, limits.replicaCount, up, dead, load);
+    const fix = fixOf(r, limits.replicaCount, (id) => up(id) && !offline(id), leaving, load);
     if (fix === null) continue;
     plan.push(fix);
     if (fix.kind !== 'add') load.set(fix.fromStore, (load.get(fix.fromStore) ?? 1) - 1);
@@ -104,21 +113,26 @@ function replicaCounts(view: ReplicaCheckView): Map<number, number> {
   return load;
 }
 
-/** The one fix a range needs first, or null. */
+/** The one fix a range needs first, or null. `up`: a store that may take a replica (Up, not offline). */
 function fixOf(
-  r: CheckerRange, replicaCount: number, up: (id: number) => boolean, dead: (id: number) => boolean, load: ReadonlyMap<number, number>,
+  r: CheckerRange, replicaCount: number, up: (id: number) => boolean, leaving: (id: number) => 'dead' | 'offline' | null,
+  load: ReadonlyMap<number, number>,
 ): ReplicaFix | null {
   const voters = r.replicas.filter((x) => x.role === ReplicaRole.Voter);
   const learners = r.replicas.filter((x) => x.role === ReplicaRole.Learner);
-  const deadLearner = learners.find((x) => dead(x.storeId));
-  if (deadLearner) return { kind: 'remove', rangeId: r.rangeId, fromStore: deadLearner.storeId, why: 'dead learner' };
-  const deadVoter = voters.find((x) => dead(x.storeId));
-  if (deadVoter) {
-    if (voters.length > replicaCount) return { kind: 'remove', rangeId: r.rangeId, fromStore: deadVoter.storeId, why: 'dead voter' };
+  const goneLearner = learners.find((x) => leaving(x.storeId) !== null);
+  if (goneLearner) {
+    return { kind: 'remove', rangeId: r.rangeId, fromStore: goneLearner.storeId, why: `${leaving(goneLearner.storeId)!} learner` };
+  }
+  const goneVoter = voters.find((x) => leaving(x.storeId) !== null);
+  if (goneVoter) {
+    if (voters.length > replicaCount) {
+      return { kind: 'remove', rangeId: r.rangeId, fromStore: goneVoter.storeId, why: `${leaving(goneVoter.storeId)!} voter` };
+    }
     const to = target(r, up, load);
-    // No store to move to (every live store holds a replica): keep the dead voter, which
-    // still counts towards the quorum's size; removing it would not make the range safer.
-    return to === null ? null : { kind: 'replace', rangeId: r.rangeId, fromStore: deadVoter.storeId, toStore: to };
+    // No store to move to (every live store holds a replica): keep the voter, which still
+    // counts towards the quorum's size; removing it would not make the range safer.
+    return to === null ? null : { kind: 'replace', rangeId: r.rangeId, fromStore: goneVoter.storeId, toStore: to };
   }
   if (voters.length < replicaCount) {
     const to = target(r, up, load);

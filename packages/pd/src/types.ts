@@ -25,6 +25,15 @@ export interface StoreMeta {
   httpAddress: string;
   /** sha256 (hex) of the store's token, recorded at registration; '' for a store registered before tokens. */
   tokenHash: string;
+  /** Decommissioning: serving -> offline (its replicas move away) -> tombstone (empty, refused for good). */
+  state: StoreNodeState;
+}
+
+export type StoreNodeState = 'serving' | 'offline' | 'tombstone';
+
+/** Whether a store may go from `from` to `to` (decommission, its cancel, its end). */
+export function storeStateChangeAllowed(from: StoreNodeState, to: StoreNodeState): boolean {
+  return (from === 'serving' && to === 'offline') || (from === 'offline' && (to === 'serving' || to === 'tombstone'));
 }
 
 export interface StoreStats {

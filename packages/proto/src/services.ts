@@ -92,6 +92,7 @@ export const pdService = {
   createOperator: unary(PD, 'CreateOperator', pd.CreateOperatorRequest, pd.CreateOperatorResponse),
   getOperator: unary(PD, 'GetOperator', pd.GetOperatorRequest, pd.GetOperatorResponse),
   listOperators: unary(PD, 'ListOperators', pd.ListOperatorsRequest, pd.ListOperatorsResponse),
+  decommissionStore: unary(PD, 'DecommissionStore', pd.DecommissionStoreRequest, pd.DecommissionStoreResponse),
 };
 
 export const RAFT_TRANSPORT_STREAM_PATH = '/rangekv.raft.RaftTransport/Stream';

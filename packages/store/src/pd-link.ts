@@ -39,6 +39,9 @@ export const DEFAULT_PD_LINK_LIMITS: PdLinkLimits = {
   maxReportsPerRequest: 1_000,
 };
 
+/** The same refusal of a store heartbeat (e.g. a tombstone store) is logged at most this often. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
 export class PdUnavailableError extends Error {
   constructor(readonly endpoints: readonly string[], readonly lastError: string) {
     super(`no PD leader reachable at ${endpoints.join(', ')} (last: ${lastError})`);
@@ -149,6 +152,7 @@ export class PdLink {
   /** Applied index at the last report, per range: write rate. */
   private lastApplied = new Map<number, { applied: number; at: number }>();
   private heartbeatInFlight = false;
+  private lastRefusal = { why: '', atMs: 0 };
   readonly counters = { storeHeartbeats: 0, storeHeartbeatFailures: 0, rangeReports: 0, rangeReportsRejected: 0, rangeHeartbeatFailures: 0 };
 
   constructor(endpoints: readonly string[], private readonly host: PdLinkHost, limits: Partial<PdLinkLimits> = {}) {
@@ -208,9 +212,16 @@ export class PdLink {
       if (res.bootstrap?.descriptor) await this.bootstrap(res.bootstrap.descriptor);
     } catch (e) {
       this.counters.storeHeartbeatFailures++;
-      // PD refusing this store (another store's id or token, a bad address) needs an operator; being unreachable does not.
-      if (isAnswer(e)) this.host.log.warn('PD refused the store heartbeat', { err: e });
-      else this.host.log.debug('PD store heartbeat failed', { err: e });
+      // PD refusing this store (another store's id or token, a bad address, a tombstone)
+      // needs an operator; being unreachable does not. The same refusal is logged once a minute.
+      if (isAnswer(e)) {
+        const why = e instanceof Error ? e.message : String(e);
+        const now = Date.now();
+        if (why !== this.lastRefusal.why || now - this.lastRefusal.atMs >= REFUSAL_LOG_INTERVAL_MS) {
+          this.lastRefusal = { why, atMs: now };
+          this.host.log.warn('PD refused the store heartbeat', { err: e });
+        }
+      } else this.host.log.debug('PD store heartbeat failed', { err: e });
     } finally {
       this.heartbeatInFlight = false;
     }

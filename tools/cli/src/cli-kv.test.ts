@@ -55,6 +55,20 @@ describe('kv and ctl against a fake cluster', () => {
     assert.deepEqual([r.code, r.stdout, r.stderr], [0, '', '(no keys)\n']);
   });
 
+  test('ctl store decommission / cancel-decommission: the state PD answers; bad verbs and ids exit 2', async () => {
+    let r = await run(['ctl', 'store', 'decommission', '3', ...pd]);
+    assert.deepEqual([r.code, r.stdout], [0, 'store 3: offline\n']);
+    r = await run(['ctl', 'stores', '--json', ...pd]);
+    assert.equal((JSON.parse(r.stdout) as Array<{ id: number; state: string }>).find((s) => s.id === 3)!.state, 'offline');
+    r = await run(['ctl', 'store', 'cancel-decommission', '3', '--json', ...pd]);
+    assert.deepEqual([r.code, JSON.parse(r.stdout)], [0, { id: 3, state: 'up' }]);
+    r = await run(['ctl', 'store', 'retire', '3', ...pd]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /'retire' is not decommission or cancel-decommission/);
+    r = await run(['ctl', 'store', 'decommission', '0', ...pd]);
+    assert.equal(r.code, 2);
+  });
+
   test('ctl stores and ranges: tables and --json', async () => {
     let r = await run(['ctl', 'stores', ...pd]);
     assert.equal(r.code, 0);

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { BIN, FAKE_PD, FAKE_STORE, run, runAll } from './testing/run-cli.js';
 
 const COMMANDS = [
-  'dev', 'pd', 'store', 'kv get', 'kv put', 'kv del', 'kv scan', 'ctl stores', 'ctl ranges', 'ctl split', 'ctl transfer-leader',
+  'dev', 'pd', 'store', 'kv get', 'kv put', 'kv del', 'kv scan', 'ctl stores', 'ctl store', 'ctl ranges', 'ctl split', 'ctl transfer-leader',
   'ctl add-replica', 'ctl remove-replica', 'ctl move-replica', 'ctl operators',
 ];
 

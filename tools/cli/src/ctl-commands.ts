@@ -1,4 +1,4 @@
-// rangekv ctl stores|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators|operator
+// rangekv ctl stores|store|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators
 import type { OperatorInfo, RangeKvClient } from '@rangekv/client';
 import { clientFlags, connect, isOperatorFailed } from './client-flags.js';
 import { EXIT, intFlag, intValue, str, UsageError, type CommandSpec, type FlagSpec, type Parsed } from './command.js';
@@ -13,6 +13,14 @@ export const ctlStores: CommandSpec = {
   name: 'ctl stores', args: '[flags]', minPositionals: 0, maxPositionals: 0,
   summary: 'List the stores PD knows: address, state, range and leader counts, last heartbeat.',
   flags: clientFlags('10s'),
+};
+
+export const ctlStore: CommandSpec = {
+  name: 'ctl store', args: 'decommission|cancel-decommission STORE [flags]', minPositionals: 2, maxPositionals: 2,
+  summary: 'Decommission a store (PD moves its replicas and leaders away, then marks it tombstone), or cancel that.',
+  details: 'The store shows offline while its replicas move (see `rangekv ctl stores`), tombstone once it holds none; a tombstone store is refused by PD for good. Decommissioning needs somewhere to move to: with as many stores as replicas per range, nothing moves.',
+  flags: clientFlags('10s'),
+  examples: ['rangekv ctl store decommission 4', 'rangekv ctl store cancel-decommission 4'],
 };
 
 export const ctlRanges: CommandSpec = {
@@ -111,6 +119,18 @@ export async function runCtl(spec: CommandSpec, p: Parsed): Promise<number> {
         return EXIT.ok;
       };
       break;
+    case ctlStore: {
+      const verb = p.positionals[0]!;
+      if (verb !== 'decommission' && verb !== 'cancel-decommission') throw new UsageError(`'${verb}' is not decommission or cancel-decommission`, spec);
+      const id = intValue(p.positionals[1]!, 'STORE', spec, 1);
+      action = async (c) => {
+        const s = await c.decommissionStore(id, { cancel: verb === 'cancel-decommission' });
+        if (json) printJson({ id: s.id, state: s.state });
+        else process.stdout.write(`store ${s.id}: ${s.state}\n`);
+        return EXIT.ok;
+      };
+      break;
+    }
     case ctlRanges: {
       const startKey = keyArg(p, str(p, 'start', spec) ?? '', spec);
       const endKey = keyArg(p, str(p, 'end', spec) ?? '', spec);
@@ -185,6 +205,6 @@ export async function runCtl(spec: CommandSpec, p: Parsed): Promise<number> {
 }
 
 export const CTL_COMMANDS: Record<string, CommandSpec> = {
-  stores: ctlStores, ranges: ctlRanges, split: ctlSplit, 'transfer-leader': ctlTransferLeader, 'add-replica': ctlAddReplica,
+  stores: ctlStores, store: ctlStore, ranges: ctlRanges, split: ctlSplit, 'transfer-leader': ctlTransferLeader, 'add-replica': ctlAddReplica,
   'remove-replica': ctlRemoveReplica, 'move-replica': ctlMoveReplica, operators: ctlOperators,
 };

@@ -85,6 +85,8 @@ export class FakeCluster {
   private nextRangeId = 2;
   private readonly operators = new Map<number, pdpb.Operator.$Properties & { polls: number }>();
   private nextOperatorId = 1;
+  /** Stores DecommissionStore marked offline (not cancelled). */
+  readonly offline = new Set<number>();
   /** Calls held by a 'hang' fault, each serving its call as if no fault was injected. */
   private readonly hung: Array<() => void> = [];
 
@@ -306,7 +308,8 @@ export class FakeCluster {
   }
 
   private storeOf(id: number): pdpb.Store.$Properties {
-    return { id, address: this.stores.get(id)!.address, raftAddress: '127.0.0.1:1', httpAddress: '', state: pdpb.StoreState.UP, lastHeartbeatAgeMs: 5 };
+    const state = this.offline.has(id) ? pdpb.StoreState.OFFLINE : pdpb.StoreState.UP;
+    return { id, address: this.stores.get(id)!.address, raftAddress: '127.0.0.1:1', httpAddress: '', state, lastHeartbeatAgeMs: 5 };
   }
 
   private runOperator(req: pdpb.CreateOperatorRequest.$Properties): pdpb.Operator.$Properties {
@@ -405,6 +408,14 @@ export class FakeCluster {
         return { operator: op };
       }),
       ListOperators: serve('ListOperators', () => ({ operators: [...this.operators.values()] })),
+      // Decommission marks the store offline (a cancel brings it back); nothing moves.
+      DecommissionStore: serve<pdpb.DecommissionStoreRequest.$Properties>('DecommissionStore', (r) => {
+        const id = Number(r.storeId ?? 0);
+        if (!this.stores.has(id)) throw new Error(`store ${id} not found`);
+        if (r.cancel === true) this.offline.delete(id);
+        else this.offline.add(id);
+        return { store: this.storeOf(id) };
+      }),
     };
   }
 }
