@@ -13,8 +13,9 @@ import { PdClient } from './pd-client.js';
 import { rangeContains } from './range-cache.js';
 import { Router, type KvMethodName, type KvReq, type KvRes, type RequestKind } from './router.js';
 import {
-  consistencyToWire, operatorFromWire, operatorKindToWire, routeFromWire, storeFromWire, toBuffer,
-  type Bytes, type KeyValue, type OperatorInfo, type OperatorKind, type RangeInfo, type ReadConsistency, type StoreInfo,
+  configEntryFromWire, consistencyToWire, operatorFromWire, operatorKindToWire, routeFromWire, storeFromWire, toBuffer,
+  type Bytes, type ConfigEntryInfo, type KeyValue, type OperatorInfo, type OperatorKind, type PdConfigInfo, type RangeInfo, type ReadConsistency,
+  type SchedulerInfo, type StoreInfo,
 } from './types.js';
 
 export interface RangeKvClientOptions {
@@ -440,6 +441,31 @@ export class RangeKvClient {
     const res = await this.router.pd.call('decommissionStore', { storeId, cancel: opts.cancel === true }, this.budget('decommissionStore', opts));
     if (!res.store) throw new PdRequestError('decommissionStore', 'PD answered without the store');
     return storeFromWire(res.store, null);
+  }
+
+  /** PD's run-time settings (value now, whether set at run time) and its schedulers (enabled, paused). */
+  async getConfig(opts: CallOptions = {}): Promise<PdConfigInfo> {
+    const res = await this.router.pd.call('getConfig', {}, this.budget('getConfig', opts));
+    return {
+      entries: (res.entries ?? []).map(configEntryFromWire),
+      schedulers: (res.schedulers ?? []).map((s) => ({ name: s.name ?? '', enabled: s.enabled === true, paused: s.paused === true })),
+    };
+  }
+
+  /** Sets a run-time setting (persisted in PD's state); `reset` instead goes back to the flag's value. */
+  async setConfig(key: string, value: number | 'reset', opts: CallOptions = {}): Promise<ConfigEntryInfo> {
+    const req = value === 'reset' ? { key, reset: true } : { key, value };
+    const res = await this.router.pd.call('setConfig', req, this.budget('setConfig', opts));
+    if (!res.entry) throw new PdRequestError('setConfig', 'PD answered without the setting');
+    return configEntryFromWire(res.entry);
+  }
+
+  /** Pauses (or resumes) a PD scheduler by name: balance-leader, replica-checker, balance-replica. */
+  async setSchedulerPaused(name: string, paused: boolean, opts: CallOptions = {}): Promise<SchedulerInfo> {
+    const res = await this.router.pd.call('setScheduler', { name, paused }, this.budget('setScheduler', opts));
+    const s = res.scheduler;
+    if (!s) throw new PdRequestError('setScheduler', 'PD answered without the scheduler');
+    return { name: s.name ?? '', enabled: s.enabled === true, paused: s.paused === true };
   }
 
   /** The ranges meeting [startKey, endKey) as PD knows them, ascending. */

@@ -33,6 +33,29 @@ export interface RangeInfo extends RangeDescriptor {
   leaderStoreId: number;
 }
 
+/** A PD setting that can change at run time: its value now, and whether it was set at run time (else the flag's). */
+export interface ConfigEntryInfo {
+  key: string;
+  value: number;
+  overridden: boolean;
+}
+
+export interface SchedulerInfo {
+  name: string;
+  /** Off by a PD flag: pausing or resuming it changes nothing. */
+  enabled: boolean;
+  paused: boolean;
+}
+
+export interface PdConfigInfo {
+  entries: ConfigEntryInfo[];
+  schedulers: SchedulerInfo[];
+}
+
+export function configEntryFromWire(e: pdpb.ConfigEntry.$Properties): ConfigEntryInfo {
+  return { key: e.key ?? '', value: Number(e.value ?? 0), overridden: e.overridden === true };
+}
+
 /** Up / down by heartbeats; offline while being decommissioned; tombstone once decommissioned. */
 export type StoreState = 'up' | 'down' | 'offline' | 'tombstone';
 

@@ -19,6 +19,10 @@ export type PdCommand =
   | { t: 'putStore'; store: StoreMeta }
   /** Decommissioning: serving -> offline -> tombstone, or offline -> serving (storeStateChangeAllowed). */
   | { t: 'setStoreState'; storeId: number; state: StoreNodeState }
+  /** A run-time setting (RUNTIME_CONFIG_KEYS) over the flags; `value` null removes the override. */
+  | { t: 'setConfig'; key: string; value: number | null }
+  /** Pauses or resumes a scheduler (SCHEDULER_NAMES). */
+  | { t: 'setSchedulerPaused'; name: string; paused: boolean }
   /** Commits range 1 (refused when already bootstrapped). */
   | { t: 'bootstrap'; descriptor: RangeDescriptor }
   /** Range records from heartbeats / operators: each kept only if newer than what PD has. */
@@ -42,6 +46,8 @@ export function encodePdCommand(c: PdCommand): Uint8Array {
     case 'reserve': return encodeJson({ t: c.t, space: c.space, count: c.count });
     case 'putStore': return encodeJson({ t: c.t, store: storeToJson(c.store) });
     case 'setStoreState': return encodeJson({ t: c.t, storeId: c.storeId, state: c.state });
+    case 'setConfig': return encodeJson({ t: c.t, key: c.key, value: c.value });
+    case 'setSchedulerPaused': return encodeJson({ t: c.t, name: c.name, paused: c.paused });
     case 'bootstrap': return encodeJson({ t: c.t, descriptor: descToJson(c.descriptor) });
     case 'putRanges': return encodeJson({ t: c.t, ranges: c.ranges.map(rangeToJson) });
     case 'createOperator':
@@ -59,6 +65,18 @@ export function decodePdCommand(b: Uint8Array): PdCommand {
       return { t: 'reserve', space, count: jsonNum(o['count'], 'count') };
     }
     case 'putStore': return { t: 'putStore', store: storeFromJson(o['store']) };
+    case 'setConfig': {
+      const key = o['key'];
+      const value = o['value'];
+      if (typeof key !== 'string') throw new PdDecodeError('setConfig: key must be a string');
+      if (value !== null && (typeof value !== 'number' || !Number.isFinite(value))) throw new PdDecodeError('setConfig: value must be a finite number or null');
+      return { t: 'setConfig', key, value };
+    }
+    case 'setSchedulerPaused': {
+      const name = o['name'];
+      if (typeof name !== 'string' || typeof o['paused'] !== 'boolean') throw new PdDecodeError('setSchedulerPaused: name and paused expected');
+      return { t: 'setSchedulerPaused', name, paused: o['paused'] };
+    }
     case 'setStoreState': {
       const state = o['state'];
       if (state !== 'serving' && state !== 'offline' && state !== 'tombstone') throw new PdDecodeError(`setStoreState: unknown state ${String(state)}`);

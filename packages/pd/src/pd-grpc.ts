@@ -54,6 +54,9 @@ export function addPdService(server: grpc.Server, svc: PdService, log: Logger, o
   add('getRangeByKey', (r) => svc.getRangeByKey(r));
   add('getRange', (r) => svc.getRange(r));
   add('decommissionStore', (r) => svc.decommissionStore(r));
+  add('getConfig', (r) => svc.getConfig(r));
+  add('setConfig', (r) => svc.setConfig(r));
+  add('setScheduler', (r) => svc.setScheduler(r));
   add('scanRanges', (r) => svc.scanRanges(r));
   add('getStore', (r) => svc.getStore(r));
   add('listStores', (r) => svc.listStores(r));

@@ -113,3 +113,44 @@ export function pdLimitsProblem(l: PdLimits): string | null {
   if (typeof r !== 'number' || !Number.isFinite(r) || r < 1) return `PD limit slowStoreRatio must be a ratio >= 1, got ${String(r)}`;
   return null;
 }
+
+/**
+ * The limits `rangekv ctl config set` may change at run time (persisted in PD's replicated
+ * state, over the process's flags and defaults). Timers' intervals are not among them:
+ * they are fixed when PD starts.
+ */
+export const RUNTIME_CONFIG_KEYS = [
+  'replicaCount', 'maxStoreDownTimeMs', 'storeDownAfterMs', 'leaderBalanceTolerance', 'maxLeaderBalanceOperators',
+  'replicaBalanceTolerance', 'maxReplicaBalanceOperators', 'maxReplicaCheckerOperators', 'lowSpaceRatio',
+] as const satisfies readonly (keyof PdLimits)[];
+
+export type RuntimeConfigKey = (typeof RUNTIME_CONFIG_KEYS)[number];
+
+/** Largest replicaCount (voters per range). */
+export const MAX_REPLICA_COUNT = 7;
+
+export function isRuntimeConfigKey(k: string): k is RuntimeConfigKey {
+  return (RUNTIME_CONFIG_KEYS as readonly string[]).includes(k);
+}
+
+/** Why `value` is not a usable `key` on its own, or null (the checks between limits come from pdLimitsProblem). */
+export function runtimeConfigProblem(key: string, value: number): string | null {
+  if (!isRuntimeConfigKey(key)) return `${key} is not a setting that can change at run time (one of: ${RUNTIME_CONFIG_KEYS.join(', ')})`;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return `${key} must be a finite number, got ${String(value)}`;
+  const ratio = key === 'leaderBalanceTolerance' || key === 'replicaBalanceTolerance' || key === 'lowSpaceRatio';
+  if (ratio) return null; // pdLimitsProblem bounds each ratio
+  if (!Number.isSafeInteger(value) || value <= 0) return `${key} must be a positive integer, got ${value}`;
+  if (key === 'replicaCount' && value > MAX_REPLICA_COUNT) return `replicaCount must be in 1..${MAX_REPLICA_COUNT}, got ${value}`;
+  return null;
+}
+
+/** The limits as a whole with `overrides` applied: why they do not work together, or null. */
+export function effectiveLimitsProblem(l: PdLimits): string | null {
+  const p = pdLimitsProblem(l);
+  if (p !== null) return p;
+  if (l.replicaCount > MAX_REPLICA_COUNT) return `replicaCount must be in 1..${MAX_REPLICA_COUNT}, got ${l.replicaCount}`;
+  if (l.maxStoreDownTimeMs < l.storeDownAfterMs) {
+    return `maxStoreDownTimeMs (${l.maxStoreDownTimeMs}) must not be below storeDownAfterMs (${l.storeDownAfterMs})`;
+  }
+  return null;
+}

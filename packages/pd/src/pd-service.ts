@@ -12,7 +12,9 @@ import { descriptorFromWire, descriptorToWire, replicaFromWire, ReplicaRole, rep
 import type { Logger } from '@rangekv/runtime';
 import { PdRequestError, invalidArgument } from './errors.js';
 import { rangeRecordProblem, storeIdProblem, storeProblem, storeTokenProblem } from './pd-validate.js';
-import { DEFAULT_PD_LIMITS, pdLimitsProblem, type PdLimits } from './pd-limits.js';
+import {
+  DEFAULT_PD_LIMITS, effectiveLimitsProblem, isRuntimeConfigKey, pdLimitsProblem, RUNTIME_CONFIG_KEYS, runtimeConfigProblem, type PdLimits, type RuntimeConfigKey,
+} from './pd-limits.js';
 import { PdProposalError, type PdRaftGroup } from './pd-raft.js';
 import { operatorToProto } from './pd-wire.js';
 import { OperatorRunner, type OperatorLimits } from './operator-runner.js';
@@ -20,7 +22,7 @@ import { planLeaderTransfers, type BalanceRange, type LeaderBalanceView, type Le
 import { planReplicaFixes, type CheckerRange, type ReplicaCheckView, type ReplicaFix } from './replica-checker.js';
 import { planReplicaMoves, type ReplicaBalanceView, type ReplicaMove } from './balance-replica.js';
 import {
-  BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SchedulerLoop,
+  BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SCHEDULER_NAMES, SchedulerLoop,
 } from './scheduler-loop.js';
 import { SlowStores } from './slow-store.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
@@ -83,7 +85,8 @@ interface LiveRange extends RangeRecord {
 const ZERO_STATS: StoreStats = { ranges: 0, leaders: 0, capacityBytes: 0, availableBytes: 0, usedBytes: 0, syncLatencyMicros: 0 };
 
 export class PdService {
-  readonly limits: PdLimits;
+  /** The process's limits (flags, defaults); `limits` adds the run-time settings (`ctl config set`). */
+  private readonly baseLimits: PdLimits;
   readonly operators: OperatorRunner;
   /** null when leader balance is off. */
   readonly leaderBalancer: SchedulerLoop<LeaderTransfer> | null;
@@ -109,10 +112,11 @@ export class PdService {
   constructor(private readonly opts: PdServiceOptions) {
     this.group = opts.group;
     this.log = opts.log;
-    this.limits = { ...DEFAULT_PD_LIMITS, ...(opts.limits ?? {}) };
-    const limitsProblem = pdLimitsProblem(this.limits);
+    this.baseLimits = { ...DEFAULT_PD_LIMITS, ...(opts.limits ?? {}) };
+    const limitsProblem = pdLimitsProblem(this.baseLimits);
     if (limitsProblem !== null) throw new RangeError(limitsProblem);
     this.now = opts.now ?? Date.now;
+    const pausedFor = (name: string) => (): boolean => this.group.state.config.paused.has(name);
     this.slowStores = new SlowStores(this.limits, this.log);
     this.operators = new OperatorRunner({
       state: this.group.state,
@@ -132,6 +136,7 @@ export class PdService {
     }, opts.operatorLimits ?? {});
     this.leaderBalancer = opts.leaderBalance === false ? null : new SchedulerLoop<LeaderTransfer>({
       name: BALANCE_LEADER_SCHEDULER,
+      paused: pausedFor(BALANCE_LEADER_SCHEDULER),
       plan: () => planLeaderTransfers(this.leaderBalanceView(), {
         tolerance: this.limits.leaderBalanceTolerance, maxOperators: this.limits.maxLeaderBalanceOperators,
       }),
@@ -141,6 +146,7 @@ export class PdService {
     }, { intervalMs: this.limits.leaderBalanceIntervalMs, warmupMs: this.limits.leaderBalanceWarmupMs });
     this.replicaChecker = opts.replicaChecker === false ? null : new SchedulerLoop<CheckerMove>({
       name: REPLICA_CHECKER_SCHEDULER,
+      paused: pausedFor(REPLICA_CHECKER_SCHEDULER),
       plan: () => [
         ...planReplicaFixes(this.replicaCheckView(), {
           replicaCount: this.limits.replicaCount, maxStoreDownTimeMs: this.limits.maxStoreDownTimeMs,
@@ -154,6 +160,7 @@ export class PdService {
     }, { intervalMs: this.limits.replicaCheckIntervalMs, warmupMs: this.limits.replicaCheckWarmupMs });
     this.replicaBalancer = opts.replicaBalance === false ? null : new SchedulerLoop<ReplicaMove>({
       name: BALANCE_REPLICA_SCHEDULER,
+      paused: pausedFor(BALANCE_REPLICA_SCHEDULER),
       plan: () => planReplicaMoves(this.replicaBalanceView(), {
         tolerance: this.limits.replicaBalanceTolerance, maxOperators: this.limits.maxReplicaBalanceOperators,
         lowSpaceRatio: this.limits.lowSpaceRatio,
@@ -162,6 +169,12 @@ export class PdService {
       now: this.now,
       log: this.log,
     }, { intervalMs: this.limits.replicaBalanceIntervalMs, warmupMs: this.limits.replicaCheckWarmupMs });
+  }
+
+  /** The limits in force: the process's, with the run-time settings committed in PD's state over them. */
+  get limits(): PdLimits {
+    const o = this.group.state.config.overrides;
+    return o.size === 0 ? this.baseLimits : { ...this.baseLimits, ...Object.fromEntries(o) };
   }
 
   /** Called by the owner when PdRaftGroup.serving changes. */
@@ -612,6 +625,56 @@ export class PdService {
       if (!res.ok) throw new PdRequestError('FAILED_PRECONDITION', res.error);
       this.log.info(to === 'offline' ? 'store decommission started: offline' : 'store decommission cancelled: serving', { store: id });
       return { header: this.header(), store: this.storeToProto(this.group.state.stores.get(id)!) };
+    });
+  }
+
+  // ---- run-time settings and schedulers ---------------------------------------------
+
+  private configEntry(key: RuntimeConfigKey): pdpb.ConfigEntry.$Properties {
+    return { key, value: this.limits[key], overridden: this.group.state.config.overrides.has(key) };
+  }
+
+  private schedulerInfo(name: string): pdpb.SchedulerInfo.$Properties {
+    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer].find((l) => l?.name === name);
+    return { name, enabled: loop !== undefined, paused: this.group.state.config.paused.has(name) };
+  }
+
+  getConfig(_req: pdpb.GetConfigRequest.$Properties): Promise<pdpb.GetConfigResponse.$Properties> {
+    return this.leaderOnly(async () => ({
+      header: this.header(),
+      entries: RUNTIME_CONFIG_KEYS.map((k) => this.configEntry(k)),
+      schedulers: SCHEDULER_NAMES.map((n) => this.schedulerInfo(n)),
+    }));
+  }
+
+  /** Sets (or with `reset` removes) a run-time setting, checked with every other limit; one raft entry. */
+  setConfig(req: pdpb.SetConfigRequest.$Properties): Promise<pdpb.SetConfigResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      const key = req.key ?? '';
+      if (!isRuntimeConfigKey(key)) throw invalidArgument(`${key.slice(0, 64)} is not a setting that can change at run time (one of: ${RUNTIME_CONFIG_KEYS.join(', ')})`);
+      const value = req.reset === true ? null : Number(req.value ?? 0);
+      if (value !== null) {
+        const problem = runtimeConfigProblem(key, value) ?? effectiveLimitsProblem({ ...this.limits, [key]: value });
+        if (problem !== null) throw invalidArgument(problem);
+      } else {
+        const problem = effectiveLimitsProblem({ ...this.limits, [key]: this.baseLimits[key] });
+        if (problem !== null) throw invalidArgument(`resetting ${key}: ${problem}`);
+      }
+      const res = await this.group.propose({ t: 'setConfig', key, value });
+      if (!res.ok) throw new PdRequestError('FAILED_PRECONDITION', res.error);
+      this.log.info(value === null ? 'setting reset to its flag' : 'setting changed', { key, value: this.limits[key] });
+      return { header: this.header(), entry: this.configEntry(key) };
+    });
+  }
+
+  setScheduler(req: pdpb.SetSchedulerRequest.$Properties): Promise<pdpb.SetSchedulerResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      const name = req.name ?? '';
+      if (!(SCHEDULER_NAMES as readonly string[]).includes(name)) throw invalidArgument(`no scheduler named ${name.slice(0, 64)} (one of: ${SCHEDULER_NAMES.join(', ')})`);
+      const res = await this.group.propose({ t: 'setSchedulerPaused', name, paused: req.paused === true });
+      if (!res.ok) throw new PdRequestError('FAILED_PRECONDITION', res.error);
+      this.log.info(req.paused === true ? 'scheduler paused' : 'scheduler resumed', { scheduler: name });
+      return { header: this.header(), scheduler: this.schedulerInfo(name) };
     });
   }
 

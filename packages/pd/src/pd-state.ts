@@ -15,7 +15,9 @@ import {
   decodeJson, encodeJson, jsonNum, jsonObj, operatorFromJson, operatorToJson, rangeFromJson, rangeToJson, storeFromJson,
   storeToJson, descFromJson, descToJson,
 } from './pd-codec.js';
+import { isRuntimeConfigKey, runtimeConfigProblem, type RuntimeConfigKey } from './pd-limits.js';
 import { RangeIndex } from './range-index.js';
+import { SCHEDULER_NAMES } from './scheduler-loop.js';
 import {
   compareReports, isFinal, MAX_PD_ID, OperatorStatus, spanContains, spansOverlap, compareBytes, storeStateChangeAllowed,
   type OperatorRecord, type RangeRecord, type StoreMeta,
@@ -38,6 +40,8 @@ export interface PdStateLimits {
 export const DEFAULT_PD_STATE_LIMITS: PdStateLimits = { maxFinishedOperators: 256 };
 
 const META_KEY = Buffer.from('pd/meta');
+const CONFIG_KEY_TEXT = 'pd/config';
+const CONFIG_KEY = Buffer.from(CONFIG_KEY_TEXT);
 const STORE_PREFIX = 'pd/store/';
 const RANGE_PREFIX = 'pd/range/';
 const OP_PREFIX = 'pd/op/';
@@ -68,6 +72,8 @@ export class PdState {
   readonly stores = new Map<number, StoreMeta>();
   readonly ranges = new Map<number, RangeRecord>();
   readonly operators = new Map<number, OperatorRecord>();
+  /** Run-time settings over the flags (`ctl config set`) and paused schedulers (`ctl scheduler pause`). */
+  readonly config = { overrides: new Map<RuntimeConfigKey, number>(), paused: new Set<string>() };
   readonly index = new RangeIndex(() => this.ranges.values());
   readonly limits: PdStateLimits;
 
@@ -81,6 +87,7 @@ export class PdState {
     for (const { key, value } of rows) {
       const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
       if (k === 'pd/meta') st.loadMeta(decodeJson(value, 'pd meta'));
+      else if (k === CONFIG_KEY_TEXT) st.loadConfig(decodeJson(value, 'pd config'));
       else if (k.startsWith(STORE_PREFIX)) {
         const s = storeFromJson(decodeJson(value, 'store'));
         st.stores.set(s.id, s);
@@ -109,6 +116,10 @@ export class PdState {
       (mine as Map<number, unknown>).clear();
       for (const [k, v] of theirs as Map<number, unknown>) (mine as Map<number, unknown>).set(k, v);
     }
+    this.config.overrides.clear();
+    for (const [k, v] of other.config.overrides) this.config.overrides.set(k, v);
+    this.config.paused.clear();
+    for (const n of other.config.paused) this.config.paused.add(n);
     this.index.invalidate();
   }
 
@@ -119,6 +130,25 @@ export class PdState {
     this.bootstrapDescriptor = o['bootstrapDescriptor'] === null ? null : descFromJson(o['bootstrapDescriptor']);
     this.nextId = jsonNum(o['nextId'], 'nextId');
     this.nextStoreId = jsonNum(o['nextStoreId'], 'nextStoreId');
+  }
+
+  private loadConfig(v: unknown): void {
+    const o = jsonObj(v, 'pd config');
+    const ov = jsonObj(o['overrides'], 'pd config overrides');
+    for (const [k, val] of Object.entries(ov)) {
+      if (!isRuntimeConfigKey(k) || typeof val !== 'number' || !Number.isFinite(val)) throw new Error(`PD config: bad override ${k}`);
+      this.config.overrides.set(k, val);
+    }
+    const paused = o['paused'];
+    if (!Array.isArray(paused) || !paused.every((n) => typeof n === 'string')) throw new Error('PD config: paused must be a list of names');
+    for (const n of paused as string[]) this.config.paused.add(n);
+  }
+
+  private writeConfig(w: PdWrites): void {
+    w.puts.push([CONFIG_KEY, encodeJson({
+      overrides: Object.fromEntries([...this.config.overrides].sort((a, b) => (a[0] < b[0] ? -1 : 1))),
+      paused: [...this.config.paused].sort(),
+    })]);
   }
 
   private putStore(st: StoreMeta, w: PdWrites): void {
@@ -160,6 +190,24 @@ export class PdState {
           this.nextStoreId = c.store.id + 1;
           this.writeMeta(w);
         }
+        return ok();
+      }
+      case 'setConfig': {
+        if (!isRuntimeConfigKey(c.key)) return refused(`${c.key} is not a run-time setting`);
+        if (c.value === null) this.config.overrides.delete(c.key);
+        else {
+          const problem = runtimeConfigProblem(c.key, c.value);
+          if (problem !== null) return refused(problem);
+          this.config.overrides.set(c.key, c.value);
+        }
+        this.writeConfig(w);
+        return ok();
+      }
+      case 'setSchedulerPaused': {
+        if (!(SCHEDULER_NAMES as readonly string[]).includes(c.name)) return refused(`no scheduler named ${c.name} (one of: ${SCHEDULER_NAMES.join(', ')})`);
+        if (c.paused) this.config.paused.add(c.name);
+        else this.config.paused.delete(c.name);
+        this.writeConfig(w);
         return ok();
       }
       case 'setStoreState': {

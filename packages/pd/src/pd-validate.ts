@@ -7,6 +7,7 @@
 // Each check returns null when the value is acceptable, else the reason.
 import { isReplicaRole, ReplicaRole, type RangeDescriptor, type ReplicaDescriptor } from '@rangekv/proto';
 import type { PdCommand } from './pd-command.js';
+import { runtimeConfigProblem } from './pd-limits.js';
 import {
   compareBytes, MAX_PD_ID, OperatorKind, OperatorStatus, type OperatorRecord, type RangeRecord, type StoreMeta,
 } from './types.js';
@@ -150,6 +151,9 @@ export function operatorProblem(op: OperatorRecord): string | null {
   return null;
 }
 
+/** Longest setting or scheduler name a command may carry. */
+export const MAX_CONFIG_NAME_BYTES = 64;
+
 /** Whether PD's state machine accepts `c` as a well-formed command (checked before proposing and at apply). */
 export function commandProblem(c: PdCommand): string | null {
   switch (c.t) {
@@ -157,6 +161,8 @@ export function commandProblem(c: PdCommand): string | null {
     case 'reserve': return intIn(c.count, 1, MAX_RESERVE_COUNT) ? null : `reserve count ${c.count} is not in 1..${MAX_RESERVE_COUNT}`;
     case 'putStore': return storeProblem(c.store);
     case 'setStoreState': return storeIdProblem(c.storeId);
+    case 'setConfig': return c.key.length > MAX_CONFIG_NAME_BYTES ? 'setting name too long' : c.value === null ? null : runtimeConfigProblem(c.key, c.value);
+    case 'setSchedulerPaused': return c.name.length > MAX_CONFIG_NAME_BYTES ? 'scheduler name too long' : null;
     case 'bootstrap': return descriptorProblem(c.descriptor) ?? (c.descriptor.rangeId === 1 ? null : 'bootstrap must create range 1');
     case 'putRanges': {
       for (const r of c.ranges) {

@@ -18,10 +18,14 @@ export const EVICT_SLOW_STORE_SCHEDULER = 'evict-slow-store';
 export const REPLICA_CHECKER_SCHEDULER = 'replica-checker';
 /** createdBy of the replica balance scheduler's operators (balance-replica.ts). */
 export const BALANCE_REPLICA_SCHEDULER = 'balance-replica';
+/** The schedulers `ctl scheduler pause|resume` names (pausing balance-leader pauses slow-store eviction too). */
+export const SCHEDULER_NAMES = [BALANCE_LEADER_SCHEDULER, REPLICA_CHECKER_SCHEDULER, BALANCE_REPLICA_SCHEDULER] as const;
 
 export interface SchedulerLoopHost<M> {
   /** For logs. */
   name: string;
+  /** Paused (`ctl scheduler pause`): rounds plan nothing. */
+  paused?(): boolean;
   /** The moves to make now (from the leader's current view). */
   plan(): readonly M[];
   /** Makes one planned move; false when it no longer applies. */
@@ -76,7 +80,7 @@ export class SchedulerLoop<M> {
    * while warming up, or when a round is already under way).
    */
   async round(): Promise<number> {
-    if (!this.running || this.inRound || this.host.now() - this.startedAtMs < this.limits.warmupMs) return 0;
+    if (!this.running || this.inRound || this.host.now() - this.startedAtMs < this.limits.warmupMs || this.host.paused?.() === true) return 0;
     const gen = this.generation;
     this.inRound = true;
     let made = 0;

@@ -93,6 +93,9 @@ export const pdService = {
   getOperator: unary(PD, 'GetOperator', pd.GetOperatorRequest, pd.GetOperatorResponse),
   listOperators: unary(PD, 'ListOperators', pd.ListOperatorsRequest, pd.ListOperatorsResponse),
   decommissionStore: unary(PD, 'DecommissionStore', pd.DecommissionStoreRequest, pd.DecommissionStoreResponse),
+  getConfig: unary(PD, 'GetConfig', pd.GetConfigRequest, pd.GetConfigResponse),
+  setConfig: unary(PD, 'SetConfig', pd.SetConfigRequest, pd.SetConfigResponse),
+  setScheduler: unary(PD, 'SetScheduler', pd.SetSchedulerRequest, pd.SetSchedulerResponse),
 };
 
 export const RAFT_TRANSPORT_STREAM_PATH = '/rangekv.raft.RaftTransport/Stream';

@@ -69,6 +69,27 @@ describe('kv and ctl against a fake cluster', () => {
     assert.equal(r.code, 2);
   });
 
+  test('ctl scheduler list / pause / resume and ctl config show / set / reset; bad verbs and values exit 2', async () => {
+    let r = await run(['ctl', 'scheduler', 'pause', 'balance-replica', ...pd]);
+    assert.deepEqual([r.code, r.stdout], [0, 'balance-replica: paused\n']);
+    r = await run(['ctl', 'scheduler', 'list', ...pd]);
+    assert.match(r.stdout, /^balance-leader +running\nreplica-checker +running\nbalance-replica +paused\n$/);
+    r = await run(['ctl', 'scheduler', 'resume', 'balance-replica', '--json', ...pd]);
+    assert.deepEqual(JSON.parse(r.stdout), { name: 'balance-replica', enabled: true, paused: false });
+    r = await run(['ctl', 'config', 'set', 'maxStoreDownTimeMs', '600000', ...pd]);
+    assert.deepEqual([r.code, r.stdout], [0, 'maxStoreDownTimeMs = 600000\n']);
+    r = await run(['ctl', 'config', 'show', '--json', ...pd]);
+    assert.deepEqual((JSON.parse(r.stdout) as Array<{ key: string }>).find((e) => e.key === 'maxStoreDownTimeMs'),
+      { key: 'maxStoreDownTimeMs', value: 600_000, overridden: true });
+    r = await run(['ctl', 'config', 'reset', 'maxStoreDownTimeMs', ...pd]);
+    assert.equal(r.code, 0);
+    for (const bad of [['scheduler', 'stop', 'x'], ['scheduler', 'pause'], ['config', 'set', 'replicaCount'], ['config', 'set', 'replicaCount', 'three'],
+      ['config', 'reset', 'replicaCount', '3'], ['config', 'drop']]) {
+      r = await run(['ctl', ...bad, ...pd]);
+      assert.equal(r.code, 2, bad.join(' '));
+    }
+  });
+
   test('ctl stores and ranges: tables and --json', async () => {
     let r = await run(['ctl', 'stores', ...pd]);
     assert.equal(r.code, 0);

@@ -11,7 +11,7 @@ import { BIN, FAKE_PD, FAKE_STORE, run, runAll } from './testing/run-cli.js';
 
 const COMMANDS = [
   'dev', 'pd', 'store', 'kv get', 'kv put', 'kv del', 'kv scan', 'ctl stores', 'ctl store', 'ctl ranges', 'ctl split', 'ctl transfer-leader',
-  'ctl add-replica', 'ctl remove-replica', 'ctl move-replica', 'ctl operators',
+  'ctl add-replica', 'ctl remove-replica', 'ctl move-replica', 'ctl operators', 'ctl scheduler', 'ctl config',
 ];
 
 describe('help and usage', () => {

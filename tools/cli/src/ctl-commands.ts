@@ -1,4 +1,4 @@
-// rangekv ctl stores|store|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators
+// rangekv ctl stores|store|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators|scheduler|config
 import type { OperatorInfo, RangeKvClient } from '@rangekv/client';
 import { clientFlags, connect, isOperatorFailed } from './client-flags.js';
 import { EXIT, intFlag, intValue, str, UsageError, type CommandSpec, type FlagSpec, type Parsed } from './command.js';
@@ -21,6 +21,22 @@ export const ctlStore: CommandSpec = {
   details: 'The store shows offline while its replicas move (see `rangekv ctl stores`), tombstone once it holds none; a tombstone store is refused by PD for good. Decommissioning needs somewhere to move to: with as many stores as replicas per range, nothing moves.',
   flags: clientFlags('10s'),
   examples: ['rangekv ctl store decommission 4', 'rangekv ctl store cancel-decommission 4'],
+};
+
+export const ctlScheduler: CommandSpec = {
+  name: 'ctl scheduler', args: 'list | pause NAME | resume NAME [flags]', minPositionals: 1, maxPositionals: 2,
+  summary: "List PD's schedulers (enabled, paused), or pause / resume one: balance-leader, replica-checker, balance-replica.",
+  details: 'A pause is kept in PD\'s replicated state (it survives PD restarts and leader changes) until resumed; running operators finish. Pausing balance-leader also pauses the eviction of leaders from slow and decommissioned stores.',
+  flags: clientFlags('10s'),
+  examples: ['rangekv ctl scheduler list', 'rangekv ctl scheduler pause balance-replica'],
+};
+
+export const ctlConfig: CommandSpec = {
+  name: 'ctl config', args: 'show | set KEY VALUE | reset KEY [flags]', minPositionals: 1, maxPositionals: 3,
+  summary: "Show PD's run-time settings, or set one (kept in PD's replicated state over its flags), or reset one to its flag's value.",
+  details: 'Settings: replicaCount, maxStoreDownTimeMs, storeDownAfterMs, leaderBalanceTolerance, maxLeaderBalanceOperators, replicaBalanceTolerance, maxReplicaBalanceOperators, maxReplicaCheckerOperators, lowSpaceRatio. A value that does not work with the others is refused (exit 1) and nothing changes.',
+  flags: clientFlags('10s'),
+  examples: ['rangekv ctl config show', 'rangekv ctl config set maxStoreDownTimeMs 600000', 'rangekv ctl config reset maxStoreDownTimeMs'],
 };
 
 export const ctlRanges: CommandSpec = {
@@ -131,6 +147,52 @@ export async function runCtl(spec: CommandSpec, p: Parsed): Promise<number> {
       };
       break;
     }
+    case ctlScheduler: {
+      const [verb, name] = p.positionals as [string, string | undefined];
+      if (verb === 'list') {
+        if (name !== undefined) throw new UsageError('list takes no NAME', spec);
+        action = async (c) => {
+          const { schedulers } = await c.getConfig();
+          if (json) printJson(schedulers);
+          else for (const s of schedulers) process.stdout.write(`${s.name.padEnd(16)} ${!s.enabled ? 'off (flag)' : s.paused ? 'paused' : 'running'}\n`);
+          return EXIT.ok;
+        };
+      } else if (verb === 'pause' || verb === 'resume') {
+        if (name === undefined) throw new UsageError(`${verb} needs a scheduler NAME`, spec);
+        action = async (c) => {
+          const s = await c.setSchedulerPaused(name, verb === 'pause');
+          if (json) printJson(s);
+          else process.stdout.write(`${s.name}: ${s.paused ? 'paused' : 'resumed'}${s.enabled ? '' : ' (off by a flag)'}\n`);
+          return EXIT.ok;
+        };
+      } else throw new UsageError(`'${verb}' is not list, pause or resume`, spec);
+      break;
+    }
+    case ctlConfig: {
+      const [verb, key, value] = p.positionals as [string, string | undefined, string | undefined];
+      if (verb === 'show') {
+        if (key !== undefined) throw new UsageError('show takes no KEY', spec);
+        action = async (c) => {
+          const { entries } = await c.getConfig();
+          if (json) printJson(entries);
+          else for (const e of entries) process.stdout.write(`${e.key.padEnd(28)} ${String(e.value)}${e.overridden ? '  (set at run time)' : ''}\n`);
+          return EXIT.ok;
+        };
+      } else if (verb === 'set' || verb === 'reset') {
+        if (key === undefined) throw new UsageError(`${verb} needs a KEY`, spec);
+        if (verb === 'set' && value === undefined) throw new UsageError('set needs a KEY and a VALUE', spec);
+        if (verb === 'reset' && value !== undefined) throw new UsageError('reset takes no VALUE', spec);
+        const v = verb === 'reset' ? 'reset' : Number(value);
+        if (v !== 'reset' && (value!.trim() === '' || !Number.isFinite(v))) throw new UsageError(`VALUE '${value!}' is not a number`, spec);
+        action = async (c) => {
+          const e = await c.setConfig(key, v);
+          if (json) printJson(e);
+          else process.stdout.write(`${e.key} = ${String(e.value)}${e.overridden ? '' : ' (the flag\'s value)'}\n`);
+          return EXIT.ok;
+        };
+      } else throw new UsageError(`'${verb}' is not show, set or reset`, spec);
+      break;
+    }
     case ctlRanges: {
       const startKey = keyArg(p, str(p, 'start', spec) ?? '', spec);
       const endKey = keyArg(p, str(p, 'end', spec) ?? '', spec);
@@ -206,5 +268,5 @@ export async function runCtl(spec: CommandSpec, p: Parsed): Promise<number> {
 
 export const CTL_COMMANDS: Record<string, CommandSpec> = {
   stores: ctlStores, store: ctlStore, ranges: ctlRanges, split: ctlSplit, 'transfer-leader': ctlTransferLeader, 'add-replica': ctlAddReplica,
-  'remove-replica': ctlRemoveReplica, 'move-replica': ctlMoveReplica, operators: ctlOperators,
+  'remove-replica': ctlRemoveReplica, 'move-replica': ctlMoveReplica, operators: ctlOperators, scheduler: ctlScheduler, config: ctlConfig,
 };

@@ -20,7 +20,7 @@ Commands:
   pd                    run one placement driver node
   store                 run one store
   kv get|put|del|scan   read and write keys
-  ctl stores|store|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators
+  ctl stores|store|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators|scheduler|config
                         inspect the cluster and run PD operators
 
 Run 'rangekv COMMAND --help' for a command's flags.

@@ -87,6 +87,11 @@ export class FakeCluster {
   private nextOperatorId = 1;
   /** Stores DecommissionStore marked offline (not cancelled). */
   readonly offline = new Set<number>();
+  /** GetConfig / SetConfig / SetScheduler: two settings and three schedulers, in memory. */
+  readonly config = new Map<string, { value: number; overridden: boolean }>([
+    ['replicaCount', { value: 3, overridden: false }], ['maxStoreDownTimeMs', { value: 1_800_000, overridden: false }],
+  ]);
+  readonly paused = new Set<string>();
   /** Calls held by a 'hang' fault, each serving its call as if no fault was injected. */
   private readonly hung: Array<() => void> = [];
 
@@ -408,6 +413,22 @@ export class FakeCluster {
         return { operator: op };
       }),
       ListOperators: serve('ListOperators', () => ({ operators: [...this.operators.values()] })),
+      GetConfig: serve('GetConfig', () => ({
+        entries: [...this.config].map(([key, e]) => ({ key, ...e })),
+        schedulers: ['balance-leader', 'replica-checker', 'balance-replica'].map((name) => ({ name, enabled: true, paused: this.paused.has(name) })),
+      })),
+      SetConfig: serve<pdpb.SetConfigRequest.$Properties>('SetConfig', (r) => {
+        const e = this.config.get(r.key ?? '');
+        if (!e) throw new Error(`${r.key} is not a setting`);
+        if (r.reset === true) Object.assign(e, { overridden: false });
+        else Object.assign(e, { value: r.value ?? 0, overridden: true });
+        return { entry: { key: r.key, ...e } };
+      }),
+      SetScheduler: serve<pdpb.SetSchedulerRequest.$Properties>('SetScheduler', (r) => {
+        if (r.paused === true) this.paused.add(r.name ?? '');
+        else this.paused.delete(r.name ?? '');
+        return { scheduler: { name: r.name, enabled: true, paused: r.paused === true } };
+      }),
       // Decommission marks the store offline (a cancel brings it back); nothing moves.
       DecommissionStore: serve<pdpb.DecommissionStoreRequest.$Properties>('DecommissionStore', (r) => {
         const id = Number(r.storeId ?? 0);
