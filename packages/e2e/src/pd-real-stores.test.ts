@@ -133,6 +133,8 @@ test('operators drive real stores: transfer, split, add (learner, catch-up, prom
   const move = await operator({ kind: K.MOVE_REPLICA, rangeId: rightId, fromStore: moveFrom, toStore: 4 });
   const moved = descriptorFromWire(move.descriptor!);
   assert.ok(moved.replicas.some((r) => r.storeId === 4) && !moved.replicas.some((r) => r.storeId === moveFrom));
+  // One joint change (ReplaceVoter) left by the store: three full voters at the end.
+  assert.deepEqual(moved.replicas.map((r) => r.role), [ReplicaRole.Voter, ReplicaRole.Voter, ReplicaRole.Voter]);
 
   // Remove range 1's replica on whichever store leads it now: leadership moves away first.
   const lead = (await leaderOf(1)).storeId;

@@ -7,7 +7,11 @@
 //                    : learner? wait : AddReplica(to_store, PD-allocated replica id, LEARNER)
 //   REMOVE_REPLICA   no replica on from_store? done : leader there? transfer away, wait
 //                    : RemoveReplica(from_store)
-//   MOVE_REPLICA     ADD_REPLICA's steps towards to_store, then REMOVE_REPLICA's on from_store
+//   MOVE_REPLICA     to_store voter and from_store gone? done : learner on to_store caught up?
+//                    (leader on from_store? transfer away, wait) ReplaceVoter(to, from): ONE joint
+//                    change promoting the learner and removing the voter, left by the store on
+//                    its own : ADD_REPLICA's learner steps (the voter count never changes; a
+//                    learner on from_store is moved by promote, then remove)
 //   SPLIT            range ends at split_key? done : SplitRange(split_key, PD-allocated id)
 //
 // Joint configurations (VoterIncoming / VoterOutgoing / VoterDemoting) are left by the
@@ -83,7 +87,9 @@ function isJoint(r: ReplicaDescriptor): boolean {
   return r.role === ReplicaRole.VoterIncoming || r.role === ReplicaRole.VoterOutgoing || r.role === ReplicaRole.VoterDemoting;
 }
 
-async function changeReplicas(ctx: StepContext, key: string, method: 'addReplica' | 'promoteLearner' | 'removeReplica', req: AdminRequest<typeof method>): Promise<string | null> {
+async function changeReplicas(
+  ctx: StepContext, key: string, method: 'addReplica' | 'promoteLearner' | 'removeReplica' | 'replaceVoter', req: AdminRequest<typeof method>,
+): Promise<string | null> {
   let fatal: string | null = null;
   await once(ctx, key, async () => {
     const res = await ctx.call(ctx.leader.address, method, req);
@@ -105,20 +111,20 @@ async function stepTransfer(ctx: StepContext, toStore: number): Promise<StepOutc
   return cont(`transferring leadership from store ${ctx.leader.storeId} to store ${toStore}`);
 }
 
-/** ADD_REPLICA's steps; succeeded once the replica on toStore is a voter. */
-async function stepAdd(ctx: StepContext, toStore: number): Promise<StepOutcome> {
+/**
+ * The learner on toStore: added when missing (with the operator's replica id); 'ready' once
+ * it is within catchUpSlackEntries of the leader. Any other state of the replica is the
+ * caller's (the outcome to return).
+ */
+async function learnerReady(ctx: StepContext, toStore: number): Promise<StepOutcome | 'ready'> {
   const d = ctx.leader.descriptor;
   const rep = replicaOn(d, toStore);
-  if (rep && rep.role === ReplicaRole.Voter) return { kind: 'succeeded', descriptor: d, right: null };
-  if (rep && isJoint(rep)) return cont(`leaving the joint configuration (replica ${rep.replicaId} on store ${toStore})`);
   if (rep && rep.role === ReplicaRole.Learner) {
     const match = ctx.leader.match.get(rep.replicaId) ?? 0;
     if (match + ctx.limits.catchUpSlackEntries < ctx.leader.lastIndex) {
       return cont(`waiting for learner ${rep.replicaId} on store ${toStore} to catch up`);
     }
-    const fatal = await changeReplicas(ctx, `promote:${toStore}`, 'promoteLearner', { header: header(d), storeId: toStore });
-    if (fatal) return { kind: 'failed', reason: fatal };
-    return cont(`promoting learner ${rep.replicaId} on store ${toStore}`);
+    return 'ready';
   }
   if (rep) return { kind: 'failed', reason: `unexpected role ${rep.role} of the replica on store ${toStore}` };
   if (d.replicas.some((r) => r.replicaId === ctx.op.replicaId)) {
@@ -131,6 +137,55 @@ async function stepAdd(ctx: StepContext, toStore: number): Promise<StepOutcome> 
   return cont(`adding learner ${ctx.op.replicaId} on store ${toStore}`);
 }
 
+/** ADD_REPLICA's steps; succeeded once the replica on toStore is a voter. */
+async function stepAdd(ctx: StepContext, toStore: number): Promise<StepOutcome> {
+  const d = ctx.leader.descriptor;
+  const rep = replicaOn(d, toStore);
+  if (rep && rep.role === ReplicaRole.Voter) return { kind: 'succeeded', descriptor: d, right: null };
+  if (rep && isJoint(rep)) return cont(`leaving the joint configuration (replica ${rep.replicaId} on store ${toStore})`);
+  const ready = await learnerReady(ctx, toStore);
+  if (ready !== 'ready') return ready;
+  const fatal = await changeReplicas(ctx, `promote:${toStore}`, 'promoteLearner', { header: header(d), storeId: toStore });
+  if (fatal) return { kind: 'failed', reason: fatal };
+  return cont(`promoting learner ${rep!.replicaId} on store ${toStore}`);
+}
+
+/** Hands the leadership away from `fromStore` to the most caught-up other full voter; null when there is none. */
+async function transferAway(ctx: StepContext, fromStore: number): Promise<StepOutcome | null> {
+  const d = ctx.leader.descriptor;
+  const others = d.replicas.filter((r) => r.storeId !== fromStore && r.role === ReplicaRole.Voter);
+  if (others.length === 0) return null;
+  others.sort((a, b) => (ctx.leader.match.get(b.replicaId) ?? 0) - (ctx.leader.match.get(a.replicaId) ?? 0) || a.storeId - b.storeId);
+  const to = others[0]!.storeId;
+  await once(ctx, `transfer:${to}`, async () => {
+    await ctx.call(ctx.leader.address, 'transferLeader', { header: header(d), toStore: to });
+  });
+  return cont(`transferring leadership away from store ${fromStore} to store ${to}`);
+}
+
+/** MOVE_REPLICA's steps: a learner on toStore, then one joint change swapping it for the voter on fromStore. */
+async function stepMove(ctx: StepContext, toStore: number, fromStore: number): Promise<StepOutcome> {
+  const d = ctx.leader.descriptor;
+  const to = replicaOn(d, toStore);
+  const from = replicaOn(d, fromStore);
+  if (to?.role === ReplicaRole.Voter && !from) return { kind: 'succeeded', descriptor: d, right: null };
+  if ((to && isJoint(to)) || (from && isJoint(from))) return cont('leaving the joint configuration');
+  // A learner on fromStore, or a move already half done the old way: promote, then remove.
+  if (to?.role === ReplicaRole.Voter) return stepRemove(ctx, fromStore);
+  if (!from || from.role !== ReplicaRole.Voter) {
+    const r = await stepAdd(ctx, toStore);
+    return r.kind === 'succeeded' ? cont(`replica on store ${toStore} is a voter`) : r;
+  }
+  const ready = await learnerReady(ctx, toStore);
+  if (ready !== 'ready') return ready;
+  if (ctx.leader.storeId === fromStore) {
+    return (await transferAway(ctx, fromStore)) ?? { kind: 'failed', reason: `store ${fromStore} holds the only voter of range ${d.rangeId}` };
+  }
+  const fatal = await changeReplicas(ctx, `replace:${toStore}:${fromStore}`, 'replaceVoter', { header: header(d), learnerStore: toStore, voterStore: fromStore });
+  if (fatal) return { kind: 'failed', reason: fatal };
+  return cont(`replacing voter ${from.replicaId} on store ${fromStore} by learner ${to!.replicaId} on store ${toStore} (joint)`);
+}
+
 /** REMOVE_REPLICA's steps; succeeded once fromStore holds no replica. */
 async function stepRemove(ctx: StepContext, fromStore: number): Promise<StepOutcome> {
   const d = ctx.leader.descriptor;
@@ -139,14 +194,7 @@ async function stepRemove(ctx: StepContext, fromStore: number): Promise<StepOutc
   if (isJoint(rep)) return cont(`leaving the joint configuration (replica ${rep.replicaId} on store ${fromStore})`);
   if (ctx.leader.storeId === fromStore) {
     // The leader cannot remove itself: hand leadership to the most caught-up other voter.
-    const others = d.replicas.filter((r) => r.storeId !== fromStore && r.role === ReplicaRole.Voter);
-    if (others.length === 0) return { kind: 'failed', reason: `store ${fromStore} holds the only voter of range ${d.rangeId}` };
-    others.sort((a, b) => (ctx.leader.match.get(b.replicaId) ?? 0) - (ctx.leader.match.get(a.replicaId) ?? 0) || a.storeId - b.storeId);
-    const to = others[0]!.storeId;
-    await once(ctx, `transfer:${to}`, async () => {
-      await ctx.call(ctx.leader.address, 'transferLeader', { header: header(d), toStore: to });
-    });
-    return cont(`transferring leadership away from store ${fromStore} to store ${to}`);
+    return (await transferAway(ctx, fromStore)) ?? { kind: 'failed', reason: `store ${fromStore} holds the only voter of range ${d.rangeId}` };
   }
   const fatal = await changeReplicas(ctx, `remove:${fromStore}`, 'removeReplica', { header: header(d), storeId: fromStore });
   if (fatal) return { kind: 'failed', reason: fatal };
@@ -181,14 +229,7 @@ export async function runStep(ctx: StepContext): Promise<StepOutcome> {
     case OperatorKind.TRANSFER_LEADER: return stepTransfer(ctx, op.toStore);
     case OperatorKind.ADD_REPLICA: return stepAdd(ctx, op.toStore);
     case OperatorKind.REMOVE_REPLICA: return stepRemove(ctx, op.fromStore);
-    case OperatorKind.MOVE_REPLICA: {
-      const to = replicaOn(ctx.leader.descriptor, op.toStore);
-      if (!to || to.role !== ReplicaRole.Voter) {
-        const r = await stepAdd(ctx, op.toStore);
-        return r.kind === 'succeeded' ? cont(`replica on store ${op.toStore} is a voter`) : r;
-      }
-      return stepRemove(ctx, op.fromStore);
-    }
+    case OperatorKind.MOVE_REPLICA: return stepMove(ctx, op.toStore, op.fromStore);
     case OperatorKind.SPLIT: return stepSplit(ctx);
     default: return { kind: 'failed', reason: `unknown operator kind ${String(op.kind)}` };
   }

@@ -134,12 +134,19 @@ test('REMOVE_REPLICA of the leader\'s store: leadership moves away first, then t
   assert.notEqual(remove.storeId, 2, 'asked on the new leader');
 });
 
-test('MOVE_REPLICA: add on the destination, then remove from the source', async () => {
+test('MOVE_REPLICA: a learner on the destination, caught up, then one joint change swaps it for the source\'s voter', async () => {
   const right = (await client.call(pd.address, 'getRangeByKey', { key: b('z') })).route!.descriptor!;
+  const joint = fake.replaceVoterCalls;
+  const promotes = fake.callsOf('promoteLearner').length;
   const op = await create({ kind: K.MOVE_REPLICA, rangeId: right.rangeId, fromStore: 3, toStore: 4 });
   assert.equal(op.status, S.SUCCEEDED, op.reason ?? '');
   const d = descriptorFromWire(op.descriptor!);
   assert.deepEqual(d.replicas.map((r) => r.storeId).sort(), [1, 2, 4]);
+  assert.ok(d.replicas.every((r) => r.role === ReplicaRole.Voter));
+  assert.equal(fake.replaceVoterCalls, joint + 1, 'one ReplaceVoter');
+  assert.equal(fake.callsOf('promoteLearner').length, promotes, 'no separate promote');
+  const replace = fake.callsOf('replaceVoter').at(-1)!.req as { learnerStore: number; voterStore: number };
+  assert.deepEqual([replace.learnerStore, replace.voterStore], [4, 3]);
   // PD's routing table has the new descriptor.
   const now = (await client.call(pd.address, 'getRangeByKey', { key: b('z') })).route!.descriptor!;
   assert.equal(now.epoch?.confVer, d.epoch.confVer);

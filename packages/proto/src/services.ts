@@ -70,6 +70,7 @@ export const storeAdminService = {
   addReplica: unary(ADMIN, 'AddReplica', admin.AddReplicaRequest, admin.ChangeReplicasResponse),
   removeReplica: unary(ADMIN, 'RemoveReplica', admin.RemoveReplicaRequest, admin.ChangeReplicasResponse),
   promoteLearner: unary(ADMIN, 'PromoteLearner', admin.PromoteLearnerRequest, admin.ChangeReplicasResponse),
+  replaceVoter: unary(ADMIN, 'ReplaceVoter', admin.ReplaceVoterRequest, admin.ChangeReplicasResponse),
   rangeStatus: unary(ADMIN, 'RangeStatus', admin.RangeStatusRequest, admin.RangeStatusResponse),
   listRanges: unary(ADMIN, 'ListRanges', admin.ListRangesRequest, admin.ListRangesResponse),
 };

@@ -15,6 +15,7 @@ export function addAdminService(server: grpc.Server, admin: AdminService, log: L
     addReplica: unaryCall(log, 'AddReplica', a.addReplica, (r) => admin.addReplica(r), observe),
     removeReplica: unaryCall(log, 'RemoveReplica', a.removeReplica, (r) => admin.removeReplica(r), observe),
     promoteLearner: unaryCall(log, 'PromoteLearner', a.promoteLearner, (r) => admin.promoteLearner(r), observe),
+    replaceVoter: unaryCall(log, 'ReplaceVoter', a.replaceVoter, (r) => admin.replaceVoter(r), observe),
     rangeStatus: unaryCall(log, 'RangeStatus', a.rangeStatus, (r) => admin.rangeStatus(r), observe),
     listRanges: unaryCall(log, 'ListRanges', a.listRanges, (r) => admin.listRanges(r), observe),
   });

@@ -301,3 +301,61 @@ test('split and transfer under load: no acknowledged write is lost or lands in t
     await c.close();
   }
 });
+
+test('replace a voter by a caught-up learner in one joint change: the voter count never changes; refusals', async () => {
+  const c = await StoreCluster.start({ stores: 4 });
+  try {
+    let epoch = { confVer: 1, version: 1 };
+    const leaderStore = (await c.waitForLeader(1)).storeId;
+    const [newcomer, old] = c.ids.filter((id) => id !== leaderStore);
+    // Four voters: make the newcomer's store empty, then bring it back as a learner.
+    const removed = await onLeader(c, 1, (l) => l.admin.removeReplica({ header: hdr(1, epoch), storeId: newcomer! }));
+    assert.equal(removed.rangeError, undefined, removed.rangeError?.message ?? '');
+    epoch = epochOf(removed.descriptor);
+    await c.waitFor('the removed replica is gone', () => !c.server(newcomer!).engine.hasRange(1));
+    await put(c, 1, epoch, 'before', 'x');
+    const added = await onLeader(c, 1, (l) => l.admin.addReplica({ header: hdr(1, epoch), storeId: newcomer!, role: metapb.ReplicaRole.LEARNER }));
+    assert.equal(added.rangeError, undefined, added.rangeError?.message ?? '');
+    epoch = epochOf(added.descriptor);
+    await c.waitFor('the learner has the range', () => (c.server(newcomer!).scheduler.get(1)?.log.descriptor?.epoch.confVer ?? 0) >= epoch.confVer);
+    const l = await c.waitForLeader(1);
+    // Refused: not a learner, not a voter, the leader's own replica, the same store.
+    await assert.rejects(l.admin.replaceVoter({ header: hdr(1, epoch), learnerStore: old!, voterStore: newcomer! }), /has no learner on store/);
+    await assert.rejects(l.admin.replaceVoter({ header: hdr(1, epoch), learnerStore: newcomer!, voterStore: newcomer! }), InvalidArgumentError);
+    await assert.rejects(l.admin.replaceVoter({ header: hdr(1, epoch), learnerStore: newcomer!, voterStore: l.storeId }), /holds the leader/);
+    const voterCounts: number[] = [];
+    const watch = setInterval(() => {
+      const d = l.scheduler.get(1)?.log.descriptor;
+      if (!d) return;
+      // Each half of a joint configuration: incoming = voters + incoming, outgoing = voters + outgoing (+ demoting).
+      const R = metapb.ReplicaRole;
+      voterCounts.push(d.replicas.filter((x) => x.role === R.VOTER || x.role === R.VOTER_INCOMING).length);
+      voterCounts.push(d.replicas.filter((x) => x.role === R.VOTER || x.role === R.VOTER_OUTGOING || x.role === R.VOTER_DEMOTING).length);
+    }, 1);
+    let res;
+    try {
+      res = await onLeader(c, 1, (x) => x.admin.replaceVoter({ header: hdr(1, epoch), learnerStore: newcomer!, voterStore: old! }));
+      assert.equal(res.rangeError, undefined, res.rangeError?.message ?? '');
+      // The answer is the joint configuration: the learner incoming, the old voter outgoing.
+      const roles = new Map(res.descriptor!.replicas!.map((x) => [x.storeId, x.role]));
+      assert.equal(roles.get(newcomer!), metapb.ReplicaRole.VOTER_INCOMING);
+      assert.equal(roles.get(old!), metapb.ReplicaRole.VOTER_OUTGOING);
+      await c.waitFor('the leader left the joint configuration', () => {
+        const d = c.leader(1)?.scheduler.get(1)?.log.descriptor;
+        return d !== undefined && d !== null && d.replicas.every((x) => x.role === metapb.ReplicaRole.VOTER) && !d.replicas.some((x) => x.storeId === old);
+      });
+    } finally {
+      clearInterval(watch);
+    }
+    assert.ok(voterCounts.length > 0 && voterCounts.every((n) => n === 3), `voters per half: ${[...new Set(voterCounts)].join(',')}`);
+    await c.waitFor('the removed store destroys its replica', () => !c.server(old!).engine.hasRange(1));
+    const final = c.leader(1)!.scheduler.get(1)!.log.descriptor!;
+    await put(c, 1, final.epoch, 'after', 'y');
+    await c.eventually('the new voter serves a stale read of a write from before', async () => {
+      const got = await c.server(newcomer!).kv.get({ header: hdr(1, final.epoch, metapb.ReadConsistency.STALE), key: b('before') });
+      return got.rangeError === undefined && Buffer.from(got.value ?? []).toString() === 'x';
+    }, 20_000);
+  } finally {
+    await c.close();
+  }
+});

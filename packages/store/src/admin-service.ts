@@ -10,6 +10,7 @@
 //   add:       ConfChangeV2 AddLearnerNode / AddNode, context = {replicaId -> storeId}
 //   remove:    RemoveNode (not the leader's own replica: transfer leadership first)
 //   promote:   AddNode for a learner
+//   replace:   AddNode for a learner + RemoveNode for a voter in one joint change (auto-leave)
 import { ConfChangeTransition, ConfChangeType, DropReason, StateRole, type ConfChangeV2, type ProposeResult } from '@rangekv/raft';
 import { adminpb, descriptorToWire, ReplicaRole, type metapb, type RangeDescriptor } from '@rangekv/proto';
 import { encodeAdminCommand, encodeConfChangeContext, AdminCommandType } from './admin-command.js';
@@ -256,6 +257,34 @@ export class AdminService {
       return {
         cc: { transition: ConfChangeTransition.Auto, changes: [{ type: ConfChangeType.AddNode, nodeId: x.replicaId }], context: new Uint8Array(0) },
         what: `promote learner ${x.replicaId} on store ${storeId}`,
+      };
+    });
+  }
+
+  /**
+   * Promotes the learner on `learner_store` and removes the voter on `voter_store` in one
+   * joint change (raft enters the joint configuration and its leader leaves it on its
+   * own): the voter count stays the same throughout. Both halves must keep a live quorum.
+   */
+  async replaceVoter(req: adminpb.ReplaceVoterRequest.$Properties): Promise<adminpb.ChangeReplicasResponse.$Properties> {
+    const learnerStore = positiveId(req.learnerStore ?? 0, 'learner_store');
+    const voterStore = positiveId(req.voterStore ?? 0, 'voter_store');
+    if (learnerStore === voterStore) throw new InvalidArgumentError('learner_store and voter_store are the same store');
+    return this.changeReplicas(req, (d) => {
+      const learner = d.replicas.find((y) => y.storeId === learnerStore);
+      if (!learner || learner.role !== ReplicaRole.Learner) throw new FailedPreconditionError(`range ${d.rangeId} has no learner on store ${learnerStore}`);
+      const voter = d.replicas.find((y) => y.storeId === voterStore);
+      if (!voter || voter.role !== ReplicaRole.Voter) throw new FailedPreconditionError(`range ${d.rangeId} has no voter on store ${voterStore}`);
+      if (voterStore === this.s.storeId) throw new FailedPreconditionError(`range ${d.rangeId}: store ${voterStore} holds the leader; transfer leadership away first`);
+      const after = [...votersOf(d).filter((s) => s !== voterStore), learnerStore];
+      this.checkQuorumAfter(d, after);
+      return {
+        cc: {
+          transition: ConfChangeTransition.Auto,
+          changes: [{ type: ConfChangeType.AddNode, nodeId: learner.replicaId }, { type: ConfChangeType.RemoveNode, nodeId: voter.replicaId }],
+          context: new Uint8Array(0),
+        },
+        what: `replace voter ${voter.replicaId} on store ${voterStore} by learner ${learner.replicaId} on store ${learnerStore} (joint)`,
       };
     });
   }

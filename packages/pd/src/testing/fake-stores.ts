@@ -33,6 +33,8 @@ export class FakeCluster {
   failTransfers: string | null = null;
   /** New learners stay at match 0 (never caught up). */
   learnersNeverCatchUp = false;
+  /** ReplaceVoter calls (joint moves) answered. */
+  replaceVoterCalls = 0;
   /** SplitRange at these keys answers KeyNotInRange. */
   readonly refuseSplitKeys = new Set<string>();
 
@@ -152,6 +154,27 @@ export class FakeCluster {
         c.r.desc = { ...c.r.desc, replicas: c.r.desc.replicas.map((x) => (x.storeId === target ? { ...x, role: ReplicaRole.Voter } : x)) };
         this.bumpConf(c.r);
         return { descriptor: descriptorToWire(c.r.desc) };
+      }
+      case 'replaceVoter': {
+        // Enters the joint configuration; the "store" leaves it on its own shortly after.
+        const c = this.leaderCheck(storeId, req['header'], true);
+        if ('err' in c) return { rangeError: c.err };
+        const learner = Number(req['learnerStore'] ?? 0);
+        const voter = Number(req['voterStore'] ?? 0);
+        if (voter === storeId) throw new Error('the leader cannot remove itself');
+        this.replaceVoterCalls++;
+        c.r.desc = {
+          ...c.r.desc,
+          replicas: c.r.desc.replicas.map((x) => (x.storeId === learner ? { ...x, role: ReplicaRole.VoterIncoming }
+            : x.storeId === voter ? { ...x, role: ReplicaRole.VoterOutgoing } : x)),
+        };
+        this.bumpConf(c.r);
+        const joint = c.r.desc;
+        setTimeout(() => {
+          c.r.desc = { ...c.r.desc, replicas: c.r.desc.replicas.filter((x) => x.storeId !== voter).map((x) => (x.storeId === learner ? { ...x, role: ReplicaRole.Voter } : x)) };
+          this.bumpConf(c.r);
+        }, 30);
+        return { descriptor: descriptorToWire(joint) };
       }
       case 'removeReplica': {
         const c = this.leaderCheck(storeId, req['header'], true);
