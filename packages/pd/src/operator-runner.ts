@@ -66,6 +66,8 @@ export interface OperatorHost {
   log: Logger;
   /** Called once an operator is committed RUNNING (metrics). */
   created?(op: OperatorRecord): void;
+  /** Called once an operator's final status is committed (metrics). */
+  finished?(op: OperatorRecord): void;
 }
 
 export interface CreateOperatorInput {
@@ -283,6 +285,7 @@ export class OperatorRunner {
     this.host.log.info('operator finished', {
       operatorId: op.id, kind: OperatorKind[op.kind], rangeId: op.rangeId, status: OperatorStatus[status], reason,
     });
+    this.host.finished?.(final);
     const ws = this.waiters.get(op.id) ?? [];
     this.waiters.delete(op.id);
     for (const w of ws) w();

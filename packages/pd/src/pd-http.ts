@@ -18,11 +18,17 @@ export class PdHttpServer {
     readonly registry: Registry,
     private readonly grpcSeconds: Histogram<'method' | 'code'>,
     private readonly operatorsCreated: Counter<'scheduler'>,
+    private readonly operatorsFinished: Counter<'scheduler' | 'status'>,
   ) {}
 
   /** One operator committed by this node, by who created it ('admin' or a scheduler). */
   countOperatorCreated(scheduler: string): void {
     this.operatorsCreated.inc({ scheduler });
+  }
+
+  /** An operator this node finished as the PD leader: its creator and final status. */
+  countOperatorFinished(scheduler: string, status: string): void {
+    this.operatorsFinished.inc({ scheduler, status });
   }
 
   /** One PD gRPC call: its method, status name and duration. */
@@ -49,6 +55,10 @@ export class PdHttpServer {
       name: 'rangekv_pd_operators_created_total', help: 'operators this node created as the PD leader, by creator (admin or a scheduler)',
       labelNames: ['scheduler'] as const, registers: [registry],
     });
+    const operatorsFinished = new Counter({
+      name: 'rangekv_pd_operators_finished_total', help: 'operators this node finished as the PD leader, by creator and final status (succeeded, failed, timed_out)',
+      labelNames: ['scheduler', 'status'] as const, registers: [registry],
+    });
     if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'rangekv_' });
     const server = createServer((req, res) => void handle(req, res, src, registry));
     const bound = await new Promise<number>((resolve, reject) => {
@@ -58,7 +68,7 @@ export class PdHttpServer {
         resolve(typeof a === 'object' && a !== null ? a.port : port);
       });
     });
-    return new PdHttpServer(server, bound, registry, grpcSeconds, operatorsCreated);
+    return new PdHttpServer(server, bound, registry, grpcSeconds, operatorsCreated, operatorsFinished);
   }
 
   stop(): Promise<void> {

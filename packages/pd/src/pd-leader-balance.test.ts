@@ -133,6 +133,10 @@ test('leaders split onto one store are spread by balance-leader operators to wit
   const created = (by: string): number => Number(new RegExp(`rangekv_pd_operators_created_total\\{scheduler="${by}"\\} (\\d+)`).exec(metrics)?.[1] ?? -1);
   assert.equal(created('balance-leader'), transfers.length);
   assert.equal(created('admin'), RANGES - 1);
+  const finished = (by: string, status: string): number =>
+    Number(new RegExp(`rangekv_pd_operators_finished_total\\{scheduler="${by}",status="${status}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  assert.equal(finished('admin', 'succeeded'), RANGES - 1, 'the splits, finished');
+  assert.equal(finished('balance-leader', 'succeeded') + finished('balance-leader', 'timed_out'), transfers.filter((o) => o.status !== S.RUNNING).length);
 });
 
 test('a store that stops heartbeating is DOWN: never a target, its leaders not counted', async () => {

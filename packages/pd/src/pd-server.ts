@@ -92,6 +92,7 @@ export class PdServer {
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {}, leaderBalance: opts.leaderBalance ?? true,
       replicaChecker: opts.replicaChecker ?? true, replicaBalance: opts.replicaBalance ?? true,
       onOperatorCreated: (by) => this.http?.countOperatorCreated(by),
+      onOperatorFinished: (by, status) => this.http?.countOperatorFinished(by, status),
     });
   }
 

@@ -69,6 +69,8 @@ export interface PdServiceOptions {
   replicaBalance?: boolean;
   /** Called with createdBy of every operator this node commits (metrics). */
   onOperatorCreated?: (createdBy: string) => void;
+  /** Called with createdBy and the final status ('succeeded', 'failed', 'timed_out') of every operator this node finishes. */
+  onOperatorFinished?: (createdBy: string, status: string) => void;
 }
 
 interface LiveStore {
@@ -133,6 +135,7 @@ export class PdService {
       now: this.now,
       log: this.log,
       created: (op) => opts.onOperatorCreated?.(op.createdBy),
+      finished: (op) => opts.onOperatorFinished?.(op.createdBy, OperatorStatus[op.status].toLowerCase()),
     }, opts.operatorLimits ?? {});
     this.leaderBalancer = opts.leaderBalance === false ? null : new SchedulerLoop<LeaderTransfer>({
       name: BALANCE_LEADER_SCHEDULER,
