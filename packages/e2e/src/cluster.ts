@@ -29,6 +29,8 @@ export interface E2eClusterOptions {
   replicaChecker?: boolean;
   /** Run PD's replica balance scheduler (default false, likewise). */
   replicaBalance?: boolean;
+  /** Run PD's split checker (default false: tests split where they want). */
+  splitChecker?: boolean;
   /** More pd-main flags for every PD node. */
   pdArgs?: string[];
   /**
@@ -60,6 +62,7 @@ export class E2eCluster {
       if (opts.timing === 'default') c.timingArgs = [];
       c.pdArgs = [...c.timingArgs, ...QUIET_LOGS, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']),
         ...(opts.replicaChecker === true ? [] : ['--no-replica-checker']), ...(opts.replicaBalance === true ? [] : ['--no-replica-balance']),
+        ...(opts.splitChecker === true ? [] : ['--no-split-checker']),
         ...(opts.pdArgs ?? [])];
       const extra = [...c.pdArgs];
       for (const id of ids) {

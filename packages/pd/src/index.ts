@@ -12,8 +12,10 @@ export {
   planLeaderTransfers, type BalanceRange, type LeaderBalancePlanLimits, type LeaderBalanceView, type LeaderTransfer,
 } from './balance-leader.js';
 export {
-  BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SchedulerLoop, type SchedulerLoopHost, type SchedulerLoopLimits,
+  BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SPLIT_CHECKER_SCHEDULER,
+  SCHEDULER_NAMES, SchedulerLoop, type SchedulerLoopHost, type SchedulerLoopLimits,
 } from './scheduler-loop.js';
+export { planSplits, type PlannedSplit, type SplitCandidate, type SplitLimits, type SplitView } from './split-checker.js';
 export { planReplicaMoves, lowSpace, type BalanceStore, type ReplicaBalanceLimits, type ReplicaBalanceView, type ReplicaMove } from './balance-replica.js';
 export {
   planReplicaFixes, type CheckerRange, type CheckerReplica, type CheckerStore, type ReplicaCheckLimits, type ReplicaCheckView, type ReplicaFix,

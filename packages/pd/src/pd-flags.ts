@@ -38,6 +38,10 @@ export interface PdFlags {
   replicaChecker: boolean;
   /** The replica balance scheduler runs (not --no-replica-balance). */
   replicaBalance: boolean;
+  /** The split checker runs (not --no-split-checker); PdLimits.rangeSplitBytes / rangeSplitKeys. */
+  splitChecker: boolean;
+  rangeSplitBytes: number;
+  rangeSplitKeys: number;
   /** PdLimits.replicaCount / maxStoreDownTimeMs / storeDownAfterMs. */
   replicaCount: number;
   maxStoreDownTimeMs: number;
@@ -87,6 +91,9 @@ export const PD_FLAGS = {
     default: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
   }),
   noReplicaChecker: bool({ help: 'do not run the replica checker (ranges that lose a replica stay short)' }),
+  noSplitChecker: bool({ help: 'do not run the split checker (ranges are split only when asked)' }),
+  rangeSplitBytes: int({ help: 'the split checker splits a range this large (bytes, as its\nleader measured)', value: 'B', min: 1, max: 2 ** 40, default: DEFAULT_PD_LIMITS.rangeSplitBytes }),
+  rangeSplitKeys: int({ help: '...or with this many keys', value: 'N', min: 1, max: 2 ** 40, default: DEFAULT_PD_LIMITS.rangeSplitKeys }),
   noReplicaBalance: bool({ help: 'do not run the replica balance scheduler (replicas stay where\nthey are put; a new store stays empty)' }),
   replicaCount: int({ help: 'voters every range should have', value: 'N', min: 1, max: 7, default: DEFAULT_PD_LIMITS.replicaCount }),
   maxStoreDownTimeMs: int({
@@ -113,7 +120,8 @@ export function parsePdFlags(argv: readonly string[], sources: FlagSources = {})
       id: 0, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), initialStores: 3,
       tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, leaderBalance: true,
       leaderBalanceIntervalMs: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs, leaderBalanceWarmupMs: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
-      replicaChecker: true, replicaBalance: true, replicaCount: DEFAULT_PD_LIMITS.replicaCount, maxStoreDownTimeMs: DEFAULT_PD_LIMITS.maxStoreDownTimeMs,
+      replicaChecker: true, replicaBalance: true, splitChecker: true, rangeSplitBytes: DEFAULT_PD_LIMITS.rangeSplitBytes,
+      rangeSplitKeys: DEFAULT_PD_LIMITS.rangeSplitKeys, replicaCount: DEFAULT_PD_LIMITS.replicaCount, maxStoreDownTimeMs: DEFAULT_PD_LIMITS.maxStoreDownTimeMs,
       storeDownAfterMs: DEFAULT_PD_LIMITS.storeDownAfterMs, logLevel: 'info', help: true,
     };
   }
@@ -133,6 +141,7 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
     initialStores: v.initialStores, tickMs: v.tickMs, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, leaderBalance: !v.noLeaderBalance, leaderBalanceIntervalMs: v.leaderBalanceIntervalMs,
     leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, replicaChecker: !v.noReplicaChecker, replicaBalance: !v.noReplicaBalance,
+    splitChecker: !v.noSplitChecker, rangeSplitBytes: v.rangeSplitBytes, rangeSplitKeys: v.rangeSplitKeys,
     replicaCount: v.replicaCount,
     maxStoreDownTimeMs: v.maxStoreDownTimeMs, storeDownAfterMs: v.storeDownAfterMs, logLevel: v.logLevel, help: false,
   };

@@ -59,6 +59,14 @@ export interface PdLimits {
   maxReplicaBalanceOperators: number;
   /** Ratio: a store whose disk is used above this fraction takes no replica from replica balance. */
   lowSpaceRatio: number;
+  /** The split checker (split-checker.ts) splits a range whose leader reports this many bytes or more... */
+  rangeSplitBytes: number;
+  /** ...or this many keys or more. */
+  rangeSplitKeys: number;
+  /** How often the split checker plans. */
+  splitCheckIntervalMs: number;
+  /** SPLIT operators of the split checker RUNNING at once. */
+  maxSplitCheckerOperators: number;
 }
 
 export const DEFAULT_PD_LIMITS: PdLimits = {
@@ -88,6 +96,10 @@ export const DEFAULT_PD_LIMITS: PdLimits = {
   replicaBalanceTolerance: 0.1,
   maxReplicaBalanceOperators: 2,
   lowSpaceRatio: 0.8,
+  rangeSplitBytes: 96 << 20,
+  rangeSplitKeys: 960_000,
+  splitCheckIntervalMs: 1_000,
+  maxSplitCheckerOperators: 4,
 };
 
 /** Largest leaderBalanceTolerance: beyond 1 the lower bound is below 0 and the upper one meaningless. */
@@ -121,7 +133,8 @@ export function pdLimitsProblem(l: PdLimits): string | null {
  */
 export const RUNTIME_CONFIG_KEYS = [
   'replicaCount', 'maxStoreDownTimeMs', 'storeDownAfterMs', 'leaderBalanceTolerance', 'maxLeaderBalanceOperators',
-  'replicaBalanceTolerance', 'maxReplicaBalanceOperators', 'maxReplicaCheckerOperators', 'lowSpaceRatio',
+  'replicaBalanceTolerance', 'maxReplicaBalanceOperators', 'maxReplicaCheckerOperators', 'lowSpaceRatio', 'rangeSplitBytes',
+  'rangeSplitKeys', 'maxSplitCheckerOperators',
 ] as const satisfies readonly (keyof PdLimits)[];
 
 export type RuntimeConfigKey = (typeof RUNTIME_CONFIG_KEYS)[number];

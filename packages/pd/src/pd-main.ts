@@ -33,10 +33,11 @@ async function main(): Promise<void> {
       pdId: flags.id, dataDir: flags.dataDir, listenHost: flags.host, port: flags.port, raftPort: flags.raftPort,
       peers: flags.peers, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
       tickMs: flags.tickMs, electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
-      leaderBalance: flags.leaderBalance, replicaChecker: flags.replicaChecker, replicaBalance: flags.replicaBalance,
+      leaderBalance: flags.leaderBalance, replicaChecker: flags.replicaChecker, replicaBalance: flags.replicaBalance, splitChecker: flags.splitChecker,
       limits: {
         leaderBalanceIntervalMs: flags.leaderBalanceIntervalMs, leaderBalanceWarmupMs: flags.leaderBalanceWarmupMs,
         replicaCount: flags.replicaCount, maxStoreDownTimeMs: flags.maxStoreDownTimeMs, storeDownAfterMs: flags.storeDownAfterMs,
+        rangeSplitBytes: flags.rangeSplitBytes, rangeSplitKeys: flags.rangeSplitKeys,
       },
       onFatal: () => {
         // PD stops itself; leave once it has (or after a grace period).

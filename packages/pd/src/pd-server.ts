@@ -58,6 +58,8 @@ export interface PdServerOptions {
   replicaChecker?: boolean;
   /** Run the replica balance scheduler (default true): replicas per store kept near the mean. */
   replicaBalance?: boolean;
+  /** Run the split checker (default true): ranges past rangeSplitBytes / rangeSplitKeys are split. */
+  splitChecker?: boolean;
   storage?: StorageEngineOptions;
   /** Store admin calls (tests may pass their own). */
   admin?: StoreAdminCaller;
@@ -90,7 +92,7 @@ export class PdServer {
     this.service = new PdService({
       group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log,
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {}, leaderBalance: opts.leaderBalance ?? true,
-      replicaChecker: opts.replicaChecker ?? true, replicaBalance: opts.replicaBalance ?? true,
+      replicaChecker: opts.replicaChecker ?? true, replicaBalance: opts.replicaBalance ?? true, splitChecker: opts.splitChecker ?? true,
       onOperatorCreated: (by) => this.http?.countOperatorCreated(by),
       onOperatorFinished: (by, status) => this.http?.countOperatorFinished(by, status),
     });

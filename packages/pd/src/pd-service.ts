@@ -11,7 +11,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { descriptorFromWire, descriptorToWire, replicaFromWire, ReplicaRole, replicaToWire, pdpb, type RangeDescriptor } from '@rangekv/proto';
 import type { Logger } from '@rangekv/runtime';
 import { PdRequestError, invalidArgument } from './errors.js';
-import { rangeRecordProblem, storeIdProblem, storeProblem, storeTokenProblem } from './pd-validate.js';
+import { MAX_KEY_BYTES, rangeRecordProblem, storeIdProblem, storeProblem, storeTokenProblem } from './pd-validate.js';
 import {
   DEFAULT_PD_LIMITS, effectiveLimitsProblem, isRuntimeConfigKey, pdLimitsProblem, RUNTIME_CONFIG_KEYS, runtimeConfigProblem, type PdLimits, type RuntimeConfigKey,
 } from './pd-limits.js';
@@ -23,11 +23,13 @@ import { planReplicaFixes, type CheckerRange, type ReplicaCheckView, type Replic
 import { planReplicaMoves, type ReplicaBalanceView, type ReplicaMove } from './balance-replica.js';
 import {
   BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SCHEDULER_NAMES, SchedulerLoop,
+  SPLIT_CHECKER_SCHEDULER,
 } from './scheduler-loop.js';
+import { planSplits, type PlannedSplit, type SplitView } from './split-checker.js';
 import { SlowStores } from './slow-store.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
 import {
-  compareBytes, compareReports, CREATED_BY_ADMIN, FIRST_RANGE_ID, isFinal, OperatorKind, OperatorStatus, spanContains, spansOverlap,
+  compareBytes, compareReports, CREATED_BY_ADMIN, FIRST_RANGE_ID, isFinal, keyInSpan, OperatorKind, OperatorStatus, spanContains, spansOverlap,
   type OperatorRecord, type RangeRecord, type RangeStats, type StoreMeta, type StoreStats,
 } from './types.js';
 
@@ -67,6 +69,8 @@ export interface PdServiceOptions {
   replicaChecker?: boolean;
   /** Run the replica balance scheduler while serving (default true). */
   replicaBalance?: boolean;
+  /** Run the split checker while serving (default true). */
+  splitChecker?: boolean;
   /** Called with createdBy of every operator this node commits (metrics). */
   onOperatorCreated?: (createdBy: string) => void;
   /** Called with createdBy and the final status ('succeeded', 'failed', 'timed_out') of every operator this node finishes. */
@@ -96,6 +100,8 @@ export class PdService {
   readonly replicaChecker: SchedulerLoop<CheckerMove> | null;
   /** null when replica balance is off. */
   readonly replicaBalancer: SchedulerLoop<ReplicaMove> | null;
+  /** null when the split checker is off. */
+  readonly splitChecker: SchedulerLoop<PlannedSplit> | null;
   private readonly group: PdRaftGroup;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -172,6 +178,16 @@ export class PdService {
       now: this.now,
       log: this.log,
     }, { intervalMs: this.limits.replicaBalanceIntervalMs, warmupMs: this.limits.replicaCheckWarmupMs });
+    this.splitChecker = opts.splitChecker === false ? null : new SchedulerLoop<PlannedSplit>({
+      name: SPLIT_CHECKER_SCHEDULER,
+      paused: pausedFor(SPLIT_CHECKER_SCHEDULER),
+      plan: () => planSplits(this.splitView(), {
+        rangeSplitBytes: this.limits.rangeSplitBytes, rangeSplitKeys: this.limits.rangeSplitKeys, maxOperators: this.limits.maxSplitCheckerOperators,
+      }),
+      act: (p) => this.splitBySize(p),
+      now: this.now,
+      log: this.log,
+    }, { intervalMs: this.limits.splitCheckIntervalMs, warmupMs: 0 });
   }
 
   /** The limits in force: the process's, with the run-time settings committed in PD's state over them. */
@@ -195,7 +211,9 @@ export class PdService {
       this.leaderBalancer?.start();
       this.replicaChecker?.start();
       this.replicaBalancer?.start();
+      this.splitChecker?.start();
     } else {
+      this.splitChecker?.stop();
       this.leaderBalancer?.stop();
       this.replicaChecker?.stop();
       this.replicaBalancer?.stop();
@@ -204,6 +222,7 @@ export class PdService {
   }
 
   stop(): void {
+    this.splitChecker?.stop();
     this.leaderBalancer?.stop();
     this.replicaChecker?.stop();
     this.replicaBalancer?.stop();
@@ -282,7 +301,8 @@ export class PdService {
     const live = this.liveRanges.get(id);
     if (!live || compareReports(rec, live) >= 0) {
       this.liveRanges.set(id, {
-        ...rec, stats: stats ?? live?.stats ?? { approximateKeys: 0, approximateBytes: 0, writesPerSecond: 0 }, seenAtMs: this.now(),
+        ...rec, stats: stats ?? live?.stats ?? { approximateKeys: 0, approximateBytes: 0, writesPerSecond: 0, splitKey: new Uint8Array(0) },
+        seenAtMs: this.now(),
       });
     }
     const persisted = this.group.state.ranges.get(id);
@@ -379,6 +399,29 @@ export class PdService {
       replicas: r.descriptor.replicas.map((x) => ({ storeId: x.storeId, role: x.role })),
       busy: runningOn.has(r.descriptor.rangeId) || isJointDescriptor(r.descriptor),
     }));
+  }
+
+  /** What the split checker sees: the fresh ranges' size figures and split keys, and its running operators. */
+  splitView(): SplitView {
+    const { runningOn, running } = this.runningOperators([SPLIT_CHECKER_SCHEDULER]);
+    const ranges = this.freshRanges(this.now()).map((r) => ({
+      rangeId: r.descriptor.rangeId, approximateBytes: r.stats.approximateBytes, approximateKeys: r.stats.approximateKeys,
+      splitKey: r.stats.splitKey, busy: runningOn.has(r.descriptor.rangeId) || isJointDescriptor(r.descriptor),
+    }));
+    return { ranges, running };
+  }
+
+  /** One planned split as a SPLIT operator (the key is checked against PD's descriptor again at creation). */
+  private async splitBySize(p: PlannedSplit): Promise<boolean> {
+    if (!this.group.serving || this.route(p.rangeId) === null) return false;
+    const op = await this.operators.create({
+      kind: OperatorKind.SPLIT, rangeId: p.rangeId, toStore: 0, fromStore: 0, splitKey: p.splitKey, timeoutMs: 0, createdBy: SPLIT_CHECKER_SCHEDULER,
+    });
+    // The size figures are the old range's: forget them until the halves report their own.
+    const live = this.liveRanges.get(p.rangeId);
+    if (live) live.stats = { ...live.stats, approximateBytes: 0, approximateKeys: 0, splitKey: new Uint8Array(0) };
+    this.log.info('split checker: operator created', { operator: op.id, rangeId: p.rangeId });
+    return true;
   }
 
   /** RUNNING operators by range, and how many of them the named schedulers created. */
@@ -638,7 +681,7 @@ export class PdService {
   }
 
   private schedulerInfo(name: string): pdpb.SchedulerInfo.$Properties {
-    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer].find((l) => l?.name === name);
+    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer, this.splitChecker].find((l) => l?.name === name);
     return { name, enabled: loop !== undefined, paused: this.group.state.config.paused.has(name) };
   }
 
@@ -711,9 +754,14 @@ export class PdService {
           continue;
         }
         const s = r.stats;
+        const splitKey = new Uint8Array(s?.splitKey ?? new Uint8Array(0));
+        const d = rec.descriptor;
         const stats: RangeStats = {
           approximateKeys: Number(s?.approximateKeys ?? 0), approximateBytes: Number(s?.approximateBytes ?? 0),
           writesPerSecond: Number(s?.writesPerSecond ?? 0),
+          // A split key that is not strictly inside the span (or too long) is dropped: never a split at it.
+          splitKey: splitKey.length > 0 && splitKey.length <= MAX_KEY_BYTES && keyInSpan(splitKey, d.startKey, d.endKey) &&
+            compareBytes(splitKey, d.startKey) !== 0 ? splitKey : new Uint8Array(0),
         };
         if (this.learned(rec, stats)) changed = true;
       }

@@ -18,8 +18,10 @@ export const EVICT_SLOW_STORE_SCHEDULER = 'evict-slow-store';
 export const REPLICA_CHECKER_SCHEDULER = 'replica-checker';
 /** createdBy of the replica balance scheduler's operators (balance-replica.ts). */
 export const BALANCE_REPLICA_SCHEDULER = 'balance-replica';
+/** createdBy of the split checker's operators (split-checker.ts). */
+export const SPLIT_CHECKER_SCHEDULER = 'split-checker';
 /** The schedulers `ctl scheduler pause|resume` names (pausing balance-leader pauses slow-store eviction too). */
-export const SCHEDULER_NAMES = [BALANCE_LEADER_SCHEDULER, REPLICA_CHECKER_SCHEDULER, BALANCE_REPLICA_SCHEDULER] as const;
+export const SCHEDULER_NAMES = [BALANCE_LEADER_SCHEDULER, REPLICA_CHECKER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, SPLIT_CHECKER_SCHEDULER] as const;
 
 export interface SchedulerLoopHost<M> {
   /** For logs. */

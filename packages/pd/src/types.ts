@@ -50,6 +50,8 @@ export interface RangeStats {
   approximateKeys: number;
   approximateBytes: number;
   writesPerSecond: number;
+  /** The leader's key near the middle of the range's bytes (strictly inside its span), or empty. */
+  splitKey: Uint8Array;
 }
 
 export interface OperatorRecord {

@@ -52,6 +52,8 @@ export interface KvStoreContext {
   clock: HostClock;
   /** Commit and ReadIndex latency histograms (store-metrics.ts); absent: not measured. */
   metrics?: Pick<StoreMetrics, 'commitSeconds' | 'readIndexSeconds' | 'writeStageSeconds'>;
+  /** A write of `bytes` (its encoded command) was proposed to `rangeId` here (size checks, size-check.ts). */
+  onWrite?(rangeId: number, bytes: number): void;
 }
 
 type Bytes = Uint8Array | null | undefined;
@@ -333,6 +335,7 @@ export class KvService {
       throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${lim.maxPendingProposalsPerRange} proposals pending (maxPendingProposalsPerRange)`));
     }
     const data = encodeKvCommand(cmd);
+    this.s.onWrite?.(r.rangeId, data.length);
     const proposedNs = process.hrtime.bigint();
     const result = await awaitProposal(this.s.clock, r, lim.proposalTimeoutMs, (done) => this.s.scheduler.propose(r.rangeId, data, (o) => {
       if (o.kind === 'applied') this.s.metrics?.commitSeconds.observe(secondsSince(proposedNs));

@@ -26,6 +26,7 @@ import type { StoreLimits } from './limits.js';
 import { PendingReads } from './pending-reads.js';
 import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
 import { notLeader } from './range-errors.js';
+import { DEFAULT_SIZE_CHECK_LIMITS, SizeChecker, type SizeCheckLimits } from './size-check.js';
 import type { StoreMetrics } from './store-metrics.js';
 
 /** What a store's surroundings (PD link, metrics) hear from its ranges. */
@@ -38,6 +39,8 @@ export interface KvStoreEvents {
   onBecameLeader?(rangeId: number): void;
   /** The host stopped on a fatal error (disk); the owner should stop. */
   onFatal?(err: unknown): void;
+  /** A size check recorded new figures for `rangeId` (size-check.ts). */
+  onSizeChecked?(rangeId: number): void;
 }
 
 export interface KvStoreOptions {
@@ -57,6 +60,8 @@ export interface KvStoreOptions {
   ids: IdAllocator;
   metrics?: StoreMetrics;
   events?: KvStoreEvents;
+  /** Size checks of the ranges led here (size-check.ts). */
+  sizeCheck?: Partial<SizeCheckLimits>;
 }
 
 export class KvStore {
@@ -65,6 +70,8 @@ export class KvStore {
   readonly reads: PendingReads;
   readonly kv: KvService;
   readonly admin: AdminService;
+  /** Bytes, keys and middle key of the ranges led here, for PD's split checker. */
+  readonly sizeCheck: SizeChecker;
   private applier: KvApplier;
   private readonly adminApplyCtx: AdminApplyContext;
   private beforeClose: Promise<void> = Promise.resolve();
@@ -76,9 +83,20 @@ export class KvStore {
     this.host = host;
     this.applier = new InlineKvApplier(engine);
     this.reads = new PendingReads(o.storeId, o.limits, o.incarnation, host.clock);
+    this.sizeCheck = new SizeChecker({
+      db: engine.db,
+      ledDescriptor: (id) => {
+        const r = host.scheduler.get(id);
+        return r !== undefined && r.isLeader && !r.destroyed ? r.log.descriptor : null;
+      },
+      nextTurn: (fn) => host.clock.nextTurn(fn),
+      onChecked: (id) => o.events?.onSizeChecked?.(id),
+      log: o.log,
+    }, { ...DEFAULT_SIZE_CHECK_LIMITS, ...(o.sizeCheck ?? {}) });
     this.kv = new KvService({
       storeId: o.storeId, engine, scheduler: host.scheduler, reads: this.reads, limits: o.limits, log: o.log, clock: host.clock,
       leaseUsable: (r) => host.leaseUsable(r),
+      onWrite: (rangeId, bytes) => this.sizeCheck.wrote(rangeId, bytes),
       ...(o.metrics ? { metrics: o.metrics } : {}),
     });
     this.admin = new AdminService({
@@ -122,6 +140,7 @@ export class KvStore {
    */
   stop(beforeClose: Promise<void> = Promise.resolve()): Promise<void> {
     this.beforeClose = beforeClose;
+    this.sizeCheck.stop();
     return this.host.stop();
   }
 

@@ -121,6 +121,17 @@ function isAnswer(err: unknown): boolean {
     code !== grpc.status.RESOURCE_EXHAUSTED && code !== grpc.status.UNIMPLEMENTED;
 }
 
+/** A range led here, as reported to PD. */
+export interface LedRange {
+  rangeId: number;
+  descriptor: RangeDescriptor;
+  replicaId: number;
+  term: number;
+  applied: number;
+  /** Its last size check (size-check.ts), if any. */
+  size?: { bytes: number; keys: number; splitKey: Uint8Array; confVer: number; version: number } | undefined;
+}
+
 /** What the link needs from its store. */
 export interface PdLinkHost {
   storeId: number;
@@ -133,9 +144,9 @@ export interface PdLinkHost {
   /** The data dir's filesystem capacity and free space, and the bytes under it (never throws). */
   disk(): Promise<DiskFigures>;
   /** The ranges led here now, for reports. */
-  ledRanges(): Iterable<{ rangeId: number; descriptor: RangeDescriptor; replicaId: number; term: number; applied: number }>;
+  ledRanges(): Iterable<LedRange>;
   /** Is `rangeId` led here now? (for rangeChanged reports) */
-  ledRange(rangeId: number): { rangeId: number; descriptor: RangeDescriptor; replicaId: number; term: number; applied: number } | null;
+  ledRange(rangeId: number): LedRange | null;
   setPeer(storeId: number, raftAddress: string): void;
   /** PD says range 1 starts on this store with this descriptor (a range id, replicas with ids: checked). */
   bootstrap(descriptor: RangeDescriptor): Promise<void>;
@@ -289,11 +300,16 @@ export class PdLink {
       const rate = prev && now > prev.at ? ((r.applied - prev.applied) * 1000) / (now - prev.at) : 0;
       this.lastApplied.set(r.rangeId, { applied: r.applied, at: now });
       const me = r.descriptor.replicas.find((x) => x.replicaId === r.replicaId);
+      // Size figures only for the span they were measured on.
+      const sz = r.size !== undefined && r.size.version === r.descriptor.epoch.version && r.size.confVer === r.descriptor.epoch.confVer ? r.size : undefined;
       reports.push({
         descriptor: descriptorToWire(r.descriptor),
         leader: me ? replicaToWire(me) : { storeId: this.host.storeId, replicaId: r.replicaId },
         term: r.term,
-        stats: { writesPerSecond: Math.max(0, rate) },
+        stats: {
+          writesPerSecond: Math.max(0, rate),
+          ...(sz ? { approximateBytes: sz.bytes, approximateKeys: sz.keys, splitKey: sz.splitKey } : {}),
+        },
       });
     }
     for (let i = 0; i < reports.length && !this.stopped; i += this.limits.maxReportsPerRequest) {

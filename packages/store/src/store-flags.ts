@@ -43,6 +43,8 @@ export interface StoreFlags {
   uninitialized: { uninitializedIdleMs?: number; uninitializedGcAfterMs?: number };
   /** Replica GC overrides (replica-gc.ts, with --pd); absent = the defaults. */
   replicaGc: { replicaGcIntervalMs?: number };
+  /** Size check overrides (size-check.ts); absent = the defaults. */
+  sizeCheck: { splitCheckDiffBytes?: number };
 }
 
 /** "ID=HOST:PORT,..." -> store id -> raft address. */
@@ -82,6 +84,10 @@ export const STORE_FLAGS = {
   maxFollowerLagEntries: int({ help: 'followers further behind get snapshots', defaultText: '50000' }),
   uninitializedIdleMs: int({ help: 'a replica created by message and silent this long goes dormant', value: 'MS', min: 1, defaultText: '30000' }),
   uninitializedGcAfterMs: int({ help: 'a dormant one PD says is gone is destroyed after this long', value: 'MS', min: 1, defaultText: '300000' }),
+  splitCheckDiffBytes: int({
+    help: 'bytes written to a range led here that start a new size check\n(its size and middle key, reported to PD for splits)', value: 'B', min: 1,
+    max: 2 ** 40, defaultText: String(8 << 20),
+  }),
   replicaGcIntervalMs: int({
     help: 'with --pd: how often replicas without a leader are checked\nwith PD and destroyed if removed from their range', value: 'MS', min: 1,
     max: 2 ** 31 - 1, defaultText: '10000',
@@ -96,7 +102,7 @@ export const STORE_USAGE = flagUsage(STORE_FLAGS, {
 const HELP_ONLY: StoreFlags = {
   storeId: 0, pd: [], help: true, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), bootstrap: null,
   tickMs: 50, applyWorkers: 1, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
-  logCompaction: {}, uninitialized: {}, replicaGc: {},
+  logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {},
 };
 
 /** argv (and `sources.env`, and the --config file) -> StoreFlags; FlagError naming what is wrong. */
@@ -128,5 +134,6 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
     tickMs: v.tickMs, applyWorkers: v.applyWorkers, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, faultInjection: v.faultInjection, logLevel: v.logLevel, logCompaction, uninitialized,
     replicaGc: v.replicaGcIntervalMs !== undefined ? { replicaGcIntervalMs: v.replicaGcIntervalMs } : {},
+    sizeCheck: v.splitCheckDiffBytes !== undefined ? { splitCheckDiffBytes: v.splitCheckDiffBytes } : {},
   };
 }

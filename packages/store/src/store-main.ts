@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       storeId: flags.storeId, dataDir: flags.dataDir, ...(flags.pd.length > 0 ? { pd: flags.pd } : {}), listenHost: flags.host, grpcPort: flags.port,
       raftPort: flags.raftPort, httpPort: flags.httpPort, processMetrics: true, peers: flags.peers, tickMs: flags.tickMs, applyWorkers: flags.applyWorkers,
       electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
-      logCompaction: flags.logCompaction, uninitialized: flags.uninitialized, replicaGc: flags.replicaGc,
+      logCompaction: flags.logCompaction, uninitialized: flags.uninitialized, replicaGc: flags.replicaGc, sizeCheck: flags.sizeCheck,
       onFatal,
     });
   } catch (e) {

@@ -38,6 +38,7 @@ import type { KvService } from './kv-service.js';
 import { DEFAULT_APPLY_WORKERS, type ApplyPoolLimits } from './apply-pool.js';
 import type { KvResult } from './kv-state-machine.js';
 import { KvStore } from './kv-store.js';
+import type { SizeCheckLimits } from './size-check.js';
 import { resolveStoreLimits, type StoreLimits } from './limits.js';
 import { HttpStatusServer, type HttpStatusLimits, type RangesPage, type StatusSource, type StoreHealth } from './http-status.js';
 import type { PendingReads } from './pending-reads.js';
@@ -95,6 +96,8 @@ export interface StoreServerOptions {
   uninitialized?: Partial<UninitializedLimits>;
   /** Collection of replicas removed while this store was away (with `pd` only; replica-gc.ts). */
   replicaGc?: Partial<ReplicaGcLimits>;
+  /** Size checks of the ranges led here, reported to PD (size-check.ts). */
+  sizeCheck?: Partial<SizeCheckLimits>;
   /** When the store compacts raft logs (log-compactor.ts). */
   logCompaction?: Partial<LogCompactionLimits>;
   log?: Logger;
@@ -218,6 +221,7 @@ export class StoreServer {
       ...(opts.applyLimits ? { applyLimits: opts.applyLimits } : {}),
       ids: host.engine.idAllocator('range', storeIdSpace(opts.storeId)),
       storeKnown: (id) => this.resolvePeer(id) !== undefined,
+      ...(opts.sizeCheck ? { sizeCheck: opts.sizeCheck } : {}),
       events: {
         onSplit: (left, right) => {
           this.pdLink?.rangeChanged(left.rangeId);
@@ -225,6 +229,7 @@ export class StoreServer {
         },
         onMembership: (d) => this.pdLink?.rangeChanged(d.rangeId),
         onBecameLeader: (rangeId) => this.pdLink?.rangeChanged(rangeId),
+        onSizeChecked: (rangeId) => this.pdLink?.rangeChanged(rangeId),
         onFatal: (err) => {
           this.log.error('fatal store error: stopping', { err });
           void this.stop().catch((e: unknown) => this.log.error('stop after fatal error failed', { err: e }));
@@ -450,7 +455,10 @@ export class StoreServer {
     const led = (r: Replica<KvResult>): ReturnType<PdLinkHost['ledRange']> => {
       const d = r.log.descriptor;
       if (!r.isLeader || r.destroyed || d === null) return null;
-      return { rangeId: r.rangeId, descriptor: d, replicaId: r.node.id, term: r.node.status().term, applied: r.log.applied.index };
+      return {
+        rangeId: r.rangeId, descriptor: d, replicaId: r.node.id, term: r.node.status().term, applied: r.log.applied.index,
+        size: this.store.sizeCheck.sizeOf(r.rangeId),
+      };
     };
     return {
       storeId: this.storeId,

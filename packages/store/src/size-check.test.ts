@@ -1,0 +1,36 @@
+// Size checks on a real store cluster: writes past splitCheckDiffBytes start a check on the
+// leader, which finds the range's bytes and keys and a key near the middle of its bytes;
+// a check is read over several turns (a small sizeCheckKeysPerTurn) and bounded in samples.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { StoreCluster } from './testing/store-cluster.js';
+
+const b = (s: string): Buffer => Buffer.from(s);
+
+test('writes start a size check on the leader: bytes, keys and a middle key of the range', async () => {
+  const c = await StoreCluster.start({ server: { sizeCheck: { splitCheckDiffBytes: 20_000, sizeCheckKeysPerTurn: 7, maxSizeSamples: 8 } } });
+  try {
+    const leader = await c.waitForLeader(1);
+    const header = c.header(1);
+    const value = Buffer.alloc(1_000, 1);
+    const N = 200;
+    for (let i = 0; i < N; i++) {
+      const res = await leader.kv.put({ header, key: b(`k${String(i).padStart(4, '0')}`), value });
+      assert.equal(res.rangeError, undefined);
+    }
+    const sc = leader.store.sizeCheck;
+    // A check starts every ~20 writes, and reads what is applied by then: the last one has most keys.
+    await c.waitFor('a size check with most keys', () => (sc.sizeOf(1)?.keys ?? 0) >= N - 40);
+    const size = sc.sizeOf(1)!;
+    assert.equal(size.bytes, size.keys * (5 + 1_000));
+    const mid = Buffer.from(size.splitKey).toString();
+    // About half of the bytes lie before the key (samples are coarse: within a quarter).
+    const before = Number(mid.slice(1));
+    assert.ok(before > size.keys / 4 && before < (3 * size.keys) / 4, `middle key ${mid} of ${size.keys} keys`);
+    assert.ok(sc.counters.keysScanned >= N && sc.counters.checks >= 1);
+    // Followers run no checks.
+    for (const f of c.followers(1)) assert.equal(f.store.sizeCheck.sizeOf(1), undefined);
+  } finally {
+    await c.close();
+  }
+});
