@@ -31,6 +31,8 @@ export interface E2eClusterOptions {
   replicaBalance?: boolean;
   /** Run PD's split checker (default false: tests split where they want). */
   splitChecker?: boolean;
+  /** Run PD's hot-range scheduler (default false: tests place leaders themselves). */
+  hotBalance?: boolean;
   /** More pd-main flags for every PD node. */
   pdArgs?: string[];
   /**
@@ -62,7 +64,7 @@ export class E2eCluster {
       if (opts.timing === 'default') c.timingArgs = [];
       c.pdArgs = [...c.timingArgs, ...QUIET_LOGS, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']),
         ...(opts.replicaChecker === true ? [] : ['--no-replica-checker']), ...(opts.replicaBalance === true ? [] : ['--no-replica-balance']),
-        ...(opts.splitChecker === true ? [] : ['--no-split-checker']),
+        ...(opts.splitChecker === true ? [] : ['--no-split-checker']), ...(opts.hotBalance === true ? [] : ['--no-hot-balance']),
         ...(opts.pdArgs ?? [])];
       const extra = [...c.pdArgs];
       for (const id of ids) {

@@ -13,8 +13,9 @@ export {
 } from './balance-leader.js';
 export {
   BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SPLIT_CHECKER_SCHEDULER,
-  SCHEDULER_NAMES, SchedulerLoop, type SchedulerLoopHost, type SchedulerLoopLimits,
+  BALANCE_HOT_SCHEDULER, SCHEDULER_NAMES, SchedulerLoop, type SchedulerLoopHost, type SchedulerLoopLimits,
 } from './scheduler-loop.js';
+export { planHotMoves, storeLoads, type HotLimits, type HotMove, type HotRange, type HotView } from './balance-hot.js';
 export { planSplits, type PlannedSplit, type SplitCandidate, type SplitLimits, type SplitView } from './split-checker.js';
 export { planReplicaMoves, lowSpace, type BalanceStore, type ReplicaBalanceLimits, type ReplicaBalanceView, type ReplicaMove } from './balance-replica.js';
 export {

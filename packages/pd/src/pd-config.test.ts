@@ -31,7 +31,7 @@ test('settings: checked with the other limits, in force at once, reset to the fl
     const entry = (k: string) => cfg.entries!.find((e) => e.key === k);
     assert.deepEqual(plain(entry('maxStoreDownTimeMs')), { key: 'maxStoreDownTimeMs', value: 60_000, overridden: false });
     assert.deepEqual(cfg.schedulers!.map((s) => Object.values(plainSched(s))),
-      [['balance-leader', true, false], ['replica-checker', true, false], ['balance-replica', true, false], ['split-checker', true, false]]);
+      [['balance-leader', true, false], ['replica-checker', true, false], ['balance-replica', true, false], ['split-checker', true, false], ['balance-hot', true, false]]);
     const set = (key: string, value: number) => client.leader('setConfig', { key, value });
     await assert.rejects(set('maxStoreDownTimeMs', 5_000), refusedWith(grpc.status.INVALID_ARGUMENT, /must not be below storeDownAfterMs/));
     await assert.rejects(set('tickMs', 5), refusedWith(grpc.status.INVALID_ARGUMENT, /not a setting that can change at run time/));

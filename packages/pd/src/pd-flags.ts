@@ -40,6 +40,8 @@ export interface PdFlags {
   replicaBalance: boolean;
   /** The split checker runs (not --no-split-checker); PdLimits.rangeSplitBytes / rangeSplitKeys. */
   splitChecker: boolean;
+  /** The hot-range scheduler runs (not --no-hot-balance). */
+  hotBalance: boolean;
   rangeSplitBytes: number;
   rangeSplitKeys: number;
   /** PdLimits.replicaCount / maxStoreDownTimeMs / storeDownAfterMs. */
@@ -91,6 +93,7 @@ export const PD_FLAGS = {
     default: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
   }),
   noReplicaChecker: bool({ help: 'do not run the replica checker (ranges that lose a replica stay short)' }),
+  noHotBalance: bool({ help: 'do not run the hot-range scheduler (leaders are not moved for write load)' }),
   noSplitChecker: bool({ help: 'do not run the split checker (ranges are split only when asked)' }),
   rangeSplitBytes: int({ help: 'the split checker splits a range this large (bytes, as its\nleader measured)', value: 'B', min: 1, max: 2 ** 40, default: DEFAULT_PD_LIMITS.rangeSplitBytes }),
   rangeSplitKeys: int({ help: '...or with this many keys', value: 'N', min: 1, max: 2 ** 40, default: DEFAULT_PD_LIMITS.rangeSplitKeys }),
@@ -120,7 +123,7 @@ export function parsePdFlags(argv: readonly string[], sources: FlagSources = {})
       id: 0, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), initialStores: 3,
       tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, leaderBalance: true,
       leaderBalanceIntervalMs: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs, leaderBalanceWarmupMs: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
-      replicaChecker: true, replicaBalance: true, splitChecker: true, rangeSplitBytes: DEFAULT_PD_LIMITS.rangeSplitBytes,
+      replicaChecker: true, replicaBalance: true, splitChecker: true, hotBalance: true, rangeSplitBytes: DEFAULT_PD_LIMITS.rangeSplitBytes,
       rangeSplitKeys: DEFAULT_PD_LIMITS.rangeSplitKeys, replicaCount: DEFAULT_PD_LIMITS.replicaCount, maxStoreDownTimeMs: DEFAULT_PD_LIMITS.maxStoreDownTimeMs,
       storeDownAfterMs: DEFAULT_PD_LIMITS.storeDownAfterMs, logLevel: 'info', help: true,
     };
@@ -141,7 +144,7 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
     initialStores: v.initialStores, tickMs: v.tickMs, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, leaderBalance: !v.noLeaderBalance, leaderBalanceIntervalMs: v.leaderBalanceIntervalMs,
     leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, replicaChecker: !v.noReplicaChecker, replicaBalance: !v.noReplicaBalance,
-    splitChecker: !v.noSplitChecker, rangeSplitBytes: v.rangeSplitBytes, rangeSplitKeys: v.rangeSplitKeys,
+    splitChecker: !v.noSplitChecker, hotBalance: !v.noHotBalance, rangeSplitBytes: v.rangeSplitBytes, rangeSplitKeys: v.rangeSplitKeys,
     replicaCount: v.replicaCount,
     maxStoreDownTimeMs: v.maxStoreDownTimeMs, storeDownAfterMs: v.storeDownAfterMs, logLevel: v.logLevel, help: false,
   };

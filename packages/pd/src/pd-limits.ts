@@ -67,6 +67,14 @@ export interface PdLimits {
   splitCheckIntervalMs: number;
   /** SPLIT operators of the split checker RUNNING at once. */
   maxSplitCheckerOperators: number;
+  /** How often the hot-range scheduler plans (balance-hot.ts): no faster than the stores' range reports (5 s) measure. */
+  hotBalanceIntervalMs: number;
+  /** A store leading above this many times the mean write load is hot (a ratio > 1). */
+  hotLoadRatio: number;
+  /** ...and above this many writes per second (an idle cluster has no hot spot). */
+  minHotWritesPerSecond: number;
+  /** TRANSFER_LEADER operators of the hot-range scheduler RUNNING at once (a swap is 2). */
+  maxHotOperators: number;
 }
 
 export const DEFAULT_PD_LIMITS: PdLimits = {
@@ -100,6 +108,10 @@ export const DEFAULT_PD_LIMITS: PdLimits = {
   rangeSplitKeys: 960_000,
   splitCheckIntervalMs: 1_000,
   maxSplitCheckerOperators: 4,
+  hotBalanceIntervalMs: 5_000,
+  hotLoadRatio: 1.5,
+  minHotWritesPerSecond: 100,
+  maxHotOperators: 2,
 };
 
 /** Largest leaderBalanceTolerance: beyond 1 the lower bound is below 0 and the upper one meaningless. */
@@ -108,7 +120,7 @@ export const MAX_LEADER_BALANCE_TOLERANCE = 1;
 /** Why `l` is not a usable set of limits, or null. Every limit is a positive integer except the two ratios. */
 export function pdLimitsProblem(l: PdLimits): string | null {
   for (const [k, v] of Object.entries(l)) {
-    if (k === 'leaderBalanceTolerance' || k === 'slowStoreRatio' || k === 'replicaBalanceTolerance' || k === 'lowSpaceRatio') continue;
+    if (k === 'leaderBalanceTolerance' || k === 'slowStoreRatio' || k === 'replicaBalanceTolerance' || k === 'lowSpaceRatio' || k === 'hotLoadRatio') continue;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return `PD limit ${k} must be a positive integer, got ${String(v)}`;
   }
   const t = l.leaderBalanceTolerance;
@@ -121,6 +133,8 @@ export function pdLimitsProblem(l: PdLimits): string | null {
   }
   const ls = l.lowSpaceRatio;
   if (typeof ls !== 'number' || !Number.isFinite(ls) || ls <= 0 || ls > 1) return `PD limit lowSpaceRatio must be a ratio in (0, 1], got ${String(ls)}`;
+  const h = l.hotLoadRatio;
+  if (typeof h !== 'number' || !Number.isFinite(h) || h <= 1) return `PD limit hotLoadRatio must be a ratio above 1, got ${String(h)}`;
   const r = l.slowStoreRatio;
   if (typeof r !== 'number' || !Number.isFinite(r) || r < 1) return `PD limit slowStoreRatio must be a ratio >= 1, got ${String(r)}`;
   return null;
@@ -134,7 +148,7 @@ export function pdLimitsProblem(l: PdLimits): string | null {
 export const RUNTIME_CONFIG_KEYS = [
   'replicaCount', 'maxStoreDownTimeMs', 'storeDownAfterMs', 'leaderBalanceTolerance', 'maxLeaderBalanceOperators',
   'replicaBalanceTolerance', 'maxReplicaBalanceOperators', 'maxReplicaCheckerOperators', 'lowSpaceRatio', 'rangeSplitBytes',
-  'rangeSplitKeys', 'maxSplitCheckerOperators',
+  'rangeSplitKeys', 'maxSplitCheckerOperators', 'hotLoadRatio', 'minHotWritesPerSecond', 'maxHotOperators',
 ] as const satisfies readonly (keyof PdLimits)[];
 
 export type RuntimeConfigKey = (typeof RUNTIME_CONFIG_KEYS)[number];
@@ -150,7 +164,7 @@ export function isRuntimeConfigKey(k: string): k is RuntimeConfigKey {
 export function runtimeConfigProblem(key: string, value: number): string | null {
   if (!isRuntimeConfigKey(key)) return `${key} is not a setting that can change at run time (one of: ${RUNTIME_CONFIG_KEYS.join(', ')})`;
   if (typeof value !== 'number' || !Number.isFinite(value)) return `${key} must be a finite number, got ${String(value)}`;
-  const ratio = key === 'leaderBalanceTolerance' || key === 'replicaBalanceTolerance' || key === 'lowSpaceRatio';
+  const ratio = key === 'leaderBalanceTolerance' || key === 'replicaBalanceTolerance' || key === 'lowSpaceRatio' || key === 'hotLoadRatio';
   if (ratio) return null; // pdLimitsProblem bounds each ratio
   if (!Number.isSafeInteger(value) || value <= 0) return `${key} must be a positive integer, got ${value}`;
   if (key === 'replicaCount' && value > MAX_REPLICA_COUNT) return `replicaCount must be in 1..${MAX_REPLICA_COUNT}, got ${value}`;

@@ -60,6 +60,8 @@ export interface PdServerOptions {
   replicaBalance?: boolean;
   /** Run the split checker (default true): ranges past rangeSplitBytes / rangeSplitKeys are split. */
   splitChecker?: boolean;
+  /** Run the hot-range scheduler (default true): leaders move off a store taking far more writes. */
+  hotBalance?: boolean;
   storage?: StorageEngineOptions;
   /** Store admin calls (tests may pass their own). */
   admin?: StoreAdminCaller;
@@ -93,6 +95,7 @@ export class PdServer {
       group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log,
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {}, leaderBalance: opts.leaderBalance ?? true,
       replicaChecker: opts.replicaChecker ?? true, replicaBalance: opts.replicaBalance ?? true, splitChecker: opts.splitChecker ?? true,
+      hotBalance: opts.hotBalance ?? true,
       onOperatorCreated: (by) => this.http?.countOperatorCreated(by),
       onOperatorFinished: (by, status) => this.http?.countOperatorFinished(by, status),
     });

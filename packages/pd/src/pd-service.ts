@@ -23,8 +23,9 @@ import { planReplicaFixes, type CheckerRange, type ReplicaCheckView, type Replic
 import { planReplicaMoves, type ReplicaBalanceView, type ReplicaMove } from './balance-replica.js';
 import {
   BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SCHEDULER_NAMES, SchedulerLoop,
-  SPLIT_CHECKER_SCHEDULER,
+  SPLIT_CHECKER_SCHEDULER, BALANCE_HOT_SCHEDULER,
 } from './scheduler-loop.js';
+import { planHotMoves, type HotMove, type HotView } from './balance-hot.js';
 import { planSplits, type PlannedSplit, type SplitView } from './split-checker.js';
 import { SlowStores } from './slow-store.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
@@ -71,6 +72,8 @@ export interface PdServiceOptions {
   replicaBalance?: boolean;
   /** Run the split checker while serving (default true). */
   splitChecker?: boolean;
+  /** Run the hot-range scheduler while serving (default true). */
+  hotBalance?: boolean;
   /** Called with createdBy of every operator this node commits (metrics). */
   onOperatorCreated?: (createdBy: string) => void;
   /** Called with createdBy and the final status ('succeeded', 'failed', 'timed_out') of every operator this node finishes. */
@@ -102,6 +105,8 @@ export class PdService {
   readonly replicaBalancer: SchedulerLoop<ReplicaMove> | null;
   /** null when the split checker is off. */
   readonly splitChecker: SchedulerLoop<PlannedSplit> | null;
+  /** null when hot-range scheduling is off. */
+  readonly hotBalancer: SchedulerLoop<HotMove> | null;
   private readonly group: PdRaftGroup;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -188,6 +193,16 @@ export class PdService {
       now: this.now,
       log: this.log,
     }, { intervalMs: this.limits.splitCheckIntervalMs, warmupMs: 0 });
+    this.hotBalancer = opts.hotBalance === false ? null : new SchedulerLoop<HotMove>({
+      name: BALANCE_HOT_SCHEDULER,
+      paused: pausedFor(BALANCE_HOT_SCHEDULER),
+      plan: () => planHotMoves(this.hotView(), {
+        hotLoadRatio: this.limits.hotLoadRatio, minHotWritesPerSecond: this.limits.minHotWritesPerSecond, maxOperators: this.limits.maxHotOperators,
+      }),
+      act: (m) => this.hotMove(m),
+      now: this.now,
+      log: this.log,
+    }, { intervalMs: this.limits.hotBalanceIntervalMs, warmupMs: this.limits.replicaCheckWarmupMs });
   }
 
   /** The limits in force: the process's, with the run-time settings committed in PD's state over them. */
@@ -212,8 +227,10 @@ export class PdService {
       this.replicaChecker?.start();
       this.replicaBalancer?.start();
       this.splitChecker?.start();
+      this.hotBalancer?.start();
     } else {
       this.splitChecker?.stop();
+      this.hotBalancer?.stop();
       this.leaderBalancer?.stop();
       this.replicaChecker?.stop();
       this.replicaBalancer?.stop();
@@ -223,6 +240,7 @@ export class PdService {
 
   stop(): void {
     this.splitChecker?.stop();
+    this.hotBalancer?.stop();
     this.leaderBalancer?.stop();
     this.replicaChecker?.stop();
     this.replicaBalancer?.stop();
@@ -409,6 +427,29 @@ export class PdService {
       splitKey: r.stats.splitKey, busy: runningOn.has(r.descriptor.rangeId) || isJointDescriptor(r.descriptor),
     }));
     return { ranges, running };
+  }
+
+  /** What the hot-range scheduler sees: serving Up stores, the fresh ranges with their write rates, its running operators. */
+  hotView(): HotView {
+    const now = this.now();
+    const { runningOn, running } = this.runningOperators([BALANCE_HOT_SCHEDULER]);
+    const ranges = this.freshRanges(now).map((r) => ({
+      rangeId: r.descriptor.rangeId, leaderStore: r.leader!.storeId, writesPerSecond: r.stats.writesPerSecond,
+      voterStores: r.descriptor.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.storeId),
+      busy: runningOn.has(r.descriptor.rangeId) || isJointDescriptor(r.descriptor),
+    }));
+    return { upStores: this.upStoreIds(now), ranges, running };
+  }
+
+  /** One planned hot move as a TRANSFER_LEADER operator, unless the leader moved since the plan. */
+  private async hotMove(m: HotMove): Promise<boolean> {
+    if (!this.group.serving || this.route(m.rangeId)?.leader?.storeId !== m.fromStore) return false;
+    const op = await this.operators.create({
+      kind: OperatorKind.TRANSFER_LEADER, rangeId: m.rangeId, toStore: m.toStore, fromStore: 0,
+      splitKey: new Uint8Array(0), timeoutMs: 0, createdBy: BALANCE_HOT_SCHEDULER,
+    });
+    this.log.info('hot-range scheduler: operator created', { operator: op.id, move: m });
+    return true;
   }
 
   /** One planned split as a SPLIT operator (the key is checked against PD's descriptor again at creation). */
@@ -681,7 +722,7 @@ export class PdService {
   }
 
   private schedulerInfo(name: string): pdpb.SchedulerInfo.$Properties {
-    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer, this.splitChecker].find((l) => l?.name === name);
+    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer, this.splitChecker, this.hotBalancer].find((l) => l?.name === name);
     return { name, enabled: loop !== undefined, paused: this.group.state.config.paused.has(name) };
   }
 

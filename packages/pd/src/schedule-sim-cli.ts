@@ -30,7 +30,8 @@ for (const c of Object.values(SIM_CASES)) {
     `${c.name}: ${c.description}`,
     `  ${r.converged ? 'converged' : 'NOT converged, stopped'} after ${hms(r.simMs)} simulated (${r.rounds} planning rounds run)`,
     `  operators: ${ops}`,
-    `  leaders per live store ${r.spread.leadersMin}..${r.spread.leadersMax}, replicas per live store ${r.spread.replicasMin}..${r.spread.replicasMax}`,
+    `  leaders per live store ${r.spread.leadersMin}..${r.spread.leadersMax}, replicas per live store ${r.spread.replicasMin}..${r.spread.replicasMax}` +
+      (r.loadMax > 0 ? `, writes/s led per live store ${r.loadMin}..${r.loadMax}` : ''),
     `  under-replicated ranges ${r.underReplicated}, replicas left on leaving stores ${r.replicasOnLeavingStores}`,
     `  planning: ${r.planWallMs} ms wall in all, ${r.wallMsPerRound} ms per round`,
     '',

@@ -41,3 +41,13 @@ test('all leaders on one store end within the tolerance', () => {
   assert.ok(r.spread.leadersMin >= 300 && r.spread.leadersMax <= 367, JSON.stringify(r.spread));
   assert.deepEqual(Object.keys(r.operators), ['balance-leader']);
 });
+
+test('a hot spot on one store is spread by balance-hot, and again when it moves to another store', () => {
+  const r = runCase(SIM_CASES['hot-spot']!);
+  assert.ok(r.converged);
+  assert.ok(r.simMs >= 600_000, 'it acted again after the hot spot moved (10 min)');
+  // 2,290 writes/s over 3 stores: the most loaded ends within hotLoadRatio (1.5) of the mean.
+  assert.ok(r.loadMax <= 1.5 * (2_290 / 3), JSON.stringify(r));
+  assert.deepEqual(Object.keys(r.operators), ['balance-hot']);
+  assert.ok(r.spread.leadersMax - r.spread.leadersMin <= 10, 'swaps keep leader counts where they were');
+});

@@ -12,11 +12,14 @@
 //
 // Deterministic: no clock and no randomness but the case's seeded one.
 import { ReplicaRole } from '@rangekv/proto';
+import { planHotMoves } from './balance-hot.js';
 import { planLeaderTransfers, type BalanceRange } from './balance-leader.js';
 import { planReplicaMoves } from './balance-replica.js';
 import { DEFAULT_PD_LIMITS, type PdLimits } from './pd-limits.js';
 import { planReplicaFixes, type CheckerRange } from './replica-checker.js';
-import { BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER } from './scheduler-loop.js';
+import {
+  BALANCE_HOT_SCHEDULER, BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER,
+} from './scheduler-loop.js';
 
 /** Simulated operator durations (a replica's snapshot dominates: ranges here are assumed small). */
 export const SIM_TIMINGS = {
@@ -42,6 +45,8 @@ export interface SimRange {
   /** Voter stores (the simulator has no learners at rest: an add is one timed step). */
   voters: number[];
   leader: number;
+  /** Write load (the hot-range scheduler's input); 0 when absent. */
+  writesPerSecond?: number;
 }
 
 type OpKind = 'transfer' | 'move' | 'add' | 'remove';
@@ -67,6 +72,8 @@ export interface SimCase {
   setup(): SimCluster;
   /** What happens at time 0 (a store joins, dies, is decommissioned). */
   event(c: SimCluster): void;
+  /** Later events (a hot spot moves), by simulated time. */
+  later?: ReadonlyArray<{ atMs: number; apply(c: SimCluster): void }>;
   /** Stop after this much simulated time even if not converged. */
   maxSimMs: number;
   /** Stop after this many scheduler rounds (wall-clock bound for the big cases). */
@@ -95,6 +102,9 @@ export interface SimResult {
   underReplicated: number;
   /** Replicas left on stores that are down, offline or tombstone. */
   replicasOnLeavingStores: number;
+  /** Writes per second led by the most and the least loaded live store. */
+  loadMax: number;
+  loadMin: number;
   /** Wall-clock ms spent planning, total and per round. */
   planWallMs: number;
   wallMsPerRound: number;
@@ -114,7 +124,10 @@ export function runCase(sc: SimCase): SimResult {
   let lastActivityMs = 0;
   const interval = Math.min(limits.leaderBalanceIntervalMs, limits.replicaCheckIntervalMs, limits.replicaBalanceIntervalMs);
   failLeaders(c);
+  const pending = [...(sc.later ?? [])].sort((a, b) => a.atMs - b.atMs);
+  let lastHotPlanMs = Number.NEGATIVE_INFINITY;
   for (;;) {
+    while (pending.length > 0 && pending[0]!.atMs <= now) pending.shift()!.apply(c);
     // Operators that are done change their range.
     for (const [rangeId, op] of [...ops]) {
       if (op.doneAtMs > now) continue;
@@ -124,7 +137,9 @@ export function runCase(sc: SimCase): SimResult {
     }
     tombstones(c);
     const t0 = performance.now();
-    const planned = planRound(c, ops, now, limits);
+    const hotDue = now - lastHotPlanMs >= limits.hotBalanceIntervalMs;
+    if (hotDue) lastHotPlanMs = now;
+    const planned = planRound(c, ops, now, limits, hotDue);
     planWallMs += performance.now() - t0;
     rounds++;
     for (const op of planned) {
@@ -136,15 +151,16 @@ export function runCase(sc: SimCase): SimResult {
     // A dead store is replaced only after maxStoreDownTimeMs: quiet before that is not convergence.
     const waitingForDeath = c.stores.some((s) => !s.up && s.state !== 'tombstone' && s.downSinceMs !== null &&
       now - s.downSinceMs < limits.maxStoreDownTimeMs && c.ranges.some((r) => r.voters.includes(s.id)));
-    if ((quiet && !waitingForDeath) || now >= sc.maxSimMs || rounds >= (sc.maxRounds ?? Number.POSITIVE_INFINITY)) {
-      return report(sc.name, c, limits, quiet && !waitingForDeath, quiet ? lastActivityMs : now, rounds, counts, planWallMs);
+    // Converged only on a round where every scheduler planned (the hot one runs less often).
+    if ((quiet && hotDue && !waitingForDeath && pending.length === 0) || now >= sc.maxSimMs || rounds >= (sc.maxRounds ?? Number.POSITIVE_INFINITY)) {
+      return report(sc.name, c, limits, quiet && !waitingForDeath && pending.length === 0, quiet ? lastActivityMs : now, rounds, counts, planWallMs);
     }
     // Plans depend only on the layout, the running operators and the dead stores: after a
     // round that planned nothing, every round is the same until an operator finishes or a
     // store becomes dead, so the next round run is the first one after that.
     let next = now + interval;
     if (planned.length === 0) {
-      const events = [...[...ops.values()].map((o) => o.doneAtMs),
+      const events = [...[...ops.values()].map((o) => o.doneAtMs), ...pending.map((p) => p.atMs), lastHotPlanMs + limits.hotBalanceIntervalMs,
         ...c.stores.filter((s) => !s.up && s.downSinceMs !== null).map((s) => s.downSinceMs! + limits.maxStoreDownTimeMs).filter((t) => t > now)];
       if (events.length > 0) next = Math.max(next, Math.ceil(Math.min(...events) / interval) * interval);
     }
@@ -185,7 +201,7 @@ function tombstones(c: SimCluster): void {
   }
 }
 
-function planRound(c: SimCluster, ops: ReadonlyMap<number, SimOp>, now: number, limits: PdLimits): SimOp[] {
+function planRound(c: SimCluster, ops: ReadonlyMap<number, SimOp>, now: number, limits: PdLimits, hotDue: boolean): SimOp[] {
   const out: SimOp[] = [];
   const busy = (id: number): boolean => ops.has(id) || out.some((o) => o.rangeId === id);
   const running = (names: string[]): SimOp[] => [...ops.values(), ...out].filter((o) => names.includes(o.scheduler));
@@ -219,6 +235,16 @@ function planRound(c: SimCluster, ops: ReadonlyMap<number, SimOp>, now: number, 
     if (busy(t.rangeId)) continue;
     out.push({ kind: 'transfer', scheduler: BALANCE_LEADER_SCHEDULER, rangeId: t.rangeId, from: t.fromStore, to: t.toStore, doneAtMs: now + SIM_TIMINGS.transferMs });
   }
+  // Hot ranges (every hotBalanceIntervalMs: the rates' measuring period).
+  if (hotDue) {
+    for (const m of planHotMoves({
+      upStores: upServing, running: running([BALANCE_HOT_SCHEDULER]).length,
+      ranges: c.ranges.map((r) => ({ rangeId: r.rangeId, leaderStore: r.leader, voterStores: r.voters, writesPerSecond: r.writesPerSecond ?? 0, busy: busy(r.rangeId) })),
+    }, { hotLoadRatio: limits.hotLoadRatio, minHotWritesPerSecond: limits.minHotWritesPerSecond, maxOperators: limits.maxHotOperators })) {
+      if (busy(m.rangeId)) continue;
+      out.push({ kind: 'transfer', scheduler: BALANCE_HOT_SCHEDULER, rangeId: m.rangeId, from: m.fromStore, to: m.toStore, doneAtMs: now + SIM_TIMINGS.transferMs });
+    }
+  }
   // Replica balance.
   for (const m of planReplicaMoves({
     upStores: upServing.map((id) => ({ id, capacityBytes: 0, availableBytes: 0 })),
@@ -246,9 +272,11 @@ function report(
   const leaving = new Set(c.stores.filter((s) => !s.up || s.state !== 'serving').map((s) => s.id));
   const leaders = live.map((s) => c.ranges.filter((r) => r.leader === s).length);
   const replicas = live.map((s) => c.ranges.filter((r) => r.voters.includes(s)).length);
+  const load = live.map((s) => c.ranges.filter((r) => r.leader === s).reduce((n, r) => n + (r.writesPerSecond ?? 0), 0));
   return {
     name, converged, simMs, rounds, operators,
     spread: { leadersMin: Math.min(...leaders), leadersMax: Math.max(...leaders), replicasMin: Math.min(...replicas), replicasMax: Math.max(...replicas) },
+    loadMax: Math.max(...load), loadMin: Math.min(...load),
     underReplicated: c.ranges.filter((r) => r.voters.filter((s) => !leaving.has(s)).length < limits.replicaCount).length,
     replicasOnLeavingStores: c.ranges.reduce((n, r) => n + r.voters.filter((s) => leaving.has(s)).length, 0),
     planWallMs: Math.round(planWallMs), wallMsPerRound: Math.round((planWallMs / Math.max(1, rounds)) * 100) / 100,
@@ -298,6 +326,23 @@ export const SIM_CASES: Record<string, SimCase> = {
       c.stores.find((x) => x.id === 6)!.state = 'offline';
     },
     maxSimMs: 24 * 3_600_000,
+  },
+  'hot-spot': {
+    name: 'hot-spot',
+    description: '3 stores, 300 ranges at 1 w/s; ranges 1-10 take 200 w/s each, all led by store 1; after 10 min the hot spot moves to 10 ranges led by store 2',
+    setup: () => ({
+      stores: stores(3),
+      ranges: ranges(300, 3, spreadLeaders).map((r, i) => ({ ...r, leader: i < 10 ? 1 : r.leader, writesPerSecond: i < 10 ? 200 : 1 })),
+    }),
+    event: () => undefined,
+    later: [{
+      atMs: 600_000,
+      apply: (c) => {
+        for (const r of c.ranges) r.writesPerSecond = 1;
+        for (const r of c.ranges.filter((x) => x.leader === 2).slice(0, 10)) r.writesPerSecond = 200;
+      },
+    }],
+    maxSimMs: 3_600_000,
   },
   'large': {
     name: 'large',

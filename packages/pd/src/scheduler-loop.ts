@@ -20,8 +20,12 @@ export const REPLICA_CHECKER_SCHEDULER = 'replica-checker';
 export const BALANCE_REPLICA_SCHEDULER = 'balance-replica';
 /** createdBy of the split checker's operators (split-checker.ts). */
 export const SPLIT_CHECKER_SCHEDULER = 'split-checker';
+/** createdBy of the hot-range scheduler's operators (balance-hot.ts). */
+export const BALANCE_HOT_SCHEDULER = 'balance-hot';
 /** The schedulers `ctl scheduler pause|resume` names (pausing balance-leader pauses slow-store eviction too). */
-export const SCHEDULER_NAMES = [BALANCE_LEADER_SCHEDULER, REPLICA_CHECKER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, SPLIT_CHECKER_SCHEDULER] as const;
+export const SCHEDULER_NAMES = [
+  BALANCE_LEADER_SCHEDULER, REPLICA_CHECKER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, SPLIT_CHECKER_SCHEDULER, BALANCE_HOT_SCHEDULER,
+] as const;
 
 export interface SchedulerLoopHost<M> {
   /** For logs. */

@@ -25,7 +25,7 @@ export const ctlStore: CommandSpec = {
 
 export const ctlScheduler: CommandSpec = {
   name: 'ctl scheduler', args: 'list | pause NAME | resume NAME [flags]', minPositionals: 1, maxPositionals: 2,
-  summary: "List PD's schedulers (enabled, paused), or pause / resume one: balance-leader, replica-checker, balance-replica.",
+  summary: "List PD's schedulers (enabled, paused), or pause / resume one: balance-leader, replica-checker, balance-replica, split-checker, balance-hot.",
   details: 'A pause is kept in PD\'s replicated state (it survives PD restarts and leader changes) until resumed; running operators finish. Pausing balance-leader also pauses the eviction of leaders from slow and decommissioned stores.',
   flags: clientFlags('10s'),
   examples: ['rangekv ctl scheduler list', 'rangekv ctl scheduler pause balance-replica'],
@@ -34,7 +34,7 @@ export const ctlScheduler: CommandSpec = {
 export const ctlConfig: CommandSpec = {
   name: 'ctl config', args: 'show | set KEY VALUE | reset KEY [flags]', minPositionals: 1, maxPositionals: 3,
   summary: "Show PD's run-time settings, or set one (kept in PD's replicated state over its flags), or reset one to its flag's value.",
-  details: 'Settings: replicaCount, maxStoreDownTimeMs, storeDownAfterMs, leaderBalanceTolerance, maxLeaderBalanceOperators, replicaBalanceTolerance, maxReplicaBalanceOperators, maxReplicaCheckerOperators, lowSpaceRatio. A value that does not work with the others is refused (exit 1) and nothing changes.',
+  details: 'Settings: replicaCount, maxStoreDownTimeMs, storeDownAfterMs, leaderBalanceTolerance, maxLeaderBalanceOperators, replicaBalanceTolerance, maxReplicaBalanceOperators, maxReplicaCheckerOperators, lowSpaceRatio, rangeSplitBytes, rangeSplitKeys, maxSplitCheckerOperators, hotLoadRatio, minHotWritesPerSecond, maxHotOperators. A value that does not work with the others is refused (exit 1) and nothing changes.',
   flags: clientFlags('10s'),
   examples: ['rangekv ctl config show', 'rangekv ctl config set maxStoreDownTimeMs 600000', 'rangekv ctl config reset maxStoreDownTimeMs'],
 };
