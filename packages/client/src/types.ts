@@ -75,6 +75,8 @@ export interface StoreInfo {
   httpAddress: string;
   state: StoreState;
   lastHeartbeatAgeMs: number;
+  /** Location labels the store sends (`--labels zone=..,host=..`). */
+  labels: Record<string, string>;
   ranges: number;
   leaders: number;
   /** Of the filesystem holding the store's data dir (0: not reported yet). */
@@ -144,6 +146,7 @@ export function storeFromWire(s: pdpb.Store.$Properties | null | undefined, st: 
     httpAddress: s?.httpAddress ?? '',
     state: storeStateFromWire(s?.state),
     lastHeartbeatAgeMs: Number(s?.lastHeartbeatAgeMs ?? 0),
+    labels: Object.fromEntries((s?.labels ?? []).map((l) => [l.key ?? '', l.value ?? ''])),
     ranges: Number(st?.ranges ?? 0),
     leaders: Number(st?.leaders ?? 0),
     capacityBytes: Number(st?.capacityBytes ?? 0),

@@ -20,6 +20,8 @@ export interface E2eClusterOptions {
   initialStores?: number;
   /** More store-main flags for every store. */
   storeArgs?: string[];
+  /** More store-main flags for one store (e.g. its --labels), after storeArgs. */
+  storeArgsFor?: (storeId: number) => string[];
   /**
    * Run PD's leader balance scheduler (default false: e2e tests and benchmarks place
    * leaders themselves, and a scheduler moving them would race their assertions).
@@ -49,6 +51,7 @@ export class E2eCluster {
   private nextStoreId = 1;
   private initialStores = 3;
   private storeArgs: readonly string[] = [];
+  private storeArgsFor: (storeId: number) => readonly string[] = () => [];
   private pdArgs: readonly string[] = [];
   private timingArgs: readonly string[] = FAST_TIMING;
 
@@ -61,6 +64,7 @@ export class E2eCluster {
       const ids = Array.from({ length: n }, (_, i) => i + 1);
       c.initialStores = opts.initialStores ?? 3;
       c.storeArgs = opts.storeArgs ?? [];
+      if (opts.storeArgsFor) c.storeArgsFor = opts.storeArgsFor;
       if (opts.timing === 'default') c.timingArgs = [];
       c.pdArgs = [...c.timingArgs, ...QUIET_LOGS, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']),
         ...(opts.replicaChecker === true ? [] : ['--no-replica-checker']), ...(opts.replicaBalance === true ? [] : ['--no-replica-balance']),
@@ -92,7 +96,8 @@ export class E2eCluster {
   /** Starts store `id` on its data dir; `ports` (a restart's old ones) default to ephemeral. */
   async startStore(id: number, extraArgs: readonly string[] = this.storeArgs, ports: { kv: number; raft: number } = { kv: 0, raft: 0 }): Promise<StoreProcess> {
     const args = ['--store-id', String(id), '--data-dir', join(this.root, `store-${id}`), '--pd', this.pdAddresses().join(','),
-      '--host', '127.0.0.1', '--port', String(ports.kv), '--raft-port', String(ports.raft), ...this.timingArgs, ...QUIET_LOGS, ...extraArgs];
+      '--host', '127.0.0.1', '--port', String(ports.kv), '--raft-port', String(ports.raft), ...this.timingArgs, ...QUIET_LOGS, ...extraArgs,
+      ...this.storeArgsFor(id)];
     const p = await StoreProcess.startWith(args, id);
     this.spawned.push(p);
     this.stores.set(id, p);

@@ -96,3 +96,14 @@ test('the plan does not depend on the order of the view', () => {
   assert.equal(a.length, 8);
   assert.deepEqual(a, b);
 });
+
+test('with location levels, a move never makes a range less isolated', () => {
+  // Stores 1-3 in zones a, b, c hold everything; store 4 joins in zone a: it may only take
+  // replicas from store 1 (the other zone-a store), never from b or c.
+  const zone: Record<number, string> = { 1: 'a', 2: 'b', 3: 'c', 4: 'a' };
+  const placement = { levels: ['zone'], labelsOf: (id: number) => ({ zone: zone[id]! }) };
+  const ranges = Array.from({ length: 12 }, (_, i) => range(i + 1, [1, 2, 3], { leader: 2 }));
+  const plan = planReplicaMoves({ upStores: stores([1, 2, 3, 4]), ranges, running: [], placement }, LIMITS);
+  assert.ok(plan.length > 0);
+  assert.ok(plan.every((m) => m.fromStore === 1 && m.toStore === 4), JSON.stringify(plan));
+});

@@ -12,13 +12,16 @@
 // short of space (used above lowSpaceRatio of its disk). A non-leader voter is moved before
 // a leader's (no transfer needed); ranges with a learner, a joint role, a replica on a
 // store that is not Up, or a running operator are left alone (the replica checker's
-// business first). Running MOVE_REPLICA operators of this scheduler count as done.
+// business first). Running MOVE_REPLICA operators of this scheduler count as done. With
+// location levels (placement.ts), a move never leaves the range's least isolated pair
+// less isolated than before.
 //
 //   planReplicaMoves(view, { tolerance: 0.05, maxOperators: 2, lowSpaceRatio: 0.8 })
 //     -> [{ rangeId: 7, fromStore: 1, toStore: 4 }, ...]
 import { ReplicaRole } from '@rangekv/proto';
 import { bounds, worthMoving, type Bounds } from './balance-leader.js';
-import type { CheckerRange } from './replica-checker.js';
+import { isolationOf } from './placement.js';
+import type { CheckerRange, Placement } from './replica-checker.js';
 
 export interface BalanceStore {
   id: number;
@@ -34,6 +37,8 @@ export interface ReplicaBalanceView {
   ranges: readonly CheckerRange[];
   /** The scheduler's moves still RUNNING, as planned (counted as done). */
   running: readonly ReplicaMove[];
+  /** Location levels and labels: moves keep each range's isolation (absent: stores are alike). */
+  placement?: Placement;
 }
 
 export interface ReplicaBalanceLimits {
@@ -82,7 +87,7 @@ export function planReplicaMoves(view: ReplicaBalanceView, limits: ReplicaBalanc
   const plan: ReplicaMove[] = [];
   const used = new Set<number>();
   while (plan.length < budget) {
-    const m = nextMove(count, movable.filter((r) => !used.has(r.rangeId)), up, b, limits.lowSpaceRatio);
+    const m = nextMove(count, movable.filter((r) => !used.has(r.rangeId)), up, b, limits.lowSpaceRatio, view.placement);
     if (m === null) break;
     plan.push(m);
     used.add(m.rangeId);
@@ -95,8 +100,16 @@ export function planReplicaMoves(view: ReplicaBalanceView, limits: ReplicaBalanc
 /** From the most-loaded store that has a movable voter, to the least-loaded target worth it; a follower's replica before a leader's. */
 function nextMove(
   count: ReadonlyMap<number, number>, ranges: readonly CheckerRange[], up: ReadonlyMap<number, BalanceStore>,
-  b: Bounds, lowSpaceRatio: number,
+  b: Bounds, lowSpaceRatio: number, placement?: Placement,
 ): ReplicaMove | null {
+  const levels = placement?.levels ?? [];
+  const keepsIsolation = (r: CheckerRange, from: number, to: number): boolean => {
+    if (levels.length === 0) return true;
+    const stores = r.replicas.map((x) => x.storeId);
+    const before = isolationOf(stores, (id) => placement!.labelsOf(id), levels);
+    const after = isolationOf(stores.map((s) => (s === from ? to : s)), (id) => placement!.labelsOf(id), levels);
+    return after.min >= before.min;
+  };
   const sources = [...count.keys()].sort((x, y) => count.get(y)! - count.get(x)! || x - y);
   const targets = [...count.keys()].filter((s) => !lowSpace(up.get(s)!, lowSpaceRatio)).sort((x, y) => count.get(x)! - count.get(y)! || x - y);
   for (const from of sources) {
@@ -104,7 +117,7 @@ function nextMove(
     let pickIsLeader = true;
     for (const r of ranges) {
       if (!r.replicas.some((x) => x.storeId === from)) continue;
-      const to = targets.find((t) => !r.replicas.some((x) => x.storeId === t) && worthMoving(count.get(from)!, count.get(t)!, b));
+      const to = targets.find((t) => !r.replicas.some((x) => x.storeId === t) && worthMoving(count.get(from)!, count.get(t)!, b) && keepsIsolation(r, from, t));
       if (to === undefined) continue;
       const isLeader = r.leaderStore === from;
       const better = pick === null || count.get(to)! < count.get(pick.toStore)! || (count.get(to)! === count.get(pick.toStore)! && pickIsLeader && !isLeader);

@@ -91,7 +91,14 @@ export function rangeFromJson(v: unknown): RangeRecord {
 }
 
 export function storeToJson(s: StoreMeta): Json {
-  return { id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress, tokenHash: s.tokenHash, state: s.state };
+  return { id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress, tokenHash: s.tokenHash, state: s.state, labels: { ...s.labels } };
+}
+
+function labelsFrom(v: unknown): Record<string, string> {
+  const o = obj(v, 'store.labels');
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(o)) out[k] = str(x, `store.labels.${k}`);
+  return out;
 }
 
 function storeStateFrom(v: unknown): StoreNodeState {
@@ -108,6 +115,8 @@ export function storeFromJson(v: unknown): StoreMeta {
     tokenHash: o['tokenHash'] === undefined ? '' : str(o['tokenHash'], 'store.tokenHash'),
     // Absent in records written before decommissioning.
     state: o['state'] === undefined ? 'serving' : storeStateFrom(o['state']),
+    // Absent in records written before labels.
+    labels: o['labels'] === undefined ? {} : labelsFrom(o['labels']),
   };
 }
 

@@ -31,6 +31,9 @@ test('replica checker: on by default with 3 replicas, dead after 30 min; --no-re
     /--max-store-down-time-ms must not be below --store-down-after-ms/);
   assert.throws(() => parsePdFlags(['--id', '1', '--data-dir', 'd', '--replica-count', '0']), /--replica-count must be in/);
   assert.deepEqual([on.replicaBalance, parsePdFlags(['--id', '1', '--data-dir', 'd', '--no-replica-balance']).replicaBalance], [true, false]);
+  assert.deepEqual([on.locationLabels, parsePdFlags(['--id', '1', '--data-dir', 'd', '--location-labels', 'zone,rack,host']).locationLabels],
+    [[], ['zone', 'rack', 'host']]);
+  assert.throws(() => parsePdFlags(['--id', '1', '--data-dir', 'd', '--location-labels', 'zone,a b']), /is not a label key/);
 });
 
 test('peers: raft address / client address per member; a bare id waits for --admin-stdin', () => {

@@ -7,7 +7,7 @@
 // (raft address, then client address). A bare ID declares a member whose addresses come
 // later over --admin-stdin (ephemeral ports in tests).
 import {
-  bool, custom, FlagError, flagUsage, int, intValue, LOG_LEVELS, oneOf, parseAddress, parseFlags, port, str,
+  bool, custom, FlagError, flagUsage, int, intValue, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, port, str,
   type FlagSources, type LogLevel, type ParsedFlags,
 } from '@rangekv/runtime';
 import { DEFAULT_PD_LIMITS } from './pd-limits.js';
@@ -42,6 +42,8 @@ export interface PdFlags {
   splitChecker: boolean;
   /** The hot-range scheduler runs (not --no-hot-balance). */
   hotBalance: boolean;
+  /** Store label keys, outermost first, that replicas are spread over. */
+  locationLabels: string[];
   rangeSplitBytes: number;
   rangeSplitKeys: number;
   /** PdLimits.replicaCount / maxStoreDownTimeMs / storeDownAfterMs. */
@@ -93,6 +95,13 @@ export const PD_FLAGS = {
     default: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
   }),
   noReplicaChecker: bool({ help: 'do not run the replica checker (ranges that lose a replica stay short)' }),
+  locationLabels: list({
+    help: 'store label keys, outermost first (zone,rack,host): a range\'s replicas go\nto stores with the most distinct values (stores send --labels)',
+    value: 'K,K,..', item: (f, v) => {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(v)) throw new FlagError(`${f}: "${v}" is not a label key`);
+      return v;
+    }, unique: true,
+  }),
   noHotBalance: bool({ help: 'do not run the hot-range scheduler (leaders are not moved for write load)' }),
   noSplitChecker: bool({ help: 'do not run the split checker (ranges are split only when asked)' }),
   rangeSplitBytes: int({ help: 'the split checker splits a range this large (bytes, as its\nleader measured)', value: 'B', min: 1, max: 2 ** 40, default: DEFAULT_PD_LIMITS.rangeSplitBytes }),
@@ -123,7 +132,7 @@ export function parsePdFlags(argv: readonly string[], sources: FlagSources = {})
       id: 0, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), initialStores: 3,
       tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, leaderBalance: true,
       leaderBalanceIntervalMs: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs, leaderBalanceWarmupMs: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
-      replicaChecker: true, replicaBalance: true, splitChecker: true, hotBalance: true, rangeSplitBytes: DEFAULT_PD_LIMITS.rangeSplitBytes,
+      replicaChecker: true, replicaBalance: true, splitChecker: true, hotBalance: true, locationLabels: [], rangeSplitBytes: DEFAULT_PD_LIMITS.rangeSplitBytes,
       rangeSplitKeys: DEFAULT_PD_LIMITS.rangeSplitKeys, replicaCount: DEFAULT_PD_LIMITS.replicaCount, maxStoreDownTimeMs: DEFAULT_PD_LIMITS.maxStoreDownTimeMs,
       storeDownAfterMs: DEFAULT_PD_LIMITS.storeDownAfterMs, logLevel: 'info', help: true,
     };
@@ -144,7 +153,7 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
     initialStores: v.initialStores, tickMs: v.tickMs, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, leaderBalance: !v.noLeaderBalance, leaderBalanceIntervalMs: v.leaderBalanceIntervalMs,
     leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, replicaChecker: !v.noReplicaChecker, replicaBalance: !v.noReplicaBalance,
-    splitChecker: !v.noSplitChecker, hotBalance: !v.noHotBalance, rangeSplitBytes: v.rangeSplitBytes, rangeSplitKeys: v.rangeSplitKeys,
+    splitChecker: !v.noSplitChecker, hotBalance: !v.noHotBalance, locationLabels: [...v.locationLabels], rangeSplitBytes: v.rangeSplitBytes, rangeSplitKeys: v.rangeSplitKeys,
     replicaCount: v.replicaCount,
     maxStoreDownTimeMs: v.maxStoreDownTimeMs, storeDownAfterMs: v.storeDownAfterMs, logLevel: v.logLevel, help: false,
   };

@@ -69,6 +69,22 @@ test('store heartbeats: registered once, addresses persisted only when they chan
   await assert.rejects(client.call(pd.address, 'storeHeartbeat', { store: { id: 0, address: 'x:1' } }), (e: unknown) => e instanceof PdCallError && /store.id/.test(e.details));
   await assert.rejects(client.call(pd.address, 'getStore', { storeId: 42 }), (e: unknown) => e instanceof PdCallError && e.details.includes('store 42'));
   await client.call(pd.address, 'storeHeartbeat', { store: { id: 2, address: '127.0.0.1:3' } });
+  // Labels: persisted once (one entry), shown by GetStore; bad ones refused.
+  const labelled = (labels: { key: string; value: string }[]) =>
+    client.call(pd.address, 'storeHeartbeat', { store: { id: 1, address: '127.0.0.1:11', raftAddress: '127.0.0.1:2', labels }, stats: { ranges: 3 } });
+  const before = pd.group.lastIndex;
+  await labelled([{ key: 'zone', value: 'z1' }, { key: 'host', value: 'h1' }]);
+  await labelled([{ key: 'zone', value: 'z1' }, { key: 'host', value: 'h1' }]);
+  assert.equal(pd.group.lastIndex, before + 1, 'labels changed once: one entry');
+  const got = (await client.call(pd.address, 'getStore', { storeId: 1 })).store?.labels?.map((l) => `${l.key}=${l.value}`);
+  assert.deepEqual(got, ['host=h1', 'zone=z1']);
+  for (const [bad, re] of [
+    [[{ key: 'zone', value: 'a b' }], /value .* is not 1-64/],
+    [[{ key: 'zone', value: 'a' }, { key: 'zone', value: 'b' }], /given twice/],
+    [Array.from({ length: 9 }, (_, i) => ({ key: `k${i}`, value: 'v' })), /above 8/],
+  ] as const) {
+    await assert.rejects(labelled([...bad]), (e: unknown) => e instanceof PdCallError && re.test(e.details));
+  }
 });
 
 test('range reports: one entry for a batch of new ranges, none when nothing changed, leaders in memory', async () => {

@@ -62,6 +62,8 @@ export interface PdServerOptions {
   splitChecker?: boolean;
   /** Run the hot-range scheduler (default true): leaders move off a store taking far more writes. */
   hotBalance?: boolean;
+  /** Location levels, outermost first: replicas go to stores with the most distinct label values. */
+  locationLabels?: readonly string[];
   storage?: StorageEngineOptions;
   /** Store admin calls (tests may pass their own). */
   admin?: StoreAdminCaller;
@@ -96,6 +98,7 @@ export class PdServer {
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {}, leaderBalance: opts.leaderBalance ?? true,
       replicaChecker: opts.replicaChecker ?? true, replicaBalance: opts.replicaBalance ?? true, splitChecker: opts.splitChecker ?? true,
       hotBalance: opts.hotBalance ?? true,
+      ...(opts.locationLabels ? { locationLabels: opts.locationLabels } : {}),
       onOperatorCreated: (by) => this.http?.countOperatorCreated(by),
       onOperatorFinished: (by, status) => this.http?.countOperatorFinished(by, status),
     });

@@ -11,7 +11,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { descriptorFromWire, descriptorToWire, replicaFromWire, ReplicaRole, replicaToWire, pdpb, type RangeDescriptor } from '@rangekv/proto';
 import type { Logger } from '@rangekv/runtime';
 import { PdRequestError, invalidArgument } from './errors.js';
-import { MAX_KEY_BYTES, rangeRecordProblem, storeIdProblem, storeProblem, storeTokenProblem } from './pd-validate.js';
+import { MAX_KEY_BYTES, MAX_STORE_LABELS, rangeRecordProblem, storeIdProblem, storeProblem, storeTokenProblem } from './pd-validate.js';
 import {
   DEFAULT_PD_LIMITS, effectiveLimitsProblem, isRuntimeConfigKey, pdLimitsProblem, RUNTIME_CONFIG_KEYS, runtimeConfigProblem, type PdLimits, type RuntimeConfigKey,
 } from './pd-limits.js';
@@ -19,7 +19,7 @@ import { PdProposalError, type PdRaftGroup } from './pd-raft.js';
 import { operatorToProto } from './pd-wire.js';
 import { OperatorRunner, type OperatorLimits } from './operator-runner.js';
 import { planLeaderTransfers, type BalanceRange, type LeaderBalanceView, type LeaderTransfer } from './balance-leader.js';
-import { planReplicaFixes, type CheckerRange, type ReplicaCheckView, type ReplicaFix } from './replica-checker.js';
+import { planReplicaFixes, type CheckerRange, type Placement, type ReplicaCheckView, type ReplicaFix } from './replica-checker.js';
 import { planReplicaMoves, type ReplicaBalanceView, type ReplicaMove } from './balance-replica.js';
 import {
   BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SCHEDULER_NAMES, SchedulerLoop,
@@ -42,6 +42,11 @@ type CheckerMove = ReplicaFix | { kind: 'tombstone'; storeId: number };
 /** What PD keeps of a store token: its sha256, hex (the token itself is never stored). */
 export function storeTokenHash(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => b[k] === a[k]);
 }
 
 /** A replica in a joint role: the configuration is changing. */
@@ -74,6 +79,8 @@ export interface PdServiceOptions {
   splitChecker?: boolean;
   /** Run the hot-range scheduler while serving (default true). */
   hotBalance?: boolean;
+  /** Location levels, outermost first (`--location-labels zone,rack,host`): replicas spread over the most distinct values. */
+  locationLabels?: readonly string[];
   /** Called with createdBy of every operator this node commits (metrics). */
   onOperatorCreated?: (createdBy: string) => void;
   /** Called with createdBy and the final status ('succeeded', 'failed', 'timed_out') of every operator this node finishes. */
@@ -393,7 +400,7 @@ export class PdService {
       const downForMs = this.heartbeatAgeMs(m.id);
       return { id: m.id, up: downForMs <= this.limits.storeDownAfterMs, downForMs, offline: m.state === 'offline' };
     });
-    return { stores, ranges: this.replicaRanges(now, runningOn), running };
+    return { stores, ranges: this.replicaRanges(now, runningOn), running, placement: this.placement() };
   }
 
   /** What replica balance sees: Up stores with their disk figures, the fresh ranges, its running moves. */
@@ -407,7 +414,13 @@ export class PdService {
     const running = [...runningOn.values()]
       .filter((op) => op.createdBy === BALANCE_REPLICA_SCHEDULER)
       .map((op) => ({ rangeId: op.rangeId, fromStore: op.fromStore, toStore: op.toStore }));
-    return { upStores, ranges: this.replicaRanges(now, runningOn), running };
+    return { upStores, ranges: this.replicaRanges(now, runningOn), running, placement: this.placement() };
+  }
+
+  /** The location levels and the stores' labels as PD has them (placement.ts). */
+  private placement(): Placement {
+    const stores = this.group.state.stores;
+    return { levels: this.opts.locationLabels ?? [], labelsOf: (id) => stores.get(id)?.labels ?? {} };
   }
 
   /** The fresh ranges with their replicas, busy while an operator runs on them or their configuration is joint. */
@@ -549,7 +562,10 @@ export class PdService {
     const age = this.heartbeatAgeMs(s.id);
     const state = s.state === 'tombstone' ? pdpbStoreState.TOMBSTONE : s.state === 'offline' ? pdpbStoreState.OFFLINE
       : age > this.limits.storeDownAfterMs ? pdpbStoreState.DOWN : pdpbStoreState.UP;
-    return { id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress, state, lastHeartbeatAgeMs: age };
+    return {
+      id: s.id, address: s.address, raftAddress: s.raftAddress, httpAddress: s.httpAddress, state, lastHeartbeatAgeMs: age,
+      labels: Object.entries(s.labels).sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([key, value]) => ({ key, value })),
+    };
   }
 
   private statsToProto(s: StoreStats): pdpb.StoreStats.$Properties {
@@ -586,9 +602,18 @@ export class PdService {
       const token = req.storeToken ?? '';
       const tokenProblem = storeTokenProblem(token);
       if (tokenProblem !== null) throw invalidArgument(tokenProblem);
+      const wireLabels = s.labels ?? [];
+      if (wireLabels.length > MAX_STORE_LABELS) throw invalidArgument(`store has ${wireLabels.length} labels, above ${MAX_STORE_LABELS}`);
+      const labels: Record<string, string> = {};
+      for (const l of wireLabels) {
+        const k = l.key ?? '';
+        if (Object.hasOwn(labels, k)) throw invalidArgument(`store label ${k.slice(0, 64)} given twice`);
+        labels[k] = l.value ?? '';
+      }
       const meta: StoreMeta = {
         id, address: s.address ?? '', raftAddress: s.raftAddress ?? '', httpAddress: s.httpAddress ?? '', tokenHash: storeTokenHash(token),
         state: 'serving', // putStore keeps the registered store's state
+        labels,
       };
       const problem = storeProblem(meta);
       if (problem !== null) throw invalidArgument(problem);
@@ -603,7 +628,7 @@ export class PdService {
       this.liveStores.set(id, { lastHeartbeatMs: now, stats });
       this.slowStores.heartbeat(id, stats.syncLatencyMicros, now, this.upStoreIds(now));
       if (!known || known.address !== meta.address || known.raftAddress !== meta.raftAddress || known.httpAddress !== meta.httpAddress ||
-        known.tokenHash !== meta.tokenHash) {
+        known.tokenHash !== meta.tokenHash || !sameLabels(known.labels, meta.labels)) {
         await this.group.propose({ t: 'putStore', store: meta });
         this.log.info('store registered', { store: id, address: meta.address, raftAddress: meta.raftAddress });
       }

@@ -145,7 +145,7 @@ test('malformed commands are refused with a decode error', () => {
 
 test('decommissioning: serving -> offline -> tombstone (or back to serving); a tombstone never comes back; the state survives a reload', () => {
   const h = new Harness();
-  const store = { id: 4, address: 'a:1', raftAddress: 'a:2', httpAddress: '', tokenHash: 'x', state: 'serving' as const };
+  const store = { id: 4, address: 'a:1', raftAddress: 'a:2', httpAddress: '', tokenHash: 'x', state: 'serving' as const, labels: {} };
   assert.ok(h.apply({ t: 'putStore', store }).ok);
   assert.equal(h.apply({ t: 'setStoreState', storeId: 9, state: 'offline' }).error, 'store 9 is unknown');
   assert.equal(h.apply({ t: 'setStoreState', storeId: 4, state: 'tombstone' }).error, 'store 4 cannot go from serving to tombstone');

@@ -72,7 +72,23 @@ export function storeProblem(s: StoreMeta): string | null {
     addressProblem(s.address, 'store.address', false) ??
     addressProblem(s.raftAddress, 'store.raft_address', true) ??
     addressProblem(s.httpAddress, 'store.http_address', true) ??
-    (/^([0-9a-f]{64})?$/.test(s.tokenHash) ? null : 'store token hash is not 64 hex digits');
+    (/^([0-9a-f]{64})?$/.test(s.tokenHash) ? null : 'store token hash is not 64 hex digits') ??
+    labelsProblem(s.labels);
+}
+
+/** Labels a store may carry. */
+export const MAX_STORE_LABELS = 8;
+const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** At most MAX_STORE_LABELS labels, keys and values of 1-64 letters, digits, `_`, `.`, `-` (starting with a letter or digit). */
+export function labelsProblem(labels: Record<string, string>): string | null {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_STORE_LABELS) return `store has ${entries.length} labels, above ${MAX_STORE_LABELS}`;
+  for (const [k, v] of entries) {
+    if (!LABEL_RE.test(k)) return `store label key ${JSON.stringify(k.slice(0, 80))} is not 1-64 of [A-Za-z0-9_.-]`;
+    if (!LABEL_RE.test(v)) return `store label ${k}'s value ${JSON.stringify(v.slice(0, 80))} is not 1-64 of [A-Za-z0-9_.-]`;
+  }
+  return null;
 }
 
 function replicaProblem(r: ReplicaDescriptor, what: string): string | null {

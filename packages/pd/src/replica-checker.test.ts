@@ -101,3 +101,22 @@ test('an offline store (decommissioning) is left like a dead one while it still 
   assert.deepEqual(planReplicaFixes({ stores: ss, ranges: [range(1, [1, 2, 3], { learners: [4] })], running: 0 }, LIMITS),
     [{ kind: 'remove', rangeId: 1, fromStore: 4, why: 'offline learner' }]);
 });
+
+test('with location levels: new replicas go where they isolate best, and a crowded zone is spread', () => {
+  const zone: Record<number, string> = { 1: 'a', 2: 'a', 3: 'b', 4: 'c', 5: 'c', 6: 'b' };
+  const placement = { levels: ['zone', 'host'], labelsOf: (id: number) => ({ zone: zone[id] ?? '', host: `h${id}` }) };
+  // Two replicas in zone a: one of them moves to zone c (store 4, the less loaded there).
+  const crowded = planReplicaFixes({ stores: stores([1, 2, 3, 4, 5]), ranges: [range(1, [1, 2, 3], { leader: 1 }), range(2, [3, 5, 1])], running: 0, placement }, LIMITS);
+  assert.deepEqual(crowded, [{ kind: 'replace', rangeId: 1, fromStore: 1, toStore: 4, why: 'isolation' }]);
+  // Already one per zone: nothing.
+  assert.deepEqual(planReplicaFixes({ stores: stores([1, 2, 3, 4]), ranges: [range(1, [1, 3, 4])], running: 0, placement }, LIMITS), []);
+  // A dead store's replica goes to the zone the range lacks, though another store holds fewer replicas.
+  const dead = planReplicaFixes({
+    stores: [...stores([1, 2, 3, 6]), { id: 4, up: false, downForMs: 60_000 }],
+    ranges: [range(1, [1, 3, 4]), range(2, [1, 3, 2]), range(3, [6, 2, 1])], running: 0,
+    placement: { levels: ['zone'], labelsOf: (id: number) => ({ zone: id === 2 ? 'c' : zone[id]! }) },
+  }, LIMITS);
+  assert.deepEqual(dead, [{ kind: 'replace', rangeId: 1, fromStore: 4, toStore: 2 }]);
+  // Without levels the labels do not matter (the least loaded store).
+  assert.deepEqual(planReplicaFixes({ stores: stores([1, 2, 3, 4, 5]), ranges: [range(1, [1, 2, 3])], running: 0, placement: { ...placement, levels: [] } }, LIMITS), []);
+});

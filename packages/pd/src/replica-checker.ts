@@ -20,15 +20,20 @@
 //     DOWN store first, then the one on the store holding the most replicas (not the
 //     leader's on ties);
 //   - a learner on a live store that no operator is adding is left over from a failed or
-//     timed-out move: it is removed once the range has its voters.
-// The new store of a replace or add is the Up store holding no replica of the range with
-// the fewest replicas (counting the fixes planned in this round). Ranges with the fewest
+//     timed-out move: it is removed once the range has its voters;
+//   - with location levels (placement.ts), a range whose least isolated pair of voters
+//     could be isolated further by moving one of them is (MOVE_REPLICA): e.g. two replicas
+//     in one zone while a zone without one has a store.
+// The new store of a replace or add is the Up store holding no replica of the range that
+// isolates it best from the others (with location levels), then with the fewest replicas
+// (counting the fixes planned in this round). Ranges with the fewest
 // live voters are fixed first. A range with an operator running, a joint configuration,
 // or no known leader is not touched (the caller leaves it out or marks it busy).
 //
 //   planReplicaFixes(view, { replicaCount: 3, maxStoreDownTimeMs: 1_800_000, maxOperators: 4 })
 //     -> [{ kind: 'replace', rangeId: 7, fromStore: 4, toStore: 5 }, ...]
 import { ReplicaRole } from '@rangekv/proto';
+import { compareIsolation, isolationOf, type Isolation } from './placement.js';
 
 export interface CheckerStore {
   id: number;
@@ -61,6 +66,13 @@ export interface ReplicaCheckView {
   ranges: readonly CheckerRange[];
   /** The checker's operators still RUNNING (they use up maxOperators). */
   running: number;
+  /** Location levels and the stores' labels (placement.ts); absent or no levels: stores are all alike. */
+  placement?: Placement;
+}
+
+export interface Placement {
+  levels: readonly string[];
+  labelsOf(storeId: number): Readonly<Record<string, string>>;
 }
 
 export interface ReplicaCheckLimits {
@@ -73,7 +85,7 @@ export interface ReplicaCheckLimits {
 }
 
 export type ReplicaFix =
-  | { kind: 'replace'; rangeId: number; fromStore: number; toStore: number }
+  | { kind: 'replace'; rangeId: number; fromStore: number; toStore: number; why?: 'isolation' }
   | { kind: 'add'; rangeId: number; toStore: number }
   | { kind: 'remove'; rangeId: number; fromStore: number; why: 'dead learner' | 'dead voter' | 'offline learner' | 'offline voter' | 'extra voter' | 'orphan learner' };
 
@@ -97,7 +109,7 @@ export function planReplicaFixes(view: ReplicaCheckView, limits: ReplicaCheckLim
   const plan: ReplicaFix[] = [];
   for (const r of order) {
     if (plan.length >= budget) break;
-    const fix = fixOf(r, limits.replicaCount, (id) => up(id) && !offline(id), leaving, load);
+    const fix = fixOf(r, limits.replicaCount, (id) => up(id) && !offline(id), leaving, load, view.placement);
     if (fix === null) continue;
     plan.push(fix);
     if (fix.kind !== 'add') load.set(fix.fromStore, (load.get(fix.fromStore) ?? 1) - 1);
@@ -116,7 +128,7 @@ function replicaCounts(view: ReplicaCheckView): Map<number, number> {
 /** The one fix a range needs first, or null. `up`: a store that may take a replica (Up, not offline). */
 function fixOf(
   r: CheckerRange, replicaCount: number, up: (id: number) => boolean, leaving: (id: number) => 'dead' | 'offline' | null,
-  load: ReadonlyMap<number, number>,
+  load: ReadonlyMap<number, number>, placement?: Placement,
 ): ReplicaFix | null {
   const voters = r.replicas.filter((x) => x.role === ReplicaRole.Voter);
   const learners = r.replicas.filter((x) => x.role === ReplicaRole.Learner);
@@ -129,13 +141,13 @@ function fixOf(
     if (voters.length > replicaCount) {
       return { kind: 'remove', rangeId: r.rangeId, fromStore: goneVoter.storeId, why: `${leaving(goneVoter.storeId)!} voter` };
     }
-    const to = target(r, up, load);
+    const to = target(r, up, load, placement, goneVoter.storeId);
     // No store to move to (every live store holds a replica): keep the voter, which still
     // counts towards the quorum's size; removing it would not make the range safer.
     return to === null ? null : { kind: 'replace', rangeId: r.rangeId, fromStore: goneVoter.storeId, toStore: to };
   }
   if (voters.length < replicaCount) {
-    const to = target(r, up, load);
+    const to = target(r, up, load, placement);
     return to === null ? null : { kind: 'add', rangeId: r.rangeId, toStore: to };
   }
   if (voters.length > replicaCount) {
@@ -148,16 +160,43 @@ function fixOf(
   }
   const orphan = learners.find((x) => up(x.storeId));
   if (orphan) return { kind: 'remove', rangeId: r.rangeId, fromStore: orphan.storeId, why: 'orphan learner' };
-  return null;
+  return placement === undefined || placement.levels.length === 0 ? null : betterPlacement(r, voters.map((x) => x.storeId), up, load, placement);
 }
 
-/** The Up store holding no replica of `r` with the fewest replicas (lowest id on ties), or null. */
-function target(r: CheckerRange, up: (id: number) => boolean, load: ReadonlyMap<number, number>): number | null {
+/** A move of one voter that isolates the range's least isolated pair further, or null. */
+function betterPlacement(
+  r: CheckerRange, voters: readonly number[], up: (id: number) => boolean, load: ReadonlyMap<number, number>, p: Placement,
+): ReplicaFix | null {
+  const now = isolationOf(voters, (id) => p.labelsOf(id), p.levels);
+  if (now.min >= p.levels.length) return null; // every pair differs at the outermost level already
+  let best: { from: number; to: number; iso: Isolation } | null = null;
+  for (const from of voters) {
+    const to = target(r, up, load, p, from);
+    if (to === null) continue;
+    const iso = isolationOf([...voters.filter((s) => s !== from), to], (id) => p.labelsOf(id), p.levels);
+    if (iso.min <= now.min) continue; // only a better least isolated pair is worth a move
+    const better = best === null || compareIsolation(iso, best.iso) > 0 ||
+      (compareIsolation(iso, best.iso) === 0 && (load.get(from) ?? 0) > (load.get(best.from) ?? 0));
+    if (better) best = { from, to, iso };
+  }
+  return best === null ? null : { kind: 'replace', rangeId: r.rangeId, fromStore: best.from, toStore: best.to, why: 'isolation' };
+}
+
+/**
+ * The Up store holding no replica of `r` that isolates best from the replicas staying (all
+ * but `leaving`; with location levels), then with the fewest replicas, then the lowest id;
+ * or null.
+ */
+function target(r: CheckerRange, up: (id: number) => boolean, load: ReadonlyMap<number, number>, p?: Placement, leaving?: number): number | null {
   const holds = new Set(r.replicas.map((x) => x.storeId));
-  let best: number | null = null;
+  const staying = r.replicas.filter((x) => x.storeId !== leaving && x.role !== ReplicaRole.Learner).map((x) => x.storeId);
+  const levels = p?.levels ?? [];
+  let best: { id: number; iso: Isolation | null } | null = null;
   for (const [id, n] of load) {
     if (holds.has(id) || !up(id)) continue;
-    if (best === null || n < load.get(best)! || (n === load.get(best)! && id < best)) best = id;
+    const iso = levels.length > 0 ? isolationOf([...staying, id], (s) => p!.labelsOf(s), levels) : null;
+    const c = best === null ? 1 : iso !== null && best.iso !== null ? compareIsolation(iso, best.iso) : 0;
+    if (best === null || c > 0 || (c === 0 && (n < load.get(best.id)! || (n === load.get(best.id)! && id < best.id)))) best = { id, iso };
   }
-  return best;
+  return best?.id ?? null;
 }

@@ -27,6 +27,8 @@ export interface StoreMeta {
   tokenHash: string;
   /** Decommissioning: serving -> offline (its replicas move away) -> tombstone (empty, refused for good). */
   state: StoreNodeState;
+  /** Location labels (zone, rack, host, ...), as the store sends them (pd-validate.ts bounds them). */
+  labels: Record<string, string>;
 }
 
 export type StoreNodeState = 'serving' | 'offline' | 'tombstone';

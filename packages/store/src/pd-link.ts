@@ -139,6 +139,8 @@ export interface PdLinkHost {
   token: string;
   /** The store's advertised addresses. */
   addresses(): { address: string; raftAddress: string; httpAddress: string };
+  /** Location labels (zone, rack, host, ...) sent with every heartbeat. */
+  labels?: Record<string, string>;
   /** Counts, and the disk's sync latency since the last call (sync-latency.ts; each call starts a new window). */
   stats(): { ranges: number; leaders: number; syncLatencyMicros: number };
   /** The data dir's filesystem capacity and free space, and the bytes under it (never throws). */
@@ -211,7 +213,10 @@ export class PdLink {
       const st = this.host.stats();
       const disk = await this.host.disk();
       const res = await this.pd.call(pdService.storeHeartbeat, {
-        store: { id: this.host.storeId, address: a.address, raftAddress: a.raftAddress, httpAddress: a.httpAddress },
+        store: {
+          id: this.host.storeId, address: a.address, raftAddress: a.raftAddress, httpAddress: a.httpAddress,
+          labels: Object.entries(this.host.labels ?? {}).map(([key, value]) => ({ key, value })),
+        },
         stats: { ranges: st.ranges, leaders: st.leaders, syncLatencyMicros: st.syncLatencyMicros, ...disk },
         storeToken: this.host.token,
       });

@@ -132,6 +132,16 @@ test('--uninitialized-idle-ms and --uninitialized-gc-after-ms: absent means defa
   assert.throws(() => parseStoreFlags([...base, '--uninitialized-gc-after-ms', '0']), /--uninitialized-gc-after-ms must be in \[1/);
 });
 
+test('--labels: KEY=VALUE pairs for PD; bad, repeated or too many are refused', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.deepEqual(parseStoreFlags(base).labels, {});
+  assert.deepEqual(parseStoreFlags([...base, '--labels', 'zone=z1,host=h-1.a']).labels, { zone: 'z1', host: 'h-1.a' });
+  assert.throws(() => parseStoreFlags([...base, '--labels', 'zone']), /is not KEY=VALUE/);
+  assert.throws(() => parseStoreFlags([...base, '--labels', 'zone=a b']), /is not KEY=VALUE/);
+  assert.throws(() => parseStoreFlags([...base, '--labels', 'zone=a,zone=b']), /zone given twice/);
+  assert.throws(() => parseStoreFlags([...base, '--labels', Array.from({ length: 9 }, (_, i) => `k${i}=v`).join(',')]), /at most 8 labels/);
+});
+
 test('--replica-gc-interval-ms: absent means the default; a given one is a positive integer', () => {
   const base = ['--store-id', '1', '--data-dir', '/d'];
   assert.deepEqual(parseStoreFlags(base).replicaGc, {});

@@ -25,6 +25,8 @@ export interface StoreFlags {
   httpPort: number | null;
   /** Raft addresses of peer stores. */
   peers: Map<number, string>;
+  /** Location labels sent to PD (zone, rack, host, ...). */
+  labels: Record<string, string>;
   /** Store ids of range 1's replicas: bootstrap an empty data dir first. */
   bootstrap: number[] | null;
   tickMs: number;
@@ -45,6 +47,25 @@ export interface StoreFlags {
   replicaGc: { replicaGcIntervalMs?: number };
   /** Size check overrides (size-check.ts); absent = the defaults. */
   sizeCheck: { splitCheckDiffBytes?: number };
+}
+
+/** Labels a store may carry (PD refuses more). */
+export const MAX_STORE_LABELS = 8;
+
+/** "zone=z1,rack=r1" -> labels; keys and values of 1-64 letters, digits, `_`, `.`, `-`. */
+export function parseLabels(flag: string, v: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of v.split(',').filter((p) => p.length > 0)) {
+    const eq = part.indexOf('=');
+    const k = eq < 0 ? part : part.slice(0, eq);
+    const val = eq < 0 ? '' : part.slice(eq + 1);
+    const ok = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+    if (!ok.test(k) || !ok.test(val)) throw new FlagError(`${flag}: "${part}" is not KEY=VALUE (1-64 of [A-Za-z0-9_.-] each)`);
+    if (Object.hasOwn(out, k)) throw new FlagError(`${flag}: ${k} given twice`);
+    out[k] = val;
+  }
+  if (Object.keys(out).length > MAX_STORE_LABELS) throw new FlagError(`${flag}: at most ${MAX_STORE_LABELS} labels`);
+  return out;
 }
 
 /** "ID=HOST:PORT,..." -> store id -> raft address. */
@@ -69,6 +90,10 @@ export const STORE_FLAGS = {
   raftPort: port({ help: 'raft transport port, 0 = ephemeral', default: 0 }),
   httpPort: port({ help: '/metrics, /health, /debug/ranges; 0 = ephemeral', off: true, default: 0 }),
   peers: custom({ help: 'raft addresses of the other stores', value: 'ID=HOST:PORT,..', parse: parsePeers, default: new Map<number, string>() }),
+  labels: custom({
+    help: 'where this store runs, for PD (with --pd): replicas of a range\ngo to stores with the most distinct values of PD\'s --location-labels',
+    value: 'K=V,..', parse: parseLabels, default: {} as Record<string, string>,
+  }),
   bootstrap: list({ help: 'create range 1 with replicas on these stores (empty data dir only)', value: 'ID,ID,..', item: (f, v) => intValue(f, v, 1), unique: true }),
   tickMs: int({ help: 'raft tick', value: 'MS', min: 1, max: 60_000, default: 50 }),
   applyWorkers: int({ help: 'apply worker threads, 0 = on the main thread', max: 16, default: 1 }),
@@ -100,7 +125,7 @@ export const STORE_USAGE = flagUsage(STORE_FLAGS, {
 });
 
 const HELP_ONLY: StoreFlags = {
-  storeId: 0, pd: [], help: true, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), bootstrap: null,
+  storeId: 0, pd: [], help: true, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), labels: {}, bootstrap: null,
   tickMs: 50, applyWorkers: 1, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
   logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {},
 };
@@ -130,7 +155,7 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
   if (v.uninitializedGcAfterMs !== undefined) uninitialized.uninitializedGcAfterMs = v.uninitializedGcAfterMs;
   return {
     storeId, pd: v.pd, help: false, dataDir: v.dataDir, host: v.host, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort,
-    peers: new Map(v.peers), bootstrap: v.bootstrap.length > 0 ? v.bootstrap : null,
+    peers: new Map(v.peers), labels: { ...v.labels }, bootstrap: v.bootstrap.length > 0 ? v.bootstrap : null,
     tickMs: v.tickMs, applyWorkers: v.applyWorkers, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, faultInjection: v.faultInjection, logLevel: v.logLevel, logCompaction, uninitialized,
     replicaGc: v.replicaGcIntervalMs !== undefined ? { replicaGcIntervalMs: v.replicaGcIntervalMs } : {},

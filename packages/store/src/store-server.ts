@@ -98,6 +98,8 @@ export interface StoreServerOptions {
   replicaGc?: Partial<ReplicaGcLimits>;
   /** Size checks of the ranges led here, reported to PD (size-check.ts). */
   sizeCheck?: Partial<SizeCheckLimits>;
+  /** Location labels sent to PD with every heartbeat (`--labels`). */
+  labels?: Record<string, string>;
   /** When the store compacts raft logs (log-compactor.ts). */
   logCompaction?: Partial<LogCompactionLimits>;
   log?: Logger;
@@ -464,6 +466,7 @@ export class StoreServer {
       storeId: this.storeId,
       token: this.token,
       log: this.log,
+      labels: this.opts.labels ?? {},
       addresses: () => ({
         address: hostPort(host, this.port), raftAddress: hostPort(host, this.raftPort),
         httpAddress: this.httpPort === null ? '' : hostPort(host, this.httpPort),
