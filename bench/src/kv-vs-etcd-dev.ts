@@ -1,7 +1,9 @@
 // The `rangekv dev` side of kv-vs-etcd: the local cluster users start (`rangekv dev`: one PD
 // and three store processes, default store timing) and the product client
 // (@rangekv/client: range cache from PD, leader cache, retries). The ranges are made by
-// PD split operators at the same keys as the static-bootstrap run.
+// PD split operators at the same keys as the static-bootstrap run; their leaders are left
+// to PD's leader balance (all start where range 1 led), and the time it took to bring every
+// store within ±10% of the mean leader count is reported (info.leaderSpreadSeconds).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +16,10 @@ const RANGEKV_BIN = fileURLToPath(new URL('../../tools/cli/dist/rangekv.js', imp
 const splitInflight = 8;
 /** A split refused because its range has a running operator (PD's own) is retried this often at most. */
 const splitRetries = 100;
+/** How long to wait for PD to spread the leaders before measuring anyway. */
+const leaderSpreadTimeoutMs = 300_000;
+/** Leaders per store must be within this ratio of the mean (the issue's ±10%). */
+const leaderSpreadTolerance = 0.1;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -116,6 +122,25 @@ export async function startDevCluster(opts: { splitKeys: readonly Uint8Array[]; 
   const t0 = Date.now();
   const splits = await splitTree(kv, opts.splitKeys, opts.progress);
   if (splits > 0) opts.progress.done(`${splits + 1} ranges after ${splits} PD split operators in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  // PD alone spreads the leaders (balance-leader); the load starts once they are spread.
+  const tSpread = Date.now();
+  let spreadSeconds: number | null = null;
+  let perStore: number[] = [];
+  while (Date.now() - tSpread < leaderSpreadTimeoutMs) {
+    const rs = await kv.listRanges();
+    const stores = [...new Set(rs.flatMap((r) => r.replicas.map((x) => x.storeId)))].sort((a, b) => a - b);
+    perStore = stores.map((s) => rs.filter((r) => r.leaderStoreId === s).length);
+    const mean = rs.length / Math.max(1, stores.length);
+    if (perStore.every((n) => Math.abs(n - mean) <= mean * leaderSpreadTolerance)) {
+      spreadSeconds = (Date.now() - tSpread) / 1000;
+      break;
+    }
+    opts.progress.update(`PD spreading leaders: ${perStore.join('/')} per store`);
+    await sleep(500);
+  }
+  opts.progress.done(spreadSeconds === null
+    ? `leaders NOT within ±10% after ${leaderSpreadTimeoutMs / 1000} s: ${perStore.join('/')}`
+    : `PD spread the leaders within ±10% in ${spreadSeconds.toFixed(1)} s: ${perStore.join('/')} per store`);
   const ranges = (await kv.listRanges()).length;
   return {
     name: 'rangekv dev',
@@ -123,6 +148,9 @@ export async function startDevCluster(opts: { splitKeys: readonly Uint8Array[]; 
     client: { kind: 'dev', pd: ready.pd.address },
     serverPids: () => [ready.pd.pid, ...ready.stores.map((s) => s.pid)],
     stop,
-    info: { cluster: 'rangekv dev (PD + 3 stores, default timing)', client: '@rangekv/client', ranges, pd: ready.pd.address },
+    info: {
+      cluster: 'rangekv dev (PD + 3 stores, default timing)', client: '@rangekv/client', ranges, pd: ready.pd.address,
+      leaderSpreadSeconds: spreadSeconds ?? -1, leadersPerStore: perStore.join('/'),
+    },
   };
 }

@@ -3,8 +3,8 @@
 // own; pd-service.ts runs it in a SchedulerLoop (scheduler-loop.ts) on the PD leader and turns its plan into operators.
 //
 // The rule (TiKV PD's balance-leader in spirit, counted in leaders only): with `mean` =
-// leaders on Up stores / Up stores, a store is over-loaded above ceil(mean × (1 + t))
-// and under-loaded below floor(mean × (1 − t)). While some store is over- or
+// leaders on Up stores / Up stores, a store is over-loaded above floor(mean × (1 + t))
+// and under-loaded below ceil(mean × (1 − t)), i.e. outside mean ± t in whole leaders. While some store is over- or
 // under-loaded, move one leader from the most-loaded store that can give one to the
 // least-loaded Up voter of that range, provided the two differ by at least 2 leaders (so
 // a move never just swaps which store is ahead: every move shrinks the spread, and the
@@ -94,7 +94,7 @@ export function bounds(count: ReadonlyMap<number, number>, tolerance: number): B
   let total = 0;
   for (const c of count.values()) total += c;
   const mean = total / count.size;
-  return { high: Math.ceil(mean * (1 + tolerance) - EPSILON), low: Math.floor(mean * (1 - tolerance) + EPSILON) };
+  return { high: Math.floor(mean * (1 + tolerance) + EPSILON), low: Math.ceil(mean * (1 - tolerance) - EPSILON) };
 }
 
 /** Whether moving one leader from a store with `from` leaders to one with `to` is worth it. */

@@ -5,7 +5,7 @@
 //
 // The rule (TiKV PD's balance-region in spirit, counted in replicas, not bytes): with
 // `mean` = replicas on Up stores / Up stores, a store is over-loaded above
-// ceil(mean × (1 + t)) and under-loaded below floor(mean × (1 − t)) (the same bounds as
+// floor(mean × (1 + t)) and under-loaded below ceil(mean × (1 − t)) (the same bounds as
 // balance-leader). While one is, move one voter from the most-loaded store to the
 // least-loaded Up store holding no replica of that range, provided the two differ by at
 // least 2 replicas (every move shrinks the spread; no flapping) and the target is not

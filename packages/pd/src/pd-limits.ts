@@ -19,8 +19,8 @@ export interface PdLimits {
   /** How often the leader balance scheduler looks at the leaders (balance-leader.ts). */
   leaderBalanceIntervalMs: number;
   /**
-   * Ratio (0.1 = 10 %): a store is over-loaded above ceil(mean × (1 + this)) leaders and
-   * under-loaded below floor(mean × (1 − this)); only then does the scheduler act.
+   * Ratio (0.1 = 10 %): a store is over-loaded above floor(mean × (1 + this)) leaders and
+   * under-loaded below ceil(mean × (1 − this)) (outside mean ± 10 %); only then does the scheduler act.
    */
   leaderBalanceTolerance: number;
   /** TRANSFER_LEADER operators of the scheduler RUNNING at once (the ones already running count). */
