@@ -84,6 +84,14 @@ export interface StoreInfo {
   availableBytes: number;
   /** Bytes of files under the store's data dir. */
   usedBytes: number;
+  /** Snapshots the store is sending / receiving now. */
+  snapshotsSending: number;
+  snapshotsReceiving: number;
+  /** Client traffic over the store's last heartbeat interval, per second (writes proposed on ranges led there, reads answered). */
+  writeBytesPerSecond: number;
+  writeKeysPerSecond: number;
+  readBytesPerSecond: number;
+  readKeysPerSecond: number;
 }
 
 export type OperatorKind = 'transfer-leader' | 'add-replica' | 'remove-replica' | 'move-replica' | 'split';
@@ -152,6 +160,12 @@ export function storeFromWire(s: pdpb.Store.$Properties | null | undefined, st: 
     capacityBytes: Number(st?.capacityBytes ?? 0),
     availableBytes: Number(st?.availableBytes ?? 0),
     usedBytes: Number(st?.usedBytes ?? 0),
+    snapshotsSending: Number(st?.snapshotsSending ?? 0),
+    snapshotsReceiving: Number(st?.snapshotsReceiving ?? 0),
+    writeBytesPerSecond: Number(st?.writeBytesPerSecond ?? 0),
+    writeKeysPerSecond: Number(st?.writeKeysPerSecond ?? 0),
+    readBytesPerSecond: Number(st?.readBytesPerSecond ?? 0),
+    readKeysPerSecond: Number(st?.readKeysPerSecond ?? 0),
   };
 }
 

@@ -340,6 +340,11 @@ export class SnapshotShipper<R> {
     return this.staged.size;
   }
 
+  /** Snapshots being sent and being received now (store heartbeats). */
+  get inFlight(): { sending: number; receiving: number } {
+    return { sending: this.sending.size, receiving: this.receiving.size };
+  }
+
   /** Waits for sends in flight to settle (the transport cancels them when it stops). */
   async stop(): Promise<void> {
     await Promise.allSettled([...this.sending.values()]);

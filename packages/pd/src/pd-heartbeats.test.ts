@@ -69,6 +69,14 @@ test('store heartbeats: registered once, addresses persisted only when they chan
   await assert.rejects(client.call(pd.address, 'storeHeartbeat', { store: { id: 0, address: 'x:1' } }), (e: unknown) => e instanceof PdCallError && /store.id/.test(e.details));
   await assert.rejects(client.call(pd.address, 'getStore', { storeId: 42 }), (e: unknown) => e instanceof PdCallError && e.details.includes('store 42'));
   await client.call(pd.address, 'storeHeartbeat', { store: { id: 2, address: '127.0.0.1:3' } });
+  // Traffic and snapshots in flight: kept in memory, shown by GetStore; a rate that is not a finite non-negative number reads 0.
+  await client.call(pd.address, 'storeHeartbeat', {
+    store: { id: 2, address: '127.0.0.1:3' },
+    stats: { snapshotsSending: 1, snapshotsReceiving: 2, writeBytesPerSecond: 1500.5, writeKeysPerSecond: 10, readBytesPerSecond: Number.NaN, readKeysPerSecond: -3 },
+  });
+  const st = (await client.call(pd.address, 'getStore', { storeId: 2 })).stats!;
+  assert.deepEqual([st.snapshotsSending, st.snapshotsReceiving, st.writeBytesPerSecond, st.writeKeysPerSecond, st.readBytesPerSecond ?? 0, st.readKeysPerSecond ?? 0],
+    [1, 2, 1500.5, 10, 0, 0]);
   // Labels: persisted once (one entry), shown by GetStore; bad ones refused.
   const labelled = (labels: { key: string; value: string }[]) =>
     client.call(pd.address, 'storeHeartbeat', { store: { id: 1, address: '127.0.0.1:11', raftAddress: '127.0.0.1:2', labels }, stats: { ranges: 3 } });

@@ -98,7 +98,16 @@ interface LiveRange extends RangeRecord {
   seenAtMs: number;
 }
 
-const ZERO_STATS: StoreStats = { ranges: 0, leaders: 0, capacityBytes: 0, availableBytes: 0, usedBytes: 0, syncLatencyMicros: 0 };
+const ZERO_STATS: StoreStats = {
+  ranges: 0, leaders: 0, capacityBytes: 0, availableBytes: 0, usedBytes: 0, syncLatencyMicros: 0, snapshotsSending: 0, snapshotsReceiving: 0,
+  writeBytesPerSecond: 0, writeKeysPerSecond: 0, readBytesPerSecond: 0, readKeysPerSecond: 0,
+};
+
+/** A rate a store reports: a finite non-negative number, else 0. */
+function rate(v: number | null | undefined): number {
+  const n = Number(v ?? 0);
+  return Number.isFinite(n) && n >= 0 ? n : 0;
+}
 
 export class PdService {
   /** The process's limits (flags, defaults); `limits` adds the run-time settings (`ctl config set`). */
@@ -326,7 +335,7 @@ export class PdService {
     const live = this.liveRanges.get(id);
     if (!live || compareReports(rec, live) >= 0) {
       this.liveRanges.set(id, {
-        ...rec, stats: stats ?? live?.stats ?? { approximateKeys: 0, approximateBytes: 0, writesPerSecond: 0, splitKey: new Uint8Array(0) },
+        ...rec, stats: stats ?? live?.stats ?? { approximateKeys: 0, approximateBytes: 0, writesPerSecond: 0, readsPerSecond: 0, splitKey: new Uint8Array(0) },
         seenAtMs: this.now(),
       });
     }
@@ -571,7 +580,9 @@ export class PdService {
   private statsToProto(s: StoreStats): pdpb.StoreStats.$Properties {
     return {
       ranges: s.ranges, leaders: s.leaders, capacityBytes: s.capacityBytes, availableBytes: s.availableBytes, usedBytes: s.usedBytes,
-      syncLatencyMicros: s.syncLatencyMicros,
+      syncLatencyMicros: s.syncLatencyMicros, snapshotsSending: s.snapshotsSending, snapshotsReceiving: s.snapshotsReceiving,
+      writeBytesPerSecond: s.writeBytesPerSecond, writeKeysPerSecond: s.writeKeysPerSecond,
+      readBytesPerSecond: s.readBytesPerSecond, readKeysPerSecond: s.readKeysPerSecond,
     };
   }
 
@@ -624,6 +635,9 @@ export class PdService {
         ranges: Number(st.ranges ?? 0), leaders: Number(st.leaders ?? 0),
         capacityBytes: Number(st.capacityBytes ?? 0), availableBytes: Number(st.availableBytes ?? 0), usedBytes: Number(st.usedBytes ?? 0),
         syncLatencyMicros: Number(st.syncLatencyMicros ?? 0),
+        snapshotsSending: Number(st.snapshotsSending ?? 0), snapshotsReceiving: Number(st.snapshotsReceiving ?? 0),
+        writeBytesPerSecond: rate(st.writeBytesPerSecond), writeKeysPerSecond: rate(st.writeKeysPerSecond),
+        readBytesPerSecond: rate(st.readBytesPerSecond), readKeysPerSecond: rate(st.readKeysPerSecond),
       } : ZERO_STATS;
       this.liveStores.set(id, { lastHeartbeatMs: now, stats });
       this.slowStores.heartbeat(id, stats.syncLatencyMicros, now, this.upStoreIds(now));
@@ -824,7 +838,7 @@ export class PdService {
         const d = rec.descriptor;
         const stats: RangeStats = {
           approximateKeys: Number(s?.approximateKeys ?? 0), approximateBytes: Number(s?.approximateBytes ?? 0),
-          writesPerSecond: Number(s?.writesPerSecond ?? 0),
+          writesPerSecond: rate(s?.writesPerSecond), readsPerSecond: rate(s?.readsPerSecond),
           // A split key that is not strictly inside the span (or too long) is dropped: never a split at it.
           splitKey: splitKey.length > 0 && splitKey.length <= MAX_KEY_BYTES && keyInSpan(splitKey, d.startKey, d.endKey) &&
             compareBytes(splitKey, d.startKey) !== 0 ? splitKey : new Uint8Array(0),

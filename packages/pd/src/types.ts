@@ -46,12 +46,20 @@ export interface StoreStats {
   usedBytes: number;
   /** The store's disk sync latency over its last heartbeat interval, µs (StoreStats.sync_latency_micros). */
   syncLatencyMicros: number;
+  snapshotsSending: number;
+  snapshotsReceiving: number;
+  /** Client traffic per second over the store's last heartbeat interval. */
+  writeBytesPerSecond: number;
+  writeKeysPerSecond: number;
+  readBytesPerSecond: number;
+  readKeysPerSecond: number;
 }
 
 export interface RangeStats {
   approximateKeys: number;
   approximateBytes: number;
   writesPerSecond: number;
+  readsPerSecond: number;
   /** The leader's key near the middle of the range's bytes (strictly inside its span), or empty. */
   splitKey: Uint8Array;
 }

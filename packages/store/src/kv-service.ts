@@ -52,8 +52,10 @@ export interface KvStoreContext {
   clock: HostClock;
   /** Commit and ReadIndex latency histograms (store-metrics.ts); absent: not measured. */
   metrics?: Pick<StoreMetrics, 'commitSeconds' | 'readIndexSeconds' | 'writeStageSeconds'>;
-  /** A write of `bytes` (its encoded command) was proposed to `rangeId` here (size checks, size-check.ts). */
-  onWrite?(rangeId: number, bytes: number): void;
+  /** A write of `bytes` (its encoded command) and `keys` keys was proposed to `rangeId` here (size checks, traffic). */
+  onWrite?(rangeId: number, bytes: number, keys: number): void;
+  /** A read of `rangeId` was answered with `bytes` of keys and values over `keys` keys (traffic). */
+  onRead?(rangeId: number, bytes: number, keys: number): void;
 }
 
 type Bytes = Uint8Array | null | undefined;
@@ -67,6 +69,22 @@ export interface ParsedHeader {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Keys a write command names (a range delete counts once: its keys are not known here). */
+function commandKeys(c: KvCommand): number {
+  return c.type === KvCommandType.BatchPut ? c.pairs.length : 1;
+}
+
+/** Bytes and keys of a read's answer: a value (Get) or pairs (BatchGet, Scan). */
+function readSize(out: unknown): { bytes: number; keys: number } {
+  const o = out as { value?: Uint8Array | null; pairs?: Array<{ key?: Uint8Array | null; value?: Uint8Array | null }> };
+  if (Array.isArray(o.pairs)) {
+    let bytes = 0;
+    for (const p of o.pairs) bytes += (p.key?.length ?? 0) + (p.value?.length ?? 0);
+    return { bytes, keys: o.pairs.length };
+  }
+  return { bytes: o.value?.length ?? 0, keys: 1 };
+}
 
 /** EpochNotMatch carries at most this many split-off neighbours besides the range itself. */
 const MAX_SPLIT_OFF_IN_ERRORS = 16;
@@ -231,7 +249,12 @@ export class KvService {
     }
     const d = this.descriptor(r, h);
     check(d);
-    return serve(d);
+    const out = serve(d);
+    if (this.s.onRead) {
+      const { bytes, keys } = readSize(out);
+      this.s.onRead(r.rangeId, bytes, keys);
+    }
+    return out;
   }
 
   private readIndex(r: Replica<KvResult>, lease: boolean): Promise<void> {
@@ -335,7 +358,7 @@ export class KvService {
       throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${lim.maxPendingProposalsPerRange} proposals pending (maxPendingProposalsPerRange)`));
     }
     const data = encodeKvCommand(cmd);
-    this.s.onWrite?.(r.rangeId, data.length);
+    this.s.onWrite?.(r.rangeId, data.length, commandKeys(cmd));
     const proposedNs = process.hrtime.bigint();
     const result = await awaitProposal(this.s.clock, r, lim.proposalTimeoutMs, (done) => this.s.scheduler.propose(r.rangeId, data, (o) => {
       if (o.kind === 'applied') this.s.metrics?.commitSeconds.observe(secondsSince(proposedNs));

@@ -27,6 +27,7 @@ import { PendingReads } from './pending-reads.js';
 import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
 import { notLeader } from './range-errors.js';
 import { DEFAULT_SIZE_CHECK_LIMITS, SizeChecker, type SizeCheckLimits } from './size-check.js';
+import { Traffic } from './traffic.js';
 import type { StoreMetrics } from './store-metrics.js';
 
 /** What a store's surroundings (PD link, metrics) hear from its ranges. */
@@ -72,6 +73,8 @@ export class KvStore {
   readonly admin: AdminService;
   /** Bytes, keys and middle key of the ranges led here, for PD's split checker. */
   readonly sizeCheck: SizeChecker;
+  /** Client traffic served here (totals), for PD's statistics. */
+  readonly traffic = new Traffic();
   private applier: KvApplier;
   private readonly adminApplyCtx: AdminApplyContext;
   private beforeClose: Promise<void> = Promise.resolve();
@@ -96,7 +99,11 @@ export class KvStore {
     this.kv = new KvService({
       storeId: o.storeId, engine, scheduler: host.scheduler, reads: this.reads, limits: o.limits, log: o.log, clock: host.clock,
       leaseUsable: (r) => host.leaseUsable(r),
-      onWrite: (rangeId, bytes) => this.sizeCheck.wrote(rangeId, bytes),
+      onWrite: (rangeId, bytes, keys) => {
+        this.sizeCheck.wrote(rangeId, bytes);
+        this.traffic.wrote(bytes, keys);
+      },
+      onRead: (rangeId, bytes, keys) => this.traffic.read(rangeId, bytes, keys),
       ...(o.metrics ? { metrics: o.metrics } : {}),
     });
     this.admin = new AdminService({

@@ -128,6 +128,8 @@ export interface LedRange {
   replicaId: number;
   term: number;
   applied: number;
+  /** Reads answered on it here since start (traffic.ts). */
+  reads?: number;
   /** Its last size check (size-check.ts), if any. */
   size?: { bytes: number; keys: number; splitKey: Uint8Array; confVer: number; version: number } | undefined;
 }
@@ -141,8 +143,15 @@ export interface PdLinkHost {
   addresses(): { address: string; raftAddress: string; httpAddress: string };
   /** Location labels (zone, rack, host, ...) sent with every heartbeat. */
   labels?: Record<string, string>;
-  /** Counts, and the disk's sync latency since the last call (sync-latency.ts; each call starts a new window). */
-  stats(): { ranges: number; leaders: number; syncLatencyMicros: number };
+  /**
+   * Counts, the disk's sync latency since the last call (sync-latency.ts; each call starts
+   * a new window), snapshots in flight, and client traffic totals since start (traffic.ts).
+   */
+  stats(): {
+    ranges: number; leaders: number; syncLatencyMicros: number;
+    snapshots?: { sending: number; receiving: number };
+    traffic?: { writeBytes: number; writeKeys: number; readBytes: number; readKeys: number };
+  };
   /** The data dir's filesystem capacity and free space, and the bytes under it (never throws). */
   disk(): Promise<DiskFigures>;
   /** The ranges led here now, for reports. */
@@ -166,6 +175,10 @@ export class PdLink {
   private lastApplied = new Map<number, { applied: number; at: number }>();
   private heartbeatInFlight = false;
   private lastRefusal = { why: '', atMs: 0 };
+  /** Traffic totals at the previous heartbeat: rates are their growth per second. */
+  private lastTraffic: { at: number; writeBytes: number; writeKeys: number; readBytes: number; readKeys: number } | null = null;
+  /** Reads of each range at its previous report. */
+  private lastReads = new Map<number, number>();
   readonly counters = { storeHeartbeats: 0, storeHeartbeatFailures: 0, rangeReports: 0, rangeReportsRejected: 0, rangeHeartbeatFailures: 0 };
 
   constructor(endpoints: readonly string[], private readonly host: PdLinkHost, limits: Partial<PdLinkLimits> = {}) {
@@ -212,12 +225,16 @@ export class PdLink {
       const a = this.host.addresses();
       const st = this.host.stats();
       const disk = await this.host.disk();
+      const rates = this.trafficRates(st.traffic);
       const res = await this.pd.call(pdService.storeHeartbeat, {
         store: {
           id: this.host.storeId, address: a.address, raftAddress: a.raftAddress, httpAddress: a.httpAddress,
           labels: Object.entries(this.host.labels ?? {}).map(([key, value]) => ({ key, value })),
         },
-        stats: { ranges: st.ranges, leaders: st.leaders, syncLatencyMicros: st.syncLatencyMicros, ...disk },
+        stats: {
+          ranges: st.ranges, leaders: st.leaders, syncLatencyMicros: st.syncLatencyMicros, ...disk,
+          snapshotsSending: st.snapshots?.sending ?? 0, snapshotsReceiving: st.snapshots?.receiving ?? 0, ...rates,
+        },
         storeToken: this.host.token,
       });
       if (this.stopped) return;
@@ -241,6 +258,20 @@ export class PdLink {
     } finally {
       this.heartbeatInFlight = false;
     }
+  }
+
+  /** Per-second traffic since the previous heartbeat (none at the first). */
+  private trafficRates(t: ReturnType<PdLinkHost['stats']>['traffic']): Record<string, number> {
+    if (t === undefined) return {};
+    const now = Date.now();
+    const prev = this.lastTraffic;
+    this.lastTraffic = { at: now, ...t };
+    if (prev === null || now <= prev.at) return {};
+    const per = (a: number, b: number): number => Math.max(0, ((a - b) * 1000) / (now - prev.at));
+    return {
+      writeBytesPerSecond: per(t.writeBytes, prev.writeBytes), writeKeysPerSecond: per(t.writeKeys, prev.writeKeys),
+      readBytesPerSecond: per(t.readBytes, prev.readBytes), readKeysPerSecond: per(t.readKeys, prev.readKeys),
+    };
   }
 
   /** PD's bootstrap descriptor, handed to the host unless it names no range or a replica without ids. */
@@ -303,7 +334,10 @@ export class PdLink {
       if (r === null) continue;
       const prev = this.lastApplied.get(r.rangeId);
       const rate = prev && now > prev.at ? ((r.applied - prev.applied) * 1000) / (now - prev.at) : 0;
+      const reads = r.reads ?? 0;
+      const readRate = prev && now > prev.at ? Math.max(0, ((reads - (this.lastReads.get(r.rangeId) ?? reads)) * 1000) / (now - prev.at)) : 0;
       this.lastApplied.set(r.rangeId, { applied: r.applied, at: now });
+      this.lastReads.set(r.rangeId, reads);
       const me = r.descriptor.replicas.find((x) => x.replicaId === r.replicaId);
       // Size figures only for the span they were measured on.
       const sz = r.size !== undefined && r.size.version === r.descriptor.epoch.version && r.size.confVer === r.descriptor.epoch.confVer ? r.size : undefined;
@@ -313,6 +347,7 @@ export class PdLink {
         term: r.term,
         stats: {
           writesPerSecond: Math.max(0, rate),
+          readsPerSecond: readRate,
           ...(sz ? { approximateBytes: sz.bytes, approximateKeys: sz.keys, splitKey: sz.splitKey } : {}),
         },
       });

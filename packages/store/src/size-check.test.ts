@@ -34,3 +34,25 @@ test('writes start a size check on the leader: bytes, keys and a middle key of t
     await c.close();
   }
 });
+
+test('traffic: bytes and keys of writes proposed and reads answered, reads per range', async () => {
+  const c = await StoreCluster.start();
+  try {
+    const leader = await c.waitForLeader(1);
+    const header = c.header(1);
+    const t = leader.store.traffic;
+    const before = { ...t, reads: t.readsOf(1) };
+    assert.equal((await leader.kv.put({ header, key: b('a'), value: b('12345') })).rangeError, undefined);
+    assert.equal((await leader.kv.batchPut({ header, pairs: [{ key: b('b'), value: b('1') }, { key: b('c'), value: b('2') }] })).rangeError, undefined);
+    assert.equal(t.writeKeys - before.writeKeys, 3);
+    assert.ok(t.writeBytes - before.writeBytes >= 9, 'at least the keys and values written');
+    assert.equal(Buffer.from((await leader.kv.get({ header, key: b('a') })).value!).toString(), '12345');
+    const scan = await leader.kv.scan({ header, startKey: b('a'), endKey: b('z') });
+    assert.equal(scan.pairs!.length, 3);
+    assert.equal(t.readKeys - before.readKeys, 1 + 3);
+    assert.equal(t.readBytes - before.readBytes, 5 + (1 + 5) + (1 + 1) + (1 + 1));
+    assert.equal(t.readsOf(1) - before.reads, 2);
+  } finally {
+    await c.close();
+  }
+});

@@ -460,6 +460,7 @@ export class StoreServer {
       return {
         rangeId: r.rangeId, descriptor: d, replicaId: r.node.id, term: r.node.status().term, applied: r.log.applied.index,
         size: this.store.sizeCheck.sizeOf(r.rangeId),
+        reads: this.store.traffic.readsOf(r.rangeId),
       };
     };
     return {
@@ -474,7 +475,12 @@ export class StoreServer {
       stats: () => {
         let leaders = 0;
         for (const r of this.scheduler.all()) if (r.isLeader) leaders++;
-        return { ranges: this.scheduler.size, leaders, syncLatencyMicros: this.syncLatency.take() };
+        const t = this.store.traffic;
+        return {
+          ranges: this.scheduler.size, leaders, syncLatencyMicros: this.syncLatency.take(),
+          snapshots: this.host.snapshots.inFlight,
+          traffic: { writeBytes: t.writeBytes, writeKeys: t.writeKeys, readBytes: t.readBytes, readKeys: t.readKeys },
+        };
       },
       disk: () => usage.figures(),
       ledRanges: function* (this: void) {

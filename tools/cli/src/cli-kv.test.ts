@@ -100,7 +100,8 @@ describe('kv and ctl against a fake cluster', () => {
     r = await run(['ctl', 'stores', '--json', ...pd]);
     const stores = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
     assert.deepEqual(stores.map((s) => s.id), [1, 2, 3]);
-    assert.deepEqual(Object.keys(stores[0]!).sort(), ['address', 'availableBytes', 'capacityBytes', 'httpAddress', 'id', 'labels', 'lastHeartbeatAgeMs', 'leaders', 'raftAddress', 'ranges', 'state', 'usedBytes']);
+    assert.deepEqual(Object.keys(stores[0]!).sort(), ['address', 'availableBytes', 'capacityBytes', 'httpAddress', 'id', 'labels', 'lastHeartbeatAgeMs', 'leaders', 'raftAddress', 'ranges',
+      'readBytesPerSecond', 'readKeysPerSecond', 'snapshotsReceiving', 'snapshotsSending', 'state', 'usedBytes', 'writeBytesPerSecond', 'writeKeysPerSecond']);
     r = await run(['ctl', 'ranges', ...pd]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^RANGE\s+START\s+END\s+VERSION\s+CONF\s+LEADER\s+REPLICAS\n1\s+-inf\s+/);
