@@ -23,10 +23,15 @@ test('a hot store swaps its hottest range that fits for a cold one of the coldes
     { rangeId: 3, fromStore: 1, toStore: 3 }, 'a busy range is skipped');
 });
 
-test('idle, even, or no voter elsewhere: nothing', () => {
+test('idle or even: nothing; no voter on a cold store: the hottest fitting range moves a replica there', () => {
   assert.deepEqual(planHotMoves({ upStores: [1, 2, 3], ranges: [r(1, 1, 90), r(2, 2, 0)], running: 0 }, L), [], 'below minHotWritesPerSecond');
   assert.deepEqual(planHotMoves({ upStores: [1, 2, 3], ranges: [r(1, 1, 300), r(2, 2, 250), r(3, 3, 250)], running: 0 }, L), [], 'within the ratio');
-  assert.deepEqual(planHotMoves({ upStores: [1, 2, 3], ranges: [r(1, 1, 900, { voters: [1] }), r(2, 1, 200, { voters: [1] })], running: 0 }, L), []);
+  // Store 1 leads 1,100 w/s on ranges with no voter elsewhere: range 2 (200 ≤ half the gap) moves its replica to store 2.
+  assert.deepEqual(planHotMoves({ upStores: [1, 2, 3], ranges: [r(1, 1, 900, { voters: [1] }), r(2, 1, 200, { voters: [1] })], running: 0 }, L),
+    [{ kind: 'move', rangeId: 2, fromStore: 1, toStore: 2 }]);
+  // Reads count as load too.
+  assert.deepEqual(planHotMoves({ upStores: [1, 2, 3], ranges: [{ ...r(1, 1, 0), readsPerSecond: 150 }, { ...r(2, 1, 0), readsPerSecond: 150 }, r(3, 2, 0)], running: 0 }, L)[0],
+    { rangeId: 1, fromStore: 1, toStore: 2 });
 });
 
 test('applying the plans converges: the hot store ends within the ratio, every move shrinks the gap', () => {

@@ -3,16 +3,19 @@
 // pd-service.ts runs it in a SchedulerLoop and turns each move into TRANSFER_LEADER
 // operators (createdBy balance-hot).
 //
-// Load: a store's writes per second = the sum of the rates its led ranges report (the
-// applied entries per second their leader measured between two reports). A store is hot
+// Load: a store's load = the sum, over the ranges it leads, of the writes (applied entries)
+// and reads answered per second their leader measured between two reports (reads are
+// served by leaders, so moving a leadership moves both). A store is hot
 // when its load is above hotLoadRatio × the mean of the Up stores' loads and above
 // minHotWritesPerSecond (an idle cluster has no hot spot). Then the hottest range led
 // there whose rate is at most half the gap to the coldest store holding a voter of it
 // moves its leadership to that store, and, so that leader counts stay as balance-leader
 // left them, the coldest range led by the target with a voter on the hot store moves the
 // other way (a swap; without one the single transfer still goes). Every move shrinks the
-// gap between the two stores, so the plan cannot flap. Replicas are not moved for load
-// yet (only leaderships).
+// gap between the two stores, so the plan cannot flap. When no range of the hot store
+// has a voter on a store cold enough, the hottest one that fits moves its replica off the
+// hot store to the coldest Up store without one (MOVE_REPLICA: the leadership is handed
+// away first, so the load leaves with it).
 //
 //   planHotMoves({ upStores, ranges, running: 0 }, { hotLoadRatio: 1.5, minHotWritesPerSecond: 100, maxOperators: 2 })
 //     -> [{ rangeId: 7, fromStore: 1, toStore: 3 }, { rangeId: 9, fromStore: 3, toStore: 1 }]
@@ -23,6 +26,8 @@ export interface HotRange {
   /** Stores holding a full voter of it (possible targets). */
   voterStores: readonly number[];
   writesPerSecond: number;
+  /** Reads answered per second (0 when not reported). */
+  readsPerSecond?: number;
   busy: boolean;
 }
 
@@ -42,17 +47,21 @@ export interface HotLimits {
 }
 
 export interface HotMove {
+  /** A leadership transfer (default), or a replica moved off the hot store. */
+  kind?: 'transfer' | 'move';
   rangeId: number;
   fromStore: number;
   toStore: number;
 }
+
+const loadOf = (r: HotRange): number => r.writesPerSecond + (r.readsPerSecond ?? 0);
 
 /** Writes per second led by each Up store. */
 export function storeLoads(view: HotView): Map<number, number> {
   const load = new Map<number, number>(view.upStores.map((s) => [s, 0]));
   for (const r of view.ranges) {
     const l = load.get(r.leaderStore);
-    if (l !== undefined) load.set(r.leaderStore, l + r.writesPerSecond);
+    if (l !== undefined) load.set(r.leaderStore, l + loadOf(r));
   }
   return load;
 }
@@ -67,20 +76,27 @@ export function planHotMoves(view: HotView, limits: HotLimits): HotMove[] {
   const hot = stores[0]!;
   const hotLoad = load.get(hot)!;
   if (hotLoad <= mean * limits.hotLoadRatio || hotLoad < limits.minHotWritesPerSecond) return [];
-  const movable = view.ranges.filter((r) => !r.busy).sort((a, b) => b.writesPerSecond - a.writesPerSecond || a.rangeId - b.rangeId);
+  const movable = view.ranges.filter((r) => !r.busy).sort((a, b) => loadOf(b) - loadOf(a) || a.rangeId - b.rangeId);
   for (const r of movable) {
-    if (r.leaderStore !== hot || r.writesPerSecond <= 0) continue;
+    if (r.leaderStore !== hot || loadOf(r) <= 0) continue;
     // The coldest Up store with a voter of r, if r's load fits in half the gap.
     const targets = r.voterStores.filter((s) => s !== hot && load.has(s)).sort((a, b) => load.get(a)! - load.get(b)! || a - b);
     const to = targets[0];
-    if (to === undefined || r.writesPerSecond > (hotLoad - load.get(to)!) / 2) continue;
+    if (to === undefined || loadOf(r) > (hotLoad - load.get(to)!) / 2) continue;
     const plan: HotMove[] = [{ rangeId: r.rangeId, fromStore: hot, toStore: to }];
     if (limits.maxOperators - view.running >= 2) {
       // The swap: the coldest range led by `to` with a voter on the hot store comes back.
-      const back = [...movable].reverse().find((x) => x.leaderStore === to && x.voterStores.includes(hot) && x.writesPerSecond < r.writesPerSecond);
+      const back = [...movable].reverse().find((x) => x.leaderStore === to && x.voterStores.includes(hot) && loadOf(x) < loadOf(r));
       if (back) plan.push({ rangeId: back.rangeId, fromStore: to, toStore: hot });
     }
     return plan;
+  }
+  // No leadership can move far enough: move the hottest fitting range's replica to a cold store it is not on.
+  for (const r of movable) {
+    if (r.leaderStore !== hot || loadOf(r) <= 0) continue;
+    const to = [...load.keys()].filter((s) => !r.voterStores.includes(s)).sort((a, b) => load.get(a)! - load.get(b)! || a - b)[0];
+    if (to === undefined || loadOf(r) > (hotLoad - load.get(to)!) / 2) continue;
+    return [{ kind: 'move', rangeId: r.rangeId, fromStore: hot, toStore: to }];
   }
   return [];
 }

@@ -456,18 +456,19 @@ export class PdService {
     const now = this.now();
     const { runningOn, running } = this.runningOperators([BALANCE_HOT_SCHEDULER]);
     const ranges = this.freshRanges(now).map((r) => ({
-      rangeId: r.descriptor.rangeId, leaderStore: r.leader!.storeId, writesPerSecond: r.stats.writesPerSecond,
+      rangeId: r.descriptor.rangeId, leaderStore: r.leader!.storeId, writesPerSecond: r.stats.writesPerSecond, readsPerSecond: r.stats.readsPerSecond,
       voterStores: r.descriptor.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.storeId),
       busy: runningOn.has(r.descriptor.rangeId) || isJointDescriptor(r.descriptor),
     }));
     return { upStores: this.upStoreIds(now), ranges, running };
   }
 
-  /** One planned hot move as a TRANSFER_LEADER operator, unless the leader moved since the plan. */
+  /** One planned hot move as a TRANSFER_LEADER (or MOVE_REPLICA) operator, unless the leader moved since the plan. */
   private async hotMove(m: HotMove): Promise<boolean> {
     if (!this.group.serving || this.route(m.rangeId)?.leader?.storeId !== m.fromStore) return false;
+    const move = m.kind === 'move';
     const op = await this.operators.create({
-      kind: OperatorKind.TRANSFER_LEADER, rangeId: m.rangeId, toStore: m.toStore, fromStore: 0,
+      kind: move ? OperatorKind.MOVE_REPLICA : OperatorKind.TRANSFER_LEADER, rangeId: m.rangeId, toStore: m.toStore, fromStore: move ? m.fromStore : 0,
       splitKey: new Uint8Array(0), timeoutMs: 0, createdBy: BALANCE_HOT_SCHEDULER,
     });
     this.log.info('hot-range scheduler: operator created', { operator: op.id, move: m });

@@ -242,7 +242,8 @@ function planRound(c: SimCluster, ops: ReadonlyMap<number, SimOp>, now: number, 
       ranges: c.ranges.map((r) => ({ rangeId: r.rangeId, leaderStore: r.leader, voterStores: r.voters, writesPerSecond: r.writesPerSecond ?? 0, busy: busy(r.rangeId) })),
     }, { hotLoadRatio: limits.hotLoadRatio, minHotWritesPerSecond: limits.minHotWritesPerSecond, maxOperators: limits.maxHotOperators })) {
       if (busy(m.rangeId)) continue;
-      out.push({ kind: 'transfer', scheduler: BALANCE_HOT_SCHEDULER, rangeId: m.rangeId, from: m.fromStore, to: m.toStore, doneAtMs: now + SIM_TIMINGS.transferMs });
+      if (m.kind === 'move') out.push(op('move', BALANCE_HOT_SCHEDULER, m.rangeId, m.fromStore, m.toStore, now, c.ranges.find((x) => x.rangeId === m.rangeId)!));
+      else out.push({ kind: 'transfer', scheduler: BALANCE_HOT_SCHEDULER, rangeId: m.rangeId, from: m.fromStore, to: m.toStore, doneAtMs: now + SIM_TIMINGS.transferMs });
     }
   }
   // Replica balance.
