@@ -7,8 +7,9 @@
 // asserted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AmbiguousWriteError, RangeKvClient } from '@rangekv/client';
+import { RangeKvClient } from '@rangekv/client';
 import { E2eCluster, eventually } from './cluster.js';
+import { splitWhenFree, Writer } from './load.js';
 
 const RANGES = 6;
 const DEADLINE_MS = 120_000;
@@ -20,42 +21,13 @@ test('decommission under load: the store ends tombstone with no replica; no ackn
     pdArgs: ['--leader-balance-warmup-ms', '1000'],
   });
   const kv = await RangeKvClient.connect({ pd: c.pdAddresses(), timeoutMs: 30_000 });
-  const acked = new Map<string, string>();
-  let stop = false;
-  let writes = 0;
+  let writer: Writer | undefined;
   try {
     await eventually('the cluster serves a write', async () => kv.put('probe', '1').then(() => true, () => false));
-    for (let i = 1; i < RANGES; i++) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const op = await kv.split(key(i * 100), { timeoutMs: 30_000 });
-          assert.equal(op.status, 'succeeded', op.reason);
-          break;
-        } catch (e) {
-          // Refused while a scheduler's operator runs on the range: try again.
-          if ((e as { code?: string }).code !== 'FAILED_PRECONDITION' || attempt >= 100) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    }
+    for (let i = 1; i < RANGES; i++) await splitWhenFree(kv, key(i * 100));
     await eventually('store 1 leads a range', async () => (await kv.listRanges()).some((r) => r.leaderStoreId === 1));
-    const writer = (async () => {
-      for (let i = 0; !stop; i++) {
-        const k = key((i * 37) % (RANGES * 100));
-        const v = `v${i}`;
-        for (;;) {
-          try {
-            await kv.put(k, v);
-            acked.set(k, v);
-            writes++;
-            break;
-          } catch (e) {
-            if (!(e instanceof AmbiguousWriteError) || stop) throw e;
-          }
-        }
-      }
-    })();
-    await eventually('writes flow', () => writes > 50);
+    const w = (writer = new Writer(kv, (i) => key((i * 37) % (RANGES * 100))));
+    await eventually('writes flow', () => w.writes > 50);
     assert.equal((await kv.decommissionStore(1)).state, 'offline');
     let last = '';
     await eventually('store 1 is tombstone and no range has a replica on it', async () => {
@@ -67,18 +39,17 @@ test('decommission under load: the store ends tombstone with no replica; no ackn
     }, DEADLINE_MS).catch((e: unknown) => {
       throw new Error(`${e instanceof Error ? e.message : String(e)}; ${last}`);
     });
-    const before = writes;
-    await eventually('writes go on', () => writes > before + 50);
-    stop = true;
-    await writer;
-    for (const [k, v] of acked) assert.equal((await kv.get(k))?.toString(), v, `key ${k}`);
+    const before = w.writes;
+    await eventually('writes go on', () => w.writes > before + 50);
+    await w.stop();
+    await w.verify();
     // A tombstone stays one: no second decommission, no cancel, no replica or leader towards it.
     await assert.rejects(kv.decommissionStore(1), /tombstone/);
     await assert.rejects(kv.decommissionStore(1, { cancel: true }), /tombstone/);
     const r1 = (await kv.listRanges())[0]!;
     await assert.rejects(kv.addReplica(r1.rangeId, 1), /tombstone/);
   } finally {
-    stop = true;
+    await writer?.stop().catch(() => undefined);
     kv.close();
     await c.close();
   }

@@ -6,8 +6,9 @@
 // reads back. The deadline is generous (shared machine); no duration is asserted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AmbiguousWriteError, RangeKvClient } from '@rangekv/client';
-import { E2eCluster, eventually, sleep } from './cluster.js';
+import { RangeKvClient } from '@rangekv/client';
+import { E2eCluster, eventually } from './cluster.js';
+import { splitWhenFree, Writer } from './load.js';
 
 const RANGES = 1_000;
 const STORES = [1, 2, 3];
@@ -17,18 +18,6 @@ const key = (i: number): string => `k${String(i).padStart(6, '0')}`;
 /** Splits at keys[lo..hi) by halves, `SPLITS_IN_FLIGHT` at a time on distinct ranges (PD runs one operator per range). */
 async function splitAll(kv: RangeKvClient, keys: readonly string[]): Promise<void> {
   const queue: Array<[number, number]> = [[0, keys.length]];
-  const splitAt = async (k: string): Promise<void> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const op = await kv.split(k, { timeoutMs: 60_000 });
-        assert.equal(op.status, 'succeeded', `split at ${k}: ${op.reason}`);
-        return;
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'FAILED_PRECONDITION' || attempt >= 200) throw e;
-        await sleep(50);
-      }
-    }
-  };
   await new Promise<void>((resolve, reject) => {
     let running = 0;
     const pump = (): void => {
@@ -36,7 +25,7 @@ async function splitAll(kv: RangeKvClient, keys: readonly string[]): Promise<voi
         const [lo, hi] = queue.shift()!;
         const mid = (lo + hi) >> 1;
         running++;
-        splitAt(keys[mid]!).then(() => {
+        splitWhenFree(kv, keys[mid]!, 60_000).then(() => {
           running--;
           if (mid > lo) queue.push([lo, mid]);
           if (hi > mid + 1) queue.push([mid + 1, hi]);
@@ -55,26 +44,11 @@ test('1,000 ranges split while clients write: leaders end within ±10% of the me
     pdArgs: ['--leader-balance-warmup-ms', '2000'],
   });
   const kv = await RangeKvClient.connect({ pd: c.pdAddresses(), timeoutMs: 60_000 });
-  const acked = new Map<string, string>();
-  let stop = false;
+  const writers: Writer[] = [];
   try {
     await eventually('the cluster serves a write', async () => kv.put('probe', '1').then(() => true, () => false));
-    const writers = [0, 1].map(async (w) => {
-      for (let i = 0; !stop; i++) {
-        // Writer w owns keys w, w + 2, ...: one writer per key, so the last ack is the value.
-        const k = key(((i * 7919) % (RANGES / 2)) * 2 + w);
-        const v = `${w}-${i}`;
-        for (;;) {
-          try {
-            await kv.put(k, v);
-            acked.set(k, v);
-            break;
-          } catch (e) {
-            if (!(e instanceof AmbiguousWriteError) || stop) throw e;
-          }
-        }
-      }
-    });
+    // Writer w owns keys w, w + 2, ...: one writer per key, so the last ack is the value.
+    for (const w of [0, 1]) writers.push(new Writer(kv, (i) => key(((i * 7919) % (RANGES / 2)) * 2 + w), `${w}-`));
     await splitAll(kv, Array.from({ length: RANGES - 1 }, (_, i) => key(i + 1)));
     const mean = RANGES / STORES.length;
     let last: number[] = [];
@@ -85,14 +59,14 @@ test('1,000 ranges split while clients write: leaders end within ±10% of the me
     }, 300_000).catch((e: unknown) => {
       throw new Error(`${e instanceof Error ? e.message : String(e)}; leaders per store ${JSON.stringify(last)}`);
     });
-    stop = true;
-    await Promise.all(writers);
-    assert.ok(acked.size > 100, `writers made progress (${acked.size} keys)`);
-    for (const [k, v] of acked) assert.equal((await kv.get(k))?.toString(), v, `key ${k}`);
+    for (const w of writers) await w.stop();
+    const acked = writers.reduce((n, w) => n + w.acked.size, 0);
+    assert.ok(acked > 100, `writers made progress (${acked} keys)`);
+    for (const w of writers) await w.verify();
     const byHand = (await kv.listOperators()).filter((o) => o.kind === 'transfer-leader' && o.createdBy === 'admin');
     assert.equal(byHand.length, 0);
   } finally {
-    stop = true;
+    for (const w of writers) await w.stop().catch(() => undefined);
     kv.close();
     await c.close();
   }

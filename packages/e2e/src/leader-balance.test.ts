@@ -7,26 +7,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RangeKvClient } from '@rangekv/client';
 import { E2eCluster, eventually } from './cluster.js';
+import { splitWhenFree } from './load.js';
 
 const RANGES = 24;
 const STORES = [1, 2, 3];
 const CONVERGE_DEADLINE_MS = 120_000;
 const key = (i: number): string => `k${String(i).padStart(4, '0')}`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A split PD refuses while the scheduler's transfer runs on that range: retried. */
-async function split(kv: RangeKvClient, at: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const op = await kv.split(at, { timeoutMs: 30_000 });
-      assert.equal(op.status, 'succeeded', `split at ${at}: ${op.reason}`);
-      return;
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'FAILED_PRECONDITION' || attempt >= 100) throw e;
-      await sleep(100);
-    }
-  }
-}
 
 test('leaders of 24 ranges split on one store end within ±1 of the mean, moved by balance-leader only', async () => {
   const c = await E2eCluster.start({
@@ -36,7 +23,7 @@ test('leaders of 24 ranges split on one store end within ±1 of the mean, moved 
   const kv = await RangeKvClient.connect({ pd: c.pdAddresses(), timeoutMs: 30_000 });
   try {
     await eventually('the cluster serves a write', async () => kv.put('probe', '1').then(() => true, () => false));
-    for (let i = 1; i < RANGES; i++) await split(kv, key(i * 10));
+    for (let i = 1; i < RANGES; i++) await splitWhenFree(kv, key(i * 10));
     const mean = RANGES / STORES.length;
     const perStore = (rs: Awaited<ReturnType<RangeKvClient['listRanges']>>): number[] =>
       STORES.map((s) => rs.filter((r) => r.leaderStoreId === s).length);

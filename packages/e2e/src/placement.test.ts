@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RangeKvClient } from '@rangekv/client';
 import { E2eCluster, eventually } from './cluster.js';
+import { splitWhenFree } from './load.js';
 
 const ZONE: Record<number, string> = { 1: 'a', 2: 'a', 3: 'b', 4: 'c' };
 
@@ -20,15 +21,7 @@ test('replicas spread over zones: a range with two replicas in one zone gets one
   try {
     await eventually('the cluster serves a write', async () => kv.put('probe', '1').then(() => true, () => false));
     for (const k of ['g', 'n', 't']) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          assert.equal((await kv.split(k, { timeoutMs: 30_000 })).status, 'succeeded');
-          break;
-        } catch (e) {
-          if ((e as { code?: string }).code !== 'FAILED_PRECONDITION' || attempt >= 100) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      await splitWhenFree(kv, k);
       await kv.put(`${k}-key`, k);
     }
     const stores = await kv.listStores();

@@ -7,9 +7,10 @@
 // find no leader, are checked with PD by replica GC and destroyed. No duration is asserted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AmbiguousWriteError, RangeKvClient } from '@rangekv/client';
+import { RangeKvClient } from '@rangekv/client';
 import { ReplicaRole } from '@rangekv/proto';
 import { E2eCluster, eventually } from './cluster.js';
+import { Writer } from './load.js';
 
 const RANGES = 6;
 const REPAIR_DEADLINE_MS = 120_000;
@@ -22,35 +23,17 @@ test('a store dead past maxStoreDownTimeMs: every range gets its third voter bac
     storeArgs: ['--replica-gc-interval-ms', '500'],
   });
   const kv = await RangeKvClient.connect({ pd: c.pdAddresses(), timeoutMs: 30_000 });
-  const acked = new Map<string, string>();
-  let stop = false;
-  let writes = 0;
+  let writer: Writer | undefined;
   try {
     await eventually('the cluster serves a write', async () => kv.put('probe', '1').then(() => true, () => false));
     for (let i = 1; i < RANGES; i++) {
       const op = await kv.split(key(i * 100), { timeoutMs: 30_000 });
       assert.equal(op.status, 'succeeded', op.reason);
     }
-    // One writer, one key at a time: a put that ends ambiguous is sent again (the same value).
-    const writer = (async () => {
-      for (let i = 0; !stop; i++) {
-        const k = key((i * 37) % (RANGES * 100));
-        const v = `v${i}`;
-        for (;;) {
-          try {
-            await kv.put(k, v);
-            acked.set(k, v);
-            writes++;
-            break;
-          } catch (e) {
-            if (!(e instanceof AmbiguousWriteError) || stop) throw e;
-          }
-        }
-      }
-    })();
-    await eventually('writes flow', () => writes > 50);
+    const w = (writer = new Writer(kv, (i) => key((i * 37) % (RANGES * 100))));
+    await eventually('writes flow', () => w.writes > 50);
     await c.killStore(1);
-    const before = writes;
+    const before = w.writes;
     const voterStores = (r: { replicas: Array<{ storeId: number; role: ReplicaRole }> }): number[] =>
       r.replicas.filter((x) => x.role === ReplicaRole.Voter).map((x) => x.storeId).sort();
     let last = '';
@@ -61,7 +44,7 @@ test('a store dead past maxStoreDownTimeMs: every range gets its third voter bac
     }, REPAIR_DEADLINE_MS).catch((e: unknown) => {
       throw new Error(`${e instanceof Error ? e.message : String(e)}; ranges ${last}`);
     });
-    await eventually('writes go on after the repair', () => writes > before + 50);
+    await eventually('writes go on after the repair', () => w.writes > before + 50);
     let ops: Awaited<ReturnType<RangeKvClient['listOperators']>> = [];
     await eventually('the replica checker\'s moves have all succeeded', async () => {
       ops = (await kv.listOperators()).filter((o) => o.createdBy === 'replica-checker');
@@ -78,13 +61,12 @@ test('a store dead past maxStoreDownTimeMs: every range gets its third voter bac
     }).catch((e: unknown) => {
       throw new Error(`${e instanceof Error ? e.message : String(e)}; store 1 reports ${held} ranges`);
     });
-    stop = true;
-    await writer;
-    for (const [k, v] of acked) assert.equal((await kv.get(k))?.toString(), v, `key ${k}`);
+    await w.stop();
+    await w.verify();
     const rs = await kv.listRanges();
     assert.ok(rs.every((r) => voterStores(r).join() === '2,3,4'), JSON.stringify(rs.map((r) => r.replicas)));
   } finally {
-    stop = true;
+    await writer?.stop().catch(() => undefined);
     kv.close();
     await c.close();
   }

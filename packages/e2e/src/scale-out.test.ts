@@ -7,8 +7,9 @@
 // asserted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AmbiguousWriteError, RangeKvClient } from '@rangekv/client';
+import { RangeKvClient } from '@rangekv/client';
 import { E2eCluster, eventually } from './cluster.js';
+import { splitWhenFree, Writer } from './load.js';
 
 const RANGES = 12;
 const SPREAD_DEADLINE_MS = 180_000;
@@ -20,41 +21,12 @@ test('a fourth store joins: replicas and leaders spread onto it, moved by the sc
     pdArgs: ['--leader-balance-warmup-ms', '2000', '--leader-balance-interval-ms', '200'],
   });
   const kv = await RangeKvClient.connect({ pd: c.pdAddresses(), timeoutMs: 30_000 });
-  const acked = new Map<string, string>();
-  let stop = false;
-  let writes = 0;
+  let writer: Writer | undefined;
   try {
     await eventually('the cluster serves a write', async () => kv.put('probe', '1').then(() => true, () => false));
-    for (let i = 1; i < RANGES; i++) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const op = await kv.split(key(i * 100), { timeoutMs: 30_000 });
-          assert.equal(op.status, 'succeeded', op.reason);
-          break;
-        } catch (e) {
-          // Refused while a scheduler's operator runs on the range: try again.
-          if ((e as { code?: string }).code !== 'FAILED_PRECONDITION' || attempt >= 100) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    }
-    const writer = (async () => {
-      for (let i = 0; !stop; i++) {
-        const k = key((i * 37) % (RANGES * 100));
-        const v = `v${i}`;
-        for (;;) {
-          try {
-            await kv.put(k, v);
-            acked.set(k, v);
-            writes++;
-            break;
-          } catch (e) {
-            if (!(e instanceof AmbiguousWriteError) || stop) throw e;
-          }
-        }
-      }
-    })();
-    await eventually('writes flow', () => writes > 50);
+    for (let i = 1; i < RANGES; i++) await splitWhenFree(kv, key(i * 100));
+    const w = (writer = new Writer(kv, (i) => key((i * 37) % (RANGES * 100))));
+    await eventually('writes flow', () => w.writes > 50);
     await c.addStore();
     let last = '';
     await eventually('replicas and leaders spread over four stores', async () => {
@@ -72,11 +44,10 @@ test('a fourth store joins: replicas and leaders spread onto it, moved by the sc
     const moves = ops.filter((o) => o.kind === 'move-replica');
     assert.ok(moves.length >= 8, `moves: ${moves.length}`);
     assert.ok(moves.every((o) => o.createdBy === 'balance-replica'), JSON.stringify(moves.map((o) => o.createdBy)));
-    stop = true;
-    await writer;
-    for (const [k, v] of acked) assert.equal((await kv.get(k))?.toString(), v, `key ${k}`);
+    await w.stop();
+    await w.verify();
   } finally {
-    stop = true;
+    await writer?.stop().catch(() => undefined);
     kv.close();
     await c.close();
   }
