@@ -115,6 +115,15 @@ test('range reports: one entry for a batch of new ranges, none when nothing chan
   const span = await client.call(pd.address, 'scanRanges', { startKey: key(10), endKey: key(13) });
   assert.deepEqual(span.routes!.map((x) => x.descriptor?.rangeId), [11, 12, 13]);
   assert.equal(span.more, false);
+  // A new leader's first report carries no rates (it measures between two of its own): the previous leader's stand.
+  const rateOf = (): number => pd.service.hotView().ranges.find((x) => x.rangeId === 8)!.writesPerSecond;
+  assert.equal(rateOf(), 1.5);
+  const fresh = ranges(n, 2, 7, 1).map((x) => ({ ...x, stats: { approximateKeys: 10, approximateBytes: 1000 } }));
+  await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: fresh });
+  assert.equal(rateOf(), 1.5, 'kept across the leader change');
+  await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: fresh });
+  assert.equal(rateOf(), 0, 'the same leader measuring 0 is believed');
+  await client.call(pd.address, 'rangeHeartbeat', { storeId: 2, ranges: ranges(n, 2, 8, 2) });
   const bad = await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: [{ term: 1 }, ...ranges(n, 2, 5).slice(0, 1)] });
   assert.deepEqual(bad.rejected?.map((x) => x.reason), ['a report without a descriptor'], 'refused alone, the good report taken');
 });

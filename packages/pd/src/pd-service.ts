@@ -844,6 +844,13 @@ export class PdService {
           splitKey: splitKey.length > 0 && splitKey.length <= MAX_KEY_BYTES && keyInSpan(splitKey, d.startKey, d.endKey) &&
             compareBytes(splitKey, d.startKey) !== 0 ? splitKey : new Uint8Array(0),
         };
+        // A new leader's first report has no rates yet (it measures between two of its own
+        // reports): the previous leader's figures stand until it has some.
+        const live = this.liveRanges.get(rec.descriptor.rangeId);
+        if (live && live.leader?.storeId !== rec.leader?.storeId && stats.writesPerSecond === 0 && stats.readsPerSecond === 0) {
+          stats.writesPerSecond = live.stats.writesPerSecond;
+          stats.readsPerSecond = live.stats.readsPerSecond;
+        }
         if (this.learned(rec, stats)) changed = true;
       }
       if (rejected.length > 0) {
