@@ -448,6 +448,44 @@ describe('a paused store', () => {
     });
   });
 
+  test('a CAS stuck on a silent leader for rpcTimeoutMs makes it suspect: the calls after it go to the other voters', async () => {
+    await withCluster({ stores: 3 }, { rpcTimeoutMs: 100 }, async (c, kv) => {
+      await kv.put('a', '0');
+      c.faultHook = (storeId) => (storeId === 1 ? { kind: 'hang' } : undefined);
+      const stuck = kv.compareAndSwap('a', { expected: '0', newValue: '1', timeoutMs: 10_000 }).catch((e: unknown) => e);
+      await until(() => c.storeCalls.some((x) => x.storeId === 1 && x.method === 'CompareAndSwap'));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      c.transferLeader(1, 2); // the followers elected store 2 meanwhile
+      c.storeCalls.length = 0;
+      await kv.put('b', '1', { timeoutMs: 5_000 });
+      const order = c.storeCalls.map((x) => x.storeId);
+      assert.ok(!order.includes(1), `the put did not queue behind the paused store (${order})`);
+      assert.equal(order.at(-1), 2);
+      c.faultHook = undefined;
+      assert.equal(c.releaseHung(), 1);
+      await stuck;
+    });
+  });
+
+  test('a store that answers other calls is not suspected because one CAS waits long', async () => {
+    await withCluster({ stores: 3 }, { rpcTimeoutMs: 100 }, async (c, kv) => {
+      await kv.put('a', '0');
+      c.faultHook = (storeId, method) => (storeId === 1 && method === 'CompareAndSwap' ? { kind: 'hang' } : undefined);
+      const stuck = kv.compareAndSwap('a', { expected: '0', newValue: '1', timeoutMs: 10_000 });
+      await until(() => c.storeCalls.some((x) => x.storeId === 1 && x.method === 'CompareAndSwap'));
+      for (let i = 0; i < 8; i++) {
+        await kv.get('a');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      c.storeCalls.length = 0;
+      await kv.put('b', '1');
+      assert.deepEqual(c.storeCalls.map((x) => x.storeId), [1], 'the leader is still asked first');
+      c.faultHook = undefined;
+      assert.equal(c.releaseHung(), 1);
+      assert.equal((await stuck).succeeded, true);
+    });
+  });
+
   test('an attempt that cannot be retried once sent (CAS; a write without retryAmbiguousWrites) is given the whole deadline', async () => {
     await withCluster({ stores: 3 }, { rpcTimeoutMs: 100 }, async (c, kv) => {
       const strict = await RangeKvClient.connect({ pd: [c.pdAddress()], rpcTimeoutMs: 100, retryAmbiguousWrites: false });

@@ -10,8 +10,9 @@
 // them short would only turn a possible success into an AmbiguousWriteError.
 //
 // Suspect stores: a store that did not answer a sent attempt given at least rpcTimeoutMs
-// (DEADLINE_EXCEEDED), or could not be connected to, is suspect for `suspectStoreMs`
-// (client clock). The round-robin skips suspect voters while another voter is not suspect,
+// (DEADLINE_EXCEEDED), or could not be connected to, or left an attempt that is not cut
+// short (CAS, ...) unanswered for rpcTimeoutMs while answering no other call of this
+// client (watchSilence), is suspect for `suspectStoreMs` (client clock). The round-robin skips suspect voters while another voter is not suspect,
 // and a NotLeader hint naming a suspect store is treated as no hint: a follower that has
 // not noticed a paused leader keeps naming it until the election (0.5-1 s). Any OK answer
 // (a range error too) from a store clears its suspicion.
@@ -70,6 +71,8 @@ export class Router {
   private readonly storeAddresses = new Map<number, string>();
   /** Store id -> client-clock time its suspicion ends; one entry per store id, expired ones dropped when read. */
   private readonly suspectUntil = new Map<number, number>();
+  /** Store id -> OK answers so far (silence watch); one entry per store id this client called. */
+  private readonly answers = new Map<number, number>();
   private probe = 0;
 
   constructor(
@@ -207,10 +210,11 @@ export class Router {
     const def = kvService[method] as unknown as MethodDefinition<KvReq<K>, KvRes<K>>;
     const retriable = kind === 'read' || (kind === 'write' && this.o.retryAmbiguousWrites);
     const timeoutMs = Math.max(1, retriable ? Math.min(this.o.rpcTimeoutMs, budget.remainingMs()) : budget.remainingMs());
-    const out = await this.pool.call(address, def, req, timeoutMs);
+    const out = await this.watchSilence(storeId, timeoutMs, this.pool.call(address, def, req, timeoutMs));
     if (out.ok) {
       // It answered: whatever it says, the process is not paused.
       this.suspectUntil.delete(storeId);
+      this.answers.set(storeId, (this.answers.get(storeId) ?? 0) + 1);
       const re = (out.res as WithRangeError).rangeError;
       if (!re) {
         if (!spread && route.leaderStoreId !== storeId) this.cache.setLeader(route.rangeId, storeId);
@@ -245,6 +249,27 @@ export class Router {
     if (!retriable) throw new AmbiguousWriteError(method, address, `${grpc.status[out.code]}: ${out.details}`);
     await budget.retry(what);
     return undefined;
+  }
+
+  /**
+   * An attempt that is not cut short after rpcTimeoutMs (CAS; writes without
+   * retryAmbiguousWrites) still tells on a silent store: once it has waited rpcTimeoutMs
+   * and the store answered none of this client's calls meanwhile, the store is suspect.
+   * The attempt goes on waiting; the calls after it try the other voters instead of
+   * queueing behind a paused or cut-off leader until their deadlines.
+   */
+  private async watchSilence<T>(storeId: number, timeoutMs: number, call: Promise<T>): Promise<T> {
+    if (timeoutMs <= this.o.rpcTimeoutMs) return call;
+    const answeredBefore = this.answers.get(storeId) ?? 0;
+    const timer = setTimeout(() => {
+      if ((this.answers.get(storeId) ?? 0) === answeredBefore) this.suspect(storeId);
+    }, this.o.rpcTimeoutMs);
+    timer.unref();
+    try {
+      return await call;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async onRangeError(route: RangeInfo, storeId: number, re: metapb.RangeError.$Properties, budget: Budget): Promise<void> {

@@ -1,6 +1,7 @@
 // Availability as clients see it: after a fault (or its heal) at time t, how long until
 // clients complete a write on every range again. Measured from the probes: one writer per
-// range, one put in flight, the next sent as soon as the last returns. For each range,
+// range, one put in flight (a client that retries a put left unanswered for rpcTimeoutMs
+// on another replica), the next sent as soon as the last returns. For each range,
 // recovery is the return of its first successful probe put sent at or after t (a put
 // stuck across t delays the next one, so the stall is counted); the event's recovery is
 // the slowest range's. A range that never completes such a put before the run ends has

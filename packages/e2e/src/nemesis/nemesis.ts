@@ -82,8 +82,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     storeArgs: ['--admin-stdin', '--fault-injection'], pdArgs: ['--leader-balance-warmup-ms', '2000'],
   });
   const clients: RangeKvClient[] = [];
-  const connect = async (): Promise<RangeKvClient> => {
-    const kv = await RangeKvClient.connect({ pd: cluster.pdAddresses(), timeoutMs: n.opTimeoutMs });
+  const connect = async (retryAmbiguousWrites = false): Promise<RangeKvClient> => {
+    const kv = await RangeKvClient.connect({ pd: cluster.pdAddresses(), timeoutMs: n.opTimeoutMs, retryAmbiguousWrites });
     clients.push(kv);
     return kv;
   };
@@ -94,7 +94,10 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     const keys = Array.from({ length: n.ranges * n.keysPerRange }, (_, i) => `${rangeKey(Math.floor(i / n.keysPerRange))}-k${i % n.keysPerRange}`);
     const probeKeys = Array.from({ length: n.ranges }, (_, r) => `${rangeKey(r)}-probe`);
     const workers = await Promise.all(Array.from({ length: n.clients }, () => connect()));
-    const w = new Workload(workers, await connect(), { keys, probeKeys, opTimeoutMs: n.opTimeoutMs, thinkMs: 10, probeEveryMs: 20, seed: o.seed });
+    // The probes retry puts whose outcome is unknown (after rpcTimeoutMs, not the call's
+    // deadline): each probe key has one writer, one put at a time, which is when the client
+    // says that is safe. The workers do not: their keys have several writers.
+    const w = new Workload(workers, await connect(true), { keys, probeKeys, opTimeoutMs: n.opTimeoutMs, thinkMs: 10, probeEveryMs: 20, seed: o.seed });
     const watch = watchExits(cluster, violations, w);
     log(`nemesis seed ${o.seed}: ${schedule.faults.length} faults, ${schedule.admin.length} admin operations over ${o.seconds} s`);
     w.start();
