@@ -4,8 +4,8 @@
 // availability table over all runs; exits 1 when any run had a violation.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { availabilityTable } from './nemesis/availability.js';
-import { formatAvailability, formatReport, runNemesis, type NemesisReport } from './nemesis/nemesis.js';
+import { availabilityTable, formatAvailability } from '@rangekv/testkit';
+import { formatReport, runNemesis, type NemesisReport } from './nemesis/nemesis.js';
 import { ADMIN_KINDS, FAULT_KINDS, parseKinds } from './nemesis/schedule.js';
 
 const USAGE = `usage: pnpm nemesis [--seed S] [--seconds N] [--runs R] [--faults K,..] [--admin K,..] [--pd-nodes 1|3] [--stores N] [--json FILE]

@@ -14,6 +14,9 @@ export {
 export {
   NetworkModel, cleanFaults, DEFAULT_NETWORK_OPTIONS, type NetworkOptions, type NetworkFaults,
 } from './sim/network.js';
+export {
+  availabilityTable, formatAvailability, quantile, recoveryByRange, recoveryMs, type AvailabilityRow, type ProbeOp,
+} from './check/availability.js';
 export { EventQueue } from './sim/event-queue.js';
 export { KvStateMachine, encodeCommand, decodeCommand, type KvCommand, type ApplyOutcome } from './sim/kv-state-machine.js';
 export { Invariants, SafetyViolation } from './sim/invariants.js';

@@ -14,9 +14,8 @@
 import { RangeKvClient, ReplicaRole } from '@rangekv/client';
 import { Prng } from '@rangekv/raft';
 import type { StoreProcess } from '@rangekv/store/testing/store-process';
-import { checkKvHistory, type KvCheckResult } from '@rangekv/testkit';
 import { E2eCluster, eventually, sleep } from '../cluster.js';
-import { availabilityTable, recoveryByRange, recoveryMs, type AvailabilityRow } from './availability.js';
+import { availabilityTable, checkKvHistory, formatAvailability, recoveryByRange, recoveryMs, type AvailabilityRow, type KvCheckResult } from '@rangekv/testkit';
 import { ADMIN_KINDS, FAULT_KINDS, generateSchedule, type AdminEvent, type FaultEpisode, type FaultKind, type AdminKind } from './schedule.js';
 import { Workload } from './workload.js';
 
@@ -373,9 +372,3 @@ export function formatReport(r: NemesisReport): string {
 }
 
 /** The availability table (ms until clients complete writes on every range). */
-export function formatAvailability(rows: readonly AvailabilityRow[]): string[] {
-  const s = (ms: number | null): string => (ms === null ? '-' : (ms / 1000).toFixed(2));
-  const out = ['availability (seconds until clients complete writes on every range):', '  | after | n | p50 | p99 | max | not recovered |', '  |---|---:|---:|---:|---:|---:|'];
-  for (const a of rows) out.push(`  | ${a.what} | ${a.count} | ${s(a.p50Ms)} | ${s(a.p99Ms)} | ${s(a.maxMs)} | ${a.notRecovered} |`);
-  return out;
-}

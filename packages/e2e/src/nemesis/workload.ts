@@ -9,8 +9,7 @@
 // of it may have been applied before a later one failed); a failed read is dropped.
 import { AmbiguousWriteError, type RangeKvClient, type ReadConsistency } from '@rangekv/client';
 import { Prng } from '@rangekv/raft';
-import { HistoryRecorder, type KvOp, type KvResult } from '@rangekv/testkit';
-import type { ProbeOp } from './availability.js';
+import { HistoryRecorder, type KvOp, type KvResult, type ProbeOp } from '@rangekv/testkit';
 
 export interface WorkloadOptions {
   /** Keys the workers use. */

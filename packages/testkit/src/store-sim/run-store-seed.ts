@@ -64,16 +64,7 @@ export async function runStoreSeed(o: StoreSeedOptions): Promise<StoreSeedResult
   const world = new SimWorld();
   const trace = o.trace ?? (() => {});
   const t = (line: string): void => trace(`${(world.now / 1000).toFixed(3).padStart(8)}s ${line}`);
-  const net = new SimNetwork(world, new Prng(prng.nextUint32()), { latencyMsMin: 1, latencyMsMax: 1 + prng.int(5), dropRate: 0 });
-  const tickMs = 10;
-  const stores: SimStore[] = [];
-  for (let id = 1; id <= STORES; id++) {
-    stores.push(new SimStore(id, world, net, new Prng(prng.nextUint32()), {
-      timing: { tickMs, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, leaseMarginTicks: 2, livenessIntervalMs: 50, livenessTimeoutMs: 400 },
-      syncMsMin: 1, syncMsMax: 1 + prng.int(4),
-      compactThresholdEntries: 20 + prng.int(80), compactKeepEntries: prng.int(10),
-    }));
-  }
+  const { net, stores } = simStores(world, prng);
   const store = (id: number): SimStore => stores[id - 1]!;
   const checker = new InvariantChecker();
   const clients = new SimClients(world, new Prng(prng.nextUint32()), {
@@ -146,8 +137,25 @@ export async function runStoreSeed(o: StoreSeedOptions): Promise<StoreSeedResult
   return result;
 }
 
+/** The simulated timing: 10 ms ticks, election timeout 10 ticks (100-200 ms), liveness 400 ms. */
+export const SIM_TIMING = { tickMs: 10, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, leaseMarginTicks: 2, livenessIntervalMs: 50, livenessTimeoutMs: 400 } as const;
+
+/** The network (1-6 ms latency) and STORES stores (1-5 ms fsyncs, early log compaction), all drawn from `prng`. */
+export function simStores(world: SimWorld, prng: Prng): { net: SimNetwork; stores: SimStore[] } {
+  const net = new SimNetwork(world, new Prng(prng.nextUint32()), { latencyMsMin: 1, latencyMsMax: 1 + prng.int(5), dropRate: 0 });
+  const stores: SimStore[] = [];
+  for (let id = 1; id <= STORES; id++) {
+    stores.push(new SimStore(id, world, net, new Prng(prng.nextUint32()), {
+      timing: SIM_TIMING,
+      syncMsMin: 1, syncMsMax: 1 + prng.int(4),
+      compactThresholdEntries: 20 + prng.int(80), compactKeepEntries: prng.int(10),
+    }));
+  }
+  return { net, stores };
+}
+
 /** The leader store of `rangeId` now (by the stores' own state), or null. */
-function leaderOf(stores: readonly SimStore[], rangeId: number): SimStore | null {
+export function leaderOf(stores: readonly SimStore[], rangeId: number): SimStore | null {
   for (const s of stores) if (s.store?.host.scheduler.get(rangeId)?.isLeader === true) return s;
   return null;
 }

@@ -52,6 +52,8 @@ export class SimClients {
   service: (storeId: number) => KvService | null = () => null;
   /** Invariant violations the clients saw (a store refusing a well-formed request as invalid). */
   readonly problems: string[] = [];
+  /** Store id -> how to fail each attempt in flight to it (storeCrashed). */
+  private readonly inflight = new Map<number, Set<() => void>>();
 
   constructor(private readonly world: SimWorld, private readonly prng: Prng, private readonly s: ClientSettings, initial: readonly RangeDescriptor[]) {
     for (const d of initial) this.cache.set(d.rangeId, { d, leaderStore: 0 });
@@ -66,6 +68,18 @@ export class SimClients {
   async stop(): Promise<void> {
     this.running = false;
     while (this.active > 0) await this.world.sleep(CLIENT, 10);
+  }
+
+  /**
+   * The store's process died: its attempts in flight fail now, as the reset connection of a
+   * killed process tells a real client (without this, a crash looks like a silent store,
+   * as a power loss would: each attempt waits attemptTimeoutMs). The availability runs call
+   * it; the sweep does not.
+   */
+  storeCrashed(storeId: number): void {
+    const fails = this.inflight.get(storeId);
+    this.inflight.delete(storeId);
+    for (const f of fails ?? []) f();
   }
 
   get idle(): boolean {
@@ -161,15 +175,29 @@ export class SimClients {
             header, key, expectExists: op.expected !== null, expectedValue: op.expected === null ? new Uint8Array(0) : buf(op.expected), newValue: buf(op.value),
           }) as never;
     const TIMEOUT: unique symbol = Symbol('timeout');
-    let res: Awaited<typeof call> | typeof TIMEOUT;
+    const RESET: unique symbol = Symbol('reset');
+    let reset!: () => void;
+    const gone = new Promise<typeof RESET>((resolve) => {
+      reset = () => resolve(RESET);
+    });
+    const inflight = this.inflight.get(storeId) ?? new Set<() => void>();
+    this.inflight.set(storeId, inflight);
+    inflight.add(reset);
+    let res: Awaited<typeof call> | typeof TIMEOUT | typeof RESET;
     try {
-      res = await Promise.race([call, this.world.sleep(CLIENT, this.s.attemptTimeoutMs).then((): typeof TIMEOUT => TIMEOUT)]);
+      res = await Promise.race([call, gone, this.world.sleep(CLIENT, this.s.attemptTimeoutMs).then((): typeof TIMEOUT => TIMEOUT)]);
     } catch (e) {
       const name = e instanceof Error ? e.name : '';
       if (name === 'AmbiguousResultError') return op.kind === 'get' ? { kind: 'retry', reason: 'ambiguous read' } : { kind: 'ambiguous', reason: (e as Error).message };
       if (name === 'UnavailableError') return { kind: 'retry', reason: (e as Error).message };
       this.problems.push(`${op.kind} ${op.key} on store ${storeId}: ${name} ${e instanceof Error ? e.message : String(e)}`);
       return { kind: 'retry', reason: 'unexpected error' };
+    } finally {
+      inflight.delete(reset);
+    }
+    if (res === RESET) {
+      range.leaderStore = 0;
+      return op.kind === 'get' ? { kind: 'retry', reason: 'connection reset' } : { kind: 'ambiguous', reason: 'connection reset' };
     }
     if (res === TIMEOUT) {
       range.leaderStore = 0;

@@ -1,5 +1,7 @@
 // Availability as clients see it: after a fault (or its heal) at time t, how long until
-// clients complete a write on every range again. Measured from the probes: one writer per
+// clients complete a write on every range again (the process nemesis in @rangekv/e2e, on
+// real time; the store simulation's availability runs, on simulated time). Measured from
+// the probes: one writer per
 // range, one put in flight (a client that retries a put left unanswered for rpcTimeoutMs
 // on another replica), the next sent as soon as the last returns. For each range,
 // recovery is the return of its first successful probe put sent at or after t (a put
@@ -66,4 +68,13 @@ export function availabilityTable(events: ReadonlyArray<{ what: string; recovery
       p50Ms: quantile(got, 0.5), p99Ms: quantile(got, 0.99), maxMs: got.length > 0 ? Math.max(...got) : null,
     };
   });
+}
+
+/** The table as markdown lines, times in seconds (`unit` 'ms': milliseconds). */
+export function formatAvailability(rows: readonly AvailabilityRow[], unit: 's' | 'ms' = 's'): string[] {
+  const f = (ms: number | null): string => (ms === null ? '-' : unit === 's' ? (ms / 1000).toFixed(2) : String(Math.round(ms)));
+  const out = [`availability (${unit === 's' ? 'seconds' : 'ms'} until clients complete writes on every range):`,
+    '  | after | n | p50 | p99 | max | not recovered |', '  |---|---:|---:|---:|---:|---:|'];
+  for (const a of rows) out.push(`  | ${a.what} | ${a.count} | ${f(a.p50Ms)} | ${f(a.p99Ms)} | ${f(a.maxMs)} | ${a.notRecovered} |`);
+  return out;
 }
