@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffDelayMs, Budget, type Clock } from './backoff.js';
+import { backoffDelayMs, Budget, MAX_ELECTION_POLLS, type Clock } from './backoff.js';
 import { DeadlineExceededError, RetriesExhaustedError } from './errors.js';
 
 const o = { backoffBaseMs: 10, backoffMaxMs: 500 };
@@ -34,4 +34,24 @@ test('a budget gives up after maxRetries', async () => {
   await b.retry('x');
   await b.retry('x', { immediate: true });
   await assert.rejects(b.retry('y'), (e: unknown) => e instanceof RetriesExhaustedError && e.attempts === 3);
+});
+
+test('election polls wait at most electionWaitMs and do not count against maxRetries, up to MAX_ELECTION_POLLS', async () => {
+  const clock = fakeClock();
+  const b = new Budget('put', 1e9, 1e9, 2, { ...o, electionWaitMs: 50 }, clock);
+  for (let i = 0; i < MAX_ELECTION_POLLS; i++) await b.retry('no leader', { election: true });
+  assert.equal(b.retries, 0);
+  assert.ok(clock.slept.every((ms) => ms <= 50), `waits ${clock.slept.join(',')}`);
+  assert.ok(clock.slept[0]! <= 10, 'the first polls still start short (backoffBaseMs)');
+  // Past the polls: ordinary retries, counted and backing off.
+  await b.retry('no leader', { election: true });
+  await b.retry('no leader', { election: true });
+  assert.equal(b.retries, 2);
+  await assert.rejects(b.retry('no leader', { election: true }), (e: unknown) => e instanceof RetriesExhaustedError);
+});
+
+test('without electionWaitMs an election poll is an ordinary retry', async () => {
+  const b = new Budget('put', 1e9, 1e9, 5, o, fakeClock());
+  await b.retry('no leader', { election: true });
+  assert.equal(b.retries, 1);
 });

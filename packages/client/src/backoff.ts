@@ -11,7 +11,16 @@ export interface BackoffOptions {
   backoffBaseMs: number;
   /** Largest wait, in ms. */
   backoffMaxMs: number;
+  /** Wait cap of an election poll (retry(.., { election: true })), in ms; absent: such retries back off as any other. */
+  electionWaitMs?: number;
 }
+
+/**
+ * Election polls a call may make before its retries back off again as usual: at most
+ * electionWaitMs each (50 ms by default: ~2-3 s of polling, which covers an election after a
+ * leader's store went silent, liveness timeout included).
+ */
+export const MAX_ELECTION_POLLS = 60;
 
 /** The wait before retry `retry` (1-based), given a random number in [0, 1). */
 export function backoffDelayMs(retry: number, o: BackoffOptions, random: number): number {
@@ -38,6 +47,8 @@ export const realClock: Clock = {
  */
 export class Budget {
   retries = 0;
+  /** Election polls so far (retry(.., { election: true }) within MAX_ELECTION_POLLS); not counted in `retries`. */
+  electionPolls = 0;
   lastError = '';
   /** The store or PD address of the last failure, when it was "could not connect". */
   unreachable: string | undefined;
@@ -65,10 +76,26 @@ export class Budget {
     if (this.remainingMs() <= 0) throw new DeadlineExceededError(this.op, this.timeoutMs, this.lastError, this.unreachable);
   }
 
-  /** Records a failure, then waits before the next try (`minWaitMs` from a ServerBusy hint; `immediate` for a fresh route). */
-  async retry(reason: string, opts: { immediate?: boolean; minWaitMs?: number; unreachable?: string } = {}): Promise<void> {
+  /**
+   * Records a failure, then waits before the next try (`minWaitMs` from a ServerBusy hint;
+   * `immediate` for a fresh route). `election`: no leader is known (a NotLeader without a
+   * usable hint): the range is likely electing one, which takes an election timeout
+   * (0.5-1 s at the stores' defaults). The call then polls every electionWaitMs or less, so
+   * it finds the new leader soon after the election instead of up to backoffMaxMs later;
+   * the first MAX_ELECTION_POLLS polls do not count against maxRetries.
+   */
+  async retry(reason: string, opts: { immediate?: boolean; minWaitMs?: number; unreachable?: string; election?: boolean } = {}): Promise<void> {
     this.lastError = reason;
     this.unreachable = opts.unreachable;
+    const cap = this.backoff.electionWaitMs;
+    if (opts.election === true && cap !== undefined && this.electionPolls < MAX_ELECTION_POLLS && opts.minWaitMs === undefined) {
+      this.electionPolls++;
+      const wait = Math.min(cap / 2 + (cap / 2) * this.clock.random(), backoffDelayMs(this.electionPolls, this.backoff, this.clock.random()));
+      if (wait >= this.remainingMs()) throw new DeadlineExceededError(this.op, this.timeoutMs, reason, this.unreachable);
+      if (wait > 0) await this.clock.sleep(wait);
+      this.check();
+      return;
+    }
     this.retries++;
     if (this.retries > this.maxRetries) {
       throw new RetriesExhaustedError(this.op, this.retries, reason, this.unreachable);

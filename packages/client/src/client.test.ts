@@ -382,6 +382,25 @@ describe('a paused store', () => {
     });
   });
 
+  test('while no leader is known (an election) the client polls every electionWaitMs at most, without using up maxRetries', async () => {
+    const clock = fakeClock();
+    await withCluster({ stores: 3 }, { clock, maxRetries: 3 }, async (c, kv) => {
+      await kv.put('a', '0');
+      let calls = 0;
+      // 20 answers "not leader, leader unknown", then store 2 leads.
+      c.faultHook = () => {
+        if (++calls <= 20) return { kind: 'notLeader', hint: 0 };
+        c.transferLeader(1, 2);
+        return undefined;
+      };
+      clock.slept.length = 0;
+      await kv.put('a', '1');
+      assert.ok(calls > 20);
+      assert.ok(clock.slept.every((ms) => ms <= 50), `waits ${clock.slept.join(',')}`);
+      assert.equal(c.data.get('a')?.toString(), '1');
+    });
+  });
+
   test('a hint to a suspect store is followed again once suspectStoreMs passed on the client clock', async () => {
     const clock = fakeClock();
     await withCluster({ stores: 3 }, { retryAmbiguousWrites: true, clock, rpcTimeoutMs: 200 }, async (c, kv) => {

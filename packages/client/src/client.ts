@@ -38,6 +38,13 @@ export interface RangeKvClientOptions {
   /** Backoff: first wait cap and largest wait, ms. Defaults 10 and 500. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /**
+   * Longest wait between two tries while a range has no known leader (a NotLeader without
+   * a usable hint: an election), ms. Short, so a call finds the new leader soon after the
+   * election; such polls do not count against maxRetries (at most 60 of them per call,
+   * then the usual backoff). Default 50.
+   */
+  electionWaitMs?: number;
   /** Range cache bound (LRU beyond it). Default 100,000. */
   maxCachedRanges?: number;
   /** Calls in flight per store / PD channel; more wait. Default 1,024. */
@@ -122,6 +129,7 @@ const DEFAULTS = {
   maxRetries: 30,
   backoffBaseMs: 10,
   backoffMaxMs: 500,
+  electionWaitMs: 50,
   maxCachedRanges: 100_000,
   maxInflightPerChannel: 1_024,
   connectTimeoutMs: 1_000,
@@ -156,7 +164,7 @@ export class RangeKvClient {
 
   private constructor(options: RangeKvClientOptions) {
     this.o = { ...DEFAULTS, clock: realClock, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Resolved;
-    for (const k of ['timeoutMs', 'rpcTimeoutMs', 'backoffBaseMs', 'backoffMaxMs', 'maxCachedRanges', 'maxInflightPerChannel',
+    for (const k of ['timeoutMs', 'rpcTimeoutMs', 'backoffBaseMs', 'backoffMaxMs', 'electionWaitMs', 'maxCachedRanges', 'maxInflightPerChannel',
       'connectTimeoutMs', 'suspectStoreMs', 'maxBatchKeys', 'maxBatchBytes', 'operatorPollMs', 'operatorTimeoutMs'] as const) positiveInt(k, this.o[k]);
     if (!Number.isSafeInteger(this.o.maxRetries) || this.o.maxRetries < 0) throw new RangeError(`maxRetries must be >= 0, got ${this.o.maxRetries}`);
     this.pool = new ChannelPool({

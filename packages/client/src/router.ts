@@ -21,7 +21,7 @@
 // | --- | --- |
 // | OK | remember the store as the range's leader; it is no longer suspect |
 // | NotLeader with a hint (another store, not suspect) | remember the hint, retry at once |
-// | NotLeader without a hint, or hinting a suspect store | forget the leader, back off, try the next voter (not suspect) |
+// | NotLeader without a hint, or hinting a suspect store | forget the leader, poll (an election: at most electionWaitMs, not counted in maxRetries, for MAX_ELECTION_POLLS polls), try the next voter (not suspect) |
 // | EpochNotMatch{current} | replace the range by `current` (split halves), retry at once (back off when empty) |
 // | RangeNotFound | forget the range, back off, ask PD again |
 // | KeyNotInRange{descriptor} | replace the range by `descriptor` (or forget it), back off |
@@ -282,7 +282,7 @@ export class Router {
       } else {
         // A hint to a suspect store is likely a follower that has not noticed its leader stop.
         this.cache.setLeader(route.rangeId, 0);
-        await budget.retry(hint !== 0 && hint !== storeId ? `${msg} (hint: store ${hint}, suspect)` : msg);
+        await budget.retry(hint !== 0 && hint !== storeId ? `${msg} (hint: store ${hint}, suspect)` : msg, { election: true });
       }
     } else if (re.epochNotMatch) {
       const current = (re.epochNotMatch.current ?? []).map(descriptorFromWire);
