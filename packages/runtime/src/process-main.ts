@@ -11,10 +11,20 @@ export function emitEvent(e: Record<string, unknown>): void {
 
 /**
  * On SIGTERM or SIGINT: `stop()`, then the `stopped` event and exit 0 (1 when `failed()`
- * says a fatal error happened, or the stop itself failed).
+ * says a fatal error happened, or the stop itself failed). A signal that comes while the
+ * stop runs is logged and ignored: a process often gets two (a supervisor that signals
+ * the whole process group, `rangekv store` passing its own signal on; a terminal's Ctrl-C
+ * reaching every process of the group), and the second must not cut the graceful stop
+ * (the store's leadership drain) short. The stop is bounded; SIGKILL still ends it.
  */
 export function exitOnStopSignals(o: { log: Logger; stop: () => Promise<void>; failed: () => boolean; stopped: Record<string, unknown> }): void {
+  let stopping = false;
   const onSignal = (signal: string): void => {
+    if (stopping) {
+      o.log.info('already stopping: signal ignored', { signal });
+      return;
+    }
+    stopping = true;
     o.log.info('stopping', { signal });
     o.stop().then(() => {
       emitEvent({ event: 'stopped', ...o.stopped });
@@ -24,8 +34,8 @@ export function exitOnStopSignals(o: { log: Logger; stop: () => Promise<void>; f
       process.exit(1);
     });
   };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 }
 
 /**
