@@ -1,0 +1,355 @@
+// Structure tests for deploy/: the Prometheus config and alert rules, their promtool unit
+// tests, the Grafana dashboard and the systemd units. Plain ESM for `node --test` (no build,
+// no dependency): YAML and unit files are read line by line, which is enough for the
+// shapes written here.
+//
+//   node --test deploy/test/deploy.test.mjs
+//
+// Metric names are checked against the code that exports them (store-metrics.ts and
+// pd-http.ts, read as text), so renaming a metric there fails this test until the rules and
+// the dashboard follow. When promtool is on PATH the three promtool checks run as well
+// (and the dashboard's queries are parsed by promtool as recording rules); when
+// systemd-analyze is, the units are verified.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const deployDir = dirname(dirname(fileURLToPath(import.meta.url)));
+const repoRoot = dirname(deployDir);
+const read = (...p) => readFileSync(join(deployDir, ...p), 'utf8');
+
+const PROM_DIR = join(deployDir, 'prometheus');
+const ALERTS = read('prometheus', 'alerts.yml');
+const ALERT_TESTS = read('prometheus', 'alerts.test.yml');
+const PROM_CONFIG = read('prometheus', 'prometheus.yml');
+
+/** The signals the rules must cover (the issue's list) plus the PD ones added beside them. */
+const REQUIRED_ALERTS = [
+  'RangekvLeaderChangesHigh', 'RangekvWalFsyncSlow', 'RangekvCommitLatencyHigh', 'RangekvWriteStageSlow',
+  'RangekvFollowerLagHigh', 'RangekvRaftTermGrowth', 'RangekvPdTermGrowth', 'RangekvStoreDown', 'RangekvPdDown',
+  'RangekvPdNoLeader', 'RangekvRangesUnderReplicated', 'RangekvRangeWithoutLeader',
+];
+
+/**
+ * prom-client's default process metrics, which both servers export with the rangekv_ prefix
+ * (collectDefaultMetrics({ prefix })): only the ones the dashboard or rules may use.
+ */
+const PROCESS_METRICS = [
+  'process_cpu_seconds_total', 'process_cpu_user_seconds_total', 'process_cpu_system_seconds_total',
+  'process_resident_memory_bytes', 'process_virtual_memory_bytes', 'process_heap_bytes', 'process_start_time_seconds',
+  'process_open_fds', 'process_max_fds', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p50_seconds',
+  'nodejs_eventloop_lag_p90_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes',
+  'nodejs_heap_size_total_bytes', 'nodejs_gc_duration_seconds',
+].map((n) => 'rangekv_' + n);
+
+/** Metric names the processes export, read from their source. */
+function knownMetrics() {
+  const store = readFileSync(join(repoRoot, 'packages', 'store', 'src', 'store-metrics.ts'), 'utf8');
+  const pd = readFileSync(join(repoRoot, 'packages', 'pd', 'src', 'pd-http.ts'), 'utf8');
+  assert.match(store, /METRIC_PREFIX = 'rangekv_'/, 'store metrics prefix');
+  const names = new Set();
+  for (const m of store.matchAll(/(?:counter|gauge)\('([a-z0-9_]+)'|name: P \+ '([a-z0-9_]+)'/g)) names.add('rangekv_' + (m[1] ?? m[2]));
+  for (const m of pd.matchAll(/'(rangekv_pd_[a-z0-9_]+)'/g)) names.add(m[1]);
+  assert.ok(names.has('rangekv_ranges') && names.has('rangekv_pd_is_leader'), `metric names not found in the sources: ${[...names].join(', ')}`);
+  assert.match(store, /collectDefaultMetrics\(\{ register: this\.registry, prefix: P \}\)/, 'store process metrics');
+  assert.match(pd, /collectDefaultMetrics\(\{ register: registry, prefix: 'rangekv_' \}\)/, 'PD process metrics');
+  for (const n of PROCESS_METRICS) names.add(n);
+  return names;
+}
+
+/** rangekv_ names in a PromQL expression that no process exports (histogram suffixes allowed). */
+function unknownMetrics(expr, known) {
+  const out = [];
+  for (const [name] of expr.matchAll(/\brangekv_[a-z0-9_]+/g)) {
+    const base = name.replace(/_(bucket|sum|count)$/, '');
+    if (!known.has(name) && !known.has(base)) out.push(name);
+  }
+  return out;
+}
+
+/** The rules of alerts.yml, line based: name, expr (inline or a `|` block), labels and annotations. */
+function parseRules(text) {
+  const rules = [];
+  const lines = text.split('\n');
+  let cur = null;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const alert = /^\s*- alert:\s*(\S+)\s*$/.exec(line);
+    if (alert) {
+      cur = { name: alert[1], expr: '', fields: {} };
+      rules.push(cur);
+      continue;
+    }
+    if (/^\s*- (name|record):/.test(line)) cur = null;
+    if (cur === null) continue;
+    const expr = /^(\s*)expr:\s*(.*)$/.exec(line);
+    if (expr) {
+      if (expr[2] === '|' || expr[2] === '>') {
+        const indent = expr[1].length;
+        const body = [];
+        while (i + 1 < lines.length && (lines[i + 1].trim() === '' || lines[i + 1].search(/\S/) > indent)) body.push(lines[++i].trim());
+        cur.expr = body.join(' ').trim();
+      } else cur.expr = expr[2];
+      continue;
+    }
+    const kv = /^\s*(severity|summary|runbook|for):\s*(.*)$/.exec(line);
+    if (kv) cur.fields[kv[1]] = kv[2];
+  }
+  return rules;
+}
+
+/** For each alertname in alerts.test.yml: whether some case expects it firing, and some not. */
+function parseTestCases(text) {
+  const cases = new Map();
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\s*alertname:\s*(\S+)\s*$/.exec(lines[i]);
+    if (!m) continue;
+    const c = cases.get(m[1]) ?? { fires: 0, quiet: 0 };
+    cases.set(m[1], c);
+    const next = lines.slice(i + 1).find((l) => /^\s*exp_alerts:/.test(l));
+    if (next === undefined) continue;
+    if (/exp_alerts:\s*\[\s*\]/.test(next)) c.quiet++;
+    else c.fires++;
+  }
+  return cases;
+}
+
+/** `Key=value` lines of a unit file by section; repeated keys keep every value. */
+function parseUnit(text) {
+  const sections = {};
+  let sec = null;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const s = /^\[(.+)\]$/.exec(line);
+    if (s) {
+      sec = s[1];
+      sections[sec] ??= {};
+      continue;
+    }
+    const eq = line.indexOf('=');
+    assert.ok(sec !== null && eq > 0, `unit line outside a section or without '=': ${line}`);
+    const key = line.slice(0, eq);
+    (sections[sec][key] ??= []).push(line.slice(eq + 1));
+  }
+  return sections;
+}
+
+function onPath(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0;
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: repoRoot, timeout: 120_000, ...opts });
+  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
+
+// ---- Prometheus ---------------------------------------------------------------------------
+
+test('prometheus.yml: the two jobs and the rule file', () => {
+  assert.match(PROM_CONFIG, /^\s*- job_name: rangekv-pd\s*$/m);
+  assert.match(PROM_CONFIG, /^\s*- job_name: rangekv-store\s*$/m);
+  assert.match(PROM_CONFIG, /^rule_files:\s*\n\s*- alerts\.yml\s*$/m);
+  assert.match(PROM_CONFIG, /CHANGE ME/, 'the example targets say where to change them');
+});
+
+test('alerts.yml: every required alert, with severity, summary, a one-line runbook and known metrics', () => {
+  const known = knownMetrics();
+  const rules = parseRules(ALERTS);
+  const names = rules.map((r) => r.name);
+  assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), [], 'duplicate alert names');
+  for (const name of REQUIRED_ALERTS) assert.ok(names.includes(name), `alerts.yml lacks ${name}`);
+  for (const r of rules) {
+    assert.ok(r.expr.length > 0, `${r.name}: expr`);
+    assert.match(r.fields.severity ?? '', /^(critical|warning)$/, `${r.name}: severity label`);
+    assert.match(r.fields.summary ?? '', /^".+"$/, `${r.name}: summary annotation on one line`);
+    assert.match(r.fields.runbook ?? '', /^".+"$/, `${r.name}: runbook annotation on one line`);
+    assert.match(r.fields.for ?? '', /^\d+[smh]$/, `${r.name}: for`);
+    assert.deepEqual(unknownMetrics(r.expr, known), [], `${r.name}: metrics no process exports`);
+    assert.ok(/\brangekv_[a-z0-9_]+/.test(r.expr) || /\bup\{job="rangekv-(pd|store)"\}/.test(r.expr), `${r.name}: uses no rangekv metric`);
+  }
+});
+
+test('alerts.test.yml: every alert has a case where it fires and one where it does not', () => {
+  const cases = parseTestCases(ALERT_TESTS);
+  assert.match(ALERT_TESTS, /^rule_files:\s*\n\s*- alerts\.yml\s*$/m);
+  for (const { name } of parseRules(ALERTS)) {
+    const c = cases.get(name);
+    assert.ok(c !== undefined, `alerts.test.yml never tests ${name}`);
+    assert.ok(c.fires > 0, `${name}: no case where it fires`);
+    assert.ok(c.quiet > 0, `${name}: no case where it does not fire`);
+  }
+  for (const name of cases.keys()) assert.ok(ALERTS.includes(`- alert: ${name}\n`), `alerts.test.yml tests an unknown alert ${name}`);
+});
+
+// ---- Grafana ------------------------------------------------------------------------------
+
+/** Every panel, rows' nested ones included. */
+function allPanels(d) {
+  return d.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
+}
+
+test('dashboard: valid JSON, schema 36+, a Prometheus datasource variable, known metrics in every query', () => {
+  const d = JSON.parse(read('grafana', 'rangekv-dashboard.json'));
+  const known = knownMetrics();
+  assert.ok(Number.isInteger(d.schemaVersion) && d.schemaVersion >= 36, `schemaVersion ${d.schemaVersion}`);
+  assert.equal(typeof d.title, 'string');
+  assert.equal(typeof d.uid, 'string');
+  const ds = d.templating.list.find((v) => v.type === 'datasource');
+  assert.ok(ds !== undefined && ds.query === 'prometheus', 'a datasource variable of type prometheus');
+  const panels = allPanels(d);
+  const ids = panels.map((p) => p.id);
+  assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
+  let queries = 0;
+  for (const p of panels) {
+    if (p.type === 'row') continue;
+    assert.ok(typeof p.title === 'string' && p.title !== '', `panel ${p.id}: title`);
+    assert.ok(p.gridPos && p.gridPos.w > 0 && p.gridPos.h > 0 && p.gridPos.x + p.gridPos.w <= 24, `${p.title}: gridPos`);
+    assert.ok(Array.isArray(p.targets) && p.targets.length > 0, `${p.title}: targets`);
+    for (const t of p.targets) {
+      queries++;
+      assert.equal(t.datasource?.uid, '${' + ds.name + '}', `${p.title}: uses the datasource variable`);
+      // Every query reads a rangekv metric, or Prometheus' up of a rangekv job.
+      assert.ok(/\brangekv_[a-z0-9_]+/.test(t.expr) || /\bup\{job="rangekv-(pd|store)"\}/.test(t.expr), `${p.title}: ${t.expr}`);
+      assert.deepEqual(unknownMetrics(t.expr, known), [], `${p.title}: metrics no process exports`);
+    }
+  }
+  assert.ok(queries >= 20, `only ${queries} queries`);
+  // The signals the alerts watch each have a panel.
+  const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
+  for (const m of [
+    'rangekv_leader_changes_total', 'rangekv_wal_fsync_duration_seconds_bucket', 'rangekv_commit_latency_seconds_bucket',
+    'rangekv_write_stage_seconds_bucket', 'rangekv_follower_lag_max_entries', 'rangekv_raft_term_max', 'rangekv_pd_raft_term',
+    'rangekv_ranges', 'rangekv_leader_ranges', 'rangekv_quiescent_ranges', 'rangekv_process_cpu_seconds_total',
+    'rangekv_process_resident_memory_bytes', 'up{job="rangekv-store"}',
+  ]) assert.ok(exprs.includes(m), `no panel shows ${m}`);
+});
+
+// ---- systemd ------------------------------------------------------------------------------
+
+const UNITS = {
+  'rangekv-pd.service': { command: 'pd', dir: 'rangekv/pd', httpPort: 2381, job: 'rangekv-pd', minStopSec: 10 },
+  // A store drains its leaders for up to 5 s (leaderDrainMs), then stops its servers.
+  'rangekv-store.service': { command: 'store', dir: 'rangekv/store', httpPort: 20162, job: 'rangekv-store', minStopSec: 30 },
+};
+
+/** The flags a unit's ExecStart passes (`--flag value` pairs). */
+function execFlags(execStart) {
+  return execStart.split(/\s+/).filter((w) => w.startsWith('--')).map((w) => w.slice(2));
+}
+
+for (const [file, want] of Object.entries(UNITS)) {
+  test(`${file}: the keys a production unit needs`, () => {
+    const u = parseUnit(read('systemd', file));
+    const one = (sec, key) => {
+      const v = u[sec]?.[key];
+      assert.ok(v !== undefined && v.length > 0, `[${sec}] ${key} missing`);
+      return v[v.length - 1];
+    };
+    assert.ok(one('Unit', 'Description').length > 0);
+    assert.match(one('Unit', 'After'), /network-online\.target/);
+    const exec = one('Service', 'ExecStart');
+    assert.ok(exec.startsWith(`/usr/bin/node /opt/rangekv/tools/cli/dist/rangekv.js ${want.command} `), `ExecStart: ${exec}`);
+    assert.ok(exec.includes(`--data-dir %S/${want.dir} `), 'the data dir is the StateDirectory');
+    assert.ok(exec.includes(`--http-port ${want.httpPort}`), 'a fixed HTTP port to scrape');
+    assert.equal(one('Service', 'StateDirectory'), want.dir);
+    assert.equal(one('Service', 'ReadWritePaths'), `%S/${want.dir}`);
+    assert.equal(one('Service', 'User'), 'rangekv');
+    assert.equal(one('Service', 'Group'), 'rangekv');
+    assert.equal(one('Service', 'NoNewPrivileges'), 'yes');
+    assert.equal(one('Service', 'ProtectSystem'), 'strict');
+    assert.equal(one('Service', 'ProtectHome'), 'yes');
+    assert.equal(one('Service', 'PrivateTmp'), 'yes');
+    assert.equal(one('Service', 'KillSignal'), 'SIGTERM');
+    // SIGTERM to the CLI only: it passes it on once; a second one would kill the server undrained.
+    assert.equal(one('Service', 'KillMode'), 'mixed');
+    assert.ok(Number(one('Service', 'TimeoutStopSec')) >= want.minStopSec, 'TimeoutStopSec leaves time for a graceful stop');
+    assert.equal(one('Service', 'Restart'), 'on-failure');
+    assert.equal(one('Service', 'RestartPreventExitStatus'), '2');
+    assert.equal(u.Service.MemoryDenyWriteExecute, undefined, 'V8 needs writable+executable memory');
+    assert.equal(one('Install', 'WantedBy'), 'multi-user.target');
+    // prometheus.yml scrapes the port the unit fixes.
+    const job = PROM_CONFIG.slice(PROM_CONFIG.indexOf(`job_name: ${want.job}\n`)).split(/\n\s*- job_name:/)[0];
+    assert.match(job, new RegExp(`:${want.httpPort}\\s*$`, 'm'), `prometheus.yml ${want.job} targets use port ${want.httpPort}`);
+  });
+
+  test(`${file}: every ExecStart flag is one the CLI knows`, (t) => {
+    const cli = join(repoRoot, 'tools', 'cli', 'dist', 'rangekv.js');
+    if (!existsSync(cli)) {
+      t.skip('tools/cli/dist/rangekv.js not built: npm run build');
+      return;
+    }
+    const exec = parseUnit(read('systemd', file)).Service.ExecStart[0];
+    const r = run(process.execPath, [cli, want.command, '--help']);
+    assert.equal(r.status, 0, r.out);
+    for (const f of execFlags(exec)) assert.match(r.out, new RegExp(`--${f}\\b`), `rangekv ${want.command} has no --${f}`);
+    // The env examples only set variables of known flags too.
+    const env = read('systemd', `${want.command}.env.example`);
+    for (const [, v] of env.matchAll(/^#?(RANGEKV_[A-Z_]+)=/gm)) {
+      const flag = v.slice('RANGEKV_'.length).toLowerCase().replace(/_/g, '-');
+      assert.match(r.out, new RegExp(`--${flag}\\b`), `${want.command}.env.example: ${v} is no flag of rangekv ${want.command}`);
+    }
+  });
+}
+
+test('systemd-analyze verify accepts both units', (t) => {
+  if (!onPath('systemd-analyze')) {
+    t.skip('systemd-analyze not installed');
+    return;
+  }
+  if (!existsSync('/usr/bin/node')) {
+    t.skip('/usr/bin/node (the units\' ExecStart) does not exist on this machine');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-units-'));
+  try {
+    for (const f of Object.keys(UNITS)) copyFileSync(join(deployDir, 'systemd', f), join(dir, f));
+    const r = run('systemd-analyze', ['verify', ...Object.keys(UNITS)], { cwd: dir, env: { ...process.env, TMPDIR: dir } });
+    assert.equal(r.status, 0, r.out);
+    // Unknown keys and bad values are only warnings (exit 0): none may name a line of ours.
+    assert.doesNotMatch(r.out, /\.service:\d+:/, r.out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- promtool -----------------------------------------------------------------------------
+
+test('promtool: config, rules, rule unit tests and the dashboard queries', (t) => {
+  if (!onPath('promtool')) {
+    t.skip('promtool not installed: apt-get install prometheus');
+    return;
+  }
+  for (const args of [
+    ['check', 'config', join(PROM_DIR, 'prometheus.yml')],
+    ['check', 'rules', join(PROM_DIR, 'alerts.yml')],
+    ['test', 'rules', join(PROM_DIR, 'alerts.test.yml')],
+  ]) {
+    const r = run('promtool', args);
+    assert.equal(r.status, 0, `promtool ${args.join(' ')}\n${r.out}`);
+  }
+  // The dashboard's queries as recording rules: promtool parses each one.
+  const d = JSON.parse(read('grafana', 'rangekv-dashboard.json'));
+  const lines = ['groups:', '  - name: dashboard', '    rules:'];
+  let n = 0;
+  for (const p of allPanels(d)) {
+    for (const tg of p.targets ?? []) {
+      const expr = tg.expr.replaceAll('$__rate_interval', '5m').replaceAll('$instance', '.*');
+      lines.push(`      - record: dashboard:query_${n++}`, `        expr: ${JSON.stringify(expr)}`);
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-dash-'));
+  try {
+    writeFileSync(join(dir, 'dashboard-rules.yml'), lines.join('\n') + '\n');
+    const r = run('promtool', ['check', 'rules', join(dir, 'dashboard-rules.yml')]);
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, new RegExp(`SUCCESS: ${n} rules found`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
