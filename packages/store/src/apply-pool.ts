@@ -28,6 +28,7 @@
 // for every outstanding call (tasks always run to the end: a worker is never terminated
 // in the middle of a batch), then destroys the pool, which terminates the now idle
 // threads. The threads never close the DB; the engine may be closed once close() resolves.
+import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { RangeDescriptor } from '@rangekv/proto';
 import { checkApplyBatch, type StorageEngine } from '@rangekv/storage';
@@ -39,8 +40,18 @@ import { dbKvReader, type KvApplyExtra, type KvResult } from './kv-state-machine
 import { applyParts, type PartOutcome } from './apply-parts.js';
 import { EntryApplyError, type ApplyEntry } from '@rangekv/multiraft';
 
-/** StoreServerOptions.applyWorkers when not given (see README "Apply workers" for the figures behind it). */
-export const DEFAULT_APPLY_WORKERS = 1;
+/** Cores a host needs before a store gives its applies a worker thread by default. */
+export const APPLY_WORKER_MIN_CORES = 4;
+
+/**
+ * StoreServerOptions.applyWorkers when not given: one worker on a host with at least
+ * APPLY_WORKER_MIN_CORES cores, else none (applies inline). A worker takes apply work off
+ * the main thread but costs CPU per task (posting, waking the thread, the answer); with
+ * no core to spare that CPU is simply lost (README "Apply workers" has the figures).
+ */
+export function defaultApplyWorkers(cores: number = availableParallelism()): number {
+  return cores >= APPLY_WORKER_MIN_CORES ? 1 : 0;
+}
 
 export interface ApplyPoolLimits {
   /** Worker threads (>= 1). */

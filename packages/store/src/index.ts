@@ -12,7 +12,7 @@ export {
 } from './kv-state-machine.js';
 export { InlineKvApplier, type KvApplier } from './kv-applier.js';
 export {
-  PoolKvApplier, ApplyPoolClosedError, DEFAULT_APPLY_WORKERS, DEFAULT_APPLY_POOL_LIMITS, resolveApplyPoolLimits,
+  PoolKvApplier, ApplyPoolClosedError, APPLY_WORKER_MIN_CORES, defaultApplyWorkers, DEFAULT_APPLY_POOL_LIMITS, resolveApplyPoolLimits,
   type ApplyPoolLimits, type ApplyPoolStats,
 } from './apply-pool.js';
 export {

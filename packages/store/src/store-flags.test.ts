@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlagError } from '@rangekv/runtime';
 import { parseStoreFlags, STORE_USAGE, type StoreFlags } from './store-flags.js';
+import { APPLY_WORKER_MIN_CORES, defaultApplyWorkers } from './apply-pool.js';
 
 test('store flags parse with defaults, peers and bootstrap list', () => {
   const f = parseStoreFlags(['--store-id', '2', '--data-dir', '/d', '--peers', '1=127.0.0.1:7001,3=[::1]:7003', '--bootstrap', '1,2,3', '--admin-stdin']);
@@ -64,9 +65,12 @@ test('log compaction flags: absent means defaults; given ones are checked intege
   assert.throws(() => parseStoreFlags([...base, '--log-compaction-keep-entries', 'x']), FlagError);
 });
 
-test('--apply-workers: 0..16, default 1', () => {
+test('--apply-workers: 0..16; absent, the store decides by the host (defaultApplyWorkers)', () => {
   const base = ['--store-id', '1', '--data-dir', '/d'];
-  assert.equal(parseStoreFlags(base).applyWorkers, 1);
+  assert.equal(parseStoreFlags(base).applyWorkers, undefined);
+  assert.equal(parseStoreFlags([...base, '--apply-workers', '1']).applyWorkers, 1);
+  assert.equal(defaultApplyWorkers(2), 0);
+  assert.equal(defaultApplyWorkers(APPLY_WORKER_MIN_CORES), 1);
   assert.equal(parseStoreFlags([...base, '--apply-workers', '0']).applyWorkers, 0);
   assert.throws(() => parseStoreFlags([...base, '--apply-workers', '17']), FlagError);
 });

@@ -31,7 +31,8 @@ export interface StoreFlags {
   bootstrap: number[] | null;
   tickMs: number;
   /** Apply worker threads (0 = apply on the main thread). */
-  applyWorkers: number;
+  /** Absent: StoreServer's default (defaultApplyWorkers: 1 with 4+ cores, else 0). */
+  applyWorkers?: number;
   electionTicks: number;
   heartbeatTicks: number;
   /** Read admin commands (JSON lines) on stdin: {"peers": {"2": "127.0.0.1:7002"}}. */
@@ -96,7 +97,7 @@ export const STORE_FLAGS = {
   }),
   bootstrap: list({ help: 'create range 1 with replicas on these stores (empty data dir only)', value: 'ID,ID,..', item: (f, v) => intValue(f, v, 1), unique: true }),
   tickMs: int({ help: 'raft tick', value: 'MS', min: 1, max: 60_000, default: 50 }),
-  applyWorkers: int({ help: 'apply worker threads, 0 = on the main thread', max: 16, default: 1 }),
+  applyWorkers: int({ help: 'apply worker threads, 0 = on the main thread', max: 16, defaultText: '1 with 4+ cores, else 0' }),
   electionTicks: int({ help: 'election timeout in ticks', min: 2, default: 10 }),
   heartbeatTicks: int({ help: 'heartbeat interval in ticks (below --election-ticks)', min: 1, default: 2 }),
   adminStdin: bool({ help: 'read admin JSON lines on stdin ({"peers":{"2":"127.0.0.1:7002"}})' }),
@@ -126,7 +127,7 @@ export const STORE_USAGE = flagUsage(STORE_FLAGS, {
 
 const HELP_ONLY: StoreFlags = {
   storeId: 0, pd: [], help: true, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), labels: {}, bootstrap: null,
-  tickMs: 50, applyWorkers: 1, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
+  tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
   logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {},
 };
 

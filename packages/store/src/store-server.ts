@@ -35,7 +35,7 @@ import { addAdminService } from './admin-grpc.js';
 import type { AdminService } from './admin-service.js';
 import { addKvService } from './kv-grpc.js';
 import type { KvService } from './kv-service.js';
-import { DEFAULT_APPLY_WORKERS, type ApplyPoolLimits } from './apply-pool.js';
+import { defaultApplyWorkers, type ApplyPoolLimits } from './apply-pool.js';
 import type { KvResult } from './kv-state-machine.js';
 import { KvStore } from './kv-store.js';
 import type { SizeCheckLimits } from './size-check.js';
@@ -82,7 +82,7 @@ export interface StoreServerOptions {
   scheduler?: Partial<SchedulerLimits>;
   storage?: StorageEngineOptions;
   transportLimits?: Partial<TransportLimits>;
-  /** Apply worker threads (piscina); 0 = apply inline on the main thread. Default DEFAULT_APPLY_WORKERS. */
+  /** Apply worker threads (piscina); 0 = apply inline on the main thread. Default defaultApplyWorkers(): 1 with 4+ cores, else 0. */
   applyWorkers?: number;
   /** Limits of the apply pool (tasks in flight, entries/bytes per task). */
   applyLimits?: Partial<Omit<ApplyPoolLimits, 'threads'>>;
@@ -219,7 +219,7 @@ export class StoreServer {
     this.metrics = this.createMetrics(opts, host);
     this.store = new KvStore({
       storeId: opts.storeId, host, limits, log, metrics: this.metrics,
-      applyWorkers: opts.applyWorkers ?? DEFAULT_APPLY_WORKERS,
+      applyWorkers: opts.applyWorkers ?? defaultApplyWorkers(),
       ...(opts.applyLimits ? { applyLimits: opts.applyLimits } : {}),
       ids: host.engine.idAllocator('range', storeIdSpace(opts.storeId)),
       storeKnown: (id) => this.resolvePeer(id) !== undefined,
