@@ -117,7 +117,7 @@ export interface SchedulerLimits {
 export const DEFAULT_SCHEDULER_LIMITS: SchedulerLimits = {
   maxInflightPersistCycles: 4,
   maxReadiesPerGroupPerCycle: 4,
-  quiesceIdleTicks: 6,
+  quiesceIdleTicks: 2,
 };
 
 export interface SchedulerStats {
