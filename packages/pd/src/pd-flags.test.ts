@@ -100,3 +100,22 @@ test('bad values from the environment or the config file name the flag, the valu
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--advertise-host: defaults to --host; a wildcard --host (0.0.0.0, ::) requires it; it must be a plain, non-wildcard host', () => {
+  const base = ['--id', '1', '--data-dir', 'd'];
+  const hosts = (args: string[], env: Record<string, string> = {}): [string, string] => {
+    const f = parsePdFlags([...base, ...args], { env });
+    return [f.host, f.advertiseHost];
+  };
+  assert.deepEqual(hosts([]), ['127.0.0.1', '127.0.0.1']);
+  assert.deepEqual(hosts(['--host', '10.0.0.11']), ['10.0.0.11', '10.0.0.11']);
+  assert.deepEqual(hosts(['--host', '0.0.0.0', '--advertise-host', 'pd-0.pd.rangekv.svc']), ['0.0.0.0', 'pd-0.pd.rangekv.svc']);
+  assert.deepEqual(hosts([], { RANGEKV_HOST: '::', RANGEKV_ADVERTISE_HOST: '[fd00::11]' }), ['::', '[fd00::11]']);
+  for (const wildcard of ['0.0.0.0', '::']) {
+    assert.throws(() => parsePdFlags([...base, '--host', wildcard]), (e: unknown) => e instanceof FlagError
+      && e.message === `--host ${wildcard} listens on every interface: --advertise-host is required (the address stores, clients and the other PD members reach this node at)`);
+  }
+  assert.throws(() => parsePdFlags([...base, '--host', '0.0.0.0', '--advertise-host', '::']), /--advertise-host: "::" is a wildcard address/);
+  assert.throws(() => parsePdFlags([...base, '--advertise-host', 'pd-1:2379']), /--advertise-host: "pd-1:2379" is not a host name or IP address/);
+  assert.equal(parsePdFlags(['--help']).help, true);
+});

@@ -7,7 +7,7 @@
 // (raft address, then client address). A bare ID declares a member whose addresses come
 // later over --admin-stdin (ephemeral ports in tests).
 import {
-  bool, custom, FlagError, flagUsage, int, intValue, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, port, str,
+  bool, custom, FlagError, flagUsage, int, intValue, isWildcardHost, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, parseHost, port, str,
   type FlagSources, type LogLevel, type ParsedFlags,
 } from '@rangekv/runtime';
 import { DEFAULT_PD_LIMITS } from './pd-limits.js';
@@ -16,7 +16,13 @@ import type { PdPeerAddress } from './pd-server.js';
 export interface PdFlags {
   id: number;
   dataDir: string;
+  /** Listen host of the client gRPC, raft and HTTP servers (0.0.0.0 / :: = every interface). */
   host: string;
+  /**
+   * The host this node gives out as its client address (GetMembers, not_leader's leader
+   * address), with the bound port: --advertise-host, else `host` (which is then no wildcard).
+   */
+  advertiseHost: string;
   /** Client gRPC port (0 = ephemeral). */
   port: number;
   /** Raft port (0 = ephemeral). */
@@ -75,7 +81,11 @@ export function parsePdPeers(flag: string, v: string): Map<number, PdPeerAddress
 export const PD_FLAGS = {
   id: int({ help: "this PD node's id (positive integer)", min: 1, max: 2 ** 32 - 1, required: true }),
   dataDir: str({ help: 'data directory (created if missing)', value: 'DIR', required: true, nonEmpty: true }),
-  host: str({ help: 'listen address for client gRPC, raft and HTTP', value: 'H', default: '127.0.0.1' }),
+  host: str({ help: 'listen address for client gRPC, raft and HTTP (0.0.0.0 or ::\n= every interface: needs --advertise-host)', value: 'H', default: '127.0.0.1' }),
+  advertiseHost: custom({
+    help: 'host of this node\'s client address as PD gives it out (members,\nnot-leader redirects), with the bound --port; required when\n--host is a wildcard (other members\' addresses: --peers)',
+    value: 'H', parse: parseHost, default: undefined as string | undefined, defaultText: '--host',
+  }),
   port: port({ help: 'client gRPC port (stores, clients), 0 = ephemeral', default: 0 }),
   raftPort: port({ help: 'PD-to-PD raft port, 0 = ephemeral', value: 'R', default: 0 }),
   peers: custom({
@@ -129,7 +139,7 @@ export function parsePdFlags(argv: readonly string[], sources: FlagSources = {})
   const r = parseFlags(PD_FLAGS, argv, sources);
   if (r.help) {
     return {
-      id: 0, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), initialStores: 3,
+      id: 0, dataDir: '', host: '', advertiseHost: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), initialStores: 3,
       tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, leaderBalance: true,
       leaderBalanceIntervalMs: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs, leaderBalanceWarmupMs: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
       replicaChecker: true, replicaBalance: true, splitChecker: true, hotBalance: true, locationLabels: [], rangeSplitBytes: DEFAULT_PD_LIMITS.rangeSplitBytes,
@@ -148,8 +158,12 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
   peers.delete(v.id);
   if (v.heartbeatTicks >= v.electionTicks) throw new FlagError('--heartbeat-ticks must be below --election-ticks');
   if (v.maxStoreDownTimeMs < v.storeDownAfterMs) throw new FlagError('--max-store-down-time-ms must not be below --store-down-after-ms');
+  const advertiseHost = v.advertiseHost ?? v.host;
+  if (isWildcardHost(advertiseHost)) {
+    throw new FlagError(`--host ${v.host} listens on every interface: --advertise-host is required (the address stores, clients and the other PD members reach this node at)`);
+  }
   return {
-    id: v.id, dataDir: v.dataDir, host: v.host, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort, peers,
+    id: v.id, dataDir: v.dataDir, host: v.host, advertiseHost, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort, peers,
     initialStores: v.initialStores, tickMs: v.tickMs, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, leaderBalance: !v.noLeaderBalance, leaderBalanceIntervalMs: v.leaderBalanceIntervalMs,
     leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, replicaChecker: !v.noReplicaChecker, replicaBalance: !v.noReplicaBalance,

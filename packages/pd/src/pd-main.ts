@@ -6,6 +6,9 @@
 //   {"event":"ready","pdId":1,"port":P,"raftPort":R,"httpPort":H}   serving (httpPort null: off)
 //   {"event":"peers","count":n}                                     admin peers command applied
 //   {"event":"stopped","pdId":1}                                    graceful stop done
+// Addresses: the servers listen on --host (0.0.0.0 or :: = every interface); this node's
+// client address as PD gives it out (GetMembers, not_leader) is --advertise-host (default
+// --host) with the bound port.
 // Logs: pino JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 2 bad flags (usage on
 // stderr), 1 when PD cannot start or fails. Flags (pd-flags.ts) may also come from
 // RANGEKV_<FLAG> variables and a --config JSON file.
@@ -30,7 +33,7 @@ async function main(): Promise<void> {
   let server: PdServer | undefined;
   try {
     server = await PdServer.start({
-      pdId: flags.id, dataDir: flags.dataDir, listenHost: flags.host, port: flags.port, raftPort: flags.raftPort,
+      pdId: flags.id, dataDir: flags.dataDir, listenHost: flags.host, advertiseHost: flags.advertiseHost, port: flags.port, raftPort: flags.raftPort,
       peers: flags.peers, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
       tickMs: flags.tickMs, electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
       leaderBalance: flags.leaderBalance, replicaChecker: flags.replicaChecker, replicaBalance: flags.replicaBalance, splitChecker: flags.splitChecker,

@@ -6,7 +6,7 @@
 //   pd.port; pd.raftPort; pd.setPeer(2, { raft, client });   // addresses known later (ephemeral ports)
 //   await pd.stop();
 import * as grpc from '@grpc/grpc-js';
-import { createLogger, hostPort, type Logger } from '@rangekv/runtime';
+import { createLogger, hostPort, isWildcardHost, type Logger } from '@rangekv/runtime';
 import type { LogCompactionLimits, SnapshotLimits } from '@rangekv/multiraft';
 import type { StorageEngineOptions } from '@rangekv/storage';
 import type { TransportFaults } from '@rangekv/transport';
@@ -29,8 +29,14 @@ export interface PdPeerAddress {
 export interface PdServerOptions {
   pdId: number;
   dataDir: string;
-  /** Listen address of the client gRPC, raft and HTTP servers; default 127.0.0.1. */
+  /** Listen address of the client gRPC, raft and HTTP servers (0.0.0.0 / :: = every interface); default 127.0.0.1. */
   listenHost?: string;
+  /**
+   * The host of this node's client address as PD gives it out (GetMembers, not_leader's
+   * leader address), with the bound port. Default listenHost, which must then be no
+   * wildcard (RangeError).
+   */
+  advertiseHost?: string;
   /** Client gRPC port; 0 (default) = ephemeral, read `port`. */
   port?: number;
   /** Raft port; 0 (default) = ephemeral, read `raftPort`. */
@@ -107,6 +113,9 @@ export class PdServer {
   static async start(opts: PdServerOptions): Promise<PdServer> {
     const log = (opts.log ?? createLogger()).child({ pdId: opts.pdId });
     const host = opts.listenHost ?? '127.0.0.1';
+    if (isWildcardHost(opts.advertiseHost ?? host)) {
+      throw new RangeError(`PD ${opts.pdId}: ${opts.advertiseHost !== undefined ? `advertiseHost ${opts.advertiseHost}` : `listenHost ${host} (every interface) without advertiseHost`}: no address to give out`);
+    }
     const initialStores = opts.initialStores ?? 3;
     if (!Number.isSafeInteger(initialStores) || initialStores < 1) throw new RangeError(`initialStores must be >= 1, got ${initialStores}`);
     // Checked before the raft group starts, so a bad limit leaves nothing running.
@@ -185,8 +194,8 @@ export class PdServer {
     this.port = await new Promise<number>((resolve, reject) => {
       this.grpcServer!.bindAsync(hostPort(host, opts.port ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
     });
-    this.members.set(this.pdId, hostPort(host, this.port));
-    this.log.info('PD serving', { port: this.port, raftPort: this.group.raftPort, httpPort: this.httpPort, members: [...this.members.keys()] });
+    this.members.set(this.pdId, hostPort(opts.advertiseHost ?? host, this.port));
+    this.log.info('PD serving', { listenHost: host, address: this.address, port: this.port, raftPort: this.group.raftPort, httpPort: this.httpPort, members: [...this.members.keys()] });
   }
 
   get raftPort(): number {

@@ -1,7 +1,7 @@
 // Public API of @rangekv/runtime: what every server process shares.
 export { createLogger, silentLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel } from './logger.js';
 export { emitEvent, exitOnStopSignals, peersCommand, readAdminStdin, readPeersFromStdin, type AdminCommand } from './process-main.js';
-export { hostPort, parseAddress } from './address.js';
+export { hostPort, isWildcardHost, parseAddress, parseHost } from './address.js';
 export { FlagError } from './flag-error.js';
 export {
   address, bool, custom, int, intValue, list, oneOf, port, str,

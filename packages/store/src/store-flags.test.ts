@@ -159,3 +159,27 @@ test('the usage lists every declared flag, --config and --help', () => {
   }
   assert.match(STORE_USAGE, /^usage: store-main /);
 });
+
+test('--advertise-host: defaults to --host; a wildcard --host (0.0.0.0, ::) requires it; it must be a plain, non-wildcard host', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  const hosts = (args: string[], env: Record<string, string> = {}): [string, string] => {
+    const f = parseStoreFlags([...base, ...args], { env });
+    return [f.host, f.advertiseHost];
+  };
+  assert.deepEqual(hosts([]), ['127.0.0.1', '127.0.0.1'], 'the default listen host is also the advertised one');
+  assert.deepEqual(hosts(['--host', '10.0.0.21']), ['10.0.0.21', '10.0.0.21']);
+  assert.deepEqual(hosts(['--host', '0.0.0.0', '--advertise-host', 'store-1.rangekv.svc']), ['0.0.0.0', 'store-1.rangekv.svc']);
+  assert.deepEqual(hosts(['--host', '::', '--advertise-host', 'fd00::21']), ['::', 'fd00::21']);
+  assert.deepEqual(hosts(['--host', '10.0.0.21', '--advertise-host', '203.0.113.7']), ['10.0.0.21', '203.0.113.7'], 'NAT: listen on one address, give out another');
+  assert.deepEqual(hosts([], { RANGEKV_HOST: '0.0.0.0', RANGEKV_ADVERTISE_HOST: '10.0.0.21' }), ['0.0.0.0', '10.0.0.21'], 'from the environment');
+  for (const wildcard of ['0.0.0.0', '::', '[::]']) {
+    assert.throws(() => parseStoreFlags([...base, '--host', wildcard]), (e: unknown) => e instanceof FlagError
+      && e.message === `--host ${wildcard} listens on every interface: --advertise-host is required (the address PD, the other stores and clients reach this store at)`);
+  }
+  assert.throws(() => parseStoreFlags([...base], { env: { RANGEKV_HOST: '0.0.0.0' } }), /--advertise-host is required/);
+  assert.throws(() => parseStoreFlags([...base, '--advertise-host', '0.0.0.0']), (e: unknown) => e instanceof FlagError
+    && /^--advertise-host: "0.0.0.0" is a wildcard address/.test(e.message));
+  assert.throws(() => parseStoreFlags([...base, '--host', '0.0.0.0', '--advertise-host', '10.0.0.21:20160']), /--advertise-host: "10.0.0.21:20160" is not a host name or IP address \(no port\)/);
+  assert.throws(() => parseStoreFlags([...base], { env: { RANGEKV_ADVERTISE_HOST: '::' } }), /is a wildcard address.*\(from RANGEKV_ADVERTISE_HOST\)$/);
+  assert.match(STORE_USAGE, /\n {2}--advertise-host H +host given to PD for this store's KV, raft and HTTP addresses\n/);
+});

@@ -4,7 +4,7 @@
 // loadable without the store (the rangekv CLI reads STORE_FLAGS through
 // "@rangekv/store/store-flags").
 import {
-  bool, custom, FlagError, flagUsage, int, intValue, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, port, str,
+  bool, custom, FlagError, flagUsage, int, intValue, isWildcardHost, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, parseHost, port, str,
   type FlagSources, type LogLevel, type ParsedFlags,
 } from '@rangekv/runtime';
 
@@ -16,7 +16,13 @@ export interface StoreFlags {
   /** --help: print usage and exit 0. */
   help: boolean;
   dataDir: string;
+  /** Listen host of the KV, raft and HTTP servers (0.0.0.0 / :: = every interface). */
   host: string;
+  /**
+   * The host PD, the other stores and clients are told to reach this store at (with the
+   * bound ports): --advertise-host, else `host` (which is then no wildcard).
+   */
+  advertiseHost: string;
   /** KV gRPC port (0 = ephemeral). */
   port: number;
   /** Raft transport port (0 = ephemeral). */
@@ -86,7 +92,11 @@ export const STORE_FLAGS = {
   dataDir: str({ help: 'data directory (created if missing)', value: 'DIR', required: true, nonEmpty: true }),
   storeId: int({ help: "this store's id (positive integer); required without --pd;\nwith --pd: from the data dir, else allocated by PD", min: 1 }),
   pd: list({ help: "placement driver endpoints: register, heartbeat, learn peers\nand range 1's bootstrap from PD", value: 'H:P[,H:P..]', item: parseAddress, unique: true }),
-  host: str({ help: 'listen address for KV and raft', value: 'H', default: '127.0.0.1' }),
+  host: str({ help: 'listen address for KV, raft and HTTP (0.0.0.0 or :: = every\ninterface: needs --advertise-host)', value: 'H', default: '127.0.0.1' }),
+  advertiseHost: custom({
+    help: 'host given to PD for this store\'s KV, raft and HTTP addresses\n(what clients and other stores dial), with the bound ports;\nrequired when --host is a wildcard',
+    value: 'H', parse: parseHost, default: undefined as string | undefined, defaultText: '--host',
+  }),
   port: port({ help: 'KV gRPC port, 0 = ephemeral', default: 0 }),
   raftPort: port({ help: 'raft transport port, 0 = ephemeral', default: 0 }),
   httpPort: port({ help: '/metrics, /health, /debug/ranges; 0 = ephemeral', off: true, default: 0 }),
@@ -126,7 +136,7 @@ export const STORE_USAGE = flagUsage(STORE_FLAGS, {
 });
 
 const HELP_ONLY: StoreFlags = {
-  storeId: 0, pd: [], help: true, dataDir: '', host: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), labels: {}, bootstrap: null,
+  storeId: 0, pd: [], help: true, dataDir: '', host: '', advertiseHost: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), labels: {}, bootstrap: null,
   tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
   logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {},
 };
@@ -147,6 +157,10 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
   if (v.bootstrap.length > 0 && !v.bootstrap.includes(storeId)) throw new FlagError(`--bootstrap must include this store (${storeId})`);
   if (v.heartbeatTicks >= v.electionTicks) throw new FlagError('--heartbeat-ticks must be below --election-ticks');
   if (v.faultInjection && !v.adminStdin) throw new FlagError('--fault-injection requires --admin-stdin (fault commands are read on stdin)');
+  const advertiseHost = v.advertiseHost ?? v.host;
+  if (isWildcardHost(advertiseHost)) {
+    throw new FlagError(`--host ${v.host} listens on every interface: --advertise-host is required (the address PD, the other stores and clients reach this store at)`);
+  }
   const logCompaction: StoreFlags['logCompaction'] = {};
   if (v.logCompactionThresholdEntries !== undefined) logCompaction.logCompactionThresholdEntries = v.logCompactionThresholdEntries;
   if (v.logCompactionKeepEntries !== undefined) logCompaction.logCompactionKeepEntries = v.logCompactionKeepEntries;
@@ -155,7 +169,7 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
   if (v.uninitializedIdleMs !== undefined) uninitialized.uninitializedIdleMs = v.uninitializedIdleMs;
   if (v.uninitializedGcAfterMs !== undefined) uninitialized.uninitializedGcAfterMs = v.uninitializedGcAfterMs;
   return {
-    storeId, pd: v.pd, help: false, dataDir: v.dataDir, host: v.host, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort,
+    storeId, pd: v.pd, help: false, dataDir: v.dataDir, host: v.host, advertiseHost, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort,
     peers: new Map(v.peers), labels: { ...v.labels }, bootstrap: v.bootstrap.length > 0 ? v.bootstrap : null,
     tickMs: v.tickMs, applyWorkers: v.applyWorkers, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, faultInjection: v.faultInjection, logLevel: v.logLevel, logCompaction, uninitialized,

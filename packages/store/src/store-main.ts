@@ -12,6 +12,8 @@
 // HTTP: /metrics, /health, /debug/ranges on --http-port (http-status.ts). Exit codes: 0 after a graceful stop (SIGTERM/SIGINT),
 // 2 for bad flags, 1 when the store cannot start or hits a fatal error.
 //
+// Addresses: the servers listen on --host (0.0.0.0 or :: = every interface); PD, the other
+// stores and clients are told --advertise-host (default --host) with the bound ports.
 // Ports: with --port 0 / --raft-port 0 the OS picks them and the ready line reports them.
 // Peers can then be told each other's raft addresses with --admin-stdin: write
 // {"peers":{"2":"127.0.0.1:41234"}} lines to the process's stdin (any time; a changed
@@ -79,7 +81,8 @@ async function main(): Promise<void> {
       log.info('bootstrapped range 1', { storeId: flags.storeId, stores: flags.bootstrap });
     }
     server = await StoreServer.start({
-      storeId: flags.storeId, dataDir: flags.dataDir, ...(flags.pd.length > 0 ? { pd: flags.pd } : {}), listenHost: flags.host, grpcPort: flags.port,
+      storeId: flags.storeId, dataDir: flags.dataDir, ...(flags.pd.length > 0 ? { pd: flags.pd } : {}), listenHost: flags.host, advertiseHost: flags.advertiseHost,
+      grpcPort: flags.port,
       raftPort: flags.raftPort, httpPort: flags.httpPort, processMetrics: true, peers: flags.peers, tickMs: flags.tickMs, applyWorkers: flags.applyWorkers,
       electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
       logCompaction: flags.logCompaction, uninitialized: flags.uninitialized, replicaGc: flags.replicaGc, sizeCheck: flags.sizeCheck,

@@ -25,7 +25,7 @@ import {
   type RaftTuning, type RangeStatusSummary, type SchedulerLimits, type SnapshotLimits, type SnapshotShipper, type StoreLiveness,
   type Replica, type ReplicaGcLimits, type ReplicaGcQuery, type UninitializedLimits, type UninitializedReplicas,
 } from '@rangekv/multiraft';
-import { createLogger, hostPort, type Logger } from '@rangekv/runtime';
+import { createLogger, hostPort, isWildcardHost, type Logger } from '@rangekv/runtime';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { PdLink, type PdLinkHost, type PdLinkLimits } from './pd-link.js';
 import { DataDirUsage } from './data-dir-usage.js';
@@ -55,8 +55,14 @@ export interface StoreServerOptions {
    */
   pd?: readonly string[];
   pdLimits?: Partial<PdLinkLimits>;
-  /** Interface for both the KV server and the raft transport; default 127.0.0.1. */
+  /** Interface of the KV server, the raft transport and HTTP (0.0.0.0 / :: = every interface); default 127.0.0.1. */
   listenHost?: string;
+  /**
+   * The host registered with PD (KV, raft and HTTP addresses, with the bound ports): what
+   * clients and the other stores connect to. Default listenHost, which must then be no
+   * wildcard (RangeError).
+   */
+  advertiseHost?: string;
   /** KV gRPC port; 0 (default) = ephemeral, read `kvPort`. */
   grpcPort?: number;
   /** Raft transport port; 0 (default) = ephemeral, read `raftPort`. */
@@ -157,6 +163,10 @@ export class StoreServer {
   }
 
   static async start(opts: StoreServerOptions): Promise<StoreServer> {
+    const listen = opts.listenHost ?? '127.0.0.1';
+    if (isWildcardHost(opts.advertiseHost ?? listen)) {
+      throw new RangeError(`store ${opts.storeId}: ${opts.advertiseHost !== undefined ? `advertiseHost ${opts.advertiseHost}` : `listenHost ${listen} (every interface) without advertiseHost`}: no address to register with PD`);
+    }
     const ident = claimDataDir(opts.dataDir, opts.storeId);
     const limits = resolveStoreLimits(opts.limits);
     const snapLimits = resolveSnapshotLimits(opts.snapshots);
@@ -172,7 +182,7 @@ export class StoreServer {
         limits: { maxSnapshotChunkBytes: snapLimits.snapshotChunkBytes, ...(opts.storage?.limits ?? {}) },
       }),
       transport: raftTransport({
-        storeId: opts.storeId, listenHost: opts.listenHost ?? '127.0.0.1', listenPort: opts.raftPort ?? 0, resolve,
+        storeId: opts.storeId, listenHost: listen, listenPort: opts.raftPort ?? 0, resolve,
         ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
         faults,
         snapshotLimits: snapLimits,
@@ -299,6 +309,11 @@ export class StoreServer {
     return this.port;
   }
 
+  /** The host registered with PD (advertiseHost, else listenHost). */
+  get advertiseHost(): string {
+    return this.opts.advertiseHost ?? this.opts.listenHost ?? '127.0.0.1';
+  }
+
   get raftPort(): number {
     return this.host.transport.port;
   }
@@ -360,12 +375,14 @@ export class StoreServer {
       server.bindAsync(hostPort(listen, opts.grpcPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p)));
     });
     if (opts.pd && opts.pd.length > 0) {
-      this.pdLink = new PdLink(opts.pd, this.pdHost(listen), opts.pdLimits ?? {});
+      this.pdLink = new PdLink(opts.pd, this.pdHost(this.advertiseHost), opts.pdLimits ?? {});
       linked(this.pdLink);
       this.pdLink.start();
     }
     this.serving = true;
-    this.log.info('store serving', { kvPort: this.port, raftPort: this.raftPort, httpPort: this.httpPort, ranges: this.scheduler.size });
+    this.log.info('store serving', {
+      listenHost: listen, advertiseHost: this.advertiseHost, kvPort: this.port, raftPort: this.raftPort, httpPort: this.httpPort, ranges: this.scheduler.size,
+    });
   }
 
   /** The raft transport's counters (heartbeat and liveness packets per peer, drops). */
@@ -450,7 +467,7 @@ export class StoreServer {
     this.log.info('store stopped');
   }
 
-  /** What the PD link reads from and does to this store. */
+  /** What the PD link reads from and does to this store; `host`: the advertised one. */
   private pdHost(host: string): PdLinkHost {
     const sched = this.scheduler;
     const usage = new DataDirUsage(this.opts.dataDir);

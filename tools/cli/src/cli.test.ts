@@ -29,6 +29,8 @@ describe('help and usage', () => {
     assert.match(store, /--uninitialized-gc-after-ms MS +.*\(default 300000\)/);
     assert.match(store, /--port P +KV gRPC port.*\(default 20160\)/);
     assert.match(store, /RANGEKV_DATA_DIR/);
+    assert.match(store, /--advertise-host H +host given to PD for this store's KV, raft and HTTP addresses.*\(default --host\)/);
+    assert.match(runs[COMMANDS.indexOf('pd')]!.stdout, /--advertise-host H +host of this node's client address as PD gives it out/);
     assert.match(runs[COMMANDS.indexOf('pd')]!.stdout, /--initial-stores N +stores that must join before range 1 is created \(default 3\)/);
     for (const args of [['--help'], ['kv', '--help'], ['ctl', '-h']]) {
       const r = await run(args);
@@ -58,6 +60,9 @@ describe('help and usage', () => {
       [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', 'extra'], /unexpected argument "extra"/],
       [['pd', '--data-dir', 'd', '--peers', '2=nope'], /--peers PD 2: "nope" is not RAFTHOST:RAFTPORT\/HOST:PORT/],
       [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', '--bootstrap', '1'], /--bootstrap is for clusters without PD/],
+      [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', '--host', '0.0.0.0'], /--host 0.0.0.0 listens on every interface: --advertise-host is required/],
+      [['pd', '--data-dir', 'd', '--host', '::'], /--host :: listens on every interface: --advertise-host is required/],
+      [['pd', '--data-dir', 'd', '--host', '0.0.0.0', '--advertise-host', '10.0.0.1:2379'], /--advertise-host: "10.0.0.1:2379" is not a host name/],
       [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', '--tick-ms', '0'], /--tick-ms must be in \[1, 60000\], got 0/],
       [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', '--fault-injection'], /--fault-injection requires --admin-stdin/],
       [['pd', '--config', '/nonexistent/pd.json'], /config file \/nonexistent\/pd.json: not found/],
@@ -202,11 +207,12 @@ describe('dev, store and pd with fake server entry points', () => {
       const cfg = join(dir, 'store.json');
       writeFileSync(cfg, JSON.stringify({ dataDir: join(dir, 's7'), pd: '127.0.0.1:2379', port: 7000, httpPort: 'off' }));
       // A lone `--` (once: "pass the rest on unchecked") is still accepted; every server flag is known here now.
-      const proc = spawn(process.execPath, [BIN, 'store', '--config', cfg, '--port', '7100', '--log-level', 'warn', '--', '--apply-workers', '2'],
-        { env: { ...env, RANGEKV_TICK_MS: '20', RANGEKV_HTTP_PORT: '9100' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const proc = spawn(process.execPath, [BIN, 'store', '--config', cfg, '--port', '7100', '--host', '0.0.0.0', '--log-level', 'warn', '--', '--apply-workers', '2'],
+        { env: { ...env, RANGEKV_TICK_MS: '20', RANGEKV_HTTP_PORT: '9100', RANGEKV_ADVERTISE_HOST: 'store-7.example' }, stdio: ['ignore', 'pipe', 'pipe'] });
       const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { storeId: number; args: string[] };
       assert.equal(ready.storeId, 7);
-      assert.deepEqual(ready.args, ['--data-dir', join(dir, 's7'), '--pd', '127.0.0.1:2379', '--port', '7100', '--raft-port', '20161',
+      assert.deepEqual(ready.args, ['--data-dir', join(dir, 's7'), '--pd', '127.0.0.1:2379', '--host', '0.0.0.0', '--advertise-host', 'store-7.example',
+        '--port', '7100', '--raft-port', '20161',
         '--http-port', '9100', '--tick-ms', '20', '--apply-workers', '2', '--log-level', 'warn']);
       proc.kill('SIGTERM');
       assert.equal(await exitOf(proc), 0);
@@ -216,10 +222,12 @@ describe('dev, store and pd with fake server entry points', () => {
   });
 
   test('pd: flags are passed to the PD main', async () => {
-    const proc = spawn(process.execPath, [BIN, 'pd', '--data-dir', '/tmp/unused', '--port', '0', '--initial-stores', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [BIN, 'pd', '--data-dir', '/tmp/unused', '--port', '0', '--initial-stores', '1', '--advertise-host', 'pd-1.example'],
+      { env: { ...env, RANGEKV_HOST: '0.0.0.0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { pdId: number; args: string[] };
     assert.equal(ready.pdId, 1);
-    assert.deepEqual(ready.args, ['--id', '1', '--data-dir', '/tmp/unused', '--port', '0', '--raft-port', '2380', '--initial-stores', '1']);
+    assert.deepEqual(ready.args, ['--id', '1', '--data-dir', '/tmp/unused', '--host', '0.0.0.0', '--advertise-host', 'pd-1.example', '--port', '0', '--raft-port', '2380',
+      '--initial-stores', '1']);
     proc.kill('SIGINT');
     assert.equal(await exitOf(proc), 0);
   });

@@ -166,7 +166,10 @@ export async function runDev(spec: CommandSpec, p: Parsed): Promise<number> {
   };
 
   say(`starting PD and ${n} stores on 127.0.0.1 (data: ${dir})`);
-  const pd = startChild('pd', pdMain, ['--id', '1', '--data-dir', join(dir, 'pd'), '--host', '127.0.0.1', '--port', port(0),
+  // --advertise-host too: a RANGEKV_ADVERTISE_HOST in the environment (set for a real
+  // deployment) must not make these 127.0.0.1 processes give out another address.
+  const local = ['--host', '127.0.0.1', '--advertise-host', '127.0.0.1'];
+  const pd = startChild('pd', pdMain, ['--id', '1', '--data-dir', join(dir, 'pd'), ...local, '--port', port(0),
     '--raft-port', port(1), '--http-port', port(2), '--initial-stores', String(n)], dir);
   children.push(pd);
   const deadline = Date.now() + startupMs;
@@ -185,7 +188,7 @@ export async function runDev(spec: CommandSpec, p: Parsed): Promise<number> {
   const pdAddress = `127.0.0.1:${pdPort}`;
   if (pd.ready) {
     for (let i = 1; i <= n; i++) {
-      children.push(startChild(`store-${i}`, storeMain, ['--data-dir', join(dir, `store-${i}`), '--pd', pdAddress, '--host', '127.0.0.1',
+      children.push(startChild(`store-${i}`, storeMain, ['--data-dir', join(dir, `store-${i}`), '--pd', pdAddress, ...local,
         '--port', port(10 * i), '--raft-port', port(10 * i + 1), '--http-port', port(10 * i + 2)], dir));
     }
   }
