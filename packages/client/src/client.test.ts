@@ -294,6 +294,20 @@ describe('failures', () => {
       (e: unknown) => e instanceof PdUnavailableError && /127\.0\.0\.1:1, 127\.0\.0\.1:2/.test(e.message));
   });
 
+  test('PD down: a leader that moved to a store this client never called is still reached (store addresses learned at connect)', async () => {
+    await withCluster({ stores: 3 }, { timeoutMs: 3_000 }, async (c, kv) => {
+      await kv.put('a', '0');
+      assert.ok(!c.storeCalls.some((x) => x.storeId === 3), 'store 3 not called yet');
+      c.setPd(0, { notLeaderTo: '127.0.0.1:1' }); // every PD call now fails: PD is unreachable
+      c.pdCalls.length = 0;
+      c.transferLeader(1, 3);
+      await kv.put('a', '1');
+      assert.equal(c.storeCalls.at(-1)?.storeId, 3);
+      assert.ok(!c.pdCalls.includes('GetStore'), `no PD lookup needed (${c.pdCalls.join(',')})`);
+      assert.equal(c.data.get('a')?.toString(), '1');
+    });
+  });
+
   test('a stopped leader store: the client moves on to another replica and follows its hint', async () => {
     await withCluster({}, {}, async (c, kv) => {
       await kv.put('a', '1');

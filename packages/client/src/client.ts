@@ -66,6 +66,11 @@ export interface RangeKvClientOptions {
    * passes. About 2x a Raft election (500-1,000 ms). Default 2,000.
    */
   suspectStoreMs?: number;
+  /**
+   * How often the client learns every store's address from PD, ms (also once at connect),
+   * so it can reach a store it never called while PD is down. Default 30,000.
+   */
+  storeRefreshMs?: number;
   /** Keys per BatchGet / BatchPut request (a range's keys are cut into chunks of this size). Default 1,024 (the store's maxBatchKeys). */
   maxBatchKeys?: number;
   /** Key + value bytes per BatchPut request. Default 4 MiB (the store's maxBatchBytes). */
@@ -135,6 +140,7 @@ const DEFAULTS = {
   connectTimeoutMs: 1_000,
   retryAmbiguousWrites: false,
   suspectStoreMs: 2_000,
+  storeRefreshMs: 30_000,
   maxBatchKeys: 1_024,
   maxBatchBytes: 4 << 20,
   operatorPollMs: 100,
@@ -160,12 +166,14 @@ interface Item {
 export class RangeKvClient {
   private readonly pool: ChannelPool;
   private readonly router: Router;
+  private storeRefresh: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
   private readonly o: Resolved;
 
   private constructor(options: RangeKvClientOptions) {
     this.o = { ...DEFAULTS, clock: realClock, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Resolved;
     for (const k of ['timeoutMs', 'rpcTimeoutMs', 'backoffBaseMs', 'backoffMaxMs', 'electionWaitMs', 'maxCachedRanges', 'maxInflightPerChannel',
-      'connectTimeoutMs', 'suspectStoreMs', 'maxBatchKeys', 'maxBatchBytes', 'operatorPollMs', 'operatorTimeoutMs'] as const) positiveInt(k, this.o[k]);
+      'connectTimeoutMs', 'suspectStoreMs', 'storeRefreshMs', 'maxBatchKeys', 'maxBatchBytes', 'operatorPollMs', 'operatorTimeoutMs'] as const) positiveInt(k, this.o[k]);
     if (!Number.isSafeInteger(this.o.maxRetries) || this.o.maxRetries < 0) throw new RangeError(`maxRetries must be >= 0, got ${this.o.maxRetries}`);
     this.pool = new ChannelPool({
       maxInflightPerChannel: this.o.maxInflightPerChannel,
@@ -182,18 +190,34 @@ export class RangeKvClient {
     try {
       const res = await c.router.pd.call('getMembers', {}, c.budget('connect', {}));
       for (const m of res.members ?? []) if (m.address) c.router.pd.learn(m.address);
-      return c;
     } catch (e) {
       // A PD that answers but refuses GetMembers is still a PD: connect with the given addresses.
-      if (e instanceof PdRequestError) return c;
-      c.close();
-      throw e;
+      if (!(e instanceof PdRequestError)) {
+        c.close();
+        throw e;
+      }
     }
+    await c.router.learnStores(c.learnStoresBudget()).catch(() => undefined);
+    c.scheduleStoreRefresh();
+    return c;
   }
 
-  /** Closes every channel. Calls in flight fail. */
+  /** Closes every channel and stops the store-address refresh. Calls in flight fail. */
   close(): void {
+    this.closed = true;
+    if (this.storeRefresh !== null) clearTimeout(this.storeRefresh);
+    this.storeRefresh = null;
     this.pool.close();
+  }
+
+  /** Learns every store's address again every storeRefreshMs (Router.learnStores; connect did it once); a failure waits for the next turn. */
+  private scheduleStoreRefresh(): void {
+    if (this.closed) return;
+    this.storeRefresh = setTimeout(() => {
+      this.storeRefresh = null;
+      void this.router.learnStores(this.learnStoresBudget()).catch(() => undefined).finally(() => this.scheduleStoreRefresh());
+    }, this.o.storeRefreshMs);
+    this.storeRefresh.unref();
   }
 
   /** The PD addresses known (given plus learned). */
@@ -204,6 +228,11 @@ export class RangeKvClient {
   /** The cached ranges, ascending (debugging and tests). */
   cachedRanges(): RangeInfo[] {
     return this.router.cache.all();
+  }
+
+  /** Learning the stores is an optimization: one rpcTimeoutMs and a few retries at most (a PD not bootstrapped yet must not hold up connect). */
+  private learnStoresBudget(): Budget {
+    return new Budget('learnStores', this.o.clock.now() + this.o.rpcTimeoutMs, this.o.rpcTimeoutMs, 2, this.o, this.o.clock);
   }
 
   private budget(op: string, opts: CallOptions): Budget {

@@ -178,6 +178,27 @@ export class Router {
     return address;
   }
 
+  /**
+   * Learns every store's address from PD (ListStores) ahead of need, so a leader that
+   * moved to a store this client never called can be reached while PD is down (found by
+   * the nemesis: a probe stalled 4.6 s, until PD came back, on a store it had no address
+   * for). Addresses already known are replaced (a store may have moved).
+   */
+  async learnStores(budget: Budget): Promise<number> {
+    const res = await this.pd.call('listStores', {}, budget);
+    let n = 0;
+    for (const st of res.stores ?? []) {
+      const id = Number(st.store?.id ?? 0);
+      const address = st.store?.address ?? '';
+      if (id === 0 || address === '') continue;
+      const old = this.storeAddresses.get(id);
+      if (old !== undefined && old !== address) this.pool.forget(old);
+      this.storeAddresses.set(id, address);
+      n++;
+    }
+    return n;
+  }
+
   /** Forgets what PD said about stores (addresses may have changed). */
   forgetStore(storeId: number): void {
     const a = this.storeAddresses.get(storeId);
