@@ -180,9 +180,10 @@ export class Router {
 
   /**
    * Learns every store's address from PD (ListStores) ahead of need, so a leader that
-   * moved to a store this client never called can be reached while PD is down (found by
-   * the nemesis: a probe stalled 4.6 s, until PD came back, on a store it had no address
-   * for). Addresses already known are replaced (a store may have moved).
+   * moved to a store this client never called can be reached while PD is down (the likely
+   * cause of a nemesis outlier: a probe stalled 4.6 s, until PD came back; the test
+   * "PD down: a leader that moved ..." shows the case). Addresses already known are
+   * replaced (a store may have moved).
    */
   async learnStores(budget: Budget): Promise<number> {
     const res = await this.pd.call('listStores', {}, budget);
