@@ -19,7 +19,7 @@ function run(cmd, args) {
   }
 }
 
-function pnpmCommand() {
+export function pnpmCommand() {
   try {
     execFileSync('pnpm', ['--version'], { stdio: 'ignore' });
     return ['pnpm', []];
