@@ -12,7 +12,8 @@
 // Suspect stores: a store that did not answer a sent attempt given at least rpcTimeoutMs
 // (DEADLINE_EXCEEDED), or could not be connected to, or left an attempt that is not cut
 // short (CAS, ...) unanswered for rpcTimeoutMs while answering no other call of this
-// client (watchSilence), is suspect for `suspectStoreMs` (client clock). The round-robin skips suspect voters while another voter is not suspect,
+// client (watchSilence), is suspect for `suspectStoreMs` (client clock). The round-robin
+// skips suspect voters while another voter is not suspect,
 // and a NotLeader hint naming a suspect store is treated as no hint: a follower that has
 // not noticed a paused leader keeps naming it until the election (0.5-1 s). Any OK answer
 // (a range error too) from a store clears its suspicion.
