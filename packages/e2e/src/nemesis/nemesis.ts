@@ -371,4 +371,3 @@ export function formatReport(r: NemesisReport): string {
   return lines.join('\n');
 }
 
-/** The availability table (ms until clients complete writes on every range). */
