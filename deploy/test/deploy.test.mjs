@@ -31,7 +31,7 @@ const PROM_CONFIG = read('prometheus', 'prometheus.yml');
 const REQUIRED_ALERTS = [
   'RangekvLeaderChangesHigh', 'RangekvWalFsyncSlow', 'RangekvCommitLatencyHigh', 'RangekvWriteStageSlow',
   'RangekvFollowerLagHigh', 'RangekvRaftTermGrowth', 'RangekvPdTermGrowth', 'RangekvStoreDown', 'RangekvPdDown',
-  'RangekvPdNoLeader', 'RangekvRangesUnderReplicated', 'RangekvRangeWithoutLeader',
+  'RangekvPdNoLeader', 'RangekvRangesUnderReplicated', 'RangekvRangeWithoutLeader', 'RangekvPdStoreDown',
 ];
 
 /**

@@ -2,10 +2,13 @@
 // registry, gauges read from the server at scrape time).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { STORE_HEALTH_STATES, type ClusterHealth } from './cluster-health.js';
 
 export interface PdStatusSource {
   health(): { status: 'serving' | 'stopping'; pdId: number; isLeader: boolean; leaderId: number; term: number };
   counts(): { stores: number; ranges: number; runningOperators: number; operators: number };
+  /** The leader's view of store and range health (cluster-health.ts); all zero on a follower. */
+  clusterHealth(): ClusterHealth;
 }
 
 /** Request latencies: 0.25 ms .. 10 s. */
@@ -47,6 +50,20 @@ export class PdHttpServer {
     gauge('rangekv_pd_ranges', 'ranges PD knows', () => src.counts().ranges);
     gauge('rangekv_pd_operators_running', 'operators RUNNING', () => src.counts().runningOperators);
     gauge('rangekv_pd_operators', 'operator records kept (running and finished)', () => src.counts().operators);
+    // Leader only (heartbeats go to the leader): a follower exports 0 for each. Each gauge
+    // counts on its own at scrape time (three walks over the ranges per scrape).
+    new Gauge({
+      name: 'rangekv_pd_stores_by_state', help: 'stores by PD\'s state: up / down (heartbeat within --store-down-after-ms or not), offline, tombstone; 0 on a PD follower',
+      labelNames: ['state'] as const, registers: [registry],
+      collect() {
+        const by = src.clusterHealth().storesByState;
+        for (const state of STORE_HEALTH_STATES) this.set({ state }, by[state]);
+      },
+    });
+    gauge('rangekv_pd_ranges_under_replicated', 'ranges with fewer voters on live stores than --replica-count; 0 on a PD follower',
+      () => src.clusterHealth().rangesUnderReplicated);
+    gauge('rangekv_pd_ranges_without_leader', 'ranges whose newest report names no leader, a leader on a store not live, or is older than leaderBalanceMaxReportAgeMs; 0 on a PD follower',
+      () => src.clusterHealth().rangesWithoutLeader);
     const grpcSeconds = new Histogram({
       name: 'rangekv_pd_grpc_request_duration_seconds', help: 'PD gRPC calls until answered, by method and status',
       labelNames: ['method', 'code'] as const, buckets: LATENCY_BUCKETS_SECONDS, registers: [registry],

@@ -184,6 +184,7 @@ export class PdServer {
             runningOperators: ops.filter((o) => o.status === OperatorStatus.RUNNING).length, operators: ops.length,
           };
         },
+        clusterHealth: () => this.service.clusterHealth(),
       }, opts.processMetrics ?? false);
     }
     this.grpcServer = new grpc.Server({

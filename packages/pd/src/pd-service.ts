@@ -28,6 +28,7 @@ import {
 import { planHotMoves, type HotMove, type HotView } from './balance-hot.js';
 import { planSplits, type PlannedSplit, type SplitView } from './split-checker.js';
 import { SlowStores } from './slow-store.js';
+import { clusterHealth, emptyClusterHealth, type ClusterHealth, type HealthRange, type HealthStore } from './cluster-health.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
 import {
   compareBytes, compareReports, CREATED_BY_ADMIN, FIRST_RANGE_ID, isFinal, keyInSpan, OperatorKind, OperatorStatus, spanContains, spansOverlap,
@@ -369,6 +370,30 @@ export class PdService {
   /** Since the store's last heartbeat to this leader (or since this node became leader). */
   private heartbeatAgeMs(storeId: number): number {
     return Math.max(0, this.now() - (this.liveStores.get(storeId)?.lastHeartbeatMs ?? this.servingSinceMs));
+  }
+
+  /**
+   * The health gauges' counts (cluster-health.ts) on the serving leader: every registered
+   * store by state, and PD's committed ranges (each as its newest record, route()). A
+   * node that is not serving answers all zero: only the leader hears heartbeats.
+   */
+  clusterHealth(): ClusterHealth {
+    if (!this.group.serving) return emptyClusterHealth();
+    const now = this.now();
+    const limits = this.limits;
+    const stores: HealthStore[] = [...this.group.state.stores.values()].map((m) => ({ id: m.id, state: m.state, heartbeatAgeMs: this.heartbeatAgeMs(m.id) }));
+    const ranges: HealthRange[] = [];
+    for (const id of this.group.state.ranges.keys()) {
+      const r = this.route(id);
+      if (r === null) continue;
+      const seen = this.liveRanges.get(id)?.seenAtMs ?? this.servingSinceMs;
+      ranges.push({
+        rangeId: id, replicas: r.descriptor.replicas, leaderStore: r.leader?.storeId ?? 0, reportAgeMs: Math.max(0, now - seen),
+      });
+    }
+    return clusterHealth(stores, ranges, {
+      storeDownAfterMs: limits.storeDownAfterMs, replicaCount: limits.replicaCount, maxReportAgeMs: limits.leaderBalanceMaxReportAgeMs,
+    });
   }
 
   // ---- leader balance ----------------------------------------------------------------
