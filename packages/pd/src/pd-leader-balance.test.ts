@@ -118,17 +118,28 @@ test('leaders split onto one store are spread by balance-leader operators to wit
   for (let i = 1; i < RANGES; i++) await split(key(i));
   assert.equal(fake.ranges.size, RANGES);
   const mean = RANGES / STORES.length;
-  await until('leaders within ±1 of the mean, no operator running', async () =>
-    leadersPerStore(STORES).every((n) => Math.abs(n - mean) <= 1) && (await operators()).every((o) => o.status !== S.RUNNING), CONVERGE_DEADLINE_MS);
-  const ops = await operators();
+  const balanced = async (): Promise<boolean> =>
+    leadersPerStore(STORES).every((n) => Math.abs(n - mean) <= 1) && (await operators()).every((o) => o.status !== S.RUNNING);
+  await until('leaders within ±1 of the mean, no operator running', balanced, CONVERGE_DEADLINE_MS);
+  // Settled: a balanced layout gets no more operators (10 scheduler intervals). PD balances
+  // to its own bounds, floor(mean x 1.1) and ceil(mean x 0.9) at the default tolerance (8
+  // each here), tighter than this test's ±1: it may still make a move or two after the
+  // condition above holds (the CI flake at cd99842: 39 operators, then 38). So wait for a
+  // quiet second, at most 3 more rounds.
+  let ops = await operators();
+  for (let attempt = 0; ; attempt++) {
+    await sleep(1_000);
+    const now = await operators();
+    if (now.length === ops.length) break;
+    assert.ok(attempt < 3, `operators kept coming on a balanced layout: ${ops.length} -> ${now.length}`);
+    await until('balanced again', balanced, CONVERGE_DEADLINE_MS);
+    ops = await operators();
+  }
   const transfers = ops.filter((o) => o.kind === K.TRANSFER_LEADER);
   assert.ok(transfers.length >= mean - 1, `${transfers.length} transfers`);
   assert.ok(transfers.every((o) => o.createdBy === 'balance-leader'), 'no transfer was asked for by hand');
   assert.ok(ops.filter((o) => o.kind === K.SPLIT).every((o) => o.createdBy === 'admin'));
   assert.ok(transfers.every((o) => o.status !== S.FAILED), JSON.stringify(transfers.filter((o) => o.status === S.FAILED)));
-  // Settled: a balanced layout gets no more operators (10 scheduler intervals).
-  await sleep(1_000);
-  assert.equal((await operators()).length, ops.length, 'no new operators on a balanced layout');
   const metrics = await (await fetch(`http://127.0.0.1:${pd.httpPort}/metrics`)).text();
   const created = (by: string): number => Number(new RegExp(`rangekv_pd_operators_created_total\\{scheduler="${by}"\\} (\\d+)`).exec(metrics)?.[1] ?? -1);
   assert.equal(created('balance-leader'), transfers.length);
