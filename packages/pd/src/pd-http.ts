@@ -50,20 +50,29 @@ export class PdHttpServer {
     gauge('rangekv_pd_ranges', 'ranges PD knows', () => src.counts().ranges);
     gauge('rangekv_pd_operators_running', 'operators RUNNING', () => src.counts().runningOperators);
     gauge('rangekv_pd_operators', 'operator records kept (running and finished)', () => src.counts().operators);
-    // Leader only (heartbeats go to the leader): a follower exports 0 for each. Each gauge
-    // counts on its own at scrape time (three walks over the ranges per scrape).
+    // Leader only (heartbeats go to the leader): a follower exports 0 for each. One count
+    // per scrape: the first gauge's collect (registered first, so collected first) sets
+    // the other two, which have no collect of their own.
+    const underReplicated = new Gauge({
+      name: 'rangekv_pd_ranges_under_replicated', help: 'ranges with fewer voters on live stores than --replica-count; 0 on a PD follower',
+      registers: [],
+    });
+    const withoutLeader = new Gauge({
+      name: 'rangekv_pd_ranges_without_leader', help: 'ranges whose newest report names no leader, a leader on a store not live, or is older than leaderBalanceMaxReportAgeMs; 0 on a PD follower',
+      registers: [],
+    });
     new Gauge({
       name: 'rangekv_pd_stores_by_state', help: 'stores by PD\'s state: up / down (heartbeat within --store-down-after-ms or not), offline, tombstone; 0 on a PD follower',
       labelNames: ['state'] as const, registers: [registry],
       collect() {
-        const by = src.clusterHealth().storesByState;
-        for (const state of STORE_HEALTH_STATES) this.set({ state }, by[state]);
+        const h = src.clusterHealth();
+        for (const state of STORE_HEALTH_STATES) this.set({ state }, h.storesByState[state]);
+        underReplicated.set(h.rangesUnderReplicated);
+        withoutLeader.set(h.rangesWithoutLeader);
       },
     });
-    gauge('rangekv_pd_ranges_under_replicated', 'ranges with fewer voters on live stores than --replica-count; 0 on a PD follower',
-      () => src.clusterHealth().rangesUnderReplicated);
-    gauge('rangekv_pd_ranges_without_leader', 'ranges whose newest report names no leader, a leader on a store not live, or is older than leaderBalanceMaxReportAgeMs; 0 on a PD follower',
-      () => src.clusterHealth().rangesWithoutLeader);
+    registry.registerMetric(underReplicated);
+    registry.registerMetric(withoutLeader);
     const grpcSeconds = new Histogram({
       name: 'rangekv_pd_grpc_request_duration_seconds', help: 'PD gRPC calls until answered, by method and status',
       labelNames: ['method', 'code'] as const, buckets: LATENCY_BUCKETS_SECONDS, registers: [registry],
