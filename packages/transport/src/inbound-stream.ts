@@ -17,6 +17,9 @@ export interface InboundHost {
   readonly counters: TransportCounters;
   readonly faults: TransportFaults;
   readonly handler: InboundHandler;
+  /** The store the stream's client certificate names (mutual TLS); 0: not authenticated,
+   *  the batches' from_store is taken at its word. */
+  readonly authenticatedStore: number;
   /** Every delivered batch, before the handler (store liveness). */
   heard(fromStore: number): void;
   /** Each message or coalesced section refused alone, as its batch arrives. */
@@ -72,6 +75,10 @@ export class InboundStream {
     }
     if (batch.toStore !== h.storeId) {
       this.reject(grpc.status.FAILED_PRECONDITION, `batch for store ${batch.toStore} reached store ${h.storeId}`);
+      return;
+    }
+    if (h.authenticatedStore !== 0 && batch.fromStore !== h.authenticatedStore) {
+      this.reject(grpc.status.PERMISSION_DENIED, `batch claims to come from store ${batch.fromStore}, but the certificate names store ${h.authenticatedStore}`);
       return;
     }
     if (this.fromStore === 0) {

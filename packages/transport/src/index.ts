@@ -1,5 +1,5 @@
 // Public API of @rangekv/transport.
-export { RaftTransport, type RaftTransportOptions } from './transport.js';
+export { RaftTransport, type RaftTransportOptions, type TransportTls } from './transport.js';
 export type { InboundHandler, InboundReject, RangeMessage, OutboundMessage } from './types.js';
 export { TransportFaults } from './faults.js';
 export { DEFAULT_TRANSPORT_LIMITS, resolveLimits, receiveLimitBytes, type TransportLimits } from './limits.js';

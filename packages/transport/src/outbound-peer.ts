@@ -35,6 +35,8 @@ export interface PeerHost {
   readonly limits: TransportLimits;
   readonly counters: TransportCounters;
   resolve(storeId: number): string | undefined;
+  /** The channel credentials for a connection to `storeId` (plaintext or mutual TLS). */
+  credentials(storeId: number): grpc.ChannelCredentials;
   /** Called once per connection failure (asynchronously, never inside send/flush). */
   unreachable(storeId: number): void;
   /** Uniform in [0, 1), for backoff jitter. */
@@ -264,7 +266,7 @@ export class OutboundPeer {
     }
     this.address = address;
     const l = this.host.limits;
-    const client = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions(l));
+    const client = new grpc.Client(address, this.host.credentials(this.storeId), channelOptions(l));
     this.client = client;
     this.state = 'connecting';
     const deadline = Date.now() + l.connectTimeoutMs;

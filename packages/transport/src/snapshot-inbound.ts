@@ -47,6 +47,9 @@ export interface InboundSnapshotHost {
   readonly limits: SnapshotStreamLimits;
   readonly faults: TransportFaults;
   readonly handler: SnapshotReceiveHandler | null;
+  /** The store the call's client certificate names (mutual TLS); 0: not authenticated,
+   *  any sender is taken at its word. */
+  readonly authenticatedStore: number;
 }
 
 export class InboundSnapshot {
@@ -117,6 +120,9 @@ export class InboundSnapshot {
     const f = this.checker.accept(buf);
     if (f.kind === 'start') {
       const h = this.host;
+      if (h.authenticatedStore !== 0 && f.start.fromStore !== h.authenticatedStore) {
+        throw new SnapshotStreamError('refused', `snapshot claims to come from store ${f.start.fromStore}, but the certificate names store ${h.authenticatedStore}`);
+      }
       if (h.faults.active && h.faults.dropsInbound(h.storeId, f.start.fromStore)) throw new SnapshotStreamError('unavailable', 'snapshot lost to an inbound fault');
       if (h.handler === null) throw new SnapshotStreamError('refused', `store ${h.storeId} does not receive snapshots`);
       const sink = await h.handler(f.start);

@@ -44,13 +44,15 @@ export interface StreamSnapshotOptions {
   snapshot: OutboundSnapshot;
   limits: SnapshotStreamLimits;
   channelOptions?: grpc.ChannelOptions;
+  /** Default plaintext. */
+  credentials?: grpc.ChannelCredentials;
   /** Called with a function that cancels the call (transport stopping). */
   onCancelable?: (cancel: () => void) => void;
 }
 
 export async function streamSnapshot(o: StreamSnapshotOptions): Promise<SnapshotSendResult> {
   const s = o.snapshot;
-  const client = new grpc.Client(o.address, grpc.credentials.createInsecure(), {
+  const client = new grpc.Client(o.address, o.credentials ?? grpc.credentials.createInsecure(), {
     'grpc.use_local_subchannel_pool': 1,
     'grpc.enable_retries': 0,
     ...(o.channelOptions ?? {}),

@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { MessageType, Prng, type Message } from '@rangekv/raft';
 import { raftTransportService } from '@rangekv/proto';
-import { hostPort } from '@rangekv/runtime';
+import { channelCredentials, describeIdentity, hostPort, peerIdentity, serverCredentials, type CertificateSource, type Identity } from '@rangekv/runtime';
 import { TransportFaults } from './faults.js';
 import { InboundStream } from './inbound-stream.js';
 import { receiveLimitBytes, resolveLimits, type TransportLimits } from './limits.js';
@@ -35,6 +35,21 @@ export interface RaftTransportOptions {
   snapshotLimits?: Partial<SnapshotStreamLimits>;
   /** Receives snapshots; without it every snapshot call is refused. */
   onSnapshot?: SnapshotReceiveHandler;
+  /** Mutual TLS with authenticated peers; default plaintext, senders taken at their word. */
+  tls?: TransportTls;
+}
+
+/**
+ * Mutual TLS between the members of one transport. Every connection, both ways, presents a
+ * certificate of `certs`' CA naming `${peerRole}/<id>`. A stream or snapshot call whose
+ * certificate names another role is refused at once; one whose batches claim another
+ * from_store than the certificate's id is failed (PERMISSION_DENIED), and nothing in it
+ * is delivered. Outbound, the server must present the certificate of the store dialled.
+ */
+export interface TransportTls {
+  certs: CertificateSource;
+  /** 'store' for stores, 'pd' for PD's own group (PD ids play the store ids). */
+  peerRole: 'store' | 'pd';
 }
 
 export class RaftTransport {
@@ -59,6 +74,8 @@ export class RaftTransport {
   private readonly inboundSnapshots = new Set<InboundSnapshot>();
   private readonly outboundSnapshotCancels = new Set<() => void>();
   private snapshotSends = 0;
+  private readonly tls: TransportTls | null;
+  private readonly refusedPeerCbs: Array<(who: string, why: string) => void> = [];
 
   /** Starts listening; resolves once the server is bound. */
   static async start(opts: RaftTransportOptions, onMessages: InboundHandler): Promise<RaftTransport> {
@@ -81,18 +98,23 @@ export class RaftTransport {
           call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'transport not running' });
           return;
         }
-        transport.accept(call);
+        const from = transport.authenticate(call);
+        if (from === null) return;
+        transport.accept(call, from);
       },
       snapshot: (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         if (transport === null || transport.stopping !== null) {
           callback({ code: grpc.status.UNAVAILABLE, details: 'transport not running' });
           return;
         }
-        transport.acceptSnapshot(call, callback);
+        const from = transport.authenticate(call);
+        if (from === null) return;
+        transport.acceptSnapshot(call, callback, from);
       },
     });
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(hostPort(host, opts.listenPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => {
+      const creds = serverCredentials(opts.tls?.certs ?? null, { requireClientCert: true });
+      server.bindAsync(hostPort(host, opts.listenPort ?? 0), creds, (err, p) => {
         if (err) reject(err);
         else resolve(p);
       });
@@ -115,8 +137,13 @@ export class RaftTransport {
     this.snapshotLimits = resolveSnapshotStreamLimits(opts.snapshotLimits);
     this.snapshotHandler = opts.onSnapshot ?? null;
     const prng = new Prng(opts.storeId * 7919 + port);
+    this.tls = opts.tls ?? null;
+    const tls = this.tls;
     this.peerHost = {
       storeId: opts.storeId,
+      credentials: (toStore) => tls === null
+        ? channelCredentials(null)
+        : channelCredentials(tls.certs, { expectPeer: { role: tls.peerRole, name: String(toStore), id: toStore } }),
       limits,
       counters: this.counters,
       resolve: opts.resolve,
@@ -231,7 +258,7 @@ export class RaftTransport {
     let cancel: (() => void) | null = null;
     try {
       return await streamSnapshot({
-        address, fromStore: this.storeId, snapshot: s, limits: this.snapshotLimits,
+        address, fromStore: this.storeId, snapshot: s, limits: this.snapshotLimits, credentials: this.peerHost.credentials(s.toStore),
         channelOptions: { 'grpc.max_send_message_length': receiveLimitBytes(this.limits) },
         onCancelable: (c) => {
           cancel = c;
@@ -308,21 +335,45 @@ export class RaftTransport {
     });
   }
 
-  private acceptSnapshot(call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
+  /** `cb(who, why)` runs for each inbound call refused for its certificate (mutual TLS):
+   *  another role than the transport's peers, or batches claiming another store. The
+   *  store logs these at warn. */
+  onRefusedPeer(cb: (who: string, why: string) => void): void {
+    this.refusedPeerCbs.push(cb);
+  }
+
+  /**
+   * The store id an inbound call is authenticated as: 0 without TLS (senders taken at
+   * their word), the certificate's id with it; null when refused (answered here).
+   */
+  private authenticate(call: grpc.ServerDuplexStream<Buffer, Buffer> | grpc.ServerReadableStream<Buffer, Buffer>): number | null {
+    if (this.tls === null) return 0;
+    const who: Identity | null = peerIdentity(call);
+    if (who !== null && who.role === this.tls.peerRole && who.id !== undefined) return who.id;
+    const what = who === null ? 'no client certificate' : `a certificate of ${describeIdentity(who)}`;
+    const why = `the raft port takes ${this.tls.peerRole} certificates only, got ${what}`;
+    this.counters.inboundRejects++;
+    for (const cb of this.refusedPeerCbs) cb(call.getPeer(), why);
+    call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: why });
+    return null;
+  }
+
+  private acceptSnapshot(call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>, authenticatedStore: number): void {
     const max = this.snapshotLimits.maxConcurrentSnapshotReceives;
     if (this.inboundSnapshots.size >= max) {
       callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: `maxConcurrentSnapshotReceives ${max} snapshots already being received` });
       return;
     }
     const s: InboundSnapshot = new InboundSnapshot(call, callback, {
-      storeId: this.storeId, limits: this.snapshotLimits, faults: this.faults, handler: this.snapshotHandler,
+      storeId: this.storeId, limits: this.snapshotLimits, faults: this.faults, handler: this.snapshotHandler, authenticatedStore,
     }, () => this.inboundSnapshots.delete(s));
     this.inboundSnapshots.add(s);
   }
 
-  private accept(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+  private accept(call: grpc.ServerDuplexStream<Buffer, Buffer>, authenticatedStore: number): void {
     const s = new InboundStream(call, {
       storeId: this.storeId,
+      authenticatedStore,
       counters: this.counters,
       faults: this.faults,
       handler: this.onMessages,
