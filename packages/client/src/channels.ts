@@ -7,6 +7,7 @@
 // call that fails after it was sent may have reached the server (`sent: true`).
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@rangekv/proto';
+import { explainConnectFailure, type ClientTls } from './tls.js';
 
 export type RpcOutcome<R> =
   | { ok: true; res: R }
@@ -17,7 +18,17 @@ export interface ChannelPoolOptions {
   connectTimeoutMs: number;
   /** grpc-js reconnect backoff cap for a channel whose server went away, in ms. */
   maxReconnectBackoffMs: number;
+  /** TLS for every channel; null/absent: plaintext. */
+  tls?: ClientTls | null;
+  /** Channel credentials of the caller's own (overrides `tls` for the channels). */
+  credentials?: grpc.ChannelCredentials;
+  /** Sent with every call (the admin token). */
+  metadata?: grpc.Metadata;
 }
+
+/** A connection failure to one address is explained (one TLS handshake) at most this often. */
+export const EXPLAIN_COOLDOWN_MS = 10_000;
+const EXPLAIN_TIMEOUT_MS = 1_000;
 
 /** Trailing metadata key a store sets on a write whose outcome it does not know. */
 export const AMBIGUOUS_METADATA_KEY = 'rangekv-ambiguous';
@@ -48,14 +59,39 @@ interface Channel {
 export class ChannelPool {
   private readonly channels = new Map<string, Channel>();
   private closed = false;
+  private readonly credentials: grpc.ChannelCredentials;
+  /** Per address: when a connection failure was last explained, and what was found. */
+  private readonly explained = new Map<string, { atMs: number; why: string | null }>();
 
-  constructor(private readonly opts: ChannelPoolOptions) {}
+  constructor(private readonly opts: ChannelPoolOptions) {
+    this.credentials = opts.credentials ?? opts.tls?.credentials ?? grpc.credentials.createInsecure();
+  }
+
+  /**
+   * What is known of why connecting to `address` fails (a TLS mismatch), from an earlier
+   * probe; starts a probe when none ran within EXPLAIN_COOLDOWN_MS. Never waits for it:
+   * the call fails over at once, its retries carry the sentence.
+   */
+  private connectFailure(address: string): string {
+    const now = Date.now();
+    const e = this.explained.get(address);
+    if (e === undefined || now - e.atMs > EXPLAIN_COOLDOWN_MS) {
+      const entry = { atMs: now, why: e?.why ?? null };
+      this.explained.set(address, entry);
+      if (this.explained.size > 1_000) this.explained.delete(this.explained.keys().next().value!);
+      void explainConnectFailure(address, this.opts.tls ?? null, EXPLAIN_TIMEOUT_MS).then((why) => {
+        entry.why = why;
+      });
+    }
+    const why = this.explained.get(address)?.why ?? null;
+    return why === null ? `could not connect to ${address}` : `could not connect to ${address}: ${why}`;
+  }
 
   private channel(address: string): Channel {
     if (this.closed) throw new Error('client is closed');
     let ch = this.channels.get(address);
     if (!ch) {
-      const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
+      const client = new grpc.Client(address, this.credentials, {
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': this.opts.maxReconnectBackoffMs,
         'grpc.keepalive_time_ms': 10_000,
@@ -93,7 +129,7 @@ export class ChannelPool {
     const deadline = Date.now() + Math.max(1, timeoutMs);
     const ch = this.channel(address);
     if (!(await this.ready(ch, timeoutMs))) {
-      return { ok: false, code: grpc.status.UNAVAILABLE, details: `could not connect to ${address}`, ambiguousMetadata: false, sent: false };
+      return { ok: false, code: grpc.status.UNAVAILABLE, details: this.connectFailure(address), ambiguousMetadata: false, sent: false };
     }
     await ch.slots.acquire();
     try {
@@ -101,7 +137,7 @@ export class ChannelPool {
         return { ok: false, code: grpc.status.DEADLINE_EXCEEDED, details: `waited past the deadline for a slot on ${address}`, ambiguousMetadata: false, sent: false };
       }
       return await new Promise<RpcOutcome<Res>>((resolve) => {
-        ch.client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, req, new grpc.Metadata(),
+        ch.client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, req, this.opts.metadata?.clone() ?? new grpc.Metadata(),
           { deadline },
           (err: grpc.ServiceError | null, res?: Res) => {
             if (err) {

@@ -5,12 +5,14 @@
 //   await c.scan('a', 'z', { limit: 10 });
 //   await c.split('m');                                       // PD operator, waits for the result
 //   c.close();
+import * as grpc from '@grpc/grpc-js';
 import { metapb, pdpb } from '@rangekv/proto';
 import { Budget, realClock, type Clock } from './backoff.js';
 import { ChannelPool } from './channels.js';
 import { InvalidArgumentError, OperatorFailedError, PdRequestError } from './errors.js';
 import { PdClient } from './pd-client.js';
 import { rangeContains } from './range-cache.js';
+import { loadClientTls, type ClientTlsOptions } from './tls.js';
 import { Router, type KvMethodName, type KvReq, type KvRes, type RequestKind } from './router.js';
 import {
   configEntryFromWire, consistencyToWire, operatorFromWire, operatorKindToWire, routeFromWire, storeFromWire, toBuffer,
@@ -81,6 +83,15 @@ export interface RangeKvClientOptions {
   operatorTimeoutMs?: number;
   /** Time and randomness (tests). */
   clock?: Clock;
+  /**
+   * TLS to PD and the stores: the cluster's CA, and a client certificate and key for
+   * servers that require one (the default with TLS). Files are read once, at connect.
+   * Absent: plaintext. A TLS mismatch with a server is named in the call's error.
+   */
+  tls?: ClientTlsOptions;
+  /** Sent as "authorization: Bearer TOKEN" with every call: authorizes operators and
+   *  configuration when PD was started with --admin-token-file. */
+  adminToken?: string;
 }
 
 export interface CallOptions {
@@ -126,7 +137,7 @@ export interface ListRangesOptions extends CallOptions {
   limit?: number;
 }
 
-type Resolved = Required<Omit<RangeKvClientOptions, 'clock'>> & { clock: Clock };
+type Resolved = Required<Omit<RangeKvClientOptions, 'clock' | 'tls' | 'adminToken'>> & { clock: Clock };
 
 const DEFAULTS = {
   timeoutMs: 10_000,
@@ -175,10 +186,14 @@ export class RangeKvClient {
     for (const k of ['timeoutMs', 'rpcTimeoutMs', 'backoffBaseMs', 'backoffMaxMs', 'electionWaitMs', 'maxCachedRanges', 'maxInflightPerChannel',
       'connectTimeoutMs', 'suspectStoreMs', 'storeRefreshMs', 'maxBatchKeys', 'maxBatchBytes', 'operatorPollMs', 'operatorTimeoutMs'] as const) positiveInt(k, this.o[k]);
     if (!Number.isSafeInteger(this.o.maxRetries) || this.o.maxRetries < 0) throw new RangeError(`maxRetries must be >= 0, got ${this.o.maxRetries}`);
+    const md = new grpc.Metadata();
+    if (options.adminToken !== undefined) md.set('authorization', `Bearer ${options.adminToken}`);
     this.pool = new ChannelPool({
       maxInflightPerChannel: this.o.maxInflightPerChannel,
       connectTimeoutMs: this.o.connectTimeoutMs,
       maxReconnectBackoffMs: 1_000,
+      tls: options.tls ? loadClientTls(options.tls) : null,
+      metadata: md,
     });
     const pd = new PdClient(options.pd, this.pool, this.o.rpcTimeoutMs);
     this.router = new Router(pd, this.pool, this.o);

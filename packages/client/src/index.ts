@@ -18,3 +18,4 @@ export {
 } from '@rangekv/proto';
 export { AMBIGUOUS_METADATA_KEY } from './channels.js';
 export { backoffDelayMs, type BackoffOptions, type Clock } from './backoff.js';
+export { loadClientTls, explainConnectFailure, type ClientTlsOptions, type ClientTls } from './tls.js';

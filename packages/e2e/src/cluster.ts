@@ -37,6 +37,8 @@ export interface E2eClusterOptions {
   hotBalance?: boolean;
   /** More pd-main flags for every PD node. */
   pdArgs?: string[];
+  /** More pd-main flags for one PD node (e.g. its TLS certificate), after pdArgs. */
+  pdArgsFor?: (pdId: number) => string[];
   /**
    * Raft timing of every process: 'fast' (default: 20 ms ticks, elections in 200-400 ms)
    * or 'default' (the processes' own defaults, as users run them).
@@ -53,6 +55,7 @@ export class E2eCluster {
   private storeArgs: readonly string[] = [];
   private storeArgsFor: (storeId: number) => readonly string[] = () => [];
   private pdArgs: readonly string[] = [];
+  private pdArgsFor: (pdId: number) => readonly string[] = () => [];
   private timingArgs: readonly string[] = FAST_TIMING;
 
   private constructor(readonly root: string) {}
@@ -70,8 +73,9 @@ export class E2eCluster {
         ...(opts.replicaChecker === true ? [] : ['--no-replica-checker']), ...(opts.replicaBalance === true ? [] : ['--no-replica-balance']),
         ...(opts.splitChecker === true ? [] : ['--no-split-checker']), ...(opts.hotBalance === true ? [] : ['--no-hot-balance']),
         ...(opts.pdArgs ?? [])];
-      const extra = [...c.pdArgs];
+      if (opts.pdArgsFor) c.pdArgsFor = opts.pdArgsFor;
       for (const id of ids) {
+        const extra = [...c.pdArgs, ...c.pdArgsFor(id)];
         c.pds.push(await PdProcess.start({ id, dataDir: join(c.root, `pd-${id}`), ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra }));
       }
       if (n > 1) await Promise.all(c.pds.map((p) => p.setPeers(c.pds)));
@@ -121,7 +125,7 @@ export class E2eCluster {
     const members = this.pds.length > 1 ? { peerIds: this.pds.map((p) => p.id) } : {};
     const p = await PdProcess.start({
       id: old.id, dataDir: join(this.root, `pd-${old.id}`), port: old.port, raftPort: old.raftPort, ...members,
-      extraArgs: [...this.pdArgs],
+      extraArgs: [...this.pdArgs, ...this.pdArgsFor(old.id)],
     });
     this.pds[i] = p;
     if (this.pds.length > 1) await p.setPeers(this.pds);
@@ -144,10 +148,10 @@ export class E2eCluster {
   }
 
   /** The PD node that says it leads (GetMembers), or undefined during an election. */
-  async pdLeader(): Promise<PdProcess | undefined> {
+  async pdLeader(creds?: grpc.ChannelCredentials): Promise<PdProcess | undefined> {
     for (const p of this.pds) {
       if (p.proc.exitCode !== null || p.proc.signalCode !== null) continue;
-      const res = await unary(p.address, pdService.getMembers, {}).catch(() => null);
+      const res = await unary(p.address, pdService.getMembers, {}, creds).catch(() => null);
       const leader = res?.members?.find((m) => m.isLeader);
       if (leader) return this.pds.find((x) => x.id === leader.id);
     }
@@ -162,8 +166,11 @@ export class E2eCluster {
   }
 }
 
-export function unary<Req, Res>(addr: string, m: { path: string; requestSerialize: (r: Req) => Buffer; responseDeserialize: (b: Buffer) => Res }, req: Req): Promise<Res> {
-  const client = new grpc.Client(addr, grpc.credentials.createInsecure());
+export function unary<Req, Res>(
+  addr: string, m: { path: string; requestSerialize: (r: Req) => Buffer; responseDeserialize: (b: Buffer) => Res }, req: Req,
+  creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): Promise<Res> {
+  const client = new grpc.Client(addr, creds);
   return new Promise<Res>((resolve, reject) => {
     client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, req, new grpc.Metadata(), { deadline: Date.now() + 2_000 },
       (err: grpc.ServiceError | null, res?: Res) => (err ? reject(err) : resolve(res!)));

@@ -3,7 +3,7 @@
 // and a minimal protobuf writer for fields the generated encoders would refuse to write.
 import * as grpc from '@grpc/grpc-js';
 import { raftTransportService } from '@rangekv/proto';
-import { encodeBatch, type OutboundMessage } from '@rangekv/transport';
+import { encodeBatch, encodeSnapshotChunkFrame, encodeSnapshotStart, type OutboundMessage, type SnapshotStartFrame } from '@rangekv/transport';
 
 export interface RawAnswer {
   code: grpc.status;
@@ -15,8 +15,11 @@ export interface RawAnswer {
  * One unary call with `body` as the request bytes, whatever they are. With `client`, on
  * that channel (kept open by its owner); else on a channel of its own.
  */
-export function rawUnary(address: string, path: string, body: Uint8Array, timeoutMs = 5_000, client?: grpc.Client): Promise<RawAnswer> {
-  const ch = client ?? new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
+export function rawUnary(
+  address: string, path: string, body: Uint8Array, timeoutMs = 5_000, client?: grpc.Client,
+  creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): Promise<RawAnswer> {
+  const ch = client ?? new grpc.Client(address, creds, { 'grpc.max_send_message_length': 64 << 20 });
   const pass = (b: Buffer): Buffer => b;
   const p = new Promise<RawAnswer>((resolve) => {
     ch.makeUnaryRequest(path, pass, pass, Buffer.from(body), new grpc.Metadata(), { deadline: Date.now() + timeoutMs },
@@ -27,24 +30,46 @@ export function rawUnary(address: string, path: string, body: Uint8Array, timeou
   return client ? p : p.finally(() => ch.close());
 }
 
-/** Writes one RaftBatch claiming to come from `fromStore` on a stream of its own, then ends it. */
-export async function sendRaftBatch(raftAddress: string, fromStore: number, toStore: number, messages: OutboundMessage[]): Promise<void> {
-  const client = new grpc.Client(raftAddress, grpc.credentials.createInsecure());
+/**
+ * Writes one RaftBatch claiming to come from `fromStore` on a stream of its own (with
+ * `creds`: e.g. another store's certificate), then ends it. Resolves with the stream's
+ * error when the receiver failed it, else null.
+ */
+export async function sendRaftBatch(
+  raftAddress: string, fromStore: number, toStore: number, messages: OutboundMessage[],
+  creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): Promise<RawAnswer | null> {
+  const client = new grpc.Client(raftAddress, creds);
   const m = raftTransportService.stream;
   try {
-    await new Promise<void>((resolve) => {
+    return await new Promise<RawAnswer | null>((resolve) => {
       const call = client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize);
-      call.on('error', () => resolve());
-      call.on('end', () => resolve());
+      call.on('error', (e: grpc.ServiceError) => resolve({ code: e.code, details: e.details, body: null }));
+      call.on('end', () => resolve(null));
       call.on('data', () => undefined);
       call.write(Buffer.from(encodeBatch({ fromStore, toStore, messages, heartbeats: [], heartbeatResps: [] })));
       // Give the receiver a moment to take the batch before the stream ends.
       setTimeout(() => call.end(), 200);
-      setTimeout(resolve, 2_000);
+      setTimeout(() => resolve(null), 2_000);
     });
   } finally {
     client.close();
   }
+}
+
+/** One Snapshot call: `start` then one chunk of `chunk`, then the end; its answer. */
+export function sendSnapshot(
+  raftAddress: string, start: SnapshotStartFrame, chunk: Uint8Array, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): Promise<RawAnswer> {
+  const client = new grpc.Client(raftAddress, creds);
+  const m = raftTransportService.snapshot;
+  return new Promise<RawAnswer>((resolve) => {
+    const call = client.makeClientStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, { deadline: Date.now() + 5_000 },
+      (err: grpc.ServiceError | null) => resolve(err ? { code: err.code, details: err.details, body: null } : { code: grpc.status.OK, details: '', body: null }));
+    call.write(encodeSnapshotStart(start));
+    call.write(encodeSnapshotChunkFrame(chunk));
+    call.end();
+  }).finally(() => client.close());
 }
 
 /** Opens a Snapshot call and sends nothing on it; close() ends it from this side. */

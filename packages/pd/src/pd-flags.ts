@@ -8,7 +8,7 @@
 // later over --admin-stdin (ephemeral ports in tests).
 import {
   bool, custom, FlagError, flagUsage, int, intValue, isWildcardHost, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, parseHost, port, str,
-  type FlagSources, type LogLevel, type ParsedFlags,
+  TLS_FLAGS, type FlagSources, type LogLevel, type ParsedFlags, type TlsFlagValues,
 } from '@rangekv/runtime';
 import { DEFAULT_PD_LIMITS } from './pd-limits.js';
 import type { PdPeerAddress } from './pd-server.js';
@@ -58,6 +58,8 @@ export interface PdFlags {
   storeDownAfterMs: number;
   logLevel: LogLevel;
   help: boolean;
+  /** TLS and admin token flags, loaded by runtime securityFrom() in the main. */
+  tls: TlsFlagValues;
 }
 
 /** "RAFTHOST:RAFTPORT/HOST:PORT" -> both addresses. */
@@ -127,6 +129,7 @@ export const PD_FLAGS = {
     default: DEFAULT_PD_LIMITS.storeDownAfterMs,
   }),
   logLevel: oneOf({ help: 'debug | info | warn | error', value: 'L', choices: LOG_LEVELS, default: 'info' }),
+  ...TLS_FLAGS,
 };
 
 export const PD_USAGE = flagUsage(PD_FLAGS, {
@@ -144,7 +147,7 @@ export function parsePdFlags(argv: readonly string[], sources: FlagSources = {})
       leaderBalanceIntervalMs: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs, leaderBalanceWarmupMs: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
       replicaChecker: true, replicaBalance: true, splitChecker: true, hotBalance: true, locationLabels: [], rangeSplitBytes: DEFAULT_PD_LIMITS.rangeSplitBytes,
       rangeSplitKeys: DEFAULT_PD_LIMITS.rangeSplitKeys, replicaCount: DEFAULT_PD_LIMITS.replicaCount, maxStoreDownTimeMs: DEFAULT_PD_LIMITS.maxStoreDownTimeMs,
-      storeDownAfterMs: DEFAULT_PD_LIMITS.storeDownAfterMs, logLevel: 'info', help: true,
+      storeDownAfterMs: DEFAULT_PD_LIMITS.storeDownAfterMs, logLevel: 'info', help: true, tls: { tlsClientAuth: 'require', tlsReloadCheckMs: 10_000 },
     };
   }
   return pdFlagsFrom(r);
@@ -170,5 +173,9 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
     splitChecker: !v.noSplitChecker, hotBalance: !v.noHotBalance, locationLabels: [...v.locationLabels], rangeSplitBytes: v.rangeSplitBytes, rangeSplitKeys: v.rangeSplitKeys,
     replicaCount: v.replicaCount,
     maxStoreDownTimeMs: v.maxStoreDownTimeMs, storeDownAfterMs: v.storeDownAfterMs, logLevel: v.logLevel, help: false,
+    tls: {
+      tlsCaFile: v.tlsCaFile, tlsCertFile: v.tlsCertFile, tlsKeyFile: v.tlsKeyFile, tlsClientAuth: v.tlsClientAuth,
+      tlsReloadCheckMs: v.tlsReloadCheckMs, adminTokenFile: v.adminTokenFile,
+    },
   };
 }

@@ -12,14 +12,23 @@
 // Logs: pino JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 2 bad flags (usage on
 // stderr), 1 when PD cannot start or fails. Flags (pd-flags.ts) may also come from
 // RANGEKV_<FLAG> variables and a --config JSON file.
-import { createLogger, emitEvent, exitOnStopSignals, FlagError, readPeersFromStdin } from '@rangekv/runtime';
+import {
+  createLogger, emitEvent, exitOnStopSignals, FlagError, installSecurity, readPeersFromStdin, securityFrom, type Security,
+} from '@rangekv/runtime';
 import { parsePdFlags, parsePeerAddress, PD_USAGE, type PdFlags } from './pd-flags.js';
 import { PdServer } from './pd-server.js';
 
 async function main(): Promise<void> {
   let flags: PdFlags;
+  let security: Security;
   try {
     flags = parsePdFlags(process.argv.slice(2), { env: process.env });
+    security = securityFrom(flags.tls);
+    const certified = security.certs?.identity;
+    // With TLS the certificate names the node: the other members check it on every stream.
+    if (certified !== undefined && !(certified.role === 'pd' && certified.id === flags.id)) {
+      throw new FlagError(`--tls-cert-file names ${certified.role} ${certified.name || '(no rangekv identity)'}; PD ${flags.id} needs a certificate naming rangekv://pd/${flags.id}`);
+    }
   } catch (e) {
     if (!(e instanceof FlagError)) throw e;
     process.stderr.write(`pd-main: ${e.message}\n${PD_USAGE}\n`);
@@ -30,6 +39,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const log = createLogger({}, { level: flags.logLevel });
+  installSecurity(security, log, `PD ${flags.id}`);
   let server: PdServer | undefined;
   try {
     server = await PdServer.start({
@@ -37,7 +47,7 @@ async function main(): Promise<void> {
       peers: flags.peers, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
       tickMs: flags.tickMs, electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
       leaderBalance: flags.leaderBalance, replicaChecker: flags.replicaChecker, replicaBalance: flags.replicaBalance, splitChecker: flags.splitChecker,
-      hotBalance: flags.hotBalance, locationLabels: flags.locationLabels,
+      hotBalance: flags.hotBalance, locationLabels: flags.locationLabels, security,
       limits: {
         leaderBalanceIntervalMs: flags.leaderBalanceIntervalMs, leaderBalanceWarmupMs: flags.leaderBalanceWarmupMs,
         replicaCount: flags.replicaCount, maxStoreDownTimeMs: flags.maxStoreDownTimeMs, storeDownAfterMs: flags.storeDownAfterMs,

@@ -24,7 +24,7 @@ import {
   RaftHost, raftTransport, resolveSnapshotLimits, type ApplyEntry, type HostService, type LogCompactionLimits,
   type Replica, type SnapshotLimits,
 } from '@rangekv/multiraft';
-import type { Logger } from '@rangekv/runtime';
+import type { CertificateSource, Logger } from '@rangekv/runtime';
 import type { TransportFaults } from '@rangekv/transport';
 import { decodePdCommand, encodePdCommand, type PdCommand, type PdCommandResult } from './pd-command.js';
 import { newWrites, PdState, type PdStateLimits, type PdWrites } from './pd-state.js';
@@ -54,6 +54,8 @@ export interface PdRaftOptions {
   /** PD-to-PD snapshot streams (the store's SnapshotLimits). */
   snapshots?: Partial<SnapshotLimits>;
   transportFaults?: TransportFaults;
+  /** Mutual TLS between PD nodes (certificates naming rangekv://pd/ID); default plaintext. */
+  certs?: CertificateSource | null;
   log: Logger;
   /** A disk failure or broken invariant: the group stopped. */
   onFatal?: (err: unknown) => void;
@@ -113,6 +115,7 @@ export class PdRaftGroup {
         resolve: (id) => peers.get(id),
         ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
         snapshotLimits: snapLimits,
+        ...(opts.certs ? { tls: { certs: opts.certs, peerRole: 'pd' as const } } : {}),
       }),
       timing: {
         ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),

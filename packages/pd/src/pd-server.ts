@@ -6,7 +6,9 @@
 //   pd.port; pd.raftPort; pd.setPeer(2, { raft, client });   // addresses known later (ephemeral ports)
 //   await pd.stop();
 import * as grpc from '@grpc/grpc-js';
-import { createLogger, hostPort, isWildcardHost, type Logger } from '@rangekv/runtime';
+import {
+  OPEN_ACCESS, channelCredentials, createLogger, hostPort, isWildcardHost, serverCredentials, type Logger, type Security,
+} from '@rangekv/runtime';
 import type { LogCompactionLimits, SnapshotLimits } from '@rangekv/multiraft';
 import type { StorageEngineOptions } from '@rangekv/storage';
 import type { TransportFaults } from '@rangekv/transport';
@@ -76,6 +78,14 @@ export interface PdServerOptions {
   transportFaults?: TransportFaults;
   log?: Logger;
   onFatal?: (err: unknown) => void;
+  /**
+   * TLS and who may call what (runtime securityFrom). With certificates: the client port
+   * serves TLS (client certificates per `clientCerts`), PD nodes talk mutual TLS with PD
+   * certificates, and stores' admin RPCs are called with this node's certificate. Store
+   * heartbeats are then taken only from the store the certificate names; operators and
+   * configuration need an admin certificate or the admin token. Default plaintext, open.
+   */
+  security?: Pick<Security, 'certs' | 'clientCerts' | 'access'>;
 }
 
 export class PdServer {
@@ -97,7 +107,7 @@ export class PdServer {
     this.group = group;
     this.members = members;
     this.log = log;
-    this.admin = opts.admin ?? new StoreAdminClients();
+    this.admin = opts.admin ?? new StoreAdminClients(channelCredentials(opts.security?.certs ?? null));
     this.leaderHandOffMs = Math.max(2_000, (opts.tickMs ?? 50) * (opts.electionTimeoutTicks ?? 10) * 2);
     this.service = new PdService({
       group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log,
@@ -140,6 +150,7 @@ export class PdServer {
       ...(opts.logCompaction ? { logCompaction: opts.logCompaction } : {}),
       ...(opts.snapshots ? { snapshots: opts.snapshots } : {}),
       ...(opts.transportFaults ? { transportFaults: opts.transportFaults } : {}),
+      certs: opts.security?.certs ?? null,
       onServingChange: (s) => server?.service.onServingChange(s),
       onFatal: (e) => {
         opts.onFatal?.(e);
@@ -191,9 +202,11 @@ export class PdServer {
       'grpc.max_receive_message_length': limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': limits.maxGrpcMessageBytes,
     });
-    addPdService(this.grpcServer, this.service, this.log, (method, code, sec) => this.http?.observeGrpc(method, code, sec));
+    const sec = opts.security;
+    addPdService(this.grpcServer, this.service, this.log, (method, code, sec) => this.http?.observeGrpc(method, code, sec), sec?.access ?? OPEN_ACCESS);
+    const creds = serverCredentials(sec?.certs ?? null, { requireClientCert: sec?.clientCerts ?? false });
     this.port = await new Promise<number>((resolve, reject) => {
-      this.grpcServer!.bindAsync(hostPort(host, opts.port ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+      this.grpcServer!.bindAsync(hostPort(host, opts.port ?? 0), creds, (err, p) => (err ? reject(err) : resolve(p)));
     });
     this.members.set(this.pdId, hostPort(opts.advertiseHost ?? host, this.port));
     this.log.info('PD serving', { listenHost: host, address: this.address, port: this.port, raftPort: this.group.raftPort, httpPort: this.httpPort, members: [...this.members.keys()] });

@@ -25,10 +25,13 @@ export interface StoreAdminCaller {
 export class StoreAdminClients implements StoreAdminCaller {
   private readonly clients = new Map<string, grpc.Client>();
 
+  /** `credentials`: this PD node's (its certificate authorizes admin calls on the stores). */
+  constructor(private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {}
+
   private client(address: string): grpc.Client {
     let c = this.clients.get(address);
     if (!c) {
-      c = new grpc.Client(address, grpc.credentials.createInsecure());
+      c = new grpc.Client(address, this.credentials);
       this.clients.set(address, c);
     }
     return c;

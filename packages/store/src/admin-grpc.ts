@@ -4,19 +4,22 @@
 import type * as grpc from '@grpc/grpc-js';
 import { storeAdminService } from '@rangekv/proto';
 import type { AdminService } from './admin-service.js';
-import { addUnaryMethods, unaryCall, type KvCallObserver } from './kv-grpc.js';
-import type { Logger } from '@rangekv/runtime';
+import { addUnaryMethods, unaryCall, type CallGuard, type KvCallObserver } from './kv-grpc.js';
+import { OPEN_ACCESS, type AccessPolicy, type Logger } from '@rangekv/runtime';
 
-export function addAdminService(server: grpc.Server, admin: AdminService, log: Logger, observe?: KvCallObserver): void {
+/** Every admin RPC, reads included, needs an admin or PD certificate or the admin token
+ *  (when the store's access policy checks anything). */
+export function addAdminService(server: grpc.Server, admin: AdminService, log: Logger, observe?: KvCallObserver, access: AccessPolicy = OPEN_ACCESS): void {
   const a = storeAdminService;
+  const g: CallGuard = { access, need: 'operator' };
   addUnaryMethods(server, {
-    splitRange: unaryCall(log, 'SplitRange', a.splitRange, (r) => admin.splitRange(r), observe),
-    transferLeader: unaryCall(log, 'TransferLeader', a.transferLeader, (r) => admin.transferLeader(r), observe),
-    addReplica: unaryCall(log, 'AddReplica', a.addReplica, (r) => admin.addReplica(r), observe),
-    removeReplica: unaryCall(log, 'RemoveReplica', a.removeReplica, (r) => admin.removeReplica(r), observe),
-    promoteLearner: unaryCall(log, 'PromoteLearner', a.promoteLearner, (r) => admin.promoteLearner(r), observe),
-    replaceVoter: unaryCall(log, 'ReplaceVoter', a.replaceVoter, (r) => admin.replaceVoter(r), observe),
-    rangeStatus: unaryCall(log, 'RangeStatus', a.rangeStatus, (r) => admin.rangeStatus(r), observe),
-    listRanges: unaryCall(log, 'ListRanges', a.listRanges, (r) => admin.listRanges(r), observe),
+    splitRange: unaryCall(log, 'SplitRange', a.splitRange, (r) => admin.splitRange(r), observe, g),
+    transferLeader: unaryCall(log, 'TransferLeader', a.transferLeader, (r) => admin.transferLeader(r), observe, g),
+    addReplica: unaryCall(log, 'AddReplica', a.addReplica, (r) => admin.addReplica(r), observe, g),
+    removeReplica: unaryCall(log, 'RemoveReplica', a.removeReplica, (r) => admin.removeReplica(r), observe, g),
+    promoteLearner: unaryCall(log, 'PromoteLearner', a.promoteLearner, (r) => admin.promoteLearner(r), observe, g),
+    replaceVoter: unaryCall(log, 'ReplaceVoter', a.replaceVoter, (r) => admin.replaceVoter(r), observe, g),
+    rangeStatus: unaryCall(log, 'RangeStatus', a.rangeStatus, (r) => admin.rangeStatus(r), observe, g),
+    listRanges: unaryCall(log, 'ListRanges', a.listRanges, (r) => admin.listRanges(r), observe, g),
   });
 }

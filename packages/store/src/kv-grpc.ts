@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { kvService, tryDecode, type MethodDefinition } from '@rangekv/proto';
 import { AMBIGUOUS_METADATA_KEY, AmbiguousResultError, FailedPreconditionError, InvalidArgumentError, UnavailableError } from './errors.js';
 import type { KvService } from './kv-service.js';
-import type { Logger } from '@rangekv/runtime';
+import { OPEN_ACCESS, type AccessPolicy, type Logger, type Need } from '@rangekv/runtime';
 
 /** What a request that failed to decode turns into, so the handler can answer INVALID_ARGUMENT. */
 class MalformedRequest {
@@ -46,8 +46,15 @@ export function toServiceError(e: unknown, log: Logger, method: string): Partial
 /** Metrics hook: one call per answered request, `code` a grpc.status name (OK, INVALID_ARGUMENT, ...). */
 export type KvCallObserver = (method: string, code: string, seconds: number) => void;
 
+/** Who may make a call: the server's policy and what this method needs (runtime access.ts). */
+export interface CallGuard {
+  access: AccessPolicy;
+  need: Need;
+}
+
 export function unaryCall<Req, Res>(
   log: Logger, name: string, m: MethodDefinition<Req, Res>, f: (req: Req) => Promise<Res>, observe?: KvCallObserver,
+  guard: CallGuard = { access: OPEN_ACCESS, need: 'client' },
 ): { def: MethodDefinition<Req | MalformedRequest, Res>; handler: grpc.handleUnaryCall<Req | MalformedRequest, Res> } {
   return {
     def: tolerant(m),
@@ -57,6 +64,11 @@ export function unaryCall<Req, Res>(
         observe?.(name, grpc.status[err?.code ?? grpc.status.OK] ?? 'UNKNOWN', Number(process.hrtime.bigint() - started) / 1e9);
         callback(err, res);
       };
+      const denied = guard.access.check(call, guard.need, name);
+      if (denied !== null) {
+        cb(denied);
+        return;
+      }
       const req = call.request;
       if (req instanceof MalformedRequest) {
         cb({ code: grpc.status.INVALID_ARGUMENT, details: `malformed request: ${req.reason}` });
@@ -68,8 +80,9 @@ export function unaryCall<Req, Res>(
 }
 
 /** Adds the KV service, backed by `kv`, to `server`; `observe` sees each call's method, status and latency. */
-export function addKvService(server: grpc.Server, kv: KvService, log: Logger, observe?: KvCallObserver): void {
-  const unary = <Req, Res>(l: Logger, name: string, m: MethodDefinition<Req, Res>, f: (req: Req) => Promise<Res>) => unaryCall(l, name, m, f, observe);
+export function addKvService(server: grpc.Server, kv: KvService, log: Logger, observe?: KvCallObserver, access: AccessPolicy = OPEN_ACCESS): void {
+  const guard: CallGuard = { access, need: 'client' };
+  const unary = <Req, Res>(l: Logger, name: string, m: MethodDefinition<Req, Res>, f: (req: Req) => Promise<Res>) => unaryCall(l, name, m, f, observe, guard);
   const methods = {
     get: unary(log, 'Get', kvService.get, (r) => kv.get(r)),
     batchGet: unary(log, 'BatchGet', kvService.batchGet, (r) => kv.batchGet(r)),

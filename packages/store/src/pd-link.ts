@@ -56,14 +56,17 @@ export class PdCaller {
   private readonly channels = new Map<string, grpc.Client>();
   private leader: string | null = null;
 
-  constructor(readonly endpoints: readonly string[], private readonly timeoutMs = DEFAULT_PD_LINK_LIMITS.callTimeoutMs) {
+  constructor(
+    readonly endpoints: readonly string[], private readonly timeoutMs = DEFAULT_PD_LINK_LIMITS.callTimeoutMs,
+    private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
     if (endpoints.length === 0) throw new RangeError('PdCaller needs at least one PD endpoint');
   }
 
   private channel(addr: string): grpc.Client {
     let c = this.channels.get(addr);
     if (!c) {
-      c = new grpc.Client(addr, grpc.credentials.createInsecure());
+      c = new grpc.Client(addr, this.credentials);
       this.channels.set(addr, c);
     }
     return c;
@@ -181,12 +184,15 @@ export class PdLink {
   private lastReads = new Map<number, number>();
   readonly counters = { storeHeartbeats: 0, storeHeartbeatFailures: 0, rangeReports: 0, rangeReportsRejected: 0, rangeHeartbeatFailures: 0 };
 
-  constructor(endpoints: readonly string[], private readonly host: PdLinkHost, limits: Partial<PdLinkLimits> = {}) {
+  constructor(
+    endpoints: readonly string[], private readonly host: PdLinkHost, limits: Partial<PdLinkLimits> = {},
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
     this.limits = { ...DEFAULT_PD_LINK_LIMITS, ...limits };
     for (const [k, v] of Object.entries(this.limits)) {
       if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`PD link limit ${k} must be a positive integer, got ${String(v)}`);
     }
-    this.pd = new PdCaller(endpoints, this.limits.callTimeoutMs);
+    this.pd = new PdCaller(endpoints, this.limits.callTimeoutMs, credentials);
   }
 
   start(): void {
@@ -372,8 +378,10 @@ export class PdLink {
 }
 
 /** For a store starting on a new data dir without an id: one from PD. */
-export async function allocStoreId(endpoints: readonly string[], timeoutMs = 10_000): Promise<number> {
-  const pd = new PdCaller(endpoints, Math.min(timeoutMs, DEFAULT_PD_LINK_LIMITS.callTimeoutMs));
+export async function allocStoreId(
+  endpoints: readonly string[], timeoutMs = 10_000, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): Promise<number> {
+  const pd = new PdCaller(endpoints, Math.min(timeoutMs, DEFAULT_PD_LINK_LIMITS.callTimeoutMs), credentials);
   const deadline = Date.now() + timeoutMs;
   try {
     let last: unknown = null;

@@ -5,7 +5,7 @@
 // "@rangekv/store/store-flags").
 import {
   bool, custom, FlagError, flagUsage, int, intValue, isWildcardHost, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, parseHost, port, str,
-  type FlagSources, type LogLevel, type ParsedFlags,
+  TLS_FLAGS, type FlagSources, type LogLevel, type ParsedFlags, type TlsFlagValues,
 } from '@rangekv/runtime';
 
 export interface StoreFlags {
@@ -54,6 +54,8 @@ export interface StoreFlags {
   replicaGc: { replicaGcIntervalMs?: number };
   /** Size check overrides (size-check.ts); absent = the defaults. */
   sizeCheck: { splitCheckDiffBytes?: number };
+  /** TLS and admin token flags, loaded by runtime securityFrom() in the main. */
+  tls: TlsFlagValues;
 }
 
 /** Labels a store may carry (PD refuses more). */
@@ -128,6 +130,7 @@ export const STORE_FLAGS = {
     help: 'with --pd: how often replicas without a leader are checked\nwith PD and destroyed if removed from their range', value: 'MS', min: 1,
     max: 2 ** 31 - 1, defaultText: '10000',
   }),
+  ...TLS_FLAGS,
 };
 
 export const STORE_USAGE = flagUsage(STORE_FLAGS, {
@@ -138,7 +141,7 @@ export const STORE_USAGE = flagUsage(STORE_FLAGS, {
 const HELP_ONLY: StoreFlags = {
   storeId: 0, pd: [], help: true, dataDir: '', host: '', advertiseHost: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), labels: {}, bootstrap: null,
   tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
-  logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {},
+  logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {}, tls: { tlsClientAuth: 'require', tlsReloadCheckMs: 10_000 },
 };
 
 /** argv (and `sources.env`, and the --config file) -> StoreFlags; FlagError naming what is wrong. */
@@ -175,5 +178,9 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
     adminStdin: v.adminStdin, faultInjection: v.faultInjection, logLevel: v.logLevel, logCompaction, uninitialized,
     replicaGc: v.replicaGcIntervalMs !== undefined ? { replicaGcIntervalMs: v.replicaGcIntervalMs } : {},
     sizeCheck: v.splitCheckDiffBytes !== undefined ? { splitCheckDiffBytes: v.splitCheckDiffBytes } : {},
+    tls: {
+      tlsCaFile: v.tlsCaFile, tlsCertFile: v.tlsCertFile, tlsKeyFile: v.tlsKeyFile, tlsClientAuth: v.tlsClientAuth,
+      tlsReloadCheckMs: v.tlsReloadCheckMs, adminTokenFile: v.adminTokenFile,
+    },
   };
 }

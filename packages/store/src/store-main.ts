@@ -25,7 +25,8 @@
 // Each {"faults":...} line is answered; a refused one changes nothing. Without the flag
 // each is refused, so a nemesis cannot believe it injected a fault that never happened.
 import {
-  createLogger, emitEvent, exitOnStopSignals, FlagError, parseAddress, peersCommand, readAdminStdin, type AdminCommand, type Logger,
+  channelCredentials, createLogger, emitEvent, exitOnStopSignals, FlagError, installSecurity, parseAddress, peersCommand, readAdminStdin,
+  securityFrom, type AdminCommand, type Logger, type Security,
 } from '@rangekv/runtime';
 import { dataDirStoreId } from './bootstrap.js';
 import { allocStoreId } from './pd-link.js';
@@ -48,8 +49,17 @@ function faultsCommand(server: StoreServer, enabled: boolean, log: Logger): Admi
 
 async function main(): Promise<void> {
   let flags: StoreFlags;
+  let security: Security;
   try {
     flags = parseStoreFlags(process.argv.slice(2), { env: process.env });
+    security = securityFrom(flags.tls);
+    const certified = security.certs?.identity;
+    if (certified !== undefined) {
+      // With TLS the certificate names the store: peers and PD check it against every claim.
+      if (certified.role !== 'store') throw new FlagError(`--tls-cert-file names ${certified.role} ${certified.name}; a store needs a certificate naming rangekv://store/ID`);
+      if (flags.storeId !== 0 && flags.storeId !== certified.id) throw new FlagError(`--store-id ${flags.storeId} but --tls-cert-file names store ${certified.id}`);
+      flags.storeId = certified.id!;
+    }
   } catch (e) {
     if (!(e instanceof FlagError)) throw e;
     process.stderr.write(`store-main: ${e.message}\n${STORE_USAGE}\n`);
@@ -62,13 +72,14 @@ async function main(): Promise<void> {
   if (flags.storeId === 0) {
     // With --pd and no --store-id: the data dir's identity, else a fresh id from PD.
     try {
-      flags.storeId = dataDirStoreId(flags.dataDir) ?? (await allocStoreId(flags.pd, 30_000));
+      flags.storeId = dataDirStoreId(flags.dataDir) ?? (await allocStoreId(flags.pd, 30_000, channelCredentials(security.certs)));
     } catch (e) {
       process.stderr.write(`store-main: cannot get a store id (data dir ${flags.dataDir}, PD ${flags.pd.join(',')}): ${e instanceof Error ? e.message : String(e)}\n`);
       process.exit(1);
     }
   }
   const log = createLogger({ storeId: flags.storeId }, { level: flags.logLevel });
+  installSecurity(security, log, `store ${flags.storeId}`);
   let server: StoreServer | undefined;
   const onFatal = (): void => {
     // The server is stopping itself; leave once it has (or after a grace period).
@@ -87,6 +98,7 @@ async function main(): Promise<void> {
       electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
       logCompaction: flags.logCompaction, uninitialized: flags.uninitialized, replicaGc: flags.replicaGc, sizeCheck: flags.sizeCheck,
       labels: flags.labels,
+      security,
       onFatal,
     });
   } catch (e) {

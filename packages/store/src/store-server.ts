@@ -25,7 +25,9 @@ import {
   type RaftTuning, type RangeStatusSummary, type SchedulerLimits, type SnapshotLimits, type SnapshotShipper, type StoreLiveness,
   type Replica, type ReplicaGcLimits, type ReplicaGcQuery, type UninitializedLimits, type UninitializedReplicas,
 } from '@rangekv/multiraft';
-import { createLogger, hostPort, isWildcardHost, type Logger } from '@rangekv/runtime';
+import {
+  OPEN_ACCESS, channelCredentials, createLogger, hostPort, isWildcardHost, serverCredentials, type Logger, type Security,
+} from '@rangekv/runtime';
 import { bootstrapStore, claimDataDir, type BootstrapOptions } from './bootstrap.js';
 import { PdLink, type PdLinkHost, type PdLinkLimits } from './pd-link.js';
 import { DataDirUsage } from './data-dir-usage.js';
@@ -119,6 +121,13 @@ export interface StoreServerOptions {
   processMetrics?: boolean;
   /** A disk failure or broken invariant: the store has stopped (or is stopping) itself. */
   onFatal?: (err: unknown) => void;
+  /**
+   * TLS and who may call what (runtime securityFrom). With certificates: the KV/admin port
+   * serves TLS (client certificates per `clientCerts`), the raft port mutual TLS between
+   * store certificates, and PD is called with this store's certificate. Default plaintext
+   * with every call allowed.
+   */
+  security?: Pick<Security, 'certs' | 'clientCerts' | 'access'>;
 }
 
 
@@ -186,6 +195,7 @@ export class StoreServer {
         ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
         faults,
         snapshotLimits: snapLimits,
+        ...(opts.security?.certs ? { tls: { certs: opts.security.certs, peerRole: 'store' as const } } : {}),
       }),
       timing: {
         ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
@@ -369,13 +379,16 @@ export class StoreServer {
     });
     this.grpcServer = server;
     const observe = (method: string, code: string, sec: number): void => this.metrics.grpcSeconds.observe({ method, code }, sec);
-    addKvService(server, this.kv, this.log, observe);
-    addAdminService(server, this.admin, this.log, observe);
+    const sec = opts.security;
+    const access = sec?.access ?? OPEN_ACCESS;
+    addKvService(server, this.kv, this.log, observe, access);
+    addAdminService(server, this.admin, this.log, observe, access);
+    const creds = serverCredentials(sec?.certs ?? null, { requireClientCert: sec?.clientCerts ?? false });
     this.port = await new Promise<number>((res, rej) => {
-      server.bindAsync(hostPort(listen, opts.grpcPort ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p)));
+      server.bindAsync(hostPort(listen, opts.grpcPort ?? 0), creds, (err, p) => (err ? rej(err) : res(p)));
     });
     if (opts.pd && opts.pd.length > 0) {
-      this.pdLink = new PdLink(opts.pd, this.pdHost(this.advertiseHost), opts.pdLimits ?? {});
+      this.pdLink = new PdLink(opts.pd, this.pdHost(this.advertiseHost), opts.pdLimits ?? {}, channelCredentials(sec?.certs ?? null));
       linked(this.pdLink);
       this.pdLink.start();
     }

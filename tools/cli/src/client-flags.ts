@@ -6,7 +6,8 @@ import type {
   AmbiguousWriteError, DeadlineExceededError, InvalidArgumentError, OperatorFailedError, PdRequestError, PdUnavailableError, RangeKvClient,
   RetriesExhaustedError,
 } from '@rangekv/client';
-import { checkAddress, durationFlag, EXIT, type CommandSpec, type FlagSpec, type Parsed, str } from './command.js';
+import { readFileSync } from 'node:fs';
+import { checkAddress, durationFlag, EXIT, str, UsageError, type CommandSpec, type FlagSpec, type Parsed } from './command.js';
 
 export const DEFAULT_PD = '127.0.0.1:2379';
 
@@ -15,7 +16,32 @@ export function clientFlags(defaultTimeout: string): Record<string, FlagSpec> {
     pd: { type: 'string', value: 'H:P[,H:P]', description: `PD addresses, any PD node will do (default $RANGEKV_PD, else ${DEFAULT_PD})` },
     timeout: { type: 'string', value: 'DURATION', description: 'deadline of the whole command, e.g. 500ms, 5s, 1m', default: defaultTimeout },
     json: { type: 'boolean', description: 'print JSON for scripts instead of text' },
+    'tls-ca-file': { type: 'string', value: 'FILE', description: 'TLS: the cluster\'s PEM CA (default $RANGEKV_TLS_CA_FILE; none = plaintext)' },
+    'tls-cert-file': { type: 'string', value: 'FILE', description: 'TLS: client certificate, for servers that require one (default $RANGEKV_TLS_CERT_FILE);\nan admin certificate (rangekv://admin/NAME) authorizes ctl\'s operators' },
+    'tls-key-file': { type: 'string', value: 'FILE', description: 'TLS: the key of --tls-cert-file (default $RANGEKV_TLS_KEY_FILE)' },
+    'admin-token-file': { type: 'string', value: 'FILE', description: 'a file with the admin token, sent with every call (default $RANGEKV_ADMIN_TOKEN_FILE)' },
   };
+}
+
+/** The TLS and token options of a command: flags over RANGEKV_* variables. */
+function securityOptions(p: Parsed, spec: CommandSpec): { tls?: { caFile: string; certFile?: string; keyFile?: string }; adminToken?: string } {
+  const given = (flag: string, env: string): string | undefined => str(p, flag, spec) ?? (process.env[env] || undefined);
+  const caFile = given('tls-ca-file', 'RANGEKV_TLS_CA_FILE');
+  const certFile = given('tls-cert-file', 'RANGEKV_TLS_CERT_FILE');
+  const keyFile = given('tls-key-file', 'RANGEKV_TLS_KEY_FILE');
+  const tokenFile = given('admin-token-file', 'RANGEKV_ADMIN_TOKEN_FILE');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert-file and --tls-key-file go together', spec);
+  if (caFile === undefined && certFile !== undefined) throw new UsageError('--tls-cert-file needs --tls-ca-file', spec);
+  const out: { tls?: { caFile: string; certFile?: string; keyFile?: string }; adminToken?: string } = {};
+  if (caFile !== undefined) out.tls = { caFile, ...(certFile !== undefined ? { certFile, keyFile: keyFile! } : {}) };
+  if (tokenFile !== undefined) {
+    try {
+      out.adminToken = readFileSync(tokenFile, 'utf8').trim();
+    } catch (e) {
+      throw new UsageError(`cannot read --admin-token-file ${tokenFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, spec);
+    }
+  }
+  return out;
 }
 
 export function pdAddresses(p: Parsed, spec: CommandSpec): string[] {
@@ -28,7 +54,8 @@ export async function connect(p: Parsed, spec: CommandSpec): Promise<{ client: R
   const pd = pdAddresses(p, spec);
   const timeoutMs = durationFlag(p, 'timeout', spec)!;
   const { RangeKvClient: Client } = await import('@rangekv/client');
-  const client = await Client.connect({ pd, timeoutMs, operatorTimeoutMs: timeoutMs, connectTimeoutMs: Math.min(1_000, timeoutMs) });
+  const security = securityOptions(p, spec);
+  const client = await Client.connect({ pd, timeoutMs, operatorTimeoutMs: timeoutMs, connectTimeoutMs: Math.min(1_000, timeoutMs), ...security });
   return { client, timeoutMs };
 }
 
