@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { pdService } from '@rangekv/proto';
-import { silentLogger } from '@rangekv/runtime';
+import { AccessPolicy, adminTokenMetadata, silentLogger } from '@rangekv/runtime';
 import { addPdService } from './pd-grpc.js';
 import type { PdService } from './pd-service.js';
 
@@ -49,6 +49,39 @@ test('out-of-range numbers in PD requests are INVALID_ARGUMENT naming the field'
       assert.match(err.details, /^malformed request: rangekv\./);
       assert.match(err.details, reason);
     }
+  } finally {
+    server.forceShutdown();
+  }
+});
+
+test('with an admin token: configuration and operators need it, reads do not', async () => {
+  const token = 'admin-token-0123456789abcdef';
+  const calls: string[] = [];
+  const svc = new Proxy({}, { get: (_, name) => async () => { calls.push(String(name)); return {}; } }) as PdService;
+  const server = new grpc.Server();
+  addPdService(server, svc, silentLogger, undefined, new AccessPolicy({ clientCerts: false, adminToken: token }));
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  const call = (path: string, md: grpc.Metadata): Promise<grpc.ServiceError | null> => {
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    return new Promise((resolve) => {
+      client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), md, { deadline: Date.now() + 5_000 }, (err) => {
+        client.close();
+        resolve(err);
+      });
+    });
+  };
+  try {
+    const none = new grpc.Metadata();
+    const denied = await call(pdService.setConfig.path, none);
+    assert.equal(denied?.code, grpc.status.UNAUTHENTICATED);
+    assert.match(denied!.details, /SetConfig needs an admin certificate \(rangekv:\/\/admin\/NAME\) or the admin token/);
+    assert.equal((await call(pdService.createOperator.path, adminTokenMetadata('wrong-token-0123456789')))?.code, grpc.status.UNAUTHENTICATED);
+    assert.equal(await call(pdService.getConfig.path, none), null);
+    assert.equal(await call(pdService.setConfig.path, adminTokenMetadata(token)), null);
+    assert.equal(await call(pdService.createOperator.path, adminTokenMetadata(token)), null);
+    assert.deepEqual(calls, ['getConfig', 'setConfig', 'createOperator']);
   } finally {
     server.forceShutdown();
   }

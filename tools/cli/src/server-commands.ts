@@ -79,7 +79,8 @@ export function serverArgs(spec: CommandSpec, argv: readonly string[], env: Read
   return flagsToArgv(storeFlags, r, ['port', 'raftPort']);
 }
 
-/** Runs `node main args` with inherited stdio, passing SIGINT/SIGTERM on; resolves with its exit code. */
+/** Runs `node main args` with inherited stdio, passing SIGINT/SIGTERM (stop) and SIGHUP (reload
+ *  TLS certificates) on; resolves with its exit code. */
 export function runChild(main: string, args: string[]): Promise<number> {
   if (!existsSync(main)) {
     process.stderr.write(`error: ${main} not found: build the workspace first (npm run build)\n`);
@@ -92,6 +93,7 @@ export function runChild(main: string, args: string[]): Promise<number> {
     };
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
+    process.on('SIGHUP', forward);
     child.on('error', (e) => {
       process.stderr.write(`error: could not start ${main}: ${e.message}\n`);
       resolve(EXIT.failed);
@@ -99,6 +101,7 @@ export function runChild(main: string, args: string[]): Promise<number> {
     child.on('exit', (code, signal) => {
       process.off('SIGINT', forward);
       process.off('SIGTERM', forward);
+      process.off('SIGHUP', forward);
       resolve(code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1));
     });
   });

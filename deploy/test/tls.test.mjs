@@ -1,0 +1,145 @@
+// The TLS walkthrough of deploy/tls/README.md, run for real on 127.0.0.1: a CA and
+// certificates from deploy/tls/make-certs.sh, one PD and one store started with the same
+// `rangekv pd|store` commands the systemd units run plus the --tls-* flags, and
+// `rangekv kv` / `rangekv ctl` with an admin certificate, an application certificate, an
+// admin token, and in plaintext. Needs openssl (skipped without it) and a build
+// (`npm test` builds first).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { connect as tlsConnect } from 'node:tls';
+
+const deployDir = dirname(dirname(fileURLToPath(import.meta.url)));
+const repoRoot = dirname(deployDir);
+const CLI = join(repoRoot, 'tools', 'cli', 'dist', 'rangekv.js');
+const MAKE_CERTS = join(deployDir, 'tls', 'make-certs.sh');
+
+function hasOpenssl() {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const skip = !hasOpenssl() ? 'openssl not installed' : !existsSync(CLI) ? 'not built (run npm test or pnpm build)' : false;
+
+/** Starts `rangekv ARGS` and resolves with the process and its ready event. */
+function start(args) {
+  // Its own process group: the cleanup kills the CLI and the main it runs together.
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const stderr = [];
+  createInterface({ input: proc.stderr }).on('line', (l) => {
+    stderr.push(l);
+    if (stderr.length > 50) stderr.shift();
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`rangekv ${args[0]}: not ready in 30 s:\n${stderr.join('\n')}`)), 30_000);
+    createInterface({ input: proc.stdout }).on('line', (l) => {
+      try {
+        const e = JSON.parse(l);
+        if (e.event === 'ready') {
+          clearTimeout(timer);
+          resolve({ proc, ready: e, stderr });
+        }
+      } catch { /* not an event */ }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`rangekv ${args[0]} exited ${code}:\n${stderr.join('\n')}`));
+    });
+  });
+}
+
+function cli(args, env = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+
+test('TLS walkthrough: make-certs.sh, a TLS PD and store, kv and ctl with certificates and a token', { skip }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-deploy-tls-'));
+  const procs = [];
+  t.after(async () => {
+    const exited = procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.on('exit', r)) : null));
+    for (const p of procs) {
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch { /* already gone */ }
+    }
+    await Promise.all(exited);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const pki = join(dir, 'pki');
+  const mk = (...a) => execFileSync('sh', [MAKE_CERTS, ...a], { env: { ...process.env, PKI_DIR: pki }, encoding: 'utf8' });
+  mk('ca');
+  mk('pd', '1', 'localhost', '127.0.0.1');
+  mk('store', '1', 'localhost', '127.0.0.1');
+  mk('admin', 'ops');
+  mk('client', 'app');
+  assert.equal(statSync(join(pki, 'store-1.key')).mode & 0o077, 0, 'keys are private');
+  assert.match(spawnSync('sh', [MAKE_CERTS, 'ca'], { env: { ...process.env, PKI_DIR: pki }, encoding: 'utf8' }).stderr, /ca\.key exists/);
+  const token = join(dir, 'admin.token');
+  writeFileSync(token, 'walkthrough-admin-token-0123456789\n', { mode: 0o600 });
+
+  const tls = (name) => ['--tls-ca-file', join(pki, 'ca.pem'), '--tls-cert-file', join(pki, `${name}.pem`), '--tls-key-file', join(pki, `${name}.key`)];
+  const pd = await start(['pd', '--id', '1', '--data-dir', join(dir, 'pd'), '--port', '0', '--raft-port', '0', '--http-port', '0',
+    '--initial-stores', '1', '--replica-count', '1', '--admin-token-file', token, ...tls('pd-1')]);
+  procs.push(pd.proc);
+  const pdAddr = `127.0.0.1:${pd.ready.port}`;
+  const store = await start(['store', '--data-dir', join(dir, 'store'), '--pd', pdAddr, '--port', '0', '--raft-port', '0', '--http-port', '0', ...tls('store-1')]);
+  procs.push(store.proc);
+  assert.equal(store.ready.storeId, 1, 'the store id comes from its certificate');
+
+  const as = (name) => ['--pd', pdAddr, '--tls-ca-file', join(pki, 'ca.pem'), '--tls-cert-file', join(pki, `${name}.pem`), '--tls-key-file', join(pki, `${name}.key`)];
+  let put;
+  for (let i = 0; i < 60; i++) {
+    put = cli(['kv', 'put', 'k', 'v', ...as('client-app'), '--timeout', '5s']);
+    if (put.code === 0) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(put.code, 0, put.err);
+  assert.equal(cli(['kv', 'get', 'k', ...as('client-app')]).out, 'v');
+
+  const plain = cli(['kv', 'get', 'k', '--pd', pdAddr, '--timeout', '3s']);
+  assert.notEqual(plain.code, 0);
+  assert.match(plain.err, /speaks TLS and this client connects in plaintext/);
+
+  const denied = cli(['ctl', 'split', 'm', ...as('client-app'), '--timeout', '10s']);
+  assert.notEqual(denied.code, 0);
+  assert.match(denied.err, /needs an admin certificate/);
+  assert.equal(cli(['ctl', 'split', 'm', ...as('admin-ops'), '--timeout', '20s']).code, 0);
+  const byToken = cli(['ctl', 'split', 't', ...as('client-app'), '--admin-token-file', token, '--timeout', '20s']);
+  assert.equal(byToken.code, 0, byToken.err);
+  assert.equal(cli(['kv', 'get', 'k', ...as('client-app')]).out, 'v');
+
+  // Rotation: a new certificate for the store, then SIGHUP to the `rangekv store` process
+  // (what the unit's ExecReload sends): new connections get the new certificate.
+  const storeKv = Number(store.ready.kvPort);
+  const before = await servedSerial(storeKv);
+  mk('store', '1', 'localhost', '127.0.0.1');
+  store.proc.kill('SIGHUP');
+  let after = before;
+  for (let i = 0; i < 100 && after === before; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    after = await servedSerial(storeKv);
+  }
+  assert.notEqual(after, before, 'the reloaded certificate is served');
+  assert.equal(store.proc.exitCode, null, 'SIGHUP does not stop the store');
+  assert.equal(cli(['kv', 'get', 'k', ...as('client-app')]).out, 'v');
+});
+
+function servedSerial(port) {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, ALPNProtocols: ['h2'], rejectUnauthorized: false }, () => {
+      const serial = s.getPeerCertificate().serialNumber;
+      s.destroy();
+      resolve(serial);
+    });
+    s.on('error', reject);
+  });
+}
