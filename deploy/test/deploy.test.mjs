@@ -353,3 +353,187 @@ test('promtool: config, rules, rule unit tests and the dashboard queries', (t) =
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// ---- container image, Compose, Kubernetes -------------------------------------------------
+//
+// Containers cannot be built or run here (no container engine; `docker` is a client only),
+// so these tests check the files against each other and against the code: every flag of
+// every command parses (`rangekv pd|store ARGS --help` exits 0 only when each flag is known
+// and each value valid), and the ports agree with the CLI's defaults and the HTTP ports the
+// units fix. YAML is read by yaml-lite.mjs (no dependency).
+
+const CLI = join(repoRoot, 'tools', 'cli', 'dist', 'rangekv.js');
+const DATA_ROOT = '/var/lib/rangekv';
+
+/** The CLI's port defaults (server-commands.ts) and the HTTP ports the deploy files fix (the units'). */
+function deployPorts() {
+  const src = readFileSync(join(repoRoot, 'tools', 'cli', 'src', 'server-commands.ts'), 'utf8');
+  const defaults = (name) => {
+    const m = new RegExp(`withDefaults\\(${name}, \\{([^}]*)\\}\\)`).exec(src);
+    assert.ok(m, `server-commands.ts: withDefaults(${name}, ...) not found`);
+    return Object.fromEntries([...m[1].matchAll(/(\w+): (\d+)/g)].map(([, k, v]) => [k, Number(v)]));
+  };
+  const pd = defaults('PD_FLAGS');
+  const store = defaults('STORE_FLAGS');
+  return {
+    pd: { port: pd.port, 'raft-port': pd.raftPort, 'http-port': UNITS['rangekv-pd.service'].httpPort },
+    store: { port: store.port, 'raft-port': store.raftPort, 'http-port': UNITS['rangekv-store.service'].httpPort },
+  };
+}
+const PORTS = deployPorts();
+
+/** The units' TimeoutStopSec, by command: the stop time every other artifact must allow too. */
+function unitStopSeconds(command) {
+  const u = parseUnit(read('systemd', `rangekv-${command}.service`));
+  return Number(u.Service.TimeoutStopSec.at(-1));
+}
+
+/** `--flag=value` and `--flag value` pairs of an argv (bare `--flag`: true). */
+function argvFlags(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) continue;
+    const eq = a.indexOf('=');
+    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) out[a.slice(2)] = argv[++i];
+    else out[a.slice(2)] = true;
+  }
+  return out;
+}
+
+/** Whether `rangekv ARGV --help` parses (every flag known, every value valid); skips the test without a build. */
+function assertCliAccepts(t, argv, what) {
+  if (!existsSync(CLI)) {
+    t.skip('tools/cli/dist/rangekv.js not built: npm run build');
+    return false;
+  }
+  const r = run(process.execPath, [CLI, ...argv, '--help'], { env: cleanEnv() });
+  assert.equal(r.status, 0, `${what}: rangekv ${argv.join(' ')} does not parse:\n${r.out}`);
+  return true;
+}
+
+/** process.env without RANGEKV_* (the caller's settings must not leak into a check). */
+function cleanEnv(extra = {}) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RANGEKV_')));
+  return { ...env, ...extra };
+}
+
+// ---- Dockerfile ---------------------------------------------------------------------------
+
+/** The Dockerfile's instructions by stage: [{ from, instrs: [{ op, args }] }] (continuations joined). */
+function parseDockerfile(text) {
+  const lines = [];
+  let cur = '';
+  for (const raw of text.split('\n')) {
+    if (cur === '' && /^\s*(#|$)/.test(raw)) continue;
+    if (raw.endsWith('\\')) {
+      cur += raw.slice(0, -1) + ' ';
+      continue;
+    }
+    lines.push((cur + raw).trim());
+    cur = '';
+  }
+  const stages = [];
+  for (const line of lines) {
+    const m = /^([A-Z]+)\s+(.*)$/.exec(line);
+    assert.ok(m, `Dockerfile line: ${line}`);
+    const ins = { op: m[1], args: m[2] };
+    if (ins.op === 'FROM') stages.push({ from: ins.args, instrs: [] });
+    else if (stages.length > 0) stages.at(-1).instrs.push(ins);
+  }
+  return stages;
+}
+
+const DOCKERFILE = read('docker', 'Dockerfile');
+const STAGES = parseDockerfile(DOCKERFILE);
+const FINAL = STAGES.at(-1);
+const finalOps = (op) => FINAL.instrs.filter((i) => i.op === op);
+const finalOne = (op) => {
+  const all = finalOps(op);
+  assert.equal(all.length, 1, `one ${op} in the final stage`);
+  return all[0].args;
+};
+/** ENV KEY=value pairs of the final stage. */
+const IMAGE_ENV = Object.fromEntries(finalOps('ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map(([, k, v]) => [k, v])));
+const ENTRYPOINT = JSON.parse(finalOne('ENTRYPOINT'));
+/** Where the image keeps the CLI: ENTRYPOINT's script, /opt/rangekv/dist/rangekv.js (pnpm deploy of tools/cli). */
+const IMAGE_APP = '/opt/rangekv';
+const IMAGE_UID = Number(/^(\d+)(?::\d+)?$/.exec(finalOne('USER'))?.[1]);
+
+/** An image path of the CLI or the health check -> this checkout's file. */
+function localPath(imagePath) {
+  if (imagePath === `${IMAGE_APP}/dist/rangekv.js`) return CLI;
+  if (imagePath === `${IMAGE_APP}/healthcheck.mjs`) return join(deployDir, 'docker', 'healthcheck.mjs');
+  if (imagePath === 'node') return process.execPath;
+  return imagePath;
+}
+
+test('Dockerfile: two node:20-bookworm-slim stages, the pinned pnpm, production deps, non-root, volume, ports, stop signal, health check', () => {
+  assert.equal(STAGES.length, 2, 'a build stage and a runtime stage');
+  assert.equal(STAGES[0].from, 'node:20-bookworm-slim AS build');
+  assert.equal(FINAL.from, 'node:20-bookworm-slim');
+  const build = STAGES[0].instrs.map((i) => `${i.op} ${i.args}`).join('\n');
+  // The pnpm the repo bootstraps (ensure-built.mjs), the lockfile as it is, offline after fetch.
+  const pinned = /const PNPM_VERSION = '([^']+)'/.exec(readFileSync(join(repoRoot, 'tools', 'scripts', 'ensure-built.mjs'), 'utf8'))?.[1];
+  assert.ok(pinned, 'PNPM_VERSION in ensure-built.mjs');
+  assert.match(build, new RegExp(`^ARG PNPM_VERSION=${pinned.replaceAll('.', '\\.')}$`, 'm'), `the build stage installs pnpm ${pinned}`);
+  assert.match(build, /npm install --global [^\n]*pnpm@\$\{PNPM_VERSION\}/);
+  assert.match(build, /pnpm install --frozen-lockfile --offline/);
+  assert.match(build, /node tools\/scripts\/gen-proto\.mjs/, 'the protobuf bindings are generated before tsc');
+  assert.match(build, /tsc -b tools\/cli/);
+  assert.match(build, /pnpm --filter @rangekv\/cli deploy --prod --offline \/out/, 'pruned to production dependencies');
+  assert.match(build, /cp deploy\/docker\/healthcheck\.mjs \/out\/healthcheck\.mjs/);
+  assert.ok(existsSync(join(deployDir, 'docker', 'healthcheck.mjs')));
+  // The runtime stage gets /out as /opt/rangekv, the entrypoint is the CLI there.
+  assert.ok(finalOps('COPY').some((c) => c.args === `--from=build /out ${IMAGE_APP}`), `COPY --from=build /out ${IMAGE_APP}`);
+  assert.deepEqual(ENTRYPOINT, ['node', `${IMAGE_APP}/dist/rangekv.js`]);
+  assert.equal(existsSync(join(repoRoot, 'tools', 'cli', 'src', 'rangekv.ts')), true, 'the entrypoint is tools/cli (rangekv.ts -> dist/rangekv.js)');
+  // Non-root: a numeric uid (so runAsNonRoot can check it), the user created with it.
+  assert.ok(IMAGE_UID > 0, `USER ${finalOne('USER')}: a numeric non-root uid`);
+  assert.match(DOCKERFILE, new RegExp(`useradd [^\\n]*--uid ${IMAGE_UID} `));
+  assert.match(finalOne('VOLUME'), new RegExp(`"${DATA_ROOT}"`));
+  assert.match(DOCKERFILE, new RegExp(`chown rangekv:rangekv ${DATA_ROOT}`), 'the data root belongs to the user');
+  // Every port the deploy files use, and only those.
+  const exposed = finalOne('EXPOSE').split(/\s+/).map(Number).sort((a, b) => a - b);
+  const want = [...Object.values(PORTS.pd), ...Object.values(PORTS.store)].sort((a, b) => a - b);
+  assert.deepEqual(exposed, want, 'EXPOSE = the CLI default ports + the deploy HTTP ports');
+  // The units' stop signal.
+  const killSignal = parseUnit(read('systemd', 'rangekv-store.service')).Service.KillSignal[0];
+  assert.equal(parseUnit(read('systemd', 'rangekv-pd.service')).Service.KillSignal[0], killSignal);
+  assert.equal(finalOne('STOPSIGNAL'), killSignal);
+  // HEALTHCHECK with node (no curl in slim) running the health check script.
+  const hc = /^(.*)CMD (\[.*\])$/.exec(finalOne('HEALTHCHECK'));
+  assert.ok(hc, 'HEALTHCHECK ... CMD [exec form]');
+  assert.deepEqual(JSON.parse(hc[2]), ['node', `${IMAGE_APP}/healthcheck.mjs`]);
+  assert.match(hc[1], /--interval=\d+s/);
+  assert.match(hc[1], /--start-period=\d+s/);
+  // Image-wide settings are flags of both commands.
+  assert.equal(IMAGE_ENV.RANGEKV_HOST, '0.0.0.0', 'listen on every interface inside the container');
+  for (const k of Object.keys(IMAGE_ENV).filter((k) => k.startsWith('RANGEKV_'))) {
+    const flag = `--${k.slice('RANGEKV_'.length).toLowerCase().replace(/_/g, '-')}`;
+    for (const cmd of ['pd', 'store']) {
+      const helpSrc = readFileSync(join(repoRoot, 'packages', cmd, 'src', `${cmd}-flags.ts`), 'utf8');
+      assert.ok(helpSrc.includes(`${flag.slice(2).replace(/-(\w)/g, (_, c) => c.toUpperCase())}:`), `ENV ${k}: no ${flag} in ${cmd}-flags.ts`);
+    }
+  }
+});
+
+test('.dockerignore: local installs and outputs stay out, the sources the build needs stay in', () => {
+  const patterns = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  for (const p of ['**/node_modules', '**/dist', '**/*.tsbuildinfo', '.git']) assert.ok(patterns.includes(p), `.dockerignore lacks ${p}`);
+  // What the build stage reads: nothing of it ignored (patterns here are paths or path prefixes).
+  const ignored = (path) => {
+    let out = false;
+    for (const p of patterns) {
+      const neg = p.startsWith('!');
+      const pat = neg ? p.slice(1) : p;
+      if (pat.includes('*')) continue;
+      if (path === pat || path.startsWith(`${pat}/`)) out = !neg;
+    }
+    return out;
+  };
+  for (const need of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'tsconfig.json', 'tsconfig.base.json', 'proto', 'packages/store/src', 'tools/cli/src', 'tools/scripts/gen-proto.mjs', 'bench/package.json', 'deploy/docker/healthcheck.mjs']) {
+    assert.equal(ignored(need), false, `.dockerignore leaves out ${need}, which the build needs`);
+  }
+});
