@@ -17,6 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileS
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseYaml } from './yaml-lite.mjs';
 
 const deployDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const repoRoot = dirname(deployDir);
@@ -535,5 +536,113 @@ test('.dockerignore: local installs and outputs stay out, the sources the build 
   };
   for (const need of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'tsconfig.json', 'tsconfig.base.json', 'proto', 'packages/store/src', 'tools/cli/src', 'tools/scripts/gen-proto.mjs', 'bench/package.json', 'deploy/docker/healthcheck.mjs']) {
     assert.equal(ignored(need), false, `.dockerignore leaves out ${need}, which the build needs`);
+  }
+});
+
+// ---- Docker Compose -----------------------------------------------------------------------
+
+const COMPOSE_DIR = join(deployDir, 'compose');
+const COMPOSE = parseYaml(read('compose', 'docker-compose.yml'));
+const composeServices = (cmd) => Object.entries(COMPOSE.services).filter(([, s]) => Array.isArray(s.command) && s.command[0] === cmd);
+
+test('docker-compose.yml: 3 PD + 3 stores on the image, advertised by service name, named volumes, ports and stop time', (t) => {
+  const pds = composeServices('pd');
+  const stores = composeServices('store');
+  assert.deepEqual(pds.map(([n]) => n), ['pd-1', 'pd-2', 'pd-3']);
+  assert.deepEqual(stores.map(([n]) => n), ['store-1', 'store-2', 'store-3']);
+  const pdPeers = new Set();
+  const ids = [];
+  for (const [name, s] of [...pds, ...stores]) {
+    const cmd = s.command[0];
+    // The image, built from deploy/docker/Dockerfile.
+    assert.equal(s.image, 'rangekv:dev', `${name}: image`);
+    assert.ok(existsSync(join(COMPOSE_DIR, s.build.context, s.build.dockerfile)), `${name}: build ${s.build.context} ${s.build.dockerfile}`);
+    assert.equal(join(COMPOSE_DIR, s.build.context), repoRoot, `${name}: the build context is the repo root (.dockerignore)`);
+    const grace = /^(\d+)s$/.exec(s.stop_grace_period ?? '');
+    assert.ok(grace && Number(grace[1]) >= unitStopSeconds(cmd), `${name}: stop_grace_period >= the unit's TimeoutStopSec`);
+    // Data on a named volume at the image's VOLUME, data dir below it.
+    const vol = (s.volumes ?? []).map((v) => v.split(':')).find(([, target]) => target === DATA_ROOT);
+    assert.ok(vol && Object.hasOwn(COMPOSE.volumes, vol[0]), `${name}: a named volume (declared under volumes:) at ${DATA_ROOT}`);
+    const f = argvFlags(s.command);
+    assert.equal(f['data-dir'], `${DATA_ROOT}/${cmd}`, `${name}: --data-dir`);
+    // Listens everywhere, advertises the name the other containers resolve.
+    assert.equal(f.host, '0.0.0.0', `${name}: --host`);
+    assert.equal(f['advertise-host'], name, `${name}: --advertise-host is the service name`);
+    for (const [k, v] of Object.entries(PORTS[cmd])) assert.equal(Number(f[k]), v, `${name}: --${k}`);
+    if (cmd === 'pd') {
+      ids.push(Number(f.id));
+      pdPeers.add(f.peers);
+      assert.equal(Number(f['initial-stores']), stores.length, `${name}: --initial-stores = the stores here`);
+    } else {
+      assert.equal(f.pd, pds.map(([n]) => `${n}:${PORTS.pd.port}`).join(','), `${name}: --pd lists every PD`);
+      assert.deepEqual(s.depends_on, pds.map(([n]) => n), `${name}: starts after the PD nodes`);
+    }
+    assert.ok(!('ports' in s), `${name}: no published rangekv port (the advertised names only resolve inside the network)`);
+    if (!assertCliAccepts(t, s.command, `compose ${name}`)) return;
+  }
+  assert.deepEqual(ids, [1, 2, 3], 'PD ids');
+  assert.equal(pdPeers.size, 1, 'every PD node has the same --peers');
+  assert.equal([...pdPeers][0], pds.map(([n], i) => `${ids[i]}=${n}:${PORTS.pd['raft-port']}/${n}:${PORTS.pd.port}`).join(','));
+  // The image's stop signal and health check apply unchanged.
+  for (const [name, s] of [...pds, ...stores]) {
+    assert.ok(!('healthcheck' in s) && !('stop_signal' in s) && !('entrypoint' in s), `${name}: the image's entrypoint, health check and stop signal`);
+  }
+});
+
+test('docker-compose.yml: Prometheus scrapes every PD and store with the alert rules, Grafana loads the dashboard', () => {
+  const prom = COMPOSE.services.prometheus;
+  const mounts = Object.fromEntries(prom.volumes.map((v) => v.split(':')).map(([src, dst]) => [dst, src]));
+  assert.equal(mounts['/etc/prometheus/prometheus.yml'], './prometheus.yml');
+  assert.equal(mounts['/etc/prometheus/alerts.yml'], '../prometheus/alerts.yml', 'the rules of deploy/prometheus, unchanged');
+  for (const src of Object.values(mounts)) if (src.startsWith('.')) assert.ok(existsSync(join(COMPOSE_DIR, src)), `prometheus mounts ${src}`);
+  assert.ok(prom.command.includes('--config.file=/etc/prometheus/prometheus.yml'));
+  // The compose scrape config: the main config's job names (the rules select on them), targets = the services' HTTP ports.
+  const cfg = parseYaml(read('compose', 'prometheus.yml'));
+  const main = parseYaml(PROM_CONFIG);
+  assert.deepEqual(cfg.rule_files, ['alerts.yml']);
+  assert.deepEqual(cfg.scrape_configs.map((j) => j.job_name), main.scrape_configs.map((j) => j.job_name));
+  const targets = (job) => cfg.scrape_configs.find((j) => j.job_name === job).static_configs.flatMap((s) => s.targets);
+  assert.deepEqual(targets('rangekv-pd'), composeServices('pd').map(([n]) => `${n}:${PORTS.pd['http-port']}`));
+  assert.deepEqual(targets('rangekv-store'), composeServices('store').map(([n]) => `${n}:${PORTS.store['http-port']}`));
+  // Grafana: the provisioning files exist and point at Prometheus and the dashboard mount.
+  const g = COMPOSE.services.grafana;
+  const gm = Object.fromEntries(g.volumes.map((v) => v.split(':')).map(([src, dst]) => [dst, src]));
+  const dashTarget = Object.keys(gm).find((d) => gm[d] === '../grafana/rangekv-dashboard.json');
+  assert.ok(dashTarget, 'grafana mounts deploy/grafana/rangekv-dashboard.json');
+  for (const src of Object.values(gm)) if (src.startsWith('.')) assert.ok(existsSync(join(COMPOSE_DIR, src)), `grafana mounts ${src}`);
+  const dsFile = gm['/etc/grafana/provisioning/datasources/rangekv.yml'];
+  const dbFile = gm['/etc/grafana/provisioning/dashboards/rangekv.yml'];
+  assert.ok(dsFile && dbFile, 'datasource and dashboard provisioning files are mounted');
+  const ds = parseYaml(readFileSync(join(COMPOSE_DIR, dsFile), 'utf8'));
+  assert.equal(ds.datasources.length, 1);
+  assert.equal(ds.datasources[0].type, 'prometheus', 'the dashboard\'s datasource variable is of type prometheus');
+  assert.equal(ds.datasources[0].isDefault, true, 'the dashboard\'s datasource variable has no current value: Grafana picks the default');
+  assert.equal(ds.datasources[0].url, 'http://prometheus:9090');
+  assert.ok(prom.ports.some((p) => p.endsWith(':9090')), 'Prometheus listens on 9090');
+  const db = parseYaml(readFileSync(join(COMPOSE_DIR, dbFile), 'utf8'));
+  assert.equal(db.providers[0].type, 'file');
+  assert.equal(db.providers[0].options.path, dirname(dashTarget), 'the provider loads the directory the dashboard is mounted in');
+  assert.equal(g.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, dashTarget);
+  // Named volumes: every one used is declared, every declared one used.
+  const used = new Set(Object.values(COMPOSE.services).flatMap((s) => (s.volumes ?? []).map((v) => v.split(':')[0]).filter((v) => !v.startsWith('.'))));
+  assert.deepEqual([...used].sort(), Object.keys(COMPOSE.volumes).sort());
+  // Only Prometheus and Grafana are published, on loopback.
+  for (const [name, s] of Object.entries(COMPOSE.services)) for (const p of s.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name}: publishes ${p} on loopback only`);
+});
+
+test('promtool: the compose scrape config with the alert rules', (t) => {
+  if (!onPath('promtool')) {
+    t.skip('promtool not installed: apt-get install prometheus');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-compose-prom-'));
+  try {
+    // As mounted: prometheus.yml and alerts.yml side by side.
+    copyFileSync(join(COMPOSE_DIR, 'prometheus.yml'), join(dir, 'prometheus.yml'));
+    copyFileSync(join(PROM_DIR, 'alerts.yml'), join(dir, 'alerts.yml'));
+    const r = run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
+    assert.equal(r.status, 0, r.out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
