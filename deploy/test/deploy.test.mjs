@@ -13,11 +13,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseYaml } from './yaml-lite.mjs';
+import { parseYaml, parseYamlDocuments } from './yaml-lite.mjs';
 
 const deployDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const repoRoot = dirname(deployDir);
@@ -645,4 +645,154 @@ test('promtool: the compose scrape config with the alert rules', (t) => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// ---- Kubernetes ---------------------------------------------------------------------------
+
+const K8S_DIR = join(deployDir, 'k8s');
+const KUSTOMIZATION = parseYaml(read('k8s', 'kustomization.yaml'));
+const K8S_OBJECTS = KUSTOMIZATION.resources.flatMap((f) => parseYamlDocuments(read('k8s', f)).map((o) => ({ ...o, file: f })));
+const k8s = (kind, name) => {
+  const o = K8S_OBJECTS.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `no ${kind} ${name} in deploy/k8s`);
+  return o;
+};
+const SAMPLE_NS = 'rk-test';
+const containsLabels = (labels, sel) => Object.entries(sel).every(([k, v]) => labels?.[k] === v);
+
+test('k8s: the kustomization lists every manifest, each parses, kinds and names are unique', () => {
+  const files = readdirSync(K8S_DIR).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
+  assert.deepEqual([...KUSTOMIZATION.resources].sort(), files, 'kustomization.yaml resources = the manifest files here');
+  assert.equal(KUSTOMIZATION.namespace, undefined, 'namespace-agnostic (the pods read their namespace)');
+  const keys = K8S_OBJECTS.map((o) => `${o.kind}/${o.metadata.name}`);
+  assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], 'duplicate objects');
+  for (const want of ['StatefulSet/rangekv-pd', 'StatefulSet/rangekv-store', 'Service/rangekv-pd', 'Service/rangekv-store', 'Service/rangekv-client', 'PodDisruptionBudget/rangekv-pd', 'PodDisruptionBudget/rangekv-store']) {
+    assert.ok(keys.includes(want), `deploy/k8s lacks ${want}`);
+  }
+  for (const o of K8S_OBJECTS) assert.equal(o.metadata.namespace, undefined, `${o.kind}/${o.metadata.name}: no namespace`);
+});
+
+/** The pod's argv as the container runs it: image ENTRYPOINT + args, or command + args; $(VAR) filled in. */
+function containerArgv(c, env) {
+  const fill = (s) => s.replace(/\$\((\w+)\)/g, (m, v) => env[v] ?? m);
+  return [...(c.command ?? ENTRYPOINT), ...(c.args ?? [])].map(fill);
+}
+
+/** Runs a `/bin/sh -c SCRIPT` container command with a stub `node` on PATH; returns the argv node got. */
+function runShellCommand(c, env) {
+  assert.deepEqual(c.command, ['/bin/sh', '-c'], 'a shell wrapper');
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-k8s-sh-'));
+  try {
+    writeFileSync(join(dir, 'node'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\0' "$a"; done\n`, { mode: 0o755 });
+    const r = spawnSync('/bin/sh', ['-c', c.args[0]], { encoding: 'utf8', env: { PATH: `${dir}:/usr/bin:/bin`, ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return ['node', ...r.stdout.split('\0').slice(0, -1)];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+for (const cmd of ['pd', 'store']) {
+  test(`k8s: ${cmd} StatefulSet: headless Service, stable identity and address, probes, PDB, anti-affinity, non-root, resources, stop time`, (t) => {
+    const sts = k8s('StatefulSet', `rangekv-${cmd}`);
+    const pod = sts.spec.template;
+    const podLabels = pod.metadata.labels;
+    assert.ok(containsLabels(podLabels, sts.spec.selector.matchLabels), 'the selector matches the pod labels');
+    assert.equal(sts.spec.podManagementPolicy, 'Parallel');
+    assert.equal(sts.spec.replicas, 3);
+    // Headless Service: stable names, resolvable before the pods are ready.
+    const svc = k8s('Service', sts.spec.serviceName);
+    assert.equal(svc.spec.clusterIP, 'None', `${svc.metadata.name} is headless`);
+    assert.equal(svc.spec.publishNotReadyAddresses, true);
+    assert.ok(containsLabels(podLabels, svc.spec.selector), `${svc.metadata.name} selects the ${cmd} pods`);
+    // PDB: at most one pod down.
+    const pdbs = K8S_OBJECTS.filter((o) => o.kind === 'PodDisruptionBudget' && containsLabels(podLabels, o.spec.selector.matchLabels));
+    assert.equal(pdbs.length, 1, `one PodDisruptionBudget selects the ${cmd} pods`);
+    assert.equal(pdbs[0].spec.maxUnavailable, 1);
+    assert.equal(pdbs[0].apiVersion, 'policy/v1');
+    // Anti-affinity by host, on its own pods.
+    const anti = pod.spec.affinity.podAntiAffinity;
+    const terms = [...(anti.requiredDuringSchedulingIgnoredDuringExecution ?? []), ...(anti.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((p) => p.podAffinityTerm)];
+    assert.ok(terms.some((tm) => tm.topologyKey === 'kubernetes.io/hostname' && containsLabels(podLabels, tm.labelSelector.matchLabels)), 'pod anti-affinity by kubernetes.io/hostname');
+    // Non-root, as the image's user; the volume writable through fsGroup.
+    const psc = pod.spec.securityContext;
+    assert.equal(psc.runAsNonRoot, true);
+    assert.equal(psc.runAsUser, IMAGE_UID, 'runAsUser = the Dockerfile\'s USER');
+    assert.equal(psc.fsGroup, IMAGE_UID);
+    assert.equal(pod.spec.enableServiceLinks, false, 'no service-link variables (a Service rangekv-<flag> would set RANGEKV_<FLAG>_...)');
+    assert.ok(pod.spec.terminationGracePeriodSeconds >= unitStopSeconds(cmd), 'terminationGracePeriodSeconds >= the unit\'s TimeoutStopSec');
+    assert.equal(pod.spec.containers.length, 1);
+    const c = pod.spec.containers[0];
+    assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+    assert.ok(c.volumeMounts.some((m) => m.mountPath === '/tmp'), 'a writable /tmp with the read-only root');
+    assert.equal(c.image.split(':')[0], 'rangekv');
+    // Resources.
+    assert.ok(c.resources.requests.cpu && c.resources.requests.memory, 'cpu and memory requests');
+    assert.ok(c.resources.limits.memory, 'a memory limit');
+    // Data on the claim template at the image's VOLUME.
+    const claim = sts.spec.volumeClaimTemplates[0].metadata.name;
+    assert.ok(c.volumeMounts.some((m) => m.name === claim && m.mountPath === DATA_ROOT), `the ${claim} claim at ${DATA_ROOT}`);
+    // Container ports = the deploy ports; the Service's ports reach them.
+    const cports = Object.fromEntries(c.ports.map((p) => [p.name, p.containerPort]));
+    assert.deepEqual(Object.values(cports).sort(), Object.values(PORTS[cmd]).sort(), 'container ports = the CLI defaults + the HTTP port');
+    assert.equal(cports.http, PORTS[cmd]['http-port']);
+    for (const p of svc.spec.ports) assert.equal(cports[p.targetPort], p.port, `${svc.metadata.name} port ${p.name}`);
+    // Probes: /health on the HTTP port.
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+      assert.equal(c[probe]?.httpGet?.path, '/health', `${probe} on /health`);
+      assert.equal(cports[c[probe].httpGet.port], PORTS[cmd]['http-port'], `${probe} on the HTTP port`);
+    }
+    // The command: stable identity and address from the pod name, every flag valid.
+    const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+    assert.equal(env.POD_NAME, 'metadata.name');
+    assert.equal(env.POD_NAMESPACE, 'metadata.namespace');
+    const ordinal = 2;
+    const podName = `${sts.metadata.name}-${ordinal}`;
+    const podEnv = { ...env, POD_NAME: podName, POD_NAMESPACE: SAMPLE_NS };
+    const argv = cmd === 'pd' ? runShellCommand(c, podEnv) : containerArgv(c, podEnv);
+    assert.deepEqual(argv.slice(0, 2), ENTRYPOINT, 'runs the image\'s entrypoint');
+    const cli = argv.slice(2);
+    assert.equal(cli[0], cmd);
+    const f = argvFlags(cli);
+    const domain = `${sts.spec.serviceName}.${SAMPLE_NS}.svc`;
+    assert.equal(f['advertise-host'], `${podName}.${domain}`, '--advertise-host = the pod\'s stable DNS name');
+    assert.equal(f.host, '0.0.0.0');
+    assert.equal(f['data-dir'], `${DATA_ROOT}/${cmd}`);
+    for (const [k, v] of Object.entries(PORTS[cmd])) assert.equal(Number(f[k]), v, `--${k}`);
+    const pdSts = k8s('StatefulSet', 'rangekv-pd');
+    const pdNames = Array.from({ length: pdSts.spec.replicas }, (_, i) => `rangekv-pd-${i}.${pdSts.spec.serviceName}.${SAMPLE_NS}.svc`);
+    if (cmd === 'pd') {
+      assert.equal(Number(f.id), ordinal + 1, 'PD id = ordinal + 1');
+      assert.equal(Number(env.PD_REPLICAS), sts.spec.replicas, 'PD_REPLICAS = replicas (--peers lists them all)');
+      assert.equal(f.peers, pdNames.map((n, i) => `${i + 1}=${n}:${PORTS.pd['raft-port']}/${n}:${PORTS.pd.port}`).join(','));
+      assert.equal(Number(f['initial-stores']), k8s('StatefulSet', 'rangekv-store').spec.replicas);
+    } else {
+      assert.equal(f.pd, pdNames.map((n) => `${n}:${PORTS.pd.port}`).join(','), '--pd lists every PD pod');
+      assert.equal(f['store-id'], undefined, 'store ids come from PD and the data volume');
+    }
+    assertCliAccepts(t, cli, `k8s ${cmd}`);
+  });
+}
+
+test('k8s: the client Service reaches PD\'s client port', () => {
+  const svc = k8s('Service', 'rangekv-client');
+  const pd = k8s('StatefulSet', 'rangekv-pd').spec.template;
+  assert.notEqual(svc.spec.clusterIP, 'None');
+  assert.ok(containsLabels(pd.metadata.labels, svc.spec.selector), 'selects the PD pods');
+  const port = pd.spec.containers[0].ports.find((p) => p.name === svc.spec.ports[0].targetPort);
+  assert.equal(port?.containerPort, PORTS.pd.port);
+  assert.equal(svc.spec.ports[0].port, PORTS.pd.port);
+});
+
+test('kubectl kustomize builds deploy/k8s', (t) => {
+  if (!onPath('kubectl')) {
+    t.skip('kubectl not installed');
+    return;
+  }
+  const r = run('kubectl', ['kustomize', K8S_DIR]);
+  assert.equal(r.status, 0, r.out);
+  const docs = parseYamlDocuments(r.out.replace(/^(?!.*\S).*$/gm, ''));
+  assert.equal(docs.length, K8S_OBJECTS.length, 'every object comes out');
 });
