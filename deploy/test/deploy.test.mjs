@@ -1,19 +1,23 @@
 // Structure tests for deploy/: the Prometheus config and alert rules, their promtool unit
-// tests, the Grafana dashboard and the systemd units. Plain ESM for `node --test` (no build,
-// no dependency): YAML and unit files are read line by line, which is enough for the
-// shapes written here.
+// tests, the Grafana dashboard, the systemd units, the container image, the Compose file and
+// the Kubernetes manifests. Plain ESM for `node --test` (no build, no dependency): unit files
+// and the Dockerfile are read line by line, YAML by yaml-lite.mjs (the subset these files use).
 //
 //   node --test deploy/test/deploy.test.mjs
 //
 // Metric names are checked against the code that exports them (store-metrics.ts and
 // pd-http.ts, read as text), so renaming a metric there fails this test until the rules and
-// the dashboard follow. When promtool is on PATH the three promtool checks run as well
-// (and the dashboard's queries are parsed by promtool as recording rules); when
-// systemd-analyze is, the units are verified.
+// the dashboard follow. When promtool is on PATH the promtool checks run as well (and the
+// dashboard's queries are parsed by promtool as recording rules); when systemd-analyze is,
+// the units are verified; when kubectl is, `kubectl kustomize` builds deploy/k8s. With
+// tools/cli built, every command line of the units, the Compose file and the manifests is
+// parsed by the CLI itself, and the image's start command is run from this checkout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -360,8 +364,9 @@ test('promtool: config, rules, rule unit tests and the dashboard queries', (t) =
 // Containers cannot be built or run here (no container engine; `docker` is a client only),
 // so these tests check the files against each other and against the code: every flag of
 // every command parses (`rangekv pd|store ARGS --help` exits 0 only when each flag is known
-// and each value valid), and the ports agree with the CLI's defaults and the HTTP ports the
-// units fix. YAML is read by yaml-lite.mjs (no dependency).
+// and each value valid), the ports agree with the CLI's defaults and the HTTP ports the
+// units fix, and the image's start command serves /health and stops on its STOPSIGNAL when
+// run from this checkout. YAML is read by yaml-lite.mjs (no dependency).
 
 const CLI = join(repoRoot, 'tools', 'cli', 'dist', 'rangekv.js');
 const DATA_ROOT = '/var/lib/rangekv';
@@ -795,4 +800,156 @@ test('kubectl kustomize builds deploy/k8s', (t) => {
   assert.equal(r.status, 0, r.out);
   const docs = parseYamlDocuments(r.out.replace(/^(?!.*\S).*$/gm, ''));
   assert.equal(docs.length, K8S_OBJECTS.length, 'every object comes out');
+});
+
+// ---- the image's start commands, run from this checkout -----------------------------------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function httpGet(url) {
+  return new Promise((resolve) => {
+    const req = get(url, { timeout: 3_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ status: 0, body: e.message }));
+  });
+}
+
+/** A process with its stdout lines collected; `event(name)` waits for a {"event":name} line. */
+function startProcess(argv, env) {
+  // Its own process group: cleanup kills the server below the CLI too (it holds our pipes).
+  const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const lines = [];
+  let err = '';
+  let buf = '';
+  const waiters = [];
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      for (const w of waiters) w();
+    }
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    for (const w of waiters) w();
+    resolve({ code, signal });
+  }));
+  const event = (name, ms) => new Promise((resolve, reject) => {
+    const check = () => {
+      const hit = lines.map((l) => { try { return JSON.parse(l); } catch { return null; } }).find((e) => e?.event === name);
+      if (hit) resolve(hit);
+      else if (child.exitCode !== null || child.signalCode !== null) reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before "${name}"; stderr:\n${err}`));
+      return hit;
+    };
+    if (check()) return;
+    waiters.push(check);
+    setTimeout(() => reject(new Error(`no "${name}" event within ${ms} ms; stdout:\n${lines.join('\n')}\nstderr:\n${err}`)), ms).unref();
+  });
+  return { child, event, exited, stderr: () => err };
+}
+
+/** A compose command with this machine's values: loopback, free ports, a temp data dir, one PD. */
+function localArgs(command, o) {
+  const f = argvFlags(command);
+  const set = { ...f };
+  set['data-dir'] = o.dataDir;
+  set.host = '127.0.0.1';
+  set['advertise-host'] = '127.0.0.1';
+  Object.assign(set, o.ports);
+  if (command[0] === 'pd') {
+    // Only its own entry: a 1-node PD (its own entry is ignored).
+    set.peers = `${f.id}=127.0.0.1:${o.ports['raft-port']}/127.0.0.1:${o.ports.port}`;
+    set['initial-stores'] = '1';
+    set['replica-count'] = '1';
+  } else {
+    set.pd = o.pd;
+  }
+  // Every flag of the compose command is still there, with its own value where not replaced.
+  assert.deepEqual(Object.keys(f).filter((k) => !(k in set)), []);
+  return [command[0], ...Object.entries(set).map(([k, v]) => (v === true ? `--${k}` : `--${k}=${v}`))];
+}
+
+test('the image\'s entrypoint with the compose pd and store commands: /health answers, the health check passes, STOPSIGNAL stops them cleanly', { timeout: 120_000 }, async (t) => {
+  if (!existsSync(CLI)) {
+    t.skip('tools/cli/dist/rangekv.js not built: npm run build');
+    return;
+  }
+  if (!existsSync('/proc/self/cmdline')) {
+    t.skip('no /proc: the health check reads the server\'s command line there');
+    return;
+  }
+  const entry = ENTRYPOINT.map(localPath);
+  // The image's environment, but loopback here: no listening on every interface of this machine.
+  const env = cleanEnv({ ...IMAGE_ENV, RANGEKV_HOST: '127.0.0.1' });
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-image-cmd-'));
+  const procs = [];
+  try {
+    const pdPorts = { port: await freePort(), 'raft-port': await freePort(), 'http-port': await freePort() };
+    const storePorts = { port: await freePort(), 'raft-port': await freePort(), 'http-port': await freePort() };
+    const pdCmd = COMPOSE.services['pd-1'].command;
+    const storeCmd = COMPOSE.services['store-1'].command;
+    const pd = startProcess([...entry, ...localArgs(pdCmd, { dataDir: join(dir, 'pd'), ports: pdPorts })], env);
+    procs.push(pd);
+    const pdReady = await pd.event('ready', 30_000);
+    assert.equal(pdReady.httpPort, pdPorts['http-port']);
+    const store = startProcess([...entry, ...localArgs(storeCmd, { dataDir: join(dir, 'store'), ports: storePorts, pd: `127.0.0.1:${pdPorts.port}` })], env);
+    procs.push(store);
+    const storeReady = await store.event('ready', 60_000);
+    assert.equal(storeReady.httpPort, storePorts['http-port']);
+    for (const [name, p, port] of [['pd', pd, pdPorts['http-port']], ['store', store, storePorts['http-port']]]) {
+      const h = await httpGet(`http://127.0.0.1:${port}/health`);
+      assert.equal(h.status, 200, `${name} /health: ${h.body}`);
+      assert.equal(JSON.parse(h.body).status, 'serving');
+      // The image's HEALTHCHECK command, pointed at this process instead of PID 1.
+      const hc = JSON.parse(/CMD (\[.*\])$/.exec(finalOne('HEALTHCHECK'))[1]).map(localPath);
+      const r = run(hc[0], hc.slice(1), { env: { ...env, RANGEKV_HEALTHCHECK_PID: String(p.child.pid) } });
+      assert.equal(r.status, 0, `${name} health check: ${r.out}`);
+      assert.match(r.out, /^200 /);
+    }
+    // The health check fails (exit 1, with a reason) where no server runs.
+    const idle = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const none = run(process.execPath, [localPath(`${IMAGE_APP}/healthcheck.mjs`)], { env: { ...env, RANGEKV_HEALTHCHECK_PID: String(idle.pid) } });
+      assert.equal(none.status, 1, none.out);
+      assert.match(none.out, /unhealthy: no pd-main\.js or store-main\.js process/);
+    } finally {
+      idle.kill('SIGKILL');
+    }
+    // docker stop: STOPSIGNAL to the entrypoint (PID 1), which passes it on; both exit 0 after "stopped".
+    const signal = finalOne('STOPSIGNAL');
+    for (const [name, p] of [['store', store], ['pd', pd]]) {
+      p.child.kill(signal);
+      await p.event('stopped', 30_000);
+      const ex = await p.exited;
+      assert.deepEqual(ex, { code: 0, signal: null }, `${name} exit after ${signal}; stderr:\n${p.stderr()}`);
+    }
+  } finally {
+    for (const p of procs) {
+      try {
+        process.kill(-p.child.pid, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    }
+    await Promise.all(procs.map((p) => p.exited));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
