@@ -1,22 +1,27 @@
 // Structure tests for deploy/: the Prometheus config and alert rules, their promtool unit
-// tests, the Grafana dashboard and the systemd units. Plain ESM for `node --test` (no build,
-// no dependency): YAML and unit files are read line by line, which is enough for the
-// shapes written here.
+// tests, the Grafana dashboard, the systemd units, the container image, the Compose file and
+// the Kubernetes manifests. Plain ESM for `node --test` (no build, no dependency): unit files
+// and the Dockerfile are read line by line, YAML by yaml-lite.mjs (the subset these files use).
 //
 //   node --test deploy/test/deploy.test.mjs
 //
 // Metric names are checked against the code that exports them (store-metrics.ts and
 // pd-http.ts, read as text), so renaming a metric there fails this test until the rules and
-// the dashboard follow. When promtool is on PATH the three promtool checks run as well
-// (and the dashboard's queries are parsed by promtool as recording rules); when
-// systemd-analyze is, the units are verified.
+// the dashboard follow. When promtool is on PATH the promtool checks run as well (and the
+// dashboard's queries are parsed by promtool as recording rules); when systemd-analyze is,
+// the units are verified; when kubectl is, `kubectl kustomize` builds deploy/k8s. With
+// tools/cli built, every command line of the units, the Compose file and the manifests is
+// parsed by the CLI itself, and the image's start command is run from this checkout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseYaml, parseYamlDocuments } from './yaml-lite.mjs';
 
 const deployDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const repoRoot = dirname(deployDir);
@@ -350,6 +355,602 @@ test('promtool: config, rules, rule unit tests and the dashboard queries', (t) =
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, new RegExp(`SUCCESS: ${n} rules found`));
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- container image, Compose, Kubernetes -------------------------------------------------
+//
+// Containers cannot be built or run here (no container engine; `docker` is a client only),
+// so these tests check the files against each other and against the code: every flag of
+// every command parses (`rangekv pd|store ARGS --help` exits 0 only when each flag is known
+// and each value valid), the ports agree with the CLI's defaults and the HTTP ports the
+// units fix, and the image's start command serves /health and stops on its STOPSIGNAL when
+// run from this checkout. YAML is read by yaml-lite.mjs (no dependency).
+
+const CLI = join(repoRoot, 'tools', 'cli', 'dist', 'rangekv.js');
+const DATA_ROOT = '/var/lib/rangekv';
+
+/** The CLI's port defaults (server-commands.ts) and the HTTP ports the deploy files fix (the units'). */
+function deployPorts() {
+  const src = readFileSync(join(repoRoot, 'tools', 'cli', 'src', 'server-commands.ts'), 'utf8');
+  const defaults = (name) => {
+    const m = new RegExp(`withDefaults\\(${name}, \\{([^}]*)\\}\\)`).exec(src);
+    assert.ok(m, `server-commands.ts: withDefaults(${name}, ...) not found`);
+    return Object.fromEntries([...m[1].matchAll(/(\w+): (\d+)/g)].map(([, k, v]) => [k, Number(v)]));
+  };
+  const pd = defaults('PD_FLAGS');
+  const store = defaults('STORE_FLAGS');
+  return {
+    pd: { port: pd.port, 'raft-port': pd.raftPort, 'http-port': UNITS['rangekv-pd.service'].httpPort },
+    store: { port: store.port, 'raft-port': store.raftPort, 'http-port': UNITS['rangekv-store.service'].httpPort },
+  };
+}
+const PORTS = deployPorts();
+
+/** The units' TimeoutStopSec, by command: the stop time every other artifact must allow too. */
+function unitStopSeconds(command) {
+  const u = parseUnit(read('systemd', `rangekv-${command}.service`));
+  return Number(u.Service.TimeoutStopSec.at(-1));
+}
+
+/** `--flag=value` and `--flag value` pairs of an argv (bare `--flag`: true). */
+function argvFlags(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) continue;
+    const eq = a.indexOf('=');
+    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) out[a.slice(2)] = argv[++i];
+    else out[a.slice(2)] = true;
+  }
+  return out;
+}
+
+/** Whether `rangekv ARGV --help` parses (every flag known, every value valid); skips the test without a build (call it last). */
+function assertCliAccepts(t, argv, what) {
+  if (!existsSync(CLI)) {
+    t.skip('tools/cli/dist/rangekv.js not built: npm run build');
+    return false;
+  }
+  const r = run(process.execPath, [CLI, ...argv, '--help'], { env: cleanEnv() });
+  assert.equal(r.status, 0, `${what}: rangekv ${argv.join(' ')} does not parse:\n${r.out}`);
+  return true;
+}
+
+/** process.env without RANGEKV_* (the caller's settings must not leak into a check). */
+function cleanEnv(extra = {}) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RANGEKV_')));
+  return { ...env, ...extra };
+}
+
+// ---- Dockerfile ---------------------------------------------------------------------------
+
+/** The Dockerfile's instructions by stage: [{ from, instrs: [{ op, args }] }] (continuations joined). */
+function parseDockerfile(text) {
+  const lines = [];
+  let cur = '';
+  for (const raw of text.split('\n')) {
+    if (cur === '' && /^\s*(#|$)/.test(raw)) continue;
+    if (raw.endsWith('\\')) {
+      cur += raw.slice(0, -1) + ' ';
+      continue;
+    }
+    lines.push((cur + raw).trim());
+    cur = '';
+  }
+  const stages = [];
+  for (const line of lines) {
+    const m = /^([A-Z]+)\s+(.*)$/.exec(line);
+    assert.ok(m, `Dockerfile line: ${line}`);
+    const ins = { op: m[1], args: m[2] };
+    if (ins.op === 'FROM') stages.push({ from: ins.args, instrs: [] });
+    else if (stages.length > 0) stages.at(-1).instrs.push(ins);
+  }
+  return stages;
+}
+
+const DOCKERFILE = read('docker', 'Dockerfile');
+const STAGES = parseDockerfile(DOCKERFILE);
+const FINAL = STAGES.at(-1);
+const finalOps = (op) => FINAL.instrs.filter((i) => i.op === op);
+const finalOne = (op) => {
+  const all = finalOps(op);
+  assert.equal(all.length, 1, `one ${op} in the final stage`);
+  return all[0].args;
+};
+/** ENV KEY=value pairs of the final stage. */
+const IMAGE_ENV = Object.fromEntries(finalOps('ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map(([, k, v]) => [k, v])));
+const ENTRYPOINT = JSON.parse(finalOne('ENTRYPOINT'));
+/** Where the image keeps the CLI: ENTRYPOINT's script, /opt/rangekv/dist/rangekv.js (pnpm deploy of tools/cli). */
+const IMAGE_APP = '/opt/rangekv';
+const IMAGE_UID = Number(/^(\d+)(?::\d+)?$/.exec(finalOne('USER'))?.[1]);
+
+/** An image path of the CLI or the health check -> this checkout's file. */
+function localPath(imagePath) {
+  if (imagePath === `${IMAGE_APP}/dist/rangekv.js`) return CLI;
+  if (imagePath === `${IMAGE_APP}/healthcheck.mjs`) return join(deployDir, 'docker', 'healthcheck.mjs');
+  if (imagePath === 'node') return process.execPath;
+  return imagePath;
+}
+
+test('Dockerfile: two node:20-bookworm-slim stages, the pinned pnpm, production deps, non-root, volume, ports, stop signal, health check', () => {
+  assert.equal(STAGES.length, 2, 'a build stage and a runtime stage');
+  assert.equal(STAGES[0].from, 'node:20-bookworm-slim AS build');
+  assert.equal(FINAL.from, 'node:20-bookworm-slim');
+  const build = STAGES[0].instrs.map((i) => `${i.op} ${i.args}`).join('\n');
+  // The pnpm the repo bootstraps (ensure-built.mjs), the lockfile as it is, offline after fetch.
+  const pinned = /const PNPM_VERSION = '([^']+)'/.exec(readFileSync(join(repoRoot, 'tools', 'scripts', 'ensure-built.mjs'), 'utf8'))?.[1];
+  assert.ok(pinned, 'PNPM_VERSION in ensure-built.mjs');
+  assert.match(build, new RegExp(`^ARG PNPM_VERSION=${pinned.replaceAll('.', '\\.')}$`, 'm'), `the build stage installs pnpm ${pinned}`);
+  assert.match(build, /npm install --global [^\n]*pnpm@\$\{PNPM_VERSION\}/);
+  assert.match(build, /pnpm install --frozen-lockfile --offline/);
+  assert.match(build, /node tools\/scripts\/gen-proto\.mjs/, 'the protobuf bindings are generated before tsc');
+  assert.match(build, /tsc -b tools\/cli/);
+  assert.match(build, /pnpm --filter @rangekv\/cli deploy --prod --offline \/out/, 'pruned to production dependencies');
+  assert.match(build, /cp deploy\/docker\/healthcheck\.mjs \/out\/healthcheck\.mjs/);
+  assert.ok(existsSync(join(deployDir, 'docker', 'healthcheck.mjs')));
+  // The runtime stage gets /out as /opt/rangekv, the entrypoint is the CLI there.
+  assert.ok(finalOps('COPY').some((c) => c.args === `--from=build /out ${IMAGE_APP}`), `COPY --from=build /out ${IMAGE_APP}`);
+  assert.deepEqual(ENTRYPOINT, ['node', `${IMAGE_APP}/dist/rangekv.js`]);
+  assert.equal(existsSync(join(repoRoot, 'tools', 'cli', 'src', 'rangekv.ts')), true, 'the entrypoint is tools/cli (rangekv.ts -> dist/rangekv.js)');
+  // Non-root: a numeric uid (so runAsNonRoot can check it), the user created with it.
+  assert.ok(IMAGE_UID > 0, `USER ${finalOne('USER')}: a numeric non-root uid`);
+  assert.match(DOCKERFILE, new RegExp(`useradd [^\\n]*--uid ${IMAGE_UID} `));
+  assert.match(finalOne('VOLUME'), new RegExp(`"${DATA_ROOT}"`));
+  assert.match(DOCKERFILE, new RegExp(`chown rangekv:rangekv ${DATA_ROOT}`), 'the data root belongs to the user');
+  // Every port the deploy files use, and only those.
+  const exposed = finalOne('EXPOSE').split(/\s+/).map(Number).sort((a, b) => a - b);
+  const want = [...Object.values(PORTS.pd), ...Object.values(PORTS.store)].sort((a, b) => a - b);
+  assert.deepEqual(exposed, want, 'EXPOSE = the CLI default ports + the deploy HTTP ports');
+  // The units' stop signal.
+  const killSignal = parseUnit(read('systemd', 'rangekv-store.service')).Service.KillSignal[0];
+  assert.equal(parseUnit(read('systemd', 'rangekv-pd.service')).Service.KillSignal[0], killSignal);
+  assert.equal(finalOne('STOPSIGNAL'), killSignal);
+  // HEALTHCHECK with node (no curl in slim) running the health check script.
+  const hc = /^(.*)CMD (\[.*\])$/.exec(finalOne('HEALTHCHECK'));
+  assert.ok(hc, 'HEALTHCHECK ... CMD [exec form]');
+  assert.deepEqual(JSON.parse(hc[2]), ['node', `${IMAGE_APP}/healthcheck.mjs`]);
+  assert.match(hc[1], /--interval=\d+s/);
+  assert.match(hc[1], /--start-period=\d+s/);
+  // Image-wide settings are flags of both commands.
+  assert.equal(IMAGE_ENV.RANGEKV_HOST, '0.0.0.0', 'listen on every interface inside the container');
+  for (const k of Object.keys(IMAGE_ENV).filter((k) => k.startsWith('RANGEKV_'))) {
+    const flag = `--${k.slice('RANGEKV_'.length).toLowerCase().replace(/_/g, '-')}`;
+    for (const cmd of ['pd', 'store']) {
+      const helpSrc = readFileSync(join(repoRoot, 'packages', cmd, 'src', `${cmd}-flags.ts`), 'utf8');
+      assert.ok(helpSrc.includes(`${flag.slice(2).replace(/-(\w)/g, (_, c) => c.toUpperCase())}:`), `ENV ${k}: no ${flag} in ${cmd}-flags.ts`);
+    }
+  }
+});
+
+test('.dockerignore: local installs and outputs stay out, the sources the build needs stay in', () => {
+  const patterns = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  for (const p of ['**/node_modules', '**/dist', '**/*.tsbuildinfo', '.git']) assert.ok(patterns.includes(p), `.dockerignore lacks ${p}`);
+  // What the build stage reads: nothing of it ignored (patterns here are paths or path prefixes).
+  const ignored = (path) => {
+    let out = false;
+    for (const p of patterns) {
+      const neg = p.startsWith('!');
+      const pat = neg ? p.slice(1) : p;
+      if (pat.includes('*')) continue;
+      if (path === pat || path.startsWith(`${pat}/`)) out = !neg;
+    }
+    return out;
+  };
+  for (const need of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'tsconfig.json', 'tsconfig.base.json', 'proto', 'packages/store/src', 'tools/cli/src', 'tools/scripts/gen-proto.mjs', 'bench/package.json', 'deploy/docker/healthcheck.mjs']) {
+    assert.equal(ignored(need), false, `.dockerignore leaves out ${need}, which the build needs`);
+  }
+});
+
+// ---- Docker Compose -----------------------------------------------------------------------
+
+const COMPOSE_DIR = join(deployDir, 'compose');
+const COMPOSE = parseYaml(read('compose', 'docker-compose.yml'));
+const composeServices = (cmd) => Object.entries(COMPOSE.services).filter(([, s]) => Array.isArray(s.command) && s.command[0] === cmd);
+
+test('docker-compose.yml: 3 PD + 3 stores on the image, advertised by service name, named volumes, ports and stop time', (t) => {
+  const pds = composeServices('pd');
+  const stores = composeServices('store');
+  assert.deepEqual(pds.map(([n]) => n), ['pd-1', 'pd-2', 'pd-3']);
+  assert.deepEqual(stores.map(([n]) => n), ['store-1', 'store-2', 'store-3']);
+  const pdPeers = new Set();
+  const ids = [];
+  for (const [name, s] of [...pds, ...stores]) {
+    const cmd = s.command[0];
+    // The image, built from deploy/docker/Dockerfile.
+    assert.equal(s.image, 'rangekv:dev', `${name}: image`);
+    assert.ok(existsSync(join(COMPOSE_DIR, s.build.context, s.build.dockerfile)), `${name}: build ${s.build.context} ${s.build.dockerfile}`);
+    assert.equal(join(COMPOSE_DIR, s.build.context), repoRoot, `${name}: the build context is the repo root (.dockerignore)`);
+    const grace = /^(\d+)s$/.exec(s.stop_grace_period ?? '');
+    assert.ok(grace && Number(grace[1]) >= unitStopSeconds(cmd), `${name}: stop_grace_period >= the unit's TimeoutStopSec`);
+    // Data on a named volume at the image's VOLUME, data dir below it.
+    const vol = (s.volumes ?? []).map((v) => v.split(':')).find(([, target]) => target === DATA_ROOT);
+    assert.ok(vol && Object.hasOwn(COMPOSE.volumes, vol[0]), `${name}: a named volume (declared under volumes:) at ${DATA_ROOT}`);
+    const f = argvFlags(s.command);
+    assert.equal(f['data-dir'], `${DATA_ROOT}/${cmd}`, `${name}: --data-dir`);
+    // Listens everywhere, advertises the name the other containers resolve.
+    assert.equal(f.host, '0.0.0.0', `${name}: --host`);
+    assert.equal(f['advertise-host'], name, `${name}: --advertise-host is the service name`);
+    for (const [k, v] of Object.entries(PORTS[cmd])) assert.equal(Number(f[k]), v, `${name}: --${k}`);
+    if (cmd === 'pd') {
+      ids.push(Number(f.id));
+      pdPeers.add(f.peers);
+      assert.equal(Number(f['initial-stores']), stores.length, `${name}: --initial-stores = the stores here`);
+    } else {
+      assert.equal(f.pd, pds.map(([n]) => `${n}:${PORTS.pd.port}`).join(','), `${name}: --pd lists every PD`);
+      assert.deepEqual(s.depends_on, pds.map(([n]) => n), `${name}: starts after the PD nodes`);
+    }
+    assert.ok(!('ports' in s), `${name}: no published rangekv port (the advertised names only resolve inside the network)`);
+  }
+  assert.deepEqual(ids, [1, 2, 3], 'PD ids');
+  assert.equal(pdPeers.size, 1, 'every PD node has the same --peers');
+  assert.equal([...pdPeers][0], pds.map(([n], i) => `${ids[i]}=${n}:${PORTS.pd['raft-port']}/${n}:${PORTS.pd.port}`).join(','));
+  // The image's stop signal and health check apply unchanged.
+  for (const [name, s] of [...pds, ...stores]) {
+    assert.ok(!('healthcheck' in s) && !('stop_signal' in s) && !('entrypoint' in s), `${name}: the image's entrypoint, health check and stop signal`);
+  }
+  // Last (it skips without a built CLI): every command parses.
+  for (const [name, s] of [...pds, ...stores]) if (!assertCliAccepts(t, s.command, `compose ${name}`)) return;
+});
+
+test('docker-compose.yml: Prometheus scrapes every PD and store with the alert rules, Grafana loads the dashboard', () => {
+  const prom = COMPOSE.services.prometheus;
+  const mounts = Object.fromEntries(prom.volumes.map((v) => v.split(':')).map(([src, dst]) => [dst, src]));
+  assert.equal(mounts['/etc/prometheus/prometheus.yml'], './prometheus.yml');
+  assert.equal(mounts['/etc/prometheus/alerts.yml'], '../prometheus/alerts.yml', 'the rules of deploy/prometheus, unchanged');
+  for (const src of Object.values(mounts)) if (src.startsWith('.')) assert.ok(existsSync(join(COMPOSE_DIR, src)), `prometheus mounts ${src}`);
+  assert.ok(prom.command.includes('--config.file=/etc/prometheus/prometheus.yml'));
+  // The compose scrape config: the main config's job names (the rules select on them), targets = the services' HTTP ports.
+  const cfg = parseYaml(read('compose', 'prometheus.yml'));
+  const main = parseYaml(PROM_CONFIG);
+  assert.deepEqual(cfg.rule_files, ['alerts.yml']);
+  assert.deepEqual(cfg.scrape_configs.map((j) => j.job_name), main.scrape_configs.map((j) => j.job_name));
+  const targets = (job) => cfg.scrape_configs.find((j) => j.job_name === job).static_configs.flatMap((s) => s.targets);
+  assert.deepEqual(targets('rangekv-pd'), composeServices('pd').map(([n]) => `${n}:${PORTS.pd['http-port']}`));
+  assert.deepEqual(targets('rangekv-store'), composeServices('store').map(([n]) => `${n}:${PORTS.store['http-port']}`));
+  // Grafana: the provisioning files exist and point at Prometheus and the dashboard mount.
+  const g = COMPOSE.services.grafana;
+  const gm = Object.fromEntries(g.volumes.map((v) => v.split(':')).map(([src, dst]) => [dst, src]));
+  const dashTarget = Object.keys(gm).find((d) => gm[d] === '../grafana/rangekv-dashboard.json');
+  assert.ok(dashTarget, 'grafana mounts deploy/grafana/rangekv-dashboard.json');
+  for (const src of Object.values(gm)) if (src.startsWith('.')) assert.ok(existsSync(join(COMPOSE_DIR, src)), `grafana mounts ${src}`);
+  const dsFile = gm['/etc/grafana/provisioning/datasources/rangekv.yml'];
+  const dbFile = gm['/etc/grafana/provisioning/dashboards/rangekv.yml'];
+  assert.ok(dsFile && dbFile, 'datasource and dashboard provisioning files are mounted');
+  const ds = parseYaml(readFileSync(join(COMPOSE_DIR, dsFile), 'utf8'));
+  assert.equal(ds.datasources.length, 1);
+  assert.equal(ds.datasources[0].type, 'prometheus', 'the dashboard\'s datasource variable is of type prometheus');
+  assert.equal(ds.datasources[0].isDefault, true, 'the dashboard\'s datasource variable has no current value: Grafana picks the default');
+  assert.equal(ds.datasources[0].url, 'http://prometheus:9090');
+  assert.ok(prom.ports.some((p) => p.endsWith(':9090')), 'Prometheus listens on 9090');
+  const db = parseYaml(readFileSync(join(COMPOSE_DIR, dbFile), 'utf8'));
+  assert.equal(db.providers[0].type, 'file');
+  assert.equal(db.providers[0].options.path, dirname(dashTarget), 'the provider loads the directory the dashboard is mounted in');
+  assert.equal(g.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, dashTarget);
+  // Named volumes: every one used is declared, every declared one used.
+  const used = new Set(Object.values(COMPOSE.services).flatMap((s) => (s.volumes ?? []).map((v) => v.split(':')[0]).filter((v) => !v.startsWith('.'))));
+  assert.deepEqual([...used].sort(), Object.keys(COMPOSE.volumes).sort());
+  // Only Prometheus and Grafana are published, on loopback.
+  for (const [name, s] of Object.entries(COMPOSE.services)) for (const p of s.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name}: publishes ${p} on loopback only`);
+});
+
+test('promtool: the compose scrape config with the alert rules', (t) => {
+  if (!onPath('promtool')) {
+    t.skip('promtool not installed: apt-get install prometheus');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-compose-prom-'));
+  try {
+    // As mounted: prometheus.yml and alerts.yml side by side.
+    copyFileSync(join(COMPOSE_DIR, 'prometheus.yml'), join(dir, 'prometheus.yml'));
+    copyFileSync(join(PROM_DIR, 'alerts.yml'), join(dir, 'alerts.yml'));
+    const r = run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
+    assert.equal(r.status, 0, r.out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- Kubernetes ---------------------------------------------------------------------------
+
+const K8S_DIR = join(deployDir, 'k8s');
+const KUSTOMIZATION = parseYaml(read('k8s', 'kustomization.yaml'));
+const K8S_OBJECTS = KUSTOMIZATION.resources.flatMap((f) => parseYamlDocuments(read('k8s', f)).map((o) => ({ ...o, file: f })));
+const k8s = (kind, name) => {
+  const o = K8S_OBJECTS.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `no ${kind} ${name} in deploy/k8s`);
+  return o;
+};
+const SAMPLE_NS = 'rk-test';
+const containsLabels = (labels, sel) => Object.entries(sel).every(([k, v]) => labels?.[k] === v);
+
+test('k8s: the kustomization lists every manifest, each parses, kinds and names are unique', () => {
+  const files = readdirSync(K8S_DIR).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
+  assert.deepEqual([...KUSTOMIZATION.resources].sort(), files, 'kustomization.yaml resources = the manifest files here');
+  assert.equal(KUSTOMIZATION.namespace, undefined, 'namespace-agnostic (the pods read their namespace)');
+  const keys = K8S_OBJECTS.map((o) => `${o.kind}/${o.metadata.name}`);
+  assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], 'duplicate objects');
+  for (const want of ['StatefulSet/rangekv-pd', 'StatefulSet/rangekv-store', 'Service/rangekv-pd', 'Service/rangekv-store', 'Service/rangekv-client', 'PodDisruptionBudget/rangekv-pd', 'PodDisruptionBudget/rangekv-store']) {
+    assert.ok(keys.includes(want), `deploy/k8s lacks ${want}`);
+  }
+  for (const o of K8S_OBJECTS) assert.equal(o.metadata.namespace, undefined, `${o.kind}/${o.metadata.name}: no namespace`);
+});
+
+/** The pod's argv as the container runs it: image ENTRYPOINT + args, or command + args; $(VAR) filled in. */
+function containerArgv(c, env) {
+  const fill = (s) => s.replace(/\$\((\w+)\)/g, (m, v) => env[v] ?? m);
+  return [...(c.command ?? ENTRYPOINT), ...(c.args ?? [])].map(fill);
+}
+
+/** Runs a `/bin/sh -c SCRIPT` container command with a stub `node` on PATH; returns the argv node got. */
+function runShellCommand(c, env) {
+  assert.deepEqual(c.command, ['/bin/sh', '-c'], 'a shell wrapper');
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-k8s-sh-'));
+  try {
+    writeFileSync(join(dir, 'node'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\0' "$a"; done\n`, { mode: 0o755 });
+    const r = spawnSync('/bin/sh', ['-c', c.args[0]], { encoding: 'utf8', env: { PATH: `${dir}:/usr/bin:/bin`, ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return ['node', ...r.stdout.split('\0').slice(0, -1)];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+for (const cmd of ['pd', 'store']) {
+  test(`k8s: ${cmd} StatefulSet: headless Service, stable identity and address, probes, PDB, anti-affinity, non-root, resources, stop time`, (t) => {
+    const sts = k8s('StatefulSet', `rangekv-${cmd}`);
+    const pod = sts.spec.template;
+    const podLabels = pod.metadata.labels;
+    assert.ok(containsLabels(podLabels, sts.spec.selector.matchLabels), 'the selector matches the pod labels');
+    assert.equal(sts.spec.podManagementPolicy, 'Parallel');
+    assert.equal(sts.spec.replicas, 3);
+    // Headless Service: stable names, resolvable before the pods are ready.
+    const svc = k8s('Service', sts.spec.serviceName);
+    assert.equal(svc.spec.clusterIP, 'None', `${svc.metadata.name} is headless`);
+    assert.equal(svc.spec.publishNotReadyAddresses, true);
+    assert.ok(containsLabels(podLabels, svc.spec.selector), `${svc.metadata.name} selects the ${cmd} pods`);
+    // PDB: at most one pod down.
+    const pdbs = K8S_OBJECTS.filter((o) => o.kind === 'PodDisruptionBudget' && containsLabels(podLabels, o.spec.selector.matchLabels));
+    assert.equal(pdbs.length, 1, `one PodDisruptionBudget selects the ${cmd} pods`);
+    assert.equal(pdbs[0].spec.maxUnavailable, 1);
+    assert.equal(pdbs[0].apiVersion, 'policy/v1');
+    // Anti-affinity by host, on its own pods.
+    const anti = pod.spec.affinity.podAntiAffinity;
+    const terms = [...(anti.requiredDuringSchedulingIgnoredDuringExecution ?? []), ...(anti.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((p) => p.podAffinityTerm)];
+    assert.ok(terms.some((tm) => tm.topologyKey === 'kubernetes.io/hostname' && containsLabels(podLabels, tm.labelSelector.matchLabels)), 'pod anti-affinity by kubernetes.io/hostname');
+    // Non-root, as the image's user; the volume writable through fsGroup.
+    const psc = pod.spec.securityContext;
+    assert.equal(psc.runAsNonRoot, true);
+    assert.equal(psc.runAsUser, IMAGE_UID, 'runAsUser = the Dockerfile\'s USER');
+    assert.equal(psc.fsGroup, IMAGE_UID);
+    assert.equal(pod.spec.enableServiceLinks, false, 'no service-link variables (a Service rangekv-<flag> would set RANGEKV_<FLAG>_...)');
+    assert.ok(pod.spec.terminationGracePeriodSeconds >= unitStopSeconds(cmd), 'terminationGracePeriodSeconds >= the unit\'s TimeoutStopSec');
+    assert.equal(pod.spec.containers.length, 1);
+    const c = pod.spec.containers[0];
+    assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+    assert.ok(c.volumeMounts.some((m) => m.mountPath === '/tmp'), 'a writable /tmp with the read-only root');
+    assert.equal(c.image.split(':')[0], 'rangekv');
+    // Resources.
+    assert.ok(c.resources.requests.cpu && c.resources.requests.memory, 'cpu and memory requests');
+    assert.ok(c.resources.limits.memory, 'a memory limit');
+    // Data on the claim template at the image's VOLUME.
+    const claim = sts.spec.volumeClaimTemplates[0].metadata.name;
+    assert.ok(c.volumeMounts.some((m) => m.name === claim && m.mountPath === DATA_ROOT), `the ${claim} claim at ${DATA_ROOT}`);
+    // Container ports = the deploy ports; the Service's ports reach them.
+    const cports = Object.fromEntries(c.ports.map((p) => [p.name, p.containerPort]));
+    assert.deepEqual(Object.values(cports).sort(), Object.values(PORTS[cmd]).sort(), 'container ports = the CLI defaults + the HTTP port');
+    assert.equal(cports.http, PORTS[cmd]['http-port']);
+    for (const p of svc.spec.ports) assert.equal(cports[p.targetPort], p.port, `${svc.metadata.name} port ${p.name}`);
+    // Probes: /health on the HTTP port.
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+      assert.equal(c[probe]?.httpGet?.path, '/health', `${probe} on /health`);
+      assert.equal(cports[c[probe].httpGet.port], PORTS[cmd]['http-port'], `${probe} on the HTTP port`);
+    }
+    // The command: stable identity and address from the pod name, every flag valid.
+    const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+    assert.equal(env.POD_NAME, 'metadata.name');
+    assert.equal(env.POD_NAMESPACE, 'metadata.namespace');
+    const ordinal = 2;
+    const podName = `${sts.metadata.name}-${ordinal}`;
+    const podEnv = { ...env, POD_NAME: podName, POD_NAMESPACE: SAMPLE_NS };
+    const argv = cmd === 'pd' ? runShellCommand(c, podEnv) : containerArgv(c, podEnv);
+    assert.deepEqual(argv.slice(0, 2), ENTRYPOINT, 'runs the image\'s entrypoint');
+    const cli = argv.slice(2);
+    assert.equal(cli[0], cmd);
+    const f = argvFlags(cli);
+    const domain = `${sts.spec.serviceName}.${SAMPLE_NS}.svc`;
+    assert.equal(f['advertise-host'], `${podName}.${domain}`, '--advertise-host = the pod\'s stable DNS name');
+    assert.equal(f.host, '0.0.0.0');
+    assert.equal(f['data-dir'], `${DATA_ROOT}/${cmd}`);
+    for (const [k, v] of Object.entries(PORTS[cmd])) assert.equal(Number(f[k]), v, `--${k}`);
+    const pdSts = k8s('StatefulSet', 'rangekv-pd');
+    const pdNames = Array.from({ length: pdSts.spec.replicas }, (_, i) => `rangekv-pd-${i}.${pdSts.spec.serviceName}.${SAMPLE_NS}.svc`);
+    if (cmd === 'pd') {
+      assert.equal(Number(f.id), ordinal + 1, 'PD id = ordinal + 1');
+      assert.equal(Number(env.PD_REPLICAS), sts.spec.replicas, 'PD_REPLICAS = replicas (--peers lists them all)');
+      assert.equal(f.peers, pdNames.map((n, i) => `${i + 1}=${n}:${PORTS.pd['raft-port']}/${n}:${PORTS.pd.port}`).join(','));
+      assert.equal(Number(f['initial-stores']), k8s('StatefulSet', 'rangekv-store').spec.replicas);
+    } else {
+      assert.equal(f.pd, pdNames.map((n) => `${n}:${PORTS.pd.port}`).join(','), '--pd lists every PD pod');
+      assert.equal(f['store-id'], undefined, 'store ids come from PD and the data volume');
+    }
+    assertCliAccepts(t, cli, `k8s ${cmd}`);
+  });
+}
+
+test('k8s: the client Service reaches PD\'s client port', () => {
+  const svc = k8s('Service', 'rangekv-client');
+  const pd = k8s('StatefulSet', 'rangekv-pd').spec.template;
+  assert.notEqual(svc.spec.clusterIP, 'None');
+  assert.ok(containsLabels(pd.metadata.labels, svc.spec.selector), 'selects the PD pods');
+  const port = pd.spec.containers[0].ports.find((p) => p.name === svc.spec.ports[0].targetPort);
+  assert.equal(port?.containerPort, PORTS.pd.port);
+  assert.equal(svc.spec.ports[0].port, PORTS.pd.port);
+});
+
+test('kubectl kustomize builds deploy/k8s', (t) => {
+  if (!onPath('kubectl')) {
+    t.skip('kubectl not installed');
+    return;
+  }
+  const r = run('kubectl', ['kustomize', K8S_DIR]);
+  assert.equal(r.status, 0, r.out);
+  const docs = parseYamlDocuments(r.out.replace(/^(?!.*\S).*$/gm, ''));
+  assert.equal(docs.length, K8S_OBJECTS.length, 'every object comes out');
+});
+
+// ---- the image's start commands, run from this checkout -----------------------------------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function httpGet(url) {
+  return new Promise((resolve) => {
+    const req = get(url, { timeout: 3_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ status: 0, body: e.message }));
+  });
+}
+
+/** A process with its stdout lines collected; `event(name)` waits for a {"event":name} line. */
+function startProcess(argv, env) {
+  // Its own process group: cleanup kills the server below the CLI too (it holds our pipes).
+  const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const lines = [];
+  let err = '';
+  let buf = '';
+  const waiters = [];
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      for (const w of waiters) w();
+    }
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    for (const w of waiters) w();
+    resolve({ code, signal });
+  }));
+  const event = (name, ms) => new Promise((resolve, reject) => {
+    const check = () => {
+      const hit = lines.map((l) => { try { return JSON.parse(l); } catch { return null; } }).find((e) => e?.event === name);
+      if (hit) resolve(hit);
+      else if (child.exitCode !== null || child.signalCode !== null) reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before "${name}"; stderr:\n${err}`));
+      return hit;
+    };
+    if (check()) return;
+    waiters.push(check);
+    setTimeout(() => reject(new Error(`no "${name}" event within ${ms} ms; stdout:\n${lines.join('\n')}\nstderr:\n${err}`)), ms).unref();
+  });
+  return { child, event, exited, stderr: () => err };
+}
+
+/** A compose command with this machine's values: loopback, free ports, a temp data dir, one PD. */
+function localArgs(command, o) {
+  const f = argvFlags(command);
+  const set = { ...f };
+  set['data-dir'] = o.dataDir;
+  set.host = '127.0.0.1';
+  set['advertise-host'] = '127.0.0.1';
+  Object.assign(set, o.ports);
+  if (command[0] === 'pd') {
+    // Only its own entry: a 1-node PD (its own entry is ignored).
+    set.peers = `${f.id}=127.0.0.1:${o.ports['raft-port']}/127.0.0.1:${o.ports.port}`;
+    set['initial-stores'] = '1';
+    set['replica-count'] = '1';
+  } else {
+    set.pd = o.pd;
+  }
+  // Every flag of the compose command is still there, with its own value where not replaced.
+  assert.deepEqual(Object.keys(f).filter((k) => !(k in set)), []);
+  return [command[0], ...Object.entries(set).map(([k, v]) => (v === true ? `--${k}` : `--${k}=${v}`))];
+}
+
+test('the image\'s entrypoint with the compose pd and store commands: /health answers, the health check passes, STOPSIGNAL stops them cleanly', { timeout: 120_000 }, async (t) => {
+  if (!existsSync(CLI)) {
+    t.skip('tools/cli/dist/rangekv.js not built: npm run build');
+    return;
+  }
+  if (!existsSync('/proc/self/cmdline')) {
+    t.skip('no /proc: the health check reads the server\'s command line there');
+    return;
+  }
+  const entry = ENTRYPOINT.map(localPath);
+  // The image's environment, but loopback here: no listening on every interface of this machine.
+  const env = cleanEnv({ ...IMAGE_ENV, RANGEKV_HOST: '127.0.0.1' });
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-image-cmd-'));
+  const procs = [];
+  try {
+    const pdPorts = { port: await freePort(), 'raft-port': await freePort(), 'http-port': await freePort() };
+    const storePorts = { port: await freePort(), 'raft-port': await freePort(), 'http-port': await freePort() };
+    const pdCmd = COMPOSE.services['pd-1'].command;
+    const storeCmd = COMPOSE.services['store-1'].command;
+    const pd = startProcess([...entry, ...localArgs(pdCmd, { dataDir: join(dir, 'pd'), ports: pdPorts })], env);
+    procs.push(pd);
+    const pdReady = await pd.event('ready', 30_000);
+    assert.equal(pdReady.httpPort, pdPorts['http-port']);
+    const store = startProcess([...entry, ...localArgs(storeCmd, { dataDir: join(dir, 'store'), ports: storePorts, pd: `127.0.0.1:${pdPorts.port}` })], env);
+    procs.push(store);
+    const storeReady = await store.event('ready', 60_000);
+    assert.equal(storeReady.httpPort, storePorts['http-port']);
+    for (const [name, p, port] of [['pd', pd, pdPorts['http-port']], ['store', store, storePorts['http-port']]]) {
+      const h = await httpGet(`http://127.0.0.1:${port}/health`);
+      assert.equal(h.status, 200, `${name} /health: ${h.body}`);
+      assert.equal(JSON.parse(h.body).status, 'serving');
+      // The image's HEALTHCHECK command, pointed at this process instead of PID 1.
+      const hc = JSON.parse(/CMD (\[.*\])$/.exec(finalOne('HEALTHCHECK'))[1]).map(localPath);
+      const r = run(hc[0], hc.slice(1), { env: { ...env, RANGEKV_HEALTHCHECK_PID: String(p.child.pid) } });
+      assert.equal(r.status, 0, `${name} health check: ${r.out}`);
+      assert.match(r.out, /^200 /);
+    }
+    // The health check fails (exit 1, with a reason) where no server runs.
+    const idle = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const none = run(process.execPath, [localPath(`${IMAGE_APP}/healthcheck.mjs`)], { env: { ...env, RANGEKV_HEALTHCHECK_PID: String(idle.pid) } });
+      assert.equal(none.status, 1, none.out);
+      assert.match(none.out, /unhealthy: no pd-main\.js or store-main\.js process/);
+    } finally {
+      idle.kill('SIGKILL');
+    }
+    // docker stop: STOPSIGNAL to the entrypoint (PID 1), which passes it on; both exit 0 after "stopped".
+    const signal = finalOne('STOPSIGNAL');
+    for (const [name, p] of [['store', store], ['pd', pd]]) {
+      p.child.kill(signal);
+      await p.event('stopped', 30_000);
+      const ex = await p.exited;
+      assert.deepEqual(ex, { code: 0, signal: null }, `${name} exit after ${signal}; stderr:\n${p.stderr()}`);
+    }
+  } finally {
+    for (const p of procs) {
+      try {
+        process.kill(-p.child.pid, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    }
+    await Promise.all(procs.map((p) => p.exited));
     rmSync(dir, { recursive: true, force: true });
   }
 });
