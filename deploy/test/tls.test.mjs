@@ -6,76 +6,24 @@
 // (`npm test` builds first).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
+import { MAKE_CERTS, cliSkip, killAll, makeCerts, runCli as cli, startServer as start, tlsFlags } from './procs.mjs';
 
-const deployDir = dirname(dirname(fileURLToPath(import.meta.url)));
-const repoRoot = dirname(deployDir);
-const CLI = join(repoRoot, 'tools', 'cli', 'dist', 'rangekv.js');
-const MAKE_CERTS = join(deployDir, 'tls', 'make-certs.sh');
-
-function hasOpenssl() {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = !hasOpenssl() ? 'openssl not installed' : !existsSync(CLI) ? 'not built (run npm test or pnpm build)' : false;
-
-/** Starts `rangekv ARGS` and resolves with the process and its ready event. */
-function start(args) {
-  // Its own process group: the cleanup kills the CLI and the main it runs together.
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const stderr = [];
-  createInterface({ input: proc.stderr }).on('line', (l) => {
-    stderr.push(l);
-    if (stderr.length > 50) stderr.shift();
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`rangekv ${args[0]}: not ready in 30 s:\n${stderr.join('\n')}`)), 30_000);
-    createInterface({ input: proc.stdout }).on('line', (l) => {
-      try {
-        const e = JSON.parse(l);
-        if (e.event === 'ready') {
-          clearTimeout(timer);
-          resolve({ proc, ready: e, stderr });
-        }
-      } catch { /* not an event */ }
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`rangekv ${args[0]} exited ${code}:\n${stderr.join('\n')}`));
-    });
-  });
-}
-
-function cli(args, env = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
-  return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
-}
+const skip = cliSkip();
 
 test('TLS walkthrough: make-certs.sh, a TLS PD and store, kv and ctl with certificates and a token', { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rangekv-deploy-tls-'));
   const procs = [];
   t.after(async () => {
-    const exited = procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.on('exit', r)) : null));
-    for (const p of procs) {
-      try {
-        process.kill(-p.pid, 'SIGKILL');
-      } catch { /* already gone */ }
-    }
-    await Promise.all(exited);
+    await killAll(procs);
     rmSync(dir, { recursive: true, force: true });
   });
   const pki = join(dir, 'pki');
-  const mk = (...a) => execFileSync('sh', [MAKE_CERTS, ...a], { env: { ...process.env, PKI_DIR: pki }, encoding: 'utf8' });
+  const mk = (...a) => makeCerts(pki, ...a);
   mk('ca');
   mk('pd', '1', 'localhost', '127.0.0.1');
   mk('store', '1', 'localhost', '127.0.0.1');
@@ -86,7 +34,7 @@ test('TLS walkthrough: make-certs.sh, a TLS PD and store, kv and ctl with certif
   const token = join(dir, 'admin.token');
   writeFileSync(token, 'walkthrough-admin-token-0123456789\n', { mode: 0o600 });
 
-  const tls = (name) => ['--tls-ca-file', join(pki, 'ca.pem'), '--tls-cert-file', join(pki, `${name}.pem`), '--tls-key-file', join(pki, `${name}.key`)];
+  const tls = (name) => tlsFlags(pki, name);
   const pd = await start(['pd', '--id', '1', '--data-dir', join(dir, 'pd'), '--port', '0', '--raft-port', '0', '--http-port', '0',
     '--initial-stores', '1', '--replica-count', '1', '--admin-token-file', token, ...tls('pd-1')]);
   procs.push(pd.proc);
@@ -95,7 +43,7 @@ test('TLS walkthrough: make-certs.sh, a TLS PD and store, kv and ctl with certif
   procs.push(store.proc);
   assert.equal(store.ready.storeId, 1, 'the store id comes from its certificate');
 
-  const as = (name) => ['--pd', pdAddr, '--tls-ca-file', join(pki, 'ca.pem'), '--tls-cert-file', join(pki, `${name}.pem`), '--tls-key-file', join(pki, `${name}.key`)];
+  const as = (name) => ['--pd', pdAddr, ...tlsFlags(pki, name)];
   let put;
   for (let i = 0; i < 60; i++) {
     put = cli(['kv', 'put', 'k', 'v', ...as('client-app'), '--timeout', '5s']);
