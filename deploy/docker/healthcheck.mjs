@@ -11,7 +11,8 @@
 // RANGEKV_HEALTHCHECK_PID replaces PID 1 (deploy/test/deploy.test.mjs checks processes
 // that are not PID 1). Plain node, no dependency: the slim image has no curl.
 import { readdirSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 const MAINS = /(?:^|\/)(pd-main|store-main)\.js$/;
 
@@ -80,7 +81,10 @@ let host = flag(argv, 'host') ?? '127.0.0.1';
 if (host === '0.0.0.0' || /^\[?[0:]+\]?$/.test(host)) host = '127.0.0.1';
 host = host.replace(/^\[(.*)\]$/, '$1');
 
-const req = request({ host, port: Number(port), path: '/health', method: 'GET', timeout: 3_000 }, (res) => {
+// --http-tls: HTTPS with the server's certificate; this checks liveness, not identity.
+const https = argv.includes('--http-tls') || argv.includes('--http-tls=true');
+const request = https ? httpsRequest : httpRequest;
+const req = request({ host, port: Number(port), path: '/health', method: 'GET', timeout: 3_000, ...(https ? { rejectUnauthorized: false } : {}) }, (res) => {
   let body = '';
   res.setEncoding('utf8');
   res.on('data', (c) => (body += c));
@@ -90,5 +94,5 @@ const req = request({ host, port: Number(port), path: '/health', method: 'GET', 
   });
 });
 req.on('timeout', () => req.destroy(new Error('no answer within 3 s')));
-req.on('error', (e) => fail(`GET http://${host.includes(':') ? `[${host}]` : host}:${port}/health: ${e.message}`));
+req.on('error', (e) => fail(`GET ${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/health: ${e.message}`));
 req.end();

@@ -7,11 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { MAKE_CERTS, cliSkip, killAll, makeCerts, runCli as cli, startServer as start, tlsFlags } from './procs.mjs';
+import { request as httpsRequest } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
+import { MAKE_CERTS, deployDir, cliSkip, killAll, makeCerts, runCli as cli, startServer as start, tlsFlags } from './procs.mjs';
 
 const skip = cliSkip();
 
@@ -39,9 +41,17 @@ test('TLS walkthrough: make-certs.sh, a TLS PD and store, kv and ctl with certif
     '--initial-stores', '1', '--replica-count', '1', '--admin-token-file', token, ...tls('pd-1')]);
   procs.push(pd.proc);
   const pdAddr = `127.0.0.1:${pd.ready.port}`;
-  const store = await start(['store', '--data-dir', join(dir, 'store'), '--pd', pdAddr, '--port', '0', '--raft-port', '0', '--http-port', '0', ...tls('store-1')]);
+  const store = await start(['store', '--data-dir', join(dir, 'store'), '--pd', pdAddr, '--port', '0', '--raft-port', '0', '--http-port', String(await freePort()), '--http-tls', ...tls('store-1')]);
   procs.push(store.proc);
   assert.equal(store.ready.storeId, 1, 'the store id comes from its certificate');
+
+  // --http-tls: /health over HTTPS, verified with the CA; the image's healthcheck follows.
+  const health = await httpsGet(Number(store.ready.httpPort), '/health', readFileSync(join(pki, 'ca.pem')));
+  assert.equal(health.status, 200, health.body);
+  const hc = spawnSync(process.execPath, [join(deployDir, 'docker', 'healthcheck.mjs')], {
+    encoding: 'utf8', env: { ...process.env, RANGEKV_HEALTHCHECK_PID: String(store.proc.pid) },
+  });
+  assert.equal(hc.status, 0, hc.stderr);
 
   const as = (name) => ['--pd', pdAddr, ...tlsFlags(pki, name)];
   let put;
@@ -80,6 +90,30 @@ test('TLS walkthrough: make-certs.sh, a TLS PD and store, kv and ctl with certif
   assert.equal(store.proc.exitCode, null, 'SIGHUP does not stop the store');
   assert.equal(cli(['kv', 'get', 'k', ...as('client-app')]).out, 'v');
 });
+
+/** A port nobody listens on now (the image's healthcheck needs a fixed --http-port). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function httpsGet(port, path, ca) {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, ca, servername: 'localhost' }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 function servedSerial(port) {
   return new Promise((resolve, reject) => {

@@ -175,7 +175,7 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
     maxStoreDownTimeMs: v.maxStoreDownTimeMs, storeDownAfterMs: v.storeDownAfterMs, logLevel: v.logLevel, help: false,
     tls: {
       tlsCaFile: v.tlsCaFile, tlsCertFile: v.tlsCertFile, tlsKeyFile: v.tlsKeyFile, tlsClientAuth: v.tlsClientAuth,
-      tlsReloadCheckMs: v.tlsReloadCheckMs, adminTokenFile: v.adminTokenFile,
+      tlsReloadCheckMs: v.tlsReloadCheckMs, adminTokenFile: v.adminTokenFile, httpTls: v.httpTls,
     },
   };
 }

@@ -2,6 +2,7 @@
 // registry, gauges read from the server at scrape time).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { statusHttpServer, type CertificateSource } from '@rangekv/runtime';
 import { STORE_HEALTH_STATES, type ClusterHealth } from './cluster-health.js';
 
 export interface PdStatusSource {
@@ -39,7 +40,8 @@ export class PdHttpServer {
     this.grpcSeconds.observe({ method, code }, seconds);
   }
 
-  static async start(host: string, port: number, src: PdStatusSource, processMetrics: boolean): Promise<PdHttpServer> {
+  /** `tls`: serve HTTPS with this certificate (--http-tls); null: plain HTTP. */
+  static async start(host: string, port: number, src: PdStatusSource, processMetrics: boolean, tls: CertificateSource | null = null): Promise<PdHttpServer> {
     const registry = new Registry();
     const gauge = (name: string, help: string, read: () => number): void => {
       new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
@@ -86,7 +88,8 @@ export class PdHttpServer {
       labelNames: ['scheduler', 'status'] as const, registers: [registry],
     });
     if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'rangekv_' });
-    const server = createServer((req, res) => void handle(req, res, src, registry));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void handle(req, res, src, registry);
+    const server = tls ? statusHttpServer(tls, handler) : createServer(handler);
     const bound = await new Promise<number>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {

@@ -85,7 +85,7 @@ export interface PdServerOptions {
    * heartbeats are then taken only from the store the certificate names; operators and
    * configuration need an admin certificate or the admin token. Default plaintext, open.
    */
-  security?: Pick<Security, 'certs' | 'clientCerts' | 'access'>;
+  security?: Pick<Security, 'certs' | 'clientCerts' | 'access'> & { httpTls?: boolean };
 }
 
 export class PdServer {
@@ -196,7 +196,7 @@ export class PdServer {
           };
         },
         clusterHealth: () => this.service.clusterHealth(),
-      }, opts.processMetrics ?? false);
+      }, opts.processMetrics ?? false, opts.security?.httpTls ? opts.security.certs : null);
     }
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': limits.maxGrpcMessageBytes,

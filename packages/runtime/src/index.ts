@@ -14,7 +14,7 @@ export {
 } from './flags.js';
 export { flagUsage, flagRows, CONFIG_FLAG_HELP, SOURCES_HELP, type FlagRow } from './flag-usage.js';
 export {
-  CertificateSource, TlsConfigError, serverCredentials, channelCredentials, peerIdentity, parseIdentityUri, identityOfAltNames,
+  CertificateSource, TlsConfigError, serverCredentials, statusHttpServer, channelCredentials, peerIdentity, parseIdentityUri, identityOfAltNames,
   describeIdentity, type TlsFiles, type Identity, type IdentityRole, type ServerTlsOptions, type ChannelTlsOptions,
 } from './tls.js';
 export { AccessPolicy, OPEN_ACCESS, adminTokenMetadata, readAdminToken, type AccessOptions, type Need, type Denial, type CallerView } from './access.js';

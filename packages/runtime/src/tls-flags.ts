@@ -7,7 +7,7 @@
 //   --tls-client-auth require|none   KV/PD clients must present a certificate (default require)
 //   --tls-reload-check-ms MS         how often the files are checked for a change (SIGHUP: now)
 //   --admin-token-file F             a token that grants admin RPCs besides admin certificates
-import { int, oneOf, str } from './flag-kinds.js';
+import { bool, int, oneOf, str } from './flag-kinds.js';
 import { FlagError } from './flag-error.js';
 import { AccessPolicy, readAdminToken } from './access.js';
 import { CertificateSource, TlsConfigError } from './tls.js';
@@ -18,6 +18,7 @@ export const TLS_FLAGS = {
   tlsKeyFile: str({ help: 'TLS: the PEM private key of --tls-cert-file', value: 'FILE' }),
   tlsClientAuth: oneOf({ help: 'TLS: clients of the KV/PD port must present a certificate of the CA\n(the raft port always requires one)', choices: ['require', 'none'], default: 'require' }),
   tlsReloadCheckMs: int({ help: 'TLS: check the files for a change this often (SIGHUP reloads at once)', value: 'MS', min: 100, max: 86_400_000, default: 10_000 }),
+  httpTls: bool({ help: 'TLS: serve --http-port (/metrics, /health, /debug) over HTTPS with this\nprocess\'s certificate (no client certificate asked)' }),
   adminTokenFile: str({ help: 'a file holding a token (16+ characters) that authorizes admin RPCs\nand PD operators, sent as "authorization: Bearer TOKEN"', value: 'FILE' }),
 };
 
@@ -28,6 +29,7 @@ export interface TlsFlagValues {
   tlsClientAuth: 'require' | 'none';
   tlsReloadCheckMs: number;
   adminTokenFile?: string | undefined;
+  httpTls?: boolean;
 }
 
 export interface Security {
@@ -37,6 +39,8 @@ export interface Security {
   clientCerts: boolean;
   access: AccessPolicy;
   reloadCheckMs: number;
+  /** The HTTP status port serves HTTPS with `certs`. */
+  httpTls: boolean;
 }
 
 /** Checks the flags together and loads the files; FlagError naming the flag or file. */
@@ -60,8 +64,9 @@ export function securityFrom(v: TlsFlagValues): Security {
       throw new FlagError(`--admin-token-file: ${(e as Error).message}`);
     }
   }
+  if (v.httpTls === true && certs === null) throw new FlagError('--http-tls needs --tls-ca-file, --tls-cert-file and --tls-key-file');
   const clientCerts = certs !== null && v.tlsClientAuth === 'require';
-  return { certs, clientCerts, access: new AccessPolicy({ clientCerts, adminToken }), reloadCheckMs: v.tlsReloadCheckMs };
+  return { certs, clientCerts, access: new AccessPolicy({ clientCerts, adminToken }), reloadCheckMs: v.tlsReloadCheckMs, httpTls: v.httpTls === true };
 }
 
 /** Minimal logger view (runtime Logger fits). */

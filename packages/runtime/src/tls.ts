@@ -22,6 +22,8 @@
 // certificate; new handshakes use the new one.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 
@@ -185,6 +187,12 @@ export class CertificateSource implements grpc.experimental.CertificateProvider 
     return this.current.notAfter;
   }
 
+  /** The current CA, certificate and key (PEM), for a node TLS context. */
+  pems(): { ca: Buffer; cert: Buffer; key: Buffer } {
+    const { ca, cert, key } = this.current;
+    return { ca, cert, key };
+  }
+
   /** Reads the files again. On success the new pair serves new handshakes and null is
    *  returned; on failure the old pair stays and the error is returned. */
   reload(nowMs = Date.now()): TlsConfigError | null {
@@ -294,4 +302,21 @@ export function peerIdentity(call: { getAuthContext?: () => { sslPeerCertificate
   if (cert === undefined || cert === null || Object.keys(cert).length === 0) return null;
   // A certificate naming two principals gets the least: a plain client.
   return identityOfAltNames(cert.subjectaltname) ?? { role: 'client', name: '' };
+}
+
+type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * An HTTP server for /metrics, /health and /debug: plain HTTP without `certs`, else HTTPS
+ * with this process's certificate (no client certificate asked: scrapers verify the server
+ * with the CA), following reloads of `certs` for new connections.
+ */
+export function statusHttpServer(certs: CertificateSource | null, handler: RequestHandler): HttpServer {
+  if (certs === null) return createHttpServer(handler);
+  const options = (): { ca: Buffer; cert: Buffer; key: Buffer } => certs.pems();
+  const server = createHttpsServer(options(), handler);
+  const onReload = (): void => server.setSecureContext(options());
+  certs.addIdentityCertificateListener(onReload);
+  server.on('close', () => certs.removeIdentityCertificateListener(onReload));
+  return server;
 }

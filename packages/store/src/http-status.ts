@@ -15,6 +15,7 @@
 // raft or storage, so it is tested with a fake source.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { statusHttpServer, type CertificateSource } from '@rangekv/runtime';
 
 export type StoreHealth =
   | { storeId: number; status: 'serving'; ranges: number; leaders: number }
@@ -59,6 +60,8 @@ export interface HttpStatusOptions {
   limits?: Partial<HttpStatusLimits>;
   /** Called when a handler throws (a bug): the client gets 500. */
   onError?: (err: unknown) => void;
+  /** Serve HTTPS with this certificate (--http-tls); default plain HTTP. */
+  tls?: CertificateSource | null;
 }
 
 class BadRequest extends Error {}
@@ -93,7 +96,8 @@ export class HttpStatusServer {
       throw new RangeError('defaultDebugRangesPerPage must be in [1, maxDebugRangesPerPage]');
     }
     let self: HttpStatusServer | null = null;
-    const server = createServer((req, res) => self!.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => self!.handle(req, res);
+    const server = opts.tls ? statusHttpServer(opts.tls, handler) : createServer(handler);
     server.requestTimeout = limits.requestTimeoutMs;
     server.headersTimeout = Math.min(limits.requestTimeoutMs, 60_000);
     self = new HttpStatusServer(server, opts, limits);

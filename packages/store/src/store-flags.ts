@@ -180,7 +180,7 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
     sizeCheck: v.splitCheckDiffBytes !== undefined ? { splitCheckDiffBytes: v.splitCheckDiffBytes } : {},
     tls: {
       tlsCaFile: v.tlsCaFile, tlsCertFile: v.tlsCertFile, tlsKeyFile: v.tlsKeyFile, tlsClientAuth: v.tlsClientAuth,
-      tlsReloadCheckMs: v.tlsReloadCheckMs, adminTokenFile: v.adminTokenFile,
+      tlsReloadCheckMs: v.tlsReloadCheckMs, adminTokenFile: v.adminTokenFile, httpTls: v.httpTls,
     },
   };
 }

@@ -127,7 +127,7 @@ export interface StoreServerOptions {
    * store certificates, and PD is called with this store's certificate. Default plaintext
    * with every call allowed.
    */
-  security?: Pick<Security, 'certs' | 'clientCerts' | 'access'>;
+  security?: Pick<Security, 'certs' | 'clientCerts' | 'access'> & { httpTls?: boolean };
 }
 
 
@@ -457,7 +457,8 @@ export class StoreServer {
       metricsText: () => this.metrics.text(),
       metricsContentType: this.metrics.contentType,
     };
-    return HttpStatusServer.start({ host, port, source, limits, onError: (err) => this.log.error('http status handler failed', { err }) });
+    const tls = this.opts.security?.httpTls ? this.opts.security.certs : null;
+    return HttpStatusServer.start({ host, port, source, limits, tls, onError: (err) => this.log.error('http status handler failed', { err }) });
   }
 
   /**
