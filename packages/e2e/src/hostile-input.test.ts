@@ -8,63 +8,25 @@ import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { RangeKvClient } from '@rangekv/client';
 import { adminpb, kvService, pdService, storeAdminService } from '@rangekv/proto';
-import { EntryType, MessageType, emptyMessage, type Message } from '@rangekv/raft';
+import { EntryType, MessageType } from '@rangekv/raft';
 import { E2eCluster, eventually, unary } from './cluster.js';
 import { Pb, rawUnary, sendRaftBatch, silentSnapshotCall } from './hostile-wire.js';
+import { WrittenKeys, leaderAndFollower as leaderAndFollowerOf, message, rangeStatus as rangeStatusOf } from './range-views.js';
 
 let c: E2eCluster;
 let kv: RangeKvClient;
-const written = new Map<string, string>();
-
-/** Writes a few keys, remembering them; every test checks them all afterwards. */
-async function writeSome(tag: string): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    const k = `${tag}-${i}`;
-    await kv.put(k, `v-${k}`, { timeoutMs: 20_000 });
-    written.set(k, `v-${k}`);
-  }
-}
+const keys = new WrittenKeys(() => kv, 5);
+const writeSome = (tag: string): Promise<void> => keys.writeSome(tag);
 
 /** Every process still runs and every key written so far reads back (linearizable). */
 async function servingWithDataIntact(): Promise<void> {
   for (const [id, s] of c.stores) if (s.running) assert.equal(s.proc.exitCode, null, `store ${id} is up`);
   for (const p of c.pds) assert.equal(p.proc.exitCode, null, 'PD is up');
-  for (const [k, v] of written) assert.equal((await kv.get(k, { timeoutMs: 20_000 }))?.toString(), v, `key ${k}`);
-  await writeSome(`after-${written.size}`);
+  await keys.checkAll();
 }
 
-interface RangeView {
-  status: adminpb.RangeStatus;
-  storeId: number;
-}
-
-async function rangeStatus(storeId: number, rangeId: number): Promise<adminpb.RangeStatus | null> {
-  const res = await unary(c.stores.get(storeId)!.kvAddress, storeAdminService.rangeStatus, { rangeId }).catch(() => null);
-  return (res?.status as adminpb.RangeStatus | undefined) ?? null;
-}
-
-/** The leader of `rangeId` and one follower, from the stores' own RangeStatus. */
-async function leaderAndFollower(rangeId: number): Promise<{ leader: RangeView; follower: RangeView }> {
-  let out: { leader: RangeView; follower: RangeView } | null = null;
-  await eventually(`a leader of range ${rangeId} with a caught-up follower`, async () => {
-    const views: RangeView[] = [];
-    for (const id of c.stores.keys()) {
-      const st = await rangeStatus(id, rangeId);
-      if (st) views.push({ status: st, storeId: id });
-    }
-    const leader = views.find((v) => v.status.role === adminpb.RaftRole.LEADER);
-    const follower = views.find((v) => v !== leader && leader && Number(v.status.term) === Number(leader.status.term) &&
-      Number(v.status.lastIndex) === Number(leader.status.lastIndex) && Number(v.status.applied) === Number(v.status.lastIndex));
-    if (!leader || !follower) return false;
-    out = { leader, follower };
-    return true;
-  }, 30_000);
-  return out!;
-}
-
-function message(fields: Partial<Message>): Message {
-  return { ...emptyMessage(), ...fields };
-}
+const rangeStatus = (storeId: number, rangeId: number): Promise<adminpb.RangeStatus | null> => rangeStatusOf(c, storeId, rangeId);
+const leaderAndFollower = (rangeId: number): ReturnType<typeof leaderAndFollowerOf> => leaderAndFollowerOf(c, rangeId);
 
 async function metric(storeId: number, name: string): Promise<number> {
   const s = c.stores.get(storeId)!;

@@ -13,11 +13,12 @@ import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { RangeKvClient } from '@rangekv/client';
 import { adminpb, pdService, storeAdminService } from '@rangekv/proto';
-import { EntryType, MessageType, emptyMessage, type Message } from '@rangekv/raft';
+import { EntryType, MessageType } from '@rangekv/raft';
 import { CertificateSource, channelCredentials, type TlsFiles } from '@rangekv/runtime';
 import { hasOpenssl, testPki, type TestPki } from '@rangekv/runtime/testing/test-pki';
 import { E2eCluster, eventually, unary } from './cluster.js';
 import { rawUnary, sendRaftBatch, sendSnapshot } from './hostile-wire.js';
+import { WrittenKeys, leaderAndFollower, message, rangeStatus as rangeStatusOf, type RangeView } from './range-views.js';
 
 const skip = hasOpenssl() ? false : 'openssl is not installed';
 
@@ -26,7 +27,6 @@ let pki: TestPki;
 let c: E2eCluster;
 let kv: RangeKvClient;
 const files = new Map<string, TlsFiles>();
-const written = new Map<string, string>();
 
 function tlsArgs(f: TlsFiles): string[] {
   return ['--tls-ca-file', f.caFile, '--tls-cert-file', f.certFile, '--tls-key-file', f.keyFile];
@@ -36,51 +36,17 @@ function creds(name: string): grpc.ChannelCredentials {
   return channelCredentials(CertificateSource.load(files.get(name)!));
 }
 
-async function writeSome(tag: string): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    const k = `${tag}-${i}`;
-    await kv.put(k, `v-${k}`, { timeoutMs: 20_000 });
-    written.set(k, `v-${k}`);
-  }
-}
+const keys = new WrittenKeys(() => kv, 3);
+const writeSome = (tag: string): Promise<void> => keys.writeSome(tag);
+const dataIntact = (): Promise<void> => keys.checkAll();
 
-async function dataIntact(): Promise<void> {
-  for (const [k, v] of written) assert.equal((await kv.get(k, { timeoutMs: 20_000 }))?.toString(), v, `key ${k}`);
-  await writeSome(`after-${written.size}`);
-}
-
-interface RangeView {
-  status: adminpb.RangeStatus;
-  storeId: number;
-}
-
-async function rangeStatus(storeId: number, rangeId: number): Promise<adminpb.RangeStatus | null> {
-  const res = await unary(c.stores.get(storeId)!.kvAddress, storeAdminService.rangeStatus, { rangeId }, creds('admin')).catch(() => null);
-  return (res?.status as adminpb.RangeStatus | undefined) ?? null;
-}
+const rangeStatus = (storeId: number, rangeId: number): Promise<adminpb.RangeStatus | null> => rangeStatusOf(c, storeId, rangeId, creds('admin'));
 
 /** The leader of range 1, a caught-up follower, and the third store. */
 async function roles(): Promise<{ leader: RangeView; follower: RangeView; third: number }> {
-  let out: { leader: RangeView; follower: RangeView; third: number } | null = null;
-  await eventually('a leader of range 1 with a caught-up follower', async () => {
-    const views: RangeView[] = [];
-    for (const id of c.stores.keys()) {
-      const st = await rangeStatus(id, 1);
-      if (st) views.push({ status: st, storeId: id });
-    }
-    const leader = views.find((v) => v.status.role === adminpb.RaftRole.LEADER);
-    const follower = views.find((v) => v !== leader && leader && Number(v.status.term) === Number(leader.status.term) &&
-      Number(v.status.lastIndex) === Number(leader.status.lastIndex) && Number(v.status.applied) === Number(v.status.lastIndex));
-    if (!leader || !follower) return false;
-    const third = [...c.stores.keys()].find((id) => id !== leader.storeId && id !== follower.storeId)!;
-    out = { leader, follower, third };
-    return true;
-  }, 30_000);
-  return out!;
-}
-
-function message(fields: Partial<Message>): Message {
-  return { ...emptyMessage(), ...fields };
+  const { leader, follower } = await leaderAndFollower(c, 1, creds('admin'));
+  const third = [...c.stores.keys()].find((id) => id !== leader.storeId && id !== follower.storeId)!;
+  return { leader, follower, third };
 }
 
 function replicaOf(st: adminpb.RangeStatus, storeId: number): number {
