@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
-  CertificateSource, TlsConfigError, channelCredentials, identityOfAltNames, parseIdentityUri, peerIdentity, serverCredentials,
+  CertificateSource, TlsConfigError, channelCredentials, identityOfAltNames, parseIdentityUri, peerIdentity, serverCredentials, statusHttpServer,
   type Identity,
 } from './tls.js';
 import { hasOpenssl, testPki } from './testing/test-pki.js';
@@ -143,4 +144,41 @@ test('reload: a new pair with the same identity is taken; a bad one or another i
   assert.deepEqual(results, [null]);
   assert.equal(src.reloads, 2);
   assert.deepEqual(seen, ['pair', 'pair']);
+});
+
+test('statusHttpServer: HTTPS verified with the CA, and a reload serves the new certificate to new connections', { skip }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tls-'));
+  const pki = testPki(dir);
+  const live = { caFile: pki.caFile, certFile: join(dir, 'live.pem'), keyFile: join(dir, 'live.key') };
+  const install = (f: { certFile: string; keyFile: string }): void => {
+    copyFileSync(f.certFile, live.certFile);
+    copyFileSync(f.keyFile, live.keyFile);
+  };
+  install(pki.issue('h1', { uri: 'rangekv://store/1' }));
+  const certs = CertificateSource.load(live);
+  const server = statusHttpServer(certs, (_req, res) => res.end('ok'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const port = (server.address() as { port: number }).port;
+  const get = (): Promise<{ body: string; serial: string }> => new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/', ca: readFileSync(pki.caFile), servername: 'localhost', agent: false }, (res) => {
+      const serial = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().serialNumber;
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ body, serial }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const first = await get();
+  assert.equal(first.body, 'ok');
+  install(pki.issue('h2', { uri: 'rangekv://store/1' }));
+  assert.equal(certs.reload(), null);
+  await new Promise((r) => setImmediate(r));
+  const second = await get();
+  assert.equal(second.body, 'ok');
+  assert.notEqual(second.serial, first.serial);
 });
