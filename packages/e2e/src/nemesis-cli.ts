@@ -6,13 +6,14 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { availabilityTable, formatAvailability } from '@rangekv/testkit';
 import { formatReport, runNemesis, type NemesisReport } from './nemesis/nemesis.js';
-import { ADMIN_KINDS, FAULT_KINDS, parseKinds } from './nemesis/schedule.js';
+import { ADMIN_KINDS, EXTRA_FAULT_KINDS, FAULT_KINDS, NAMED_FAULT_KINDS, parseKinds } from './nemesis/schedule.js';
 
 const USAGE = `usage: pnpm nemesis [--seed S] [--seconds N] [--runs R] [--faults K,..] [--admin K,..] [--pd-nodes 1|3] [--stores N] [--json FILE]
   --seed S        first seed; run i uses S+i              (default 1)
   --seconds N     length of one run                       (default 120)
   --runs R        runs, one after the other               (default 1)
   --faults K,..   ${FAULT_KINDS.join(', ')}; all, none    (default all)
+                  also by name only (not in all): ${EXTRA_FAULT_KINDS.join(', ')}
   --admin K,..    ${ADMIN_KINDS.join(', ')}; all, none    (default all)
   --pd-nodes 1|3  PD members                              (default 1)
   --stores N      store processes (3 replicas per range)  (default 4)
@@ -54,7 +55,7 @@ const pdNodes = int('pd-nodes', args['pd-nodes'], 1, 1);
 if (pdNodes !== 1 && pdNodes !== 3) fail(`--pd-nodes must be 1 or 3, got ${pdNodes}`);
 let faults, admin;
 try {
-  faults = parseKinds('fault', args.faults ?? 'all', FAULT_KINDS);
+  faults = parseKinds('fault', args.faults ?? 'all', FAULT_KINDS, NAMED_FAULT_KINDS);
   admin = parseKinds('admin', args.admin ?? 'all', ADMIN_KINDS);
 } catch (e) {
   fail(e instanceof Error ? e.message : String(e));

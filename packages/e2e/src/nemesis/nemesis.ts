@@ -217,8 +217,28 @@ async function injectFault(f: FaultEpisode, c: E2eCluster, watch: ExitWatch, slo
   const stores = runningStores(c);
   const pickStore = (from: StoreProcess[] = stores): StoreProcess => from[prng.int(from.length)]!;
   let heal: () => Promise<void>;
+  let holdMs = f.holdMs;
   try {
     switch (f.kind) {
+      case 'kill-after-restart': {
+        const a = pickStore();
+        watch.expect(a);
+        const firstAtMs = w.now();
+        await c.killStore(a.storeId);
+        await sleepUntil(w, firstAtMs + f.holdMs);
+        await c.restartStore(a.storeId);
+        const restartedAtMs = w.now();
+        await sleepUntil(w, restartedAtMs + (f.secondKillGapMs ?? 0));
+        const b = pickStore(runningStores(c).filter((x) => x.storeId !== a.storeId));
+        rec.atMs = w.now();
+        watch.expect(b);
+        await c.killStore(b.storeId);
+        holdMs = f.secondHoldMs ?? f.holdMs;
+        rec.target = `kill -9 store ${a.storeId} at ${(firstAtMs / 1000).toFixed(1)} s, serving again at ${(restartedAtMs / 1000).toFixed(1)} s; `
+          + `kill -9 store ${b.storeId} ${Math.round(rec.atMs - restartedAtMs)} ms later`;
+        heal = async () => void (await c.restartStore(b.storeId));
+        break;
+      }
       case 'kill':
       case 'kill-leader': {
         let s = pickStore();
@@ -297,7 +317,7 @@ async function injectFault(f: FaultEpisode, c: E2eCluster, watch: ExitWatch, slo
     rec.target = `not injected: ${e instanceof Error ? e.message : String(e)}`;
     heal = async () => {};
   }
-  await sleepUntil(w, rec.atMs + f.holdMs);
+  await sleepUntil(w, rec.atMs + holdMs);
   rec.healedAtMs = w.now();
   try {
     await heal();
