@@ -133,6 +133,23 @@ const LEADER_DRAIN_RETRY_MS = 200;
 /** At most one warn line per this many ms for refused inbound raft messages. */
 const REJECT_LOG_INTERVAL_MS = 1_000;
 
+/** Raft messages traced at debug level (elections, transfers, refused appends); heartbeats and plain appends are too many. */
+function traced(m: Message): boolean {
+  switch (m.type) {
+    case MessageType.Vote: case MessageType.VoteResp: case MessageType.PreVote: case MessageType.PreVoteResp:
+    case MessageType.TimeoutNow: case MessageType.TransferLeader: case MessageType.Snap:
+      return true;
+    case MessageType.App: case MessageType.AppResp:
+      return m.reject;
+    default:
+      return false;
+  }
+}
+
+function traceFields(rangeId: number, m: Message): Record<string, unknown> {
+  return { rangeId, type: m.type, from: m.from, to: m.to, term: m.term, logTerm: m.logTerm, index: m.index, commit: m.commit, reject: m.reject };
+}
+
 function storeOfReplica(d: RangeDescriptor | null, replicaId: number): number | undefined {
   return d?.replicas.find((r) => r.replicaId === replicaId)?.storeId;
 }
@@ -196,6 +213,8 @@ export class RaftHost<R> implements GroupHost<R> {
   private closing = false;
   private stopping: Promise<void> | null = null;
   private fatalErr: unknown = null;
+  /** Debug logging of election messages, refused appends, sends dropped and unreachable peers (the log's level is debug). */
+  private readonly traceMessages: boolean;
   /** GroupHost.mayQuiesce: absent (groups never quiesce) when quiescence is off. */
   readonly mayQuiesce?: (replica: Replica<R>, asLeader: boolean) => boolean;
 
@@ -203,6 +222,7 @@ export class RaftHost<R> implements GroupHost<R> {
     this.storeId = opts.storeId;
     this.engine = engine;
     this.log = opts.log;
+    this.traceMessages = opts.log.isLevelEnabled?.('debug') === true;
     this.clock = opts.clock ?? realClock;
     this.timing = resolveTiming(opts.timing);
     const t = this.timing;
@@ -384,7 +404,9 @@ export class RaftHost<R> implements GroupHost<R> {
       if (m.type === MessageType.Heartbeat && m.context !== null && !isWakeReadCtx(m.context)) this.counters.readHeartbeatsSent++;
       // A quiescent replica sends heartbeats only as its last ones before quiescing.
       const quiesce = replica.quiescent && m.type === MessageType.Heartbeat;
-      if (!t.send(toStore, replica.rangeId, m, quiesce)) replica.node.reportUnreachable(m.to);
+      const sent = t.send(toStore, replica.rangeId, m, quiesce);
+      if (this.traceMessages && (traced(m) || !sent)) this.log.debug(sent ? 'raft message sent' : 'raft message dropped at send', { ...traceFields(replica.rangeId, m), toStore });
+      if (!sent) replica.node.reportUnreachable(m.to);
     }
   }
 
@@ -499,6 +521,11 @@ export class RaftHost<R> implements GroupHost<R> {
 
   /** Steps a peer's message; one raft refuses (MessageRefusedError) is counted, logged and dropped. */
   private stepFromPeer(fromStore: number, rangeId: number, msg: Message, quiesce: boolean): void {
+    if (this.traceMessages && traced(msg)) {
+      const r = this.scheduler.get(rangeId);
+      const st = r?.node.basicStatus();
+      this.log.debug('raft message received', { ...traceFields(rangeId, msg), fromStore, quiescent: r?.quiescent, myTerm: st?.term, myLead: st?.lead, myCommit: st?.commit });
+    }
     try {
       this.scheduler.step(rangeId, msg, quiesce);
     } catch (e) {
@@ -509,6 +536,10 @@ export class RaftHost<R> implements GroupHost<R> {
   }
 
   private onUnreachable(toStore: number): void {
+    if (this.traceMessages) {
+      const peer = this.transport.metrics().peers.find((p) => p.storeId === toStore);
+      this.log.debug('peer store unreachable', { toStore, live: this.liveness.isLive(toStore), lastError: peer?.lastError });
+    }
     // Declares the store down first: wakes the quiescent ranges that need it.
     this.liveness.unreachable(toStore);
     for (const r of this.scheduler.all()) {
