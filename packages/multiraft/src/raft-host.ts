@@ -116,6 +116,11 @@ export interface HostCounters extends SnapshotCounters, LogCompactorCounters {
   inboundUnknownRange: number;
   /** Not addressed to our replica, or from a store the descriptor does not place the sender on. */
   inboundWrongReplica: number;
+  /**
+   * Leader messages (App, Heartbeat) stepped although the replica's descriptor does not
+   * name their sender: a leader added while this replica was away (see onInbound).
+   */
+  inboundFromNewLeader: number;
   /** Refused by raft (MessageRefusedError). */
   inboundMalformed: number;
   /** For a failed replica. */
@@ -126,6 +131,12 @@ export interface HostCounters extends SnapshotCounters, LogCompactorCounters {
   readHeartbeatsSent: number;
 }
 
+/**
+ * Routes (replica id -> store) learned per initialized range from leaders its descriptor
+ * does not name yet; more are not learned (a leader is one replica, a handful of
+ * changes at most happen while a replica is away).
+ */
+const MAX_LEARNED_ROUTES_PER_RANGE = 4;
 /** How often idle uninitialized replicas are collected (uninitialized-replicas.ts sweep). */
 const UNINITIALIZED_SWEEP_MS = 1_000;
 /** How often a draining host re-asks its ranges to transfer leadership (a transfer can be dropped). */
@@ -186,7 +197,7 @@ export class RaftHost<R> implements GroupHost<R> {
   readonly uninitialized: UninitializedReplicas<R>;
   readonly snapshotLimits: SnapshotLimits;
   readonly counters: HostCounters = {
-    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, readHeartbeatsSent: 0,
+    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundFromNewLeader: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, readHeartbeatsSent: 0,
     snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
     snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
     logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
@@ -199,6 +210,12 @@ export class RaftHost<R> implements GroupHost<R> {
    * log (it would be deleted under the new replica, or bring the removed one back).
    */
   private readonly destroying = new Set<number>();
+  /**
+   * Initialized ranges: replica id -> store of leaders not in the replica's descriptor,
+   * learned from their messages (onInbound), to route the answers. Forgotten when the
+   * replica leaves; at most MAX_LEARNED_ROUTES_PER_RANGE per range.
+   */
+  private readonly learnedRoutes = new Map<number, Map<number, number>>();
   readonly clock: HostClock;
   private readonly log: Logger;
   private readonly rejectLog: RateLimitedWarn;
@@ -359,6 +376,7 @@ export class RaftHost<R> implements GroupHost<R> {
   /** This host's replica left its range: stop it and delete its log (and data, `clearData`). */
   async destroyReplica(rangeId: number, opts: { clearData: boolean }): Promise<void> {
     const r = this.scheduler.remove(rangeId);
+    this.learnedRoutes.delete(rangeId);
     if (!r || this.stopping !== null) return;
     this.destroying.add(rangeId);
     try {
@@ -391,7 +409,7 @@ export class RaftHost<R> implements GroupHost<R> {
     const desc = replica.log.descriptor;
     const t = this.transport;
     for (const m of msgs) {
-      const toStore = storeOfReplica(desc, m.to) ?? this.uninitialized.storeOf(replica.rangeId, m.to);
+      const toStore = storeOfReplica(desc, m.to) ?? this.uninitialized.storeOf(replica.rangeId, m.to) ?? this.learnedRoutes.get(replica.rangeId)?.get(m.to);
       if (toStore === undefined || toStore === this.storeId) {
         this.log.warn('no store for raft message target', { rangeId: replica.rangeId, to: m.to });
         continue;
@@ -504,12 +522,46 @@ export class RaftHost<R> implements GroupHost<R> {
         const known = this.uninitialized.storeOf(rangeId, msg.from);
         if (known === undefined || known === fromStore) this.uninitialized.learn(rangeId, msg.from, fromStore);
       }
-      if (msg.to !== r.node.id || (storeOfReplica(r.log.descriptor, msg.from) ?? this.uninitialized.storeOf(rangeId, msg.from)) !== fromStore) {
+      if (msg.to !== r.node.id) {
         this.counters.inboundWrongReplica++;
         continue;
       }
+      const senderStore = storeOfReplica(r.log.descriptor, msg.from) ?? this.uninitialized.storeOf(rangeId, msg.from)
+        ?? this.learnedRoutes.get(rangeId)?.get(msg.from);
+      if (senderStore !== fromStore) {
+        if (senderStore !== undefined || !this.fromNewLeader(r, msg, fromStore)) {
+          this.counters.inboundWrongReplica++;
+          continue;
+        }
+        this.counters.inboundFromNewLeader++;
+      }
       this.stepFromPeer(fromStore, rangeId, msg, quiesce === true);
     }
+  }
+
+  /**
+   * A leader message (App, Heartbeat) from a replica the descriptor does not name, at a
+   * term not below ours: a replica added while this one was away (down, cut off), now
+   * leading. The descriptor only catches up by applying the entries that leader sends, so
+   * refusing it left the replica deaf until leadership moved to a member it knew (found
+   * by the nemesis' kill-after-restart: 30 s, and a range without quorum when another
+   * store died meanwhile). Raft itself takes a leader's message at its term from any id;
+   * votes from unknown replicas stay refused (a removed replica must not disrupt the
+   * range), and so does a sender the descriptor places on another store. The route is
+   * learned to answer it. Only for initialized replicas (uninitialized ones learn routes
+   * in uninitialized-replicas.ts).
+   */
+  private fromNewLeader(r: Replica<R>, msg: Message, fromStore: number): boolean {
+    if (r.log.descriptor === null || !createsReplica(msg.type) || msg.from === 0) return false;
+    if (msg.term < r.node.basicStatus().term) return false;
+    let routes = this.learnedRoutes.get(r.rangeId);
+    if (routes === undefined) {
+      routes = new Map();
+      this.learnedRoutes.set(r.rangeId, routes);
+    }
+    if (!routes.has(msg.from) && routes.size >= MAX_LEARNED_ROUTES_PER_RANGE) return false;
+    routes.set(msg.from, fromStore);
+    return true;
   }
 
   private stepIntoNewReplica(fromStore: number, rangeId: number, msg: Message): void {

@@ -24,6 +24,7 @@ import {
   type SnapshotHeader, type SnapshotReceiver, type SnapshotSource, type StorageEngine,
 } from '@rangekv/storage';
 import { SnapshotStreamError, type SnapshotSink, type SnapshotStartFrame } from '@rangekv/transport';
+import type { RangeDescriptor } from '@rangekv/proto';
 import { realClock, type HostClock } from './host-clock.js';
 import type { HostTransport } from './host-transport.js';
 import type { Logger } from '@rangekv/runtime';
@@ -188,7 +189,7 @@ export class SnapshotShipper<R> {
       const r = await this.d.uninit.ensure(rangeId, msg, fromStore);
       if (r === null) refuse('no replica here and none may be created (a bound of uninitialized-replicas.ts reached, or being created)');
       const replica = r!;
-      this.checkSender(replica, msg, fromStore, refuse);
+      this.checkSender(replica, msg, fromStore, header.descriptor, refuse);
       const st = replica.node.status();
       if (st.commit >= meta.index || replica.log.applied.index >= meta.index) {
         refuse(`snapshot at ${meta.index} is not newer than the replica's commit ${st.commit}`);
@@ -206,7 +207,13 @@ export class SnapshotShipper<R> {
     return this.receiving.has(rangeId);
   }
 
-  private checkSender(replica: Replica<R>, msg: Message, fromStore: number, refuse: (why: string) => never): void {
+  /**
+   * The sender must be where this replica's descriptor (or, uninitialized, the routes
+   * learned) places it. One exception: a sender this descriptor does not name at all,
+   * which the snapshot's own descriptor, of a newer configuration, places on that store:
+   * a leader added while this replica was away (raft-host.ts fromNewLeader).
+   */
+  private checkSender(replica: Replica<R>, msg: Message, fromStore: number, snapDesc: RangeDescriptor, refuse: (why: string) => never): void {
     if (msg.to !== replica.node.id) refuse(`addressed to replica ${msg.to}, this store holds replica ${replica.node.id}`);
     const desc = replica.log.descriptor;
     const known = desc?.replicas.find((x) => x.replicaId === msg.from)?.storeId ?? this.d.uninit.storeOf(replica.rangeId, msg.from);
@@ -215,7 +222,9 @@ export class SnapshotShipper<R> {
       this.d.uninit.learn(replica.rangeId, msg.from, fromStore);
       return;
     }
-    if (known !== fromStore) refuse(`sender replica ${msg.from} is not on store ${fromStore}`);
+    if (known === fromStore) return;
+    const newer = snapDesc.epoch.confVer > desc.epoch.confVer && snapDesc.replicas.find((x) => x.replicaId === msg.from)?.storeId === fromStore;
+    if (known !== undefined || !newer) refuse(`sender replica ${msg.from} is not on store ${fromStore}`);
   }
 
   private sink(replica: Replica<R>, start: SnapshotStartFrame, rx: SnapshotReceiver): SnapshotSink {
