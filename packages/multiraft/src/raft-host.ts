@@ -266,6 +266,12 @@ export class RaftHost<R> implements GroupHost<R> {
     this.snapshots = new SnapshotShipper<R>({
       storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
       uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters, clock: this.clock,
+      onOverlap: (rangeId) => {
+        const r = this.scheduler.get(rangeId);
+        if (r !== undefined && this.replicaGc !== null) {
+          void this.replicaGc.checkSoon(r).catch((e: unknown) => this.log.warn('replica GC check of an overlapping replica failed', { rangeId, err: e }));
+        }
+      },
     });
     this.replicaGc = opts.isRemoved === undefined ? null : new ReplicaGc<R>({
       replicas: () => this.scheduler.all(),
@@ -274,6 +280,7 @@ export class RaftHost<R> implements GroupHost<R> {
         if (this.scheduler.get(r.rangeId) === r) await this.destroyReplica(r.rangeId, { clearData: true });
       },
       log: this.log,
+      now: () => this.clock.now(),
     }, { ...DEFAULT_REPLICA_GC_LIMITS, ...(opts.replicaGc ?? {}) });
     this.compactor = new LogCompactor<R>(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), this.log, this.counters);
     if (opts.quiescence !== false) this.mayQuiesce = (r, asLeader) => this.quiescable(r, asLeader);

@@ -57,6 +57,11 @@ export interface SnapshotShipperDeps<R> {
   uninit: UninitializedReplicas<R>;
   log: Logger;
   isStopping: () => boolean;
+  /**
+   * A snapshot was refused because it overlaps the descriptor of range `rangeId` here (the
+   * host asks replica GC whether that replica was removed while away: replica-gc.ts).
+   */
+  onOverlap?: (rangeId: number) => void;
   /** Where to count (the store's counters object); default: a private one. */
   counters?: SnapshotCounters;
 }
@@ -314,7 +319,10 @@ export class SnapshotShipper<R> {
     for (const id of this.d.engine.rangeIds()) {
       if (id === rangeId) continue;
       const d = this.d.engine.range(id).descriptor;
-      if (d !== null && meets(d)) return `its span overlaps range ${id} on this store (a split or merge not seen here yet); dropped`;
+      if (d !== null && meets(d)) {
+        this.d.onOverlap?.(id);
+        return `its span overlaps range ${id} on this store (a split or merge not seen here yet); dropped`;
+      }
     }
     for (const [id, o] of this.d.engine.clearingSpans()) {
       if (meets(o)) return `its span overlaps the data of destroyed range ${id}, still being deleted`;
