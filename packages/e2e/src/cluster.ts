@@ -2,7 +2,7 @@
 // (store-main --pd) on 127.0.0.1 with ephemeral ports, in a temp dir. Stores register
 // with PD, learn their peers from it, and PD bootstraps range 1 on the first
 // `initialStores`. Everything is killed by close(), whatever happened.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -44,6 +44,14 @@ export interface E2eClusterOptions {
    * or 'default' (the processes' own defaults, as users run them).
    */
   timing?: 'fast' | 'default';
+  /**
+   * Keep the processes' logs: every store's and PD's stderr, at info level instead of
+   * warn, appended to `logDir/store-<id>.log` / `pd-<id>.log` (restarts append). Created
+   * if missing; never removed by close(). Default: only the in-memory tails.
+   */
+  logDir?: string;
+  /** The processes' --log-level with `logDir`; default info. */
+  logLevel?: 'debug' | 'info';
 }
 
 export class E2eCluster {
@@ -57,6 +65,8 @@ export class E2eCluster {
   private pdArgs: readonly string[] = [];
   private pdArgsFor: (pdId: number) => readonly string[] = () => [];
   private timingArgs: readonly string[] = FAST_TIMING;
+  private logArgs: readonly string[] = QUIET_LOGS;
+  private logDir: string | undefined;
 
   private constructor(readonly root: string) {}
 
@@ -69,14 +79,19 @@ export class E2eCluster {
       c.storeArgs = opts.storeArgs ?? [];
       if (opts.storeArgsFor) c.storeArgsFor = opts.storeArgsFor;
       if (opts.timing === 'default') c.timingArgs = [];
-      c.pdArgs = [...c.timingArgs, ...QUIET_LOGS, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']),
+      if (opts.logDir !== undefined) {
+        await mkdir(opts.logDir, { recursive: true });
+        c.logDir = opts.logDir;
+        c.logArgs = ['--log-level', opts.logLevel ?? 'info'];
+      }
+      c.pdArgs = [...c.timingArgs, ...c.logArgs, '--initial-stores', String(c.initialStores), ...(opts.leaderBalance === true ? [] : ['--no-leader-balance']),
         ...(opts.replicaChecker === true ? [] : ['--no-replica-checker']), ...(opts.replicaBalance === true ? [] : ['--no-replica-balance']),
         ...(opts.splitChecker === true ? [] : ['--no-split-checker']), ...(opts.hotBalance === true ? [] : ['--no-hot-balance']),
         ...(opts.pdArgs ?? [])];
       if (opts.pdArgsFor) c.pdArgsFor = opts.pdArgsFor;
       for (const id of ids) {
         const extra = [...c.pdArgs, ...c.pdArgsFor(id)];
-        c.pds.push(await PdProcess.start({ id, dataDir: join(c.root, `pd-${id}`), ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra }));
+        c.pds.push(await PdProcess.start({ id, dataDir: join(c.root, `pd-${id}`), ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra, ...c.pdLog(id) }));
       }
       if (n > 1) await Promise.all(c.pds.map((p) => p.setPeers(c.pds)));
       for (let i = 0; i < (opts.stores ?? 3); i++) await c.addStore();
@@ -85,6 +100,10 @@ export class E2eCluster {
       throw e;
     }
     return c;
+  }
+
+  private pdLog(id: number): { stderrFile?: string } {
+    return this.logDir === undefined ? {} : { stderrFile: join(this.logDir, `pd-${id}.log`) };
   }
 
   /** Client addresses of the PD nodes still running. */
@@ -100,9 +119,9 @@ export class E2eCluster {
   /** Starts store `id` on its data dir; `ports` (a restart's old ones) default to ephemeral. */
   async startStore(id: number, extraArgs: readonly string[] = this.storeArgs, ports: { kv: number; raft: number } = { kv: 0, raft: 0 }): Promise<StoreProcess> {
     const args = ['--store-id', String(id), '--data-dir', join(this.root, `store-${id}`), '--pd', this.pdAddresses().join(','),
-      '--host', '127.0.0.1', '--port', String(ports.kv), '--raft-port', String(ports.raft), ...this.timingArgs, ...QUIET_LOGS, ...extraArgs,
+      '--host', '127.0.0.1', '--port', String(ports.kv), '--raft-port', String(ports.raft), ...this.timingArgs, ...this.logArgs, ...extraArgs,
       ...this.storeArgsFor(id)];
-    const p = await StoreProcess.startWith(args, id);
+    const p = await StoreProcess.startWith(args, id, undefined, this.logDir === undefined ? undefined : join(this.logDir, `store-${id}.log`));
     this.spawned.push(p);
     this.stores.set(id, p);
     return p;
@@ -125,7 +144,7 @@ export class E2eCluster {
     const members = this.pds.length > 1 ? { peerIds: this.pds.map((p) => p.id) } : {};
     const p = await PdProcess.start({
       id: old.id, dataDir: join(this.root, `pd-${old.id}`), port: old.port, raftPort: old.raftPort, ...members,
-      extraArgs: [...this.pdArgs, ...this.pdArgsFor(old.id)],
+      extraArgs: [...this.pdArgs, ...this.pdArgsFor(old.id)], ...this.pdLog(old.id),
     });
     this.pds[i] = p;
     if (this.pds.length > 1) await p.setPeers(this.pds);

@@ -3,20 +3,25 @@
 // per seed S, S+1, ..., S+R-1. Prints each run's report, then (with R > 1) the
 // availability table over all runs; exits 1 when any run had a violation.
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { availabilityTable, formatAvailability } from '@rangekv/testkit';
 import { formatReport, runNemesis, type NemesisReport } from './nemesis/nemesis.js';
-import { ADMIN_KINDS, FAULT_KINDS, parseKinds } from './nemesis/schedule.js';
+import { ADMIN_KINDS, EXTRA_FAULT_KINDS, FAULT_KINDS, NAMED_FAULT_KINDS, parseKinds } from './nemesis/schedule.js';
 
-const USAGE = `usage: pnpm nemesis [--seed S] [--seconds N] [--runs R] [--faults K,..] [--admin K,..] [--pd-nodes 1|3] [--stores N] [--json FILE]
+const USAGE = `usage: pnpm nemesis [--seed S] [--seconds N] [--runs R] [--faults K,..] [--admin K,..] [--pd-nodes 1|3] [--stores N] [--json FILE] [--log-dir DIR [--log-level L]]
   --seed S        first seed; run i uses S+i              (default 1)
   --seconds N     length of one run                       (default 120)
   --runs R        runs, one after the other               (default 1)
   --faults K,..   ${FAULT_KINDS.join(', ')}; all, none    (default all)
+                  also by name only (not in all): ${EXTRA_FAULT_KINDS.join(', ')}
   --admin K,..    ${ADMIN_KINDS.join(', ')}; all, none    (default all)
   --pd-nodes 1|3  PD members                              (default 1)
   --stores N      store processes (3 replicas per range)  (default 4)
-  --json FILE     also write every run's report as JSON`;
+  --json FILE     also write every run's report as JSON
+  --log-dir DIR   keep every store's and PD's stderr in DIR/seed-S/, and the replicas' state
+                  around every store kill in DIR/seed-S/ranges.jsonl (default: none kept)
+  --log-level L   info or debug (the election message trace), with --log-dir  (default info)`;
 
 function fail(msg: string): never {
   process.stderr.write(`${msg}\n${USAGE}\n`);
@@ -35,7 +40,7 @@ try {
   args = parseArgs({
     options: {
       seed: { type: 'string' }, seconds: { type: 'string' }, runs: { type: 'string' }, faults: { type: 'string' }, admin: { type: 'string' },
-      'pd-nodes': { type: 'string' }, stores: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' },
+      'pd-nodes': { type: 'string' }, stores: { type: 'string' }, json: { type: 'string' }, 'log-dir': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
   }).values;
@@ -52,9 +57,11 @@ const runs = int('runs', args.runs, 1, 1);
 const stores = int('stores', args.stores, 4, 3);
 const pdNodes = int('pd-nodes', args['pd-nodes'], 1, 1);
 if (pdNodes !== 1 && pdNodes !== 3) fail(`--pd-nodes must be 1 or 3, got ${pdNodes}`);
+const logLevel = args['log-level'] ?? 'info';
+if (logLevel !== 'info' && logLevel !== 'debug') fail(`--log-level must be info or debug, got ${logLevel}`);
 let faults, admin;
 try {
-  faults = parseKinds('fault', args.faults ?? 'all', FAULT_KINDS);
+  faults = parseKinds('fault', args.faults ?? 'all', FAULT_KINDS, NAMED_FAULT_KINDS);
   admin = parseKinds('admin', args.admin ?? 'all', ADMIN_KINDS);
 } catch (e) {
   fail(e instanceof Error ? e.message : String(e));
@@ -64,6 +71,7 @@ const reports: NemesisReport[] = [];
 for (let i = 0; i < runs; i++) {
   const r = await runNemesis({
     seed: seed + i, seconds, faults, admin, pdNodes, stores,
+    ...(args['log-dir'] !== undefined ? { logDir: join(args['log-dir'], `seed-${seed + i}`), logLevel } : {}),
     log: (line) => process.stdout.write(`[nemesis ${seed + i}] ${line}\n`),
   });
   reports.push(r);

@@ -116,6 +116,11 @@ export interface HostCounters extends SnapshotCounters, LogCompactorCounters {
   inboundUnknownRange: number;
   /** Not addressed to our replica, or from a store the descriptor does not place the sender on. */
   inboundWrongReplica: number;
+  /**
+   * Leader messages (App, Heartbeat) stepped although the replica's descriptor does not
+   * name their sender: a leader added while this replica was away (see onInbound).
+   */
+  inboundFromNewLeader: number;
   /** Refused by raft (MessageRefusedError). */
   inboundMalformed: number;
   /** For a failed replica. */
@@ -126,12 +131,35 @@ export interface HostCounters extends SnapshotCounters, LogCompactorCounters {
   readHeartbeatsSent: number;
 }
 
+/**
+ * Routes (replica id -> store) learned per initialized range from leaders its descriptor
+ * does not name yet; more are not learned (a leader is one replica, a handful of
+ * changes at most happen while a replica is away).
+ */
+const MAX_LEARNED_ROUTES_PER_RANGE = 4;
 /** How often idle uninitialized replicas are collected (uninitialized-replicas.ts sweep). */
 const UNINITIALIZED_SWEEP_MS = 1_000;
 /** How often a draining host re-asks its ranges to transfer leadership (a transfer can be dropped). */
 const LEADER_DRAIN_RETRY_MS = 200;
 /** At most one warn line per this many ms for refused inbound raft messages. */
 const REJECT_LOG_INTERVAL_MS = 1_000;
+
+/** Raft messages traced at debug level (elections, transfers, refused appends); heartbeats and plain appends are too many. */
+function traced(m: Message): boolean {
+  switch (m.type) {
+    case MessageType.Vote: case MessageType.VoteResp: case MessageType.PreVote: case MessageType.PreVoteResp:
+    case MessageType.TimeoutNow: case MessageType.TransferLeader: case MessageType.Snap:
+      return true;
+    case MessageType.App: case MessageType.AppResp:
+      return m.reject;
+    default:
+      return false;
+  }
+}
+
+function traceFields(rangeId: number, m: Message): Record<string, unknown> {
+  return { rangeId, type: m.type, from: m.from, to: m.to, term: m.term, logTerm: m.logTerm, index: m.index, commit: m.commit, reject: m.reject };
+}
 
 function storeOfReplica(d: RangeDescriptor | null, replicaId: number): number | undefined {
   return d?.replicas.find((r) => r.replicaId === replicaId)?.storeId;
@@ -169,7 +197,7 @@ export class RaftHost<R> implements GroupHost<R> {
   readonly uninitialized: UninitializedReplicas<R>;
   readonly snapshotLimits: SnapshotLimits;
   readonly counters: HostCounters = {
-    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, readHeartbeatsSent: 0,
+    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundFromNewLeader: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, readHeartbeatsSent: 0,
     snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
     snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
     logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
@@ -182,6 +210,12 @@ export class RaftHost<R> implements GroupHost<R> {
    * log (it would be deleted under the new replica, or bring the removed one back).
    */
   private readonly destroying = new Set<number>();
+  /**
+   * Initialized ranges: replica id -> store of leaders not in the replica's descriptor,
+   * learned from their messages (onInbound), to route the answers. Forgotten when the
+   * replica leaves; at most MAX_LEARNED_ROUTES_PER_RANGE per range.
+   */
+  private readonly learnedRoutes = new Map<number, Map<number, number>>();
   readonly clock: HostClock;
   private readonly log: Logger;
   private readonly rejectLog: RateLimitedWarn;
@@ -196,6 +230,8 @@ export class RaftHost<R> implements GroupHost<R> {
   private closing = false;
   private stopping: Promise<void> | null = null;
   private fatalErr: unknown = null;
+  /** Debug logging of election messages, refused appends, sends dropped and unreachable peers (the log's level is debug). */
+  private readonly traceMessages: boolean;
   /** GroupHost.mayQuiesce: absent (groups never quiesce) when quiescence is off. */
   readonly mayQuiesce?: (replica: Replica<R>, asLeader: boolean) => boolean;
 
@@ -203,6 +239,7 @@ export class RaftHost<R> implements GroupHost<R> {
     this.storeId = opts.storeId;
     this.engine = engine;
     this.log = opts.log;
+    this.traceMessages = opts.log.isLevelEnabled?.('debug') === true;
     this.clock = opts.clock ?? realClock;
     this.timing = resolveTiming(opts.timing);
     const t = this.timing;
@@ -229,6 +266,12 @@ export class RaftHost<R> implements GroupHost<R> {
     this.snapshots = new SnapshotShipper<R>({
       storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
       uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters, clock: this.clock,
+      onOverlap: (rangeId) => {
+        const r = this.scheduler.get(rangeId);
+        if (r !== undefined && this.replicaGc !== null) {
+          void this.replicaGc.checkSoon(r).catch((e: unknown) => this.log.warn('replica GC check of an overlapping replica failed', { rangeId, err: e }));
+        }
+      },
     });
     this.replicaGc = opts.isRemoved === undefined ? null : new ReplicaGc<R>({
       replicas: () => this.scheduler.all(),
@@ -237,6 +280,7 @@ export class RaftHost<R> implements GroupHost<R> {
         if (this.scheduler.get(r.rangeId) === r) await this.destroyReplica(r.rangeId, { clearData: true });
       },
       log: this.log,
+      now: () => this.clock.now(),
     }, { ...DEFAULT_REPLICA_GC_LIMITS, ...(opts.replicaGc ?? {}) });
     this.compactor = new LogCompactor<R>(engine, this.scheduler, resolveLogCompactionLimits(opts.logCompaction), this.log, this.counters);
     if (opts.quiescence !== false) this.mayQuiesce = (r, asLeader) => this.quiescable(r, asLeader);
@@ -339,6 +383,7 @@ export class RaftHost<R> implements GroupHost<R> {
   /** This host's replica left its range: stop it and delete its log (and data, `clearData`). */
   async destroyReplica(rangeId: number, opts: { clearData: boolean }): Promise<void> {
     const r = this.scheduler.remove(rangeId);
+    this.learnedRoutes.delete(rangeId);
     if (!r || this.stopping !== null) return;
     this.destroying.add(rangeId);
     try {
@@ -371,7 +416,7 @@ export class RaftHost<R> implements GroupHost<R> {
     const desc = replica.log.descriptor;
     const t = this.transport;
     for (const m of msgs) {
-      const toStore = storeOfReplica(desc, m.to) ?? this.uninitialized.storeOf(replica.rangeId, m.to);
+      const toStore = storeOfReplica(desc, m.to) ?? this.uninitialized.storeOf(replica.rangeId, m.to) ?? this.learnedRoutes.get(replica.rangeId)?.get(m.to);
       if (toStore === undefined || toStore === this.storeId) {
         this.log.warn('no store for raft message target', { rangeId: replica.rangeId, to: m.to });
         continue;
@@ -384,7 +429,9 @@ export class RaftHost<R> implements GroupHost<R> {
       if (m.type === MessageType.Heartbeat && m.context !== null && !isWakeReadCtx(m.context)) this.counters.readHeartbeatsSent++;
       // A quiescent replica sends heartbeats only as its last ones before quiescing.
       const quiesce = replica.quiescent && m.type === MessageType.Heartbeat;
-      if (!t.send(toStore, replica.rangeId, m, quiesce)) replica.node.reportUnreachable(m.to);
+      const sent = t.send(toStore, replica.rangeId, m, quiesce);
+      if (this.traceMessages && (traced(m) || !sent)) this.log.debug(sent ? 'raft message sent' : 'raft message dropped at send', { ...traceFields(replica.rangeId, m), toStore });
+      if (!sent) replica.node.reportUnreachable(m.to);
     }
   }
 
@@ -482,12 +529,46 @@ export class RaftHost<R> implements GroupHost<R> {
         const known = this.uninitialized.storeOf(rangeId, msg.from);
         if (known === undefined || known === fromStore) this.uninitialized.learn(rangeId, msg.from, fromStore);
       }
-      if (msg.to !== r.node.id || (storeOfReplica(r.log.descriptor, msg.from) ?? this.uninitialized.storeOf(rangeId, msg.from)) !== fromStore) {
+      if (msg.to !== r.node.id) {
         this.counters.inboundWrongReplica++;
         continue;
       }
+      const senderStore = storeOfReplica(r.log.descriptor, msg.from) ?? this.uninitialized.storeOf(rangeId, msg.from)
+        ?? this.learnedRoutes.get(rangeId)?.get(msg.from);
+      if (senderStore !== fromStore) {
+        if (senderStore !== undefined || !this.fromNewLeader(r, msg, fromStore)) {
+          this.counters.inboundWrongReplica++;
+          continue;
+        }
+        this.counters.inboundFromNewLeader++;
+      }
       this.stepFromPeer(fromStore, rangeId, msg, quiesce === true);
     }
+  }
+
+  /**
+   * A leader message (App, Heartbeat) from a replica the descriptor does not name, at a
+   * term not below ours: a replica added while this one was away (down, cut off), now
+   * leading. The descriptor only catches up by applying the entries that leader sends, so
+   * refusing it left the replica deaf until leadership moved to a member it knew (found
+   * by the nemesis' kill-after-restart: 30 s, and a range without quorum when another
+   * store died meanwhile). Raft itself takes a leader's message at its term from any id;
+   * votes from unknown replicas stay refused (a removed replica must not disrupt the
+   * range), and so does a sender the descriptor places on another store. The route is
+   * learned to answer it. Only for initialized replicas (uninitialized ones learn routes
+   * in uninitialized-replicas.ts).
+   */
+  private fromNewLeader(r: Replica<R>, msg: Message, fromStore: number): boolean {
+    if (r.log.descriptor === null || !createsReplica(msg.type) || msg.from === 0) return false;
+    if (msg.term < r.node.basicStatus().term) return false;
+    let routes = this.learnedRoutes.get(r.rangeId);
+    if (routes === undefined) {
+      routes = new Map();
+      this.learnedRoutes.set(r.rangeId, routes);
+    }
+    if (!routes.has(msg.from) && routes.size >= MAX_LEARNED_ROUTES_PER_RANGE) return false;
+    routes.set(msg.from, fromStore);
+    return true;
   }
 
   private stepIntoNewReplica(fromStore: number, rangeId: number, msg: Message): void {
@@ -499,6 +580,11 @@ export class RaftHost<R> implements GroupHost<R> {
 
   /** Steps a peer's message; one raft refuses (MessageRefusedError) is counted, logged and dropped. */
   private stepFromPeer(fromStore: number, rangeId: number, msg: Message, quiesce: boolean): void {
+    if (this.traceMessages && traced(msg)) {
+      const r = this.scheduler.get(rangeId);
+      const st = r?.node.basicStatus();
+      this.log.debug('raft message received', { ...traceFields(rangeId, msg), fromStore, quiescent: r?.quiescent, myTerm: st?.term, myLead: st?.lead, myCommit: st?.commit });
+    }
     try {
       this.scheduler.step(rangeId, msg, quiesce);
     } catch (e) {
@@ -509,6 +595,10 @@ export class RaftHost<R> implements GroupHost<R> {
   }
 
   private onUnreachable(toStore: number): void {
+    if (this.traceMessages) {
+      const peer = this.transport.metrics().peers.find((p) => p.storeId === toStore);
+      this.log.debug('peer store unreachable', { toStore, live: this.liveness.isLive(toStore), lastError: peer?.lastError });
+    }
     // Declares the store down first: wakes the quiescent ranges that need it.
     this.liveness.unreachable(toStore);
     for (const r of this.scheduler.all()) {

@@ -1,7 +1,8 @@
 // Replica GC rounds over fake replicas: only a replica without a leader on two rounds in a
 // row is checked; only a "removed" answer destroys, and only if the replica still has no
 // leader and the same id; checks per round are bounded and go round-robin; the record's
-// rule (newer confVer without the replica id).
+// rule (newer confVer without the replica id); checkSoon (a replica in the way of a
+// snapshot) checks at once, rate-limited per range.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from '@rangekv/runtime';
@@ -24,7 +25,7 @@ function fake(rangeId: number, o: Partial<{ lead: number; isLeader: boolean; ini
   };
 }
 
-function gc(replicas: Fake[], answer: (q: ReplicaGcQuery) => Promise<boolean | null>, maxReplicaGcChecks = 64) {
+function gc(replicas: Fake[], answer: (q: ReplicaGcQuery) => Promise<boolean | null>, maxReplicaGcChecks = 64, now = (): number => 0) {
   const asked: number[] = [];
   const destroyed: number[] = [];
   const g = new ReplicaGc<unknown>({
@@ -39,7 +40,8 @@ function gc(replicas: Fake[], answer: (q: ReplicaGcQuery) => Promise<boolean | n
       return Promise.resolve();
     },
     log: silentLogger,
-  }, { replicaGcIntervalMs: 1_000, maxReplicaGcChecks });
+    now,
+  }, { replicaGcIntervalMs: 1_000, maxReplicaGcChecks, replicaGcOverlapCheckMs: 500 });
   return { g, asked, destroyed };
 }
 
@@ -99,4 +101,24 @@ test('removed: the record holds a newer configuration without the replica id', (
   assert.equal(removedByDescriptor(q, { confVer: 4, replicaIds: [1, 7, 3] }), false, 'still a member');
   assert.equal(removedByDescriptor(q, { confVer: 3, replicaIds: [1, 2, 3] }), false, 'not newer: the record may lag');
   assert.equal(removedByDescriptor(q, { confVer: 2, replicaIds: [] }), false);
+});
+
+test('checkSoon: a leaderless replica in the way of a snapshot is checked at once, no two rounds; at most once per replicaGcOverlapCheckMs per range', async () => {
+  let now = 0;
+  const removed = fake(1);
+  const member = fake(2);
+  const led = fake(3, { lead: 5 });
+  const { g, asked, destroyed } = gc([removed, member, led], (q) => Promise.resolve(q.rangeId === 1 ? true : q.rangeId === 2 ? false : null), 64, () => now);
+  assert.equal(await g.checkSoon(removed as unknown as Replica<unknown>), true);
+  assert.deepEqual(destroyed, [1]);
+  assert.equal(await g.checkSoon(member as unknown as Replica<unknown>), false);
+  assert.equal(await g.checkSoon(led as unknown as Replica<unknown>), false, 'a replica that knows a leader is not asked about');
+  assert.deepEqual(asked, [1, 2]);
+  now = 499;
+  await g.checkSoon(member as unknown as Replica<unknown>);
+  assert.deepEqual(asked, [1, 2], 'not again within the interval');
+  now = 500;
+  await g.checkSoon(member as unknown as Replica<unknown>);
+  assert.deepEqual(asked, [1, 2, 2]);
+  assert.deepEqual(g.counters, { replicaGcChecks: 3, replicasCollected: 1 });
 });

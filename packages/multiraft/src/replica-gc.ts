@@ -13,8 +13,17 @@
 // That is final: replica ids are never reused, so the replica can never be a member again;
 // it is destroyed with its data. No answer, or any doubt, keeps it.
 //
-//   const gc = new ReplicaGc({ replicas, isRemoved, destroy, log }, limits);
+// A replica that refuses a snapshot of another range for overlapping it is checked at
+// once (checkSoon), without waiting for two rounds: the overlap is what makes a removed
+// replica costly. A store back from a crash during which a range was split and its left
+// half's replica here moved away holds the stale left half; the right half's replica here
+// can only be filled once it is gone, and until then that range runs on two voters of
+// three (the nemesis' kill-after-restart found it: 10-20 s after the restart, a second
+// store's loss stopped the range until that store came back).
+//
+//   const gc = new ReplicaGc({ replicas, isRemoved, destroy, log, now }, limits);
 //   await gc.round();   // on a timer (raft-host.ts)
+//   gc.checkSoon(r);    // r overlaps a snapshot this store refused (snapshot-shipper.ts)
 import type { Logger } from '@rangekv/runtime';
 import type { Replica } from './replica.js';
 
@@ -23,12 +32,18 @@ export interface ReplicaGcLimits {
   replicaGcIntervalMs: number;
   /** Suspects checked with the record per round. */
   maxReplicaGcChecks: number;
+  /** checkSoon: one range is checked at most this often (a refused snapshot is retried every ~100 ms). */
+  replicaGcOverlapCheckMs: number;
 }
 
 export const DEFAULT_REPLICA_GC_LIMITS: Readonly<ReplicaGcLimits> = Object.freeze({
   replicaGcIntervalMs: 10_000,
   maxReplicaGcChecks: 64,
+  replicaGcOverlapCheckMs: 1_000,
 });
+
+/** Ranges remembered by checkSoon's rate limit; beyond it the oldest are forgotten. */
+const MAX_OVERLAP_CHECKS_REMEMBERED = 1_024;
 
 /** What the record is asked about a replica: its range, its id and the confVer of its descriptor. */
 export interface ReplicaGcQuery {
@@ -44,6 +59,8 @@ export interface ReplicaGcDeps<R> {
   /** Destroys this replica (with its data), if it is still the range's replica here. */
   destroy(r: Replica<R>): Promise<void>;
   log: Logger;
+  /** Milliseconds, monotonic (checkSoon's rate limit); default Date.now. */
+  now?: () => number;
 }
 
 export interface ReplicaGcCounters {
@@ -64,6 +81,10 @@ export class ReplicaGc<R> {
   /** The last range id checked: the next round starts after it. */
   private cursor = 0;
   private running = false;
+  /** checkSoon: when each range was last checked (insertion order: oldest first). */
+  private readonly overlapChecked = new Map<number, number>();
+  /** checkSoon: ranges being checked now. */
+  private readonly checking = new Set<number>();
 
   constructor(private readonly d: ReplicaGcDeps<R>, readonly limits: ReplicaGcLimits = DEFAULT_REPLICA_GC_LIMITS) {
     for (const [k, v] of Object.entries(limits)) {
@@ -90,6 +111,27 @@ export class ReplicaGc<R> {
       return destroyed;
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * `r` overlaps a snapshot this store just refused: if it knows no leader, check it with
+   * the record now (at most once per replicaGcOverlapCheckMs per range; one check per range
+   * at a time) and destroy it if it was removed. Resolves to whether it was destroyed.
+   */
+  async checkSoon(r: Replica<R>): Promise<boolean> {
+    if (!leaderless(r) || this.checking.has(r.rangeId)) return false;
+    const now = (this.d.now ?? Date.now)();
+    const last = this.overlapChecked.get(r.rangeId);
+    if (last !== undefined && now - last < this.limits.replicaGcOverlapCheckMs) return false;
+    this.overlapChecked.delete(r.rangeId);
+    this.overlapChecked.set(r.rangeId, now);
+    if (this.overlapChecked.size > MAX_OVERLAP_CHECKS_REMEMBERED) this.overlapChecked.delete(this.overlapChecked.keys().next().value!);
+    this.checking.add(r.rangeId);
+    try {
+      return await this.check(r);
+    } finally {
+      this.checking.delete(r.rangeId);
     }
   }
 

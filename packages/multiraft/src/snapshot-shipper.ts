@@ -24,6 +24,7 @@ import {
   type SnapshotHeader, type SnapshotReceiver, type SnapshotSource, type StorageEngine,
 } from '@rangekv/storage';
 import { SnapshotStreamError, type SnapshotSink, type SnapshotStartFrame } from '@rangekv/transport';
+import type { RangeDescriptor } from '@rangekv/proto';
 import { realClock, type HostClock } from './host-clock.js';
 import type { HostTransport } from './host-transport.js';
 import type { Logger } from '@rangekv/runtime';
@@ -56,6 +57,11 @@ export interface SnapshotShipperDeps<R> {
   uninit: UninitializedReplicas<R>;
   log: Logger;
   isStopping: () => boolean;
+  /**
+   * A snapshot was refused because it overlaps the descriptor of range `rangeId` here (the
+   * host asks replica GC whether that replica was removed while away: replica-gc.ts).
+   */
+  onOverlap?: (rangeId: number) => void;
   /** Where to count (the store's counters object); default: a private one. */
   counters?: SnapshotCounters;
 }
@@ -188,7 +194,7 @@ export class SnapshotShipper<R> {
       const r = await this.d.uninit.ensure(rangeId, msg, fromStore);
       if (r === null) refuse('no replica here and none may be created (a bound of uninitialized-replicas.ts reached, or being created)');
       const replica = r!;
-      this.checkSender(replica, msg, fromStore, refuse);
+      this.checkSender(replica, msg, fromStore, header.descriptor, refuse);
       const st = replica.node.status();
       if (st.commit >= meta.index || replica.log.applied.index >= meta.index) {
         refuse(`snapshot at ${meta.index} is not newer than the replica's commit ${st.commit}`);
@@ -206,7 +212,13 @@ export class SnapshotShipper<R> {
     return this.receiving.has(rangeId);
   }
 
-  private checkSender(replica: Replica<R>, msg: Message, fromStore: number, refuse: (why: string) => never): void {
+  /**
+   * The sender must be where this replica's descriptor (or, uninitialized, the routes
+   * learned) places it. One exception: a sender this descriptor does not name at all,
+   * which the snapshot's own descriptor, of a newer configuration, places on that store:
+   * a leader added while this replica was away (raft-host.ts fromNewLeader).
+   */
+  private checkSender(replica: Replica<R>, msg: Message, fromStore: number, snapDesc: RangeDescriptor, refuse: (why: string) => never): void {
     if (msg.to !== replica.node.id) refuse(`addressed to replica ${msg.to}, this store holds replica ${replica.node.id}`);
     const desc = replica.log.descriptor;
     const known = desc?.replicas.find((x) => x.replicaId === msg.from)?.storeId ?? this.d.uninit.storeOf(replica.rangeId, msg.from);
@@ -215,7 +227,9 @@ export class SnapshotShipper<R> {
       this.d.uninit.learn(replica.rangeId, msg.from, fromStore);
       return;
     }
-    if (known !== fromStore) refuse(`sender replica ${msg.from} is not on store ${fromStore}`);
+    if (known === fromStore) return;
+    const newer = snapDesc.epoch.confVer > desc.epoch.confVer && snapDesc.replicas.find((x) => x.replicaId === msg.from)?.storeId === fromStore;
+    if (known !== undefined || !newer) refuse(`sender replica ${msg.from} is not on store ${fromStore}`);
   }
 
   private sink(replica: Replica<R>, start: SnapshotStartFrame, rx: SnapshotReceiver): SnapshotSink {
@@ -305,7 +319,10 @@ export class SnapshotShipper<R> {
     for (const id of this.d.engine.rangeIds()) {
       if (id === rangeId) continue;
       const d = this.d.engine.range(id).descriptor;
-      if (d !== null && meets(d)) return `its span overlaps range ${id} on this store (a split or merge not seen here yet); dropped`;
+      if (d !== null && meets(d)) {
+        this.d.onOverlap?.(id);
+        return `its span overlaps range ${id} on this store (a split or merge not seen here yet); dropped`;
+      }
     }
     for (const [id, o] of this.d.engine.clearingSpans()) {
       if (meets(o)) return `its span overlaps the data of destroyed range ${id}, still being deleted`;

@@ -23,6 +23,8 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
+  /** Whether lines at `level` are written (lets a caller skip building costly debug fields); absent: assume yes. */
+  isLevelEnabled?(level: LogLevel): boolean;
 }
 
 export interface LoggerOptions {
@@ -57,6 +59,7 @@ export function fromPino(p: PinoLogger): Logger {
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     child: (fields) => fromPino(p.child(withErrors(fields))),
+    isLevelEnabled: (level) => p.isLevelEnabled(level),
   };
 }
 

@@ -11,6 +11,8 @@
 //
 //   const report = await runNemesis({ seed: 7, seconds: 120 });
 //   console.log(formatReport(report)); process.exit(report.violations.length > 0 ? 1 : 0);
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { RangeKvClient, ReplicaRole } from '@rangekv/client';
 import { Prng } from '@rangekv/raft';
 import type { StoreProcess } from '@rangekv/store/testing/store-process';
@@ -37,6 +39,14 @@ export interface NemesisOptions {
   slowDiskMs?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /**
+   * Keep every process' log in this directory (E2eClusterOptions.logDir), and around every
+   * store kill the replicas' state of every running store (/debug/ranges every
+   * RANGE_WATCH_EVERY_MS) in `ranges.jsonl` there; default none.
+   */
+  logDir?: string;
+  /** Level of those logs; default info (debug adds the election message trace of multiraft). */
+  logLevel?: 'debug' | 'info';
 }
 
 export interface FaultRecord extends FaultEpisode {
@@ -79,7 +89,9 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   const cluster = await E2eCluster.start({
     pdNodes: n.pdNodes, stores: n.stores, initialStores: 3, timing: 'default', leaderBalance: true,
     storeArgs: ['--admin-stdin', '--fault-injection'], pdArgs: ['--leader-balance-warmup-ms', '2000'],
+    ...(o.logDir !== undefined ? { logDir: o.logDir, logLevel: o.logLevel ?? 'info' } : {}),
   });
+  const rangeWatch = o.logDir !== undefined ? new RangeWatch(cluster, join(o.logDir, 'ranges.jsonl')) : null;
   const clients: RangeKvClient[] = [];
   const connect = async (retryAmbiguousWrites = false): Promise<RangeKvClient> => {
     const kv = await RangeKvClient.connect({ pd: cluster.pdAddresses(), timeoutMs: n.opTimeoutMs, retryAmbiguousWrites });
@@ -105,7 +117,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     const records: FaultRecord[] = [];
     for (const f of schedule.faults) {
       await sleepUntil(w, f.atMs);
-      const rec = await injectFault(f, cluster, watch, n.slowDiskMs, w);
+      const rec = await injectFault(f, cluster, watch, n.slowDiskMs, w, rangeWatch);
       log(`${(rec.atMs / 1000).toFixed(1)}s ${rec.kind}: ${rec.target} for ${rec.holdMs} ms`);
       records.push(rec);
     }
@@ -210,15 +222,83 @@ async function leaderHeavyStore(c: E2eCluster, kv: RangeKvClient): Promise<numbe
   return best?.[0];
 }
 
+/** How long after a store kill RangeWatch polls, ms. */
+const RANGE_WATCH_AFTER_KILL_MS = 8_000;
+/** RangeWatch's poll interval, ms. */
+const RANGE_WATCH_EVERY_MS = 100;
+/** Deadline of one /debug/ranges request, ms. */
+const RANGE_WATCH_REQUEST_TIMEOUT_MS = 500;
+
+/**
+ * With a log dir: every running store's replicas (/debug/ranges: term, leader, commit,
+ * applied, quiescent) polled every RANGE_WATCH_EVERY_MS within the windows asked for,
+ * one JSON line per store per poll: {atMs, storeId, ranges} or {atMs, storeId, error}.
+ */
+class RangeWatch {
+  private untilMs = 0;
+  private running = false;
+
+  constructor(private readonly c: E2eCluster, private readonly file: string) {}
+
+  /** Polls from now (or keeps polling) until `toMs` (workload time). */
+  watch(w: Workload, _fromMs: number, toMs: number): void {
+    this.untilMs = Math.max(this.untilMs, toMs);
+    if (this.running) return;
+    this.running = true;
+    void (async () => {
+      while (w.now() < this.untilMs) {
+        const atMs = Math.round(w.now());
+        const lines = await Promise.all(runningStores(this.c).filter((s) => s.httpPort !== null).map(async (s) => {
+          try {
+            const res = await fetch(`http://127.0.0.1:${s.httpPort}/debug/ranges?limit=1000`, { signal: AbortSignal.timeout(RANGE_WATCH_REQUEST_TIMEOUT_MS) });
+            const body = await res.json() as { ranges: Array<Record<string, unknown>> };
+            const ranges = body.ranges.map((r) => ({
+              rangeId: r.rangeId, replicaId: r.replicaId, isLeader: r.isLeader, lead: r.lead, term: r.term, commit: r.commit, applied: r.applied, quiescent: r.quiescent,
+              ...(r.failed !== undefined ? { failed: r.failed } : {}),
+            }));
+            return JSON.stringify({ atMs, storeId: s.storeId, ranges });
+          } catch (e) {
+            return JSON.stringify({ atMs, storeId: s.storeId, error: e instanceof Error ? e.message : String(e) });
+          }
+        }));
+        await appendFile(this.file, lines.map((l) => `${l}\n`).join(''));
+        await sleep(RANGE_WATCH_EVERY_MS);
+      }
+      this.running = false;
+    })();
+  }
+}
+
 /** Injects one fault, holds it, heals it. */
-async function injectFault(f: FaultEpisode, c: E2eCluster, watch: ExitWatch, slowDiskMs: number, w: Workload): Promise<FaultRecord> {
+async function injectFault(f: FaultEpisode, c: E2eCluster, watch: ExitWatch, slowDiskMs: number, w: Workload, rw: RangeWatch | null): Promise<FaultRecord> {
   const rec: FaultRecord = { ...f, atMs: w.now(), target: '', faultRecoveryMs: null, healRecoveryMs: null, healedAtMs: 0, rangeRecoveryMs: [] };
   const prng = new Prng(Math.floor(f.pick * 2 ** 31));
   const stores = runningStores(c);
   const pickStore = (from: StoreProcess[] = stores): StoreProcess => from[prng.int(from.length)]!;
   let heal: () => Promise<void>;
+  let holdMs = f.holdMs;
   try {
     switch (f.kind) {
+      case 'kill-after-restart': {
+        const a = pickStore();
+        watch.expect(a);
+        const firstAtMs = w.now();
+        await c.killStore(a.storeId);
+        await sleepUntil(w, firstAtMs + f.holdMs);
+        await c.restartStore(a.storeId);
+        const restartedAtMs = w.now();
+        rw?.watch(w, restartedAtMs, restartedAtMs + (f.secondKillGapMs ?? 0) + RANGE_WATCH_AFTER_KILL_MS);
+        await sleepUntil(w, restartedAtMs + (f.secondKillGapMs ?? 0));
+        const b = pickStore(runningStores(c).filter((x) => x.storeId !== a.storeId));
+        rec.atMs = w.now();
+        watch.expect(b);
+        await c.killStore(b.storeId);
+        holdMs = f.secondHoldMs ?? f.holdMs;
+        rec.target = `kill -9 store ${a.storeId} at ${(firstAtMs / 1000).toFixed(1)} s, serving again at ${(restartedAtMs / 1000).toFixed(1)} s; `
+          + `kill -9 store ${b.storeId} ${Math.round(rec.atMs - restartedAtMs)} ms later`;
+        heal = async () => void (await c.restartStore(b.storeId));
+        break;
+      }
       case 'kill':
       case 'kill-leader': {
         let s = pickStore();
@@ -232,6 +312,7 @@ async function injectFault(f: FaultEpisode, c: E2eCluster, watch: ExitWatch, slo
           }
         }
         rec.atMs = w.now();
+        rw?.watch(w, rec.atMs, rec.atMs + RANGE_WATCH_AFTER_KILL_MS);
         watch.expect(s);
         await c.killStore(s.storeId);
         rec.target = `kill -9 store ${s.storeId}`;
@@ -297,7 +378,7 @@ async function injectFault(f: FaultEpisode, c: E2eCluster, watch: ExitWatch, slo
     rec.target = `not injected: ${e instanceof Error ? e.message : String(e)}`;
     heal = async () => {};
   }
-  await sleepUntil(w, rec.atMs + f.holdMs);
+  await sleepUntil(w, rec.atMs + holdMs);
   rec.healedAtMs = w.now();
   try {
     await heal();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ADMIN_KINDS, FAULT_KINDS, generateSchedule, parseKinds } from './schedule.js';
+import { ADMIN_KINDS, FAULT_KINDS, NAMED_FAULT_KINDS, generateSchedule, parseKinds } from './schedule.js';
 
 test('a schedule is a function of its seed: faults one at a time, each healed with quiet time left, inside the run', () => {
   const o = { seconds: 120, faults: FAULT_KINDS, admin: ADMIN_KINDS };
@@ -35,4 +35,26 @@ test('kind lists: all, none, names; an unknown name is refused with the known on
   assert.deepEqual(parseKinds('fault', 'kill,pause', FAULT_KINDS), ['kill', 'pause']);
   assert.throws(() => parseKinds('fault', 'kill,explode', FAULT_KINDS), /unknown fault kind "explode" \(known: kill, /);
   assert.throws(() => generateSchedule(1.5, { seconds: 10, faults: [], admin: [] }), /seed must be an integer/);
+});
+
+test('kill-after-restart: drawn only when named, never by "all"; its two kills and the gap fit the run; existing plans are unchanged', () => {
+  assert.ok(!(FAULT_KINDS as readonly string[]).includes('kill-after-restart'));
+  assert.deepEqual(parseKinds('fault', 'all', FAULT_KINDS, NAMED_FAULT_KINDS), [...FAULT_KINDS]);
+  assert.deepEqual(parseKinds('fault', 'kill-after-restart,kill', FAULT_KINDS, NAMED_FAULT_KINDS), ['kill-after-restart', 'kill']);
+  assert.throws(() => parseKinds('fault', 'kill-after-restart', FAULT_KINDS), /unknown fault kind/);
+  const s = generateSchedule(5, { seconds: 60, faults: ['kill-after-restart'], admin: [] });
+  assert.ok(s.faults.length >= 3, `${s.faults.length} episodes`);
+  let end = 0;
+  for (const f of s.faults) {
+    assert.equal(f.kind, 'kill-after-restart');
+    assert.ok(f.atMs >= end + 2000, 'quiet before every episode');
+    assert.ok(f.secondKillGapMs! >= 1000 && f.secondKillGapMs! <= 3000);
+    assert.ok(f.secondHoldMs! >= 1000 && f.secondHoldMs! <= 5000);
+    end = f.atMs + f.holdMs + f.secondKillGapMs! + f.secondHoldMs!;
+  }
+  assert.ok(end + 2000 <= 60_000);
+  // Seed 412's plan as recorded before the kind existed (issue 14's 6.62 s outlier: kills at 73.5 s and 79.5 s).
+  const old = generateSchedule(412, { seconds: 120, faults: FAULT_KINDS, admin: ADMIN_KINDS });
+  assert.deepEqual(old.faults.filter((f) => f.kind === 'kill' && f.atMs > 70_000 && f.atMs < 80_000).map((f) => [f.atMs, f.holdMs]), [[73_529, 3_706], [79_504, 3_556]]);
+  assert.ok(old.faults.every((f) => f.secondKillGapMs === undefined));
 });

@@ -30,7 +30,22 @@ export const FAULT_KINDS = [
   /** kill -9 of the PD leader, restarted after holdMs. */
   'pd-kill',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * Kinds drawn only when asked for by name (`--faults kill-after-restart`): not in
+ * FAULT_KINDS, so "all" and every existing seed's plan stay as they were.
+ */
+export const EXTRA_FAULT_KINDS = [
+  /**
+   * kill -9 of a random store A, restarted after holdMs; then, `secondKillGapMs` (1-3 s)
+   * after A is serving again, kill -9 of another store B, restarted after
+   * `secondHoldMs`. The recovery measured is the second kill's: a range on {A, B, X}
+   * needs A's just-restarted replica for its quorum (issue 14's outliers).
+   */
+  'kill-after-restart',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number] | (typeof EXTRA_FAULT_KINDS)[number];
+/** Every kind --faults accepts by name. */
+export const NAMED_FAULT_KINDS: readonly FaultKind[] = [...FAULT_KINDS, ...EXTRA_FAULT_KINDS];
 
 export const ADMIN_KINDS = ['split', 'transfer', 'move'] as const;
 export type AdminKind = (typeof ADMIN_KINDS)[number];
@@ -42,6 +57,10 @@ export interface FaultEpisode {
   holdMs: number;
   /** A number in [0, 1) from which the target is chosen when the fault starts. */
   pick: number;
+  /** kill-after-restart: from the first store's restart (serving again) to the second kill, ms. */
+  secondKillGapMs?: number;
+  /** kill-after-restart: how long the second store stays down, ms. */
+  secondHoldMs?: number;
 }
 
 export interface AdminEvent {
@@ -60,6 +79,8 @@ export interface ScheduleOptions {
   holdMs?: readonly [number, number];
   /** Mean time between admin operations, ms. Default 4000. */
   adminEveryMs?: number;
+  /** kill-after-restart: restart of the first store to the second kill, ms (uniform). Default [1000, 3000]. */
+  secondKillGapMs?: readonly [number, number];
 }
 
 export interface Schedule {
@@ -86,10 +107,15 @@ export function generateSchedule(seed: number, o: ScheduleOptions): Schedule {
     const holdMs = uniform(faultPrng, hold);
     const kind = o.faults[faultPrng.int(o.faults.length)]!;
     const pick = faultPrng.float();
+    // Drawn only for this kind, so plans without it are the same as before it existed.
+    const second = kind === 'kill-after-restart'
+      ? { secondKillGapMs: uniform(faultPrng, o.secondKillGapMs ?? [1000, 3000]), secondHoldMs: uniform(faultPrng, hold) }
+      : null;
+    const lastsMs = holdMs + (second ? second.secondKillGapMs + second.secondHoldMs : 0);
     // The last fault must be healed with a quiet period left to see the recovery.
-    if (atMs + holdMs + quiet[0] > endMs) break;
-    faults.push({ kind, atMs, holdMs, pick });
-    t = atMs + holdMs;
+    if (atMs + lastsMs + quiet[0] > endMs) break;
+    faults.push({ kind, atMs, holdMs, pick, ...second });
+    t = atMs + lastsMs;
   }
   const admin: AdminEvent[] = [];
   const every = o.adminEveryMs ?? 4000;
@@ -102,13 +128,16 @@ export function generateSchedule(seed: number, o: ScheduleOptions): Schedule {
   return { faults, admin };
 }
 
-/** Parses a --faults / --admin list ("all", "none" or kinds separated by commas). */
-export function parseKinds<K extends string>(what: string, text: string, all: readonly K[]): K[] {
+/**
+ * Parses a --faults / --admin list ("all", "none" or kinds separated by commas). "all" is
+ * `all`; a name may also be one of `named` (kinds drawn only when asked for).
+ */
+export function parseKinds<K extends string>(what: string, text: string, all: readonly K[], named: readonly K[] = all): K[] {
   if (text === 'all') return [...all];
   if (text === 'none' || text === '') return [];
   const out: K[] = [];
   for (const k of text.split(',')) {
-    if (!(all as readonly string[]).includes(k)) throw new RangeError(`unknown ${what} kind "${k}" (known: ${all.join(', ')})`);
+    if (!(named as readonly string[]).includes(k)) throw new RangeError(`unknown ${what} kind "${k}" (known: ${named.join(', ')})`);
     out.push(k as K);
   }
   return out;

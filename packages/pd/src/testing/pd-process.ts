@@ -2,6 +2,7 @@
 // --admin-stdin, keeps the tail of its stderr, and is always killed by whoever spawned it
 // (kill() is idempotent).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +18,8 @@ export interface PdProcessOptions {
   raftPort?: number;
   extraArgs?: string[];
   readyTimeoutMs?: number;
+  /** Also append every stderr line to this file. */
+  stderrFile?: string;
 }
 
 export interface PdExit {
@@ -35,7 +38,8 @@ export class PdProcess {
   readonly stderrTail: string[] = [];
   readonly exited: Promise<PdExit>;
 
-  private constructor(readonly id: number, readonly proc: ChildProcess) {
+  private constructor(readonly id: number, readonly proc: ChildProcess, stderrFile?: string) {
+    if (stderrFile !== undefined) proc.stderr!.pipe(createWriteStream(stderrFile, { flags: 'a' }));
     this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       try {
@@ -58,7 +62,7 @@ export class PdProcess {
   static async start(o: PdProcessOptions): Promise<PdProcess> {
     const args = ['--id', String(o.id), '--data-dir', o.dataDir, '--port', String(o.port ?? 0), '--raft-port', String(o.raftPort ?? 0), '--admin-stdin'];
     if (o.peerIds && o.peerIds.length > 0) args.push('--peers', o.peerIds.join(','));
-    const p = new PdProcess(o.id, spawn(process.execPath, [PD_MAIN, ...args, ...(o.extraArgs ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const p = new PdProcess(o.id, spawn(process.execPath, [PD_MAIN, ...args, ...(o.extraArgs ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] }), o.stderrFile);
     try {
       const ready = await p.waitEvent('ready', o.readyTimeoutMs ?? 15_000);
       p.port = Number(ready['port']);

@@ -2,6 +2,7 @@
 // talks to its --admin-stdin, keeps the tail of its stderr for failure messages, and is
 // always killed by whoever spawned it (kill() is idempotent).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -36,7 +37,9 @@ export class StoreProcess {
   readonly exited: Promise<ExitResult>;
   private exitResult: ExitResult | null = null;
 
-  private constructor(readonly storeId: number, readonly proc: ChildProcess) {
+  private constructor(readonly storeId: number, readonly proc: ChildProcess, stderrFile?: string) {
+    // Every stderr line also appended to a file (a restart appends to the same one).
+    if (stderrFile !== undefined) proc.stderr!.pipe(createWriteStream(stderrFile, { flags: 'a' }));
     this.exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {
         this.exitResult = { code, signal };
@@ -63,10 +66,10 @@ export class StoreProcess {
     return [...a, ...(o.extraArgs ?? [])];
   }
 
-  /** Spawns a process with arbitrary arguments (flag tests); does not wait for ready. */
-  static spawnRaw(args: string[], storeId = 0): StoreProcess {
+  /** Spawns a process with arbitrary arguments (flag tests); does not wait for ready. `stderrFile`: also append stderr there. */
+  static spawnRaw(args: string[], storeId = 0, stderrFile?: string): StoreProcess {
     const proc = spawn(process.execPath, [STORE_MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    return new StoreProcess(storeId, proc);
+    return new StoreProcess(storeId, proc, stderrFile);
   }
 
   static spawn(o: StoreProcessOptions): Promise<StoreProcess> {
@@ -74,8 +77,8 @@ export class StoreProcess {
   }
 
   /** Spawns with arbitrary arguments and waits for the ready line (killed if it never comes). */
-  static async startWith(args: string[], storeId: number, readyTimeoutMs = 60_000): Promise<StoreProcess> {
-    const p = StoreProcess.spawnRaw(args, storeId);
+  static async startWith(args: string[], storeId: number, readyTimeoutMs = 60_000, stderrFile?: string): Promise<StoreProcess> {
+    const p = StoreProcess.spawnRaw(args, storeId, stderrFile);
     try {
       await p.waitForEvent('ready', readyTimeoutMs);
     } catch (e) {

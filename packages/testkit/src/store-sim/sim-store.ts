@@ -5,7 +5,7 @@
 import type { Prng } from '@rangekv/raft';
 import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import { MemDisk, StorageEngine } from '@rangekv/storage';
-import { RaftHost, type HostTiming } from '@rangekv/multiraft';
+import { RaftHost, type HostTiming, type ReplicaGcLimits, type ReplicaGcQuery } from '@rangekv/multiraft';
 import { silentLogger, type Logger } from '@rangekv/runtime';
 import { KvStore, resolveStoreLimits, storeIdSpace, type KvResult } from '@rangekv/store';
 import type { SimNetwork } from './sim-network.js';
@@ -20,6 +20,9 @@ export interface SimStoreSettings {
   compactThresholdEntries: number;
   compactKeepEntries: number;
   log?: Logger;
+  /** The cluster's record for replica GC (PD's role); absent: no replica GC, as before. */
+  isRemoved?: (q: ReplicaGcQuery) => Promise<boolean | null>;
+  replicaGc?: Partial<ReplicaGcLimits>;
 }
 
 export class SimStore {
@@ -78,6 +81,8 @@ export class SimStore {
       raft: { checkQuorum: true, preVote: true },
       logCompaction: { logCompactionThresholdEntries: s.compactThresholdEntries, logCompactionKeepEntries: s.compactKeepEntries, logCompactionCheckTicks: 5 },
       uninitialized: { uninitializedIdleMs: 60_000 },
+      ...(s.isRemoved ? { isRemoved: s.isRemoved } : {}),
+      ...(s.replicaGc ? { replicaGc: s.replicaGc } : {}),
       log: s.log ?? silentLogger,
     });
     const store = new KvStore({
