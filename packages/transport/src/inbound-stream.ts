@@ -20,6 +20,8 @@ export interface InboundHost {
   /** The store the stream's client certificate names (mutual TLS); 0: not authenticated,
    *  the batches' from_store is taken at its word. */
   readonly authenticatedStore: number;
+  /** A batch claimed another store than the certificate names (the stream is failed). */
+  forged(claimedStore: number, reason: string): void;
   /** Every delivered batch, before the handler (store liveness). */
   heard(fromStore: number): void;
   /** Each message or coalesced section refused alone, as its batch arrives. */
@@ -78,7 +80,10 @@ export class InboundStream {
       return;
     }
     if (h.authenticatedStore !== 0 && batch.fromStore !== h.authenticatedStore) {
-      this.reject(grpc.status.PERMISSION_DENIED, `batch claims to come from store ${batch.fromStore}, but the certificate names store ${h.authenticatedStore}`);
+      const why = `batch claims to come from store ${batch.fromStore}, but the certificate names store ${h.authenticatedStore}`;
+      h.forged(batch.fromStore, why);
+      this.close();
+      this.call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: why });
       return;
     }
     if (this.fromStore === 0) {

@@ -75,7 +75,6 @@ export class RaftTransport {
   private readonly outboundSnapshotCancels = new Set<() => void>();
   private snapshotSends = 0;
   private readonly tls: TransportTls | null;
-  private readonly refusedPeerCbs: Array<(who: string, why: string) => void> = [];
 
   /** Starts listening; resolves once the server is bound. */
   static async start(opts: RaftTransportOptions, onMessages: InboundHandler): Promise<RaftTransport> {
@@ -99,7 +98,10 @@ export class RaftTransport {
           return;
         }
         const from = transport.authenticate(call);
-        if (from === null) return;
+        if (typeof from === 'string') {
+          call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: from });
+          return;
+        }
         transport.accept(call, from);
       },
       snapshot: (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
@@ -108,7 +110,10 @@ export class RaftTransport {
           return;
         }
         const from = transport.authenticate(call);
-        if (from === null) return;
+        if (typeof from === 'string') {
+          callback({ code: grpc.status.PERMISSION_DENIED, details: from });
+          return;
+        }
         transport.acceptSnapshot(call, callback, from);
       },
     });
@@ -335,27 +340,25 @@ export class RaftTransport {
     });
   }
 
-  /** `cb(who, why)` runs for each inbound call refused for its certificate (mutual TLS):
-   *  another role than the transport's peers, or batches claiming another store. The
-   *  store logs these at warn. */
-  onRefusedPeer(cb: (who: string, why: string) => void): void {
-    this.refusedPeerCbs.push(cb);
-  }
-
   /**
    * The store id an inbound call is authenticated as: 0 without TLS (senders taken at
-   * their word), the certificate's id with it; null when refused (answered here).
+   * their word), the certificate's id with it; else why it is refused (counted in
+   * inboundRejects and reported to onInboundReject, which the host logs rate-limited).
    */
-  private authenticate(call: grpc.ServerDuplexStream<Buffer, Buffer> | grpc.ServerReadableStream<Buffer, Buffer>): number | null {
+  private authenticate(call: grpc.ServerDuplexStream<Buffer, Buffer> | grpc.ServerReadableStream<Buffer, Buffer>): number | string {
     if (this.tls === null) return 0;
     const who: Identity | null = peerIdentity(call);
     if (who !== null && who.role === this.tls.peerRole && who.id !== undefined) return who.id;
     const what = who === null ? 'no client certificate' : `a certificate of ${describeIdentity(who)}`;
     const why = `the raft port takes ${this.tls.peerRole} certificates only, got ${what}`;
+    this.refused(0, `${call.getPeer()}: ${why}`);
+    return why;
+  }
+
+  /** A call or stream refused as a whole for who sent it (mutual TLS). */
+  private refused(fromStore: number, reason: string): void {
     this.counters.inboundRejects++;
-    for (const cb of this.refusedPeerCbs) cb(call.getPeer(), why);
-    call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: why });
-    return null;
+    for (const cb of this.rejectCbs) cb({ fromStore, rangeId: null, reason });
   }
 
   private acceptSnapshot(call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>, authenticatedStore: number): void {
@@ -374,6 +377,7 @@ export class RaftTransport {
     const s = new InboundStream(call, {
       storeId: this.storeId,
       authenticatedStore,
+      forged: (claimed, reason) => this.refused(claimed, reason),
       counters: this.counters,
       faults: this.faults,
       handler: this.onMessages,
