@@ -7,7 +7,7 @@
 //   await pd.stop();
 import * as grpc from '@grpc/grpc-js';
 import {
-  OPEN_ACCESS, channelCredentials, createLogger, hostPort, isWildcardHost, serverCredentials, type Logger, type Security,
+  OPEN_ACCESS, adminTokenMetadata, channelCredentials, createLogger, hostPort, isWildcardHost, serverCredentials, type Logger, type Security,
 } from '@rangekv/runtime';
 import type { LogCompactionLimits, SnapshotLimits } from '@rangekv/multiraft';
 import type { StorageEngineOptions } from '@rangekv/storage';
@@ -85,7 +85,7 @@ export interface PdServerOptions {
    * heartbeats are then taken only from the store the certificate names; operators and
    * configuration need an admin certificate or the admin token. Default plaintext, open.
    */
-  security?: Pick<Security, 'certs' | 'clientCerts' | 'access'> & { httpTls?: boolean };
+  security?: Pick<Security, 'certs' | 'clientCerts' | 'access'> & { httpTls?: boolean; adminToken?: string | null };
 }
 
 export class PdServer {
@@ -107,7 +107,7 @@ export class PdServer {
     this.group = group;
     this.members = members;
     this.log = log;
-    this.admin = opts.admin ?? new StoreAdminClients(channelCredentials(opts.security?.certs ?? null));
+    this.admin = opts.admin ?? new StoreAdminClients(channelCredentials(opts.security?.certs ?? null), adminTokenMetadata(opts.security?.adminToken ?? null));
     this.leaderHandOffMs = Math.max(2_000, (opts.tickMs ?? 50) * (opts.electionTimeoutTicks ?? 10) * 2);
     this.service = new PdService({
       group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log,

@@ -25,8 +25,12 @@ export interface StoreAdminCaller {
 export class StoreAdminClients implements StoreAdminCaller {
   private readonly clients = new Map<string, grpc.Client>();
 
-  /** `credentials`: this PD node's (its certificate authorizes admin calls on the stores). */
-  constructor(private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {}
+  /** `credentials`: this PD node's (its certificate authorizes admin calls on the stores);
+   *  `metadata`: sent with every call (the admin token, for stores that take one instead). */
+  constructor(
+    private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    private readonly metadata: grpc.Metadata = new grpc.Metadata(),
+  ) {}
 
   private client(address: string): grpc.Client {
     let c = this.clients.get(address);
@@ -40,7 +44,7 @@ export class StoreAdminClients implements StoreAdminCaller {
   call<K extends AdminMethod>(address: string, method: K, req: AdminRequest<K>, timeoutMs: number): Promise<AdminResponse<K>> {
     const m = storeAdminService[method] as unknown as MethodDefinition<AdminRequest<K>, AdminResponse<K>>;
     return new Promise((resolve, reject) => {
-      this.client(address).makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, req, new grpc.Metadata(),
+      this.client(address).makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, req, this.metadata.clone(),
         { deadline: Date.now() + timeoutMs },
         (err: grpc.ServiceError | null, res?: AdminResponse<K>) => {
           if (err) reject(new StoreCallError(address, m.originalName, err.code, err.details));

@@ -38,6 +38,8 @@ export interface Security {
   /** KV/PD port: client certificates required. */
   clientCerts: boolean;
   access: AccessPolicy;
+  /** The admin token, which PD also sends with its admin calls to the stores. */
+  adminToken: string | null;
   reloadCheckMs: number;
   /** The HTTP status port serves HTTPS with `certs`. */
   httpTls: boolean;
@@ -66,7 +68,7 @@ export function securityFrom(v: TlsFlagValues): Security {
   }
   if (v.httpTls === true && certs === null) throw new FlagError('--http-tls needs --tls-ca-file, --tls-cert-file and --tls-key-file');
   const clientCerts = certs !== null && v.tlsClientAuth === 'require';
-  return { certs, clientCerts, access: new AccessPolicy({ clientCerts, adminToken }), reloadCheckMs: v.tlsReloadCheckMs, httpTls: v.httpTls === true };
+  return { certs, clientCerts, access: new AccessPolicy({ clientCerts, adminToken }), adminToken, reloadCheckMs: v.tlsReloadCheckMs, httpTls: v.httpTls === true };
 }
 
 /** Minimal logger view (runtime Logger fits). */
