@@ -17,11 +17,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseYaml, parseYamlDocuments } from './yaml-lite.mjs';
+import { freePort } from './procs.mjs';
 
 const deployDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const repoRoot = dirname(deployDir);
@@ -804,17 +804,6 @@ test('kubectl kustomize builds deploy/k8s', (t) => {
 });
 
 // ---- the image's start commands, run from this checkout -----------------------------------
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function httpGet(url) {
   return new Promise((resolve) => {

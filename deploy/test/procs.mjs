@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { createServer } from 'node:net';
 
 export const deployDir = dirname(dirname(fileURLToPath(import.meta.url)));
 export const repoRoot = dirname(deployDir);
@@ -87,4 +88,16 @@ export function makeCerts(dir, ...args) {
 /** The --tls-* flags for certificate NAME (pd-1, store-2, admin-ops, ...) of `dir`. */
 export function tlsFlags(dir, name) {
   return ['--tls-ca-file', join(dir, 'ca.pem'), '--tls-cert-file', join(dir, `${name}.pem`), '--tls-key-file', join(dir, `${name}.key`)];
+}
+
+/** A port nobody listens on now on 127.0.0.1 (for fixed-port flags such as the image's --http-port). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
 }

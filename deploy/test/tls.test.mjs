@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { request as httpsRequest } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
-import { MAKE_CERTS, deployDir, cliSkip, killAll, makeCerts, runCli as cli, startServer as start, tlsFlags } from './procs.mjs';
+import { MAKE_CERTS, deployDir, cliSkip, freePort, killAll, makeCerts, runCli as cli, startServer as start, tlsFlags } from './procs.mjs';
 
 const skip = cliSkip();
 
@@ -93,17 +92,6 @@ test('TLS walkthrough: make-certs.sh, a TLS PD and store, kv and ctl with certif
   assert.equal(cli(['kv', 'get', 'k', ...as('client-app')]).out, 'v');
 });
 
-/** A port nobody listens on now (the image's healthcheck needs a fixed --http-port). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function httpsGet(port, path, ca) {
   return new Promise((resolve, reject) => {

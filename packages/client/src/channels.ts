@@ -29,6 +29,8 @@ export interface ChannelPoolOptions {
 /** A connection failure to one address is explained (one TLS handshake) at most this often. */
 export const EXPLAIN_COOLDOWN_MS = 10_000;
 const EXPLAIN_TIMEOUT_MS = 1_000;
+/** Addresses whose last explanation is remembered (oldest forgotten first). */
+const MAX_EXPLAINED_ADDRESSES = 1_000;
 
 /** Trailing metadata key a store sets on a write whose outcome it does not know. */
 export const AMBIGUOUS_METADATA_KEY = 'rangekv-ambiguous';
@@ -78,7 +80,7 @@ export class ChannelPool {
     if (e === undefined || now - e.atMs > EXPLAIN_COOLDOWN_MS) {
       const entry = { atMs: now, why: e?.why ?? null };
       this.explained.set(address, entry);
-      if (this.explained.size > 1_000) this.explained.delete(this.explained.keys().next().value!);
+      if (this.explained.size > MAX_EXPLAINED_ADDRESSES) this.explained.delete(this.explained.keys().next().value!);
       void explainConnectFailure(address, this.opts.tls ?? null, EXPLAIN_TIMEOUT_MS).then((why) => {
         entry.why = why;
       });

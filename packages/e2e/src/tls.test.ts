@@ -219,7 +219,7 @@ test('SIGHUP: a store serves its new certificate on new connections; a bad one i
   copyFileSync(wrong.certFile, live.certFile);
   copyFileSync(wrong.keyFile, live.keyFile);
   store.proc.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 500));
+  await eventually('the store logs the refused reload', () => /names store 7, not store 2; kept the old certificate/.test(store.stderr()), 20_000);
   assert.equal(await servedSerial(store.kvAddress), served);
   assert.equal(store.proc.exitCode, null, 'the store still runs');
   await dataIntact();

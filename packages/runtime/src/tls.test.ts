@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
   CertificateSource, TlsConfigError, channelCredentials, identityOfAltNames, parseIdentityUri, peerIdentity, serverCredentials, statusHttpServer,
-  type Identity,
+  type Identity, type TlsFiles,
 } from './tls.js';
 import { hasOpenssl, testPki } from './testing/test-pki.js';
 
@@ -108,15 +108,23 @@ test('mutual TLS: the server sees the client certificate\'s identity; other CAs,
   assert.equal(await who(p.address, channelCredentials(null)), null);
 });
 
+/** The files a process was started with, and a way to put another pair in their place. */
+function liveFiles(dir: string, caFile: string): { live: TlsFiles; install: (f: { certFile: string; keyFile: string }) => void } {
+  const live = { caFile, certFile: join(dir, 'live.pem'), keyFile: join(dir, 'live.key') };
+  return {
+    live,
+    install: (f) => {
+      copyFileSync(f.certFile, live.certFile);
+      copyFileSync(f.keyFile, live.keyFile);
+    },
+  };
+}
+
 test('reload: a new pair with the same identity is taken; a bad one or another identity keeps the old; watch notices a change', { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tls-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const pki = testPki(dir);
-  const live = { caFile: pki.caFile, certFile: join(dir, 'live.pem'), keyFile: join(dir, 'live.key') };
-  const install = (f: { certFile: string; keyFile: string }): void => {
-    copyFileSync(f.certFile, live.certFile);
-    copyFileSync(f.keyFile, live.keyFile);
-  };
+  const { live, install } = liveFiles(dir, pki.caFile);
   install(pki.issue('v1', { uri: 'rangekv://store/1' }));
   const src = CertificateSource.load(live);
   const before = src.notAfter.getTime();
@@ -149,11 +157,7 @@ test('reload: a new pair with the same identity is taken; a bad one or another i
 test('statusHttpServer: HTTPS verified with the CA, and a reload serves the new certificate to new connections', { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tls-'));
   const pki = testPki(dir);
-  const live = { caFile: pki.caFile, certFile: join(dir, 'live.pem'), keyFile: join(dir, 'live.key') };
-  const install = (f: { certFile: string; keyFile: string }): void => {
-    copyFileSync(f.certFile, live.certFile);
-    copyFileSync(f.keyFile, live.keyFile);
-  };
+  const { live, install } = liveFiles(dir, pki.caFile);
   install(pki.issue('h1', { uri: 'rangekv://store/1' }));
   const certs = CertificateSource.load(live);
   const server = statusHttpServer(certs, (_req, res) => res.end('ok'));
