@@ -82,6 +82,8 @@ export function addPdService(server: grpc.Server, svc: PdService, log: Logger, o
   add('listStores', 'client', (r) => svc.listStores(r));
   add('allocIds', 'admin', (r) => svc.allocIds(r));
   add('getMembers', 'client', (r) => svc.getMembers(r));
+  add('addPdMember', 'admin', (r) => svc.addPdMember(r));
+  add('removePdMember', 'admin', (r) => svc.removePdMember(r));
   add('createOperator', 'admin', (r) => svc.createOperator(r));
   add('getOperator', 'client', (r) => svc.getOperator(r));
   add('listOperators', 'client', (r) => svc.listOperators(r));

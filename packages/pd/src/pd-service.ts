@@ -986,6 +986,14 @@ export class PdService {
     });
   }
 
+  addPdMember(_req: pdpb.AddPdMemberRequest.$Properties): Promise<pdpb.AddPdMemberResponse.$Properties> {
+    return Promise.reject(new PdRequestError('FAILED_PRECONDITION', 'PD membership change is not built yet'));
+  }
+
+  removePdMember(_req: pdpb.RemovePdMemberRequest.$Properties): Promise<pdpb.RemovePdMemberResponse.$Properties> {
+    return Promise.reject(new PdRequestError('FAILED_PRECONDITION', 'PD membership change is not built yet'));
+  }
+
   // ---- operators -------------------------------------------------------------------
 
   createOperator(req: pdpb.CreateOperatorRequest.$Properties): Promise<pdpb.CreateOperatorResponse.$Properties> {

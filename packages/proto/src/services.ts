@@ -90,6 +90,8 @@ export const pdService = {
   listStores: unary(PD, 'ListStores', pd.ListStoresRequest, pd.ListStoresResponse),
   allocIds: unary(PD, 'AllocIds', pd.AllocIdsRequest, pd.AllocIdsResponse),
   getMembers: unary(PD, 'GetMembers', pd.GetMembersRequest, pd.GetMembersResponse),
+  addPdMember: unary(PD, 'AddPdMember', pd.AddPdMemberRequest, pd.AddPdMemberResponse),
+  removePdMember: unary(PD, 'RemovePdMember', pd.RemovePdMemberRequest, pd.RemovePdMemberResponse),
   createOperator: unary(PD, 'CreateOperator', pd.CreateOperatorRequest, pd.CreateOperatorResponse),
   getOperator: unary(PD, 'GetOperator', pd.GetOperatorRequest, pd.GetOperatorResponse),
   listOperators: unary(PD, 'ListOperators', pd.ListOperatorsRequest, pd.ListOperatorsResponse),
