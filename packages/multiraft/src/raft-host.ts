@@ -81,6 +81,8 @@ export interface RaftHostOptions {
   snapshots?: Partial<SnapshotLimits>;
   /** Bounds of replicas created by message; false: never create one (PD's group always exists). */
   uninitialized?: Partial<UninitializedLimits> | false;
+  /** Which ranges a message may create (default: any); PD's host creates only its own range when joining. */
+  mayCreateByMessage?: (rangeId: number) => boolean;
   /** Whether the cluster's record (PD) says `rangeId` has no replica here (collection of dormant replicas). */
   isGone?: (rangeId: number) => Promise<boolean | null>;
   /**
@@ -521,7 +523,9 @@ export class RaftHost<R> implements GroupHost<R> {
       if (!r) {
         this.counters.inboundUnknownRange++;
         // A leader's message for a range not here: create an uninitialized replica (bounded).
-        if (this.createByMessage && createsReplica(msg.type)) this.stepIntoNewReplica(fromStore, rangeId, msg);
+        if (this.createByMessage && createsReplica(msg.type) && (this.opts.mayCreateByMessage?.(rangeId) ?? true)) {
+          this.stepIntoNewReplica(fromStore, rangeId, msg);
+        }
         continue;
       }
       if (r.log.descriptor === null && msg.to === r.node.id) {

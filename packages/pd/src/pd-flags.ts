@@ -30,6 +30,8 @@ export interface PdFlags {
   /** HTTP /health, /metrics; 0 = ephemeral, null = off. */
   httpPort: number | null;
   peers: Map<number, PdPeerAddress>;
+  /** Join a running PD cluster (an empty data dir waits to be added). */
+  join: boolean;
   initialStores: number;
   tickMs: number;
   electionTicks: number;
@@ -94,6 +96,9 @@ export const PD_FLAGS = {
     help: "the PD members: raft address / client address (this node's own\nentry may be listed and is ignored); a bare ID gets its addresses\nlater via --admin-stdin (default: none, 1-node PD)",
     value: 'ID=RH:RP/CH:CP,..', parse: parsePdPeers, default: new Map<number, PdPeerAddress>(),
   }),
+  join: bool({
+    help: 'join a running PD cluster: an empty data dir waits to be added\n(rangekv ctl pd members add) instead of starting a new cluster;\n--peers names the current members',
+  }),
   initialStores: int({ help: 'stores that must join before range 1 is created', min: 1, max: 1000, default: 3 }),
   httpPort: port({ help: '/health, /metrics; 0 = ephemeral', off: true, default: 0 }),
   tickMs: int({ help: 'raft tick', value: 'MS', min: 1, max: 60_000, default: 50 }),
@@ -134,7 +139,7 @@ export const PD_FLAGS = {
 
 export const PD_USAGE = flagUsage(PD_FLAGS, {
   synopsis: 'usage: pd-main --id N --data-dir DIR [flags]',
-  footer: 'Every member must be started with the same member set (static membership).\nPrints {"event":"ready","pdId":N,"port":P,"raftPort":R,"httpPort":H|null} on stdout when serving;\nSIGTERM or SIGINT stops it gracefully (exit 0); bad flags exit 2.',
+  footer: 'A new cluster\'s members all start with the same --peers; once the data dir holds PD\'s\nstate, the membership is the one PD keeps (changed at run time with rangekv ctl pd members).\nPrints {"event":"ready","pdId":N,"port":P,"raftPort":R,"httpPort":H|null} on stdout when serving;\nSIGTERM or SIGINT stops it gracefully (exit 0); bad flags exit 2.',
 });
 
 /** argv (and `sources.env`, and the --config file) -> PdFlags; FlagError naming what is wrong. */
@@ -142,7 +147,7 @@ export function parsePdFlags(argv: readonly string[], sources: FlagSources = {})
   const r = parseFlags(PD_FLAGS, argv, sources);
   if (r.help) {
     return {
-      id: 0, dataDir: '', host: '', advertiseHost: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), initialStores: 3,
+      id: 0, dataDir: '', host: '', advertiseHost: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), join: false, initialStores: 3,
       tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, leaderBalance: true,
       leaderBalanceIntervalMs: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs, leaderBalanceWarmupMs: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
       replicaChecker: true, replicaBalance: true, splitChecker: true, hotBalance: true, locationLabels: [], rangeSplitBytes: DEFAULT_PD_LIMITS.rangeSplitBytes,
@@ -166,7 +171,7 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
     throw new FlagError(`--host ${v.host} listens on every interface: --advertise-host is required (the address stores, clients and the other PD members reach this node at)`);
   }
   return {
-    id: v.id, dataDir: v.dataDir, host: v.host, advertiseHost, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort, peers,
+    id: v.id, dataDir: v.dataDir, host: v.host, advertiseHost, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort, peers, join: v.join,
     initialStores: v.initialStores, tickMs: v.tickMs, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, leaderBalance: !v.noLeaderBalance, leaderBalanceIntervalMs: v.leaderBalanceIntervalMs,
     leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, replicaChecker: !v.noReplicaChecker, replicaBalance: !v.noReplicaBalance,

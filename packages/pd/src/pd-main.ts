@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   try {
     server = await PdServer.start({
       pdId: flags.id, dataDir: flags.dataDir, listenHost: flags.host, advertiseHost: flags.advertiseHost, port: flags.port, raftPort: flags.raftPort,
-      peers: flags.peers, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
+      peers: flags.peers, join: flags.join, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
       tickMs: flags.tickMs, electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
       leaderBalance: flags.leaderBalance, replicaChecker: flags.replicaChecker, replicaBalance: flags.replicaBalance, splitChecker: flags.splitChecker,
       hotBalance: flags.hotBalance, locationLabels: flags.locationLabels, security,

@@ -1,7 +1,13 @@
 // PD's own raft group: one range (PD_RANGE_ID) over PD's own StorageEngine, on a RaftHost
 // of @rangekv/multiraft (the one ready loop of the codebase, the same host the stores run),
 // PD nodes talking over a RaftTransport (PD ids play the role of store ids; replica id =
-// PD id). Static membership: every node is started with the same member ids.
+// PD id). A new cluster's nodes all start with the same member ids; the membership then
+// lives in the range's configuration on disk and changes at run time through raft's joint
+// consensus (pd-membership.ts). A node added later starts with `join`: its data dir stays
+// empty until the leader's first message creates PD's range there (an uninitialized
+// replica, in no configuration, so it cannot campaign) and a snapshot fills it.
+// Addresses: the raft address of a member comes from this node's flags (`peers`) or, for a
+// member added at run time, from PD's state (the change's context carries it).
 //
 //   const g = await PdRaftGroup.start({ pdId: 1, members: [1, 2, 3], dataDir, peers, ... });
 //   const res = await g.propose({ t: 'reserve', space: 'id', count: 100 });   // applied on this node
@@ -17,8 +23,7 @@
 // earlier leaders is visible. With check-quorum a leader cut off from the majority steps
 // down within an election timeout; until then it may answer reads from a state a newer
 // leader has moved past (documented bound, as etcd's serializable reads).
-import { EntryType, StateRole, type ConfState } from '@rangekv/raft';
-import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
+import { decodeConfChange, EntryType, StateRole, type ConfChangeV2, type ConfState } from '@rangekv/raft';
 import { ColumnFamily, StorageEngine, type StorageEngineOptions } from '@rangekv/storage';
 import {
   RaftHost, raftTransport, resolveSnapshotLimits, type ApplyEntry, type HostService, type LogCompactionLimits,
@@ -27,17 +32,24 @@ import {
 import type { CertificateSource, Logger } from '@rangekv/runtime';
 import type { TransportFaults } from '@rangekv/transport';
 import { decodePdCommand, encodePdCommand, type PdCommand, type PdCommandResult } from './pd-command.js';
-import { newWrites, PdState, type PdStateLimits, type PdWrites } from './pd-state.js';
+import { newWrites, PdState, type PdMemberAddress, type PdStateLimits, type PdWrites } from './pd-state.js';
+import { decodeMemberContext, isJointConfig, memberIdsOf, pdDescriptor, PD_RANGE_ID } from './pd-membership-codec.js';
+
+export { PD_RANGE_ID };
 import { PdDecodeError } from './pd-codec.js';
 import { invalidArgument } from './errors.js';
 import { commandProblem } from './pd-validate.js';
 
-export const PD_RANGE_ID = 1;
 
 export interface PdRaftOptions {
   pdId: number;
-  /** Every PD node's id, this one included (same list on every node). */
+  /**
+   * A new cluster's members, this one included (same list on every node). Used only when
+   * the data dir is empty and `join` is not set; afterwards the membership is the one on disk.
+   */
   members: readonly number[];
+  /** Join a running PD cluster: an empty data dir waits for the leader (AddPdMember) instead of starting a new group. */
+  join?: boolean;
   dataDir: string;
   listenHost?: string;
   /** 0 = ephemeral; read `raftPort`. */
@@ -71,21 +83,12 @@ export class PdProposalError extends Error {
   }
 }
 
-function pdDescriptor(members: readonly number[]): RangeDescriptor {
-  const ids = [...members].sort((a, b) => a - b);
-  return {
-    rangeId: PD_RANGE_ID, startKey: new Uint8Array(0), endKey: new Uint8Array(0), epoch: { confVer: 1, version: 1 },
-    replicas: ids.map((id) => ({ storeId: id, replicaId: id, role: ReplicaRole.Voter })),
-  };
-}
-
 export class PdRaftGroup {
   readonly pdId: number;
   /** Replaced in place (same object) when a snapshot is ingested. */
   readonly state: PdState;
   private readonly peers: Map<number, string>;
   private readonly host: RaftHost<PdCommandResult>;
-  private replica!: Replica<PdCommandResult>;
   /** The applied index the in-memory state reflects (a jump past it = a snapshot was ingested). */
   private stateApplied = 0;
   private lastAppliedTerm = 0;
@@ -100,9 +103,11 @@ export class PdRaftGroup {
   }
 
   static async start(opts: PdRaftOptions): Promise<PdRaftGroup> {
-    if (!opts.members.includes(opts.pdId)) throw new RangeError(`PD ${opts.pdId} is not among the members ${opts.members.join(',')}`);
+    if (!opts.join && !opts.members.includes(opts.pdId)) throw new RangeError(`PD ${opts.pdId} is not among the members ${opts.members.join(',')}`);
     const snapLimits: SnapshotLimits = resolveSnapshotLimits(opts.snapshots);
     const peers = new Map(opts.peers ?? []);
+    // Filled in once the group exists: addresses and members added at run time live in its state.
+    let group: PdRaftGroup | null = null;
     // PD ids play the part of store ids; replica id = PD id; PD's range always exists on every
     // member, so nothing is created by message; the group never quiesces.
     const host = await RaftHost.open<PdCommandResult>({
@@ -112,7 +117,7 @@ export class PdRaftGroup {
       }),
       transport: raftTransport({
         storeId: opts.pdId, listenHost: opts.listenHost ?? '127.0.0.1', listenPort: opts.raftPort ?? 0,
-        resolve: (id) => peers.get(id),
+        resolve: (id) => peers.get(id) ?? group?.state.pdMembers.get(id)?.raft,
         ...(opts.transportFaults ? { faults: opts.transportFaults } : {}),
         snapshotLimits: snapLimits,
         ...(opts.certs ? { tls: { certs: opts.certs, peerRole: 'pd' as const } } : {}),
@@ -124,27 +129,39 @@ export class PdRaftGroup {
       },
       raft: { checkQuorum: true, preVote: true },
       quiescence: false,
-      uninitialized: false,
+      // Only a joining node creates PD's range by message, and only PD's range.
+      uninitialized: opts.join ? { maxUninitializedReplicas: 1, maxUninitializedReplicasPerPeer: 1, maxUninitializedReplicasOnDisk: 1 } : false,
+      mayCreateByMessage: (rangeId) => rangeId === PD_RANGE_ID,
       snapshots: snapLimits,
       ...(opts.logCompaction ? { logCompaction: opts.logCompaction } : {}),
-      knownPeers: () => opts.members,
+      knownPeers: () => group?.memberIds() ?? opts.members,
     });
     let g: PdRaftGroup;
     try {
       const engine = host.engine;
-      if (!engine.hasRange(PD_RANGE_ID)) {
-        // Every member starts from the same initial state (an empty snapshot at BOOTSTRAP_INDEX).
-        const desc = pdDescriptor(opts.members);
+      if (!engine.hasRange(PD_RANGE_ID) && !opts.join) {
+        // Every member of a new cluster starts from the same initial state (an empty snapshot at BOOTSTRAP_INDEX).
         const confState: ConfState = {
-          voters: desc.replicas.map((r) => r.replicaId), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false,
+          voters: [...new Set(opts.members)].sort((a, b) => a - b), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false,
         };
-        await engine.createRange({ descriptor: desc, confState });
+        await engine.createRange({ descriptor: pdDescriptor(confState, null), confState });
       }
-      const onDisk = engine.range(PD_RANGE_ID).descriptor;
-      const want = [...opts.members].sort((a, b) => a - b).join(',');
-      const have = onDisk?.replicas.map((r) => r.replicaId).join(',') ?? '';
-      if (have !== want) throw new Error(`PD data dir holds members ${have}, not ${want} (membership is static)`);
+      const onDisk = engine.hasRange(PD_RANGE_ID) ? engine.range(PD_RANGE_ID) : null;
+      if (onDisk?.descriptor) {
+        const have = memberIdsOf(onDisk.confState);
+        if (!have.includes(opts.pdId)) {
+          throw new Error(`PD ${opts.pdId} is not a member of the PD group in its data dir (members ${have.join(',')}): it was removed. `
+            + 'To bring it back, empty its data dir, start it with --join and add it again (rangekv ctl pd members add)');
+        }
+        const given = [...new Set(opts.members)].sort((a, b) => a - b).join(',');
+        if (!opts.join && have.join(',') !== given) {
+          opts.log.info('PD membership comes from the data dir (changed at run time); the member list given at start is not used', {
+            members: have, given: opts.members,
+          });
+        }
+      }
       g = new PdRaftGroup(opts, host, peers);
+      group = g;
     } catch (e) {
       await host.stop();
       throw e;
@@ -159,13 +176,81 @@ export class PdRaftGroup {
   }
 
   private async startParts(): Promise<void> {
-    const log = this.host.engine.range(PD_RANGE_ID);
-    this.lastAppliedTerm = log.applied.term;
-    this.stateApplied = log.applied.index;
+    if (this.host.engine.hasRange(PD_RANGE_ID)) {
+      const log = this.host.engine.range(PD_RANGE_ID);
+      this.lastAppliedTerm = log.applied.term;
+      this.stateApplied = log.applied.index;
+    }
     await this.host.start(this.service());
-    this.replica = this.host.scheduler.get(PD_RANGE_ID)!;
     // A single-member group elects itself at once instead of waiting an election timeout.
-    if (this.opts.members.length === 1) this.host.scheduler.withNode(PD_RANGE_ID, (r) => r.node.campaign());
+    const r = this.replica;
+    if (r?.log.descriptor && r.log.confState.voters.length === 1 && r.log.confState.voters[0] === this.pdId) {
+      this.host.scheduler.withNode(PD_RANGE_ID, (x) => x.node.campaign());
+    }
+  }
+
+  /** PD's replica on this node; undefined on a joining node the leader has not reached yet. */
+  private get replica(): Replica<PdCommandResult> | undefined {
+    return this.host.scheduler.get(PD_RANGE_ID);
+  }
+
+  /** Whether this node holds PD's state (false: joined, waiting for the leader's snapshot). */
+  get initialized(): boolean {
+    return this.replica?.log.descriptor != null;
+  }
+
+  /** PD's raft configuration as this node has applied it (empty before a joining node got its snapshot). */
+  get config(): ConfState {
+    const r = this.replica;
+    return r?.log.descriptor ? r.log.confState : { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+  }
+
+  /** Every member's id (voters, learners, and outgoing voters of a joint configuration), ascending. */
+  memberIds(): number[] {
+    return memberIdsOf(this.config);
+  }
+
+  /** Whether this node is a member of the configuration it has applied. */
+  get isMember(): boolean {
+    return this.memberIds().includes(this.pdId);
+  }
+
+  /** The raft address this node knows for PD `pdId` (flags first, then PD's state), or ''. */
+  raftAddressOf(pdId: number): string {
+    return this.peers.get(pdId) ?? this.state.pdMembers.get(pdId)?.raft ?? '';
+  }
+
+  /** Whether PD `pdId` answered this node's liveness pings lately (this node: always). */
+  isLive(pdId: number): boolean {
+    return pdId === this.pdId || this.host.liveness.isLive(pdId);
+  }
+
+  /** The leader's view of each member's matched log index (empty on a follower). */
+  matchIndexes(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const [id, p] of this.replica?.node.status().progress ?? []) out.set(id, p.match);
+    return out;
+  }
+
+  get commitIndex(): number {
+    return this.replica?.node.basicStatus().commit ?? 0;
+  }
+
+  /** Whether the applied configuration is joint (a change in progress). */
+  get joint(): boolean {
+    return isJointConfig(this.config);
+  }
+
+  /** Proposes a membership change and resolves once it applied on this node. */
+  proposeConfChange(cc: ConfChangeV2): Promise<void> {
+    if (this.stopped) return Promise.reject(new PdProposalError('PD is stopping', 0, false));
+    return new Promise((resolve, reject) => {
+      const res = this.host.scheduler.proposeConfChange(PD_RANGE_ID, cc, (o) => {
+        if (o.kind === 'applied') resolve();
+        else reject(new PdProposalError(`membership change ${o.kind}: ${o.reason}`, this.leaderId, o.kind === 'unknown'));
+      });
+      if (!res.ok) reject(new PdProposalError(`membership change not proposed: ${res.reason}`, this.leaderId, false));
+    });
   }
 
   /** The error that stopped the group (disk failure), or null. */
@@ -183,21 +268,21 @@ export class PdRaftGroup {
 
   /** The leader's PD id as this node knows it (0: unknown). */
   get leaderId(): number {
-    return this.replica.lead;
+    return this.replica?.lead ?? 0;
   }
 
   get isLeader(): boolean {
-    return this.replica.role === StateRole.Leader;
+    return this.replica?.role === StateRole.Leader;
   }
 
   /** Last index of PD's raft log on this node (tests: how many entries commands took). */
   get lastIndex(): number {
-    return this.replica.node.status().lastIndex;
+    return this.replica?.node.status().lastIndex ?? 0;
   }
 
   /** First index still in PD's raft log on this node (moves up as the log is compacted). */
   get firstIndex(): number {
-    return this.replica.log.firstIndex();
+    return this.replica?.log.firstIndex() ?? 0;
   }
 
   /** Snapshots sent / received by this node (PD-to-PD catch-up). */
@@ -206,11 +291,11 @@ export class PdRaftGroup {
   }
 
   get appliedIndex(): number {
-    return this.replica.log.applied.index;
+    return this.replica?.log.applied.index ?? 0;
   }
 
   get term(): number {
-    return this.replica.node.status().term;
+    return this.replica?.node.basicStatus().term ?? 0;
   }
 
   /** Leader whose own term has an applied entry: its applied state holds every committed command. */
@@ -243,12 +328,13 @@ export class PdRaftGroup {
    * waits (at most `timeoutMs`) until this node follows the new leader (it heard from it).
    */
   async handOffLeadership(timeoutMs: number): Promise<void> {
-    if (this.stopped || !this.isLeader || this.opts.members.length < 2) return;
-    const progress = this.replica.node.status().progress;
+    const voters = this.config.voters;
+    if (this.stopped || !this.isLeader || voters.length < 2) return;
+    const progress = this.replica?.node.status().progress;
     let to = 0;
     let best = -1;
     for (const [id, p] of progress ?? []) {
-      if (id !== this.pdId && p.match > best) {
+      if (id !== this.pdId && voters.includes(id) && p.match > best) {
         best = p.match;
         to = id;
       }
@@ -282,17 +368,40 @@ export class PdRaftGroup {
       if (e.type === EntryType.Normal && e.data.length > 0) {
         results.push(this.applyCommand(e, w));
       } else {
-        if (e.type === EntryType.ConfChange && e.confState) confState = e.confState;
+        if (e.type === EntryType.ConfChange && e.confState) {
+          confState = e.confState;
+          this.applyMembership(e, e.confState, w);
+        }
         results.push({ ok: true, error: '', first: 0 });
       }
     }
     const last = entries[entries.length - 1]!;
+    const descriptor = confState ? pdDescriptor(confState, this.replica?.log.descriptor ?? null) : undefined;
     this.host.engine.apply(PD_RANGE_ID, {
-      puts: w.puts, deletes: w.deletes, applied: { index: last.index, term: last.term }, ...(confState ? { confState } : {}),
+      puts: w.puts, deletes: w.deletes, applied: { index: last.index, term: last.term },
+      ...(confState ? { confState, descriptor } : {}),
     });
     this.lastAppliedTerm = last.term;
     this.stateApplied = last.index;
     return results;
+  }
+
+  /** A committed membership change: the added members' addresses kept, the departed ones dropped. */
+  private applyMembership(e: ApplyEntry, cs: ConfState, w: PdWrites): void {
+    let added: Map<number, PdMemberAddress>;
+    try {
+      added = decodeMemberContext(decodeConfChange(e.data).context);
+    } catch (err) {
+      // Never proposed by this code (pd-membership.ts encodes it): the change stands, its addresses are lost.
+      this.opts.log.error('committed PD membership change has a context that does not decode: addresses not kept', { index: e.index, err });
+      added = new Map();
+    }
+    const members = memberIdsOf(cs);
+    this.state.applyMembership(added, new Set(members), w);
+    this.opts.log.info('PD membership changed', {
+      index: e.index, voters: cs.voters, learners: cs.learners, ...(cs.votersOutgoing.length > 0 ? { votersOutgoing: cs.votersOutgoing } : {}),
+    });
+    if (!members.includes(this.pdId)) this.opts.log.warn('this PD node is no longer a member of the PD group: it will not vote or serve', { pdId: this.pdId });
   }
 
   /**
@@ -324,7 +433,8 @@ export class PdRaftGroup {
 
   /** After a snapshot was ingested: the state is whatever the snapshot's rows say. */
   private onAppliedState(): void {
-    const applied = this.replica.log.applied;
+    const applied = this.replica?.log.applied;
+    if (!applied) return;
     if (applied.index > this.stateApplied) {
       this.state.replaceWith(PdState.load(this.rows(), this.opts.stateLimits ?? {}));
       this.stateApplied = applied.index;

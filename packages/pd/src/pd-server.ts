@@ -18,6 +18,7 @@ import { DEFAULT_PD_LIMITS, pdLimitsProblem, type PdLimits } from './pd-limits.j
 import { PdRaftGroup } from './pd-raft.js';
 import { PdService } from './pd-service.js';
 import type { OperatorLimits } from './operator-runner.js';
+import type { PdMembershipLimits } from './pd-membership.js';
 import { StoreAdminClients, type StoreAdminCaller } from './store-admin-client.js';
 import { OperatorStatus } from './types.js';
 
@@ -43,8 +44,17 @@ export interface PdServerOptions {
   port?: number;
   /** Raft port; 0 (default) = ephemeral, read `raftPort`. */
   raftPort?: number;
-  /** The other PD members (static membership); none = a 1-node PD. */
+  /**
+   * The other PD members this node knows at start: a new cluster's members (none = a
+   * 1-node PD), or, with `join`, the current members of the cluster it joins. Once PD's
+   * data dir holds a membership, that one is used (it changes at run time, AddPdMember /
+   * RemovePdMember) and these give addresses only.
+   */
   peers?: ReadonlyMap<number, PdPeerAddress>;
+  /** Join a running PD cluster (empty data dir): wait to be added with AddPdMember instead of starting a new group. */
+  join?: boolean;
+  /** Limits of run-time membership changes (catch-up and joint-configuration waits, member count). */
+  membership?: Partial<PdMembershipLimits>;
   /** Stores that must heartbeat before PD bootstraps range 1; default 3. */
   initialStores?: number;
   /** HTTP /health and /metrics: null (default) = off, 0 = ephemeral. */
@@ -110,7 +120,7 @@ export class PdServer {
     this.admin = opts.admin ?? new StoreAdminClients(channelCredentials(opts.security?.certs ?? null), adminTokenMetadata(opts.security?.adminToken ?? null));
     this.leaderHandOffMs = Math.max(2_000, (opts.tickMs ?? 50) * (opts.electionTimeoutTicks ?? 10) * 2);
     this.service = new PdService({
-      group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log,
+      group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log, ...(opts.membership ? { membership: opts.membership } : {}),
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {}, leaderBalance: opts.leaderBalance ?? true,
       replicaChecker: opts.replicaChecker ?? true, replicaBalance: opts.replicaBalance ?? true, splitChecker: opts.splitChecker ?? true,
       hotBalance: opts.hotBalance ?? true,
@@ -141,7 +151,7 @@ export class PdServer {
     }
     let server: PdServer | null = null;
     const group = await PdRaftGroup.start({
-      pdId: opts.pdId, members: [opts.pdId, ...peers.keys()], dataDir: opts.dataDir, listenHost: host,
+      pdId: opts.pdId, members: [opts.pdId, ...peers.keys()], ...(opts.join ? { join: true } : {}), dataDir: opts.dataDir, listenHost: host,
       raftPort: opts.raftPort ?? 0, peers: raftPeers, log,
       ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
       ...(opts.electionTimeoutTicks !== undefined ? { electionTimeoutTicks: opts.electionTimeoutTicks } : {}),
@@ -167,7 +177,8 @@ export class PdServer {
     // Serving may have started before the service existed (a 1-node PD elects itself at once).
     if (group.serving) server.service.onServingChange(true);
     // A 1-node PD elected itself at start: answer its first request instead of not_leader.
-    if (peers.size === 0) await server.waitServing(5_000).catch(() => undefined);
+    const voters = group.config.voters;
+    if (voters.length === 1 && voters[0] === opts.pdId) await server.waitServing(5_000).catch(() => undefined);
     return server;
   }
 

@@ -30,6 +30,7 @@ import { planSplits, type PlannedSplit, type SplitView } from './split-checker.j
 import { SlowStores } from './slow-store.js';
 import { clusterHealth, emptyClusterHealth, type ClusterHealth, type HealthRange, type HealthStore } from './cluster-health.js';
 import type { StoreAdminCaller } from './store-admin-client.js';
+import { PdMembership, type PdMembershipLimits } from './pd-membership.js';
 import {
   compareBytes, compareReports, CREATED_BY_ADMIN, FIRST_RANGE_ID, isFinal, keyInSpan, OperatorKind, OperatorStatus, spanContains, spansOverlap,
   type OperatorRecord, type RangeRecord, type RangeStats, type StoreMeta, type StoreStats,
@@ -61,8 +62,13 @@ function sameSpan(a: RangeDescriptor, b: RangeDescriptor): boolean {
 
 export interface PdServiceOptions {
   group: PdRaftGroup;
-  /** Client addresses of every PD member, this one included (more can be set later). */
+  /**
+   * Client addresses of the PD members this node was started with, this one included (more
+   * can be set later); members added at run time are found in PD's state.
+   */
   members: Map<number, string>;
+  /** Limits of PD membership changes (pd-membership.ts). */
+  membership?: Partial<PdMembershipLimits>;
   /** Stores that must have heartbeated before range 1 is created. */
   initialStores: number;
   limits?: Partial<PdLimits>;
@@ -125,6 +131,7 @@ export class PdService {
   /** null when hot-range scheduling is off. */
   readonly hotBalancer: SchedulerLoop<HotMove> | null;
   private readonly group: PdRaftGroup;
+  readonly membership: PdMembership;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly liveStores = new Map<number, LiveStore>();
@@ -140,6 +147,7 @@ export class PdService {
   private servingSinceMs = 0;
 
   constructor(private readonly opts: PdServiceOptions) {
+    this.membership = new PdMembership(opts.group, opts.log, opts.membership ?? {});
     this.group = opts.group;
     this.log = opts.log;
     this.baseLimits = { ...DEFAULT_PD_LIMITS, ...(opts.limits ?? {}) };
@@ -272,7 +280,7 @@ export class PdService {
 
   private notLeaderHeader(): Header {
     const id = this.group.leaderId;
-    const address = id === 0 ? '' : this.opts.members.get(id) ?? '';
+    const address = id === 0 ? '' : this.clientAddressOf(id);
     return {
       clusterId: this.group.state.clusterId,
       error: {
@@ -976,22 +984,43 @@ export class PdService {
     });
   }
 
-  /** Answered by every member (the list is static), so a client can find the leader anywhere. */
+  /** The client address of PD `id` as this node knows it (its flags, then PD's state), or ''. */
+  private clientAddressOf(id: number): string {
+    return this.opts.members.get(id) ?? this.group.state.pdMembers.get(id)?.client ?? '';
+  }
+
+  /** The members as this node knows them; match indexes only on the leader. */
+  private memberList(): pdpb.PdMember.$Properties[] {
+    const g = this.group;
+    const cs = g.config;
+    // A node that joined and has not got PD's state yet knows only the members it was given.
+    const ids = g.initialized ? g.memberIds() : [...this.opts.members.keys()].sort((a, b) => a - b);
+    const match = g.matchIndexes();
+    const leader = g.leaderId;
+    return ids.map((id) => ({
+      id, address: this.clientAddressOf(id), isLeader: id === leader, raftAddress: id === g.pdId ? '' : g.raftAddressOf(id),
+      isLearner: cs.learners.includes(id) || cs.learnersNext.includes(id), matchIndex: match.get(id) ?? 0,
+    }));
+  }
+
+  /** Answered by every member, so a client can find the leader (and every member's address) anywhere. */
   getMembers(_req: pdpb.GetMembersRequest.$Properties): Promise<pdpb.GetMembersResponse.$Properties> {
-    const leader = this.group.leaderId;
-    return Promise.resolve({
-      header: this.header(),
-      members: [...this.opts.members.entries()].sort((a, b) => a[0] - b[0])
-        .map(([id, address]) => ({ id, address, isLeader: id === leader })),
+    return Promise.resolve({ header: this.header(), members: this.memberList(), commitIndex: this.group.isLeader ? this.group.commitIndex : 0 });
+  }
+
+  addPdMember(req: pdpb.AddPdMemberRequest.$Properties): Promise<pdpb.AddPdMemberResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      await this.membership.add(
+        { id: Number(req.id ?? 0), raft: req.raftAddress ?? '', client: req.clientAddress ?? '' }, Number(req.replaceId ?? 0));
+      return { header: this.header(), members: this.memberList() };
     });
   }
 
-  addPdMember(_req: pdpb.AddPdMemberRequest.$Properties): Promise<pdpb.AddPdMemberResponse.$Properties> {
-    return Promise.reject(new PdRequestError('FAILED_PRECONDITION', 'PD membership change is not built yet'));
-  }
-
-  removePdMember(_req: pdpb.RemovePdMemberRequest.$Properties): Promise<pdpb.RemovePdMemberResponse.$Properties> {
-    return Promise.reject(new PdRequestError('FAILED_PRECONDITION', 'PD membership change is not built yet'));
+  removePdMember(req: pdpb.RemovePdMemberRequest.$Properties): Promise<pdpb.RemovePdMemberResponse.$Properties> {
+    return this.leaderOnly(async () => {
+      await this.membership.remove(Number(req.id ?? 0));
+      return { header: this.header(), members: this.memberList() };
+    });
   }
 
   // ---- operators -------------------------------------------------------------------

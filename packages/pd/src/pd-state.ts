@@ -45,6 +45,15 @@ const CONFIG_KEY = Buffer.from(CONFIG_KEY_TEXT);
 const STORE_PREFIX = 'pd/store/';
 const RANGE_PREFIX = 'pd/range/';
 const OP_PREFIX = 'pd/op/';
+const MEMBER_PREFIX = 'pd/member/';
+
+/** A PD member's addresses as PD's state holds them (written when a membership change adds it). */
+export interface PdMemberAddress {
+  /** PD-to-PD raft address, "host:port". */
+  raft: string;
+  /** Client address, "host:port". */
+  client: string;
+}
 
 function idKey(prefix: string, id: number): Uint8Array {
   return Buffer.from(prefix + id.toString(16).padStart(16, '0'));
@@ -72,6 +81,11 @@ export class PdState {
   readonly stores = new Map<number, StoreMeta>();
   readonly ranges = new Map<number, RangeRecord>();
   readonly operators = new Map<number, OperatorRecord>();
+  /**
+   * Addresses of the PD members added at run time (AddPdMember), by PD id; dropped when a
+   * member leaves. The members a cluster started with are known from their flags.
+   */
+  readonly pdMembers = new Map<number, PdMemberAddress>();
   /** Run-time settings over the flags (`ctl config set`) and paused schedulers (`ctl scheduler pause`). */
   readonly config = { overrides: new Map<RuntimeConfigKey, number>(), paused: new Set<string>() };
   readonly index = new RangeIndex(() => this.ranges.values());
@@ -97,6 +111,12 @@ export class PdState {
       } else if (k.startsWith(OP_PREFIX)) {
         const op = operatorFromJson(decodeJson(value, 'operator'));
         st.operators.set(op.id, op);
+      } else if (k.startsWith(MEMBER_PREFIX)) {
+        const o = jsonObj(decodeJson(value, 'pd member'), 'pd member');
+        const raft = o['raft'];
+        const client = o['client'];
+        if (typeof raft !== 'string' || typeof client !== 'string') throw new Error(`PD state: member row ${k} needs raft and client addresses`);
+        st.pdMembers.set(jsonNum(o['id'], 'member id'), { raft, client });
       } else {
         throw new Error(`PD state: unknown key ${k}`);
       }
@@ -112,7 +132,9 @@ export class PdState {
     this.bootstrapDescriptor = other.bootstrapDescriptor;
     this.nextId = other.nextId;
     this.nextStoreId = other.nextStoreId;
-    for (const [mine, theirs] of [[this.stores, other.stores], [this.ranges, other.ranges], [this.operators, other.operators]] as const) {
+    for (const [mine, theirs] of [
+      [this.stores, other.stores], [this.ranges, other.ranges], [this.operators, other.operators], [this.pdMembers, other.pdMembers],
+    ] as const) {
       (mine as Map<number, unknown>).clear();
       for (const [k, v] of theirs as Map<number, unknown>) (mine as Map<number, unknown>).set(k, v);
     }
@@ -142,6 +164,24 @@ export class PdState {
     const paused = o['paused'];
     if (!Array.isArray(paused) || !paused.every((n) => typeof n === 'string')) throw new Error('PD config: paused must be a list of names');
     for (const n of paused as string[]) this.config.paused.add(n);
+  }
+
+  /**
+   * A committed membership change: `added` members' addresses are kept, members no longer
+   * in the configuration (`current`: every voter and learner, outgoing ones included) are
+   * dropped. Applied from the ConfChange entry, in the same batch as its configuration.
+   */
+  applyMembership(added: ReadonlyMap<number, PdMemberAddress>, current: ReadonlySet<number>, w: PdWrites): void {
+    for (const [id, a] of added) {
+      if (!current.has(id)) continue;
+      this.pdMembers.set(id, { raft: a.raft, client: a.client });
+      w.puts.push([idKey(MEMBER_PREFIX, id), encodeJson({ id, raft: a.raft, client: a.client })]);
+    }
+    for (const id of [...this.pdMembers.keys()]) {
+      if (current.has(id)) continue;
+      this.pdMembers.delete(id);
+      w.deletes.push(idKey(MEMBER_PREFIX, id));
+    }
   }
 
   private writeConfig(w: PdWrites): void {
