@@ -151,6 +151,20 @@ export class E2eCluster {
     return p;
   }
 
+  /**
+   * Starts PD node `id` with --join on a new data dir, given the running members'
+   * addresses; it waits to be added (AddPdMember). Joins `pds`.
+   */
+  async joinPd(id: number): Promise<PdProcess> {
+    const running = this.pds.filter((p) => p.proc.exitCode === null && p.proc.signalCode === null);
+    const peers = running.map((p) => `${p.id}=127.0.0.1:${p.raftPort}/${p.address}`).join(',');
+    const p = await PdProcess.start({
+      id, dataDir: join(this.root, `pd-${id}`), extraArgs: [...this.pdArgs, '--join', '--peers', peers, ...this.pdArgsFor(id)], ...this.pdLog(id),
+    });
+    this.pds.push(p);
+    return p;
+  }
+
   /** Starts store `id` again (after killStore) on its data dir and its old ports. */
   async restartStore(id: number): Promise<StoreProcess> {
     const old = this.stores.get(id);
