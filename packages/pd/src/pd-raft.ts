@@ -34,12 +34,11 @@ import type { TransportFaults } from '@rangekv/transport';
 import { decodePdCommand, encodePdCommand, type PdCommand, type PdCommandResult } from './pd-command.js';
 import { newWrites, PdState, type PdMemberAddress, type PdStateLimits, type PdWrites } from './pd-state.js';
 import { decodeMemberContext, isJointConfig, memberIdsOf, pdDescriptor, PD_RANGE_ID } from './pd-membership-codec.js';
-
-export { PD_RANGE_ID };
 import { PdDecodeError } from './pd-codec.js';
 import { invalidArgument } from './errors.js';
 import { commandProblem } from './pd-validate.js';
 
+export { PD_RANGE_ID };
 
 export interface PdRaftOptions {
   pdId: number;
@@ -108,8 +107,8 @@ export class PdRaftGroup {
     const peers = new Map(opts.peers ?? []);
     // Filled in once the group exists: addresses and members added at run time live in its state.
     let group: PdRaftGroup | null = null;
-    // PD ids play the part of store ids; replica id = PD id; PD's range always exists on every
-    // member, so nothing is created by message; the group never quiesces.
+    // PD ids play the part of store ids; replica id = PD id; PD's range exists on every member,
+    // so nothing is created by message except on a joining node; the group never quiesces.
     const host = await RaftHost.open<PdCommandResult>({
       storeId: opts.pdId, log: opts.log,
       engine: () => StorageEngine.open(opts.dataDir, {
@@ -150,8 +149,8 @@ export class PdRaftGroup {
       if (onDisk?.descriptor) {
         const have = memberIdsOf(onDisk.confState);
         if (!have.includes(opts.pdId)) {
-          throw new Error(`PD ${opts.pdId} is not a member of the PD group in its data dir (members ${have.join(',')}): it was removed. `
-            + 'To bring it back, empty its data dir, start it with --join and add it again (rangekv ctl pd members add)');
+          throw new Error(`PD ${opts.pdId} is not a member of the PD group in its data dir (members ${have.join(',')}): it was removed, `
+            + 'or the data dir is another node\'s. To bring it back, empty its data dir, start it with --join and add it again (rangekv ctl pd members add)');
         }
         const given = [...new Set(opts.members)].sort((a, b) => a - b).join(',');
         if (!opts.join && have.join(',') !== given) {
