@@ -13,9 +13,11 @@
 // Those heartbeats then go out flagged `quiesce` and the group leaves the ticking set.
 //
 // Follower side. A heartbeat flagged quiesce from the leader we know, at our term, with
-// our log exactly at its commit (lastIndex == commit == applied == msg.commit) and
-// nothing pending here, quiesces us WITHOUT stepping it (no answer: an answer would wake
-// the leader again). Any other case ignores the flag and steps it as a heartbeat; the
+// our log exactly at its commit (lastIndex == msg.commit) and nothing pending here but
+// applies, quiesces us WITHOUT answering it (an answer would wake the leader again); a
+// commit it carries that we did not know yet is taken (the host's raft broadcasts
+// commits lazily, so this is how followers of an idle group learn the last one) and
+// applied while quiescent. Any other case ignores the flag and steps it as a heartbeat; the
 // answer wakes the leader, which keeps heartbeating, so a follower that refused never
 // ends up with a silent leader.
 //
@@ -84,9 +86,14 @@ export function isLateAck(m: Message, quiesceStamp: number): boolean {
   return (m.type === MessageType.HeartbeatResp && m.index < quiesceStamp) || (m.type === MessageType.AppResp && !m.reject);
 }
 
-/** Raft's side of "a follower may accept quiesce heartbeat `m`": see the file comment. */
+/**
+ * Raft's side of "a follower may accept quiesce heartbeat `m`": see the file comment. Its
+ * log must hold exactly the leader's commit; its own commit may be behind (the leader
+ * broadcasts commits lazily: the quiesce heartbeat carries the last one, taken with
+ * RawNode.commitFromQuiesce, and applied while quiescent).
+ */
 export function followerStatusQuiescent(st: RaftStatus, m: Message): boolean {
   return st.role === StateRole.Follower && m.type === MessageType.Heartbeat &&
     st.term === m.term && st.lead === m.from &&
-    st.lastIndex === m.commit && st.commit === m.commit && st.applied === m.commit;
+    st.lastIndex === m.commit && st.commit <= m.commit;
 }

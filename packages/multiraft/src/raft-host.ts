@@ -38,7 +38,7 @@ import { UninitializedReplicas, createsReplica, resolveUninitializedLimits, type
 /** Raft knobs a host may set for all its groups (ids, storage and timing are the host's). */
 export type RaftTuning = Partial<Pick<RaftConfig,
   | 'maxMsgBytes' | 'maxInflightMsgs' | 'maxInflightBytes' | 'maxUncommittedEntriesBytes' | 'maxApplyBytes'
-  | 'maxEntryBytes' | 'maxPendingReads' | 'checkQuorum' | 'preVote'>>;
+  | 'maxEntryBytes' | 'maxPendingReads' | 'checkQuorum' | 'preVote' | 'lazyCommitBroadcast'>>;
 
 /** What a service plugs into the host: the meaning of entries, and what it wants to hear. */
 export interface HostService<R> {
@@ -371,6 +371,8 @@ export class RaftHost<R> implements GroupHost<R> {
   private makeNode(replicaId: number, log: RangeLogStore): RawNode {
     const t = this.timing;
     return new RawNode({
+      // With quiescence the quiesce heartbeat carries an idle group's last commit: no empty appends for it.
+      lazyCommitBroadcast: this.opts.quiescence !== false,
       ...(this.opts.raft ?? {}),
       id: replicaId,
       storage: log,

@@ -228,6 +228,8 @@ export class RaftScheduler<R> {
     if (!r) return false;
     if (quiesce) {
       if (this.followerMayQuiesce(r, m)) {
+        // The commit it carries (lazy commit broadcast): applied while quiescent.
+        if (r.node.basicStatus().commit < m.commit && r.node.commitFromQuiesce(m)) this.wake(r);
         if (!r.quiescent) this.quiesce(r);
         return true;
       }
@@ -367,8 +369,9 @@ export class RaftScheduler<R> {
     const host = this.host;
     if (host.mayQuiesce === undefined || r.destroyed || r.isLeader) return false;
     // A Ready still pending (e.g. the answer to the previous heartbeat) is no reason to
-    // refuse: it is processed as usual, and the leader absorbs late answers.
-    if (r.pendingProposals > 0 || r.applying || r.applyQueue.length > 0 || r.blocked) return false;
+    // refuse: it is processed as usual, and the leader absorbs late answers. Nor is an
+    // apply: it needs nothing from the leader.
+    if (r.pendingProposals > 0 || r.blocked) return false;
     return followerStatusQuiescent(r.node.status(), m) && host.mayQuiesce(r, false);
   }
 

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from './testing/harness.js';
 import { BOOTSTRAP_INDEX } from './storage.js';
-import { EntryType, MessageType, StateRole, type NodeId } from './types.js';
+import { EntryType, MessageType, StateRole, type Message, type NodeId } from './types.js';
+import { emptyMessage } from './message.js';
 
 test('a new leader appends an empty entry of its own term', () => {
   const h = new Harness();
@@ -137,4 +138,52 @@ test("Figure 8 (e): once S1's own entry reaches a majority, 'a' commits beneath 
     h.settle();
   }
   assert.notEqual(h.get(5).status().role, StateRole.Leader);
+});
+
+// ---- lazy commit broadcast ---------------------------------------------------------------
+
+test('lazyCommitBroadcast: a commit advance sends no empty appends; followers learn it from the next heartbeat', () => {
+  const h = new Harness({ config: { lazyCommitBroadcast: true } });
+  h.elect(1);
+  const sent: string[] = [];
+  h.filter = (m) => {
+    sent.push(`${m.type === MessageType.App ? 'App' : String(m.type)} ${m.from}->${m.to} entries ${m.entries.length}`);
+    return true;
+  };
+  const idx = h.put(1, 'x');
+  assert.equal(h.get(1).status().commit, idx, 'the leader commits');
+  assert.deepEqual(sent.filter((s) => s.startsWith('App ')), ['App 1->2 entries 1', 'App 1->3 entries 1'], 'only the appends carrying the entry');
+  for (const id of [2, 3]) assert.equal(h.get(id).status().commit, idx - 1, `node ${id} has not heard of the commit yet`);
+  h.tickAll(1); // heartbeat interval 1 tick: the heartbeat carries the commit
+  for (const id of [2, 3]) {
+    assert.equal(h.get(id).status().commit, idx, `node ${id} learned it from the heartbeat`);
+    assert.deepEqual(h.appliedData(id), ['x']);
+  }
+});
+
+test('lazyCommitBroadcast: a busy group still carries the commit on its next appends', () => {
+  const h = new Harness({ config: { lazyCommitBroadcast: true } });
+  h.elect(1);
+  const a = h.put(1, 'a');
+  const b = h.put(1, 'b');
+  assert.equal(h.get(2).status().commit, a, 'the append of b carried the commit of a');
+  assert.ok(b > a);
+});
+
+test('commitFromQuiesce: a follower takes its leader\'s heartbeat commit without answering, only for a commit its log holds exactly', () => {
+  const h = new Harness({ config: { lazyCommitBroadcast: true } });
+  h.elect(1);
+  const idx = h.put(1, 'x');
+  const f = h.get(2);
+  const term = f.status().term;
+  const hb = (over: Partial<Message>): Message => ({ ...emptyMessage(), type: MessageType.Heartbeat, from: 1, to: 2, term, commit: idx, ...over });
+  assert.equal(f.commitFromQuiesce(hb({ from: 3 })), false, 'not from its leader');
+  assert.equal(f.commitFromQuiesce(hb({ term: term + 1 })), false, 'another term');
+  assert.equal(f.commitFromQuiesce(hb({ commit: idx + 1 })), false, 'beyond its log');
+  assert.equal(f.status().commit, idx - 1, 'nothing changed');
+  assert.equal(f.commitFromQuiesce(hb({})), true);
+  assert.equal(f.status().commit, idx);
+  const rd = f.ready();
+  assert.equal(rd.messages.length, 0, 'no answer');
+  assert.deepEqual(rd.committedEntries.map((e) => e.index), [idx]);
 });

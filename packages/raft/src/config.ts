@@ -32,6 +32,13 @@ export interface RaftConfig {
   preVote?: boolean;
   /** Lease reads stop this many ticks before followers could elect someone else (clock drift bound). */
   leaseMarginTicks?: number;
+  /**
+   * A commit advance is not broadcast in empty appends: followers learn it from the next
+   * append or heartbeat (in the multiraft host, from the quiesce heartbeat: RawNode.commitFromQuiesce).
+   * Saves an append and its answer per follower for a write to an otherwise idle group;
+   * followers apply up to a heartbeat interval later. Default false.
+   */
+  lazyCommitBroadcast?: boolean;
   /** Optional trace sink (tests, simulation replay). */
   trace?: (line: string) => void;
 }
@@ -58,6 +65,7 @@ export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
     checkQuorum: c.checkQuorum ?? true,
     preVote: c.preVote ?? true,
     leaseMarginTicks: c.leaseMarginTicks ?? 2,
+    lazyCommitBroadcast: c.lazyCommitBroadcast ?? false,
     trace: c.trace ?? null,
   };
   const bad = (why: string): never => {

@@ -61,6 +61,21 @@ export function bcastAppend(r: Raft): void {
   });
 }
 
+/**
+ * The commit index advanced: tell the followers in empty appends, or, with
+ * lazyCommitBroadcast, send only entries they still need (the commit rides on those, the
+ * next heartbeat, or the quiesce heartbeat).
+ */
+export function bcastCommit(r: Raft): void {
+  if (!r.cfg.lazyCommitBroadcast) {
+    bcastAppend(r);
+    return;
+  }
+  r.trk.visit((id) => {
+    if (id !== r.id) sendAppend(r, id, false);
+  });
+}
+
 /** One heartbeat per follower; the stamp (our tick) lets acks extend the lease. */
 export function bcastHeartbeat(r: Raft): void {
   const ctx = r.readOnly?.lastCtx() ?? null;
@@ -142,7 +157,7 @@ function handleAppAccept(r: Raft, m: Message): void {
   }
   if (r.maybeCommit()) {
     onCommitAdvanced(r);
-    bcastAppend(r);
+    bcastCommit(r);
   } else if (wasPaused) {
     // It may have missed a commit update while paused: send one even without entries.
     sendAppend(r, m.from, true);

@@ -17,7 +17,7 @@ import {
   isLeaveJoint, leaveJoint, simpleChange, type ChangeResult,
 } from './confchange/index.js';
 import { Raft, type CampaignKind } from './raft.js';
-import { bcastAppend, handleReadIndex, onCommitAdvanced, propose, transferLeader } from './raft-leader.js';
+import { bcastCommit, handleReadIndex, onCommitAdvanced, propose, transferLeader } from './raft-leader.js';
 import { emptyMessage } from './message.js';
 import {
   DropReason, EntryType, MessageType, NONE, ProgressState, StateRole,
@@ -90,6 +90,23 @@ export class RawNode {
    */
   step(m: Message): void {
     this.r.step(m);
+  }
+
+  /**
+   * A follower takes the commit index of a heartbeat from the leader it follows, at its
+   * term, without answering it: the multiraft host's quiesce heartbeat, whose answer
+   * would wake the leader again (with lazyCommitBroadcast it is how an idle group's
+   * followers learn the last commit). Only for a commit its log holds exactly
+   * (lastIndex == m.commit: the leader quiesces only once every follower matches its whole
+   * log). Returns false, changing nothing, otherwise: step it as a heartbeat.
+   */
+  commitFromQuiesce(m: Message): boolean {
+    const r = this.r;
+    if (r.role !== StateRole.Follower || m.type !== MessageType.Heartbeat || m.term !== r.term || m.from !== r.lead) return false;
+    if (m.commit !== r.log.lastIndex() || m.commit < r.log.committed) return false;
+    r.electionElapsed = 0;
+    r.log.commitTo(m.commit);
+    return true;
   }
 
   propose(data: Uint8Array): ProposeResult {
@@ -245,7 +262,7 @@ export class RawNode {
         const self = r.trk.progress.get(r.id);
         if (self && self.maybeUpdate(last.index) && r.maybeCommit()) {
           onCommitAdvanced(r);
-          bcastAppend(r);
+          bcastCommit(r);
         }
       }
     }

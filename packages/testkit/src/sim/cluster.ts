@@ -34,6 +34,8 @@ export interface SimRaftSettings {
   checkQuorum: boolean;
   preVote: boolean;
   leaseMarginTicks: number;
+  /** Commit advances ride on the next append or heartbeat instead of empty appends. */
+  lazyCommitBroadcast: boolean;
   maxInflightMsgs: number;
   maxMsgBytes: number;
   maxUncommittedEntriesBytes: number;
@@ -328,7 +330,7 @@ export class Cluster {
       node.commitSeen = rd.hardState.commit;
       if (node.role === StateRole.Leader) {
         committed = true;
-        this.inv.onLeaderCommit(node.id, rd.hardState.commit, node.storage);
+        this.inv.onLeaderCommit(node.id, rd.hardState.term, rd.hardState.commit, node.storage);
       }
     }
     if (this.tracing && (rd.entries.length > 0 || rd.snapshot !== null || rd.hardState !== null || rd.committedEntries.length > 0)) {
@@ -588,6 +590,7 @@ export class Cluster {
       id: node.id, storage: this.opts.snapshotOnDemand ? new OnDemandSnapshotStorage(node) : node.storage, prng: this.prng.fork(),
       electionTimeoutTicks: r.electionTimeoutTicks, heartbeatIntervalTicks: r.heartbeatIntervalTicks,
       applied: node.applied, checkQuorum: r.checkQuorum, preVote: r.preVote, leaseMarginTicks: r.leaseMarginTicks,
+      lazyCommitBroadcast: r.lazyCommitBroadcast,
       maxInflightMsgs: r.maxInflightMsgs, maxMsgBytes: r.maxMsgBytes,
       maxUncommittedEntriesBytes: r.maxUncommittedEntriesBytes, maxApplyBytes: r.maxApplyBytes,
       ...(this.opts.traceRaft === true && this.opts.trace !== null ? { trace: (line: string) => this.trace(node.id, `raft: ${line}`) } : {}),

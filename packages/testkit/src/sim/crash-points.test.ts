@@ -8,7 +8,7 @@ import { FaultInjector, type FaultEpisode } from './faults.js';
 import type { SimNode } from './sim-node.js';
 
 const RAFT: SimRaftSettings = {
-  electionTimeoutTicks: 10, heartbeatIntervalTicks: 1, checkQuorum: true, preVote: true, leaseMarginTicks: 1,
+  electionTimeoutTicks: 10, heartbeatIntervalTicks: 1, checkQuorum: true, preVote: true, leaseMarginTicks: 1, lazyCommitBroadcast: false,
   maxInflightMsgs: 16, maxMsgBytes: 1, maxUncommittedEntriesBytes: 64 << 20, maxApplyBytes: 8 << 20,
 };
 

@@ -17,10 +17,13 @@
 //   durable-before-ack  vote grants, vote requests and append acks leave a node only
 //                       after what they promise is in its durable storage;
 //   applied-le-commit   a node never applies beyond the commit index it was told;
-//   leader-completeness an entry a leader declared committed is in the log of every
-//                       later leader (Raft §5.4): checked when a node becomes leader,
-//                       against its durable log; catches an unsafe commit when the next
-//                       leader is elected, before anything is overwritten or applied;
+//   leader-completeness an entry a leader of term C declared committed is in the log of
+//                       every leader of a term above C (Raft §5.4): checked when a node
+//                       becomes leader, against its durable log; catches an unsafe commit
+//                       when the next leader is elected, before anything is overwritten
+//                       or applied. A leader of an older term may still win late (its
+//                       votes were granted before term C began and delivered after the
+//                       commit): it cannot commit anything, and is not checked;
 //   membership          every node computes the same configuration from the same conf
 //                       change entry, and raft's configuration matches the one the state
 //                       machine applied (or restored from a snapshot).
@@ -53,6 +56,8 @@ export class Invariants {
   private readonly entryHashes = new Map<number, number>();
   /** Terms of the entries leaders declared committed, by index (sparse below a compaction). */
   private readonly leaderCommitted: (number | undefined)[] = [undefined];
+  /** The term of the leader that first declared each index committed. */
+  private readonly committedInTerm: (number | undefined)[] = [undefined];
   /** Global committed sequence, as first applied by any node. Dense from index 1. */
   private readonly committedTerm: number[] = [0];
   private readonly committedHash: number[] = [0];
@@ -110,16 +115,20 @@ export class Invariants {
     const last = Math.min(log.lastIndex(), this.leaderCommitted.length - 1);
     for (let i = first; i <= last; i++) {
       const t = this.leaderCommitted[i];
-      if (t !== undefined && log.term(i) !== t) {
+      const c = this.committedInTerm[i];
+      if (t !== undefined && c !== undefined && c < term && log.term(i) !== t) {
         this.fail('leader-completeness', `n${id} became leader of term ${term} with ${i}/t${log.term(i)}, but a leader committed ${i}/t${t}`);
       }
     }
   }
 
   /** A leader's commit index moved to `commit`: the entries up to it (from its durable log) are committed. */
-  onLeaderCommit(id: NodeId, commit: number, log: MemoryStorage): void {
+  onLeaderCommit(id: NodeId, term: number, commit: number, log: MemoryStorage): void {
     const from = Math.max(log.firstIndex(), this.leaderCommitted.length);
-    for (let i = from; i <= Math.min(commit, log.lastIndex()); i++) this.leaderCommitted[i] = log.term(i);
+    for (let i = from; i <= Math.min(commit, log.lastIndex()); i++) {
+      this.leaderCommitted[i] = log.term(i);
+      this.committedInTerm[i] = term;
+    }
     void id;
   }
 

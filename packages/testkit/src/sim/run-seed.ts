@@ -83,8 +83,9 @@ export function settingsFor(prng: Prng): SeedSettings {
   // ticks must end before a follower's ET ticks do, with one tick of quantization on top:
   // (ET - m + 1)(1 + d) <= ET (1 - d)  =>  d <= (m - 1) / (2 ET - m + 1). Keep 10% slack.
   const clockDrift = prng.chance(0.5) ? 0.9 * (leaseMarginTicks - 1) / (2 * electionTimeoutTicks - leaseMarginTicks + 1) : 0;
-  return {
+  const settings: SeedSettings = {
     raft: {
+      lazyCommitBroadcast: false,
       electionTimeoutTicks,
       heartbeatIntervalTicks: 1 + prng.int(3),
       checkQuorum,
@@ -102,6 +103,9 @@ export function settingsFor(prng: Prng): SeedSettings {
     clients: 3 + prng.int(2),
     keys: 2 + prng.int(3),
   };
+  // Drawn last, so every earlier setting of a seed stays what it was before this one existed.
+  settings.raft.lazyCommitBroadcast = prng.chance(0.5);
+  return settings;
 }
 
 export function runSeed(o: SeedOptions): SeedResult {
@@ -117,7 +121,7 @@ export function runSeed(o: SeedOptions): SeedResult {
   const settings = [
     `heartbeat=${s.raft.heartbeatIntervalTicks}`, `checkQuorum=${s.raft.checkQuorum}`, `preVote=${s.raft.preVote}`,
     `inflight=${s.raft.maxInflightMsgs}`, `msgBytes=${s.raft.maxMsgBytes}`, `uncommittedBytes=${s.raft.maxUncommittedEntriesBytes}`,
-    `applyBytes=${s.raft.maxApplyBytes}`, `persistDelay<=${s.persistDelayUnitsMax}`, `applyDelay<=${s.applyDelayUnitsMax}`, `snapshotOnDemand=${s.snapshotOnDemand}`, `leaseMargin=${s.raft.leaseMarginTicks}`, `clockDrift=${s.clockDrift.toFixed(3)}`,
+    `applyBytes=${s.raft.maxApplyBytes}`, `persistDelay<=${s.persistDelayUnitsMax}`, `applyDelay<=${s.applyDelayUnitsMax}`, `snapshotOnDemand=${s.snapshotOnDemand}`, `leaseMargin=${s.raft.leaseMarginTicks}`, `clockDrift=${s.clockDrift.toFixed(3)}`, `lazyCommit=${s.raft.lazyCommitBroadcast}`,
     `clients=${s.clients}`, `keys=${s.keys}`,
   ].join(' ');
 
