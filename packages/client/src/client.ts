@@ -15,8 +15,8 @@ import { rangeContains } from './range-cache.js';
 import { loadClientTls, type ClientTlsOptions } from './tls.js';
 import { Router, type KvMethodName, type KvReq, type KvRes, type RequestKind } from './router.js';
 import {
-  configEntryFromWire, consistencyToWire, operatorFromWire, operatorKindToWire, routeFromWire, storeFromWire, toBuffer,
-  type Bytes, type ConfigEntryInfo, type KeyValue, type OperatorInfo, type OperatorKind, type PdConfigInfo, type RangeInfo, type ReadConsistency,
+  configEntryFromWire, consistencyToWire, operatorFromWire, operatorKindToWire, pdMembersFromWire, routeFromWire, storeFromWire, toBuffer,
+  type Bytes, type ConfigEntryInfo, type KeyValue, type OperatorInfo, type OperatorKind, type PdConfigInfo, type PdMemberInfo, type PdMembership, type RangeInfo, type ReadConsistency,
   type SchedulerInfo, type StoreInfo,
 } from './types.js';
 
@@ -73,6 +73,23 @@ export interface RangeKvClientOptions {
    * so it can reach a store it never called while PD is down. Default 30,000.
    */
   storeRefreshMs?: number;
+  /**
+   * How often the client asks PD for its members (GetMembers), ms (also once at connect):
+   * a PD node added later is used, and a client started with addresses of nodes replaced
+   * since keeps reaching PD. Default 10,000.
+   */
+  pdMemberRefreshMs?: number;
+  /**
+   * PD addresses remembered (given, learned from GetMembers and redirects), the current
+   * member list's first. Must be at least the number given. Default 16.
+   */
+  maxPdAddresses?: number;
+  /**
+   * Default deadline of addPdMember and removePdMember, ms: the new node catches up
+   * before it is promoted (PD's log and snapshot), which can take tens of seconds.
+   * Default 60,000.
+   */
+  pdMemberChangeTimeoutMs?: number;
   /** Keys per BatchGet / BatchPut request (a range's keys are cut into chunks of this size). Default 1,024 (the store's maxBatchKeys). */
   maxBatchKeys?: number;
   /** Key + value bytes per BatchPut request. Default 4 MiB (the store's maxBatchBytes). */
@@ -152,6 +169,9 @@ const DEFAULTS = {
   retryAmbiguousWrites: false,
   suspectStoreMs: 2_000,
   storeRefreshMs: 30_000,
+  pdMemberRefreshMs: 10_000,
+  maxPdAddresses: 16,
+  pdMemberChangeTimeoutMs: 60_000,
   maxBatchKeys: 1_024,
   maxBatchBytes: 4 << 20,
   operatorPollMs: 100,
@@ -168,6 +188,17 @@ function positiveInt(name: string, v: number): void {
   if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
 }
 
+/** A PD member id given to a call: a positive safe integer (0 means "none" on the wire). */
+function memberId(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${v}`, '');
+}
+
+/** "host:port" with a port in 1..65535 ("[v6]:port" too). */
+function hostPort(name: string, v: string): void {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65_535) throw new InvalidArgumentError(`${name} must be host:port with a port in 1..65535, got '${v}'`, '');
+}
+
 interface Item {
   key: Buffer;
   index: number;
@@ -177,14 +208,16 @@ interface Item {
 export class RangeKvClient {
   private readonly pool: ChannelPool;
   private readonly router: Router;
-  private storeRefresh: ReturnType<typeof setTimeout> | null = null;
+  /** The timers of the refresh loops (stores, PD members): at most one per loop. */
+  private readonly refreshTimers = new Set<ReturnType<typeof setTimeout>>();
   private closed = false;
   private readonly o: Resolved;
 
   private constructor(options: RangeKvClientOptions) {
     this.o = { ...DEFAULTS, clock: realClock, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Resolved;
     for (const k of ['timeoutMs', 'rpcTimeoutMs', 'backoffBaseMs', 'backoffMaxMs', 'electionWaitMs', 'maxCachedRanges', 'maxInflightPerChannel',
-      'connectTimeoutMs', 'suspectStoreMs', 'storeRefreshMs', 'maxBatchKeys', 'maxBatchBytes', 'operatorPollMs', 'operatorTimeoutMs'] as const) positiveInt(k, this.o[k]);
+      'connectTimeoutMs', 'suspectStoreMs', 'storeRefreshMs', 'pdMemberRefreshMs', 'maxPdAddresses', 'pdMemberChangeTimeoutMs', 'maxBatchKeys', 'maxBatchBytes',
+      'operatorPollMs', 'operatorTimeoutMs'] as const) positiveInt(k, this.o[k]);
     if (!Number.isSafeInteger(this.o.maxRetries) || this.o.maxRetries < 0) throw new RangeError(`maxRetries must be >= 0, got ${this.o.maxRetries}`);
     const md = new grpc.Metadata();
     if (options.adminToken !== undefined) md.set('authorization', `Bearer ${options.adminToken}`);
@@ -195,7 +228,7 @@ export class RangeKvClient {
       tls: options.tls ? loadClientTls(options.tls) : null,
       metadata: md,
     });
-    const pd = new PdClient(options.pd, this.pool, this.o.rpcTimeoutMs);
+    const pd = new PdClient(options.pd, this.pool, this.o.rpcTimeoutMs, this.o.maxPdAddresses);
     this.router = new Router(pd, this.pool, this.o);
   }
 
@@ -203,8 +236,7 @@ export class RangeKvClient {
   static async connect(options: RangeKvClientOptions): Promise<RangeKvClient> {
     const c = new RangeKvClient(options);
     try {
-      const res = await c.router.pd.call('getMembers', {}, c.budget('connect', {}));
-      for (const m of res.members ?? []) if (m.address) c.router.pd.learn(m.address);
+      await c.refreshPdMembers(c.budget('connect', {}));
     } catch (e) {
       // A PD that answers but refuses GetMembers is still a PD: connect with the given addresses.
       if (!(e instanceof PdRequestError)) {
@@ -212,30 +244,39 @@ export class RangeKvClient {
         throw e;
       }
     }
-    await c.router.learnStores(c.learnStoresBudget()).catch(() => undefined);
-    c.scheduleStoreRefresh();
+    await c.router.learnStores(c.refreshBudget('learnStores')).catch(() => undefined);
+    // Connect did each once: every store's address (Router.learnStores), PD's members.
+    c.every(c.o.storeRefreshMs, () => c.router.learnStores(c.refreshBudget('learnStores')));
+    c.every(c.o.pdMemberRefreshMs, () => c.refreshPdMembers(c.refreshBudget('getMembers')));
     return c;
   }
 
-  /** Closes every channel and stops the store-address refresh. Calls in flight fail. */
+  /** Closes every channel and stops the refresh loops. Calls in flight fail. */
   close(): void {
     this.closed = true;
-    if (this.storeRefresh !== null) clearTimeout(this.storeRefresh);
-    this.storeRefresh = null;
+    for (const t of this.refreshTimers) clearTimeout(t);
+    this.refreshTimers.clear();
     this.pool.close();
   }
 
-  /** Learns every store's address again every storeRefreshMs (Router.learnStores; connect did it once); a failure waits for the next turn. */
-  private scheduleStoreRefresh(): void {
+  /** Runs `work` `everyMs` after its previous run ended, until close; a failure waits for the next turn. */
+  private every(everyMs: number, work: () => Promise<unknown>): void {
     if (this.closed) return;
-    this.storeRefresh = setTimeout(() => {
-      this.storeRefresh = null;
-      void this.router.learnStores(this.learnStoresBudget()).catch(() => undefined).finally(() => this.scheduleStoreRefresh());
-    }, this.o.storeRefreshMs);
-    this.storeRefresh.unref();
+    const t = setTimeout(() => {
+      this.refreshTimers.delete(t);
+      void work().catch(() => undefined).finally(() => this.every(everyMs, work));
+    }, everyMs);
+    t.unref();
+    this.refreshTimers.add(t);
   }
 
-  /** The PD addresses known (given plus learned). */
+  /** Asks PD for its members and remembers their client addresses (PdClient.setMembers). */
+  private async refreshPdMembers(budget: Budget): Promise<void> {
+    const res = await this.router.pd.call('getMembers', {}, budget);
+    this.router.pd.setMembers((res.members ?? []).map((m) => m.address ?? ''));
+  }
+
+  /** The PD addresses known (the last member list's first, then given ones and redirects; at most maxPdAddresses). */
   pdAddresses(): string[] {
     return this.router.pd.addresses();
   }
@@ -245,9 +286,9 @@ export class RangeKvClient {
     return this.router.cache.all();
   }
 
-  /** Learning the stores is an optimization: one rpcTimeoutMs and a few retries at most (a PD not bootstrapped yet must not hold up connect). */
-  private learnStoresBudget(): Budget {
-    return new Budget('learnStores', this.o.clock.now() + this.o.rpcTimeoutMs, this.o.rpcTimeoutMs, 2, this.o, this.o.clock);
+  /** Learning the stores (and, later, PD's members) is an optimization: one rpcTimeoutMs and a few retries at most (a PD not bootstrapped yet must not hold up connect). */
+  private refreshBudget(op: string): Budget {
+    return new Budget(op, this.o.clock.now() + this.o.rpcTimeoutMs, this.o.rpcTimeoutMs, 2, this.o, this.o.clock);
   }
 
   private budget(op: string, opts: CallOptions): Budget {
@@ -493,6 +534,53 @@ export class RangeKvClient {
     const res = await this.router.pd.call('decommissionStore', { storeId, cancel: opts.cancel === true }, this.budget('decommissionStore', opts));
     if (!res.store) throw new PdRequestError('decommissionStore', 'PD answered without the store');
     return storeFromWire(res.store, null);
+  }
+
+  /** PD's members (its raft group's voters and learners), ascending by id, and the leader's commit index. */
+  async listPdMembers(opts: CallOptions = {}): Promise<PdMembership> {
+    const res = await this.router.pd.call('getMembers', {}, this.budget('getMembers', opts));
+    this.router.pd.setMembers((res.members ?? []).map((m) => m.address ?? ''));
+    return { members: pdMembersFromWire(res.members), commitIndex: Number(res.commitIndex ?? 0) };
+  }
+
+  /**
+   * Adds PD node `id` (started with `rangekv pd --join`, listening at `raftAddress`) to
+   * PD's raft group: PD's leader adds it as a learner, waits until it caught up, then
+   * promotes it to voter, removing `replaceId` (when given) in the same joint step. Returns
+   * the members after the change. Deadline: `timeoutMs`, default pdMemberChangeTimeoutMs.
+   * Not retried once sent (AmbiguousWriteError: list the members to see what happened;
+   * calling it again for a learner left behind promotes it); a `not_leader` answer (nothing
+   * done) is followed to the leader.
+   */
+  async addPdMember(member: { id: number; raftAddress: string; clientAddress: string; replaceId?: number }, opts: CallOptions = {}): Promise<PdMemberInfo[]> {
+    memberId('id', member.id);
+    if (member.replaceId !== undefined) {
+      memberId('replaceId', member.replaceId);
+      if (member.replaceId === member.id) throw new InvalidArgumentError(`replaceId must differ from id (${member.id})`, '');
+    }
+    hostPort('raftAddress', member.raftAddress);
+    hostPort('clientAddress', member.clientAddress);
+    const req = { id: member.id, raftAddress: member.raftAddress, clientAddress: member.clientAddress, replaceId: member.replaceId ?? 0 };
+    const res = await this.router.pd.call('addPdMember', req, this.budget('addPdMember', { timeoutMs: opts.timeoutMs ?? this.o.pdMemberChangeTimeoutMs }), true);
+    return this.membersAfterChange(res.members);
+  }
+
+  /**
+   * Removes PD node `id` from PD's raft group (joint consensus); returns the members after
+   * the change. Removing the leader makes it hand leadership to another voter first (its
+   * `not_leader` answer is followed to the new one). Same deadline and retry rules as
+   * addPdMember.
+   */
+  async removePdMember(id: number, opts: CallOptions = {}): Promise<PdMemberInfo[]> {
+    memberId('id', id);
+    const res = await this.router.pd.call('removePdMember', { id }, this.budget('removePdMember', { timeoutMs: opts.timeoutMs ?? this.o.pdMemberChangeTimeoutMs }), true);
+    return this.membersAfterChange(res.members);
+  }
+
+  private membersAfterChange(wire: pdpb.PdMember.$Properties[] | null | undefined): PdMemberInfo[] {
+    const members = pdMembersFromWire(wire);
+    this.router.pd.setMembers(members.map((m) => m.address));
+    return members;
   }
 
   /** PD's run-time settings (value now, whether set at run time) and its schedulers (enabled, paused). */

@@ -10,7 +10,7 @@ export {
 } from './errors.js';
 export type {
   Bytes, KeyValue, ReadConsistency, RangeInfo, StoreState, StoreInfo, OperatorKind, OperatorStatus, OperatorInfo,
-  ConfigEntryInfo, SchedulerInfo, PdConfigInfo,
+  ConfigEntryInfo, SchedulerInfo, PdConfigInfo, PdMemberRole, PdMemberInfo, PdMembership,
 } from './types.js';
 /** Ranges as every rangekv package holds them: @rangekv/proto's one definition. */
 export {

@@ -6,6 +6,12 @@
 // failed once, the call backs off. `not_bootstrapped` is retried with backoff (the
 // cluster is still starting). Every failure is retried until the budget runs out, which
 // ends in PdUnavailableError naming the addresses tried.
+//
+// The addresses known are bounded (maxPdAddresses). PD's members change at run time
+// (AddPdMember, RemovePdMember): setMembers() puts the addresses of the member list first
+// and keeps the others (given ones, redirects) only while there is room, so a client
+// started with A, B, C still reaches PD after they were replaced one by one by D, E, F,
+// as long as it learned each new member before the last old one went.
 import * as grpc from '@grpc/grpc-js';
 import { pdService, type MethodDefinition, type pdpb } from '@rangekv/proto';
 import type { Budget } from './backoff.js';
@@ -26,16 +32,23 @@ interface WithHeader {
 }
 
 export class PdClient {
-  private readonly known: string[];
+  /** Members of the last member list first, then the others; at most maxPdAddresses. */
+  private known: string[];
+  /** The client addresses the last member list named. */
+  private members = new Set<string>();
   private leader: string | undefined;
   private next = 0;
 
-  constructor(addresses: readonly string[], private readonly pool: ChannelPool, private readonly rpcTimeoutMs: number) {
+  constructor(
+    addresses: readonly string[], private readonly pool: ChannelPool, private readonly rpcTimeoutMs: number, private readonly maxPdAddresses: number,
+  ) {
     if (addresses.length === 0) throw new RangeError('at least one PD address is needed');
+    if (!Number.isSafeInteger(maxPdAddresses) || maxPdAddresses <= 0) throw new RangeError(`maxPdAddresses must be a positive integer, got ${maxPdAddresses}`);
     this.known = [...new Set(addresses)];
+    if (this.known.length > maxPdAddresses) throw new RangeError(`${this.known.length} PD addresses given, more than maxPdAddresses (${maxPdAddresses})`);
   }
 
-  /** The PD addresses known so far (given ones plus leaders learned from redirects). */
+  /** The PD addresses known so far: the last member list's first, then given ones and leaders learned from redirects. */
   addresses(): string[] {
     return [...this.known];
   }
@@ -44,9 +57,43 @@ export class PdClient {
     return this.leader;
   }
 
-  /** Adds a PD address to try (a member learned from GetMembers or a redirect). */
+  /**
+   * Adds a PD address to try (a leader named by a redirect). When maxPdAddresses are known
+   * already, the last one the member list does not name makes room (or, when it names
+   * them all, the last one).
+   */
   learn(address: string): void {
-    if (!this.known.includes(address)) this.known.push(address);
+    if (this.known.includes(address)) return;
+    if (this.known.length >= this.maxPdAddresses) {
+      let drop = this.known.length - 1;
+      for (let i = this.known.length - 1; i >= 0; i--) {
+        if (!this.members.has(this.known[i]!)) {
+          drop = i;
+          break;
+        }
+      }
+      this.forget(drop);
+    }
+    this.known.push(address);
+  }
+
+  /**
+   * PD's member list (their client addresses, '' for unknown ones skipped): they go first,
+   * the other addresses known stay behind them while there is room. An empty list changes
+   * nothing (a node that knows no addresses).
+   */
+  setMembers(addresses: readonly string[]): void {
+    const named = [...new Set(addresses.filter((a) => a !== ''))].slice(0, this.maxPdAddresses);
+    if (named.length === 0) return;
+    this.members = new Set(named);
+    const rest = this.known.filter((a) => !this.members.has(a));
+    this.known = [...named, ...rest].slice(0, this.maxPdAddresses);
+    if (this.leader !== undefined && !this.known.includes(this.leader)) this.leader = undefined;
+  }
+
+  private forget(i: number): void {
+    const [gone] = this.known.splice(i, 1);
+    if (gone === this.leader) this.leader = undefined;
   }
 
   private pick(): string {

@@ -188,3 +188,38 @@ export function operatorFromWire(o: pdpb.Operator.$Properties): OperatorInfo {
     right: o.right ? descriptorFromWire(o.right) : undefined,
   };
 }
+
+/** A PD node's place in PD's raft group: the leader, another voter, or a learner (being added, catching up). */
+export type PdMemberRole = 'leader' | 'voter' | 'learner';
+
+export interface PdMemberInfo {
+  id: number;
+  /** Client address ("host:port"); '' when the answering node does not know it. */
+  address: string;
+  /** PD-to-PD raft address; '' when unknown. */
+  raftAddress: string;
+  role: PdMemberRole;
+  /** The leader's view of how far this member's log matches (0 when answered by a follower). */
+  matchIndex: number;
+}
+
+export interface PdMembership {
+  /** Ascending by id. */
+  members: PdMemberInfo[];
+  /** The leader's commit index (0 when a follower answered): a member whose matchIndex is near it is caught up. */
+  commitIndex: number;
+}
+
+export function pdMemberFromWire(m: pdpb.PdMember.$Properties): PdMemberInfo {
+  return {
+    id: Number(m.id ?? 0),
+    address: m.address ?? '',
+    raftAddress: m.raftAddress ?? '',
+    role: m.isLeader === true ? 'leader' : m.isLearner === true ? 'learner' : 'voter',
+    matchIndex: Number(m.matchIndex ?? 0),
+  };
+}
+
+export function pdMembersFromWire(ms: readonly pdpb.PdMember.$Properties[] | null | undefined): PdMemberInfo[] {
+  return (ms ?? []).map(pdMemberFromWire).sort((a, b) => a.id - b.id);
+}

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { metapb, pdService, type pdpb } from '@rangekv/proto';
 import { silentLogger } from '@rangekv/runtime';
-import { allocStoreId, PdCaller } from './pd-link.js';
+import { allocStoreId, PdCaller, PdLink, type PdLinkHost } from './pd-link.js';
 import { StoreServer } from './store-server.js';
 
 type Impl = Partial<Record<keyof typeof pdService, (req: never) => unknown>>;
@@ -41,6 +41,113 @@ test('PD calls follow not_leader to the leader, skip unreachable nodes, and allo
   } finally {
     await leader.stop();
     await follower.stop();
+  }
+});
+
+/** PD nodes over one member list (GetMembers answers it from any node); node `leader()` serves allocStoreId, the others redirect to it. */
+async function pdGroup(n: number): Promise<{
+  nodes: Array<{ address: string; stop: () => Promise<void> }>; members: string[]; setLeader: (i: number) => void; add: () => Promise<number>;
+  stopAll: () => Promise<void>;
+}> {
+  const g = { nodes: [] as Array<{ address: string; stop: () => Promise<void> }>, members: [] as string[], leader: 0 };
+  const add = async (): Promise<number> => {
+    const i = g.nodes.length;
+    const node = await fakePd({
+      getMembers: () => ({ header: {}, members: g.members.map((address, j) => ({ id: j + 1, address, isLeader: address === g.nodes[g.leader]?.address })) }),
+      allocStoreId: () => (i === g.leader ? { header: {}, storeId: 100 + i }
+        : { header: { error: { message: 'not leader', notLeader: { leaderId: g.leader + 1, leaderAddress: g.nodes[g.leader]!.address } } } }),
+    });
+    g.nodes.push(node);
+    return i;
+  };
+  for (let i = 0; i < n; i++) g.members.push(g.nodes[await add()]!.address);
+  return {
+    nodes: g.nodes,
+    get members() { return g.members; },
+    set members(m: string[]) { g.members = m; },
+    setLeader: (i) => { g.leader = i; },
+    add,
+    stopAll: async () => { await Promise.allSettled(g.nodes.map((x) => x.stop())); },
+  };
+}
+
+test('a caller given A, B, C keeps reaching PD after they were replaced one by one by D, E, F (members learned, bounded)', async () => {
+  const pd = await pdGroup(3);
+  const caller = new PdCaller(pd.nodes.map((x) => x.address), 500, undefined, 3);
+  try {
+    for (const old of [0, 1, 2]) {
+      const node = await pd.add();
+      pd.members = [...pd.members.filter((a) => a !== pd.nodes[old]!.address), pd.nodes[node]!.address];
+      pd.setLeader(node);
+      await caller.refreshMembers();
+      assert.ok(caller.addresses().includes(pd.nodes[node]!.address), `learned PD ${node}`);
+      await pd.nodes[old]!.stop();
+    }
+    assert.deepEqual(caller.addresses(), [...[3, 4, 5].map((i) => pd.nodes[i]!.address), ...[0, 1, 2].map((i) => pd.nodes[i]!.address)],
+      'the members first; the given endpoints stay behind them as the fallback');
+    assert.equal((await caller.call(pdService.allocStoreId, {})).storeId, 105);
+    // A member list longer than the bound keeps its first maxLearnedPdAddresses.
+    caller.setMembers(['127.0.0.1:11', '127.0.0.1:12', '127.0.0.1:13', '127.0.0.1:14']);
+    assert.deepEqual(caller.addresses().slice(0, 4), ['127.0.0.1:11', '127.0.0.1:12', '127.0.0.1:13', pd.nodes[0]!.address]);
+  } finally {
+    caller.close();
+    await pd.stopAll();
+  }
+});
+
+test('a not_leader hint naming an address not known is followed, remembered, and makes the caller ask for the members', async () => {
+  const pd = await pdGroup(2);
+  const extra = await pd.add();
+  pd.members = [...pd.members, pd.nodes[extra]!.address];
+  pd.setLeader(1);
+  // Given only node 0, which redirects to node 1.
+  const caller = new PdCaller([pd.nodes[0]!.address], 500);
+  try {
+    assert.equal((await caller.call(pdService.allocStoreId, {})).storeId, 101);
+    assert.ok(caller.addresses().includes(pd.nodes[1]!.address), 'the hinted leader is remembered');
+    const deadline = Date.now() + 10_000;
+    while (!caller.addresses().includes(pd.nodes[extra]!.address) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(caller.addresses(), [...pd.members, pd.nodes[0]!.address].filter((a, i, all) => all.indexOf(a) === i));
+    assert.equal(caller.memberRefreshes, 1);
+  } finally {
+    caller.close();
+    await pd.stopAll();
+  }
+});
+
+test('PdLink asks for PD\'s members at start and every memberRefreshMs; a failed ask keeps what was known', async () => {
+  const pd = await pdGroup(1);
+  let asked = 0;
+  let failing = false;
+  const counting = await fakePd({
+    getMembers: () => {
+      asked++;
+      return failing ? { header: { error: { message: 'no leader yet' } } } : { header: {}, members: [{ id: 1, address: pd.nodes[0]!.address }] };
+    },
+  });
+  const host: PdLinkHost = {
+    storeId: 1, token: 't', addresses: () => ({ address: '127.0.0.1:1', raftAddress: '127.0.0.1:2', httpAddress: '' }),
+    stats: () => ({ ranges: 0, leaders: 0, syncLatencyMicros: 0 }),
+    disk: async () => ({ capacityBytes: 0, availableBytes: 0, usedBytes: 0 }),
+    ledRanges: () => [], ledRange: () => null, setPeer: () => undefined, bootstrap: async () => undefined, log: silentLogger,
+  };
+  const link = new PdLink([counting.address], host, { memberRefreshMs: 10, heartbeatMs: 60_000, rangeHeartbeatMs: 60_000, callTimeoutMs: 500 });
+  try {
+    assert.throws(() => new PdLink([counting.address], host, { memberRefreshMs: 0 }), /memberRefreshMs must be a positive integer/);
+    link.start();
+    const deadline = Date.now() + 10_000;
+    while (asked < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(asked >= 3, `asked ${asked} times`);
+    assert.deepEqual(link.pdAddresses(), [pd.nodes[0]!.address, counting.address]);
+    failing = true;
+    const before = asked;
+    while (asked < before + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(asked >= before + 2);
+    assert.deepEqual(link.pdAddresses(), [pd.nodes[0]!.address, counting.address], 'kept');
+  } finally {
+    link.stop();
+    await counting.stop();
+    await pd.stopAll();
   }
 });
 

@@ -10,6 +10,13 @@
 // PD calls go to the PD leader: a `not_leader` answer names it; an unreachable node or an
 // unknown leader moves on to the next endpoint. PD being down never stops the store: it
 // keeps serving and retries at the next interval.
+//
+// PD's members change at run time (AddPdMember, RemovePdMember), so the endpoints given
+// at start (--pd) may all be gone one day. The caller learns PD's members (GetMembers)
+// every memberRefreshMs and after each not_leader hint, and tries them before the given
+// endpoints, which stay as the fallback: a store started with --pd A,B,C keeps reaching
+// PD after A, B and C were replaced one by one by D, E and F, as long as it heard of each
+// new member before the last old one went.
 import * as grpc from '@grpc/grpc-js';
 import {
   descriptorFromWire, descriptorToWire, pdService, replicaToWire, type metapb, type MethodDefinition, type pdpb, type RangeDescriptor,
@@ -29,6 +36,10 @@ export interface PdLinkLimits {
   callTimeoutMs: number;
   /** Range reports per RangeHeartbeat request. */
   maxReportsPerRequest: number;
+  /** How often PD's members are asked for (GetMembers), besides after each not_leader hint. */
+  memberRefreshMs: number;
+  /** PD addresses learned (members, hints) kept beside the given endpoints. */
+  maxLearnedPdAddresses: number;
 }
 
 export const DEFAULT_PD_LINK_LIMITS: PdLinkLimits = {
@@ -37,6 +48,8 @@ export const DEFAULT_PD_LINK_LIMITS: PdLinkLimits = {
   reportDelayMs: 50,
   callTimeoutMs: 2_000,
   maxReportsPerRequest: 1_000,
+  memberRefreshMs: 10_000,
+  maxLearnedPdAddresses: 16,
 };
 
 /** The same refusal of a store heartbeat (e.g. a tombstone store) is logged at most this often. */
@@ -51,16 +64,32 @@ export class PdUnavailableError extends Error {
 
 type WithHeader = { header?: pdpb.ResponseHeader.$Properties | null };
 
-/** Calls PD's leader: follows not_leader hints, tries every endpoint once per call. */
+/**
+ * Calls PD's leader: follows not_leader hints, tries every address once per call: the
+ * leader last seen, then the members learned, then the given endpoints.
+ */
 export class PdCaller {
   private readonly channels = new Map<string, grpc.Client>();
   private leader: string | null = null;
+  /** PD's members' client addresses as last learned, then leaders named by hints since; at most maxLearned. */
+  private learned: string[] = [];
+  private refreshing = false;
+  private closed = false;
+  /** GetMembers calls made (tests, status). */
+  memberRefreshes = 0;
 
   constructor(
     readonly endpoints: readonly string[], private readonly timeoutMs = DEFAULT_PD_LINK_LIMITS.callTimeoutMs,
     private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    private readonly maxLearned = DEFAULT_PD_LINK_LIMITS.maxLearnedPdAddresses,
   ) {
     if (endpoints.length === 0) throw new RangeError('PdCaller needs at least one PD endpoint');
+    if (!Number.isSafeInteger(maxLearned) || maxLearned <= 0) throw new RangeError(`maxLearnedPdAddresses must be a positive integer, got ${maxLearned}`);
+  }
+
+  /** Every address a call may try, in order: learned ones, then the given endpoints. */
+  addresses(): string[] {
+    return [...new Set([...this.learned, ...this.endpoints])];
   }
 
   private channel(addr: string): grpc.Client {
@@ -82,10 +111,13 @@ export class PdCaller {
 
   async call<Req, Res extends WithHeader>(m: MethodDefinition<Req, Res>, req: Req): Promise<Res> {
     const tried = new Set<string>();
-    let next: string | undefined = this.leader ?? this.endpoints[0];
+    const untried = (): string | undefined => this.addresses().find((x) => !tried.has(x));
+    let next: string | undefined = this.leader ?? untried();
     let last = 'no endpoint tried';
-    // Each endpoint at most once, plus the hinted leaders (which may not be in the list).
-    for (let hops = 0; next !== undefined && hops < this.endpoints.length * 2 + 2; hops++) {
+    // Each address at most once, plus the hinted leaders (which may not be in the list).
+    const maxHops = this.addresses().length * 2 + 2;
+    for (let hops = 0; next !== undefined && hops < maxHops; hops++) {
+      if (this.closed) throw new PdUnavailableError(this.addresses(), 'the PD caller was closed');
       tried.add(next);
       try {
         const res: Res = await this.once(next, m, req);
@@ -93,7 +125,12 @@ export class PdCaller {
         if (e?.notLeader) {
           last = `${next}: not the PD leader`;
           const hint: string = e.notLeader.leaderAddress ?? '';
-          next = hint !== '' && !tried.has(hint) ? hint : this.endpoints.find((x) => !tried.has(x));
+          if (hint !== '') {
+            this.learn(hint);
+            // The leader changed: PD's membership may have too.
+            void this.refreshMembers();
+          }
+          next = hint !== '' && !tried.has(hint) ? hint : untried();
           continue;
         }
         this.leader = next;
@@ -104,13 +141,60 @@ export class PdCaller {
         if (isAnswer(err)) throw err;
         last = `${next}: ${err instanceof Error ? err.message : String(err)}`;
         if (this.leader === next) this.leader = null;
-        next = this.endpoints.find((x) => !tried.has(x));
+        next = untried();
       }
     }
-    throw new PdUnavailableError(this.endpoints, last);
+    throw new PdUnavailableError(this.addresses(), last);
+  }
+
+  /**
+   * Learns PD's members (GetMembers, answered by any PD node): their client addresses
+   * replace the learned ones. One at a time; a failure (PD down, a PD without addresses)
+   * keeps what was known.
+   */
+  async refreshMembers(): Promise<void> {
+    if (this.refreshing || this.closed) return;
+    this.refreshing = true;
+    try {
+      this.memberRefreshes++;
+      const res = await this.call(pdService.getMembers, {});
+      if (!res.header?.error) this.setMembers((res.members ?? []).map((x) => x.address ?? ''));
+    } catch {
+      // Kept: the next turn asks again.
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  /** The members' client addresses ('' skipped); an empty list changes nothing. */
+  setMembers(addresses: readonly string[]): void {
+    const named = [...new Set(addresses.filter((a) => a !== ''))].slice(0, this.maxLearned);
+    if (named.length === 0 || this.closed) return;
+    this.learned = named;
+    if (this.leader !== null && !this.addresses().includes(this.leader)) this.leader = null;
+    this.closeUnused();
+  }
+
+  /** A leader named by a hint goes first among the learned addresses (the last one falls off at the bound). */
+  private learn(address: string): void {
+    if (this.closed) return;
+    this.learned = [address, ...this.learned.filter((a) => a !== address)].slice(0, this.maxLearned);
+    this.closeUnused();
+  }
+
+  /** Channels only to addresses still tried: the map is bounded by maxLearned + the endpoints (+ the leader). */
+  private closeUnused(): void {
+    const keep = new Set(this.addresses());
+    for (const [addr, c] of this.channels) {
+      if (!keep.has(addr) && addr !== this.leader) {
+        c.close();
+        this.channels.delete(addr);
+      }
+    }
   }
 
   close(): void {
+    this.closed = true;
     for (const c of this.channels.values()) c.close();
     this.channels.clear();
   }
@@ -192,13 +276,20 @@ export class PdLink {
     for (const [k, v] of Object.entries(this.limits)) {
       if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`PD link limit ${k} must be a positive integer, got ${String(v)}`);
     }
-    this.pd = new PdCaller(endpoints, this.limits.callTimeoutMs, credentials);
+    this.pd = new PdCaller(endpoints, this.limits.callTimeoutMs, credentials, this.limits.maxLearnedPdAddresses);
   }
 
   start(): void {
     void this.storeHeartbeat();
+    void this.pd.refreshMembers();
     this.timers.push(setInterval(() => void this.storeHeartbeat(), this.limits.heartbeatMs));
     this.timers.push(setInterval(() => void this.reportAll(), this.limits.rangeHeartbeatMs));
+    this.timers.push(setInterval(() => void this.pd.refreshMembers(), this.limits.memberRefreshMs));
+  }
+
+  /** The PD addresses the link tries: the members learned, then the given endpoints. */
+  pdAddresses(): string[] {
+    return this.pd.addresses();
   }
 
   /** Reports `rangeId` (if led here) soon: its descriptor or leader changed. */

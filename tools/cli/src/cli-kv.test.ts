@@ -90,6 +90,29 @@ describe('kv and ctl against a fake cluster', () => {
     }
   });
 
+  test('ctl pd members list / add / remove: table and --json; the members after a change; PD refusing exits 1', async () => {
+    let r = await run(['ctl', 'pd', 'members', 'list', ...pd]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/)),
+      [['ID', 'ADDRESS', 'RAFT-ADDRESS', 'ROLE', 'MATCH-INDEX'], ['1', cluster.pdAddress(), '127.0.0.1:23800', 'leader', '0'], ['commit', 'index', '100']]);
+    r = await run(['ctl', 'pd', 'members', 'add', '2', '--raft-address', '127.0.0.1:2390', '--client-address', 'localhost:2391', ...pd]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ID +ADDRESS +RAFT-ADDRESS +ROLE +MATCH-INDEX\n1 .* leader +0\n2 +localhost:2391 +127\.0\.0\.1:2390 +voter +100\n$/);
+    r = await run(['ctl', 'pd', 'members', 'add', '3', '--raft-address', '127.0.0.1:2392', '--client-address', '127.0.0.1:2393', '--replace', '2', '--json', ...pd]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as Array<{ id: number }>).map((m) => m.id), [1, 3]);
+    r = await run(['ctl', 'pd', 'members', 'list', '--json', ...pd]);
+    const listed = JSON.parse(r.stdout) as { members: Array<Record<string, unknown>>; commitIndex: number };
+    assert.equal(listed.commitIndex, 100);
+    assert.deepEqual(listed.members[1], { id: 3, address: '127.0.0.1:2393', raftAddress: '127.0.0.1:2392', role: 'voter', matchIndex: 100 });
+    r = await run(['ctl', 'pd', 'members', 'remove', '3', '--json', ...pd]);
+    assert.deepEqual([r.code, (JSON.parse(r.stdout) as Array<{ id: number }>).map((m) => m.id)], [0, [1]]);
+    r = await run(['ctl', 'pd', 'members', 'remove', '3', ...pd]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /refused by PD: PD 3 is not a member/);
+    assert.deepEqual(cluster.pdMembers.map((m) => m.id), [1]);
+  });
+
   test('ctl stores and ranges: tables and --json', async () => {
     let r = await run(['ctl', 'stores', ...pd]);
     assert.equal(r.code, 0);

@@ -11,7 +11,7 @@ import { BIN, FAKE_PD, FAKE_STORE, run, runAll } from './testing/run-cli.js';
 
 const COMMANDS = [
   'dev', 'pd', 'store', 'kv get', 'kv put', 'kv del', 'kv scan', 'ctl stores', 'ctl store', 'ctl ranges', 'ctl split', 'ctl transfer-leader',
-  'ctl add-replica', 'ctl remove-replica', 'ctl move-replica', 'ctl operators', 'ctl scheduler', 'ctl config',
+  'ctl add-replica', 'ctl remove-replica', 'ctl move-replica', 'ctl operators', 'ctl scheduler', 'ctl config', 'ctl pd members',
 ];
 
 describe('help and usage', () => {
@@ -32,7 +32,7 @@ describe('help and usage', () => {
     assert.match(store, /--advertise-host H +host given to PD for this store's KV, raft and HTTP addresses.*\(default --host\)/);
     assert.match(runs[COMMANDS.indexOf('pd')]!.stdout, /--advertise-host H +host of this node's client address as PD gives it out/);
     assert.match(runs[COMMANDS.indexOf('pd')]!.stdout, /--initial-stores N +stores that must join before range 1 is created \(default 3\)/);
-    for (const args of [['--help'], ['kv', '--help'], ['ctl', '-h']]) {
+    for (const args of [['--help'], ['kv', '--help'], ['ctl', '-h'], ['ctl', 'pd', '--help']]) {
       const r = await run(args);
       assert.equal(r.code, 0);
       assert.match(r.stdout, /^Usage: rangekv /);
@@ -67,6 +67,22 @@ describe('help and usage', () => {
       [['store', '--data-dir', 'd', '--pd', '127.0.0.1:1', '--fault-injection'], /--fault-injection requires --admin-stdin/],
       [['pd', '--config', '/nonexistent/pd.json'], /config file \/nonexistent\/pd.json: not found/],
       [['dev', '--stores', '0'], /--stores must be between 1 and 9/],
+      [['ctl', 'pd', 'nodes'], /unknown ctl pd subcommand 'nodes' \(one of: members\)/],
+      [['ctl', 'pd', 'members'], /missing argument/],
+      [['ctl', 'pd', 'members', 'rename', '1'], /'rename' is not list, add or remove/],
+      [['ctl', 'pd', 'members', 'list', '1'], /list takes no ID/],
+      [['ctl', 'pd', 'members', 'list', '--replace', '1'], /--replace is only for add/],
+      [['ctl', 'pd', 'members', 'remove'], /remove needs the member's ID/],
+      [['ctl', 'pd', 'members', 'remove', '0'], /ID must be between 1 and 9007199254740991, got 0/],
+      [['ctl', 'pd', 'members', 'remove', '9007199254740992'], /ID must be between 1 and 9007199254740991/],
+      [['ctl', 'pd', 'members', 'add', '-1'], /Unknown option '-1'/],
+      [['ctl', 'pd', 'members', 'add', 'x4', '--raft-address', 'h:1', '--client-address', 'h:2'], /ID must be an integer, got 'x4'/],
+      [['ctl', 'pd', 'members', 'add', '4', '--client-address', 'h:2'], /--raft-address is required/],
+      [['ctl', 'pd', 'members', 'add', '4', '--raft-address', 'h:1'], /--client-address is required/],
+      [['ctl', 'pd', 'members', 'add', '4', '--raft-address', 'h', '--client-address', 'h:2'], /--raft-address: 'h' is not a host:port address \(port 1\.\.65535\)/],
+      [['ctl', 'pd', 'members', 'add', '4', '--raft-address', 'h:1', '--client-address', 'h:65536'], /--client-address: 'h:65536' is not a host:port address/],
+      [['ctl', 'pd', 'members', 'add', '4', '--raft-address', 'h:1', '--client-address', 'h:2', '--replace', '4'], /--replace must name another member than ID 4/],
+      [['ctl', 'pd', 'members', 'add', '4', '--raft-address', 'h:1', '--client-address', 'h:2', '--replace', '0'], /--replace must be between 1/],
     ];
     const runs = await runAll(cases.map(([args]) => args));
     for (const [i, [args, re]] of cases.entries()) {
@@ -79,6 +95,10 @@ describe('help and usage', () => {
     const none = await run([]);
     assert.equal(none.code, 2);
     assert.match(none.stdout, /Commands:/);
+    // `ctl pd` alone lists its subcommands, like `ctl` alone.
+    const pd = await run(['ctl', 'pd']);
+    assert.equal(pd.code, 2);
+    assert.match(pd.stdout, /^Usage: rangekv ctl pd SUBCOMMAND \[flags\]\n\nSubcommands:\n {2}members +List PD's own members/);
   });
 
   test('a config file is validated: unknown keys and bad values are named', async () => {

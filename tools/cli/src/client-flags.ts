@@ -75,7 +75,8 @@ export function describeError(e: unknown): { message: string; code: number } {
   }
   if (named<InvalidArgumentError>(e, 'InvalidArgumentError')) return { message: `refused: ${e.reason}`, code: EXIT.failed };
   if (named<AmbiguousWriteError>(e, 'AmbiguousWriteError')) {
-    const hint = e.op === 'createOperator' ? 'see rangekv ctl operators' : 'read the key to find out';
+    const hint = e.op === 'createOperator' ? 'see rangekv ctl operators'
+      : e.op === 'addPdMember' || e.op === 'removePdMember' ? 'see rangekv ctl pd members list' : 'read the key to find out';
     return { message: `${e.message} (${hint})`, code: EXIT.failed };
   }
   if (named<PdRequestError>(e, 'PdRequestError')) return { message: `refused by PD: ${e.reason}`, code: EXIT.failed };

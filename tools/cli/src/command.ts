@@ -133,6 +133,6 @@ export function durationFlag(p: Parsed, name: string, spec: CommandSpec): number
 /** A "host:port" address. */
 export function checkAddress(v: string, what: string, spec: CommandSpec | undefined): string {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d+)$/.exec(v);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`${what}: '${v}' is not a host:port address`, spec);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`${what}: '${v}' is not a host:port address (port 1..65535)`, spec);
   return v;
 }

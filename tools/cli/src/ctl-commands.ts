@@ -1,8 +1,8 @@
-// rangekv ctl stores|store|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators|scheduler|config
-import type { OperatorInfo, RangeKvClient } from '@rangekv/client';
+// rangekv ctl stores|store|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators|scheduler|config|pd members
+import type { OperatorInfo, PdMemberInfo, RangeKvClient } from '@rangekv/client';
 import { clientFlags, connect, isOperatorFailed } from './client-flags.js';
-import { EXIT, intFlag, intValue, str, UsageError, type CommandSpec, type FlagSpec, type Parsed } from './command.js';
-import { operatorJson, operatorText, printJson, rangeJson, rangesTable, storesTable } from './output.js';
+import { checkAddress, EXIT, intFlag, intValue, str, UsageError, type CommandSpec, type FlagSpec, type Parsed } from './command.js';
+import { operatorJson, operatorText, pdMembersTable, printJson, rangeJson, rangesTable, storesTable } from './output.js';
 
 const noWait: FlagSpec = { type: 'boolean', description: 'return once PD accepted the operator (default: wait until it succeeds or fails)' };
 const hexFlag: FlagSpec = { type: 'boolean', description: 'keys on the command line and in the output are hex' };
@@ -101,6 +101,36 @@ export const ctlOperators: CommandSpec = {
   summary: "List PD's operators (running first, then recent finished ones), or show operator ID.",
   flags: clientFlags('10s'),
 };
+
+export const ctlPdMembers: CommandSpec = {
+  name: 'ctl pd members', args: 'list | add ID --raft-address HOST:PORT --client-address HOST:PORT [--replace OLD_ID] | remove ID [flags]',
+  minPositionals: 1, maxPositionals: 2,
+  summary: "List PD's own members (its raft group), or add a PD node to it, or remove one.",
+  details: 'list: id, client address, raft address, role (leader, voter, learner) and how far the leader knows its log matches. '
+    + 'add: the node ID must be running already, started with `rangekv pd --join` at --raft-address; PD adds it as a learner, waits until it caught up, '
+    + 'then makes it a voter, removing --replace OLD_ID in the same step (never an even number of voters on the way); this can take tens of seconds (--timeout, default 60s). '
+    + 'remove: removing the leader first hands leadership to another voter. add and remove print the members after the change; '
+    + 'they are sent once: when the answer is lost (exit 1, "may or may not have applied"), list the members to see what happened (add again promotes a learner left behind).',
+  flags: {
+    ...clientFlags('60s'),
+    'raft-address': { type: 'string', value: 'HOST:PORT', description: "add: the new node's PD-to-PD raft address" },
+    'client-address': { type: 'string', value: 'HOST:PORT', description: "add: the new node's client address (what clients and stores dial)" },
+    replace: { type: 'string', value: 'OLD_ID', description: 'add: the member leaving in the same step' },
+  },
+  examples: [
+    'rangekv ctl pd members list',
+    'rangekv ctl pd members add 4 --raft-address 10.0.0.4:2380 --client-address 10.0.0.4:2379 --replace 1',
+    'rangekv ctl pd members remove 1',
+  ],
+};
+
+const ADD_ONLY_FLAGS = ['raft-address', 'client-address', 'replace'] as const;
+
+function membersOut(json: boolean, members: PdMemberInfo[]): number {
+  if (json) printJson(members);
+  else process.stdout.write(pdMembersTable(members));
+  return EXIT.ok;
+}
 
 function idFlag(p: Parsed, name: string, spec: CommandSpec): number {
   const v = intFlag(p, name, spec, 1);
@@ -249,6 +279,39 @@ export async function runCtl(spec: CommandSpec, p: Parsed): Promise<number> {
       };
       break;
     }
+    case ctlPdMembers: {
+      const [verb, idText] = p.positionals as [string, string | undefined];
+      if (verb !== 'add') {
+        for (const f of ADD_ONLY_FLAGS) if (p.given.has(f)) throw new UsageError(`--${f} is only for add`, spec);
+      }
+      if (verb === 'list') {
+        if (idText !== undefined) throw new UsageError('list takes no ID', spec);
+        action = async (c) => {
+          const m = await c.listPdMembers();
+          if (json) printJson(m);
+          else process.stdout.write(`${pdMembersTable(m.members)}${m.commitIndex > 0 ? `commit index ${m.commitIndex}\n` : ''}`);
+          return EXIT.ok;
+        };
+      } else if (verb === 'add') {
+        if (idText === undefined) throw new UsageError('add needs the new member\'s ID', spec);
+        const id = intValue(idText, 'ID', spec, 1);
+        const raftAddress = str(p, 'raft-address', spec);
+        const clientAddress = str(p, 'client-address', spec);
+        if (raftAddress === undefined) throw new UsageError('--raft-address is required', spec);
+        if (clientAddress === undefined) throw new UsageError('--client-address is required', spec);
+        checkAddress(raftAddress, '--raft-address', spec);
+        checkAddress(clientAddress, '--client-address', spec);
+        const replaceId = intFlag(p, 'replace', spec, 1);
+        if (replaceId === id) throw new UsageError(`--replace must name another member than ID ${id}`, spec);
+        action = async (c, timeoutMs) =>
+          membersOut(json, await c.addPdMember({ id, raftAddress, clientAddress, ...(replaceId !== undefined ? { replaceId } : {}) }, { timeoutMs }));
+      } else if (verb === 'remove') {
+        if (idText === undefined) throw new UsageError('remove needs the member\'s ID', spec);
+        const id = intValue(idText, 'ID', spec, 1);
+        action = async (c, timeoutMs) => membersOut(json, await c.removePdMember(id, { timeoutMs }));
+      } else throw new UsageError(`'${verb}' is not list, add or remove`, spec);
+      break;
+    }
     default:
       throw new Error(`not a ctl command: ${spec.name}`);
   }
@@ -269,4 +332,5 @@ export async function runCtl(spec: CommandSpec, p: Parsed): Promise<number> {
 export const CTL_COMMANDS: Record<string, CommandSpec> = {
   stores: ctlStores, store: ctlStore, ranges: ctlRanges, split: ctlSplit, 'transfer-leader': ctlTransferLeader, 'add-replica': ctlAddReplica,
   'remove-replica': ctlRemoveReplica, 'move-replica': ctlMoveReplica, operators: ctlOperators, scheduler: ctlScheduler, config: ctlConfig,
+  'pd members': ctlPdMembers,
 };

@@ -20,7 +20,7 @@ Commands:
   pd                    run one placement driver node
   store                 run one store
   kv get|put|del|scan   read and write keys
-  ctl stores|store|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators|scheduler|config
+  ctl stores|store|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators|scheduler|config|pd members
                         inspect the cluster and run PD operators
 
 Run 'rangekv COMMAND --help' for a command's flags.
@@ -58,9 +58,23 @@ function resolve(argv: string[]): { spec: CommandSpec; run: Runner; rest: string
     process.stdout.write(groupHelp(cmd, g[0]));
     return sub === undefined ? EXIT.usage : EXIT.ok;
   }
+  // A subcommand is one word (`ctl stores`) or two (`ctl pd members`): the longer one first.
+  const third = argv[2];
+  const two = third !== undefined ? g[0][`${sub} ${third}`] : undefined;
+  if (two) return { spec: two, run: g[1], rest: argv.slice(3) };
   const spec = g[0][sub];
-  if (!spec) return usageError(`unknown ${cmd} subcommand '${sub}' (one of: ${Object.keys(g[0]).join(', ')})`, undefined, `Usage: rangekv ${cmd} SUBCOMMAND [flags]\n`);
-  return { spec, run: g[1], rest: argv.slice(2) };
+  if (spec) return { spec, run: g[1], rest: argv.slice(2) };
+  const under = Object.fromEntries(Object.entries(g[0]).filter(([k]) => k.startsWith(`${sub} `)).map(([k, v]) => [k.slice(sub.length + 1), v]));
+  if (Object.keys(under).length === 0) {
+    return usageError(`unknown ${cmd} subcommand '${sub}' (one of: ${Object.keys(g[0]).join(', ')})`, undefined, `Usage: rangekv ${cmd} SUBCOMMAND [flags]\n`);
+  }
+  // `ctl pd` alone, or with a word that is not one of its subcommands.
+  if (third === undefined || third === '--help' || third === '-h') {
+    process.stdout.write(groupHelp(`${cmd} ${sub}`, under));
+    return third === undefined ? EXIT.usage : EXIT.ok;
+  }
+  return usageError(`unknown ${cmd} ${sub} subcommand '${third}' (one of: ${Object.keys(under).join(', ')})`, undefined,
+    `Usage: rangekv ${cmd} ${sub} SUBCOMMAND [flags]\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,5 +1,5 @@
 // Output: aligned tables for people, JSON for scripts, and how bytes are shown.
-import { ReplicaRole, replicaRoleName, type OperatorInfo, type RangeDescriptor, type RangeInfo, type StoreInfo } from '@rangekv/client';
+import { ReplicaRole, replicaRoleName, type OperatorInfo, type PdMemberInfo, type RangeDescriptor, type RangeInfo, type StoreInfo } from '@rangekv/client';
 
 export function print(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -61,6 +61,12 @@ export function storesTable(stores: StoreInfo[]): string {
   return table(['ID', 'ADDRESS', 'STATE', 'RANGES', 'LEADERS', 'USED', 'AVAILABLE', 'CAPACITY', 'HEARTBEAT', 'HTTP'],
     stores.map((s) => [String(s.id), s.address, s.state, String(s.ranges), String(s.leaders),
       bytesText(s.usedBytes), bytesText(s.availableBytes), bytesText(s.capacityBytes), ageText(s.lastHeartbeatAgeMs), s.httpAddress || '-']));
+}
+
+/** PD's members; '-' for an address the answering node does not know. */
+export function pdMembersTable(members: PdMemberInfo[]): string {
+  return table(['ID', 'ADDRESS', 'RAFT-ADDRESS', 'ROLE', 'MATCH-INDEX'],
+    members.map((m) => [String(m.id), m.address || '-', m.raftAddress || '-', m.role, String(m.matchIndex)]));
 }
 
 export function rangesTable(ranges: RangeInfo[], hex = false): string {

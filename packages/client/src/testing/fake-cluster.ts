@@ -45,6 +45,25 @@ export interface FakePdOptions {
   notBootstrappedTimes?: number;
 }
 
+/** A member of the fake PD group (GetMembers, AddPdMember, RemovePdMember); node i starts as member i + 1. */
+export interface FakePdMember {
+  id: number;
+  address: string;
+  raftAddress: string;
+  isLearner: boolean;
+  matchIndex: number;
+}
+
+/** A gRPC status a fake PD node answers instead of serving (`applyFirst`: after doing what the call asks). */
+export interface PdFault {
+  code: grpc.status;
+  details: string;
+  applyFirst?: boolean;
+}
+
+/** `deadlineMs`: what was left of the call's deadline when it arrived (Infinity: none). */
+export type PdFaultHook = (pdIndex: number, method: string, deadlineMs: number) => PdFault | undefined;
+
 type Handler = grpc.handleUnaryCall<unknown, unknown>;
 
 interface Node {
@@ -73,7 +92,12 @@ export class FakeCluster {
   readonly data = new Map<string, Buffer>();
   readonly storeCalls: StoreCall[] = [];
   readonly pdCalls: string[] = [];
+  /** Which PD node each of pdCalls went to (its index in `pds`). */
+  readonly pdCallNodes: number[] = [];
   faultHook: FaultHook | undefined;
+  pdFaultHook: PdFaultHook | undefined;
+  /** PD's members as GetMembers gives them; AddPdMember and RemovePdMember change them. */
+  pdMembers: FakePdMember[] = [];
   /** Omit the leader hint from NotLeader answers. */
   hideLeaderHints = false;
   /** GetRangeByKey answers gRPC NOT_FOUND this many more times (PD between a split's two reports). */
@@ -109,10 +133,22 @@ export class FakeCluster {
     });
     for (let id = 1; id <= n; id++) c.stores.set(id, await listen([[kvService, c.kvHandlers(id)]]));
     for (let i = 0; i < (opts.pds ?? 1); i++) {
-      const node = { ...(await listen([[pdService, c.pdHandlers(i)]])), opts: {}, notBootstrappedLeft: 0 };
-      c.pds.push(node);
+      const j = await c.startPd();
+      c.pdMembers.push({ id: j + 1, address: c.pdAddress(j), raftAddress: `127.0.0.1:${23_800 + j}`, isLearner: false, matchIndex: 0 });
     }
     return c;
+  }
+
+  /** Starts one more fake PD node (serving the same model, not a member until added); returns its index. */
+  async startPd(): Promise<number> {
+    const i = this.pds.length;
+    this.pds.push({ ...(await listen([[pdService, this.pdHandlers(i)]])), opts: {}, notBootstrappedLeft: 0 });
+    return i;
+  }
+
+  /** Stops PD node `i`'s server: calls to it can no longer connect. */
+  stopPd(i: number): void {
+    this.pds[i]!.server.forceShutdown();
   }
 
   pdAddress(i = 0): string {
@@ -356,10 +392,19 @@ export class FakeCluster {
     return op;
   }
 
+  /** A member leads when its node serves (is not set to answer not_leader). */
+  private pdMembersWire(): pdpb.PdMember.$Properties[] {
+    return this.pdMembers.map((m) => {
+      const node = this.pds.find((p) => p.address === m.address);
+      return { ...m, isLeader: node !== undefined && node.opts.notLeaderTo === undefined && !m.isLearner };
+    });
+  }
+
   private pdHandlers(i: number): Record<string, Handler> {
     const clusterId = 42;
     const serve = <Req>(method: string, run: (r: Req) => object): Handler => (call, cb) => {
       this.pdCalls.push(method);
+      this.pdCallNodes.push(i);
       const pd = this.pds[i]!;
       if (pd.opts.notLeaderTo !== undefined) {
         return cb(null, { header: { clusterId, error: { message: 'not leader', notLeader: { leaderId: 0, leaderAddress: pd.opts.notLeaderTo } } } });
@@ -368,15 +413,38 @@ export class FakeCluster {
         pd.notBootstrappedLeft--;
         return cb(null, { header: { clusterId, error: { message: 'not bootstrapped', notBootstrapped: true } } });
       }
+      const deadline = call.getDeadline();
+      const fault = this.pdFaultHook?.(i, method, deadline instanceof Date ? deadline.getTime() - Date.now() : deadline - Date.now());
       try {
-        cb(null, { header: { clusterId }, ...run(call.request as Req) });
+        if (fault && !fault.applyFirst) return cb({ code: fault.code, details: fault.details });
+        const res = run(call.request as Req);
+        if (fault) return cb({ code: fault.code, details: fault.details });
+        cb(null, { header: { clusterId }, ...res });
       } catch (e) {
         cb(null, { header: { clusterId, error: { message: (e as Error).message } } });
       }
     };
     const sorted = (): FakeRange[] => [...this.ranges.values()].sort((x, y) => Buffer.compare(x.desc.startKey, y.desc.startKey));
     return {
-      GetMembers: serve('GetMembers', () => ({ members: this.pds.map((p, j) => ({ id: j + 1, address: p.address, isLeader: p.opts.notLeaderTo === undefined })) })),
+      GetMembers: serve('GetMembers', () => ({ members: this.pdMembersWire(), commitIndex: 100 })),
+      // Joins at once, as a voter (a real PD adds a learner, waits for it to catch up, then promotes it).
+      AddPdMember: serve<pdpb.AddPdMemberRequest.$Properties>('AddPdMember', (r) => {
+        const id = Number(r.id ?? 0);
+        const replace = Number(r.replaceId ?? 0);
+        if (this.pdMembers.some((m) => m.id === id && !m.isLearner)) throw new Error(`PD ${id} is a voter already`);
+        if (replace !== 0 && !this.pdMembers.some((m) => m.id === replace)) throw new Error(`PD ${replace} is not a member`);
+        this.pdMembers = [
+          ...this.pdMembers.filter((m) => m.id !== id && m.id !== replace),
+          { id, address: r.clientAddress ?? '', raftAddress: r.raftAddress ?? '', isLearner: false, matchIndex: 100 },
+        ];
+        return { members: this.pdMembersWire() };
+      }),
+      RemovePdMember: serve<pdpb.RemovePdMemberRequest.$Properties>('RemovePdMember', (r) => {
+        const id = Number(r.id ?? 0);
+        if (!this.pdMembers.some((m) => m.id === id)) throw new Error(`PD ${id} is not a member`);
+        this.pdMembers = this.pdMembers.filter((m) => m.id !== id);
+        return { members: this.pdMembersWire() };
+      }),
       GetRangeByKey: (call, cb) => {
         if (this.rangeByKeyNotFoundLeft > 0) {
           this.rangeByKeyNotFoundLeft--;
