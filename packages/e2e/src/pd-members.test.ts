@@ -4,15 +4,21 @@
 // replaced by PD 5 the same way, and PD 2 is killed: none of the PD addresses the stores
 // and the client were started with answers any more. Stores keep heartbeating and a
 // split (which needs PD) succeeds; the client keeps writing and reading; every
-// acknowledged write reads back. No duration is asserted.
+// acknowledged write reads back. Stores and clients learn PD's members every
+// memberRefreshMs (10 s): the test lets that much time pass between two failures, as an
+// operator replacing nodes one at a time would. No duration is asserted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RangeKvClient } from '@rangekv/client';
 import { PdTestClient } from '@rangekv/pd/testing/pd-test-client';
+import { DEFAULT_PD_LINK_LIMITS } from '@rangekv/store';
 import { E2eCluster, eventually } from './cluster.js';
 import { splitWhenFree, Writer } from './load.js';
 
 const key = (i: number): string => `k${String(i).padStart(4, '0')}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Long enough for every store and the client to have asked PD for its members again. */
+const LEARN_MEMBERS_MS = DEFAULT_PD_LINK_LIMITS.memberRefreshMs + 1_000;
 
 test('failed PD nodes are replaced one by one while stores and a client keep working', async (t) => {
   const c = await E2eCluster.start({ pdNodes: 3, stores: 3 });
@@ -38,6 +44,7 @@ test('failed PD nodes are replaced one by one while stores and a client keep wor
       const before = w.writes;
       await eventually(`writes continue after PD ${failed.id} was replaced by PD ${newId}`, () => w.writes > before + 20);
       t.diagnostic(`PD ${failed.id} replaced by PD ${newId}; ${w.writes} writes so far`);
+      await sleep(LEARN_MEMBERS_MS);
     };
     await replace(2, 4);
     await replace(0, 5);

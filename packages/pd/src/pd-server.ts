@@ -121,6 +121,7 @@ export class PdServer {
     this.leaderHandOffMs = Math.max(2_000, (opts.tickMs ?? 50) * (opts.electionTimeoutTicks ?? 10) * 2);
     this.service = new PdService({
       group, members, initialStores: opts.initialStores ?? 3, admin: this.admin, log, ...(opts.membership ? { membership: opts.membership } : {}),
+      ownRaftAddress: () => hostPort(opts.advertiseHost ?? opts.listenHost ?? '127.0.0.1', group.raftPort),
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {}, leaderBalance: opts.leaderBalance ?? true,
       replicaChecker: opts.replicaChecker ?? true, replicaBalance: opts.replicaBalance ?? true, splitChecker: opts.splitChecker ?? true,
       hotBalance: opts.hotBalance ?? true,

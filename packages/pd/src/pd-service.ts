@@ -69,6 +69,8 @@ export interface PdServiceOptions {
   members: Map<number, string>;
   /** Limits of PD membership changes (pd-membership.ts). */
   membership?: Partial<PdMembershipLimits>;
+  /** This node's own raft address as others reach it (GetMembers); default unknown (''). */
+  ownRaftAddress?: () => string;
   /** Stores that must have heartbeated before range 1 is created. */
   initialStores: number;
   limits?: Partial<PdLimits>;
@@ -998,7 +1000,7 @@ export class PdService {
     const match = g.matchIndexes();
     const leader = g.leaderId;
     return ids.map((id) => ({
-      id, address: this.clientAddressOf(id), isLeader: id === leader, raftAddress: id === g.pdId ? '' : g.raftAddressOf(id),
+      id, address: this.clientAddressOf(id), isLeader: id === leader, raftAddress: id === g.pdId ? this.opts.ownRaftAddress?.() ?? '' : g.raftAddressOf(id),
       isLearner: cs.learners.includes(id) || cs.learnersNext.includes(id), matchIndex: match.get(id) ?? 0,
     }));
   }
