@@ -816,8 +816,22 @@ function runShellCommand(c, env) {
   }
 }
 
+/** The pod's `rangekv` arguments (after the entrypoint), as its container runs them. */
+function podArgv(cmd, c, podEnv) {
+  const argv = cmd === 'pd' ? runShellCommand(c, podEnv) : containerArgv(c, podEnv);
+  assert.deepEqual(argv.slice(0, 2), ENTRYPOINT, 'runs the image\'s entrypoint');
+  return argv.slice(2);
+}
+
+/** The Secret volume mounted (directly) at the directory of container path `file`. */
+function secretVolumeOf(podSpec, c, file) {
+  const m = c.volumeMounts.find((vm) => vm.mountPath === dirname(file));
+  const v = m && podSpec.volumes.find((vol) => vol.name === m.name);
+  return v?.secret ? v : undefined;
+}
+
 for (const cmd of ['pd', 'store']) {
-  test(`k8s: ${cmd} StatefulSet: headless Service, stable identity and address, probes, PDB, anti-affinity, non-root, resources, stop time`, (t) => {
+  test(`k8s: ${cmd} StatefulSet: headless Service, stable identity and address, TLS from its Secret, HTTPS probes, PDB, anti-affinity, non-root, resources, stop time`, (t) => {
     const sts = k8s('StatefulSet', `rangekv-${cmd}`);
     const pod = sts.spec.template;
     const podLabels = pod.metadata.labels;
@@ -863,10 +877,11 @@ for (const cmd of ['pd', 'store']) {
     assert.deepEqual(Object.values(cports).sort(), Object.values(PORTS[cmd]).sort(), 'container ports = the CLI defaults + the HTTP port');
     assert.equal(cports.http, PORTS[cmd]['http-port']);
     for (const p of svc.spec.ports) assert.equal(cports[p.targetPort], p.port, `${svc.metadata.name} port ${p.name}`);
-    // Probes: /health on the HTTP port.
+    // Probes: /health on the HTTP port, HTTPS (checked against --http-tls below).
     for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
       assert.equal(c[probe]?.httpGet?.path, '/health', `${probe} on /health`);
       assert.equal(cports[c[probe].httpGet.port], PORTS[cmd]['http-port'], `${probe} on the HTTP port`);
+      assert.equal(c[probe].httpGet.scheme, 'HTTPS', `${probe}: the server runs --http-tls`);
     }
     // The command: stable identity and address from the pod name, every flag valid.
     const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
@@ -875,11 +890,21 @@ for (const cmd of ['pd', 'store']) {
     const ordinal = 2;
     const podName = `${sts.metadata.name}-${ordinal}`;
     const podEnv = { ...env, POD_NAME: podName, POD_NAMESPACE: SAMPLE_NS };
-    const argv = cmd === 'pd' ? runShellCommand(c, podEnv) : containerArgv(c, podEnv);
-    assert.deepEqual(argv.slice(0, 2), ENTRYPOINT, 'runs the image\'s entrypoint');
-    const cli = argv.slice(2);
+    const cli = podArgv(cmd, c, podEnv);
     assert.equal(cli[0], cmd);
     const f = argvFlags(cli);
+    // TLS: the three files and the token from mounted Secrets, the certificate the pod's own.
+    for (const k of TLS_FILE_FLAGS) {
+      const v = secretVolumeOf(pod.spec, c, f[k]);
+      assert.ok(v, `--${k} ${f[k]} is in a mounted Secret`);
+      assert.equal(v.secret.secretName, k === 'admin-token-file' ? 'rangekv-admin-token' : `${sts.metadata.name}-tls`, `--${k}: the Secret`);
+    }
+    assert.equal(basename(f['tls-cert-file']), `${podName}.pem`, 'the pod\'s own certificate, by pod name');
+    assert.equal(basename(f['tls-key-file']), `${podName}.key`);
+    assert.equal(f['tls-client-auth'], 'require');
+    assert.equal(f['http-tls'], true);
+    const fill = (v) => v.replace(/\$\((\w+)\)/g, (m, n) => podEnv[n] ?? m);
+    for (const [v, k] of Object.entries(CLI_TLS_ENV)) assert.equal(fill(env[v] ?? ''), f[k], `${v} (for rangekv kv|ctl in the pod) = --${k}`);
     const domain = `${sts.spec.serviceName}.${SAMPLE_NS}.svc`;
     assert.equal(f['advertise-host'], `${podName}.${domain}`, '--advertise-host = the pod\'s stable DNS name');
     assert.equal(f.host, '0.0.0.0');
@@ -894,11 +919,71 @@ for (const cmd of ['pd', 'store']) {
       assert.equal(Number(f['initial-stores']), k8s('StatefulSet', 'rangekv-store').spec.replicas);
     } else {
       assert.equal(f.pd, pdNames.map((n) => `${n}:${PORTS.pd.port}`).join(','), '--pd lists every PD pod');
-      assert.equal(f['store-id'], undefined, 'store ids come from PD and the data volume');
+      assert.equal(f['store-id'], undefined, 'the store id comes from the certificate');
     }
     assertCliAccepts(t, cli, `k8s ${cmd}`);
   });
 }
+
+test('k8s/make-tls-secrets.sh: the Secrets the StatefulSets mount; each pod\'s certificate verifies, names its id and its DNS names', { skip: OPENSSL_SKIP }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-k8s-tls-'));
+  try {
+    const r = spawnSync('sh', [join(K8S_DIR, 'make-tls-secrets.sh'), SAMPLE_NS], { encoding: 'utf8', env: { ...process.env, PKI_DIR: join(dir, 'pki') } });
+    assert.equal(r.status, 0, r.stderr);
+    const secrets = parseYamlDocuments(r.stdout);
+    for (const sec of secrets) {
+      assert.equal(sec.kind, 'Secret');
+      assert.equal(sec.metadata.namespace, SAMPLE_NS, `${sec.metadata.name}: in the namespace its certificates name`);
+      for (const [k, v] of Object.entries(sec.data)) assert.match(v, /^[A-Za-z0-9+/]+=*$/, `${sec.metadata.name} ${k}: base64`);
+    }
+    const secretData = (name) => {
+      const sec = secrets.find((x) => x.metadata.name === name);
+      assert.ok(sec, `make-tls-secrets.sh writes Secret ${name}`);
+      return sec.data;
+    };
+    const pdSts = k8s('StatefulSet', 'rangekv-pd');
+    const client = k8s('Service', 'rangekv-client').metadata.name;
+    const tokens = new Set();
+    for (const sts of [pdSts, k8s('StatefulSet', 'rangekv-store')]) {
+      const cmd = sts.metadata.name.replace('rangekv-', '');
+      const podSpec = sts.spec.template.spec;
+      const c = podSpec.containers[0];
+      const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+      for (let ordinal = 0; ordinal < sts.spec.replicas; ordinal++) {
+        const podName = `${sts.metadata.name}-${ordinal}`;
+        const f = argvFlags(podArgv(cmd, c, { ...env, POD_NAME: podName, POD_NAMESPACE: SAMPLE_NS }));
+        // The pod's files as the kubelet mounts them: each key of the Secret a file in the mount.
+        const local = (file) => {
+          const data = secretData(secretVolumeOf(podSpec, c, file).secret.secretName);
+          assert.ok(basename(file) in data, `${podName}: ${file} is a key of its Secret`);
+          const p = join(dir, podName, file);
+          mkdirSync(dirname(p), { recursive: true });
+          writeFileSync(p, Buffer.from(data[basename(file)], 'base64'));
+          return p;
+        };
+        const [ca, cert, key, token] = TLS_FILE_FLAGS.map((k) => local(f[k]));
+        const v = verifiesAgainst(ca, cert);
+        assert.ok(v.ok, `${podName}: ${v.out}`);
+        assert.ok(keyMatches(cert, key), `${podName}: the key is the certificate's`);
+        const names = certNames(cert);
+        // PD: its --id (ordinal + 1, checked above). Store: ordinal + 1 is its id, from the certificate.
+        assert.deepEqual(names.uri, [cmd === 'pd' ? `rangekv://pd/${f.id}` : `rangekv://store/${ordinal + 1}`], `${podName}: the rangekv name`);
+        const want = [f['advertise-host'], `${f['advertise-host']}.cluster.local`, '127.0.0.1'];
+        if (cmd === 'pd') {
+          const own = f.peers.split(',').find((e) => e.startsWith(`${f.id}=`)).slice(`${f.id}=`.length);
+          want.push(...own.split('/').map(hostOf), client, `${client}.${SAMPLE_NS}.svc`);
+        }
+        for (const host of want) assert.ok([...names.dns, ...names.ip].includes(host), `${podName}: the certificate covers ${host} (has ${names.dns.join(', ')})`);
+        tokens.add(readFileSync(token, 'utf8').trim());
+      }
+    }
+    // The stores dial PD at the PD pods' names: the same names the PD certificates carry (above).
+    assert.equal(tokens.size, 1, 'one admin token for PD and the stores');
+    assert.match([...tokens][0], /^\S{16,}$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('k8s: the client Service reaches PD\'s client port', () => {
   const svc = k8s('Service', 'rangekv-client');
