@@ -15,13 +15,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
-import { get } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseYaml, parseYamlDocuments } from './yaml-lite.mjs';
-import { freePort } from './procs.mjs';
+import { freePort, hasOpenssl } from './procs.mjs';
+import { certNames, keyMatches, verifiesAgainst } from './cert-names.mjs';
 
 const deployDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const repoRoot = dirname(deployDir);
@@ -600,7 +601,8 @@ test('docker-compose.yml: Prometheus scrapes every PD and store with the alert r
   const mounts = Object.fromEntries(prom.volumes.map((v) => v.split(':')).map(([src, dst]) => [dst, src]));
   assert.equal(mounts['/etc/prometheus/prometheus.yml'], './prometheus.yml');
   assert.equal(mounts['/etc/prometheus/alerts.yml'], '../prometheus/alerts.yml', 'the rules of deploy/prometheus, unchanged');
-  for (const src of Object.values(mounts)) if (src.startsWith('.')) assert.ok(existsSync(join(COMPOSE_DIR, src)), `prometheus mounts ${src}`);
+  // ./tls/ is make-certs.sh's output (not in the repo; the compose TLS tests check it).
+  for (const src of Object.values(mounts)) if (src.startsWith('.') && !src.startsWith('./tls/')) assert.ok(existsSync(join(COMPOSE_DIR, src)), `prometheus mounts ${src}`);
   assert.ok(prom.command.includes('--config.file=/etc/prometheus/prometheus.yml'));
   // The compose scrape config: the main config's job names (the rules select on them), targets = the services' HTTP ports.
   const cfg = parseYaml(read('compose', 'prometheus.yml'));
@@ -634,6 +636,122 @@ test('docker-compose.yml: Prometheus scrapes every PD and store with the alert r
   assert.deepEqual([...used].sort(), Object.keys(COMPOSE.volumes).sort());
   // Only Prometheus and Grafana are published, on loopback.
   for (const [name, s] of Object.entries(COMPOSE.services)) for (const p of s.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name}: publishes ${p} on loopback only`);
+});
+
+// ---- Compose: TLS ---------------------------------------------------------------------------
+
+const MAKE_COMPOSE_CERTS = join(COMPOSE_DIR, 'make-certs.sh');
+const OPENSSL_SKIP = hasOpenssl() ? false : 'openssl not installed';
+const TLS_FILE_FLAGS = ['tls-ca-file', 'tls-cert-file', 'tls-key-file', 'admin-token-file'];
+// The variables the CLI reads for `rangekv kv|ctl` run in a container, by the server flag they must agree with.
+const CLI_TLS_ENV = { RANGEKV_TLS_CA_FILE: 'tls-ca-file', RANGEKV_TLS_CERT_FILE: 'tls-cert-file', RANGEKV_TLS_KEY_FILE: 'tls-key-file', RANGEKV_ADMIN_TOKEN_FILE: 'admin-token-file' };
+const hostOf = (addr) => addr.replace(/:\d+$/, '');
+
+/** A service's bind mount [source, target, mode] holding the container path `file`. */
+function composeMountOf(s, file) {
+  return (s.volumes ?? []).map((v) => v.split(':')).find(([src, target]) => src.startsWith('.') && file.startsWith(`${target}/`));
+}
+
+/** Where container path `file` of service `s` is on this machine when make-certs.sh wrote to `outDir` (its ./tls). */
+function composeHostPath(s, file, outDir) {
+  const [src, target] = composeMountOf(s, file);
+  assert.ok(src === './tls' || src.startsWith('./tls/'), `${file}: mounted from ./tls (make-certs.sh's output), not ${src}`);
+  return join(outDir, src.slice('./tls'.length), file.slice(target.length + 1));
+}
+
+test('docker-compose.yml: every PD and store runs mutual TLS from its own mounted directory, HTTPS on the HTTP port, the same files for the CLI', () => {
+  for (const [name, s] of [...composeServices('pd'), ...composeServices('store')]) {
+    const f = argvFlags(s.command);
+    for (const k of TLS_FILE_FLAGS) {
+      assert.equal(typeof f[k], 'string', `${name}: --${k}`);
+      const m = composeMountOf(s, f[k]);
+      assert.ok(m, `${name}: --${k} ${f[k]} is on a bind mount`);
+      assert.equal(m[0], `./tls/${name}`, `${name}: --${k} is in its own directory of make-certs.sh's output`);
+      assert.equal(m[2], 'ro', `${name}: certificates mounted read-only`);
+    }
+    assert.equal(f['tls-client-auth'], 'require', `${name}: clients of the KV/PD port present certificates`);
+    assert.equal(f['http-tls'], true, `${name}: /metrics and /health over HTTPS`);
+    for (const [v, k] of Object.entries(CLI_TLS_ENV)) assert.equal(s.environment?.[v], f[k], `${name}: ${v} (for rangekv kv|ctl in the container) = --${k}`);
+  }
+  // Prometheus scrapes HTTPS with the CA make-certs.sh writes, verifying the service names.
+  const prom = COMPOSE.services.prometheus;
+  const cfg = parseYaml(read('compose', 'prometheus.yml'));
+  const promMounts = Object.fromEntries(prom.volumes.map((v) => v.split(':')).map(([src, dst]) => [dst, src]));
+  for (const job of cfg.scrape_configs) {
+    assert.equal(job.scheme, 'https', `${job.job_name}: scheme`);
+    const ca = job.tls_config?.ca_file;
+    assert.ok(ca, `${job.job_name}: tls_config.ca_file`);
+    // Relative paths are read from the config file's directory.
+    const inContainer = ca.startsWith('/') ? ca : join(dirname('/etc/prometheus/prometheus.yml'), ca);
+    assert.equal(promMounts[inContainer], './tls/ca.pem', `${job.job_name}: ${inContainer} is make-certs.sh's ca.pem`);
+    assert.equal(job.tls_config.insecure_skip_verify, undefined, 'the server certificates are verified');
+  }
+});
+
+test('compose/make-certs.sh: per service a certificate from the CA naming its id and the names it is dialed at, its key, the token; a re-run keeps CA and token', { skip: OPENSSL_SKIP }, () => {
+  const out = mkdtempSync(join(tmpdir(), 'rangekv-compose-tls-'));
+  try {
+    const r = run('sh', [MAKE_COMPOSE_CERTS], { env: { ...process.env, OUT_DIR: out } });
+    assert.equal(r.status, 0, r.out);
+    const pds = composeServices('pd');
+    const stores = composeServices('store');
+    // What each process is dialed at: its advertised name (PD gives it out), the names in --peers
+    // (PD to PD) and in the stores' --pd, Prometheus' targets, and 127.0.0.1 for `exec ... rangekv`.
+    const dialed = new Map([...pds, ...stores].map(([name, s]) => [name, new Set([argvFlags(s.command)['advertise-host']])]));
+    for (const [name, s] of pds) {
+      const f = argvFlags(s.command);
+      const own = f.peers.split(',').find((e) => e.startsWith(`${f.id}=`)).slice(`${f.id}=`.length);
+      for (const addr of own.split('/')) dialed.get(name).add(hostOf(addr));
+      dialed.get(name).add('127.0.0.1');
+    }
+    for (const [, s] of stores) {
+      for (const addr of argvFlags(s.command).pd.split(',')) {
+        const pd = pds.find(([, p]) => argvFlags(p.command)['advertise-host'] === hostOf(addr));
+        assert.ok(pd, `--pd ${addr} is a PD service's advertised name`);
+      }
+    }
+    const cfg = parseYaml(read('compose', 'prometheus.yml'));
+    for (const target of cfg.scrape_configs.flatMap((j) => j.static_configs.flatMap((sc) => sc.targets))) dialed.get(hostOf(target)).add(hostOf(target));
+
+    const tokens = new Set();
+    const storeIds = [];
+    for (const [name, s] of [...pds, ...stores]) {
+      const f = argvFlags(s.command);
+      const [ca, cert, key, token] = TLS_FILE_FLAGS.map((k) => composeHostPath(s, f[k], out));
+      const v = verifiesAgainst(ca, cert);
+      assert.ok(v.ok, `${name}: ${v.out}`);
+      assert.ok(keyMatches(cert, key), `${name}: --tls-key-file is the key of --tls-cert-file`);
+      const names = certNames(cert);
+      if (s.command[0] === 'pd') {
+        assert.deepEqual(names.uri, [`rangekv://pd/${f.id}`], `${name}: the certificate names its --id`);
+      } else {
+        assert.equal(names.uri.length, 1, `${name}: one rangekv name`);
+        const m = /^rangekv:\/\/store\/(\d+)$/.exec(names.uri[0]);
+        assert.ok(m, `${name}: a store certificate, not ${names.uri[0]}`);
+        storeIds.push(Number(m[1]));
+      }
+      for (const host of dialed.get(name)) {
+        assert.ok([...names.dns, ...names.ip].includes(host), `${name}: the certificate covers ${host} (has ${[...names.dns, ...names.ip].join(', ')})`);
+      }
+      tokens.add(readFileSync(token, 'utf8').trim());
+    }
+    assert.deepEqual(storeIds, stores.map(([n]) => Number(n.split('-')[1])), 'store-N is store N (its id comes from the certificate)');
+    assert.equal(tokens.size, 1, 'one admin token: PD sends its own with the operators it runs on the stores');
+    assert.match([...tokens][0], /^\S{16,}$/);
+    assert.equal(readFileSync(join(out, 'ca.pem'), 'utf8'), readFileSync(join(out, 'pki', 'ca.pem'), 'utf8'), 'Prometheus gets the CA');
+
+    // Again: the certificates are re-issued under the same CA, the token stays.
+    const caBefore = readFileSync(join(out, 'ca.pem'), 'utf8');
+    const certBefore = readFileSync(join(out, 'store-1', 'node.pem'), 'utf8');
+    const again = run('sh', [MAKE_COMPOSE_CERTS], { env: { ...process.env, OUT_DIR: out } });
+    assert.equal(again.status, 0, again.out);
+    assert.equal(readFileSync(join(out, 'ca.pem'), 'utf8'), caBefore);
+    assert.notEqual(readFileSync(join(out, 'store-1', 'node.pem'), 'utf8'), certBefore);
+    assert.ok(verifiesAgainst(join(out, 'store-1', 'ca.pem'), join(out, 'store-1', 'node.pem')).ok);
+    assert.equal(readFileSync(join(out, 'store-1', 'admin-token'), 'utf8').trim(), [...tokens][0]);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test('promtool: the compose scrape config with the alert rules', (t) => {
@@ -698,8 +816,22 @@ function runShellCommand(c, env) {
   }
 }
 
+/** The pod's `rangekv` arguments (after the entrypoint), as its container runs them. */
+function podArgv(cmd, c, podEnv) {
+  const argv = cmd === 'pd' ? runShellCommand(c, podEnv) : containerArgv(c, podEnv);
+  assert.deepEqual(argv.slice(0, 2), ENTRYPOINT, 'runs the image\'s entrypoint');
+  return argv.slice(2);
+}
+
+/** The Secret volume mounted (directly) at the directory of container path `file`. */
+function secretVolumeOf(podSpec, c, file) {
+  const m = c.volumeMounts.find((vm) => vm.mountPath === dirname(file));
+  const v = m && podSpec.volumes.find((vol) => vol.name === m.name);
+  return v?.secret ? v : undefined;
+}
+
 for (const cmd of ['pd', 'store']) {
-  test(`k8s: ${cmd} StatefulSet: headless Service, stable identity and address, probes, PDB, anti-affinity, non-root, resources, stop time`, (t) => {
+  test(`k8s: ${cmd} StatefulSet: headless Service, stable identity and address, TLS from its Secret, HTTPS probes, PDB, anti-affinity, non-root, resources, stop time`, (t) => {
     const sts = k8s('StatefulSet', `rangekv-${cmd}`);
     const pod = sts.spec.template;
     const podLabels = pod.metadata.labels;
@@ -745,10 +877,11 @@ for (const cmd of ['pd', 'store']) {
     assert.deepEqual(Object.values(cports).sort(), Object.values(PORTS[cmd]).sort(), 'container ports = the CLI defaults + the HTTP port');
     assert.equal(cports.http, PORTS[cmd]['http-port']);
     for (const p of svc.spec.ports) assert.equal(cports[p.targetPort], p.port, `${svc.metadata.name} port ${p.name}`);
-    // Probes: /health on the HTTP port.
+    // Probes: /health on the HTTP port, HTTPS (checked against --http-tls below).
     for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
       assert.equal(c[probe]?.httpGet?.path, '/health', `${probe} on /health`);
       assert.equal(cports[c[probe].httpGet.port], PORTS[cmd]['http-port'], `${probe} on the HTTP port`);
+      assert.equal(c[probe].httpGet.scheme, 'HTTPS', `${probe}: the server runs --http-tls`);
     }
     // The command: stable identity and address from the pod name, every flag valid.
     const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
@@ -757,11 +890,21 @@ for (const cmd of ['pd', 'store']) {
     const ordinal = 2;
     const podName = `${sts.metadata.name}-${ordinal}`;
     const podEnv = { ...env, POD_NAME: podName, POD_NAMESPACE: SAMPLE_NS };
-    const argv = cmd === 'pd' ? runShellCommand(c, podEnv) : containerArgv(c, podEnv);
-    assert.deepEqual(argv.slice(0, 2), ENTRYPOINT, 'runs the image\'s entrypoint');
-    const cli = argv.slice(2);
+    const cli = podArgv(cmd, c, podEnv);
     assert.equal(cli[0], cmd);
     const f = argvFlags(cli);
+    // TLS: the three files and the token from mounted Secrets, the certificate the pod's own.
+    for (const k of TLS_FILE_FLAGS) {
+      const v = secretVolumeOf(pod.spec, c, f[k]);
+      assert.ok(v, `--${k} ${f[k]} is in a mounted Secret`);
+      assert.equal(v.secret.secretName, k === 'admin-token-file' ? 'rangekv-admin-token' : `${sts.metadata.name}-tls`, `--${k}: the Secret`);
+    }
+    assert.equal(basename(f['tls-cert-file']), `${podName}.pem`, 'the pod\'s own certificate, by pod name');
+    assert.equal(basename(f['tls-key-file']), `${podName}.key`);
+    assert.equal(f['tls-client-auth'], 'require');
+    assert.equal(f['http-tls'], true);
+    const fill = (v) => v.replace(/\$\((\w+)\)/g, (m, n) => podEnv[n] ?? m);
+    for (const [v, k] of Object.entries(CLI_TLS_ENV)) assert.equal(fill(env[v] ?? ''), f[k], `${v} (for rangekv kv|ctl in the pod) = --${k}`);
     const domain = `${sts.spec.serviceName}.${SAMPLE_NS}.svc`;
     assert.equal(f['advertise-host'], `${podName}.${domain}`, '--advertise-host = the pod\'s stable DNS name');
     assert.equal(f.host, '0.0.0.0');
@@ -776,11 +919,71 @@ for (const cmd of ['pd', 'store']) {
       assert.equal(Number(f['initial-stores']), k8s('StatefulSet', 'rangekv-store').spec.replicas);
     } else {
       assert.equal(f.pd, pdNames.map((n) => `${n}:${PORTS.pd.port}`).join(','), '--pd lists every PD pod');
-      assert.equal(f['store-id'], undefined, 'store ids come from PD and the data volume');
+      assert.equal(f['store-id'], undefined, 'the store id comes from the certificate');
     }
     assertCliAccepts(t, cli, `k8s ${cmd}`);
   });
 }
+
+test('k8s/make-tls-secrets.sh: the Secrets the StatefulSets mount; each pod\'s certificate verifies, names its id and its DNS names', { skip: OPENSSL_SKIP }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rangekv-k8s-tls-'));
+  try {
+    const r = spawnSync('sh', [join(K8S_DIR, 'make-tls-secrets.sh'), SAMPLE_NS], { encoding: 'utf8', env: { ...process.env, PKI_DIR: join(dir, 'pki') } });
+    assert.equal(r.status, 0, r.stderr);
+    const secrets = parseYamlDocuments(r.stdout);
+    for (const sec of secrets) {
+      assert.equal(sec.kind, 'Secret');
+      assert.equal(sec.metadata.namespace, SAMPLE_NS, `${sec.metadata.name}: in the namespace its certificates name`);
+      for (const [k, v] of Object.entries(sec.data)) assert.match(v, /^[A-Za-z0-9+/]+=*$/, `${sec.metadata.name} ${k}: base64`);
+    }
+    const secretData = (name) => {
+      const sec = secrets.find((x) => x.metadata.name === name);
+      assert.ok(sec, `make-tls-secrets.sh writes Secret ${name}`);
+      return sec.data;
+    };
+    const pdSts = k8s('StatefulSet', 'rangekv-pd');
+    const client = k8s('Service', 'rangekv-client').metadata.name;
+    const tokens = new Set();
+    for (const sts of [pdSts, k8s('StatefulSet', 'rangekv-store')]) {
+      const cmd = sts.metadata.name.replace('rangekv-', '');
+      const podSpec = sts.spec.template.spec;
+      const c = podSpec.containers[0];
+      const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+      for (let ordinal = 0; ordinal < sts.spec.replicas; ordinal++) {
+        const podName = `${sts.metadata.name}-${ordinal}`;
+        const f = argvFlags(podArgv(cmd, c, { ...env, POD_NAME: podName, POD_NAMESPACE: SAMPLE_NS }));
+        // The pod's files as the kubelet mounts them: each key of the Secret a file in the mount.
+        const local = (file) => {
+          const data = secretData(secretVolumeOf(podSpec, c, file).secret.secretName);
+          assert.ok(basename(file) in data, `${podName}: ${file} is a key of its Secret`);
+          const p = join(dir, podName, file);
+          mkdirSync(dirname(p), { recursive: true });
+          writeFileSync(p, Buffer.from(data[basename(file)], 'base64'));
+          return p;
+        };
+        const [ca, cert, key, token] = TLS_FILE_FLAGS.map((k) => local(f[k]));
+        const v = verifiesAgainst(ca, cert);
+        assert.ok(v.ok, `${podName}: ${v.out}`);
+        assert.ok(keyMatches(cert, key), `${podName}: the key is the certificate's`);
+        const names = certNames(cert);
+        // PD: its --id (ordinal + 1, checked above). Store: ordinal + 1 is its id, from the certificate.
+        assert.deepEqual(names.uri, [cmd === 'pd' ? `rangekv://pd/${f.id}` : `rangekv://store/${ordinal + 1}`], `${podName}: the rangekv name`);
+        const want = [f['advertise-host'], `${f['advertise-host']}.cluster.local`, '127.0.0.1'];
+        if (cmd === 'pd') {
+          const own = f.peers.split(',').find((e) => e.startsWith(`${f.id}=`)).slice(`${f.id}=`.length);
+          want.push(...own.split('/').map(hostOf), client, `${client}.${SAMPLE_NS}.svc`);
+        }
+        for (const host of want) assert.ok([...names.dns, ...names.ip].includes(host), `${podName}: the certificate covers ${host} (has ${names.dns.join(', ')})`);
+        tokens.add(readFileSync(token, 'utf8').trim());
+      }
+    }
+    // The stores dial PD at the PD pods' names: the same names the PD certificates carry (above).
+    assert.equal(tokens.size, 1, 'one admin token for PD and the stores');
+    assert.match([...tokens][0], /^\S{16,}$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('k8s: the client Service reaches PD\'s client port', () => {
   const svc = k8s('Service', 'rangekv-client');
@@ -805,9 +1008,10 @@ test('kubectl kustomize builds deploy/k8s', (t) => {
 
 // ---- the image's start commands, run from this checkout -----------------------------------
 
-function httpGet(url) {
+/** GET over HTTPS, the server's certificate verified against `ca` for the name 127.0.0.1. */
+function httpsGet(url, ca) {
   return new Promise((resolve) => {
-    const req = get(url, { timeout: 3_000 }, (res) => {
+    const req = httpsRequest(url, { ca, timeout: 3_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));
@@ -815,6 +1019,7 @@ function httpGet(url) {
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => resolve({ status: 0, body: e.message }));
+    req.end();
   });
 }
 
@@ -856,10 +1061,11 @@ function startProcess(argv, env) {
   return { child, event, exited, stderr: () => err };
 }
 
-/** A compose command with this machine's values: loopback, free ports, a temp data dir, one PD. */
+/** A compose command with this machine's values: loopback, free ports, a temp data dir, one PD, the mounted files where make-certs.sh wrote them. */
 function localArgs(command, o) {
   const f = argvFlags(command);
   const set = { ...f };
+  for (const k of TLS_FILE_FLAGS) set[k] = o.file(f[k]);
   set['data-dir'] = o.dataDir;
   set.host = '127.0.0.1';
   set['advertise-host'] = '127.0.0.1';
@@ -877,7 +1083,11 @@ function localArgs(command, o) {
   return [command[0], ...Object.entries(set).map(([k, v]) => (v === true ? `--${k}` : `--${k}=${v}`))];
 }
 
-test('the image\'s entrypoint with the compose pd and store commands: /health answers, the health check passes, STOPSIGNAL stops them cleanly', { timeout: 120_000 }, async (t) => {
+test('the image\'s entrypoint with the compose pd and store commands and their certificates: /health over HTTPS, the health check, kv and ctl as in the container, STOPSIGNAL stops them cleanly', { timeout: 180_000 }, async (t) => {
+  if (OPENSSL_SKIP) {
+    t.skip(OPENSSL_SKIP);
+    return;
+  }
   if (!existsSync(CLI)) {
     t.skip('tools/cli/dist/rangekv.js not built: npm run build');
     return;
@@ -894,18 +1104,25 @@ test('the image\'s entrypoint with the compose pd and store commands: /health an
   try {
     const pdPorts = { port: await freePort(), 'raft-port': await freePort(), 'http-port': await freePort() };
     const storePorts = { port: await freePort(), 'raft-port': await freePort(), 'http-port': await freePort() };
-    const pdCmd = COMPOSE.services['pd-1'].command;
-    const storeCmd = COMPOSE.services['store-1'].command;
-    const pd = startProcess([...entry, ...localArgs(pdCmd, { dataDir: join(dir, 'pd'), ports: pdPorts })], env);
+    // The certificates as `deploy/compose/make-certs.sh` makes them; each service's mounts mapped there.
+    const tlsOut = join(dir, 'tls');
+    const made = run('sh', [MAKE_COMPOSE_CERTS], { env: { ...process.env, OUT_DIR: tlsOut } });
+    assert.equal(made.status, 0, made.out);
+    const pdSvc = COMPOSE.services['pd-1'];
+    const storeSvc = COMPOSE.services['store-1'];
+    const ca = readFileSync(composeHostPath(pdSvc, argvFlags(pdSvc.command)['tls-ca-file'], tlsOut));
+    const pd = startProcess([...entry, ...localArgs(pdSvc.command, { dataDir: join(dir, 'pd'), ports: pdPorts, file: (f) => composeHostPath(pdSvc, f, tlsOut) })], env);
     procs.push(pd);
     const pdReady = await pd.event('ready', 30_000);
     assert.equal(pdReady.httpPort, pdPorts['http-port']);
-    const store = startProcess([...entry, ...localArgs(storeCmd, { dataDir: join(dir, 'store'), ports: storePorts, pd: `127.0.0.1:${pdPorts.port}` })], env);
+    const store = startProcess([...entry, ...localArgs(storeSvc.command, { dataDir: join(dir, 'store'), ports: storePorts, pd: `127.0.0.1:${pdPorts.port}`, file: (f) => composeHostPath(storeSvc, f, tlsOut) })], env);
     procs.push(store);
     const storeReady = await store.event('ready', 60_000);
     assert.equal(storeReady.httpPort, storePorts['http-port']);
+    assert.equal(storeReady.storeId, 1, 'store-1 is store 1: the id comes from its certificate');
     for (const [name, p, port] of [['pd', pd, pdPorts['http-port']], ['store', store, storePorts['http-port']]]) {
-      const h = await httpGet(`http://127.0.0.1:${port}/health`);
+      // What Prometheus does: HTTPS, verified with the CA.
+      const h = await httpsGet(`https://127.0.0.1:${port}/health`, ca);
       assert.equal(h.status, 200, `${name} /health: ${h.body}`);
       assert.equal(JSON.parse(h.body).status, 'serving');
       // The image's HEALTHCHECK command, pointed at this process instead of PID 1.
@@ -914,6 +1131,23 @@ test('the image\'s entrypoint with the compose pd and store commands: /health an
       assert.equal(r.status, 0, `${name} health check: ${r.out}`);
       assert.match(r.out, /^200 /);
     }
+    // `docker compose exec pd-1 rangekv ...`: the CLI with the container's environment (its
+    // RANGEKV_TLS_* and token files), reaching PD at 127.0.0.1; an operator through the token.
+    const cliEnv = cleanEnv(Object.fromEntries(Object.entries(pdSvc.environment).map(([k, v]) => [k, k in CLI_TLS_ENV ? composeHostPath(pdSvc, v, tlsOut) : v])));
+    const inContainer = (...args) => run(process.execPath, [CLI, ...args, '--pd', `127.0.0.1:${pdPorts.port}`], { env: cliEnv });
+    let put;
+    for (let i = 0; i < 60; i++) {
+      put = inContainer('kv', 'put', 'hello', 'world', '--timeout', '5s');
+      if (put.status === 0) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    assert.equal(put.status, 0, put.out);
+    const got = inContainer('kv', 'get', 'hello');
+    assert.match(got.out, /^world$/m, got.out);
+    const split = inContainer('ctl', 'split', 'm', '--timeout', '20s');
+    assert.equal(split.status, 0, `ctl split with pd-1's certificate and the admin token: ${split.out}`);
+    const stores = inContainer('ctl', 'stores');
+    assert.equal(stores.status, 0, stores.out);
     // The health check fails (exit 1, with a reason) where no server runs.
     const idle = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
