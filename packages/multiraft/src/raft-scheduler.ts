@@ -375,11 +375,14 @@ export class RaftScheduler<R> {
     return followerStatusQuiescent(r.node.status(), m) && host.mayQuiesce(r, false);
   }
 
-  /** Proposes `data`; `done` is called once the entry applied (or will never apply). */
-  propose(rangeId: number, data: Uint8Array, done: (o: ProposalOutcome<R>) => void): ProposeResult {
+  /**
+   * Proposes `data`; `done` is called once the entry applied (or will never apply).
+   * `broadcastCommit`: followers hear of its commit at once (RawNode.propose).
+   */
+  propose(rangeId: number, data: Uint8Array, done: (o: ProposalOutcome<R>) => void, opts?: { broadcastCommit?: boolean }): ProposeResult {
     const r = this.replicas.get(rangeId);
     if (!r) return { ok: false, reason: 'not-leader', leader: 0, detail: `range ${rangeId} is not on this store` };
-    const res = this.wakeForProposal(r, () => r.node.propose(data));
+    const res = this.wakeForProposal(r, () => r.node.propose(data, opts));
     if (res.ok) {
       r.track(res.index, res.term, done);
       this.wake(r);

@@ -12,19 +12,10 @@ import { silentLogger } from '@rangekv/runtime';
 import { PdServer, type PdServerOptions } from './pd-server.js';
 import { FakeCluster } from './testing/fake-stores.js';
 import { PdTestClient } from './testing/pd-test-client.js';
+import { sleep, until } from './testing/wait.js';
 
 const K = pdpb.OperatorKind;
 const S = pdpb.OperatorStatus;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every 20 ms until it holds; fails after `timeoutMs`. */
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 let root: string;
 let fake: FakeCluster;

@@ -11,17 +11,8 @@ import type { pdpb } from '@rangekv/proto';
 import { silentLogger } from '@rangekv/runtime';
 import { PdServer } from './pd-server.js';
 import { PdCallError, PdTestClient } from './testing/pd-test-client.js';
+import { until } from './testing/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every 20 ms until it holds; fails after `timeoutMs`. */
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 const key = (i: number): Uint8Array => new Uint8Array(Buffer.from(`k${String(i).padStart(4, '0')}`));
 
 let dir: string;

@@ -12,16 +12,7 @@ import { silentLogger } from '@rangekv/runtime';
 import { PdServer, type PdServerOptions } from './pd-server.js';
 import { PdCallError, PdTestClient } from './testing/pd-test-client.js';
 import { decodeMemberContext, encodeMemberContext, MAX_MEMBER_CONTEXT_BYTES, pdDescriptor } from './pd-membership-codec.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+import { until } from './testing/wait.js';
 
 let root: string;
 let client: PdTestClient;

@@ -187,3 +187,14 @@ test('commitFromQuiesce: a follower takes its leader\'s heartbeat commit without
   assert.equal(rd.messages.length, 0, 'no answer');
   assert.deepEqual(rd.committedEntries.map((e) => e.index), [idx]);
 });
+
+test('lazyCommitBroadcast: the commit of an entry proposed with broadcastCommit, or of a conf change, is told at once', () => {
+  const h = new Harness({ config: { lazyCommitBroadcast: true } });
+  h.elect(1);
+  const r = h.get(1).propose(new TextEncoder().encode('split'), { broadcastCommit: true });
+  assert.ok(r.ok);
+  h.settle();
+  for (const id of [2, 3]) assert.equal(h.get(id).status().commit, r.index, `node ${id} heard of the commit without a heartbeat`);
+  const plain = h.put(1, 'x');
+  for (const id of [2, 3]) assert.equal(h.get(id).status().commit, plain - 1, `node ${id}: a plain entry's commit waits`);
+});

@@ -62,12 +62,19 @@ export function bcastAppend(r: Raft): void {
 }
 
 /**
- * The commit index advanced: tell the followers in empty appends, or, with
+ * The commit index advanced from `before`: tell the followers in empty appends, or, with
  * lazyCommitBroadcast, send only entries they still need (the commit rides on those, the
- * next heartbeat, or the quiesce heartbeat).
+ * next heartbeat, or the quiesce heartbeat). A commit that covers a configuration change
+ * (or a new leader's first entry) is still told at once: a follower the change removes
+ * learns it only from this append (once the leader applies the change it no longer
+ * replicates to it), and the rest apply the new configuration without waiting.
  */
-export function bcastCommit(r: Raft): void {
-  if (!r.cfg.lazyCommitBroadcast) {
+export function bcastCommit(r: Raft, before: number): void {
+  // Entries flagged broadcastCommit (a split: the followers must create the new range
+  // before its leader replicates to them) are told at once too.
+  const c = r.log.committed;
+  const urgent = (r.pendingConfIndex > before && r.pendingConfIndex <= c) || (r.broadcastCommitIndex > before && r.broadcastCommitIndex <= c);
+  if (!r.cfg.lazyCommitBroadcast || urgent) {
     bcastAppend(r);
     return;
   }
@@ -155,9 +162,10 @@ function handleAppAccept(r: Raft, m: Message): void {
   } else if (pr.state === ProgressState.Replicate) {
     pr.inflights.freeLE(m.index);
   }
+  const before = r.log.committed;
   if (r.maybeCommit()) {
     onCommitAdvanced(r);
-    bcastCommit(r);
+    bcastCommit(r, before);
   } else if (wasPaused) {
     // It may have missed a commit update while paused: send one even without entries.
     sendAppend(r, m.from, true);

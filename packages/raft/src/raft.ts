@@ -50,6 +50,8 @@ export class Raft {
   configIndex = 0;
   /** Index of the last conf change the leader appended; no new one until it is applied. */
   pendingConfIndex = 0;
+  /** Leader, lazyCommitBroadcast: the last entry whose commit is told to the followers at once (RawNode.propose's broadcastCommit). */
+  broadcastCommitIndex = 0;
   /** Payload bytes of uncommitted entries appended by this leader. */
   uncommittedBytes = 0;
 

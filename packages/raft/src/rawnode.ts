@@ -109,8 +109,15 @@ export class RawNode {
     return true;
   }
 
-  propose(data: Uint8Array): ProposeResult {
-    return propose(this.r, [{ term: 0, index: 0, type: EntryType.Normal, data }]);
+  /**
+   * Proposes one entry. `broadcastCommit` (with lazyCommitBroadcast): its commit is told to
+   * the followers at once, as a conf change's is, for an entry whose apply the followers
+   * should not put off (a split).
+   */
+  propose(data: Uint8Array, opts?: { broadcastCommit?: boolean }): ProposeResult {
+    const res = propose(this.r, [{ term: 0, index: 0, type: EntryType.Normal, data }]);
+    if (res.ok && opts?.broadcastCommit === true) this.r.broadcastCommitIndex = res.index;
+    return res;
   }
 
   /** Appends several entries at once (one replication round); index is the last one's. */
@@ -260,9 +267,10 @@ export class RawNode {
       // never because of an ack for entries that were since overwritten (term check).
       if (r.role === StateRole.Leader && r.log.termAt(last.index) === last.term) {
         const self = r.trk.progress.get(r.id);
+        const before = r.log.committed;
         if (self && self.maybeUpdate(last.index) && r.maybeCommit()) {
           onCommitAdvanced(r);
-          bcastCommit(r);
+          bcastCommit(r, before);
         }
       }
     }

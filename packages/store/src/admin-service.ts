@@ -153,7 +153,10 @@ export class AdminService {
       if (requestedId !== 0 && this.s.scheduler.get(requestedId)) throw new InvalidArgumentError(`new_range_id ${requestedId} is already a range on store ${this.s.storeId}`);
       const newRangeId = requestedId !== 0 ? requestedId : await this.s.allocateId();
       const data = encodeAdminCommand({ type: AdminCommandType.Split, confVer: d.epoch.confVer, version: d.epoch.version, splitKey: key, newRangeId });
-      const result = await this.outcome(r, (done) => this.s.scheduler.propose(r.rangeId, data, done));
+      // The followers apply a split at once (not at the next heartbeat): the new range's
+      // leader replicates to them as soon as it exists, and a follower without the range
+      // would need a snapshot.
+      const result = await this.outcome(r, (done) => this.s.scheduler.propose(r.rangeId, data, done, { broadcastCommit: true }));
       if (result.kind === 'split') return { left: descriptorToWire(result.left), right: descriptorToWire(result.right) };
       if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch));
       if (result.kind === 'refused') throw new FailedPreconditionError(result.reason);
