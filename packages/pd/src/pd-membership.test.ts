@@ -142,6 +142,7 @@ test('unsafe or malformed changes are refused with a clear error', async () => {
   await assert.rejects(client.leader('addPdMember', { id: 9, raftAddress: 'nohost', clientAddress: '127.0.0.1:2' }), /raft_address.*not host:port/);
   await assert.rejects(client.leader('addPdMember', { id: 9, raftAddress: '127.0.0.1:1', clientAddress: '127.0.0.1:2', replaceId: 9 }), /cannot replace itself/);
   await assert.rejects(client.leader('removePdMember', { id: 77 }), /NOT_FOUND.*not a member/);
+  await assert.rejects(client.leader('addPdMember', { id: 9, raftAddress: `${'h'.repeat(300)}:1`, clientAddress: '127.0.0.1:2' }), /longer than 255/);
   // A learner that never catches up (nothing listens there) is left a learner, with the reason.
   await assert.rejects(
     client.leader('addPdMember', { id: 9, raftAddress: '127.0.0.1:1', clientAddress: '127.0.0.1:2' }, 30_000),

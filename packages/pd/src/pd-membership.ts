@@ -24,7 +24,7 @@
 import { ConfChangeTransition, ConfChangeType, type ConfChangeSingle } from '@rangekv/raft';
 import { parseAddress, type Logger } from '@rangekv/runtime';
 import { PdRequestError, invalidArgument } from './errors.js';
-import { encodeMemberContext } from './pd-membership-codec.js';
+import { encodeMemberContext, MAX_MEMBER_ADDRESS_CHARS } from './pd-membership-codec.js';
 import { PdProposalError, type PdRaftGroup } from './pd-raft.js';
 import type { PdMemberAddress } from './pd-state.js';
 import { MAX_PD_ID } from './types.js';
@@ -64,6 +64,8 @@ function checkId(what: string, id: number): number {
 }
 
 function checkAddress(what: string, a: string): string {
+  // Longer ones would not survive apply (decodeMemberContext): the change would stand without its addresses.
+  if (a.length > MAX_MEMBER_ADDRESS_CHARS) throw invalidArgument(`${what} is longer than ${MAX_MEMBER_ADDRESS_CHARS} characters`);
   try {
     return parseAddress(what, a);
   } catch (e) {
