@@ -44,6 +44,7 @@ export const DEFAULT_OPERATOR_LIMITS: OperatorLimits = {
     [OperatorKind.REMOVE_REPLICA]: 30_000,
     [OperatorKind.MOVE_REPLICA]: 120_000,
     [OperatorKind.SPLIT]: 30_000,
+    [OperatorKind.MERGE]: 180_000,
   },
 };
 

@@ -71,6 +71,7 @@ export const storeAdminService = {
   removeReplica: unary(ADMIN, 'RemoveReplica', admin.RemoveReplicaRequest, admin.ChangeReplicasResponse),
   promoteLearner: unary(ADMIN, 'PromoteLearner', admin.PromoteLearnerRequest, admin.ChangeReplicasResponse),
   replaceVoter: unary(ADMIN, 'ReplaceVoter', admin.ReplaceVoterRequest, admin.ChangeReplicasResponse),
+  mergeRanges: unary(ADMIN, 'MergeRanges', admin.MergeRangesRequest, admin.MergeRangesResponse),
   rangeStatus: unary(ADMIN, 'RangeStatus', admin.RangeStatusRequest, admin.RangeStatusResponse),
   listRanges: unary(ADMIN, 'ListRanges', admin.ListRangesRequest, admin.ListRangesResponse),
 };
