@@ -8,7 +8,7 @@ function leaderStatus(over: Partial<RaftStatus> = {}): RaftStatus {
   const pr = (match: number): { match: number; next: number; state: ProgressState } => ({ match, next: match + 1, state: ProgressState.Replicate });
   return {
     id: 1, term: 3, vote: 1, commit: 10, lead: 1, role: StateRole.Leader, applied: 10, lastIndex: 10, firstIndex: 1,
-    leadTransferee: 0,
+    leadTransferee: 0, pendingConfIndex: 0,
     config: { voters: [1, 2, 3], learners: [4], votersOutgoing: [], learnersNext: [], autoLeave: false },
     progress: new Map([[1, pr(10)], [2, pr(10)], [3, pr(10)], [4, pr(10)]]),
     ...over,

@@ -384,6 +384,21 @@ export class RaftHost<R> implements GroupHost<R> {
     });
   }
 
+  /**
+   * Takes this host's replica of `rangeId` out of the loop for a merge into its left-hand
+   * neighbour: once this resolves no persist, apply, tick or message touches it. The caller
+   * destroys it (StorageEngine.mergeRanges). Messages for it (from a store that has not
+   * applied the merge yet) are dropped until this process stops: its id is never reused.
+   */
+  async takeForMerge(rangeId: number): Promise<void> {
+    const r = this.scheduler.remove(rangeId);
+    this.learnedRoutes.delete(rangeId);
+    this.destroying.add(rangeId);
+    if (!r) return;
+    await this.scheduler.whenPersisted();
+    await r.whenApplyIdle();
+  }
+
   /** This host's replica left its range: stop it and delete its log (and data, `clearData`). */
   async destroyReplica(rangeId: number, opts: { clearData: boolean }): Promise<void> {
     const r = this.scheduler.remove(rangeId);

@@ -115,6 +115,14 @@ export class SnapshotShipper<R> {
         if (r === replica && r.node.id === nodeId) r.node.reportSnapshot(m.to, ok);
       });
     };
+    if (replica.log.mergeFreeze !== null) {
+      // A range frozen by a merge sends no snapshot: a snapshot carries no freeze, so the
+      // follower would serve again. It stays behind, and the merge rolls back for it.
+      this.counters.snapshotSendsFailed++;
+      this.d.log.debug('no snapshot of a range frozen by a merge', { rangeId, to: m.to });
+      (this.d.clock ?? realClock).nextTurn(() => report(false));
+      return;
+    }
     let src: SnapshotSource;
     try {
       src = this.d.engine.snapshotSource(rangeId);

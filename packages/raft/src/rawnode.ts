@@ -44,6 +44,8 @@ export interface RaftStatus {
   lastIndex: number;
   firstIndex: number;
   leadTransferee: NodeId;
+  /** Index of the newest conf change in the log (a leader's; at election, its last index): one is pending while it is above `applied`. */
+  pendingConfIndex: number;
   config: ConfState;
   /** Leader only: each member's replication progress. */
   progress: Map<NodeId, ProgressStatus> | null;
@@ -106,6 +108,21 @@ export class RawNode {
     if (m.commit !== r.log.lastIndex() || m.commit < r.log.committed) return false;
     r.electionElapsed = 0;
     r.log.commitTo(m.commit);
+    return true;
+  }
+
+  /**
+   * Marks `index` committed when this replica's log holds it with `term`, for a caller that
+   * knows from outside the group that the entry committed: a range merge, whose left range
+   * commits only after every replica of the right range holds the right's log up to the
+   * freeze, and whose followers may never hear the right range's leader again (it is
+   * destroyed by the merge). Log matching makes the whole prefix the committed one.
+   * Returns whether the commit index moved.
+   */
+  commitKnown(index: number, term: number): boolean {
+    const log = this.r.log;
+    if (index <= log.committed || index > log.lastIndex() || !log.matchTerm(index, term)) return false;
+    log.commitTo(index);
     return true;
   }
 
@@ -305,7 +322,7 @@ export class RawNode {
     return {
       id: r.id, term: r.term, vote: r.vote, commit: r.log.committed, lead: r.lead, role: r.role,
       applied: r.log.applied, lastIndex: r.log.lastIndex(), firstIndex: r.log.firstIndex(),
-      leadTransferee: r.leadTransferee, config: r.trk.confState(), progress,
+      leadTransferee: r.leadTransferee, pendingConfIndex: r.pendingConfIndex, config: r.trk.confState(), progress,
     };
   }
 

@@ -13,12 +13,12 @@
 import type { ConfState } from '@rangekv/raft';
 import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { ColumnFamily } from './column-families.js';
-import { encodeAppliedState, encodeConfState, encodeDescriptor } from './encoding.js';
+import { encodeAppliedState, encodeConfState, encodeDescriptor, encodeMergeFreeze } from './encoding.js';
 import { storeOf, type EngineContext } from './engine-context.js';
 import { KeyOutOfRangeError, StorageError, invariant } from './errors.js';
 import { KeyPrefix, keyInSpan, rangeKey } from './keys.js';
 import type { RangeLogStore } from './log-store.js';
-import type { AppliedState } from './records.js';
+import type { AppliedState, MergeFreeze } from './records.js';
 import { WriteOps } from './write-ops.js';
 
 export interface ApplyBatch {
@@ -31,6 +31,8 @@ export interface ApplyBatch {
   confState?: ConfState;
   /** New descriptor (split, membership change), written in the same batch. */
   descriptor?: RangeDescriptor;
+  /** The range's merge freeze (records.ts): set at a Freeze entry, null to lift it; absent = unchanged. */
+  mergeFreeze?: MergeFreeze | null;
 }
 
 /**
@@ -71,6 +73,8 @@ export function encodeApplyWrites(rangeId: number, desc: RangeDescriptor, batch:
   ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Applied, rangeId), encodeAppliedState(batch.applied));
   if (batch.confState) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.ConfState, rangeId), encodeConfState(batch.confState));
   if (batch.descriptor) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Descriptor, rangeId), encodeDescriptor(batch.descriptor));
+  if (batch.mergeFreeze === null) ops.del(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeFreeze, rangeId));
+  else if (batch.mergeFreeze !== undefined) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeFreeze, rangeId), encodeMergeFreeze(batch.mergeFreeze));
   return ops;
 }
 
@@ -85,5 +89,5 @@ export function applyWrites(ctx: EngineContext, rangeId: number, batch: ApplyBat
   const store = storeOf(ctx, rangeId, 'apply');
   const ops = encodeApplyBatch(store, batch);
   ctx.db.write(ops, { sync: false });
-  store.onApplied(batch.applied, batch.confState ?? null, batch.descriptor ?? null);
+  store.onApplied(batch.applied, batch.confState ?? null, batch.descriptor ?? null, batch.mergeFreeze);
 }

@@ -7,11 +7,12 @@
 //   ConfState      v |voters| ids.. |learners| ids.. |outgoing| ids.. |learnersNext| ids.. autoLeave
 //   Truncated      v index term
 //   Applied        v index term
+//   MergeFreeze    v mergeId leftRangeId leftConfVer leftVersion index term
 //   Descriptor     v rangeId startKey endKey confVer version |replicas| (storeId replicaId role)..
 import type { Entry, EntryType } from '@rangekv/raft';
 import { isReplicaRole, type RangeDescriptor, type ReplicaDescriptor } from '@rangekv/proto/range-descriptor';
 import { ByteReader, ByteWriter } from './binary.js';
-import type { AppliedState, ConfState, HardState, TruncatedState } from './records.js';
+import type { AppliedState, ConfState, HardState, MergeFreeze, TruncatedState } from './records.js';
 
 export const RECORD_VERSION = 1;
 
@@ -159,6 +160,20 @@ export function encodeAppliedState(s: AppliedState): Buffer {
 
 export function decodeAppliedState(bytes: Uint8Array): AppliedState {
   return decodeIndexTerm('applied state', bytes);
+}
+
+// --- MergeFreeze ---
+
+export function encodeMergeFreeze(f: MergeFreeze): Buffer {
+  return header(new ByteWriter(32)).uvarint(f.mergeId).uvarint(f.leftRangeId).uvarint(f.leftConfVer).uvarint(f.leftVersion)
+    .uvarint(f.index).uvarint(f.term).finish();
+}
+
+export function decodeMergeFreeze(bytes: Uint8Array): MergeFreeze {
+  const r = open('merge freeze', bytes);
+  const f = { mergeId: r.uvarint(), leftRangeId: r.uvarint(), leftConfVer: r.uvarint(), leftVersion: r.uvarint(), index: r.uvarint(), term: r.uvarint() };
+  r.end();
+  return f;
 }
 
 // --- RangeDescriptor ---

@@ -40,7 +40,7 @@ import type { MemDisk } from './mem-disk.js';
 import { memLogWriterBackend, type SyncDelay } from './mem-log-writer.js';
 import { splitRange, type SplitInit } from './range-split.js';
 import { ReadyBatch, deferReady, flushDeferredHardStates, persistReady } from './persist-ready.js';
-import { createRange, destroyRange, resumeDestroys, type CreateRangeInit, type DestroyOptions } from './range-lifecycle.js';
+import { createRange, destroyRange, mergeRanges, resumeDestroys, type CreateRangeInit, type DestroyOptions, type MergeInit } from './range-lifecycle.js';
 import { loadRanges } from './range-load.js';
 import { RocksDb } from './rocks.js';
 import { ingestStaged, recoverIngests, type IngestFaults } from './snapshot-ingest.js';
@@ -245,6 +245,11 @@ export class StorageEngine {
    */
   splitRange(leftId: number, init: SplitInit): RangeLogStore {
     return splitRange(this.ctx, leftId, init);
+  }
+
+  /** Merges `init.rightId` into `leftId` (range-lifecycle.ts): durable when this resolves. */
+  mergeRanges(leftId: number, init: MergeInit): Promise<{ whenDeleted: Promise<void> }> {
+    return mergeRanges(this.ctx, leftId, init);
   }
 
   /** A durable id allocator over `space`, persisted under `name` (see id-allocator.ts). */

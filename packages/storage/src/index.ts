@@ -5,7 +5,7 @@ export { ReadyBatch } from './persist-ready.js';
 export type { LogAppend } from './log-append.js';
 export type { ApplyBatch } from './apply-writes.js';
 export { encodeApplyBatch, checkApplyBatch, encodeApplyWrites } from './apply-writes.js';
-export type { CreateRangeInit, DestroyOptions } from './range-lifecycle.js';
+export type { CreateRangeInit, DestroyOptions, MergeInit } from './range-lifecycle.js';
 export { RIGHT_INIT, type SplitInit } from './range-split.js';
 export { IdAllocator, type IdSpace } from './id-allocator.js';
 export { LogWriter, type LogWriterStats, type LogWriterLimits } from './log-writer.js';
@@ -27,10 +27,11 @@ export { InjectedCrashError, type IngestFaults } from './snapshot-ingest.js';
 export { encodeSnapshotHeader, decodeSnapshotHeader, decodeSnapshotChunk, type SnapshotHeader, type SnapshotChunk } from './snapshot-codec.js';
 export { encodeSnapshotRef, decodeSnapshotRef, type SnapshotRef } from './snapshot-ref.js';
 export { FORMAT_VERSION } from './store-format.js';
-export type { AppliedState, TruncatedState } from './records.js';
+export type { AppliedState, MergeFreeze, TruncatedState } from './records.js';
 export {
   RECORD_VERSION, encodeEntry, decodeEntry, encodeHardState, decodeHardState, encodeConfState, decodeConfState,
   encodeTruncatedState, decodeTruncatedState, encodeAppliedState, decodeAppliedState, encodeDescriptor, decodeDescriptor,
+  encodeMergeFreeze, decodeMergeFreeze,
 } from './encoding.js';
 export {
   KeyPrefix, FORMAT_VERSION_KEY, entryKey, parseEntryKey, hardStateKey, rangeKey, parseRangeKey, compareKeys, keyInSpan, spansOverlap,

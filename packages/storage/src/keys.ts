@@ -23,6 +23,7 @@ export const KeyPrefix = {
   Truncated: 0x54, // 'T'
   Ingest: 0x49, // 'I'
   Destroy: 0x58, // 'X'
+  MergeFreeze: 0x46, // 'F'
 } as const;
 export type KeyPrefix = (typeof KeyPrefix)[keyof typeof KeyPrefix];
 

@@ -17,7 +17,7 @@ import { UnknownRangeError, invariant } from './errors.js';
 import { entryKey, parseEntryKey } from './keys.js';
 import { LogCache, type CacheBudget } from './log-cache.js';
 import type { StorageLimits } from './limits.js';
-import type { AppliedState, TruncatedState } from './records.js';
+import type { AppliedState, MergeFreeze, TruncatedState } from './records.js';
 import type { Db } from './db.js';
 import { encodeSnapshotRef } from './snapshot-ref.js';
 
@@ -32,6 +32,8 @@ export interface RangeState {
   truncated: TruncatedState;
   lastIndex: number;
   lastTerm: number;
+  /** Set while a merge freezes the range (records.ts). */
+  mergeFreeze?: MergeFreeze | null;
 }
 
 export interface LogStoreStats {
@@ -43,6 +45,7 @@ export interface LogStoreStats {
 export class RangeLogStore implements RaftStorage {
   readonly rangeId: number;
   private desc: RangeDescriptor | null;
+  private freeze: MergeFreeze | null;
   private hs: HardState;
   private conf: ConfState;
   private appliedState: AppliedState;
@@ -70,6 +73,7 @@ export class RangeLogStore implements RaftStorage {
   constructor(private readonly db: Db, st: RangeState, limits: StorageLimits, budget: CacheBudget) {
     this.rangeId = st.rangeId;
     this.desc = st.descriptor;
+    this.freeze = st.mergeFreeze ?? null;
     this.hs = { ...st.hardState };
     this.conf = st.confState;
     this.appliedState = { ...st.applied };
@@ -174,6 +178,11 @@ export class RangeLogStore implements RaftStorage {
     return this.desc;
   }
 
+  /** Non-null while a merge freezes this range (written at the Freeze entry's apply). */
+  get mergeFreeze(): MergeFreeze | null {
+    return this.freeze;
+  }
+
   get hardState(): HardState {
     return { ...this.hs };
   }
@@ -229,6 +238,7 @@ export class RangeLogStore implements RaftStorage {
   /** A snapshot was installed: the log now starts after it and is empty. */
   onSnapshotDurable(st: { descriptor: RangeDescriptor; applied: AppliedState; confState: ConfState; hardState: HardState }): void {
     this.desc = st.descriptor;
+    this.freeze = null; // a frozen range sends no snapshot: one is always of an unfrozen state
     this.appliedState = { ...st.applied };
     this.conf = st.confState;
     this.hs = { ...st.hardState };
@@ -238,10 +248,12 @@ export class RangeLogStore implements RaftStorage {
     this.cache.clear();
   }
 
-  onApplied(applied: AppliedState, confState: ConfState | null, descriptor: RangeDescriptor | null): void {
+  /** `mergeFreeze` undefined: unchanged. */
+  onApplied(applied: AppliedState, confState: ConfState | null, descriptor: RangeDescriptor | null, mergeFreeze?: MergeFreeze | null): void {
     this.appliedState = { ...applied };
     if (confState) this.conf = confState;
     if (descriptor) this.desc = descriptor;
+    if (mergeFreeze !== undefined) this.freeze = mergeFreeze;
   }
 
   markDestroyed(): void {

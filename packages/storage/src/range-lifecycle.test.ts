@@ -75,3 +75,57 @@ engineTest('creating a range twice is refused; ids must be positive', async (kin
     await assert.rejects(engine.createRange({ rangeId: 0 }), RangeError);
   });
 });
+
+engineTest('merge: the freeze survives a reopen; the left range widens over the right, whose keys stay and whose state and log go, in one batch', async (kind) => {
+  const store = kind.newStore();
+  try {
+    let engine = await store.open();
+    await populated(engine, 1, 'a', 'b', 10);
+    await populated(engine, 2, 'b', 'c', 7);
+    await engine.persistReady(1, ready({ entries: entries(1, 201, 201, 1), hardState: { term: 1, vote: 1, commit: 201 } }));
+    await engine.persistReady(2, ready({ entries: entries(2, 201, 201, 1), hardState: { term: 1, vote: 1, commit: 201 } }));
+    const freeze = { mergeId: 9, leftRangeId: 1, leftConfVer: 1, leftVersion: 1, index: 201, term: 1 };
+    engine.apply(2, { applied: { index: 201, term: 1 }, mergeFreeze: freeze });
+    assert.deepEqual(engine.range(2).mergeFreeze, freeze);
+    await engine.close();
+    engine = await store.open();
+    assert.deepEqual(engine.range(2).mergeFreeze, freeze);
+    assert.equal(engine.range(1).mergeFreeze, null);
+
+    const merged = { ...descriptor(1, 'a', 'c'), epoch: { confVer: 1, version: 2 } };
+    const { whenDeleted } = await engine.mergeRanges(1, { left: { applied: { index: 201, term: 1 }, descriptor: merged }, rightId: 2 });
+    assert.equal(engine.hasRange(2), false);
+    assert.deepEqual(engine.range(1).descriptor, merged);
+    assert.deepEqual(engine.range(1).applied, { index: 201, term: 1 });
+    await assert.rejects(engine.createRange({ descriptor: descriptor(2, 'b', 'c'), confState: confState() }), RangeExistsError);
+    await whenDeleted;
+    assert.equal(count(engine, ColumnFamily.Default, b('b'), b('c')), 7);
+    assert.equal(count(engine, ColumnFamily.Raft, entryKey(2, 0), entryKey(2, MAX_INDEX_EXCLUSIVE)), 0);
+    // The widened range takes writes over the whole span.
+    await engine.persistReady(1, ready({ entries: entries(1, 202, 202, 1), hardState: { term: 1, vote: 1, commit: 202 } }));
+    engine.apply(1, { puts: [[b('bz'), b('w')]], applied: { index: 202, term: 1 } });
+    await engine.close();
+    engine = await store.open();
+    assert.equal(engine.hasRange(2), false);
+    const d = engine.range(1).descriptor!;
+    assert.deepEqual({ ...d, startKey: Buffer.from(d.startKey), endKey: Buffer.from(d.endKey) }, merged);
+    assert.equal(count(engine, ColumnFamily.Default, b('a'), b('c')), 18);
+    await engine.close();
+  } finally {
+    store.remove();
+  }
+});
+
+engineTest('merge refuses ranges that are not adjacent or a span that does not cover both exactly', async (kind) => {
+  await kind.withEngine(async (engine) => {
+    await populated(engine, 1, 'a', 'b', 1);
+    await populated(engine, 2, 'c', 'd', 1);
+    await populated(engine, 3, 'b', 'c', 1);
+    await engine.persistReady(1, ready({ entries: entries(1, 201, 201, 1), hardState: { term: 1, vote: 1, commit: 201 } }));
+    const left = (start: string, end: string) => ({ applied: { index: 201, term: 1 }, descriptor: { ...descriptor(1, start, end), epoch: { confVer: 1, version: 2 } } });
+    await assert.rejects(engine.mergeRanges(1, { left: left('a', 'd'), rightId: 2 }), /not adjacent/);
+    await assert.rejects(engine.mergeRanges(1, { left: left('a', 'd'), rightId: 3 }), /does not cover both ranges exactly/);
+    assert.equal(engine.hasRange(3), true);
+    assert.equal(engine.range(1).applied.index, 200);
+  });
+});

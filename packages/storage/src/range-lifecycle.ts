@@ -20,6 +20,7 @@ import { RangeExistsError, StorageError, invariant } from './errors.js';
 import { KeyPrefix, MAX_INDEX_EXCLUSIVE, entryKey, hardStateKey, parseRangeKey, prefixSpan, rangeKey } from './keys.js';
 import { RangeLogStore, type RangeState } from './log-store.js';
 import { WriteOps } from './write-ops.js';
+import { encodeApplyBatch, type ApplyBatch } from './apply-writes.js';
 
 export type CreateRangeInit =
   | { rangeId: number }
@@ -100,24 +101,8 @@ export interface DestroyOptions {
  */
 export async function destroyRange(ctx: EngineContext, rangeId: number, opts: DestroyOptions): Promise<{ whenDeleted: Promise<void> }> {
   const store = storeOf(ctx, rangeId, 'destroy range');
-  if (store.busy !== null) throw new StorageError('RANGE_BUSY', `range ${rangeId}: cannot destroy during ${store.busy}`);
-  store.busy = 'destroy';
-  const desc = store.descriptor;
-  const marker: DestroyMarker = {
-    clearData: opts.clearData && desc !== null,
-    startKey: desc?.startKey ?? new Uint8Array(0),
-    endKey: desc?.endKey ?? new Uint8Array(0),
-  };
   const ops = new WriteOps();
-  ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Destroy, rangeId), encodeDestroyMarker(marker));
-  for (const p of [KeyPrefix.Applied, KeyPrefix.Truncated, KeyPrefix.ConfState, KeyPrefix.Descriptor, KeyPrefix.Ingest]) {
-    ops.del(ColumnFamily.Meta, rangeKey(p, rangeId));
-  }
-  ops.del(ColumnFamily.Raft, hardStateKey(rangeId));
-  ctx.ranges.delete(rangeId);
-  ctx.reserved.add(rangeId);
-  if (marker.clearData) ctx.clearing.set(rangeId, { startKey: marker.startKey, endKey: marker.endKey });
-  store.markDestroyed();
+  const marker = addDestroy(ctx, store, ops, opts);
   try {
     await ctx.writer.submit(ops);
   } catch (e) {
@@ -126,6 +111,65 @@ export async function destroyRange(ctx: EngineContext, rangeId: number, opts: De
     throw e;
   }
   return { whenDeleted: finishDestroy(ctx, rangeId, marker) };
+}
+
+/** Adds a range's destroy to `ops` and takes it out of the engine (it is gone from now on). */
+function addDestroy(ctx: EngineContext, store: RangeLogStore, ops: WriteOps, opts: DestroyOptions): DestroyMarker {
+  const rangeId = store.rangeId;
+  if (store.busy !== null) throw new StorageError('RANGE_BUSY', `range ${rangeId}: cannot destroy during ${store.busy}`);
+  store.busy = 'destroy';
+  const desc = store.descriptor;
+  const marker: DestroyMarker = {
+    clearData: opts.clearData && desc !== null,
+    startKey: desc?.startKey ?? new Uint8Array(0),
+    endKey: desc?.endKey ?? new Uint8Array(0),
+  };
+  ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Destroy, rangeId), encodeDestroyMarker(marker));
+  for (const p of [KeyPrefix.Applied, KeyPrefix.Truncated, KeyPrefix.ConfState, KeyPrefix.Descriptor, KeyPrefix.Ingest, KeyPrefix.MergeFreeze]) {
+    ops.del(ColumnFamily.Meta, rangeKey(p, rangeId));
+  }
+  ops.del(ColumnFamily.Raft, hardStateKey(rangeId));
+  ctx.ranges.delete(rangeId);
+  ctx.reserved.add(rangeId);
+  if (marker.clearData) ctx.clearing.set(rangeId, { startKey: marker.startKey, endKey: marker.endKey });
+  store.markDestroyed();
+  return marker;
+}
+
+export interface MergeInit {
+  /** The left range's apply batch: applied = the merge entry, descriptor = the left range widened over the right. */
+  left: ApplyBatch & { descriptor: RangeDescriptor };
+  /** The right-hand range merged away: its state and log go, its user keys stay (the left range owns them now). */
+  rightId: number;
+}
+
+/**
+ * Merge: the left range's apply (its widened descriptor) and the right range's destroy
+ * (without its data) in ONE sync batch, so a crash leaves both or neither. Unlike a
+ * split this batch is synced: the right range's log is deleted in the background right
+ * after, and a lost merge batch would have to replay from that log.
+ */
+export async function mergeRanges(ctx: EngineContext, leftId: number, init: MergeInit): Promise<{ whenDeleted: Promise<void> }> {
+  const left = storeOf(ctx, leftId, 'merge');
+  const right = storeOf(ctx, init.rightId, 'merge');
+  const l = left.descriptor;
+  const r = right.descriptor;
+  if (l === null || r === null) throw new StorageError('RANGE_UNINITIALIZED', `merge of ${leftId} and ${init.rightId}: a range is uninitialized`);
+  const d = init.left.descriptor;
+  invariant(d.rangeId === leftId, () => `merge into ${leftId}: descriptor names range ${d.rangeId}`);
+  invariant(l.endKey.length > 0 && Buffer.compare(l.endKey, r.startKey) === 0, () => `merge of ${leftId} and ${init.rightId}: the ranges are not adjacent`);
+  invariant(Buffer.compare(d.startKey, l.startKey) === 0 && Buffer.compare(d.endKey, r.endKey) === 0, () => `merge into ${leftId}: the new span does not cover both ranges exactly`);
+  if (right.busy !== null) throw new StorageError('RANGE_BUSY', `range ${init.rightId}: cannot merge during ${right.busy}`);
+  const ops = encodeApplyBatch(left, init.left);
+  const marker = addDestroy(ctx, right, ops, { clearData: false });
+  try {
+    await ctx.writer.submit(ops);
+  } catch (e) {
+    ctx.reserved.delete(init.rightId);
+    throw e;
+  }
+  left.onApplied(init.left.applied, init.left.confState ?? null, d, init.left.mergeFreeze);
+  return { whenDeleted: finishDestroy(ctx, init.rightId, marker) };
 }
 
 async function finishDestroy(ctx: EngineContext, rangeId: number, m: DestroyMarker): Promise<void> {

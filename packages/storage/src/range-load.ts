@@ -4,7 +4,7 @@
 import { emptyConfState, type HardState } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
 import {
-  decodeAppliedState, decodeConfState, decodeDescriptor, decodeEntryTerm, decodeHardState, decodeTruncatedState,
+  decodeAppliedState, decodeConfState, decodeDescriptor, decodeMergeFreeze, decodeEntryTerm, decodeHardState, decodeTruncatedState,
 } from './encoding.js';
 import { DecodeError } from './errors.js';
 import { KeyPrefix, MAX_INDEX_EXCLUSIVE, entryKey, parseEntryKey, parseRangeKey, prefixSpan } from './keys.js';
@@ -36,6 +36,7 @@ export function loadRanges(db: Db): RangeState[] {
   const confs = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.ConfState, decodeConfState);
   const truncs = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.Truncated, decodeTruncatedState);
   const hards = scanPrefix(db, ColumnFamily.Raft, KeyPrefix.HardState, decodeHardState);
+  const freezes = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.MergeFreeze, decodeMergeFreeze);
   const out: RangeState[] = [];
   for (const [rangeId, ap] of applied) {
     const truncated = truncs.get(rangeId);
@@ -46,7 +47,7 @@ export function loadRanges(db: Db): RangeState[] {
     const [lastIndex, lastTerm] = last !== null && last[0] > truncated.index ? last : [truncated.index, truncated.term];
     out.push({
       rangeId, descriptor: descs.get(rangeId) ?? null, hardState, confState: confs.get(rangeId) ?? emptyConfState(),
-      applied: ap, truncated, lastIndex, lastTerm,
+      applied: ap, truncated, lastIndex, lastTerm, mergeFreeze: freezes.get(rangeId) ?? null,
     });
   }
   return out;

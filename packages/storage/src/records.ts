@@ -11,6 +11,23 @@ export interface AppliedState {
   term: number;
 }
 
+/**
+ * A range frozen by a merge into its left-hand neighbour (store README, "Merge"): it takes
+ * no writes and serves no reads until the merge commits (the range is destroyed) or rolls
+ * back (the row is deleted). Written at the Freeze entry's apply; carried by no snapshot
+ * (a frozen range sends none).
+ */
+export interface MergeFreeze {
+  mergeId: number;
+  leftRangeId: number;
+  /** The left range's epoch the merge was planned against: the merge commits only while it holds. */
+  leftConfVer: number;
+  leftVersion: number;
+  /** Index of the Freeze entry in this range's log. */
+  index: number;
+  term: number;
+}
+
 /** The last compacted log entry (the log starts right after it). */
 export interface TruncatedState {
   index: number;

@@ -125,6 +125,7 @@ async function runIngest(ctx: EngineContext, store: RangeLogStore, staged: Stage
   for (let i = Math.max(snapIndex, newLast) + 1; i <= store.maxWrittenIndex; i++) ops.del(ColumnFamily.Raft, entryKey(rangeId, i));
   for (const e of es) ops.put(ColumnFamily.Raft, entryKey(rangeId, e.index), encodeEntry(e));
   ops.del(ColumnFamily.Meta, rangeKey(KeyPrefix.Ingest, rangeId));
+  ops.del(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeFreeze, rangeId)); // a snapshot is of an unfrozen state (records.ts)
   await ctx.writer.submit(ops);
   const oldFirst = store.firstIndex();
   store.maxWrittenIndex = newLast;

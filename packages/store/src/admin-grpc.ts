@@ -19,6 +19,7 @@ export function addAdminService(server: grpc.Server, admin: AdminService, log: L
     removeReplica: unaryCall(log, 'RemoveReplica', a.removeReplica, (r) => admin.removeReplica(r), observe, g),
     promoteLearner: unaryCall(log, 'PromoteLearner', a.promoteLearner, (r) => admin.promoteLearner(r), observe, g),
     replaceVoter: unaryCall(log, 'ReplaceVoter', a.replaceVoter, (r) => admin.replaceVoter(r), observe, g),
+    mergeRanges: unaryCall(log, 'MergeRanges', a.mergeRanges, (r) => admin.mergeRanges(r), observe, g),
     rangeStatus: unaryCall(log, 'RangeStatus', a.rangeStatus, (r) => admin.rangeStatus(r), observe, g),
     listRanges: unaryCall(log, 'ListRanges', a.listRanges, (r) => admin.listRanges(r), observe, g),
   });

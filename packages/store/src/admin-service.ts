@@ -24,6 +24,9 @@ import { awaitProposal } from './proposal-outcome.js';
 import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
 import { isJoint, splitKeyProblem } from './range-descriptors.js';
 import type { Replica } from '@rangekv/multiraft';
+import { MergeCoordinator } from './merge-coordinator.js';
+import type { MergeWatchdog } from './merge-watchdog.js';
+import type { StoreMetrics } from './store-metrics.js';
 
 export interface AdminStoreContext {
   storeId: number;
@@ -40,6 +43,9 @@ export interface AdminStoreContext {
   storeDown(storeId: number): boolean;
   /** Timers (proposal timeouts). */
   clock: HostClock;
+  /** Frozen ranges and the merges coordinated here. */
+  merges: MergeWatchdog;
+  metrics?: Pick<StoreMetrics, 'merges' | 'mergeFrozenSeconds'>;
 }
 
 type RangeErrorProps = metapb.RangeError.$Properties;
@@ -76,7 +82,22 @@ function roleToWire(role: number): adminpb.RaftRole {
 }
 
 export class AdminService {
-  constructor(private readonly s: AdminStoreContext) {}
+  private readonly coordinator: MergeCoordinator;
+
+  constructor(private readonly s: AdminStoreContext) {
+    this.coordinator = new MergeCoordinator({
+      storeId: s.storeId, scheduler: s.scheduler, limits: s.limits, log: s.log, clock: s.clock, merges: s.merges, allocateId: () => s.allocateId(),
+      propose: (r, data) => this.outcome(r, (done) => s.scheduler.propose(r.rangeId, data, done, { broadcastCommit: true })),
+      ...(s.metrics ? { metrics: s.metrics } : {}),
+    });
+  }
+
+  /** Splits and membership changes wait while a merge involves the range (frozen, or coordinated here). */
+  private notMerging(r: Replica<KvResult>): void {
+    const f = r.log.mergeFreeze;
+    if (f !== null) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is frozen by merge ${f.mergeId} into range ${f.leftRangeId}; retry`, 100));
+    if (this.s.merges.isMerging(r.rangeId)) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is merging; retry`, 100));
+  }
 
   // ---- checks ---------------------------------------------------------------------------
 
@@ -150,6 +171,7 @@ export class AdminService {
         throw new RangeErrorReply(keyNotInRange(key, d));
       }
       if (isJoint(r.log.confState)) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is changing membership (joint configuration); retry`));
+      this.notMerging(r);
       if (requestedId !== 0 && this.s.scheduler.get(requestedId)) throw new InvalidArgumentError(`new_range_id ${requestedId} is already a range on store ${this.s.storeId}`);
       const newRangeId = requestedId !== 0 ? requestedId : await this.s.allocateId();
       const data = encodeAdminCommand({ type: AdminCommandType.Split, confVer: d.epoch.confVer, version: d.epoch.version, splitKey: key, newRangeId });
@@ -161,6 +183,27 @@ export class AdminService {
       if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch));
       if (result.kind === 'refused') throw new FailedPreconditionError(result.reason);
       throw new Error(`split applied with result ${result.kind}`);
+    });
+  }
+
+  // ---- merge ----------------------------------------------------------------------------
+
+  /** MergeRanges: merges the right-hand neighbour into the header's range (merge-coordinator.ts). */
+  mergeRanges(req: adminpb.MergeRangesRequest.$Properties): Promise<adminpb.MergeRangesResponse.$Properties> {
+    return this.answer(async () => {
+      const h = parseHeader(req.header as Header);
+      const rightId = positiveId(req.rightRangeId ?? 0, 'right_range_id');
+      const re = req.rightEpoch;
+      let rightEpoch: { confVer: number; version: number } | null = null;
+      if (re !== null && re !== undefined) {
+        rightEpoch = { confVer: Number(re.confVer ?? 0), version: Number(re.version ?? 0) };
+        for (const v of [rightEpoch.confVer, rightEpoch.version]) {
+          if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`right_epoch must hold integers below 2^53, got ${String(v)}`);
+        }
+      }
+      const { r, d } = this.leader(h, 'merges are coordinated by the left range\'s leader');
+      const merged = await this.coordinator.merge(r, d, rightId, rightEpoch);
+      return { merged: descriptorToWire(merged) };
     });
   }
 
@@ -195,6 +238,7 @@ export class AdminService {
       const h = parseHeader(req.header as Header);
       const { r, d } = this.leader(h, 'membership changes are proposed on the leader');
       if (isJoint(r.log.confState)) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is leaving a joint configuration; retry`));
+      this.notMerging(r);
       const { cc, what } = plan(d);
       this.s.log.info('membership change proposed', { rangeId: r.rangeId, change: what });
       const result = await this.outcome(r, (done) => this.s.scheduler.proposeConfChange(r.rangeId, cc, done));

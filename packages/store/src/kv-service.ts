@@ -36,6 +36,8 @@ import { secondsSince, type StoreMetrics } from './store-metrics.js';
 /** What the KV service needs from its store. */
 export interface KvStoreContext {
   storeId: number;
+  /** The range a merged-away range merged into on this store, if remembered (merge-watchdog.ts). */
+  mergedInto?: (rangeId: number) => number | undefined;
   engine: StorageEngine;
   scheduler: RaftScheduler<KvResult>;
   reads: PendingReads;
@@ -128,6 +130,9 @@ function maxStart(a: Buffer, b: Uint8Array): Buffer {
   return Buffer.compare(a, bb) >= 0 ? a : bb;
 }
 
+/** Backoff asked of clients while a range is frozen by a merge, in ms. */
+const MERGE_BACKOFF_MS = 20;
+
 export class KvService {
   /** LEASE reads served through a quorum ReadIndex (clock lost ticks, or the replica was quiescent / just woke). */
   leaseFallbacks = 0;
@@ -171,10 +176,27 @@ export class KvService {
 
   // ---- routing checks -------------------------------------------------------------------
 
-  private replica(rangeId: number): Replica<KvResult> {
-    const r = this.s.scheduler.get(rangeId);
-    if (!r || r.destroyed || r.log.descriptor === null) throw new RangeErrorReply(rangeNotFound(rangeId, this.s.storeId));
+  private replica(h: ParsedHeader): Replica<KvResult> {
+    const r = this.s.scheduler.get(h.rangeId);
+    if (!r || r.destroyed || r.log.descriptor === null) {
+      // Merged away: the range that took its keys, so the client re-routes without asking PD.
+      const into = this.s.mergedInto?.(h.rangeId);
+      const l = into === undefined ? undefined : this.s.scheduler.get(into);
+      const ld = l && !l.destroyed ? l.log.descriptor : null;
+      if (ld !== null) {
+        const e = epochNotMatch(ld, h.epoch);
+        e.message = `range ${h.rangeId} merged into range ${ld.rangeId} on store ${this.s.storeId}`;
+        throw new RangeErrorReply(e);
+      }
+      throw new RangeErrorReply(rangeNotFound(h.rangeId, this.s.storeId));
+    }
     return r;
+  }
+
+  /** A range frozen by a merge takes no writes and serves no reads but STALE ones (store README, "Merge"). */
+  private notFrozen(r: Replica<KvResult>): void {
+    const f = r.log.mergeFreeze;
+    if (f !== null) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is merging into range ${f.leftRangeId} (merge ${f.mergeId}); retry`, MERGE_BACKOFF_MS));
   }
 
   private descriptor(r: Replica<KvResult>, h: ParsedHeader): RangeDescriptor {
@@ -233,10 +255,11 @@ export class KvService {
    */
   private async read<T>(header: Header, check: (d: RangeDescriptor) => void, serve: (d: RangeDescriptor) => T): Promise<T> {
     const h = parseHeader(header);
-    const r = this.replica(h.rangeId);
+    const r = this.replica(h);
     const C = metapb.ReadConsistency;
     if (h.consistency === C.LINEARIZABLE || h.consistency === C.LEASE) this.requireLeader(r, `${C[h.consistency]} reads are served by the leader`);
     check(this.descriptor(r, h));
+    if (h.consistency !== C.STALE) this.notFrozen(r);
     if (h.consistency !== C.STALE) {
       let lease = h.consistency === C.LEASE;
       if (lease && !this.s.leaseUsable(r)) {
@@ -249,6 +272,9 @@ export class KvService {
     }
     const d = this.descriptor(r, h);
     check(d);
+    // Checked again at the read point: a freeze applied before it ends every lease and
+    // read of this range, as the left range may own its keys from then on.
+    if (h.consistency !== C.STALE) this.notFrozen(r);
     const out = serve(d);
     if (this.s.onRead) {
       const { bytes, keys } = readSize(out);
@@ -350,8 +376,9 @@ export class KvService {
    */
   private async write(header: Header, build: (d: RangeDescriptor) => KvCommand): Promise<KvResult> {
     const h = parseHeader(header);
-    const r = this.replica(h.rangeId);
+    const r = this.replica(h);
     this.requireLeader(r, 'writes are proposed on the leader');
+    this.notFrozen(r);
     const cmd = build(this.descriptor(r, h));
     const lim = this.s.limits;
     if (r.pendingProposals >= lim.maxPendingProposalsPerRange) {
@@ -367,6 +394,9 @@ export class KvService {
     this.s.metrics?.writeStageSeconds.observe({ stage: 'answered' }, secondsSince(proposedNs));
     if (result.kind === 'key-not-in-range') throw new RangeErrorReply(keyNotInRange(result.key, result.descriptor));
     if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch, this.splitOff(result.descriptor, h.epoch.version)));
+    if (result.kind === 'merge-frozen') {
+      throw new RangeErrorReply(serverBusy(`range ${r.rangeId} froze for merge ${result.mergeId} into range ${result.leftRangeId} before this write: nothing was written; retry`, MERGE_BACKOFF_MS));
+    }
     return result;
   }
 

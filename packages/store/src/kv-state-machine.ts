@@ -39,7 +39,17 @@ export type KvResult =
   /** A membership change applied: the descriptor after it. */
   | { kind: 'conf-change'; descriptor: RangeDescriptor }
   /** An admin command refused at apply, the same way on every replica. */
-  | { kind: 'refused'; reason: string; descriptor: RangeDescriptor };
+  | { kind: 'refused'; reason: string; descriptor: RangeDescriptor }
+  /** Merge (merge-apply.ts): the right range froze at this entry. */
+  | { kind: 'frozen'; index: number; term: number; descriptor: RangeDescriptor }
+  /** Merge: the right range unfroze (rolled back), or was not frozen by that merge (no-op). */
+  | { kind: 'unfrozen'; changed: boolean }
+  /** Merge: the left range covers both now; the right range is gone from this store. */
+  | { kind: 'merged'; descriptor: RangeDescriptor; rightRangeId: number }
+  /** Merge: the left range rolled the merge back (its epoch version moved, so the merge can never commit). */
+  | { kind: 'merge-aborted'; descriptor: RangeDescriptor }
+  /** A KV entry ordered after a merge froze the range: nothing written, the client retries. */
+  | { kind: 'merge-frozen'; mergeId: number; leftRangeId: number };
 
 function keyString(k: Uint8Array): string {
   return Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('latin1');

@@ -25,6 +25,7 @@ import type { KvResult } from './kv-state-machine.js';
 import type { StoreLimits } from './limits.js';
 import { PendingReads } from './pending-reads.js';
 import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
+import { MergeWatchdog } from './merge-watchdog.js';
 import { notLeader } from './range-errors.js';
 import { DEFAULT_SIZE_CHECK_LIMITS, SizeChecker, type SizeCheckLimits } from './size-check.js';
 import { Traffic } from './traffic.js';
@@ -36,6 +37,8 @@ export interface KvStoreEvents {
   onSplit?(left: RangeDescriptor, right: RangeDescriptor): void;
   /** A membership change applied here. */
   onMembership?(descriptor: RangeDescriptor): void;
+  /** A merge applied here: `merged` covers the right range `rightRangeId`, now gone. */
+  onMerge?(merged: RangeDescriptor, rightRangeId: number): void;
   /** This store's replica of `rangeId` became leader. */
   onBecameLeader?(rangeId: number): void;
   /** The host stopped on a fatal error (disk); the owner should stop. */
@@ -65,6 +68,11 @@ export interface KvStoreOptions {
   sizeCheck?: Partial<SizeCheckLimits>;
 }
 
+/** How often the merge watchdog looks at the frozen ranges, in ms. */
+const MERGE_WATCHDOG_INTERVAL_MS = 1_000;
+/** How often a merge's apply looks whether the right range reached the freeze, in ms. */
+const MERGE_APPLY_POLL_MS = 5;
+
 export class KvStore {
   readonly storeId: number;
   readonly host: RaftHost<KvResult>;
@@ -75,6 +83,8 @@ export class KvStore {
   readonly sizeCheck: SizeChecker;
   /** Client traffic served here (totals), for PD's statistics. */
   readonly traffic = new Traffic();
+  /** Frozen ranges, merges coordinated here, merged-away routes, and the rollback watchdog. */
+  readonly merges: MergeWatchdog;
   private applier: KvApplier;
   private readonly adminApplyCtx: AdminApplyContext;
   private beforeClose: Promise<void> = Promise.resolve();
@@ -96,7 +106,11 @@ export class KvStore {
       onChecked: (id) => o.events?.onSizeChecked?.(id),
       log: o.log,
     }, { ...DEFAULT_SIZE_CHECK_LIMITS, ...(o.sizeCheck ?? {}) });
+    this.merges = new MergeWatchdog({
+      scheduler: host.scheduler, clock: host.clock, log: o.log, frozenTimeoutMs: o.limits.mergeFrozenTimeoutMs, intervalMs: MERGE_WATCHDOG_INTERVAL_MS,
+    });
     this.kv = new KvService({
+      mergedInto: (id) => this.merges.mergedInto(id),
       storeId: o.storeId, engine, scheduler: host.scheduler, reads: this.reads, limits: o.limits, log: o.log, clock: host.clock,
       leaseUsable: (r) => host.leaseUsable(r),
       onWrite: (rangeId, bytes, keys) => {
@@ -111,6 +125,8 @@ export class KvStore {
       storeKnown: (id) => o.storeKnown(id),
       storeLive: (id) => id === o.storeId || host.liveness.isLive(id),
       storeDown: (id) => id !== o.storeId && host.liveness.isDown(id),
+      merges: this.merges,
+      ...(o.metrics ? { metrics: o.metrics } : {}),
     });
     this.adminApplyCtx = {
       storeId: o.storeId, engine, scheduler: host.scheduler, log: o.log,
@@ -124,6 +140,13 @@ export class KvStore {
         o.events?.onSplit?.(left, right);
       },
       onMembership: (d) => o.events?.onMembership?.(d),
+      rightAtFreeze: (rightRangeId, index, term) => this.rightAtFreeze(rightRangeId, index, term),
+      takeForMerge: (rightRangeId) => host.takeForMerge(rightRangeId),
+      onFreezeChanged: (rangeId, freeze) => this.merges.onFreezeChanged(rangeId, freeze),
+      onMerged: (merged, rightRangeId) => {
+        this.merges.noteMerged(rightRangeId, merged.rangeId);
+        o.events?.onMerge?.(merged, rightRangeId);
+      },
       onRemoved: (rangeId) => host.clock.nextTurn(() => void host.destroyReplica(rangeId, { clearData: true })),
     };
   }
@@ -139,6 +162,7 @@ export class KvStore {
     if (!Number.isSafeInteger(workers) || workers < 0) throw new RangeError(`applyWorkers must be an integer >= 0, got ${workers}`);
     if (workers > 0) this.applier = PoolKvApplier.create(this.host.engine, { ...this.o.applyLimits, threads: workers }); // applies wait for its threads
     await this.host.start(this.service());
+    this.merges.start();
   }
 
   /**
@@ -148,7 +172,29 @@ export class KvStore {
   stop(beforeClose: Promise<void> = Promise.resolve()): Promise<void> {
     this.beforeClose = beforeClose;
     this.sizeCheck.stop();
+    this.merges.stop();
     return this.host.stop();
+  }
+
+  /**
+   * This store's replica of a merge's right range once it applied the freeze entry at
+   * `index` (merge-apply.ts), or why it cannot: the entry is committed (the left range's
+   * log holds the commit), so the replica's commit index is moved there if its log holds
+   * it; polled every MERGE_APPLY_POLL_MS up to mergeApplyWaitMs.
+   */
+  private async rightAtFreeze(rightRangeId: number, index: number, term: number): Promise<Replica<KvResult> | string> {
+    const { scheduler, clock } = this.host;
+    const deadline = clock.now() + this.o.limits.mergeApplyWaitMs;
+    for (;;) {
+      const r = scheduler.get(rightRangeId);
+      if (!r || r.destroyed || r.log.descriptor === null) return `no initialized replica of range ${rightRangeId} here`;
+      if (r.log.applied.index >= index) return r;
+      scheduler.withNode(rightRangeId, (x) => x.node.commitKnown(index, term));
+      if (clock.now() >= deadline) {
+        return `range ${rightRangeId} applied ${r.log.applied.index}, not the freeze at ${index}, within mergeApplyWaitMs (${this.o.limits.mergeApplyWaitMs} ms)`;
+      }
+      await new Promise<void>((resolve) => clock.setTimer(MERGE_APPLY_POLL_MS, resolve));
+    }
   }
 
   /** Applies one batch of a range's committed entries: KV runs and range changes in log order. */
@@ -159,6 +205,13 @@ export class KvStore {
         // Each run reads the descriptor left by the entries before it (a split cuts it).
         const desc = replica.log.descriptor;
         if (desc === null) throw new Error(`range ${replica.rangeId}: apply on an uninitialized range`);
+        const freeze = replica.log.mergeFreeze;
+        if (freeze !== null) {
+          // Frozen by a merge: KV entries after the freeze write nothing, on every replica alike.
+          const last = run[run.length - 1]!;
+          this.host.engine.apply(replica.rangeId, { applied: { index: last.index, term: last.term } });
+          return run.map((): KvResult => ({ kind: 'merge-frozen', mergeId: freeze.mergeId, leftRangeId: freeze.leftRangeId }));
+        }
         return this.applier.apply(replica.rangeId, desc, run);
       },
       (e) => applyRangeChange(this.adminApplyCtx, replica, e),

@@ -28,6 +28,12 @@ export interface StoreLimits {
   stopGraceMs: number;
   /** How long a graceful stop tries to move this store's leaderships to other stores first, in ms. */
   leaderDrainMs: number;
+  /** Merge: how long the coordinator waits for every replica of the frozen right range to hold its log up to the freeze, in ms; then it rolls back. */
+  mergeCatchUpMs: number;
+  /** Merge: how long the left range's apply of a commit waits for the local right replica to apply up to the freeze, in ms; then that left replica fails. */
+  mergeApplyWaitMs: number;
+  /** Merge: a range frozen this long, in ms, with no coordinator here, is rolled back by the store watchdog (or merged, if the left range committed). */
+  mergeFrozenTimeoutMs: number;
 }
 
 export const DEFAULT_STORE_LIMITS: Readonly<StoreLimits> = Object.freeze({
@@ -44,6 +50,9 @@ export const DEFAULT_STORE_LIMITS: Readonly<StoreLimits> = Object.freeze({
   maxGrpcMessageBytes: 6 << 20,
   stopGraceMs: 1_000,
   leaderDrainMs: 5_000,
+  mergeCatchUpMs: 5_000,
+  mergeApplyWaitMs: 30_000,
+  mergeFrozenTimeoutMs: 20_000,
 });
 
 export function resolveStoreLimits(l: Partial<StoreLimits> = {}): StoreLimits {

@@ -17,7 +17,8 @@ import type { HardState } from '@rangekv/raft';
 import type { RangeDescriptor } from '@rangekv/proto';
 import type { StorageEngine } from '@rangekv/storage';
 import { decodeConfChange, EntryType } from '@rangekv/raft';
-import { decodeAdminCommand, decodeConfChangeContext, type SplitCommand } from './admin-command.js';
+import { AdminCommandType, decodeAdminCommand, decodeConfChangeContext, type AdminCommand, type SplitCommand } from './admin-command.js';
+import { applyAbortMerge, applyCommitMerge, applyFreeze, applyUnfreeze, type MergeApplyContext } from './merge-apply.js';
 import { KvCommandDecodeError } from './kv-command.js';
 import type { KvResult } from './kv-state-machine.js';
 import type { Logger } from '@rangekv/runtime';
@@ -25,7 +26,7 @@ import { EntryApplyError, type ApplyEntry, type RaftScheduler } from '@rangekv/m
 import { descriptorAfterConfChange, isJoint, splitDescriptors, splitKeyProblem } from './range-descriptors.js';
 import type { Replica } from '@rangekv/multiraft';
 
-export interface AdminApplyContext {
+export interface AdminApplyContext extends MergeApplyContext {
   storeId: number;
   engine: StorageEngine;
   scheduler: RaftScheduler<KvResult>;
@@ -63,6 +64,7 @@ export async function applySplit(ctx: AdminApplyContext, r: Replica<KvResult>, e
   const problem = splitKeyProblem(d, cmd.splitKey);
   if (problem !== null) return refuse(problem);
   if (isJoint(r.log.confState)) return refuse(`range ${r.rangeId} is in a joint configuration`);
+  if (r.log.mergeFreeze !== null) return refuse(`range ${r.rangeId} is frozen by merge ${r.log.mergeFreeze.mergeId}`);
   const { left, right } = splitDescriptors(d, cmd.splitKey, cmd.newRangeId);
   // An empty replica created by a message from the right range's leader: take it over.
   // Its last Readies may still be on their way to disk, and the right range's state is
@@ -107,10 +109,20 @@ function newer(a: HardState | undefined, b: HardState): HardState {
 export function applyRangeChange(ctx: AdminApplyContext, r: Replica<KvResult>, e: ApplyEntry): KvResult | Promise<KvResult> {
   try {
     if (e.type === EntryType.ConfChange) return applyMembership(ctx, r, e);
-    return applySplit(ctx, r, e, decodeAdminCommand(e.data));
+    return applyAdminCommand(ctx, r, e, decodeAdminCommand(e.data));
   } catch (err) {
     if (err instanceof KvCommandDecodeError) throw new EntryApplyError(r.rangeId, e.index, err.message);
     throw err;
+  }
+}
+
+function applyAdminCommand(ctx: AdminApplyContext, r: Replica<KvResult>, e: ApplyEntry, cmd: AdminCommand): KvResult | Promise<KvResult> {
+  switch (cmd.type) {
+    case AdminCommandType.Split: return applySplit(ctx, r, e, cmd);
+    case AdminCommandType.Freeze: return applyFreeze(ctx, r, e, cmd);
+    case AdminCommandType.Unfreeze: return applyUnfreeze(ctx, r, e, cmd);
+    case AdminCommandType.CommitMerge: return applyCommitMerge(ctx, r, e, cmd);
+    case AdminCommandType.AbortMerge: return applyAbortMerge(ctx, r, e, cmd);
   }
 }
 

@@ -118,6 +118,10 @@ export class StoreMetrics {
   readonly grpcSeconds: Histogram<'method' | 'code'>;
   /** Splits applied on this store (the split code calls splits.inc()). */
   readonly splits: Counter;
+  /** Merges coordinated by this store, by outcome: started, committed, rolled_back, unknown. */
+  readonly merges: Counter<'outcome'>;
+  /** Merges coordinated here: how long the right range was frozen (freeze applied until merged or unfrozen). */
+  readonly mergeFrozenSeconds: Histogram;
 
   // ---- pulled (refresh) ------------------------------------------------------------------
   private readonly ranges: Gauge;
@@ -176,6 +180,8 @@ export class StoreMetrics {
       labelNames: ['method', 'code'], buckets: lat, registers,
     });
     this.splits = counter('splits_total', 'Range splits applied on this store');
+    this.merges = new Counter({ name: P + 'merges_total', help: 'Range merges coordinated by this store, by outcome (started, committed, rolled_back, unknown)', labelNames: ['outcome'], registers });
+    this.mergeFrozenSeconds = new Histogram({ name: P + 'merge_frozen_seconds', help: 'Merges coordinated here: the right range frozen (no writes, no reads) until merged or unfrozen', buckets: lat, registers });
 
     this.ranges = gauge('ranges', 'Replicas (ranges) on this store');
     this.leaders = gauge('leader_ranges', 'Ranges whose replica on this store leads');

@@ -250,6 +250,7 @@ export class StoreServer {
           this.pdLink?.rangeChanged(right.rangeId);
         },
         onMembership: (d) => this.pdLink?.rangeChanged(d.rangeId),
+        onMerge: (merged) => this.pdLink?.rangeChanged(merged.rangeId),
         onBecameLeader: (rangeId) => this.pdLink?.rangeChanged(rangeId),
         onSizeChecked: (rangeId) => this.pdLink?.rangeChanged(rangeId),
         onFatal: (err) => {

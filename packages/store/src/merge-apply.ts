@@ -1,0 +1,133 @@
+// Applying the entries of a range merge (store README, "Merge"), on the main thread in log
+// order like a split (apply-order.ts). R is the right-hand range, L the left-hand one.
+//
+//   Freeze(m)       on R: refused when R's epoch moved since the plan, R is in a joint
+//                   configuration or another merge froze it; else the freeze row is written
+//                   with the applied index. From here on R applies no KV entry (they answer
+//                   merge-frozen) and serves no read but a STALE one (kv-service.ts).
+//   Unfreeze(m)     on R: lifts a freeze by m (a rollback); a no-op otherwise.
+//   CommitMerge(m)  on L: a no-op unless L's epoch is still the planned one. Then, on every
+//                   store alike: the local R must hold its log up to the freeze (the
+//                   coordinator saw every R replica there before proposing), so R's commit
+//                   is moved there (the entry committed: L's log says so) and R applies up to
+//                   it; R leaves the loop; L's widened descriptor and R's destroy (keeping its
+//                   keys) are written in ONE sync batch.
+//   AbortMerge(m)   on L: a no-op unless L's epoch is still the planned one; then L's epoch
+//                   version moves, so a CommitMerge(m) later in L's log is a no-op everywhere.
+//
+// Whichever of CommitMerge(m) and AbortMerge(m) comes first in L's log decides, and every
+// replica sees the same log: the merge commits everywhere or nowhere. A store whose R
+// replica cannot reach the freeze (missing, or its log lacks the entry) fails its L
+// replica (EntryApplyError) rather than widen L over keys it does not have.
+import type { RangeDescriptor } from '@rangekv/proto';
+import type { MergeFreeze, StorageEngine } from '@rangekv/storage';
+import { EntryApplyError, type ApplyEntry, type Replica } from '@rangekv/multiraft';
+import type { Logger } from '@rangekv/runtime';
+import type { AbortMergeCommand, CommitMergeCommand, FreezeCommand, UnfreezeCommand } from './admin-command.js';
+import type { KvResult } from './kv-state-machine.js';
+import { isJoint } from './range-descriptors.js';
+
+export interface MergeApplyContext {
+  storeId: number;
+  engine: StorageEngine;
+  log: Logger;
+  /**
+   * This store's replica of the right range once it has applied `index` (its log holds the
+   * entry at `term`; its commit is moved there first), or why not. Bounded in time.
+   */
+  rightAtFreeze(rightRangeId: number, index: number, term: number): Promise<Replica<KvResult> | string>;
+  /** Takes the right range's replica out of the loop (no persist or apply of it runs after). */
+  takeForMerge(rightRangeId: number): Promise<void>;
+  /** A freeze was written or lifted here (the merge watchdog tracks frozen ranges). */
+  onFreezeChanged?(rangeId: number, freeze: MergeFreeze | null): void;
+  /** A merge applied here (metrics, PD reports, routing of the right range's requests). */
+  onMerged?(merged: RangeDescriptor, rightRangeId: number): void;
+}
+
+function descriptorOf(r: Replica<KvResult>): RangeDescriptor {
+  const d = r.log.descriptor;
+  if (d === null) throw new Error(`range ${r.rangeId}: merge entry applied on an uninitialized range`);
+  return d;
+}
+
+function appliedOnly(ctx: MergeApplyContext, r: Replica<KvResult>, e: ApplyEntry): void {
+  ctx.engine.apply(r.rangeId, { applied: { index: e.index, term: e.term } });
+}
+
+function leftEpochHolds(d: RangeDescriptor, c: { leftConfVer: number; leftVersion: number }): boolean {
+  return d.epoch.confVer === c.leftConfVer && d.epoch.version === c.leftVersion;
+}
+
+export function applyFreeze(ctx: MergeApplyContext, r: Replica<KvResult>, e: ApplyEntry, cmd: FreezeCommand): KvResult {
+  const d = descriptorOf(r);
+  const refuse = (reason: string): KvResult => {
+    appliedOnly(ctx, r, e);
+    return { kind: 'refused', reason, descriptor: d };
+  };
+  if (d.epoch.confVer !== cmd.confVer || d.epoch.version !== cmd.version) {
+    appliedOnly(ctx, r, e);
+    return { kind: 'epoch-not-match', descriptor: d };
+  }
+  const prior = r.log.mergeFreeze;
+  if (prior !== null) return refuse(`range ${r.rangeId} is frozen by merge ${prior.mergeId} already`);
+  if (isJoint(r.log.confState)) return refuse(`range ${r.rangeId} is in a joint configuration`);
+  const freeze: MergeFreeze = {
+    mergeId: cmd.mergeId, leftRangeId: cmd.leftRangeId, leftConfVer: cmd.leftConfVer, leftVersion: cmd.leftVersion, index: e.index, term: e.term,
+  };
+  ctx.engine.apply(r.rangeId, { applied: { index: e.index, term: e.term }, mergeFreeze: freeze });
+  ctx.log.info('range frozen for a merge', { rangeId: r.rangeId, mergeId: cmd.mergeId, leftRangeId: cmd.leftRangeId, index: e.index });
+  ctx.onFreezeChanged?.(r.rangeId, freeze);
+  return { kind: 'frozen', index: e.index, term: e.term, descriptor: d };
+}
+
+export function applyUnfreeze(ctx: MergeApplyContext, r: Replica<KvResult>, e: ApplyEntry, cmd: UnfreezeCommand): KvResult {
+  if (r.log.mergeFreeze?.mergeId !== cmd.mergeId) {
+    appliedOnly(ctx, r, e);
+    return { kind: 'unfrozen', changed: false };
+  }
+  ctx.engine.apply(r.rangeId, { applied: { index: e.index, term: e.term }, mergeFreeze: null });
+  ctx.log.info('range unfrozen: merge rolled back', { rangeId: r.rangeId, mergeId: cmd.mergeId });
+  ctx.onFreezeChanged?.(r.rangeId, null);
+  return { kind: 'unfrozen', changed: true };
+}
+
+export function applyAbortMerge(ctx: MergeApplyContext, l: Replica<KvResult>, e: ApplyEntry, cmd: AbortMergeCommand): KvResult {
+  const d = descriptorOf(l);
+  if (!leftEpochHolds(d, cmd)) {
+    appliedOnly(ctx, l, e);
+    return { kind: 'epoch-not-match', descriptor: d };
+  }
+  const next: RangeDescriptor = { ...d, epoch: { confVer: d.epoch.confVer, version: d.epoch.version + 1 } };
+  ctx.engine.apply(l.rangeId, { applied: { index: e.index, term: e.term }, descriptor: next });
+  ctx.log.info('merge rolled back on the left range', { rangeId: l.rangeId, mergeId: cmd.mergeId, version: next.epoch.version });
+  return { kind: 'merge-aborted', descriptor: next };
+}
+
+export async function applyCommitMerge(ctx: MergeApplyContext, l: Replica<KvResult>, e: ApplyEntry, cmd: CommitMergeCommand): Promise<KvResult> {
+  const d = descriptorOf(l);
+  if (!leftEpochHolds(d, cmd)) {
+    appliedOnly(ctx, l, e);
+    return { kind: 'epoch-not-match', descriptor: d };
+  }
+  const fail = (why: string): never => {
+    throw new EntryApplyError(l.rangeId, e.index, `merge ${cmd.mergeId} of range ${cmd.rightRangeId} into ${l.rangeId} cannot apply on store ${ctx.storeId}: ${why}`);
+  };
+  const right = await ctx.rightAtFreeze(cmd.rightRangeId, cmd.freezeIndex, cmd.freezeTerm);
+  if (typeof right === 'string') return fail(right);
+  const rd = descriptorOf(right);
+  if (Buffer.compare(rd.startKey, d.endKey) !== 0 || Buffer.compare(rd.endKey, cmd.rightEndKey) !== 0 || rd.epoch.version !== cmd.rightVersion) {
+    return fail('the local right-hand replica does not have the span and version the merge was planned against');
+  }
+  if (right.log.mergeFreeze?.mergeId !== cmd.mergeId) return fail(`the local right-hand replica is not frozen by this merge (${right.log.mergeFreeze?.mergeId ?? 'not frozen'})`);
+  await ctx.takeForMerge(cmd.rightRangeId);
+  const merged: RangeDescriptor = {
+    ...d, endKey: new Uint8Array(cmd.rightEndKey),
+    epoch: { confVer: d.epoch.confVer, version: Math.max(d.epoch.version, cmd.rightVersion) + 1 },
+  };
+  const { whenDeleted } = await ctx.engine.mergeRanges(l.rangeId, { left: { applied: { index: e.index, term: e.term }, descriptor: merged }, rightId: cmd.rightRangeId });
+  void whenDeleted.catch((err: unknown) => ctx.log.warn('background delete of a merged-away range failed', { rangeId: cmd.rightRangeId, err }));
+  ctx.log.info('ranges merged', { rangeId: l.rangeId, rightRangeId: cmd.rightRangeId, mergeId: cmd.mergeId, version: merged.epoch.version });
+  ctx.onFreezeChanged?.(cmd.rightRangeId, null);
+  ctx.onMerged?.(merged, cmd.rightRangeId);
+  return { kind: 'merged', descriptor: merged, rightRangeId: cmd.rightRangeId };
+}

@@ -1,0 +1,141 @@
+// What a store knows about merges besides the replicated state: which of its ranges are
+// frozen (and since when), which merges it coordinates now, which ranges merged away
+// into which (to re-route their requests), and the watchdog that finishes a merge whose
+// coordinator went away (store README, "Merge", step 6).
+//
+// The watchdog looks at each range frozen here for longer than mergeFrozenTimeoutMs
+// that no coordinator on this store is working on, and at the left range it names, on
+// this same store (a merge requires both on the same stores):
+//   - the left range's epoch is still the planned one: the merge can still commit or
+//     abort. If the left replica here leads, it proposes AbortMerge (the left log decides:
+//     if CommitMerge came first, the abort is a no-op and the merge completes);
+//   - the epoch moved while the right range still exists here: this store's left replica
+//     applied no CommitMerge of it (that would have destroyed the right replica in the
+//     same step), so none can ever apply. If the right replica here leads, it proposes
+//     Unfreeze.
+// Every store runs it, so whichever holds the leaders acts. Proposals are idempotent.
+import type { RaftScheduler, HostClock, TimerHandle } from '@rangekv/multiraft';
+import type { MergeFreeze } from '@rangekv/storage';
+import type { Logger } from '@rangekv/runtime';
+import { AdminCommandType, encodeAdminCommand } from './admin-command.js';
+import type { KvResult } from './kv-state-machine.js';
+
+/** Merged-away ranges remembered for re-routing their requests (oldest forgotten first). */
+export const MAX_MERGED_ROUTES = 4096;
+
+export interface MergeWatchdogOptions {
+  scheduler: RaftScheduler<KvResult>;
+  clock: HostClock;
+  log: Logger;
+  /** mergeFrozenTimeoutMs (limits.ts). */
+  frozenTimeoutMs: number;
+  /** How often the watchdog looks, in ms. */
+  intervalMs: number;
+}
+
+export class MergeWatchdog {
+  private readonly frozenSince = new Map<number, number>();
+  private readonly coordinating = new Set<number>();
+  private readonly mergedTo = new Map<number, number>();
+  private timer: TimerHandle | null = null;
+  private stopped = false;
+  /** Proposals the watchdog made (tests, logs). */
+  readonly stats = { aborts: 0, unfreezes: 0 };
+
+  constructor(private readonly o: MergeWatchdogOptions) {}
+
+  /** Finds the ranges frozen here at start (a restart keeps them frozen) and starts looking. */
+  start(): void {
+    for (const r of this.o.scheduler.all()) {
+      if (r.log.descriptor !== null && r.log.mergeFreeze !== null) this.frozenSince.set(r.rangeId, this.o.clock.now());
+    }
+    this.arm();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) this.o.clock.clearTimer(this.timer);
+    this.timer = null;
+  }
+
+  onFreezeChanged(rangeId: number, freeze: MergeFreeze | null): void {
+    if (freeze === null) this.frozenSince.delete(rangeId);
+    else this.frozenSince.set(rangeId, this.o.clock.now());
+  }
+
+  /** Ranges frozen here now (metrics). */
+  get frozenCount(): number {
+    return this.frozenSince.size;
+  }
+
+  /** Marks both ranges as in a merge coordinated here; false if either already is. */
+  begin(leftRangeId: number, rightRangeId: number): boolean {
+    if (this.coordinating.has(leftRangeId) || this.coordinating.has(rightRangeId)) return false;
+    this.coordinating.add(leftRangeId);
+    this.coordinating.add(rightRangeId);
+    return true;
+  }
+
+  end(leftRangeId: number, rightRangeId: number): void {
+    this.coordinating.delete(leftRangeId);
+    this.coordinating.delete(rightRangeId);
+  }
+
+  /** Whether a merge coordinated here involves `rangeId` (splits and membership changes of it wait). */
+  isMerging(rangeId: number): boolean {
+    return this.coordinating.has(rangeId);
+  }
+
+  noteMerged(rightRangeId: number, leftRangeId: number): void {
+    this.mergedTo.set(rightRangeId, leftRangeId);
+    if (this.mergedTo.size > MAX_MERGED_ROUTES) this.mergedTo.delete(this.mergedTo.keys().next().value!);
+  }
+
+  /** The range `rangeId` merged into on this store, if remembered. */
+  mergedInto(rangeId: number): number | undefined {
+    return this.mergedTo.get(rangeId);
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    this.timer = this.o.clock.setTimer(this.o.intervalMs, () => {
+      this.timer = null;
+      this.look();
+      this.arm();
+    });
+  }
+
+  /** One pass over the frozen ranges (exported for tests through `lookNow`). */
+  private look(): void {
+    const { scheduler, clock, log } = this.o;
+    const now = clock.now();
+    for (const [rangeId, since] of this.frozenSince) {
+      const r = scheduler.get(rangeId);
+      const f = r?.log.mergeFreeze ?? null;
+      if (!r || r.destroyed || f === null) {
+        this.frozenSince.delete(rangeId);
+        continue;
+      }
+      if (this.coordinating.has(rangeId) || now - since < this.o.frozenTimeoutMs) continue;
+      const l = scheduler.get(f.leftRangeId);
+      const ld = l?.log.descriptor ?? null;
+      if (!l || ld === null) continue; // the left replica is not here (yet): nothing to decide from
+      const planned = ld.epoch.confVer === f.leftConfVer && ld.epoch.version === f.leftVersion;
+      if (planned && l.isLeader) {
+        this.stats.aborts++;
+        log.warn('merge frozen too long without a coordinator: aborting it on the left range', { rangeId, mergeId: f.mergeId, leftRangeId: f.leftRangeId });
+        const data = encodeAdminCommand({ type: AdminCommandType.AbortMerge, mergeId: f.mergeId, leftConfVer: f.leftConfVer, leftVersion: f.leftVersion });
+        scheduler.propose(l.rangeId, data, () => {}, { broadcastCommit: true });
+      } else if (!planned && r.isLeader) {
+        this.stats.unfreezes++;
+        log.warn('merge rolled back on the left range: unfreezing the right range', { rangeId, mergeId: f.mergeId, leftRangeId: f.leftRangeId });
+        scheduler.propose(r.rangeId, encodeAdminCommand({ type: AdminCommandType.Unfreeze, mergeId: f.mergeId }), () => {}, { broadcastCommit: true });
+      }
+    }
+  }
+
+  /** Runs one pass now (tests). */
+  lookNow(): void {
+    this.look();
+  }
+}
