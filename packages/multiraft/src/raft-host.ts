@@ -268,6 +268,11 @@ export class RaftHost<R> implements GroupHost<R> {
     this.snapshots = new SnapshotShipper<R>({
       storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
       uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters, clock: this.clock,
+      onSubsumed: (rangeId, byRangeId) => {
+        if (this.scheduler.get(rangeId) === undefined) return;
+        this.log.warn('replica covered by a snapshot of a range it merged into: destroying it', { rangeId, mergedInto: byRangeId });
+        void this.destroyReplica(rangeId, { clearData: true });
+      },
       onOverlap: (rangeId) => {
         const r = this.scheduler.get(rangeId);
         if (r !== undefined && this.replicaGc !== null) {

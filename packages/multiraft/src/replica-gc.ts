@@ -9,7 +9,9 @@
 // One seen so on two rounds in a row is a suspect (an election in progress is not); at most
 // maxReplicaGcChecks suspects per round (round-robin by range id) are checked with the
 // cluster's record, `isRemoved` (the store asks PD). It answers true only when the record
-// holds a newer configuration of the range (greater confVer) without this replica's id.
+// holds a newer configuration of the range (greater confVer) without this replica's id,
+// or no longer holds the range while a range of a newer version covers its span (it
+// merged away while this replica was not there to apply it).
 // That is final: replica ids are never reused, so the replica can never be a member again;
 // it is destroyed with its data. No answer, or any doubt, keeps it.
 //
@@ -50,6 +52,8 @@ export interface ReplicaGcQuery {
   rangeId: number;
   replicaId: number;
   confVer: number;
+  /** The replica's span and epoch version: a range PD no longer knows may have merged into one covering it. */
+  span?: { startKey: Uint8Array; endKey: Uint8Array; version: number };
 }
 
 export interface ReplicaGcDeps<R> {
@@ -136,7 +140,10 @@ export class ReplicaGc<R> {
   }
 
   private async check(r: Replica<R>): Promise<boolean> {
-    const q: ReplicaGcQuery = { rangeId: r.rangeId, replicaId: r.node.id, confVer: r.log.descriptor!.epoch.confVer };
+    const d = r.log.descriptor!;
+    const q: ReplicaGcQuery = {
+      rangeId: r.rangeId, replicaId: r.node.id, confVer: d.epoch.confVer, span: { startKey: d.startKey, endKey: d.endKey, version: d.epoch.version },
+    };
     this.counters.replicaGcChecks++;
     let removed: boolean | null;
     try {

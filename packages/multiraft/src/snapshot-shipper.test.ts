@@ -57,7 +57,9 @@ function start(rangeId: number, b: Built, over: Partial<Message> = {}): Snapshot
   return { fromStore: 1, toStore: 2, rangeId, message, header: b.header };
 }
 
-async function withReceiver(f: (x: { root: string; engine: StorageEngine; shipper: SnapshotShipper<unknown>; scheduler: RaftScheduler<unknown> }) => Promise<void>): Promise<void> {
+async function withReceiver(
+  f: (x: { root: string; engine: StorageEngine; shipper: SnapshotShipper<unknown>; scheduler: RaftScheduler<unknown>; subsumed: [number, number][] }) => Promise<void>,
+): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'rangekv-shipper-'));
   const engine = await StorageEngine.open(join(root, 'rx'));
   const fatal: unknown[] = [];
@@ -67,14 +69,15 @@ async function withReceiver(f: (x: { root: string; engine: StorageEngine; shippe
   const makeNode = (id: number, log: RangeLogStore): RawNode =>
     new RawNode({ id, storage: log, prng: new Prng(1), electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, applied: log.applied.index });
   const uninit = new UninitializedReplicas<unknown>({ engine, scheduler, makeNode, limits: resolveUninitializedLimits({ maxUninitializedReplicas: 4, maxUninitializedReplicasPerPeer: 4 }), log: silentLogger });
+  const subsumed: [number, number][] = [];
   const shipper = new SnapshotShipper<unknown>({
-    storeId: 2, engine, scheduler, uninit, log: silentLogger, isStopping: () => false,
+    storeId: 2, engine, scheduler, uninit, log: silentLogger, isStopping: () => false, onSubsumed: (id, by) => subsumed.push([id, by]),
     transport: () => { throw new Error('no transport in this test'); },
   });
   try {
     // Range 1 on this store covers ["", "m").
     await engine.createRange({ descriptor: desc(1, '', 'm'), confState: cs });
-    await f({ root, engine, shipper, scheduler });
+    await f({ root, engine, shipper, scheduler, subsumed });
     assert.deepEqual(fatal, []);
   } finally {
     await scheduler.stop();
@@ -171,5 +174,23 @@ test('a call failing while finish() runs (the sender killed after its last chunk
     await waitFor(() => engine.range(6).applied.index === 10, 'snapshot ingested');
     const got = engine.db.getMany(ColumnFamily.Default, keys.map((k) => Buffer.from(k)));
     assert.deepEqual(got.map((v) => v?.toString()), keys.map((k) => `value of ${k}`));
+  });
+});
+
+test('a snapshot of a newer version covering a range here (merged into it) asks for that replica to go, and is refused until it went', async () => {
+  await withReceiver(async ({ root, engine, shipper, subsumed }) => {
+    // Range 3 ["m", "t") is here at version 1; range 9 covering ["m", "z") at version 1 only
+    // overlaps it (a split or merge not seen here); at version 2 it covers it: a merge.
+    await engine.createRange({ descriptor: desc(3, 'm', 't'), confState: cs });
+    const sameVersion = await build(root, desc(9, 'm', 'z'), ['n']);
+    assert.equal(await code(shipper.receive(start(9, sameVersion))), 'refused');
+    assert.deepEqual(subsumed, []);
+    const partial = await build(root, { ...desc(9, 'n', 'z'), epoch: { confVer: 1, version: 2 } }, ['o']);
+    assert.equal(await code(shipper.receive(start(9, partial))), 'refused', 'overlapping without covering is not a merge');
+    assert.deepEqual(subsumed, []);
+    const merged = await build(root, { ...desc(9, 'm', 'z'), epoch: { confVer: 1, version: 2 } }, ['n']);
+    assert.equal(await code(shipper.receive(start(9, merged))), 'refused');
+    assert.deepEqual(subsumed, [[3, 9]]);
+    assert.equal(engine.hasRange(9), false, 'nothing created before the covered replica is gone');
   });
 });

@@ -58,6 +58,11 @@ export interface SnapshotShipperDeps<R> {
   log: Logger;
   isStopping: () => boolean;
   /**
+   * A snapshot of `byRangeId` was refused because it covers range `rangeId` here with a
+   * higher version: `rangeId` merged into it and this replica missed the merge. Destroy it.
+   */
+  onSubsumed?(rangeId: number, byRangeId: number): void;
+  /**
    * A snapshot was refused because it overlaps the descriptor of range `rangeId` here (the
    * host asks replica GC whether that replica was removed while away: replica-gc.ts).
    */
@@ -115,14 +120,6 @@ export class SnapshotShipper<R> {
         if (r === replica && r.node.id === nodeId) r.node.reportSnapshot(m.to, ok);
       });
     };
-    if (replica.log.mergeFreeze !== null) {
-      // A range frozen by a merge sends no snapshot: a snapshot carries no freeze, so the
-      // follower would serve again. It stays behind, and the merge rolls back for it.
-      this.counters.snapshotSendsFailed++;
-      this.d.log.debug('no snapshot of a range frozen by a merge', { rangeId, to: m.to });
-      (this.d.clock ?? realClock).nextTurn(() => report(false));
-      return;
-    }
     let src: SnapshotSource;
     try {
       src = this.d.engine.snapshotSource(rangeId);
@@ -195,7 +192,7 @@ export class SnapshotShipper<R> {
     }
     if (this.receiving.has(rangeId)) refuse('already receiving a snapshot for this range');
     const span: Span = { startKey: header.descriptor.startKey, endKey: header.descriptor.endKey };
-    const conflict = this.overlapping(rangeId, span);
+    const conflict = this.overlapping(rangeId, span, header.descriptor.epoch.version);
     if (conflict !== null) refuse(conflict);
     this.receiving.set(rangeId, span);
     try {
@@ -278,7 +275,7 @@ export class SnapshotShipper<R> {
         }
         // Again, now: ranges may have appeared while the chunks came (an ingest the engine
         // refuses would stop the store, so nothing overlapping is handed to raft).
-        const conflict = this.overlapping(rangeId, staged.header.descriptor);
+        const conflict = this.overlapping(rangeId, staged.header.descriptor, staged.header.descriptor.epoch.version);
         if (conflict !== null) {
           await rx.abort();
           throw new SnapshotStreamError('refused', `store ${this.d.storeId}, range ${rangeId}: ${conflict}`);
@@ -322,12 +319,20 @@ export class SnapshotShipper<R> {
    * conflicting snapshot is dropped, as CockroachDB does), or another range's snapshot
    * being received or staged and not yet ingested.
    */
-  private overlapping(rangeId: number, span: Span): string | null {
+  private overlapping(rangeId: number, span: Span, version: number): string | null {
     const meets = (o: Span): boolean => spansOverlap(o.startKey, o.endKey, span.startKey, span.endKey);
     for (const id of this.d.engine.rangeIds()) {
       if (id === rangeId) continue;
       const d = this.d.engine.range(id).descriptor;
       if (d !== null && meets(d)) {
+        if (d.epoch.version < version && spanCovers(span, d)) {
+          // Subsumed: a newer version of this range covers the other's whole span, which
+          // only a merge does (a split's halves never cover a range of a lower version).
+          // That range is merged away; its replica here missed it. It goes, and the
+          // snapshot is retried once its data is deleted (CockroachDB's subsumed replicas).
+          this.d.onSubsumed?.(id, rangeId);
+          return `its span covers range ${id} on this store, merged into range ${rangeId} (version ${version} > ${d.epoch.version}): that replica is destroyed first; retry`;
+        }
         this.d.onOverlap?.(id);
         return `its span overlaps range ${id} on this store (a split or merge not seen here yet); dropped`;
       }
@@ -374,4 +379,11 @@ export class SnapshotShipper<R> {
   async stop(): Promise<void> {
     await Promise.allSettled([...this.sending.values()]);
   }
+}
+
+/** Whether `a` contains all of `b` (empty end = the end of the keyspace). */
+function spanCovers(a: Span, b: Span): boolean {
+  const startOk = Buffer.compare(Buffer.from(a.startKey), Buffer.from(b.startKey)) <= 0;
+  const endOk = a.endKey.length === 0 || (b.endKey.length > 0 && Buffer.compare(Buffer.from(b.endKey), Buffer.from(a.endKey)) <= 0);
+  return startOk && endOk;
 }

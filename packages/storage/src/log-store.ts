@@ -236,9 +236,9 @@ export class RangeLogStore implements RaftStorage {
   }
 
   /** A snapshot was installed: the log now starts after it and is empty. */
-  onSnapshotDurable(st: { descriptor: RangeDescriptor; applied: AppliedState; confState: ConfState; hardState: HardState }): void {
+  onSnapshotDurable(st: { descriptor: RangeDescriptor; applied: AppliedState; confState: ConfState; hardState: HardState; mergeFreeze: MergeFreeze | null }): void {
     this.desc = st.descriptor;
-    this.freeze = null; // a frozen range sends no snapshot: one is always of an unfrozen state
+    this.freeze = st.mergeFreeze;
     this.appliedState = { ...st.applied };
     this.conf = st.confState;
     this.hs = { ...st.hardState };

@@ -14,8 +14,9 @@ export interface AppliedState {
 /**
  * A range frozen by a merge into its left-hand neighbour (store README, "Merge"): it takes
  * no writes and serves no reads until the merge commits (the range is destroyed) or rolls
- * back (the row is deleted). Written at the Freeze entry's apply; carried by no snapshot
- * (a frozen range sends none).
+ * back (the row is deleted). Written at the Freeze entry's apply and carried by the
+ * range's snapshots (snapshot-codec.ts), so a replica that catches up by snapshot stays
+ * frozen.
  */
 export interface MergeFreeze {
   mergeId: number;

@@ -31,6 +31,9 @@ const header: fc.Arbitrary<SnapshotHeader> = fc.record({
   descriptor,
   applied: fc.record({ index: safeUint.filter((i) => i > 0), term: safeUint }, PLAIN),
   confState,
+  mergeFreeze: fc.option(fc.record({
+    mergeId: safeUint, leftRangeId: safeUint, leftConfVer: safeUint, leftVersion: safeUint, index: safeUint, term: safeUint,
+  }, PLAIN), { nil: null }),
 }, PLAIN);
 
 const chunk: fc.Arbitrary<SnapshotChunk> = fc.record({

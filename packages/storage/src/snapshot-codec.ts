@@ -1,19 +1,24 @@
 // Wire/disk encoding of range snapshots: one header, then numbered chunks of key/value
 // pairs from the range's span in `default`. Each chunk ends with a CRC-32 of its bytes.
 //
-//   header := v descriptor appliedIndex appliedTerm confState
+//   header := v descriptor appliedIndex appliedTerm confState [1 mergeFreeze]
+//
+// The merge freeze (records.ts) is written only for a frozen range, so the headers of
+// every other range are as before.
 //   chunk  := v seq:u32 last:u8 count (key value)* crc32:u32
 import type { ConfState } from '@rangekv/raft';
 import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { ByteReader, ByteWriter } from './binary.js';
 import { crc32 } from './crc32.js';
 import { readConfState, readDescriptor, recordReader, recordWriter, writeConfState, writeDescriptor } from './encoding.js';
-import type { AppliedState } from './records.js';
+import type { AppliedState, MergeFreeze } from './records.js';
 
 export interface SnapshotHeader {
   descriptor: RangeDescriptor;
   applied: AppliedState;
   confState: ConfState;
+  /** The range's merge freeze at the snapshot's index (a replica that installs it stays frozen); null or absent: none. */
+  mergeFreeze?: MergeFreeze | null;
 }
 
 export interface SnapshotChunk {
@@ -27,6 +32,8 @@ export function encodeSnapshotHeader(h: SnapshotHeader): Uint8Array {
   writeDescriptor(w, h.descriptor);
   w.uvarint(h.applied.index).uvarint(h.applied.term);
   writeConfState(w, h.confState);
+  const f = h.mergeFreeze;
+  if (f) w.u8(1).uvarint(f.mergeId).uvarint(f.leftRangeId).uvarint(f.leftConfVer).uvarint(f.leftVersion).uvarint(f.index).uvarint(f.term);
   return w.finish();
 }
 
@@ -35,9 +42,15 @@ export function decodeSnapshotHeader(bytes: Uint8Array): SnapshotHeader {
   const descriptor = readDescriptor(r);
   const applied = { index: r.uvarint(), term: r.uvarint() };
   const confState = readConfState(r);
+  let mergeFreeze: MergeFreeze | null = null;
+  if (r.remaining > 0) {
+    const tag = r.u8();
+    if (tag !== 1) r.fail(`unknown trailing section ${tag}`);
+    mergeFreeze = { mergeId: r.uvarint(), leftRangeId: r.uvarint(), leftConfVer: r.uvarint(), leftVersion: r.uvarint(), index: r.uvarint(), term: r.uvarint() };
+  }
   r.end();
   if (applied.index === 0) r.fail('applied index 0: nothing to install');
-  return { descriptor, applied, confState };
+  return { descriptor, applied, confState, mergeFreeze };
 }
 
 /** Builds one chunk incrementally (the source decides when it is full). */

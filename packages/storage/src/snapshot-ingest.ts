@@ -14,7 +14,7 @@
 import type { HardState } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
 import {
-  encodeAppliedState, encodeConfState, encodeDescriptor, encodeEntry, encodeHardState, encodeTruncatedState,
+  encodeAppliedState, encodeConfState, encodeDescriptor, encodeEntry, encodeHardState, encodeMergeFreeze, encodeTruncatedState,
 } from './encoding.js';
 import { storeOf, type EngineContext } from './engine-context.js';
 import { SnapshotError, StorageError, invariant } from './errors.js';
@@ -125,11 +125,12 @@ async function runIngest(ctx: EngineContext, store: RangeLogStore, staged: Stage
   for (let i = Math.max(snapIndex, newLast) + 1; i <= store.maxWrittenIndex; i++) ops.del(ColumnFamily.Raft, entryKey(rangeId, i));
   for (const e of es) ops.put(ColumnFamily.Raft, entryKey(rangeId, e.index), encodeEntry(e));
   ops.del(ColumnFamily.Meta, rangeKey(KeyPrefix.Ingest, rangeId));
-  ops.del(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeFreeze, rangeId)); // a snapshot is of an unfrozen state (records.ts)
+  if (h.mergeFreeze) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeFreeze, rangeId), encodeMergeFreeze(h.mergeFreeze));
+  else ops.del(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeFreeze, rangeId));
   await ctx.writer.submit(ops);
   const oldFirst = store.firstIndex();
   store.maxWrittenIndex = newLast;
-  store.onSnapshotDurable({ descriptor: h.descriptor, applied: h.applied, confState: h.confState, hardState: hs });
+  store.onSnapshotDurable({ descriptor: h.descriptor, applied: h.applied, confState: h.confState, hardState: hs, mergeFreeze: h.mergeFreeze ?? null });
   store.onEntriesDurable(es);
   // Entries up to the snapshot are unreachable now; delete them in the background.
   void ctx.deleter.deleteSpan(ColumnFamily.Raft, entryKey(rangeId, Math.min(oldFirst, snapIndex)), entryKey(rangeId, snapIndex + 1)).catch(() => {});

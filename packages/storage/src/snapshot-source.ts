@@ -13,7 +13,7 @@
 //   src.close();
 import type { SnapshotMeta } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
-import { decodeAppliedState, decodeConfState, decodeDescriptor } from './encoding.js';
+import { decodeAppliedState, decodeConfState, decodeDescriptor, decodeMergeFreeze } from './encoding.js';
 import { storeOf, type EngineContext } from './engine-context.js';
 import { SnapshotError, StorageError } from './errors.js';
 import { KeyPrefix, rangeKey } from './keys.js';
@@ -70,7 +70,9 @@ export function openSnapshotSource(ctx: EngineContext, rangeId: number): Snapsho
   const db = ctx.db;
   const aKey = rangeKey(KeyPrefix.Applied, rangeId);
   for (let attempt = 0; attempt < MAX_VIEW_ATTEMPTS; attempt++) {
-    const [a1, d, c] = db.getMany(ColumnFamily.Meta, [aKey, rangeKey(KeyPrefix.Descriptor, rangeId), rangeKey(KeyPrefix.ConfState, rangeId)]);
+    const [a1, d, c, f] = db.getMany(ColumnFamily.Meta, [
+      aKey, rangeKey(KeyPrefix.Descriptor, rangeId), rangeKey(KeyPrefix.ConfState, rangeId), rangeKey(KeyPrefix.MergeFreeze, rangeId),
+    ]);
     if (a1 === undefined || d === undefined || c === undefined) throw new SnapshotError(`range ${rangeId}: applied state, descriptor or conf state missing on disk`);
     const descriptor = decodeDescriptor(d);
     const span = descriptor.endKey.length === 0
@@ -79,7 +81,10 @@ export function openSnapshotSource(ctx: EngineContext, rangeId: number): Snapsho
     const cursor = db.cursor(ColumnFamily.Default, span, 512);
     const a2 = db.get(ColumnFamily.Meta, aKey);
     if (a2 !== undefined && a1.equals(a2)) {
-      return new SnapshotSource({ descriptor, applied: decodeAppliedState(a1), confState: decodeConfState(c) }, cursor, ctx.limits.maxSnapshotChunkBytes);
+      const header: SnapshotHeader = {
+        descriptor, applied: decodeAppliedState(a1), confState: decodeConfState(c), mergeFreeze: f === undefined ? null : decodeMergeFreeze(f),
+      };
+      return new SnapshotSource(header, cursor, ctx.limits.maxSnapshotChunkBytes);
     }
     cursor.close();
   }

@@ -176,21 +176,33 @@ export class KvService {
 
   // ---- routing checks -------------------------------------------------------------------
 
-  private replica(h: ParsedHeader): Replica<KvResult> {
+  /**
+   * The header's range here, or a range error that lets the client re-route without
+   * asking PD where this store can tell: the range it merged into, or (scanning this
+   * store's ranges: error path only) the range here that holds `routeKey`.
+   */
+  private replica(h: ParsedHeader, routeKey?: Buffer): Replica<KvResult> {
     const r = this.s.scheduler.get(h.rangeId);
-    if (!r || r.destroyed || r.log.descriptor === null) {
-      // Merged away: the range that took its keys, so the client re-routes without asking PD.
-      const into = this.s.mergedInto?.(h.rangeId);
-      const l = into === undefined ? undefined : this.s.scheduler.get(into);
-      const ld = l && !l.destroyed ? l.log.descriptor : null;
-      if (ld !== null) {
-        const e = epochNotMatch(ld, h.epoch);
-        e.message = `range ${h.rangeId} merged into range ${ld.rangeId} on store ${this.s.storeId}`;
-        throw new RangeErrorReply(e);
-      }
-      throw new RangeErrorReply(rangeNotFound(h.rangeId, this.s.storeId));
+    if (r && !r.destroyed && r.log.descriptor !== null) return r;
+    const into = this.s.mergedInto?.(h.rangeId);
+    const l = into === undefined ? undefined : this.s.scheduler.get(into);
+    const ld = l && !l.destroyed ? l.log.descriptor : null;
+    if (ld !== null) {
+      const e = epochNotMatch(ld, h.epoch);
+      e.message = `range ${h.rangeId} merged into range ${ld.rangeId} on store ${this.s.storeId}`;
+      throw new RangeErrorReply(e);
     }
-    return r;
+    if (routeKey !== undefined) {
+      for (const x of this.s.scheduler.all()) {
+        const d = x.log.descriptor;
+        if (d !== null && !x.destroyed && keyInSpan(routeKey, d.startKey, d.endKey)) {
+          const e = epochNotMatch(d, h.epoch);
+          e.message = `range ${h.rangeId} is not on store ${this.s.storeId}; the key is in range ${d.rangeId} here`;
+          throw new RangeErrorReply(e);
+        }
+      }
+    }
+    throw new RangeErrorReply(rangeNotFound(h.rangeId, this.s.storeId));
   }
 
   /** A range frozen by a merge takes no writes and serves no reads but STALE ones (store README, "Merge"). */
@@ -253,9 +265,9 @@ export class KvService {
    * Runs `serve` at a point allowed by the header's consistency. `check` validates keys
    * against the descriptor; both run again on the descriptor current at serve time.
    */
-  private async read<T>(header: Header, check: (d: RangeDescriptor) => void, serve: (d: RangeDescriptor) => T): Promise<T> {
+  private async read<T>(header: Header, check: (d: RangeDescriptor) => void, serve: (d: RangeDescriptor) => T, routeKey?: Buffer): Promise<T> {
     const h = parseHeader(header);
-    const r = this.replica(h);
+    const r = this.replica(h, routeKey);
     const C = metapb.ReadConsistency;
     if (h.consistency === C.LINEARIZABLE || h.consistency === C.LEASE) this.requireLeader(r, `${C[h.consistency]} reads are served by the leader`);
     check(this.descriptor(r, h));
@@ -307,7 +319,7 @@ export class KvService {
       return this.read(req.header, (d) => this.inRange(key, d), () => {
         const v = this.getValue(key);
         return v === undefined ? { found: false } : { found: true, value: v };
-      });
+      }, key);
     });
   }
 
@@ -374,9 +386,9 @@ export class KvService {
    * Proposes the command built by `build` (which checks keys against the descriptor) and
    * resolves with the state machine's result once it applied on this replica.
    */
-  private async write(header: Header, build: (d: RangeDescriptor) => KvCommand): Promise<KvResult> {
+  private async write(header: Header, build: (d: RangeDescriptor) => KvCommand, routeKey?: Buffer): Promise<KvResult> {
     const h = parseHeader(header);
-    const r = this.replica(h);
+    const r = this.replica(h, routeKey);
     this.requireLeader(r, 'writes are proposed on the leader');
     this.notFrozen(r);
     const cmd = build(this.descriptor(r, h));
@@ -424,7 +436,7 @@ export class KvService {
       await this.write(req.header, (d) => {
         this.inRange(key, d);
         return { type: KvCommandType.Put, epochVersion: d.epoch.version, key, value };
-      });
+      }, key);
       return {};
     });
   }
@@ -457,7 +469,7 @@ export class KvService {
       await this.write(req.header, (d) => {
         this.inRange(key, d);
         return { type: KvCommandType.Delete, epochVersion: d.epoch.version, key };
-      });
+      }, key);
       return {};
     });
   }
@@ -489,7 +501,7 @@ export class KvService {
           type: KvCommandType.CompareAndSwap, epochVersion: d.epoch.version, key,
           expectExists: req.expectExists === true, expectedValue, newValue, delete: req.delete === true,
         };
-      });
+      }, key);
       if (result.kind !== 'cas') throw new Error(`compare-and-swap applied with result ${result.kind}`);
       return {
         succeeded: result.succeeded,

@@ -52,7 +52,7 @@ export const DEFAULT_STORE_LIMITS: Readonly<StoreLimits> = Object.freeze({
   leaderDrainMs: 5_000,
   mergeCatchUpMs: 5_000,
   mergeApplyWaitMs: 30_000,
-  mergeFrozenTimeoutMs: 20_000,
+  mergeFrozenTimeoutMs: 10_000,
 });
 
 export function resolveStoreLimits(l: Partial<StoreLimits> = {}): StoreLimits {

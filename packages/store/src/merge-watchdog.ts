@@ -109,6 +109,10 @@ export class MergeWatchdog {
   private look(): void {
     const { scheduler, clock, log } = this.o;
     const now = clock.now();
+    // A freeze also arrives by snapshot, which no apply reports: look at every replica.
+    for (const r of scheduler.all()) {
+      if (r.log.mergeFreeze !== null && !r.destroyed && !this.frozenSince.has(r.rangeId)) this.frozenSince.set(r.rangeId, now);
+    }
     for (const [rangeId, since] of this.frozenSince) {
       const r = scheduler.get(rangeId);
       const f = r?.log.mergeFreeze ?? null;

@@ -414,6 +414,17 @@ export class PdLink {
         confVer: Number(d.epoch?.confVer ?? 0),
         replicaIds: (d.replicas ?? []).map((x) => Number(x.replicaId ?? 0)),
       });
+    } catch (e) {
+      if ((e as { code?: number }).code !== grpc.status.NOT_FOUND) return null;
+    }
+    // Unknown to PD: merged away when the range PD has at its start key covers its whole
+    // span with a newer version (only a merge makes a range cover another's span).
+    if (q.span === undefined) return null;
+    try {
+      const res = await this.pd.call(pdService.getRangeByKey, { key: q.span.startKey });
+      const d = res.route?.descriptor;
+      if (res.header?.error || !d) return null;
+      return mergedAway(q.rangeId, q.span, descriptorFromWire(d));
     } catch {
       return null;
     }
@@ -490,4 +501,12 @@ export async function allocStoreId(
   } finally {
     pd.close();
   }
+}
+
+/** Whether `d` (PD's range at the start of `span`) shows the range `rangeId` with `span` merged into it. */
+export function mergedAway(rangeId: number, span: { startKey: Uint8Array; endKey: Uint8Array; version: number }, d: RangeDescriptor): boolean {
+  if (d.rangeId === rangeId || d.epoch.version <= span.version) return false;
+  const startOk = Buffer.compare(Buffer.from(d.startKey), Buffer.from(span.startKey)) <= 0;
+  const endOk = d.endKey.length === 0 || (span.endKey.length > 0 && Buffer.compare(Buffer.from(span.endKey), Buffer.from(d.endKey)) <= 0);
+  return startOk && endOk;
 }

@@ -47,7 +47,7 @@ function describe(r: StoreSeedResult): string {
   return [
     `seed ${r.seed}: ${r.ok ? 'OK' : 'FAILED'}`,
     `  ${(r.simMs / 1000).toFixed(1)} s simulated, ${r.events} events, ${r.faults} faults, ${r.adminOps} admin actions, ` +
-      `${r.leaderElections} leaderships, ${r.snapshots} snapshots sent, ${r.splits} splits`,
+      `${r.leaderElections} leaderships, ${r.snapshots} snapshots sent, ${r.splits} splits, ${r.merges} merges`,
     `  clients: ${r.ops.invoked} ops, ${r.ops.completed} returned, ${r.ops.unknown} unknown`,
     ...(r.failure ? [`  FAILURE: ${r.failure}`] : []),
   ].join('\n');

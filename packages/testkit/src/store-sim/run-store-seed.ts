@@ -3,7 +3,7 @@
 // clients writing and reading, and a fault schedule drawn from the seed: store crashes
 // that lose what was not durable, pauses, partitions (both ways and one way), slow disks,
 // lost messages; splits, leadership transfers, replicas added (learner, promote) and
-// removed during the faults; logs compacted early so snapshots flow.
+// removed during the faults, adjacent ranges merged; logs compacted early so snapshots flow.
 //
 //   safety:    clients + faults for safetyMs; invariants after every event
 //   heal:      every store up, links whole, disks fast, nothing lost
@@ -43,6 +43,8 @@ export interface StoreSeedResult {
   leaderElections: number;
   snapshots: number;
   splits: number;
+  /** Merges the invariant checker saw commit (a range's newest descriptor covering a neighbour's). */
+  merges: number;
 }
 
 const STORES = 4;
@@ -73,7 +75,7 @@ export async function runStoreSeed(o: StoreSeedOptions): Promise<StoreSeedResult
   clients.service = (id) => store(id)?.store?.kv ?? null;
   const result: StoreSeedResult = {
     seed: o.seed, ok: false, failure: null, simMs: 0, events: 0, ops: { invoked: 0, completed: 0, unknown: 0 },
-    faults: 0, adminOps: 0, leaderElections: 0, snapshots: 0, splits: 0,
+    faults: 0, adminOps: 0, leaderElections: 0, snapshots: 0, splits: 0, merges: 0,
   };
   const afterEach = (): void => checker.check(stores);
   const safetyMs = o.safetyMs ?? 8_000;
@@ -132,7 +134,8 @@ export async function runStoreSeed(o: StoreSeedOptions): Promise<StoreSeedResult
     result.ops = { invoked: clients.stats.invoked, completed: clients.stats.completed, unknown: clients.stats.unknown };
     result.leaderElections = checker.leaderElections;
     result.snapshots = net.stats.snapshots;
-    result.splits = checker.ranges().length - 2;
+    result.merges = checker.merges;
+    result.splits = checker.ranges().length - 2 + checker.merges;
   }
   return result;
 }
@@ -232,15 +235,68 @@ function scheduleFaults(
         net.settings.dropRate = 0;
       });
     } else {
-      adminAction(stores, prng, t, result);
+      adminAction(stores, prng, t, result, later);
     }
     later(50 + prng.int(400), next);
   };
   later(200 + prng.int(300), next);
 }
 
-/** A split, transfer or membership change on a random range, asked of its leader. */
-function adminAction(stores: SimStore[], prng: Prng, t: (l: string) => void, result: StoreSeedResult): void {
+/** Two adjacent ranges that can merge: voters only, on the same stores (null if none). */
+function mergeablePair(ranges: ReadonlyMap<number, RangeDescriptor>, prng: Prng): [RangeDescriptor, RangeDescriptor] | null {
+  const stores = (d: RangeDescriptor): string | null =>
+    (d.replicas.every((x) => x.role === ReplicaRole.Voter) ? d.replicas.map((x) => x.storeId).sort().join(',') : null);
+  const pairs: [RangeDescriptor, RangeDescriptor][] = [];
+  for (const l of ranges.values()) {
+    if (l.endKey.length === 0) continue;
+    for (const r of ranges.values()) {
+      if (Buffer.compare(Buffer.from(l.endKey), Buffer.from(r.startKey)) === 0 && stores(l) !== null && stores(l) === stores(r)) pairs.push([l, r]);
+    }
+  }
+  return pairs.length === 0 ? null : pairs[prng.int(pairs.length)]!;
+}
+
+/**
+ * A merge of two adjacent ranges: the right range's leadership moves to the left's leader
+ * store first when it is elsewhere, and the merge is asked a little later.
+ */
+function mergeAction(
+  stores: SimStore[], ranges: ReadonlyMap<number, RangeDescriptor>, prng: Prng, t: (l: string) => void,
+  later: (ms: number, fn: () => void | Promise<void>) => void,
+): void {
+  const pair = mergeablePair(ranges, prng);
+  if (pair === null) return;
+  const [l, r] = pair;
+  const ll = leaderOf(stores, l.rangeId);
+  const rl = leaderOf(stores, r.rangeId);
+  if (ll === null || ll.store === null || rl === null || rl.store === null) return;
+  const hdr = (d: RangeDescriptor): metapb.RequestHeader.$Properties => ({ rangeId: d.rangeId, epoch: { ...d.epoch }, readConsistency: metapb.ReadConsistency.LINEARIZABLE });
+  const show = (p: Promise<unknown>, what: string): void => {
+    void p.then(
+      (res) => t(`ADMIN ${what}: ${(res as { rangeError?: { message?: string } | null })?.rangeError?.message ?? 'done'}`),
+      (e: unknown) => t(`ADMIN ${what}: refused: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  };
+  const ask = (): void => {
+    const s = leaderOf(stores, l.rangeId);
+    if (s === null || s.store === null) return;
+    const what = `merge ${r.rangeId} into ${l.rangeId}`;
+    t(`ADMIN ${what} (on leader store ${s.id})`);
+    show(s.store.admin.mergeRanges({ header: hdr(l), rightRangeId: r.rangeId, rightEpoch: { ...r.epoch } }), what);
+  };
+  if (rl.id !== ll.id) {
+    t(`ADMIN transfer leader of range ${r.rangeId} to store ${ll.id} for a merge`);
+    show(rl.store.admin.transferLeader({ header: hdr(r), toStore: ll.id }), `transfer leader of range ${r.rangeId} for a merge`);
+    later(100 + prng.int(300), ask);
+  } else {
+    ask();
+  }
+}
+
+/** A split, transfer, membership change or merge on a random range, asked of its leader. */
+function adminAction(
+  stores: SimStore[], prng: Prng, t: (l: string) => void, result: StoreSeedResult, later: (ms: number, fn: () => void | Promise<void>) => void,
+): void {
   const ranges = new Map<number, RangeDescriptor>();
   for (const s of stores) for (const r of s.store?.host.scheduler.all() ?? []) if (r.log.descriptor) ranges.set(r.rangeId, r.log.descriptor);
   if (ranges.size === 0) return;
@@ -263,16 +319,18 @@ function adminAction(stores: SimStore[], prng: Prng, t: (l: string) => void, res
     );
   };
   const r = prng.int(100);
-  if (r < 35) {
+  if (r >= 86) {
+    mergeAction(stores, ranges, prng, t, later);
+  } else if (r < 32) {
     const key = SPLIT_KEYS[prng.int(SPLIT_KEYS.length)]!;
     report(`split at ${key}`, admin.splitRange({ header, splitKey: Buffer.from(key) }));
-  } else if (r < 60) {
+  } else if (r < 55) {
     const to = voters.filter((x) => x.storeId !== leader.id);
     if (to.length > 0) report('transfer leader', admin.transferLeader({ header, toStore: to[prng.int(to.length)]!.storeId }));
-  } else if (r < 75 && absent.length > 0 && learners.length === 0) {
+  } else if (r < 68 && absent.length > 0 && learners.length === 0) {
     const to = absent[prng.int(absent.length)]!;
     report(`add learner on store ${to}`, admin.addReplica({ header, storeId: to, role: metapb.ReplicaRole.LEARNER }));
-  } else if (r < 88 && learners.length > 0) {
+  } else if (r < 78 && learners.length > 0) {
     report(`promote learner on store ${learners[0]!.storeId}`, admin.promoteLearner({ header, storeId: learners[0]!.storeId }));
   } else if (voters.length > 3) {
     const victims = voters.filter((x) => x.storeId !== leader.id);

@@ -86,7 +86,7 @@ export class SimStore {
       log: s.log ?? silentLogger,
     });
     const store = new KvStore({
-      storeId: this.id, host, limits: resolveStoreLimits({ proposalTimeoutMs: 3_000, readTimeoutMs: 3_000 }), log: s.log ?? silentLogger,
+      storeId: this.id, host, limits: resolveStoreLimits({ proposalTimeoutMs: 3_000, readTimeoutMs: 3_000, mergeCatchUpMs: 1_000, mergeFrozenTimeoutMs: 3_000 }), log: s.log ?? silentLogger,
       applyWorkers: 0, incarnation, storeKnown: (sid) => sid >= 1 && sid <= 5,
       ids: host.engine.idAllocator('range', storeIdSpace(this.id)),
     });
