@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { metapb, pdService, type pdpb } from '@rangekv/proto';
 import { silentLogger } from '@rangekv/runtime';
-import { allocStoreId, PdCaller, PdLink, type PdLinkHost } from './pd-link.js';
+import { allocStoreId, mergedAway, PdCaller, PdLink, type PdLinkHost } from './pd-link.js';
 import { StoreServer } from './store-server.js';
 
 type Impl = Partial<Record<keyof typeof pdService, (req: never) => unknown>>;
@@ -264,4 +264,19 @@ test("PD's bootstrap reaching a store after range 1's leader already created the
     await pd.stop();
     await rm(root, { recursive: true, force: true });
   }
+});
+
+test('replica GC: a range PD no longer knows is merged away only when PD\'s range at its start covers its span with a newer version', () => {
+  const enc = (s: string): Uint8Array => Buffer.from(s);
+  const d = (rangeId: number, start: string, end: string, version: number) => ({
+    rangeId, startKey: enc(start), endKey: enc(end), epoch: { confVer: 1, version }, replicas: [],
+  });
+  const stale = { startKey: enc('m'), endKey: enc('t'), version: 3 };
+  assert.equal(mergedAway(7, stale, d(5, 'a', 'z', 4)), true, 'covered, newer: merged');
+  assert.equal(mergedAway(7, stale, d(5, 'a', '', 4)), true, 'covered up to the keyspace end');
+  assert.equal(mergedAway(7, { ...stale, endKey: enc('') }, d(5, 'a', 'z', 4)), false, 'a span to the keyspace end is not covered by one that ends');
+  assert.equal(mergedAway(7, stale, d(5, 'a', 'z', 3)), false, 'same version: a split not reported yet, not a merge');
+  assert.equal(mergedAway(7, stale, d(5, 'n', 'z', 9)), false, 'does not cover the start');
+  assert.equal(mergedAway(7, stale, d(5, 'a', 'p', 9)), false, 'does not cover the end');
+  assert.equal(mergedAway(7, stale, d(7, 'a', 'z', 9)), false, 'the range itself');
 });
