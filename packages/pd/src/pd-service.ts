@@ -32,7 +32,7 @@ import { clusterHealth, emptyClusterHealth, type ClusterHealth, type HealthRange
 import type { StoreAdminCaller } from './store-admin-client.js';
 import { PdMembership, type PdMembershipLimits } from './pd-membership.js';
 import {
-  compareBytes, compareReports, CREATED_BY_ADMIN, FIRST_RANGE_ID, isFinal, keyInSpan, OperatorKind, OperatorStatus, spanContains, spansOverlap,
+  compareBytes, compareReports, CREATED_BY_ADMIN, FIRST_RANGE_ID, isFinal, keyInSpan, OperatorKind, operatorRangeIds, OperatorStatus, spanContains, spansOverlap,
   type OperatorRecord, type RangeRecord, type RangeStats, type StoreMeta, type StoreStats,
 } from './types.js';
 
@@ -112,6 +112,22 @@ const ZERO_STATS: StoreStats = {
   writeBytesPerSecond: 0, writeKeysPerSecond: 0, readBytesPerSecond: 0, readKeysPerSecond: 0,
 };
 
+/** A range PD has no figures for yet. */
+const UNKNOWN_RANGE_STATS: RangeStats = {
+  approximateKeys: 0, approximateBytes: 0, sizeKnown: false, writesPerSecond: 0, readsPerSecond: 0, splitKey: new Uint8Array(0),
+};
+
+/** The size of ranges merged into one: the sum when every part's size is known, else unknown. No split key (none is known for the new span). */
+function mergedSize(parts: readonly RangeStats[]): Pick<RangeStats, 'approximateBytes' | 'approximateKeys' | 'sizeKnown' | 'splitKey'> {
+  const known = parts.every((p) => p.sizeKnown);
+  return {
+    approximateBytes: known ? parts.reduce((n, p) => n + p.approximateBytes, 0) : 0,
+    approximateKeys: known ? parts.reduce((n, p) => n + p.approximateKeys, 0) : 0,
+    sizeKnown: known,
+    splitKey: new Uint8Array(0),
+  };
+}
+
 /** A rate a store reports: a finite non-negative number, else 0. */
 function rate(v: number | null | undefined): number {
   const n = Number(v ?? 0);
@@ -141,6 +157,8 @@ export class PdService {
   /** Slow-disk detection from store heartbeats (leader memory, like liveStores). */
   private slowStores: SlowStores;
   private readonly pendingRanges = new Map<number, RangeRecord>();
+  /** When this leader saw each range appear or shrink (a split); ranges not in it count from servingSinceMs. */
+  private readonly splitAtMs = new Map<number, number>();
   private flushing: Promise<void> | null = null;
   private bootstrapping: Promise<void> | null = null;
   private initializing: Promise<void> | null = null;
@@ -244,6 +262,7 @@ export class PdService {
     this.liveRanges.clear();
     this.slowStores = new SlowStores(this.limits, this.log);
     this.pendingRanges.clear();
+    this.splitAtMs.clear();
     this.idBlock = { next: 0, end: 0 };
     if (serving) {
       this.servingSinceMs = this.now();
@@ -340,15 +359,29 @@ export class PdService {
     return persisted;
   }
 
-  /** A range record from a report or a store's answer: kept in memory; a newer epoch is queued for raft. */
+  /**
+   * A range record from a report or a store's answer: kept in memory; a newer epoch is
+   * queued for raft. A new range or a narrower span is a split (remembered for the merge
+   * checker's splitMergeIntervalMs); a wider one is a merge: the ranges it absorbed leave
+   * the leader's memory, and without figures of its own the merged range's size is the sum
+   * of the measured sizes it joined.
+   */
   private learned(rec: RangeRecord, stats?: RangeStats): boolean {
-    const id = rec.descriptor.rangeId;
+    const d = rec.descriptor;
+    const id = d.rangeId;
+    const prev = this.route(id);
+    const newer = prev === null || d.epoch.version > prev.descriptor.epoch.version;
+    if (newer && (prev === null || (spanContains(prev.descriptor.startKey, prev.descriptor.endKey, d.startKey, d.endKey) && !sameSpan(prev.descriptor, d)))) {
+      this.splitAtMs.set(id, this.now());
+    }
     const live = this.liveRanges.get(id);
+    let recStats = stats ?? live?.stats ?? UNKNOWN_RANGE_STATS;
+    if (newer && prev !== null && !spanContains(prev.descriptor.startKey, prev.descriptor.endKey, d.startKey, d.endKey)) {
+      const absorbed = this.dropAbsorbed(d);
+      if (stats === undefined || !stats.sizeKnown) recStats = { ...recStats, ...mergedSize([live?.stats ?? UNKNOWN_RANGE_STATS, ...absorbed]) };
+    }
     if (!live || compareReports(rec, live) >= 0) {
-      this.liveRanges.set(id, {
-        ...rec, stats: stats ?? live?.stats ?? { approximateKeys: 0, approximateBytes: 0, writesPerSecond: 0, readsPerSecond: 0, splitKey: new Uint8Array(0) },
-        seenAtMs: this.now(),
-      });
+      this.liveRanges.set(id, { ...rec, stats: recStats, seenAtMs: this.now() });
     }
     const persisted = this.group.state.ranges.get(id);
     const queued = this.pendingRanges.get(id);
@@ -359,6 +392,24 @@ export class PdService {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Forgets (leader memory, queued records) the ranges of an older version inside `d`'s
+   * span, which a merge absorbed; returns their stats. PdState drops their committed
+   * records when `d` is committed.
+   */
+  private dropAbsorbed(d: RangeDescriptor): RangeStats[] {
+    const out: RangeStats[] = [];
+    for (const [id, r] of this.liveRanges) {
+      const o = r.descriptor;
+      if (id === d.rangeId || o.epoch.version >= d.epoch.version || !spanContains(d.startKey, d.endKey, o.startKey, o.endKey)) continue;
+      out.push(r.stats);
+      this.liveRanges.delete(id);
+      this.pendingRanges.delete(id);
+      this.splitAtMs.delete(id);
+    }
+    return out;
   }
 
   /** Commits the queued descriptor changes: one raft entry per maxRangesPerEntry records. */
@@ -518,18 +569,18 @@ export class PdService {
     });
     // The size figures are the old range's: forget them until the halves report their own.
     const live = this.liveRanges.get(p.rangeId);
-    if (live) live.stats = { ...live.stats, approximateBytes: 0, approximateKeys: 0, splitKey: new Uint8Array(0) };
+    if (live) live.stats = { ...live.stats, approximateBytes: 0, approximateKeys: 0, sizeKnown: false, splitKey: new Uint8Array(0) };
     this.log.info('split checker: operator created', { operator: op.id, rangeId: p.rangeId });
     return true;
   }
 
-  /** RUNNING operators by range, and how many of them the named schedulers created. */
+  /** RUNNING operators by the ranges they hold (a MERGE holds two), and how many of them the named schedulers created. */
   private runningOperators(schedulers: readonly string[]): { runningOn: Map<number, OperatorRecord>; running: number } {
     const runningOn = new Map<number, OperatorRecord>();
     let running = 0;
     for (const op of this.group.state.operators.values()) {
       if (op.status !== OperatorStatus.RUNNING) continue;
-      runningOn.set(op.rangeId, op);
+      for (const id of operatorRangeIds(op)) runningOn.set(id, op);
       if (schedulers.includes(op.createdBy)) running++;
     }
     return { runningOn, running };
@@ -797,7 +848,8 @@ export class PdService {
   }
 
   private schedulerInfo(name: string): pdpb.SchedulerInfo.$Properties {
-    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer, this.splitChecker, this.hotBalancer].find((l) => l?.name === name);
+    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer, this.splitChecker, this.hotBalancer]
+      .find((l) => l?.name === name);
     return { name, enabled: loop !== undefined, paused: this.group.state.config.paused.has(name) };
   }
 
@@ -874,6 +926,7 @@ export class PdService {
         const d = rec.descriptor;
         const stats: RangeStats = {
           approximateKeys: Number(s?.approximateKeys ?? 0), approximateBytes: Number(s?.approximateBytes ?? 0),
+          sizeKnown: s?.approximateBytes != null || s?.approximateKeys != null,
           writesPerSecond: rate(s?.writesPerSecond), readsPerSecond: rate(s?.readsPerSecond),
           // A split key that is not strictly inside the span (or too long) is dropped: never a split at it.
           splitKey: splitKey.length > 0 && splitKey.length <= MAX_KEY_BYTES && keyInSpan(splitKey, d.startKey, d.endKey) &&
@@ -885,6 +938,14 @@ export class PdService {
         if (live && live.leader?.storeId !== rec.leader?.storeId && stats.writesPerSecond === 0 && stats.readsPerSecond === 0) {
           stats.writesPerSecond = live.stats.writesPerSecond;
           stats.readsPerSecond = live.stats.readsPerSecond;
+        }
+        // A leader that has not measured the span (a new leader, or one that has not written
+        // since it started) sends no figures: PD's figures for the same span stand.
+        if (!stats.sizeKnown && live && live.stats.sizeKnown && live.descriptor.epoch.version === d.epoch.version) {
+          stats.approximateBytes = live.stats.approximateBytes;
+          stats.approximateKeys = live.stats.approximateKeys;
+          stats.sizeKnown = true;
+          if (stats.splitKey.length === 0) stats.splitKey = live.stats.splitKey;
         }
         if (this.learned(rec, stats)) changed = true;
       }
@@ -915,8 +976,10 @@ export class PdService {
     if (known !== null) {
       const k = known.descriptor;
       if (d.epoch.version > k.epoch.version) {
-        if (compareBytes(d.startKey, k.startKey) !== 0 || !spanContains(k.startKey, k.endKey, d.startKey, d.endKey)) {
-          return `range ${d.rangeId}: version ${d.epoch.version} must keep the start key and lie inside the span of version ${k.epoch.version} (split)`;
+        const split = spanContains(k.startKey, k.endKey, d.startKey, d.endKey);
+        if (compareBytes(d.startKey, k.startKey) !== 0 || (!split && !this.mergeGrowth(k, d))) {
+          return `range ${d.rangeId}: version ${d.epoch.version} must keep the start key and lie inside the span of version ${k.epoch.version} (split), `
+            + 'or end where the ranges to its right that it merged end (merge)';
         }
       } else if (d.epoch.version === k.epoch.version && !sameSpan(d, k)) {
         return `range ${d.rangeId}: the span differs from PD's at the same version ${d.epoch.version}`;
@@ -941,6 +1004,26 @@ export class PdService {
       return `range ${d.rangeId} shares no store with range ${from.rangeId} it was split from`;
     }
     return null;
+  }
+
+  /**
+   * Whether `d`, a newer version of `k` with the same start key and a wider span, is `k`
+   * after merging the ranges PD knows to its right: from k's end, each next range starts
+   * where the previous one ends, is of an older version than `d`, and the last one ends
+   * where `d` ends. Every merge raises the version by at least one, so `d` can have merged
+   * at most d.version - k.version ranges: a made-up wide span is not taken.
+   */
+  private mergeGrowth(k: RangeDescriptor, d: RangeDescriptor): boolean {
+    let end = k.endKey;
+    for (let merged = 0; merged < d.epoch.version - k.epoch.version; merged++) {
+      if (end.length === 0) return false;
+      const next = this.group.state.index.byKey(end)?.descriptor;
+      if (!next || compareBytes(next.startKey, end) !== 0 || next.epoch.version >= d.epoch.version) return false;
+      end = next.endKey;
+      if (compareBytes(end, d.endKey) === 0) return true;
+      if (end.length === 0 || (d.endKey.length > 0 && compareBytes(end, d.endKey) > 0)) return false;
+    }
+    return false;
   }
 
   getRange(req: pdpb.GetRangeRequest.$Properties): Promise<pdpb.GetRangeResponse.$Properties> {
