@@ -53,7 +53,7 @@ before(async () => {
   pd = await PdServer.start({
     pdId: 1, dataDir: dir, initialStores: 3, log: silentLogger, tickMs: 20,
     // The tests place leaders and replicas by hand: no scheduler.
-    leaderBalance: false, replicaChecker: false, replicaBalance: false, splitChecker: false, hotBalance: false,
+    leaderBalance: false, replicaChecker: false, replicaBalance: false, splitChecker: false, hotBalance: false, mergeChecker: false,
     operatorLimits: { operatorTickMs: 20, retryActionMs: 100, rangeStatusTimeoutMs: 500 },
   });
   client = new PdTestClient([pd.address]);

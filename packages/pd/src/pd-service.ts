@@ -23,8 +23,9 @@ import { planReplicaFixes, type CheckerRange, type Placement, type ReplicaCheckV
 import { planReplicaMoves, type ReplicaBalanceView, type ReplicaMove } from './balance-replica.js';
 import {
   BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SCHEDULER_NAMES, SchedulerLoop,
-  SPLIT_CHECKER_SCHEDULER, BALANCE_HOT_SCHEDULER,
+  SPLIT_CHECKER_SCHEDULER, BALANCE_HOT_SCHEDULER, MERGE_CHECKER_SCHEDULER,
 } from './scheduler-loop.js';
+import { planMerges, type MergeView, type PlannedMerge } from './merge-checker.js';
 import { planHotMoves, type HotMove, type HotView } from './balance-hot.js';
 import { planSplits, type PlannedSplit, type SplitView } from './split-checker.js';
 import { SlowStores } from './slow-store.js';
@@ -88,6 +89,8 @@ export interface PdServiceOptions {
   splitChecker?: boolean;
   /** Run the hot-range scheduler while serving (default true). */
   hotBalance?: boolean;
+  /** Run the merge checker while serving (default true). */
+  mergeChecker?: boolean;
   /** Location levels, outermost first (`--location-labels zone,rack,host`): replicas spread over the most distinct values. */
   locationLabels?: readonly string[];
   /** Called with createdBy of every operator this node commits (metrics). */
@@ -148,6 +151,8 @@ export class PdService {
   readonly splitChecker: SchedulerLoop<PlannedSplit> | null;
   /** null when hot-range scheduling is off. */
   readonly hotBalancer: SchedulerLoop<HotMove> | null;
+  /** null when the merge checker is off. */
+  readonly mergeChecker: SchedulerLoop<PlannedMerge> | null;
   private readonly group: PdRaftGroup;
   readonly membership: PdMembership;
   private readonly log: Logger;
@@ -159,6 +164,12 @@ export class PdService {
   private readonly pendingRanges = new Map<number, RangeRecord>();
   /** When this leader saw each range appear or shrink (a split); ranges not in it count from servingSinceMs. */
   private readonly splitAtMs = new Map<number, number>();
+  /**
+   * Ranges a merge absorbed (id -> the merged range's id), until PD's committed records no
+   * longer hold them: a report of one sent before the merge and answered after it is
+   * refused, rather than bringing the range back into the leader's memory.
+   */
+  private readonly mergedAway = new Map<number, number>();
   private flushing: Promise<void> | null = null;
   private bootstrapping: Promise<void> | null = null;
   private initializing: Promise<void> | null = null;
@@ -248,6 +259,22 @@ export class PdService {
       now: this.now,
       log: this.log,
     }, { intervalMs: this.limits.hotBalanceIntervalMs, warmupMs: this.limits.replicaCheckWarmupMs });
+    // No warm-up of its own: splitMergeIntervalMs counts from when this leader began serving.
+    this.mergeChecker = opts.mergeChecker === false ? null : new SchedulerLoop<PlannedMerge>({
+      name: MERGE_CHECKER_SCHEDULER,
+      paused: pausedFor(MERGE_CHECKER_SCHEDULER),
+      plan: () => {
+        const l = this.limits;
+        return planMerges(this.mergeView(), {
+          mergeMaxSizeBytes: l.mergeMaxSizeBytes, mergeMaxKeys: l.mergeMaxKeys, splitMergeIntervalMs: l.splitMergeIntervalMs,
+          minHotWritesPerSecond: l.minHotWritesPerSecond, rangeSplitBytes: l.rangeSplitBytes, rangeSplitKeys: l.rangeSplitKeys,
+          maxOperators: l.mergeScheduleLimit,
+        });
+      },
+      act: (m) => this.mergeSmall(m),
+      now: this.now,
+      log: this.log,
+    }, { intervalMs: this.limits.mergeCheckIntervalMs, warmupMs: 0 });
   }
 
   /** The limits in force: the process's, with the run-time settings committed in PD's state over them. */
@@ -263,6 +290,7 @@ export class PdService {
     this.slowStores = new SlowStores(this.limits, this.log);
     this.pendingRanges.clear();
     this.splitAtMs.clear();
+    this.mergedAway.clear();
     this.idBlock = { next: 0, end: 0 };
     if (serving) {
       this.servingSinceMs = this.now();
@@ -274,7 +302,9 @@ export class PdService {
       this.replicaBalancer?.start();
       this.splitChecker?.start();
       this.hotBalancer?.start();
+      this.mergeChecker?.start();
     } else {
+      this.mergeChecker?.stop();
       this.splitChecker?.stop();
       this.hotBalancer?.stop();
       this.leaderBalancer?.stop();
@@ -285,6 +315,7 @@ export class PdService {
   }
 
   stop(): void {
+    this.mergeChecker?.stop();
     this.splitChecker?.stop();
     this.hotBalancer?.stop();
     this.leaderBalancer?.stop();
@@ -369,6 +400,7 @@ export class PdService {
   private learned(rec: RangeRecord, stats?: RangeStats): boolean {
     const d = rec.descriptor;
     const id = d.rangeId;
+    if (this.mergedAway.has(id)) return false;
     const prev = this.route(id);
     const newer = prev === null || d.epoch.version > prev.descriptor.epoch.version;
     if (newer && (prev === null || (spanContains(prev.descriptor.startKey, prev.descriptor.endKey, d.startKey, d.endKey) && !sameSpan(prev.descriptor, d)))) {
@@ -408,6 +440,7 @@ export class PdService {
       this.liveRanges.delete(id);
       this.pendingRanges.delete(id);
       this.splitAtMs.delete(id);
+      this.mergedAway.set(id, d.rangeId);
     }
     return out;
   }
@@ -422,6 +455,7 @@ export class PdService {
       for (let i = 0; i < recs.length; i += this.limits.maxRangesPerEntry) {
         await this.group.propose({ t: 'putRanges', ranges: recs.slice(i, i + this.limits.maxRangesPerEntry) });
       }
+      for (const id of this.mergedAway.keys()) if (!this.group.state.ranges.has(id)) this.mergedAway.delete(id);
     })().finally(() => {
       this.flushing = null;
     });
@@ -571,6 +605,41 @@ export class PdService {
     const live = this.liveRanges.get(p.rangeId);
     if (live) live.stats = { ...live.stats, approximateBytes: 0, approximateKeys: 0, sizeKnown: false, splitKey: new Uint8Array(0) };
     this.log.info('split checker: operator created', { operator: op.id, rangeId: p.rangeId });
+    return true;
+  }
+
+  /**
+   * What the merge checker sees: the fresh ranges with their size figures (null when
+   * unknown), load, time since PD saw them split, voters; busy with an operator, a learner
+   * or a joint configuration. Its running operators.
+   */
+  mergeView(): MergeView {
+    const now = this.now();
+    const { runningOn, running } = this.runningOperators([MERGE_CHECKER_SCHEDULER]);
+    const ranges = this.freshRanges(now).map((r) => {
+      const d = r.descriptor;
+      const known = r.stats.sizeKnown;
+      return {
+        rangeId: d.rangeId, startKey: d.startKey, endKey: d.endKey,
+        approximateBytes: known ? r.stats.approximateBytes : null, approximateKeys: known ? r.stats.approximateKeys : null,
+        loadPerSecond: r.stats.writesPerSecond + r.stats.readsPerSecond,
+        sinceSplitMs: now - (this.splitAtMs.get(d.rangeId) ?? this.servingSinceMs),
+        voters: d.replicas.filter((x) => x.role === ReplicaRole.Voter).length,
+        busy: runningOn.has(d.rangeId) || d.replicas.some((x) => x.role !== ReplicaRole.Voter),
+      };
+    });
+    return { ranges, running };
+  }
+
+  /** One planned merge as a MERGE operator, unless the two ranges are no longer neighbours (the rest is checked again at creation). */
+  private async mergeSmall(m: PlannedMerge): Promise<boolean> {
+    const left = this.route(m.rangeId)?.descriptor;
+    const right = this.route(m.rightRangeId)?.descriptor;
+    if (!this.group.serving || !left || !right || left.endKey.length === 0 || compareBytes(left.endKey, right.startKey) !== 0) return false;
+    const op = await this.operators.create({
+      kind: OperatorKind.MERGE, rangeId: m.rangeId, toStore: 0, fromStore: 0, splitKey: new Uint8Array(0), timeoutMs: 0, createdBy: MERGE_CHECKER_SCHEDULER,
+    });
+    this.log.info('merge checker: operator created', { operator: op.id, rangeId: m.rangeId, rightRangeId: m.rightRangeId });
     return true;
   }
 
@@ -848,7 +917,7 @@ export class PdService {
   }
 
   private schedulerInfo(name: string): pdpb.SchedulerInfo.$Properties {
-    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer, this.splitChecker, this.hotBalancer]
+    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer, this.splitChecker, this.hotBalancer, this.mergeChecker]
       .find((l) => l?.name === name);
     return { name, enabled: loop !== undefined, paused: this.group.state.config.paused.has(name) };
   }
@@ -972,6 +1041,8 @@ export class PdService {
     if (rec.leader === null || rec.leader.storeId !== storeId) return `range ${d.rangeId}: reported by store ${storeId}, which is not the leader it names`;
     const state = this.group.state;
     for (const x of d.replicas) if (!state.stores.has(x.storeId)) return `range ${d.rangeId}: replica on unregistered store ${x.storeId}`;
+    const into = this.mergedAway.get(d.rangeId);
+    if (into !== undefined) return `range ${d.rangeId} was merged into range ${into}`;
     const known = this.route(d.rangeId);
     if (known !== null) {
       const k = known.descriptor;

@@ -37,6 +37,8 @@ export class FakeCluster {
   replaceVoterCalls = 0;
   /** SplitRange at these keys answers KeyNotInRange. */
   readonly refuseSplitKeys = new Set<string>();
+  /** MergeRanges that merged. */
+  mergesDone = 0;
   /** MergeRanges answers ServerBusy this many more times (a merge of the right range under way). */
   mergeBusyTimes = 0;
   /** MergeRanges answers FAILED_PRECONDITION with this message (a merge rolled back; null: off). */
@@ -238,6 +240,7 @@ export class FakeCluster {
     c.r.desc = merged;
     c.r.lastIndex++;
     this.ranges.delete(rightId);
+    this.mergesDone++;
     return { merged: descriptorToWire(merged) };
   }
 }
