@@ -600,7 +600,7 @@ export class RangeKvClient {
     return configEntryFromWire(res.entry);
   }
 
-  /** Pauses (or resumes) a PD scheduler by name: balance-leader, replica-checker, balance-replica, split-checker, balance-hot. */
+  /** Pauses (or resumes) a PD scheduler by name: balance-leader, replica-checker, balance-replica, split-checker, balance-hot, merge-checker. */
   async setSchedulerPaused(name: string, paused: boolean, opts: CallOptions = {}): Promise<SchedulerInfo> {
     const res = await this.router.pd.call('setScheduler', { name, paused }, this.budget('setScheduler', opts));
     const s = res.scheduler;
