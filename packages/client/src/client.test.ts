@@ -247,6 +247,76 @@ describe('routing', () => {
   });
 });
 
+describe('range merge', () => {
+  test('a request to a merged-away range re-routes from the EpochNotMatch descriptor, without PD, and the wider range evicts every entry it covers', async () => {
+    await withCluster({ stores: 3 }, {}, async (cluster, kv) => {
+      const m = cluster.split('m');
+      const t = cluster.split('t');
+      await kv.put('a', '1');
+      await kv.put('n', '2');
+      await kv.put('u', '3');
+      assert.deepEqual(kv.cachedRanges().map((r) => r.rangeId), [1, m, t]);
+      const { merged } = cluster.merge(m);
+      cluster.merge(1);
+      cluster.pdCalls.length = 0;
+      cluster.storeCalls.length = 0;
+      assert.equal(s(await kv.get('n')), '2');
+      assert.deepEqual(cluster.storeCalls.map((c) => c.rangeId), [m, 1], 'the merged-away range, then the range it was merged into');
+      assert.equal(cluster.pdCalls.filter((x) => x === 'GetRangeByKey' || x === 'ScanRanges').length, 0, 'no PD lookup');
+      assert.ok(merged.endKey.length === 0);
+      // Range 1 now covers everything: the entries of m and t (and the old 1) are gone.
+      assert.deepEqual(kv.cachedRanges().map((r) => [r.rangeId, r.epoch.version, Buffer.from(r.endKey).toString()]),
+        [[1, cluster.ranges.get(1)!.desc.epoch.version, '']]);
+      assert.equal(s(await kv.get('u')), '3');
+      assert.deepEqual(cluster.storeCalls.map((c) => c.rangeId), [m, 1, 1]);
+    });
+  });
+
+  test('RangeNotFound from a merged-away range: the client asks PD and finds the merged range', async () => {
+    await withCluster({ stores: 3 }, {}, async (cluster, kv) => {
+      const m = cluster.split('m');
+      await kv.put('n', '2');
+      cluster.merge(1, { forget: true });
+      cluster.pdCalls.length = 0;
+      cluster.storeCalls.length = 0;
+      assert.equal(s(await kv.get('n')), '2');
+      assert.deepEqual(cluster.storeCalls.map((c) => c.rangeId), [m, 1]);
+      assert.equal(cluster.pdCalls.filter((x) => x === 'GetRangeByKey').length, 1);
+      assert.deepEqual(kv.cachedRanges().map((r) => r.rangeId), [1]);
+    });
+  });
+
+  test('ServerBusy while the right range is merging is retried with backoff, then re-routed once merged', async () => {
+    const clock = fakeClock();
+    await withCluster({ stores: 3 }, { clock }, async (cluster, kv) => {
+      const m = cluster.split('m');
+      await kv.put('n', '2');
+      let busy = 3;
+      cluster.faultHook = (_, method, req) => {
+        if (method !== 'Put' || Number(req.header?.rangeId) !== m || busy === 0) return undefined;
+        if (--busy === 0) cluster.merge(1);
+        return { kind: 'busy', backoffMs: 20 };
+      };
+      cluster.storeCalls.length = 0;
+      await kv.put('n', 'while merging');
+      assert.deepEqual(cluster.storeCalls.map((c) => c.rangeId), [m, m, m, m, 1], 'three busy answers, EpochNotMatch, then the merged range');
+      assert.ok(clock.slept.filter((ms) => ms >= 20).length >= 3, `backed off at least the store's 20 ms each time (${clock.slept.join(', ')})`);
+      assert.equal(s(await kv.get('n')), 'while merging');
+    });
+  });
+
+  test('kv.merge creates a MERGE operator and waits for it; the result has the merged range and the right one as it was', async () => {
+    await withCluster({ stores: 3 }, {}, async (cluster, kv) => {
+      const m = cluster.split('m');
+      const op = await kv.merge(1);
+      assert.deepEqual([op.kind, op.status, op.descriptor?.rangeId, op.right?.rangeId], ['merge', 'succeeded', 1, m]);
+      assert.equal(op.descriptor?.endKey.length, 0);
+      assert.equal(Buffer.from(op.right!.startKey).toString(), 'm');
+      await assert.rejects(kv.merge(1), OperatorFailedError, 'the last range has no right-hand neighbour');
+    });
+  });
+});
+
 describe('failures', () => {
   test('PD not_leader redirect: the client follows leader_address', async () => {
     const c = await FakeCluster.start({ pds: 2 });

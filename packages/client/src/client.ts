@@ -600,7 +600,7 @@ export class RangeKvClient {
     return configEntryFromWire(res.entry);
   }
 
-  /** Pauses (or resumes) a PD scheduler by name: balance-leader, replica-checker, balance-replica, split-checker, balance-hot. */
+  /** Pauses (or resumes) a PD scheduler by name: balance-leader, replica-checker, balance-replica, split-checker, balance-hot, merge-checker. */
   async setSchedulerPaused(name: string, paused: boolean, opts: CallOptions = {}): Promise<SchedulerInfo> {
     const res = await this.router.pd.call('setScheduler', { name, paused }, this.budget('setScheduler', opts));
     const s = res.scheduler;
@@ -647,6 +647,16 @@ export class RangeKvClient {
     return this.runOperator('move-replica', { rangeId, fromStore, toStore }, opts);
   }
 
+  /**
+   * Merges range `rangeId` with the range to its right (PD moves that one's replicas and
+   * leadership to this one's stores first when they differ). The result's `descriptor` is
+   * the merged range, `right` the right range as it was. PD's own timeout for it is 180 s:
+   * give `timeoutMs` to match when its stores differ.
+   */
+  async merge(rangeId: number, opts: OperatorOptions = {}): Promise<OperatorInfo> {
+    return this.runOperator('merge', { rangeId }, opts);
+  }
+
   async getOperator(id: number, opts: CallOptions = {}): Promise<OperatorInfo> {
     const res = await this.router.pd.call('getOperator', { id }, this.budget('getOperator', opts));
     if (!res.operator) throw new PdRequestError('getOperator', `no operator ${id}`);
@@ -681,6 +691,7 @@ export class RangeKvClient {
     }
     if (op.status === 'running') budget.check();
     if (fields.rangeId) this.router.cache.remove(Number(fields.rangeId));
+    if (kind === 'merge' && op.right) this.router.cache.remove(op.right.rangeId);
     if (op.status === 'failed' || op.status === 'timed-out') throw new OperatorFailedError(op);
     return op;
   }

@@ -94,7 +94,7 @@ export interface StoreInfo {
   readKeysPerSecond: number;
 }
 
-export type OperatorKind = 'transfer-leader' | 'add-replica' | 'remove-replica' | 'move-replica' | 'split';
+export type OperatorKind = 'transfer-leader' | 'add-replica' | 'remove-replica' | 'move-replica' | 'split' | 'merge';
 export type OperatorStatus = 'running' | 'succeeded' | 'failed' | 'timed-out';
 
 export interface OperatorInfo {
@@ -123,6 +123,7 @@ const KINDS: Record<number, OperatorKind> = {
   [pdpb.OperatorKind.REMOVE_REPLICA]: 'remove-replica',
   [pdpb.OperatorKind.MOVE_REPLICA]: 'move-replica',
   [pdpb.OperatorKind.SPLIT]: 'split',
+  [pdpb.OperatorKind.MERGE]: 'merge',
 };
 
 const STATUSES: Record<number, OperatorStatus> = {

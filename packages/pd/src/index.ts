@@ -17,6 +17,7 @@ export {
 } from './scheduler-loop.js';
 export { planHotMoves, storeLoads, type HotLimits, type HotMove, type HotRange, type HotView } from './balance-hot.js';
 export { planSplits, type PlannedSplit, type SplitCandidate, type SplitLimits, type SplitView } from './split-checker.js';
+export { planMerges, type MergeCandidate, type MergeLimits, type MergeView, type PlannedMerge } from './merge-checker.js';
 export { planReplicaMoves, lowSpace, type BalanceStore, type ReplicaBalanceLimits, type ReplicaBalanceView, type ReplicaMove } from './balance-replica.js';
 export {
   planReplicaFixes, type CheckerRange, type CheckerReplica, type CheckerStore, type ReplicaCheckLimits, type ReplicaCheckView, type ReplicaFix,

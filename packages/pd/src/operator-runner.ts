@@ -9,12 +9,12 @@
 //   await r.waitFinal(op.id, 10_000);            // the record once final (or as it is then)
 //   r.stop();                                    // lost leadership / stopping
 import * as grpc from '@grpc/grpc-js';
-import { adminpb, descriptorFromWire, type RangeDescriptor } from '@rangekv/proto';
+import { adminpb, descriptorFromWire, ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import type { Logger } from '@rangekv/runtime';
 import { PdRequestError, invalidArgument } from './errors.js';
 import type { PdCommand, PdCommandResult } from './pd-command.js';
 import type { PdState } from './pd-state.js';
-import { runStep, type LeaderView, type StepContext, type StepLimits, type StepOutcome } from './operator-steps.js';
+import { mergeShapeProblem, runStep, type LeaderView, type StepContext, type StepLimits, type StepOutcome } from './operator-steps.js';
 import { StoreCallError, type StoreAdminCaller } from './store-admin-client.js';
 import {
   compareBytes, compareReports, CREATED_BY_ADMIN, isFinal, keyInSpan, OperatorKind, OperatorStatus, type OperatorRecord, type RangeRecord,
@@ -116,20 +116,26 @@ export class OperatorRunner {
 
   /** Checks the request against PD's view, allocates its ids and commits it RUNNING. */
   async create(input: CreateOperatorInput): Promise<OperatorRecord> {
-    this.validate(input);
+    const right = this.validate(input);
     const timeoutMs = input.timeoutMs === 0 ? this.limits.defaultTimeoutMs[input.kind] : input.timeoutMs;
-    const first = await this.host.allocIds(2);
+    // The operator's id, then the replica (or range) id it adds; MERGE: one replica id per
+    // voter of the left range, for the co-location's moves.
+    const merge = input.kind === OperatorKind.MERGE;
+    const voters = merge ? this.host.route(input.rangeId)!.descriptor.replicas.length : 1;
+    const first = await this.host.allocIds(1 + voters);
     const op: OperatorRecord = {
       id: first, kind: input.kind, rangeId: input.rangeId, toStore: input.toStore, fromStore: input.fromStore,
       splitKey: input.splitKey, status: OperatorStatus.RUNNING, step: 'created', reason: '',
-      createdAtMs: this.host.now(), finishedAtMs: 0, timeoutMs, descriptor: null, right: null,
-      replicaId: input.kind === OperatorKind.ADD_REPLICA || input.kind === OperatorKind.MOVE_REPLICA ? first + 1 : 0,
+      createdAtMs: this.host.now(), finishedAtMs: 0, timeoutMs, descriptor: null, right,
+      replicaId: input.kind === OperatorKind.ADD_REPLICA || input.kind === OperatorKind.MOVE_REPLICA || merge ? first + 1 : 0,
       newRangeId: input.kind === OperatorKind.SPLIT ? first + 1 : 0,
       createdBy: input.createdBy ?? CREATED_BY_ADMIN,
     };
     const res = await this.host.propose({ t: 'createOperator', op });
     if (!res.ok) throw new PdRequestError('FAILED_PRECONDITION', res.error);
-    this.host.log.info('operator created', { operatorId: op.id, kind: OperatorKind[op.kind], rangeId: op.rangeId, toStore: op.toStore, createdBy: op.createdBy });
+    this.host.log.info('operator created', {
+      operatorId: op.id, kind: OperatorKind[op.kind], rangeId: op.rangeId, toStore: op.toStore, rightRangeId: right?.rangeId, createdBy: op.createdBy,
+    });
     this.host.created?.(op);
     setImmediate(() => this.tick());
     return this.host.state.operators.get(op.id) ?? op;
@@ -155,7 +161,8 @@ export class OperatorRunner {
     });
   }
 
-  private validate(i: CreateOperatorInput): void {
+  /** Checks the request against PD's view; returns MERGE's right-hand range (null for the other kinds). */
+  private validate(i: CreateOperatorInput): RangeDescriptor | null {
     if (!(i.kind in OperatorKind) || typeof OperatorKind[i.kind] !== 'string') throw invalidArgument(`unknown operator kind ${i.kind}`);
     if (i.timeoutMs < 0 || i.timeoutMs > this.limits.maxOperatorTimeoutMs) {
       throw invalidArgument(`timeout_ms must be at most maxOperatorTimeoutMs (${this.limits.maxOperatorTimeoutMs})`);
@@ -164,6 +171,7 @@ export class OperatorRunner {
     if (!rec) throw new PdRequestError('NOT_FOUND', `range ${i.rangeId} is unknown to PD`);
     const d = rec.descriptor;
     const kindName = OperatorKind[i.kind];
+    // MERGE needs none of to_store, from_store, split_key: its right-hand range is the left one's neighbour.
     const needTo = i.kind === OperatorKind.TRANSFER_LEADER || i.kind === OperatorKind.ADD_REPLICA || i.kind === OperatorKind.MOVE_REPLICA;
     const needFrom = i.kind === OperatorKind.REMOVE_REPLICA || i.kind === OperatorKind.MOVE_REPLICA;
     const needKey = i.kind === OperatorKind.SPLIT;
@@ -205,8 +213,39 @@ export class OperatorRunner {
         }
         break;
     }
-    const running = this.host.state.runningOperatorOf(i.rangeId);
-    if (running) fail(`range ${i.rangeId} already has running operator ${running.id}`);
+    const right = i.kind === OperatorKind.MERGE ? this.mergeNeighbour(d) : null;
+    for (const id of right ? [i.rangeId, right.rangeId] : [i.rangeId]) {
+      const running = this.host.state.runningOperatorOf(id);
+      if (running) fail(`range ${id} already has running operator ${running.id}`);
+    }
+    return right;
+  }
+
+  /**
+   * MERGE's right-hand range: the one PD's index has starting at the left range's end
+   * (its newest record), in a shape a merge can take (mergeShapeProblem; no joint
+   * configuration). The last range of the keyspace has none: INVALID_ARGUMENT.
+   */
+  private mergeNeighbour(left: RangeDescriptor): RangeDescriptor {
+    if (left.endKey.length === 0) {
+      throw invalidArgument(`range ${left.rangeId} ends at the end of the keyspace: it has no right-hand range to merge (merge the range before it instead)`);
+    }
+    const next = this.host.state.index.byKey(left.endKey);
+    if (!next || compareBytes(next.descriptor.startKey, left.endKey) !== 0) {
+      throw new PdRequestError('FAILED_PRECONDITION', `PD knows no range starting where range ${left.rangeId} ends`);
+    }
+    const right = this.host.route(next.descriptor.rangeId)?.descriptor ?? next.descriptor;
+    if (compareBytes(right.startKey, left.endKey) !== 0) {
+      throw new PdRequestError('FAILED_PRECONDITION', `range ${right.rangeId} no longer starts where range ${left.rangeId} ends`);
+    }
+    const problem = mergeShapeProblem(left, right);
+    if (problem !== null) throw new PdRequestError('FAILED_PRECONDITION', problem);
+    for (const d of [left, right]) {
+      if (d.replicas.some((r) => r.role !== ReplicaRole.Voter && r.role !== ReplicaRole.Learner)) {
+        throw new PdRequestError('FAILED_PRECONDITION', `range ${d.rangeId} is changing its configuration (joint): try again once it is done`);
+      }
+    }
+    return right;
   }
 
   private tick(): void {
@@ -238,23 +277,32 @@ export class OperatorRunner {
       await this.setStep(op, 'waiting for the range leader');
       return;
     }
+    const rightLeader = op.kind === OperatorKind.MERGE && op.right !== null ? await this.findLeader(op.right.rangeId) : null;
+    if (!this.running) return;
     let asked = this.asked.get(op.id);
     if (!asked) this.asked.set(op.id, asked = new Map());
+    const record = (desc: RangeDescriptor, by: LeaderView): void => {
+      this.host.learned({ descriptor: desc, leader: desc.replicas.find((r) => r.storeId === by.storeId) ?? null, term: by.term });
+    };
     const ctx: StepContext = {
       op, leader, now, limits: this.limits, asked,
       call: (address, method, req) => this.host.admin.call(address, method, req, this.limits.adminCallTimeoutMs),
       learned: (desc, right) => {
-        const lead = desc.replicas.find((r) => r.storeId === leader.storeId) ?? null;
-        this.host.learned({ descriptor: desc, leader: lead, term: leader.term });
-        if (right) this.host.learned({ descriptor: right, leader: right.replicas.find((r) => r.storeId === leader.storeId) ?? null, term: leader.term });
+        record(desc, leader);
+        if (right) record(right, leader);
+      },
+      right: rightLeader,
+      learnedRight: (desc) => {
+        if (rightLeader) record(desc, rightLeader);
       },
     };
     let out: StepOutcome;
     try {
       out = await runStep(ctx);
     } catch (e) {
-      // The store refused the request itself (not the range's state): redoing it cannot help.
-      if (!(e instanceof StoreCallError) || e.code !== grpc.status.INVALID_ARGUMENT) throw e;
+      // The store refused the request itself (not the range's state), or does not have the
+      // method (a store older than MergeRanges): redoing it cannot help.
+      if (!(e instanceof StoreCallError) || (e.code !== grpc.status.INVALID_ARGUMENT && e.code !== grpc.status.UNIMPLEMENTED)) throw e;
       out = { kind: 'failed', reason: e.message };
     }
     if (!this.running) return;

@@ -13,6 +13,11 @@
 //                    its own : ADD_REPLICA's learner steps (the voter count never changes; a
 //                    learner on from_store is moved by promote, then remove)
 //   SPLIT            range ends at split_key? done : SplitRange(split_key, PD-allocated id)
+//   MERGE            left range ends where the right one (as it was at creation) ended? done
+//                    : right range's voters not on the left's voter stores? MOVE_REPLICA's steps
+//                    on the right range (one store at a time, lowest ids first) : right leader
+//                    not on the left leader's store? TRANSFER_LEADER's steps on the right range
+//                    : MergeRanges(right range and epoch) on the left leader
 //
 // Joint configurations (VoterIncoming / VoterOutgoing / VoterDemoting) are left by the
 // store on its own (auto-leave): a step that sees one waits.
@@ -56,6 +61,10 @@ export interface StepContext {
   call<K extends AdminMethod>(address: string, method: K, req: AdminRequest<K>): Promise<AdminResponse<K>>;
   /** A descriptor learned from a store (answers to changes): PD records it. */
   learned(desc: RangeDescriptor, right?: RangeDescriptor): void;
+  /** MERGE: the right-hand range as its leader sees it; null while no leader is found (or once it is merged away). */
+  right: LeaderView | null;
+  /** MERGE: a descriptor of the right-hand range learned from a store. */
+  learnedRight(desc: RangeDescriptor): void;
 }
 
 const cont = (step: string): StepOutcome => ({ kind: 'continue', step });
@@ -223,6 +232,82 @@ async function stepSplit(ctx: StepContext): Promise<StepOutcome> {
   return out ?? cont(`splitting range ${d.rangeId} (new range ${ctx.op.newRangeId})`);
 }
 
+function voterStores(d: RangeDescriptor): number[] {
+  return d.replicas.filter((r) => r.role === ReplicaRole.Voter).map((r) => r.storeId).sort((a, b) => a - b);
+}
+
+/**
+ * Why `left` and `right` cannot be merged as they stand, or null: MergeRanges needs voters
+ * only, on the same stores, so the right range's voters are moved onto the left range's
+ * stores one for one. `ownLearners`: replica ids of learners the operator itself added to
+ * the right range (its co-location moves), which do not count.
+ */
+export function mergeShapeProblem(left: RangeDescriptor, right: RangeDescriptor, ownLearners: (replicaId: number) => boolean = () => false): string | null {
+  if (left.replicas.some((r) => r.role === ReplicaRole.Learner)) return `range ${left.rangeId} has a learner: a merge needs voters only`;
+  if (right.replicas.some((r) => r.role === ReplicaRole.Learner && !ownLearners(r.replicaId))) {
+    return `range ${right.rangeId} has a learner: a merge needs voters only`;
+  }
+  if (left.replicas.some(isJoint) || right.replicas.some(isJoint)) return null; // counted once the joint configuration is left
+  const l = voterStores(left).length;
+  const r = voterStores(right).length;
+  if (l !== r) return `range ${left.rangeId} has ${l} voters and range ${right.rangeId} has ${r}: a merge needs as many on each (add or remove replicas first)`;
+  return null;
+}
+
+async function stepMerge(ctx: StepContext): Promise<StepOutcome> {
+  const l = ctx.leader.descriptor;
+  const was = ctx.op.right;
+  if (was === null) return { kind: 'failed', reason: 'MERGE operator without its right-hand range' };
+  if (compareBytes(l.endKey, was.endKey) === 0) return { kind: 'succeeded', descriptor: l, right: was };
+  const rv = ctx.right;
+  if (rv === null) return cont(`waiting for the leader of range ${was.rangeId}`);
+  const r = rv.descriptor;
+  if (l.endKey.length === 0 || compareBytes(r.startKey, l.endKey) !== 0) {
+    return { kind: 'failed', reason: `range ${r.rangeId} no longer starts where range ${l.rangeId} ends` };
+  }
+  const lStores = voterStores(l);
+  const firstId = ctx.op.replicaId;
+  const problem = mergeShapeProblem(l, r, (id) => id >= firstId && id < firstId + lStores.length);
+  if (problem !== null) return { kind: 'failed', reason: problem };
+  if (l.replicas.some(isJoint) || r.replicas.some(isJoint)) return cont('leaving the joint configuration');
+  // The right range's steps: the same as MOVE_REPLICA's and TRANSFER_LEADER's, on its leader.
+  const rStores = voterStores(r);
+  const to = lStores.find((s) => !rStores.includes(s));
+  const from = rStores.find((s) => !lStores.includes(s));
+  const onRight = (replicaId: number): StepContext => ({
+    ...ctx, leader: rv, op: { ...ctx.op, rangeId: r.rangeId, replicaId }, learned: (d) => ctx.learnedRight(d),
+  });
+  if (to !== undefined && from !== undefined) {
+    const out = await stepMove(onRight(firstId + lStores.indexOf(to)), to, from);
+    if (out.kind === 'failed') return out;
+    return cont(out.kind === 'succeeded' ? `moved range ${r.rangeId}'s replica from store ${from} to store ${to}`
+      : `co-locating range ${r.rangeId} with range ${l.rangeId}: ${out.step}`);
+  }
+  const target = ctx.leader.storeId;
+  if (rv.storeId !== target) {
+    const out = await stepTransfer(onRight(0), target);
+    if (out.kind === 'failed') return out;
+    return cont(`transferring range ${r.rangeId}'s leadership to store ${target}, the leader of range ${l.rangeId}`);
+  }
+  let out: StepOutcome | null = null;
+  await once(ctx, 'merge', async () => {
+    const res = await ctx.call(ctx.leader.address, 'mergeRanges', {
+      header: header(l), rightRangeId: r.rangeId, rightEpoch: { confVer: r.epoch.confVer, version: r.epoch.version },
+    });
+    const fatal = fatalRangeError(res.rangeError);
+    if (fatal) out = { kind: 'failed', reason: fatal };
+    // not_leader, server_busy (a merge under way), epoch_not_match: asked again after
+    // retryActionMs from the ranges as they are then; the answer is the operator's last error.
+    else if (res.rangeError) throw new Error(`MergeRanges on store ${ctx.leader.storeId}: ${res.rangeError.message || 'a range error'}`);
+    else if (res.merged) {
+      const merged = descriptorFromWire(res.merged);
+      ctx.learned(merged);
+      out = { kind: 'succeeded', descriptor: merged, right: was };
+    }
+  });
+  return out ?? cont(`merging range ${r.rangeId} into range ${l.rangeId} on store ${ctx.leader.storeId}`);
+}
+
 export async function runStep(ctx: StepContext): Promise<StepOutcome> {
   const op = ctx.op;
   switch (op.kind) {
@@ -231,6 +316,7 @@ export async function runStep(ctx: StepContext): Promise<StepOutcome> {
     case OperatorKind.REMOVE_REPLICA: return stepRemove(ctx, op.fromStore);
     case OperatorKind.MOVE_REPLICA: return stepMove(ctx, op.toStore, op.fromStore);
     case OperatorKind.SPLIT: return stepSplit(ctx);
+    case OperatorKind.MERGE: return stepMerge(ctx);
     default: return { kind: 'failed', reason: `unknown operator kind ${String(op.kind)}` };
   }
 }

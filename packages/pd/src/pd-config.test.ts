@@ -31,13 +31,15 @@ test('settings: checked with the other limits, in force at once, reset to the fl
     const entry = (k: string) => cfg.entries!.find((e) => e.key === k);
     assert.deepEqual(plain(entry('maxStoreDownTimeMs')), { key: 'maxStoreDownTimeMs', value: 60_000, overridden: false });
     assert.deepEqual(cfg.schedulers!.map((s) => Object.values(plainSched(s))),
-      [['balance-leader', true, false], ['replica-checker', true, false], ['balance-replica', true, false], ['split-checker', true, false], ['balance-hot', true, false]]);
+      [['balance-leader', true, false], ['replica-checker', true, false], ['balance-replica', true, false], ['split-checker', true, false], ['balance-hot', true, false], ['merge-checker', true, false]]);
     const set = (key: string, value: number) => client.leader('setConfig', { key, value });
     await assert.rejects(set('maxStoreDownTimeMs', 5_000), refusedWith(grpc.status.INVALID_ARGUMENT, /must not be below storeDownAfterMs/));
     await assert.rejects(set('tickMs', 5), refusedWith(grpc.status.INVALID_ARGUMENT, /not a setting that can change at run time/));
     await assert.rejects(set('replicaCount', 8), refusedWith(grpc.status.INVALID_ARGUMENT, /replicaCount must be in 1\.\.7/));
     await assert.rejects(set('lowSpaceRatio', 1.5), refusedWith(grpc.status.INVALID_ARGUMENT, /lowSpaceRatio must be a ratio/));
     await assert.rejects(set('maxReplicaCheckerOperators', 2.5), refusedWith(grpc.status.INVALID_ARGUMENT, /positive integer/));
+    await assert.rejects(set('splitMergeIntervalMs', 0), refusedWith(grpc.status.INVALID_ARGUMENT, /splitMergeIntervalMs must be a positive integer/));
+    assert.deepEqual(plain(entry('mergeMaxSizeBytes')), { key: 'mergeMaxSizeBytes', value: 20 << 20, overridden: false });
     assert.equal(pd.service.limits.maxStoreDownTimeMs, 60_000, 'nothing changed');
     assert.deepEqual(plain((await set('maxStoreDownTimeMs', 600_000)).entry), { key: 'maxStoreDownTimeMs', value: 600_000, overridden: true });
     assert.equal(pd.service.limits.maxStoreDownTimeMs, 600_000);

@@ -50,6 +50,8 @@ export interface PdFlags {
   splitChecker: boolean;
   /** The hot-range scheduler runs (not --no-hot-balance). */
   hotBalance: boolean;
+  /** The merge checker runs (not --no-merge-checker); its limits are run-time settings (ctl config). */
+  mergeChecker: boolean;
   /** Store label keys, outermost first, that replicas are spread over. */
   locationLabels: string[];
   rangeSplitBytes: number;
@@ -121,6 +123,7 @@ export const PD_FLAGS = {
   }),
   noHotBalance: bool({ help: 'do not run the hot-range scheduler (leaders are not moved for write load)' }),
   noSplitChecker: bool({ help: 'do not run the split checker (ranges are split only when asked)' }),
+  noMergeChecker: bool({ help: 'do not run the merge checker (ranges are merged only when asked)' }),
   rangeSplitBytes: int({ help: 'the split checker splits a range this large (bytes, as its\nleader measured)', value: 'B', min: 1, max: 2 ** 40, default: DEFAULT_PD_LIMITS.rangeSplitBytes }),
   rangeSplitKeys: int({ help: '...or with this many keys', value: 'N', min: 1, max: 2 ** 40, default: DEFAULT_PD_LIMITS.rangeSplitKeys }),
   noReplicaBalance: bool({ help: 'do not run the replica balance scheduler (replicas stay where\nthey are put; a new store stays empty)' }),
@@ -150,7 +153,7 @@ export function parsePdFlags(argv: readonly string[], sources: FlagSources = {})
       id: 0, dataDir: '', host: '', advertiseHost: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), join: false, initialStores: 3,
       tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, leaderBalance: true,
       leaderBalanceIntervalMs: DEFAULT_PD_LIMITS.leaderBalanceIntervalMs, leaderBalanceWarmupMs: DEFAULT_PD_LIMITS.leaderBalanceWarmupMs,
-      replicaChecker: true, replicaBalance: true, splitChecker: true, hotBalance: true, locationLabels: [], rangeSplitBytes: DEFAULT_PD_LIMITS.rangeSplitBytes,
+      replicaChecker: true, replicaBalance: true, splitChecker: true, hotBalance: true, mergeChecker: true, locationLabels: [], rangeSplitBytes: DEFAULT_PD_LIMITS.rangeSplitBytes,
       rangeSplitKeys: DEFAULT_PD_LIMITS.rangeSplitKeys, replicaCount: DEFAULT_PD_LIMITS.replicaCount, maxStoreDownTimeMs: DEFAULT_PD_LIMITS.maxStoreDownTimeMs,
       storeDownAfterMs: DEFAULT_PD_LIMITS.storeDownAfterMs, logLevel: 'info', help: true, tls: { tlsClientAuth: 'require', tlsReloadCheckMs: 10_000 },
     };
@@ -175,7 +178,7 @@ export function pdFlagsFrom(r: ParsedFlags<typeof PD_FLAGS>): PdFlags {
     initialStores: v.initialStores, tickMs: v.tickMs, electionTicks: v.electionTicks, heartbeatTicks: v.heartbeatTicks,
     adminStdin: v.adminStdin, leaderBalance: !v.noLeaderBalance, leaderBalanceIntervalMs: v.leaderBalanceIntervalMs,
     leaderBalanceWarmupMs: v.leaderBalanceWarmupMs, replicaChecker: !v.noReplicaChecker, replicaBalance: !v.noReplicaBalance,
-    splitChecker: !v.noSplitChecker, hotBalance: !v.noHotBalance, locationLabels: [...v.locationLabels], rangeSplitBytes: v.rangeSplitBytes, rangeSplitKeys: v.rangeSplitKeys,
+    splitChecker: !v.noSplitChecker, hotBalance: !v.noHotBalance, mergeChecker: !v.noMergeChecker, locationLabels: [...v.locationLabels], rangeSplitBytes: v.rangeSplitBytes, rangeSplitKeys: v.rangeSplitKeys,
     replicaCount: v.replicaCount,
     maxStoreDownTimeMs: v.maxStoreDownTimeMs, storeDownAfterMs: v.storeDownAfterMs, logLevel: v.logLevel, help: false,
     tls: {

@@ -142,6 +142,24 @@ test('reports must agree with what PD knows: made-up ranges, forged leaders and 
   await assert.rejects(client.call(pd.address, 'getRange', { rangeId: 12345 }), (e: unknown) => e instanceof PdCallError && e.code === grpc.status.NOT_FOUND);
 });
 
+test('a merge PD learns only from reports: the widened left range is taken if it ends where the ranges it merged end', async () => {
+  const known = ranges(120, 2, 5);
+  // Range 30 = [k0029, k0030) merged ranges 31 and 32 (two merges: version + 2); range 33 claims a third at version + 1.
+  const merged = { ...known[29]!, descriptor: { ...known[29]!.descriptor!, endKey: key(32), epoch: { confVer: 1, version: 4 } } };
+  const tooFar = { ...known[32]!, descriptor: { ...known[32]!.descriptor!, endKey: key(36), epoch: { confVer: 1, version: 3 } } };
+  const midway = { ...known[39]!, descriptor: { ...known[39]!.descriptor!, endKey: new Uint8Array(Buffer.from('k0040m')), epoch: { confVer: 1, version: 3 } } };
+  const res = await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: [merged, tooFar, midway] });
+  assert.deepEqual(res.rejected?.map((x) => x.rangeId), [33, 40]);
+  assert.match(res.rejected![0]!.reason ?? '', /or end where the ranges to its right that it merged end \(merge\)/);
+  const route = (await client.call(pd.address, 'getRangeByKey', { key: key(31) })).route;
+  assert.equal(route?.descriptor?.rangeId, 30);
+  await assert.rejects(client.call(pd.address, 'getRange', { rangeId: 31 }), (e: unknown) => e instanceof PdCallError && e.code === grpc.status.NOT_FOUND);
+  // The merged-away ranges' own (older) reports are refused from now on.
+  const late = await client.call(pd.address, 'rangeHeartbeat', { storeId: 1, ranges: [known[30]!, known[31]!] });
+  assert.deepEqual(late.rejected?.map((x) => x.rangeId), [31, 32]);
+  assert.match(late.rejected![0]!.reason ?? '', /overlaps range 30 of a version as new or newer/);
+});
+
 test('a store id is its token: another token, an unregistered reporter or an id out of range is refused', async () => {
   await assert.rejects(client.call(pd.address, 'storeHeartbeat', { store: { id: 1, address: '127.0.0.1:66' }, storeToken: 'not-the-token-of-store-1' }),
     (e: unknown) => e instanceof PdCallError && e.code === grpc.status.PERMISSION_DENIED);

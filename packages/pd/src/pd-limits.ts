@@ -75,6 +75,25 @@ export interface PdLimits {
   minHotWritesPerSecond: number;
   /** TRANSFER_LEADER operators of the hot-range scheduler RUNNING at once (a swap is 2). */
   maxHotOperators: number;
+  /**
+   * The merge checker (merge-checker.ts) merges two adjacent ranges when each is below this
+   * many bytes as its leader measured (TiKV's max-merge-region-size, 20 MiB)... Pairs that
+   * together would reach rangeSplitBytes are left alone, so this may exceed half of it.
+   */
+  mergeMaxSizeBytes: number;
+  /** ...and below this many keys (TiKV's max-merge-region-keys); pairs that together reach rangeSplitKeys are left alone. */
+  mergeMaxKeys: number;
+  /**
+   * A range split less than this long ago is not merged (TiKV's split-merge-interval, 1 h):
+   * a range split by size or by hand is not merged back at once. A new PD leader has seen
+   * no split: it counts every range from when it began serving, so it merges nothing for
+   * this long either.
+   */
+  splitMergeIntervalMs: number;
+  /** MERGE operators of the merge checker RUNNING at once (TiKV's merge-schedule-limit, 8). */
+  mergeScheduleLimit: number;
+  /** How often the merge checker plans. */
+  mergeCheckIntervalMs: number;
 }
 
 export const DEFAULT_PD_LIMITS: PdLimits = {
@@ -112,6 +131,11 @@ export const DEFAULT_PD_LIMITS: PdLimits = {
   hotLoadRatio: 1.5,
   minHotWritesPerSecond: 100,
   maxHotOperators: 2,
+  mergeMaxSizeBytes: 20 << 20,
+  mergeMaxKeys: 200_000,
+  splitMergeIntervalMs: 3_600_000,
+  mergeScheduleLimit: 8,
+  mergeCheckIntervalMs: 1_000,
 };
 
 /** Largest leaderBalanceTolerance: beyond 1 the lower bound is below 0 and the upper one meaningless. */
@@ -149,6 +173,7 @@ export const RUNTIME_CONFIG_KEYS = [
   'replicaCount', 'maxStoreDownTimeMs', 'storeDownAfterMs', 'leaderBalanceTolerance', 'maxLeaderBalanceOperators',
   'replicaBalanceTolerance', 'maxReplicaBalanceOperators', 'maxReplicaCheckerOperators', 'lowSpaceRatio', 'rangeSplitBytes',
   'rangeSplitKeys', 'maxSplitCheckerOperators', 'hotLoadRatio', 'minHotWritesPerSecond', 'maxHotOperators',
+  'mergeMaxSizeBytes', 'mergeMaxKeys', 'splitMergeIntervalMs', 'mergeScheduleLimit',
 ] as const satisfies readonly (keyof PdLimits)[];
 
 export type RuntimeConfigKey = (typeof RUNTIME_CONFIG_KEYS)[number];

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
       peers: flags.peers, join: flags.join, initialStores: flags.initialStores, httpPort: flags.httpPort, processMetrics: true,
       tickMs: flags.tickMs, electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
       leaderBalance: flags.leaderBalance, replicaChecker: flags.replicaChecker, replicaBalance: flags.replicaBalance, splitChecker: flags.splitChecker,
-      hotBalance: flags.hotBalance, locationLabels: flags.locationLabels, security,
+      hotBalance: flags.hotBalance, mergeChecker: flags.mergeChecker, locationLabels: flags.locationLabels, security,
       limits: {
         leaderBalanceIntervalMs: flags.leaderBalanceIntervalMs, leaderBalanceWarmupMs: flags.leaderBalanceWarmupMs,
         replicaCount: flags.replicaCount, maxStoreDownTimeMs: flags.maxStoreDownTimeMs, storeDownAfterMs: flags.storeDownAfterMs,

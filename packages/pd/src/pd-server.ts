@@ -80,6 +80,8 @@ export interface PdServerOptions {
   splitChecker?: boolean;
   /** Run the hot-range scheduler (default true): leaders move off a store taking far more writes. */
   hotBalance?: boolean;
+  /** Run the merge checker (default true): small, quiet adjacent ranges are merged. */
+  mergeChecker?: boolean;
   /** Location levels, outermost first: replicas go to stores with the most distinct label values. */
   locationLabels?: readonly string[];
   storage?: StorageEngineOptions;
@@ -124,7 +126,7 @@ export class PdServer {
       ownRaftAddress: () => hostPort(opts.advertiseHost ?? opts.listenHost ?? '127.0.0.1', group.raftPort),
       limits: opts.limits ?? {}, operatorLimits: opts.operatorLimits ?? {}, leaderBalance: opts.leaderBalance ?? true,
       replicaChecker: opts.replicaChecker ?? true, replicaBalance: opts.replicaBalance ?? true, splitChecker: opts.splitChecker ?? true,
-      hotBalance: opts.hotBalance ?? true,
+      hotBalance: opts.hotBalance ?? true, mergeChecker: opts.mergeChecker ?? true,
       ...(opts.locationLabels ? { locationLabels: opts.locationLabels } : {}),
       onOperatorCreated: (by) => this.http?.countOperatorCreated(by),
       onOperatorFinished: (by, status) => this.http?.countOperatorFinished(by, status),

@@ -23,8 +23,9 @@ import { planReplicaFixes, type CheckerRange, type Placement, type ReplicaCheckV
 import { planReplicaMoves, type ReplicaBalanceView, type ReplicaMove } from './balance-replica.js';
 import {
   BALANCE_LEADER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, EVICT_SLOW_STORE_SCHEDULER, REPLICA_CHECKER_SCHEDULER, SCHEDULER_NAMES, SchedulerLoop,
-  SPLIT_CHECKER_SCHEDULER, BALANCE_HOT_SCHEDULER,
+  SPLIT_CHECKER_SCHEDULER, BALANCE_HOT_SCHEDULER, MERGE_CHECKER_SCHEDULER,
 } from './scheduler-loop.js';
+import { planMerges, type MergeView, type PlannedMerge } from './merge-checker.js';
 import { planHotMoves, type HotMove, type HotView } from './balance-hot.js';
 import { planSplits, type PlannedSplit, type SplitView } from './split-checker.js';
 import { SlowStores } from './slow-store.js';
@@ -32,7 +33,7 @@ import { clusterHealth, emptyClusterHealth, type ClusterHealth, type HealthRange
 import type { StoreAdminCaller } from './store-admin-client.js';
 import { PdMembership, type PdMembershipLimits } from './pd-membership.js';
 import {
-  compareBytes, compareReports, CREATED_BY_ADMIN, FIRST_RANGE_ID, isFinal, keyInSpan, OperatorKind, OperatorStatus, spanContains, spansOverlap,
+  compareBytes, compareReports, CREATED_BY_ADMIN, FIRST_RANGE_ID, isFinal, keyInSpan, OperatorKind, operatorRangeIds, OperatorStatus, spanContains, spansOverlap,
   type OperatorRecord, type RangeRecord, type RangeStats, type StoreMeta, type StoreStats,
 } from './types.js';
 
@@ -88,6 +89,8 @@ export interface PdServiceOptions {
   splitChecker?: boolean;
   /** Run the hot-range scheduler while serving (default true). */
   hotBalance?: boolean;
+  /** Run the merge checker while serving (default true). */
+  mergeChecker?: boolean;
   /** Location levels, outermost first (`--location-labels zone,rack,host`): replicas spread over the most distinct values. */
   locationLabels?: readonly string[];
   /** Called with createdBy of every operator this node commits (metrics). */
@@ -112,6 +115,22 @@ const ZERO_STATS: StoreStats = {
   writeBytesPerSecond: 0, writeKeysPerSecond: 0, readBytesPerSecond: 0, readKeysPerSecond: 0,
 };
 
+/** A range PD has no figures for yet. */
+const UNKNOWN_RANGE_STATS: RangeStats = {
+  approximateKeys: 0, approximateBytes: 0, sizeKnown: false, writesPerSecond: 0, readsPerSecond: 0, splitKey: new Uint8Array(0),
+};
+
+/** The size of ranges merged into one: the sum when every part's size is known, else unknown. No split key (none is known for the new span). */
+function mergedSize(parts: readonly RangeStats[]): Pick<RangeStats, 'approximateBytes' | 'approximateKeys' | 'sizeKnown' | 'splitKey'> {
+  const known = parts.every((p) => p.sizeKnown);
+  return {
+    approximateBytes: known ? parts.reduce((n, p) => n + p.approximateBytes, 0) : 0,
+    approximateKeys: known ? parts.reduce((n, p) => n + p.approximateKeys, 0) : 0,
+    sizeKnown: known,
+    splitKey: new Uint8Array(0),
+  };
+}
+
 /** A rate a store reports: a finite non-negative number, else 0. */
 function rate(v: number | null | undefined): number {
   const n = Number(v ?? 0);
@@ -132,6 +151,8 @@ export class PdService {
   readonly splitChecker: SchedulerLoop<PlannedSplit> | null;
   /** null when hot-range scheduling is off. */
   readonly hotBalancer: SchedulerLoop<HotMove> | null;
+  /** null when the merge checker is off. */
+  readonly mergeChecker: SchedulerLoop<PlannedMerge> | null;
   private readonly group: PdRaftGroup;
   readonly membership: PdMembership;
   private readonly log: Logger;
@@ -141,6 +162,14 @@ export class PdService {
   /** Slow-disk detection from store heartbeats (leader memory, like liveStores). */
   private slowStores: SlowStores;
   private readonly pendingRanges = new Map<number, RangeRecord>();
+  /** When this leader saw each range appear or shrink (a split); ranges not in it count from servingSinceMs. */
+  private readonly splitAtMs = new Map<number, number>();
+  /**
+   * Ranges a merge absorbed (id -> the merged range's id), until PD's committed records no
+   * longer hold them: a report of one sent before the merge and answered after it is
+   * refused, rather than bringing the range back into the leader's memory.
+   */
+  private readonly mergedAway = new Map<number, number>();
   private flushing: Promise<void> | null = null;
   private bootstrapping: Promise<void> | null = null;
   private initializing: Promise<void> | null = null;
@@ -230,6 +259,22 @@ export class PdService {
       now: this.now,
       log: this.log,
     }, { intervalMs: this.limits.hotBalanceIntervalMs, warmupMs: this.limits.replicaCheckWarmupMs });
+    // No warm-up of its own: splitMergeIntervalMs counts from when this leader began serving.
+    this.mergeChecker = opts.mergeChecker === false ? null : new SchedulerLoop<PlannedMerge>({
+      name: MERGE_CHECKER_SCHEDULER,
+      paused: pausedFor(MERGE_CHECKER_SCHEDULER),
+      plan: () => {
+        const l = this.limits;
+        return planMerges(this.mergeView(), {
+          mergeMaxSizeBytes: l.mergeMaxSizeBytes, mergeMaxKeys: l.mergeMaxKeys, splitMergeIntervalMs: l.splitMergeIntervalMs,
+          minHotWritesPerSecond: l.minHotWritesPerSecond, rangeSplitBytes: l.rangeSplitBytes, rangeSplitKeys: l.rangeSplitKeys,
+          maxOperators: l.mergeScheduleLimit,
+        });
+      },
+      act: (m) => this.mergeSmall(m),
+      now: this.now,
+      log: this.log,
+    }, { intervalMs: this.limits.mergeCheckIntervalMs, warmupMs: 0 });
   }
 
   /** The limits in force: the process's, with the run-time settings committed in PD's state over them. */
@@ -244,6 +289,8 @@ export class PdService {
     this.liveRanges.clear();
     this.slowStores = new SlowStores(this.limits, this.log);
     this.pendingRanges.clear();
+    this.splitAtMs.clear();
+    this.mergedAway.clear();
     this.idBlock = { next: 0, end: 0 };
     if (serving) {
       this.servingSinceMs = this.now();
@@ -255,7 +302,9 @@ export class PdService {
       this.replicaBalancer?.start();
       this.splitChecker?.start();
       this.hotBalancer?.start();
+      this.mergeChecker?.start();
     } else {
+      this.mergeChecker?.stop();
       this.splitChecker?.stop();
       this.hotBalancer?.stop();
       this.leaderBalancer?.stop();
@@ -266,6 +315,7 @@ export class PdService {
   }
 
   stop(): void {
+    this.mergeChecker?.stop();
     this.splitChecker?.stop();
     this.hotBalancer?.stop();
     this.leaderBalancer?.stop();
@@ -340,15 +390,30 @@ export class PdService {
     return persisted;
   }
 
-  /** A range record from a report or a store's answer: kept in memory; a newer epoch is queued for raft. */
+  /**
+   * A range record from a report or a store's answer: kept in memory; a newer epoch is
+   * queued for raft. A new range or a narrower span is a split (remembered for the merge
+   * checker's splitMergeIntervalMs); a wider one is a merge: the ranges it absorbed leave
+   * the leader's memory, and without figures of its own the merged range's size is the sum
+   * of the measured sizes it joined.
+   */
   private learned(rec: RangeRecord, stats?: RangeStats): boolean {
-    const id = rec.descriptor.rangeId;
+    const d = rec.descriptor;
+    const id = d.rangeId;
+    if (this.mergedAway.has(id)) return false;
+    const prev = this.route(id);
+    const newer = prev === null || d.epoch.version > prev.descriptor.epoch.version;
+    if (newer && (prev === null || (spanContains(prev.descriptor.startKey, prev.descriptor.endKey, d.startKey, d.endKey) && !sameSpan(prev.descriptor, d)))) {
+      this.splitAtMs.set(id, this.now());
+    }
     const live = this.liveRanges.get(id);
+    let recStats = stats ?? live?.stats ?? UNKNOWN_RANGE_STATS;
+    if (newer && prev !== null && !spanContains(prev.descriptor.startKey, prev.descriptor.endKey, d.startKey, d.endKey)) {
+      const absorbed = this.dropAbsorbed(d);
+      if (stats === undefined || !stats.sizeKnown) recStats = { ...recStats, ...mergedSize([live?.stats ?? UNKNOWN_RANGE_STATS, ...absorbed]) };
+    }
     if (!live || compareReports(rec, live) >= 0) {
-      this.liveRanges.set(id, {
-        ...rec, stats: stats ?? live?.stats ?? { approximateKeys: 0, approximateBytes: 0, writesPerSecond: 0, readsPerSecond: 0, splitKey: new Uint8Array(0) },
-        seenAtMs: this.now(),
-      });
+      this.liveRanges.set(id, { ...rec, stats: recStats, seenAtMs: this.now() });
     }
     const persisted = this.group.state.ranges.get(id);
     const queued = this.pendingRanges.get(id);
@@ -361,6 +426,25 @@ export class PdService {
     return false;
   }
 
+  /**
+   * Forgets (leader memory, queued records) the ranges of an older version inside `d`'s
+   * span, which a merge absorbed; returns their stats. PdState drops their committed
+   * records when `d` is committed.
+   */
+  private dropAbsorbed(d: RangeDescriptor): RangeStats[] {
+    const out: RangeStats[] = [];
+    for (const [id, r] of this.liveRanges) {
+      const o = r.descriptor;
+      if (id === d.rangeId || o.epoch.version >= d.epoch.version || !spanContains(d.startKey, d.endKey, o.startKey, o.endKey)) continue;
+      out.push(r.stats);
+      this.liveRanges.delete(id);
+      this.pendingRanges.delete(id);
+      this.splitAtMs.delete(id);
+      this.mergedAway.set(id, d.rangeId);
+    }
+    return out;
+  }
+
   /** Commits the queued descriptor changes: one raft entry per maxRangesPerEntry records. */
   private async flushRanges(): Promise<void> {
     while (this.flushing) await this.flushing.catch(() => undefined);
@@ -371,6 +455,7 @@ export class PdService {
       for (let i = 0; i < recs.length; i += this.limits.maxRangesPerEntry) {
         await this.group.propose({ t: 'putRanges', ranges: recs.slice(i, i + this.limits.maxRangesPerEntry) });
       }
+      for (const id of this.mergedAway.keys()) if (!this.group.state.ranges.has(id)) this.mergedAway.delete(id);
     })().finally(() => {
       this.flushing = null;
     });
@@ -518,18 +603,53 @@ export class PdService {
     });
     // The size figures are the old range's: forget them until the halves report their own.
     const live = this.liveRanges.get(p.rangeId);
-    if (live) live.stats = { ...live.stats, approximateBytes: 0, approximateKeys: 0, splitKey: new Uint8Array(0) };
+    if (live) live.stats = { ...live.stats, approximateBytes: 0, approximateKeys: 0, sizeKnown: false, splitKey: new Uint8Array(0) };
     this.log.info('split checker: operator created', { operator: op.id, rangeId: p.rangeId });
     return true;
   }
 
-  /** RUNNING operators by range, and how many of them the named schedulers created. */
+  /**
+   * What the merge checker sees: the fresh ranges with their size figures (null when
+   * unknown), load, time since PD saw them split, voters; busy with an operator, a learner
+   * or a joint configuration. Its running operators.
+   */
+  mergeView(): MergeView {
+    const now = this.now();
+    const { runningOn, running } = this.runningOperators([MERGE_CHECKER_SCHEDULER]);
+    const ranges = this.freshRanges(now).map((r) => {
+      const d = r.descriptor;
+      const known = r.stats.sizeKnown;
+      return {
+        rangeId: d.rangeId, startKey: d.startKey, endKey: d.endKey,
+        approximateBytes: known ? r.stats.approximateBytes : null, approximateKeys: known ? r.stats.approximateKeys : null,
+        loadPerSecond: r.stats.writesPerSecond + r.stats.readsPerSecond,
+        sinceSplitMs: now - (this.splitAtMs.get(d.rangeId) ?? this.servingSinceMs),
+        voters: d.replicas.filter((x) => x.role === ReplicaRole.Voter).length,
+        busy: runningOn.has(d.rangeId) || d.replicas.some((x) => x.role !== ReplicaRole.Voter),
+      };
+    });
+    return { ranges, running };
+  }
+
+  /** One planned merge as a MERGE operator, unless the two ranges are no longer neighbours (the rest is checked again at creation). */
+  private async mergeSmall(m: PlannedMerge): Promise<boolean> {
+    const left = this.route(m.rangeId)?.descriptor;
+    const right = this.route(m.rightRangeId)?.descriptor;
+    if (!this.group.serving || !left || !right || left.endKey.length === 0 || compareBytes(left.endKey, right.startKey) !== 0) return false;
+    const op = await this.operators.create({
+      kind: OperatorKind.MERGE, rangeId: m.rangeId, toStore: 0, fromStore: 0, splitKey: new Uint8Array(0), timeoutMs: 0, createdBy: MERGE_CHECKER_SCHEDULER,
+    });
+    this.log.info('merge checker: operator created', { operator: op.id, rangeId: m.rangeId, rightRangeId: m.rightRangeId });
+    return true;
+  }
+
+  /** RUNNING operators by the ranges they hold (a MERGE holds two), and how many of them the named schedulers created. */
   private runningOperators(schedulers: readonly string[]): { runningOn: Map<number, OperatorRecord>; running: number } {
     const runningOn = new Map<number, OperatorRecord>();
     let running = 0;
     for (const op of this.group.state.operators.values()) {
       if (op.status !== OperatorStatus.RUNNING) continue;
-      runningOn.set(op.rangeId, op);
+      for (const id of operatorRangeIds(op)) runningOn.set(id, op);
       if (schedulers.includes(op.createdBy)) running++;
     }
     return { runningOn, running };
@@ -797,7 +917,8 @@ export class PdService {
   }
 
   private schedulerInfo(name: string): pdpb.SchedulerInfo.$Properties {
-    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer, this.splitChecker, this.hotBalancer].find((l) => l?.name === name);
+    const loop = [this.leaderBalancer, this.replicaChecker, this.replicaBalancer, this.splitChecker, this.hotBalancer, this.mergeChecker]
+      .find((l) => l?.name === name);
     return { name, enabled: loop !== undefined, paused: this.group.state.config.paused.has(name) };
   }
 
@@ -874,6 +995,7 @@ export class PdService {
         const d = rec.descriptor;
         const stats: RangeStats = {
           approximateKeys: Number(s?.approximateKeys ?? 0), approximateBytes: Number(s?.approximateBytes ?? 0),
+          sizeKnown: s?.approximateBytes != null || s?.approximateKeys != null,
           writesPerSecond: rate(s?.writesPerSecond), readsPerSecond: rate(s?.readsPerSecond),
           // A split key that is not strictly inside the span (or too long) is dropped: never a split at it.
           splitKey: splitKey.length > 0 && splitKey.length <= MAX_KEY_BYTES && keyInSpan(splitKey, d.startKey, d.endKey) &&
@@ -885,6 +1007,14 @@ export class PdService {
         if (live && live.leader?.storeId !== rec.leader?.storeId && stats.writesPerSecond === 0 && stats.readsPerSecond === 0) {
           stats.writesPerSecond = live.stats.writesPerSecond;
           stats.readsPerSecond = live.stats.readsPerSecond;
+        }
+        // A leader that has not measured the span (a new leader, or one that has not written
+        // since it started) sends no figures: PD's figures for the same span stand.
+        if (!stats.sizeKnown && live && live.stats.sizeKnown && live.descriptor.epoch.version === d.epoch.version) {
+          stats.approximateBytes = live.stats.approximateBytes;
+          stats.approximateKeys = live.stats.approximateKeys;
+          stats.sizeKnown = true;
+          if (stats.splitKey.length === 0) stats.splitKey = live.stats.splitKey;
         }
         if (this.learned(rec, stats)) changed = true;
       }
@@ -911,12 +1041,16 @@ export class PdService {
     if (rec.leader === null || rec.leader.storeId !== storeId) return `range ${d.rangeId}: reported by store ${storeId}, which is not the leader it names`;
     const state = this.group.state;
     for (const x of d.replicas) if (!state.stores.has(x.storeId)) return `range ${d.rangeId}: replica on unregistered store ${x.storeId}`;
+    const into = this.mergedAway.get(d.rangeId);
+    if (into !== undefined) return `range ${d.rangeId} was merged into range ${into}`;
     const known = this.route(d.rangeId);
     if (known !== null) {
       const k = known.descriptor;
       if (d.epoch.version > k.epoch.version) {
-        if (compareBytes(d.startKey, k.startKey) !== 0 || !spanContains(k.startKey, k.endKey, d.startKey, d.endKey)) {
-          return `range ${d.rangeId}: version ${d.epoch.version} must keep the start key and lie inside the span of version ${k.epoch.version} (split)`;
+        const split = spanContains(k.startKey, k.endKey, d.startKey, d.endKey);
+        if (compareBytes(d.startKey, k.startKey) !== 0 || (!split && !this.mergeGrowth(k, d))) {
+          return `range ${d.rangeId}: version ${d.epoch.version} must keep the start key and lie inside the span of version ${k.epoch.version} (split), `
+            + 'or end where the ranges to its right that it merged end (merge)';
         }
       } else if (d.epoch.version === k.epoch.version && !sameSpan(d, k)) {
         return `range ${d.rangeId}: the span differs from PD's at the same version ${d.epoch.version}`;
@@ -941,6 +1075,26 @@ export class PdService {
       return `range ${d.rangeId} shares no store with range ${from.rangeId} it was split from`;
     }
     return null;
+  }
+
+  /**
+   * Whether `d`, a newer version of `k` with the same start key and a wider span, is `k`
+   * after merging the ranges PD knows to its right: from k's end, each next range starts
+   * where the previous one ends, is of an older version than `d`, and the last one ends
+   * where `d` ends. Every merge raises the version by at least one, so `d` can have merged
+   * at most d.version - k.version ranges: a made-up wide span is not taken.
+   */
+  private mergeGrowth(k: RangeDescriptor, d: RangeDescriptor): boolean {
+    let end = k.endKey;
+    for (let merged = 0; merged < d.epoch.version - k.epoch.version; merged++) {
+      if (end.length === 0) return false;
+      const next = this.group.state.index.byKey(end)?.descriptor;
+      if (!next || compareBytes(next.startKey, end) !== 0 || next.epoch.version >= d.epoch.version) return false;
+      end = next.endKey;
+      if (compareBytes(end, d.endKey) === 0) return true;
+      if (end.length === 0 || (d.endKey.length > 0 && compareBytes(end, d.endKey) > 0)) return false;
+    }
+    return false;
   }
 
   getRange(req: pdpb.GetRangeRequest.$Properties): Promise<pdpb.GetRangeResponse.$Properties> {

@@ -113,6 +113,28 @@ test('a merged range absorbs the records inside its span', () => {
   assert.deepEqual([...h.reload().ranges.keys()], [1]);
 });
 
+test('after a merge, a stale record of the right range (older version, overlapping the merged one) is not taken back', () => {
+  const h = new Harness();
+  h.apply({ t: 'putRanges', ranges: [rec(desc(1, '', 'm', 2), 1), rec(desc(5, 'm', 't', 2), 1), rec(desc(7, 't', '', 2), 1)] });
+  h.apply({ t: 'putRanges', ranges: [rec(desc(1, '', 't', 3), 1)] });
+  const stale = h.apply({ t: 'putRanges', ranges: [rec(desc(5, 'm', 't', 2), 9)] });
+  assert.equal(stale.first, 0, 'nothing changed');
+  const st = h.reload();
+  assert.deepEqual([...st.ranges.keys()].sort(), [1, 7]);
+  assert.equal(st.index.byKey(b('n'))?.descriptor.rangeId, 1);
+});
+
+test('a MERGE holds its right-hand range too: no other operator on either while it runs', () => {
+  const h = new Harness();
+  const merge: OperatorRecord = { ...op(10, 1), kind: OperatorKind.MERGE, splitKey: E, newRangeId: 0, right: desc(5, 'm', '', 2) };
+  assert.equal(h.apply({ t: 'createOperator', op: merge }).ok, true);
+  const onRight = h.apply({ t: 'createOperator', op: op(11, 5) });
+  assert.deepEqual([onRight.ok, onRight.error], [false, 'range 5 already has running operator 10']);
+  const other = h.apply({ t: 'createOperator', op: { ...merge, id: 12, rangeId: 3 } });
+  assert.deepEqual([other.ok, other.error], [false, 'range 5 already has running operator 10'], 'nor a second merge of it');
+  assert.equal(h.reload().runningOperatorOf(5)?.id, 10);
+});
+
 test('operators: one running per range; final ones are kept up to the limit, oldest dropped', () => {
   const h = new Harness();
   assert.equal(h.apply({ t: 'createOperator', op: op(10, 1) }).ok, true);

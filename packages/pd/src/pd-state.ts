@@ -19,7 +19,7 @@ import { isRuntimeConfigKey, runtimeConfigProblem, type RuntimeConfigKey } from 
 import { RangeIndex } from './range-index.js';
 import { SCHEDULER_NAMES } from './scheduler-loop.js';
 import {
-  compareReports, isFinal, MAX_PD_ID, OperatorStatus, spanContains, spansOverlap, compareBytes, storeStateChangeAllowed,
+  compareReports, isFinal, MAX_PD_ID, operatorRangeIds, OperatorStatus, spanContains, spansOverlap, compareBytes, storeStateChangeAllowed,
   type OperatorRecord, type RangeRecord, type StoreMeta,
 } from './types.js';
 
@@ -272,8 +272,10 @@ export class PdState {
       }
       case 'createOperator': {
         if (this.operators.has(c.op.id)) return refused(`operator ${c.op.id} exists`);
-        const running = this.runningOperatorOf(c.op.rangeId);
-        if (running) return refused(`range ${c.op.rangeId} already has running operator ${running.id}`);
+        for (const rangeId of operatorRangeIds(c.op)) {
+          const running = this.runningOperatorOf(rangeId);
+          if (running) return refused(`range ${rangeId} already has running operator ${running.id}`);
+        }
         if (c.op.status !== OperatorStatus.RUNNING) return refused('a new operator must be RUNNING');
         this.putOperator(c.op, w);
         return ok();
@@ -289,8 +291,11 @@ export class PdState {
     }
   }
 
+  /** The RUNNING operator holding the range (its own, or a MERGE whose right-hand range it is), or null. */
   runningOperatorOf(rangeId: number): OperatorRecord | null {
-    for (const op of this.operators.values()) if (op.rangeId === rangeId && op.status === OperatorStatus.RUNNING) return op;
+    for (const op of this.operators.values()) {
+      if (op.status === OperatorStatus.RUNNING && operatorRangeIds(op).includes(rangeId)) return op;
+    }
     return null;
   }
 
@@ -308,14 +313,21 @@ export class PdState {
   }
 
   /**
-   * Keeps `r` if it is newer than PD's record of the range (compareReports). Records it
-   * makes obsolete are dropped: older ones that start at the same key or that lie inside
-   * its span (a merge absorbed them). Returns whether anything changed.
+   * Keeps `r` if it is newer than PD's record of the range (compareReports) and no record
+   * of another range with a newer epoch.version overlaps it (then `r` is stale: a split or
+   * merge PD has already seen changed its keys; e.g. the right-hand range of a merge
+   * reporting once more before its replicas are destroyed). Records it makes obsolete are
+   * dropped: older ones that start at the same key or that lie inside its span (a merge
+   * absorbed them). Returns whether anything changed.
    */
   private putRange(r: RangeRecord, w: PdWrites): boolean {
     const d = r.descriptor;
     const cur = this.ranges.get(d.rangeId);
     if (cur && compareReports(r, cur) <= 0) return false;
+    for (const other of this.ranges.values()) {
+      const o = other.descriptor;
+      if (o.rangeId !== d.rangeId && o.epoch.version > d.epoch.version && spansOverlap(o.startKey, o.endKey, d.startKey, d.endKey)) return false;
+    }
     for (const other of [...this.ranges.values()]) {
       const o = other.descriptor;
       if (o.rangeId === d.rangeId || o.epoch.version >= d.epoch.version) continue;

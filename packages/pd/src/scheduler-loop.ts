@@ -22,9 +22,12 @@ export const BALANCE_REPLICA_SCHEDULER = 'balance-replica';
 export const SPLIT_CHECKER_SCHEDULER = 'split-checker';
 /** createdBy of the hot-range scheduler's operators (balance-hot.ts). */
 export const BALANCE_HOT_SCHEDULER = 'balance-hot';
+/** createdBy of the merge checker's operators (merge-checker.ts). */
+export const MERGE_CHECKER_SCHEDULER = 'merge-checker';
 /** The schedulers `ctl scheduler pause|resume` names (pausing balance-leader pauses slow-store eviction too). */
 export const SCHEDULER_NAMES = [
   BALANCE_LEADER_SCHEDULER, REPLICA_CHECKER_SCHEDULER, BALANCE_REPLICA_SCHEDULER, SPLIT_CHECKER_SCHEDULER, BALANCE_HOT_SCHEDULER,
+  MERGE_CHECKER_SCHEDULER,
 ] as const;
 
 export interface SchedulerLoopHost<M> {

@@ -56,8 +56,15 @@ export interface StoreStats {
 }
 
 export interface RangeStats {
+  /** From the leader's last size check of the current span (0 when unknown: see sizeKnown). */
   approximateKeys: number;
   approximateBytes: number;
+  /**
+   * Whether the two figures above are measured for the current span (or PD's sum of the
+   * measured ranges a merge joined). A leader reports none until it has checked the span;
+   * the merge checker never merges a range of unknown size.
+   */
+  sizeKnown: boolean;
   writesPerSecond: number;
   readsPerSecond: number;
   /** The leader's key near the middle of the range's bytes (strictly inside its span), or empty. */
@@ -80,7 +87,11 @@ export interface OperatorRecord {
   timeoutMs: number;
   descriptor: RangeDescriptor | null;
   right: RangeDescriptor | null;
-  /** ADD_REPLICA / MOVE_REPLICA: the id of the replica it adds (allocated at creation). */
+  /**
+   * ADD_REPLICA / MOVE_REPLICA: the id of the replica it adds (allocated at creation).
+   * MERGE: the first of a block of ids, one per voter of the left range: the replica the
+   * co-location adds on the left range's i-th voter store (ascending) is replicaId + i.
+   */
   replicaId: number;
   /** SPLIT: the id of the right-hand range (allocated at creation). */
   newRangeId: number;
@@ -130,6 +141,14 @@ export function compareReports(a: { descriptor: RangeDescriptor; term: number },
   return (a.descriptor.epoch.version - b.descriptor.epoch.version)
     || (a.descriptor.epoch.confVer - b.descriptor.epoch.confVer)
     || (a.term - b.term);
+}
+
+/**
+ * The ranges an operator holds (no other operator may run on them meanwhile): its range,
+ * and for MERGE the right-hand range too (`right`, recorded at creation).
+ */
+export function operatorRangeIds(op: OperatorRecord): number[] {
+  return op.kind === OperatorKind.MERGE && op.right !== null ? [op.rangeId, op.right.rangeId] : [op.rangeId];
 }
 
 export function isFinal(s: OperatorStatus): boolean {

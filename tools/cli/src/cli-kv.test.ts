@@ -161,5 +161,21 @@ describe('kv and ctl against a fake cluster', () => {
     assert.equal(r.code, 0);
     assert.ok(r.stdout.trimEnd().split('\n').filter((l) => l.startsWith('operator ')).length >= 4);
   });
+
+  test('ctl merge waits for the final status (text and --json); the last range has nothing to merge with (exit 1)', async () => {
+    const split = await run(['ctl', 'split', 'q', ...pd]);
+    assert.equal(split.code, 0, split.stderr);
+    const left = cluster.rangeOf(Buffer.from('p')).desc.rangeId;
+    const right = cluster.rangeOf(Buffer.from('q')).desc.rangeId;
+    let r = await run(['ctl', 'merge', '--range', String(left), ...pd]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^operator \\d+: merge range ${right} into range ${left}: succeeded\n  range ${left} \\[m, \\+inf\\) .*\n  range ${right} \\[q, \\+inf\\) `));
+    assert.equal(cluster.rangeOf(Buffer.from('z')).desc.rangeId, left);
+    r = await run(['ctl', 'merge', '--range', String(left), '--json', ...pd]);
+    assert.equal(r.code, 1);
+    const op = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual([op.kind, op.status], ['merge', 'failed']);
+    assert.match(r.stderr, /operator \d+ \(merge on range \d+\) failed/);
+  });
 });
 

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { BIN, FAKE_PD, FAKE_STORE, run, runAll } from './testing/run-cli.js';
 
 const COMMANDS = [
-  'dev', 'pd', 'store', 'kv get', 'kv put', 'kv del', 'kv scan', 'ctl stores', 'ctl store', 'ctl ranges', 'ctl split', 'ctl transfer-leader',
+  'dev', 'pd', 'store', 'kv get', 'kv put', 'kv del', 'kv scan', 'ctl stores', 'ctl store', 'ctl ranges', 'ctl split', 'ctl merge', 'ctl transfer-leader',
   'ctl add-replica', 'ctl remove-replica', 'ctl move-replica', 'ctl operators', 'ctl scheduler', 'ctl config', 'ctl pd members',
 ];
 
@@ -52,6 +52,10 @@ describe('help and usage', () => {
       [['kv', 'scan', '--limit', '-1'], /--limit/],
       [['kv', 'del', 'b', 'a'], /END must be above KEY/],
       [['ctl', 'transfer-leader', '--range', '1'], /--to is required/],
+      [['ctl', 'merge'], /--range is required/],
+      [['ctl', 'merge', '--range', '0'], /--range must be/],
+      [['ctl', 'merge', '--range', '1', '2'], /unexpected argument '2'/],
+      [['ctl', 'merge', '--range', '1', '--to', '2'], /Unknown option '--to'/],
       [['ctl', 'move-replica', '--range', 'x', '--from', '1', '--to', '2'], /--range must be an integer/],
       [['store', '--data-dir', 'd'], /--pd is required/],
       [['store', '--data-dir', 'd', '--pd', '127.0.0.1:2379', '--port', '70000'], /--port must be in \[0, 65535\], got 70000/],

@@ -1,4 +1,4 @@
-// rangekv ctl stores|store|ranges|split|transfer-leader|add-replica|remove-replica|move-replica|operators|scheduler|config|pd members
+// rangekv ctl stores|store|ranges|split|merge|transfer-leader|add-replica|remove-replica|move-replica|operators|scheduler|config|pd members
 import type { OperatorInfo, PdMemberInfo, RangeKvClient } from '@rangekv/client';
 import { clientFlags, connect, isOperatorFailed } from './client-flags.js';
 import { checkAddress, EXIT, intFlag, intValue, str, UsageError, type CommandSpec, type FlagSpec, type Parsed } from './command.js';
@@ -25,7 +25,7 @@ export const ctlStore: CommandSpec = {
 
 export const ctlScheduler: CommandSpec = {
   name: 'ctl scheduler', args: 'list | pause NAME | resume NAME [flags]', minPositionals: 1, maxPositionals: 2,
-  summary: "List PD's schedulers (enabled, paused), or pause / resume one: balance-leader, replica-checker, balance-replica, split-checker, balance-hot.",
+  summary: "List PD's schedulers (enabled, paused), or pause / resume one: balance-leader, replica-checker, balance-replica, split-checker, balance-hot, merge-checker.",
   details: 'A pause is kept in PD\'s replicated state (it survives PD restarts and leader changes) until resumed; running operators finish. Pausing balance-leader also pauses the eviction of leaders from slow and decommissioned stores.',
   flags: clientFlags('10s'),
   examples: ['rangekv ctl scheduler list', 'rangekv ctl scheduler pause balance-replica'],
@@ -34,7 +34,7 @@ export const ctlScheduler: CommandSpec = {
 export const ctlConfig: CommandSpec = {
   name: 'ctl config', args: 'show | set KEY VALUE | reset KEY [flags]', minPositionals: 1, maxPositionals: 3,
   summary: "Show PD's run-time settings, or set one (kept in PD's replicated state over its flags), or reset one to its flag's value.",
-  details: 'Settings: replicaCount, maxStoreDownTimeMs, storeDownAfterMs, leaderBalanceTolerance, maxLeaderBalanceOperators, replicaBalanceTolerance, maxReplicaBalanceOperators, maxReplicaCheckerOperators, lowSpaceRatio, rangeSplitBytes, rangeSplitKeys, maxSplitCheckerOperators, hotLoadRatio, minHotWritesPerSecond, maxHotOperators. A value that does not work with the others is refused (exit 1) and nothing changes.',
+  details: 'Settings: replicaCount, maxStoreDownTimeMs, storeDownAfterMs, leaderBalanceTolerance, maxLeaderBalanceOperators, replicaBalanceTolerance, maxReplicaBalanceOperators, maxReplicaCheckerOperators, lowSpaceRatio, rangeSplitBytes, rangeSplitKeys, maxSplitCheckerOperators, hotLoadRatio, minHotWritesPerSecond, maxHotOperators, mergeMaxSizeBytes, mergeMaxKeys, splitMergeIntervalMs, mergeScheduleLimit. A value that does not work with the others is refused (exit 1) and nothing changes.',
   flags: clientFlags('10s'),
   examples: ['rangekv ctl config show', 'rangekv ctl config set maxStoreDownTimeMs 600000', 'rangekv ctl config reset maxStoreDownTimeMs'],
 };
@@ -57,6 +57,16 @@ export const ctlSplit: CommandSpec = {
   details: operatorDetails,
   flags: { ...clientFlags('60s'), 'no-wait': noWait, hex: hexFlag },
   examples: ['rangekv ctl split m'],
+};
+
+export const ctlMerge: CommandSpec = {
+  name: 'ctl merge', args: '--range ID [flags]', minPositionals: 0, maxPositionals: 0,
+  summary: 'Merge range ID with the range to its right: the merged range keeps ID and covers both spans.',
+  details: `${operatorDetails} When the right range's replicas are on other stores, PD first moves them (and its leadership) to range ID's stores, `
+    + 'which can take a while (default --timeout 180s, PD\'s own limit for a merge). Both ranges need voters only, as many each; '
+    + 'the last range of the keyspace has no right-hand range (refused, exit 1).',
+  flags: { ...clientFlags('180s'), range: rangeFlag, 'no-wait': noWait },
+  examples: ['rangekv ctl merge --range 7'],
 };
 
 export const ctlTransferLeader: CommandSpec = {
@@ -241,6 +251,11 @@ export async function runCtl(spec: CommandSpec, p: Parsed): Promise<number> {
       action = async (c, timeoutMs) => printOperator(p, await c.split(key, { wait, timeoutMs }));
       break;
     }
+    case ctlMerge: {
+      const range = idFlag(p, 'range', spec);
+      action = async (c, timeoutMs) => printOperator(p, await c.merge(range, { wait, timeoutMs }));
+      break;
+    }
     case ctlTransferLeader: {
       const range = idFlag(p, 'range', spec);
       const to = idFlag(p, 'to', spec);
@@ -330,7 +345,7 @@ export async function runCtl(spec: CommandSpec, p: Parsed): Promise<number> {
 }
 
 export const CTL_COMMANDS: Record<string, CommandSpec> = {
-  stores: ctlStores, store: ctlStore, ranges: ctlRanges, split: ctlSplit, 'transfer-leader': ctlTransferLeader, 'add-replica': ctlAddReplica,
+  stores: ctlStores, store: ctlStore, ranges: ctlRanges, split: ctlSplit, merge: ctlMerge, 'transfer-leader': ctlTransferLeader, 'add-replica': ctlAddReplica,
   'remove-replica': ctlRemoveReplica, 'move-replica': ctlMoveReplica, operators: ctlOperators, scheduler: ctlScheduler, config: ctlConfig,
   'pd members': ctlPdMembers,
 };

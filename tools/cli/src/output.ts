@@ -102,6 +102,7 @@ export function operatorJson(o: OperatorInfo, hex = false): Record<string, unkno
 
 export function operatorText(o: OperatorInfo): string {
   const what = o.kind === 'split' ? `split range ${o.rangeId} at ${showBytes(o.splitKey)}`
+    : o.kind === 'merge' ? `merge range ${o.right ? `${o.right.rangeId} ` : ''}into range ${o.rangeId}`
     : o.kind === 'transfer-leader' ? `transfer leader of range ${o.rangeId} to store ${o.toStore}`
       : o.kind === 'add-replica' ? `add a replica of range ${o.rangeId} on store ${o.toStore}`
         : o.kind === 'remove-replica' ? `remove the replica of range ${o.rangeId} from store ${o.fromStore}`

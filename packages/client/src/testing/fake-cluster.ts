@@ -107,6 +107,8 @@ export class FakeCluster {
   readonly stores = new Map<number, Node>();
   readonly pds: Array<Node & { opts: FakePdOptions; notBootstrappedLeft: number }> = [];
   private nextRangeId = 2;
+  /** Merged-away range -> the range it was merged into (its stores answer EpochNotMatch with it). */
+  private readonly mergedInto = new Map<number, number>();
   private readonly operators = new Map<number, pdpb.Operator.$Properties & { polls: number }>();
   private nextOperatorId = 1;
   /** Stores DecommissionStore marked offline (not cancelled). */
@@ -203,6 +205,22 @@ export class FakeCluster {
     return id;
   }
 
+  /**
+   * Merges the range to the right of `leftId` into it (version = max + 1, the left range's
+   * replicas and leader). A request to the right range then gets EpochNotMatch listing the
+   * merged range from a store holding it, or RangeNotFound with `forget` (a store that has
+   * destroyed the right replica and is not sure of the rest).
+   */
+  merge(leftId: number, opts: { forget?: boolean } = {}): { merged: RangeDescriptor; right: RangeDescriptor } {
+    const left = this.ranges.get(leftId)!;
+    const right = [...this.ranges.values()].find((x) => left.desc.endKey.length > 0 && Buffer.compare(b(x.desc.startKey), b(left.desc.endKey)) === 0);
+    if (!right) throw new Error(`range ${leftId} has no right-hand neighbour`);
+    this.ranges.delete(right.desc.rangeId);
+    left.desc = { ...left.desc, endKey: right.desc.endKey, epoch: { ...left.desc.epoch, version: Math.max(left.desc.epoch.version, right.desc.epoch.version) + 1 } };
+    if (!opts.forget) this.mergedInto.set(right.desc.rangeId, leftId);
+    return { merged: left.desc, right: right.desc };
+  }
+
   transferLeader(rangeId: number, storeId: number): void {
     this.ranges.get(rangeId)!.leader = storeId;
   }
@@ -233,6 +251,10 @@ export class FakeCluster {
     { range: FakeRange } | { rangeError: metapb.RangeError.$Properties } {
     const rangeId = Number(header?.rangeId ?? 0);
     const r = this.ranges.get(rangeId);
+    const into = this.ranges.get(this.mergedInto.get(rangeId) ?? 0);
+    if (!r && into && into.desc.replicas.some((x) => x.storeId === storeId)) {
+      return this.rangeError(`range ${rangeId} was merged`, { epochNotMatch: { current: [descriptorToWire(into.desc)] } });
+    }
     if (!r || !r.desc.replicas.some((x) => x.storeId === storeId)) return this.rangeError('range not found', { rangeNotFound: { rangeId } });
     if (leaderOnly && r.leader !== storeId) {
       const hint = this.hideLeaderHints || r.leader === 0 ? undefined
@@ -377,6 +399,9 @@ export class FakeCluster {
           break;
         case pdpb.OperatorKind.MOVE_REPLICA:
           this.moveReplica(rangeId, Number(req.fromStore), Number(req.toStore));
+          break;
+        case pdpb.OperatorKind.MERGE:
+          op.right = descriptorToWire(this.merge(rangeId).right);
           break;
         default:
           break;

@@ -1,7 +1,7 @@
 // Fake stores for PD tests: real gRPC servers speaking storeAdminService, backed by one
 // shared in-memory model of the ranges (descriptor, leader store, term, log indexes). Each
 // call is recorded. Knobs make a store misbehave: ignore transfers, keep learners behind,
-// refuse split keys.
+// refuse split keys, answer MergeRanges busy or refuse it.
 import * as grpc from '@grpc/grpc-js';
 import { adminpb, descriptorToWire, ReplicaRole, storeAdminService, type metapb, type RangeDescriptor } from '@rangekv/proto';
 import { compareBytes, keyInSpan } from '../types.js';
@@ -37,6 +37,12 @@ export class FakeCluster {
   replaceVoterCalls = 0;
   /** SplitRange at these keys answers KeyNotInRange. */
   readonly refuseSplitKeys = new Set<string>();
+  /** MergeRanges that merged. */
+  mergesDone = 0;
+  /** MergeRanges answers ServerBusy this many more times (a merge of the right range under way). */
+  mergeBusyTimes = 0;
+  /** MergeRanges answers FAILED_PRECONDITION with this message (a merge rolled back; null: off). */
+  failMerges: string | null = null;
 
   address(storeId: number): string {
     return `127.0.0.1:${this.servers.get(storeId)!.port}`;
@@ -200,8 +206,41 @@ export class FakeCluster {
         this.ranges.set(right.rangeId, { desc: right, leaderStore: c.r.leaderStore, term: c.r.term, lastIndex: 1000, match: new Map(right.replicas.map((x) => [x.replicaId, 1000])) });
         return { left: descriptorToWire(left), right: descriptorToWire(right) };
       }
+      case 'mergeRanges':
+        return this.merge(storeId, req);
       default:
         return {};
     }
+  }
+
+  /** MergeRanges as the store contract has it (proto/admin.proto): the right range's replicas go, the left one covers both. */
+  private merge(storeId: number, req: Record<string, unknown>): unknown {
+    const c = this.leaderCheck(storeId, req['header'], true);
+    if ('err' in c) return { rangeError: c.err };
+    const left = c.r.desc;
+    const rightId = Number(req['rightRangeId'] ?? 0);
+    const r = this.ranges.get(rightId);
+    if (!r || !this.replicaOn(r, storeId)) return { rangeError: { message: `range ${rightId} not found`, rangeNotFound: { rangeId: rightId } } };
+    const re = req['rightEpoch'] as metapb.RangeEpoch | undefined;
+    if (re && (Number(re.version ?? 0) !== r.desc.epoch.version || Number(re.confVer ?? 0) !== r.desc.epoch.confVer)) {
+      return { rangeError: { message: 'epoch not match', epochNotMatch: { current: [descriptorToWire(r.desc)] } } };
+    }
+    if (this.mergeBusyTimes > 0) {
+      this.mergeBusyTimes--;
+      return { rangeError: { message: `range ${rightId} is merging`, serverBusy: { reason: 'merging', backoffMs: 10 } } };
+    }
+    if (this.failMerges !== null) throw new Error(this.failMerges);
+    if (left.endKey.length === 0 || compareBytes(r.desc.startKey, left.endKey) !== 0) throw new Error(`range ${rightId} does not start where range ${left.rangeId} ends`);
+    const stores = (d: RangeDescriptor) => d.replicas.map((x) => (x.role === ReplicaRole.Voter ? x.storeId : -1)).sort((a, b) => a - b).join(',');
+    if (stores(left) !== stores(r.desc) || stores(left).includes('-1')) throw new Error('the ranges must have voters only, on the same stores');
+    if (r.leaderStore !== storeId) throw new Error(`the leader of range ${rightId} is on store ${r.leaderStore}: transfer it to store ${storeId} first`);
+    const merged: RangeDescriptor = {
+      ...left, endKey: r.desc.endKey, epoch: { confVer: left.epoch.confVer, version: Math.max(left.epoch.version, r.desc.epoch.version) + 1 },
+    };
+    c.r.desc = merged;
+    c.r.lastIndex++;
+    this.ranges.delete(rightId);
+    this.mergesDone++;
+    return { merged: descriptorToWire(merged) };
   }
 }
