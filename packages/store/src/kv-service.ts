@@ -54,8 +54,11 @@ export interface KvStoreContext {
   clock: HostClock;
   /** Commit and ReadIndex latency histograms (store-metrics.ts); absent: not measured. */
   metrics?: Pick<StoreMetrics, 'commitSeconds' | 'readIndexSeconds' | 'writeStageSeconds'>;
-  /** A write of `bytes` (its encoded command) and `keys` keys was proposed to `rangeId` here (size checks, traffic). */
-  onWrite?(rangeId: number, bytes: number, keys: number): void;
+  /**
+   * A write of `bytes` (its encoded command) and `keys` keys was proposed to `rangeId` here
+   * (size checks, traffic); `deletes`: it may delete keys (Delete, DeleteRange, a deleting CAS).
+   */
+  onWrite?(rangeId: number, bytes: number, keys: number, deletes: boolean): void;
   /** A read of `rangeId` was answered with `bytes` of keys and values over `keys` keys (traffic). */
   onRead?(rangeId: number, bytes: number, keys: number): void;
 }
@@ -397,7 +400,8 @@ export class KvService {
       throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${lim.maxPendingProposalsPerRange} proposals pending (maxPendingProposalsPerRange)`));
     }
     const data = encodeKvCommand(cmd);
-    this.s.onWrite?.(r.rangeId, data.length, commandKeys(cmd));
+    const deletes = cmd.type === KvCommandType.Delete || cmd.type === KvCommandType.DeleteRange || (cmd.type === KvCommandType.CompareAndSwap && cmd.delete);
+    this.s.onWrite?.(r.rangeId, data.length, commandKeys(cmd), deletes);
     const proposedNs = process.hrtime.bigint();
     const result = await awaitProposal(this.s.clock, r, lim.proposalTimeoutMs, (done) => this.s.scheduler.propose(r.rangeId, data, (o) => {
       if (o.kind === 'applied') this.s.metrics?.commitSeconds.observe(secondsSince(proposedNs));

@@ -103,6 +103,7 @@ export class KvStore {
         return r !== undefined && r.isLeader && !r.destroyed ? r.log.descriptor : null;
       },
       nextTurn: (fn) => host.clock.nextTurn(fn),
+      setTimer: (ms, fn) => void host.clock.setTimer(ms, fn),
       onChecked: (id) => o.events?.onSizeChecked?.(id),
       log: o.log,
     }, { ...DEFAULT_SIZE_CHECK_LIMITS, ...(o.sizeCheck ?? {}) });
@@ -113,8 +114,9 @@ export class KvStore {
       mergedInto: (id) => this.merges.mergedInto(id),
       storeId: o.storeId, engine, scheduler: host.scheduler, reads: this.reads, limits: o.limits, log: o.log, clock: host.clock,
       leaseUsable: (r) => host.leaseUsable(r),
-      onWrite: (rangeId, bytes, keys) => {
+      onWrite: (rangeId, bytes, keys, deletes) => {
         this.sizeCheck.wrote(rangeId, bytes);
+        if (deletes) this.sizeCheck.deleted(rangeId);
         this.traffic.wrote(bytes, keys);
       },
       onRead: (rangeId, bytes, keys) => this.traffic.read(rangeId, bytes, keys),
@@ -229,7 +231,10 @@ export class KvStore {
         const level = ss.role === StateRole.Leader || replica.isLeader ? 'info' : 'debug';
         if (ss.lead !== 0 && ss.lead !== replica.lead) o.metrics?.leaderChanges.inc();
         o.log[level]('raft leader changed', { rangeId: replica.rangeId, lead: ss.lead, role: ss.role });
-        if (ss.role === StateRole.Leader) o.events?.onBecameLeader?.(replica.rangeId);
+        if (ss.role === StateRole.Leader) {
+          this.sizeCheck.led(replica.rangeId);
+          o.events?.onBecameLeader?.(replica.rangeId);
+        }
         this.reads.failUnconfirmed(replica.rangeId, () =>
           new RangeErrorReply(notLeader(replica.rangeId, replica.log.descriptor, ss.lead, 'leadership changed while the read waited')));
       },

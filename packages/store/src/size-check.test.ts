@@ -56,3 +56,22 @@ test('traffic: bytes and keys of writes proposed and reads answered, reads per r
     await c.close();
   }
 });
+
+test('a new leader measures a range it has no figures for; deletes re-check it once they applied, so an emptied range shows empty', async () => {
+  const c = await StoreCluster.start({ server: { sizeCheck: { deleteRecheckMs: 100, splitCheckDiffBytes: 5_000 } } });
+  try {
+    const leader = await c.waitForLeader(1);
+    const sc = leader.store.sizeCheck;
+    // No write yet: leading is enough to be measured (PD merges only measured ranges).
+    await c.waitFor('a first size check of the range led here', () => sc.sizeOf(1) !== undefined);
+    assert.equal(sc.sizeOf(1)!.keys, 0);
+    const header = c.header(1);
+    for (let i = 0; i < 20; i++) assert.equal((await leader.kv.put({ header, key: b(`k${i}`), value: Buffer.alloc(500) })).rangeError, undefined);
+    await c.waitFor('the writes measured', () => sc.sizeOf(1)!.keys > 0);
+    const res = await leader.kv.deleteRange({ header, startKey: b('k'), endKey: b('l') });
+    assert.equal(res.rangeError, undefined);
+    await c.waitFor('the emptied range measured empty', () => sc.sizeOf(1)!.keys === 0 && sc.sizeOf(1)!.bytes === 0);
+  } finally {
+    await c.close();
+  }
+});

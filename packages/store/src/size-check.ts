@@ -6,8 +6,10 @@
 // sizeCheckKeysPerTurn keys per turn of the event loop (the binding exposes no approximate
 // sizes, so the scan reads the keys and values; it never blocks the loop for long). It
 // runs when the bytes proposed to the range since its last check reach
-// splitCheckDiffBytes (TiKV's region-split-check-diff), or at the range's first write
-// here when no figure is known. One check at a time; a check whose range changed epoch (a
+// splitCheckDiffBytes (TiKV's region-split-check-diff), at the range's first write here or
+// when this store starts leading it while no figure is known, and deleteRecheckMs after a
+// delete (a delete proposes few bytes but may empty the range, which PD's merge checker
+// needs to see). One check at a time; a check whose range changed epoch (a
 // split, a membership change) meanwhile is thrown away and queued again. While scanning it
 // keeps a bounded list of sample keys (every sampleBytes of data; the list is halved and
 // the step doubled beyond maxSizeSamples), so a range of any size costs O(maxSizeSamples)
@@ -27,12 +29,15 @@ export interface SizeCheckLimits {
   sizeCheckKeysPerTurn: number;
   /** Sample keys kept by a check (memory bound). */
   maxSizeSamples: number;
+  /** A delete proposed to a range re-checks it this many ms later (once it applied; deletes in between share the check). */
+  deleteRecheckMs: number;
 }
 
 export const DEFAULT_SIZE_CHECK_LIMITS: SizeCheckLimits = {
   splitCheckDiffBytes: 8 << 20,
   sizeCheckKeysPerTurn: 1_000,
   maxSizeSamples: 1_024,
+  deleteRecheckMs: 1_000,
 };
 
 /** First distance between two sample keys, bytes (doubled each time the list is halved). */
@@ -53,6 +58,8 @@ export interface SizeCheckDeps {
   /** The range's descriptor if this store leads it now, else null (no check). */
   ledDescriptor(rangeId: number): RangeDescriptor | null;
   nextTurn(fn: () => void): void;
+  /** Runs `fn` once, `ms` from now (delete re-checks); without it deletes start no check. */
+  setTimer?(ms: number, fn: () => void): void;
   /** A check recorded new figures for `rangeId` (the store reports it to PD soon). */
   onChecked?(rangeId: number): void;
   log: Logger;
@@ -63,6 +70,8 @@ export class SizeChecker {
   /** Bytes proposed since the last check, by range. */
   private readonly diff = new Map<number, number>();
   private readonly queue = new Set<number>();
+  /** Ranges with a delete re-check scheduled. */
+  private readonly recheck = new Set<number>();
   private running = false;
   private stopped = false;
   readonly counters = { checks: 0, keysScanned: 0, discarded: 0 };
@@ -79,6 +88,22 @@ export class SizeChecker {
     const n = (this.diff.get(rangeId) ?? 0) + bytes;
     this.diff.set(rangeId, n);
     if (n >= this.limits.splitCheckDiffBytes || !this.sizes.has(rangeId)) this.enqueue(rangeId);
+  }
+
+  /** A delete was proposed to `rangeId` on its leader here: check it again deleteRecheckMs later. */
+  deleted(rangeId: number): void {
+    const setTimer = this.d.setTimer;
+    if (this.stopped || setTimer === undefined || this.recheck.has(rangeId)) return;
+    this.recheck.add(rangeId);
+    setTimer(this.limits.deleteRecheckMs, () => {
+      this.recheck.delete(rangeId);
+      if (!this.stopped) this.enqueue(rangeId);
+    });
+  }
+
+  /** This store leads `rangeId` now: check it if no figure is known (PD merges only measured ranges). */
+  led(rangeId: number): void {
+    if (!this.stopped && !this.sizes.has(rangeId)) this.enqueue(rangeId);
   }
 
   /** The last figures of `rangeId`, if checked. */
