@@ -197,3 +197,31 @@ test('a freeze whose coordinator went away is rolled back by the watchdog; a fro
     await c.close();
   }
 });
+
+test('a split of the left range racing a merge wins: the commit that follows it is a no-op everywhere, and the right range unfreezes', async () => {
+  const c = await StoreCluster.start({ ranges: 2, limits: { mergeFrozenTimeoutMs: 300 } });
+  try {
+    const coord = await colocateLeaders(c, 1, 2);
+    const proposeOn = (rangeId: number, data: Uint8Array): Promise<unknown> => new Promise((resolve, reject) => {
+      const res = coord.scheduler.propose(rangeId, data, (o) => (o.kind === 'applied' ? resolve(o.result) : reject(new Error(o.kind))));
+      if (!res.ok) reject(new Error(res.reason));
+    });
+    // The freeze of a merge planned against range 1 at epoch {1, 1} (its coordinator gone)...
+    const frozen = await proposeOn(2, encodeAdminCommand({ type: AdminCommandType.Freeze, mergeId: 91, leftRangeId: 1, leftConfVer: 1, leftVersion: 1, confVer: 1, version: 1 })) as { kind: string; index: number; term: number };
+    assert.equal(frozen.kind, 'frozen');
+    // ... then a split of range 1 comes first in its log.
+    const sp = await coord.admin.splitRange({ header: hdr(1, E1), splitKey: b(keyOf(1, 'm')) });
+    assert.equal(sp.rangeError, undefined, sp.rangeError?.message ?? '');
+    const rd = coord.scheduler.get(2)!.log.descriptor!;
+    const commit = await proposeOn(1, encodeAdminCommand({
+      type: AdminCommandType.CommitMerge, mergeId: 91, leftConfVer: 1, leftVersion: 1, rightRangeId: 2, rightVersion: 1, rightEndKey: rd.endKey,
+      freezeIndex: frozen.index, freezeTerm: frozen.term,
+    })) as { kind: string };
+    assert.equal(commit.kind, 'epoch-not-match', 'the left epoch moved: the commit does nothing');
+    await c.waitFor('the watchdog unfreezes range 2 everywhere', () => [...c.servers.values()].every((s) => s.scheduler.get(2)?.log.mergeFreeze === null), 20_000);
+    await put(c, 2, E1, keyOf(2, 'after'), 'served');
+    for (const s of c.servers.values()) assert.ok(s.scheduler.get(2) && s.scheduler.get(1)!.log.descriptor!.epoch.version === 2);
+  } finally {
+    await c.close();
+  }
+});
