@@ -105,9 +105,14 @@ describe('a cluster of three store processes', () => {
     const stale = await client.call(leader, 'put', { header: header(C.LINEARIZABLE, 1, 5), key: b('k'), value: b('v') });
     assert.ok(stale.ok);
     assert.equal(stale.res.rangeError?.epochNotMatch?.current?.[0]?.epoch?.version, 1);
+    // A range the store does not have: the range here that holds the key, so the client re-routes without PD...
     const unknown = await client.call(leader, 'get', { header: header(C.LINEARIZABLE, 42), key: b('k') });
     assert.ok(unknown.ok);
-    assert.equal(unknown.res.rangeError?.rangeNotFound?.rangeId, 42);
+    assert.equal(unknown.res.rangeError?.epochNotMatch?.current?.[0]?.rangeId, 1);
+    // ... and RangeNotFound when the request names no key (a scan).
+    const unknownScan = await client.call(leader, 'scan', { header: header(C.LINEARIZABLE, 42), startKey: b('k') });
+    assert.ok(unknownScan.ok);
+    assert.equal(unknownScan.res.rangeError?.rangeNotFound?.rangeId, 42);
 
     const still = await client.routed('put', { header: header(), key: b('after-bad'), value: b('ok') });
     assert.equal(still.rangeError, null);

@@ -130,7 +130,11 @@ test('routing errors: RangeNotFound, EpochNotMatch with the current descriptor',
   const c = await StoreCluster.start();
   try {
     const leader = await c.waitForLeader();
-    const nf = await leader.kv.get({ header: { rangeId: 77, epoch: { confVer: 1, version: 1 } }, key: b('k') });
+    // A range not on this store: for a key, the local range that holds it (re-route without PD); else RangeNotFound.
+    const elsewhere = await leader.kv.get({ header: { rangeId: 77, epoch: { confVer: 1, version: 1 } }, key: b('k') });
+    assert.equal(elsewhere.rangeError?.epochNotMatch?.current?.[0]?.rangeId, 1);
+    assert.match(elsewhere.rangeError?.message ?? '', /range 77 is not on store \d+; the key is in range 1 here/);
+    const nf = await leader.kv.scan({ header: { rangeId: 77, epoch: { confVer: 1, version: 1 } }, startKey: b('k') });
     assert.equal(nf.rangeError?.rangeNotFound?.rangeId, 77);
     const stale = await leader.kv.put({ header: { rangeId: 1, epoch: { confVer: 1, version: 9 } }, key: b('k'), value: b('v') });
     assert.equal(stale.rangeError?.epochNotMatch?.current?.[0]?.epoch?.version, 1);
