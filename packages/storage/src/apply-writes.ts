@@ -13,12 +13,12 @@
 import type { ConfState } from '@rangekv/raft';
 import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { ColumnFamily } from './column-families.js';
-import { encodeAppliedState, encodeConfState, encodeDescriptor, encodeMergeFreeze } from './encoding.js';
+import { encodeAppliedState, encodeConfState, encodeDescriptor, encodeMergeFreeze, encodeMergeOutcomes } from './encoding.js';
 import { storeOf, type EngineContext } from './engine-context.js';
 import { KeyOutOfRangeError, StorageError, invariant } from './errors.js';
 import { KeyPrefix, keyInSpan, rangeKey } from './keys.js';
 import type { RangeLogStore } from './log-store.js';
-import type { AppliedState, MergeFreeze } from './records.js';
+import type { AppliedState, MergeFreeze, MergeOutcome } from './records.js';
 import { WriteOps } from './write-ops.js';
 
 export interface ApplyBatch {
@@ -33,6 +33,8 @@ export interface ApplyBatch {
   descriptor?: RangeDescriptor;
   /** The range's merge freeze (records.ts): set at a Freeze entry, null to lift it; absent = unchanged. */
   mergeFreeze?: MergeFreeze | null;
+  /** The range's merge outcomes (records.ts), the whole list; absent = unchanged. */
+  mergeOutcomes?: readonly MergeOutcome[];
 }
 
 /**
@@ -75,6 +77,7 @@ export function encodeApplyWrites(rangeId: number, desc: RangeDescriptor, batch:
   if (batch.descriptor) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Descriptor, rangeId), encodeDescriptor(batch.descriptor));
   if (batch.mergeFreeze === null) ops.del(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeFreeze, rangeId));
   else if (batch.mergeFreeze !== undefined) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeFreeze, rangeId), encodeMergeFreeze(batch.mergeFreeze));
+  if (batch.mergeOutcomes !== undefined) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeOutcomes, rangeId), encodeMergeOutcomes(batch.mergeOutcomes));
   return ops;
 }
 
@@ -89,5 +92,5 @@ export function applyWrites(ctx: EngineContext, rangeId: number, batch: ApplyBat
   const store = storeOf(ctx, rangeId, 'apply');
   const ops = encodeApplyBatch(store, batch);
   ctx.db.write(ops, { sync: false });
-  store.onApplied(batch.applied, batch.confState ?? null, batch.descriptor ?? null, batch.mergeFreeze);
+  store.onApplied(batch.applied, batch.confState ?? null, batch.descriptor ?? null, batch.mergeFreeze, batch.mergeOutcomes);
 }

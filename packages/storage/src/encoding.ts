@@ -8,11 +8,12 @@
 //   Truncated      v index term
 //   Applied        v index term
 //   MergeFreeze    v mergeId leftRangeId leftConfVer leftVersion index term
+//   MergeOutcomes  v n (mergeId state:u8 (0 aborted, 1 committed, 2 pending))..
 //   Descriptor     v rangeId startKey endKey confVer version |replicas| (storeId replicaId role)..
 import type { Entry, EntryType } from '@rangekv/raft';
 import { isReplicaRole, type RangeDescriptor, type ReplicaDescriptor } from '@rangekv/proto/range-descriptor';
 import { ByteReader, ByteWriter } from './binary.js';
-import type { AppliedState, ConfState, HardState, MergeFreeze, TruncatedState } from './records.js';
+import { MAX_MERGE_OUTCOMES, type AppliedState, type ConfState, type HardState, type MergeFreeze, type MergeOutcome, type TruncatedState } from './records.js';
 
 export const RECORD_VERSION = 1;
 
@@ -174,6 +175,44 @@ export function decodeMergeFreeze(bytes: Uint8Array): MergeFreeze {
   const f = { mergeId: r.uvarint(), leftRangeId: r.uvarint(), leftConfVer: r.uvarint(), leftVersion: r.uvarint(), index: r.uvarint(), term: r.uvarint() };
   r.end();
   return f;
+}
+
+// --- MergeOutcomes ---
+
+const OUTCOME_CODES = { aborted: 0, committed: 1, pending: 2 } as const satisfies Record<MergeOutcome['state'], number>;
+const OUTCOME_STATES: readonly MergeOutcome['state'][] = ['aborted', 'committed', 'pending'];
+
+export function writeMergeOutcomes(w: ByteWriter, os: readonly MergeOutcome[]): void {
+  if (os.length > MAX_MERGE_OUTCOMES) throw new RangeError(`${os.length} merge outcomes is over ${MAX_MERGE_OUTCOMES}`);
+  w.uvarint(os.length);
+  for (const o of os) w.uvarint(o.mergeId).u8(OUTCOME_CODES[o.state]);
+}
+
+export function readMergeOutcomes(r: ByteReader): MergeOutcome[] {
+  const n = r.uvarint();
+  if (n > MAX_MERGE_OUTCOMES) r.fail(`${n} merge outcomes is over ${MAX_MERGE_OUTCOMES}`);
+  const out: MergeOutcome[] = [];
+  for (let i = 0; i < n; i++) {
+    const mergeId = r.uvarint();
+    const c = r.u8();
+    const state = OUTCOME_STATES[c];
+    if (state === undefined) r.fail(`merge outcome state ${c}`);
+    out.push({ mergeId, state: state! });
+  }
+  return out;
+}
+
+export function encodeMergeOutcomes(os: readonly MergeOutcome[]): Buffer {
+  const w = header(new ByteWriter(8 + os.length * 10));
+  writeMergeOutcomes(w, os);
+  return w.finish();
+}
+
+export function decodeMergeOutcomes(bytes: Uint8Array): MergeOutcome[] {
+  const r = open('merge outcomes', bytes);
+  const os = readMergeOutcomes(r);
+  r.end();
+  return os;
 }
 
 // --- RangeDescriptor ---

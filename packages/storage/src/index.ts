@@ -27,7 +27,8 @@ export { InjectedCrashError, type IngestFaults } from './snapshot-ingest.js';
 export { encodeSnapshotHeader, decodeSnapshotHeader, decodeSnapshotChunk, type SnapshotHeader, type SnapshotChunk } from './snapshot-codec.js';
 export { encodeSnapshotRef, decodeSnapshotRef, type SnapshotRef } from './snapshot-ref.js';
 export { FORMAT_VERSION } from './store-format.js';
-export type { AppliedState, MergeFreeze, TruncatedState } from './records.js';
+export type { AppliedState, MergeFreeze, MergeOutcome, TruncatedState } from './records.js';
+export { MAX_MERGE_OUTCOMES } from './records.js';
 export {
   RECORD_VERSION, encodeEntry, decodeEntry, encodeHardState, decodeHardState, encodeConfState, decodeConfState,
   encodeTruncatedState, decodeTruncatedState, encodeAppliedState, decodeAppliedState, encodeDescriptor, decodeDescriptor,

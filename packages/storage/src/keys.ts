@@ -24,6 +24,7 @@ export const KeyPrefix = {
   Ingest: 0x49, // 'I'
   Destroy: 0x58, // 'X'
   MergeFreeze: 0x46, // 'F'
+  MergeOutcomes: 0x4f, // 'O'
 } as const;
 export type KeyPrefix = (typeof KeyPrefix)[keyof typeof KeyPrefix];
 

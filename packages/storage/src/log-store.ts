@@ -17,7 +17,7 @@ import { UnknownRangeError, invariant } from './errors.js';
 import { entryKey, parseEntryKey } from './keys.js';
 import { LogCache, type CacheBudget } from './log-cache.js';
 import type { StorageLimits } from './limits.js';
-import type { AppliedState, MergeFreeze, TruncatedState } from './records.js';
+import type { AppliedState, MergeFreeze, MergeOutcome, TruncatedState } from './records.js';
 import type { Db } from './db.js';
 import { encodeSnapshotRef } from './snapshot-ref.js';
 
@@ -34,6 +34,8 @@ export interface RangeState {
   lastTerm: number;
   /** Set while a merge freezes the range (records.ts). */
   mergeFreeze?: MergeFreeze | null;
+  /** How merges planned against this range were decided (records.ts). */
+  mergeOutcomes?: readonly MergeOutcome[];
 }
 
 export interface LogStoreStats {
@@ -46,6 +48,7 @@ export class RangeLogStore implements RaftStorage {
   readonly rangeId: number;
   private desc: RangeDescriptor | null;
   private freeze: MergeFreeze | null;
+  private outcomes: readonly MergeOutcome[];
   private hs: HardState;
   private conf: ConfState;
   private appliedState: AppliedState;
@@ -74,6 +77,7 @@ export class RangeLogStore implements RaftStorage {
     this.rangeId = st.rangeId;
     this.desc = st.descriptor;
     this.freeze = st.mergeFreeze ?? null;
+    this.outcomes = st.mergeOutcomes ?? [];
     this.hs = { ...st.hardState };
     this.conf = st.confState;
     this.appliedState = { ...st.applied };
@@ -178,6 +182,11 @@ export class RangeLogStore implements RaftStorage {
     return this.desc;
   }
 
+  /** How merges planned against this range were decided, oldest first (records.ts). */
+  get mergeOutcomes(): readonly MergeOutcome[] {
+    return this.outcomes;
+  }
+
   /** Non-null while a merge freezes this range (written at the Freeze entry's apply). */
   get mergeFreeze(): MergeFreeze | null {
     return this.freeze;
@@ -236,9 +245,12 @@ export class RangeLogStore implements RaftStorage {
   }
 
   /** A snapshot was installed: the log now starts after it and is empty. */
-  onSnapshotDurable(st: { descriptor: RangeDescriptor; applied: AppliedState; confState: ConfState; hardState: HardState; mergeFreeze: MergeFreeze | null }): void {
+  onSnapshotDurable(st: {
+    descriptor: RangeDescriptor; applied: AppliedState; confState: ConfState; hardState: HardState; mergeFreeze: MergeFreeze | null; mergeOutcomes: readonly MergeOutcome[];
+  }): void {
     this.desc = st.descriptor;
     this.freeze = st.mergeFreeze;
+    this.outcomes = st.mergeOutcomes;
     this.appliedState = { ...st.applied };
     this.conf = st.confState;
     this.hs = { ...st.hardState };
@@ -249,11 +261,14 @@ export class RangeLogStore implements RaftStorage {
   }
 
   /** `mergeFreeze` undefined: unchanged. */
-  onApplied(applied: AppliedState, confState: ConfState | null, descriptor: RangeDescriptor | null, mergeFreeze?: MergeFreeze | null): void {
+  onApplied(
+    applied: AppliedState, confState: ConfState | null, descriptor: RangeDescriptor | null, mergeFreeze?: MergeFreeze | null, mergeOutcomes?: readonly MergeOutcome[],
+  ): void {
     this.appliedState = { ...applied };
     if (confState) this.conf = confState;
     if (descriptor) this.desc = descriptor;
     if (mergeFreeze !== undefined) this.freeze = mergeFreeze;
+    if (mergeOutcomes !== undefined) this.outcomes = mergeOutcomes;
   }
 
   markDestroyed(): void {

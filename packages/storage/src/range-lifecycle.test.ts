@@ -93,7 +93,9 @@ engineTest('merge: the freeze survives a reopen; the left range widens over the 
     assert.equal(engine.range(1).mergeFreeze, null);
 
     const merged = { ...descriptor(1, 'a', 'c'), epoch: { confVer: 1, version: 2 } };
-    const { whenDeleted } = await engine.mergeRanges(1, { left: { applied: { index: 201, term: 1 }, descriptor: merged }, rightId: 2 });
+    const outcomes = [{ mergeId: 9, state: 'committed' as const }];
+    const { whenDeleted } = await engine.mergeRanges(1, { left: { applied: { index: 201, term: 1 }, descriptor: merged, mergeOutcomes: outcomes }, rightId: 2 });
+    assert.deepEqual(engine.range(1).mergeOutcomes, outcomes);
     assert.equal(engine.hasRange(2), false);
     assert.deepEqual(engine.range(1).descriptor, merged);
     assert.deepEqual(engine.range(1).applied, { index: 201, term: 1 });
@@ -110,6 +112,7 @@ engineTest('merge: the freeze survives a reopen; the left range widens over the 
     const d = engine.range(1).descriptor!;
     assert.deepEqual({ ...d, startKey: Buffer.from(d.startKey), endKey: Buffer.from(d.endKey) }, merged);
     assert.equal(count(engine, ColumnFamily.Default, b('a'), b('c')), 18);
+    assert.deepEqual(engine.range(1).mergeOutcomes, outcomes, 'the outcome is on disk');
     await engine.close();
   } finally {
     store.remove();

@@ -125,7 +125,7 @@ function addDestroy(ctx: EngineContext, store: RangeLogStore, ops: WriteOps, opt
     endKey: desc?.endKey ?? new Uint8Array(0),
   };
   ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Destroy, rangeId), encodeDestroyMarker(marker));
-  for (const p of [KeyPrefix.Applied, KeyPrefix.Truncated, KeyPrefix.ConfState, KeyPrefix.Descriptor, KeyPrefix.Ingest, KeyPrefix.MergeFreeze]) {
+  for (const p of [KeyPrefix.Applied, KeyPrefix.Truncated, KeyPrefix.ConfState, KeyPrefix.Descriptor, KeyPrefix.Ingest, KeyPrefix.MergeFreeze, KeyPrefix.MergeOutcomes]) {
     ops.del(ColumnFamily.Meta, rangeKey(p, rangeId));
   }
   ops.del(ColumnFamily.Raft, hardStateKey(rangeId));
@@ -168,7 +168,7 @@ export async function mergeRanges(ctx: EngineContext, leftId: number, init: Merg
     ctx.reserved.delete(init.rightId);
     throw e;
   }
-  left.onApplied(init.left.applied, init.left.confState ?? null, d, init.left.mergeFreeze);
+  left.onApplied(init.left.applied, init.left.confState ?? null, d, init.left.mergeFreeze, init.left.mergeOutcomes);
   return { whenDeleted: finishDestroy(ctx, init.rightId, marker) };
 }
 

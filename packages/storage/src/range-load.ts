@@ -4,7 +4,7 @@
 import { emptyConfState, type HardState } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
 import {
-  decodeAppliedState, decodeConfState, decodeDescriptor, decodeMergeFreeze, decodeEntryTerm, decodeHardState, decodeTruncatedState,
+  decodeAppliedState, decodeConfState, decodeDescriptor, decodeMergeFreeze, decodeMergeOutcomes, decodeEntryTerm, decodeHardState, decodeTruncatedState,
 } from './encoding.js';
 import { DecodeError } from './errors.js';
 import { KeyPrefix, MAX_INDEX_EXCLUSIVE, entryKey, parseEntryKey, parseRangeKey, prefixSpan } from './keys.js';
@@ -37,6 +37,7 @@ export function loadRanges(db: Db): RangeState[] {
   const truncs = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.Truncated, decodeTruncatedState);
   const hards = scanPrefix(db, ColumnFamily.Raft, KeyPrefix.HardState, decodeHardState);
   const freezes = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.MergeFreeze, decodeMergeFreeze);
+  const outcomes = scanPrefix(db, ColumnFamily.Meta, KeyPrefix.MergeOutcomes, decodeMergeOutcomes);
   const out: RangeState[] = [];
   for (const [rangeId, ap] of applied) {
     const truncated = truncs.get(rangeId);
@@ -48,6 +49,7 @@ export function loadRanges(db: Db): RangeState[] {
     out.push({
       rangeId, descriptor: descs.get(rangeId) ?? null, hardState, confState: confs.get(rangeId) ?? emptyConfState(),
       applied: ap, truncated, lastIndex, lastTerm, mergeFreeze: freezes.get(rangeId) ?? null,
+      mergeOutcomes: outcomes.get(rangeId) ?? [],
     });
   }
   return out;

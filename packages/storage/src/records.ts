@@ -29,6 +29,21 @@ export interface MergeFreeze {
   term: number;
 }
 
+/**
+ * A merge with this range as its left range, in the left range's log: `pending` from its
+ * BeginMerge until it is decided, then `committed` or `aborted` (an AbortMerge, or any
+ * epoch change, came first). Kept for the last MAX_MERGE_OUTCOMES merges, on disk and in
+ * the range's snapshots. The right range may unfreeze only once a replica of the left one
+ * holds `aborted` for its merge; a range with a pending merge cannot be frozen by another.
+ */
+export interface MergeOutcome {
+  mergeId: number;
+  state: 'pending' | 'committed' | 'aborted';
+}
+
+/** Merge outcomes a range keeps (the oldest decided ones go first; a pending one stays). */
+export const MAX_MERGE_OUTCOMES = 32;
+
 /** The last compacted log entry (the log starts right after it). */
 export interface TruncatedState {
   index: number;

@@ -34,6 +34,7 @@ const header: fc.Arbitrary<SnapshotHeader> = fc.record({
   mergeFreeze: fc.option(fc.record({
     mergeId: safeUint, leftRangeId: safeUint, leftConfVer: safeUint, leftVersion: safeUint, index: safeUint, term: safeUint,
   }, PLAIN), { nil: null }),
+  mergeOutcomes: fc.array(fc.record({ mergeId: safeUint, state: fc.constantFrom('aborted' as const, 'committed' as const, 'pending' as const) }, PLAIN), { maxLength: 32 }),
 }, PLAIN);
 
 const chunk: fc.Arbitrary<SnapshotChunk> = fc.record({

@@ -1,17 +1,19 @@
 // Wire/disk encoding of range snapshots: one header, then numbered chunks of key/value
 // pairs from the range's span in `default`. Each chunk ends with a CRC-32 of its bytes.
 //
-//   header := v descriptor appliedIndex appliedTerm confState [1 mergeFreeze]
+//   header := v descriptor appliedIndex appliedTerm confState [1 mergeFreeze] [2 mergeOutcomes]
 //
-// The merge freeze (records.ts) is written only for a frozen range, so the headers of
-// every other range are as before.
+// The merge freeze and outcomes (records.ts) are written only when there are some, so
+// the headers of ranges that never merged are as before.
 //   chunk  := v seq:u32 last:u8 count (key value)* crc32:u32
 import type { ConfState } from '@rangekv/raft';
 import type { RangeDescriptor } from '@rangekv/proto/range-descriptor';
 import { ByteReader, ByteWriter } from './binary.js';
 import { crc32 } from './crc32.js';
-import { readConfState, readDescriptor, recordReader, recordWriter, writeConfState, writeDescriptor } from './encoding.js';
-import type { AppliedState, MergeFreeze } from './records.js';
+import {
+  readConfState, readDescriptor, readMergeOutcomes, recordReader, recordWriter, writeConfState, writeDescriptor, writeMergeOutcomes,
+} from './encoding.js';
+import type { AppliedState, MergeFreeze, MergeOutcome } from './records.js';
 
 export interface SnapshotHeader {
   descriptor: RangeDescriptor;
@@ -19,6 +21,8 @@ export interface SnapshotHeader {
   confState: ConfState;
   /** The range's merge freeze at the snapshot's index (a replica that installs it stays frozen); null or absent: none. */
   mergeFreeze?: MergeFreeze | null;
+  /** How merges planned against the range were decided (records.ts); absent: none. */
+  mergeOutcomes?: readonly MergeOutcome[];
 }
 
 export interface SnapshotChunk {
@@ -34,6 +38,7 @@ export function encodeSnapshotHeader(h: SnapshotHeader): Uint8Array {
   writeConfState(w, h.confState);
   const f = h.mergeFreeze;
   if (f) w.u8(1).uvarint(f.mergeId).uvarint(f.leftRangeId).uvarint(f.leftConfVer).uvarint(f.leftVersion).uvarint(f.index).uvarint(f.term);
+  if (h.mergeOutcomes !== undefined && h.mergeOutcomes.length > 0) writeMergeOutcomes(w.u8(2), h.mergeOutcomes);
   return w.finish();
 }
 
@@ -43,14 +48,22 @@ export function decodeSnapshotHeader(bytes: Uint8Array): SnapshotHeader {
   const applied = { index: r.uvarint(), term: r.uvarint() };
   const confState = readConfState(r);
   let mergeFreeze: MergeFreeze | null = null;
-  if (r.remaining > 0) {
+  let mergeOutcomes: MergeOutcome[] = [];
+  let last = 0;
+  while (r.remaining > 0) {
     const tag = r.u8();
-    if (tag !== 1) r.fail(`unknown trailing section ${tag}`);
-    mergeFreeze = { mergeId: r.uvarint(), leftRangeId: r.uvarint(), leftConfVer: r.uvarint(), leftVersion: r.uvarint(), index: r.uvarint(), term: r.uvarint() };
+    if (tag <= last || tag > 2) r.fail(`trailing section ${tag} unknown or out of order`);
+    last = tag;
+    if (tag === 1) {
+      mergeFreeze = { mergeId: r.uvarint(), leftRangeId: r.uvarint(), leftConfVer: r.uvarint(), leftVersion: r.uvarint(), index: r.uvarint(), term: r.uvarint() };
+    } else {
+      mergeOutcomes = readMergeOutcomes(r);
+      if (mergeOutcomes.length === 0) r.fail('an empty merge outcomes section');
+    }
   }
   r.end();
   if (applied.index === 0) r.fail('applied index 0: nothing to install');
-  return { descriptor, applied, confState, mergeFreeze };
+  return { descriptor, applied, confState, mergeFreeze, mergeOutcomes };
 }
 
 /** Builds one chunk incrementally (the source decides when it is full). */

@@ -14,7 +14,7 @@
 import type { HardState } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
 import {
-  encodeAppliedState, encodeConfState, encodeDescriptor, encodeEntry, encodeHardState, encodeMergeFreeze, encodeTruncatedState,
+  encodeAppliedState, encodeConfState, encodeDescriptor, encodeEntry, encodeHardState, encodeMergeFreeze, encodeMergeOutcomes, encodeTruncatedState,
 } from './encoding.js';
 import { storeOf, type EngineContext } from './engine-context.js';
 import { SnapshotError, StorageError, invariant } from './errors.js';
@@ -127,10 +127,13 @@ async function runIngest(ctx: EngineContext, store: RangeLogStore, staged: Stage
   ops.del(ColumnFamily.Meta, rangeKey(KeyPrefix.Ingest, rangeId));
   if (h.mergeFreeze) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeFreeze, rangeId), encodeMergeFreeze(h.mergeFreeze));
   else ops.del(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeFreeze, rangeId));
+  const outcomes = h.mergeOutcomes ?? [];
+  if (outcomes.length > 0) ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeOutcomes, rangeId), encodeMergeOutcomes(outcomes));
+  else ops.del(ColumnFamily.Meta, rangeKey(KeyPrefix.MergeOutcomes, rangeId));
   await ctx.writer.submit(ops);
   const oldFirst = store.firstIndex();
   store.maxWrittenIndex = newLast;
-  store.onSnapshotDurable({ descriptor: h.descriptor, applied: h.applied, confState: h.confState, hardState: hs, mergeFreeze: h.mergeFreeze ?? null });
+  store.onSnapshotDurable({ descriptor: h.descriptor, applied: h.applied, confState: h.confState, hardState: hs, mergeFreeze: h.mergeFreeze ?? null, mergeOutcomes: outcomes });
   store.onEntriesDurable(es);
   // Entries up to the snapshot are unreachable now; delete them in the background.
   void ctx.deleter.deleteSpan(ColumnFamily.Raft, entryKey(rangeId, Math.min(oldFirst, snapIndex)), entryKey(rangeId, snapIndex + 1)).catch(() => {});

@@ -13,7 +13,7 @@
 //   src.close();
 import type { SnapshotMeta } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
-import { decodeAppliedState, decodeConfState, decodeDescriptor, decodeMergeFreeze } from './encoding.js';
+import { decodeAppliedState, decodeConfState, decodeDescriptor, decodeMergeFreeze, decodeMergeOutcomes } from './encoding.js';
 import { storeOf, type EngineContext } from './engine-context.js';
 import { SnapshotError, StorageError } from './errors.js';
 import { KeyPrefix, rangeKey } from './keys.js';
@@ -70,8 +70,9 @@ export function openSnapshotSource(ctx: EngineContext, rangeId: number): Snapsho
   const db = ctx.db;
   const aKey = rangeKey(KeyPrefix.Applied, rangeId);
   for (let attempt = 0; attempt < MAX_VIEW_ATTEMPTS; attempt++) {
-    const [a1, d, c, f] = db.getMany(ColumnFamily.Meta, [
+    const [a1, d, c, f, o] = db.getMany(ColumnFamily.Meta, [
       aKey, rangeKey(KeyPrefix.Descriptor, rangeId), rangeKey(KeyPrefix.ConfState, rangeId), rangeKey(KeyPrefix.MergeFreeze, rangeId),
+      rangeKey(KeyPrefix.MergeOutcomes, rangeId),
     ]);
     if (a1 === undefined || d === undefined || c === undefined) throw new SnapshotError(`range ${rangeId}: applied state, descriptor or conf state missing on disk`);
     const descriptor = decodeDescriptor(d);
@@ -83,6 +84,7 @@ export function openSnapshotSource(ctx: EngineContext, rangeId: number): Snapsho
     if (a2 !== undefined && a1.equals(a2)) {
       const header: SnapshotHeader = {
         descriptor, applied: decodeAppliedState(a1), confState: decodeConfState(c), mergeFreeze: f === undefined ? null : decodeMergeFreeze(f),
+        mergeOutcomes: o === undefined ? [] : decodeMergeOutcomes(o),
       };
       return new SnapshotSource(header, cursor, ctx.limits.maxSnapshotChunkBytes);
     }

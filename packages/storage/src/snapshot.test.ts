@@ -249,3 +249,35 @@ engineTest('persistReady installs a Ready\'s staged snapshot together with the e
     d2.remove();
   }
 });
+
+engineTest('a snapshot carries the range\'s merge freeze and merge outcomes; the receiver keeps them across a reopen', async (kind) => {
+  const d1 = kind.newStore();
+  const d2 = kind.newStore();
+  const src = await sender(d1, 10);
+  const dst = await d2.open();
+  try {
+    const freeze = { mergeId: 5, leftRangeId: 9, leftConfVer: 1, leftVersion: 3, index: 21, term: 2 };
+    const outcomes = [{ mergeId: 3, state: 'committed' as const }, { mergeId: 4, state: 'aborted' as const }, { mergeId: 6, state: 'pending' as const }];
+    src.apply(1, { applied: { index: 21, term: 2 }, mergeFreeze: freeze, mergeOutcomes: outcomes });
+    await dst.createRange({ rangeId: 1 });
+    const { staged } = await transfer(src, dst, 1);
+    await dst.ingestSnapshot(staged);
+    assert.deepEqual(dst.range(1).mergeFreeze, freeze);
+    assert.deepEqual(dst.range(1).mergeOutcomes, outcomes);
+    await dst.close();
+    const again = await d2.open();
+    assert.deepEqual(again.range(1).mergeFreeze, freeze);
+    assert.deepEqual(again.range(1).mergeOutcomes, outcomes);
+    // A later snapshot of the unfrozen range lifts the freeze here too.
+    src.apply(1, { applied: { index: 22, term: 2 }, mergeFreeze: null });
+    const { staged: s2 } = await transfer(src, again, 1);
+    await again.ingestSnapshot(s2);
+    assert.equal(again.range(1).mergeFreeze, null);
+    await again.close();
+  } finally {
+    await src.close();
+    await dst.close();
+    d1.remove();
+    d2.remove();
+  }
+});

@@ -34,6 +34,7 @@ const merge: fc.Arbitrary<MergeCommand> = fc.oneof(
     rightVersion: safeUint, rightEndKey: fc.uint8Array({ maxLength: 24 }), freezeIndex: id, freezeTerm: safeUint,
   }),
   fc.record({ type: fc.constant(AdminCommandType.AbortMerge), mergeId: id, leftConfVer: safeUint, leftVersion: safeUint }),
+  fc.record({ type: fc.constant(AdminCommandType.BeginMerge), mergeId: id, leftConfVer: safeUint, leftVersion: safeUint, rightRangeId: id }),
 );
 
 /** Byte arrays compared as plain arrays (a decoded key is a view of the input). */

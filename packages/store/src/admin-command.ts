@@ -14,8 +14,11 @@
 //     CommitMerge 4: varint mergeId, varint leftConfVer, varint leftVersion, varint rightRangeId,
 //                    varint rightVersion, bytes rightEndKey, varint freezeIndex, varint freezeTerm
 //     AbortMerge 5:  varint mergeId, varint leftConfVer, varint leftVersion   (on the left range)
+//     BeginMerge 6:  varint mergeId, varint leftConfVer, varint leftVersion, varint rightRangeId
+//                                                                          (on the left range)
 //
-// Merge (store README, "Merge"): the right range applies Freeze and stops serving; the
+// Merge (store README, "Merge"): the left range records the merge as pending (BeginMerge:
+// it can then not be frozen by another merge); the right range applies Freeze and stops serving; the
 // left range applies whichever of CommitMerge and AbortMerge of a merge comes first while
 // its epoch is still the planned one (leftConfVer, leftVersion); each moves that epoch, so
 // the other is then a no-op on every replica alike.
@@ -49,6 +52,7 @@ export const AdminCommandType = {
   Unfreeze: 3,
   CommitMerge: 4,
   AbortMerge: 5,
+  BeginMerge: 6,
 } as const;
 
 export interface SplitCommand {
@@ -96,7 +100,13 @@ export interface AbortMergeCommand extends LeftEpoch {
   mergeId: number;
 }
 
-export type MergeCommand = FreezeCommand | UnfreezeCommand | CommitMergeCommand | AbortMergeCommand;
+export interface BeginMergeCommand extends LeftEpoch {
+  type: typeof AdminCommandType.BeginMerge;
+  mergeId: number;
+  rightRangeId: number;
+}
+
+export type MergeCommand = BeginMergeCommand | FreezeCommand | UnfreezeCommand | CommitMergeCommand | AbortMergeCommand;
 export type AdminCommand = SplitCommand | MergeCommand;
 
 /** Does a normal entry's data hold an admin command (rather than a KV command)? */
@@ -118,6 +128,8 @@ export function encodeAdminCommand(c: AdminCommand): Uint8Array {
         .bytes(c.rightEndKey).uvarint(c.freezeIndex).uvarint(c.freezeTerm).finish();
     case AdminCommandType.AbortMerge:
       return w.uvarint(c.mergeId).uvarint(c.leftConfVer).uvarint(c.leftVersion).finish();
+    case AdminCommandType.BeginMerge:
+      return w.uvarint(c.mergeId).uvarint(c.leftConfVer).uvarint(c.leftVersion).uvarint(c.rightRangeId).finish();
   }
 }
 
@@ -163,6 +175,10 @@ function decodeBody(r: CommandReader, type: number): AdminCommand {
       };
     case AdminCommandType.AbortMerge:
       return { type, mergeId: positive(r, 'merge id'), leftConfVer: r.varint('left confVer'), leftVersion: r.varint('left version') };
+    case AdminCommandType.BeginMerge:
+      return {
+        type, mergeId: positive(r, 'merge id'), leftConfVer: r.varint('left confVer'), leftVersion: r.varint('left version'), rightRangeId: positive(r, 'right range id'),
+      };
     default:
       throw new KvCommandDecodeError(`unknown admin command type ${type}`);
   }

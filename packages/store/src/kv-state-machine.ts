@@ -40,7 +40,9 @@ export type KvResult =
   | { kind: 'conf-change'; descriptor: RangeDescriptor }
   /** An admin command refused at apply, the same way on every replica. */
   | { kind: 'refused'; reason: string; descriptor: RangeDescriptor }
-  /** Merge (merge-apply.ts): the right range froze at this entry. */
+  /** Merge (merge-apply.ts): the left range recorded the merge as pending. */
+  | { kind: 'merge-begun' }
+  /** Merge: the right range froze at this entry. */
   | { kind: 'frozen'; index: number; term: number; descriptor: RangeDescriptor }
   /** Merge: the right range unfroze (rolled back), or was not frozen by that merge (no-op). */
   | { kind: 'unfrozen'; changed: boolean }

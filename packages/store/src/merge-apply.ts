@@ -1,29 +1,38 @@
 // Applying the entries of a range merge (store README, "Merge"), on the main thread in log
 // order like a split (apply-order.ts). R is the right-hand range, L the left-hand one.
 //
+//   BeginMerge(m)   on L: records m as pending (the outcome list below), unless L's epoch moved,
+//                   L is frozen (it is the right range of another merge) or another merge of
+//                   L is pending. A range with a pending merge refuses to be frozen, so a
+//                   left range cannot be merged away while its merge is undecided.
 //   Freeze(m)       on R: refused when R's epoch moved since the plan, R is in a joint
-//                   configuration or another merge froze it; else the freeze row is written
+//                   configuration, another merge froze it or R has a pending merge of its
+//                   own as a left range; else the freeze row is written
 //                   with the applied index. From here on R applies no KV entry (they answer
 //                   merge-frozen) and serves no read but a STALE one (kv-service.ts).
 //   Unfreeze(m)     on R: lifts a freeze by m (a rollback); a no-op otherwise.
-//   CommitMerge(m)  on L: a no-op unless L's epoch is still the planned one. Then, on every
+//   CommitMerge(m)  on L: a no-op unless m is pending and L's epoch is still the planned one
+//                   (an epoch moved before it records m as aborted). Then, on every
 //                   store alike: the local R must hold its log up to the freeze (the
 //                   coordinator saw every R replica there before proposing), so R's commit
 //                   is moved there (the entry committed: L's log says so) and R applies up to
-//                   it; R leaves the loop; L's widened descriptor and R's destroy (keeping its
-//                   keys) are written in ONE sync batch.
-//   AbortMerge(m)   on L: a no-op unless L's epoch is still the planned one; then L's epoch
-//                   version moves, so a CommitMerge(m) later in L's log is a no-op everywhere.
+//                   it; R leaves the loop; L's widened descriptor, the outcome "m committed"
+//                   and R's destroy (keeping its keys) are written in ONE sync batch.
+//   AbortMerge(m)   on L: records "m aborted" unless m is decided; if L's epoch is still the
+//                   planned one, its version moves too.
 //
 // Whichever of CommitMerge(m) and AbortMerge(m) comes first in L's log decides, and every
-// replica sees the same log: the merge commits everywhere or nowhere. A store whose R
+// replica sees the same log: the merge commits everywhere or nowhere. The outcome is kept
+// in L's state (the last MAX_MERGE_OUTCOMES merges), on disk and in L's snapshots, and
+// R's freeze is lifted only by a store whose L replica holds "m aborted": an epoch alone
+// does not tell, as a replica that caught up by snapshot skipped the entries that moved it. A store whose R
 // replica cannot reach the freeze (missing, or its log lacks the entry) fails its L
 // replica (EntryApplyError) rather than widen L over keys it does not have.
 import type { RangeDescriptor } from '@rangekv/proto';
-import type { MergeFreeze, StorageEngine } from '@rangekv/storage';
+import { MAX_MERGE_OUTCOMES, type MergeFreeze, type MergeOutcome, type StorageEngine } from '@rangekv/storage';
 import { EntryApplyError, type ApplyEntry, type Replica } from '@rangekv/multiraft';
 import type { Logger } from '@rangekv/runtime';
-import type { AbortMergeCommand, CommitMergeCommand, FreezeCommand, UnfreezeCommand } from './admin-command.js';
+import type { AbortMergeCommand, BeginMergeCommand, CommitMergeCommand, FreezeCommand, UnfreezeCommand } from './admin-command.js';
 import type { KvResult } from './kv-state-machine.js';
 import { isJoint } from './range-descriptors.js';
 
@@ -58,6 +67,44 @@ function leftEpochHolds(d: RangeDescriptor, c: { leftConfVer: number; leftVersio
   return d.epoch.confVer === c.leftConfVer && d.epoch.version === c.leftVersion;
 }
 
+/** The recorded outcome of merge `mergeId` on this (left) replica, if any. */
+export function mergeOutcome(r: Replica<KvResult>, mergeId: number): MergeOutcome | undefined {
+  return r.log.mergeOutcomes.find((o) => o.mergeId === mergeId);
+}
+
+/** The merge pending on this (left) replica, if any. */
+export function pendingMerge(r: Replica<KvResult>): MergeOutcome | undefined {
+  return r.log.mergeOutcomes.find((o) => o.state === 'pending');
+}
+
+/** The outcomes with `o` replacing m's entry (or added); beyond MAX_MERGE_OUTCOMES the oldest decided ones go. */
+function withOutcome(r: Replica<KvResult>, o: MergeOutcome): MergeOutcome[] {
+  const out = [...r.log.mergeOutcomes.filter((x) => x.mergeId !== o.mergeId), o];
+  while (out.length > MAX_MERGE_OUTCOMES) {
+    const i = out.findIndex((x) => x.state !== 'pending');
+    out.splice(i < 0 ? 0 : i, 1);
+  }
+  return out;
+}
+
+export function applyBeginMerge(ctx: MergeApplyContext, l: Replica<KvResult>, e: ApplyEntry, cmd: BeginMergeCommand): KvResult {
+  const d = descriptorOf(l);
+  const refuse = (reason: string): KvResult => {
+    appliedOnly(ctx, l, e);
+    return { kind: 'refused', reason, descriptor: d };
+  };
+  if (!leftEpochHolds(d, cmd)) {
+    appliedOnly(ctx, l, e);
+    return { kind: 'epoch-not-match', descriptor: d };
+  }
+  if (l.log.mergeFreeze !== null) return refuse(`range ${l.rangeId} is frozen by merge ${l.log.mergeFreeze.mergeId} into range ${l.log.mergeFreeze.leftRangeId}`);
+  const pending = pendingMerge(l);
+  if (pending !== undefined) return refuse(`range ${l.rangeId} has merge ${pending.mergeId} pending`);
+  if (mergeOutcome(l, cmd.mergeId) !== undefined) return refuse(`merge ${cmd.mergeId} was decided already`);
+  ctx.engine.apply(l.rangeId, { applied: { index: e.index, term: e.term }, mergeOutcomes: withOutcome(l, { mergeId: cmd.mergeId, state: 'pending' }) });
+  return { kind: 'merge-begun' };
+}
+
 export function applyFreeze(ctx: MergeApplyContext, r: Replica<KvResult>, e: ApplyEntry, cmd: FreezeCommand): KvResult {
   const d = descriptorOf(r);
   const refuse = (reason: string): KvResult => {
@@ -70,6 +117,8 @@ export function applyFreeze(ctx: MergeApplyContext, r: Replica<KvResult>, e: App
   }
   const prior = r.log.mergeFreeze;
   if (prior !== null) return refuse(`range ${r.rangeId} is frozen by merge ${prior.mergeId} already`);
+  const own = pendingMerge(r);
+  if (own !== undefined) return refuse(`range ${r.rangeId} has merge ${own.mergeId} of its own pending (as the left range)`);
   if (isJoint(r.log.confState)) return refuse(`range ${r.rangeId} is in a joint configuration`);
   const freeze: MergeFreeze = {
     mergeId: cmd.mergeId, leftRangeId: cmd.leftRangeId, leftConfVer: cmd.leftConfVer, leftVersion: cmd.leftVersion, index: e.index, term: e.term,
@@ -93,20 +142,33 @@ export function applyUnfreeze(ctx: MergeApplyContext, r: Replica<KvResult>, e: A
 
 export function applyAbortMerge(ctx: MergeApplyContext, l: Replica<KvResult>, e: ApplyEntry, cmd: AbortMergeCommand): KvResult {
   const d = descriptorOf(l);
-  if (!leftEpochHolds(d, cmd)) {
+  const prior = mergeOutcome(l, cmd.mergeId);
+  if (prior !== undefined && prior.state !== 'pending') {
     appliedOnly(ctx, l, e);
-    return { kind: 'epoch-not-match', descriptor: d };
+    return prior.state === 'committed' ? { kind: 'epoch-not-match', descriptor: d } : { kind: 'merge-aborted', descriptor: d };
   }
-  const next: RangeDescriptor = { ...d, epoch: { confVer: d.epoch.confVer, version: d.epoch.version + 1 } };
-  ctx.engine.apply(l.rangeId, { applied: { index: e.index, term: e.term }, descriptor: next });
+  // Undecided: aborted from here on. If the epoch already moved, no commit of it can apply
+  // any more (it needs the planned epoch); if not, moving it makes sure.
+  const next: RangeDescriptor = leftEpochHolds(d, cmd) ? { ...d, epoch: { confVer: d.epoch.confVer, version: d.epoch.version + 1 } } : d;
+  ctx.engine.apply(l.rangeId, {
+    applied: { index: e.index, term: e.term }, mergeOutcomes: withOutcome(l, { mergeId: cmd.mergeId, state: 'aborted' }),
+    ...(next !== d ? { descriptor: next } : {}),
+  });
   ctx.log.info('merge rolled back on the left range', { rangeId: l.rangeId, mergeId: cmd.mergeId, version: next.epoch.version });
   return { kind: 'merge-aborted', descriptor: next };
 }
 
 export async function applyCommitMerge(ctx: MergeApplyContext, l: Replica<KvResult>, e: ApplyEntry, cmd: CommitMergeCommand): Promise<KvResult> {
   const d = descriptorOf(l);
-  if (!leftEpochHolds(d, cmd)) {
+  const prior = mergeOutcome(l, cmd.mergeId);
+  if (prior?.state !== 'pending') {
+    // Decided already, or never begun here: nothing to commit.
     appliedOnly(ctx, l, e);
+    return { kind: 'epoch-not-match', descriptor: d };
+  }
+  if (!leftEpochHolds(d, cmd) || l.log.mergeFreeze !== null) {
+    // Something moved the epoch first: this merge can never commit.
+    ctx.engine.apply(l.rangeId, { applied: { index: e.index, term: e.term }, mergeOutcomes: withOutcome(l, { mergeId: cmd.mergeId, state: 'aborted' }) });
     return { kind: 'epoch-not-match', descriptor: d };
   }
   const fail = (why: string): never => {
@@ -124,7 +186,10 @@ export async function applyCommitMerge(ctx: MergeApplyContext, l: Replica<KvResu
     ...d, endKey: new Uint8Array(cmd.rightEndKey),
     epoch: { confVer: d.epoch.confVer, version: Math.max(d.epoch.version, cmd.rightVersion) + 1 },
   };
-  const { whenDeleted } = await ctx.engine.mergeRanges(l.rangeId, { left: { applied: { index: e.index, term: e.term }, descriptor: merged }, rightId: cmd.rightRangeId });
+  const { whenDeleted } = await ctx.engine.mergeRanges(l.rangeId, {
+    left: { applied: { index: e.index, term: e.term }, descriptor: merged, mergeOutcomes: withOutcome(l, { mergeId: cmd.mergeId, state: 'committed' }) },
+    rightId: cmd.rightRangeId,
+  });
   void whenDeleted.catch((err: unknown) => ctx.log.warn('background delete of a merged-away range failed', { rangeId: cmd.rightRangeId, err }));
   ctx.log.info('ranges merged', { rangeId: l.rangeId, rightRangeId: cmd.rightRangeId, mergeId: cmd.mergeId, version: merged.epoch.version });
   ctx.onFreezeChanged?.(cmd.rightRangeId, null);

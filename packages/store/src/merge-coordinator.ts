@@ -3,7 +3,8 @@
 //
 //   1. checks: adjacent, voters on the same stores, no learners, no joint configuration,
 //      no pending membership change, neither frozen nor in another merge here;
-//   2. Freeze(m) through R's log; its answer gives the freeze index;
+//   2. BeginMerge(m) through L's log (L records m as pending and can no longer be frozen by
+//      another merge), then Freeze(m) through R's log; its answer gives the freeze index;
 //   3. waits until every replica of R holds R's log up to the freeze (R's leader sees their
 //      match), bounded by mergeCatchUpMs;
 //   4. CommitMerge(m) through L's log: applied, L covers both and R is gone;
@@ -90,9 +91,11 @@ export class MergeCoordinator {
       this.checkStill(l, d, r, rd);
       s.metrics?.merges.inc({ outcome: 'started' });
       s.log.info('merge started', { rangeId: l.rangeId, rightRangeId, mergeId });
-      const freeze = await this.freeze(l, r, rd, mergeId, planned);
-      const frozenAt = s.clock.now();
+      await this.begin(l, r, d, mergeId, planned);
+      let frozenAt = s.clock.now();
       try {
+        const freeze = await this.freeze(rd, r, l.rangeId, mergeId, planned);
+        frozenAt = s.clock.now();
         await this.waitCatchUp(r, freeze.index);
         const res = await s.propose(l, encodeAdminCommand({
           type: AdminCommandType.CommitMerge, mergeId, ...planned, rightRangeId, rightVersion: rd.epoch.version, rightEndKey: rd.endKey,
@@ -122,17 +125,25 @@ export class MergeCoordinator {
     }
   }
 
-  private async freeze(l: Replica<KvResult>, r: Replica<KvResult>, rd: RangeDescriptor, mergeId: number, planned: LeftEpoch): Promise<{ index: number; term: number }> {
+  private async begin(l: Replica<KvResult>, r: Replica<KvResult>, d: RangeDescriptor, mergeId: number, planned: LeftEpoch): Promise<void> {
     let res: KvResult;
     try {
-      res = await this.s.propose(r, encodeAdminCommand({
-        type: AdminCommandType.Freeze, mergeId, leftRangeId: l.rangeId, ...planned, confVer: rd.epoch.confVer, version: rd.epoch.version,
-      }));
+      res = await this.s.propose(l, encodeAdminCommand({ type: AdminCommandType.BeginMerge, mergeId, ...planned, rightRangeId: r.rangeId }));
     } catch (e) {
-      // The freeze may still apply: make sure it can never lead to a merge, and lift it.
-      await this.rollBack(l, r, mergeId, planned, this.s.clock.now(), e).catch(() => {});
+      // It may still apply: record the merge as aborted (best effort; the watchdog clears a stale pending one).
+      await this.s.propose(l, encodeAdminCommand({ type: AdminCommandType.AbortMerge, mergeId, ...planned })).catch(() => {});
       throw e;
     }
+    if (res.kind === 'merge-begun') return;
+    if (res.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(res.descriptor, d.epoch));
+    throw new FailedPreconditionError(res.kind === 'refused' ? res.reason : `the merge's begin answered ${res.kind}`);
+  }
+
+  /** Freeze(m) on R. Any failure is rolled back by the caller (a freeze whose outcome is unknown may still apply). */
+  private async freeze(rd: RangeDescriptor, r: Replica<KvResult>, leftRangeId: number, mergeId: number, planned: LeftEpoch): Promise<{ index: number; term: number }> {
+    const res = await this.s.propose(r, encodeAdminCommand({
+      type: AdminCommandType.Freeze, mergeId, leftRangeId, ...planned, confVer: rd.epoch.confVer, version: rd.epoch.version,
+    }));
     if (res.kind === 'frozen') return res;
     if (res.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(res.descriptor, rd.epoch));
     throw new FailedPreconditionError(res.kind === 'refused' ? res.reason : `the freeze answered ${res.kind}`);
@@ -177,9 +188,9 @@ export class MergeCoordinator {
       s.log.warn('merge failed and its rollback could not be proposed here: the merge watchdog finishes it', { rangeId: l.rangeId, mergeId, cause: message(cause), err: e });
       throw new UnavailableError(`merge ${mergeId} failed (${message(cause)}) and its outcome is not known yet: the stores finish or roll it back within mergeFrozenTimeoutMs; retry later`);
     }
-    if (res.kind !== 'merge-aborted' && s.merges.mergedInto(r.rangeId) === l.rangeId && l.log.descriptor !== null) {
-      // The commit came first in L's log (this store applied it: the abort applies after it).
-      return this.done(l.log.descriptor, frozenAt);
+    if (res.kind !== 'merge-aborted') {
+      // The commit came first in L's log: the merge happened (the abort answers the recorded outcome).
+      return this.done(l.log.descriptor ?? (res as { descriptor: RangeDescriptor }).descriptor, frozenAt);
     }
     try {
       await s.propose(r, encodeAdminCommand({ type: AdminCommandType.Unfreeze, mergeId }));

@@ -4,21 +4,25 @@
 // coordinator went away (store README, "Merge", step 6).
 //
 // The watchdog looks at each range frozen here for longer than mergeFrozenTimeoutMs
-// that no coordinator on this store is working on, and at the left range it names, on
-// this same store (a merge requires both on the same stores):
-//   - the left range's epoch is still the planned one: the merge can still commit or
-//     abort. If the left replica here leads, it proposes AbortMerge (the left log decides:
-//     if CommitMerge came first, the abort is a no-op and the merge completes);
-//   - the epoch moved while the right range still exists here: this store's left replica
-//     applied no CommitMerge of it (that would have destroyed the right replica in the
-//     same step), so none can ever apply. If the right replica here leads, it proposes
-//     Unfreeze.
-// Every store runs it, so whichever holds the leaders acts. Proposals are idempotent.
+// that no coordinator on this store is working on, and at the outcome of its merge that
+// the left range it names records, on this same store (a merge requires both on the same
+// stores; merge-apply.ts):
+//   - pending (or no outcome yet): the merge can still commit or abort. If the left replica here leads,
+//     it proposes AbortMerge (the left log decides: if CommitMerge came first, the abort
+//     changes nothing and the merge completes);
+//   - aborted: if the right replica here leads, it proposes Unfreeze;
+//   - committed: this right replica is stale; the left range's apply, a snapshot of the
+//     left range covering it, or replica GC removes it. It never unfreezes.
+// It also aborts a merge left pending on a left range it leads for as long (a BeginMerge
+// whose coordinator went away before the freeze): the left range could not be merged
+// away meanwhile. Every store runs it, so whichever holds the leaders acts. Proposals are
+// idempotent.
 import type { RaftScheduler, HostClock, TimerHandle } from '@rangekv/multiraft';
 import type { MergeFreeze } from '@rangekv/storage';
 import type { Logger } from '@rangekv/runtime';
 import { AdminCommandType, encodeAdminCommand } from './admin-command.js';
 import type { KvResult } from './kv-state-machine.js';
+import { mergeOutcome, pendingMerge } from './merge-apply.js';
 
 /** Merged-away ranges remembered for re-routing their requests (oldest forgotten first). */
 export const MAX_MERGED_ROUTES = 4096;
@@ -35,6 +39,8 @@ export interface MergeWatchdogOptions {
 
 export class MergeWatchdog {
   private readonly frozenSince = new Map<number, number>();
+  /** `${rangeId}/${mergeId}` of a merge pending on a left range led here -> when first seen. */
+  private readonly pendingSince = new Map<string, number>();
   private readonly coordinating = new Set<number>();
   private readonly mergedTo = new Map<number, number>();
   private timer: TimerHandle | null = null;
@@ -110,9 +116,25 @@ export class MergeWatchdog {
     const { scheduler, clock, log } = this.o;
     const now = clock.now();
     // A freeze also arrives by snapshot, which no apply reports: look at every replica.
+    const pendingNow = new Set<string>();
     for (const r of scheduler.all()) {
-      if (r.log.mergeFreeze !== null && !r.destroyed && !this.frozenSince.has(r.rangeId)) this.frozenSince.set(r.rangeId, now);
+      if (r.destroyed || r.log.descriptor === null) continue;
+      if (r.log.mergeFreeze !== null && !this.frozenSince.has(r.rangeId)) this.frozenSince.set(r.rangeId, now);
+      const p = r.isLeader && !this.coordinating.has(r.rangeId) ? pendingMerge(r) : undefined;
+      if (p === undefined) continue;
+      const k = `${r.rangeId}/${p.mergeId}`;
+      pendingNow.add(k);
+      const since = this.pendingSince.get(k) ?? now;
+      this.pendingSince.set(k, since);
+      if (now - since >= this.o.frozenTimeoutMs) {
+        this.stats.aborts++;
+        log.warn('merge pending too long without a coordinator: aborting it', { rangeId: r.rangeId, mergeId: p.mergeId });
+        const d = r.log.descriptor;
+        const data = encodeAdminCommand({ type: AdminCommandType.AbortMerge, mergeId: p.mergeId, leftConfVer: d.epoch.confVer, leftVersion: d.epoch.version });
+        scheduler.propose(r.rangeId, data, () => {}, { broadcastCommit: true });
+      }
     }
+    for (const k of this.pendingSince.keys()) if (!pendingNow.has(k)) this.pendingSince.delete(k);
     for (const [rangeId, since] of this.frozenSince) {
       const r = scheduler.get(rangeId);
       const f = r?.log.mergeFreeze ?? null;
@@ -122,15 +144,14 @@ export class MergeWatchdog {
       }
       if (this.coordinating.has(rangeId) || now - since < this.o.frozenTimeoutMs) continue;
       const l = scheduler.get(f.leftRangeId);
-      const ld = l?.log.descriptor ?? null;
-      if (!l || ld === null) continue; // the left replica is not here (yet): nothing to decide from
-      const planned = ld.epoch.confVer === f.leftConfVer && ld.epoch.version === f.leftVersion;
-      if (planned && l.isLeader) {
+      if (!l || l.destroyed || l.log.descriptor === null) continue; // the left replica is not here (yet): nothing to decide from
+      const outcome = mergeOutcome(l, f.mergeId)?.state;
+      if ((outcome === undefined || outcome === 'pending') && l.isLeader) {
         this.stats.aborts++;
         log.warn('merge frozen too long without a coordinator: aborting it on the left range', { rangeId, mergeId: f.mergeId, leftRangeId: f.leftRangeId });
         const data = encodeAdminCommand({ type: AdminCommandType.AbortMerge, mergeId: f.mergeId, leftConfVer: f.leftConfVer, leftVersion: f.leftVersion });
         scheduler.propose(l.rangeId, data, () => {}, { broadcastCommit: true });
-      } else if (!planned && r.isLeader) {
+      } else if (outcome === 'aborted' && r.isLeader) {
         this.stats.unfreezes++;
         log.warn('merge rolled back on the left range: unfreezing the right range', { rangeId, mergeId: f.mergeId, leftRangeId: f.leftRangeId });
         scheduler.propose(r.rangeId, encodeAdminCommand({ type: AdminCommandType.Unfreeze, mergeId: f.mergeId }), () => {}, { broadcastCommit: true });

@@ -225,3 +225,30 @@ test('a split of the left range racing a merge wins: the commit that follows it 
     await c.close();
   }
 });
+
+test('a left range with a merge pending cannot be merged away until that merge is decided (the watchdog aborts a stale one)', async () => {
+  const c = await StoreCluster.start({ ranges: 3, limits: { mergeFrozenTimeoutMs: 500 } });
+  try {
+    const coord = await colocateLeaders(c, 1, 2);
+    await leadOn(c, 3, coord.storeId);
+    // A merge of 3 into 2 began (its coordinator gone before freezing 3).
+    const begun = await new Promise<unknown>((resolve, reject) => {
+      const data = encodeAdminCommand({ type: AdminCommandType.BeginMerge, mergeId: 55, leftConfVer: 1, leftVersion: 1, rightRangeId: 3 });
+      const res = coord.scheduler.propose(2, data, (o) => (o.kind === 'applied' ? resolve(o.result) : reject(new Error(o.kind))));
+      if (!res.ok) reject(new Error(res.reason));
+    });
+    assert.deepEqual(begun, { kind: 'merge-begun' });
+    await assert.rejects(coord.admin.mergeRanges({ header: hdr(1, E1), rightRangeId: 2 }), /has merge 55 of its own pending/);
+    // That attempt rolled back: range 1's version moved (its own abort), range 2 never froze.
+    assert.equal(coord.scheduler.get(1)!.log.descriptor!.epoch.version, 2);
+    assert.equal(coord.scheduler.get(2)!.log.mergeFreeze, null);
+    // The watchdog aborts the stale pending merge (range 2's version moves); then 2 merges into 1.
+    await c.waitFor('merge 55 aborted on every store', () => [...c.servers.values()].every((s) =>
+      s.scheduler.get(2)?.log.mergeOutcomes.some((o) => o.mergeId === 55 && o.state === 'aborted')), 20_000);
+    await c.waitFor('range 2 applied the abort here', () => coord.scheduler.get(2)!.log.descriptor!.epoch.version === 2);
+    const merged = await merge(coord, 1, { confVer: 1, version: 2 }, 2);
+    assert.equal(Buffer.from(merged.endKey!).toString(), rangeKeyPrefix(3));
+  } finally {
+    await c.close();
+  }
+});

@@ -18,7 +18,7 @@ import type { RangeDescriptor } from '@rangekv/proto';
 import type { StorageEngine } from '@rangekv/storage';
 import { decodeConfChange, EntryType } from '@rangekv/raft';
 import { AdminCommandType, decodeAdminCommand, decodeConfChangeContext, type AdminCommand, type SplitCommand } from './admin-command.js';
-import { applyAbortMerge, applyCommitMerge, applyFreeze, applyUnfreeze, type MergeApplyContext } from './merge-apply.js';
+import { applyAbortMerge, applyBeginMerge, applyCommitMerge, applyFreeze, applyUnfreeze, type MergeApplyContext } from './merge-apply.js';
 import { KvCommandDecodeError } from './kv-command.js';
 import type { KvResult } from './kv-state-machine.js';
 import type { Logger } from '@rangekv/runtime';
@@ -123,6 +123,7 @@ function applyAdminCommand(ctx: AdminApplyContext, r: Replica<KvResult>, e: Appl
     case AdminCommandType.Unfreeze: return applyUnfreeze(ctx, r, e, cmd);
     case AdminCommandType.CommitMerge: return applyCommitMerge(ctx, r, e, cmd);
     case AdminCommandType.AbortMerge: return applyAbortMerge(ctx, r, e, cmd);
+    case AdminCommandType.BeginMerge: return applyBeginMerge(ctx, r, e, cmd);
   }
 }
 
