@@ -441,6 +441,19 @@ cases('coordinator crash while it waits for a follower to catch up to the freeze
   await run.restart(COORD);
 });
 
+cases('coordinator cut off from every store while it waits for a follower to catch up', async (run) => {
+  const slow = followerOf(run);
+  run.t(`CUT ${COORD} -> ${slow}`);
+  run.net.cut(COORD, slow);
+  run.askMerge();
+  let frozenAt = 0;
+  await run.at('Freeze applied on the coordinator', () => run.replica(COORD, R)?.log.mergeFreeze != null, () => {
+    frozenAt = run.world.now;
+  });
+  await run.at(`${100 + (run.seed % 5) * 50} ms into the catch-up wait`, () => run.world.now >= frozenAt + 100 + (run.seed % 5) * 50, () => run.isolate(COORD));
+  await run.runFor(1_500);
+});
+
 cases('coordinator crash right after CommitMerge is proposed (before it leaves the store)', async (run) => {
   run.askMerge();
   await run.at('CommitMerge proposed on L', () => run.proposals(L) >= 1, () => {
