@@ -1,14 +1,14 @@
 // Range merge with real store processes, one of them killed -9 while the merge runs. One PD
 // and three store-main --pd processes. Each case splits a range at a key, writes to both
 // halves throughout, moves the right half's leadership to the left half's leader store
-// (the coordinator), asks that store's admin MergeRanges and kills a store a few ms later: a follower in the first case, the
-// coordinator in the second. The killed store restarts a second later. Then every store's
-// ListRanges must agree, merged (the right range gone, the left covering both) or not
-// (the right range there, the left ending where it did), and match the admin's
-// answer when one came; the right half takes writes again; every acknowledged write reads
-// back. A lost coordinator is rolled back by the stores' watchdog (mergeFrozenTimeoutMs,
-// 10 s), which bounds the second case. No duration is asserted. MERGE_KILL_LOGS=dir keeps
-// the processes' logs there (info level).
+// (the coordinator), asks that store's admin MergeRanges and kills a store a few ms later:
+// a follower in the first case, the coordinator in the second. The killed store restarts a
+// second later. Then every store's ListRanges must agree, merged (the right range gone, the
+// left covering both) or not (the right range there, the left ending where it did), and
+// match the admin's answer when one came; the right half takes writes again; every
+// acknowledged write reads back. A lost coordinator is rolled back by the stores' watchdog
+// (mergeFrozenTimeoutMs, 10 s), which bounds the second case. No duration is asserted.
+// MERGE_KILL_LOGS=dir keeps the processes' logs there (info level).
 //
 // Splits, transfers and merges go to the stores' admin service, not through PD: PD's MERGE
 // operator is not on this branch, and its PD refuses the report of a merged range (its
