@@ -416,7 +416,11 @@ cases('coordinator crash once the Freeze reached a follower\'s log, before the c
 
 cases('coordinator crash right after it applied the Freeze', async (run) => {
   run.askMerge();
-  await run.at('Freeze applied on the coordinator', () => run.replica(COORD, R)?.log.mergeFreeze != null, () => run.crash(COORD, keepOf(run)));
+  await run.at('Freeze applied on the coordinator', () => run.replica(COORD, R)?.log.mergeFreeze != null, () => {
+    // CommitMerge comes at the catch-up wait's next look (5 ms): the trace says which side of it the crash fell.
+    run.t(`CommitMerge ${run.proposals(L) === 0 ? 'not proposed yet' : 'proposed in the same event'}`);
+    run.crash(COORD, keepOf(run));
+  });
   await run.runFor(200 + run.prng.int(2_000));
   await run.restart(COORD);
 });
