@@ -37,6 +37,11 @@ export class SimNetwork {
   private readonly cuts = new Set<string>();
   /** Last delivery time per directed link: batches on a link arrive in order. */
   private readonly linkClock = new Map<string, number>();
+  /**
+   * Loses the messages (and snapshots) of one range on a link while it says so: a test's way
+   * to keep one replica behind in one range while its store still follows the others.
+   */
+  dropRangeMessage: ((from: number, to: number, rangeId: number) => boolean) | null = null;
   /** Batches and snapshot chunks delivered, lost to faults, refused (store down). */
   readonly stats = { batches: 0, messages: 0, lost: 0, unreachable: 0, snapshots: 0, snapshotsFailed: 0 };
 
@@ -92,14 +97,16 @@ export class SimNetwork {
       this.stats.lost++;
       return true; // lost on the way, as a blackholed link loses it: no report
     }
+    const drop = this.dropRangeMessage;
+    const kept = drop === null ? msgs : msgs.filter((m) => !drop(from, to, m.rangeId));
     const delay = this.arrival(from, to);
     this.world.at(to, delay, () => {
       const h = this.endpoints.get(to);
       if (!h) return;
       this.stats.batches++;
-      this.stats.messages += msgs.length;
+      this.stats.messages += kept.length;
       h.onHeard(from);
-      if (msgs.length > 0) h.onMessages(from, msgs);
+      if (kept.length > 0) h.onMessages(from, kept);
     });
     void liveness;
     return true;
@@ -115,7 +122,7 @@ export class SimNetwork {
     const to = s.toStore;
     const hop = async (): Promise<TransportHandlers> => {
       const h = this.endpoints.get(to);
-      if (!h || this.isCut(from, to)) throw new SnapshotStreamError('unavailable', `store ${to} unreachable`);
+      if (!h || this.isCut(from, to) || this.dropRangeMessage?.(from, to, s.rangeId) === true) throw new SnapshotStreamError('unavailable', `store ${to} unreachable`);
       await this.world.sleep(to, this.arrival(from, to));
       const again = this.endpoints.get(to);
       if (again !== h || this.isCut(from, to)) throw new SnapshotStreamError('unavailable', `store ${to} went away`);

@@ -1,0 +1,132 @@
+// A store whose replica of the left range is behind a merge that committed: its right
+// replica, frozen, is what its left replica needs to apply CommitMerge when it catches up
+// (merge-apply.ts). Two ways that goes wrong today, one todo test each (they pass once the
+// store code is fixed; node's runner reports a todo test's failure without failing the run).
+// Three stores, three ranges L = [-inf, k04), M = [k04, k08), R = [k08, +inf), all led by
+// store 1; L's messages to store 3 are lost, so store 3's L stays behind.
+//
+// 1. The merge watchdog (store/src/merge-watchdog.ts) reads "L's epoch is not the planned
+//    one" as "L moved past it without CommitMerge", and unfreezes the right range if it
+//    leads it there. But an epoch that has not reached the plan says nothing: CommitMerge
+//    may have committed and applied elsewhere.
+//      - M merges into L (L v1 -> v2); store 3's L stays at v1.
+//      - R merges into L, planned at v2. Store 2 appends CommitMerge; from then on L's
+//        messages to store 2 are lost too, so it never learns the entry committed. Store 1
+//        applies it: R is gone there, L covers [-inf, +inf).
+//      - R's replicas on stores 2 and 3, frozen, elect a leader; it is moved to store 3.
+//        Store 3's watchdog sees L at v1, not v2, and proposes Unfreeze; stores 2 and 3
+//        commit it. R takes writes again although store 1's L covers its keys (a write
+//        acknowledged there is lost), and stores 2 and 3 fail their L replica when
+//        CommitMerge reaches them (their R is no longer frozen by the merge).
+// 2. A snapshot of a range split off the merged range covers the merged-away range's span
+//    with a newer version; the receiving store takes that as "merged away" and destroys its
+//    frozen replica (multiraft/src/snapshot-shipper.ts, overlapping(): "only a merge does"),
+//    though its own L has not applied CommitMerge yet and needs it (store-sim seed 5219).
+//      - M merges into L; store 3's L stays at v1, its M frozen.
+//      - The merged L splits at k04 again: N = [k04, k08), a new range, on stores 1-3.
+//      - N's snapshot reaches store 3: M is destroyed there as "subsumed".
+//      - L's messages reach store 3 again: its L applies CommitMerge and finds no M:
+//        its L replica fails (EntryApplyError).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Prng } from '@rangekv/raft';
+import { ReplicaRole, metapb, type RangeDescriptor } from '@rangekv/proto';
+import { SIM_TIMING } from './run-store-seed.js';
+import { SimNetwork } from './sim-network.js';
+import { SimStore } from './sim-store.js';
+import { SimWorld } from './world.js';
+
+const [L, M, R] = [1, 2, 3];
+const WAIT_MS = 10_000;
+
+function hdr(d: RangeDescriptor): metapb.RequestHeader.$Properties {
+  return { rangeId: d.rangeId, epoch: { confVer: d.epoch.confVer, version: d.epoch.version }, readConsistency: metapb.ReadConsistency.LINEARIZABLE };
+}
+
+/** Three stores, L, M and R on each, all led by store 1; store 3's L hears nothing from the others. */
+async function threeRanges() {
+  const world = new SimWorld();
+  const net = new SimNetwork(world, new Prng(5), { latencyMsMin: 1, latencyMsMax: 3, dropRate: 0 });
+  const stores = [1, 2, 3].map((id) => new SimStore(id, world, net, new Prng(50 + id), {
+    timing: SIM_TIMING, syncMsMin: 1, syncMsMax: 2, compactThresholdEntries: 1000, compactKeepEntries: 10,
+  }));
+  const replicas = () => [1, 2, 3].map((id) => ({ storeId: id, replicaId: id, role: ReplicaRole.Voter }));
+  const span = (rangeId: number, start: string, end: string): RangeDescriptor => ({
+    rangeId, startKey: Buffer.from(start), endKey: Buffer.from(end), epoch: { confVer: 1, version: 1 }, replicas: replicas(),
+  });
+  for (const s of stores) await world.drive(s.bootstrap([span(L, '', 'k04'), span(M, 'k04', 'k08'), span(R, 'k08', '')]));
+  for (const s of stores) await world.drive(s.start());
+  const replica = (storeId: number, rangeId: number) => stores[storeId - 1]!.store?.host.scheduler.get(rangeId);
+  const leaderOf = (rangeId: number) => stores.find((s) => replica(s.id, rangeId)?.isLeader === true) ?? null;
+  const until = async (what: string, cond: () => boolean, each?: () => void): Promise<void> => {
+    const deadline = world.now + WAIT_MS;
+    while (!cond()) {
+      if (world.now > deadline) assert.fail(`not within ${WAIT_MS} simulated ms: ${what}`);
+      await world.runUntil(world.now + 1, each);
+    }
+  };
+  const leadOn = async (rangeId: number, storeId: number): Promise<void> => {
+    await until(`range ${rangeId} led by store ${storeId}`, () => {
+      const l = leaderOf(rangeId);
+      if (l === null || l.id === storeId) return l?.id === storeId;
+      if (world.now % 100 === 0) void l.store!.admin.transferLeader({ header: hdr(replica(l.id, rangeId)!.log.descriptor!), toStore: storeId }).catch(() => {});
+      return false;
+    });
+  };
+  for (const id of [L, M, R]) await leadOn(id, 1);
+  const coord = stores[0]!.store!;
+  const lagging = new Set([3]);
+  net.dropRangeMessage = (_from, to, rangeId) => rangeId === L && lagging.has(to);
+  const m0 = await world.drive(coord.admin.mergeRanges({ header: hdr(replica(1, L)!.log.descriptor!), rightRangeId: M }));
+  assert.equal(m0.merged?.epoch?.version, 2);
+  assert.equal(replica(3, L)!.log.descriptor!.epoch.version, 1, 'store 3\'s L is behind: v1');
+  assert.ok(replica(3, M)?.log.mergeFreeze != null, 'store 3\'s M is frozen');
+  return { world, net, stores, replica, until, leadOn, coord, lagging };
+}
+
+test('1. a store whose left replica is behind the planned epoch does not unfreeze a right range whose merge committed', { todo: 'merge-watchdog.ts look(): an L epoch behind the plan is read as "moved past it"; skipping L replicas behind the plan fixes it' }, async () => {
+  const { world, net, stores, replica, until, leadOn, coord, lagging } = await threeRanges();
+  // Store 2 appends CommitMerge of R and then hears nothing more of L.
+  let commitAt = 0;
+  const sched = coord.host.scheduler;
+  const propose = sched.propose.bind(sched);
+  sched.propose = (rangeId, data, done, opts) => {
+    const res = propose(rangeId, data, done, opts);
+    if (rangeId === L && opts?.broadcastCommit === true && res.ok && commitAt === 0) commitAt = res.index;
+    return res;
+  };
+  void coord.admin.mergeRanges({ header: hdr(replica(1, L)!.log.descriptor!), rightRangeId: R }).catch(() => {});
+  await until('CommitMerge in store 2\'s log', () => commitAt > 0 && (replica(2, L)?.log.lastIndex() ?? 0) >= commitAt, () => {
+    if (commitAt > 0 && (replica(2, L)?.log.lastIndex() ?? 0) >= commitAt) lagging.add(2);
+  });
+  await until('the merge applied on store 1', () => replica(1, R) === undefined && replica(1, L)!.log.descriptor!.endKey.length === 0);
+  assert.ok(replica(2, R)?.log.mergeFreeze != null && replica(3, R)?.log.mergeFreeze != null, 'R frozen on stores 2 and 3');
+
+  // R's leader moves to store 3, whose L is behind the plan; its watchdog looks.
+  await leadOn(R, 3);
+  await world.runUntil(world.now + 5_000);
+  const r3 = replica(3, R);
+  assert.ok(r3 !== undefined && r3.isLeader, 'R leads on store 3, not merged there');
+  const unfreezes = stores[2]!.store!.merges.stats.unfreezes;
+  assert.ok(r3.log.mergeFreeze !== null,
+    `R must stay frozen: its merge committed in L's log and applied on store 1 (store 3's watchdog proposed ${unfreezes} Unfreeze; ` +
+    `a write to k09 through R now: ${await world.drive(stores[2]!.store!.kv.put({ header: hdr(r3.log.descriptor!), key: Buffer.from('k09'), value: Buffer.from('lost') }).then((x) => x.rangeError?.message ?? 'acknowledged', (e: unknown) => String(e)))})`);
+
+  net.dropRangeMessage = null;
+  await world.runUntil(world.now + 3_000);
+  for (const s of stores) assert.deepEqual([...s.store!.host.failedRanges], [], `store ${s.id} has failed replicas`);
+  for (const s of stores) await world.drive(s.store!.stop());
+});
+
+test('2. a snapshot of a range split off a merged range does not destroy the frozen right replica a lagging left replica still needs', { todo: 'snapshot-shipper.ts overlapping(): a split-off of the merged range also covers the merged-away span with a newer version; seed 5219' }, async () => {
+  const { world, net, stores, replica, until } = await threeRanges();
+  const merged = replica(1, L)!.log.descriptor!;
+  const split = await world.drive(stores[0]!.store!.admin.splitRange({ header: hdr(merged), splitKey: Buffer.from('k04') }));
+  const n = Number(split.right!.rangeId);
+  await until('the split-off range is filled on store 3 (by snapshot)', () => (replica(3, n)?.log.descriptor ?? null) !== null || replica(3, M) === undefined);
+  assert.ok(replica(3, M) !== undefined, 'store 3 keeps M, frozen, for its L\'s CommitMerge (the split-off range\'s snapshot waits for that)');
+  net.dropRangeMessage = null;
+  await world.runUntil(world.now + 3_000);
+  for (const s of stores) assert.deepEqual([...s.store!.host.failedRanges], [], `store ${s.id} has failed replicas`);
+  for (const s of stores) await world.drive(s.store!.stop());
+});
