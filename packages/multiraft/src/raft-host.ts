@@ -269,7 +269,8 @@ export class RaftHost<R> implements GroupHost<R> {
       storeId: this.storeId, engine, scheduler: this.scheduler, transport: () => this.transport,
       uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters, clock: this.clock,
       onSubsumed: (rangeId, byRangeId) => {
-        if (this.scheduler.get(rangeId) === undefined) return;
+        const r = this.scheduler.get(rangeId);
+        if (r === undefined || this.awaitedByLeft(r)) return;
         this.log.warn('replica covered by a snapshot of a range it merged into: destroying it', { rangeId, mergedInto: byRangeId });
         void this.destroyReplica(rangeId, { clearData: true });
       },
@@ -284,7 +285,7 @@ export class RaftHost<R> implements GroupHost<R> {
       replicas: () => this.scheduler.all(),
       isRemoved: opts.isRemoved,
       destroy: async (r) => {
-        if (this.scheduler.get(r.rangeId) === r) await this.destroyReplica(r.rangeId, { clearData: true });
+        if (this.scheduler.get(r.rangeId) === r && !this.awaitedByLeft(r)) await this.destroyReplica(r.rangeId, { clearData: true });
       },
       log: this.log,
       now: () => this.clock.now(),
@@ -402,6 +403,22 @@ export class RaftHost<R> implements GroupHost<R> {
     if (!r) return;
     await this.scheduler.whenPersisted();
     await r.whenApplyIdle();
+  }
+
+  /**
+   * Whether `r` is the frozen right range of a merge that the left range's replica on this
+   * store has not recorded as committed yet: that replica may still apply the commit from
+   * its log, which needs `r` up to the freeze. So `r` is not destroyed for a covering
+   * snapshot or by replica GC meanwhile (once the left one applied the commit, `r` is gone
+   * anyway; once it holds any outcome by a snapshot of its own, it will not apply it).
+   */
+  awaitedByLeft(r: Replica<R>): boolean {
+    const f = r.log.mergeFreeze;
+    if (f === null) return false;
+    const l = this.scheduler.get(f.leftRangeId);
+    if (l === undefined || l.destroyed || l.log.descriptor === null) return false;
+    const state = l.log.mergeOutcomes.find((o) => o.mergeId === f.mergeId)?.state;
+    return state === undefined || state === 'pending';
   }
 
   /** This host's replica left its range: stop it and delete its log (and data, `clearData`). */

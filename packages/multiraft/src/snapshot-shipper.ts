@@ -331,7 +331,7 @@ export class SnapshotShipper<R> {
           // That range is merged away; its replica here missed it. It goes, and the
           // snapshot is retried once its data is deleted (CockroachDB's subsumed replicas).
           this.d.onSubsumed?.(id, rangeId);
-          return `its span covers range ${id} on this store, merged into range ${rangeId} (version ${version} > ${d.epoch.version}): that replica is destroyed first; retry`;
+          return `its span covers range ${id} on this store, merged away (version ${version} > ${d.epoch.version}): that replica goes first (unless a left replica here still needs it for the merge); retry`;
         }
         this.d.onOverlap?.(id);
         return `its span overlaps range ${id} on this store (a split or merge not seen here yet); dropped`;

@@ -31,3 +31,6 @@ export { parseFaultCommand, FaultCommandError, type FaultCommand } from './fault
 export { storeIdSpace, PD_BOOTSTRAP_MARKER } from './store-server.js';
 export { notLeader, rangeNotFound, keyNotInRange, epochNotMatch, serverBusy } from './range-errors.js';
 export { parseStoreFlags, storeFlagsFrom, parsePeers, STORE_FLAGS, STORE_USAGE, type StoreFlags } from './store-flags.js';
+export {
+  AdminCommandType, encodeAdminCommand, decodeAdminCommand, isAdminCommand, type AdminCommand, type MergeCommand,
+} from './admin-command.js';

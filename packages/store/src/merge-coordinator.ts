@@ -156,8 +156,11 @@ export class MergeCoordinator {
     for (;;) {
       if (s.scheduler.get(r.rangeId) !== r || !r.isLeader) throw new UnavailableError(`range ${r.rangeId} lost its leader on store ${s.storeId} while merging`);
       const st = r.node.status();
+      // The replica's cached role can lag raft's: without progress (no longer leader) nobody was checked.
+      if (st.progress === null) throw new UnavailableError(`range ${r.rangeId} lost its leader on store ${s.storeId} while merging`);
       if (st.pendingConfIndex >= index) throw new FailedPreconditionError(`range ${r.rangeId} has a membership change after its freeze`);
-      const behind = [...(st.progress ?? new Map())].filter(([, p]) => p.match < index).map(([id, p]) => `replica ${id} at ${p.match}`);
+      const members = [...st.config.voters, ...st.config.votersOutgoing, ...st.config.learners, ...st.config.learnersNext];
+      const behind = members.filter((id) => (st.progress!.get(id)?.match ?? 0) < index).map((id) => `replica ${id} at ${st.progress!.get(id)?.match ?? 0}`);
       if (behind.length === 0) return;
       if (s.clock.now() >= deadline) {
         throw new FailedPreconditionError(`range ${r.rangeId}: ${behind.join(', ')} did not reach the freeze at ${index} within mergeCatchUpMs (${s.limits.mergeCatchUpMs} ms)`);
