@@ -15,13 +15,9 @@
 //   - write stall: the longest time one of those writers waited for a put to be
 //     acknowledged (retries on ServerBusy and re-routing included), from the operator's
 //     start until 1 s after it ended.
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { execSync } from 'node:child_process';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RangeKvClient, type RangeInfo } from '../../packages/client/dist/index.js';
 import { E2eCluster } from '../../packages/e2e/dist/cluster.js';
+import { pct, writeResult } from './results.js';
 
 interface Args { merges: number; keys: number; writers: number }
 
@@ -37,12 +33,6 @@ function parseArgs(argv: string[]): Args {
     else throw new Error(`unknown flag ${k} (--merges N --keys N --writers N)`);
   }
   return a;
-}
-
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
 /** Range boundaries: key(i) for i in [0, 2 * merges * STEP). */
@@ -132,20 +122,13 @@ async function main(): Promise<void> {
   console.log(row('merge (operator)', mergeMs));
   console.log(row('longest write stall', stallMs));
   console.log(`${writes} puts acknowledged by the writers`);
-  const here = dirname(fileURLToPath(import.meta.url));
-  const out = join(here, '..', 'results', 'merge.json');
-  mkdirSync(dirname(out), { recursive: true });
-  let commit = '';
-  try {
-    commit = execSync('git rev-parse HEAD', { cwd: here }).toString().trim();
-  } catch { /* not a git checkout */ }
-  writeFileSync(out, JSON.stringify({
-    bench: 'merge', at: new Date().toISOString(), commit, args, cpus: cpus().length, loadAverage: loadavg(),
+  const out = writeResult('merge', {
+    args,
     setup: 'PD (1 node) + 3 store-main --pd processes on 127.0.0.1, tick 20 ms, election 10 ticks; client @rangekv/client; merge = MERGE operator call to final status; stall = longest put of the writers of the two ranges, from the operator call until 1 s after',
     mergeMs, stallMs, writes,
     merge: { p50Ms: pct(mergeMs, 50), p99Ms: pct(mergeMs, 99), maxMs: Math.max(...mergeMs) },
     stall: { p50Ms: pct(stallMs, 50), p99Ms: pct(stallMs, 99), maxMs: Math.max(...stallMs) },
-  }, null, 2) + '\n');
+  });
   console.log(`wrote ${out}`);
 }
 

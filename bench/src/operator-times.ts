@@ -9,13 +9,9 @@
 // promote), REMOVE_REPLICA of it again, MOVE_REPLICA (add + remove) from one store to
 // another, TRANSFER_LEADER, and SPLIT. The ranges hold `--keys` keys of 256 bytes each in
 // total, so the learners' snapshots carry data.
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { execSync } from 'node:child_process';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RangeKvClient, type OperatorInfo, type RangeInfo } from '../../packages/client/dist/index.js';
 import { E2eCluster } from '../../packages/e2e/dist/cluster.js';
+import { pct, writeResult } from './results.js';
 
 interface Args { ranges: number; rounds: number; keys: number }
 
@@ -31,12 +27,6 @@ function parseArgs(argv: string[]): Args {
     else throw new Error(`unknown flag ${k} (--ranges N --rounds N --keys N)`);
   }
   return a;
-}
-
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
 const key = (i: number): string => `k${String(i).padStart(6, '0')}`;
@@ -95,18 +85,11 @@ async function main(): Promise<void> {
   const rows = [...times].map(([kind, ms]) => ({ kind, n: ms.length, p50Ms: pct(ms, 50), p99Ms: pct(ms, 99), maxMs: Math.max(...ms) }));
   console.log('operator         n    p50 ms   p99 ms   max ms');
   for (const r of rows) console.log(`${r.kind.padEnd(16)} ${String(r.n).padStart(3)} ${r.p50Ms.toFixed(0).padStart(8)} ${r.p99Ms.toFixed(0).padStart(8)} ${r.maxMs.toFixed(0).padStart(8)}`);
-  const here = dirname(fileURLToPath(import.meta.url));
-  const out = join(here, '..', 'results', 'operators.json');
-  mkdirSync(dirname(out), { recursive: true });
-  let commit = '';
-  try {
-    commit = execSync('git rev-parse HEAD', { cwd: here }).toString().trim();
-  } catch { /* not a git checkout */ }
-  writeFileSync(out, JSON.stringify({
-    bench: 'operators', at: new Date().toISOString(), commit, args, cpus: cpus().length, loadAverage: loadavg(),
+  const out = writeResult('operators', {
+    args,
     setup: 'PD (1 node) + 4 store-main --pd processes on 127.0.0.1, tick 20 ms, election 10 ticks; client @rangekv/client; time = CreateOperator(wait) call to final status',
     rows,
-  }, null, 2) + '\n');
+  });
   console.log(`wrote ${out}`);
 }
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { adminpb, metapb } from '@rangekv/proto';
 import { FailedPreconditionError, InvalidArgumentError } from './errors.js';
 import { storeIdSpace, type StoreServer } from './store-server.js';
-import { StoreCluster } from './testing/store-cluster.js';
+import { StoreCluster, onLeader } from './testing/store-cluster.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 type Epoch = { confVer: number; version: number };
@@ -15,23 +15,6 @@ function hdr(rangeId: number, epoch: Epoch, rc = metapb.ReadConsistency.LINEARIZ
 
 function epochOf(d: Desc | null | undefined): Epoch {
   return { confVer: d?.epoch?.confVer ?? 0, version: d?.epoch?.version ?? 0 };
-}
-
-type RangeErr = { notLeader?: unknown; serverBusy?: unknown; message?: string | null } | null | undefined;
-
-/**
- * Runs `call` on the range's current leader and tries again while leadership moves
- * (NotLeader, ServerBusy): a loaded machine can stall the process past an election
- * timeout (200 ms here), and an election is not what these tests are about.
- */
-async function onLeader<R extends { rangeError?: RangeErr }>(c: StoreCluster, rangeId: number, call: (leader: StoreServer) => Promise<R>): Promise<R> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const res = await call(await c.waitForLeader(rangeId));
-    const re = res.rangeError;
-    if (!re || !(re.serverBusy || re.notLeader) || Date.now() > deadline) return res;
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function put(c: StoreCluster, rangeId: number, epoch: Epoch, key: string, value: string): Promise<void> {

@@ -6,7 +6,7 @@ import { metapb } from '@rangekv/proto';
 import { AdminCommandType, encodeAdminCommand } from './admin-command.js';
 import { FailedPreconditionError } from './errors.js';
 import type { StoreServer } from './store-server.js';
-import { StoreCluster } from './testing/store-cluster.js';
+import { StoreCluster, onLeader } from './testing/store-cluster.js';
 import { rangeKeyPrefix } from '@rangekv/multiraft/testing/local-cluster';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -25,19 +25,6 @@ function epochOf(d: Desc | null | undefined): Epoch {
 /** A key of range `r` in a StoreCluster (range r covers rangeKeyPrefix(r) up to the next). */
 function keyOf(r: number, k: string): string {
   return `${rangeKeyPrefix(r)}${k}`;
-}
-
-type RangeErr = { notLeader?: unknown; serverBusy?: unknown; message?: string | null } | null | undefined;
-
-/** Runs `call` on the range's leader, again while leadership moves or the range is busy. */
-async function onLeader<R extends { rangeError?: RangeErr }>(c: StoreCluster, rangeId: number, call: (leader: StoreServer) => Promise<R>): Promise<R> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const res = await call(await c.waitForLeader(rangeId));
-    const re = res.rangeError;
-    if (!re || !(re.serverBusy || re.notLeader) || Date.now() > deadline) return res;
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function put(c: StoreCluster, rangeId: number, epoch: Epoch, key: string, value: string): Promise<void> {
@@ -69,6 +56,14 @@ async function colocateLeaders(c: StoreCluster, left: number, right: number): Pr
   await leadOn(c, right, l.storeId);
   if (c.leader(left)?.storeId !== l.storeId) await leadOn(c, left, l.storeId);
   return l;
+}
+
+/** Proposes an admin entry on `s`'s replica of `rangeId` (which must lead it) and resolves with its result at apply. */
+function proposeOn(s: StoreServer, rangeId: number, data: Uint8Array): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const res = s.scheduler.propose(rangeId, data, (o) => (o.kind === 'applied' ? resolve(o.result) : reject(new Error(o.kind))));
+    if (!res.ok) reject(new Error(res.reason));
+  });
 }
 
 async function merge(s: StoreServer, left: number, leftEpoch: Epoch, right: number): Promise<Desc> {
@@ -174,11 +169,7 @@ test('a freeze whose coordinator went away is rolled back by the watchdog; a fro
   const c = await StoreCluster.start({ ranges: 2, limits: { mergeFrozenTimeoutMs: 500 } });
   try {
     const coord = await colocateLeaders(c, 1, 2);
-    const data = encodeAdminCommand({ type: AdminCommandType.Freeze, mergeId: 77, leftRangeId: 1, leftConfVer: 1, leftVersion: 1, confVer: 1, version: 1 });
-    await new Promise<void>((resolve, reject) => {
-      const res = coord.scheduler.propose(2, data, (o) => (o.kind === 'applied' ? resolve() : reject(new Error(o.kind))));
-      if (!res.ok) reject(new Error(res.reason));
-    });
+    await proposeOn(coord, 2, encodeAdminCommand({ type: AdminCommandType.Freeze, mergeId: 77, leftRangeId: 1, leftConfVer: 1, leftVersion: 1, confVer: 1, version: 1 }));
     assert.equal(coord.scheduler.get(2)!.log.mergeFreeze?.mergeId, 77);
     const w = await coord.kv.put({ header: hdr(2, E1), key: b(keyOf(2, 'x')), value: b('v') });
     assert.match(w.rangeError?.serverBusy ? w.rangeError.message ?? '' : 'not busy', /merging into range 1/);
@@ -202,18 +193,14 @@ test('a split of the left range racing a merge wins: the commit that follows it 
   const c = await StoreCluster.start({ ranges: 2, limits: { mergeFrozenTimeoutMs: 300 } });
   try {
     const coord = await colocateLeaders(c, 1, 2);
-    const proposeOn = (rangeId: number, data: Uint8Array): Promise<unknown> => new Promise((resolve, reject) => {
-      const res = coord.scheduler.propose(rangeId, data, (o) => (o.kind === 'applied' ? resolve(o.result) : reject(new Error(o.kind))));
-      if (!res.ok) reject(new Error(res.reason));
-    });
     // The freeze of a merge planned against range 1 at epoch {1, 1} (its coordinator gone)...
-    const frozen = await proposeOn(2, encodeAdminCommand({ type: AdminCommandType.Freeze, mergeId: 91, leftRangeId: 1, leftConfVer: 1, leftVersion: 1, confVer: 1, version: 1 })) as { kind: string; index: number; term: number };
+    const frozen = await proposeOn(coord, 2, encodeAdminCommand({ type: AdminCommandType.Freeze, mergeId: 91, leftRangeId: 1, leftConfVer: 1, leftVersion: 1, confVer: 1, version: 1 })) as { kind: string; index: number; term: number };
     assert.equal(frozen.kind, 'frozen');
     // ... then a split of range 1 comes first in its log.
     const sp = await coord.admin.splitRange({ header: hdr(1, E1), splitKey: b(keyOf(1, 'm')) });
     assert.equal(sp.rangeError, undefined, sp.rangeError?.message ?? '');
     const rd = coord.scheduler.get(2)!.log.descriptor!;
-    const commit = await proposeOn(1, encodeAdminCommand({
+    const commit = await proposeOn(coord, 1, encodeAdminCommand({
       type: AdminCommandType.CommitMerge, mergeId: 91, leftConfVer: 1, leftVersion: 1, rightRangeId: 2, rightVersion: 1, rightEndKey: rd.endKey,
       freezeIndex: frozen.index, freezeTerm: frozen.term,
     })) as { kind: string };
@@ -232,11 +219,7 @@ test('a left range with a merge pending cannot be merged away until that merge i
     const coord = await colocateLeaders(c, 1, 2);
     await leadOn(c, 3, coord.storeId);
     // A merge of 3 into 2 began (its coordinator gone before freezing 3).
-    const begun = await new Promise<unknown>((resolve, reject) => {
-      const data = encodeAdminCommand({ type: AdminCommandType.BeginMerge, mergeId: 55, leftConfVer: 1, leftVersion: 1, rightRangeId: 3 });
-      const res = coord.scheduler.propose(2, data, (o) => (o.kind === 'applied' ? resolve(o.result) : reject(new Error(o.kind))));
-      if (!res.ok) reject(new Error(res.reason));
-    });
+    const begun = await proposeOn(coord, 2, encodeAdminCommand({ type: AdminCommandType.BeginMerge, mergeId: 55, leftConfVer: 1, leftVersion: 1, rightRangeId: 3 }));
     assert.deepEqual(begun, { kind: 'merge-begun' });
     await assert.rejects(coord.admin.mergeRanges({ header: hdr(1, E1), rightRangeId: 2 }), /has merge 55 of its own pending/);
     // That attempt rolled back: range 1's version moved (its own abort), range 2 never froze.

@@ -163,3 +163,20 @@ export class StoreCluster {
     await rm(this.root, { recursive: true, force: true });
   }
 }
+
+type RangeErr = { notLeader?: unknown; serverBusy?: unknown; message?: string | null } | null | undefined;
+
+/**
+ * Runs `call` on the range's current leader and tries again while leadership moves
+ * (NotLeader) or the range is busy (ServerBusy): a loaded machine can stall the process
+ * past an election timeout (200 ms here), and an election is not what these tests are about.
+ */
+export async function onLeader<R extends { rangeError?: RangeErr }>(c: StoreCluster, rangeId: number, call: (leader: StoreServer) => Promise<R>): Promise<R> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await call(await c.waitForLeader(rangeId));
+    const re = res.rangeError;
+    if (!re || !(re.serverBusy || re.notLeader) || Date.now() > deadline) return res;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

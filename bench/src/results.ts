@@ -1,0 +1,27 @@
+// What every PD-level benchmark writes beside its table: bench/results/NAME.json with the
+// commit, the machine (cores, load average) and the benchmark's own figures.
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The p-th percentile (nearest rank) of `xs`; NaN when empty. */
+export function pct(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+/** Writes bench/results/`name`.json and returns its path. */
+export function writeResult(name: string, figures: Record<string, unknown>): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const out = join(here, '..', 'results', `${name}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  let commit = '';
+  try {
+    commit = execSync('git rev-parse HEAD', { cwd: here }).toString().trim();
+  } catch { /* not a git checkout */ }
+  writeFileSync(out, JSON.stringify({ bench: name, at: new Date().toISOString(), commit, cpus: cpus().length, loadAverage: loadavg(), ...figures }, null, 2) + '\n');
+  return out;
+}
