@@ -25,6 +25,7 @@ import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } fr
 import { isJoint, splitKeyProblem } from './range-descriptors.js';
 import type { Replica } from '@rangekv/multiraft';
 import { MergeCoordinator } from './merge-coordinator.js';
+import { pendingMerge } from './merge-apply.js';
 import type { MergeWatchdog } from './merge-watchdog.js';
 import type { StoreMetrics } from './store-metrics.js';
 
@@ -97,6 +98,16 @@ export class AdminService {
     const f = r.log.mergeFreeze;
     if (f !== null) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is frozen by merge ${f.mergeId} into range ${f.leftRangeId}; retry`, 100));
     if (this.s.merges.isMerging(r.rangeId)) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is merging; retry`, 100));
+  }
+
+  /**
+   * Membership changes of a left range also wait while a merge of it is pending: the right
+   * range's stores read the merge's outcome from their replica of the left one, so the
+   * left range keeps its stores until the merge is decided (the watchdog decides a stale one).
+   */
+  private noMergePending(r: Replica<KvResult>): void {
+    const p = pendingMerge(r);
+    if (p !== undefined) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} has merge ${p.mergeId} pending; retry`, 100));
   }
 
   // ---- checks ---------------------------------------------------------------------------
@@ -239,6 +250,7 @@ export class AdminService {
       const { r, d } = this.leader(h, 'membership changes are proposed on the leader');
       if (isJoint(r.log.confState)) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is leaving a joint configuration; retry`));
       this.notMerging(r);
+      this.noMergePending(r);
       const { cc, what } = plan(d);
       this.s.log.info('membership change proposed', { rangeId: r.rangeId, change: what });
       const result = await this.outcome(r, (done) => this.s.scheduler.proposeConfChange(r.rangeId, cc, done));

@@ -12,12 +12,14 @@
 //     changes nothing and the merge completes);
 //   - aborted: if the right replica here leads, it proposes Unfreeze;
 //   - committed: this right replica is stale; the left range's apply, a snapshot of the
-//     left range covering it, or replica GC removes it. It never unfreezes.
+//     left range covering it, or replica GC removes it. It never unfreezes;
+//   - no left replica here (moved away, or not created yet): if the right replica here
+//     leads, it hands its leadership to the next replica, whose store may hold one.
 // It also aborts a merge left pending on a left range it leads for as long (a BeginMerge
 // whose coordinator went away before the freeze): the left range could not be merged
 // away meanwhile. Every store runs it, so whichever holds the leaders acts. Proposals are
 // idempotent.
-import type { RaftScheduler, HostClock, TimerHandle } from '@rangekv/multiraft';
+import type { RaftScheduler, HostClock, Replica, TimerHandle } from '@rangekv/multiraft';
 import type { MergeFreeze } from '@rangekv/storage';
 import type { Logger } from '@rangekv/runtime';
 import { AdminCommandType, encodeAdminCommand } from './admin-command.js';
@@ -46,7 +48,7 @@ export class MergeWatchdog {
   private timer: TimerHandle | null = null;
   private stopped = false;
   /** Proposals the watchdog made (tests, logs). */
-  readonly stats = { aborts: 0, unfreezes: 0 };
+  readonly stats = { aborts: 0, unfreezes: 0, handOffs: 0 };
 
   constructor(private readonly o: MergeWatchdogOptions) {}
 
@@ -144,7 +146,12 @@ export class MergeWatchdog {
       }
       if (this.coordinating.has(rangeId) || now - since < this.o.frozenTimeoutMs) continue;
       const l = scheduler.get(f.leftRangeId);
-      if (!l || l.destroyed || l.log.descriptor === null) continue; // the left replica is not here (yet): nothing to decide from
+      if (!l || l.destroyed || l.log.descriptor === null) {
+        // No left replica here to read the outcome from (it moved away, or is not here yet):
+        // hand R's leadership to another replica, whose store may hold one.
+        if (r.isLeader) this.handOff(r);
+        continue;
+      }
       const outcome = mergeOutcome(l, f.mergeId)?.state;
       if ((outcome === undefined || outcome === 'pending') && l.isLeader) {
         this.stats.aborts++;
@@ -157,6 +164,16 @@ export class MergeWatchdog {
         scheduler.propose(r.rangeId, encodeAdminCommand({ type: AdminCommandType.Unfreeze, mergeId: f.mergeId }), () => {}, { broadcastCommit: true });
       }
     }
+  }
+
+  /** Moves `r`'s leadership to the next voter after this one (by replica id). */
+  private handOff(r: Replica<KvResult>): void {
+    const voters = r.node.status().config.voters.filter((id) => id !== r.node.id).sort((a, b) => a - b);
+    if (voters.length === 0) return;
+    const to = voters.find((id) => id > r.node.id) ?? voters[0]!;
+    this.stats.handOffs++;
+    this.o.log.warn('range frozen by a merge whose left range has no replica here: handing its leadership on', { rangeId: r.rangeId, toReplica: to });
+    this.o.scheduler.withNode(r.rangeId, (x) => x.node.transferLeader(to));
   }
 
   /** Runs one pass now (tests). */
