@@ -30,36 +30,15 @@
 //        its L replica fails (EntryApplyError).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Prng } from '@rangekv/raft';
-import { ReplicaRole, metapb, type RangeDescriptor } from '@rangekv/proto';
-import { SIM_TIMING } from './run-store-seed.js';
-import { SimNetwork } from './sim-network.js';
-import { SimStore } from './sim-store.js';
-import { SimWorld } from './world.js';
+import { hdr, threeRanges } from './three-ranges.js';
 import { AdminCommandType, decodeAdminCommand, isAdminCommand } from '@rangekv/store';
 
 const [L, M, R] = [1, 2, 3];
 const WAIT_MS = 10_000;
 
-function hdr(d: RangeDescriptor): metapb.RequestHeader.$Properties {
-  return { rangeId: d.rangeId, epoch: { confVer: d.epoch.confVer, version: d.epoch.version }, readConsistency: metapb.ReadConsistency.LINEARIZABLE };
-}
-
 /** Three stores, L, M and R on each, all led by store 1; store 3's L hears nothing from the others. */
-async function threeRanges() {
-  const world = new SimWorld();
-  const net = new SimNetwork(world, new Prng(5), { latencyMsMin: 1, latencyMsMax: 3, dropRate: 0 });
-  const stores = [1, 2, 3].map((id) => new SimStore(id, world, net, new Prng(50 + id), {
-    timing: SIM_TIMING, syncMsMin: 1, syncMsMax: 2, compactThresholdEntries: 1000, compactKeepEntries: 10,
-  }));
-  const replicas = () => [1, 2, 3].map((id) => ({ storeId: id, replicaId: id, role: ReplicaRole.Voter }));
-  const span = (rangeId: number, start: string, end: string): RangeDescriptor => ({
-    rangeId, startKey: Buffer.from(start), endKey: Buffer.from(end), epoch: { confVer: 1, version: 1 }, replicas: replicas(),
-  });
-  for (const s of stores) await world.drive(s.bootstrap([span(L, '', 'k04'), span(M, 'k04', 'k08'), span(R, 'k08', '')]));
-  for (const s of stores) await world.drive(s.start());
-  const replica = (storeId: number, rangeId: number) => stores[storeId - 1]!.store?.host.scheduler.get(rangeId);
-  const leaderOf = (rangeId: number) => stores.find((s) => replica(s.id, rangeId)?.isLeader === true) ?? null;
+async function threeRangesLagging() {
+  const { world, net, stores, replica, leaderOf } = await threeRanges([L, M, R]);
   const until = async (what: string, cond: () => boolean, each?: () => void): Promise<void> => {
     const deadline = world.now + WAIT_MS;
     while (!cond()) {
@@ -87,7 +66,7 @@ async function threeRanges() {
 }
 
 test('1. a store whose left replica is behind the planned epoch does not unfreeze a right range whose merge committed', async () => {
-  const { world, net, stores, replica, until, coord, lagging } = await threeRanges();
+  const { world, net, stores, replica, until, coord, lagging } = await threeRangesLagging();
   // Store 2 appends CommitMerge of R and then hears nothing more of L.
   let commitAt = 0;
   const sched = coord.host.scheduler;
@@ -127,7 +106,7 @@ test('1. a store whose left replica is behind the planned epoch does not unfreez
 });
 
 test('2. a snapshot of a range split off a merged range does not destroy the frozen right replica a lagging left replica still needs', async () => {
-  const { world, net, stores, replica, until } = await threeRanges();
+  const { world, net, stores, replica, until } = await threeRangesLagging();
   const merged = replica(1, L)!.log.descriptor!;
   const split = await world.drive(stores[0]!.store!.admin.splitRange({ header: hdr(merged), splitKey: Buffer.from('k04') }));
   const n = Number(split.right!.rangeId);

@@ -14,34 +14,13 @@
 //      merges into K.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Prng } from '@rangekv/raft';
-import { ReplicaRole, metapb, type RangeDescriptor } from '@rangekv/proto';
-import { SIM_TIMING } from './run-store-seed.js';
-import { SimNetwork } from './sim-network.js';
-import { SimStore } from './sim-store.js';
-import { SimWorld } from './world.js';
+import { hdr, threeRanges } from './three-ranges.js';
 
 const [K, L, R] = [1, 2, 3];
 const WAIT_MS = 10_000;
 
-function hdr(d: RangeDescriptor): metapb.RequestHeader.$Properties {
-  return { rangeId: d.rangeId, epoch: { confVer: d.epoch.confVer, version: d.epoch.version }, readConsistency: metapb.ReadConsistency.LINEARIZABLE };
-}
-
 test('a right range frozen in the name of a left range that merged away is unfrozen', async () => {
-  const world = new SimWorld();
-  const net = new SimNetwork(world, new Prng(5), { latencyMsMin: 1, latencyMsMax: 3, dropRate: 0 });
-  const stores = [1, 2, 3].map((id) => new SimStore(id, world, net, new Prng(50 + id), {
-    timing: SIM_TIMING, syncMsMin: 1, syncMsMax: 2, compactThresholdEntries: 1000, compactKeepEntries: 10,
-  }));
-  const replicas = () => [1, 2, 3].map((id) => ({ storeId: id, replicaId: id, role: ReplicaRole.Voter }));
-  const span = (rangeId: number, start: string, end: string): RangeDescriptor => ({
-    rangeId, startKey: Buffer.from(start), endKey: Buffer.from(end), epoch: { confVer: 1, version: 1 }, replicas: replicas(),
-  });
-  for (const s of stores) await world.drive(s.bootstrap([span(K, '', 'k04'), span(L, 'k04', 'k08'), span(R, 'k08', '')]));
-  for (const s of stores) await world.drive(s.start());
-  const replica = (storeId: number, rangeId: number) => stores[storeId - 1]!.store?.host.scheduler.get(rangeId);
-  const leaderOf = (rangeId: number) => stores.find((s) => replica(s.id, rangeId)?.isLeader === true) ?? null;
+  const { world, net, stores, replica, leaderOf } = await threeRanges([K, L, R]);
   const leadOn = async (rangeId: number, storeId: number): Promise<void> => {
     const deadline = world.now + WAIT_MS;
     while (leaderOf(rangeId)?.id !== storeId) {
