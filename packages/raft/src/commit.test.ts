@@ -198,3 +198,22 @@ test('lazyCommitBroadcast: the commit of an entry proposed with broadcastCommit,
   const plain = h.put(1, 'x');
   for (const id of [2, 3]) assert.equal(h.get(id).status().commit, plain - 1, `node ${id}: a plain entry's commit waits`);
 });
+
+test('commitKnown: a follower takes a commit it learns from outside the group only for an entry its log holds at that term', () => {
+  // Lazy commit broadcast: the followers hold the entry but hear no commit for it (no ticks).
+  const h = new Harness({ config: { lazyCommitBroadcast: true } });
+  h.elect(1);
+  const idx = h.put(1, 'frozen');
+  const term = h.get(1).status().term;
+  assert.equal(h.get(1).status().commit, idx);
+  const f = h.get(3);
+  assert.ok(f.status().commit < idx, 'the follower has not heard the commit');
+  assert.equal(f.commitKnown(idx + 1, term), false, 'beyond its log');
+  assert.equal(f.commitKnown(idx, term + 1), false, 'another term at that index');
+  assert.ok(f.status().commit < idx);
+  assert.equal(f.commitKnown(idx, term), true);
+  assert.equal(f.status().commit, idx);
+  assert.equal(f.commitKnown(idx, term), false, 'already committed: nothing moves');
+  h.settle();
+  assert.deepEqual(h.appliedData(3), h.appliedData(1), 'it applies what the leader applied');
+});
