@@ -38,6 +38,8 @@ export interface KvStoreContext {
   storeId: number;
   /** The range a merged-away range merged into on this store, if remembered (merge-watchdog.ts). */
   mergedInto?: (rangeId: number) => number | undefined;
+  /** How long a range has been frozen by a merge here, in ms (merge-watchdog.ts): the backoff asked of clients grows with it. */
+  frozenForMs?: (rangeId: number) => number;
   engine: StorageEngine;
   scheduler: RaftScheduler<KvResult>;
   reads: PendingReads;
@@ -133,8 +135,18 @@ function maxStart(a: Buffer, b: Uint8Array): Buffer {
   return Buffer.compare(a, bb) >= 0 ? a : bb;
 }
 
-/** Backoff asked of clients while a range is frozen by a merge, in ms. */
+/**
+ * Backoff asked of clients while a range is frozen by a merge, in ms: MERGE_BACKOFF_MS at
+ * first (a merge freezes for about a hundred ms), then a quarter of how long it has been
+ * frozen, up to MAX_MERGE_BACKOFF_MS, so a client's retries outlast a merge whose
+ * coordinator went away (the watchdog ends it after mergeFrozenTimeoutMs, 10 s).
+ */
 const MERGE_BACKOFF_MS = 20;
+const MAX_MERGE_BACKOFF_MS = 1_000;
+
+export function mergeBackoffMs(frozenForMs: number): number {
+  return Math.min(MAX_MERGE_BACKOFF_MS, Math.max(MERGE_BACKOFF_MS, Math.floor(frozenForMs / 4)));
+}
 
 export class KvService {
   /** LEASE reads served through a quorum ReadIndex (clock lost ticks, or the replica was quiescent / just woke). */
@@ -208,10 +220,14 @@ export class KvService {
     throw new RangeErrorReply(rangeNotFound(h.rangeId, this.s.storeId));
   }
 
+  private mergeBackoffMs(rangeId: number): number {
+    return mergeBackoffMs(this.s.frozenForMs?.(rangeId) ?? 0);
+  }
+
   /** A range frozen by a merge takes no writes and serves no reads but STALE ones (store README, "Merge"). */
   private notFrozen(r: Replica<KvResult>): void {
     const f = r.log.mergeFreeze;
-    if (f !== null) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is merging into range ${f.leftRangeId} (merge ${f.mergeId}); retry`, MERGE_BACKOFF_MS));
+    if (f !== null) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is merging into range ${f.leftRangeId} (merge ${f.mergeId}); retry`, this.mergeBackoffMs(r.rangeId)));
   }
 
   private descriptor(r: Replica<KvResult>, h: ParsedHeader): RangeDescriptor {
@@ -411,7 +427,7 @@ export class KvService {
     if (result.kind === 'key-not-in-range') throw new RangeErrorReply(keyNotInRange(result.key, result.descriptor));
     if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch, this.splitOff(result.descriptor, h.epoch.version)));
     if (result.kind === 'merge-frozen') {
-      throw new RangeErrorReply(serverBusy(`range ${r.rangeId} froze for merge ${result.mergeId} into range ${result.leftRangeId} before this write: nothing was written; retry`, MERGE_BACKOFF_MS));
+      throw new RangeErrorReply(serverBusy(`range ${r.rangeId} froze for merge ${result.mergeId} into range ${result.leftRangeId} before this write: nothing was written; retry`, this.mergeBackoffMs(r.rangeId)));
     }
     return result;
   }

@@ -112,6 +112,7 @@ export class KvStore {
     });
     this.kv = new KvService({
       mergedInto: (id) => this.merges.mergedInto(id),
+      frozenForMs: (id) => this.merges.frozenForMs(id),
       storeId: o.storeId, engine, scheduler: host.scheduler, reads: this.reads, limits: o.limits, log: o.log, clock: host.clock,
       leaseUsable: (r) => host.leaseUsable(r),
       onWrite: (rangeId, bytes, keys, deletes) => {

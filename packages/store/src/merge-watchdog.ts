@@ -71,6 +71,12 @@ export class MergeWatchdog {
     else this.frozenSince.set(rangeId, this.o.clock.now());
   }
 
+  /** How long `rangeId` has been seen frozen here, in ms (0: not frozen, or not seen yet). */
+  frozenForMs(rangeId: number): number {
+    const since = this.frozenSince.get(rangeId);
+    return since === undefined ? 0 : Math.max(0, this.o.clock.now() - since);
+  }
+
   /** Ranges frozen here now (metrics). */
   get frozenCount(): number {
     return this.frozenSince.size;

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { metapb } from '@rangekv/proto';
 import { AdminCommandType, encodeAdminCommand } from './admin-command.js';
 import { FailedPreconditionError } from './errors.js';
+import { mergeBackoffMs } from './kv-service.js';
 import type { StoreServer } from './store-server.js';
 import { StoreCluster, onLeader } from './testing/store-cluster.js';
 import { rangeKeyPrefix } from '@rangekv/multiraft/testing/local-cluster';
@@ -173,6 +174,7 @@ test('a freeze whose coordinator went away is rolled back by the watchdog; a fro
     assert.equal(coord.scheduler.get(2)!.log.mergeFreeze?.mergeId, 77);
     const w = await coord.kv.put({ header: hdr(2, E1), key: b(keyOf(2, 'x')), value: b('v') });
     assert.match(w.rangeError?.serverBusy ? w.rangeError.message ?? '' : 'not busy', /merging into range 1/);
+    assert.ok(Number(w.rangeError?.serverBusy?.backoffMs ?? 0) >= 20, 'clients are asked to back off');
     const rd = await coord.kv.get({ header: hdr(2, E1), key: b(keyOf(2, 'x')) });
     assert.ok(rd.rangeError?.serverBusy, 'a linearizable read of a frozen range is refused');
     const stale = await coord.kv.get({ header: hdr(2, E1, metapb.ReadConsistency.STALE), key: b(keyOf(2, 'x')) });
@@ -234,4 +236,11 @@ test('a left range with a merge pending cannot be merged away until that merge i
   } finally {
     await c.close();
   }
+});
+
+test('the backoff asked of clients grows with how long a range has been frozen, so their retries outlast a lost coordinator', () => {
+  assert.equal(mergeBackoffMs(0), 20);
+  assert.equal(mergeBackoffMs(200), 50);
+  assert.equal(mergeBackoffMs(2_000), 500);
+  assert.equal(mergeBackoffMs(60_000), 1_000);
 });
