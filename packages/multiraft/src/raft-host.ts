@@ -186,6 +186,9 @@ class RateLimitedWarn {
   }
 }
 
+/** Merged-away ranges whose messages a host drops (takeForMerge); older ones are forgotten. */
+export const MAX_MERGED_AWAY_REMEMBERED = 4_096;
+
 export class RaftHost<R> implements GroupHost<R> {
   readonly storeId: number;
   readonly engine: StorageEngine;
@@ -212,6 +215,8 @@ export class RaftHost<R> implements GroupHost<R> {
    * log (it would be deleted under the new replica, or bring the removed one back).
    */
   private readonly destroying = new Set<number>();
+  /** Ranges merged away here (takeForMerge), oldest first: their messages are dropped. */
+  private readonly mergedAway = new Set<number>();
   /**
    * Initialized ranges: replica id -> store of leaders not in the replica's descriptor,
    * learned from their messages (onInbound), to route the answers. Forgotten when the
@@ -394,12 +399,14 @@ export class RaftHost<R> implements GroupHost<R> {
    * Takes this host's replica of `rangeId` out of the loop for a merge into its left-hand
    * neighbour: once this resolves no persist, apply, tick or message touches it. The caller
    * destroys it (StorageEngine.mergeRanges). Messages for it (from a store that has not
-   * applied the merge yet) are dropped until this process stops: its id is never reused.
+   * applied the merge yet) are dropped while it is among the last MAX_MERGED_AWAY_REMEMBERED
+   * merged away here and the process runs: its id is never reused.
    */
   async takeForMerge(rangeId: number): Promise<void> {
     const r = this.scheduler.remove(rangeId);
     this.learnedRoutes.delete(rangeId);
-    this.destroying.add(rangeId);
+    this.mergedAway.add(rangeId);
+    if (this.mergedAway.size > MAX_MERGED_AWAY_REMEMBERED) this.mergedAway.delete(this.mergedAway.values().next().value!);
     if (!r) return;
     await this.scheduler.whenPersisted();
     await r.whenApplyIdle();
@@ -555,7 +562,7 @@ export class RaftHost<R> implements GroupHost<R> {
         this.counters.inboundFailedRange++;
         continue;
       }
-      if (!r && this.destroying.has(rangeId)) {
+      if (!r && (this.destroying.has(rangeId) || this.mergedAway.has(rangeId))) {
         this.counters.inboundDestroyingRange++;
         continue;
       }

@@ -20,7 +20,7 @@
 // superseded) is removed.
 import { MessageType, type Message } from '@rangekv/raft';
 import {
-  DecodeError, SnapshotError, decodeSnapshotHeader, spansOverlap,
+  DecodeError, SnapshotError, decodeSnapshotHeader, spanContains, spansOverlap,
   type SnapshotHeader, type SnapshotReceiver, type SnapshotSource, type StorageEngine,
 } from '@rangekv/storage';
 import { SnapshotStreamError, type SnapshotSink, type SnapshotStartFrame } from '@rangekv/transport';
@@ -325,7 +325,7 @@ export class SnapshotShipper<R> {
       if (id === rangeId) continue;
       const d = this.d.engine.range(id).descriptor;
       if (d !== null && meets(d)) {
-        if (d.epoch.version < version && spanCovers(span, d)) {
+        if (d.epoch.version < version && spanContains(span.startKey, span.endKey, d.startKey, d.endKey)) {
           // Subsumed: a newer version of this range covers the other's whole span, which
           // only a merge does (a split's halves never cover a range of a lower version).
           // That range is merged away; its replica here missed it. It goes, and the
@@ -379,11 +379,4 @@ export class SnapshotShipper<R> {
   async stop(): Promise<void> {
     await Promise.allSettled([...this.sending.values()]);
   }
-}
-
-/** Whether `a` contains all of `b` (empty end = the end of the keyspace). */
-function spanCovers(a: Span, b: Span): boolean {
-  const startOk = Buffer.compare(Buffer.from(a.startKey), Buffer.from(b.startKey)) <= 0;
-  const endOk = a.endKey.length === 0 || (b.endKey.length > 0 && Buffer.compare(Buffer.from(b.endKey), Buffer.from(a.endKey)) <= 0);
-  return startOk && endOk;
 }

@@ -35,7 +35,7 @@ export {
   encodeMergeFreeze, decodeMergeFreeze,
 } from './encoding.js';
 export {
-  KeyPrefix, FORMAT_VERSION_KEY, entryKey, parseEntryKey, hardStateKey, rangeKey, parseRangeKey, compareKeys, keyInSpan, spansOverlap,
+  KeyPrefix, FORMAT_VERSION_KEY, entryKey, parseEntryKey, hardStateKey, rangeKey, parseRangeKey, compareKeys, keyInSpan, spansOverlap, spanContains,
 } from './keys.js';
 export {
   StorageError, FormatVersionError, ColumnFamilyMismatchError, UnknownRangeError, RangeExistsError, EntryTooLargeError,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Prng } from '@rangekv/raft';
 import {
-  KeyPrefix, compareKeys, entryKey, hardStateKey, keyInSpan, parseEntryKey, parseRangeKey, rangeKey, spansOverlap,
+  KeyPrefix, compareKeys, entryKey, hardStateKey, keyInSpan, parseEntryKey, parseRangeKey, rangeKey, spanContains, spansOverlap,
 } from './keys.js';
 import { DecodeError } from './errors.js';
 
@@ -48,4 +48,14 @@ test('spans: [start, end) with an empty end meaning the end of the keyspace', ()
   assert.ok(!spansOverlap(b('a'), b('b'), b('b'), b('c')));
   assert.ok(spansOverlap(b('x'), b(''), b('a'), b('')));
   assert.ok(!spansOverlap(b('x'), b(''), b('a'), b('x')));
+});
+
+test('spanContains: a span contains another when it starts no later and ends no earlier (empty end = keyspace end)', () => {
+  const k = (s: string): Uint8Array => Buffer.from(s);
+  assert.equal(spanContains(k('a'), k('z'), k('m'), k('t')), true);
+  assert.equal(spanContains(k('m'), k('t'), k('m'), k('t')), true, 'the same span');
+  assert.equal(spanContains(k(''), k(''), k('m'), k('')), true, 'the whole keyspace');
+  assert.equal(spanContains(k('a'), k('z'), k('m'), k('')), false, 'a span to the end is not inside one that ends');
+  assert.equal(spanContains(k('n'), k('z'), k('m'), k('t')), false, 'starts later');
+  assert.equal(spanContains(k('a'), k('p'), k('m'), k('t')), false, 'ends earlier');
 });

@@ -106,6 +106,11 @@ export function keyInSpan(key: Uint8Array, start: Uint8Array, end: Uint8Array): 
 }
 
 /** Do [s1, e1) and [s2, e2) intersect? Empty ends are +infinity. */
+/** Whether span [s1, e1) contains all of [s2, e2) (empty end = the end of the keyspace). */
+export function spanContains(s1: Uint8Array, e1: Uint8Array, s2: Uint8Array, e2: Uint8Array): boolean {
+  return compareKeys(s1, s2) <= 0 && (e1.length === 0 || (e2.length > 0 && compareKeys(e2, e1) <= 0));
+}
+
 export function spansOverlap(s1: Uint8Array, e1: Uint8Array, s2: Uint8Array, e2: Uint8Array): boolean {
   const firstEndsBeforeSecond = e1.length > 0 && compareKeys(e1, s2) <= 0;
   const secondEndsBeforeFirst = e2.length > 0 && compareKeys(e2, s1) <= 0;

@@ -22,6 +22,7 @@ import {
   descriptorFromWire, descriptorToWire, pdService, replicaToWire, type metapb, type MethodDefinition, type pdpb, type RangeDescriptor,
 } from '@rangekv/proto';
 import { removedByDescriptor, type ReplicaGcQuery } from '@rangekv/multiraft';
+import { spanContains } from '@rangekv/storage';
 import type { Logger } from '@rangekv/runtime';
 import type { DiskFigures } from './data-dir-usage.js';
 
@@ -505,8 +506,5 @@ export async function allocStoreId(
 
 /** Whether `d` (PD's range at the start of `span`) shows the range `rangeId` with `span` merged into it. */
 export function mergedAway(rangeId: number, span: { startKey: Uint8Array; endKey: Uint8Array; version: number }, d: RangeDescriptor): boolean {
-  if (d.rangeId === rangeId || d.epoch.version <= span.version) return false;
-  const startOk = Buffer.compare(Buffer.from(d.startKey), Buffer.from(span.startKey)) <= 0;
-  const endOk = d.endKey.length === 0 || (span.endKey.length > 0 && Buffer.compare(Buffer.from(span.endKey), Buffer.from(d.endKey)) <= 0);
-  return startOk && endOk;
+  return d.rangeId !== rangeId && d.epoch.version > span.version && spanContains(d.startKey, d.endKey, span.startKey, span.endKey);
 }

@@ -11,6 +11,7 @@
 // Acknowledged writes that were lost show up in the linearizability check of the history.
 import type { RangeDescriptor } from '@rangekv/proto';
 import { StateRole } from '@rangekv/raft';
+import { spanContains } from '@rangekv/storage';
 import type { SimStore } from './sim-store.js';
 
 function key(k: Uint8Array): Buffer {
@@ -21,13 +22,6 @@ function overlaps(a: RangeDescriptor, b: RangeDescriptor): boolean {
   const aBeforeBEnd = b.endKey.length === 0 || Buffer.compare(key(a.startKey), key(b.endKey)) < 0;
   const bBeforeAEnd = a.endKey.length === 0 || Buffer.compare(key(b.startKey), key(a.endKey)) < 0;
   return aBeforeBEnd && bBeforeAEnd;
-}
-
-/** Whether `a`'s span contains `b`'s. */
-function covers(a: RangeDescriptor, b: RangeDescriptor): boolean {
-  const startOk = Buffer.compare(key(a.startKey), key(b.startKey)) <= 0;
-  const endOk = a.endKey.length === 0 || (b.endKey.length > 0 && Buffer.compare(key(b.endKey), key(a.endKey)) <= 0);
-  return startOk && endOk;
 }
 
 function show(d: RangeDescriptor): string {
@@ -102,7 +96,7 @@ export class InvariantChecker {
       // descriptors of two ranges never overlap, but after a merge.
       if (o.rangeId === d.rangeId || !overlaps(o, d)) continue;
       const [wide, narrow] = d.epoch.version > o.epoch.version ? [d, o] : [o, d];
-      if (wide.epoch.version > narrow.epoch.version && covers(wide, narrow)) {
+      if (wide.epoch.version > narrow.epoch.version && spanContains(wide.startKey, wide.endKey, narrow.startKey, narrow.endKey)) {
         this.newest.delete(narrow.rangeId);
         this.mergedAway.add(narrow.rangeId);
         this.merges++;
