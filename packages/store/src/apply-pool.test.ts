@@ -267,6 +267,43 @@ for (const inlineApplyMaxEntries of [0, 1000]) {
   });
 }
 
+test('the inline applier writes the applies started in one synchronous run as one RocksDB write; a bad part fails alone; maxWriteBytes cuts writes', async () => {
+  await withStore(6, async ({ engine, log }) => {
+    const a = new InlineKvApplier(engine);
+    const logs = await Promise.all([1, 2, 3].map((r) => log(r, [cas(r, 'x', null, `v${r}`), cas(r, 'x', `v${r}`, `w${r}`)])));
+    // Started together (as the scheduler's cycle does): one write for the three ranges.
+    const res = await Promise.all([1, 2, 3].map((r, i) => a.apply(r, desc(r), logs[i]!)));
+    for (const r of [1, 2, 3]) {
+      assert.deepEqual(res[r - 1]!.map((x) => x.kind === 'cas' && x.succeeded), [true, true], 'the second CAS reads the first one of its batch');
+      assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from(k(r, 'x')))?.toString(), `w${r}`);
+      assert.equal(engine.range(r).applied.index, logs[r - 1]![1]!.index);
+    }
+    assert.deepEqual(a.stats(), { writes: 1, parts: 3, entries: 6 });
+    // One range's undecodable entry rejects that range's apply only; the others are written.
+    const good = await log(4, [put(4, 'a', '1')]);
+    const bad = await log(5, [put(5, 'a', '1'), { type: EntryType.Normal, data: new Uint8Array([9, 9]) }]);
+    const before5 = engine.range(5).applied;
+    const [g, b5] = await Promise.allSettled([a.apply(4, desc(4), good), a.apply(5, desc(5), bad)]);
+    assert.equal(g.status, 'fulfilled');
+    assert.equal(b5.status, 'rejected');
+    assert.match(String((b5 as PromiseRejectedResult).reason), /kv command/i);
+    assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from(k(4, 'a')))?.toString(), '1');
+    assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from(k(5, 'a'))), undefined);
+    assert.deepEqual(engine.range(5).applied, before5);
+    // Parts bigger together than maxWriteBytes (64 here) go in separate writes; one part is never cut.
+    const big = (r: number): KvCommand => put(r, 'big', 'x'.repeat(50));
+    const l6 = await log(6, [big(6)]);
+    const l4 = await log(4, [big(4)]);
+    const small = new InlineKvApplier(engine, 64);
+    await Promise.all([small.apply(6, desc(6), l6), small.apply(4, desc(4), l4)]);
+    assert.deepEqual(small.stats(), { writes: 2, parts: 2, entries: 2 });
+    assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from(k(6, 'big')))?.toString(), 'x'.repeat(50));
+    // Checks run at the call: a gap in the log is refused before anything is queued.
+    const gap = await log(6, [put(6, 'b', '1'), put(6, 'c', '1')]);
+    await assert.rejects(a.apply(6, desc(6), gap.slice(1)), /apply starts at/);
+  });
+});
+
 test('start and stop the pool several times in one process, stopping while applies are in flight; data survives a reopen', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'rangekv-apply-pool-restart-'));
   try {

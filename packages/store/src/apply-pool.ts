@@ -31,11 +31,11 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { RangeDescriptor } from '@rangekv/proto';
-import { checkApplyBatch, type StorageEngine } from '@rangekv/storage';
+import type { StorageEngine } from '@rangekv/storage';
 import {
   decodePartResults, encodeApplyTask, isApplyWorkerReady, type ApplyPartInput, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit,
 } from './apply-task.js';
-import type { KvApplier } from './kv-applier.js';
+import { checkApplyInput, settleParts, type KvApplier } from './kv-applier.js';
 import { dbKvReader, type KvApplyExtra, type KvResult } from './kv-state-machine.js';
 import { applyParts, type PartOutcome } from './apply-parts.js';
 import { EntryApplyError, type ApplyEntry } from '@rangekv/multiraft';
@@ -244,15 +244,7 @@ export class PoolKvApplier implements KvApplier {
 
   /** Queues one range's chunk for the next task; resolves with its results once written and shown in the RangeLogStore. */
   private runPart(rangeId: number, desc: RangeDescriptor, entries: readonly ApplyEntry[], newDesc: RangeDescriptor | null): Promise<KvResult[]> {
-    for (let i = 1; i < entries.length; i++) {
-      if (entries[i]!.index !== entries[i - 1]!.index + 1) throw new Error(`range ${rangeId}: apply entries not contiguous at ${entries[i - 1]!.index} -> ${entries[i]!.index}`);
-    }
-    const lastEntry = entries[entries.length - 1]!;
-    const store = this.engine.range(rangeId);
-    checkApplyBatch(store, newDesc === null ? { applied: lastEntry } : { applied: lastEntry, descriptor: newDesc });
-    if (entries[0]!.index !== store.applied.index + 1) {
-      throw new Error(`range ${rangeId}: apply starts at ${entries[0]!.index}, applied index is ${store.applied.index}`);
-    }
+    checkApplyInput(this.engine, rangeId, entries, newDesc);
     let bytes = 0;
     for (const e of entries) bytes += e.data.length;
     return new Promise<KvResult[]>((resolve, reject) => {
@@ -324,17 +316,9 @@ export class PoolKvApplier implements KvApplier {
       return;
     }
     this.st.inlineFlushes++;
-    for (let i = 0; i < parts.length; i++) {
-      const { input, resolve, reject } = parts[i]!;
-      const o = outs[i]!;
-      this.st.inlineEntries += input.entries.length;
-      if (!o.ok) {
-        reject(new EntryApplyError(input.rangeId, o.index, o.reason));
-        continue;
-      }
-      this.engine.range(input.rangeId).onApplied(o.applied, o.confState, input.newDesc);
-      resolve(o.results);
-    }
+    settleParts(this.engine, parts, outs, (n) => {
+      this.st.inlineEntries += n;
+    });
   }
 
   private runTask(parts: PendingPart[], entries: number): void {
