@@ -213,6 +213,8 @@ export class PdServer {
       }, opts.processMetrics ?? false, opts.security?.httpTls ? opts.security.certs : null);
     }
     this.grpcServer = new grpc.Server({
+      // No channelz: it tracks every call (CPU per request) and nothing here reads it.
+      'grpc.enable_channelz': 0,
       'grpc.max_receive_message_length': limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': limits.maxGrpcMessageBytes,
     });

@@ -375,6 +375,8 @@ export class StoreServer {
     };
     await this.store.start();
     const server = new grpc.Server({
+      // No channelz: it tracks every call (CPU per request) and nothing here reads it.
+      'grpc.enable_channelz': 0,
       'grpc.max_receive_message_length': this.limits.maxGrpcMessageBytes,
       'grpc.max_send_message_length': this.limits.maxGrpcMessageBytes,
     });

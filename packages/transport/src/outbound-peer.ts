@@ -57,6 +57,7 @@ function channelOptions(l: TransportLimits): grpc.ChannelOptions {
     'grpc.keepalive_time_ms': l.keepaliveTimeMs,
     'grpc.keepalive_timeout_ms': l.keepaliveTimeoutMs,
     'grpc.enable_retries': 0,
+    'grpc.enable_channelz': 0,
   };
 }
 

@@ -83,6 +83,8 @@ export class RaftTransport {
     }
     const limits = resolveLimits(opts.limits);
     const server = new grpc.Server({
+      // No channelz: it tracks every call (CPU per request) and nothing here reads it.
+      'grpc.enable_channelz': 0,
       'grpc.max_receive_message_length': receiveLimitBytes(limits),
       'grpc.max_send_message_length': receiveLimitBytes(limits),
       // Pings towards senders too, so a stream from a vanished peer is noticed.
