@@ -384,6 +384,8 @@ export class RaftHost<R> implements GroupHost<R> {
     return new RawNode({
       // With quiescence the quiesce heartbeat carries an idle group's last commit: no empty appends for it.
       lazyCommitBroadcast: this.opts.quiescence !== false,
+      // Proposals taken in one turn reach each follower in one App (raft's coalesce.ts).
+      coalesceAppends: true,
       ...(this.opts.raft ?? {}),
       id: replicaId,
       storage: log,

@@ -39,6 +39,12 @@ export interface RaftConfig {
    * followers apply up to a heartbeat interval later. Default false.
    */
   lazyCommitBroadcast?: boolean;
+  /**
+   * A Ready carries at most one App per follower for contiguous entries of one term
+   * (coalesce.ts): proposals taken in one turn reach each follower in one message, which
+   * it persists and answers once. Default false.
+   */
+  coalesceAppends?: boolean;
   /** Optional trace sink (tests, simulation replay). */
   trace?: (line: string) => void;
 }
@@ -66,6 +72,7 @@ export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
     preVote: c.preVote ?? true,
     leaseMarginTicks: c.leaseMarginTicks ?? 2,
     lazyCommitBroadcast: c.lazyCommitBroadcast ?? false,
+    coalesceAppends: c.coalesceAppends ?? false,
     trace: c.trace ?? null,
   };
   const bad = (why: string): never => {

@@ -25,6 +25,7 @@ import {
   type ProposeResult, type Ready, type SoftState,
 } from './types.js';
 import { invariant, payloadSizeBytes } from './util.js';
+import { coalesceAppends } from './coalesce.js';
 import type { ProgressTracker } from './tracker/index.js';
 
 export interface ProgressStatus {
@@ -247,7 +248,7 @@ export class RawNode {
       entries,
       snapshot,
       committedEntries,
-      messages: r.msgs,
+      messages: r.cfg.coalesceAppends ? coalesceAppends(r.msgs, r.cfg.maxMsgBytes) : r.msgs,
       messagesAfterPersist: r.msgsAfterPersist,
       readStates: r.readStates,
       mustSync: hardChanged || entries.length > 0 || snapshot !== null,

@@ -36,6 +36,8 @@ export interface SimRaftSettings {
   leaseMarginTicks: number;
   /** Commit advances ride on the next append or heartbeat instead of empty appends. */
   lazyCommitBroadcast: boolean;
+  /** A Ready carries one App per follower for contiguous entries (raft's coalesce.ts). */
+  coalesceAppends?: boolean;
   maxInflightMsgs: number;
   maxMsgBytes: number;
   maxUncommittedEntriesBytes: number;
@@ -590,7 +592,7 @@ export class Cluster {
       id: node.id, storage: this.opts.snapshotOnDemand ? new OnDemandSnapshotStorage(node) : node.storage, prng: this.prng.fork(),
       electionTimeoutTicks: r.electionTimeoutTicks, heartbeatIntervalTicks: r.heartbeatIntervalTicks,
       applied: node.applied, checkQuorum: r.checkQuorum, preVote: r.preVote, leaseMarginTicks: r.leaseMarginTicks,
-      lazyCommitBroadcast: r.lazyCommitBroadcast,
+      lazyCommitBroadcast: r.lazyCommitBroadcast, coalesceAppends: r.coalesceAppends === true,
       maxInflightMsgs: r.maxInflightMsgs, maxMsgBytes: r.maxMsgBytes,
       maxUncommittedEntriesBytes: r.maxUncommittedEntriesBytes, maxApplyBytes: r.maxApplyBytes,
       ...(this.opts.traceRaft === true && this.opts.trace !== null ? { trace: (line: string) => this.trace(node.id, `raft: ${line}`) } : {}),
