@@ -15,6 +15,8 @@ test('with check-quorum, a lease read is answered at once, without a heartbeat r
   const h = new Harness({ config: { checkQuorum: true } });
   h.elect(1);
   h.tickAll(1); // a heartbeat round acknowledged by everyone: the lease starts
+  assert.equal(h.get(1).leaseReadIndex(), h.get(1).status().commit, 'leaseReadIndex gives the same index at once');
+  assert.equal(h.get(2).leaseReadIndex(), null, 'not on a follower');
   assert.ok(h.get(1).readIndex(ctx('lease'), { lease: true }));
   h.processReadies();
   assert.deepEqual(readsOf(h, 1), [[h.get(1).status().commit, 'lease']]);
@@ -37,6 +39,7 @@ test('once an election timeout (less the drift margin) passes without acks, a le
   h.tick(1);
   h.settle();
   assert.equal(h.get(1).status().role, StateRole.Leader, 'check-quorum has not fired yet');
+  assert.equal(h.get(1).leaseReadIndex(), null, 'leaseReadIndex: the lease expired');
   h.get(1).readIndex(ctx('late'), { lease: true });
   h.processReadies();
   assert.equal(readsOf(h, 1).length, 1, '8 ticks after the ack: the lease expired');
@@ -50,6 +53,7 @@ test('without check-quorum a lease read is never served from the lease', () => {
   const h = new Harness({ config: { checkQuorum: false } });
   h.elect(1);
   h.tickAll(1);
+  assert.equal(h.get(1).leaseReadIndex(), null);
   h.get(1).readIndex(ctx('no-lease'), { lease: true });
   h.processReadies();
   assert.deepEqual(readsOf(h, 1), []);
@@ -65,6 +69,7 @@ test('a lease read is not served from the lease while a leadership transfer is i
   h.isolate(3);
   h.put(1, 'a'); // 3 lags, so the transfer to it stays in progress
   h.get(1).transferLeader(3);
+  assert.equal(h.get(1).leaseReadIndex(), null);
   h.get(1).readIndex(ctx('transferring'), { lease: true });
   h.processReadies();
   assert.deepEqual(readsOf(h, 1), []);

@@ -17,7 +17,7 @@ import {
   isLeaveJoint, leaveJoint, simpleChange, type ChangeResult,
 } from './confchange/index.js';
 import { Raft, type CampaignKind } from './raft.js';
-import { bcastCommit, handleReadIndex, onCommitAdvanced, propose, transferLeader } from './raft-leader.js';
+import { bcastCommit, handleReadIndex, leaseValid, onCommitAdvanced, propose, transferLeader } from './raft-leader.js';
 import { emptyMessage } from './message.js';
 import {
   DropReason, EntryType, MessageType, NONE, ProgressState, StateRole,
@@ -206,6 +206,18 @@ export class RawNode {
     m.type = MessageType.ReadIndex; m.to = r.lead; m.context = ctx;
     r.send(m);
     return true;
+  }
+
+  /**
+   * The read index a LEASE read may use right now, with no Ready and no message: the
+   * commit index, when this node leads, committed an entry of its term and its lease holds
+   * (or it is the only voter); else null. The same answer `readIndex(ctx, { lease: true })`
+   * would give in the next Ready, without the wait for it.
+   */
+  leaseReadIndex(): number | null {
+    const r = this.r;
+    if (r.role !== StateRole.Leader || !r.committedEntryInCurrentTerm()) return null;
+    return r.trk.isSingleton() || leaseValid(r) ? r.log.committed : null;
   }
 
   reportUnreachable(id: NodeId): void {

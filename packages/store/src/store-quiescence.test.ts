@@ -132,6 +132,33 @@ test('LEASE reads on a quiescent or just-woken leader go through ReadIndex', asy
   }
 });
 
+test('LEASE reads on an awake leader whose lease holds are served at once (no ReadIndex round), keep the range awake, and see every acknowledged write', async () => {
+  const c = await quiescentCluster({ ranges: 1, livenessTimeoutMs: 5_000 });
+  try {
+    const leader = leaderOf(c, 1)!;
+    await leader.kv.put({ header: c.header(1), key: b('lease'), value: b('x') });
+    const r = leader.scheduler.get(1)!;
+    // Reads every 20 ms: the first ones wake the range and go through ReadIndex; once it has
+    // been awake an election timeout + margin, the lease serves them at once.
+    const start = leader.kv.leaseReadsAtOnce;
+    const deadline = Date.now() + 30_000;
+    while (leader.kv.leaseReadsAtOnce === start) {
+      assert.ok(Date.now() < deadline, 'no LEASE read was served at once within 30 s');
+      const got = await leader.kv.get({ header: c.header(1, C.LEASE), key: b('lease') });
+      assert.equal(str(got.value), 'x');
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(r.quiescent, false, 'reads at once count as activity: the range stays awake');
+    for (let i = 0; i < 5; i++) {
+      await leader.kv.put({ header: c.header(1), key: b('lease'), value: b(`y${i}`) });
+      const got = await leader.kv.get({ header: c.header(1, C.LEASE), key: b('lease') });
+      assert.equal(str(got.value), `y${i}`, 'the read sees the write acknowledged before it');
+    }
+  } finally {
+    await c.close();
+  }
+});
+
 test('a quiescent range whose leader store is partitioned away elects a new leader once liveness declares the store down', async () => {
   const c = await quiescentCluster({ ranges: 6, livenessIntervalMs: 100, livenessTimeoutMs: 1_000 });
   try {
