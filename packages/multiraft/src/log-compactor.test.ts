@@ -2,7 +2,10 @@
 // log-compactor.ts among them, and limits validation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseCompactIndex, resolveLogCompactionLimits, type LogCompactionLimits } from './log-compactor.js';
+import type { StorageEngine } from '@rangekv/storage';
+import { silentLogger } from '@rangekv/runtime';
+import { chooseCompactIndex, LogCompactor, resolveLogCompactionLimits, type LogCompactionLimits } from './log-compactor.js';
+import type { RaftScheduler } from './raft-scheduler.js';
 
 const l: LogCompactionLimits = resolveLogCompactionLimits({
   logCompactionCheckTicks: 1, logCompactionThresholdEntries: 100, logCompactionKeepEntries: 100, maxFollowerLagEntries: 500,
@@ -37,4 +40,21 @@ test('keep 0 compacts through applied; limits must be non-negative integers', ()
   assert.equal(chooseCompactIndex({ firstIndex: 1, applied: 500, followerMatches: [] }, k0), 500);
   assert.throws(() => resolveLogCompactionLimits({ logCompactionKeepEntries: -1 }), RangeError);
   assert.throws(() => resolveLogCompactionLimits({ maxFollowerLagEntries: 1.5 }), RangeError);
+});
+
+test('a range whose apply is running is not compacted (the storage\'s applied index is ahead of raft\'s then); it is once the apply is done', async () => {
+  const compacted: [number, number][] = [];
+  const engine = { compactLog: async (rangeId: number, index: number) => { compacted.push([rangeId, index]); } } as unknown as StorageEngine;
+  const replica = {
+    rangeId: 7, destroyed: false, blocked: false, applying: true, isLeader: false,
+    log: { descriptor: {}, applied: { index: 1000 }, firstIndex: () => 1 },
+  };
+  const scheduler = { all: () => [replica] } as unknown as RaftScheduler<unknown>;
+  const c = new LogCompactor(engine, scheduler, l, silentLogger);
+  c.checkAll();
+  assert.deepEqual(compacted, [], 'apply running: nothing compacted');
+  replica.applying = false;
+  c.checkAll();
+  assert.deepEqual(compacted, [[7, 900]]);
+  await c.stop();
 });

@@ -110,7 +110,10 @@ export class LogCompactor<R> {
   checkAll(): void {
     const l = this.limits;
     for (const r of this.scheduler.all()) {
-      if (r.destroyed || r.blocked || this.inFlight.has(r.rangeId) || r.log.descriptor === null) continue;
+      // Not while an apply runs: the storage's applied index moves ahead of raft's during
+      // it (raft hears appliedTo when the whole batch is done, which a merge may hold for a
+      // while), and raft must never find entries it has not applied compacted away.
+      if (r.destroyed || r.blocked || r.applying || this.inFlight.has(r.rangeId) || r.log.descriptor === null) continue;
       const applied = r.log.applied.index;
       const firstIndex = r.log.firstIndex();
       // Cheap filter before asking raft for progress (a map per call).
