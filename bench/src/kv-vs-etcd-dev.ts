@@ -148,6 +148,7 @@ export async function startDevCluster(opts: { splitKeys: readonly Uint8Array[]; 
     target: new ClientTarget(kv),
     client: { kind: 'dev', pd: ready.pd.address },
     serverPids: () => [ready.pd.pid, ...ready.stores.map((s) => s.pid)],
+    memberPids: () => ready.stores.map((s) => s.pid),
     stop,
     info: {
       cluster: 'rangekv dev (PD + 3 stores, default timing)', client: '@rangekv/client', ranges, pd: ready.pd.address,

@@ -217,6 +217,7 @@ export async function startEtcdCluster(o: EtcdClusterOptions = {}): Promise<Syst
     target,
     client: { kind: 'etcd', endpoints: members.map((m) => m.clientUrl.slice('http://'.length)) },
     serverPids: () => members.map((m) => m.proc.pid ?? 0).filter((p) => p > 0),
+    memberPids: () => members.map((m) => m.proc.pid ?? 0).filter((p) => p > 0),
     stop,
     info: { members: n, binary, endpoints: members.map((m) => m.clientUrl) },
   };

@@ -36,6 +36,8 @@ export interface SystemUnderTest {
   client: ClientSpec;
   /** Server process ids (their CPU is read from /proc); empty when unknown. */
   serverPids(): number[];
+  /** The processes that hold the data (stores, etcd members; not PD): their RSS is reported. */
+  memberPids(): number[];
   /** Stops every server process and removes its data; idempotent. */
   stop(): Promise<void>;
   /** Free-form facts for the JSON (ranges, leaders, versions). */
@@ -60,6 +62,16 @@ export function procCpuSeconds(pid: number): number | null {
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // rest[0] is field 3 (state): utime is field 14, stime field 15.
     return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS_PER_SEC;
+  } catch {
+    return null;
+  }
+}
+
+/** Resident set size of a process in MiB (/proc/<pid>/status VmRSS), or null when unreadable. */
+export function procRssMiB(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
   } catch {
     return null;
   }

@@ -373,6 +373,7 @@ export async function startRangekvCluster(o: RangekvClusterOptions = {}): Promis
     target: t,
     client: { kind: 'rangekv', stores: procs.map((p) => [p.storeId, p.kvAddress] as [number, string]) },
     serverPids: () => procs.map((p) => p.proc.pid ?? 0).filter((pid) => pid > 0),
+    memberPids: () => procs.map((p) => p.proc.pid ?? 0).filter((pid) => pid > 0),
     stop,
     info: { stores: STORE_IDS.length, ranges: t.rangeCount, leadersPerStore: leaders, misplacedLeaders, extraArgs: o.extraArgs ?? [] },
   };

@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { renderLineCharts, type ChartPanel } from './charts.js';
 import { ClientProcesses, type LevelResult } from './kv-vs-etcd-clients.js';
 import { startEtcdCluster } from './kv-vs-etcd-etcd.js';
-import { Keyspace, preload, runningClusters, type Op, type SystemUnderTest } from './kv-vs-etcd-load.js';
+import { Keyspace, preload, procRssMiB, runningClusters, type Op, type SystemUnderTest } from './kv-vs-etcd-load.js';
 import { startDevCluster } from './kv-vs-etcd-dev.js';
 import { startRangekvCluster } from './kv-vs-etcd-rangekv.js';
 import { Progress } from './progress.js';
@@ -116,6 +116,9 @@ interface SystemRun {
   loadAvgAfter: number[];
   /** Load client processes (their pids, for the record). */
   clientPids: number[];
+  /** RSS of each data-holding server process (stores, etcd members), MiB: after the preload settled, and after the last level. */
+  memberRssMiBAfterPreload: (number | null)[];
+  memberRssMiBAtEnd: (number | null)[];
   levels: LevelResult[];
   /** The client processes' counters, summed (rangekv: NotLeader answers, table refreshes, ...). */
   clientStats?: Record<string, number>;
@@ -173,6 +176,8 @@ async function runSystem(args: Args, ks: Keyspace, label: string, start: (p: Pro
     const preloadSeconds = await preload(sut.target, ks, (n) => progress.update(`preload ${fmt(n)}/${fmt(ks.count)} keys`), args.preloadInflight);
     progress.done(`preloaded ${fmt(ks.count)} keys in ${preloadSeconds.toFixed(1)} s (${fmt(ks.count / preloadSeconds)} keys/s${sut.target.putBatch ? `, batches of 100, ${args.preloadInflight} in flight` : ', single puts'})`);
     await new Promise((r) => setTimeout(r, args.settleMs));
+    const memberRssMiBAfterPreload = sut.memberPids().map(procRssMiB);
+    console.log(`  RSS after the preload, MiB per ${sut.name === 'etcd' ? 'member' : 'store'}: ${memberRssMiBAfterPreload.map((v) => v ?? '-').join(', ')}`);
     clients = await ClientProcesses.start(args.clients, sut.client, { keys: ks.count, valueBytes: ks.valueBytes });
     console.log(`  ${clients.count} client processes (pids ${clients.pids.join(', ')}) connected`);
     const levels: LevelResult[] = [];
@@ -186,11 +191,13 @@ async function runSystem(args: Args, ks: Keyspace, label: string, start: (p: Pro
       }
     }
     const clientPids = clients.pids;
+    const memberRssMiBAtEnd = sut.memberPids().map(procRssMiB);
+    console.log(`  RSS at the end, MiB: ${memberRssMiBAtEnd.map((v) => v ?? '-').join(', ')}`);
     const clientStats = await clients.close();
     clients = null;
     const run: SystemRun = {
       system: sut.name, label, ranges, info: sut.info, startSeconds, preloadSeconds, preloadKeysPerSec: ks.count / preloadSeconds,
-      loadAvgBefore, loadAvgAfter: loads(), clientPids, levels,
+      loadAvgBefore, loadAvgAfter: loads(), clientPids, memberRssMiBAfterPreload, memberRssMiBAtEnd, levels,
     };
     if (Object.keys(clientStats).length > 0) run.clientStats = clientStats;
     return run;
