@@ -56,7 +56,7 @@ describe('routing', () => {
     assert.equal(s(await kv.get('a')), '1');
     assert.equal(await kv.get('missing'), undefined);
     assert.deepEqual(cluster.storeCalls.map((c) => c.storeId), [1, 1, 1]);
-    assert.equal(cluster.pdCalls.filter((m) => m === 'GetRangeByKey').length, 1);
+    assert.equal(cluster.pdCalls.filter((m) => m === 'ScanRanges').length, 1);
   });
 
   test('NotLeader with a hint is followed at once and the new leader is cached', async () => {
@@ -101,7 +101,7 @@ describe('routing', () => {
     cluster.storeCalls.length = 0;
     assert.equal(s(await kv.get('a')), '1');
     assert.deepEqual(cluster.storeCalls.map((c) => c.storeId), [1, 3]);
-    assert.ok(cluster.pdCalls.includes('GetRangeByKey'));
+    assert.ok(cluster.pdCalls.includes('ScanRanges'));
   });
 
   test('follower and stale reads are spread over the voters; linearizable ones go to the leader', async () => {
@@ -281,7 +281,7 @@ describe('range merge', () => {
       cluster.storeCalls.length = 0;
       assert.equal(s(await kv.get('n')), '2');
       assert.deepEqual(cluster.storeCalls.map((c) => c.rangeId), [m, 1]);
-      assert.equal(cluster.pdCalls.filter((x) => x === 'GetRangeByKey').length, 1);
+      assert.equal(cluster.pdCalls.filter((x) => x === 'ScanRanges').length, 1);
       assert.deepEqual(kv.cachedRanges().map((r) => r.rangeId), [1]);
     });
   });
@@ -355,7 +355,7 @@ describe('failures', () => {
     await withCluster({}, {}, async (c, kv) => {
       c.setPd(0, { notBootstrappedTimes: 2 });
       await kv.put('a', 'b');
-      assert.equal(c.pdCalls.filter((m) => m === 'GetRangeByKey').length, 3);
+      assert.equal(c.pdCalls.filter((m) => m === 'ScanRanges').length, 3);
     });
   });
 

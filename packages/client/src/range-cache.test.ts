@@ -66,3 +66,16 @@ test('setLeader and remove', () => {
   assert.equal(c.lookup(B('x')), undefined);
   assert.equal(c.size, 0);
 });
+
+test('overlaps tells whether any cached range meets a span', () => {
+  const c = new RangeCache(10);
+  c.insert(r(2, 'g', 'p'));
+  assert.equal(c.overlaps(r(9, 'a', 'g')), false, 'ends where the cached one starts');
+  assert.equal(c.overlaps(r(9, 'p', 'z')), false, 'starts where the cached one ends');
+  assert.equal(c.overlaps(r(9, 'a', 'h')), true);
+  assert.equal(c.overlaps(r(9, 'h', 'i')), true, 'inside');
+  assert.equal(c.overlaps(r(9, 'o', '')), true, 'unbounded end');
+  assert.equal(c.overlaps(r(9, '', '')), true, 'the whole keyspace');
+  c.insert(r(3, 'x', ''));
+  assert.equal(c.overlaps(r(9, 'q', 'w')), false, 'in the gap between two cached ranges');
+});

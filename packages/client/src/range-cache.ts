@@ -127,6 +127,18 @@ export class RangeCache {
     if (victim) this.removeEntry(victim);
   }
 
+  /** Whether a cached range overlaps `info`'s span. */
+  overlaps(info: RangeInfo): boolean {
+    const i = Math.max(0, this.floor(info.startKey, false));
+    for (let j = i; j < this.entries.length && j <= i + 1; j++) {
+      const e = this.entries[j]!.info;
+      const startsBeforeEnd = info.endKey.length === 0 || cmp(e.startKey, info.endKey) < 0;
+      const endsAfterStart = e.endKey.length === 0 || cmp(e.endKey, info.startKey) > 0;
+      if (startsBeforeEnd && endsAfterStart) return true;
+    }
+    return false;
+  }
+
   /** Forgets a range (RangeNotFound, stale span). */
   remove(rangeId: number): void {
     const e = this.byId.get(rangeId);

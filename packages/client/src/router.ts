@@ -37,7 +37,7 @@ import * as grpc from '@grpc/grpc-js';
 import { descriptorFromWire, kvService, metapb, ReplicaRole, type MethodDefinition } from '@rangekv/proto';
 import type { Budget, Clock } from './backoff.js';
 import type { ChannelPool } from './channels.js';
-import { AmbiguousWriteError, InvalidArgumentError, PdRequestError, StoreError } from './errors.js';
+import { AmbiguousWriteError, InvalidArgumentError, StoreError } from './errors.js';
 import type { PdClient } from './pd-client.js';
 import { rangeContains, RangeCache } from './range-cache.js';
 import { routeFromWire, toBuffer, type RangeInfo } from './types.js';
@@ -56,6 +56,9 @@ interface WithRangeError {
 
 /** Ranges fetched per PD ScanRanges page. */
 export const SCAN_RANGES_PAGE = 256;
+/** Ranges asked of PD on a cache miss: the one holding the key and those after it. */
+export const LOCATE_PREFETCH_RANGES = 64;
+const EMPTY = Buffer.alloc(0);
 
 export interface RouterOptions {
   maxCachedRanges: number;
@@ -84,29 +87,29 @@ export class Router {
     this.cache = new RangeCache(o.maxCachedRanges);
   }
 
-  /** The range holding `key`: from the cache, else from PD. */
+  /**
+   * The range holding `key`: from the cache, else from PD, with the ranges after it
+   * (LOCATE_PREFETCH_RANGES in one ScanRanges page): a client meeting a keyspace of many
+   * ranges learns it a page at a time, not one PD round trip per range.
+   */
   async locate(key: Buffer, budget: Budget): Promise<RangeInfo> {
     for (;;) {
       const hit = this.cache.lookup(key);
       if (hit) return hit;
-      let res;
-      try {
-        res = await this.pd.call('getRangeByKey', { key }, budget);
-      } catch (e) {
-        // A gap in PD's map is transient: a split's two halves are reported separately, and
-        // a new PD leader may not have heard every report yet. Retry under the deadline.
-        if (e instanceof PdRequestError && e.code === 'NOT_FOUND') {
-          await budget.retry(`PD knows no range holding key ${key.toString('hex')} yet`);
-          continue;
-        }
-        throw e;
+      const res = await this.pd.call('scanRanges', { startKey: key, endKey: EMPTY, limit: LOCATE_PREFETCH_RANGES }, budget);
+      const routes = (res.routes ?? []).map(routeFromWire).filter((r): r is RangeInfo => r !== undefined);
+      const own = routes.find((r) => rangeContains(r, key));
+      if (own) this.cache.insert(own);
+      // The neighbours only fill gaps, and never evict: what the cache holds may be newer
+      // than PD's view (a split or merge a store told us of).
+      for (const r of routes) {
+        if (r !== own && this.cache.size < this.cache.maxCachedRanges && !this.cache.overlaps(r)) this.cache.insert(r);
       }
-      const info = res.route ? routeFromWire(res.route) : undefined;
-      if (info && rangeContains(info, key)) {
-        this.cache.insert(info);
-        return this.cache.lookup(key) ?? info;
-      }
-      await budget.retry(`PD knows no range holding key ${key.toString('hex')}`);
+      const found = this.cache.lookup(key);
+      if (found) return found;
+      // A gap in PD's map is transient: a split's two halves are reported separately, and
+      // a new PD leader may not have heard every report yet. Retry under the deadline.
+      await budget.retry(`PD knows no range holding key ${key.toString('hex')} yet`);
     }
   }
 

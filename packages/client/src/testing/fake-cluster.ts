@@ -100,7 +100,7 @@ export class FakeCluster {
   pdMembers: FakePdMember[] = [];
   /** Omit the leader hint from NotLeader answers. */
   hideLeaderHints = false;
-  /** GetRangeByKey answers gRPC NOT_FOUND this many more times (PD between a split's two reports). */
+  /** GetRangeByKey answers gRPC NOT_FOUND, and ScanRanges no range, this many more times (PD between a split's two reports). */
   rangeByKeyNotFoundLeft = 0;
   /** The most pairs a store returns per Scan (then `more`). */
   maxScanLimit = FAKE_MAX_SCAN;
@@ -479,6 +479,10 @@ export class FakeCluster {
         return serve<pdpb.GetRangeByKeyRequest.$Properties>('GetRangeByKey', (r) => ({ route: this.routeOf(this.rangeOf(b(r.key))) }))(call, cb);
       },
       ScanRanges: serve<pdpb.ScanRangesRequest.$Properties>('ScanRanges', (r) => {
+        if (this.rangeByKeyNotFoundLeft > 0) {
+          this.rangeByKeyNotFoundLeft--;
+          return { routes: [], more: false };
+        }
         const start = b(r.startKey);
         const end = b(r.endKey);
         const meet = sorted().filter((x) => (x.desc.endKey.length === 0 || Buffer.compare(x.desc.endKey, start) > 0)
