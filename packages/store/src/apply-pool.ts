@@ -33,11 +33,10 @@ import { Piscina } from 'piscina';
 import type { RangeDescriptor } from '@rangekv/proto';
 import type { StorageEngine } from '@rangekv/storage';
 import {
-  decodePartResults, encodeApplyTask, isApplyWorkerReady, type ApplyPartInput, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit,
+  decodePartResults, encodeApplyTask, isApplyWorkerReady, type ApplyTask, type ApplyTaskResult, type ApplyWorkerInit,
 } from './apply-task.js';
-import { checkApplyInput, settleParts, type KvApplier } from './kv-applier.js';
-import { dbKvReader, type KvApplyExtra, type KvResult } from './kv-state-machine.js';
-import { applyParts, type PartOutcome } from './apply-parts.js';
+import { checkApplyInput, writeParts, type KvApplier, type QueuedPart } from './kv-applier.js';
+import type { KvApplyExtra, KvResult } from './kv-state-machine.js';
 import { EntryApplyError, type ApplyEntry } from '@rangekv/multiraft';
 
 /** Cores a host needs before a store gives its applies a worker thread by default. */
@@ -107,13 +106,7 @@ export interface ApplyPoolStats {
   maxInFlight: number;
 }
 
-interface PendingPart {
-  input: ApplyPartInput;
-  /** Entry data bytes. */
-  bytes: number;
-  resolve: (r: KvResult[]) => void;
-  reject: (e: unknown) => void;
-}
+type PendingPart = QueuedPart;
 
 const WORKER_URL = new URL('./apply-worker.js', import.meta.url);
 
@@ -308,17 +301,10 @@ export class PoolKvApplier implements KvApplier {
 
   /** Applies queued chunks on the main thread: one RocksDB write, as a worker would. */
   private runInline(parts: PendingPart[]): void {
-    let outs: PartOutcome[];
-    try {
-      outs = applyParts(this.engine.db, dbKvReader(this.engine.db), parts.map((p) => p.input));
-    } catch (e) {
-      for (const p of parts) p.reject(e);
-      return;
-    }
-    this.st.inlineFlushes++;
-    settleParts(this.engine, parts, outs, (n) => {
+    if (!writeParts(this.engine, parts, (n) => {
       this.st.inlineEntries += n;
-    });
+    })) return;
+    this.st.inlineFlushes++;
   }
 
   private runTask(parts: PendingPart[], entries: number): void {

@@ -42,8 +42,10 @@ export interface InlineApplyStats {
   entries: number;
 }
 
-interface QueuedPart {
+/** One range's part waiting to be written (here or by the pool), with its promise's ends. */
+export interface QueuedPart {
   input: ApplyPartInput;
+  /** Entry data bytes. */
   bytes: number;
   resolve: (r: KvResult[]) => void;
   reject: (e: unknown) => void;
@@ -101,18 +103,11 @@ export class InlineKvApplier implements KvApplier {
   }
 
   private write(parts: QueuedPart[]): void {
-    let outs: PartOutcome[];
-    try {
-      outs = applyParts(this.engine.db, dbKvReader(this.engine.db), parts.map((p) => p.input));
-    } catch (e) {
-      for (const p of parts) p.reject(e);
-      return;
-    }
-    this.st.writes++;
-    settleParts(this.engine, parts, outs, (n) => {
+    if (!writeParts(this.engine, parts, (n) => {
       this.st.parts++;
       this.st.entries += n;
-    });
+    })) return;
+    this.st.writes++;
   }
 
   close(): Promise<void> {
@@ -136,10 +131,28 @@ export function checkApplyInput(engine: StorageEngine, rangeId: number, entries:
   }
 }
 
+type SettlingPart = { input: ApplyPartInput; resolve: (r: KvResult[]) => void; reject: (e: unknown) => void };
+
+/**
+ * Applies `parts` on this thread in ONE RocksDB write (apply-parts.ts) and settles them
+ * (settleParts). Returns false when the write failed: every part is rejected with the error.
+ */
+export function writeParts(engine: StorageEngine, parts: readonly SettlingPart[], onWritten: (entries: number) => void): boolean {
+  let outs: PartOutcome[];
+  try {
+    outs = applyParts(engine.db, dbKvReader(engine.db), parts.map((p) => p.input));
+  } catch (e) {
+    for (const p of parts) p.reject(e);
+    return false;
+  }
+  settleParts(engine, parts, outs, onWritten);
+  return true;
+}
+
 /** After a write of `parts`: each written part shows its applied state and resolves; a failed one rejects (EntryApplyError). */
 export function settleParts(
   engine: StorageEngine,
-  parts: readonly { input: ApplyPartInput; resolve: (r: KvResult[]) => void; reject: (e: unknown) => void }[],
+  parts: readonly SettlingPart[],
   outs: readonly PartOutcome[],
   onWritten: (entries: number) => void,
 ): void {
