@@ -87,6 +87,23 @@ function withOutcome(r: Replica<KvResult>, o: MergeOutcome): MergeOutcome[] {
   return out;
 }
 
+/**
+ * The merged range's outcomes: the right range's own (all decided: a frozen range has
+ * none pending and begins none, so they are the same on every replica at the freeze)
+ * before the left's. A range frozen by an earlier merge of R (as a left range) that was
+ * rolled back reads its outcome here once R is gone (merge-watchdog.ts). At most
+ * MAX_MERGE_OUTCOMES, the oldest decided ones dropped first.
+ */
+function inheritOutcomes(right: Replica<KvResult>, left: MergeOutcome[]): MergeOutcome[] {
+  const ids = new Set(left.map((o) => o.mergeId));
+  const out = [...right.log.mergeOutcomes.filter((o) => o.state !== 'pending' && !ids.has(o.mergeId)), ...left];
+  while (out.length > MAX_MERGE_OUTCOMES) {
+    const i = out.findIndex((x) => x.state !== 'pending');
+    out.splice(i < 0 ? 0 : i, 1);
+  }
+  return out;
+}
+
 export function applyBeginMerge(ctx: MergeApplyContext, l: Replica<KvResult>, e: ApplyEntry, cmd: BeginMergeCommand): KvResult {
   const d = descriptorOf(l);
   const refuse = (reason: string): KvResult => {
@@ -187,7 +204,7 @@ export async function applyCommitMerge(ctx: MergeApplyContext, l: Replica<KvResu
     epoch: { confVer: d.epoch.confVer, version: Math.max(d.epoch.version, cmd.rightVersion) + 1 },
   };
   const { whenDeleted } = await ctx.engine.mergeRanges(l.rangeId, {
-    left: { applied: { index: e.index, term: e.term }, descriptor: merged, mergeOutcomes: withOutcome(l, { mergeId: cmd.mergeId, state: 'committed' }) },
+    left: { applied: { index: e.index, term: e.term }, descriptor: merged, mergeOutcomes: inheritOutcomes(right, withOutcome(l, { mergeId: cmd.mergeId, state: 'committed' })) },
     rightId: cmd.rightRangeId,
   });
   void whenDeleted.catch((err: unknown) => ctx.log.warn('background delete of a merged-away range failed', { rangeId: cmd.rightRangeId, err }));

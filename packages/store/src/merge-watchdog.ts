@@ -153,6 +153,14 @@ export class MergeWatchdog {
       if (this.coordinating.has(rangeId) || now - since < this.o.frozenTimeoutMs) continue;
       const l = scheduler.get(f.leftRangeId);
       if (!l || l.destroyed || l.log.descriptor === null) {
+        // The left range merged into its own left neighbour since (which took its outcomes,
+        // merge-apply.ts): a rollback recorded there unfreezes R. Nothing else is decided
+        // from a neighbour.
+        const n = this.leftNeighbour(r);
+        if (n !== undefined && mergeOutcome(n, f.mergeId)?.state === 'aborted') {
+          if (r.isLeader) this.unfreeze(r, f.mergeId, n.rangeId);
+          continue;
+        }
         // No left replica here to read the outcome from (it moved away, or is not here yet):
         // hand R's leadership to another replica, whose store may hold one.
         if (r.isLeader) this.handOff(r);
@@ -165,11 +173,27 @@ export class MergeWatchdog {
         const data = encodeAdminCommand({ type: AdminCommandType.AbortMerge, mergeId: f.mergeId, leftConfVer: f.leftConfVer, leftVersion: f.leftVersion });
         scheduler.propose(l.rangeId, data, () => {}, { broadcastCommit: true });
       } else if (outcome === 'aborted' && r.isLeader) {
-        this.stats.unfreezes++;
-        log.warn('merge rolled back on the left range: unfreezing the right range', { rangeId, mergeId: f.mergeId, leftRangeId: f.leftRangeId });
-        scheduler.propose(r.rangeId, encodeAdminCommand({ type: AdminCommandType.Unfreeze, mergeId: f.mergeId }), () => {}, { broadcastCommit: true });
+        this.unfreeze(r, f.mergeId, f.leftRangeId);
       }
     }
+  }
+
+  /** Proposes R's Unfreeze: merge `mergeId` was rolled back (as recorded on `outcomeOn`). */
+  private unfreeze(r: Replica<KvResult>, mergeId: number, outcomeOn: number): void {
+    this.stats.unfreezes++;
+    this.o.log.warn('merge rolled back on the left range: unfreezing the right range', { rangeId: r.rangeId, mergeId, outcomeOn });
+    this.o.scheduler.propose(r.rangeId, encodeAdminCommand({ type: AdminCommandType.Unfreeze, mergeId }), () => {}, { broadcastCommit: true });
+  }
+
+  /** The initialized replica here whose span ends where `r`'s starts, if any. */
+  private leftNeighbour(r: Replica<KvResult>): Replica<KvResult> | undefined {
+    const start = r.log.descriptor?.startKey;
+    if (start === undefined || start.length === 0) return undefined;
+    for (const x of this.o.scheduler.all()) {
+      const d = x.log.descriptor;
+      if (!x.destroyed && d !== null && x !== r && Buffer.compare(d.endKey, start) === 0) return x;
+    }
+    return undefined;
   }
 
   /** Moves `r`'s leadership to the next voter after this one (by replica id). */

@@ -18,9 +18,14 @@ const SEED_COUNT = 240;
  * deposed leader was counted as lost (the runner now asks again, as a client would);
  * 4060: a leader's heartbeat reached a removed replica while its log was being deleted and
  * created a replica on that log, which the delete then pulled away (the host stopped on a
- * fatal error; store-sim/destroy-race.test.ts pins the race down).
+ * fatal error; store-sim/destroy-race.test.ts pins the race down); 2236 and 2632: a merge
+ * rolled back while its coordinator was cut off, then its left range was merged into its
+ * own left neighbour before the watchdog unfroze the right range, which stayed frozen for
+ * good (the merged range now inherits the outcomes, and the watchdog reads a rollback
+ * there); 139 (in the range): the log compactor truncated entries raft had not applied
+ * yet, during a merge's long apply.
  */
-const REGRESSION_SEEDS = [50008, 4060];
+const REGRESSION_SEEDS = [50008, 4060, 2236, 2632];
 
 const waiting = new Map<number, { promise: Promise<StoreSeedSummary>; resolve: (s: StoreSeedSummary) => void; reject: (e: unknown) => void }>();
 const jobs = [];

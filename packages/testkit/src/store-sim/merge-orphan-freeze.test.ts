@@ -14,6 +14,7 @@
 //      merges into K.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AdminCommandType, encodeAdminCommand } from '@rangekv/store';
 import { hdr, threeRanges } from './three-ranges.js';
 
 const [K, L, R] = [1, 2, 3];
@@ -61,5 +62,63 @@ test('a right range frozen in the name of a left range that merged away is unfro
   await leadOn(L, 2);
   const res = await world.drive(stores[1]!.store!.admin.mergeRanges({ header: hdr(replica(2, K)!.log.descriptor!), rightRangeId: L }));
   assert.equal(Buffer.from(res.merged!.endKey!).toString(), 'k08', 'L merged into K');
+  for (const s of stores) await world.drive(s.store!.stop());
+});
+
+// Store-sim seeds 2236 and 2632: the first merge is rolled back on L (recorded aborted) but
+// its Unfreeze of R never came (the coordinator was gone), and L is merged into K before
+// the watchdog's next look: L is no longer there to read the rollback from. K takes L's
+// outcomes with it, and the watchdog reads the rollback on the range that now ends where
+// R starts.
+test('a right range frozen by a rolled-back merge whose left range then merged away is unfrozen from the merged range', async () => {
+  const { world, net, stores, replica, leaderOf } = await threeRanges([K, L, R]);
+  const leadOn = async (rangeId: number, storeId: number): Promise<void> => {
+    const deadline = world.now + WAIT_MS;
+    while (leaderOf(rangeId)?.id !== storeId) {
+      if (world.now > deadline) assert.fail(`range ${rangeId} not led by store ${storeId} within ${WAIT_MS} simulated ms`);
+      const l = leaderOf(rangeId);
+      if (l) void l.store!.admin.transferLeader({ header: hdr(replica(l.id, rangeId)!.log.descriptor!), toStore: storeId }).catch(() => {});
+      await world.runUntil(world.now + 100);
+    }
+  };
+  for (const id of [L, R]) await leadOn(id, 1);
+  await leadOn(K, 2);
+
+  // The coordinator crashes in its catch-up wait, R frozen.
+  net.cut(1, 3);
+  void stores[0]!.store!.admin.mergeRanges({ header: hdr(replica(1, L)!.log.descriptor!), rightRangeId: R }).catch(() => {});
+  while (replica(1, R)?.log.mergeFreeze == null) await world.runUntil(world.now + 1);
+  await world.runUntil(world.now + 100);
+  stores[0]!.crash(0);
+  net.heal(1, 3);
+  await world.runUntil(world.now + 300);
+  await world.drive(stores[0]!.start());
+  await world.runUntil(world.now + 300);
+
+  // The rollback reaches L (as the coordinator or the watchdog would record it), no Unfreeze follows yet.
+  await leadOn(L, 2);
+  const f = replica(2, R)!.log.mergeFreeze!;
+  assert.ok(f, 'R is frozen, in L\'s name');
+  const abort = encodeAdminCommand({ type: AdminCommandType.AbortMerge, mergeId: f.mergeId, leftConfVer: f.leftConfVer, leftVersion: f.leftVersion });
+  stores[1]!.store!.host.scheduler.propose(L, abort, () => {}, { broadcastCommit: true });
+  const abortedEverywhere = () => stores.every((s) => replica(s.id, L)?.log.mergeOutcomes.some((o) => o.mergeId === f.mergeId && o.state === 'aborted'));
+  while (!abortedEverywhere()) await world.runUntil(world.now + 1);
+  // Before the watchdog looks (R has been frozen less than mergeFrozenTimeoutMs), L merges into K.
+  assert.ok(stores.every((s) => replica(s.id, R)?.log.mergeFreeze != null), 'R is still frozen everywhere');
+  const res = await world.drive(stores[1]!.store!.admin.mergeRanges({ header: hdr(replica(2, K)!.log.descriptor!), rightRangeId: L }));
+  assert.equal(Buffer.from(res.merged!.endKey!).toString(), 'k08', 'L merged into K');
+  const mergedEverywhere = () => stores.every((s) => Buffer.from(replica(s.id, K)?.log.descriptor?.endKey ?? []).toString() === 'k08');
+  while (!mergedEverywhere()) await world.runUntil(world.now + 1);
+  for (const s of stores) {
+    assert.ok(replica(s.id, K)?.log.mergeOutcomes.some((o) => o.mergeId === f.mergeId && o.state === 'aborted'), `store ${s.id}: K took L's outcomes`);
+  }
+
+  // The watchdog unfreezes R from K's record.
+  const deadline = world.now + WAIT_MS;
+  const frozenOn = () => stores.filter((s) => (replica(s.id, R)?.log.mergeFreeze ?? null) !== null).map((s) => s.id);
+  while (frozenOn().length > 0) {
+    if (world.now > deadline) assert.fail(`R is still frozen on stores ${frozenOn().join(',')} after ${WAIT_MS} simulated ms`);
+    await world.runUntil(world.now + 10);
+  }
   for (const s of stores) await world.drive(s.store!.stop());
 });
