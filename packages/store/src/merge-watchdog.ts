@@ -153,12 +153,14 @@ export class MergeWatchdog {
       if (this.coordinating.has(rangeId) || now - since < this.o.frozenTimeoutMs) continue;
       const l = scheduler.get(f.leftRangeId);
       if (!l || l.destroyed || l.log.descriptor === null) {
-        // The left range merged into its own left neighbour since (which took its outcomes,
-        // merge-apply.ts): a rollback recorded there unfreezes R. Nothing else is decided
-        // from a neighbour.
-        const n = this.leftNeighbour(r);
-        if (n !== undefined && mergeOutcome(n, f.mergeId)?.state === 'aborted') {
-          if (r.isLeader) this.unfreeze(r, f.mergeId, n.rangeId);
+        // The left range merged into its own left neighbour since, which took its outcomes
+        // (merge-apply.ts), maybe after splitting. A merge id is recorded only by its left
+        // range and carried only by the ranges that absorbed it, so a rollback of m recorded
+        // on any range here means L decided m aborted: R may unfreeze. Nothing else is
+        // decided away from L itself.
+        const holder = this.abortRecordedOn(f.mergeId);
+        if (holder !== undefined) {
+          if (r.isLeader) this.unfreeze(r, f.mergeId, holder.rangeId);
           continue;
         }
         // No left replica here to read the outcome from (it moved away, or is not here yet):
@@ -185,13 +187,10 @@ export class MergeWatchdog {
     this.o.scheduler.propose(r.rangeId, encodeAdminCommand({ type: AdminCommandType.Unfreeze, mergeId }), () => {}, { broadcastCommit: true });
   }
 
-  /** The initialized replica here whose span ends where `r`'s starts, if any. */
-  private leftNeighbour(r: Replica<KvResult>): Replica<KvResult> | undefined {
-    const start = r.log.descriptor?.startKey;
-    if (start === undefined || start.length === 0) return undefined;
+  /** A replica here whose recorded outcomes hold merge `mergeId` as aborted, if any. */
+  private abortRecordedOn(mergeId: number): Replica<KvResult> | undefined {
     for (const x of this.o.scheduler.all()) {
-      const d = x.log.descriptor;
-      if (!x.destroyed && d !== null && x !== r && Buffer.compare(d.endKey, start) === 0) return x;
+      if (!x.destroyed && x.log.descriptor !== null && mergeOutcome(x, mergeId)?.state === 'aborted') return x;
     }
     return undefined;
   }

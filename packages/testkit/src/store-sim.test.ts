@@ -22,10 +22,13 @@ const SEED_COUNT = 240;
  * rolled back while its coordinator was cut off, then its left range was merged into its
  * own left neighbour before the watchdog unfroze the right range, which stayed frozen for
  * good (the merged range now inherits the outcomes, and the watchdog reads a rollback
- * there); 139 (in the range): the log compactor truncated entries raft had not applied
- * yet, during a merge's long apply.
+ * there); 1035: the same after L had split first, and the simulated client then had no
+ * cached range for the split-off half's keys once the merged range's descriptor evicted
+ * the stale ones (it now asks a store which range holds the key, as the real client asks
+ * PD); 139 (in the range): the log compactor truncated entries raft had not applied yet,
+ * during a merge's long apply.
  */
-const REGRESSION_SEEDS = [50008, 4060, 2236, 2632];
+const REGRESSION_SEEDS = [50008, 4060, 2236, 2632, 1035];
 
 const waiting = new Map<number, { promise: Promise<StoreSeedSummary>; resolve: (s: StoreSeedSummary) => void; reject: (e: unknown) => void }>();
 const jobs = [];

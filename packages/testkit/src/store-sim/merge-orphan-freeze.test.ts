@@ -68,8 +68,8 @@ test('a right range frozen in the name of a left range that merged away is unfro
 // Store-sim seeds 2236 and 2632: the first merge is rolled back on L (recorded aborted) but
 // its Unfreeze of R never came (the coordinator was gone), and L is merged into K before
 // the watchdog's next look: L is no longer there to read the rollback from. K takes L's
-// outcomes with it, and the watchdog reads the rollback on the range that now ends where
-// R starts.
+// outcomes with it, and the watchdog reads the rollback there (a merge id is recorded only
+// by its left range and carried only by the ranges that absorbed it).
 test('a right range frozen by a rolled-back merge whose left range then merged away is unfrozen from the merged range', async () => {
   const { world, net, stores, replica, leaderOf } = await threeRanges([K, L, R]);
   const leadOn = async (rangeId: number, storeId: number): Promise<void> => {

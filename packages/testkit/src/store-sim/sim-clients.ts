@@ -11,6 +11,8 @@ import { HistoryRecorder, type KvOp, type KvResult as OpResult } from '../histor
 import type { SimWorld } from './world.js';
 
 const CLIENT = 0; // the world owns client events
+/** A range id no store has: a request naming it asks the store which of its ranges holds the key. */
+const NO_SUCH_RANGE = Number.MAX_SAFE_INTEGER;
 
 export interface ClientSettings {
   clients: number;
@@ -151,11 +153,32 @@ export class SimClients {
     this.cache.set(desc.rangeId, { d: desc, leaderStore: cur?.leaderStore ?? 0 });
   }
 
+  /**
+   * No cached range holds `key` (a merged range's descriptor evicted the stale ones around
+   * it, and the range now holding the key was never named to this client): ask a store, as
+   * the real client asks PD. A read naming a range no store has is answered EpochNotMatch
+   * with the store's range holding the key, and changes nothing.
+   */
+  private async discover(key: Buffer): Promise<void> {
+    const ids = [...new Set([...this.cache.values()].flatMap((r) => r.d.replicas.map((x) => x.storeId)))].sort((a, b) => a - b);
+    const up = ids.filter((id) => this.service(id) !== null);
+    if (up.length === 0) return;
+    const svc = this.service(up[this.prng.int(up.length)]!)!;
+    const header = { rangeId: NO_SUCH_RANGE, epoch: { confVer: 0, version: 0 }, readConsistency: metapb.ReadConsistency.STALE };
+    try {
+      const res = await Promise.race([svc.get({ header, key }), this.world.sleep(CLIENT, this.s.attemptTimeoutMs).then(() => null)]);
+      for (const d of res?.rangeError?.epochNotMatch?.current ?? []) this.learn(d);
+    } catch {
+      // The store went away meanwhile: the next attempt asks again.
+    }
+  }
+
   private async attempt(op: KvOp): Promise<Attempt> {
     const key = buf(op.key);
     const rt = this.route(key);
     if (rt === null) {
       this.stats.failedToRoute++;
+      await this.discover(key);
       return { kind: 'retry', reason: 'no range' };
     }
     const { range, storeId } = rt;
