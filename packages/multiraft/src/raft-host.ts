@@ -129,6 +129,8 @@ export interface HostCounters extends SnapshotCounters, LogCompactorCounters {
   inboundFailedRange: number;
   /** For a removed replica whose log and data are still being deleted (dropped; see destroyReplica). */
   inboundDestroyingRange: number;
+  /** Messages to a replica this host destroyed (a removed one's raft id): dropped, no replica created. */
+  inboundTombstoned: number;
   /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
   readHeartbeatsSent: number;
 }
@@ -188,6 +190,11 @@ class RateLimitedWarn {
 
 /** Merged-away ranges whose messages a host drops (takeForMerge); older ones are forgotten. */
 export const MAX_MERGED_AWAY_REMEMBERED = 4_096;
+/**
+ * Destroyed replicas whose raft id a host remembers (range id -> replica id), most recent
+ * first: a message to one of them creates no replica (see `tombstones`).
+ */
+export const MAX_TOMBSTONES_REMEMBERED = 4_096;
 
 export class RaftHost<R> implements GroupHost<R> {
   readonly storeId: number;
@@ -202,7 +209,7 @@ export class RaftHost<R> implements GroupHost<R> {
   readonly uninitialized: UninitializedReplicas<R>;
   readonly snapshotLimits: SnapshotLimits;
   readonly counters: HostCounters = {
-    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundFromNewLeader: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, readHeartbeatsSent: 0,
+    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundFromNewLeader: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, inboundTombstoned: 0, readHeartbeatsSent: 0,
     snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
     snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
     logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
@@ -217,6 +224,17 @@ export class RaftHost<R> implements GroupHost<R> {
   private readonly destroying = new Set<number>();
   /** Ranges merged away here (takeForMerge), oldest first: their messages are dropped. */
   private readonly mergedAway = new Set<number>();
+  /**
+   * Range id -> the raft id of the replica this host destroyed last (removed, GCed or
+   * merged away), among the last MAX_TOMBSTONES_REMEMBERED. A leader's message addressed
+   * to that id or a lower one creates no uninitialized replica: re-adding a store to a
+   * range allocates a new replica id, so such a message comes from a leader that has not
+   * learned of the removal. Without this, a stale leader's heartbeat recreated the removed
+   * replica with an empty log, whose vote then elected that stale leader under its old
+   * configuration, and writes the range had acknowledged were lost (store-sim seed 4326).
+   * CockroachDB keeps the same fact as a range tombstone.
+   */
+  private readonly tombstones = new Map<number, number>();
   /**
    * Initialized ranges: replica id -> store of leaders not in the replica's descriptor,
    * learned from their messages (onInbound), to route the answers. Forgotten when the
@@ -407,6 +425,7 @@ export class RaftHost<R> implements GroupHost<R> {
   async takeForMerge(rangeId: number): Promise<void> {
     const r = this.scheduler.remove(rangeId);
     this.learnedRoutes.delete(rangeId);
+    if (r) this.tombstone(rangeId, r.node.id);
     this.mergedAway.add(rangeId);
     if (this.mergedAway.size > MAX_MERGED_AWAY_REMEMBERED) this.mergedAway.delete(this.mergedAway.values().next().value!);
     if (!r) return;
@@ -434,6 +453,7 @@ export class RaftHost<R> implements GroupHost<R> {
   async destroyReplica(rangeId: number, opts: { clearData: boolean }): Promise<void> {
     const r = this.scheduler.remove(rangeId);
     this.learnedRoutes.delete(rangeId);
+    if (r) this.tombstone(rangeId, r.node.id);
     if (!r || this.stopping !== null) return;
     this.destroying.add(rangeId);
     try {
@@ -449,6 +469,13 @@ export class RaftHost<R> implements GroupHost<R> {
     } finally {
       this.destroying.delete(rangeId);
     }
+  }
+
+  /** Remembers that replica `replicaId` of `rangeId` is gone from this host for good. */
+  private tombstone(rangeId: number, replicaId: number): void {
+    this.tombstones.delete(rangeId);
+    this.tombstones.set(rangeId, Math.max(replicaId, this.tombstones.get(rangeId) ?? 0));
+    if (this.tombstones.size > MAX_TOMBSTONES_REMEMBERED) this.tombstones.delete(this.tombstones.keys().next().value!);
   }
 
   /**
@@ -566,6 +593,10 @@ export class RaftHost<R> implements GroupHost<R> {
       }
       if (!r && (this.destroying.has(rangeId) || this.mergedAway.has(rangeId))) {
         this.counters.inboundDestroyingRange++;
+        continue;
+      }
+      if (!r && msg.to <= (this.tombstones.get(rangeId) ?? 0)) {
+        this.counters.inboundTombstoned++;
         continue;
       }
       if (!r) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { adminpb, metapb } from '@rangekv/proto';
+import { MessageType } from '@rangekv/raft';
 import { FailedPreconditionError, InvalidArgumentError } from './errors.js';
 import { storeIdSpace, type StoreServer } from './store-server.js';
 import { StoreCluster, onLeader } from './testing/store-cluster.js';
@@ -111,11 +112,31 @@ test('remove replica: the descriptor drops it, the removed store destroys its re
     await assert.rejects(onLeader(c, 1, (l) => l.admin.removeReplica({ header: hdr(1, e1), storeId: l.storeId })), FailedPreconditionError);
     await put(c, 1, e1, 'a', '1');
     const victim = c.followers(1)[0]!;
+    const removedId = victim.scheduler.get(1)!.node.id;
     const res = await onLeader(c, 1, (l) => l.admin.removeReplica({ header: hdr(1, e1), storeId: victim.storeId }));
     assert.equal(res.rangeError, undefined, res.rangeError?.message ?? '');
     assert.deepEqual(epochOf(res.descriptor), { confVer: 2, version: 1 });
     assert.deepEqual(res.descriptor!.replicas!.map((r) => r.storeId).sort(), c.ids.filter((i) => i !== victim.storeId));
     await c.waitFor('the removed store destroys its replica', () => victim.scheduler.get(1) === undefined && !victim.engine.hasRange(1));
+    // A heartbeat from a leader that never learned of the removal, to the removed replica's
+    // id, creates no replica: an empty one could vote that stale leader in (store-sim seed 4326).
+    const leaderStore = (await c.waitForLeader(1)).storeId;
+    const stale = {
+      type: MessageType.Heartbeat, from: leaderStore, to: removedId, term: 1, logTerm: 0, index: 0, entries: [], commit: 0,
+      reject: false, rejectHint: 0, transfer: false, snapshot: null, context: null,
+    };
+    const host = victim.host as unknown as {
+      onInbound(from: number, msgs: { rangeId: number; msg: typeof stale }[]): void;
+      counters: { inboundTombstoned: number };
+      destroying: Set<number>;
+    };
+    await c.waitFor('the destroy finished', () => !host.destroying.has(1));
+    const before = host.counters.inboundTombstoned;
+    host.onInbound(leaderStore, [{ rangeId: 1, msg: stale }]);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(host.counters.inboundTombstoned, before + 1);
+    assert.equal(victim.scheduler.get(1), undefined, 'no replica created for the removed id');
+    assert.equal(victim.engine.hasRange(1), false);
     // Two voters left: writes still commit.
     const e2 = epochOf(res.descriptor);
     await put(c, 1, e2, 'b', '2');

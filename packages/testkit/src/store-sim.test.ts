@@ -26,9 +26,11 @@ const SEED_COUNT = 240;
  * cached range for the split-off half's keys once the merged range's descriptor evicted
  * the stale ones (it now asks a store which range holds the key, as the real client asks
  * PD); 139 (in the range): the log compactor truncated entries raft had not applied yet,
- * during a merge's long apply.
+ * during a merge's long apply; 4326: a stale leader's heartbeat recreated a removed replica
+ * with an empty log, whose vote elected that leader under its old membership: acknowledged
+ * writes lost (the host now keeps tombstones of destroyed replicas).
  */
-const REGRESSION_SEEDS = [50008, 4060, 2236, 2632, 1035];
+const REGRESSION_SEEDS = [50008, 4060, 2236, 2632, 1035, 4326];
 
 const waiting = new Map<number, { promise: Promise<StoreSeedSummary>; resolve: (s: StoreSeedSummary) => void; reject: (e: unknown) => void }>();
 const jobs = [];
