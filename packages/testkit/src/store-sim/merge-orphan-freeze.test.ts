@@ -20,7 +20,12 @@ import { hdr, threeRanges } from './three-ranges.js';
 const [K, L, R] = [1, 2, 3];
 const WAIT_MS = 10_000;
 
-test('a right range frozen in the name of a left range that merged away is unfrozen', async () => {
+/**
+ * K led by store 2, L and R by store 1; store 1 merges R into L and crashes in its catch-up
+ * wait (its messages to store 3 lost), so R is frozen in L's name with no coordinator; then
+ * it restarts.
+ */
+async function frozenByLostCoordinator() {
   const { world, net, stores, replica, leaderOf } = await threeRanges([K, L, R]);
   const leadOn = async (rangeId: number, storeId: number): Promise<void> => {
     const deadline = world.now + WAIT_MS;
@@ -33,8 +38,6 @@ test('a right range frozen in the name of a left range that merged away is unfro
   };
   for (const id of [L, R]) await leadOn(id, 1);
   await leadOn(K, 2);
-
-  // 1. The coordinator crashes in its catch-up wait.
   net.cut(1, 3);
   void stores[0]!.store!.admin.mergeRanges({ header: hdr(replica(1, L)!.log.descriptor!), rightRangeId: R }).catch(() => {});
   while (replica(1, R)?.log.mergeFreeze == null) await world.runUntil(world.now + 1);
@@ -44,6 +47,12 @@ test('a right range frozen in the name of a left range that merged away is unfro
   await world.runUntil(world.now + 300);
   await world.drive(stores[0]!.start());
   await world.runUntil(world.now + 300);
+  return { world, stores, replica, leadOn };
+}
+
+test('a right range frozen in the name of a left range that merged away is unfrozen', async () => {
+  // 1. The coordinator crashes in its catch-up wait.
+  const { world, stores, replica, leadOn } = await frozenByLostCoordinator();
 
   // 2. L merges into K before the watchdog rolls the first merge back.
   await leadOn(L, 2);
@@ -71,29 +80,7 @@ test('a right range frozen in the name of a left range that merged away is unfro
 // outcomes with it, and the watchdog reads the rollback there (a merge id is recorded only
 // by its left range and carried only by the ranges that absorbed it).
 test('a right range frozen by a rolled-back merge whose left range then merged away is unfrozen from the merged range', async () => {
-  const { world, net, stores, replica, leaderOf } = await threeRanges([K, L, R]);
-  const leadOn = async (rangeId: number, storeId: number): Promise<void> => {
-    const deadline = world.now + WAIT_MS;
-    while (leaderOf(rangeId)?.id !== storeId) {
-      if (world.now > deadline) assert.fail(`range ${rangeId} not led by store ${storeId} within ${WAIT_MS} simulated ms`);
-      const l = leaderOf(rangeId);
-      if (l) void l.store!.admin.transferLeader({ header: hdr(replica(l.id, rangeId)!.log.descriptor!), toStore: storeId }).catch(() => {});
-      await world.runUntil(world.now + 100);
-    }
-  };
-  for (const id of [L, R]) await leadOn(id, 1);
-  await leadOn(K, 2);
-
-  // The coordinator crashes in its catch-up wait, R frozen.
-  net.cut(1, 3);
-  void stores[0]!.store!.admin.mergeRanges({ header: hdr(replica(1, L)!.log.descriptor!), rightRangeId: R }).catch(() => {});
-  while (replica(1, R)?.log.mergeFreeze == null) await world.runUntil(world.now + 1);
-  await world.runUntil(world.now + 100);
-  stores[0]!.crash(0);
-  net.heal(1, 3);
-  await world.runUntil(world.now + 300);
-  await world.drive(stores[0]!.start());
-  await world.runUntil(world.now + 300);
+  const { world, stores, replica, leadOn } = await frozenByLostCoordinator();
 
   // The rollback reaches L (as the coordinator or the watchdog would record it), no Unfreeze follows yet.
   await leadOn(L, 2);
