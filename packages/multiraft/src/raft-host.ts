@@ -226,7 +226,8 @@ export class RaftHost<R> implements GroupHost<R> {
   private readonly mergedAway = new Set<number>();
   /**
    * Range id -> the raft id of the replica this host destroyed last (removed, GCed or
-   * merged away), among the last MAX_TOMBSTONES_REMEMBERED. A leader's message addressed
+   * merged away), among the last MAX_TOMBSTONES_REMEMBERED; the destroy also stores it
+   * (`engine.tombstoneOf`, read on a miss here, so it holds across restarts). A leader's message addressed
    * to that id or a lower one creates no uninitialized replica: re-adding a store to a
    * range allocates a new replica id, so such a message comes from a leader that has not
    * learned of the removal. Without this, a stale leader's heartbeat recreated the removed
@@ -461,7 +462,7 @@ export class RaftHost<R> implements GroupHost<R> {
       await this.scheduler.whenPersisted();
       await r.whenApplyIdle();
       if (this.stopping !== null) return;
-      const { whenDeleted } = await this.engine.destroyRange(rangeId, opts);
+      const { whenDeleted } = await this.engine.destroyRange(rangeId, { ...opts, tombstoneReplicaId: r.node.id });
       this.log.info('replica removed from range: destroyed', { rangeId });
       void whenDeleted.catch((e: unknown) => this.log.warn('background delete of a removed replica failed', { rangeId, err: e }));
     } catch (e) {
@@ -595,7 +596,7 @@ export class RaftHost<R> implements GroupHost<R> {
         this.counters.inboundDestroyingRange++;
         continue;
       }
-      if (!r && msg.to <= (this.tombstones.get(rangeId) ?? 0)) {
+      if (!r && msg.to <= (this.tombstones.get(rangeId) ?? this.engine.tombstoneOf(rangeId))) {
         this.counters.inboundTombstoned++;
         continue;
       }

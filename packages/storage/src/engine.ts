@@ -40,7 +40,7 @@ import type { MemDisk } from './mem-disk.js';
 import { memLogWriterBackend, type SyncDelay } from './mem-log-writer.js';
 import { splitRange, type SplitInit } from './range-split.js';
 import { ReadyBatch, deferReady, flushDeferredHardStates, persistReady } from './persist-ready.js';
-import { createRange, destroyRange, mergeRanges, resumeDestroys, type CreateRangeInit, type DestroyOptions, type MergeInit } from './range-lifecycle.js';
+import { createRange, destroyRange, mergeRanges, resumeDestroys, tombstoneOf, type CreateRangeInit, type DestroyOptions, type MergeInit } from './range-lifecycle.js';
 import { loadRanges } from './range-load.js';
 import { RocksDb } from './rocks.js';
 import { ingestStaged, recoverIngests, type IngestFaults } from './snapshot-ingest.js';
@@ -176,6 +176,15 @@ export class StorageEngine {
 
   hasRange(rangeId: number): boolean {
     return this.ctx.ranges.has(rangeId);
+  }
+
+  /**
+   * The raft id this store's replica of `rangeId` had when it was last destroyed with a
+   * tombstone (DestroyOptions.tombstoneReplicaId), or 0: a message to that id or a lower one
+   * is from a leader that has not learned of the removal. One point read.
+   */
+  tombstoneOf(rangeId: number): number {
+    return tombstoneOf(this.ctx, rangeId);
   }
 
   rangeIds(): number[] {

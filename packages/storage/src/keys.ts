@@ -25,6 +25,8 @@ export const KeyPrefix = {
   Destroy: 0x58, // 'X'
   MergeFreeze: 0x46, // 'F'
   MergeOutcomes: 0x4f, // 'O'
+  /** The raft id of this store's last destroyed replica of the range (8 bytes, big endian). */
+  Tombstone: 0x5a, // 'Z'
 } as const;
 export type KeyPrefix = (typeof KeyPrefix)[keyof typeof KeyPrefix];
 

@@ -68,6 +68,30 @@ engineTest('a destroy interrupted by close resumes at the next open, and the ran
   }
 });
 
+engineTest('a destroy keeps the replica id it is given as the range\'s tombstone, across a reopen; a lower id never lowers it; none without one', async (kind) => {
+  const store = kind.newStore();
+  try {
+    let engine = await store.open();
+    await populated(engine, 1, 'a', 'b', 5);
+    await populated(engine, 2, 'b', 'c', 5);
+    assert.equal(engine.tombstoneOf(1), 0);
+    await (await engine.destroyRange(1, { clearData: true, tombstoneReplicaId: 7 })).whenDeleted;
+    await (await engine.destroyRange(2, { clearData: true })).whenDeleted;
+    assert.equal(engine.tombstoneOf(1), 7);
+    assert.equal(engine.tombstoneOf(2), 0, 'no id given: no tombstone');
+    // Re-added with a higher id, destroyed again with a lower one given (cannot happen, but the tombstone only grows).
+    await engine.createRange({ descriptor: descriptor(1, 'a', 'b'), confState: confState() });
+    await (await engine.destroyRange(1, { clearData: true, tombstoneReplicaId: 3 })).whenDeleted;
+    assert.equal(engine.tombstoneOf(1), 7);
+    await engine.close();
+    engine = await store.open();
+    assert.equal(engine.tombstoneOf(1), 7, 'kept across a reopen');
+    await engine.close();
+  } finally {
+    store.remove();
+  }
+});
+
 engineTest('creating a range twice is refused; ids must be positive', async (kind) => {
   await kind.withEngine(async (engine) => {
     await engine.createRange({ rangeId: 5 });

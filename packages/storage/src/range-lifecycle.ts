@@ -17,7 +17,7 @@ import {
 } from './encoding.js';
 import { storeOf, type EngineContext } from './engine-context.js';
 import { RangeExistsError, StorageError, invariant } from './errors.js';
-import { KeyPrefix, MAX_INDEX_EXCLUSIVE, entryKey, hardStateKey, parseRangeKey, prefixSpan, rangeKey } from './keys.js';
+import { KeyPrefix, MAX_INDEX_EXCLUSIVE, entryKey, hardStateKey, parseRangeKey, prefixSpan, rangeKey, readU64, writeU64 } from './keys.js';
 import { RangeLogStore, type RangeState } from './log-store.js';
 import { WriteOps } from './write-ops.js';
 import { encodeApplyBatch, type ApplyBatch } from './apply-writes.js';
@@ -93,6 +93,12 @@ export interface DestroyOptions {
    * this store; false after a merge (the left-hand range now owns those keys).
    */
   clearData: boolean;
+  /**
+   * The raft id of this store's replica being destroyed: kept after the destroy (a Meta row
+   * per range, `StorageEngine.tombstoneOf`), so that a stale leader's message to that id
+   * never recreates the replica, across restarts (multiraft README, "Tombstones").
+   */
+  tombstoneReplicaId?: number;
 }
 
 /**
@@ -125,6 +131,12 @@ function addDestroy(ctx: EngineContext, store: RangeLogStore, ops: WriteOps, opt
     endKey: desc?.endKey ?? new Uint8Array(0),
   };
   ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Destroy, rangeId), encodeDestroyMarker(marker));
+  const tomb = opts.tombstoneReplicaId ?? 0;
+  if (tomb > 0 && tomb > tombstoneOf(ctx, rangeId)) {
+    const v = Buffer.alloc(8);
+    writeU64(v, 0, tomb);
+    ops.put(ColumnFamily.Meta, rangeKey(KeyPrefix.Tombstone, rangeId), v);
+  }
   for (const p of [KeyPrefix.Applied, KeyPrefix.Truncated, KeyPrefix.ConfState, KeyPrefix.Descriptor, KeyPrefix.Ingest, KeyPrefix.MergeFreeze, KeyPrefix.MergeOutcomes]) {
     ops.del(ColumnFamily.Meta, rangeKey(p, rangeId));
   }
@@ -141,6 +153,8 @@ export interface MergeInit {
   left: ApplyBatch & { descriptor: RangeDescriptor };
   /** The right-hand range merged away: its state and log go, its user keys stay (the left range owns them now). */
   rightId: number;
+  /** This store's raft id in the right-hand range, kept as its tombstone (DestroyOptions.tombstoneReplicaId). */
+  rightReplicaId?: number;
 }
 
 /**
@@ -161,7 +175,7 @@ export async function mergeRanges(ctx: EngineContext, leftId: number, init: Merg
   invariant(Buffer.compare(d.startKey, l.startKey) === 0 && Buffer.compare(d.endKey, r.endKey) === 0, () => `merge into ${leftId}: the new span does not cover both ranges exactly`);
   if (right.busy !== null) throw new StorageError('RANGE_BUSY', `range ${init.rightId}: cannot merge during ${right.busy}`);
   const ops = encodeApplyBatch(left, init.left);
-  const marker = addDestroy(ctx, right, ops, { clearData: false });
+  const marker = addDestroy(ctx, right, ops, init.rightReplicaId === undefined ? { clearData: false } : { clearData: false, tombstoneReplicaId: init.rightReplicaId });
   try {
     await ctx.writer.submit(ops);
   } catch (e) {
@@ -187,6 +201,12 @@ async function finishDestroy(ctx: EngineContext, rangeId: number, m: DestroyMark
     ctx.reserved.delete(rangeId);
     if (!ctx.deleter.isStopped) ctx.clearing.delete(rangeId);
   }
+}
+
+/** The raft id kept as range `rangeId`'s tombstone on this store (DestroyOptions.tombstoneReplicaId), or 0. */
+export function tombstoneOf(ctx: EngineContext, rangeId: number): number {
+  const v = ctx.db.get(ColumnFamily.Meta, rangeKey(KeyPrefix.Tombstone, rangeId));
+  return v === undefined || v.length !== 8 ? 0 : readU64(v, 0);
 }
 
 /** At open: restart every destroy that a crash (or close) interrupted. */

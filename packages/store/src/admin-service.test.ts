@@ -137,6 +137,15 @@ test('remove replica: the descriptor drops it, the removed store destroys its re
     assert.equal(host.counters.inboundTombstoned, before + 1);
     assert.equal(victim.scheduler.get(1), undefined, 'no replica created for the removed id');
     assert.equal(victim.engine.hasRange(1), false);
+    // The tombstone is stored: after a restart the same message still creates nothing.
+    await c.stopStore(victim.storeId, { transferLeaders: false });
+    const again = await c.startStore(victim.storeId);
+    const host2 = again.host as unknown as typeof host;
+    host2.onInbound(leaderStore, [{ rangeId: 1, msg: stale }]);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(host2.counters.inboundTombstoned, 1, 'dropped after the restart too');
+    assert.equal(again.scheduler.get(1), undefined);
+    assert.equal(again.engine.hasRange(1), false);
     // Two voters left: writes still commit.
     const e2 = epochOf(res.descriptor);
     await put(c, 1, e2, 'b', '2');

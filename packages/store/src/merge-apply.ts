@@ -206,6 +206,7 @@ export async function applyCommitMerge(ctx: MergeApplyContext, l: Replica<KvResu
   const { whenDeleted } = await ctx.engine.mergeRanges(l.rangeId, {
     left: { applied: { index: e.index, term: e.term }, descriptor: merged, mergeOutcomes: inheritOutcomes(right, withOutcome(l, { mergeId: cmd.mergeId, state: 'committed' })) },
     rightId: cmd.rightRangeId,
+    rightReplicaId: right.node.id,
   });
   void whenDeleted.catch((err: unknown) => ctx.log.warn('background delete of a merged-away range failed', { rangeId: cmd.rightRangeId, err }));
   ctx.log.info('ranges merged', { rangeId: l.rangeId, rightRangeId: cmd.rightRangeId, mergeId: cmd.mergeId, version: merged.epoch.version });
