@@ -17,22 +17,12 @@
 //     start until 1 s after it ended.
 import { RangeKvClient, type RangeInfo } from '../../packages/client/dist/index.js';
 import { E2eCluster } from '../../packages/e2e/dist/cluster.js';
-import { pct, writeResult } from './results.js';
+import { parseIntFlags, pct, writeResult } from './results.js';
 
 interface Args { merges: number; keys: number; writers: number }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { merges: 10, keys: 2000, writers: 2 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i];
-    const v = Number(argv[i + 1]);
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${k} needs a non-negative integer`);
-    if (k === '--merges') a.merges = Math.max(1, v);
-    else if (k === '--keys') a.keys = v;
-    else if (k === '--writers') a.writers = Math.max(1, v);
-    else throw new Error(`unknown flag ${k} (--merges N --keys N --writers N)`);
-  }
-  return a;
+  return parseIntFlags(argv, { merges: 10, keys: 2000, writers: 2 }, { merges: 1, writers: 1 });
 }
 
 /** Range boundaries: key(i) for i in [0, 2 * merges * STEP). */

@@ -11,22 +11,12 @@
 // total, so the learners' snapshots carry data.
 import { RangeKvClient, type OperatorInfo, type RangeInfo } from '../../packages/client/dist/index.js';
 import { E2eCluster } from '../../packages/e2e/dist/cluster.js';
-import { pct, writeResult } from './results.js';
+import { parseIntFlags, pct, writeResult } from './results.js';
 
 interface Args { ranges: number; rounds: number; keys: number }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { ranges: 8, rounds: 3, keys: 2000 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i];
-    const v = Number(argv[i + 1]);
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${k} needs a non-negative integer`);
-    if (k === '--ranges') a.ranges = Math.max(1, v);
-    else if (k === '--rounds') a.rounds = Math.max(1, v);
-    else if (k === '--keys') a.keys = v;
-    else throw new Error(`unknown flag ${k} (--ranges N --rounds N --keys N)`);
-  }
-  return a;
+  return parseIntFlags(argv, { ranges: 8, rounds: 3, keys: 2000 }, { ranges: 1, rounds: 1 });
 }
 
 const key = (i: number): string => `k${String(i).padStart(6, '0')}`;

@@ -25,3 +25,21 @@ export function writeResult(name: string, figures: Record<string, unknown>): str
   writeFileSync(out, JSON.stringify({ bench: name, at: new Date().toISOString(), commit, cpus: cpus().length, loadAverage: loadavg(), ...figures }, null, 2) + '\n');
   return out;
 }
+
+/**
+ * `--name N` pairs over `defaults` (each flag named after its key; a non-negative integer,
+ * raised to `min[name]` when below it). An unknown flag or a bad number throws, naming the flags.
+ */
+export function parseIntFlags<T extends Record<string, number>>(argv: readonly string[], defaults: T, min: Partial<Record<keyof T, number>> = {}): T {
+  const out: Record<string, number> = { ...defaults };
+  const usage = Object.keys(defaults).map((k) => `--${k} N`).join(' ');
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i]!;
+    const name = k.startsWith('--') ? k.slice(2) : '';
+    if (!(name in defaults)) throw new Error(`unknown flag ${k} (${usage})`);
+    const v = Number(argv[i + 1]);
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${k} needs a non-negative integer`);
+    out[name] = Math.max(min[name as keyof T] ?? 0, v);
+  }
+  return out as T;
+}

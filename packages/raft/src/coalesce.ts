@@ -16,6 +16,9 @@ import { MessageType, type Message } from './types.js';
  */
 export function coalesceAppends(msgs: Message[], maxMsgBytes: number): Message[] {
   if (msgs.length < 2) return msgs;
+  let apps = 0;
+  for (const m of msgs) if (m.type === MessageType.App) apps++;
+  if (apps < 2) return msgs; // nothing to merge: no Map, no copy (most Readies of a quiet range)
   let out: Message[] | null = null;
   /** Per follower: the position in `out` of the last message to it, and its entries' bytes. */
   const last = new Map<number, { at: number; bytes: number }>();
