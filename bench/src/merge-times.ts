@@ -17,7 +17,7 @@
 //     start until 1 s after it ended.
 import { RangeKvClient, type RangeInfo } from '../../packages/client/dist/index.js';
 import { E2eCluster } from '../../packages/e2e/dist/cluster.js';
-import { parseIntFlags, pct, writeResult } from './results.js';
+import { parseIntFlags, pct, waitWritable, writeResult } from './results.js';
 
 interface Args { merges: number; keys: number; writers: number }
 
@@ -43,14 +43,7 @@ async function main(): Promise<void> {
     process.stderr.write(`\r${line.padEnd(70)}`);
   };
   try {
-    for (;;) {
-      try {
-        await kv.put('probe', '1');
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await waitWritable(() => kv.put('probe', '1'));
     for (const name of PAUSED) await kv.setSchedulerPaused(name, true).catch(() => {});
     const ranges = 2 * args.merges;
     const value = 'v'.repeat(256);

@@ -11,7 +11,7 @@
 // total, so the learners' snapshots carry data.
 import { RangeKvClient, type OperatorInfo, type RangeInfo } from '../../packages/client/dist/index.js';
 import { E2eCluster } from '../../packages/e2e/dist/cluster.js';
-import { parseIntFlags, pct, writeResult } from './results.js';
+import { parseIntFlags, pct, waitWritable, writeResult } from './results.js';
 
 interface Args { ranges: number; rounds: number; keys: number }
 
@@ -38,14 +38,7 @@ async function main(): Promise<void> {
   const kv = await RangeKvClient.connect({ pd: c.pdAddresses(), timeoutMs: 60_000 });
   const times = new Map<string, number[]>();
   try {
-    for (;;) {
-      try {
-        await kv.put('probe', '1');
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await waitWritable(() => kv.put('probe', '1'));
     const value = 'v'.repeat(256);
     for (let i = 0; i < args.keys; i += 200) {
       await kv.batchPut(Array.from({ length: Math.min(200, args.keys - i) }, (_, j) => ({ key: key(i + j), value })));

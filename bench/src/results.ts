@@ -43,3 +43,17 @@ export function parseIntFlags<T extends Record<string, number>>(argv: readonly s
   }
   return out as T;
 }
+
+/** Retries `put` every 100 ms until it succeeds (a fresh cluster electing its leaders), for at most `timeoutMs`. */
+export async function waitWritable(put: () => Promise<unknown>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await put();
+      return;
+    } catch (e) {
+      if (Date.now() >= deadline) throw new Error(`cluster not writable within ${timeoutMs} ms: ${e instanceof Error ? e.message : String(e)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
