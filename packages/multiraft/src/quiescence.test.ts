@@ -43,6 +43,21 @@ test('a leader may quiesce only when lastIndex == commit == applied and every me
   assert.equal(leaderStatusQuiescent(missing), false, 'progress does not cover the configuration');
 });
 
+test('a member on a store that is not live may lag, as long as the live voters caught up are a quorum', () => {
+  const st = leaderStatus();
+  st.progress!.set(3, { match: 7, next: 8, state: ProgressState.Probe });
+  assert.equal(leaderStatusQuiescent(st), false, 'a live voter behind');
+  assert.equal(leaderStatusQuiescent(st, (id) => id === 3), true, 'the voter behind is absent: 1 and 2 are a quorum of 3');
+  st.progress!.set(4, { match: 7, next: 8, state: ProgressState.Probe });
+  assert.equal(leaderStatusQuiescent(st, (id) => id === 3), false, 'a live learner behind');
+  assert.equal(leaderStatusQuiescent(st, (id) => id === 3 || id === 4), true, 'an absent learner behind');
+  st.progress!.set(2, { match: 7, next: 8, state: ProgressState.Probe });
+  assert.equal(leaderStatusQuiescent(st, () => true), false, 'only the leader caught up: no quorum');
+  const allAbsent = leaderStatus();
+  assert.equal(leaderStatusQuiescent(allAbsent, (id) => id !== 1), false, 'followers caught up but absent: no live quorum (check-quorum must run)');
+  assert.equal(leaderStatusQuiescent(allAbsent, (id) => id === 3), true, 'one voter absent, caught up');
+});
+
 test('only a Ready that is a bare heartbeat broadcast can carry the quiesce flag', () => {
   assert.equal(plainHeartbeatCount(ready()), 3);
   assert.equal(plainHeartbeatCount(ready({ messages: [] })), -1);

@@ -8,8 +8,10 @@
 //     proposals waiting, no reads, no apply running, no snapshot ingest), and it has been
 //     idle (no proposal / admin call / wake) for quiesceIdleTicks;
 //   - lastIndex == commit == applied, and every other member (voters and learners) has
-//     match == lastIndex (raft's progress);
-//   - the host agrees (every follower's store is live) and so does the service (kv-store.ts: no reads pending).
+//     match == lastIndex (raft's progress), except members on a store that is not live,
+//     as long as the live voters caught up are a quorum (a lagging member is woken for
+//     when its store is heard again);
+//   - the service agrees (kv-store.ts: no reads pending).
 // Those heartbeats then go out flagged `quiesce` and the group leaves the ticking set.
 //
 // Follower side. A heartbeat flagged quiesce from the leader we know, at our term, with
@@ -49,7 +51,7 @@ export function isWakeReadCtx(ctx: Uint8Array | null): boolean {
 
 /** Why a group was woken (stats, logs). */
 export type WakeReason =
-  | 'proposal' | 'admin' | 'leader-message' | 'message' | 'follower-store-down' | 'leader-store-down';
+  | 'proposal' | 'admin' | 'leader-message' | 'message' | 'follower-store-down' | 'follower-store-up' | 'leader-store-down';
 
 /**
  * How many heartbeats the Ready holds when it is only a heartbeat broadcast without a
@@ -68,17 +70,27 @@ export function plainHeartbeatCount(rd: Ready): number {
   return seen.size;
 }
 
-/** Raft's side of "the leader may quiesce": see the file comment. */
-export function leaderStatusQuiescent(st: RaftStatus): boolean {
+/**
+ * Raft's side of "the leader may quiesce": see the file comment. `absent(id)`: the member's
+ * store is not live; such a member may lag (it is caught up when its store is heard
+ * again: RaftHost.onStoreUp), as long as the live voters caught up form a quorum.
+ */
+export function leaderStatusQuiescent(st: RaftStatus, absent: (id: number) => boolean = () => false): boolean {
   if (st.role !== StateRole.Leader || st.leadTransferee !== 0 || st.progress === null) return false;
   if (st.config.votersOutgoing.length > 0 || st.config.learnersNext.length > 0) return false;
   if (st.lastIndex !== st.commit || st.commit !== st.applied) return false;
   const members = st.config.voters.length + st.config.learners.length;
   if (st.progress.size !== members) return false;
+  let votersCaughtUp = 0;
   for (const [id, pr] of st.progress) {
-    if (id !== st.id && pr.match !== st.lastIndex) return false;
+    const away = id !== st.id && absent(id);
+    const caughtUp = id === st.id || pr.match === st.lastIndex;
+    if (!caughtUp && !away) return false;
+    if (caughtUp && !away && st.config.voters.includes(id)) votersCaughtUp++;
   }
-  return true;
+  // A quorum of live voters caught up: a leader cut off from its quorum stays awake, so
+  // check-quorum steps it down.
+  return votersCaughtUp * 2 > st.config.voters.length;
 }
 
 /** At a quiescent leader whose quiesce heartbeats carried `quiesceStamp`: an answer to something older. */

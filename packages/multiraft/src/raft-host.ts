@@ -18,7 +18,7 @@ import { MessageRefusedError, MessageType, Prng, RawNode, type Message, type Raf
 import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import type { RangeLogStore, StorageEngine } from '@rangekv/storage';
 import type { RangeMessage } from '@rangekv/transport';
-import { every, realClock, type HostClock } from './host-clock.js';
+import { every, realClock, type HostClock, type TimerHandle } from './host-clock.js';
 import type { HostTransport, TransportFactory } from './host-transport.js';
 import { LogCompactor, resolveLogCompactionLimits, type LogCompactionLimits, type LogCompactorCounters } from './log-compactor.js';
 import type { Logger } from '@rangekv/runtime';
@@ -133,6 +133,8 @@ export interface HostCounters extends SnapshotCounters, LogCompactorCounters {
   inboundTombstoned: number;
   /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
   readHeartbeatsSent: number;
+  /** Replicas brought back quiescent at start (startReplica, "dormant at start"). */
+  restoredDormant: number;
 }
 
 /**
@@ -209,7 +211,7 @@ export class RaftHost<R> implements GroupHost<R> {
   readonly uninitialized: UninitializedReplicas<R>;
   readonly snapshotLimits: SnapshotLimits;
   readonly counters: HostCounters = {
-    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundFromNewLeader: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, inboundTombstoned: 0, readHeartbeatsSent: 0,
+    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundFromNewLeader: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, inboundTombstoned: 0, readHeartbeatsSent: 0, restoredDormant: 0,
     snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
     snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
     logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
@@ -249,6 +251,8 @@ export class RaftHost<R> implements GroupHost<R> {
   private service: HostService<R> | null = null;
   private transportImpl: HostTransport | null = null;
   private stopSweep: (() => void) | null = null;
+  /** The one check of dormant replicas after the start (startReplica). */
+  private dormantCheck: TimerHandle | null = null;
   private stopReplicaGc: (() => void) | null = null;
   /** null without an `isRemoved` authority. */
   readonly replicaGc: ReplicaGc<R> | null;
@@ -277,6 +281,7 @@ export class RaftHost<R> implements GroupHost<R> {
       ping: (s) => this.transport.sendLiveness(s),
       flush: () => this.transport.flush(),
       onDown: (s) => this.onStoreDown(s),
+      onUp: (s) => this.onStoreUp(s),
     });
     this.snapshotLimits = resolveSnapshotLimits(opts.snapshots);
     this.createByMessage = opts.uninitialized !== false;
@@ -342,7 +347,18 @@ export class RaftHost<R> implements GroupHost<R> {
       onHeard: (s) => this.liveness.heard(s),
       onInboundReject: (r) => this.rejectLog.note({ fromStore: r.fromStore, rangeId: r.rangeId, reason: r.reason }),
     });
-    for (const rangeId of this.engine.rangeIds()) this.startReplica(rangeId);
+    for (const rangeId of this.engine.rangeIds()) {
+      if (this.startReplica(rangeId, { restored: true })?.quiescent === true) this.counters.restoredDormant++;
+    }
+    if (this.counters.restoredDormant > 0) {
+      this.log.info('replicas restored dormant (quiescent followers until woken)', { dormant: this.counters.restoredDormant, ranges: this.scheduler.size });
+      // Once every live peer has had time to be heard: wake the dormant replicas that may
+      // have no leader to wake them (see startReplica).
+      this.dormantCheck = this.clock.setTimer(this.timing.livenessTimeoutMs, () => {
+        this.dormantCheck = null;
+        this.wakeDormantWithAbsentPeers();
+      });
+    }
     this.ticks.start(() => {
       this.scheduler.tick();
       this.compactor.tick();
@@ -379,8 +395,22 @@ export class RaftHost<R> implements GroupHost<R> {
   /**
    * Creates and schedules the raft group of a range whose log store exists on disk (at
    * start, after a split or a bootstrap). An uninitialized range comes back dormant.
+   *
+   * Dormant at start (`restored`, quiescence on): a replica that did not vote for itself
+   * in its last term was a follower, so its group's leader is (or was) elsewhere; it comes
+   * back quiescent and does not tick, as every replica of an idle range did before the
+   * restart. Woken by any raft message (the leader's next append or heartbeat, a
+   * candidate's vote request), a request, a peer store declared down that it may have
+   * led (onStoreDown), or, once, a peer not heard within the liveness timeout of the start
+   * (wakeDormantWithAbsentPeers). Without this a store restarting with 10,000 replicas
+   * ticked all of them and each pre-voted after an election timeout, waking every range's
+   * leader and followers: seconds of a saturated loop (store README, "Restart"). A
+   * replica that voted for itself (it led or stood in its last term), one that never saw
+   * a term (a new cluster's first election) and a range with no other voter start awake:
+   * without their campaign there may be no leader. Raft's
+   * safety does not depend on who ticks; only how soon a leader is found does.
    */
-  startReplica(rangeId: number): Replica<R> | null {
+  startReplica(rangeId: number, opts: { restored?: boolean } = {}): Replica<R> | null {
     const log = this.engine.range(rangeId);
     const desc = log.descriptor;
     if (desc === null) {
@@ -394,8 +424,39 @@ export class RaftHost<R> implements GroupHost<R> {
       return null;
     }
     const replica = new Replica<R>(rangeId, this.makeNode(me.replicaId, log), log);
-    this.scheduler.add(replica);
+    const others = desc.replicas.some((x) => x.replicaId !== me.replicaId && x.role !== ReplicaRole.Learner);
+    const hs = log.hardState;
+    if (opts.restored === true && this.mayQuiesce !== undefined && others && hs.term > 0 && hs.vote !== me.replicaId) {
+      this.scheduler.addDormant(replica);
+    } else {
+      this.scheduler.add(replica);
+    }
     return replica;
+  }
+
+  /**
+   * A request found `r` not leading: if it knows no leader (dormant since the start, see
+   * startReplica), wake it with catch-up ticks so it finds or elects one soon; the caller
+   * still answers "not leader". Without this a range whose every replica came back
+   * dormant (no replica led in its last term) would wait for a peer store to go down.
+   */
+  wakeLeaderless(r: Replica<R>): void {
+    if (r.quiescent && !r.isLeader && r.lead === 0 && !r.destroyed) this.scheduler.wakeForLostLeader(r, this.timing.electionTimeoutTicks);
+  }
+
+  /**
+   * A dormant replica (startReplica) knows no leader. Those of its ranges with a replica on
+   * a peer store not heard since the start (down, or never back) are woken with catch-up
+   * ticks, so a range whose leader is gone elects one without waiting for a request.
+   */
+  private wakeDormantWithAbsentPeers(): void {
+    const et = this.timing.electionTimeoutTicks;
+    for (const r of this.scheduler.all()) {
+      if (!r.quiescent || r.isLeader || r.lead !== 0) continue;
+      if (r.log.descriptor?.replicas.some((x) => x.storeId !== this.storeId && !this.liveness.isLive(x.storeId))) {
+        this.scheduler.wakeForLostLeader(r, et);
+      }
+    }
   }
 
   private makeNode(replicaId: number, log: RangeLogStore): RawNode {
@@ -560,13 +621,13 @@ export class RaftHost<R> implements GroupHost<R> {
   private quiescable(r: Replica<R>, asLeader: boolean): boolean {
     const svc = this.svc();
     if (svc.mayQuiesce && !svc.mayQuiesce(r, asLeader)) return false;
-    if (!asLeader) return true;
-    const d = r.log.descriptor;
-    if (d === null) return false;
-    for (const rep of d.replicas) {
-      if (rep.storeId !== this.storeId && !this.liveness.isLive(rep.storeId)) return false;
-    }
-    return true;
+    return r.log.descriptor !== null;
+  }
+
+  /** GroupHost.memberAbsent: the member's store is not live (declared down, or not heard since our start). */
+  memberAbsent(r: Replica<R>, replicaId: number): boolean {
+    const storeId = storeOfReplica(r.log.descriptor, replicaId);
+    return storeId !== undefined && storeId !== this.storeId && !this.liveness.isLive(storeId);
   }
 
   private svc(): HostService<R> {
@@ -694,8 +755,10 @@ export class RaftHost<R> implements GroupHost<R> {
 
   /**
    * A peer store was declared down: wake every quiescent range whose leader is there (it
-   * must elect another) and every quiescent range we lead with a follower there
-   * (check-quorum and replication must see it).
+   * must elect another) and every quiescent range we lead with a follower there that is
+   * left without a quorum of voters on live stores (check-quorum must see it and step
+   * down). A range we lead that keeps a live quorum stays quiescent: it needs nothing from
+   * the lost member until the store is back (onStoreUp).
    */
   private onStoreDown(storeId: number): void {
     this.log.info('peer store declared down', { downStore: storeId });
@@ -704,10 +767,40 @@ export class RaftHost<R> implements GroupHost<R> {
       if (!r.quiescent) continue;
       const d = r.log.descriptor;
       if (r.isLeader) {
-        if (d?.replicas.some((x) => x.storeId === storeId)) this.scheduler.unquiesce(r, 'follower-store-down');
-      } else if (storeOfReplica(d, r.lead) === storeId) {
+        if (d?.replicas.some((x) => x.storeId === storeId) && !this.liveQuorum(d)) this.scheduler.unquiesce(r, 'follower-store-down');
+      } else if (r.lead === 0 ? d?.replicas.some((x) => x.storeId === storeId) === true : storeOfReplica(d, r.lead) === storeId) {
+        // No known leader (dormant since the start): the down store may hold it.
         this.scheduler.wakeForLostLeader(r, et);
       }
+    }
+  }
+
+  /** The range's voters on live stores (this one included) are a quorum of its voters. */
+  private liveQuorum(d: RangeDescriptor): boolean {
+    let voters = 0;
+    let live = 0;
+    for (const x of d.replicas) {
+      if (x.role === ReplicaRole.Learner) continue;
+      voters++;
+      if (x.storeId === this.storeId || this.liveness.isLive(x.storeId)) live++;
+    }
+    return live * 2 > voters;
+  }
+
+  /**
+   * A peer store is live again (or heard for the first time): wake every quiescent range
+   * led here whose member on that store lags (a range may quiesce with a member on a store
+   * that is not live, quiescence.ts), so raft catches it up. A member that is caught up is
+   * left alone: a store back from a restart finds those replicas dormant and they stay so.
+   */
+  private onStoreUp(storeId: number): void {
+    for (const r of this.scheduler.all()) {
+      if (!r.quiescent || !r.isLeader || r.destroyed) continue;
+      const member = r.log.descriptor?.replicas.find((x) => x.storeId === storeId);
+      if (member === undefined) continue;
+      const st = r.node.status();
+      const pr = st.progress?.get(member.replicaId);
+      if (pr !== undefined && pr.match < st.lastIndex) this.scheduler.unquiesce(r, 'follower-store-up');
     }
   }
 
@@ -792,6 +885,7 @@ export class RaftHost<R> implements GroupHost<R> {
     this.liveness.stop();
     this.stopSweep?.();
     this.stopReplicaGc?.();
+    if (this.dormantCheck !== null) this.clock.clearTimer(this.dormantCheck);
     await this.scheduler.stop().catch((e: unknown) => this.log.error('scheduler stop failed', { err: e }));
     for (const r of this.scheduler.all()) r.failAll('store stopping before the entry applied');
     if (this.service?.onLoopStopped) await this.service.onLoopStopped().catch((e: unknown) => this.log.error('service stop failed', { err: e }));

@@ -62,11 +62,13 @@ export interface GroupHost<R> {
    */
   onReplicaFailed?(replica: Replica<R>, err: ReplicaFailedError): void;
   /**
-   * Quiescence: the host's own conditions for `replica` to quiesce (as leader: e.g. no
-   * reads waiting and every follower's store live; as follower: no reads waiting).
+   * Quiescence: the host's own conditions for `replica` to quiesce (as leader or
+   * follower: e.g. no reads waiting).
    * Absent: groups never quiesce (every group ticks every tick).
    */
   mayQuiesce?(replica: Replica<R>, asLeader: boolean): boolean;
+  /** Quiescence: the member `replicaId` of `replica`'s group is on a store that is not live (it may lag; quiescence.ts). */
+  memberAbsent?(replica: Replica<R>, replicaId: number): boolean;
   /** Metrics: one applyEntries call took `seconds` (from the call until its results). */
   observeApplySeconds?(seconds: number): void;
   /** Metrics: a proposal of this store applied as proposed; when it reached each stage. */
@@ -175,6 +177,19 @@ export class RaftScheduler<R> {
     r.lastActiveTick = r.wokeAtTick = this.tickCount;
     this.ticking.add(r);
     this.wake(r);
+  }
+
+  /**
+   * Adds a replica restored from disk as a quiescent follower: it does not tick until a
+   * message, a request or the host wakes it (raft-host.ts, "Dormant at start"). Its first
+   * Ready (committed entries not yet applied) is still taken, as for any quiescent group.
+   */
+  addDormant(r: Replica<R>): void {
+    if (this.replicas.has(r.rangeId)) throw new Error(`range ${r.rangeId} is already scheduled`);
+    this.replicas.set(r.rangeId, r);
+    r.quiescent = true;
+    r.lastActiveTick = r.wokeAtTick = r.quiescedAtTick = this.tickCount;
+    if (r.node.hasReady()) this.wake(r);
   }
 
   remove(rangeId: number): Replica<R> | undefined {
@@ -361,7 +376,7 @@ export class RaftScheduler<R> {
     const st = r.node.status();
     // One heartbeat to every other member: the whole group hears the quiesce flag.
     if (st.progress === null || heartbeats !== st.progress.size - 1) return false;
-    return leaderStatusQuiescent(st) && host.mayQuiesce(r, true);
+    return leaderStatusQuiescent(st, (id) => host.memberAbsent?.(r, id) === true) && host.mayQuiesce(r, true);
   }
 
   /** Follower side, for a heartbeat flagged quiesce (see quiescence.ts). */

@@ -31,6 +31,8 @@ import type { StoreMetrics } from './store-metrics.js';
 
 export interface AdminStoreContext {
   storeId: number;
+  /** A request found a replica not leading and knowing no leader: wake it (RaftHost.wakeLeaderless). */
+  wakeLeaderless?: (replica: Replica<KvResult>) => void;
   scheduler: RaftScheduler<KvResult>;
   limits: StoreLimits;
   log: Logger;
@@ -120,7 +122,10 @@ export class AdminService {
 
   private leader(h: ParsedHeader, what: string): { r: Replica<KvResult>; d: RangeDescriptor } {
     const r = this.replica(h.rangeId);
-    if (!r.isLeader) throw new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, what));
+    if (!r.isLeader) {
+      if (r.lead === 0) this.s.wakeLeaderless?.(r);
+      throw new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, what));
+    }
     const d = r.log.descriptor!;
     if (d.epoch.version !== h.epoch.version || d.epoch.confVer !== h.epoch.confVer) {
       const e = epochNotMatch(d, h.epoch);

@@ -52,6 +52,8 @@ export interface KvStoreContext {
    * reads then use a quorum ReadIndex.
    */
   leaseUsable: (replica: Replica<KvResult>) => boolean;
+  /** A request found `replica` not leading and knowing no leader: wake it (RaftHost.wakeLeaderless). */
+  wakeLeaderless?: (replica: Replica<KvResult>) => void;
   /** Timers (proposal timeouts). */
   clock: HostClock;
   /** Commit and ReadIndex latency histograms (store-metrics.ts); absent: not measured. */
@@ -263,7 +265,9 @@ export class KvService {
   }
 
   private requireLeader(r: Replica<KvResult>, what: string): void {
-    if (!r.isLeader) throw new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, what));
+    if (r.isLeader) return;
+    if (r.lead === 0) this.s.wakeLeaderless?.(r);
+    throw new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, what));
   }
 
   private inRange(key: Buffer, d: RangeDescriptor): void {

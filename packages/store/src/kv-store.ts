@@ -115,6 +115,7 @@ export class KvStore {
       frozenForMs: (id) => this.merges.frozenForMs(id),
       storeId: o.storeId, engine, scheduler: host.scheduler, reads: this.reads, limits: o.limits, log: o.log, clock: host.clock,
       leaseUsable: (r) => host.leaseUsable(r),
+      wakeLeaderless: (r) => host.wakeLeaderless(r),
       onWrite: (rangeId, bytes, keys, deletes) => {
         this.sizeCheck.wrote(rangeId, bytes);
         if (deletes) this.sizeCheck.deleted(rangeId);
@@ -124,6 +125,7 @@ export class KvStore {
       ...(o.metrics ? { metrics: o.metrics } : {}),
     });
     this.admin = new AdminService({
+      wakeLeaderless: (r) => host.wakeLeaderless(r),
       storeId: o.storeId, scheduler: host.scheduler, limits: o.limits, log: o.log, clock: host.clock, allocateId: () => o.ids.allocate(),
       storeKnown: (id) => o.storeKnown(id),
       storeLive: (id) => id === o.storeId || host.liveness.isLive(id),

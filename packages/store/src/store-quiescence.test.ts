@@ -215,3 +215,91 @@ test('an admin call wakes a quiescent range: a leadership transfer completes and
     await c.close();
   }
 });
+
+test('a restarted store brings its follower replicas back dormant: they do not tick, and the leaders\' next writes wake and catch them up', async () => {
+  const c = await quiescentCluster({ ranges: 6, livenessTimeoutMs: 5_000 });
+  try {
+    // A graceful stop moves store 3's leaderships away: every replica there is a follower
+    // that voted for another in its last term.
+    await c.stopStore(3);
+    for (let r = 1; r <= 6; r++) await c.waitForLeader(r, 3);
+    for (let r = 1; r <= 6; r++) await c.leader(r)!.kv.put({ header: c.header(r), key: b(`${rangeKeyPrefix(r)}/a`), value: b('before') });
+    const s3 = await c.startStore(3);
+    // Checked right after the start, before any message could arrive.
+    assert.equal(s3.counters.restoredDormant, 6);
+    assert.equal(s3.scheduler.tickingCount, 0, 'no restored follower ticks');
+    assert.ok([...s3.scheduler.all()].every((r) => r.quiescent && r.lead === 0));
+    for (let r = 1; r <= 6; r++) {
+      const key = b(`${rangeKeyPrefix(r)}/a`);
+      await c.leader(r)!.kv.put({ header: c.header(r), key, value: b('after') });
+      const deadline = Date.now() + 30_000;
+      while (str((await s3.kv.get({ header: c.header(r, C.STALE), key })).value) !== 'after') {
+        assert.ok(Date.now() < deadline, `store 3 did not apply the write to range ${r} within 30 s`);
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    }
+    await c.waitFor('every range quiescent again on every store', () => [...c.servers.values()].every((s) => s.quiescentCount === 6));
+  } finally {
+    await c.close();
+  }
+});
+
+test('dormant replicas whose leader store does not come back elect a leader once the liveness timeout passes', async () => {
+  const c = await quiescentCluster({ ranges: 1, livenessIntervalMs: 100, livenessTimeoutMs: 1_000 });
+  try {
+    const old = leaderOf(c, 1)!;
+    for (const id of [...c.ids]) await c.stopStore(id, { transferLeaders: false });
+    const back = c.ids.filter((id) => id !== old.storeId);
+    for (const id of back) await c.startStore(id);
+    for (const id of back) assert.equal(c.server(id).counters.restoredDormant, 1, `store ${id}`);
+    const lead = await c.waitForLeader(1);
+    assert.ok(back.includes(lead.storeId));
+    assert.deepEqual(await lead.kv.put({ header: c.header(1), key: b('after-restart'), value: b('ok') }), {});
+  } finally {
+    await c.close();
+  }
+});
+
+test('a request to a dormant replica that knows no leader wakes it: the range elects a leader without waiting for liveness', async () => {
+  // A liveness timeout longer than the test: only the request can wake the replicas.
+  const c = await quiescentCluster({ ranges: 1, livenessTimeoutMs: 120_000 });
+  try {
+    const old = leaderOf(c, 1)!;
+    for (const id of [...c.ids]) await c.stopStore(id, { transferLeaders: false });
+    const back = c.ids.filter((id) => id !== old.storeId);
+    for (const id of back) await c.startStore(id);
+    const s = c.server(back[0]!);
+    assert.equal(s.scheduler.tickingCount, 0);
+    const first = await s.kv.put({ header: c.header(1), key: b('k'), value: b('v') });
+    assert.ok(first.rangeError?.notLeader, 'a dormant follower answers "not leader"');
+    assert.equal(s.scheduler.get(1)!.quiescent, false, 'and wakes');
+    const lead = await c.waitForLeader(1);
+    assert.deepEqual(await lead.kv.put({ header: c.header(1), key: b('k'), value: b('v') }), {});
+  } finally {
+    await c.close();
+  }
+});
+
+test('ranges quiesce while a follower store is down, and the leader of a range that store lags in wakes when it is back', async () => {
+  const c = await quiescentCluster({ ranges: 2, livenessIntervalMs: 100, livenessTimeoutMs: 1_000 });
+  try {
+    await c.stopStore(3);
+    const live = [c.server(1), c.server(2)];
+    await c.waitFor('stores 1 and 2 see store 3 down', () => live.every((s) => !s.liveness.isLive(3)));
+    const lead1 = await c.waitForLeader(1, 3);
+    const key = b(`${rangeKeyPrefix(1)}/while-down`);
+    assert.deepEqual(await lead1.kv.put({ header: c.header(1), key, value: b('v') }), {});
+    // Store 3 lags in range 1 and is down: both ranges quiesce anyway (a live quorum is caught up).
+    await c.waitFor('both ranges quiescent on stores 1 and 2 with store 3 down', () => live.every((s) => s.quiescentCount === 2));
+    const s3 = await c.startStore(3);
+    const deadline = Date.now() + 30_000;
+    while (str((await s3.kv.get({ header: c.header(1, C.STALE), key })).value) !== 'v') {
+      assert.ok(Date.now() < deadline, 'store 3 was not caught up in range 1 within 30 s');
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    // Range 2 had nothing new for store 3: its leader stayed quiescent, its replica on 3 dormant.
+    assert.equal(s3.scheduler.get(2)!.quiescent, true);
+  } finally {
+    await c.close();
+  }
+});
