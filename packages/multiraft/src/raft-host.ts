@@ -407,8 +407,8 @@ export class RaftHost<R> implements GroupHost<R> {
    * leader and followers: seconds of a saturated loop (store README, "Restart"). A
    * replica that voted for itself (it led or stood in its last term), one that never saw
    * a term (a new cluster's first election) and a range with no other voter start awake:
-   * without their campaign there may be no leader. Raft's
-   * safety does not depend on who ticks; only how soon a leader is found does.
+   * without their campaign there may be no leader. Raft's safety does not depend on who
+   * ticks; only how soon a leader is found does.
    */
   startReplica(rangeId: number, opts: { restored?: boolean } = {}): Replica<R> | null {
     const log = this.engine.range(rangeId);
