@@ -397,9 +397,12 @@ export class RaftHost<R> implements GroupHost<R> {
    * start, after a split or a bootstrap). An uninitialized range comes back dormant.
    *
    * Dormant at start (`restored`, quiescence on): a replica that did not vote for itself
-   * in its last term was a follower, so its group's leader is (or was) elsewhere; it comes
-   * back quiescent and does not tick, as every replica of an idle range did before the
-   * restart. Woken by any raft message (the leader's next append or heartbeat, a
+   * in its last term was a follower, so its group's leader is (or was) elsewhere; if it
+   * also applied its whole log, it comes back quiescent and does not tick, as every
+   * replica of an idle range did before the restart. (Entries it holds but has not applied
+   * may be committed: the commit index a follower learns is not synced, so it starts
+   * awake to hear the commit from the leader; a dormant one would serve STALE reads
+   * without them until the range's next write.) Woken by any raft message (the leader's next append or heartbeat, a
    * candidate's vote request), a request, a peer store declared down that it may have
    * led (onStoreDown), or, once, a peer not heard within the liveness timeout of the start
    * (wakeDormantWithAbsentPeers). Without this a store restarting with 10,000 replicas
@@ -426,7 +429,8 @@ export class RaftHost<R> implements GroupHost<R> {
     const replica = new Replica<R>(rangeId, this.makeNode(me.replicaId, log), log);
     const others = desc.replicas.some((x) => x.replicaId !== me.replicaId && x.role !== ReplicaRole.Learner);
     const hs = log.hardState;
-    if (opts.restored === true && this.mayQuiesce !== undefined && others && hs.term > 0 && hs.vote !== me.replicaId) {
+    const allApplied = log.applied.index >= log.lastIndex();
+    if (opts.restored === true && this.mayQuiesce !== undefined && others && hs.term > 0 && hs.vote !== me.replicaId && allApplied) {
       this.scheduler.addDormant(replica);
     } else {
       this.scheduler.add(replica);
