@@ -88,6 +88,8 @@ export interface TransferReport {
   maxGapP50Ms: number;
   maxGapP99Ms: number;
   maxGapMaxMs: number;
+  /** Each transfer's longest gap, in the order they ran (ms, 0.1 ms steps). */
+  maxGapsMs: number[];
   /** Gap between successive probe writes with no transfer (one write's latency). */
   baselineGapP50Ms: number;
   baselineGapP99Ms: number;
@@ -169,7 +171,7 @@ export async function transferUnavailability(client: BenchClient, count: number,
   return {
     transfers: toFirst.length, timedOut, rangeId: Number(r.desc.rangeId),
     toFirstWriteP50Ms: tf.p50Ms, toFirstWriteP99Ms: tf.p99Ms,
-    maxGapP50Ms: g.p50Ms, maxGapP99Ms: g.p99Ms, maxGapMaxMs: g.maxMs,
+    maxGapP50Ms: g.p50Ms, maxGapP99Ms: g.p99Ms, maxGapMaxMs: g.maxMs, maxGapsMs: gaps.map((x) => Math.round(x * 10) / 10),
     baselineGapP50Ms: b.p50Ms, baselineGapP99Ms: b.p99Ms,
     probeWrites: ok.length, probeFailed,
   };
