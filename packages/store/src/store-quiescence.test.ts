@@ -239,6 +239,23 @@ async function stopAll(c: StoreCluster, last: number): Promise<void> {
   await c.stopStore(last, { transferLeaders: false });
 }
 
+/** Range 1 led by store 1, every store stopped, then only stores 2 and 3 started: their replicas of range 1 come back dormant. */
+async function restartWithoutTheLeaderStore(c: StoreCluster): Promise<void> {
+  await leadershipTo(c, 1, 1);
+  await stopAll(c, 1);
+  for (const id of [2, 3]) await c.startStore(id);
+  for (const id of [2, 3]) assert.equal(c.server(id).scheduler.tickingCount, 0, `store ${id}: dormant`);
+}
+
+/** Polls a STALE read of `key` on `s` until it returns `value` (30 s at most). */
+async function staleReadSees(c: StoreCluster, s: StoreServer, rangeId: number, key: Buffer, value: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (str((await s.kv.get({ header: c.header(rangeId, C.STALE), key })).value) !== value) {
+    assert.ok(Date.now() < deadline, `store ${s.storeId} did not apply ${value} to range ${rangeId} within 30 s`);
+    await new Promise((res) => setTimeout(res, 5));
+  }
+}
+
 test('a restarted store brings its follower replicas back dormant: they do not tick, and the leaders\' next writes wake and catch them up', async () => {
   const c = await quiescentCluster({ ranges: 6, livenessTimeoutMs: 5_000 });
   try {
@@ -253,11 +270,7 @@ test('a restarted store brings its follower replicas back dormant: they do not t
     for (let r = 1; r <= 6; r++) {
       const key = b(`${rangeKeyPrefix(r)}/a`);
       await c.leader(r)!.kv.put({ header: c.header(r), key, value: b('after') });
-      const deadline = Date.now() + 30_000;
-      while (str((await s3.kv.get({ header: c.header(r, C.STALE), key })).value) !== 'after') {
-        assert.ok(Date.now() < deadline, `store 3 did not apply the write to range ${r} within 30 s`);
-        await new Promise((res) => setTimeout(res, 5));
-      }
+      await staleReadSees(c, s3, r, key, 'after');
     }
     await c.waitFor('every range quiescent again on every store', () => [...c.servers.values()].every((s) => s.quiescentCount === 6));
   } finally {
@@ -284,10 +297,7 @@ test('a replica that led in its last term comes back awake and campaigns', async
 test('dormant replicas whose leader store does not come back elect a leader once the liveness timeout passes', async () => {
   const c = await quiescentCluster({ ranges: 1, livenessIntervalMs: 100, livenessTimeoutMs: 1_000 });
   try {
-    await leadershipTo(c, 1, 1);
-    await stopAll(c, 1);
-    for (const id of [2, 3]) await c.startStore(id);
-    for (const id of [2, 3]) assert.equal(c.server(id).scheduler.tickingCount, 0, `store ${id}: dormant`);
+    await restartWithoutTheLeaderStore(c);
     const lead = await c.waitForLeader(1);
     assert.ok(lead.storeId === 2 || lead.storeId === 3);
     assert.deepEqual(await lead.kv.put({ header: c.header(1), key: b('after-restart'), value: b('ok') }), {});
@@ -300,11 +310,8 @@ test('a request to a dormant replica that knows no leader wakes it: the range el
   // A liveness timeout longer than the test: only the request can wake the replicas.
   const c = await quiescentCluster({ ranges: 1, livenessTimeoutMs: 120_000 });
   try {
-    await leadershipTo(c, 1, 1);
-    await stopAll(c, 1);
-    for (const id of [2, 3]) await c.startStore(id);
+    await restartWithoutTheLeaderStore(c);
     const s = c.server(2);
-    assert.equal(s.scheduler.tickingCount, 0);
     const first = await s.kv.put({ header: c.header(1), key: b('k'), value: b('v') });
     assert.ok(first.rangeError?.notLeader, 'a dormant follower answers "not leader"');
     assert.equal(s.scheduler.get(1)!.quiescent, false, 'and wakes');
@@ -327,11 +334,7 @@ test('ranges quiesce while a follower store is down, and the leader of a range t
     // Store 3 lags in range 1 and is down: both ranges quiesce anyway (a live quorum is caught up).
     await c.waitFor('both ranges quiescent on stores 1 and 2 with store 3 down', () => live.every((s) => s.quiescentCount === 2));
     const s3 = await c.startStore(3);
-    const deadline = Date.now() + 30_000;
-    while (str((await s3.kv.get({ header: c.header(1, C.STALE), key })).value) !== 'v') {
-      assert.ok(Date.now() < deadline, 'store 3 was not caught up in range 1 within 30 s');
-      await new Promise((res) => setTimeout(res, 5));
-    }
+    await staleReadSees(c, s3, 1, key, 'v');
     // Range 2 had nothing new for store 3: its leader stayed quiescent, its replica on 3 dormant.
     assert.equal(s3.scheduler.get(2)!.quiescent, true);
   } finally {
