@@ -224,8 +224,19 @@ test('an admin call wakes a quiescent range: a leadership transfer completes and
  * follower with entries it has not applied starts awake).
  */
 async function leadershipTo(c: StoreCluster, rangeId: number, to: number): Promise<void> {
-  const from = leaderOf(c, rangeId)!;
-  if (from.storeId !== to) assert.deepEqual(await from.admin.transferLeader({ header: c.header(rangeId), toStore: to }), {});
+  // Always through a transfer, so a new term: `to` already leading may hold a term some
+  // replica did not vote in. A transfer can time out on a loaded machine: asked again.
+  const transfer = async (dest: number): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    while (leaderOf(c, rangeId)?.storeId !== dest) {
+      assert.ok(Date.now() < deadline, `store ${dest} did not take range ${rangeId}'s leadership within 30 s`);
+      const lead = leaderOf(c, rangeId);
+      if (lead !== undefined) await lead.admin.transferLeader({ header: c.header(rangeId), toStore: dest });
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  };
+  if (leaderOf(c, rangeId)?.storeId === to) await transfer(c.ids.find((id) => id !== to)!);
+  await transfer(to);
   await c.waitFor(`store ${to} leads range ${rangeId}, every replica voted for it, applied its whole log and is quiescent`, () =>
     leaderOf(c, rangeId)?.storeId === to && [...c.servers.values()].every((s) => {
       const r = s.scheduler.get(rangeId)!;
