@@ -794,14 +794,23 @@ export class RaftHost<R> implements GroupHost<R> {
   /**
    * A peer store is live again (or heard for the first time): wake every quiescent range
    * led here whose member on that store lags (a range may quiesce with a member on a store
-   * that is not live, quiescence.ts), so raft catches it up. A member that is caught up is
-   * left alone: a store back from a restart finds those replicas dormant and they stay so.
+   * that is not live, quiescence.ts), so raft catches it up, and every one with a learner
+   * there (below). A voter that is caught up is left alone: a store back from a restart
+   * finds those replicas dormant and they stay so; one that missed the last commit holds
+   * entries it has not applied, starts awake and campaigns, which wakes the range.
    */
   private onStoreUp(storeId: number): void {
     for (const r of this.scheduler.all()) {
       if (!r.quiescent || !r.isLeader || r.destroyed) continue;
       const member = r.log.descriptor?.replicas.find((x) => x.storeId === storeId);
       if (member === undefined) continue;
+      // A learner is woken even when caught up: it may have missed the commit (the quiesce
+      // heartbeat went to its store while down) and, unlike a voter, never campaigns, which
+      // is what would wake the range for it.
+      if (member.role === ReplicaRole.Learner) {
+        this.scheduler.unquiesce(r, 'follower-store-up');
+        continue;
+      }
       const st = r.node.status();
       const pr = st.progress?.get(member.replicaId);
       if (pr !== undefined && pr.match < st.lastIndex) this.scheduler.unquiesce(r, 'follower-store-up');

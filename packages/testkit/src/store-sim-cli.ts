@@ -11,13 +11,15 @@ const USAGE = `usage:
   pnpm sim:store [--seeds N] [--start S] [--threads T]    sweep seeds S..S+N-1 (default 100 from 1)
   pnpm sim:store --seed S [--trace] [--trace-tail N]
 options: --safety-ms N (fault phase, default 8000)  --liveness-ms N (recovery bound, default 15000)
-         --max-failures N (stop a sweep after N failing seeds)`;
+         --max-failures N (stop a sweep after N failing seeds)
+         --no-converge (skip the last phase: a follower restarted right after a write on the
+                        idle cluster, then every member must apply its leader's commit)`;
 
 const { values } = parseArgs({
   options: {
     seeds: { type: 'string' }, start: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     trace: { type: 'boolean' }, 'trace-tail': { type: 'string' }, 'safety-ms': { type: 'string' }, 'liveness-ms': { type: 'string' },
-    'max-failures': { type: 'string' },
+    'max-failures': { type: 'string' }, 'no-converge': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -37,10 +39,11 @@ const int = (name: string, v: string | undefined): number | undefined => {
 };
 const safetyMs = int('safety-ms', values['safety-ms']);
 const livenessMs = int('liveness-ms', values['liveness-ms']);
-const opts = { ...(safetyMs !== undefined ? { safetyMs } : {}), ...(livenessMs !== undefined ? { livenessMs } : {}) };
+const noConverge = values['no-converge'] === true;
+const opts = { ...(safetyMs !== undefined ? { safetyMs } : {}), ...(livenessMs !== undefined ? { livenessMs } : {}), ...(noConverge ? { converge: false } : {}) };
 
 function replay(seed: number): string {
-  return `pnpm sim:store --seed ${seed}${safetyMs !== undefined ? ` --safety-ms ${safetyMs}` : ''}${livenessMs !== undefined ? ` --liveness-ms ${livenessMs}` : ''} --trace`;
+  return `pnpm sim:store --seed ${seed}${safetyMs !== undefined ? ` --safety-ms ${safetyMs}` : ''}${livenessMs !== undefined ? ` --liveness-ms ${livenessMs}` : ''}${noConverge ? ' --no-converge' : ''} --trace`;
 }
 
 function describe(r: StoreSeedResult): string {

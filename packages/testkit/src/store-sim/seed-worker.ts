@@ -7,6 +7,7 @@ export interface StoreSeedJob {
   seed: number;
   safetyMs?: number;
   livenessMs?: number;
+  converge?: boolean;
 }
 
 if (parentPort === null) throw new Error('store-sim seed-worker must run in a worker thread');
@@ -17,7 +18,7 @@ port.on('message', (job: StoreSeedJob) => {
     const started = performance.now();
     let r: StoreSeedResult;
     try {
-      r = await runStoreSeed({ seed: job.seed, ...(job.safetyMs ? { safetyMs: job.safetyMs } : {}), ...(job.livenessMs ? { livenessMs: job.livenessMs } : {}) });
+      r = await runStoreSeed({ seed: job.seed, ...(job.safetyMs ? { safetyMs: job.safetyMs } : {}), ...(job.livenessMs ? { livenessMs: job.livenessMs } : {}), ...(job.converge === false ? { converge: false } : {}) });
     } catch (e) {
       r = {
         seed: job.seed, ok: false, failure: `harness error: ${e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e)}`, simMs: 0, events: 0,
