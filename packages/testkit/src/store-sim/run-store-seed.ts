@@ -183,17 +183,17 @@ async function convergesAfterRestart(world: SimWorld, stores: readonly SimStore[
   }
   await world.runUntil(world.now + CONVERGE_MS, afterEach);
   const replicas = stores.flatMap((s) => (s.store === null ? [] : [...s.store.host.scheduler.all()].map((r) => ({ storeId: s.id, r }))));
-  for (const { storeId, r: lead } of replicas) {
-    if (!lead.isLeader) continue;
-    const commit = lead.node.basicStatus().commit;
+  for (const { storeId, r: head } of replicas) {
+    if (!head.isLeader) continue;
+    const commit = head.node.basicStatus().commit;
     // Members as (store, replica id): a replica removed while its store was down, and not
     // collected (no replica GC here), keeps an old id the leader no longer sends to.
-    const members = new Set(lead.log.descriptor?.replicas.map((x) => `${x.storeId}/${x.replicaId}`) ?? []);
+    const members = new Set(head.log.descriptor?.replicas.map((x) => `${x.storeId}/${x.replicaId}`) ?? []);
     for (const { storeId: sid, r } of replicas) {
       // Not a replica that needs a snapshot (its log ends before the leader's begins): it may
       // wait for a stale overlapping replica to go, which only replica GC (PD) removes, and
       // the simulation runs none. Any other can be caught up by appends.
-      if (r.rangeId !== lead.rangeId || !members.has(`${sid}/${r.node.status().id}`) || r.log.lastIndex() < lead.log.firstIndex() - 1) continue;
+      if (r.rangeId !== head.rangeId || !members.has(`${sid}/${r.node.status().id}`) || r.log.lastIndex() < head.log.firstIndex() - 1) continue;
       if (r.log.applied.index >= commit) continue;
       throw new Error(`convergence: ${CONVERGE_MS} ms after store ${victim.id} restarted, store ${sid}'s replica of range ${r.rangeId} applied ${r.log.applied.index} of its leader's (store ${storeId}) commit ${commit}` +
         ` (its last index ${r.log.lastIndex()}, ${r.quiescent ? 'quiescent' : 'awake'}, knows leader ${r.lead})`);
