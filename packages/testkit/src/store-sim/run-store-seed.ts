@@ -189,12 +189,17 @@ async function convergesAfterRestart(world: SimWorld, stores: readonly SimStore[
     // Members as (store, replica id): a replica removed while its store was down, and not
     // collected (no replica GC here), keeps an old id the leader no longer sends to.
     const members = new Set(head.log.descriptor?.replicas.map((x) => `${x.storeId}/${x.replicaId}`) ?? []);
+    const progress = head.node.status().progress;
     for (const { storeId: sid, r } of replicas) {
-      // Not a replica that needs a snapshot (its log ends before the leader's begins): it may
-      // wait for a stale overlapping replica to go, which only replica GC (PD) removes, and
-      // the simulation runs none. Any other can be caught up by appends.
-      if (r.rangeId !== head.rangeId || !members.has(`${sid}/${r.node.status().id}`) || r.log.lastIndex() < head.log.firstIndex() - 1) continue;
-      if (r.log.applied.index >= commit) continue;
+      const id = r.node.status().id;
+      if (r.rangeId !== head.rangeId || !members.has(`${sid}/${id}`) || r.log.applied.index >= commit) continue;
+      // Not a replica the leader must send a snapshot (its log ends before the leader's
+      // begins, or the leader probes below its first index): the snapshot may wait for a
+      // stale overlapping replica to go, which only replica GC (PD) removes, and the
+      // simulation runs none. Any other can be caught up by appends.
+      const pr = progress?.get(id);
+      const firstIndex = head.log.firstIndex();
+      if (r.log.lastIndex() < firstIndex - 1 || (pr !== undefined && pr.next - 1 < firstIndex - 1)) continue;
       throw new Error(`convergence: ${CONVERGE_MS} ms after store ${victim.id} restarted, store ${sid}'s replica of range ${r.rangeId} applied ${r.log.applied.index} of its leader's (store ${storeId}) commit ${commit}` +
         ` (its last index ${r.log.lastIndex()}, ${r.quiescent ? 'quiescent' : 'awake'}, knows leader ${r.lead})`);
     }
