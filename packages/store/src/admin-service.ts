@@ -31,7 +31,7 @@ import type { StoreMetrics } from './store-metrics.js';
 
 export interface AdminStoreContext {
   storeId: number;
-  /** A request found a replica not leading and knowing no leader: wake it (RaftHost.wakeLeaderless). */
+  /** A request found a replica not leading: wake it if it knows no leader (RaftHost.wakeLeaderless checks). */
   wakeLeaderless?: (replica: Replica<KvResult>) => void;
   scheduler: RaftScheduler<KvResult>;
   limits: StoreLimits;
@@ -123,7 +123,7 @@ export class AdminService {
   private leader(h: ParsedHeader, what: string): { r: Replica<KvResult>; d: RangeDescriptor } {
     const r = this.replica(h.rangeId);
     if (!r.isLeader) {
-      if (r.lead === 0) this.s.wakeLeaderless?.(r);
+      this.s.wakeLeaderless?.(r);
       throw new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, what));
     }
     const d = r.log.descriptor!;

@@ -52,7 +52,7 @@ export interface KvStoreContext {
    * reads then use a quorum ReadIndex.
    */
   leaseUsable: (replica: Replica<KvResult>) => boolean;
-  /** A request found `replica` not leading and knowing no leader: wake it (RaftHost.wakeLeaderless). */
+  /** A request found `replica` not leading: wake it if it knows no leader (RaftHost.wakeLeaderless checks). */
   wakeLeaderless?: (replica: Replica<KvResult>) => void;
   /** Timers (proposal timeouts). */
   clock: HostClock;
@@ -266,7 +266,7 @@ export class KvService {
 
   private requireLeader(r: Replica<KvResult>, what: string): void {
     if (r.isLeader) return;
-    if (r.lead === 0) this.s.wakeLeaderless?.(r);
+    this.s.wakeLeaderless?.(r);
     throw new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, r.lead, what));
   }
 
