@@ -103,7 +103,7 @@ export class StorageEngine {
     const dbDir = join(dir, 'db');
     mkdirSync(dir, { recursive: true });
     if (rocksDbExists(dbDir)) checkColumnFamilies(dbDir);
-    const db = await RocksDb.open(dbDir);
+    const db = await RocksDb.open(dbDir, limits);
     return StorageEngine.openParts({
       dir, dbLabel: dbDir, db, staging: { fs: nodeStagingFs, root: join(dir, 'snapshots') }, nextTurn: setImmediateTurn,
       startWriter: () => LogWriter.start(db, limits), alive: () => true,

@@ -22,6 +22,13 @@ export interface StorageLimits {
   maxRequestsPerSync: number;
   /** Range snapshots: max bytes of key/value data in one chunk (one pair may exceed it alone). */
   maxSnapshotChunkBytes: number;
+  /**
+   * RocksDB: bytes the user-data column family's memtables are sized from (write buffers
+   * of a quarter, at most 6; the raft log family gets half, meta a quarter).
+   */
+  memtableBudgetBytes: number;
+  /** RocksDB: block cache bytes of the user-data column family (raft log half, meta a quarter). */
+  blockCacheBytes: number;
   /** Background deletion (compacted log, destroyed ranges): keys per batch between yields. */
   deleteBatchKeys: number;
   /** Snapshot ingest: bytes of data per (non-sync) batch between yields. */
@@ -39,6 +46,8 @@ export const DEFAULT_LIMITS: Readonly<StorageLimits> = Object.freeze({
   maxSyncBatchBytes: 16 << 20,
   maxRequestsPerSync: 1 << 16,
   maxSnapshotChunkBytes: 1 << 20,
+  memtableBudgetBytes: 32 << 20,
+  blockCacheBytes: 8 << 20,
   deleteBatchKeys: 1024,
   ingestBatchBytes: 4 << 20,
 });
@@ -48,6 +57,9 @@ export function resolveLimits(partial: Partial<StorageLimits> = {}): StorageLimi
   for (const [name, v] of Object.entries(l)) {
     if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`storage limit ${name} must be a positive integer, got ${String(v)}`);
   }
+  // The binding reads the cache size as a uint32; a budget under 4 MiB makes write buffers under 1 MiB.
+  if (l.blockCacheBytes > 0xffff_ffff) throw new RangeError(`storage limit blockCacheBytes must be at most ${0xffff_ffff}, got ${l.blockCacheBytes}`);
+  if (l.memtableBudgetBytes < 4 << 20) throw new RangeError(`storage limit memtableBudgetBytes must be at least ${4 << 20}, got ${l.memtableBudgetBytes}`);
   if (l.maxRequestBytes > l.maxQueuedBytes) {
     throw new RangeError(`storage limit maxRequestBytes (${l.maxRequestBytes}) must not exceed maxQueuedBytes (${l.maxQueuedBytes})`);
   }

@@ -9,7 +9,15 @@ declare module '@nxtedition/rocksdb' {
 
   export interface RocksColumnOptions {
     compression?: boolean;
+    /** Block cache bytes of this column family (its own cache; default 8 MiB; uint32). */
     cacheSize?: number;
+    /**
+     * 'level': level compaction tuned by memtableMemoryBudget: write buffers of budget/4,
+     * at most 6 of them, two merged per flush, L1 of budget bytes, L0/L1 uncompressed.
+     */
+    compaction?: 'level' | 'universal';
+    /** With `compaction`: the bytes the column family's memtables are sized from. */
+    memtableMemoryBudget?: number;
     optimize?: 'point-lookup' | 'range-lookup';
   }
 

@@ -3,13 +3,44 @@
 // batch writes of encoded ops. Everything here runs on the calling thread;
 // `write(..., { sync: true })` blocks it for an fsync, which is why only the log-writer
 // worker does sync writes.
-import { RocksLevel, type RocksChainedBatch, type RocksColumn, type RocksIteratorOptions } from '@nxtedition/rocksdb';
+import { RocksLevel, type RocksChainedBatch, type RocksColumn, type RocksColumnOptions, type RocksIteratorOptions } from '@nxtedition/rocksdb';
 import { COLUMN_FAMILY_NAMES, ColumnFamily } from './column-families.js';
 import type { BatchWriter, Cursor, Db, KeyValue, SpanOptions } from './db.js';
 import { invariant } from './errors.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { forEachOp, type WriteOps } from './write-ops.js';
 
 const BUFFERS = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
+
+/** The memory RocksDB may hold for the default (user data) column family; the others get a share. */
+export interface RocksMemoryLimits {
+  /** Memtable bytes the default family's write buffers are sized from (buffers of a quarter, at most 6). */
+  memtableBudgetBytes: number;
+  /** Block cache bytes of the default family. */
+  blockCacheBytes: number;
+}
+
+/**
+ * Each family's share of the limits: the raft log is written once and deleted soon after,
+ * read back only for a lagging follower; meta is a few rows per range.
+ */
+const FAMILY_SHARE: Readonly<Record<string, number>> = { default: 1, raft: 1 / 2, meta: 1 / 4 };
+const MIN_FAMILY_BYTES = 1 << 20;
+
+/**
+ * Per column family options: level compaction with memtables sized from a budget (the
+ * binding's defaults are two 64 MiB write buffers per family, which the raft log and the
+ * data of a store each filled: RSS grew by both) and a block cache of its own.
+ */
+export function columnFamilyOptions(m: RocksMemoryLimits): Record<string, RocksColumnOptions> {
+  const out: Record<string, RocksColumnOptions> = {};
+  for (const name of COLUMN_FAMILY_NAMES) {
+    const share = FAMILY_SHARE[name] ?? 1;
+    const part = (bytes: number): number => Math.max(MIN_FAMILY_BYTES, Math.floor(bytes * share));
+    out[name] = { compaction: 'level', memtableMemoryBudget: part(m.memtableBudgetBytes), cacheSize: part(m.blockCacheBytes) };
+  }
+  return out;
+}
 
 export class RocksDb implements Db {
   readonly #db: RocksLevel;
@@ -29,11 +60,9 @@ export class RocksDb implements Db {
   }
 
   /** Opens (creating if needed) the DB at `dir` with exactly the column families of ColumnFamily. */
-  static async open(dir: string): Promise<RocksDb> {
+  static async open(dir: string, memory: RocksMemoryLimits = DEFAULT_LIMITS): Promise<RocksDb> {
     const db = new RocksLevel(dir, BUFFERS);
-    const columns: Record<string, object> = {};
-    for (const name of COLUMN_FAMILY_NAMES) columns[name] = {};
-    await db.open({ createIfMissing: true, columns, walCompression: false });
+    await db.open({ createIfMissing: true, columns: columnFamilyOptions(memory), walCompression: false });
     return new RocksDb(db, false);
   }
 
