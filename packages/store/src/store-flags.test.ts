@@ -153,6 +153,15 @@ test('--replica-gc-interval-ms: absent means the default; a given one is a posit
   assert.throws(() => parseStoreFlags([...base, '--replica-gc-interval-ms', '0']), /--replica-gc-interval-ms must be in \[1/);
 });
 
+test('--memtable-budget-bytes and --block-cache-bytes: absent means the storage defaults; given ones are checked', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.deepEqual(parseStoreFlags(base).storageMemory, {});
+  assert.deepEqual(parseStoreFlags([...base, '--memtable-budget-bytes', String(64 << 20), '--block-cache-bytes', String(1 << 20)]).storageMemory,
+    { memtableBudgetBytes: 64 << 20, blockCacheBytes: 1 << 20 });
+  assert.throws(() => parseStoreFlags([...base, '--memtable-budget-bytes', String(1 << 20)]), /--memtable-budget-bytes must be in \[4194304/);
+  assert.throws(() => parseStoreFlags([...base, '--block-cache-bytes', String(2 ** 32)]), /--block-cache-bytes must be in \[1/);
+});
+
 test('the usage lists every declared flag, --config and --help', () => {
   for (const name of ['--data-dir DIR', '--store-id N', '--pd H:P', '--http-port P|off', '--uninitialized-gc-after-ms MS', '--config FILE', '--help']) {
     assert.ok(STORE_USAGE.includes(`  ${name}`), name);

@@ -54,6 +54,8 @@ export interface StoreFlags {
   replicaGc: { replicaGcIntervalMs?: number };
   /** Size check overrides (size-check.ts); absent = the defaults. */
   sizeCheck: { splitCheckDiffBytes?: number };
+  /** RocksDB memory overrides (storage limits, storage README "Memory"); absent = the defaults. */
+  storageMemory: { memtableBudgetBytes?: number; blockCacheBytes?: number };
   /** TLS and admin token flags, loaded by runtime securityFrom() in the main. */
   tls: TlsFlagValues;
 }
@@ -126,6 +128,14 @@ export const STORE_FLAGS = {
     help: 'bytes written to a range led here that start a new size check\n(its size and middle key, reported to PD for splits)', value: 'B', min: 1,
     max: 2 ** 40, defaultText: String(8 << 20),
   }),
+  memtableBudgetBytes: int({
+    help: 'RocksDB memtables of the user-data column family\n(the raft log gets half, meta a quarter)', value: 'B', min: 4 << 20,
+    max: 2 ** 40, defaultText: String(32 << 20),
+  }),
+  blockCacheBytes: int({
+    help: 'RocksDB block cache of the user-data column family\n(the raft log gets half, meta a quarter)', value: 'B', min: 1,
+    max: 0xffff_ffff, defaultText: String(8 << 20),
+  }),
   replicaGcIntervalMs: int({
     help: 'with --pd: how often replicas without a leader are checked\nwith PD and destroyed if removed from their range', value: 'MS', min: 1,
     max: 2 ** 31 - 1, defaultText: '10000',
@@ -141,7 +151,7 @@ export const STORE_USAGE = flagUsage(STORE_FLAGS, {
 const HELP_ONLY: StoreFlags = {
   storeId: 0, pd: [], help: true, dataDir: '', host: '', advertiseHost: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), labels: {}, bootstrap: null,
   tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
-  logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {}, tls: { tlsClientAuth: 'require', tlsReloadCheckMs: 10_000 },
+  logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {}, storageMemory: {}, tls: { tlsClientAuth: 'require', tlsReloadCheckMs: 10_000 },
 };
 
 /** argv (and `sources.env`, and the --config file) -> StoreFlags; FlagError naming what is wrong. */
@@ -171,6 +181,9 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
   const uninitialized: StoreFlags['uninitialized'] = {};
   if (v.uninitializedIdleMs !== undefined) uninitialized.uninitializedIdleMs = v.uninitializedIdleMs;
   if (v.uninitializedGcAfterMs !== undefined) uninitialized.uninitializedGcAfterMs = v.uninitializedGcAfterMs;
+  const storageMemory: StoreFlags['storageMemory'] = {};
+  if (v.memtableBudgetBytes !== undefined) storageMemory.memtableBudgetBytes = v.memtableBudgetBytes;
+  if (v.blockCacheBytes !== undefined) storageMemory.blockCacheBytes = v.blockCacheBytes;
   return {
     storeId, pd: v.pd, help: false, dataDir: v.dataDir, host: v.host, advertiseHost, port: v.port, raftPort: v.raftPort, httpPort: v.httpPort,
     peers: new Map(v.peers), labels: { ...v.labels }, bootstrap: v.bootstrap.length > 0 ? v.bootstrap : null,
@@ -178,6 +191,7 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
     adminStdin: v.adminStdin, faultInjection: v.faultInjection, logLevel: v.logLevel, logCompaction, uninitialized,
     replicaGc: v.replicaGcIntervalMs !== undefined ? { replicaGcIntervalMs: v.replicaGcIntervalMs } : {},
     sizeCheck: v.splitCheckDiffBytes !== undefined ? { splitCheckDiffBytes: v.splitCheckDiffBytes } : {},
+    storageMemory,
     tls: {
       tlsCaFile: v.tlsCaFile, tlsCertFile: v.tlsCertFile, tlsKeyFile: v.tlsKeyFile, tlsClientAuth: v.tlsClientAuth,
       tlsReloadCheckMs: v.tlsReloadCheckMs, adminTokenFile: v.adminTokenFile, httpTls: v.httpTls,
