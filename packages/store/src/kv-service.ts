@@ -31,6 +31,7 @@ import type { PendingReads } from './pending-reads.js';
 import { epochNotMatch, keyNotInRange, notLeader, rangeNotFound, serverBusy } from './range-errors.js';
 import type { HostClock, RaftScheduler, Replica } from '@rangekv/multiraft';
 import { awaitProposal } from './proposal-outcome.js';
+import type { LeaderWaits } from './leader-waits.js';
 import { secondsSince, type StoreMetrics } from './store-metrics.js';
 
 /** What the KV service needs from its store. */
@@ -54,6 +55,8 @@ export interface KvStoreContext {
   leaseUsable: (replica: Replica<KvResult>) => boolean;
   /** A request found `replica` not leading: wake it if it knows no leader (RaftHost.wakeLeaderless checks). */
   wakeLeaderless?: (replica: Replica<KvResult>) => void;
+  /** Writes refused while a leadership transfer is in progress wait here for its outcome (leader-waits.ts); absent: ServerBusy at once. */
+  leaderWaits?: LeaderWaits;
   /** Timers (proposal timeouts). */
   clock: HostClock;
   /** Commit and ReadIndex latency histograms (store-metrics.ts); absent: not measured. */
@@ -150,11 +153,18 @@ export function mergeBackoffMs(frozenForMs: number): number {
   return Math.min(MAX_MERGE_BACKOFF_MS, Math.max(MERGE_BACKOFF_MS, Math.floor(frozenForMs / 4)));
 }
 
+/** A write's proposal was refused because a leadership transfer is in progress (nothing appended). */
+class TransferInProgress extends Error {}
+
 export class KvService {
   /** LEASE reads served through a quorum ReadIndex (clock lost ticks, or the replica was quiescent / just woke). */
   leaseFallbacks = 0;
   /** LEASE reads served at once, without a ReadIndex through the ready loop (leaseReadNow). */
   leaseReadsAtOnce = 0;
+  /** Writes that found a leadership transfer in progress and waited for its outcome (leader-waits.ts). */
+  transferWaits = 0;
+  /** Writes that found their replica knowing no leader and waited for one (leader-waits.ts). */
+  leaderlessWaits = 0;
 
   constructor(private readonly s: KvStoreContext) {}
 
@@ -262,6 +272,19 @@ export class KvService {
       end = next.endKey;
     }
     return out;
+  }
+
+  /**
+   * A write found `r` knowing no leader (an election, or the old leader of a transfer
+   * between the new leader's vote request and its first append): wait until one is known
+   * (leader-waits.ts, at most leaderWaitMs) rather than send the client off to poll.
+   */
+  private async untilLeaderKnown(r: Replica<KvResult>): Promise<void> {
+    this.s.wakeLeaderless?.(r);
+    const waited = this.s.leaderWaits?.wait(r.rangeId);
+    if (!waited) return;
+    this.leaderlessWaits++;
+    await waited;
   }
 
   private requireLeader(r: Replica<KvResult>, what: string): void {
@@ -431,6 +454,7 @@ export class KvService {
   private async write(header: Header, build: (d: RangeDescriptor) => KvCommand, routeKey?: Buffer): Promise<KvResult> {
     const h = parseHeader(header);
     const r = this.replica(h, routeKey);
+    if (!r.isLeader && r.lead === 0) await this.untilLeaderKnown(r);
     this.requireLeader(r, 'writes are proposed on the leader');
     this.notFrozen(r);
     const cmd = build(this.descriptor(r, h));
@@ -442,10 +466,31 @@ export class KvService {
     const deletes = cmd.type === KvCommandType.Delete || cmd.type === KvCommandType.DeleteRange || (cmd.type === KvCommandType.CompareAndSwap && cmd.delete);
     this.s.onWrite?.(r.rangeId, data.length, commandKeys(cmd), deletes);
     const proposedNs = process.hrtime.bigint();
-    const result = await awaitProposal(this.s.clock, r, lim.proposalTimeoutMs, (done) => this.s.scheduler.propose(r.rangeId, data, (o) => {
+    const propose = (): Promise<KvResult> => awaitProposal(this.s.clock, r, lim.proposalTimeoutMs, (done) => this.s.scheduler.propose(r.rangeId, data, (o) => {
       if (o.kind === 'applied') this.s.metrics?.commitSeconds.observe(secondsSince(proposedNs));
       done(o);
-    }), (res) => this.refused(r, res));
+    }), (res) => (res.reason === DropReason.Transferring ? new TransferInProgress(res.detail) : this.refused(r, res)));
+    let result: KvResult;
+    try {
+      result = await propose();
+    } catch (e) {
+      if (!(e instanceof TransferInProgress)) throw e;
+      // Nothing was appended. Wait for the transfer's outcome, then propose here again or
+      // send the client to the new leader (leader-waits.ts).
+      const waited = this.s.leaderWaits?.wait(r.rangeId);
+      if (!waited) throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${DropReason.Transferring}: ${e.message}`));
+      this.transferWaits++;
+      await waited;
+      if (!r.isLeader && r.lead === 0) await this.untilLeaderKnown(r);
+      this.requireLeader(r, 'leadership moved to another store while the write waited for the transfer; nothing was written');
+      this.notFrozen(r);
+      try {
+        result = await propose();
+      } catch (again) {
+        if (again instanceof TransferInProgress) throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${DropReason.Transferring}: ${again.message}`));
+        throw again;
+      }
+    }
     this.s.metrics?.writeStageSeconds.observe({ stage: 'answered' }, secondsSince(proposedNs));
     if (result.kind === 'key-not-in-range') throw new RangeErrorReply(keyNotInRange(result.key, result.descriptor));
     if (result.kind === 'epoch-not-match') throw new RangeErrorReply(epochNotMatch(result.descriptor, h.epoch, this.splitOff(result.descriptor, h.epoch.version)));
@@ -460,7 +505,7 @@ export class KvService {
     switch (res.reason) {
       case DropReason.NotLeader:
         return new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, res.leader, res.detail));
-      case DropReason.Transferring:
+      case DropReason.Transferring: // writes wait first (write()); other proposals are answered busy
       case DropReason.UncommittedSizeLimit:
         return new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${res.reason}: ${res.detail}`));
       case DropReason.EntryTooLarge:

@@ -23,6 +23,7 @@ import { InlineKvApplier, type KvApplier } from './kv-applier.js';
 import { KvService } from './kv-service.js';
 import type { KvResult } from './kv-state-machine.js';
 import type { StoreLimits } from './limits.js';
+import { LeaderWaits } from './leader-waits.js';
 import { PendingReads } from './pending-reads.js';
 import { applyRangeChange, type AdminApplyContext } from './range-admin-apply.js';
 import { MergeWatchdog } from './merge-watchdog.js';
@@ -77,6 +78,8 @@ export class KvStore {
   readonly storeId: number;
   readonly host: RaftHost<KvResult>;
   readonly reads: PendingReads;
+  /** Writes waiting for a leadership transfer's outcome (leader-waits.ts). */
+  readonly leaderWaits: LeaderWaits;
   readonly kv: KvService;
   readonly admin: AdminService;
   /** Bytes, keys and middle key of the ranges led here, for PD's split checker. */
@@ -96,6 +99,7 @@ export class KvStore {
     this.host = host;
     this.applier = new InlineKvApplier(engine);
     this.reads = new PendingReads(o.storeId, o.limits, o.incarnation, host.clock);
+    this.leaderWaits = new LeaderWaits(host.clock, o.limits.leaderWaitMs, o.limits.maxPendingProposalsPerRange);
     this.sizeCheck = new SizeChecker({
       db: engine.db,
       ledDescriptor: (id) => {
@@ -116,6 +120,7 @@ export class KvStore {
       storeId: o.storeId, engine, scheduler: host.scheduler, reads: this.reads, limits: o.limits, log: o.log, clock: host.clock,
       leaseUsable: (r) => host.leaseUsable(r),
       wakeLeaderless: (r) => host.wakeLeaderless(r),
+      leaderWaits: this.leaderWaits,
       onWrite: (rangeId, bytes, keys, deletes) => {
         this.sizeCheck.wrote(rangeId, bytes);
         if (deletes) this.sizeCheck.deleted(rangeId);
@@ -233,6 +238,7 @@ export class KvStore {
         // Info when this replica gains or loses leadership; other changes at debug (many ranges).
         const level = ss.role === StateRole.Leader || replica.isLeader ? 'info' : 'debug';
         if (ss.lead !== 0 && ss.lead !== replica.lead) o.metrics?.leaderChanges.inc();
+        this.leaderWaits.leaderKnown(replica.rangeId, ss.lead);
         o.log[level]('raft leader changed', { rangeId: replica.rangeId, lead: ss.lead, role: ss.role });
         if (ss.role === StateRole.Leader) {
           this.sizeCheck.led(replica.rangeId);
@@ -244,6 +250,7 @@ export class KvStore {
       onApplied: (replica) => this.reads.onApplied(replica.rangeId, replica.log.applied.index),
       mayQuiesce: (replica) => this.reads.pending(replica.rangeId) === 0,
       onReplicaFailed: (r) => {
+        this.leaderWaits.release(r.rangeId);
         this.reads.failAll(() => new RangeErrorReply(notLeader(r.rangeId, r.log.descriptor, 0, 'replica failed on this store')), r.rangeId);
       },
       observeApplySeconds: (sec) => o.metrics?.applySeconds.observe(sec),
@@ -255,6 +262,7 @@ export class KvStore {
         }
       },
       onLoopStopped: async () => {
+        this.leaderWaits.releaseAll();
         this.reads.failAll(() => new UnavailableError('store stopping; safe to retry elsewhere'));
         await this.beforeClose;
         // Every apply finished with the loop; the workers never close the DB they share.

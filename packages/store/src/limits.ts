@@ -22,6 +22,13 @@ export interface StoreLimits {
   maxPendingProposalsPerRange: number;
   /** A write not applied within this many ms is answered as ambiguous (it may still apply). */
   proposalTimeoutMs: number;
+  /**
+   * A write with no leader to go to (its range's leadership is being transferred, or this
+   * replica knows no leader) waits up to this many ms for one to be known (leader-waits.ts),
+   * then is proposed here or answered NotLeader with the leader as hint. Below the clients'
+   * rpcTimeoutMs (1 s), after which a silent store is suspected.
+   */
+  leaderWaitMs: number;
   /** Largest gRPC request the KV server accepts, in bytes (above the content limits, so those answer first). */
   maxGrpcMessageBytes: number;
   /** How long stop() lets in-flight gRPC calls finish before cutting them, in ms. */
@@ -47,6 +54,7 @@ export const DEFAULT_STORE_LIMITS: Readonly<StoreLimits> = Object.freeze({
   readTimeoutMs: 5_000,
   maxPendingProposalsPerRange: 4096,
   proposalTimeoutMs: 10_000,
+  leaderWaitMs: 300,
   maxGrpcMessageBytes: 6 << 20,
   stopGraceMs: 1_000,
   leaderDrainMs: 5_000,

@@ -1,0 +1,125 @@
+// Writes that find a leadership transfer in progress wait for its outcome (leader-waits.ts):
+// the waiting itself with a manual clock, then end to end on three StoreServers.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { HostClock, TimerHandle } from '@rangekv/multiraft';
+import { LeaderWaits } from './leader-waits.js';
+import { StoreCluster } from './testing/store-cluster.js';
+
+/** Timers run only when the test advances the clock. */
+class ManualClock implements HostClock {
+  private t = 0;
+  private timers = new Set<{ at: number; fn: () => void }>();
+  now(): number {
+    return this.t;
+  }
+  setTimer(ms: number, fn: () => void): TimerHandle {
+    const h = { at: this.t + ms, fn };
+    this.timers.add(h);
+    return { timer: h };
+  }
+  clearTimer(h: TimerHandle): void {
+    this.timers.delete(h.timer as { at: number; fn: () => void });
+  }
+  nextTurn(fn: () => void): void {
+    queueMicrotask(fn);
+  }
+  get pending(): number {
+    return this.timers.size;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+    for (const h of [...this.timers]) {
+      if (h.at <= this.t) {
+        this.timers.delete(h);
+        h.fn();
+      }
+    }
+  }
+}
+
+const settled = async (p: Promise<void>): Promise<boolean> => {
+  let done = false;
+  void p.then(() => { done = true; });
+  await new Promise((r) => setImmediate(r));
+  return done;
+};
+
+test('a waiter is released when a leader is known (not by "no leader"), after maxWaitMs, or by release; at most maxPerRange per range', async () => {
+  const clock = new ManualClock();
+  const w = new LeaderWaits(clock, 500, 2);
+  const a = w.wait(7)!;
+  const b = w.wait(7)!;
+  assert.equal(w.wait(7), null, 'a third waiter of range 7 is refused (the write answers ServerBusy)');
+  const other = w.wait(8)!;
+  assert.equal(w.size, 3);
+  w.leaderKnown(7, 0);
+  assert.equal(await settled(a), false, 'a replica that lost its leader and knows none releases nobody');
+  w.leaderKnown(7, 3);
+  assert.equal(await settled(a), true);
+  assert.equal(await settled(b), true);
+  assert.equal(await settled(other), false, 'other ranges wait on');
+  assert.equal(clock.pending, 1, 'the released waiters cleared their timers');
+  clock.advance(499);
+  assert.equal(await settled(other), false);
+  clock.advance(1);
+  assert.equal(await settled(other), true, 'released after maxWaitMs');
+  assert.equal(w.size, 0);
+  const c = w.wait(9)!;
+  const d = w.wait(10)!;
+  w.release(9);
+  assert.equal(await settled(c), true);
+  w.releaseAll();
+  assert.equal(await settled(d), true);
+  assert.equal(clock.pending, 0);
+  w.leaderKnown(9, 1); // nobody waits: nothing happens
+});
+
+test('a write that finds its leader transferring waits, then is sent to the new leader (not ServerBusy)', async () => {
+  const c = await StoreCluster.start();
+  try {
+    const leader = await c.waitForLeader(1);
+    const target = c.followers(1)[0]!;
+    assert.deepEqual(await leader.kv.put({ header: c.header(1), key: Buffer.from('a'), value: Buffer.from('1') }), {});
+    await c.waitFor('every replica applied the write', () =>
+      [...c.servers.values()].every((s) => s.scheduler.get(1)!.log.applied.index >= leader.scheduler.get(1)!.log.lastIndex()));
+    // The target's disk is slow: its campaign waits 100 ms for its vote to be synced, so
+    // the transfer is still in progress when the write arrives (the election timeout,
+    // after which raft gives the transfer up, is 200 ms here).
+    target.applyFaults({ syncDelayMs: 100 });
+    assert.deepEqual(await leader.admin.transferLeader({ header: c.header(1), toStore: target.storeId }), {});
+    const res = await leader.kv.put({ header: c.header(1), key: Buffer.from('b'), value: Buffer.from('2') });
+    assert.equal(leader.kv.transferWaits, 1, 'the write waited for the transfer');
+    assert.equal(res.rangeError?.serverBusy ?? undefined, undefined, `not busy: ${res.rangeError?.message ?? ''}`);
+    if (res.rangeError) {
+      assert.equal(Number(res.rangeError.notLeader?.leader?.storeId), target.storeId, `sent to the new leader: ${res.rangeError.message ?? ''}`);
+    }
+    target.applyFaults({ syncDelayMs: 0 });
+    await c.waitFor('the target leads', () => c.leader(1)?.storeId === target.storeId);
+    assert.deepEqual(await target.kv.put({ header: c.header(1), key: Buffer.from('b'), value: Buffer.from('2') }), {});
+  } finally {
+    await c.close();
+  }
+});
+
+test('a write that waited for a transfer raft gave up is proposed on the leader it found', async () => {
+  // The transfer's TimeoutNow never reaches the target: raft gives the transfer up after an
+  // election timeout (200 ms here) and the leader stays; the write is released after
+  // leaderWaitMs and proposed again there.
+  const c = await StoreCluster.start({ limits: { leaderWaitMs: 400 } });
+  try {
+    const leader = await c.waitForLeader(1);
+    const target = c.followers(1)[0]!;
+    assert.deepEqual(await leader.kv.put({ header: c.header(1), key: Buffer.from('a'), value: Buffer.from('1') }), {});
+    await c.waitFor('every replica applied the write', () =>
+      [...c.servers.values()].every((s) => s.scheduler.get(1)!.log.applied.index >= leader.scheduler.get(1)!.log.lastIndex()));
+    leader.applyFaults({ dropTo: [target.storeId] });
+    assert.deepEqual(await leader.admin.transferLeader({ header: c.header(1), toStore: target.storeId }), {});
+    const res = await leader.kv.put({ header: c.header(1), key: Buffer.from('b'), value: Buffer.from('2') });
+    assert.equal(leader.kv.transferWaits, 1, 'the write waited for the transfer');
+    assert.deepEqual(res, {}, `written on the leader that stayed: ${res.rangeError?.message ?? ''}`);
+    leader.applyFaults({ heal: true });
+  } finally {
+    await c.close();
+  }
+});
