@@ -19,7 +19,7 @@
 // FOLLOWER forwarded to the leader) and for
 // apply to reach the read index, re-check epoch and span, then read RocksDB. STALE reads
 // read the local applied state at once.
-import { DropReason, type ProposeResult } from '@rangekv/raft';
+import { DropReason, StateRole, type ProposeResult } from '@rangekv/raft';
 import { metapb, type kvpb, type RangeDescriptor } from '@rangekv/proto';
 import { ColumnFamily, keyInSpan, type StorageEngine } from '@rangekv/storage';
 import { InvalidArgumentError, RangeErrorReply } from './errors.js';
@@ -153,6 +153,17 @@ export function mergeBackoffMs(frozenForMs: number): number {
   return Math.min(MAX_MERGE_BACKOFF_MS, Math.max(MERGE_BACKOFF_MS, Math.floor(frozenForMs / 4)));
 }
 
+/**
+ * `r` follows no leader but gave its vote in its current term to another replica: an
+ * election is deciding, and its winner will tell `r` within a round trip. Not a replica
+ * cut off from the others (it voted for itself, or it is campaigning): a write there would
+ * only wait out leaderWaitMs (the simulation's isolated leader showed it).
+ */
+function votedForAnother(r: Replica<KvResult>): boolean {
+  const st = r.node.status();
+  return st.role === StateRole.Follower && st.lead === 0 && st.vote !== 0 && st.vote !== st.id;
+}
+
 /** A write's proposal was refused because a leadership transfer is in progress (nothing appended). */
 class TransferInProgress extends Error {}
 
@@ -275,9 +286,10 @@ export class KvService {
   }
 
   /**
-   * A write found `r` knowing no leader (an election, or the old leader of a transfer
-   * between the new leader's vote request and its first append): wait until one is known
-   * (leader-waits.ts, at most leaderWaitMs) rather than send the client off to poll.
+   * A write found `r` knowing no leader while an election it voted in decides (the old
+   * leader of a transfer between the new leader's vote request and its first append; a
+   * voter in an election): wait until a leader is known (leader-waits.ts, at most
+   * leaderWaitMs) rather than send the client off to poll.
    */
   private async untilLeaderKnown(r: Replica<KvResult>): Promise<void> {
     this.s.wakeLeaderless?.(r);
@@ -454,7 +466,7 @@ export class KvService {
   private async write(header: Header, build: (d: RangeDescriptor) => KvCommand, routeKey?: Buffer): Promise<KvResult> {
     const h = parseHeader(header);
     const r = this.replica(h, routeKey);
-    if (!r.isLeader && r.lead === 0) await this.untilLeaderKnown(r);
+    if (!r.isLeader && r.lead === 0 && votedForAnother(r)) await this.untilLeaderKnown(r);
     this.requireLeader(r, 'writes are proposed on the leader');
     this.notFrozen(r);
     const cmd = build(this.descriptor(r, h));
@@ -481,7 +493,7 @@ export class KvService {
       if (!waited) throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${DropReason.Transferring}: ${e.message}`));
       this.transferWaits++;
       await waited;
-      if (!r.isLeader && r.lead === 0) await this.untilLeaderKnown(r);
+      if (!r.isLeader && r.lead === 0 && votedForAnother(r)) await this.untilLeaderKnown(r);
       this.requireLeader(r, 'leadership moved to another store while the write waited for the transfer; nothing was written');
       this.notFrozen(r);
       try {

@@ -99,7 +99,10 @@ export class KvStore {
     this.host = host;
     this.applier = new InlineKvApplier(engine);
     this.reads = new PendingReads(o.storeId, o.limits, o.incarnation, host.clock);
-    this.leaderWaits = new LeaderWaits(host.clock, o.limits.leaderWaitMs, o.limits.maxPendingProposalsPerRange);
+    // Never past an election timeout: by then a leader is known, or the election failed and
+    // the client had better look elsewhere.
+    const electionTimeoutMs = host.timing.tickMs * host.timing.electionTimeoutTicks;
+    this.leaderWaits = new LeaderWaits(host.clock, Math.min(o.limits.leaderWaitMs, electionTimeoutMs), o.limits.maxPendingProposalsPerRange);
     this.sizeCheck = new SizeChecker({
       db: engine.db,
       ledDescriptor: (id) => {
