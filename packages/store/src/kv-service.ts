@@ -55,7 +55,10 @@ export interface KvStoreContext {
   leaseUsable: (replica: Replica<KvResult>) => boolean;
   /** A request found `replica` not leading: wake it if it knows no leader (RaftHost.wakeLeaderless checks). */
   wakeLeaderless?: (replica: Replica<KvResult>) => void;
-  /** Writes refused while a leadership transfer is in progress wait here for its outcome (leader-waits.ts); absent: ServerBusy at once. */
+  /**
+   * Writes with no leader to go to (a transfer in progress, an election deciding) wait here
+   * for one (leader-waits.ts); absent: answered at once (ServerBusy, NotLeader without hint).
+   */
   leaderWaits?: LeaderWaits;
   /** Timers (proposal timeouts). */
   clock: HostClock;
