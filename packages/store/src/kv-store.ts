@@ -99,10 +99,10 @@ export class KvStore {
     this.host = host;
     this.applier = new InlineKvApplier(engine);
     this.reads = new PendingReads(o.storeId, o.limits, o.incarnation, host.clock);
-    // Never past an election timeout: by then a leader is known, or the election failed and
-    // the client had better look elsewhere.
+    // Never past two election timeouts: a transfer raft gives up ends within one, an election
+    // that failed is retried after one, and the client had better look elsewhere.
     const electionTimeoutMs = host.timing.tickMs * host.timing.electionTimeoutTicks;
-    this.leaderWaits = new LeaderWaits(host.clock, Math.min(o.limits.leaderWaitMs, electionTimeoutMs), o.limits.maxPendingProposalsPerRange);
+    this.leaderWaits = new LeaderWaits(host.clock, Math.min(o.limits.leaderWaitMs, 2 * electionTimeoutMs), o.limits.maxPendingProposalsPerRange);
     this.sizeCheck = new SizeChecker({
       db: engine.db,
       ledDescriptor: (id) => {
