@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostClock, TimerHandle } from '@rangekv/multiraft';
 import { LeaderWaits } from './leader-waits.js';
-import { StoreCluster } from './testing/store-cluster.js';
+import type { StoreServer } from './store-server.js';
+import { StoreCluster, type StoreClusterOptions } from './testing/store-cluster.js';
 
 /** Timers run only when the test advances the clock. */
 class ManualClock implements HostClock {
@@ -38,7 +39,7 @@ class ManualClock implements HostClock {
   }
 }
 
-const settled = async (p: Promise<void>): Promise<boolean> => {
+const isSettled = async (p: Promise<void>): Promise<boolean> => {
   let done = false;
   void p.then(() => { done = true; });
   await new Promise((r) => setImmediate(r));
@@ -54,35 +55,46 @@ test('a waiter is released when a leader is known (not by "no leader"), after ma
   const other = w.wait(8)!;
   assert.equal(w.size, 3);
   w.leaderKnown(7, 0);
-  assert.equal(await settled(a), false, 'a replica that lost its leader and knows none releases nobody');
+  assert.equal(await isSettled(a), false, 'a replica that lost its leader and knows none releases nobody');
   w.leaderKnown(7, 3);
-  assert.equal(await settled(a), true);
-  assert.equal(await settled(b), true);
-  assert.equal(await settled(other), false, 'other ranges wait on');
+  assert.equal(await isSettled(a), true);
+  assert.equal(await isSettled(b), true);
+  assert.equal(await isSettled(other), false, 'other ranges wait on');
   assert.equal(clock.pending, 1, 'the released waiters cleared their timers');
   clock.advance(499);
-  assert.equal(await settled(other), false);
+  assert.equal(await isSettled(other), false);
   clock.advance(1);
-  assert.equal(await settled(other), true, 'released after maxWaitMs');
+  assert.equal(await isSettled(other), true, 'released after maxWaitMs');
   assert.equal(w.size, 0);
   const c = w.wait(9)!;
   const d = w.wait(10)!;
   w.release(9);
-  assert.equal(await settled(c), true);
+  assert.equal(await isSettled(c), true);
   w.releaseAll();
-  assert.equal(await settled(d), true);
+  assert.equal(await isSettled(d), true);
   assert.equal(clock.pending, 0);
   w.leaderKnown(9, 1); // nobody waits: nothing happens
 });
 
-test('a write that finds its leader transferring waits, then is sent to the new leader (not ServerBusy)', async () => {
-  const c = await StoreCluster.start();
+/** A 3-store cluster whose range 1 took a write every replica applied: its leader and a follower to transfer to. */
+async function settled(opts: StoreClusterOptions = {}): Promise<{ c: StoreCluster; leader: StoreServer; target: StoreServer }> {
+  const c = await StoreCluster.start(opts);
   try {
     const leader = await c.waitForLeader(1);
     const target = c.followers(1)[0]!;
     assert.deepEqual(await leader.kv.put({ header: c.header(1), key: Buffer.from('a'), value: Buffer.from('1') }), {});
     await c.waitFor('every replica applied the write', () =>
       [...c.servers.values()].every((s) => s.scheduler.get(1)!.log.applied.index >= leader.scheduler.get(1)!.log.lastIndex()));
+    return { c, leader, target };
+  } catch (e) {
+    await c.close();
+    throw e;
+  }
+}
+
+test('a write that finds its leader transferring waits, then is sent to the new leader (not ServerBusy)', async () => {
+  const { c, leader, target } = await settled();
+  try {
     // The target's disk is slow: its campaign waits 100 ms for its vote to be synced, so
     // the transfer is still in progress when the write arrives (the election timeout,
     // after which raft gives the transfer up, is 200 ms here).
@@ -106,13 +118,8 @@ test('a write that waited for a transfer raft gave up is proposed on the leader 
   // The transfer's TimeoutNow never reaches the target: raft gives the transfer up after an
   // election timeout (200 ms here) and the leader stays; the write is released after
   // leaderWaitMs and proposed again there.
-  const c = await StoreCluster.start({ limits: { leaderWaitMs: 400 } });
+  const { c, leader, target } = await settled({ limits: { leaderWaitMs: 400 } });
   try {
-    const leader = await c.waitForLeader(1);
-    const target = c.followers(1)[0]!;
-    assert.deepEqual(await leader.kv.put({ header: c.header(1), key: Buffer.from('a'), value: Buffer.from('1') }), {});
-    await c.waitFor('every replica applied the write', () =>
-      [...c.servers.values()].every((s) => s.scheduler.get(1)!.log.applied.index >= leader.scheduler.get(1)!.log.lastIndex()));
     leader.applyFaults({ dropTo: [target.storeId] });
     assert.deepEqual(await leader.admin.transferLeader({ header: c.header(1), toStore: target.storeId }), {});
     const res = await leader.kv.put({ header: c.header(1), key: Buffer.from('b'), value: Buffer.from('2') });
