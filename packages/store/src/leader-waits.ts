@@ -2,9 +2,11 @@
 // - on a leader transferring its leadership (raft refuses proposals meanwhile), where the
 //   answer was ServerBusy and a client backed off for longer than a transfer takes (a few
 //   ms: TimeoutNow, one vote round, the new leader's first append);
-// - on a replica that knows no leader (an election; the old leader of a transfer between
-//   the new leader's vote request and its first append), where the answer was NotLeader
-//   without a hint and a client polled for the election's end (25-50 ms a poll).
+// - on a follower that knows no leader and voted this term for another replica (an
+//   election it voted in is deciding; the old leader of a transfer between the new
+//   leader's vote request and its first append), where the answer was NotLeader without a
+//   hint and a client polled for the election's end (25-50 ms a poll). A replica cut off
+//   from the others (it voted for itself, or campaigns) still answers at once.
 // A waiter is released when a replica of its range on this store learns of a leader (itself,
 // or another, whose message told it), after `maxWaitMs`, or when the store stops or the
 // replica fails; the write then checks leadership again and is proposed here, or answered
