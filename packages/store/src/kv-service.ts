@@ -496,7 +496,6 @@ export class KvService {
       if (!waited) throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${DropReason.Transferring}: ${e.message}`));
       this.transferWaits++;
       await waited;
-      if (!r.isLeader && r.lead === 0 && votedForAnother(r)) await this.untilLeaderKnown(r);
       this.requireLeader(r, 'leadership moved to another store while the write waited for the transfer; nothing was written');
       this.notFrozen(r);
       try {
