@@ -8,7 +8,9 @@ import {
 } from '@rangekv/raft';
 import type { ApplyBatch } from './apply-writes.js';
 import { ColumnFamily } from './column-families.js';
+import { encodeHardState } from './encoding.js';
 import { StorageEngine } from './engine.js';
+import { hardStateKey } from './keys.js';
 import { confState, descriptor } from './testing/fixtures.js';
 import { engineTest } from './testing/engines.js';
 
@@ -114,6 +116,41 @@ engineTest('a raft group on RangeLogStore elects, commits, applies, and restarts
     assert.equal(p.node.status().term, st.term + 1);
     await engine.close();
   } finally {
+    store.remove();
+  }
+});
+
+engineTest('a log compacted through applied entries whose commit index was not yet durable restarts', async (kind) => {
+  // A hard state that only moves the commit is written unsynced or later (persist-ready.ts):
+  // a crash may lose it while the compaction that followed the apply is durable.
+  const store = kind.newStore();
+  let engine = await store.open();
+  try {
+    await engine.createRange({ descriptor: descriptor(RANGE, '', ''), confState: confState([1]) });
+    let p: Peer = { id: 1, engine, node: newNode(1, engine) };
+    p.node.campaign();
+    await drive(new Map([[1, p]]));
+    for (let i = 0; i < 20; i++) assert.ok(p.node.propose(Buffer.from(`k${i}=v${i}`)).ok);
+    await drive(new Map([[1, p]]));
+    const st = p.node.status();
+    assert.equal(engine.range(RANGE).applied.index, st.commit);
+    // The commit-only hard states were lost: the durable one commits only the election's entry.
+    engine.db.writeBatch((w) => w.put(ColumnFamily.Raft, hardStateKey(RANGE), encodeHardState({ term: st.term, vote: 1, commit: 1 })), { sync: true });
+    await engine.compactLog(RANGE, st.commit);
+    await engine.close();
+    engine = await store.open();
+
+    assert.equal(engine.range(RANGE).hardState.commit, st.commit, 'raised to the truncated index');
+    p = { id: 1, engine, node: newNode(1, engine) };
+    assert.equal(p.node.status().commit, st.commit);
+    p.node.campaign();
+    await drive(new Map([[1, p]]));
+    assert.ok(p.node.propose(Buffer.from('after=restart')).ok);
+    await drive(new Map([[1, p]]));
+    assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from('after'))?.toString(), 'restart');
+    assert.equal(engine.db.get(ColumnFamily.Default, Buffer.from('k19'))?.toString(), 'v19');
+  } finally {
+    await engine.close();
     store.remove();
   }
 });

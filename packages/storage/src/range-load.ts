@@ -42,7 +42,13 @@ export function loadRanges(db: Db): RangeState[] {
   for (const [rangeId, ap] of applied) {
     const truncated = truncs.get(rangeId);
     if (truncated === undefined) throw new DecodeError('range state', `range ${rangeId} has an applied state but no truncated state`);
-    const hardState: HardState = hards.get(rangeId) ?? { term: 0, vote: 0, commit: 0 };
+    let hardState: HardState = hards.get(rangeId) ?? { term: 0, vote: 0, commit: 0 };
+    // A hard state that only moved the commit index is written without a sync, or later
+    // (persist-ready.ts), so the commit found here may be below the truncated index: the
+    // log was compacted through applied entries whose commit was not yet durable. Those
+    // entries were committed (they were applied), and raft requires commit >= the
+    // truncated index: raise it, as snapshot ingest does.
+    if (hardState.commit < truncated.index) hardState = { ...hardState, commit: truncated.index };
     const last = lastEntryOf(db, rangeId);
     // Entries at or below the truncated index are leftovers of a lost background delete.
     const [lastIndex, lastTerm] = last !== null && last[0] > truncated.index ? last : [truncated.index, truncated.term];
