@@ -1,12 +1,14 @@
 // Leadership transfer as a user sees it: `rangekv dev` (PD + 3 stores, default timing), the
 // product client (@rangekv/client: leader cache, retries, backoff) writing one key back to
 // back, and PD transfer-leader operators moving that range's leadership round the stores.
-// Per transfer: the longest gap between successive acknowledged writes from the operator's
-// start until 200 ms after PD reports the new leader. The groups bench's transfer probe
+// Per transfer: the longest gap between successive acknowledged writes (or reads, with
+// `--op get` / `--op lease-get`) from the operator's start until 200 ms after PD reports
+// the new leader. The groups bench's transfer probe
 // measures the same with a bench client polling every 1 ms; this one measures the client
 // users run.
 //
-//   node bench/dist/transfer-dev.js [--transfers 50] [--pause-ms 250] [--no-save]   # -> bench/results/transfer-dev.json
+//   node bench/dist/transfer-dev.js [--transfers 50] [--pause-ms 250] [--op put|get|lease-get] [--no-save]
+//   # -> bench/results/transfer-dev.json (transfer-dev-get.json, transfer-dev-lease-get.json)
 import { RangeKvClient } from '../../packages/client/dist/index.js';
 import { summarize } from './groups-per-node-load.js';
 import { startDevCluster } from './kv-vs-etcd-dev.js';
@@ -18,16 +20,21 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** After PD reports the new leader, gaps are still counted for this long (the client may not have written yet). */
 const settleMs = 200;
 
+const OPS = ['put', 'get', 'lease-get'] as const;
+type Op = (typeof OPS)[number];
+
 interface Args {
   transfers: number;
   pauseMs: number;
+  /** What the probe sends back to back: puts, linearizable gets or lease gets. */
+  op: Op;
   save: boolean;
 }
 
-const USAGE = 'usage: transfer-dev [--transfers 50] [--pause-ms 250] [--no-save]';
+const USAGE = 'usage: transfer-dev [--transfers 50] [--pause-ms 250] [--op put|get|lease-get] [--no-save]';
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { transfers: 50, pauseMs: 250, save: true };
+  const a: Args = { transfers: 50, pauseMs: 250, op: 'put', save: true };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     if (k === '--no-save') {
@@ -38,6 +45,10 @@ function parseArgs(argv: readonly string[]): Args {
     if (v === undefined) throw new Error(`${k} needs a value; ${USAGE}`);
     if (k === '--transfers') a.transfers = Number(v);
     else if (k === '--pause-ms') a.pauseMs = Number(v);
+    else if (k === '--op') {
+      if (!(OPS as readonly string[]).includes(v)) throw new Error(`--op must be one of ${OPS.join(', ')}; ${USAGE}`);
+      a.op = v as Op;
+    }
     else throw new Error(`unknown flag ${k}; ${USAGE}`);
   }
   if (!Number.isSafeInteger(a.transfers) || a.transfers < 1) throw new Error('--transfers must be a positive integer');
@@ -59,10 +70,13 @@ async function main(): Promise<void> {
     const acks: number[] = [];
     let failed = 0;
     let stop = false;
+    await kv.put(key, value);
+    const send = args.op === 'put' ? () => kv.put(key, value)
+      : () => kv.get(key, { consistency: args.op === 'get' ? 'linearizable' : 'lease' });
     const probe = (async () => {
       while (!stop) {
         try {
-          await kv.put(key, value);
+          await send();
           acks.push(performance.now());
         } catch {
           failed++;
@@ -105,10 +119,11 @@ async function main(): Promise<void> {
     await probe;
     const g = summarize(gaps, 1);
     const b = summarize(baseline, 1);
-    progress.done(`transfers: ${gaps.length} (${timedOut} timed out), longest gap p50 ${g.p50Ms.toFixed(1)} / p99 ${g.p99Ms.toFixed(1)} / max ${g.maxMs.toFixed(1)} ms; between writes without a transfer p50 ${b.p50Ms.toFixed(1)} / p99 ${b.p99Ms.toFixed(1)} ms; ${acks.length} writes, ${failed} failed`);
+    const ops = args.op === 'put' ? 'writes' : `${args.op}s`;
+    progress.done(`transfers: ${gaps.length} (${timedOut} timed out), longest gap p50 ${g.p50Ms.toFixed(1)} / p99 ${g.p99Ms.toFixed(1)} / max ${g.maxMs.toFixed(1)} ms; between ${ops} without a transfer p50 ${b.p50Ms.toFixed(1)} / p99 ${b.p99Ms.toFixed(1)} ms; ${acks.length} ${ops}, ${failed} failed`);
     if (args.save) {
-      console.log(`wrote ${writeResult('transfer-dev', {
-        args, transfers: gaps.length, timedOut, failed, writes: acks.length,
+      console.log(`wrote ${writeResult(args.op === 'put' ? 'transfer-dev' : `transfer-dev-${args.op}`, {
+        args, transfers: gaps.length, timedOut, failed, [ops]: acks.length,
         maxGapP50Ms: g.p50Ms, maxGapP99Ms: g.p99Ms, maxGapMaxMs: g.maxMs, baselineGapP50Ms: b.p50Ms, baselineGapP99Ms: b.p99Ms,
         maxGapsMs: gaps.map((x) => Math.round(x * 10) / 10),
       })}`);

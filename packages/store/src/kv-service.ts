@@ -177,7 +177,7 @@ export class KvService {
   leaseReadsAtOnce = 0;
   /** Writes that found a leadership transfer in progress and waited for its outcome (leader-waits.ts). */
   transferWaits = 0;
-  /** Writes that found their replica knowing no leader and waited for one (leader-waits.ts). */
+  /** Writes and leader reads that found their replica knowing no leader and waited for one (leader-waits.ts). */
   leaderlessWaits = 0;
 
   constructor(private readonly s: KvStoreContext) {}
@@ -289,7 +289,7 @@ export class KvService {
   }
 
   /**
-   * A write found `r` knowing no leader while an election it voted in decides (the old
+   * A write or leader read found `r` knowing no leader while an election it voted in decides (the old
    * leader of a transfer between the new leader's vote request and its first append; a
    * voter in an election): wait until a leader is known (leader-waits.ts, at most
    * leaderWaitMs) rather than send the client off to poll.
@@ -332,7 +332,10 @@ export class KvService {
     const h = parseHeader(header);
     const r = this.replica(h, routeKey);
     const C = metapb.ReadConsistency;
-    if (h.consistency === C.LINEARIZABLE || h.consistency === C.LEASE) this.requireLeader(r, `${C[h.consistency]} reads are served by the leader`);
+    if (h.consistency === C.LINEARIZABLE || h.consistency === C.LEASE) {
+      if (!r.isLeader && r.lead === 0 && votedForAnother(r)) await this.untilLeaderKnown(r);
+      this.requireLeader(r, `${C[h.consistency]} reads are served by the leader`);
+    }
     check(this.descriptor(r, h));
     if (h.consistency !== C.STALE) this.notFrozen(r);
     if (h.consistency !== C.STALE) {
@@ -345,7 +348,7 @@ export class KvService {
       if (lease && this.leaseReadNow(r)) {
         this.leaseReadsAtOnce++;
       } else {
-        await this.readIndex(r, lease);
+        await this.readIndexThroughElection(r, lease);
       }
       this.s.metrics?.readIndexSeconds.observe({ mode: lease ? 'lease' : 'quorum' }, secondsSince(askedNs));
     }
@@ -373,6 +376,23 @@ export class KvService {
     if (index === null || r.log.applied.index < index) return false;
     this.s.scheduler.unquiesce(r, 'admin');
     return true;
+  }
+
+  /**
+   * `readIndex`, but a read failed because its leader stepped down for an election this
+   * replica voted in (a leadership transfer: the target's vote request reached it first)
+   * waits for the election's outcome (leader-waits.ts): asked again here if this replica
+   * leads again, else answered NotLeader with the new leader as hint, not without one.
+   */
+  private async readIndexThroughElection(r: Replica<KvResult>, lease: boolean): Promise<void> {
+    try {
+      await this.readIndex(r, lease);
+    } catch (e) {
+      if (!(e instanceof RangeErrorReply) || !e.rangeError.notLeader || r.isLeader || r.lead !== 0 || !votedForAnother(r)) throw e;
+      await this.untilLeaderKnown(r);
+      this.requireLeader(r, 'leadership moved while the read waited for its confirmation');
+      await this.readIndex(r, lease);
+    }
   }
 
   private readIndex(r: Replica<KvResult>, lease: boolean): Promise<void> {

@@ -1,8 +1,10 @@
-// Writes that find a leadership transfer in progress wait for its outcome (leader-waits.ts):
+// Writes that find a leadership transfer in progress, and writes and leader reads that find
+// no leader while an election they voted in decides, wait for its outcome (leader-waits.ts):
 // the waiting itself with a manual clock, then end to end on three StoreServers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostClock, TimerHandle } from '@rangekv/multiraft';
+import { StateRole } from '@rangekv/raft';
 import { LeaderWaits } from './leader-waits.js';
 import type { StoreServer } from './store-server.js';
 import { StoreCluster, type StoreClusterOptions } from './testing/store-cluster.js';
@@ -126,6 +128,57 @@ test('a write that waited for a transfer raft gave up is proposed on the leader 
     assert.equal(leader.kv.transferWaits, 1, 'the write waited for the transfer');
     assert.deepEqual(res, {}, `written on the leader that stayed: ${res.rangeError?.message ?? ''}`);
     leader.applyFaults({ heal: true });
+  } finally {
+    await c.close();
+  }
+});
+
+/** Raft status of range 1's replica on `s`. */
+const status1 = (s: StoreServer) => s.scheduler.get(1)!.node.status();
+
+test('a linearizable read at a replica that voted in an undecided election waits for its outcome, then is sent to the new leader', async () => {
+  const { c, leader, target } = await settled();
+  const other = c.followers(1).find((s) => s.storeId !== target.storeId)!;
+  try {
+    // The target can win only with the old leader's vote (the third store is cut off), and
+    // the old leader's disk is slow: for 100 ms after the target's vote request it follows
+    // no leader, having voted for the target. A read reaching it then waits.
+    other.applyFaults({ dropTo: [leader.storeId, target.storeId] });
+    leader.applyFaults({ syncDelayMs: 100 });
+    assert.deepEqual(await leader.admin.transferLeader({ header: c.header(1), toStore: target.storeId }), {});
+    await c.waitFor('the old leader voted for the target', () => {
+      const st = status1(leader);
+      return st.lead === 0 && st.vote === target.storeId;
+    });
+    const res = await leader.kv.get({ header: c.header(1), key: Buffer.from('a') });
+    assert.equal(leader.kv.leaderlessWaits, 1, 'the read waited for the election');
+    assert.equal(Number(res.rangeError?.notLeader?.leader?.storeId), target.storeId, `sent to the new leader: ${JSON.stringify(res)}`);
+    leader.applyFaults({ syncDelayMs: 0 });
+    other.applyFaults({ heal: true });
+    assert.equal((await target.kv.get({ header: c.header(1), key: Buffer.from('a') })).value?.toString(), '1');
+  } finally {
+    await c.close();
+  }
+});
+
+test('a read whose leader steps down for a transfer before a quorum confirmed it waits for the election, then is sent to the new leader', async () => {
+  const { c, leader, target } = await settled();
+  const other = c.followers(1).find((s) => s.storeId !== target.storeId)!;
+  try {
+    // Nobody confirms the read: the third store's answers are lost, and the target,
+    // campaigning (its disk is slow: its vote request goes out after 100 ms), is past the
+    // leader's term. The vote request then makes the leader step down, the read unconfirmed.
+    other.applyFaults({ dropTo: [leader.storeId] });
+    target.applyFaults({ syncDelayMs: 100 });
+    assert.deepEqual(await leader.admin.transferLeader({ header: c.header(1), toStore: target.storeId }), {});
+    await c.waitFor('the target campaigns', () => status1(target).role === StateRole.Candidate);
+    const res = await leader.kv.get({ header: c.header(1), key: Buffer.from('a') });
+    assert.equal(leader.kv.leaderlessWaits, 1, 'the read waited for the election');
+    assert.match(res.rangeError?.message ?? '', /while the read waited for its confirmation/);
+    assert.equal(Number(res.rangeError?.notLeader?.leader?.storeId), target.storeId, `sent to the new leader: ${JSON.stringify(res)}`);
+    target.applyFaults({ syncDelayMs: 0 });
+    other.applyFaults({ heal: true });
+    assert.equal((await target.kv.get({ header: c.header(1), key: Buffer.from('a') })).value?.toString(), '1');
   } finally {
     await c.close();
   }

@@ -1,15 +1,18 @@
-// Writes with no leader to go to wait here for one instead of being answered at once:
-// - on a leader transferring its leadership (raft refuses proposals meanwhile), where the
-//   answer was ServerBusy and a client backed off for longer than a transfer takes (a few
-//   ms: TimeoutNow, one vote round, the new leader's first append);
-// - on a follower that knows no leader and voted this term for another replica (an
-//   election it voted in is deciding; the old leader of a transfer between the new
-//   leader's vote request and its first append), where the answer was NotLeader without a
-//   hint and a client polled for the election's end (25-50 ms a poll). A replica cut off
-//   from the others (it voted for itself, or campaigns) still answers at once.
+// Writes with no leader to go to, and leader reads (LINEARIZABLE, LEASE) that lose theirs to
+// an election, wait here for one instead of being answered at once:
+// - a write on a leader transferring its leadership (raft refuses proposals meanwhile),
+//   where the answer was ServerBusy and a client backed off for longer than a transfer
+//   takes (a few ms: TimeoutNow, one vote round, the new leader's first append);
+// - a write or leader read on a follower that knows no leader and voted this term for
+//   another replica (an election it voted in is deciding; the old leader of a transfer
+//   between the new leader's vote request and its first append), and a leader read whose
+//   leader stepped down that way before a quorum confirmed it, where the answer was
+//   NotLeader without a hint and a client polled for the election's end (25-50 ms a
+//   poll). A replica cut off from the others (it voted for itself, or campaigns) still
+//   answers at once.
 // A waiter is released when a replica of its range on this store learns of a leader (itself,
 // or another, whose message told it), after `maxWaitMs`, or when the store stops or the
-// replica fails; the write then checks leadership again and is proposed here, or answered
+// replica fails; the request then checks leadership again and is served here, or answered
 // NotLeader with the leader as its hint, which clients follow at once (README "Request
 // handling").
 import type { HostClock, TimerHandle } from '@rangekv/multiraft';
@@ -19,7 +22,7 @@ export class LeaderWaits {
 
   constructor(private readonly clock: HostClock, private readonly maxWaitMs: number, private readonly maxPerRange: number) {}
 
-  /** Writes waiting now, over every range. */
+  /** Requests waiting now, over every range. */
   get size(): number {
     let n = 0;
     for (const s of this.waits.values()) n += s.size;
@@ -28,8 +31,8 @@ export class LeaderWaits {
 
   /**
    * Waits until a leader of `rangeId` is known again, `maxWaitMs` passed or the store
-   * stops. Null when `maxPerRange` writes of the range wait already (the caller answers
-   * ServerBusy).
+   * stops. Null when `maxPerRange` requests of the range wait already (a transfer's write
+   * answers ServerBusy; a request that found no leader goes on at once).
    */
   wait(rangeId: number): Promise<void> | null {
     let set = this.waits.get(rangeId);
