@@ -122,7 +122,7 @@ async function stepTransfer(ctx: StepContext, toStore: number): Promise<StepOutc
 
 /**
  * The learner on toStore: added when missing (with the operator's replica id); 'ready' once
- * it is within catchUpSlackEntries of the leader. Any other state of the replica is the
+ * the leader reached it and it is within catchUpSlackEntries of the leader. Any other state of the replica is the
  * caller's (the outcome to return).
  */
 async function learnerReady(ctx: StepContext, toStore: number): Promise<StepOutcome | 'ready'> {
@@ -130,7 +130,8 @@ async function learnerReady(ctx: StepContext, toStore: number): Promise<StepOutc
   const rep = replicaOn(d, toStore);
   if (rep && rep.role === ReplicaRole.Learner) {
     const match = ctx.leader.match.get(rep.replicaId) ?? 0;
-    if (match + ctx.limits.catchUpSlackEntries < ctx.leader.lastIndex) {
+    // Match 0: the leader never reached it (the store refuses to promote such a learner).
+    if (match === 0 || match + ctx.limits.catchUpSlackEntries < ctx.leader.lastIndex) {
       return cont(`waiting for learner ${rep.replicaId} on store ${toStore} to catch up`);
     }
     return 'ready';

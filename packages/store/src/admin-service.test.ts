@@ -179,6 +179,10 @@ test('add a learner on a store without the range, it catches up by snapshot; pro
     assert.ok(learner.replicaId! > 3, 'a fresh replica id');
     epoch = epochOf(added.descriptor);
     await c.waitFor('the learner has the range with its data', () => (other.scheduler.get(1)?.log.descriptor?.epoch.confVer ?? 0) >= epoch.confVer);
+    await c.waitFor('the leader knows the learner caught up', () => {
+      const st = c.leader(1)?.scheduler.get(1)?.node.status();
+      return (st?.progress?.get(learner.replicaId!)?.match ?? 0) > 0;
+    });
     assert.ok(other.counters.snapshotsReceived >= 1, 'the learner got its data by snapshot');
     const promoted = await onLeader(c, 1, (l) => l.admin.promoteLearner({ header: hdr(1, epoch), storeId: other.storeId }));
     assert.equal(promoted.rangeError, undefined, promoted.rangeError?.message ?? '');
@@ -222,6 +226,23 @@ test('add replica names only stores this store knows, and never leaves fewer liv
       (e: unknown) => e instanceof FailedPreconditionError && /below a quorum/.test(e.message));
     const st = leader.status().find((r) => r.rangeId === 1)!;
     assert.equal(st.descriptor!.replicas.filter((r) => r.role === 0).length, 3, 'still three voters');
+  } finally {
+    await c.close();
+  }
+});
+
+test('a learner the leader never reached is not promoted (it would count against the quorum); once caught up it is', async () => {
+  const c = await StoreCluster.start();
+  try {
+    const leader = await c.waitForLeader(1);
+    // Store 4 has an address but never answers: three live voters of four would be a quorum,
+    // but the learner there holds nothing.
+    c.peers.set(4, '127.0.0.1:1');
+    const added = await leader.admin.addReplica({ header: hdr(1, { confVer: 1, version: 1 }), storeId: 4, role: metapb.ReplicaRole.LEARNER });
+    assert.equal(added.rangeError, undefined, added.rangeError?.message ?? '');
+    await assert.rejects(leader.admin.promoteLearner({ header: hdr(1, epochOf(added.descriptor)), storeId: 4 }),
+      (e: unknown) => e instanceof FailedPreconditionError && /learner \d+ on store 4 is not caught up \(it holds the log to index 0/.test(e.message));
+    assert.equal(leader.status().find((r) => r.rangeId === 1)!.descriptor!.replicas.filter((r) => r.role === 0).length, 3, 'still three voters');
   } finally {
     await c.close();
   }

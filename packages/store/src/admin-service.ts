@@ -248,7 +248,7 @@ export class AdminService {
 
   private async changeReplicas(
     req: { header?: metapb.RequestHeader.$Properties | null },
-    plan: (d: RangeDescriptor) => { cc: ConfChangeV2; what: string },
+    plan: (d: RangeDescriptor, r: Replica<KvResult>) => { cc: ConfChangeV2; what: string },
   ): Promise<adminpb.ChangeReplicasResponse.$Properties | { rangeError: RangeErrorProps }> {
     return this.answer(async () => {
       const h = parseHeader(req.header as Header);
@@ -256,7 +256,7 @@ export class AdminService {
       if (isJoint(r.log.confState)) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} is leaving a joint configuration; retry`));
       this.notMerging(r);
       this.noMergePending(r);
-      const { cc, what } = plan(d);
+      const { cc, what } = plan(d, r);
       this.s.log.info('membership change proposed', { rangeId: r.rangeId, change: what });
       const result = await this.outcome(r, (done) => this.s.scheduler.proposeConfChange(r.rangeId, cc, done));
       return { descriptor: descriptorToWire(this.applied(result, h)) };
@@ -274,6 +274,23 @@ export class AdminService {
     if (live < quorum) {
       throw new FailedPreconditionError(
         `range ${d.rangeId}: after the change ${live} of ${votersAfter.length} voters would be on live stores, below a quorum of ${quorum}`);
+    }
+  }
+
+  /**
+   * A learner becomes a voter only once it can append: the leader `r` knows it holds some
+   * of the log, within maxPromoteLagEntries of the leader's last index (etcd refuses to
+   * promote a learner that is not ready, too). A voter that was never reached (a store
+   * cut off since it was added, a replica not created yet) would count against the
+   * quorum, and if the leader then stepped down the range could not elect one.
+   */
+  private checkLearnerReady(d: RangeDescriptor, r: Replica<KvResult>, learnerReplicaId: number, storeId: number): void {
+    const st = r.node.status();
+    const match = st.progress?.get(learnerReplicaId)?.match ?? 0;
+    const lag = st.lastIndex - match;
+    if (match === 0 || lag > this.s.limits.maxPromoteLagEntries) {
+      throw new FailedPreconditionError(`range ${d.rangeId}: the learner ${learnerReplicaId} on store ${storeId} is not caught up `
+        + `(it holds the log to index ${match}, the leader's last index is ${st.lastIndex}; maxPromoteLagEntries ${this.s.limits.maxPromoteLagEntries}); retry once it is`);
     }
   }
 
@@ -314,10 +331,11 @@ export class AdminService {
 
   async promoteLearner(req: adminpb.PromoteLearnerRequest.$Properties): Promise<adminpb.ChangeReplicasResponse.$Properties> {
     const storeId = positiveId(req.storeId ?? 0, 'store_id');
-    return this.changeReplicas(req, (d) => {
+    return this.changeReplicas(req, (d, r) => {
       const x = d.replicas.find((y) => y.storeId === storeId);
       if (!x || x.role !== ReplicaRole.Learner) throw new FailedPreconditionError(`range ${d.rangeId} has no learner on store ${storeId}`);
       this.checkQuorumAfter(d, [...votersOf(d), storeId]);
+      this.checkLearnerReady(d, r, x.replicaId, storeId);
       return {
         cc: { transition: ConfChangeTransition.Auto, changes: [{ type: ConfChangeType.AddNode, nodeId: x.replicaId }], context: new Uint8Array(0) },
         what: `promote learner ${x.replicaId} on store ${storeId}`,
@@ -334,7 +352,7 @@ export class AdminService {
     const learnerStore = positiveId(req.learnerStore ?? 0, 'learner_store');
     const voterStore = positiveId(req.voterStore ?? 0, 'voter_store');
     if (learnerStore === voterStore) throw new InvalidArgumentError('learner_store and voter_store are the same store');
-    return this.changeReplicas(req, (d) => {
+    return this.changeReplicas(req, (d, r) => {
       const learner = d.replicas.find((y) => y.storeId === learnerStore);
       if (!learner || learner.role !== ReplicaRole.Learner) throw new FailedPreconditionError(`range ${d.rangeId} has no learner on store ${learnerStore}`);
       const voter = d.replicas.find((y) => y.storeId === voterStore);
@@ -342,6 +360,7 @@ export class AdminService {
       if (voterStore === this.s.storeId) throw new FailedPreconditionError(`range ${d.rangeId}: store ${voterStore} holds the leader; transfer leadership away first`);
       const after = [...votersOf(d).filter((s) => s !== voterStore), learnerStore];
       this.checkQuorumAfter(d, after);
+      this.checkLearnerReady(d, r, learner.replicaId, learnerStore);
       return {
         cc: {
           transition: ConfChangeTransition.Auto,

@@ -24,11 +24,19 @@ export interface StoreLimits {
   proposalTimeoutMs: number;
   /**
    * A write with no leader to go to (its range's leadership is being transferred, or this
-   * replica knows no leader) waits up to this many ms for one to be known (leader-waits.ts),
-   * then is proposed here or answered NotLeader with the leader as hint. Below the clients'
+   * replica knows no leader while an election decides), or a leader read finding no leader
+   * that way, waits up to this many ms for one to be known (leader-waits.ts), then is
+   * served here or answered NotLeader with the leader as hint. Below the clients'
    * rpcTimeoutMs (1 s), after which a silent store is suspected.
    */
   leaderWaitMs: number;
+  /**
+   * A learner is promoted to voter (PromoteLearner, ReplaceVoter) only when the leader knows
+   * it holds some of the log and at most this many entries less than the leader's; else
+   * FAILED_PRECONDITION. A voter that cannot append yet counts against the quorum and can
+   * leave the range unable to elect (PD promotes within 16 entries).
+   */
+  maxPromoteLagEntries: number;
   /** Largest gRPC request the KV server accepts, in bytes (above the content limits, so those answer first). */
   maxGrpcMessageBytes: number;
   /** How long stop() lets in-flight gRPC calls finish before cutting them, in ms. */
@@ -55,6 +63,7 @@ export const DEFAULT_STORE_LIMITS: Readonly<StoreLimits> = Object.freeze({
   maxPendingProposalsPerRange: 4096,
   proposalTimeoutMs: 10_000,
   leaderWaitMs: 300,
+  maxPromoteLagEntries: 1_000,
   maxGrpcMessageBytes: 6 << 20,
   stopGraceMs: 1_000,
   leaderDrainMs: 5_000,
