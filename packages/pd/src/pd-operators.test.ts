@@ -187,6 +187,26 @@ test('ADD_REPLICA waits for the learner to catch up before promoting', async () 
   }
 });
 
+test('ADD_REPLICA does not promote a learner the leader never reached, even in a range with a short log', async () => {
+  // Within catchUpSlackEntries of a 5-entry log, but match 0: the store would refuse the promote.
+  const found = [...fake.ranges.values()].flatMap((x) => [1, 2, 3, 4].filter((id) => !x.desc.replicas.some((y) => y.storeId === id)).map((id) => ({ r: x, to: id })));
+  assert.ok(found.length > 0, 'a range without a replica on some store');
+  const { r, to } = found[0]!;
+  fake.learnersNeverCatchUp = true;
+  const lastIndex = r.lastIndex;
+  r.lastIndex = 5;
+  try {
+    const promotes = fake.callsOf('promoteLearner').length;
+    const op = await create({ kind: K.ADD_REPLICA, rangeId: r.desc.rangeId, toStore: to, timeoutMs: 500 });
+    assert.equal(op.status, S.TIMED_OUT);
+    assert.match(op.reason ?? '', new RegExp(`waiting for learner \\d+ on store ${to} to catch up`));
+    assert.equal(fake.callsOf('promoteLearner').length, promotes, 'never promoted');
+  } finally {
+    fake.learnersNeverCatchUp = false;
+    r.lastIndex = Math.max(r.lastIndex, lastIndex);
+  }
+});
+
 test('an operator the store refuses ends FAILED with the reason', async () => {
   fake.refuseSplitKeys.add('c');
   const op = await create({ kind: K.SPLIT, rangeId: 1, splitKey: b('c') });
