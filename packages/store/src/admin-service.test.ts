@@ -159,6 +159,12 @@ test('remove replica: the descriptor drops it, the removed store destroys its re
   }
 });
 
+/** Until range 1's leader knows its replica `replicaId` holds some of its log (a learner may be promoted only then). */
+async function leaderReached(c: StoreCluster, replicaId: number): Promise<void> {
+  await c.waitFor(`the leader knows replica ${replicaId} holds its log`, () =>
+    (c.leader(1)?.scheduler.get(1)?.node.status().progress?.get(replicaId)?.match ?? 0) > 0);
+}
+
 test('add a learner on a store without the range, it catches up by snapshot; promote it; it serves', async () => {
   const c = await StoreCluster.start();
   try {
@@ -179,10 +185,7 @@ test('add a learner on a store without the range, it catches up by snapshot; pro
     assert.ok(learner.replicaId! > 3, 'a fresh replica id');
     epoch = epochOf(added.descriptor);
     await c.waitFor('the learner has the range with its data', () => (other.scheduler.get(1)?.log.descriptor?.epoch.confVer ?? 0) >= epoch.confVer);
-    await c.waitFor('the leader knows the learner caught up', () => {
-      const st = c.leader(1)?.scheduler.get(1)?.node.status();
-      return (st?.progress?.get(learner.replicaId!)?.match ?? 0) > 0;
-    });
+    await leaderReached(c, learner.replicaId!);
     assert.ok(other.counters.snapshotsReceived >= 1, 'the learner got its data by snapshot');
     const promoted = await onLeader(c, 1, (l) => l.admin.promoteLearner({ header: hdr(1, epoch), storeId: other.storeId }));
     assert.equal(promoted.rangeError, undefined, promoted.rangeError?.message ?? '');
@@ -351,6 +354,7 @@ test('replace a voter by a caught-up learner in one joint change: the voter coun
     assert.equal(added.rangeError, undefined, added.rangeError?.message ?? '');
     epoch = epochOf(added.descriptor);
     await c.waitFor('the learner has the range', () => (c.server(newcomer!).scheduler.get(1)?.log.descriptor?.epoch.confVer ?? 0) >= epoch.confVer);
+    await leaderReached(c, added.descriptor!.replicas!.find((r) => r.storeId === newcomer)!.replicaId!);
     const l = await c.waitForLeader(1);
     // Refused: not a learner, not a voter, the leader's own replica, the same store.
     await assert.rejects(l.admin.replaceVoter({ header: hdr(1, epoch), learnerStore: old!, voterStore: newcomer! }), /has no learner on store/);
