@@ -136,6 +136,19 @@ test('a write that waited for a transfer raft gave up is proposed on the leader 
 /** Raft status of range 1's replica on `s`. */
 const status1 = (s: StoreServer) => s.scheduler.get(1)!.node.status();
 
+/**
+ * A LINEARIZABLE get of key `a` on `leader` (no longer leading) waits once for the election
+ * and is answered NotLeader naming `target`; after `heal`, `target` serves it.
+ */
+async function readWaitsThenGoesTo(c: StoreCluster, leader: StoreServer, target: StoreServer, heal: () => void, message?: RegExp): Promise<void> {
+  const res = await leader.kv.get({ header: c.header(1), key: Buffer.from('a') });
+  assert.equal(leader.kv.leaderlessWaits, 1, 'the read waited for the election');
+  if (message) assert.match(res.rangeError?.message ?? '', message);
+  assert.equal(Number(res.rangeError?.notLeader?.leader?.storeId), target.storeId, `sent to the new leader: ${JSON.stringify(res)}`);
+  heal();
+  assert.equal((await target.kv.get({ header: c.header(1), key: Buffer.from('a') })).value?.toString(), '1');
+}
+
 test('a linearizable read at a replica that voted in an undecided election waits for its outcome, then is sent to the new leader', async () => {
   const { c, leader, target } = await settled();
   const other = c.followers(1).find((s) => s.storeId !== target.storeId)!;
@@ -150,12 +163,10 @@ test('a linearizable read at a replica that voted in an undecided election waits
       const st = status1(leader);
       return st.lead === 0 && st.vote === target.storeId;
     });
-    const res = await leader.kv.get({ header: c.header(1), key: Buffer.from('a') });
-    assert.equal(leader.kv.leaderlessWaits, 1, 'the read waited for the election');
-    assert.equal(Number(res.rangeError?.notLeader?.leader?.storeId), target.storeId, `sent to the new leader: ${JSON.stringify(res)}`);
-    leader.applyFaults({ syncDelayMs: 0 });
-    other.applyFaults({ heal: true });
-    assert.equal((await target.kv.get({ header: c.header(1), key: Buffer.from('a') })).value?.toString(), '1');
+    await readWaitsThenGoesTo(c, leader, target, () => {
+      leader.applyFaults({ syncDelayMs: 0 });
+      other.applyFaults({ heal: true });
+    });
   } finally {
     await c.close();
   }
@@ -172,13 +183,10 @@ test('a read whose leader steps down for a transfer before a quorum confirmed it
     target.applyFaults({ syncDelayMs: 100 });
     assert.deepEqual(await leader.admin.transferLeader({ header: c.header(1), toStore: target.storeId }), {});
     await c.waitFor('the target campaigns', () => status1(target).role === StateRole.Candidate);
-    const res = await leader.kv.get({ header: c.header(1), key: Buffer.from('a') });
-    assert.equal(leader.kv.leaderlessWaits, 1, 'the read waited for the election');
-    assert.match(res.rangeError?.message ?? '', /while the read waited for its confirmation/);
-    assert.equal(Number(res.rangeError?.notLeader?.leader?.storeId), target.storeId, `sent to the new leader: ${JSON.stringify(res)}`);
-    target.applyFaults({ syncDelayMs: 0 });
-    other.applyFaults({ heal: true });
-    assert.equal((await target.kv.get({ header: c.header(1), key: Buffer.from('a') })).value?.toString(), '1');
+    await readWaitsThenGoesTo(c, leader, target, () => {
+      target.applyFaults({ syncDelayMs: 0 });
+      other.applyFaults({ heal: true });
+    }, /while the read waited for its confirmation/);
   } finally {
     await c.close();
   }
