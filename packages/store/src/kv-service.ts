@@ -332,7 +332,8 @@ export class KvService {
     const h = parseHeader(header);
     const r = this.replica(h, routeKey);
     const C = metapb.ReadConsistency;
-    if (h.consistency === C.LINEARIZABLE || h.consistency === C.LEASE) {
+    const leaderRead = h.consistency === C.LINEARIZABLE || h.consistency === C.LEASE;
+    if (leaderRead) {
       if (!r.isLeader && r.lead === 0 && votedForAnother(r)) await this.untilLeaderKnown(r);
       this.requireLeader(r, `${C[h.consistency]} reads are served by the leader`);
     }
@@ -348,7 +349,8 @@ export class KvService {
       if (lease && this.leaseReadNow(r)) {
         this.leaseReadsAtOnce++;
       } else {
-        await this.readIndexThroughElection(r, lease);
+        // A FOLLOWER read asks the leader through raft; only leader reads wait out an election here.
+        await (leaderRead ? this.readIndexThroughElection(r, lease) : this.readIndex(r, lease));
       }
       this.s.metrics?.readIndexSeconds.observe({ mode: lease ? 'lease' : 'quorum' }, secondsSince(askedNs));
     }
