@@ -20,10 +20,14 @@ import { EntryType, type Ready } from '@rangekv/raft';
 import { ReplicaRole } from '@rangekv/proto';
 import { StorageEngine } from '@rangekv/storage';
 
-interface Args { seconds: number; groups: number[]; entryBytes: number; dir: string; }
+/** `out`: where the JSON goes (default bench/results/log-writer.json). */
+interface Args { seconds: number; groups: number[]; entryBytes: number; dir: string; out: string; }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seconds: 3, groups: [1, 100, 1000, 10_000], entryBytes: 256, dir: tmpdir() };
+  const a: Args = {
+    seconds: 3, groups: [1, 100, 1000, 10_000], entryBytes: 256, dir: tmpdir(),
+    out: join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'log-writer.json'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -31,7 +35,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--groups' && v) { a.groups = v.split(',').map(Number); i++; }
     else if (k === '--entry-bytes' && Number(v) > 0) { a.entryBytes = Number(v); i++; }
     else if (k === '--dir' && v) { a.dir = v; i++; }
-    else if (k === '--help') { console.log('usage: log-writer-bench [--seconds S] [--groups 1,100,...] [--entry-bytes B] [--dir D]'); process.exit(0); }
+    else if (k === '--out' && v) { a.out = v; i++; }
+    else if (k === '--help') { console.log('usage: log-writer-bench [--seconds S] [--groups 1,100,...] [--entry-bytes B] [--dir D] [--out FILE]'); process.exit(0); }
     else throw new Error(`unknown or invalid argument: ${k}`);
   }
   return a;
@@ -201,11 +206,9 @@ async function main(): Promise<void> {
     entryBytes: args.entryBytes,
     rows,
   };
-  const here = dirname(fileURLToPath(import.meta.url));
-  const resultsDir = join(here, '..', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'log-writer.json'), JSON.stringify(out, null, 2) + '\n');
-  console.log(`wrote ${join(resultsDir, 'log-writer.json')}`);
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, JSON.stringify(out, null, 2) + '\n');
+  console.log(`wrote ${args.out}`);
 }
 
 await main();

@@ -12,7 +12,7 @@
 //   pnpm bench:write-path                                   # 1 range, 1,16,256 in flight, 8 s each
 //   pnpm bench:write-path -- --ranges 1000 --inflight 256 --cpu-prof /tmp/prof
 //
-// Writes bench/results/write-path.json. Never run by the tests.
+// Writes bench/results/write-path.json (or --out FILE). Never run by the tests.
 import { readFileSync, readdirSync, writeFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -34,13 +34,17 @@ interface Args {
   dir: string;
   cpuProfDir: string | null;
   applyWorkers: number | null;
+  /** Where the JSON goes (default bench/results/write-path.json). */
+  out: string;
 }
 
 const USAGE = `usage: pnpm bench:write-path -- [--ranges 1] [--inflight 1,16,256] [--seconds 8] [--warmup 2]
-  [--channels 4] [--dir DIR] [--cpu-prof DIR (profile store 1)] [--apply-workers N (store flag)]`;
+  [--channels 4] [--dir DIR] [--cpu-prof DIR (profile store 1)] [--apply-workers N (store flag)]
+  [--out FILE (default bench/results/write-path.json)]`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { ranges: 1, inflight: [1, 16, 256], seconds: 8, warmupSeconds: 2, channels: 4, dir: tmpdir(), cpuProfDir: null, applyWorkers: null };
+  const a: Args = { ranges: 1, inflight: [1, 16, 256], seconds: 8, warmupSeconds: 2, channels: 4, dir: tmpdir(), cpuProfDir: null, applyWorkers: null,
+    out: join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'write-path.json') };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     if (k === '--') continue;
@@ -64,6 +68,7 @@ function parseArgs(argv: string[]): Args {
       case '--dir': a.dir = v; break;
       case '--cpu-prof': a.cpuProfDir = v; break;
       case '--apply-workers': a.applyWorkers = num(); break;
+      case '--out': a.out = v; break;
       default: throw new Error(`unknown option ${k}\n${USAGE}`);
     }
   }
@@ -281,9 +286,8 @@ async function main(): Promise<void> {
       console.log(`CPU profile ${f}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'write-path.json');
-  writeFileSync(out, JSON.stringify({ args, loadAverage: loadavg(), levels }, null, 2) + '\n');
-  console.log(`\nwrote ${out}`);
+  writeFileSync(args.out, JSON.stringify({ args, loadAverage: loadavg(), levels }, null, 2) + '\n');
+  console.log(`\nwrote ${args.out}`);
 }
 
 main().catch((e: unknown) => {
