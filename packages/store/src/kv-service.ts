@@ -56,8 +56,9 @@ export interface KvStoreContext {
   /** A request found `replica` not leading: wake it if it knows no leader (RaftHost.wakeLeaderless checks). */
   wakeLeaderless?: (replica: Replica<KvResult>) => void;
   /**
-   * Writes with no leader to go to (a transfer in progress, an election deciding) wait here
-   * for one (leader-waits.ts); absent: answered at once (ServerBusy, NotLeader without hint).
+   * Writes and leader reads with no leader to go to (a transfer in progress, an election
+   * deciding) wait here for one (leader-waits.ts); absent: answered at once (ServerBusy,
+   * NotLeader without hint).
    */
   leaderWaits?: LeaderWaits;
   /** Timers (proposal timeouts). */
@@ -168,7 +169,11 @@ function votedForAnother(r: Replica<KvResult>): boolean {
 }
 
 /** A write's proposal was refused because a leadership transfer is in progress (nothing appended). */
-class TransferInProgress extends Error {}
+class TransferInProgress extends Error {
+  constructor(readonly refusal: Extract<ProposeResult, { ok: false }>) {
+    super(refusal.detail);
+  }
+}
 
 export class KvService {
   /** LEASE reads served through a quorum ReadIndex (clock lost ticks, or the replica was quiescent / just woke). */
@@ -506,7 +511,7 @@ export class KvService {
     const propose = (): Promise<KvResult> => awaitProposal(this.s.clock, r, lim.proposalTimeoutMs, (done) => this.s.scheduler.propose(r.rangeId, data, (o) => {
       if (o.kind === 'applied') this.s.metrics?.commitSeconds.observe(secondsSince(proposedNs));
       done(o);
-    }), (res) => (res.reason === DropReason.Transferring ? new TransferInProgress(res.detail) : this.refused(r, res)));
+    }), (res) => (res.reason === DropReason.Transferring ? new TransferInProgress(res) : this.refused(r, res)));
     let result: KvResult;
     try {
       result = await propose();
@@ -515,7 +520,7 @@ export class KvService {
       // Nothing was appended. Wait for the transfer's outcome, then propose here again or
       // send the client to the new leader (leader-waits.ts).
       const waited = this.s.leaderWaits?.wait(r.rangeId);
-      if (!waited) throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${DropReason.Transferring}: ${e.message}`));
+      if (!waited) throw this.refused(r, e.refusal);
       this.transferWaits++;
       await waited;
       this.requireLeader(r, 'leadership moved to another store while the write waited for the transfer; nothing was written');
@@ -523,7 +528,7 @@ export class KvService {
       try {
         result = await propose();
       } catch (again) {
-        if (again instanceof TransferInProgress) throw new RangeErrorReply(serverBusy(`range ${r.rangeId}: ${DropReason.Transferring}: ${again.message}`));
+        if (again instanceof TransferInProgress) throw this.refused(r, again.refusal);
         throw again;
       }
     }

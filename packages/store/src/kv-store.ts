@@ -78,7 +78,7 @@ export class KvStore {
   readonly storeId: number;
   readonly host: RaftHost<KvResult>;
   readonly reads: PendingReads;
-  /** Writes waiting for a leader to be known: a transfer's outcome, an election's (leader-waits.ts). */
+  /** Writes and leader reads waiting for a leader to be known: a transfer's outcome, an election's (leader-waits.ts). */
   readonly leaderWaits: LeaderWaits;
   readonly kv: KvService;
   readonly admin: AdminService;
