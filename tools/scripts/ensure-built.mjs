@@ -1,10 +1,12 @@
 // Bootstraps the workspace on a fresh machine (Node.js 20 + npm only) and builds it.
 // Used by `npm test`, `pnpm sim` and `pnpm bench` so each works as the first command.
-// Order: install (when needed), generate the protobuf bindings (gen-proto.mjs), tsc -b.
+// Order: install (when needed), generate the protobuf bindings (gen-proto.mjs), tsc -b,
+// the native addon (build-native.mjs; optional: a machine without a C compiler goes on).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildNativeAndSay } from './build-native.mjs';
 import { genProto } from './gen-proto.mjs';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -58,6 +60,7 @@ export function ensureBuilt() {
   }
   if (genProto()) console.log('gen-proto: regenerated packages/proto/generated');
   run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-b']);
+  buildNativeAndSay();
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) ensureBuilt();

@@ -19,3 +19,8 @@ export {
 } from './tls.js';
 export { AccessPolicy, OPEN_ACCESS, adminTokenMetadata, readAdminToken, type AccessOptions, type Need, type Denial, type CallerView } from './access.js';
 export { TLS_FLAGS, installSecurity, securityFrom, type TlsFlagValues, type Security } from './tls-flags.js';
+export {
+  MallocTrimmer, mallocTrimAddon, MALLOC_TRIM_ADDON_PATH, DEFAULT_MALLOC_TRIM_INTERVAL_MS, MIN_MALLOC_TRIM_INTERVAL_MS, MAX_MALLOC_TRIM_INTERVAL_MS,
+  type MallocTrimAddon, type MallocTrimmerOptions,
+} from './malloc-trim.js';
+export { STORE_NODE_FLAGS, STORE_GLIBC_TUNABLES, storeNodeFlags, storeProcessEnv } from './store-process-settings.js';
