@@ -162,6 +162,15 @@ test('--memtable-budget-bytes and --block-cache-bytes: absent means the storage 
   assert.throws(() => parseStoreFlags([...base, '--block-cache-bytes', String(2 ** 32)]), /--block-cache-bytes must be in \[1/);
 });
 
+test('--malloc-trim-interval-ms: 5000 by default, 0 turns it off, else at least 100 and at most an hour', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.equal(parseStoreFlags(base).mallocTrimIntervalMs, 5_000);
+  assert.equal(parseStoreFlags([...base, '--malloc-trim-interval-ms', '0']).mallocTrimIntervalMs, 0);
+  assert.equal(parseStoreFlags(base, { env: { RANGEKV_MALLOC_TRIM_INTERVAL_MS: '60000' } }).mallocTrimIntervalMs, 60_000);
+  assert.throws(() => parseStoreFlags([...base, '--malloc-trim-interval-ms', '50']), /--malloc-trim-interval-ms must be 0 \(never\) or at least 100/);
+  assert.throws(() => parseStoreFlags([...base, '--malloc-trim-interval-ms', '3600001']), /--malloc-trim-interval-ms must be in \[0/);
+});
+
 test('the usage lists every declared flag, --config and --help', () => {
   for (const name of ['--data-dir DIR', '--store-id N', '--pd H:P', '--http-port P|off', '--uninitialized-gc-after-ms MS', '--config FILE', '--help']) {
     assert.ok(STORE_USAGE.includes(`  ${name}`), name);

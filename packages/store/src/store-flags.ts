@@ -5,7 +5,7 @@
 // "@rangekv/store/store-flags").
 import {
   bool, custom, FlagError, flagUsage, int, intValue, isWildcardHost, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, parseHost, port, str,
-  TLS_FLAGS, type FlagSources, type LogLevel, type ParsedFlags, type TlsFlagValues,
+  TLS_FLAGS, DEFAULT_MALLOC_TRIM_INTERVAL_MS, MAX_MALLOC_TRIM_INTERVAL_MS, MIN_MALLOC_TRIM_INTERVAL_MS, type FlagSources, type LogLevel, type ParsedFlags, type TlsFlagValues,
 } from '@rangekv/runtime';
 
 export interface StoreFlags {
@@ -56,6 +56,8 @@ export interface StoreFlags {
   sizeCheck: { splitCheckDiffBytes?: number };
   /** RocksDB memory overrides (storage limits, storage README "Memory"); absent = the defaults. */
   storageMemory: { memtableBudgetBytes?: number; blockCacheBytes?: number };
+  /** How often freed heap memory is given back to the kernel (runtime MallocTrimmer); 0 = never. */
+  mallocTrimIntervalMs: number;
   /** TLS and admin token flags, loaded by runtime securityFrom() in the main. */
   tls: TlsFlagValues;
 }
@@ -136,6 +138,10 @@ export const STORE_FLAGS = {
     help: 'RocksDB block cache of the user-data column family\n(the raft log gets half, meta a quarter)', value: 'B', min: 1,
     max: 0xffff_ffff, defaultText: String(8 << 20),
   }),
+  mallocTrimIntervalMs: int({
+    help: 'give freed heap memory back to the kernel (glibc malloc_trim,\non the thread pool) this often; 0 = never', value: 'MS', min: 0,
+    max: MAX_MALLOC_TRIM_INTERVAL_MS, default: DEFAULT_MALLOC_TRIM_INTERVAL_MS,
+  }),
   replicaGcIntervalMs: int({
     help: 'with --pd: how often replicas without a leader are checked\nwith PD and destroyed if removed from their range', value: 'MS', min: 1,
     max: 2 ** 31 - 1, defaultText: '10000',
@@ -151,7 +157,8 @@ export const STORE_USAGE = flagUsage(STORE_FLAGS, {
 const HELP_ONLY: StoreFlags = {
   storeId: 0, pd: [], help: true, dataDir: '', host: '', advertiseHost: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), labels: {}, bootstrap: null,
   tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
-  logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {}, storageMemory: {}, tls: { tlsClientAuth: 'require', tlsReloadCheckMs: 10_000 },
+  logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {}, storageMemory: {}, mallocTrimIntervalMs: DEFAULT_MALLOC_TRIM_INTERVAL_MS,
+  tls: { tlsClientAuth: 'require', tlsReloadCheckMs: 10_000 },
 };
 
 /** argv (and `sources.env`, and the --config file) -> StoreFlags; FlagError naming what is wrong. */
@@ -170,6 +177,9 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
   if (v.bootstrap.length > 0 && !v.bootstrap.includes(storeId)) throw new FlagError(`--bootstrap must include this store (${storeId})`);
   if (v.heartbeatTicks >= v.electionTicks) throw new FlagError('--heartbeat-ticks must be below --election-ticks');
   if (v.faultInjection && !v.adminStdin) throw new FlagError('--fault-injection requires --admin-stdin (fault commands are read on stdin)');
+  if (v.mallocTrimIntervalMs > 0 && v.mallocTrimIntervalMs < MIN_MALLOC_TRIM_INTERVAL_MS) {
+    throw new FlagError(`--malloc-trim-interval-ms must be 0 (never) or at least ${MIN_MALLOC_TRIM_INTERVAL_MS}`);
+  }
   const advertiseHost = v.advertiseHost ?? v.host;
   if (isWildcardHost(advertiseHost)) {
     throw new FlagError(`--host ${v.host} listens on every interface: --advertise-host is required (the address PD, the other stores and clients reach this store at)`);
@@ -191,7 +201,7 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
     adminStdin: v.adminStdin, faultInjection: v.faultInjection, logLevel: v.logLevel, logCompaction, uninitialized,
     replicaGc: v.replicaGcIntervalMs !== undefined ? { replicaGcIntervalMs: v.replicaGcIntervalMs } : {},
     sizeCheck: v.splitCheckDiffBytes !== undefined ? { splitCheckDiffBytes: v.splitCheckDiffBytes } : {},
-    storageMemory,
+    storageMemory, mallocTrimIntervalMs: v.mallocTrimIntervalMs,
     tls: {
       tlsCaFile: v.tlsCaFile, tlsCertFile: v.tlsCertFile, tlsKeyFile: v.tlsKeyFile, tlsClientAuth: v.tlsClientAuth,
       tlsReloadCheckMs: v.tlsReloadCheckMs, adminTokenFile: v.adminTokenFile, httpTls: v.httpTls,

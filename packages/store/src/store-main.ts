@@ -25,7 +25,7 @@
 // Each {"faults":...} line is answered; a refused one changes nothing. Without the flag
 // each is refused, so a nemesis cannot believe it injected a fault that never happened.
 import {
-  channelCredentials, createLogger, emitEvent, exitOnStopSignals, FlagError, installSecurity, parseAddress, peersCommand, readAdminStdin,
+  channelCredentials, createLogger, emitEvent, exitOnStopSignals, FlagError, installSecurity, MallocTrimmer, parseAddress, peersCommand, readAdminStdin,
   securityFrom, type AdminCommand, type Logger, type Security,
 } from '@rangekv/runtime';
 import { dataDirStoreId } from './bootstrap.js';
@@ -106,7 +106,12 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const running = server;
-  exitOnStopSignals({ log, stop: () => running.stop(), failed: () => running.fatal !== null, stopped: { storeId: flags.storeId } });
+  const trimmer = new MallocTrimmer({
+    intervalMs: flags.mallocTrimIntervalMs, log,
+    onTrim: (released, seconds) => running.metrics.mallocTrimSeconds.observe({ released: String(released) }, seconds),
+  });
+  trimmer.start();
+  exitOnStopSignals({ log, stop: () => { trimmer.stop(); return running.stop(); }, failed: () => running.fatal !== null, stopped: { storeId: flags.storeId } });
   if (flags.adminStdin) {
     readAdminStdin(log, {
       peers: peersCommand((id, addr) => {

@@ -107,6 +107,8 @@ export class StoreMetrics {
   readonly commitSeconds: Histogram;
   /** One apply task (a batch of committed entries of one range -> one engine.apply). */
   readonly applySeconds: Histogram;
+  /** One malloc_trim on the thread pool (store-main's MallocTrimmer), by whether it gave memory back. */
+  readonly mallocTrimSeconds: Histogram<'released'>;
   /**
    * A write on its leader, from proposed to each later stage (label stage: appended,
    * persisted, committed, applied, answered; see multiraft's WriteStages).
@@ -165,6 +167,10 @@ export class StoreMetrics {
     this.leaderChanges = counter('leader_changes_total', 'Times a replica on this store learned of a new raft leader');
     this.walFsyncSeconds = new Histogram({ name: P + 'wal_fsync_duration_seconds', help: 'Log writer sync batch write + fsync', buckets: disk, registers });
     this.commitSeconds = new Histogram({ name: P + 'commit_latency_seconds', help: 'Write proposed on the leader until applied there', buckets: lat, registers });
+    this.mallocTrimSeconds = new Histogram({
+      name: P + 'malloc_trim_duration_seconds', help: 'Freed heap memory given back to the kernel (glibc malloc_trim on the thread pool), by whether any was',
+      labelNames: ['released'], buckets: disk, registers,
+    });
     this.applySeconds = new Histogram({ name: P + 'apply_duration_seconds', help: 'One apply task: a batch of committed entries of one range', buckets: disk, registers });
     this.writeStageSeconds = new Histogram({
       name: P + 'write_stage_seconds',

@@ -4,9 +4,11 @@
 // `after`, whatever happened.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { kvpb, metapb } from '@rangekv/proto';
+import { mallocTrimAddon, STORE_GLIBC_TUNABLES, STORE_NODE_FLAGS } from '@rangekv/runtime';
 import { header, KvTestClient } from './testing/kv-test-client.js';
 import { eventually, ProcessCluster } from './testing/process-cluster.js';
 import { StoreProcess } from './testing/store-process.js';
@@ -15,7 +17,8 @@ const C = metapb.ReadConsistency;
 const b = (s: string): Buffer => Buffer.from(s);
 const str = (v: Uint8Array | null | undefined): string => Buffer.from(v ?? new Uint8Array(0)).toString();
 const IDS = [1, 2, 3];
-const TIMING = ['--tick-ms', '20', '--election-ticks', '10', '--heartbeat-ticks', '2'];
+const TIMING = ['--tick-ms', '20', '--election-ticks', '10', '--heartbeat-ticks', '2', '--malloc-trim-interval-ms', '200'];
+const trimAddon = mallocTrimAddon();
 
 describe('a cluster of three store processes', () => {
   let cluster: ProcessCluster;
@@ -77,8 +80,19 @@ describe('a cluster of three store processes', () => {
       const metrics = await (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text();
       assert.match(metrics, /^rangekv_ranges 1$/m);
       assert.match(metrics, /^rangekv_process_resident_memory_bytes \d+/m, 'process metrics in store-main');
+      // Launched as `rangekv store` launches one, and giving freed memory back (where built).
+      const cmdline = readFileSync(`/proc/${p.proc.pid}/cmdline`, 'utf8').split('\0');
+      for (const f of STORE_NODE_FLAGS) assert.ok(cmdline.includes(f), `${f} in ${cmdline.join(' ')}`);
+      // (glibc cuts the variable in /proc/PID/environ at its first ':' as it parses it.)
+      const tunables = (process.env.GLIBC_TUNABLES ?? STORE_GLIBC_TUNABLES).split(':')[0]!;
+      assert.ok(readFileSync(`/proc/${p.proc.pid}/environ`, 'utf8').split('\0').includes(`GLIBC_TUNABLES=${tunables}`), 'GLIBC_TUNABLES');
+      if (trimAddon.addon !== null) {
+        await eventually('a trim within a few intervals', async () => /^rangekv_malloc_trim_duration_seconds_count\{released="(true|false)"\} [1-9]/m.test(
+          await (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text()));
+      }
       const lines = p.stderrHead.map((l) => JSON.parse(l) as { level: string; msg: string; storeId: number });
       const serving = lines.find((l) => l.msg === 'store serving');
+      if (trimAddon.addon === null) assert.ok(lines.some((l) => /malloc_trim unavailable/.test(l.msg)), 'says it cannot trim');
       assert.ok(serving, 'the "store serving" line');
       assert.equal(serving.storeId, p.storeId);
       assert.equal(serving.level, 'info');

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { storeNodeFlags, storeProcessEnv } from '@rangekv/runtime';
 
 export const STORE_MAIN = fileURLToPath(new URL('../store-main.js', import.meta.url));
 
@@ -68,7 +69,8 @@ export class StoreProcess {
 
   /** Spawns a process with arbitrary arguments (flag tests); does not wait for ready. `stderrFile`: also append stderr there. */
   static spawnRaw(args: string[], storeId = 0, stderrFile?: string): StoreProcess {
-    const proc = spawn(process.execPath, [STORE_MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Launched as `rangekv store` launches one (runtime store-process-settings.ts).
+    const proc = spawn(process.execPath, [...storeNodeFlags(), STORE_MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: storeProcessEnv() });
     return new StoreProcess(storeId, proc, stderrFile);
   }
 
