@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
+import { STORE_GLIBC_TUNABLES, STORE_NODE_FLAGS } from '@rangekv/runtime';
 import { BIN, FAKE_PD, FAKE_STORE, run, runAll } from './testing/run-cli.js';
 
 const COMMANDS = [
@@ -233,8 +234,11 @@ describe('dev, store and pd with fake server entry points', () => {
       // A lone `--` (once: "pass the rest on unchecked") is still accepted; every server flag is known here now.
       const proc = spawn(process.execPath, [BIN, 'store', '--config', cfg, '--port', '7100', '--host', '0.0.0.0', '--log-level', 'warn', '--', '--apply-workers', '2'],
         { env: { ...env, RANGEKV_TICK_MS: '20', RANGEKV_HTTP_PORT: '9100', RANGEKV_ADVERTISE_HOST: 'store-7.example' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { storeId: number; args: string[] };
+      const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { storeId: number; args: string[]; execArgv: string[]; glibcTunables: string | null };
       assert.equal(ready.storeId, 7);
+      // Launched with the store's memory settings (runtime store-process-settings.ts).
+      assert.deepEqual(ready.execArgv, [...STORE_NODE_FLAGS]);
+      assert.equal(ready.glibcTunables, STORE_GLIBC_TUNABLES);
       assert.deepEqual(ready.args, ['--data-dir', join(dir, 's7'), '--pd', '127.0.0.1:2379', '--host', '0.0.0.0', '--advertise-host', 'store-7.example',
         '--port', '7100', '--raft-port', '20161',
         '--http-port', '9100', '--tick-ms', '20', '--apply-workers', '2', '--log-level', 'warn']);
@@ -243,6 +247,17 @@ describe('dev, store and pd with fake server entry points', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("store: the operator's own GLIBC_TUNABLES and semi-space size in NODE_OPTIONS are kept, not overridden", async () => {
+    const proc = spawn(process.execPath, [BIN, 'store', '--data-dir', '/tmp/unused-s8', '--pd', '127.0.0.1:2379'], {
+      env: { ...env, GLIBC_TUNABLES: 'glibc.malloc.arena_max=2', NODE_OPTIONS: '--max-semi-space-size=2' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { execArgv: string[]; glibcTunables: string | null };
+    assert.deepEqual(ready.execArgv, []);
+    assert.equal(ready.glibcTunables, 'glibc.malloc.arena_max=2');
+    proc.kill('SIGTERM');
+    assert.equal(await exitOf(proc), 0);
   });
 
   test('pd: flags are passed to the PD main', async () => {

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { RangeKvClient } from '@rangekv/client';
 import { DEFAULT_PD } from './client-flags.js';
 import { durationFlag, EXIT, intFlag, str, type CommandSpec, type Parsed } from './command.js';
-import { serverMains } from './server-commands.js';
+import { serverMains, storeLaunch, type ChildLaunch } from './server-commands.js';
 
 export const devCommand: CommandSpec = {
   name: 'dev', args: '[flags]', minPositionals: 0, maxPositionals: 0,
@@ -67,10 +67,10 @@ function tail(path: string, lines: number): string {
   }
 }
 
-function startChild(name: string, main: string, args: string[], dir: string): Child {
+function startChild(name: string, main: string, args: string[], dir: string, launch: ChildLaunch = {}): Child {
   const logPath = join(dir, `${name}.log`);
   const log = createWriteStream(logPath, { flags: 'a' });
-  const proc = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...(launch.nodeFlags ?? []), main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: launch.env ?? process.env });
   const child: Child = { name, proc, logPath, log, ready: undefined, exited: false, exitedAtMs: 0, exitCode: null, exitSignal: null };
   proc.stderr!.pipe(log, { end: false });
   createInterface({ input: proc.stdout! }).on('line', (line) => {
@@ -189,7 +189,7 @@ export async function runDev(spec: CommandSpec, p: Parsed): Promise<number> {
   if (pd.ready) {
     for (let i = 1; i <= n; i++) {
       children.push(startChild(`store-${i}`, storeMain, ['--data-dir', join(dir, `store-${i}`), '--pd', pdAddress, ...local,
-        '--port', port(10 * i), '--raft-port', port(10 * i + 1), '--http-port', port(10 * i + 2)], dir));
+        '--port', port(10 * i), '--raft-port', port(10 * i + 1), '--http-port', port(10 * i + 2)], dir, storeLaunch()));
     }
   }
   let client: RangeKvClient | undefined;

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PD_FLAGS, pdFlagsFrom } from '@rangekv/pd/pd-flags';
 import {
-  CONFIG_FLAG_HELP, FlagError, flagRows, flagsToArgv, parseFlags, SOURCES_HELP, withDefaults, type FlagSpecs,
+  CONFIG_FLAG_HELP, FlagError, flagRows, flagsToArgv, parseFlags, SOURCES_HELP, storeNodeFlags, storeProcessEnv, withDefaults, type FlagSpecs,
 } from '@rangekv/runtime';
 import { STORE_FLAGS, storeFlagsFrom } from '@rangekv/store/store-flags';
 import { EXIT, helpText, UsageError, type CommandSpec, type FlagSpec } from './command.js';
@@ -79,15 +79,26 @@ export function serverArgs(spec: CommandSpec, argv: readonly string[], env: Read
   return flagsToArgv(storeFlags, r, ['port', 'raftPort']);
 }
 
-/** Runs `node main args` with inherited stdio, passing SIGINT/SIGTERM (stop) and SIGHUP (reload
- *  TLS certificates) on; resolves with its exit code. */
-export function runChild(main: string, args: string[]): Promise<number> {
+/** How a server child is launched: node flags before its script, and its environment. */
+export interface ChildLaunch {
+  nodeFlags?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A store's launch settings (runtime storeNodeFlags / storeProcessEnv); PD runs with none. */
+export function storeLaunch(): ChildLaunch {
+  return { nodeFlags: storeNodeFlags(), env: storeProcessEnv() };
+}
+
+/** Runs `node [flags] main args` with inherited stdio, passing SIGINT/SIGTERM (stop) and SIGHUP
+ *  (reload TLS certificates) on; resolves with its exit code. */
+export function runChild(main: string, args: string[], launch: ChildLaunch = {}): Promise<number> {
   if (!existsSync(main)) {
     process.stderr.write(`error: ${main} not found: build the workspace first (npm run build)\n`);
     return Promise.resolve(EXIT.failed);
   }
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [main, ...args], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [...(launch.nodeFlags ?? []), main, ...args], { stdio: 'inherit', env: launch.env ?? process.env });
     const forward = (sig: NodeJS.Signals): void => {
       child.kill(sig);
     };
@@ -138,5 +149,5 @@ export function runServer(spec: CommandSpec, argv: readonly string[]): Promise<n
     return Promise.resolve(EXIT.ok);
   }
   const mains = serverMains();
-  return runChild(spec === pdCommand ? mains.pd : mains.store, args);
+  return spec === pdCommand ? runChild(mains.pd, args) : runChild(mains.store, args, storeLaunch());
 }
