@@ -489,6 +489,8 @@ test('Dockerfile: two node:20-bookworm-slim stages, the pinned pnpm, production 
   assert.match(build, /pnpm install --frozen-lockfile --offline/);
   assert.match(build, /node tools\/scripts\/gen-proto\.mjs/, 'the protobuf bindings are generated before tsc');
   assert.match(build, /tsc -b tools\/cli/);
+  assert.match(build, /apt-get install --yes --no-install-recommends gcc libc6-dev/, 'a C compiler for the malloc-trim addon');
+  assert.match(build, /tsc -b tools\/cli \\?\s*&& node tools\/scripts\/build-native\.mjs/, 'the addon is built after tsc, into runtime dist/native');
   assert.match(build, /pnpm --filter @rangekv\/cli deploy --prod --offline \/out/, 'pruned to production dependencies');
   assert.match(build, /cp deploy\/docker\/healthcheck\.mjs \/out\/healthcheck\.mjs/);
   assert.ok(existsSync(join(deployDir, 'docker', 'healthcheck.mjs')));
