@@ -1045,7 +1045,11 @@ function startProcess(argv, env) {
   });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+  // 'close' comes after the exit and after stdout and stderr were read to their end: an
+  // 'exit' may be seen before the last lines are (a CI run once missed "stopped" that way).
+  let closed = false;
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => {
+    closed = true;
     for (const w of waiters) w();
     resolve({ code, signal });
   }));
@@ -1053,7 +1057,7 @@ function startProcess(argv, env) {
     const check = () => {
       const hit = lines.map((l) => { try { return JSON.parse(l); } catch { return null; } }).find((e) => e?.event === name);
       if (hit) resolve(hit);
-      else if (child.exitCode !== null || child.signalCode !== null) reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before "${name}"; stderr:\n${err}`));
+      else if (closed) reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before "${name}"; stderr:\n${err}`));
       return hit;
     };
     if (check()) return;

@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { pdService, type pdpb } from '@rangekv/proto';
 import { PdProcess } from '@rangekv/pd/testing/pd-process';
 import { StoreProcess } from '@rangekv/store/testing/store-process';
+import { withFreshPorts } from './ports.js';
 
 /** Fast raft timing for tests (ms per tick, ticks). */
 const FAST_TIMING = ['--tick-ms', '20', '--election-ticks', '10', '--heartbeat-ticks', '2'];
@@ -91,7 +92,9 @@ export class E2eCluster {
       if (opts.pdArgsFor) c.pdArgsFor = opts.pdArgsFor;
       for (const id of ids) {
         const extra = [...c.pdArgs, ...c.pdArgsFor(id)];
-        c.pds.push(await PdProcess.start({ id, dataDir: join(c.root, `pd-${id}`), ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra, ...c.pdLog(id) }));
+        c.pds.push(await withFreshPorts(2, ([port, raftPort]) => PdProcess.start({
+          id, dataDir: join(c.root, `pd-${id}`), port: port!, raftPort: raftPort!, ...(n > 1 ? { peerIds: ids } : {}), extraArgs: extra, ...c.pdLog(id),
+        })));
       }
       if (n > 1) await Promise.all(c.pds.map((p) => p.setPeers(c.pds)));
       for (let i = 0; i < (opts.stores ?? 3); i++) await c.addStore();
@@ -116,12 +119,16 @@ export class E2eCluster {
     return this.startStore(this.nextStoreId++);
   }
 
-  /** Starts store `id` on its data dir; `ports` (a restart's old ones) default to ephemeral. */
-  async startStore(id: number, extraArgs: readonly string[] = this.storeArgs, ports: { kv: number; raft: number } = { kv: 0, raft: 0 }): Promise<StoreProcess> {
-    const args = ['--store-id', String(id), '--data-dir', join(this.root, `store-${id}`), '--pd', this.pdAddresses().join(','),
-      '--host', '127.0.0.1', '--port', String(ports.kv), '--raft-port', String(ports.raft), ...this.timingArgs, ...this.logArgs, ...extraArgs,
-      ...this.storeArgsFor(id)];
-    const p = await StoreProcess.startWith(args, id, undefined, this.logDir === undefined ? undefined : join(this.logDir, `store-${id}.log`));
+  /**
+   * Starts store `id` on its data dir; `ports` (a restart's old ones) default to fresh ones
+   * below the ephemeral range (ports.ts), so that a restart finds them free.
+   */
+  async startStore(id: number, extraArgs: readonly string[] = this.storeArgs, ports?: { kv: number; raft: number }): Promise<StoreProcess> {
+    const start = (kv: number, raft: number): Promise<StoreProcess> => StoreProcess.startWith([
+      '--store-id', String(id), '--data-dir', join(this.root, `store-${id}`), '--pd', this.pdAddresses().join(','),
+      '--host', '127.0.0.1', '--port', String(kv), '--raft-port', String(raft), ...this.timingArgs, ...this.logArgs, ...extraArgs,
+      ...this.storeArgsFor(id)], id, undefined, this.logDir === undefined ? undefined : join(this.logDir, `store-${id}.log`));
+    const p = ports ? await start(ports.kv, ports.raft) : await withFreshPorts(2, ([kv, raft]) => start(kv!, raft!));
     this.spawned.push(p);
     this.stores.set(id, p);
     return p;
