@@ -5,7 +5,8 @@
 // "@rangekv/store/store-flags").
 import {
   bool, custom, FlagError, flagUsage, int, intValue, isWildcardHost, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, parseHost, port, str,
-  TLS_FLAGS, DEFAULT_MALLOC_TRIM_INTERVAL_MS, MAX_MALLOC_TRIM_INTERVAL_MS, MIN_MALLOC_TRIM_INTERVAL_MS, type FlagSources, type LogLevel, type ParsedFlags, type TlsFlagValues,
+  TLS_FLAGS, DEFAULT_MALLOC_TRIM_INTERVAL_MS, MAX_MALLOC_TRIM_INTERVAL_MS, MIN_MALLOC_TRIM_INTERVAL_MS,
+  type FlagSources, type LogLevel, type ParsedFlags, type TlsFlagValues,
 } from '@rangekv/runtime';
 
 export interface StoreFlags {

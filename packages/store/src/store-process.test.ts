@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { kvpb, metapb } from '@rangekv/proto';
-import { mallocTrimAddon, STORE_GLIBC_TUNABLES, STORE_NODE_FLAGS } from '@rangekv/runtime';
+import { mallocTrimAddon, STORE_GLIBC_TUNABLES, storeNodeFlags } from '@rangekv/runtime';
 import { header, KvTestClient } from './testing/kv-test-client.js';
 import { eventually, ProcessCluster } from './testing/process-cluster.js';
 import { StoreProcess } from './testing/store-process.js';
@@ -82,7 +82,7 @@ describe('a cluster of three store processes', () => {
       assert.match(metrics, /^rangekv_process_resident_memory_bytes \d+/m, 'process metrics in store-main');
       // Launched as `rangekv store` launches one, and giving freed memory back (where built).
       const cmdline = readFileSync(`/proc/${p.proc.pid}/cmdline`, 'utf8').split('\0');
-      for (const f of STORE_NODE_FLAGS) assert.ok(cmdline.includes(f), `${f} in ${cmdline.join(' ')}`);
+      for (const f of storeNodeFlags()) assert.ok(cmdline.includes(f), `${f} in ${cmdline.join(' ')}`);
       // (glibc cuts the variable in /proc/PID/environ at its first ':' as it parses it.)
       const tunables = (process.env.GLIBC_TUNABLES ?? STORE_GLIBC_TUNABLES).split(':')[0]!;
       assert.ok(readFileSync(`/proc/${p.proc.pid}/environ`, 'utf8').split('\0').includes(`GLIBC_TUNABLES=${tunables}`), 'GLIBC_TUNABLES');
