@@ -7,6 +7,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -32,10 +33,19 @@ export interface ProfileSummary {
   top: ProfileEntry[];
 }
 
-/** Self time per function (samples x time delta), the `topCount` largest, idle excluded. */
+/**
+ * Self time per function (samples x time delta), the `topCount` largest, idle excluded.
+ * Native frames (no script) are told apart by their JavaScript caller: V8 names every
+ * N-API callback after the last N-API function created (they share one C++ entry), so
+ * since the malloc-trim addon RocksDB's `_writeSync` work shows as `trim`; its caller
+ * says what it is.
+ */
 export function summarizeCpuProfile(file: string, topCount: number): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  const at = (cf: ProfileNode['callFrame']): string => `${basename(cf.url)}:${cf.lineNumber + 1}`;
   const selfUs = new Map<number, number>();
   const samples = p.samples ?? [];
   const deltas = p.timeDeltas ?? [];
@@ -50,7 +60,9 @@ export function summarizeCpuProfile(file: string, topCount: number): ProfileSumm
     const cf = byId.get(id)!.callFrame;
     if (cf.functionName === '(idle)') continue;
     busyUs += us;
-    const where = cf.url ? `${basename(cf.url)}:${cf.lineNumber + 1}` : '';
+    const caller = parentOf.has(id) ? byId.get(parentOf.get(id)!)!.callFrame : null;
+    const native = !cf.url && !cf.functionName.startsWith('(') && caller !== null && caller.url !== '';
+    const where = cf.url ? at(cf) : native ? `native, from ${caller.functionName || '(anonymous)'} ${at(caller)}` : '';
     const key = `${cf.functionName}@${where}`;
     const e = perFn.get(key) ?? { fn: cf.functionName || '(anonymous)', where, us: 0 };
     e.us += us;
