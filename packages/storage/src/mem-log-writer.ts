@@ -78,14 +78,6 @@ export function memLogWriterBackend(
         for (const r of requestsOf(msg)) queue.push(r);
         schedule();
       },
-      // The direct path (LogWriter.tryWriteNow): written and synced before returning, in no
-      // simulated time (the caller's thread blocks for it; nothing else happens meanwhile).
-      writeNow: (parts, sync) => {
-        const seq = db.writeUnsynced(parts);
-        const synced = sync && seq !== null;
-        if (synced) db.syncThrough(seq);
-        return { syncMicros: 0, synced };
-      },
       // Ignored: a simulation shapes its disk with `syncDelay` (simulated time); the
       // injected delay is for the log-writer thread of real store processes.
       setSyncDelay: () => {},
