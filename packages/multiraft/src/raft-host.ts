@@ -16,7 +16,7 @@
 import { randomInt } from 'node:crypto';
 import { MessageRefusedError, MessageType, Prng, RawNode, type Message, type RaftConfig, type ReadState, type SoftState } from '@rangekv/raft';
 import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
-import type { RangeLogStore, StorageEngine } from '@rangekv/storage';
+import { compareKeys, type RangeLogStore, type StorageEngine } from '@rangekv/storage';
 import type { RangeMessage } from '@rangekv/transport';
 import { every, realClock, type HostClock, type TimerHandle } from './host-clock.js';
 import type { HostTransport, TransportFactory } from './host-transport.js';
@@ -90,6 +90,12 @@ export interface RaftHostOptions {
    * range (replica-gc.ts); absent: removed replicas that never learn it are kept.
    */
   isRemoved?: (q: ReplicaGcQuery) => Promise<boolean | null>;
+  /**
+   * The cluster's record (PD) of a range's current epoch version (null: cannot tell, or gone).
+   * Replica GC keeps a removed replica while the replica before it here is not current (a
+   * merge may need it); absent: such replicas are kept whenever one precedes them.
+   */
+  rangeVersion?: (rangeId: number) => Promise<number | null>;
   replicaGc?: Partial<ReplicaGcLimits>;
   /** Peer hosts known by address (pinged by store liveness even before they share a range). */
   knownPeers?: () => Iterable<number>;
@@ -299,7 +305,7 @@ export class RaftHost<R> implements GroupHost<R> {
       uninit: this.uninitialized, log: this.log, isStopping: () => this.stopping !== null, counters: this.counters, clock: this.clock,
       onSubsumed: (rangeId, byRangeId) => {
         const r = this.scheduler.get(rangeId);
-        if (r === undefined || this.awaitedByLeft(r)) return;
+        if (r === undefined || (this.awaitedByLeft(r) && !this.mergeSuperseded(r, byRangeId))) return;
         this.log.warn('replica covered by a snapshot of a range it merged into: destroying it', { rangeId, mergedInto: byRangeId });
         void this.destroyReplica(rangeId, { clearData: true });
       },
@@ -313,6 +319,8 @@ export class RaftHost<R> implements GroupHost<R> {
     this.replicaGc = opts.isRemoved === undefined ? null : new ReplicaGc<R>({
       replicas: () => this.scheduler.all(),
       isRemoved: opts.isRemoved,
+      rangeVersion: opts.rangeVersion ?? (() => Promise.resolve(null)),
+      preceding: (r) => this.precedingReplica(r),
       destroy: async (r) => {
         if (this.scheduler.get(r.rangeId) === r && !this.awaitedByLeft(r)) await this.destroyReplica(r.rangeId, { clearData: true });
       },
@@ -506,6 +514,36 @@ export class RaftHost<R> implements GroupHost<R> {
    * snapshot or by replica GC meanwhile (once the left one applied the commit, `r` is gone
    * anyway; once it holds any outcome by a snapshot of its own, it will not apply it).
    */
+  /**
+   * A snapshot of `byRangeId` that covers frozen source `r` makes the merge `r` waits for
+   * moot when `byRangeId` is that merge's left range and its replica here is not applying
+   * anything: the snapshot is of a newer version that already holds the merge (only a merge
+   * makes a range cover another's span), so the left replica takes it instead of applying
+   * the merge. Without this, a left replica whose log was compacted past the merge could
+   * only catch up by that snapshot, which `r` refused for as long as `r` waited for the left
+   * replica: the store simulation's stricter convergence check found a range left on two
+   * of its three replicas for good (seed 42948).
+   */
+  private mergeSuperseded(r: Replica<R>, byRangeId: number): boolean {
+    const f = r.log.mergeFreeze;
+    if (f === null || f.leftRangeId !== byRangeId) return false;
+    const l = this.scheduler.get(f.leftRangeId);
+    return l === undefined || (!l.applying && l.applyQueue.length === 0);
+  }
+
+  /** The initialized replica here with the greatest start key below `r`'s (replica GC's merge guard). */
+  private precedingReplica(r: Replica<R>): Replica<R> | undefined {
+    const start = r.log.descriptor?.startKey;
+    if (start === undefined) return undefined;
+    let best: Replica<R> | undefined;
+    for (const o of this.scheduler.all()) {
+      const d = o.log.descriptor;
+      if (o === r || o.destroyed || d === null || compareKeys(d.startKey, start) >= 0) continue;
+      if (best === undefined || compareKeys(d.startKey, best.log.descriptor!.startKey) > 0) best = o;
+    }
+    return best;
+  }
+
   awaitedByLeft(r: Replica<R>): boolean {
     const f = r.log.mergeFreeze;
     if (f === null) return false;

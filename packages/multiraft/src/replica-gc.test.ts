@@ -2,7 +2,8 @@
 // row is checked; only a "removed" answer destroys, and only if the replica still has no
 // leader and the same id; checks per round are bounded and go round-robin; the record's
 // rule (newer confVer without the replica id); checkSoon (a replica in the way of a
-// snapshot) checks at once, rate-limited per range.
+// snapshot) checks at once, leader known or not, rate-limited per range; a removed replica
+// is kept while the replica before it here is not current (a merge may need it).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from '@rangekv/runtime';
@@ -15,17 +16,24 @@ interface Fake {
   isLeader: boolean;
   lead: number;
   node: { id: number };
-  log: { descriptor: { epoch: { confVer: number } } | null };
+  log: { descriptor: { epoch: { confVer: number; version: number } } | null };
 }
 
 function fake(rangeId: number, o: Partial<{ lead: number; isLeader: boolean; initialized: boolean; id: number }> = {}): Fake {
   return {
     rangeId, destroyed: false, isLeader: o.isLeader ?? false, lead: o.lead ?? 0, node: { id: o.id ?? 7 },
-    log: { descriptor: o.initialized === false ? null : { epoch: { confVer: 3 } } },
+    log: { descriptor: o.initialized === false ? null : { epoch: { confVer: 3, version: 5 } } },
   };
 }
 
-function gc(replicas: Fake[], answer: (q: ReplicaGcQuery) => Promise<boolean | null>, maxReplicaGcChecks = 64, now = (): number => 0) {
+interface Neighbours {
+  /** The replica before each (by range id), for the merge guard; none by default. */
+  preceding?: Map<number, Fake>;
+  /** The record's current version per range id; unknown (null) when absent. */
+  versions?: Map<number, number>;
+}
+
+function gc(replicas: Fake[], answer: (q: ReplicaGcQuery) => Promise<boolean | null>, maxReplicaGcChecks = 64, now = (): number => 0, n: Neighbours = {}) {
   const asked: number[] = [];
   const destroyed: number[] = [];
   const g = new ReplicaGc<unknown>({
@@ -34,6 +42,8 @@ function gc(replicas: Fake[], answer: (q: ReplicaGcQuery) => Promise<boolean | n
       asked.push(q.rangeId);
       return answer(q);
     },
+    rangeVersion: (rangeId) => Promise.resolve(n.versions?.get(rangeId) ?? null),
+    preceding: (r) => n.preceding?.get(r.rangeId) as unknown as Replica<unknown> | undefined,
     destroy: (r) => {
       destroyed.push(r.rangeId);
       (r as unknown as Fake).destroyed = true;
@@ -64,7 +74,7 @@ test('a replica without a leader on two rounds in a row is checked; removed ones
   assert.equal(await g.round(), 1);
   assert.deepEqual(asked, [1, 2, 3, 8]);
   assert.deepEqual(destroyed, [1]);
-  assert.deepEqual(g.counters, { replicaGcChecks: 4, replicasCollected: 1 });
+  assert.deepEqual(g.counters, { replicaGcChecks: 4, replicasCollected: 1, keptForMerge: 0 });
   // A suspect that hears a leader is no longer one.
   rs[1]!.lead = 4;
   asked.length = 0;
@@ -103,22 +113,46 @@ test('removed: the record holds a newer configuration without the replica id', (
   assert.equal(removedByDescriptor(q, { confVer: 2, replicaIds: [] }), false);
 });
 
-test('checkSoon: a leaderless replica in the way of a snapshot is checked at once, no two rounds; at most once per replicaGcOverlapCheckMs per range', async () => {
+test('checkSoon: a replica in the way of a snapshot is checked at once, no two rounds, leader known or not; at most once per replicaGcOverlapCheckMs per range', async () => {
   let now = 0;
   const removed = fake(1);
   const member = fake(2);
-  const led = fake(3, { lead: 5 });
-  const { g, asked, destroyed } = gc([removed, member, led], (q) => Promise.resolve(q.rangeId === 1 ? true : q.rangeId === 2 ? false : null), 64, () => now);
+  // Removed while its store was away, quiescent then: it still names its old leader.
+  const removedLed = fake(3, { lead: 5 });
+  const leader = fake(4, { isLeader: true });
+  const { g, asked, destroyed } = gc([removed, member, removedLed, leader], (q) => Promise.resolve(q.rangeId === 2 ? false : true), 64, () => now);
   assert.equal(await g.checkSoon(removed as unknown as Replica<unknown>), true);
   assert.deepEqual(destroyed, [1]);
   assert.equal(await g.checkSoon(member as unknown as Replica<unknown>), false);
-  assert.equal(await g.checkSoon(led as unknown as Replica<unknown>), false, 'a replica that knows a leader is not asked about');
-  assert.deepEqual(asked, [1, 2]);
+  assert.equal(await g.checkSoon(removedLed as unknown as Replica<unknown>), true, 'a removed replica that names a leader goes too');
+  assert.equal(await g.checkSoon(leader as unknown as Replica<unknown>), false, 'a leader is not asked about');
+  assert.deepEqual(asked, [1, 2, 3]);
+  assert.deepEqual(destroyed, [1, 3]);
   now = 499;
   await g.checkSoon(member as unknown as Replica<unknown>);
-  assert.deepEqual(asked, [1, 2], 'not again within the interval');
+  assert.deepEqual(asked, [1, 2, 3], 'not again within the interval');
   now = 500;
   await g.checkSoon(member as unknown as Replica<unknown>);
-  assert.deepEqual(asked, [1, 2, 2]);
-  assert.deepEqual(g.counters, { replicaGcChecks: 3, replicasCollected: 1 });
+  assert.deepEqual(asked, [1, 2, 3, 2]);
+  assert.deepEqual(g.counters, { replicaGcChecks: 4, replicasCollected: 2, keptForMerge: 0 });
+});
+
+test('a removed replica is kept while the replica before it here is not the record\'s current version (a merge may need it), and collected once it is', async () => {
+  // Range 2 merged into range 1 while this store was away; range 1's replica here (version 5)
+  // has not applied the merge (the record has version 6): it needs range 2's replica to.
+  const left = fake(1, { lead: 9 });
+  const right = fake(2);
+  const versions = new Map([[1, 6]]);
+  const { g, destroyed } = gc([left, right], (q) => Promise.resolve(q.rangeId === 2 ? true : false), 64, () => 0, { preceding: new Map([[2, left]]), versions });
+  await g.round();
+  await g.round();
+  assert.deepEqual(destroyed, [], 'kept: the left neighbour is behind');
+  assert.equal(g.counters.keptForMerge, 1);
+  versions.delete(1);
+  await g.round();
+  assert.deepEqual(destroyed, [], 'kept: the record cannot tell the left neighbour\'s version');
+  versions.set(1, 5); // it caught up (the merge applied would make it 6; here the record lags it no more)
+  await g.round();
+  assert.deepEqual(destroyed, [2]);
+  assert.deepEqual(g.counters, { replicaGcChecks: 3, replicasCollected: 1, keptForMerge: 2 });
 });

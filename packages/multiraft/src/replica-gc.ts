@@ -16,14 +16,25 @@
 // it is destroyed with its data. No answer, or any doubt, keeps it.
 //
 // A replica that refuses a snapshot of another range for overlapping it is checked at
-// once (checkSoon), without waiting for two rounds: the overlap is what makes a removed
-// replica costly. A store back from a crash during which a range was split and its left
-// half's replica here moved away holds the stale left half; the right half's replica here
-// can only be filled once it is gone, and until then that range runs on two voters of
-// three (the nemesis' kill-after-restart found it: 10-20 s after the restart, a second
-// store's loss stopped the range until that store came back).
+// once (checkSoon), without waiting for two rounds and whether or not it knows a leader:
+// the overlap is what makes a removed replica costly, and a removed replica that was
+// quiescent when its store went away still names its old leader (it does not tick, so it
+// never campaigns and never forgets it; the store simulation found a range whose new
+// replica waited for ever behind one). A store back from a crash during which a range was
+// split and its left half's replica here moved away holds the stale left half; the right
+// half's replica here can only be filled once it is gone, and until then that range runs
+// on two voters of three (the nemesis' kill-after-restart found it: 10-20 s after the
+// restart, a second store's loss stopped the range until that store came back).
 //
-//   const gc = new ReplicaGc({ replicas, isRemoved, destroy, log, now }, limits);
+// A merge needs its source: the left range's replica on a store applies the merge with the
+// right range's replica there (caught up to the freeze). So a replica that the record calls
+// removed is kept while the replica before it on this store (greatest start key below its
+// own) is not the record's current version of its range (CockroachDB's replica GC queue
+// does the same): that neighbour may still apply a merge that needs this one, and failed
+// for good when a collected source was missing (the store simulation, seed 181386). Once
+// the neighbour catches up (or is collected itself), a later round takes this one.
+//
+//   const gc = new ReplicaGc({ replicas, isRemoved, rangeVersion, preceding, destroy, log, now }, limits);
 //   await gc.round();   // on a timer (raft-host.ts)
 //   gc.checkSoon(r);    // r overlaps a snapshot this store refused (snapshot-shipper.ts)
 import type { Logger } from '@rangekv/runtime';
@@ -60,6 +71,10 @@ export interface ReplicaGcDeps<R> {
   replicas(): Iterable<Replica<R>>;
   /** true: removed for good (destroy); false: still a member; null: cannot tell now. */
   isRemoved(q: ReplicaGcQuery): Promise<boolean | null>;
+  /** The record's current epoch version of a range; null when it cannot tell (or the range is gone). */
+  rangeVersion(rangeId: number): Promise<number | null>;
+  /** The initialized replica on this store with the greatest start key below `r`'s, if any. */
+  preceding(r: Replica<R>): Replica<R> | undefined;
   /** Destroys this replica (with its data), if it is still the range's replica here. */
   destroy(r: Replica<R>): Promise<void>;
   log: Logger;
@@ -72,14 +87,20 @@ export interface ReplicaGcCounters {
   replicaGcChecks: number;
   /** Removed replicas destroyed. */
   replicasCollected: number;
+  /** Removed replicas kept because the replica before them here was not current (a merge may need them). */
+  keptForMerge: number;
+}
+
+function initializedFollower<R>(r: Replica<R>): boolean {
+  return !r.destroyed && !r.isLeader && r.log.descriptor !== null;
 }
 
 function leaderless<R>(r: Replica<R>): boolean {
-  return !r.destroyed && !r.isLeader && r.lead === 0 && r.log.descriptor !== null;
+  return initializedFollower(r) && r.lead === 0;
 }
 
 export class ReplicaGc<R> {
-  readonly counters: ReplicaGcCounters = { replicaGcChecks: 0, replicasCollected: 0 };
+  readonly counters: ReplicaGcCounters = { replicaGcChecks: 0, replicasCollected: 0, keptForMerge: 0 };
   /** Ranges seen leaderless at the previous round, with the replica id seen. */
   private seen = new Map<number, number>();
   /** The last range id checked: the next round starts after it. */
@@ -110,7 +131,7 @@ export class ReplicaGc<R> {
       let destroyed = 0;
       for (const r of ordered.slice(0, this.limits.maxReplicaGcChecks)) {
         this.cursor = r.rangeId;
-        if (await this.check(r)) destroyed++;
+        if (await this.check(r, leaderless)) destroyed++;
       }
       return destroyed;
     } finally {
@@ -119,12 +140,12 @@ export class ReplicaGc<R> {
   }
 
   /**
-   * `r` overlaps a snapshot this store just refused: if it knows no leader, check it with
-   * the record now (at most once per replicaGcOverlapCheckMs per range; one check per range
-   * at a time) and destroy it if it was removed. Resolves to whether it was destroyed.
+   * `r` overlaps a snapshot this store just refused: check it with the record now, leader
+   * known or not (at most once per replicaGcOverlapCheckMs per range; one check per range
+   * at a time), and destroy it if it was removed. Resolves to whether it was destroyed.
    */
   async checkSoon(r: Replica<R>): Promise<boolean> {
-    if (!leaderless(r) || this.checking.has(r.rangeId)) return false;
+    if (!initializedFollower(r) || this.checking.has(r.rangeId)) return false;
     const now = (this.d.now ?? Date.now)();
     const last = this.overlapChecked.get(r.rangeId);
     if (last !== undefined && now - last < this.limits.replicaGcOverlapCheckMs) return false;
@@ -133,13 +154,14 @@ export class ReplicaGc<R> {
     if (this.overlapChecked.size > MAX_OVERLAP_CHECKS_REMEMBERED) this.overlapChecked.delete(this.overlapChecked.keys().next().value!);
     this.checking.add(r.rangeId);
     try {
-      return await this.check(r);
+      return await this.check(r, initializedFollower);
     } finally {
       this.checking.delete(r.rangeId);
     }
   }
 
-  private async check(r: Replica<R>): Promise<boolean> {
+  /** Asks the record about `r`; destroys it if removed and `r` still passes `still` (and has the same id). */
+  private async check(r: Replica<R>, still: (r: Replica<R>) => boolean): Promise<boolean> {
     const d = r.log.descriptor!;
     const q: ReplicaGcQuery = {
       rangeId: r.rangeId, replicaId: r.node.id, confVer: d.epoch.confVer, span: { startKey: d.startKey, endKey: d.endKey, version: d.epoch.version },
@@ -152,13 +174,32 @@ export class ReplicaGc<R> {
       this.d.log.debug('replica GC: the record could not be asked', { ...q, err: e });
       return false;
     }
-    // Still the same replica, still without a leader: then it goes.
-    if (removed !== true || !leaderless(r) || r.node.id !== q.replicaId) return false;
+    // Still the same replica, still as it was when asked (a round: without a leader): then it goes.
+    if (removed !== true || !still(r) || r.node.id !== q.replicaId) return false;
+    if (!(await this.neighbourCurrent(r))) {
+      this.counters.keptForMerge++;
+      this.d.log.debug('replica GC: removed, kept while the replica before it here is not current (a merge may need it)', { ...q });
+      return false;
+    }
+    if (!still(r) || r.node.id !== q.replicaId) return false;
     this.d.log.info('replica GC: this replica was removed from its range while away; destroying it', { ...q });
     await this.d.destroy(r);
     this.seen.delete(r.rangeId);
     this.counters.replicasCollected++;
     return true;
+  }
+
+  /** Whether the replica before `r` on this store (if any) is the record's current version of its range. */
+  private async neighbourCurrent(r: Replica<R>): Promise<boolean> {
+    const p = this.d.preceding(r);
+    if (p === undefined || p.destroyed || p.log.descriptor === null) return true;
+    let v: number | null;
+    try {
+      v = await this.d.rangeVersion(p.rangeId);
+    } catch {
+      return false;
+    }
+    return v !== null && p.log.descriptor !== null && v === p.log.descriptor.epoch.version;
   }
 }
 

@@ -177,7 +177,7 @@ test('a call failing while finish() runs (the sender killed after its last chunk
   });
 });
 
-test('a snapshot of a newer version covering a range here (merged into it) asks for that replica to go, and is refused until it went', async () => {
+test('a snapshot of a newer version holding the start key of a range here (merged into it) asks for that replica to go, and is refused until it went', async () => {
   await withReceiver(async ({ root, engine, shipper, subsumed }) => {
     // Range 3 ["m", "t") is here at version 1; range 9 covering ["m", "z") at version 1 only
     // overlaps it (a split or merge not seen here); at version 2 it covers it: a merge.
@@ -192,5 +192,17 @@ test('a snapshot of a newer version covering a range here (merged into it) asks 
     assert.equal(await code(shipper.receive(start(9, merged))), 'refused');
     assert.deepEqual(subsumed, [[3, 9]]);
     assert.equal(engine.hasRange(9), false, 'nothing created before the covered replica is gone');
+  });
+});
+
+test('a snapshot of a newer version holding only the start of a range here (it split, then merged) asks for that replica to go too', async () => {
+  await withReceiver(async ({ root, engine, shipper, subsumed }) => {
+    // Range 3 ["m", "t") is here at version 1. It split at "p" after this store last heard
+    // of it and then merged away: range 9 holds ["m", "p") at a newer version, range 3's
+    // start key without its old span (the receiver's range 1 ends at "m").
+    await engine.createRange({ descriptor: desc(3, 'm', 't'), confState: cs });
+    const splitThenMerged = await build(root, { ...desc(9, 'm', 'p'), epoch: { confVer: 1, version: 3 } }, ['n']);
+    assert.equal(await code(shipper.receive(start(9, splitThenMerged))), 'refused');
+    assert.deepEqual(subsumed, [[3, 9]]);
   });
 });

@@ -20,7 +20,7 @@
 // superseded) is removed.
 import { MessageType, type Message } from '@rangekv/raft';
 import {
-  DecodeError, SnapshotError, decodeSnapshotHeader, spanContains, spansOverlap,
+  DecodeError, SnapshotError, decodeSnapshotHeader, keyInSpan, spansOverlap,
   type SnapshotHeader, type SnapshotReceiver, type SnapshotSource, type StorageEngine,
 } from '@rangekv/storage';
 import { SnapshotStreamError, type SnapshotSink, type SnapshotStartFrame } from '@rangekv/transport';
@@ -325,13 +325,15 @@ export class SnapshotShipper<R> {
       if (id === rangeId) continue;
       const d = this.d.engine.range(id).descriptor;
       if (d !== null && meets(d)) {
-        if (d.epoch.version < version && spanContains(span.startKey, span.endKey, d.startKey, d.endKey)) {
-          // Subsumed: a newer version of this range covers the other's whole span, which
-          // only a merge does (a split's halves never cover a range of a lower version).
-          // That range is merged away; its replica here missed it. It goes, and the
+        if (d.epoch.version < version && keyInSpan(d.startKey, span.startKey, span.endKey)) {
+          // Subsumed: a newer version of this range holds the other's start key. A range
+          // keeps its start key for life and a key's owners' versions only grow (splits and
+          // merges give the new owner a greater version), so the other lost its start key,
+          // which only a merge does (it may have split first, so the snapshot need not cover
+          // its whole span). It is merged away; its replica here missed it. It goes, and the
           // snapshot is retried once its data is deleted (CockroachDB's subsumed replicas).
           this.d.onSubsumed?.(id, rangeId);
-          return `its span covers range ${id} on this store, merged away (version ${version} > ${d.epoch.version}): that replica goes first (unless a left replica here still needs it for the merge); retry`;
+          return `its span holds the start of range ${id} on this store, merged away (version ${version} > ${d.epoch.version}): that replica goes first (unless a left replica here still needs it for the merge); retry`;
         }
         this.d.onOverlap?.(id);
         return `its span overlaps range ${id} on this store (a split or merge not seen here yet); dropped`;

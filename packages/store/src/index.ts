@@ -25,7 +25,7 @@ export {
 } from './errors.js';
 export { AdminService, MAX_LIST_RANGES, type AdminStoreContext } from './admin-service.js';
 export { addAdminService } from './admin-grpc.js';
-export { PdLink, PdCaller, PdUnavailableError, allocStoreId, DEFAULT_PD_LINK_LIMITS, type PdLinkLimits, type PdLinkHost } from './pd-link.js';
+export { PdLink, PdCaller, PdUnavailableError, allocStoreId, mergedAway, DEFAULT_PD_LINK_LIMITS, type PdLinkLimits, type PdLinkHost } from './pd-link.js';
 export { FailedPreconditionError } from './errors.js';
 export { parseFaultCommand, FaultCommandError, type FaultCommand } from './fault-injection.js';
 export { storeIdSpace, PD_BOOTSTRAP_MARKER } from './store-server.js';

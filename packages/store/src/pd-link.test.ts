@@ -266,7 +266,7 @@ test("PD's bootstrap reaching a store after range 1's leader already created the
   }
 });
 
-test('replica GC: a range PD no longer knows is merged away only when PD\'s range at its start covers its span with a newer version', () => {
+test('replica GC: a range PD no longer knows is merged away only when PD\'s range at its start key has a newer version', () => {
   const enc = (s: string): Uint8Array => Buffer.from(s);
   const d = (rangeId: number, start: string, end: string, version: number) => ({
     rangeId, startKey: enc(start), endKey: enc(end), epoch: { confVer: 1, version }, replicas: [],
@@ -274,9 +274,9 @@ test('replica GC: a range PD no longer knows is merged away only when PD\'s rang
   const stale = { startKey: enc('m'), endKey: enc('t'), version: 3 };
   assert.equal(mergedAway(7, stale, d(5, 'a', 'z', 4)), true, 'covered, newer: merged');
   assert.equal(mergedAway(7, stale, d(5, 'a', '', 4)), true, 'covered up to the keyspace end');
-  assert.equal(mergedAway(7, { ...stale, endKey: enc('') }, d(5, 'a', 'z', 4)), false, 'a span to the keyspace end is not covered by one that ends');
   assert.equal(mergedAway(7, stale, d(5, 'a', 'z', 3)), false, 'same version: a split not reported yet, not a merge');
-  assert.equal(mergedAway(7, stale, d(5, 'n', 'z', 9)), false, 'does not cover the start');
-  assert.equal(mergedAway(7, stale, d(5, 'a', 'p', 9)), false, 'does not cover the end');
+  assert.equal(mergedAway(7, stale, d(5, 'n', 'z', 9)), false, 'does not hold the start key');
+  assert.equal(mergedAway(7, stale, d(5, 'a', 'p', 9)), true, 'holds the start key, not the end: split, then merged');
+  assert.equal(mergedAway(7, { ...stale, endKey: enc('') }, d(5, 'a', 'p', 4)), true, 'a span to the keyspace end, split and merged');
   assert.equal(mergedAway(7, stale, d(7, 'a', 'z', 9)), false, 'the range itself');
 });

@@ -22,7 +22,7 @@ import {
   descriptorFromWire, descriptorToWire, pdService, replicaToWire, type metapb, type MethodDefinition, type pdpb, type RangeDescriptor,
 } from '@rangekv/proto';
 import { removedByDescriptor, type ReplicaGcQuery } from '@rangekv/multiraft';
-import { spanContains } from '@rangekv/storage';
+import { keyInSpan } from '@rangekv/storage';
 import type { Logger } from '@rangekv/runtime';
 import type { DiskFigures } from './data-dir-usage.js';
 
@@ -400,6 +400,19 @@ export class PdLink {
     }
   }
 
+  /** PD's current epoch version of a range (replica GC's merge guard); null when PD cannot say or does not know it. */
+  async rangeVersion(rangeId: number): Promise<number | null> {
+    if (this.stopped) return null;
+    try {
+      const res = await this.pd.call(pdService.getRange, { rangeId });
+      const d = res.route?.descriptor;
+      if (res.header?.error || !d) return null;
+      return Number(d.epoch?.version ?? 0);
+    } catch {
+      return null;
+    }
+  }
+
   /**
    * Whether PD's record of the range holds a newer configuration (greater confVer) without
    * this replica id: the replica was removed for good (replica-gc.ts). null when PD cannot
@@ -418,8 +431,8 @@ export class PdLink {
     } catch (e) {
       if ((e as { code?: number }).code !== grpc.status.NOT_FOUND) return null;
     }
-    // Unknown to PD: merged away when the range PD has at its start key covers its whole
-    // span with a newer version (only a merge makes a range cover another's span).
+    // Unknown to PD: merged away when the range PD has at its start key has a newer
+    // version (mergedAway).
     if (q.span === undefined) return null;
     try {
       const res = await this.pd.call(pdService.getRangeByKey, { key: q.span.startKey });
@@ -504,7 +517,15 @@ export async function allocStoreId(
   }
 }
 
-/** Whether `d` (PD's range at the start of `span`) shows the range `rangeId` with `span` merged into it. */
+/**
+ * Whether `d` (PD's range at the start of `span`) shows that the range `rangeId`, which had
+ * `span` at `span.version`, merged away: another range holds its start key at a newer
+ * version. A range keeps its start key for life (a split keeps the left part's id), and
+ * every split and merge gives the new owner of a key a greater version than its old owner
+ * had, so a key's owners' versions only grow: another range holding the start key at a
+ * greater version owned it after this one, which it only loses by being merged away.
+ * (It need not cover the whole span: the range may have split before it merged.)
+ */
 export function mergedAway(rangeId: number, span: { startKey: Uint8Array; endKey: Uint8Array; version: number }, d: RangeDescriptor): boolean {
-  return d.rangeId !== rangeId && d.epoch.version > span.version && spanContains(d.startKey, d.endKey, span.startKey, span.endKey);
+  return d.rangeId !== rangeId && d.epoch.version > span.version && keyInSpan(span.startKey, d.startKey, d.endKey);
 }

@@ -54,7 +54,7 @@ export interface StoreMetricsSources {
   /** Replicas created by message and not initialized yet: live (in the loop) and dormant (on disk only). */
   uninitialized(): { live: number; dormant: number };
   /** Replica GC (replica-gc.ts): suspects checked with PD, removed replicas destroyed (absent: 0). */
-  replicaGc?(): { checks: number; collected: number };
+  replicaGc?(): { checks: number; collected: number; keptForMerge: number };
 }
 
 export interface StoreMetricsOptions {
@@ -155,6 +155,7 @@ export class StoreMetrics {
   private readonly readsTimedOut: Counter;
   private readonly gcChecks: Counter;
   private readonly gcCollected: Counter;
+  private readonly gcKeptForMerge: Counter;
 
   constructor(private readonly sources: StoreMetricsSources, opts: StoreMetricsOptions = {}) {
     const registers = [this.registry];
@@ -218,6 +219,7 @@ export class StoreMetrics {
     this.readsTimedOut = counter('reads_timed_out_total', 'Reads failed after readTimeoutMs');
     this.gcChecks = counter('replica_gc_checks_total', 'Leaderless replicas checked with PD for removal (replica GC)');
     this.gcCollected = counter('replicas_collected_total', 'Replicas removed from their range while this store was away, destroyed by replica GC');
+    this.gcKeptForMerge = counter('replicas_kept_for_merge_total', 'Removed replicas replica GC kept because the replica before them here was not current (a merge may still need them)');
     if (opts.processMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: P });
   }
 
@@ -251,9 +253,10 @@ export class StoreMetrics {
       this.drops.reset();
       for (const [reason, n] of Object.entries(t.drops)) if (n > 0) this.drops.inc({ reason }, n);
     }
-    const gc = this.sources.replicaGc?.() ?? { checks: 0, collected: 0 };
+    const gc = this.sources.replicaGc?.() ?? { checks: 0, collected: 0, keptForMerge: 0 };
     setTotal(this.gcChecks, gc.checks);
     setTotal(this.gcCollected, gc.collected);
+    setTotal(this.gcKeptForMerge, gc.keptForMerge);
     const snaps = this.sources.snapshots();
     setTotal(this.snapSent, snaps.sent);
     setTotal(this.snapReceived, snaps.received);

@@ -212,7 +212,10 @@ export class StoreServer {
       snapshots: snapLimits,
       ...(opts.uninitialized ? { uninitialized: opts.uninitialized } : {}),
       isGone: (rangeId) => pdLink?.rangeGone(rangeId) ?? Promise.resolve(null),
-      ...(opts.pd && opts.pd.length > 0 ? { isRemoved: (q: ReplicaGcQuery) => pdLink?.replicaRemoved(q) ?? Promise.resolve(null) } : {}),
+      ...(opts.pd && opts.pd.length > 0 ? {
+        isRemoved: (q: ReplicaGcQuery) => pdLink?.replicaRemoved(q) ?? Promise.resolve(null),
+        rangeVersion: (rangeId: number) => pdLink?.rangeVersion(rangeId) ?? Promise.resolve(null),
+      } : {}),
       ...(opts.replicaGc ? { replicaGc: opts.replicaGc } : {}),
       knownPeers: () => (opts.resolve ? [] : peers.keys()),
     });
@@ -448,7 +451,9 @@ export class StoreServer {
       reads: () => this.store.reads.counts,
       failedReplicas: () => host.failedRanges.size,
       uninitialized: () => ({ live: host.uninitialized.size, dormant: host.uninitialized.dormantCount }),
-      replicaGc: () => ({ checks: host.replicaGc?.counters.replicaGcChecks ?? 0, collected: host.replicaGc?.counters.replicasCollected ?? 0 }),
+      replicaGc: () => ({
+        checks: host.replicaGc?.counters.replicaGcChecks ?? 0, collected: host.replicaGc?.counters.replicasCollected ?? 0, keptForMerge: host.replicaGc?.counters.keptForMerge ?? 0,
+      }),
     }, { processMetrics: opts.processMetrics ?? false });
   }
 
