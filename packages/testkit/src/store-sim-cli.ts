@@ -50,7 +50,7 @@ function describe(r: StoreSeedResult): string {
   return [
     `seed ${r.seed}: ${r.ok ? 'OK' : 'FAILED'}`,
     `  ${(r.simMs / 1000).toFixed(1)} s simulated, ${r.events} events, ${r.faults} faults, ${r.adminOps} admin actions, ` +
-      `${r.leaderElections} leaderships, ${r.snapshots} snapshots sent, ${r.splits} splits, ${r.merges} merges`,
+      `${r.leaderElections} leaderships, ${r.snapshots} snapshots sent, ${r.splits} splits, ${r.merges} merges, ${r.replicasCollected} removed replicas collected`,
     `  clients: ${r.ops.invoked} ops, ${r.ops.completed} returned, ${r.ops.unknown} unknown`,
     ...(r.failure ? [`  FAILURE: ${r.failure}`] : []),
   ].join('\n');
@@ -83,10 +83,15 @@ async function sweep(): Promise<number> {
   const failed: StoreSeedSummary[] = [];
   let done = 0;
   let last = 0;
+  /** Seeds where replica GC collected a replica, and replicas collected in all. */
+  let gcSeeds = 0;
+  let collected = 0;
   const rate = (): string => (done / ((performance.now() - began) / 1000)).toFixed(2);
   console.log(`sweeping store-simulation seeds ${start}..${start + n - 1}`);
   await runStoreSeedsInPool(jobs, (r) => {
     done++;
+    if (r.replicasCollected > 0) gcSeeds++;
+    collected += r.replicasCollected;
     if (!r.ok) {
       failed.push(r);
       console.log(`  seed ${r.seed} FAILED: ${(r.failure ?? '').split('\n')[0]}\n    replay: ${replay(r.seed)}`);
@@ -97,7 +102,7 @@ async function sweep(): Promise<number> {
       console.log(`  ${done}/${jobs.length} seeds, ${failed.length} failed, ${rate()} seeds/s`);
     }
   }, int('threads', values.threads), () => maxFailures > 0 && failed.length >= maxFailures);
-  console.log(`done: ${jobs.length} seeds in ${((performance.now() - began) / 1000).toFixed(1)} s (${rate()} seeds/s), ${failed.length} failed`);
+  console.log(`done: ${jobs.length} seeds in ${((performance.now() - began) / 1000).toFixed(1)} s (${rate()} seeds/s), ${failed.length} failed; replica GC collected ${collected} replicas in ${gcSeeds} seeds`);
   for (const r of failed) console.log(`  ${r.seed}: ${replay(r.seed)}`);
   return failed.length > 0 ? 1 : 0;
 }

@@ -18,9 +18,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from '@rangekv/raft';
 import { ReplicaRole, metapb, type RangeDescriptor } from '@rangekv/proto';
-import { removedByDescriptor, type ReplicaGcQuery } from '@rangekv/multiraft';
 import { SimNetwork } from './sim-network.js';
-import { SimStore, type SimStoreSettings } from './sim-store.js';
+import { SimStore, clusterRecord, clusterVersion, type SimStoreSettings } from './sim-store.js';
 import { SimWorld } from './world.js';
 
 const TIMING = { tickMs: 10, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, leaseMarginTicks: 2, livenessIntervalMs: 50, livenessTimeoutMs: 400 };
@@ -141,17 +140,8 @@ test('a replica back from a crash follows a leader added while it was down, so t
 });
 
 test('a replica moved away while its store was down, overlapping a range split off meanwhile, is collected when it blocks that range\'s snapshot', async () => {
-  // PD's part: the newest descriptor of the range any running store holds.
-  const record = (stores: () => SimStore[]) => async (q: ReplicaGcQuery): Promise<boolean | null> => {
-    let newest: RangeDescriptor | null = null;
-    for (const s of stores()) {
-      const d = s.store?.host.scheduler.get(q.rangeId)?.log.descriptor ?? null;
-      if (d !== null && (newest === null || d.epoch.confVer > newest.epoch.confVer)) newest = d;
-    }
-    return newest === null ? null : removedByDescriptor(q, { confVer: newest.epoch.confVer, replicaIds: newest.replicas.map((r) => r.replicaId) });
-  };
   // Rounds far apart: only the check a refused snapshot asks for can collect the replica here.
-  const sim = await start(12, (stores) => ({ isRemoved: record(stores), replicaGc: { replicaGcIntervalMs: 3_600_000 } }));
+  const sim = await start(12, (stores) => ({ isRemoved: clusterRecord(stores), rangeVersion: clusterVersion(stores), replicaGc: { replicaGcIntervalMs: 3_600_000 } }));
   const { world, stores } = sim;
   const first = leaderOf(stores, 1)!;
   const [victim, other] = stores.slice(0, 3).filter((s) => s !== first) as [SimStore, SimStore];

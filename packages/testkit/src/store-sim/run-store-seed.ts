@@ -12,13 +12,15 @@
 //
 // runStoreSeed(seed) is a pure function of the seed: the same seed replays the same run.
 import { Prng } from '@rangekv/raft';
+import type { Replica } from '@rangekv/multiraft';
+import type { KvResult } from '@rangekv/store';
 import { ReplicaRole, metapb, type RangeDescriptor } from '@rangekv/proto';
-import { keyInSpan } from '@rangekv/storage';
+import { keyInSpan, spansOverlap } from '@rangekv/storage';
 import { checkKvHistory } from '../check/kv-check.js';
 import { InvariantChecker } from './invariants.js';
 import { SimClients } from './sim-clients.js';
 import { SimNetwork } from './sim-network.js';
-import { SimStore } from './sim-store.js';
+import { SimStore, clusterRecord, clusterVersion } from './sim-store.js';
 import { SimWorld } from './world.js';
 
 export interface StoreSeedOptions {
@@ -45,6 +47,8 @@ export interface StoreSeedResult {
   adminOps: number;
   leaderElections: number;
   snapshots: number;
+  /** Removed replicas replica GC destroyed, all stores and incarnations. */
+  replicasCollected: number;
   splits: number;
   /** Merges the invariant checker saw commit (a range's newest descriptor covering a neighbour's). */
   merges: number;
@@ -78,7 +82,7 @@ export async function runStoreSeed(o: StoreSeedOptions): Promise<StoreSeedResult
   clients.service = (id) => store(id)?.store?.kv ?? null;
   const result: StoreSeedResult = {
     seed: o.seed, ok: false, failure: null, simMs: 0, events: 0, ops: { invoked: 0, completed: 0, unknown: 0 },
-    faults: 0, adminOps: 0, leaderElections: 0, snapshots: 0, splits: 0, merges: 0,
+    faults: 0, adminOps: 0, leaderElections: 0, snapshots: 0, replicasCollected: 0, splits: 0, merges: 0,
   };
   const afterEach = (): void => checker.check(stores);
   const safetyMs = o.safetyMs ?? 8_000;
@@ -141,6 +145,7 @@ export async function runStoreSeed(o: StoreSeedOptions): Promise<StoreSeedResult
     result.ops = { invoked: clients.stats.invoked, completed: clients.stats.completed, unknown: clients.stats.unknown };
     result.leaderElections = checker.leaderElections;
     result.snapshots = net.stats.snapshots;
+    result.replicasCollected = stores.reduce((n, s) => n + s.replicasCollected, 0);
     result.merges = checker.merges;
     result.splits = checker.ranges().length - 2 + checker.merges;
   }
@@ -156,7 +161,7 @@ const CONVERGE_MS = 3_000;
  * (its unsynced writes survive, as the OS outlives the process) before the commit reaches
  * it on the quiesce heartbeat, and restarted once the range's leader is quiescent; no
  * write follows. After CONVERGE_MS every replica in a range's current
- * membership, on every store, that holds its leader's committed entries has applied them
+ * membership, on every store, has applied its leader's commit, by appends or by a snapshot
  * (a follower restarted dormant with unapplied entries once did not: `merge.test.ts`).
  */
 async function convergesAfterRestart(world: SimWorld, stores: readonly SimStore[], clients: SimClients, key: string, t: (line: string) => void, afterEach: () => void): Promise<void> {
@@ -186,25 +191,33 @@ async function convergesAfterRestart(world: SimWorld, stores: readonly SimStore[
   for (const { storeId, r: head } of replicas) {
     if (!head.isLeader) continue;
     const commit = head.node.basicStatus().commit;
-    // Members as (store, replica id): a replica removed while its store was down, and not
-    // collected (no replica GC here), keeps an old id the leader no longer sends to.
+    // Members as (store, replica id): a replica removed while its store was down keeps an
+    // old id the leader no longer sends to, until replica GC collects it.
     const members = new Set(head.log.descriptor?.replicas.map((x) => `${x.storeId}/${x.replicaId}`) ?? []);
-    const progress = head.node.status().progress;
     for (const { storeId: sid, r } of replicas) {
       const id = r.node.status().id;
       if (r.rangeId !== head.rangeId || !members.has(`${sid}/${id}`) || r.log.applied.index >= commit) continue;
-      // Not a replica the leader must send a snapshot (its log ends before the leader's
-      // begins, or the leader probes below its first index): the snapshot may wait for a
-      // stale overlapping replica to go, which only replica GC (PD) removes, and the
-      // simulation runs none. Any other can be caught up by appends.
-      const pr = progress?.get(id);
-      const firstIndex = head.log.firstIndex();
-      if (r.log.lastIndex() < firstIndex - 1 || (pr !== undefined && pr.next - 1 < firstIndex - 1)) continue;
+      // A replica the leader must send a snapshot may first wait for replica GC to collect
+      // a stale overlapping replica on its store (SIM_REPLICA_GC: a few hundred ms), or for
+      // a snapshot that subsumes a merged-away one.
+      const pr = head.node.status().progress?.get(id);
+      const span = head.log.descriptor!;
+      const overlapping = replicas.filter((x) => x.storeId === sid && x.r !== r && x.r.log.descriptor !== null && spansOverlap(x.r.log.descriptor.startKey, x.r.log.descriptor.endKey, span.startKey, span.endKey))
+        .map((x) => `range ${x.r.rangeId} v${x.r.log.descriptor!.epoch.version}/c${x.r.log.descriptor!.epoch.confVer} replica ${x.r.node.status().id} applied ${x.r.log.applied.index}` +
+          ` (${x.r.isLeader ? 'leader' : `knows leader ${x.r.lead}`}, ${x.r.quiescent ? 'quiescent' : 'awake'}; its leader's: ${describeRange(replicas, x.r.rangeId)})`);
       throw new Error(`convergence: ${CONVERGE_MS} ms after store ${victim.id} restarted, store ${sid}'s replica of range ${r.rangeId} applied ${r.log.applied.index} of its leader's (store ${storeId}) commit ${commit}` +
-        ` (its last index ${r.log.lastIndex()}, ${r.quiescent ? 'quiescent' : 'awake'}, knows leader ${r.lead})`);
+        ` (its last index ${r.log.lastIndex()}, ${r.quiescent ? 'quiescent' : 'awake'}, knows leader ${r.lead}; the leader's progress for it ${pr ? `match ${pr.match} next ${pr.next} ${['probe', 'replicate', 'snapshot'][pr.state] ?? pr.state}` : 'none'};` +
+        ` its store's replicas overlapping the range: ${overlapping.length > 0 ? overlapping.join(', ') : 'none'})`);
     }
   }
 }
+
+/**
+ * Replica GC on the simulated clock: rounds every 500 ms (production: 10 s), so a replica
+ * removed while its store was away is collected within a run and every seed's faults meet
+ * the collector too (it must never take a member).
+ */
+export const SIM_REPLICA_GC = { replicaGcIntervalMs: 500, replicaGcOverlapCheckMs: 200 } as const;
 
 /** The simulated timing: 10 ms ticks, election timeout 10 ticks (100-200 ms), liveness 400 ms. */
 export const SIM_TIMING = { tickMs: 10, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, leaseMarginTicks: 2, livenessIntervalMs: 50, livenessTimeoutMs: 400 } as const;
@@ -218,6 +231,7 @@ export function simStores(world: SimWorld, prng: Prng): { net: SimNetwork; store
       timing: SIM_TIMING,
       syncMsMin: 1, syncMsMax: 1 + prng.int(4),
       compactThresholdEntries: 20 + prng.int(80), compactKeepEntries: prng.int(10),
+      isRemoved: clusterRecord(() => stores), rangeVersion: clusterVersion(() => stores), replicaGc: SIM_REPLICA_GC,
     }));
   }
   return { net, stores };
@@ -403,4 +417,12 @@ function adminAction(
     const v = victims[prng.int(victims.length)]!;
     report(`remove replica on store ${v.storeId}`, admin.removeReplica({ header, storeId: v.storeId }));
   }
+}
+
+/** A range as its leader sees it, for a failure message: "leader on store S: vV/cC replicas [..], commit N" or "no leader". */
+function describeRange(replicas: readonly { storeId: number; r: Replica<KvResult> }[], rangeId: number): string {
+  const l = replicas.find((x) => x.r.rangeId === rangeId && x.r.isLeader);
+  const d = l?.r.log.descriptor;
+  if (l === undefined || !d) return 'no leader';
+  return `leader on store ${l.storeId}: v${d.epoch.version}/c${d.epoch.confVer} replicas ${d.replicas.map((x) => `${x.storeId}/${x.replicaId}`).join(',')}, commit ${l.r.node.basicStatus().commit}`;
 }

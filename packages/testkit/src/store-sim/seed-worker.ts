@@ -22,7 +22,7 @@ port.on('message', (job: StoreSeedJob) => {
     } catch (e) {
       r = {
         seed: job.seed, ok: false, failure: `harness error: ${e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e)}`, simMs: 0, events: 0,
-        ops: { invoked: 0, completed: 0, unknown: 0 }, faults: 0, adminOps: 0, leaderElections: 0, snapshots: 0, splits: 0, merges: 0,
+        ops: { invoked: 0, completed: 0, unknown: 0 }, faults: 0, adminOps: 0, leaderElections: 0, snapshots: 0, replicasCollected: 0, splits: 0, merges: 0,
       };
     }
     port.postMessage({ ...r, durationMs: performance.now() - started });

@@ -18,6 +18,9 @@ export interface NetworkSettings {
   dropRate: number;
 }
 
+/** A snapshot call's bound on the sender's clock, ms (longer than any pause fault: 2.1 s). */
+export const SIM_SNAPSHOT_TIMEOUT_MS = 5_000;
+
 const EMPTY_DROPS = { queueFull: 0, queueBytes: 0, oversize: 0, unknownPeer: 0, disconnected: 0, fault: 0, stopped: 0 };
 
 function zeroMetrics(): TransportMetrics {
@@ -117,10 +120,26 @@ export class SimNetwork {
     this.world.at(from, 1, () => this.endpoints.get(from)?.onUnreachable(to));
   }
 
-  /** One snapshot call from `from`: the start, the chunks, the end, each a hop on the link. */
-  async sendSnapshot(from: number, s: OutboundSnapshot): Promise<SnapshotSendResult> {
+  /**
+   * One snapshot call from `from`: the start, the chunks, the end, each a hop on the link.
+   * Bounded by SIM_SNAPSHOT_TIMEOUT_MS on the sender's clock, as the real transport's call is
+   * by its deadline (snapshotTimeoutMs): a receiver that crashes mid-call drops its pending
+   * events, so without it the call would never end and the sender never send that replica
+   * a snapshot again.
+   */
+  sendSnapshot(from: number, s: OutboundSnapshot): Promise<SnapshotSendResult> {
+    let timedOut = false;
+    const timeout = this.world.sleep(from, SIM_SNAPSHOT_TIMEOUT_MS).then((): never => {
+      timedOut = true;
+      throw new SnapshotStreamError('timeout', `snapshot to store ${s.toStore} not done within ${SIM_SNAPSHOT_TIMEOUT_MS} ms`);
+    });
+    return Promise.race([this.snapshotCall(from, s, () => timedOut), timeout]);
+  }
+
+  private async snapshotCall(from: number, s: OutboundSnapshot, timedOut: () => boolean): Promise<SnapshotSendResult> {
     const to = s.toStore;
     const hop = async (): Promise<TransportHandlers> => {
+      if (timedOut()) throw new SnapshotStreamError('timeout', 'the call timed out');
       const h = this.endpoints.get(to);
       if (!h || this.isCut(from, to) || this.dropRangeMessage?.(from, to, s.rangeId) === true) throw new SnapshotStreamError('unavailable', `store ${to} unreachable`);
       await this.world.sleep(to, this.arrival(from, to));

@@ -5,9 +5,9 @@
 import type { Prng } from '@rangekv/raft';
 import { ReplicaRole, type RangeDescriptor } from '@rangekv/proto';
 import { MemDisk, StorageEngine } from '@rangekv/storage';
-import { RaftHost, type HostTiming, type ReplicaGcLimits, type ReplicaGcQuery } from '@rangekv/multiraft';
+import { RaftHost, removedByDescriptor, type HostTiming, type ReplicaGcLimits, type ReplicaGcQuery } from '@rangekv/multiraft';
 import { silentLogger, type Logger } from '@rangekv/runtime';
-import { KvStore, resolveStoreLimits, storeIdSpace, type KvResult } from '@rangekv/store';
+import { KvStore, mergedAway, resolveStoreLimits, storeIdSpace, type KvResult } from '@rangekv/store';
 import type { SimNetwork } from './sim-network.js';
 import type { SimWorld } from './world.js';
 
@@ -22,6 +22,8 @@ export interface SimStoreSettings {
   log?: Logger;
   /** The cluster's record for replica GC (PD's role); absent: no replica GC, as before. */
   isRemoved?: (q: ReplicaGcQuery) => Promise<boolean | null>;
+  /** The record's current version of a range (clusterVersion); absent: unknown. */
+  rangeVersion?: (rangeId: number) => Promise<number | null>;
   replicaGc?: Partial<ReplicaGcLimits>;
 }
 
@@ -32,6 +34,8 @@ export class SimStore {
   incarnations = 0;
   /** A slow disk: fsync times multiplied by this. */
   slowFactor = 1;
+  /** Replicas replica GC destroyed in earlier incarnations. */
+  private collectedBefore = 0;
 
   constructor(
     readonly id: number,
@@ -50,6 +54,11 @@ export class SimStore {
       clock: this.world.clockFor(this.id),
       syncDelay: () => (s.syncMsMin + this.prng.int(s.syncMsMax - s.syncMsMin + 1)) * this.slowFactor,
     });
+  }
+
+  /** Removed replicas replica GC destroyed on this store, over all its incarnations. */
+  get replicasCollected(): number {
+    return this.collectedBefore + (this.store?.host.replicaGc?.counters.replicasCollected ?? 0);
   }
 
   get running(): boolean {
@@ -82,6 +91,7 @@ export class SimStore {
       logCompaction: { logCompactionThresholdEntries: s.compactThresholdEntries, logCompactionKeepEntries: s.compactKeepEntries, logCompactionCheckTicks: 5 },
       uninitialized: { uninitializedIdleMs: 60_000 },
       ...(s.isRemoved ? { isRemoved: s.isRemoved } : {}),
+      ...(s.rangeVersion ? { rangeVersion: s.rangeVersion } : {}),
       ...(s.replicaGc ? { replicaGc: s.replicaGc } : {}),
       log: s.log ?? silentLogger,
     });
@@ -102,9 +112,45 @@ export class SimStore {
    */
   crash(keepUnsynced = 0): void {
     if (this.store === null) return;
+    this.collectedBefore = this.replicasCollected;
     this.world.crash(this.id);
     this.net.down(this.id);
     this.disk.crash({ keepUnsynced });
     this.store = null;
   }
+}
+
+/**
+ * The cluster's record for replica GC, standing in for PD (store's `PdLink.replicaRemoved`):
+ * the newest descriptor of the range (greatest confVer) that a running leader of it holds
+ * (PD learns descriptors from leaders; a stale replica's own view is not the record). A
+ * replica is removed when that descriptor is newer than its own and does not name it, or
+ * when another range a running store holds covers its whole span with a newer version (it
+ * merged away while this replica was not there to apply it; PD answers so for a range it no
+ * longer knows). Anything else gets no answer (null), and the replica stays.
+ */
+export function clusterRecord(stores: () => readonly SimStore[]): (q: ReplicaGcQuery) => Promise<boolean | null> {
+  return async (q) => {
+    let newest: RangeDescriptor | null = null;
+    for (const s of stores()) {
+      for (const r of s.store?.host.scheduler.all() ?? []) {
+        const d = r.log.descriptor;
+        if (d === null) continue;
+        if (q.span !== undefined && mergedAway(q.rangeId, q.span, d)) return true;
+        if (r.rangeId === q.rangeId && r.isLeader && (newest === null || d.epoch.confVer > newest.epoch.confVer)) newest = d;
+      }
+    }
+    return newest === null ? null : removedByDescriptor(q, { confVer: newest.epoch.confVer, replicaIds: newest.replicas.map((r) => r.replicaId) });
+  };
+}
+
+/** The record's current version of a range, standing in for PD: its running leader's descriptor version (null: no leader now). */
+export function clusterVersion(stores: () => readonly SimStore[]): (rangeId: number) => Promise<number | null> {
+  return async (rangeId) => {
+    for (const s of stores()) {
+      const r = s.store?.host.scheduler.get(rangeId);
+      if (r?.isLeader && r.log.descriptor) return r.log.descriptor.epoch.version;
+    }
+    return null;
+  };
 }
