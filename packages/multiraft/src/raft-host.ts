@@ -515,20 +515,24 @@ export class RaftHost<R> implements GroupHost<R> {
    * anyway; once it holds any outcome by a snapshot of its own, it will not apply it).
    */
   /**
-   * A snapshot of `byRangeId` that covers frozen source `r` makes the merge `r` waits for
-   * moot when `byRangeId` is that merge's left range and its replica here is not applying
-   * anything: the snapshot is of a newer version that already holds the merge (only a merge
-   * makes a range cover another's span), so the left replica takes it instead of applying
-   * the merge. Without this, a left replica whose log was compacted past the merge could
-   * only catch up by that snapshot, which `r` refused for as long as `r` waited for the left
-   * replica: the store simulation's stricter convergence check found a range left on two
-   * of its three replicas for good (seed 42948).
+   * A snapshot of `byRangeId` that holds frozen source `r`'s start key at a newer version
+   * makes the merge `r` waits for moot when `byRangeId` is that merge's left range and its
+   * replica here holds nothing beyond what it applied: the snapshot already holds the merge
+   * (only a merge moves a range's start key into another), and that replica's log (its
+   * unstable tail included) ends before `CommitMerge`, so it can never apply the merge but
+   * only take the snapshot. Without this, a left replica whose leader compacted its log
+   * past the merge could only catch up by that snapshot, which `r` refused for as long as
+   * `r` waited for the left replica: the store simulation's stricter convergence check
+   * found a range left on two of its three replicas for good (seed 42948). A left replica
+   * with entries beyond its applied index (`CommitMerge` may be among them, and a commit
+   * index could still reach it) keeps `r`.
    */
   private mergeSuperseded(r: Replica<R>, byRangeId: number): boolean {
     const f = r.log.mergeFreeze;
     if (f === null || f.leftRangeId !== byRangeId) return false;
     const l = this.scheduler.get(f.leftRangeId);
-    return l === undefined || (!l.applying && l.applyQueue.length === 0);
+    if (l === undefined) return true;
+    return !l.applying && l.applyQueue.length === 0 && l.node.status().lastIndex === l.log.applied.index;
   }
 
   /** The initialized replica here with the greatest start key below `r`'s (replica GC's merge guard). */
