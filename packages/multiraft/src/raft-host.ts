@@ -517,22 +517,24 @@ export class RaftHost<R> implements GroupHost<R> {
   /**
    * A snapshot of `byRangeId` that holds frozen source `r`'s start key at a newer version
    * makes the merge `r` waits for moot when `byRangeId` is that merge's left range and its
-   * replica here holds nothing beyond what it applied: the snapshot already holds the merge
-   * (only a merge moves a range's start key into another), and that replica's log (its
-   * unstable tail included) ends before `CommitMerge`, so it can never apply the merge but
-   * only take the snapshot. Without this, a left replica whose leader compacted its log
-   * past the merge could only catch up by that snapshot, which `r` refused for as long as
-   * `r` waited for the left replica: the store simulation's stricter convergence check
-   * found a range left on two of its three replicas for good (seed 42948). A left replica
-   * with entries beyond its applied index (`CommitMerge` may be among them, and a commit
-   * index could still reach it) keeps `r`.
+   * replica here has applied everything it knows committed and applies nothing now: the
+   * snapshot already holds the merge (only a merge moves a range's start key into another),
+   * so that replica takes it instead of applying `CommitMerge`. Without this, a left
+   * replica whose leader compacted its log past the merge could only catch up by that
+   * snapshot, which `r` refused for as long as `r` waited for the left replica: the store
+   * simulation's stricter convergence check found a range left on two of its three
+   * replicas for good (seed 42948). A left replica with a committed entry not yet applied
+   * (`CommitMerge` may be it, waiting for `r` to reach the freeze) keeps `r`. Left open: a
+   * `CommitMerge` in its uncommitted tail committed between `r`'s destruction and the
+   * snapshot's retry, which needs its leader to know it matches that tail while sending it
+   * a snapshot (multiraft README, "Removed replicas").
    */
   private mergeSuperseded(r: Replica<R>, byRangeId: number): boolean {
     const f = r.log.mergeFreeze;
     if (f === null || f.leftRangeId !== byRangeId) return false;
     const l = this.scheduler.get(f.leftRangeId);
     if (l === undefined) return true;
-    return !l.applying && l.applyQueue.length === 0 && l.node.status().lastIndex === l.log.applied.index;
+    return !l.applying && l.applyQueue.length === 0 && l.node.status().commit === l.log.applied.index;
   }
 
   /** The initialized replica here with the greatest start key below `r`'s (replica GC's merge guard). */
