@@ -508,13 +508,6 @@ export class RaftHost<R> implements GroupHost<R> {
   }
 
   /**
-   * Whether `r` is the frozen right range of a merge that the left range's replica on this
-   * store has not recorded as committed yet: that replica may still apply the commit from
-   * its log, which needs `r` up to the freeze. So `r` is not destroyed for a covering
-   * snapshot or by replica GC meanwhile (once the left one applied the commit, `r` is gone
-   * anyway; once it holds any outcome by a snapshot of its own, it will not apply it).
-   */
-  /**
    * A snapshot of `byRangeId` that holds frozen source `r`'s start key at a newer version
    * makes the merge `r` waits for moot when `byRangeId` is that merge's left range and its
    * replica here has applied everything it knows committed and applies nothing now: the
@@ -550,6 +543,14 @@ export class RaftHost<R> implements GroupHost<R> {
     return best;
   }
 
+  /**
+   * Whether `r` is the frozen right range of a merge that the left range's replica on this
+   * store has not recorded as committed yet: that replica may still apply the commit from
+   * its log, which needs `r` up to the freeze. So `r` is not destroyed for a snapshot that
+   * subsumes it (unless it is of that left range: mergeSuperseded) or by replica GC
+   * meanwhile (once the left one applied the commit, `r` is gone
+   * anyway; once it holds any outcome by a snapshot of its own, it will not apply it).
+   */
   awaitedByLeft(r: Replica<R>): boolean {
     const f = r.log.mergeFreeze;
     if (f === null) return false;
