@@ -266,6 +266,30 @@ test("PD's bootstrap reaching a store after range 1's leader already created the
   }
 });
 
+test('replica GC: PdLink.rangeVersion is PD\'s epoch version of a range, or null when PD does not say', async () => {
+  const pd = await fakePd({
+    getRange: (req: pdpb.GetRangeRequest) => (Number(req.rangeId) === 5
+      ? { header: {}, route: { descriptor: { rangeId: 5, startKey: new Uint8Array(0), endKey: new Uint8Array(0), epoch: { confVer: 2, version: 7 }, replicas: [] } } }
+      : { header: { error: { message: 'range not found' } } }),
+  });
+  const host: PdLinkHost = {
+    storeId: 1, token: 't', addresses: () => ({ address: '127.0.0.1:1', raftAddress: '127.0.0.1:2', httpAddress: '' }),
+    stats: () => ({ ranges: 0, leaders: 0, syncLatencyMicros: 0 }),
+    disk: async () => ({ capacityBytes: 0, availableBytes: 0, usedBytes: 0 }),
+    ledRanges: () => [], ledRange: () => null, setPeer: () => undefined, bootstrap: async () => undefined, log: silentLogger,
+  };
+  const link = new PdLink([pd.address], host, { heartbeatMs: 60_000, rangeHeartbeatMs: 60_000, callTimeoutMs: 500 });
+  try {
+    assert.equal(await link.rangeVersion(5), 7);
+    assert.equal(await link.rangeVersion(6), null, 'an error answer');
+    await pd.stop();
+    assert.equal(await link.rangeVersion(5), null, 'PD unreachable');
+  } finally {
+    link.stop();
+    await pd.stop();
+  }
+});
+
 test('replica GC: a range PD no longer knows is merged away only when PD\'s range at its start key has a newer version', () => {
   const enc = (s: string): Uint8Array => Buffer.from(s);
   const d = (rangeId: number, start: string, end: string, version: number) => ({
