@@ -32,7 +32,8 @@
 // own) is not the record's current version of its range (CockroachDB's replica GC queue
 // does the same): that neighbour may still apply a merge that needs this one, and failed
 // for good when a collected source was missing (the store simulation, seed 181386). Once
-// the neighbour catches up (or is collected itself), a later round takes this one.
+// the neighbour catches up (or is collected itself: it is asked about at once, as it may
+// be the stale one), a later round takes this one.
 //
 //   const gc = new ReplicaGc({ replicas, isRemoved, rangeVersion, preceding, destroy, log, now }, limits);
 //   await gc.round();   // on a timer (raft-host.ts)
@@ -176,9 +177,14 @@ export class ReplicaGc<R> {
     }
     // Still the same replica, still as it was when asked (a round: without a leader): then it goes.
     if (removed !== true || !still(r) || r.node.id !== q.replicaId) return false;
-    if (!(await this.neighbourCurrent(r))) {
+    const p = this.d.preceding(r);
+    if (p !== undefined && !(await this.current(p))) {
       this.counters.keptForMerge++;
-      this.d.log.debug('replica GC: removed, kept while the replica before it here is not current (a merge may need it)', { ...q });
+      this.d.log.debug('replica GC: removed, kept while the replica before it here is not current (a merge may need it)', { ...q, preceding: p.rangeId });
+      // That neighbour may be the stale one, removed itself: ask about it now (CockroachDB
+      // queues it too), or this replica could wait for ever behind one that is never a
+      // suspect (it names a leader) and in no snapshot's way.
+      void this.checkSoon(p).catch((e: unknown) => this.d.log.debug('replica GC: checking the replica before a kept one failed', { rangeId: p.rangeId, err: e }));
       return false;
     }
     if (!still(r) || r.node.id !== q.replicaId) return false;
@@ -189,10 +195,9 @@ export class ReplicaGc<R> {
     return true;
   }
 
-  /** Whether the replica before `r` on this store (if any) is the record's current version of its range. */
-  private async neighbourCurrent(r: Replica<R>): Promise<boolean> {
-    const p = this.d.preceding(r);
-    if (p === undefined || p.destroyed || p.log.descriptor === null) return true;
+  /** Whether replica `p` is the record's current version of its range (a destroyed or uninitialized one does not count). */
+  private async current(p: Replica<R>): Promise<boolean> {
+    if (p.destroyed || p.log.descriptor === null) return true;
     let v: number | null;
     try {
       v = await this.d.rangeVersion(p.rangeId);
