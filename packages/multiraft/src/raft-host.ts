@@ -322,7 +322,9 @@ export class RaftHost<R> implements GroupHost<R> {
       rangeVersion: opts.rangeVersion ?? (() => Promise.resolve(null)),
       preceding: (r) => this.precedingReplica(r),
       destroy: async (r) => {
-        if (this.scheduler.get(r.rangeId) === r && !this.awaitedByLeft(r)) await this.destroyReplica(r.rangeId, { clearData: true });
+        if (this.scheduler.get(r.rangeId) !== r || this.awaitedByLeft(r)) return false;
+        await this.destroyReplica(r.rangeId, { clearData: true });
+        return true;
       },
       log: this.log,
       now: () => this.clock.now(),

@@ -47,7 +47,7 @@ function gc(replicas: Fake[], answer: (q: ReplicaGcQuery) => Promise<boolean | n
     destroy: (r) => {
       destroyed.push(r.rangeId);
       (r as unknown as Fake).destroyed = true;
-      return Promise.resolve();
+      return Promise.resolve(true);
     },
     log: silentLogger,
     now,
@@ -173,4 +173,19 @@ test('a removed replica kept for a stale neighbour gets that neighbour asked abo
   assert.deepEqual(destroyed, [1], 'the neighbour, removed too, is collected');
   await g.round(); // the neighbour is destroyed now: nothing holds this one back
   assert.deepEqual(destroyed, [1, 2]);
+});
+
+test('a removed replica the host does not destroy (a left replica here awaits it) is not counted as collected', async () => {
+  const r = fake(1);
+  const g = new ReplicaGc<unknown>({
+    replicas: () => [r] as unknown as Replica<unknown>[],
+    isRemoved: () => Promise.resolve(true),
+    rangeVersion: () => Promise.resolve(null),
+    preceding: () => undefined,
+    destroy: () => Promise.resolve(false),
+    log: silentLogger,
+  }, { replicaGcIntervalMs: 1_000, maxReplicaGcChecks: 64, replicaGcOverlapCheckMs: 500 });
+  await g.round();
+  assert.equal(await g.round(), 0);
+  assert.deepEqual(g.counters, { replicaGcChecks: 1, replicasCollected: 0, keptForMerge: 0 });
 });

@@ -76,8 +76,8 @@ export interface ReplicaGcDeps<R> {
   rangeVersion(rangeId: number): Promise<number | null>;
   /** The initialized replica on this store with the greatest start key below `r`'s, if any. */
   preceding(r: Replica<R>): Replica<R> | undefined;
-  /** Destroys this replica (with its data), if it is still the range's replica here. */
-  destroy(r: Replica<R>): Promise<void>;
+  /** Destroys this replica (with its data) if it is still the range's replica here and nothing here needs it; whether it did. */
+  destroy(r: Replica<R>): Promise<boolean>;
   log: Logger;
   /** Milliseconds, monotonic (checkSoon's rate limit); default Date.now. */
   now?: () => number;
@@ -189,7 +189,7 @@ export class ReplicaGc<R> {
     }
     if (!still(r) || r.node.id !== q.replicaId) return false;
     this.d.log.info('replica GC: this replica was removed from its range while away; destroying it', { ...q });
-    await this.d.destroy(r);
+    if (!(await this.d.destroy(r))) return false;
     this.seen.delete(r.rangeId);
     this.counters.replicasCollected++;
     return true;
