@@ -36,6 +36,8 @@ function zeroMetrics(): TransportMetrics {
 export class SimNetwork {
   /** Registered (running) stores' handlers. */
   private readonly endpoints = new Map<number, TransportHandlers>();
+  /** Snapshot calls under way, by receiving store: each ends (rejects) when that store goes down. */
+  private readonly snapshotResets = new Map<number, Set<() => void>>();
   /** Directed cuts "from>to". */
   private readonly cuts = new Set<string>();
   /** Last delivery time per directed link: batches on a link arrive in order. */
@@ -58,9 +60,13 @@ export class SimNetwork {
     };
   }
 
-  /** The store went down (crash or stop): sends to it fail from now on. */
+  /** The store went down (crash or stop): sends to it fail from now on, and its snapshot calls under way end (a reset connection). */
   down(storeId: number): void {
     this.endpoints.delete(storeId);
+    const calls = this.snapshotResets.get(storeId);
+    if (calls === undefined) return;
+    this.snapshotResets.delete(storeId);
+    for (const reset of calls) reset();
   }
 
   isUp(storeId: number): boolean {
@@ -122,24 +128,34 @@ export class SimNetwork {
 
   /**
    * One snapshot call from `from`: the start, the chunks, the end, each a hop on the link.
-   * Bounded by SIM_SNAPSHOT_TIMEOUT_MS on the sender's clock, as the real transport's call is
-   * by its deadline (snapshotTimeoutMs): a receiver that crashes mid-call drops its pending
-   * events, so without it the call would never end and the sender never send that replica
-   * a snapshot again.
+   * A receiver that crashes mid-call drops its pending events, so the call would never end
+   * and the sender never send that replica a snapshot again: the call ends when the
+   * receiver goes down (as a real connection is reset), and in any case after
+   * SIM_SNAPSHOT_TIMEOUT_MS on the sender's clock (the real call's deadline).
    */
   sendSnapshot(from: number, s: OutboundSnapshot): Promise<SnapshotSendResult> {
-    let timedOut = false;
+    let ended = false;
+    let reset = (): void => {};
+    const aborted = new Promise<never>((_, reject) => {
+      reset = () => {
+        ended = true;
+        reject(new SnapshotStreamError('unavailable', `store ${s.toStore} went down during the snapshot`));
+      };
+    });
+    const calls = this.snapshotResets.get(s.toStore) ?? new Set<() => void>();
+    this.snapshotResets.set(s.toStore, calls);
+    calls.add(reset);
     const timeout = this.world.sleep(from, SIM_SNAPSHOT_TIMEOUT_MS).then((): never => {
-      timedOut = true;
+      ended = true;
       throw new SnapshotStreamError('timeout', `snapshot to store ${s.toStore} not done within ${SIM_SNAPSHOT_TIMEOUT_MS} ms`);
     });
-    return Promise.race([this.snapshotCall(from, s, () => timedOut), timeout]);
+    return Promise.race([this.snapshotCall(from, s, () => ended), timeout, aborted]).finally(() => calls.delete(reset));
   }
 
-  private async snapshotCall(from: number, s: OutboundSnapshot, timedOut: () => boolean): Promise<SnapshotSendResult> {
+  private async snapshotCall(from: number, s: OutboundSnapshot, ended: () => boolean): Promise<SnapshotSendResult> {
     const to = s.toStore;
     const hop = async (): Promise<TransportHandlers> => {
-      if (timedOut()) throw new SnapshotStreamError('timeout', 'the call timed out');
+      if (ended()) throw new SnapshotStreamError('timeout', 'the call ended');
       const h = this.endpoints.get(to);
       if (!h || this.isCut(from, to) || this.dropRangeMessage?.(from, to, s.rangeId) === true) throw new SnapshotStreamError('unavailable', `store ${to} unreachable`);
       await this.world.sleep(to, this.arrival(from, to));
