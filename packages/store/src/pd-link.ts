@@ -383,34 +383,35 @@ export class PdLink {
   }
 
   /**
+   * PD's descriptor of a range (wire form), 'unknown' when PD answers NOT_FOUND, or null
+   * when PD cannot say now (stopping, unreachable, not bootstrapped, no leader).
+   */
+  private async pdRange(rangeId: number): Promise<metapb.RangeDescriptor.$Properties | 'unknown' | null> {
+    if (this.stopped) return null;
+    try {
+      const res = await this.pd.call(pdService.getRange, { rangeId });
+      if (res.header?.error) return null;
+      return res.route?.descriptor ?? null;
+    } catch (e) {
+      return (e as { code?: unknown } | null)?.code === grpc.status.NOT_FOUND ? 'unknown' : null;
+    }
+  }
+
+  /**
    * Whether PD says range `rangeId` has no replica on this store (unknown range, or a
    * descriptor without this store): true / false, or null when PD cannot be asked now.
    */
   async rangeGone(rangeId: number): Promise<boolean | null> {
-    if (this.stopped) return null;
-    try {
-      const res = await this.pd.call(pdService.getRange, { rangeId });
-      if (res.header?.error) return null; // not bootstrapped, or no leader
-      const d = res.route?.descriptor;
-      if (!d) return null;
-      return !(d.replicas ?? []).some((x) => Number(x.storeId ?? 0) === this.host.storeId);
-    } catch (e) {
-      if ((e as { code?: unknown } | null)?.code === grpc.status.NOT_FOUND) return true;
-      return null;
-    }
+    const d = await this.pdRange(rangeId);
+    if (d === 'unknown') return true;
+    if (d === null) return null;
+    return !(d.replicas ?? []).some((x) => Number(x.storeId ?? 0) === this.host.storeId);
   }
 
   /** PD's current epoch version of a range (replica GC's merge guard); null when PD cannot say or does not know it. */
   async rangeVersion(rangeId: number): Promise<number | null> {
-    if (this.stopped) return null;
-    try {
-      const res = await this.pd.call(pdService.getRange, { rangeId });
-      const d = res.route?.descriptor;
-      if (res.header?.error || !d) return null;
-      return Number(d.epoch?.version ?? 0);
-    } catch {
-      return null;
-    }
+    const d = await this.pdRange(rangeId);
+    return d === null || d === 'unknown' ? null : Number(d.epoch?.version ?? 0);
   }
 
   /**
@@ -419,26 +420,22 @@ export class PdLink {
    * be asked now or does not know the range (no doubt may destroy an initialized replica).
    */
   async replicaRemoved(q: ReplicaGcQuery): Promise<boolean | null> {
-    if (this.stopped) return null;
-    try {
-      const res = await this.pd.call(pdService.getRange, { rangeId: q.rangeId });
-      const d = res.route?.descriptor;
-      if (res.header?.error || !d) return null;
+    const d = await this.pdRange(q.rangeId);
+    if (d === null) return null;
+    if (d !== 'unknown') {
       return removedByDescriptor(q, {
         confVer: Number(d.epoch?.confVer ?? 0),
         replicaIds: (d.replicas ?? []).map((x) => Number(x.replicaId ?? 0)),
       });
-    } catch (e) {
-      if ((e as { code?: number }).code !== grpc.status.NOT_FOUND) return null;
     }
     // Unknown to PD: merged away when the range PD has at its start key has a newer
     // version (mergedAway).
     if (q.span === undefined) return null;
     try {
       const res = await this.pd.call(pdService.getRangeByKey, { key: q.span.startKey });
-      const d = res.route?.descriptor;
-      if (res.header?.error || !d) return null;
-      return mergedAway(q.rangeId, q.span, descriptorFromWire(d));
+      const atStart = res.route?.descriptor;
+      if (res.header?.error || !atStart) return null;
+      return mergedAway(q.rangeId, q.span, descriptorFromWire(atStart));
     } catch {
       return null;
     }

@@ -125,9 +125,9 @@ export class SimStore {
  * the newest descriptor of the range (greatest confVer) that a running leader of it holds
  * (PD learns descriptors from leaders; a stale replica's own view is not the record). A
  * replica is removed when that descriptor is newer than its own and does not name it, or
- * when another range a running store holds covers its whole span with a newer version (it
- * merged away while this replica was not there to apply it; PD answers so for a range it no
- * longer knows). Anything else gets no answer (null), and the replica stays.
+ * when another range a running store holds has its start key at a newer version (it merged
+ * away while this replica was not there to apply it: store's `mergedAway`; PD answers so for
+ * a range it no longer knows). Anything else gets no answer (null), and the replica stays.
  */
 export function clusterRecord(stores: () => readonly SimStore[]): (q: ReplicaGcQuery) => Promise<boolean | null> {
   return async (q) => {
