@@ -119,3 +119,32 @@ test('a leader cut off from its followers steps down (check-quorum) and its wait
     await c.close();
   }
 });
+
+test('a cycle that sends nothing before its persist (a follower taking appends) writes it on the main thread when the log writer is idle; one that sends appends does not', async () => {
+  const c = await LocalCluster.start(3);
+  try {
+    await c.waitFor('a leader', () => c.leader() !== 0);
+    const leader = c.leader();
+    const before = new Map([1, 2, 3].map((id) => [id, c.stores.get(id)!.engine.writerStats().directWrites]));
+    // One write at a time: every follower cycle finds the log writer idle.
+    for (let i = 0; i < 20; i++) await c.put(`k${i}`, `v${i}`);
+    await c.waitFor('every store applied', () => [1, 2, 3].every((id) => c.get(id, 'k19') === 'v19'));
+    for (const id of [1, 2, 3].filter((x) => x !== leader)) {
+      const direct = c.stores.get(id)!.engine.writerStats().directWrites - before.get(id)!;
+      assert.ok(direct >= 10, `follower ${id}: most of its 20 appends persisted directly (${direct})`);
+    }
+    // The leader's own appends leave in the same cycle as its persist: never direct for them.
+    const leaderDirect = c.stores.get(leader)!.engine.writerStats().directWrites - before.get(leader)!;
+    assert.ok(leaderDirect < 20, `leader ${leader}: its 20 appends went through the log writer (direct ${leaderDirect})`);
+    // Durable all the same: a follower restarted keeps everything it acknowledged.
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    await c.stopStore(follower);
+    await c.startStore(follower);
+    await c.put('after', 'restart');
+    await c.waitFor('restarted follower caught up', () => c.get(follower, 'after') === 'restart');
+    assert.equal(c.get(follower, 'k19'), 'v19');
+    assert.equal(c.fatal, null);
+  } finally {
+    await c.close();
+  }
+});

@@ -20,6 +20,11 @@ export interface StorageLimits {
   maxSyncBatchBytes: number;
   /** Log writer: requests merged into one sync batch; 1 turns group commit off. */
   maxRequestsPerSync: number;
+  /**
+   * Log writer: the most encoded bytes a caller may write and sync on its own thread
+   * (`tryWriteNow`) when nothing else is queued, skipping the hop to the log-writer thread.
+   */
+  maxDirectWriteBytes: number;
   /** Range snapshots: max bytes of key/value data in one chunk (one pair may exceed it alone). */
   maxSnapshotChunkBytes: number;
   /**
@@ -45,6 +50,7 @@ export const DEFAULT_LIMITS: Readonly<StorageLimits> = Object.freeze({
   maxRequestBytes: 64 << 20,
   maxSyncBatchBytes: 16 << 20,
   maxRequestsPerSync: 1 << 16,
+  maxDirectWriteBytes: 64 << 10,
   maxSnapshotChunkBytes: 1 << 20,
   memtableBudgetBytes: 32 << 20,
   blockCacheBytes: 8 << 20,

@@ -75,6 +75,14 @@ export interface LogWriterBackend {
   send(msg: WriteMsg): void;
   /** Fault injection: SyncDelayMsg's delay for the batches after this call (ms checked by the LogWriter). */
   setSyncDelay(ms: number): void;
+  /**
+   * Writes `parts` as one batch on the caller's thread, fsynced when `sync`, before
+   * returning (throws if the write failed), or returns null having written nothing when
+   * this backend cannot (the in-memory one, whose fsync takes simulated time, declines
+   * every batch whose simulated fsync would not be instant). Called only while nothing
+   * sent is unacknowledged.
+   */
+  writeNow(parts: readonly Uint8Array[], sync: boolean): { syncMicros: number; synced: boolean } | null;
   /** Nothing more will be sent: resolves once the backend has stopped (it writes nothing more). */
   stop(): Promise<void>;
 }

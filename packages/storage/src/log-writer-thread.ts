@@ -1,6 +1,7 @@
 // The production LogWriter backend: a worker thread (log-writer-worker.ts) that opens the
 // DB by handle and does every sync write. Started once per engine; `stop()` ends the
-// thread (it never closes the shared DB; the engine closes RocksDB after).
+// thread (it never closes the shared DB; the engine closes RocksDB after). `writeNow`, the
+// LogWriter's direct path while the thread has nothing to do, writes with the caller's handle.
 import { Worker } from 'node:worker_threads';
 import { isFromWorker, type ConnectBackend, type SyncDelayMsg, type WorkerInit } from './log-writer-protocol.js';
 import type { RocksDb } from './rocks.js';
@@ -46,6 +47,12 @@ export async function startLogWriterThread(db: RocksDb, limits: { maxRequestsPer
     });
     return {
       send: (msg) => worker.postMessage(msg, [msg.bytes]),
+      // The worker's write, on this thread's handle of the same DB (LogWriter.tryWriteNow).
+      writeNow: (parts, sync) => {
+        const t0 = process.hrtime.bigint();
+        db.write(parts, { sync });
+        return { syncMicros: Number(process.hrtime.bigint() - t0) / 1000, synced: sync };
+      },
       setSyncDelay: (ms) => worker.postMessage({ t: 'syncDelay', ms } satisfies SyncDelayMsg),
       stop: () => {
         if (!stopping) {

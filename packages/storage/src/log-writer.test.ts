@@ -28,7 +28,7 @@ const WRITERS: { name: string; open(limits: Partial<StorageLimits>): Promise<{ w
     async open(limits) {
       const db = new MemDisk().openDb();
       const l = { ...DEFAULT_LIMITS, ...limits };
-      const w = LogWriter.over(memLogWriterBackend(db, new VirtualClock(), () => 1, l), l);
+      const w = LogWriter.over(memLogWriterBackend(db, new VirtualClock(), () => 0, l), l);
       return { w, db, done: () => db.close() };
     },
   },
@@ -162,4 +162,55 @@ writerTest('sync: false requests are written in order without an fsync; a batch 
   st = w.stats();
   assert.equal(st.requests, 4);
   assert.equal(st.syncs, 1, 'the sync request fsyncs its batch');
+});
+
+writerTest('tryWriteNow: with nothing queued it writes (and syncs) before returning; while a request is queued, above maxDirectWriteBytes or with a sync delay injected it writes nothing and returns false', { maxDirectWriteBytes: 512 }, async (w, db) => {
+  const got = (i: number): number | undefined => db.get(ColumnFamily.Raft, Buffer.from(`k${String(i).padStart(6, '0')}`))?.[0];
+  const synced: number[] = [];
+  w.onSync = (us) => synced.push(us);
+  assert.equal(w.tryWriteNow(put(1)), true);
+  assert.equal(got(1), 1, 'written before it returned');
+  assert.deepEqual({ ...w.stats(), syncMicrosTotal: 0, syncMicrosMax: 0 }, {
+    requests: 1, syncs: 1, unsyncedBatches: 0, bytes: put(1).byteLength, syncMicrosTotal: 0, syncMicrosMax: 0, waits: 0, directWrites: 1,
+  });
+  assert.equal(synced.length, 1, 'onSync sees the direct sync');
+  const queued = w.submit(put(2));
+  assert.equal(w.tryWriteNow(put(3)), false, 'a request is queued: it must be written first');
+  assert.equal(got(3), undefined);
+  await queued;
+  assert.equal(w.tryWriteNow(put(3)), true, 'idle again');
+  assert.equal(w.tryWriteNow(put(4, 1_000)), false, 'over maxDirectWriteBytes');
+  assert.equal(got(4), undefined);
+  assert.equal(w.tryWriteNow(put(5), { sync: false }), true);
+  assert.equal(w.stats().unsyncedBatches, 1, 'written without a sync when none was asked');
+  w.setSyncDelay(1);
+  assert.equal(w.tryWriteNow(put(6)), false, 'a slow disk is injected: writes go where it sleeps');
+  w.setSyncDelay(0);
+  assert.equal(w.tryWriteNow(put(6)), true);
+  assert.equal(w.stats().directWrites, 4);
+  await w.submit(put(7));
+  assert.deepEqual([1, 2, 3, 5, 6, 7].map(got), [1, 2, 3, 5, 6, 7], 'submits after direct writes still land');
+});
+
+test('tryWriteNow: a direct write is durable when it returns (a power loss right after keeps it); a batch whose simulated fsync takes time is declined [memory]', async () => {
+  const disk = new MemDisk();
+  const db = disk.openDb();
+  const l = { ...DEFAULT_LIMITS };
+  const delays = [1, 0];
+  const w = LogWriter.over(memLogWriterBackend(db, new VirtualClock(), () => delays.shift() ?? 0, l), l);
+  assert.equal(w.tryWriteNow(put(1)), false, 'its drawn fsync time is 1 ms: the caller cannot block for it');
+  assert.equal(w.stats().requests, 0);
+  assert.equal(w.tryWriteNow(put(1)), true);
+  assert.equal(w.tryWriteNow(put(2), { sync: false }), true);
+  const report = disk.crash();
+  assert.deepEqual(report, { keptWrites: 0, lostWrites: 1 }, 'the synced one was durable; the unsynced one was not');
+  const after = disk.openDb();
+  assert.equal(after.get(ColumnFamily.Raft, Buffer.from('k000001'))?.[0], 1);
+  assert.equal(after.get(ColumnFamily.Raft, Buffer.from('k000002')), undefined);
+  await after.close();
+});
+
+writerTest('tryWriteNow after a failure or close throws LogWriterClosedError', {}, async (w) => {
+  await w.close();
+  assert.throws(() => w.tryWriteNow(put(1)), LogWriterClosedError);
 });

@@ -78,6 +78,21 @@ export function memLogWriterBackend(
         for (const r of requestsOf(msg)) queue.push(r);
         schedule();
       },
+      // The direct path (LogWriter.tryWriteNow): the caller's thread blocks for the write, so
+      // it can take no simulated time. A batch whose drawn fsync time is 0 is written and
+      // synced before returning; any other is declined (the caller submits it, and it
+      // takes its time like every batch): a simulation keeps the windows a slow fsync opens.
+      writeNow: (parts, sync) => {
+        if (sync) {
+          let bytes = 0;
+          for (const p of parts) bytes += p.byteLength;
+          if (syncDelay({ requests: parts.length, bytes, now: clock.now() }) !== 0) return null;
+        }
+        const seq = db.writeUnsynced(parts);
+        const synced = sync && seq !== null;
+        if (synced) db.syncThrough(seq);
+        return { syncMicros: 0, synced };
+      },
       // Ignored: a simulation shapes its disk with `syncDelay` (simulated time); the
       // injected delay is for the log-writer thread of real store processes.
       setSyncDelay: () => {},

@@ -84,15 +84,19 @@ export class ReadyBatch {
 
   /**
    * One log-writer request for all groups (fsynced only when needsSync); resolves once
-   * durable (or written) and visible in every store.
+   * durable (or written) and visible in every store. With `direct`, a small batch while the
+   * log writer has nothing queued is written on the calling thread before this returns
+   * (LogWriter.tryWriteNow; the returned promise is then already resolved).
    */
-  async submit(): Promise<void> {
+  async submit(opts: { direct?: boolean } = {}): Promise<void> {
     invariant(!this.submitted, 'ReadyBatch submitted twice');
     this.submitted = true;
     if (this.parts.length === 0) return;
     encodeDeferred(this.ctx, this.ops);
     try {
-      await this.ctx.writer.submit(this.ops, { sync: this.sync });
+      if (opts.direct !== true || !this.ctx.writer.tryWriteNow(this.ops, { sync: this.sync })) {
+        await this.ctx.writer.submit(this.ops, { sync: this.sync });
+      }
     } finally {
       for (const p of this.parts) p.store.persistsInFlight--;
     }

@@ -222,14 +222,18 @@ export const SIM_REPLICA_GC = { replicaGcIntervalMs: 500, replicaGcOverlapCheckM
 /** The simulated timing: 10 ms ticks, election timeout 10 ticks (100-200 ms), liveness 400 ms. */
 export const SIM_TIMING = { tickMs: 10, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, leaseMarginTicks: 2, livenessIntervalMs: 50, livenessTimeoutMs: 400 } as const;
 
-/** The network (1-6 ms latency) and STORES stores (1-5 ms fsyncs, early log compaction), all drawn from `prng`. */
+/**
+ * The network (1-6 ms latency) and STORES stores (1-5 ms fsyncs, or 0-5 ms: an instant fsync
+ * lets a cycle write its batch directly, LogWriter.tryWriteNow; early log compaction), all
+ * drawn from `prng`.
+ */
 export function simStores(world: SimWorld, prng: Prng): { net: SimNetwork; stores: SimStore[] } {
   const net = new SimNetwork(world, new Prng(prng.nextUint32()), { latencyMsMin: 1, latencyMsMax: 1 + prng.int(5), dropRate: 0 });
   const stores: SimStore[] = [];
   for (let id = 1; id <= STORES; id++) {
     stores.push(new SimStore(id, world, net, new Prng(prng.nextUint32()), {
       timing: SIM_TIMING,
-      syncMsMin: 1, syncMsMax: 1 + prng.int(4),
+      syncMsMin: prng.int(2), syncMsMax: 1 + prng.int(4),
       compactThresholdEntries: 20 + prng.int(80), compactKeepEntries: prng.int(10),
       isRemoved: clusterRecord(() => stores), rangeVersion: clusterVersion(() => stores), replicaGc: SIM_REPLICA_GC,
     }));
