@@ -530,14 +530,15 @@ export class RaftScheduler<R> {
       this.stats.groupsPerBatchMax = Math.max(this.stats.groupsPerBatchMax, batch.groups);
     }
     this.inflightCycles++;
-    // A cycle of one range that sent nothing (a follower taking appends, a voter) writes its
-    // small batch on this thread when the log writer is idle: its answers go out after one
-    // fsync instead of two thread hand-offs more. Not a cycle that sent appends (the
-    // transport writes them out after this turn; a blocking fsync would hold them back), nor
-    // one of several ranges (a store blocked in an fsync holds back every other range's
-    // messages: at 1,000 ranges that lost throughput; store README, "Write path").
-    const direct = !sent && batch.groups === 1;
-    const durable = batch.groups > 0 ? batch.submit({ direct }) : Promise.resolve();
+    // A cycle of one range writes its small batch on this thread when the log writer is
+    // idle: one fsync instead of two thread hand-offs more. One that sent nothing (a
+    // follower taking an append, a voter) writes it now, and answers after it; one that
+    // sent (a leader's appends) at the next turn, once the transport has written them out
+    // (a blocking fsync now would hold them back). Not a cycle of several ranges: a store
+    // blocked in an fsync holds back every other range's messages (at 1,000 ranges that
+    // lost throughput; store README, "Write path").
+    const durable = batch.groups === 0 ? Promise.resolve()
+      : batch.submit(batch.groups === 1 ? { direct: sent ? 'soon' : 'now' } : {});
     const prev = this.tail;
     this.tail = Promise.all([prev, durable])
       .then(() => {

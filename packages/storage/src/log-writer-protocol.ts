@@ -83,6 +83,8 @@ export interface LogWriterBackend {
    * sent is unacknowledged.
    */
   writeNow(parts: readonly Uint8Array[], sync: boolean): { syncMicros: number; synced: boolean } | null;
+  /** Runs `fn` on the caller's thread at its next turn (LogWriter.submitSoon). */
+  nextTurn(fn: () => void): void;
   /** Nothing more will be sent: resolves once the backend has stopped (it writes nothing more). */
   stop(): Promise<void>;
 }

@@ -53,6 +53,8 @@ export async function startLogWriterThread(db: RocksDb, limits: { maxRequestsPer
         db.write(parts, { sync });
         return { syncMicros: Number(process.hrtime.bigint() - t0) / 1000, synced: sync };
       },
+      // The event loop's check phase: after the turn's network writes went out.
+      nextTurn: (fn) => setImmediate(fn),
       setSyncDelay: (ms) => worker.postMessage({ t: 'syncDelay', ms } satisfies SyncDelayMsg),
       stop: () => {
         if (!stopping) {

@@ -192,6 +192,48 @@ writerTest('tryWriteNow: with nothing queued it writes (and syncs) before return
   assert.deepEqual([1, 2, 3, 5, 6, 7].map(got), [1, 2, 3, 5, 6, 7], 'submits after direct writes still land');
 });
 
+/** A put of `value` (one byte) at key `same`, to see which of two writes landed last. */
+function putSame(value: number): WriteOps {
+  return new WriteOps().put(ColumnFamily.Raft, Buffer.from('same'), Buffer.from([value]));
+}
+
+writerTest('submitSoon: with nothing queued it takes the request and writes it at the next turn, before every request submitted meanwhile; while one is queued it takes nothing', { maxDirectWriteBytes: 512 }, async (w, db) => {
+  const same = (): number | undefined => db.get(ColumnFamily.Raft, Buffer.from('same'))?.[0];
+  const soon = w.submitSoon(putSame(1));
+  assert.ok(soon !== null, 'idle: taken');
+  assert.equal(same(), undefined, 'not written in this turn');
+  assert.equal(w.queuedRequests, 1, 'it counts as queued');
+  assert.equal(w.tryWriteNow(put(9)), false, 'nothing jumps ahead of it');
+  assert.equal(w.submitSoon(put(10)), null, 'nor a second one');
+  const after = w.submit(putSame(2));
+  await Promise.all([soon, after]);
+  assert.equal(same(), 2, 'the submit made meanwhile was written after it');
+  assert.equal(w.submitSoon(put(11, 1_000)), null, 'over maxDirectWriteBytes');
+  const queued = w.submit(put(12));
+  assert.equal(w.submitSoon(put(13)), null, 'a request is queued');
+  await queued;
+  const st = w.stats();
+  assert.equal(st.requests, 3);
+  assert.equal(st.directWrites, 1, 'the held request was written directly');
+  assert.equal(w.queuedRequests, 0);
+});
+
+test('submitSoon: a held request the in-memory backend declines (its fsync takes simulated time) goes to it first, and order holds [memory]', async () => {
+  const db = new MemDisk().openDb();
+  const l = { ...DEFAULT_LIMITS };
+  const clock = new VirtualClock();
+  const w = LogWriter.over(memLogWriterBackend(db, clock, () => 1, l), l);
+  const done: number[] = [];
+  const soon = w.submitSoon(putSame(1))!.then(() => done.push(1));
+  const after = w.submit(putSame(2)).then(() => done.push(2));
+  await Promise.all([soon, after]);
+  assert.deepEqual(done, [1, 2]);
+  assert.equal(db.get(ColumnFamily.Raft, Buffer.from('same'))?.[0], 2);
+  assert.equal(w.stats().directWrites, 0, 'declined: written by the backend');
+  await w.close();
+  await db.close();
+});
+
 test('tryWriteNow: a direct write is durable when it returns (a power loss right after keeps it); a batch whose simulated fsync takes time is declined [memory]', async () => {
   const disk = new MemDisk();
   const db = disk.openDb();

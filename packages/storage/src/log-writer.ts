@@ -78,6 +78,11 @@ export class LogWriter {
   private writableWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   private failure: Error | null = null;
+  /**
+   * A request taken by submitSoon, to be written on this thread at the backend's next
+   * turn: it is first in `inflight`, and every submit meanwhile waits behind it.
+   */
+  private held: Request | null = null;
   /** A slow disk is being injected: every write goes through the backend, which sleeps. */
   private syncDelayed = false;
   private closing = false;
@@ -115,7 +120,9 @@ export class LogWriter {
     const owned = ops instanceof Uint8Array ? new Uint8Array(bytes) : ops.seal();
     return new Promise<void>((resolve, reject) => {
       const req: Request = { id: 0, size: owned.length, bytes: owned, sync, resolve, reject };
-      if (this.waitingHead < this.waiting.length || !this.hasRoomFor(owned.length)) {
+      if (this.held !== null) {
+        this.waiting.push(req); // behind the held request; admitted once it is written
+      } else if (this.waitingHead < this.waiting.length || !this.hasRoomFor(owned.length)) {
         this.st.waits++;
         this.waiting.push(req);
       } else {
@@ -164,6 +171,56 @@ export class LogWriter {
     this.st.directWrites++;
     this.record(bytes.length, r.synced, r.syncMicros);
     return true;
+  }
+
+  /**
+   * tryWriteNow one turn later: when nothing is queued and `ops` is at most
+   * maxDirectWriteBytes, takes the request and returns a promise that resolves once it is
+   * durable; at the backend's next turn (after what this turn queued for the network has
+   * gone out) it is written on this thread, or, if the backend then declines, sent to it
+   * like a submit. Requests submitted meanwhile wait behind it: order holds. Otherwise
+   * returns null and takes nothing (submit it).
+   */
+  submitSoon(ops: WriteOps, opts: { sync?: boolean } = {}): Promise<void> | null {
+    if (this.failure || this.closing || this.syncDelayed || this.queuedRequests > 0) return null;
+    if (ops.byteLength > this.limits.maxDirectWriteBytes) return null;
+    const owned = ops.seal();
+    return new Promise<void>((resolve, reject) => {
+      const req: Request = { id: this.nextId++, size: owned.length, bytes: owned, sync: opts.sync ?? true, resolve, reject };
+      this.inflight.push(req);
+      this.inflightBytes += req.size;
+      this.held = req;
+      this.backend.nextTurn(() => this.writeHeld(req));
+    });
+  }
+
+  private writeHeld(req: Request): void {
+    if (this.held !== req) return; // failed meanwhile: fail() rejected it
+    this.held = null;
+    let r: { syncMicros: number; synced: boolean } | null;
+    try {
+      r = this.backend.writeNow([req.bytes], req.sync);
+    } catch (e) {
+      this.fail(new Error(`sync write failed: ${e instanceof Error ? e.message : String(e)}`));
+      return;
+    }
+    if (r === null) {
+      // Declined (the in-memory backend: this fsync takes simulated time): it goes first.
+      this.outgoing.push(req);
+      this.flush();
+      this.admitWaiting();
+      return;
+    }
+    invariant(this.inflight[this.inflightHead] === req, 'a held request is the oldest in flight');
+    this.inflightHead++;
+    this.inflightBytes -= req.size;
+    req.bytes = EMPTY;
+    this.st.requests++;
+    this.st.directWrites++;
+    this.record(req.size, r.synced, r.syncMicros);
+    req.resolve();
+    this.admitWaiting();
+    this.notifyIdle();
   }
 
   /** True when a submit of `bytes` would be sent at once. */
@@ -294,6 +351,7 @@ export class LogWriter {
   private fail(e: Error): void {
     if (this.failure) return;
     this.failure = e;
+    this.held = null;
     const err = new LogWriterClosedError('failed', e);
     for (let i = this.inflightHead; i < this.inflight.length; i++) this.inflight[i]!.reject(err);
     for (let i = this.waitingHead; i < this.waiting.length; i++) this.waiting[i]!.reject(err);

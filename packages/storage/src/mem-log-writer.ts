@@ -93,6 +93,7 @@ export function memLogWriterBackend(
         if (synced) db.syncThrough(seq);
         return { syncMicros: 0, synced };
       },
+      nextTurn: (fn) => clock.nextTurn(fn),
       // Ignored: a simulation shapes its disk with `syncDelay` (simulated time); the
       // injected delay is for the log-writer thread of real store processes.
       setSyncDelay: () => {},

@@ -84,18 +84,21 @@ export class ReadyBatch {
 
   /**
    * One log-writer request for all groups (fsynced only when needsSync); resolves once
-   * durable (or written) and visible in every store. With `direct`, a small batch while the
-   * log writer has nothing queued is written on the calling thread before this returns
-   * (LogWriter.tryWriteNow; the returned promise is then already resolved).
+   * durable (or written) and visible in every store. A small batch while the log writer
+   * has nothing queued is written on the calling thread: with `direct: 'now'` before this
+   * returns (LogWriter.tryWriteNow), with `direct: 'soon'` at the thread's next turn, after
+   * what this turn sent has gone out (LogWriter.submitSoon).
    */
-  async submit(opts: { direct?: boolean } = {}): Promise<void> {
+  async submit(opts: { direct?: 'now' | 'soon' } = {}): Promise<void> {
     invariant(!this.submitted, 'ReadyBatch submitted twice');
     this.submitted = true;
     if (this.parts.length === 0) return;
     encodeDeferred(this.ctx, this.ops);
     try {
-      if (opts.direct !== true || !this.ctx.writer.tryWriteNow(this.ops, { sync: this.sync })) {
-        await this.ctx.writer.submit(this.ops, { sync: this.sync });
+      const w = this.ctx.writer;
+      const sync = { sync: this.sync };
+      if (!(opts.direct === 'now' && w.tryWriteNow(this.ops, sync))) {
+        await ((opts.direct === 'soon' ? w.submitSoon(this.ops, sync) : null) ?? w.submit(this.ops, sync));
       }
     } finally {
       for (const p of this.parts) p.store.persistsInFlight--;
