@@ -5,7 +5,7 @@
 // samples every thread of every store from /proc (CPU per acknowledged write, by thread:
 // main, log writer, apply workers, the rest) and the stores' /metrics (the per-stage
 // write histograms: proposed -> appended -> persisted locally -> committed -> applied ->
-// answered, scheduler cycles, fsyncs). With --cpu-prof, store 1 runs under the V8 sampling
+// answered, scheduler cycles, fsyncs). With --cpu-prof, store 1 (or --cpu-prof-store N) runs under the V8 sampling
 // profiler (restarted at each level's measured window, so the profile covers the last
 // level's window and the shutdown only) and its top self-time functions are printed.
 //
@@ -33,17 +33,20 @@ interface Args {
   channels: number;
   dir: string;
   cpuProfDir: string | null;
+  /** The store --cpu-prof profiles (1 leads the one range; 2 and 3 follow it). */
+  cpuProfStore: number;
   applyWorkers: number | null;
   /** Where the JSON goes (default bench/results/write-path.json). */
   out: string;
 }
 
 const USAGE = `usage: pnpm bench:write-path -- [--ranges 1] [--inflight 1,16,256] [--seconds 8] [--warmup 2]
-  [--channels 4] [--dir DIR] [--cpu-prof DIR (profile store 1)] [--apply-workers N (store flag)]
+  [--channels 4] [--dir DIR] [--cpu-prof DIR (profile store 1)] [--cpu-prof-store 1|2|3]
+  [--apply-workers N (store flag)]
   [--out FILE (default bench/results/write-path.json)]`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { ranges: 1, inflight: [1, 16, 256], seconds: 8, warmupSeconds: 2, channels: 4, dir: tmpdir(), cpuProfDir: null, applyWorkers: null,
+  const a: Args = { ranges: 1, inflight: [1, 16, 256], seconds: 8, warmupSeconds: 2, channels: 4, dir: tmpdir(), cpuProfDir: null, cpuProfStore: 1, applyWorkers: null,
     out: join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'write-path.json') };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
@@ -67,11 +70,13 @@ function parseArgs(argv: string[]): Args {
       case '--channels': a.channels = num(); break;
       case '--dir': a.dir = v; break;
       case '--cpu-prof': a.cpuProfDir = v; break;
+      case '--cpu-prof-store': a.cpuProfStore = num(); break;
       case '--apply-workers': a.applyWorkers = num(); break;
       case '--out': a.out = v; break;
       default: throw new Error(`unknown option ${k}\n${USAGE}`);
     }
   }
+  if (![1, 2, 3].includes(a.cpuProfStore)) throw new Error(`--cpu-prof-store: 1, 2 or 3, got ${a.cpuProfStore}`);
   if (a.inflight.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--inflight: positive integers: ${a.inflight.join(',')}`);
   return a;
 }
@@ -180,7 +185,7 @@ async function measureLevel(cluster: BenchCluster, client: BenchClient, inflight
   const startSampling = (async (): Promise<void> => {
     await sleep(args.warmupSeconds * 1000);
     // The profiled store starts its profile afresh: it covers the last level's window.
-    if (args.cpuProfDir !== null) process.kill(pids.get(1)!, 'SIGUSR2');
+    if (args.cpuProfDir !== null) process.kill(pids.get(args.cpuProfStore)!, 'SIGUSR2');
     t0 = new Map(STORE_IDS.map((id) => [id, threadCpu(pids.get(id)!)]));
     m0 = new Map(await Promise.all(STORE_IDS.map(async (id) => [id, await scrapeMetrics(cluster.httpPort(id))] as const)));
   })();
@@ -248,7 +253,7 @@ async function main(): Promise<void> {
   const root = mkdtempSync(join(args.dir, 'rangekv-write-path-'));
   console.log(`write-path: ${args.ranges} range(s), in flight ${args.inflight.join(',')}, ${args.seconds} s each after ${args.warmupSeconds} s warm-up, ${cpus().length} cpus, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   if (args.cpuProfDir) mkdirSync(args.cpuProfDir, { recursive: true });
-  const profile = args.cpuProfDir ? { storeId: 1, dir: args.cpuProfDir, tag: `write-path-N${args.ranges}` } : null;
+  const profile = args.cpuProfDir ? { storeId: args.cpuProfStore, dir: args.cpuProfDir, tag: `write-path-N${args.ranges}` } : null;
   const extra = args.applyWorkers !== null ? ['--apply-workers', String(args.applyWorkers)] : [];
   const cluster = await BenchCluster.start(root, { tickMs: null, electionTicks: null, heartbeatTicks: null }, profile, extra);
   const client = new BenchClient(args.channels);
@@ -260,7 +265,7 @@ async function main(): Promise<void> {
       const bal = await balanceLeaders(client, 48, 300_000);
       console.log(`${split.reached} ranges, leaders per store ${JSON.stringify(bal.leadersPerStore)}`);
     } else {
-      // One range: lead it from store 1 (the profiled store).
+      // One range: lead it from store 1 (--cpu-prof-store 1, the default, profiles the leader).
       await client.refresh();
       const r = client.ranges[0]!;
       if (r.leaderStore !== 1) await client.call(r.leaderStore, storeAdminService.transferLeader, { header: headerOf(r.desc), toStore: 1 }, 5_000);
