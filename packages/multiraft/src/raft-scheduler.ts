@@ -114,12 +114,18 @@ export interface SchedulerLimits {
   maxReadiesPerGroupPerCycle: number;
   /** A leader quiesces only after this many ticks without a proposal, admin call or wake. */
   quiesceIdleTicks: number;
+  /**
+   * Ranges in a cycle whose persist may be written on the main thread when the log writer
+   * is idle (LogWriter.tryWriteNow / submitSoon); a cycle of more goes to the log writer.
+   */
+  maxDirectPersistGroups: number;
 }
 
 export const DEFAULT_SCHEDULER_LIMITS: SchedulerLimits = {
   maxInflightPersistCycles: 4,
   maxReadiesPerGroupPerCycle: 4,
   quiesceIdleTicks: 2,
+  maxDirectPersistGroups: 4,
 };
 
 export interface SchedulerStats {
@@ -530,15 +536,16 @@ export class RaftScheduler<R> {
       this.stats.groupsPerBatchMax = Math.max(this.stats.groupsPerBatchMax, batch.groups);
     }
     this.inflightCycles++;
-    // A cycle of one range writes its small batch on this thread when the log writer is
+    // A cycle of a few ranges writes its small batch on this thread when the log writer is
     // idle: one fsync instead of two thread hand-offs more. One that sent nothing (a
-    // follower taking an append, a voter) writes it now, and answers after it; one that
-    // sent (a leader's appends) at the next turn, once the transport has written them out
-    // (a blocking fsync now would hold them back). Not a cycle of several ranges: a store
-    // blocked in an fsync holds back every other range's messages (at 1,000 ranges that
-    // lost throughput; store README, "Write path").
+    // follower taking appends, a voter) writes it now, and answers after it; one that sent
+    // (a leader's appends) at the next turn, once the transport has written them out (a
+    // blocking fsync now would hold them back). Not a cycle of many ranges: a store
+    // blocked in an fsync holds back every other range's messages (with no bound on the
+    // ranges, 1,000 ranges lost throughput; store README, "Write path").
+    const direct = batch.groups <= this.limits.maxDirectPersistGroups;
     const durable = batch.groups === 0 ? Promise.resolve()
-      : batch.submit(batch.groups === 1 ? { direct: sent ? 'soon' : 'now' } : {});
+      : batch.submit(direct ? { direct: sent ? 'soon' : 'now' } : {});
     const prev = this.tail;
     this.tail = Promise.all([prev, durable])
       .then(() => {
