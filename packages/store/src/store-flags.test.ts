@@ -171,6 +171,15 @@ test('--malloc-trim-interval-ms: 5000 by default, 0 turns it off, else at least 
   assert.throws(() => parseStoreFlags([...base, '--malloc-trim-interval-ms', '3600001']), /--malloc-trim-interval-ms must be in \[0/);
 });
 
+test('--max-direct-persist-groups: absent = the scheduler default, 0 turns the direct write off, at most 1024', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.deepEqual(parseStoreFlags(base).scheduler, {});
+  assert.deepEqual(parseStoreFlags([...base, '--max-direct-persist-groups', '0']).scheduler, { maxDirectPersistGroups: 0 });
+  assert.deepEqual(parseStoreFlags([...base, '--max-direct-persist-groups', '16']).scheduler, { maxDirectPersistGroups: 16 });
+  assert.throws(() => parseStoreFlags([...base, '--max-direct-persist-groups', '1025']), /--max-direct-persist-groups must be in \[0/);
+  assert.throws(() => parseStoreFlags([...base, '--max-direct-persist-groups', '-1']), /--max-direct-persist-groups/);
+});
+
 test('the usage lists every declared flag, --config and --help', () => {
   for (const name of ['--data-dir DIR', '--store-id N', '--pd H:P', '--http-port P|off', '--uninitialized-gc-after-ms MS', '--config FILE', '--help']) {
     assert.ok(STORE_USAGE.includes(`  ${name}`), name);

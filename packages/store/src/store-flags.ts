@@ -59,6 +59,8 @@ export interface StoreFlags {
   storageMemory: { memtableBudgetBytes?: number; blockCacheBytes?: number };
   /** How often freed heap memory is given back to the kernel (runtime MallocTrimmer); 0 = never. */
   mallocTrimIntervalMs: number;
+  /** Scheduler overrides (multiraft SchedulerLimits); absent = the defaults. */
+  scheduler: { maxDirectPersistGroups?: number };
   /** TLS and admin token flags, loaded by runtime securityFrom() in the main. */
   tls: TlsFlagValues;
 }
@@ -143,6 +145,10 @@ export const STORE_FLAGS = {
     help: 'give freed heap memory back to the kernel (glibc malloc_trim,\non the thread pool) this often; 0 = never', value: 'MS', min: 0,
     max: MAX_MALLOC_TRIM_INTERVAL_MS, default: DEFAULT_MALLOC_TRIM_INTERVAL_MS,
   }),
+  maxDirectPersistGroups: int({
+    help: 'ranges in a raft cycle whose persist the main thread may write\nand fsync itself while the log writer is idle; 0 = always\nthe log-writer thread (a disk whose fsync takes many ms)', value: 'N', min: 0,
+    max: 1024, defaultText: '4',
+  }),
   replicaGcIntervalMs: int({
     help: 'with --pd: how often replicas without a leader are checked\nwith PD and destroyed if removed from their range', value: 'MS', min: 1,
     max: 2 ** 31 - 1, defaultText: '10000',
@@ -159,6 +165,7 @@ const HELP_ONLY: StoreFlags = {
   storeId: 0, pd: [], help: true, dataDir: '', host: '', advertiseHost: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), labels: {}, bootstrap: null,
   tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
   logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {}, storageMemory: {}, mallocTrimIntervalMs: DEFAULT_MALLOC_TRIM_INTERVAL_MS,
+  scheduler: {},
   tls: { tlsClientAuth: 'require', tlsReloadCheckMs: 10_000 },
 };
 
@@ -203,6 +210,7 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
     replicaGc: v.replicaGcIntervalMs !== undefined ? { replicaGcIntervalMs: v.replicaGcIntervalMs } : {},
     sizeCheck: v.splitCheckDiffBytes !== undefined ? { splitCheckDiffBytes: v.splitCheckDiffBytes } : {},
     storageMemory, mallocTrimIntervalMs: v.mallocTrimIntervalMs,
+    scheduler: v.maxDirectPersistGroups !== undefined ? { maxDirectPersistGroups: v.maxDirectPersistGroups } : {},
     tls: {
       tlsCaFile: v.tlsCaFile, tlsCertFile: v.tlsCertFile, tlsKeyFile: v.tlsKeyFile, tlsClientAuth: v.tlsClientAuth,
       tlsReloadCheckMs: v.tlsReloadCheckMs, adminTokenFile: v.adminTokenFile, httpTls: v.httpTls,

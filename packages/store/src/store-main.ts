@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       raftPort: flags.raftPort, httpPort: flags.httpPort, processMetrics: true, peers: flags.peers, tickMs: flags.tickMs, applyWorkers: flags.applyWorkers,
       electionTimeoutTicks: flags.electionTicks, heartbeatIntervalTicks: flags.heartbeatTicks, log,
       logCompaction: flags.logCompaction, uninitialized: flags.uninitialized, replicaGc: flags.replicaGc, sizeCheck: flags.sizeCheck,
-      labels: flags.labels, storage: { limits: flags.storageMemory },
+      labels: flags.labels, storage: { limits: flags.storageMemory }, scheduler: flags.scheduler,
       security,
       onFatal,
     });

@@ -250,3 +250,20 @@ test('a store restarted in process recreates its replica from disk and serves wh
     await c.close();
   }
 });
+
+test('scheduler limits reach the ready loop: maxDirectPersistGroups 0 (--max-direct-persist-groups 0) keeps every persist on the log-writer thread', async () => {
+  for (const limit of [0, undefined]) {
+    const c = await StoreCluster.start(limit === undefined ? {} : { server: { scheduler: { maxDirectPersistGroups: limit } } });
+    try {
+      const leader = await c.waitForLeader();
+      for (const s of c.servers.values()) assert.equal(s.scheduler.limits.maxDirectPersistGroups, limit ?? 4);
+      const before = [...c.servers.values()].map((s) => s.engine.writerStats().directWrites);
+      for (let i = 0; i < 10; i++) assert.deepEqual(await leader.kv.put({ header: c.header(), key: b(`k${i}`), value: b('v') }), {});
+      const direct = [...c.servers.values()].map((s, i) => s.engine.writerStats().directWrites - before[i]!);
+      if (limit === 0) assert.deepEqual(direct, [0, 0, 0]);
+      else assert.ok(direct.some((n) => n > 0), `some persist of ten lone writes was written directly (${direct.join(', ')})`);
+    } finally {
+      await c.close();
+    }
+  }
+});
