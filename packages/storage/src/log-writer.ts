@@ -54,7 +54,7 @@ export interface LogWriterStats {
   syncMicrosMax: number;
   /** Submits that had to wait for queue space. */
   waits: number;
-  /** Requests written by tryWriteNow on the caller's thread (counted in requests too). */
+  /** Requests written on the caller's thread by tryWriteNow or submitSoon (counted in requests too). */
   directWrites: number;
 }
 
@@ -147,9 +147,10 @@ export class LogWriter {
    * is queued (submitted and not yet acknowledged) and it is at most maxDirectWriteBytes:
    * the same write the backend would do, without the round trip to the log-writer thread
    * (two thread hand-offs, 0.3-1 ms on a busy machine). The thread blocks for the write.
-   * Otherwise, or when the backend declines (the in-memory one, for a batch whose simulated
-   * fsync takes time), returns false and writes nothing (submit it). Throws LogWriterClosedError if
-   * the writer failed, closed, or this write failed (the writer is failed from then on).
+   * Otherwise, or when the backend declines (the in-memory one, for a batch whose
+   * simulated fsync takes time), returns false and writes nothing (submit it). Throws
+   * LogWriterClosedError if the writer failed, closed, or this write failed (the writer
+   * is failed from then on).
    */
   tryWriteNow(ops: WriteOps, opts: { sync?: boolean } = {}): boolean {
     const sync = opts.sync ?? true;
