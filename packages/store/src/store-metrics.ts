@@ -55,6 +55,8 @@ export interface StoreMetricsSources {
   uninitialized(): { live: number; dormant: number };
   /** Replica GC (replica-gc.ts): suspects checked with PD, removed replicas destroyed (absent: 0). */
   replicaGc?(): { checks: number; collected: number; keptForMerge: number };
+  /** Log writer requests written on the main thread (storage LogWriter stats; absent: 0). */
+  logWriter?(): { directWrites: number };
 }
 
 export interface StoreMetricsOptions {
@@ -152,6 +154,7 @@ export class StoreMetrics {
   private readonly snapReceived: Counter;
   private readonly cycles: Counter;
   private readonly persistBatches: Counter;
+  private readonly walDirectWrites: Counter;
   private readonly readsTimedOut: Counter;
   private readonly gcChecks: Counter;
   private readonly gcCollected: Counter;
@@ -216,6 +219,7 @@ export class StoreMetrics {
     this.snapReceived = counter('snapshots_received_total', 'Raft snapshots received from peer stores');
     this.cycles = counter('scheduler_cycles_total', 'Ready loop cycles');
     this.persistBatches = counter('scheduler_persist_batches_total', 'Persist batches (one log writer request each) submitted by the ready loop');
+    this.walDirectWrites = counter('wal_direct_writes_total', 'Log writer requests written and fsynced on the main thread (a cycle of a few ranges while the log writer was idle)');
     this.readsTimedOut = counter('reads_timed_out_total', 'Reads failed after readTimeoutMs');
     this.gcChecks = counter('replica_gc_checks_total', 'Leaderless replicas checked with PD for removal (replica GC)');
     this.gcCollected = counter('replicas_collected_total', 'Replicas removed from their range while this store was away, destroyed by replica GC');
@@ -253,6 +257,7 @@ export class StoreMetrics {
       this.drops.reset();
       for (const [reason, n] of Object.entries(t.drops)) if (n > 0) this.drops.inc({ reason }, n);
     }
+    setTotal(this.walDirectWrites, this.sources.logWriter?.().directWrites ?? 0);
     const gc = this.sources.replicaGc?.() ?? { checks: 0, collected: 0, keptForMerge: 0 };
     setTotal(this.gcChecks, gc.checks);
     setTotal(this.gcCollected, gc.collected);

@@ -448,6 +448,7 @@ export class StoreServer {
       },
       snapshots: () => ({ sent: host.counters.snapshotsSent, received: host.counters.snapshotsReceived }),
       scheduler: () => host.scheduler.stats,
+      logWriter: () => host.engine.writerStats(),
       reads: () => this.store.reads.counts,
       failedReplicas: () => host.failedRanges.size,
       uninitialized: () => ({ live: host.uninitialized.size, dormant: host.uninitialized.dormantCount }),
