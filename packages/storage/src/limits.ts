@@ -25,6 +25,12 @@ export interface StorageLimits {
    * (`tryWriteNow`) when nothing else is queued, skipping the hop to the log-writer thread.
    */
   maxDirectWriteBytes: number;
+  /**
+   * Log writer: while the moving average of sync batches' write + fsync time (weight 1/8
+   * per batch) is above this, the direct path is paused (a caller's thread blocked that
+   * long serves nothing meanwhile: a slow disk).
+   */
+  maxDirectSyncMicros: number;
   /** Range snapshots: max bytes of key/value data in one chunk (one pair may exceed it alone). */
   maxSnapshotChunkBytes: number;
   /**
@@ -51,6 +57,7 @@ export const DEFAULT_LIMITS: Readonly<StorageLimits> = Object.freeze({
   maxSyncBatchBytes: 16 << 20,
   maxRequestsPerSync: 1 << 16,
   maxDirectWriteBytes: 64 << 10,
+  maxDirectSyncMicros: 5_000,
   maxSnapshotChunkBytes: 1 << 20,
   memtableBudgetBytes: 32 << 20,
   blockCacheBytes: 8 << 20,

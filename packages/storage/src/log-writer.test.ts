@@ -164,14 +164,14 @@ writerTest('sync: false requests are written in order without an fsync; a batch 
   assert.equal(st.syncs, 1, 'the sync request fsyncs its batch');
 });
 
-writerTest('tryWriteNow: with nothing queued it writes (and syncs) before returning; while a request is queued, above maxDirectWriteBytes or with a sync delay injected it writes nothing and returns false', { maxDirectWriteBytes: 512 }, async (w, db) => {
+writerTest('tryWriteNow: with nothing queued it writes (and syncs) before returning; while a request is queued, above maxDirectWriteBytes or with a sync delay injected it writes nothing and returns false', { maxDirectWriteBytes: 512, maxDirectSyncMicros: 1e9 }, async (w, db) => {
   const got = (i: number): number | undefined => db.get(ColumnFamily.Raft, Buffer.from(`k${String(i).padStart(6, '0')}`))?.[0];
   const synced: number[] = [];
   w.onSync = (us) => synced.push(us);
   assert.equal(w.tryWriteNow(put(1)), true);
   assert.equal(got(1), 1, 'written before it returned');
   assert.deepEqual({ ...w.stats(), syncMicrosTotal: 0, syncMicrosMax: 0 }, {
-    requests: 1, syncs: 1, unsyncedBatches: 0, bytes: put(1).byteLength, syncMicrosTotal: 0, syncMicrosMax: 0, waits: 0, directWrites: 1,
+    requests: 1, syncs: 1, unsyncedBatches: 0, bytes: put(1).byteLength, syncMicrosTotal: 0, syncMicrosMax: 0, waits: 0, directWrites: 1, directPauses: 0,
   });
   assert.equal(synced.length, 1, 'onSync sees the direct sync');
   const queued = w.submit(put(2));
@@ -197,7 +197,7 @@ function putSame(value: number): WriteOps {
   return new WriteOps().put(ColumnFamily.Raft, Buffer.from('same'), Buffer.from([value]));
 }
 
-writerTest('submitSoon: with nothing queued it takes the request and writes it at the next turn, before every request submitted meanwhile; while one is queued it takes nothing', { maxDirectWriteBytes: 512 }, async (w, db) => {
+writerTest('submitSoon: with nothing queued it takes the request and writes it at the next turn, before every request submitted meanwhile; while one is queued it takes nothing', { maxDirectWriteBytes: 512, maxDirectSyncMicros: 1e9 }, async (w, db) => {
   const same = (): number | undefined => db.get(ColumnFamily.Raft, Buffer.from('same'))?.[0];
   const soon = w.submitSoon(putSame(1));
   assert.ok(soon !== null, 'idle: taken');
@@ -250,6 +250,30 @@ test('tryWriteNow: a direct write is durable when it returns (a power loss right
   assert.equal(after.get(ColumnFamily.Raft, Buffer.from('k000001'))?.[0], 1);
   assert.equal(after.get(ColumnFamily.Raft, Buffer.from('k000002')), undefined);
   await after.close();
+});
+
+test('sync batches averaging over maxDirectSyncMicros pause the direct path until the average falls again; one slow batch does not [memory]', async () => {
+  const db = new MemDisk().openDb();
+  const l = { ...DEFAULT_LIMITS, maxDirectSyncMicros: 2_000 };
+  // Simulated fsync ms, one per draw (a direct attempt draws too): the average moves 1/8 per batch.
+  const delays: number[] = [];
+  const w = LogWriter.over(memLogWriterBackend(db, new VirtualClock(), () => delays.shift() ?? 0, l), l);
+  delays.push(10); // one 10 ms batch: the average 1.25 ms, still under 2
+  await w.submit(put(1));
+  delays.push(0);
+  assert.equal(w.tryWriteNow(put(2)), true, 'one slow batch does not pause it');
+  delays.push(10, 10); // two more: 1.09 -> 2.21 -> 3.19 ms
+  await w.submit(put(3));
+  await w.submit(put(4));
+  assert.equal(w.stats().directPauses, 1);
+  assert.equal(w.tryWriteNow(put(5)), false, 'paused');
+  assert.equal(w.submitSoon(put(5)), null, 'paused');
+  for (let i = 6; i < 10; i++) await w.submit(put(i)); // instant batches: 3.19 ms * (7/8)^4 = 1.87 ms
+  delays.push(0);
+  assert.equal(w.tryWriteNow(put(10)), true, 'resumed once the average fell under the limit');
+  assert.deepEqual({ direct: w.stats().directWrites, pauses: w.stats().directPauses }, { direct: 2, pauses: 1 });
+  await w.close();
+  await db.close();
 });
 
 writerTest('tryWriteNow after a failure or close throws LogWriterClosedError', {}, async (w) => {

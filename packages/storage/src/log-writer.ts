@@ -56,10 +56,12 @@ export interface LogWriterStats {
   waits: number;
   /** Requests written on the caller's thread by tryWriteNow or submitSoon (counted in requests too). */
   directWrites: number;
+  /** Times the direct path was paused: the sync time's moving average rose above maxDirectSyncMicros. */
+  directPauses: number;
 }
 
 export type LogWriterLimits = Pick<StorageLimits,
-  'maxQueuedRequests' | 'maxQueuedBytes' | 'maxRequestBytes' | 'maxSyncBatchBytes' | 'maxRequestsPerSync' | 'maxDirectWriteBytes'>;
+  'maxQueuedRequests' | 'maxQueuedBytes' | 'maxRequestBytes' | 'maxSyncBatchBytes' | 'maxRequestsPerSync' | 'maxDirectWriteBytes' | 'maxDirectSyncMicros'>;
 
 export class LogWriter {
   private readonly backend: LogWriterBackend;
@@ -85,9 +87,13 @@ export class LogWriter {
   private held: Request | null = null;
   /** A slow disk is being injected: every write goes through the backend, which sleeps. */
   private syncDelayed = false;
+  /** Moving average of sync batches' write + fsync time, µs (weight 1/SYNC_AVERAGE_WEIGHT). */
+  private syncMicrosAverage = 0;
+  /** The average is above maxDirectSyncMicros: a slow disk; every write goes through the backend. */
+  private directPaused = false;
   private closing = false;
   private closed: Promise<void> | null = null;
-  private readonly st: LogWriterStats = { requests: 0, syncs: 0, unsyncedBatches: 0, bytes: 0, syncMicrosTotal: 0, syncMicrosMax: 0, waits: 0, directWrites: 0 };
+  private readonly st: LogWriterStats = { requests: 0, syncs: 0, unsyncedBatches: 0, bytes: 0, syncMicrosTotal: 0, syncMicrosMax: 0, waits: 0, directWrites: 0, directPauses: 0 };
   /** Metrics hook: each sync batch's write + fsync time in microseconds, once it is durable. Must not throw. */
   onSync: ((syncMicros: number) => void) | null = null;
 
@@ -156,7 +162,7 @@ export class LogWriter {
     const sync = opts.sync ?? true;
     if (this.failure) throw new LogWriterClosedError('failed earlier', this.failure);
     if (this.closing) throw new LogWriterClosedError('closed');
-    if (this.syncDelayed || this.queuedRequests > 0 || ops.byteLength > this.limits.maxDirectWriteBytes) return false;
+    if (!this.directAllowed(ops)) return false;
     const bytes = ops.bytes();
     let r: { syncMicros: number; synced: boolean } | null;
     try {
@@ -183,8 +189,7 @@ export class LogWriter {
    * returns null and takes nothing (submit it).
    */
   submitSoon(ops: WriteOps, opts: { sync?: boolean } = {}): Promise<void> | null {
-    if (this.failure || this.closing || this.syncDelayed || this.queuedRequests > 0) return null;
-    if (ops.byteLength > this.limits.maxDirectWriteBytes) return null;
+    if (this.failure || this.closing || !this.directAllowed(ops)) return null;
     const owned = ops.seal();
     return new Promise<void>((resolve, reject) => {
       const req: Request = { id: this.nextId++, size: owned.length, bytes: owned, sync: opts.sync ?? true, resolve, reject };
@@ -193,6 +198,14 @@ export class LogWriter {
       this.held = req;
       this.backend.nextTurn(() => this.writeHeld(req));
     });
+  }
+
+  /**
+   * The direct path's conditions besides a live writer: nothing queued (order), a small
+   * request, no slow disk (injected, or sync batches averaging over maxDirectSyncMicros).
+   */
+  private directAllowed(ops: WriteOps): boolean {
+    return !this.syncDelayed && !this.directPaused && this.queuedRequests === 0 && ops.byteLength <= this.limits.maxDirectWriteBytes;
   }
 
   private writeHeld(req: Request): void {
@@ -322,6 +335,10 @@ export class LogWriter {
   private record(bytes: number, synced: boolean, syncMicros: number): void {
     this.st.bytes += bytes;
     if (synced) {
+      this.syncMicrosAverage += (syncMicros - this.syncMicrosAverage) / SYNC_AVERAGE_WEIGHT;
+      const slow = this.syncMicrosAverage > this.limits.maxDirectSyncMicros;
+      if (slow && !this.directPaused) this.st.directPauses++;
+      this.directPaused = slow;
       this.st.syncs++;
       this.st.syncMicrosTotal += syncMicros;
       if (syncMicros > this.st.syncMicrosMax) this.st.syncMicrosMax = syncMicros;
@@ -399,3 +416,6 @@ export class LogWriter {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The sync time's moving average moves 1/8 of the way to each new batch's time. */
+const SYNC_AVERAGE_WEIGHT = 8;
