@@ -75,6 +75,7 @@ describe('store metrics and status HTTP on a 3-store cluster', () => {
     assert.ok(values.get('rangekv_wal_fsync_duration_seconds_count')! > 0);
     // Lone writes take the direct path unless a slow fsync paused it (maxDirectSyncMicros): >= 0 either way.
     assert.ok(values.get('rangekv_wal_direct_writes_total')! >= 0);
+    assert.ok(values.get('rangekv_wal_direct_pauses_total')! >= 0);
     assert.ok(values.get('rangekv_grpc_request_duration_seconds_count{method="Put",code="OK"}')! >= 5);
     assert.ok(values.get('rangekv_grpc_request_duration_seconds_count{method="Get",code="OK"}')! >= 1);
     assert.ok((values.get('rangekv_read_index_latency_seconds_count{mode="quorum"}') ?? 0) >= 1, 'linearizable get went through ReadIndex');

@@ -55,8 +55,8 @@ export interface StoreMetricsSources {
   uninitialized(): { live: number; dormant: number };
   /** Replica GC (replica-gc.ts): suspects checked with PD, removed replicas destroyed (absent: 0). */
   replicaGc?(): { checks: number; collected: number; keptForMerge: number };
-  /** Log writer requests written on the main thread (storage LogWriter stats; absent: 0). */
-  logWriter?(): { directWrites: number };
+  /** Log writer requests written on the main thread, and times a slow disk paused that (storage LogWriter stats; absent: 0). */
+  logWriter?(): { directWrites: number; directPauses: number };
 }
 
 export interface StoreMetricsOptions {
@@ -155,6 +155,7 @@ export class StoreMetrics {
   private readonly cycles: Counter;
   private readonly persistBatches: Counter;
   private readonly walDirectWrites: Counter;
+  private readonly walDirectPauses: Counter;
   private readonly readsTimedOut: Counter;
   private readonly gcChecks: Counter;
   private readonly gcCollected: Counter;
@@ -220,6 +221,7 @@ export class StoreMetrics {
     this.cycles = counter('scheduler_cycles_total', 'Ready loop cycles');
     this.persistBatches = counter('scheduler_persist_batches_total', 'Persist batches (one log writer request each) submitted by the ready loop');
     this.walDirectWrites = counter('wal_direct_writes_total', 'Log writer requests written and fsynced on the main thread (a cycle of a few ranges while the log writer was idle)');
+    this.walDirectPauses = counter('wal_direct_pauses_total', 'Times the direct path was paused: sync batches averaged over maxDirectSyncMicros (a slow disk)');
     this.readsTimedOut = counter('reads_timed_out_total', 'Reads failed after readTimeoutMs');
     this.gcChecks = counter('replica_gc_checks_total', 'Leaderless replicas checked with PD for removal (replica GC)');
     this.gcCollected = counter('replicas_collected_total', 'Replicas removed from their range while this store was away, destroyed by replica GC');
@@ -257,7 +259,9 @@ export class StoreMetrics {
       this.drops.reset();
       for (const [reason, n] of Object.entries(t.drops)) if (n > 0) this.drops.inc({ reason }, n);
     }
-    setTotal(this.walDirectWrites, this.sources.logWriter?.().directWrites ?? 0);
+    const lw = this.sources.logWriter?.() ?? { directWrites: 0, directPauses: 0 };
+    setTotal(this.walDirectWrites, lw.directWrites);
+    setTotal(this.walDirectPauses, lw.directPauses);
     const gc = this.sources.replicaGc?.() ?? { checks: 0, collected: 0, keptForMerge: 0 };
     setTotal(this.gcChecks, gc.checks);
     setTotal(this.gcCollected, gc.collected);
