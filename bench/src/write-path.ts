@@ -36,17 +36,19 @@ interface Args {
   /** The store --cpu-prof profiles (1 leads the one range; 2 and 3 follow it). */
   cpuProfStore: number;
   applyWorkers: number | null;
+  /** Store flag --max-direct-persist-groups (null: the store's default, 0 = off). */
+  maxDirectPersistGroups: number | null;
   /** Where the JSON goes (default bench/results/write-path.json). */
   out: string;
 }
 
 const USAGE = `usage: pnpm bench:write-path -- [--ranges 1] [--inflight 1,16,256] [--seconds 8] [--warmup 2]
   [--channels 4] [--dir DIR] [--cpu-prof DIR (profile store 1)] [--cpu-prof-store 1|2|3]
-  [--apply-workers N (store flag)]
+  [--apply-workers N (store flag)] [--max-direct-persist-groups N (store flag)]
   [--out FILE (default bench/results/write-path.json)]`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { ranges: 1, inflight: [1, 16, 256], seconds: 8, warmupSeconds: 2, channels: 4, dir: tmpdir(), cpuProfDir: null, cpuProfStore: 1, applyWorkers: null,
+  const a: Args = { ranges: 1, inflight: [1, 16, 256], seconds: 8, warmupSeconds: 2, channels: 4, dir: tmpdir(), cpuProfDir: null, cpuProfStore: 1, applyWorkers: null, maxDirectPersistGroups: null,
     out: join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'write-path.json') };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
@@ -72,6 +74,7 @@ function parseArgs(argv: string[]): Args {
       case '--cpu-prof': a.cpuProfDir = v; break;
       case '--cpu-prof-store': a.cpuProfStore = num(); break;
       case '--apply-workers': a.applyWorkers = num(); break;
+      case '--max-direct-persist-groups': a.maxDirectPersistGroups = num(); break;
       case '--out': a.out = v; break;
       default: throw new Error(`unknown option ${k}\n${USAGE}`);
     }
@@ -257,7 +260,10 @@ async function main(): Promise<void> {
   console.log(`write-path: ${args.ranges} range(s), in flight ${args.inflight.join(',')}, ${args.seconds} s each after ${args.warmupSeconds} s warm-up, ${cpus().length} cpus, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   if (args.cpuProfDir) mkdirSync(args.cpuProfDir, { recursive: true });
   const profile = args.cpuProfDir ? { storeId: args.cpuProfStore, dir: args.cpuProfDir, tag: `write-path-N${args.ranges}` } : null;
-  const extra = args.applyWorkers !== null ? ['--apply-workers', String(args.applyWorkers)] : [];
+  const extra = [
+    ...(args.applyWorkers !== null ? ['--apply-workers', String(args.applyWorkers)] : []),
+    ...(args.maxDirectPersistGroups !== null ? ['--max-direct-persist-groups', String(args.maxDirectPersistGroups)] : []),
+  ];
   const cluster = await BenchCluster.start(root, { tickMs: null, electionTicks: null, heartbeatTicks: null }, profile, extra);
   const client = new BenchClient(args.channels);
   const levels: Level[] = [];

@@ -150,6 +150,8 @@ export class KvStore {
       startReplica: (rangeId) => host.startReplica(rangeId),
       onSplit: (left, right) => {
         o.metrics?.splits.inc();
+        this.sizeCheck.spanChanged(left.rangeId);
+        this.sizeCheck.spanChanged(right.rangeId);
         o.events?.onSplit?.(left, right);
       },
       onMembership: (d) => o.events?.onMembership?.(d),
@@ -158,6 +160,7 @@ export class KvStore {
       onFreezeChanged: (rangeId, freeze) => this.merges.onFreezeChanged(rangeId, freeze),
       onMerged: (merged, rightRangeId) => {
         this.merges.noteMerged(rightRangeId, merged.rangeId);
+        this.sizeCheck.spanChanged(merged.rangeId);
         o.events?.onMerge?.(merged, rightRangeId);
       },
       onRemoved: (rangeId) => host.clock.nextTurn(() => void host.destroyReplica(rangeId, { clearData: true })),

@@ -75,3 +75,28 @@ test('a new leader measures a range it has no figures for; deletes re-check it o
     await c.close();
   }
 });
+
+test('a split measures both halves again at once: no new writes are needed for PD to see their sizes', async () => {
+  const c = await StoreCluster.start({ server: { sizeCheck: { splitCheckDiffBytes: 20_000 } } });
+  try {
+    const leader = await c.waitForLeader(1);
+    const value = Buffer.alloc(1_000, 1);
+    for (let i = 0; i < 100; i++) {
+      assert.equal((await leader.kv.put({ header: c.header(1), key: b(`k${String(i).padStart(4, '0')}`), value })).rangeError, undefined);
+    }
+    await c.waitFor('range 1 measured', () => (leader.store.sizeCheck.sizeOf(1)?.keys ?? 0) >= 60);
+    const res = await leader.admin.splitRange({ header: c.header(1), splitKey: b('k0050') });
+    assert.equal(res.rangeError, undefined, res.rangeError?.message ?? '');
+    const left = res.left!;
+    // No write after the split: the left half is measured again at its new epoch.
+    await c.waitFor('the left half measured at its new epoch', () => {
+      const l = c.leader(1);
+      const sz = l?.store.sizeCheck.sizeOf(1);
+      return sz !== undefined && sz.version === left.epoch!.version && sz.keys === 50;
+    });
+    const rightId = res.right!.rangeId!;
+    await c.waitFor('the right half measured by its leader', () => c.leader(rightId)?.store.sizeCheck.sizeOf(rightId)?.keys === 50);
+  } finally {
+    await c.close();
+  }
+});

@@ -7,8 +7,8 @@
 // sizes, so the scan reads the keys and values; it never blocks the loop for long). It
 // runs when the bytes proposed to the range since its last check reach
 // splitCheckDiffBytes (TiKV's region-split-check-diff), at the range's first write here or
-// when this store starts leading it while no figure is known, and deleteRecheckMs after a
-// delete (a delete proposes few bytes but may empty the range, which PD's merge checker
+// when this store starts leading it while no figure is known, after a split or merge
+// changed its span (spanChanged), and deleteRecheckMs after a delete (a delete proposes few bytes but may empty the range, which PD's merge checker
 // needs to see). One check at a time; a check whose range changed epoch (a
 // split, a membership change) meanwhile is thrown away and queued again. While scanning it
 // keeps a bounded list of sample keys (every sampleBytes of data; the list is halved and
@@ -104,6 +104,19 @@ export class SizeChecker {
   /** This store leads `rangeId` now: check it if no figure is known (PD merges only measured ranges). */
   led(rangeId: number): void {
     if (!this.stopped && !this.sizes.has(rangeId)) this.enqueue(rangeId);
+  }
+
+  /**
+   * The range's span changed (a split cut it, a merge grew it): its figures are stale, so
+   * it is checked again now if led here (else when a store here starts leading it), without
+   * waiting for splitCheckDiffBytes of new writes. Without this a range split after its
+   * writes ended was never measured again and PD never split it further.
+   */
+  spanChanged(rangeId: number): void {
+    if (this.stopped) return;
+    this.sizes.delete(rangeId);
+    this.diff.delete(rangeId);
+    this.enqueue(rangeId);
   }
 
   /** The last figures of `rangeId`, if checked. */
