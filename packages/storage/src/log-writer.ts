@@ -163,20 +163,8 @@ export class LogWriter {
     if (this.failure) throw new LogWriterClosedError('failed earlier', this.failure);
     if (this.closing) throw new LogWriterClosedError('closed');
     if (!this.directAllowed(ops)) return false;
-    const bytes = ops.bytes();
-    let r: { syncMicros: number; synced: boolean } | null;
-    try {
-      r = this.backend.writeNow([bytes], sync);
-    } catch (e) {
-      const err = e instanceof Error ? e : new Error(String(e));
-      this.fail(new Error(`sync write failed: ${err.message}`));
-      throw new LogWriterClosedError('failed', this.failure!);
-    }
-    if (r === null) return false;
+    if (!this.writeDirect(ops.bytes(), sync)) return false;
     ops.seal();
-    this.st.requests++;
-    this.st.directWrites++;
-    this.record(bytes.length, r.synced, r.syncMicros);
     return true;
   }
 
@@ -208,17 +196,35 @@ export class LogWriter {
     return !this.syncDelayed && !this.directPaused && this.queuedRequests === 0 && ops.byteLength <= this.limits.maxDirectWriteBytes;
   }
 
+  /**
+   * One request written on this thread by the backend, counted: true, or false when the
+   * backend declines (nothing written). A failed write fails the writer and throws.
+   */
+  private writeDirect(bytes: Uint8Array, sync: boolean): boolean {
+    let r: { syncMicros: number; synced: boolean } | null;
+    try {
+      r = this.backend.writeNow([bytes], sync);
+    } catch (e) {
+      this.fail(new Error(`sync write failed: ${e instanceof Error ? e.message : String(e)}`));
+      throw new LogWriterClosedError('failed', this.failure!);
+    }
+    if (r === null) return false;
+    this.st.requests++;
+    this.st.directWrites++;
+    this.record(bytes.length, r.synced, r.syncMicros);
+    return true;
+  }
+
   private writeHeld(req: Request): void {
     if (this.held !== req) return; // failed meanwhile: fail() rejected it
     this.held = null;
-    let r: { syncMicros: number; synced: boolean } | null;
+    let written: boolean;
     try {
-      r = this.backend.writeNow([req.bytes], req.sync);
-    } catch (e) {
-      this.fail(new Error(`sync write failed: ${e instanceof Error ? e.message : String(e)}`));
-      return;
+      written = this.writeDirect(req.bytes, req.sync);
+    } catch {
+      return; // the writer failed: fail() rejected the request
     }
-    if (r === null) {
+    if (!written) {
       // Declined (the in-memory backend: this fsync takes simulated time): it goes first.
       this.outgoing.push(req);
       this.flush();
@@ -229,9 +235,6 @@ export class LogWriter {
     this.inflightHead++;
     this.inflightBytes -= req.size;
     req.bytes = EMPTY;
-    this.st.requests++;
-    this.st.directWrites++;
-    this.record(req.size, r.synced, r.syncMicros);
     req.resolve();
     this.admitWaiting();
     this.notifyIdle();
