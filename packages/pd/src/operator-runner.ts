@@ -281,19 +281,23 @@ export class OperatorRunner {
     if (!this.running) return;
     let asked = this.asked.get(op.id);
     if (!asked) this.asked.set(op.id, asked = new Map());
-    const record = (desc: RangeDescriptor, by: LeaderView): void => {
-      this.host.learned({ descriptor: desc, leader: desc.replicas.find((r) => r.storeId === by.storeId) ?? null, term: by.term });
+    const record = (desc: RangeDescriptor, by: LeaderView, term: number): void => {
+      this.host.learned({ descriptor: desc, leader: desc.replicas.find((r) => r.storeId === by.storeId) ?? null, term });
     };
     const ctx: StepContext = {
       op, leader, now, limits: this.limits, asked,
       call: (address, method, req) => this.host.admin.call(address, method, req, this.limits.adminCallTimeoutMs),
       learned: (desc, right) => {
-        record(desc, leader);
-        if (right) record(right, leader);
+        record(desc, leader, leader.term);
+        // A split's right half is a new raft group with terms of its own, usually below the
+        // left's: recorded with the left's term, its leader's reports compared older and were
+        // ignored until its term caught up (its size figures never reached the split checker).
+        // Term 0: the store on the left's leader store is a guess that any report replaces.
+        if (right) record(right, leader, 0);
       },
       right: rightLeader,
       learnedRight: (desc) => {
-        if (rightLeader) record(desc, rightLeader);
+        if (rightLeader) record(desc, rightLeader, rightLeader.term);
       },
     };
     let out: StepOutcome;

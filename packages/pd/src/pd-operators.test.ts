@@ -113,6 +113,25 @@ test('SPLIT: cuts with a PD-allocated range id; routing finds both halves', asyn
   assert.deepEqual([scan.routes!.map((r) => r.descriptor?.rangeId), scan.more], [[1], true]);
 });
 
+test('SPLIT: the right half\'s own leader is taken at its own terms, below the left\'s', async () => {
+  // The right half is a new raft group whose terms start again: PD must not hold it to the
+  // left's term, or its leader's reports (and size figures) are ignored as older.
+  fake.ranges.get(1)!.term = 9;
+  const op = await create({ kind: K.SPLIT, rangeId: 1, splitKey: b('f') });
+  assert.equal(op.status, S.SUCCEEDED, op.reason ?? '');
+  const right = descriptorFromWire(op.right!);
+  const r = fake.ranges.get(right.rangeId)!;
+  const next = right.replicas.find((x) => x.storeId !== r.leaderStore && x.role === ReplicaRole.Voter)!;
+  r.leaderStore = next.storeId;
+  r.term = 2;
+  await client.call(pd.address, 'rangeHeartbeat', {
+    storeId: next.storeId,
+    ranges: [{ descriptor: op.right!, leader: { storeId: next.storeId, replicaId: next.replicaId }, term: 2, stats: { approximateBytes: 5_000, approximateKeys: 5 } }],
+  });
+  const route = (await client.call(pd.address, 'getRange', { rangeId: right.rangeId })).route!;
+  assert.equal(route.leader?.storeId, next.storeId, 'the report of the right half\'s leader at term 2 is taken');
+});
+
 test('ADD_REPLICA: learner with a PD-allocated id, catch-up, then promote', async () => {
   const op = await create({ kind: K.ADD_REPLICA, rangeId: 1, toStore: 4 });
   assert.equal(op.status, S.SUCCEEDED, op.reason ?? '');

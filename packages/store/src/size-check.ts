@@ -153,6 +153,7 @@ export class SizeChecker {
     this.queue.delete(rangeId);
     const desc = this.d.ledDescriptor(rangeId);
     if (desc === null) {
+      this.d.log.debug('size check skipped: not led here', { rangeId });
       this.d.nextTurn(() => this.next());
       return;
     }
@@ -218,6 +219,7 @@ export class SizeChecker {
     if (now === null || now.epoch.version !== desc.epoch.version || now.epoch.confVer !== desc.epoch.confVer) {
       // Split, merged, moved or no longer led here while scanning: the figures are for a span that is gone.
       this.counters.discarded++;
+      this.d.log.debug('size check discarded: the range changed', { rangeId: desc.rangeId, led: now !== null });
       if (now !== null) this.enqueue(desc.rangeId);
       return;
     }
@@ -226,6 +228,7 @@ export class SizeChecker {
     const half = samples.find((s) => s.cum >= bytes / 2);
     const splitKey = half !== undefined && Buffer.compare(half.key, Buffer.from(desc.startKey)) > 0 ? new Uint8Array(half.key) : new Uint8Array(0);
     this.sizes.set(desc.rangeId, { bytes, keys, splitKey, confVer: desc.epoch.confVer, version: desc.epoch.version });
+    this.d.log.debug('size checked', { rangeId: desc.rangeId, bytes, keys, splitKey: splitKey.length, version: desc.epoch.version, confVer: desc.epoch.confVer });
     this.d.onChecked?.(desc.rangeId);
   }
 }

@@ -171,9 +171,9 @@ test('--malloc-trim-interval-ms: 5000 by default, 0 turns it off, else at least 
   assert.throws(() => parseStoreFlags([...base, '--malloc-trim-interval-ms', '3600001']), /--malloc-trim-interval-ms must be in \[0/);
 });
 
-test('--max-direct-persist-groups: 0 (off) when absent, at most 1024', () => {
+test('--max-direct-persist-groups: the scheduler\'s default when absent, 0 (off) to 1024', () => {
   const base = ['--store-id', '1', '--data-dir', '/d'];
-  assert.deepEqual(parseStoreFlags(base).scheduler, { maxDirectPersistGroups: 0 });
+  assert.deepEqual(parseStoreFlags(base).scheduler, {});
   assert.deepEqual(parseStoreFlags([...base, '--max-direct-persist-groups', '0']).scheduler, { maxDirectPersistGroups: 0 });
   assert.deepEqual(parseStoreFlags([...base, '--max-direct-persist-groups', '16']).scheduler, { maxDirectPersistGroups: 16 });
   assert.throws(() => parseStoreFlags([...base, '--max-direct-persist-groups', '1025']), /--max-direct-persist-groups must be in \[0/);

@@ -203,7 +203,8 @@ export class FakeCluster {
         const left: RangeDescriptor = { ...d, endKey: key, epoch: { ...d.epoch, version } };
         const right: RangeDescriptor = { ...d, rangeId: Number(req['newRangeId']), startKey: key, epoch: { ...d.epoch, version } };
         c.r.desc = left;
-        this.ranges.set(right.rangeId, { desc: right, leaderStore: c.r.leaderStore, term: c.r.term, lastIndex: 1000, match: new Map(right.replicas.map((x) => [x.replicaId, 1000])) });
+        // The right half is a new raft group: its terms start again (below the left's, often).
+        this.ranges.set(right.rangeId, { desc: right, leaderStore: c.r.leaderStore, term: 1, lastIndex: 1000, match: new Map(right.replicas.map((x) => [x.replicaId, 1000])) });
         return { left: descriptorToWire(left), right: descriptorToWire(right) };
       }
       case 'mergeRanges':
