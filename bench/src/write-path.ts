@@ -30,6 +30,8 @@ interface Args {
   inflight: number[];
   seconds: number;
   warmupSeconds: number;
+  /** Seconds of writes before the first level (half at 256 in flight, half at 1), not measured: V8's optimizing compiler. */
+  jitWarmupSeconds: number;
   channels: number;
   dir: string;
   cpuProfDir: string | null;
@@ -42,13 +44,13 @@ interface Args {
   out: string;
 }
 
-const USAGE = `usage: pnpm bench:write-path -- [--ranges 1] [--inflight 1,16,256] [--seconds 8] [--warmup 2]
+const USAGE = `usage: pnpm bench:write-path -- [--ranges 1] [--inflight 1,16,256] [--seconds 8] [--warmup 2] [--jit-warmup 20]
   [--channels 4] [--dir DIR] [--cpu-prof DIR (profile store 1)] [--cpu-prof-store 1|2|3]
   [--apply-workers N (store flag)] [--max-direct-persist-groups N (store flag)]
   [--out FILE (default bench/results/write-path.json)]`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { ranges: 1, inflight: [1, 16, 256], seconds: 8, warmupSeconds: 2, channels: 4, dir: tmpdir(), cpuProfDir: null, cpuProfStore: 1, applyWorkers: null, maxDirectPersistGroups: null,
+  const a: Args = { ranges: 1, inflight: [1, 16, 256], seconds: 8, warmupSeconds: 2, jitWarmupSeconds: 20, channels: 4, dir: tmpdir(), cpuProfDir: null, cpuProfStore: 1, applyWorkers: null, maxDirectPersistGroups: null,
     out: join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'write-path.json') };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
@@ -69,6 +71,7 @@ function parseArgs(argv: string[]): Args {
       case '--inflight': a.inflight = v.split(',').map(Number); break;
       case '--seconds': a.seconds = num(); break;
       case '--warmup': a.warmupSeconds = num(); break;
+      case '--jit-warmup': a.jitWarmupSeconds = num(); break;
       case '--channels': a.channels = num(); break;
       case '--dir': a.dir = v; break;
       case '--cpu-prof': a.cpuProfDir = v; break;
@@ -108,15 +111,25 @@ function threadCpu(pid: number): Map<number, { name: string; seconds: number }> 
   return out;
 }
 
+/** Node's V8 platform threads (GC helpers, the optimizing compiler): on this Node they are named `node` like the worker threads, and are the first threads the process starts after the main one. */
+const V8_PLATFORM_THREADS = 4;
+
+/** The tids of `pid`'s V8 platform threads: the lowest `node`-named tids but the main thread's. */
+function platformTids(pid: number, threads: ReadonlyMap<number, { name: string }>): Set<number> {
+  const named = [...threads].filter(([tid, t]) => tid !== pid && t.name === 'node').map(([tid]) => tid).sort((a, b) => a - b);
+  return new Set(named.slice(0, V8_PLATFORM_THREADS));
+}
+
 /**
  * Thread classes. The main thread's tid is the pid. Worker threads (log writer, apply
  * workers) are named by the store (`rangekv-*` via the worker's name, when node sets
- * it) or else grouped by node's names: libuv threadpool, V8 platform workers, the rest.
+ * it) or else grouped by node's names: libuv threadpool, V8 platform workers (by name, or
+ * `platform`, see platformTids), the rest.
  */
-function classOf(pid: number, tid: number, name: string): string {
+function classOf(pid: number, tid: number, name: string, platform: ReadonlySet<number>): string {
   if (tid === pid) return 'main';
   if (name.startsWith('libuv-worker')) return 'libuv';
-  if (name.startsWith('V8 ')) return 'v8';
+  if (name.startsWith('V8 ') || platform.has(tid)) return 'v8';
   if (name === 'node' || name.startsWith('rangekv')) return 'workers';
   return 'other';
 }
@@ -207,10 +220,11 @@ async function measureLevel(cluster: BenchCluster, client: BenchClient, inflight
     const pid = pids.get(id)!;
     const per: Record<string, number> = { main: 0, workers: 0, libuv: 0, v8: 0, other: 0 };
     let total = 0;
+    const platform = platformTids(pid, t0.get(id)!);
     for (const [tid, after] of t1.get(id)!) {
       const before = t0.get(id)!.get(tid)?.seconds ?? 0;
       const d = after.seconds - before;
-      per[classOf(pid, tid, after.name)]! += d;
+      per[classOf(pid, tid, after.name, platform)]! += d;
       total += d;
     }
     const cpuMsPerWrite: Record<string, number> = {};
@@ -281,6 +295,15 @@ async function main(): Promise<void> {
       await sleep(1000);
       await client.refresh();
       console.log(`1 range, led by store ${client.ranges[0]!.leaderStore}`);
+    }
+    if (args.jitWarmupSeconds > 0) {
+      // V8 optimizes the stores' hot code in the background for tens of seconds: without
+      // this, the first levels measured that compilation (a third of a store's CPU per write
+      // at 1 in flight). Half at 256 in flight (the shared paths hot at once), half at 1 (the
+      // paths only a light load takes, e.g. the direct writes, while the queued compilations finish).
+      console.log(`JIT warm-up: ${args.jitWarmupSeconds} s, half at 256 in flight, half at 1 (not measured)`);
+      await writeLoad(client, 256, 0, args.jitWarmupSeconds / 2);
+      await writeLoad(client, 1, 0, args.jitWarmupSeconds / 2);
     }
     for (const n of args.inflight) {
       const l = await measureLevel(cluster, client, n, args);
