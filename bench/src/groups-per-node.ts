@@ -26,6 +26,8 @@ interface Args {
   ranges: number[];
   seconds: number;
   inflight: number;
+  /** Unmeasured writes at --inflight before each range count's measured load (V8 compiles the hot code in the background). */
+  jitWarmupSeconds: number;
   skipTransfer: boolean;
   skipReads: boolean;
   skipRestart: boolean;
@@ -47,7 +49,7 @@ interface Args {
   out: string;
 }
 
-const USAGE = `usage: pnpm bench:groups -- [--ranges 1,100,1000,10000] [--seconds 10] [--inflight 256]
+const USAGE = `usage: pnpm bench:groups -- [--ranges 1,100,1000,10000] [--seconds 10] [--inflight 256] [--jit-warmup 10]
   [--skip-transfer] [--skip-reads] [--skip-restart] [--no-balance] [--dir DIR]
   [--channels 4] [--split-inflight 48] [--split-budget-seconds 600] [--settle-seconds 5]
   [--balance-budget-seconds 300] [--idle-seconds 10] [--transfers 50] [--read-seconds 3]
@@ -89,7 +91,7 @@ function parseArgs(argv: string[]): Args {
     process.exit(2);
   }
   for (const k of opt.keys()) {
-    if (!['--ranges', '--seconds', '--inflight', '--dir', '--channels', '--split-inflight', '--split-budget-seconds', '--settle-seconds',
+    if (!['--ranges', '--seconds', '--inflight', '--jit-warmup', '--dir', '--channels', '--split-inflight', '--split-budget-seconds', '--settle-seconds',
       '--idle-seconds', '--transfers', '--read-seconds', '--restart-sample', '--restart-ready-seconds', '--balance-budget-seconds', '--cpu-prof', '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--out'].includes(k)) {
       console.error(`unknown flag ${k}\n${USAGE}`);
       process.exit(2);
@@ -101,6 +103,7 @@ function parseArgs(argv: string[]): Args {
   return {
     ranges, seconds,
     inflight: num('--inflight', 256),
+    jitWarmupSeconds: num('--jit-warmup', quick ? 0 : 10),
     skipTransfer: bool.has('--skip-transfer'),
     skipReads: bool.has('--skip-reads'),
     skipRestart: bool.has('--skip-restart'),
@@ -218,6 +221,17 @@ async function measureIdle(cluster: BenchCluster, seconds: number): Promise<Idle
 
 async function measureWrites(cluster: BenchCluster, client: BenchClient, args: Args, progress: Progress): Promise<WriteReport> {
   const pids = perStore((id) => cluster.pid(id));
+  if (args.jitWarmupSeconds > 0) {
+    // Each range count runs on fresh store processes, whose hot code V8 optimizes in the
+    // background for tens of seconds (bench README, write-path, "JIT warm-up").
+    const t0 = performance.now();
+    const stop = progress.every(1000, () => `JIT warm-up ${Math.floor((performance.now() - t0) / 1000)}/${args.jitWarmupSeconds} s`);
+    try {
+      await writeLoad(client, args.inflight, 0, args.jitWarmupSeconds);
+    } finally {
+      stop();
+    }
+  }
   const warmup = Math.min(2, Math.max(1, args.seconds / 5));
   const started = performance.now();
   const stopTicking = progress.every(1000, () => {
