@@ -74,12 +74,12 @@ function parseArgs(argv: string[]): Args {
       process.exit(2);
     }
   }
-  const num = (k: string, d: number): number => {
+  const num = (k: string, d: number, min0 = false): number => {
     const v = opt.get(k);
     if (v === undefined) return d;
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) {
-      console.error(`${k} wants a positive number, got ${v}`);
+    if (!Number.isFinite(n) || n < 0 || (n === 0 && !min0)) {
+      console.error(`${k} wants a ${min0 ? 'non-negative' : 'positive'} number, got ${v}`);
       process.exit(2);
     }
     return n;
@@ -103,7 +103,7 @@ function parseArgs(argv: string[]): Args {
   return {
     ranges, seconds,
     inflight: num('--inflight', 256),
-    jitWarmupSeconds: num('--jit-warmup', quick ? 0 : 10),
+    jitWarmupSeconds: num('--jit-warmup', quick ? 0 : 10, true),
     skipTransfer: bool.has('--skip-transfer'),
     skipReads: bool.has('--skip-reads'),
     skipRestart: bool.has('--skip-restart'),
