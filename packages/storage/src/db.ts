@@ -8,8 +8,8 @@
 // - a write is visible to every read that starts after it returns, sync or not;
 // - `sync: true` returns once the write and every earlier write are durable; a write
 //   without it may be lost by a crash, but only as a suffix (writes are durable in order);
-// - a cursor reads from the state as of its creation (a consistent view), however long
-//   it stays open and whatever is written meanwhile.
+// - a cursor (or seeker) reads from the state as of its creation (a consistent view),
+//   however long it stays open and whatever is written meanwhile.
 import type { ColumnFamily } from './column-families.js';
 import type { WriteOps } from './write-ops.js';
 
@@ -41,6 +41,17 @@ export interface Cursor {
   close(): void;
 }
 
+/**
+ * Point lookups by position in one consistent view (Db.seeker): many for the price of one
+ * iterator (creating a RocksDB iterator costs far more than a seek on one).
+ */
+export interface Seeker {
+  /** The first row of the span at or after `target`; for a reverse span, the last at or before it. null: none. */
+  seek(target: Buffer): KeyValue | null;
+  /** Releases the view; seek() after close throws. */
+  close(): void;
+}
+
 export interface Db {
   get(cf: ColumnFamily, key: Buffer): Buffer | undefined;
   getMany(cf: ColumnFamily, keys: Buffer[]): (Buffer | undefined)[];
@@ -50,6 +61,8 @@ export interface Db {
   scanKeys(cf: ColumnFamily, span: SpanOptions, limit: number): Buffer[];
   /** A cursor over a span, reading from the state as of this call. `blockRows` is a read-ahead hint. */
   cursor(cf: ColumnFamily, span: SpanOptions, blockRows?: number): Cursor;
+  /** Seeks within a span (`limit` ignored), reading from the state as of this call. */
+  seeker(cf: ColumnFamily, span: SpanOptions): Seeker;
   /** Writes encoded ops (one or several buffers) as one atomic batch. */
   write(ops: WriteOps | Uint8Array | readonly Uint8Array[], opts: { sync: boolean }): void;
   /** Writes one atomic batch built by `fill`. */

@@ -74,6 +74,8 @@ export interface OpenReport {
   ranges: number;
   ingestsRecovered: number;
   destroysResumed: number;
+  /** Ranges whose log held entries at or below its truncated index (a compaction's delete cut short): deleted again. */
+  logSweepsResumed: number;
   staleStagingRemoved: number;
 }
 
@@ -142,16 +144,31 @@ export class StorageEngine {
         deleter: new BackgroundDeleter(db, limits.deleteBatchKeys, p.nextTurn),
         ranges: new Map(), reserved: new Set(), clearing: new Map(), ingests: new Set(), deferredHardStates: new Set(),
       };
-      for (const st of loadRanges(db)) ctx.ranges.set(st.rangeId, new RangeLogStore(db, st, limits, budget));
+      // The lowest log index each range still stores (null: none), as loaded.
+      const firstStored = new Map<number, number | null>();
+      for (const st of loadRanges(db)) {
+        ctx.ranges.set(st.rangeId, new RangeLogStore(db, st, limits, budget));
+        firstStored.set(st.rangeId, st.firstStoredIndex);
+      }
       const ingestsRecovered = await recoverIngests(ctx);
       const destroys = resumeDestroys(ctx);
       // No ingest marker is left: every staging directory is from an aborted or unfinished receive.
       const staleStagingRemoved = await removeStaleStaging(ctx.staging, new Set());
-      const engine = new StorageEngine(ctx, p.alive, { ranges: ctx.ranges.size, ingestsRecovered, destroysResumed: destroys.length, staleStagingRemoved });
+      // Entries at or below a truncated index are the leftovers of a background delete a
+      // crash cut short: delete them again, only where the load saw one (nothing writes
+      // below a truncated index, and an ingest recovered above may only have raised it).
+      // One job per range with nothing to delete cost a RocksDB iterator each, ~9 % of a
+      // 10,000-range store's CPU in the seconds after its restart.
+      const sweeps = [...ctx.ranges.values()].filter((s) => {
+        const first = firstStored.get(s.rangeId);
+        return s.truncated.index > 0 && (first === undefined || (first !== null && first <= s.truncated.index));
+      });
+      const engine = new StorageEngine(ctx, p.alive, {
+        ranges: ctx.ranges.size, ingestsRecovered, destroysResumed: destroys.length, logSweepsResumed: sweeps.length, staleStagingRemoved,
+      });
       engine.background.push(...destroys);
-      for (const s of ctx.ranges.values()) {
-        const t = s.truncated.index;
-        if (t > 0) engine.background.push(ctx.deleter.deleteSpan(ColumnFamily.Raft, entryKey(s.rangeId, 0), entryKey(s.rangeId, t + 1)));
+      for (const s of sweeps) {
+        engine.background.push(ctx.deleter.deleteSpan(ColumnFamily.Raft, entryKey(s.rangeId, 0), entryKey(s.rangeId, s.truncated.index + 1)));
       }
       return engine;
     } catch (e) {

@@ -11,10 +11,12 @@
 // After the disk crashed, this handle is dead (the process that held it is gone): writes
 // are dropped (the disk counts them), reads see the state as it was at the crash.
 import { ColumnFamily } from './column-families.js';
-import type { BatchWriter, Cursor, Db, KeyValue, SpanOptions } from './db.js';
+import type { BatchWriter, Cursor, Db, KeyValue, Seeker, SpanOptions } from './db.js';
 import { invariant } from './errors.js';
 import type { MemTree, TreeIterator } from './mem-tree.js';
 import { forEachOp, WriteOps } from './write-ops.js';
+
+const ZERO = Buffer.from([0]);
 
 /** The three column families' trees, indexed by ColumnFamily. */
 export type Trees = readonly [MemTree, MemTree, MemTree];
@@ -71,6 +73,26 @@ export class MemDb implements Db {
     this.#checkOpen();
     const it = this.port.read()[cf].iterate({ gte: span.gte, lt: span.lt, reverse: span.reverse });
     return new MemCursor(it, span.limit ?? Infinity);
+  }
+
+  seeker(cf: ColumnFamily, span: SpanOptions): Seeker {
+    this.#checkOpen();
+    const tree = this.port.read()[cf];
+    let closed = false;
+    return {
+      seek: (target) => {
+        invariant(!closed, 'seek on a closed seeker');
+        // Forward: the span from max(gte, target); reverse: the span up to min(lt, target's successor).
+        const reverse = span.reverse === true;
+        const gte = !reverse && Buffer.compare(target, span.gte) > 0 ? target : span.gte;
+        const after = Buffer.concat([target, ZERO]);
+        const lt = reverse && (span.lt === undefined || Buffer.compare(after, span.lt) < 0) ? after : span.lt;
+        if (lt !== undefined && Buffer.compare(gte, lt) >= 0) return null;
+        const kv = tree.iterate({ gte, lt, reverse }).next();
+        return kv === null ? null : { key: Buffer.from(kv.key), value: Buffer.from(kv.value) };
+      },
+      close: () => { closed = true; },
+    };
   }
 
   write(ops: WriteOps | Uint8Array | readonly Uint8Array[], opts: { sync: boolean }): void {

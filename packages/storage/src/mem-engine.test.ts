@@ -7,7 +7,7 @@ import { Prng } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
 import { StorageEngine } from './engine.js';
 import { ColumnFamilyMismatchError, FormatVersionError, StorageError } from './errors.js';
-import { FORMAT_VERSION_KEY, KeyPrefix, rangeKey } from './keys.js';
+import { entryKey, FORMAT_VERSION_KEY, KeyPrefix, MAX_INDEX_EXCLUSIVE, parseEntryKey, rangeKey } from './keys.js';
 import { MemDisk } from './mem-disk.js';
 import { WORKLOAD_LIMITS, runWorkload } from './testing/crash-workload.js';
 import { memoryStore } from './testing/engines.js';
@@ -239,6 +239,31 @@ test('a crashed engine is dead: close returns at once and its background deletes
   assert.equal(again.db.scan(ColumnFamily.Default, { gte: b('a'), lt: b('z') }).length, 0);
   assert.equal(deleted, false);
   await again.close();
+});
+
+test('at open, log entries a crash left below a truncated index are deleted again, and only where there are some', async () => {
+  const { disk, engine, reopen } = await withLog();
+  engine.apply(1, { puts: [[b('k'), b('v')]], applied: { index: 10, term: 1 } });
+  await engine.persistReady(1, ready({ hardState: { term: 1, vote: 1, commit: 10 } }));
+  const entryRows = (db: typeof engine.db): number[] =>
+    db.scan(ColumnFamily.Raft, { gte: entryKey(1, 0), lt: entryKey(1, MAX_INDEX_EXCLUSIVE) }).map((kv) => parseEntryKey(kv.key).index);
+  const before = entryRows(engine.db);
+  // The truncated state is durable; the crash comes before the deleter's first turn.
+  await engine.compactLog(1, 6);
+  disk.crash();
+  await engine.close();
+  const again = await reopen();
+  assert.equal(again.openReport.logSweepsResumed, 1);
+  assert.deepEqual(entryRows(again.db), before, 'the leftovers are still there at open');
+  await again.drainBackground();
+  assert.deepEqual(entryRows(again.db), before.filter((i) => i > 6));
+  assert.equal(again.range(1).firstIndex(), 7);
+  await again.close();
+  // Nothing left below the truncated index: no delete job (each costs an iterator).
+  const third = await reopen();
+  assert.equal(third.openReport.logSweepsResumed, 0);
+  assert.deepEqual(entryRows(third.db), before.filter((i) => i > 6));
+  await third.close();
 });
 
 test('one engine per disk at a time; the in-memory engine has no native handle for apply workers', async () => {

@@ -72,6 +72,8 @@ declare module '@nxtedition/rocksdb' {
   export interface RocksIterator {
     /** Up to `size` rows as [key, value, key, value, ...]; keys/values undefined when not asked. */
     _nextvSync(size: number, options: object): { rows: (Buffer | undefined)[]; finished: boolean };
+    /** Repositions: forward, at the first key >= target; reverse, at the last key <= target (within the bounds). Non-empty target. */
+    _seekSync(target: Buffer): void;
     _closeSync(): void;
     close(): Promise<void>;
   }

@@ -5,7 +5,7 @@
 // worker does sync writes.
 import { RocksLevel, type RocksChainedBatch, type RocksColumn, type RocksColumnOptions, type RocksIteratorOptions } from '@nxtedition/rocksdb';
 import { COLUMN_FAMILY_NAMES, ColumnFamily } from './column-families.js';
-import type { BatchWriter, Cursor, Db, KeyValue, SpanOptions } from './db.js';
+import type { BatchWriter, Cursor, Db, KeyValue, Seeker, SpanOptions } from './db.js';
 import { invariant } from './errors.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { forEachOp, type WriteOps } from './write-ops.js';
@@ -126,6 +126,39 @@ export class RocksDb implements Db {
   cursor(cf: ColumnFamily, span: SpanOptions, blockRows = 256): Cursor {
     const it = this.#db.iterator(this.#iterOptions(cf, span));
     return new RocksCursor(it, () => this.#db.detachResource(it), blockRows);
+  }
+
+  /**
+   * One iterator, positioned by each seek. The binding ends an iterator sought outside its
+   * bounds, so targets are clamped; a reverse iterator is opened without its upper bound
+   * (the last row below it is then reachable by a seek to the bound itself).
+   */
+  seeker(cf: ColumnFamily, span: SpanOptions): Seeker {
+    const reverse = span.reverse === true;
+    const lt = span.lt;
+    const it = this.#db.iterator(this.#iterOptions(cf, reverse ? { gte: span.gte, reverse } : { gte: span.gte, ...(lt !== undefined ? { lt } : {}) }));
+    let closed = false;
+    return {
+      seek: (target) => {
+        invariant(!closed, 'seek on a closed seeker');
+        const below = Buffer.compare(target, span.gte) < 0;
+        const above = lt !== undefined && Buffer.compare(target, lt) >= 0;
+        if (reverse ? below : above) return null;
+        it._seekSync(reverse ? (above ? lt! : target) : (below ? span.gte : target));
+        const { rows } = it._nextvSync(2, {});
+        for (let i = 0; i + 1 < rows.length; i += 2) {
+          const key = rows[i]!;
+          if (!reverse || lt === undefined || Buffer.compare(key, lt) < 0) return { key, value: rows[i + 1]! };
+        }
+        return null;
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        it._closeSync();
+        this.#db.detachResource(it);
+      },
+    };
   }
 
   #iterOptions(cf: ColumnFamily, span: SpanOptions): RocksIteratorOptions {
