@@ -1,6 +1,7 @@
 // Loads every range's durable state at open with a handful of prefix scans (applied,
 // descriptor, conf state, truncated state, hard state) plus two seeks per range on two
-// shared iterators, for its first and last log entries. Every range has an applied state record; that is what makes it exist.
+// shared iterators, for its first and last log entries. Every range has an applied state
+// record; that is what makes it exist.
 import { emptyConfState, type HardState } from '@rangekv/raft';
 import { ColumnFamily } from './column-families.js';
 import {

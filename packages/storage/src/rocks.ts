@@ -145,7 +145,8 @@ export class RocksDb implements Db {
         const above = lt !== undefined && Buffer.compare(target, lt) >= 0;
         if (reverse ? below : above) return null;
         it._seekSync(reverse ? (above ? lt! : target) : (below ? span.gte : target));
-        const { rows } = it._nextvSync(2, {});
+        // Reverse, the row at the bound itself is out of the span: take the one after it.
+        const { rows } = it._nextvSync(reverse ? 2 : 1, {});
         for (let i = 0; i + 1 < rows.length; i += 2) {
           const key = rows[i]!;
           if (!reverse || lt === undefined || Buffer.compare(key, lt) < 0) return { key, value: rows[i + 1]! };
