@@ -4,7 +4,7 @@ import { randomFillSync } from 'node:crypto';
 import { metapb, storeAdminService } from '@rangekv/proto';
 import { BenchClient, headerOf, sleep, type RangeEntry } from './groups-per-node-client.js';
 import { KEY_BYTES } from './groups-per-node-ranges.js';
-import type { BenchCluster } from './groups-per-node-cluster.js';
+import { scrapeMetrics, type BenchCluster } from './groups-per-node-cluster.js';
 
 export const VALUE_BYTES = 256;
 /** A KV operation of the load gives up (counted as failed) after this long. */
@@ -225,12 +225,19 @@ export interface RestartReport {
   failed: number;
   /** The client's retries while the sample was read (NotLeader, RangeNotFound, UNAVAILABLE, ...). */
   clientStats: Record<string, number>;
+  /** The restarted store's ranges not quiescent at its ready line (restored awake, or woken since), and when every sample was served. */
+  awakeAtReady: number;
+  awakeAtServed: number;
+  /** Raft messages the restarted store received / sent between its ready line and the last sampled read. */
+  messagesReceived: number;
+  messagesSent: number;
 }
 
 /** kill -9 of `storeId`, restart, then STALE Gets of `sample` ranges on it (64 in flight). */
 export async function restartProbe(cluster: BenchCluster, client: BenchClient, storeId: number, sample: RangeEntry[], readyTimeoutMs: number): Promise<RestartReport> {
   const { readyMs, spawnedAt } = await cluster.killAndRestart(storeId, readyTimeoutMs);
   client.setAddress(storeId, cluster.kvAddress(storeId));
+  const m0 = await scrapeMetrics(cluster.httpPort(storeId));
   let failed = 0;
   let next = 0;
   const served: number[] = [];
@@ -244,10 +251,16 @@ export async function restartProbe(cluster: BenchCluster, client: BenchClient, s
     }
   });
   await Promise.all(workers);
+  const servingMs = performance.now() - spawnedAt;
+  const m1 = await scrapeMetrics(cluster.httpPort(storeId));
+  const awake = (m: Map<string, number>): number => (m.get('rangekv_ranges') ?? 0) - (m.get('rangekv_quiescent_ranges') ?? 0);
+  const delta = (name: string): number => (m1.get(name) ?? 0) - (m0.get(name) ?? 0);
   const s = summarize(served, 1);
   const clientStats = Object.fromEntries(Object.entries(client.stats).map(([k, v]) => [k, v - (before as unknown as Record<string, number>)[k]!]));
   return {
-    storeId, ranges: client.ranges.length, readyMs, servingMs: performance.now() - spawnedAt,
+    storeId, ranges: client.ranges.length, readyMs, servingMs,
     firstServedMs: served.length ? Math.min(...served) : NaN, medianServedMs: s.p50Ms, sampled: sample.length, failed, clientStats,
+    awakeAtReady: awake(m0), awakeAtServed: awake(m1),
+    messagesReceived: delta('rangekv_transport_messages_received_total'), messagesSent: delta('rangekv_transport_messages_sent_total'),
   };
 }

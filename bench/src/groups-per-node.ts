@@ -363,7 +363,7 @@ async function runOne(n: number, args: Args, opts: { probes: boolean; baselineOn
         const sample = sampleRanges(client.ranges, args.restartSample);
         rep.restart = await restartProbe(cluster, client, STORE_IDS[STORE_IDS.length - 1]!, sample, args.restartReadySeconds * 1000);
         const rs = rep.restart;
-        log(`restart of store ${rs.storeId}: ready in ${(rs.readyMs / 1000).toFixed(2)} s; STALE reads of ${rs.sampled} ranges on it: first ${(rs.firstServedMs / 1000).toFixed(2)} s, median ${(rs.medianServedMs / 1000).toFixed(2)} s, all ${(rs.servingMs / 1000).toFixed(2)} s after spawn (${rs.failed} failed; client ${JSON.stringify(rs.clientStats)})`);
+        log(`restart of store ${rs.storeId}: ready in ${(rs.readyMs / 1000).toFixed(2)} s; STALE reads of ${rs.sampled} ranges on it: first ${(rs.firstServedMs / 1000).toFixed(2)} s, median ${(rs.medianServedMs / 1000).toFixed(2)} s, all ${(rs.servingMs / 1000).toFixed(2)} s after spawn (${rs.failed} failed; client ${JSON.stringify(rs.clientStats)}); ranges awake at ready ${rs.awakeAtReady}, when served ${rs.awakeAtServed}; raft messages received ${rs.messagesReceived}, sent ${rs.messagesSent} meanwhile`);
       } catch (e) {
         rep.errors.push(`restart: ${errText(e)}`);
       }
