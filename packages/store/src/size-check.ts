@@ -9,8 +9,9 @@
 // splitCheckDiffBytes (TiKV's region-split-check-diff), at the range's first write here or
 // when this store starts leading it while no figure is known, after a split or merge
 // changed its span (spanChanged), and deleteRecheckMs after a delete (a delete proposes
-// few bytes but may empty the range, which PD's merge checker needs to see). One check at a time; a check whose range changed epoch (a
-// split, a membership change) meanwhile is thrown away and queued again. While scanning it
+// few bytes but may empty the range, which PD's merge checker needs to see). One check at
+// a time; a check whose range changed epoch (a split, a membership change) meanwhile is
+// thrown away and queued again. While scanning it
 // keeps a bounded list of sample keys (every sampleBytes of data; the list is halved and
 // the step doubled beyond maxSizeSamples), so a range of any size costs O(maxSizeSamples)
 // memory.
