@@ -67,6 +67,24 @@ test('a follower in its lease still grants a higher-term vote carrying the trans
   assert.equal(h.get(2).status().vote, 3);
 });
 
+test('a follower in its lease grants a higher-term vote from the leader it follows (restarted, it lost leadership)', () => {
+  const h = new Harness();
+  h.elect(1);
+  const vote = (type: MessageType) => msg({ type, from: 1, to: 2, term: h.get(2).status().term + 1, index: 1000, logTerm: 4 });
+  h.get(2).step(vote(MessageType.PreVote));
+  h.processReadies();
+  assert.deepEqual(h.take((m) => m.type === MessageType.PreVoteResp).map((m) => [m.to, m.reject]), [[1, false]]);
+  h.get(2).step(vote(MessageType.Vote));
+  h.processReadies();
+  assert.deepEqual(h.take((m) => m.type === MessageType.VoteResp).map((m) => [m.to, m.reject]), [[1, false]]);
+  assert.equal(h.get(2).status().vote, 1);
+  // Anyone else is still refused while the lease lasts.
+  const term = h.get(3).status().term;
+  h.get(3).step(msg({ type: MessageType.Vote, from: 2, to: 3, term: term + 1, index: 1000, logTerm: 4 }));
+  h.processReadies();
+  assert.deepEqual(h.take((m) => m.type === MessageType.VoteResp), []);
+});
+
 test('a follower that has not heard from its leader for an election timeout grants a higher-term vote', () => {
   const h = new Harness();
   h.elect(1);

@@ -420,10 +420,12 @@ export class Raft {
     if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
         // Check-quorum: while we hear from a leader (or just restarted) we ignore
-        // elections, unless the leader itself asked for one (transfer).
+        // elections, unless the leader itself asked for one (transfer) or is the one
+        // standing: a leader never campaigns, so a candidate we take for our leader has
+        // lost its leadership (a restart) and the lease we would guard is its own.
         const inLease = this.cfg.checkQuorum && this.electionElapsed < this.cfg.electionTimeoutTicks &&
           (this.lead !== NONE || this.bootGuard);
-        if (inLease && !m.transfer) {
+        if (inLease && !m.transfer && !(this.lead !== NONE && m.from === this.lead)) {
           this.trace(() => `ignoring ${m.type === MessageType.Vote ? 'vote' : 'pre-vote'} from ${m.from}: in lease`);
           return;
         }
