@@ -366,7 +366,7 @@ export class RaftHost<R> implements GroupHost<R> {
       // have no leader to wake them (see startReplica).
       this.dormantCheck = this.clock.setTimer(this.timing.livenessTimeoutMs, () => {
         this.dormantCheck = null;
-        this.wakeDormantWithAbsentPeers();
+        this.wakeDormantLeaderless();
       });
     }
     this.ticks.start(() => {
@@ -406,22 +406,28 @@ export class RaftHost<R> implements GroupHost<R> {
    * Creates and schedules the raft group of a range whose log store exists on disk (at
    * start, after a split or a bootstrap). An uninitialized range comes back dormant.
    *
-   * Dormant at start (`restored`, quiescence on): a replica that did not vote for itself
-   * in its last term was a follower, so its group's leader is (or was) elsewhere; if it
-   * also applied its whole log, it comes back quiescent and does not tick, as every
-   * replica of an idle range did before the restart. (Entries it holds but has not applied
-   * may be committed: the commit index a follower learns is not synced, so it starts
-   * awake to hear the commit from the leader; a dormant one would serve STALE reads
-   * without them until the range's next write.) Woken by any raft message (the leader's next append or heartbeat, a
+   * Dormant at start (`restored`, quiescence on): a replica that applied its whole log
+   * comes back quiescent and does not tick, as every replica of an idle range did before
+   * the restart. (Entries it holds but has not applied may be committed: the commit index
+   * a follower learns is not synced, so it starts awake to hear the commit from the
+   * leader; a dormant one would serve STALE reads without them until the range's next
+   * write.) Woken by any raft message (the leader's next append or heartbeat, a
    * candidate's vote request), a request, a peer store declared down that it may have
-   * led (onStoreDown), or, once, a peer not heard within the liveness timeout of the start
-   * (wakeDormantWithAbsentPeers). Without this a store restarting with 10,000 replicas
-   * ticked all of them and each pre-voted after an election timeout, waking every range's
-   * leader and followers: seconds of a saturated loop (store README, "Restart"). A
-   * replica that voted for itself (it led or stood in its last term), one that never saw
-   * a term (a new cluster's first election) and a range with no other voter start awake:
-   * without their campaign there may be no leader. Raft's safety does not depend on who
-   * ticks; only how soon a leader is found does.
+   * led (onStoreDown), or, once, at the liveness timeout of the start
+   * (wakeDormantLeaderless) if it still knows no leader and a peer store was not heard
+   * or it voted for itself in its last term. Without this a store restarting with 10,000
+   * replicas ticked all of them and each pre-voted after an election timeout, waking
+   * every range's leader and followers: seconds of a saturated loop (store README,
+   * "Restart"). A replica that voted for itself (it led or stood in its last term) is
+   * dormant too: if it led and was down long enough for its peers to elect another
+   * leader, that leader's append catches it up and wakes it (onStoreUp there), and a
+   * campaign of its own would only be refused and wake the range's other replicas; if
+   * it led and came back before its peers noticed, they still follow it and nobody else
+   * campaigns, so the liveness-timeout check (or a request) wakes it to campaign, and
+   * they vote for it at once (raft README, "Check-quorum"). One that never saw a term (a
+   * new cluster's first election) and a range with no other voter start awake: without
+   * their campaign there may be no leader. Raft's safety does not depend on who ticks;
+   * only how soon a leader is found does.
    */
   startReplica(rangeId: number, opts: { restored?: boolean } = {}): Replica<R> | null {
     const log = this.engine.range(rangeId);
@@ -440,7 +446,7 @@ export class RaftHost<R> implements GroupHost<R> {
     const others = desc.replicas.some((x) => x.replicaId !== me.replicaId && x.role !== ReplicaRole.Learner);
     const hs = log.hardState;
     const allApplied = log.applied.index >= log.lastIndex();
-    if (opts.restored === true && this.mayQuiesce !== undefined && others && hs.term > 0 && hs.vote !== me.replicaId && allApplied) {
+    if (opts.restored === true && this.mayQuiesce !== undefined && others && hs.term > 0 && allApplied) {
       this.scheduler.addDormant(replica);
     } else {
       this.scheduler.add(replica);
@@ -460,14 +466,16 @@ export class RaftHost<R> implements GroupHost<R> {
 
   /**
    * A dormant replica (startReplica) knows no leader. Those of its ranges with a replica on
-   * a peer store not heard since the start (down, or never back) are woken with catch-up
+   * a peer store not heard since the start (down, or never back), and those it led or
+   * stood for in its last term that no leader has reached since, are woken with catch-up
    * ticks, so a range whose leader is gone elects one without waiting for a request.
    */
-  private wakeDormantWithAbsentPeers(): void {
+  private wakeDormantLeaderless(): void {
     const et = this.timing.electionTimeoutTicks;
     for (const r of this.scheduler.all()) {
-      if (!r.quiescent || r.isLeader || r.lead !== 0) continue;
-      if (r.log.descriptor?.replicas.some((x) => x.storeId !== this.storeId && !this.liveness.isLive(x.storeId))) {
+      if (!r.quiescent || r.isLeader || r.lead !== 0 || r.destroyed) continue;
+      const votedForSelf = r.log.hardState.vote === r.node.id;
+      if (votedForSelf || r.log.descriptor?.replicas.some((x) => x.storeId !== this.storeId && !this.liveness.isLive(x.storeId))) {
         this.scheduler.wakeForLostLeader(r, et);
       }
     }
@@ -845,6 +853,10 @@ export class RaftHost<R> implements GroupHost<R> {
    * there (below). A voter that is caught up is left alone: a store back from a restart
    * finds those replicas dormant and they stay so; one that missed the last commit holds
    * entries it has not applied, starts awake and campaigns, which wakes the range.
+   * The wakes are paced (maxPacedWakesPerTick): a store back from a restart may lag in
+   * thousands of ranges, and waking them all at once sent it more heartbeats and appends
+   * than it could answer, so the leaders stayed awake, heartbeating, for seconds (store
+   * README, "Restart").
    */
   private onStoreUp(storeId: number): void {
     for (const r of this.scheduler.all()) {
@@ -855,12 +867,12 @@ export class RaftHost<R> implements GroupHost<R> {
       // heartbeat went to its store while down) and, unlike a voter, never campaigns, which
       // is what would wake the range for it.
       if (member.role === ReplicaRole.Learner) {
-        this.scheduler.unquiesce(r, 'follower-store-up');
+        this.scheduler.wakePaced(r, 'follower-store-up');
         continue;
       }
       const st = r.node.status();
       const pr = st.progress?.get(member.replicaId);
-      if (pr !== undefined && pr.match < st.lastIndex) this.scheduler.unquiesce(r, 'follower-store-up');
+      if (pr !== undefined && pr.match < st.lastIndex) this.scheduler.wakePaced(r, 'follower-store-up');
     }
   }
 

@@ -119,13 +119,30 @@ export interface SchedulerLimits {
    * is idle (LogWriter.tryWriteNow / submitSoon); a cycle of more goes to the log writer.
    */
   maxDirectPersistGroups: number;
+  /**
+   * Groups woken per tick from the paced queue (wakePaced): wakes that can wait, such as
+   * catching up a peer store's lagging members when it is back, instead of thousands at
+   * once flooding that store with heartbeats and appends it cannot answer in time.
+   */
+  maxPacedWakesPerTick: number;
+  /**
+   * Groups woken by the paced queue that may be awake at once: the next are woken only as
+   * these quiesce again, so a slow peer paces the wakes it causes (a window, as TCP's). A
+   * group counts for PACED_AWAKE_MAX_TICKS at most, so busy ranges never stall the queue.
+   */
+  maxPacedAwakeGroups: number;
 }
+
+/** Ticks a group woken by the paced queue counts in maxPacedAwakeGroups at most (1 s at 50 ms ticks). */
+export const PACED_AWAKE_MAX_TICKS = 20;
 
 export const DEFAULT_SCHEDULER_LIMITS: SchedulerLimits = {
   maxInflightPersistCycles: 4,
   maxReadiesPerGroupPerCycle: 4,
   quiesceIdleTicks: 2,
   maxDirectPersistGroups: 4,
+  maxPacedWakesPerTick: 64,
+  maxPacedAwakeGroups: 256,
 };
 
 export interface SchedulerStats {
@@ -152,6 +169,10 @@ export class RaftScheduler<R> {
   private readonly replicas = new Map<number, Replica<R>>();
   /** Groups that tick: every group but the quiescent ones. tick() visits only these. */
   private readonly ticking = new Set<Replica<R>>();
+  /** Quiescent groups waiting for a paced wake (wakePaced), oldest first. */
+  private readonly pacedWakes = new Map<Replica<R>, WakeReason>();
+  /** Groups woken by the paced queue and not yet quiescent again (at most maxPacedAwakeGroups). */
+  private readonly pacedAwake = new Set<Replica<R>>();
   /** tick() calls so far: the scheduler's clock for idleness and lease checks. */
   private tickCount = 0;
   private readyQueue: Replica<R>[] = [];
@@ -174,6 +195,10 @@ export class RaftScheduler<R> {
     private readonly clock: HostClock = realClock,
   ) {
     this.limits = { ...DEFAULT_SCHEDULER_LIMITS, ...limits };
+    for (const k of ['maxPacedWakesPerTick', 'maxPacedAwakeGroups'] as const) {
+      const v = this.limits[k];
+      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${v}`);
+    }
   }
 
   add(r: Replica<R>): void {
@@ -205,6 +230,8 @@ export class RaftScheduler<R> {
     r.failAll(`range ${rangeId} removed from this store`);
     this.replicas.delete(rangeId);
     this.ticking.delete(r);
+    this.pacedWakes.delete(r);
+    this.pacedAwake.delete(r);
     return r;
   }
 
@@ -303,6 +330,37 @@ export class RaftScheduler<R> {
       r.node.tick();
       if (r.node.hasReady()) this.wake(r);
     }
+    if (this.pacedWakes.size > 0 || this.pacedAwake.size > 0) this.wakePacedGroups();
+  }
+
+  private wakePacedGroups(): void {
+    for (const r of this.pacedAwake) {
+      // A group kept awake by its own traffic stops holding a place in the window.
+      if (r.quiescent || r.destroyed || this.tickCount - r.wokeAtTick > PACED_AWAKE_MAX_TICKS) this.pacedAwake.delete(r);
+    }
+    let budget = Math.min(this.limits.maxPacedWakesPerTick, this.limits.maxPacedAwakeGroups - this.pacedAwake.size);
+    for (const [r, reason] of this.pacedWakes) {
+      if (budget <= 0) break;
+      this.pacedWakes.delete(r);
+      if (!r.quiescent || r.destroyed || this.replicas.get(r.rangeId) !== r) continue;
+      this.unquiesce(r, reason);
+      this.pacedAwake.add(r);
+      budget--;
+    }
+  }
+
+  /**
+   * Wakes `r` as unquiesce does, at a later tick, in the order asked: at most
+   * maxPacedWakesPerTick a tick, and only while fewer than maxPacedAwakeGroups groups it
+   * woke are still awake. For wakes nothing waits on, asked for many groups at once.
+   */
+  wakePaced(r: Replica<R>, reason: WakeReason): void {
+    if (r.quiescent && !r.destroyed && !this.pacedWakes.has(r)) this.pacedWakes.set(r, reason);
+  }
+
+  /** Groups waiting for a paced wake. */
+  get pacedWakesQueued(): number {
+    return this.pacedWakes.size;
   }
 
   /**
