@@ -47,7 +47,7 @@ test('a range whose apply is running is not compacted (the storage\'s applied in
   const engine = { compactLog: async (rangeId: number, index: number) => { compacted.push([rangeId, index]); } } as unknown as StorageEngine;
   const replica = {
     rangeId: 7, destroyed: false, blocked: false, applying: true, isLeader: false,
-    log: { descriptor: {}, applied: { index: 1000 }, firstIndex: () => 1 },
+    log: { descriptor: {}, appliedIndex: 1000, firstIndex: () => 1 },
   };
   const scheduler = { all: () => [replica] } as unknown as RaftScheduler<unknown>;
   const c = new LogCompactor(engine, scheduler, l, silentLogger);

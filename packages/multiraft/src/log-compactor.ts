@@ -114,7 +114,7 @@ export class LogCompactor<R> {
       // it (raft hears appliedTo when the whole batch is done, which a merge may hold for a
       // while), and raft must never find entries it has not applied compacted away.
       if (r.destroyed || r.blocked || r.applying || this.inFlight.has(r.rangeId) || r.log.descriptor === null) continue;
-      const applied = r.log.applied.index;
+      const applied = r.log.appliedIndex;
       const firstIndex = r.log.firstIndex();
       // Cheap filter before asking raft for progress (a map per call).
       if (applied - firstIndex + 1 <= l.logCompactionThresholdEntries) continue;

@@ -445,7 +445,7 @@ export class RaftHost<R> implements GroupHost<R> {
     const replica = new Replica<R>(rangeId, this.makeNode(me.replicaId, log), log);
     const others = desc.replicas.some((x) => x.replicaId !== me.replicaId && x.role !== ReplicaRole.Learner);
     const hs = log.hardState;
-    const allApplied = log.applied.index >= log.lastIndex();
+    const allApplied = log.appliedIndex >= log.lastIndex();
     if (opts.restored === true && this.mayQuiesce !== undefined && others && hs.term > 0 && allApplied) {
       this.scheduler.addDormant(replica);
     } else {
@@ -495,7 +495,7 @@ export class RaftHost<R> implements GroupHost<R> {
       electionTimeoutTicks: t.electionTimeoutTicks,
       heartbeatIntervalTicks: t.heartbeatIntervalTicks,
       leaseMarginTicks: t.leaseMarginTicks,
-      applied: log.applied.index,
+      applied: log.appliedIndex,
     });
   }
 
@@ -537,7 +537,7 @@ export class RaftHost<R> implements GroupHost<R> {
     if (f === null || f.leftRangeId !== byRangeId) return false;
     const l = this.scheduler.get(f.leftRangeId);
     if (l === undefined) return true;
-    return !l.applying && l.applyQueue.length === 0 && l.node.status().commit === l.log.applied.index;
+    return !l.applying && l.applyQueue.length === 0 && l.node.status().commit === l.log.appliedIndex;
   }
 
   /** The initialized replica here with the greatest start key below `r`'s (replica GC's merge guard). */
@@ -671,7 +671,7 @@ export class RaftHost<R> implements GroupHost<R> {
   onReplicaFailed(replica: Replica<R>, err: ReplicaFailedError): void {
     this.failedRanges.set(replica.rangeId, err.reason);
     this.log.error('replica failed: the range is no longer served by this store until a restart', {
-      rangeId: replica.rangeId, reason: err.reason, applied: replica.log.applied.index,
+      rangeId: replica.rangeId, reason: err.reason, applied: replica.log.appliedIndex,
     });
     this.svc().onReplicaFailed?.(replica, err);
   }
@@ -895,7 +895,7 @@ export class RaftHost<R> implements GroupHost<R> {
       const st = r.node.status();
       out.push({
         rangeId: r.rangeId, replicaId: r.node.id, isLeader: r.isLeader, lead: r.lead, term: st.term, commit: st.commit,
-        applied: r.log.applied.index, descriptor: r.log.descriptor, quiescent: r.quiescent,
+        applied: r.log.appliedIndex, descriptor: r.log.descriptor, quiescent: r.quiescent,
       });
     }
     for (const [rangeId, failed] of this.failedRanges) {

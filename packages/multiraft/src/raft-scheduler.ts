@@ -694,7 +694,7 @@ export class RaftScheduler<R> {
     }
     const entries: ApplyEntry[] = [];
     for (const e of work.entries) {
-      if (e.index <= r.log.applied.index) {
+      if (e.index <= r.log.appliedIndex) {
         // Below the applied state on disk (a snapshot covered it): raft still needs to
         // see every conf change it handed out.
         if (e.type === EntryType.ConfChange) applyConfChange(r, e);

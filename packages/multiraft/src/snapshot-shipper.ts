@@ -201,7 +201,7 @@ export class SnapshotShipper<R> {
       const replica = r!;
       this.checkSender(replica, msg, fromStore, header.descriptor, refuse);
       const st = replica.node.status();
-      if (st.commit >= meta.index || replica.log.applied.index >= meta.index) {
+      if (st.commit >= meta.index || replica.log.appliedIndex >= meta.index) {
         refuse(`snapshot at ${meta.index} is not newer than the replica's commit ${st.commit}`);
       }
       const rx = await this.d.engine.receiveSnapshot(start.header);
@@ -347,7 +347,7 @@ export class SnapshotShipper<R> {
     }
     for (const o of this.staged.values()) {
       const r = this.d.scheduler.get(o.rangeId);
-      if (o.rangeId !== rangeId && r !== undefined && r.log.applied.index < o.index && meets(o)) {
+      if (o.rangeId !== rangeId && r !== undefined && r.log.appliedIndex < o.index && meets(o)) {
         return `its span overlaps a snapshot of range ${o.rangeId} not ingested yet`;
       }
     }
@@ -362,7 +362,7 @@ export class SnapshotShipper<R> {
   sweepStaged(): void {
     for (const [id, s] of this.staged) {
       const r = this.d.scheduler.get(s.rangeId);
-      if (r !== undefined && r.log.applied.index < s.index) continue;
+      if (r !== undefined && r.log.appliedIndex < s.index) continue;
       this.staged.delete(id);
       void s.rx.abort().catch(() => {});
     }

@@ -204,6 +204,11 @@ export class RangeLogStore implements RaftStorage {
     return { ...this.appliedState };
   }
 
+  /** `applied.index` without the copy (hot paths: every apply, lease read and compaction check). */
+  get appliedIndex(): number {
+    return this.appliedState.index;
+  }
+
   get truncated(): TruncatedState {
     return { ...this.trunc };
   }

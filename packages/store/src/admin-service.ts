@@ -388,7 +388,7 @@ export class AdminService {
       return {
         status: {
           descriptor: descriptorToWire(r.log.descriptor!), replicaId: st.id, role: roleToWire(st.role), term: st.term,
-          leaderReplicaId: st.lead, commit: st.commit, applied: r.log.applied.index, lastIndex: st.lastIndex,
+          leaderReplicaId: st.lead, commit: st.commit, applied: r.log.appliedIndex, lastIndex: st.lastIndex,
           quiescent: (r as { quiescent?: boolean }).quiescent === true, leaseValid: false, progress,
         },
       };

@@ -380,7 +380,7 @@ export class KvService {
    */
   private leaseReadNow(r: Replica<KvResult>): boolean {
     const index = r.node.leaseReadIndex();
-    if (index === null || r.log.applied.index < index) return false;
+    if (index === null || r.log.appliedIndex < index) return false;
     this.s.scheduler.unquiesce(r, 'admin');
     return true;
   }

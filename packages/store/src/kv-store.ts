@@ -204,10 +204,10 @@ export class KvStore {
     for (;;) {
       const r = scheduler.get(rightRangeId);
       if (!r || r.destroyed || r.log.descriptor === null) return `no initialized replica of range ${rightRangeId} here`;
-      if (r.log.applied.index >= index) return r;
+      if (r.log.appliedIndex >= index) return r;
       scheduler.withNode(rightRangeId, (x) => x.node.commitKnown(index, term));
       if (clock.now() >= deadline) {
-        return `range ${rightRangeId} applied ${r.log.applied.index}, not the freeze at ${index}, within mergeApplyWaitMs (${this.o.limits.mergeApplyWaitMs} ms)`;
+        return `range ${rightRangeId} applied ${r.log.appliedIndex}, not the freeze at ${index}, within mergeApplyWaitMs (${this.o.limits.mergeApplyWaitMs} ms)`;
       }
       await new Promise<void>((resolve) => clock.setTimer(MERGE_APPLY_POLL_MS, resolve));
     }
@@ -239,7 +239,7 @@ export class KvStore {
     const o = this.o;
     return {
       applyEntries: (replica, entries) => this.applyEntries(replica, entries),
-      onReadStates: (replica, states) => this.reads.onReadStates(replica.rangeId, replica.log.applied.index, states),
+      onReadStates: (replica, states) => this.reads.onReadStates(replica.rangeId, replica.log.appliedIndex, states),
       onSoftState: (replica, ss) => {
         // Info when this replica gains or loses leadership; other changes at debug (many ranges).
         const level = ss.role === StateRole.Leader || replica.isLeader ? 'info' : 'debug';
@@ -253,7 +253,7 @@ export class KvStore {
         this.reads.failUnconfirmed(replica.rangeId, () =>
           new RangeErrorReply(notLeader(replica.rangeId, replica.log.descriptor, ss.lead, 'leadership changed while the read waited')));
       },
-      onApplied: (replica) => this.reads.onApplied(replica.rangeId, replica.log.applied.index),
+      onApplied: (replica) => this.reads.onApplied(replica.rangeId, replica.log.appliedIndex),
       mayQuiesce: (replica) => this.reads.pending(replica.rangeId) === 0,
       onReplicaFailed: (r) => {
         this.leaderWaits.release(r.rangeId);

@@ -119,7 +119,7 @@ export class MergeCoordinator {
     if (s.scheduler.get(r.rangeId) !== r || !r.isLeader || r.log.descriptor !== rd) throw new RangeErrorReply(serverBusy(`range ${r.rangeId} changed or lost its leader here; retry`));
     for (const x of [l, r]) {
       const st = x.node.status();
-      if (isJoint(x.log.confState) || st.pendingConfIndex > x.log.applied.index) {
+      if (isJoint(x.log.confState) || st.pendingConfIndex > x.log.appliedIndex) {
         throw new RangeErrorReply(serverBusy(`range ${x.rangeId} has a membership change pending; retry`, 100));
       }
     }

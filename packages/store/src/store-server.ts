@@ -498,7 +498,7 @@ export class StoreServer {
       const d = r.log.descriptor;
       if (!r.isLeader || r.destroyed || d === null) return null;
       return {
-        rangeId: r.rangeId, descriptor: d, replicaId: r.node.id, term: r.node.status().term, applied: r.log.applied.index,
+        rangeId: r.rangeId, descriptor: d, replicaId: r.node.id, term: r.node.status().term, applied: r.log.appliedIndex,
         size: this.store.sizeCheck.sizeOf(r.rangeId),
         reads: this.store.traffic.readsOf(r.rangeId),
       };
