@@ -51,7 +51,8 @@ export function isWakeReadCtx(ctx: Uint8Array | null): boolean {
 
 /** Why a group was woken (stats, logs). */
 export type WakeReason =
-  | 'proposal' | 'admin' | 'leader-message' | 'message' | 'follower-store-down' | 'follower-store-up' | 'leader-store-down';
+  | 'proposal' | 'admin' | 'leader-message' | 'message' | 'follower-store-down' | 'follower-store-up' | 'leader-store-down'
+  | 'led-before-restart';
 
 /**
  * How many heartbeats the Ready holds when it is only a heartbeat broadcast without a

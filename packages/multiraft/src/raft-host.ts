@@ -466,17 +466,24 @@ export class RaftHost<R> implements GroupHost<R> {
 
   /**
    * A dormant replica (startReplica) knows no leader. Those of its ranges with a replica on
-   * a peer store not heard since the start (down, or never back), and those it led or
-   * stood for in its last term that no leader has reached since, are woken with catch-up
+   * a peer store not heard since the start (down, or never back) are woken with catch-up
    * ticks, so a range whose leader is gone elects one without waiting for a request.
+   * Those it led or stood for in its last term that no leader has reached since are woken
+   * through the paced queue, without catch-up ticks: each campaigns an election timeout
+   * after its wake unless a leader reaches it first. Usually one does: its peers elected
+   * another leader while this store was down and are catching this store up, paced, which
+   * at 10,000 ranges can take longer than the liveness timeout; woken all at once with
+   * catch-up ticks, those replicas campaigned in thousands (refused, and waking the
+   * ranges' other replicas: the storm of store README, "Restart").
    */
   private wakeDormantLeaderless(): void {
     const et = this.timing.electionTimeoutTicks;
     for (const r of this.scheduler.all()) {
       if (!r.quiescent || r.isLeader || r.lead !== 0 || r.destroyed) continue;
-      const votedForSelf = r.log.hardState.vote === r.node.id;
-      if (votedForSelf || r.log.descriptor?.replicas.some((x) => x.storeId !== this.storeId && !this.liveness.isLive(x.storeId))) {
+      if (r.log.descriptor?.replicas.some((x) => x.storeId !== this.storeId && !this.liveness.isLive(x.storeId))) {
         this.scheduler.wakeForLostLeader(r, et);
+      } else if (r.log.hardState.vote === r.node.id) {
+        this.scheduler.wakePaced(r, 'led-before-restart');
       }
     }
   }
