@@ -290,7 +290,9 @@ test('a restarted store brings its follower replicas back dormant: they do not t
 });
 
 test('a store that led a range restarts after its peers elected another leader: its replica comes back dormant and follows that leader without campaigning', async () => {
-  const c = await quiescentCluster({ ranges: 1, livenessIntervalMs: 100, livenessTimeoutMs: 1_000 });
+  // The stop is seen at once (its streams break); the long liveness timeout keeps the
+  // restarted store's dormant check (wakeDormantLeaderless) out of the way of the catch-up.
+  const c = await quiescentCluster({ ranges: 1, livenessIntervalMs: 100, livenessTimeoutMs: 5_000 });
   try {
     await leadershipTo(c, 1, 2);
     await c.stopStore(2, { transferLeaders: false });
@@ -313,8 +315,10 @@ test('a store that led a range restarts after its peers elected another leader: 
 
 test('a store back after missing writes in many ranges is caught up by paced wakes: at most maxPacedAwakeGroups of a store\'s ranges awake for it at once', async () => {
   const ranges = 8;
+  // A long liveness timeout: store 3's dormant check must not wake the replicas it led
+  // (they would campaign and wake their leaders outside the paced queue) before the catch-up.
   const c = await quiescentCluster({
-    ranges, livenessIntervalMs: 100, livenessTimeoutMs: 1_000,
+    ranges, livenessIntervalMs: 100, livenessTimeoutMs: 5_000,
     server: { scheduler: { maxPacedWakesPerTick: 1, maxPacedAwakeGroups: 2 } },
   });
   try {
