@@ -42,15 +42,18 @@ interface Args {
   maxDirectPersistGroups: number | null;
   /** Where the JSON goes (default bench/results/write-path.json). */
   out: string;
+  /** Store flags --heartbeat-ticks / --election-ticks (null: the store's defaults). */
+  heartbeatTicks: number | null;
+  electionTicks: number | null;
 }
 
 const USAGE = `usage: pnpm bench:write-path -- [--ranges 1] [--inflight 1,16,256] [--seconds 8] [--warmup 2] [--jit-warmup 20]
   [--channels 4] [--dir DIR] [--cpu-prof DIR (profile store 1)] [--cpu-prof-store 1|2|3]
   [--apply-workers N (store flag)] [--max-direct-persist-groups N (store flag)]
-  [--out FILE (default bench/results/write-path.json)]`;
+  [--heartbeat-ticks N] [--election-ticks N (store flags)] [--out FILE (default bench/results/write-path.json)]`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { ranges: 1, inflight: [1, 16, 256], seconds: 8, warmupSeconds: 2, jitWarmupSeconds: 20, channels: 4, dir: tmpdir(), cpuProfDir: null, cpuProfStore: 1, applyWorkers: null, maxDirectPersistGroups: null,
+  const a: Args = { ranges: 1, inflight: [1, 16, 256], seconds: 8, warmupSeconds: 2, jitWarmupSeconds: 20, channels: 4, dir: tmpdir(), cpuProfDir: null, cpuProfStore: 1, applyWorkers: null, maxDirectPersistGroups: null, heartbeatTicks: null, electionTicks: null,
     out: join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'write-path.json') };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
@@ -79,6 +82,8 @@ function parseArgs(argv: string[]): Args {
       case '--apply-workers': a.applyWorkers = num(); break;
       case '--max-direct-persist-groups': a.maxDirectPersistGroups = num(); break;
       case '--out': a.out = v; break;
+      case '--heartbeat-ticks': a.heartbeatTicks = num(); break;
+      case '--election-ticks': a.electionTicks = num(); break;
       default: throw new Error(`unknown option ${k}\n${USAGE}`);
     }
   }
@@ -278,7 +283,7 @@ async function main(): Promise<void> {
     ...(args.applyWorkers !== null ? ['--apply-workers', String(args.applyWorkers)] : []),
     ...(args.maxDirectPersistGroups !== null ? ['--max-direct-persist-groups', String(args.maxDirectPersistGroups)] : []),
   ];
-  const cluster = await BenchCluster.start(root, { tickMs: null, electionTicks: null, heartbeatTicks: null }, profile, extra);
+  const cluster = await BenchCluster.start(root, { tickMs: null, electionTicks: args.electionTicks, heartbeatTicks: args.heartbeatTicks }, profile, extra);
   const client = new BenchClient(args.channels);
   const levels: Level[] = [];
   try {
