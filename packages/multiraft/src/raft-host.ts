@@ -38,7 +38,7 @@ import { UninitializedReplicas, createsReplica, resolveUninitializedLimits, type
 /** Raft knobs a host may set for all its groups (ids, storage and timing are the host's). */
 export type RaftTuning = Partial<Pick<RaftConfig,
   | 'maxMsgBytes' | 'maxInflightMsgs' | 'maxInflightBytes' | 'maxUncommittedEntriesBytes' | 'maxApplyBytes'
-  | 'maxEntryBytes' | 'maxPendingReads' | 'checkQuorum' | 'preVote' | 'lazyCommitBroadcast'>>;
+  | 'maxEntryBytes' | 'maxPendingReads' | 'checkQuorum' | 'preVote' | 'lazyCommitBroadcast' | 'skipHeartbeatsAfterAppends'>>;
 
 /** What a service plugs into the host: the meaning of entries, and what it wants to hear. */
 export interface HostService<R> {
@@ -495,6 +495,8 @@ export class RaftHost<R> implements GroupHost<R> {
       lazyCommitBroadcast: this.opts.quiescence !== false,
       // Proposals taken in one turn reach each follower in one App (raft's coalesce.ts).
       coalesceAppends: true,
+      // A follower sent entries since the last heartbeat round is not heartbeat in it.
+      skipHeartbeatsAfterAppends: true,
       ...(this.opts.raft ?? {}),
       id: replicaId,
       storage: log,

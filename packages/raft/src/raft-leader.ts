@@ -31,6 +31,7 @@ export function sendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
   m.type = MessageType.App; m.to = to; m.index = prevIndex; m.logTerm = prevTerm;
   m.entries = ents; m.commit = r.log.committed;
   r.send(m);
+  if (ents.length > 0) pr.entriesSinceHeartbeat = true;
   pr.sentEntries(ents.length, ents.length > 0 ? entriesSizeBytes(ents) : 0);
   return true;
 }
@@ -83,11 +84,22 @@ export function bcastCommit(r: Raft, before: number): void {
   });
 }
 
-/** One heartbeat per follower; the stamp (our tick) lets acks extend the lease. */
-export function bcastHeartbeat(r: Raft): void {
+/**
+ * One heartbeat per follower; the stamp (our tick) lets acks extend the lease. A
+ * `periodic` round (tick) with skipHeartbeatsAfterAppends skips a follower in replicate
+ * state that was sent entries since the previous round, unless a read waits for a quorum
+ * (the round carries its context): the append reset its election timer, its answer
+ * extends the lease (handleAppAccept), and a lost append shows as a rejected next one or,
+ * once appends stop, at the next round.
+ */
+export function bcastHeartbeat(r: Raft, periodic = false): void {
   const ctx = r.readOnly?.lastCtx() ?? null;
+  const skipAppended = periodic && ctx === null && r.cfg.skipHeartbeatsAfterAppends;
   r.trk.visit((id, pr) => {
     if (id === r.id) return;
+    const appended = pr.entriesSinceHeartbeat;
+    pr.entriesSinceHeartbeat = false;
+    if (skipAppended && appended && pr.state === ProgressState.Replicate) return;
     const m = emptyMessage();
     m.type = MessageType.Heartbeat; m.to = id;
     // Never tell a follower to commit beyond what it is known to hold.
@@ -149,6 +161,11 @@ function handleAppReject(r: Raft, m: Message): void {
 
 function handleAppAccept(r: Raft, m: Message): void {
   const pr = r.trk.progress.get(m.from)!;
+  // The follower heard from us no earlier than entry m.index was appended here: every
+  // message that makes it answer m.index (its entries, or a commit at or above it) left
+  // after that. So the answer extends the lease as a heartbeat sent then would.
+  const heard = r.appendTickOf(m.index);
+  if (heard !== null) noteHeard(r, m.from, heard);
   const wasPaused = pr.isPaused();
   if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === ProgressState.Probe)) {
     return; // stale or duplicate
@@ -182,9 +199,7 @@ function handleHeartbeatResp(r: Raft, m: Message): void {
   const pr = r.trk.progress.get(m.from)!;
   pr.recentActive = true;
   pr.msgAppFlowPaused = false;
-  if (r.heartbeatAckTick && m.index > (r.heartbeatAckTick.get(m.from) ?? -1)) {
-    r.heartbeatAckTick.set(m.from, m.index);
-  }
+  noteHeard(r, m.from, m.index);
   if (pr.state === ProgressState.Snapshot) {
     // A snapshot whose fate we never heard of (lost, receiver crashed) is retried after
     // two election timeouts.
@@ -205,6 +220,12 @@ function handleHeartbeatResp(r: Raft, m: Message): void {
   acks.add(r.id);
   if (jointVoteResult(r.trk.config, ackVotes(acks)) !== VoteResult.Won) return;
   for (const rd of r.readOnly.advance(m.context)) respondRead(r, rd.from, rd.index, rd.ctx);
+}
+
+/** `from` heard from us at or after our tick `tick` (the lease, leaseValid). */
+function noteHeard(r: Raft, from: NodeId, tick: number): void {
+  const acks = r.heartbeatAckTick;
+  if (acks !== null && tick > (acks.get(from) ?? -1)) acks.set(from, tick);
 }
 
 function ackVotes(acks: Set<NodeId>): Map<NodeId, boolean> {

@@ -72,8 +72,20 @@ export class Raft {
   timeoutNowSent = false;
   /** Follower: term of a TimeoutNow we could not act on yet (unapplied conf change). */
   deferredTimeoutNowTerm = 0;
-  /** Leader: per voter, the tick stamp of the newest heartbeat it acknowledged. */
+  /**
+   * Leader: per member, the newest tick it is known to have heard from us at or after: the
+   * stamp of a heartbeat it acknowledged, or the tick the entry an accepted append answer
+   * names was appended (appendTickOf).
+   */
   heartbeatAckTick: Map<NodeId, number> | null = null;
+  /**
+   * Leader: when its entries were appended, as flat [lastIndex, tick] pairs in index order:
+   * the entries after the previous pair's index, up to this pair's, were appended at its
+   * tick. Pairs older than an election timeout are dropped (they could not extend a lease);
+   * entries at or below `appendTicksFloor` are then unknown.
+   */
+  appendTicks: number[] | null = null;
+  appendTicksFloor = 0;
   /** Leader: tick at which a snapshot was last sent to a follower (to time it out). */
   snapshotSentTick: Map<NodeId, number> | null = null;
   readOnly: ReadOnly | null = null;
@@ -188,6 +200,8 @@ export class Raft {
     this.timeoutNowSent = false;
     this.deferredTimeoutNowTerm = 0;
     this.heartbeatAckTick = null;
+    this.appendTicks = null;
+    this.appendTicksFloor = 0;
     this.snapshotSentTick = null;
     this.readOnly = null;
     this.pendingReadIndex = null;
@@ -237,6 +251,8 @@ export class Raft {
     // Conservatively assume the tail may hold an unapplied conf change.
     this.pendingConfIndex = this.log.lastIndex();
     this.heartbeatAckTick = new Map();
+    // Entries from before our term map to the first pair: nothing we send predates it.
+    this.appendTicks = [];
     // An empty entry of our term: entries of earlier terms commit only beneath it (§5.4.2).
     this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY }]);
     this.trace(() => `became leader at last=${this.log.lastIndex()}`);
@@ -258,9 +274,40 @@ export class Raft {
       e.index = ++li;
     }
     this.log.append(es);
+    if (this.appendTicks !== null) this.noteAppendTick(li);
     this.uncommittedBytes += payload;
     // Our own Progress advances only when the caller acks the persist (ackPersisted).
     return true;
+  }
+
+  private noteAppendTick(last: number): void {
+    const a = this.appendTicks!;
+    const n = a.length;
+    if (n > 0 && a[n - 1] === this.ticks) {
+      a[n - 2] = last;
+      return;
+    }
+    a.push(last, this.ticks);
+    let drop = 0;
+    while (drop + 2 < a.length && a[drop + 1]! < this.ticks - this.cfg.electionTimeoutTicks) drop += 2;
+    if (drop > 0) {
+      this.appendTicksFloor = a[drop - 2]!;
+      a.splice(0, drop);
+    }
+  }
+
+  /**
+   * Leader: the tick entry `index` of our log was appended at (entries from before our
+   * term: the tick we became leader). Any message of ours that carries it, or a commit at
+   * or above it, left no earlier. Null when not known (older than appendTicks keeps, or
+   * beyond our log).
+   */
+  appendTickOf(index: number): number | null {
+    const a = this.appendTicks;
+    if (a === null || index <= this.appendTicksFloor || a.length === 0 || index > a[a.length - 2]!) return null;
+    let i = a.length - 2;
+    while (i >= 2 && a[i - 2]! >= index) i -= 2;
+    return a[i + 1]!;
   }
 
   // ---- time ----------------------------------------------------------------------------
@@ -300,7 +347,7 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatIntervalTicks) {
       this.heartbeatElapsed = 0;
-      bcastHeartbeat(this);
+      bcastHeartbeat(this, true);
     }
   }
 

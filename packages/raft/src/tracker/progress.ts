@@ -29,6 +29,8 @@ export class Progress {
   /** Probe state: an append is outstanding, wait for its answer (or a heartbeat response).
    *  Replicate state: mirrors inflights.full() after the last send. */
   msgAppFlowPaused = false;
+  /** Entries were sent to it since the leader's last heartbeat round (skipHeartbeatsAfterAppends). */
+  entriesSinceHeartbeat = false;
   isLearner: boolean;
   inflights: Inflights;
 

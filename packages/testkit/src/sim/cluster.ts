@@ -38,6 +38,8 @@ export interface SimRaftSettings {
   lazyCommitBroadcast: boolean;
   /** A Ready carries one App per follower for contiguous entries (raft's coalesce.ts). */
   coalesceAppends?: boolean;
+  /** Periodic heartbeats skip followers just sent entries (raft's skipHeartbeatsAfterAppends). */
+  skipHeartbeatsAfterAppends?: boolean;
   maxInflightMsgs: number;
   maxMsgBytes: number;
   maxUncommittedEntriesBytes: number;
@@ -593,6 +595,7 @@ export class Cluster {
       electionTimeoutTicks: r.electionTimeoutTicks, heartbeatIntervalTicks: r.heartbeatIntervalTicks,
       applied: node.applied, checkQuorum: r.checkQuorum, preVote: r.preVote, leaseMarginTicks: r.leaseMarginTicks,
       lazyCommitBroadcast: r.lazyCommitBroadcast, coalesceAppends: r.coalesceAppends === true,
+      skipHeartbeatsAfterAppends: r.skipHeartbeatsAfterAppends === true,
       maxInflightMsgs: r.maxInflightMsgs, maxMsgBytes: r.maxMsgBytes,
       maxUncommittedEntriesBytes: r.maxUncommittedEntriesBytes, maxApplyBytes: r.maxApplyBytes,
       ...(this.opts.traceRaft === true && this.opts.trace !== null ? { trace: (line: string) => this.trace(node.id, `raft: ${line}`) } : {}),

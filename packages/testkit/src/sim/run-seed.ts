@@ -106,6 +106,7 @@ export function settingsFor(prng: Prng): SeedSettings {
   // Drawn last, so every earlier setting of a seed stays what it was before this one existed.
   settings.raft.lazyCommitBroadcast = prng.chance(0.5);
   settings.raft.coalesceAppends = prng.chance(0.5);
+  settings.raft.skipHeartbeatsAfterAppends = prng.chance(0.5);
   return settings;
 }
 
@@ -122,7 +123,7 @@ export function runSeed(o: SeedOptions): SeedResult {
   const settings = [
     `heartbeat=${s.raft.heartbeatIntervalTicks}`, `checkQuorum=${s.raft.checkQuorum}`, `preVote=${s.raft.preVote}`,
     `inflight=${s.raft.maxInflightMsgs}`, `msgBytes=${s.raft.maxMsgBytes}`, `uncommittedBytes=${s.raft.maxUncommittedEntriesBytes}`,
-    `applyBytes=${s.raft.maxApplyBytes}`, `persistDelay<=${s.persistDelayUnitsMax}`, `applyDelay<=${s.applyDelayUnitsMax}`, `snapshotOnDemand=${s.snapshotOnDemand}`, `leaseMargin=${s.raft.leaseMarginTicks}`, `clockDrift=${s.clockDrift.toFixed(3)}`, `lazyCommit=${s.raft.lazyCommitBroadcast}`, `coalesceAppends=${s.raft.coalesceAppends === true}`,
+    `applyBytes=${s.raft.maxApplyBytes}`, `persistDelay<=${s.persistDelayUnitsMax}`, `applyDelay<=${s.applyDelayUnitsMax}`, `snapshotOnDemand=${s.snapshotOnDemand}`, `leaseMargin=${s.raft.leaseMarginTicks}`, `clockDrift=${s.clockDrift.toFixed(3)}`, `lazyCommit=${s.raft.lazyCommitBroadcast}`, `coalesceAppends=${s.raft.coalesceAppends === true}`, `skipHeartbeats=${s.raft.skipHeartbeatsAfterAppends === true}`,
     `clients=${s.clients}`, `keys=${s.keys}`,
   ].join(' ');
 
