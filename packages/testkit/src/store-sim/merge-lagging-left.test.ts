@@ -65,7 +65,13 @@ async function threeRangesLagging() {
   const coord = stores[0]!.store!;
   const lagging = new Set([3]);
   net.dropRangeMessage = (_from, to, rangeId) => rangeId === L && lagging.has(to);
-  const m0 = await world.drive(coord.admin.mergeRanges({ header: hdr(replica(1, L)!.log.descriptor!), rightRangeId: M }));
+  // A leader that just took over refuses a merge until it applied its first entry (its
+  // tail may hold a membership change): retry as a client does on ServerBusy.
+  let m0 = await world.drive(coord.admin.mergeRanges({ header: hdr(replica(1, L)!.log.descriptor!), rightRangeId: M }));
+  for (let i = 0; i < 20 && m0.rangeError?.serverBusy; i++) {
+    await world.runUntil(world.now + Number(m0.rangeError.serverBusy.backoffMs ?? 100));
+    m0 = await world.drive(coord.admin.mergeRanges({ header: hdr(replica(1, L)!.log.descriptor!), rightRangeId: M }));
+  }
   assert.equal(m0.merged?.epoch?.version, 2);
   assert.equal(replica(3, L)!.log.descriptor!.epoch.version, 1, 'store 3\'s L is behind: v1');
   assert.ok(replica(3, M)?.log.mergeFreeze != null, 'store 3\'s M is frozen');
