@@ -38,7 +38,7 @@ import { UninitializedReplicas, createsReplica, resolveUninitializedLimits, type
 /** Raft knobs a host may set for all its groups (ids, storage and timing are the host's). */
 export type RaftTuning = Partial<Pick<RaftConfig,
   | 'maxMsgBytes' | 'maxInflightMsgs' | 'maxInflightBytes' | 'maxUncommittedEntriesBytes' | 'maxApplyBytes'
-  | 'maxEntryBytes' | 'maxPendingReads' | 'checkQuorum' | 'preVote' | 'lazyCommitBroadcast' | 'skipHeartbeatsAfterAppends'>>;
+  | 'maxEntryBytes' | 'maxPendingReads' | 'checkQuorum' | 'preVote' | 'lazyCommitBroadcast' | 'skipHeartbeatsAfterAppends' | 'earlyVoteRequests'>>;
 
 /** What a service plugs into the host: the meaning of entries, and what it wants to hear. */
 export interface HostService<R> {
@@ -497,6 +497,8 @@ export class RaftHost<R> implements GroupHost<R> {
       coalesceAppends: true,
       // A follower sent entries since the last heartbeat round is not heartbeat in it.
       skipHeartbeatsAfterAppends: true,
+      // A candidate's vote requests leave while its own vote is being persisted.
+      earlyVoteRequests: true,
       ...(this.opts.raft ?? {}),
       id: replicaId,
       storage: log,

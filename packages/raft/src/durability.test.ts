@@ -1,7 +1,9 @@
 // Durability: every answer that promises something is on disk (a vote, an append ack, a
 // heartbeat ack, a vote request that commits the candidate to its term) leaves only after
 // the Ready holding that state was persisted: it is in Ready.messagesAfterPersist, never in
-// Ready.messages. Nodes count their own state only once it is acknowledged durable.
+// Ready.messages. Nodes count their own state only once it is acknowledged durable. With
+// earlyVoteRequests the vote requests leave at once, and the candidate leads only once its
+// own vote is durable (the last tests).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, bootstrapStorage, msg, persistReady, rawNode, utf8 } from './testing/harness.js';
@@ -151,4 +153,51 @@ test('a stale self-ack after a term change is ignored: the leader does not count
   h.release(1);
   h.settle();
   assert.equal(h.get(1).status().commit, 4, 'once 1 really holds it, 3 of 5');
+});
+
+test("earlyVoteRequests: a candidate's vote requests leave at once, while its term and self-vote are persisted", () => {
+  const node = rawNode(1, bootstrapStorage([1, 2, 3]), { preVote: false, earlyVoteRequests: true });
+  node.campaign();
+  const rd = node.ready();
+  assert.deepEqual(types(rd.messages), [MessageType.Vote, MessageType.Vote]);
+  assert.deepEqual(types(rd.messagesAfterPersist), []);
+  assert.deepEqual(rd.hardState, { term: 1, vote: 1, commit: 1 });
+  assert.equal(rd.mustSync, true);
+});
+
+test('earlyVoteRequests: a candidate granted by every other voter leads only once its own vote is durable', () => {
+  const h = new Harness({ config: { preVote: false, earlyVoteRequests: true } });
+  h.hold(1);
+  h.get(1).campaign();
+  h.settle();
+  assert.equal(h.get(1).status().role, StateRole.Candidate, 'both others granted, its own persist is not acknowledged');
+  assert.ok(h.heldReadies(1).every((rd) => rd.messages.every((m) => m.type !== MessageType.App)), 'no append of the term yet');
+  h.persistHeld(1);
+  h.settle();
+  assert.equal(h.get(1).status().role, StateRole.Candidate, 'durable but not yet acknowledged');
+  h.release(1);
+  h.settle();
+  assert.equal(h.get(1).status().role, StateRole.Leader);
+  assert.equal(h.put(1, 'x') > 0, true);
+  assert.deepEqual(h.appliedData(2), ['x']);
+});
+
+test('earlyVoteRequests: a candidate that crashes before its term is durable leads that term at most once', () => {
+  // 1 campaigns for term 1; 2 and 3 grant it (durably) and 1 crashes before persisting.
+  // It restarts at term 0, campaigns for term 1 again and wins it with the same votes:
+  // the first attempt never led, so nothing of term 1 exists that the second could contradict.
+  const h = new Harness({ config: { preVote: false, earlyVoteRequests: true } });
+  h.hold(1);
+  h.get(1).campaign();
+  h.settle();
+  assert.equal(h.get(1).status().role, StateRole.Candidate);
+  h.crash(1); // the held Readies are lost with the process
+  assert.equal(h.get(1).status().term, 0, 'term 1 was never durable here');
+  h.get(1).campaign();
+  h.settle();
+  const s = h.get(1).status();
+  assert.equal(s.role, StateRole.Leader);
+  assert.equal(s.term, 1, 'the same term, won once');
+  h.put(1, 'after');
+  for (const id of [1, 2, 3]) assert.deepEqual(h.appliedData(id), ['after']);
 });

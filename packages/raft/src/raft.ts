@@ -159,12 +159,13 @@ export class Raft {
       m.term = this.term;
     }
     if (this.cfg.trace) this.trace(() => `send ${describeMessage(m)}`);
-    // A vote request commits us to our new term and self-vote; a vote or append answer
-    // promises what it acknowledges is on disk. All of those leave after the persist.
-    // A heartbeat answer extends the leader's lease, so the term it acknowledges must
-    // survive a crash too (see bootGuard).
-    if (m.type === MessageType.AppResp || m.type === MessageType.VoteResp || m.type === MessageType.Vote ||
-        m.type === MessageType.HeartbeatResp) {
+    // A vote or append answer promises what it acknowledges is on disk; a heartbeat
+    // answer extends the leader's lease, so the term it acknowledges must survive a crash
+    // too (see bootGuard). Those leave after the persist. So does a vote request, which
+    // commits us to our new term and self-vote, unless earlyVoteRequests: then it leaves
+    // at once and checkVotes waits for our own vote, counted once that persist is done.
+    if (m.type === MessageType.AppResp || m.type === MessageType.VoteResp || m.type === MessageType.HeartbeatResp ||
+        (m.type === MessageType.Vote && !this.cfg.earlyVoteRequests)) {
       this.msgsAfterPersist.push(m);
     } else {
       this.msgs.push(m);
@@ -433,6 +434,11 @@ export class Raft {
   checkVotes(): boolean {
     const { result } = this.trk.tallyVotes();
     if (result === VoteResult.Won) {
+      // Early vote requests: a quorum of others may answer before our own term and vote
+      // are durable. Leading on them then could mean leading this term twice (crash,
+      // restart at the old term, win the same term again with the same voters' votes,
+      // and send other entries at the same indexes): wait for onHardStatePersisted.
+      if (this.cfg.earlyVoteRequests && this.role === StateRole.Candidate && this.trk.votes.get(this.id) !== true) return false;
       if (this.role === StateRole.PreCandidate) {
         this.campaign('election');
       } else {

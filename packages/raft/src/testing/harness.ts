@@ -72,6 +72,12 @@ export class Harness {
     return this.add(id, old.storage, old.storage.snapshot().meta.index).node;
   }
 
+  /** Crash and restart: the held Readies that were not persisted are lost; `id` is no longer held. */
+  crash(id: NodeId): RawNode {
+    this.held.delete(id);
+    return this.restart(id);
+  }
+
   isolate(id: NodeId): void {
     for (const other of this.nodes.keys()) {
       if (other === id) continue;

@@ -40,6 +40,8 @@ export interface SimRaftSettings {
   coalesceAppends?: boolean;
   /** Periodic heartbeats skip followers just sent entries (raft's skipHeartbeatsAfterAppends). */
   skipHeartbeatsAfterAppends?: boolean;
+  /** Vote requests leave before the candidate's persist (raft's earlyVoteRequests). */
+  earlyVoteRequests?: boolean;
   maxInflightMsgs: number;
   maxMsgBytes: number;
   maxUncommittedEntriesBytes: number;
@@ -162,7 +164,7 @@ export class Cluster {
   constructor(readonly opts: ClusterOptions) {
     this.prng = opts.prng.fork();
     this.net = new NetworkModel(opts.prng.fork(), opts.network ?? DEFAULT_NETWORK_OPTIONS);
-    this.inv = new Invariants(() => this.now);
+    this.inv = new Invariants(() => this.now, { earlyVoteRequests: opts.raft.earlyVoteRequests === true });
     this.tracing = opts.trace !== null;
     const cs: ConfState = { voters: [...opts.voters].sort((a, b) => a - b), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
     this.latestConf = { index: 0, cs };
@@ -596,6 +598,7 @@ export class Cluster {
       applied: node.applied, checkQuorum: r.checkQuorum, preVote: r.preVote, leaseMarginTicks: r.leaseMarginTicks,
       lazyCommitBroadcast: r.lazyCommitBroadcast, coalesceAppends: r.coalesceAppends === true,
       skipHeartbeatsAfterAppends: r.skipHeartbeatsAfterAppends === true,
+      earlyVoteRequests: r.earlyVoteRequests === true,
       maxInflightMsgs: r.maxInflightMsgs, maxMsgBytes: r.maxMsgBytes,
       maxUncommittedEntriesBytes: r.maxUncommittedEntriesBytes, maxApplyBytes: r.maxApplyBytes,
       ...(this.opts.traceRaft === true && this.opts.trace !== null ? { trace: (line: string) => this.trace(node.id, `raft: ${line}`) } : {}),

@@ -14,8 +14,9 @@
 //                       every node, and a restored snapshot matches it;
 //   hard-state          a durable term never decreases, a durable vote never changes
 //                       within a term, a durable commit never decreases;
-//   durable-before-ack  vote grants, vote requests and append acks leave a node only
-//                       after what they promise is in its durable storage;
+//   durable-before-ack  vote grants, vote requests (unless earlyVoteRequests) and append
+//                       acks leave a node only after what they promise is in its durable
+//                       storage; a leader's messages only once its term and self-vote are;
 //   applied-le-commit   a node never applies beyond the commit index it was told;
 //   leader-completeness an entry a leader of term C declared committed is in the log of
 //                       every leader of a term above C (Raft §5.4): checked when a node
@@ -28,7 +29,7 @@
 //                       change entry, and raft's configuration matches the one the state
 //                       machine applied (or restored from a snapshot).
 import {
-  MessageType, type Entry, type HardState, type MemoryStorage, type Message, type NodeId,
+  MessageType, messageTypeName, type Entry, type HardState, type MemoryStorage, type Message, type NodeId,
 } from '@rangekv/raft';
 import { formatTime } from './time.js';
 
@@ -65,7 +66,11 @@ export class Invariants {
   private readonly digestAt = new Map<number, string>();
   private maxTerm = 0;
 
-  constructor(private readonly now: () => number) {}
+  /**
+   * `earlyVoteRequests`: the nodes' raft sends vote requests before persisting the term
+   * they ask for (it then must not lead before that term is durable, checked instead).
+   */
+  constructor(private readonly now: () => number, private readonly opts: { earlyVoteRequests?: boolean } = {}) {}
 
   fail(invariant: string, detail: string): never {
     throw new SafetyViolation(invariant, detail, this.now());
@@ -188,8 +193,18 @@ export class Invariants {
     const hs = storage.hardState;
     switch (m.type) {
       case MessageType.Vote:
+        if (this.opts.earlyVoteRequests === true) break;
         if (hs.term < m.term || (hs.term === m.term && hs.vote !== m.from)) {
           this.fail('durable-before-ack', `n${m.from} asks for votes in term ${m.term} but its durable state is term ${hs.term} vote n${hs.vote}`);
+        }
+        break;
+      case MessageType.App:
+      case MessageType.Heartbeat:
+      case MessageType.Snap:
+      case MessageType.TimeoutNow:
+        // A leader leads only on a term it cannot forget: its term and self-vote are durable.
+        if (hs.term !== m.term || hs.vote !== m.from) {
+          this.fail('durable-before-ack', `n${m.from} leads term ${m.term} (sends ${messageTypeName(m.type)}) but its durable state is term ${hs.term} vote n${hs.vote}`);
         }
         break;
       case MessageType.VoteResp:

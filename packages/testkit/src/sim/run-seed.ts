@@ -107,6 +107,7 @@ export function settingsFor(prng: Prng): SeedSettings {
   settings.raft.lazyCommitBroadcast = prng.chance(0.5);
   settings.raft.coalesceAppends = prng.chance(0.5);
   settings.raft.skipHeartbeatsAfterAppends = prng.chance(0.5);
+  settings.raft.earlyVoteRequests = prng.chance(0.5);
   return settings;
 }
 
@@ -123,7 +124,7 @@ export function runSeed(o: SeedOptions): SeedResult {
   const settings = [
     `heartbeat=${s.raft.heartbeatIntervalTicks}`, `checkQuorum=${s.raft.checkQuorum}`, `preVote=${s.raft.preVote}`,
     `inflight=${s.raft.maxInflightMsgs}`, `msgBytes=${s.raft.maxMsgBytes}`, `uncommittedBytes=${s.raft.maxUncommittedEntriesBytes}`,
-    `applyBytes=${s.raft.maxApplyBytes}`, `persistDelay<=${s.persistDelayUnitsMax}`, `applyDelay<=${s.applyDelayUnitsMax}`, `snapshotOnDemand=${s.snapshotOnDemand}`, `leaseMargin=${s.raft.leaseMarginTicks}`, `clockDrift=${s.clockDrift.toFixed(3)}`, `lazyCommit=${s.raft.lazyCommitBroadcast}`, `coalesceAppends=${s.raft.coalesceAppends === true}`, `skipHeartbeats=${s.raft.skipHeartbeatsAfterAppends === true}`,
+    `applyBytes=${s.raft.maxApplyBytes}`, `persistDelay<=${s.persistDelayUnitsMax}`, `applyDelay<=${s.applyDelayUnitsMax}`, `snapshotOnDemand=${s.snapshotOnDemand}`, `leaseMargin=${s.raft.leaseMarginTicks}`, `clockDrift=${s.clockDrift.toFixed(3)}`, `lazyCommit=${s.raft.lazyCommitBroadcast}`, `coalesceAppends=${s.raft.coalesceAppends === true}`, `skipHeartbeats=${s.raft.skipHeartbeatsAfterAppends === true}`, `earlyVotes=${s.raft.earlyVoteRequests === true}`,
     `clients=${s.clients}`, `keys=${s.keys}`,
   ].join(' ');
 
