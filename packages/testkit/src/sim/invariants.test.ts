@@ -109,3 +109,20 @@ test('membership: the same conf change entry must yield the same configuration e
   inv.checkConfig(1, 9, 'voters=[1,2,3]', 'voters=[1,2,3]');
   violates('membership', () => inv.checkConfig(1, 9, 'voters=[1,2,3] outgoing=[1,2,3]', 'voters=[1,2,3]'));
 });
+
+test('durable-before-ack: a leader sends only on a durable term and self-vote; early vote requests are exempt', () => {
+  const leader = new MemoryStorage();
+  leader.setHardState({ term: 5, vote: 1, commit: 0 });
+  const inv = new Invariants(() => 0);
+  for (const t of [MessageType.App, MessageType.Heartbeat, MessageType.Snap, MessageType.TimeoutNow]) {
+    inv.onSend(msg(t, 1, 2, 5), leader);
+    violates('durable-before-ack', () => inv.onSend(msg(t, 1, 2, 6), leader));
+  }
+  const other = new MemoryStorage();
+  other.setHardState({ term: 5, vote: 3, commit: 0 });
+  violates('durable-before-ack', () => inv.onSend(msg(MessageType.App, 1, 2, 5), other));
+  violates('durable-before-ack', () => inv.onSend(msg(MessageType.Vote, 1, 2, 6), leader));
+  const early = new Invariants(() => 0, { earlyVoteRequests: true });
+  early.onSend(msg(MessageType.Vote, 1, 2, 6), leader);
+  violates('durable-before-ack', () => early.onSend(msg(MessageType.App, 1, 2, 6), leader));
+});
