@@ -139,6 +139,8 @@ export interface HostCounters extends SnapshotCounters, LogCompactorCounters {
   inboundTombstoned: number;
   /** Heartbeats carrying a ReadIndex context (a quorum round for reads; lease reads send none). */
   readHeartbeatsSent: number;
+  /** Heartbeats of a wake round (WAKE_READ_CTX: a woken leader telling its followers; quiescence.ts). */
+  wakeHeartbeatsSent: number;
   /** Replicas brought back quiescent at start (startReplica, "dormant at start"). */
   restoredDormant: number;
 }
@@ -217,7 +219,7 @@ export class RaftHost<R> implements GroupHost<R> {
   readonly uninitialized: UninitializedReplicas<R>;
   readonly snapshotLimits: SnapshotLimits;
   readonly counters: HostCounters = {
-    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundFromNewLeader: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, inboundTombstoned: 0, readHeartbeatsSent: 0, restoredDormant: 0,
+    inboundUnknownRange: 0, inboundWrongReplica: 0, inboundFromNewLeader: 0, inboundMalformed: 0, inboundFailedRange: 0, inboundDestroyingRange: 0, inboundTombstoned: 0, readHeartbeatsSent: 0, wakeHeartbeatsSent: 0, restoredDormant: 0,
     snapshotsSent: 0, snapshotBytesSent: 0, snapshotSendsFailed: 0, snapshotSendsThrottled: 0,
     snapshotsReceived: 0, snapshotBytesReceived: 0, snapshotReceivesFailed: 0, snapshotsReceivedUnused: 0,
     logCompactions: 0, logEntriesCompacted: 0, logCompactionsFailed: 0,
@@ -635,7 +637,10 @@ export class RaftHost<R> implements GroupHost<R> {
         this.snapshots.send(replica, m, toStore);
         continue;
       }
-      if (m.type === MessageType.Heartbeat && m.context !== null && !isWakeReadCtx(m.context)) this.counters.readHeartbeatsSent++;
+      if (m.type === MessageType.Heartbeat && m.context !== null) {
+        if (isWakeReadCtx(m.context)) this.counters.wakeHeartbeatsSent++;
+        else this.counters.readHeartbeatsSent++;
+      }
       // A quiescent replica sends heartbeats only as its last ones before quiescing.
       const quiesce = replica.quiescent && m.type === MessageType.Heartbeat;
       const sent = t.send(toStore, replica.rangeId, m, quiesce);

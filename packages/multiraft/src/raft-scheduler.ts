@@ -496,6 +496,27 @@ export class RaftScheduler<R> {
     return out;
   }
 
+  /**
+   * A ReadIndex on a group's node (the KV service's reads), woken as withNode wakes it,
+   * except that a quiescent leader whose read sends a heartbeat round (a quorum read, or a
+   * lease read without a valid lease) skips the wake round: the read's own round wakes the
+   * followers, as a proposal's append does (wakeForProposal). Measured with 1,000 ranges
+   * under LINEARIZABLE gets, each read of a quiescent range cost two heartbeat rounds.
+   * Undefined if the group is not here; false if raft refused the read.
+   */
+  readIndex(rangeId: number, ctx: Uint8Array, opts: { lease: boolean }): boolean | undefined {
+    const r = this.replicas.get(rangeId);
+    if (!r) return undefined;
+    if (!r.quiescent || r.destroyed || !r.isLeader || !r.node.readIndexBroadcasts(opts.lease)) {
+      return this.withNode(rangeId, (x) => x.node.readIndex(ctx, opts));
+    }
+    r.lastActiveTick = this.tickCount;
+    this.rejoin(r);
+    const ok = r.node.readIndex(ctx, opts);
+    this.wake(r);
+    return ok;
+  }
+
   wake(r: Replica<R>): void {
     if (!r.queued && !r.destroyed) {
       r.queued = true;

@@ -209,6 +209,18 @@ export class RawNode {
   }
 
   /**
+   * Whether `readIndex(ctx, { lease })` here would broadcast a heartbeat round now: this
+   * node leads, committed an entry of its term, has other voters, and the read cannot be
+   * answered from the lease. The multiraft host then lets that round wake the followers of
+   * a quiescent group instead of sending a wake round first.
+   */
+  readIndexBroadcasts(lease: boolean): boolean {
+    const r = this.r;
+    if (r.role !== StateRole.Leader || !r.committedEntryInCurrentTerm() || r.trk.isSingleton()) return false;
+    return !(lease && leaseValid(r));
+  }
+
+  /**
    * The read index a LEASE read may use right now, with no Ready and no message: the
    * commit index, when this node leads, committed an entry of its term and its lease holds
    * (or it is the only voter); else null. The same answer `readIndex(ctx, { lease: true })`

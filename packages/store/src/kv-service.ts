@@ -406,7 +406,7 @@ export class KvService {
     const reads = this.s.reads;
     const ctx = reads.nextCtx();
     const ready = reads.register(r.rangeId, ctx);
-    const asked = this.s.scheduler.withNode(r.rangeId, (rep) => rep.node.readIndex(ctx, { lease })) ?? false;
+    const asked = this.s.scheduler.readIndex(r.rangeId, ctx, { lease }) ?? false;
     if (!asked) {
       const err = r.isLeader
         ? new RangeErrorReply(serverBusy(`range ${r.rangeId}: raft refused the read (too many pending reads on the leader)`))

@@ -106,6 +106,29 @@ test('a write to a quiescent range wakes it and succeeds; a read wakes it too', 
   }
 });
 
+test('a linearizable read of a quiescent range sends one heartbeat round: the read\'s own, which wakes the followers', async () => {
+  const c = await quiescentCluster({ ranges: 1, livenessTimeoutMs: 5_000 });
+  try {
+    const leader = leaderOf(c, 1)!;
+    await leader.kv.put({ header: c.header(1), key: b('q'), value: b('x') });
+    await c.waitFor('range 1 quiescent again', () => [...c.servers.values()].every((s) => s.scheduler.get(1)!.quiescent));
+    const wakeRounds = leader.counters.wakeHeartbeatsSent;
+    const readRounds = leader.counters.readHeartbeatsSent;
+    const got = await leader.kv.get({ header: c.header(1), key: b('q') });
+    assert.equal(str(got.value), 'x');
+    assert.equal(leader.counters.wakeHeartbeatsSent, wakeRounds, 'no wake round before the read');
+    assert.equal(leader.counters.readHeartbeatsSent - readRounds, 2, 'the read\'s round: one heartbeat per follower');
+    await c.waitFor('the followers woke', () => [...c.servers.values()].every((s) => !s.scheduler.get(1)!.quiescent || s === leader));
+    // An admin call still wakes with a wake round (nothing else would reach the followers now).
+    await c.waitFor('range 1 quiescent again', () => [...c.servers.values()].every((s) => s.scheduler.get(1)!.quiescent));
+    leader.scheduler.withNode(1, () => undefined);
+    assert.equal(leader.counters.wakeHeartbeatsSent, wakeRounds, 'sent at the next cycle');
+    await c.waitFor('the wake round went out', () => leader.counters.wakeHeartbeatsSent === wakeRounds + 2);
+  } finally {
+    await c.close();
+  }
+});
+
 test('LEASE reads on a quiescent or just-woken leader go through ReadIndex', async () => {
   const c = await quiescentCluster({ ranges: 1, livenessTimeoutMs: 5_000 });
   try {
