@@ -75,6 +75,19 @@ test('idle ranges quiesce: leaders and followers stop ticking, and no raft heart
   }
 });
 
+/** Waits until range `rangeId` is quiescent on every store. */
+function rangeQuiescent(c: StoreCluster, rangeId: number): Promise<void> {
+  return c.waitFor(`range ${rangeId} quiescent again`, () => [...c.servers.values()].every((s) => s.scheduler.get(rangeId)!.quiescent));
+}
+
+/** Range 1's leader, once a write of `key` (value x) went through and the range quiesced again. */
+async function leaderAfterWrite(c: StoreCluster, key: string): Promise<StoreServer> {
+  const leader = leaderOf(c, 1)!;
+  await leader.kv.put({ header: c.header(1), key: b(key), value: b('x') });
+  await rangeQuiescent(c, 1);
+  return leader;
+}
+
 test('a write to a quiescent range wakes it and succeeds; a read wakes it too', async () => {
   const c = await quiescentCluster({ ranges: 4, livenessTimeoutMs: 5_000 });
   try {
@@ -109,9 +122,7 @@ test('a write to a quiescent range wakes it and succeeds; a read wakes it too', 
 test('a linearizable read of a quiescent range sends one heartbeat round: the read\'s own, which wakes the followers', async () => {
   const c = await quiescentCluster({ ranges: 1, livenessTimeoutMs: 5_000 });
   try {
-    const leader = leaderOf(c, 1)!;
-    await leader.kv.put({ header: c.header(1), key: b('q'), value: b('x') });
-    await c.waitFor('range 1 quiescent again', () => [...c.servers.values()].every((s) => s.scheduler.get(1)!.quiescent));
+    const leader = await leaderAfterWrite(c, 'q');
     const wakeRounds = leader.counters.wakeHeartbeatsSent;
     const readRounds = leader.counters.readHeartbeatsSent;
     const got = await leader.kv.get({ header: c.header(1), key: b('q') });
@@ -120,7 +131,7 @@ test('a linearizable read of a quiescent range sends one heartbeat round: the re
     assert.equal(leader.counters.readHeartbeatsSent - readRounds, 2, 'the read\'s round: one heartbeat per follower');
     await c.waitFor('the followers woke', () => [...c.servers.values()].every((s) => !s.scheduler.get(1)!.quiescent || s === leader));
     // An admin call still wakes with a wake round (nothing else would reach the followers now).
-    await c.waitFor('range 1 quiescent again', () => [...c.servers.values()].every((s) => s.scheduler.get(1)!.quiescent));
+    await rangeQuiescent(c, 1);
     leader.scheduler.withNode(1, () => undefined);
     assert.equal(leader.counters.wakeHeartbeatsSent, wakeRounds, 'sent at the next cycle');
     await c.waitFor('the wake round went out', () => leader.counters.wakeHeartbeatsSent === wakeRounds + 2);
@@ -132,9 +143,7 @@ test('a linearizable read of a quiescent range sends one heartbeat round: the re
 test('LEASE reads on a quiescent or just-woken leader go through ReadIndex', async () => {
   const c = await quiescentCluster({ ranges: 1, livenessTimeoutMs: 5_000 });
   try {
-    const leader = leaderOf(c, 1)!;
-    await leader.kv.put({ header: c.header(1), key: b('lease'), value: b('x') });
-    await c.waitFor('range 1 quiescent again', () => [...c.servers.values()].every((s) => s.scheduler.get(1)!.quiescent));
+    const leader = await leaderAfterWrite(c, 'lease');
     const r = leader.scheduler.get(1)!;
     assert.equal(r.quiescent, true);
     const fallbacks = leader.kv.leaseFallbacks;
