@@ -33,7 +33,8 @@
 // arrives after the quiesce decision woke the group again (measured: as many wakes as
 // quiesces). A woken leader heartbeats at once (a ReadIndex with WAKE_READ_CTX: the
 // one raft call that broadcasts a heartbeat now; its ReadState is ignored) so followers
-// wake, unless it woke for a proposal raft accepted: the append it sends wakes them. A
+// wake, unless it woke for a proposal raft accepted or a read that sends a quorum round:
+// the append or the read's heartbeats wake them (RaftScheduler.wakeFor). A
 // follower woken by anything but its leader forwards the same ReadIndex to the
 // leader so the leader wakes before the follower's election timer runs out. A quiescent
 // follower whose leader's store was declared down (store-liveness.ts) is woken with
