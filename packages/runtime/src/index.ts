@@ -21,6 +21,7 @@ export { AccessPolicy, OPEN_ACCESS, adminTokenMetadata, readAdminToken, type Acc
 export { TLS_FLAGS, installSecurity, securityFrom, type TlsFlagValues, type Security } from './tls-flags.js';
 export {
   MallocTrimmer, mallocTrimAddon, MALLOC_TRIM_ADDON_PATH, DEFAULT_MALLOC_TRIM_INTERVAL_MS, MIN_MALLOC_TRIM_INTERVAL_MS, MAX_MALLOC_TRIM_INTERVAL_MS,
-  type MallocTrimAddon, type MallocTrimmerOptions,
+  DEFAULT_RECLAIM_GROWTH_BYTES, MIN_RECLAIM_GROWTH_BYTES, MAX_RECLAIM_GROWTH_BYTES, processMemoryFigures,
+  type MallocTrimAddon, type MallocTrimmerOptions, type ReclaimOptions, type ReclaimReport, type MemoryFigures,
 } from './malloc-trim.js';
 export { STORE_NODE_FLAGS, STORE_GLIBC_TUNABLES, storeNodeFlags, storeProcessEnv } from './store-process-settings.js';

@@ -171,6 +171,15 @@ test('--malloc-trim-interval-ms: 5000 by default, 0 turns it off, else at least 
   assert.throws(() => parseStoreFlags([...base, '--malloc-trim-interval-ms', '3600001']), /--malloc-trim-interval-ms must be in \[0/);
 });
 
+test('--reclaim-growth-bytes: 16 MiB by default, 0 turns it off, else at least 1 MiB', () => {
+  const base = ['--store-id', '1', '--data-dir', '/d'];
+  assert.equal(parseStoreFlags(base).reclaimGrowthBytes, 16 << 20);
+  assert.equal(parseStoreFlags([...base, '--reclaim-growth-bytes', '0']).reclaimGrowthBytes, 0);
+  assert.equal(parseStoreFlags(base, { env: { RANGEKV_RECLAIM_GROWTH_BYTES: String(64 << 20) } }).reclaimGrowthBytes, 64 << 20);
+  assert.throws(() => parseStoreFlags([...base, '--reclaim-growth-bytes', '1000']), /--reclaim-growth-bytes must be 0 \(never\) or at least 1048576/);
+  assert.throws(() => parseStoreFlags([...base, '--reclaim-growth-bytes', String(2 ** 41)]), /--reclaim-growth-bytes must be in \[0/);
+});
+
 test('--max-direct-persist-groups: the scheduler\'s default when absent, 0 (off) to 1024', () => {
   const base = ['--store-id', '1', '--data-dir', '/d'];
   assert.deepEqual(parseStoreFlags(base).scheduler, {});

@@ -6,6 +6,7 @@
 import {
   bool, custom, FlagError, flagUsage, int, intValue, isWildcardHost, list, LOG_LEVELS, oneOf, parseAddress, parseFlags, parseHost, port, str,
   TLS_FLAGS, DEFAULT_MALLOC_TRIM_INTERVAL_MS, MAX_MALLOC_TRIM_INTERVAL_MS, MIN_MALLOC_TRIM_INTERVAL_MS,
+  DEFAULT_RECLAIM_GROWTH_BYTES, MAX_RECLAIM_GROWTH_BYTES, MIN_RECLAIM_GROWTH_BYTES,
   type FlagSources, type LogLevel, type ParsedFlags, type TlsFlagValues,
 } from '@rangekv/runtime';
 
@@ -59,6 +60,8 @@ export interface StoreFlags {
   storageMemory: { memtableBudgetBytes?: number; blockCacheBytes?: number };
   /** How often freed heap memory is given back to the kernel (runtime MallocTrimmer); 0 = never. */
   mallocTrimIntervalMs: number;
+  /** Reclaim after a burst once V8's used heap + external memory grew this much (runtime MallocTrimmer `reclaim`); 0 = never. */
+  reclaimGrowthBytes: number;
   /** Scheduler overrides (multiraft SchedulerLimits); absent = the defaults. */
   scheduler: { maxDirectPersistGroups?: number };
   /** TLS and admin token flags, loaded by runtime securityFrom() in the main. */
@@ -145,6 +148,10 @@ export const STORE_FLAGS = {
     help: 'give freed heap memory back to the kernel (glibc malloc_trim,\non the thread pool) this often; 0 = never', value: 'MS', min: 0,
     max: MAX_MALLOC_TRIM_INTERVAL_MS, default: DEFAULT_MALLOC_TRIM_INTERVAL_MS,
   }),
+  reclaimGrowthBytes: int({
+    help: 'after a burst, once V8\'s used heap + external memory stands\nthis far above its low point and goes quiet: one full\ncollection (when started with --expose-gc) and a trim; 0 = never', value: 'B', min: 0,
+    max: MAX_RECLAIM_GROWTH_BYTES, default: DEFAULT_RECLAIM_GROWTH_BYTES,
+  }),
   maxDirectPersistGroups: int({
     help: 'ranges in a raft cycle whose persist the main thread may write\nand fsync itself while the log writer is idle (4 measured\nfastest); 0 = always the log-writer thread', value: 'N', min: 0,
     max: 1024, defaultText: '4', // the ready loop's DEFAULT_SCHEDULER_LIMITS (not imported: this module loads without the store)
@@ -165,6 +172,7 @@ const HELP_ONLY: StoreFlags = {
   storeId: 0, pd: [], help: true, dataDir: '', host: '', advertiseHost: '', port: 0, raftPort: 0, httpPort: null, peers: new Map(), labels: {}, bootstrap: null,
   tickMs: 50, electionTicks: 10, heartbeatTicks: 2, adminStdin: false, faultInjection: false, logLevel: 'info',
   logCompaction: {}, uninitialized: {}, replicaGc: {}, sizeCheck: {}, storageMemory: {}, mallocTrimIntervalMs: DEFAULT_MALLOC_TRIM_INTERVAL_MS,
+  reclaimGrowthBytes: DEFAULT_RECLAIM_GROWTH_BYTES,
   scheduler: {},
   tls: { tlsClientAuth: 'require', tlsReloadCheckMs: 10_000 },
 };
@@ -188,6 +196,9 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
   if (v.mallocTrimIntervalMs > 0 && v.mallocTrimIntervalMs < MIN_MALLOC_TRIM_INTERVAL_MS) {
     throw new FlagError(`--malloc-trim-interval-ms must be 0 (never) or at least ${MIN_MALLOC_TRIM_INTERVAL_MS}`);
   }
+  if (v.reclaimGrowthBytes > 0 && v.reclaimGrowthBytes < MIN_RECLAIM_GROWTH_BYTES) {
+    throw new FlagError(`--reclaim-growth-bytes must be 0 (never) or at least ${MIN_RECLAIM_GROWTH_BYTES}`);
+  }
   const advertiseHost = v.advertiseHost ?? v.host;
   if (isWildcardHost(advertiseHost)) {
     throw new FlagError(`--host ${v.host} listens on every interface: --advertise-host is required (the address PD, the other stores and clients reach this store at)`);
@@ -209,7 +220,7 @@ export function storeFlagsFrom(r: ParsedFlags<typeof STORE_FLAGS>): StoreFlags {
     adminStdin: v.adminStdin, faultInjection: v.faultInjection, logLevel: v.logLevel, logCompaction, uninitialized,
     replicaGc: v.replicaGcIntervalMs !== undefined ? { replicaGcIntervalMs: v.replicaGcIntervalMs } : {},
     sizeCheck: v.splitCheckDiffBytes !== undefined ? { splitCheckDiffBytes: v.splitCheckDiffBytes } : {},
-    storageMemory, mallocTrimIntervalMs: v.mallocTrimIntervalMs,
+    storageMemory, mallocTrimIntervalMs: v.mallocTrimIntervalMs, reclaimGrowthBytes: v.reclaimGrowthBytes,
     scheduler: v.maxDirectPersistGroups !== undefined ? { maxDirectPersistGroups: v.maxDirectPersistGroups } : {},
     tls: {
       tlsCaFile: v.tlsCaFile, tlsCertFile: v.tlsCertFile, tlsKeyFile: v.tlsKeyFile, tlsClientAuth: v.tlsClientAuth,

@@ -109,6 +109,16 @@ async function main(): Promise<void> {
   const trimmer = new MallocTrimmer({
     intervalMs: flags.mallocTrimIntervalMs, log,
     onTrim: (released, seconds) => running.metrics.mallocTrimSeconds.observe({ released: String(released) }, seconds),
+    reclaim: {
+      growthBytes: flags.reclaimGrowthBytes,
+      // The global --expose-gc gives (runtime STORE_NODE_FLAGS); without it, the trim alone.
+      gc: typeof globalThis.gc === 'function' ? () => globalThis.gc!() : null,
+      onReclaim: (r) => {
+        if (r.gcSeconds !== null) running.metrics.reclaimGcSeconds.observe(r.gcSeconds);
+        running.metrics.reclaimFreedBytes.inc(r.freedBytes);
+        log.debug('memory reclaimed after a burst', { gcMs: r.gcSeconds === null ? null : Math.round(r.gcSeconds * 1e4) / 10, freedBytes: r.freedBytes });
+      },
+    },
   });
   trimmer.start();
   exitOnStopSignals({ log, stop: () => { trimmer.stop(); return running.stop(); }, failed: () => running.fatal !== null, stopped: { storeId: flags.storeId } });

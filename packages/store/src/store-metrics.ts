@@ -111,6 +111,10 @@ export class StoreMetrics {
   readonly applySeconds: Histogram;
   /** One malloc_trim on the thread pool (store-main's MallocTrimmer), by whether it gave memory back. */
   readonly mallocTrimSeconds: Histogram<'released'>;
+  /** One full V8 collection of a reclaim after a burst (store-main's MallocTrimmer). */
+  readonly reclaimGcSeconds: Histogram;
+  /** Bytes of V8 heap + external memory one reclaim's collection freed. */
+  readonly reclaimFreedBytes: Counter;
   /**
    * A write on its leader, from proposed to each later stage (label stage: appended,
    * persisted, committed, applied, answered; see multiraft's WriteStages).
@@ -176,6 +180,10 @@ export class StoreMetrics {
       name: P + 'malloc_trim_duration_seconds', help: 'Freed heap memory given back to the kernel (glibc malloc_trim on the thread pool), by whether any was',
       labelNames: ['released'], buckets: disk, registers,
     });
+    this.reclaimGcSeconds = new Histogram({
+      name: P + 'reclaim_gc_duration_seconds', help: 'The pause of one full V8 collection run after a burst, once memory went quiet (store-main only)', buckets: disk, registers,
+    });
+    this.reclaimFreedBytes = counter('reclaim_freed_bytes_total', 'V8 heap + external memory freed by the collections run after bursts (store-main only)');
     this.applySeconds = new Histogram({ name: P + 'apply_duration_seconds', help: 'One apply task: a batch of committed entries of one range', buckets: disk, registers });
     this.writeStageSeconds = new Histogram({
       name: P + 'write_stage_seconds',
