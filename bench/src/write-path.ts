@@ -180,6 +180,10 @@ interface StoreLevel {
   stages: Record<string, StageSummary>;
   cyclesPerWrite: number;
   fsyncsPerWrite: number;
+  /** Mean wall time of one synced log write (write + fsync, rangekv_wal_fsync_duration_seconds), ms. */
+  fsyncMeanMs: number;
+  /** Full V8 collections the store's memory reclaim ran in the window (it should run none under load). */
+  reclaimGcs: number;
   /** Log-writer requests the store's main thread wrote itself, per write (rangekv_wal_direct_writes_total). */
   directWritesPerWrite: number;
   transportMessagesPerWrite: number;
@@ -243,6 +247,8 @@ async function measureLevel(cluster: BenchCluster, client: BenchClient, inflight
       stages: stageDelta(a, b),
       cyclesPerWrite: delta(a, b, 'rangekv_scheduler_cycles_total') / writes,
       fsyncsPerWrite: delta(a, b, 'rangekv_wal_fsync_duration_seconds_count') / writes,
+      fsyncMeanMs: (delta(a, b, 'rangekv_wal_fsync_duration_seconds_sum') * 1000) / Math.max(1, delta(a, b, 'rangekv_wal_fsync_duration_seconds_count')),
+      reclaimGcs: delta(a, b, 'rangekv_reclaim_gc_duration_seconds_count'),
       directWritesPerWrite: delta(a, b, 'rangekv_wal_direct_writes_total') / writes,
       transportMessagesPerWrite: delta(a, b, 'rangekv_transport_messages_sent_total') / writes,
       heartbeatsPerWrite: delta(a, b, 'rangekv_heartbeats_sent_total') / writes,
@@ -258,11 +264,11 @@ const STAGES = ['appended', 'persisted', 'committed', 'applied', 'answered'];
 function printLevel(l: Level): void {
   const w = l.load;
   console.log(`\n${l.inflight} in flight: ${w.opsPerSecond.toFixed(0)} writes/s, p50 ${w.p50Ms.toFixed(2)} ms, p99 ${w.p99Ms.toFixed(2)} ms, failed ${w.failed}, generator CPU ${w.generatorCpuPercent.toFixed(0)} %, client calls ${JSON.stringify(l.client)} (whole run, warm-up included)`);
-  console.log('| store | CPU % | CPU ms/write: total | main | workers | libuv | v8 | other | cycles/write | fsyncs/write | direct writes/write | msgs/write | of which heartbeats | snapshots sent |');
-  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| store | CPU % | CPU ms/write: total | main | workers | libuv | v8 | other | cycles/write | fsyncs/write | fsync ms (mean) | direct writes/write | msgs/write | of which heartbeats | snapshots sent | reclaim GCs |');
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [id, s] of Object.entries(l.stores)) {
     const c = s.cpuMsPerWrite;
-    console.log(`| ${id} | ${s.cpuPercent.toFixed(0)} | ${c.total!.toFixed(2)} | ${c.main!.toFixed(2)} | ${c.workers!.toFixed(2)} | ${c.libuv!.toFixed(2)} | ${c.v8!.toFixed(2)} | ${c.other!.toFixed(2)} | ${s.cyclesPerWrite.toFixed(2)} | ${s.fsyncsPerWrite.toFixed(2)} | ${s.directWritesPerWrite.toFixed(2)} | ${s.transportMessagesPerWrite.toFixed(2)} | ${s.heartbeatsPerWrite.toFixed(2)} | ${s.snapshotsSent} |`);
+    console.log(`| ${id} | ${s.cpuPercent.toFixed(0)} | ${c.total!.toFixed(2)} | ${c.main!.toFixed(2)} | ${c.workers!.toFixed(2)} | ${c.libuv!.toFixed(2)} | ${c.v8!.toFixed(2)} | ${c.other!.toFixed(2)} | ${s.cyclesPerWrite.toFixed(2)} | ${s.fsyncsPerWrite.toFixed(2)} | ${s.fsyncMeanMs.toFixed(2)} | ${s.directWritesPerWrite.toFixed(2)} | ${s.transportMessagesPerWrite.toFixed(2)} | ${s.heartbeatsPerWrite.toFixed(2)} | ${s.snapshotsSent} | ${s.reclaimGcs} |`);
   }
   const rows = Object.entries(l.stores).filter(([, s]) => (s.stages.answered?.count ?? 0) > 0);
   if (rows.length > 0) {
