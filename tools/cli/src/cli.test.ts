@@ -234,15 +234,18 @@ describe('dev, store and pd with fake server entry points', () => {
       // A lone `--` (once: "pass the rest on unchecked") is still accepted; every server flag is known here now.
       const proc = spawn(process.execPath, [BIN, 'store', '--config', cfg, '--port', '7100', '--host', '0.0.0.0', '--log-level', 'warn', '--', '--apply-workers', '2'],
         { env: { ...env, RANGEKV_TICK_MS: '20', RANGEKV_HTTP_PORT: '9100', RANGEKV_ADVERTISE_HOST: 'store-7.example' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { storeId: number; args: string[]; execArgv: string[]; glibcTunables: string | null };
-      assert.equal(ready.storeId, 7);
-      // Launched with the store's memory settings (runtime store-process-settings.ts).
-      assert.deepEqual(ready.execArgv, [...STORE_NODE_FLAGS]);
-      assert.equal(ready.glibcTunables, STORE_GLIBC_TUNABLES);
-      assert.deepEqual(ready.args, ['--data-dir', join(dir, 's7'), '--pd', '127.0.0.1:2379', '--host', '0.0.0.0', '--advertise-host', 'store-7.example',
-        '--port', '7100', '--raft-port', '20161',
-        '--http-port', '9100', '--tick-ms', '20', '--apply-workers', '2', '--log-level', 'warn']);
-      proc.kill('SIGTERM');
+      try {
+        const ready = JSON.parse(await waitForLine(proc, (l) => l.includes('"ready"'))) as { storeId: number; args: string[]; execArgv: string[]; glibcTunables: string | null };
+        assert.equal(ready.storeId, 7);
+        // Launched with the store's memory settings (runtime store-process-settings.ts).
+        assert.deepEqual(ready.execArgv, [...STORE_NODE_FLAGS]);
+        assert.equal(ready.glibcTunables, STORE_GLIBC_TUNABLES);
+        assert.deepEqual(ready.args, ['--data-dir', join(dir, 's7'), '--pd', '127.0.0.1:2379', '--host', '0.0.0.0', '--advertise-host', 'store-7.example',
+          '--port', '7100', '--raft-port', '20161',
+          '--http-port', '9100', '--tick-ms', '20', '--apply-workers', '2', '--log-level', 'warn']);
+      } finally {
+        proc.kill('SIGTERM'); // also when an assertion failed: a live child would hold the test run open
+      }
       assert.equal(await exitOf(proc), 0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
