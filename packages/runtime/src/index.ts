@@ -20,7 +20,7 @@ export {
 export { AccessPolicy, OPEN_ACCESS, adminTokenMetadata, readAdminToken, type AccessOptions, type Need, type Denial, type CallerView } from './access.js';
 export { TLS_FLAGS, installSecurity, securityFrom, type TlsFlagValues, type Security } from './tls-flags.js';
 export {
-  MallocTrimmer, mallocTrimAddon, MALLOC_TRIM_ADDON_PATH, DEFAULT_MALLOC_TRIM_INTERVAL_MS, MIN_MALLOC_TRIM_INTERVAL_MS, MAX_MALLOC_TRIM_INTERVAL_MS,
+  MallocTrimmer, mallocTrimAddon, MALLOC_TRIM_ADDON_PATH, DEFAULT_MALLOC_TRIM_INTERVAL_MS, DEFAULT_MALLOC_TRIM_IDLE_INTERVAL_MS, MIN_MALLOC_TRIM_INTERVAL_MS, MAX_MALLOC_TRIM_INTERVAL_MS,
   DEFAULT_RECLAIM_GROWTH_BYTES, MIN_RECLAIM_GROWTH_BYTES, MAX_RECLAIM_GROWTH_BYTES, processMemoryFigures,
   type MallocTrimAddon, type MallocTrimmerOptions, type ReclaimOptions, type ReclaimReport, type MemoryFigures,
 } from './malloc-trim.js';

@@ -25,7 +25,7 @@ function recordingLog(): { log: Logger; lines: Array<{ msg: string; fields?: Rec
 test('trims every interval, one at a time, reports each with its seconds, and reports nothing after stop', async () => {
   const { addon, pending } = heldAddon();
   const reports: Array<[boolean, number]> = [];
-  const t = new MallocTrimmer({ intervalMs: 100, log: silentLogger, addon, onTrim: (released, seconds) => reports.push([released, seconds]) });
+  const t = new MallocTrimmer({ intervalMs: 100, idleIntervalMs: 100, log: silentLogger, addon, onTrim: (released, seconds) => reports.push([released, seconds]) });
   assert.equal(t.start(), true);
   try {
     await until(() => pending.length === 1);
@@ -41,6 +41,34 @@ test('trims every interval, one at a time, reports each with its seconds, and re
     assert.deepEqual(reports, [[true, 0.0025]], 'a trim finishing after stop() reports nothing');
     await new Promise((r) => setTimeout(r, 250));
     assert.equal(pending.length, 2, 'no trim after stop()');
+  } finally {
+    t.stop();
+  }
+});
+
+test('a process quiet since its last trim is trimmed every idleIntervalMs, not every intervalMs; a busy one every intervalMs', () => {
+  const { addon, pending } = heldAddon();
+  const p = fakeProcess(100, 10);
+  const t = new MallocTrimmer({ intervalMs: 5_000, idleIntervalMs: 60_000, log: silentLogger, addon, memory: p.memory, now: p.now });
+  assert.equal(t.start(), true);
+  try {
+    const tick = (busy: boolean): void => {
+      p.advance(5_000, busy);
+      t.tick();
+      if (pending.length > t.trims) pending[pending.length - 1]!(true, 5_000);
+    };
+    tick(false);
+    assert.equal(t.trims, 1, 'the first trim is never skipped');
+    for (let i = 0; i < 11; i++) tick(false); // up to 55 s after it, quiet
+    assert.equal(t.trims, 1);
+    assert.equal(t.skippedTrims, 11);
+    tick(false); // 60 s after it
+    assert.equal(t.trims, 2);
+    tick(true);
+    tick(true);
+    assert.equal(t.trims, 4, 'busy: every interval');
+    tick(false);
+    assert.equal(t.trims, 4, 'quiet since the last trim: skipped again');
   } finally {
     t.stop();
   }
@@ -94,7 +122,8 @@ test('reclaim: a collection and a trim once the resident set grew and the proces
   const reports: ReclaimReport[] = [];
   const t = new MallocTrimmer({
     intervalMs: 0, log: silentLogger, addon,
-    reclaim: { growthBytes: 16 * MiB, gc: p.gc, memory: p.memory, now: p.now, minIntervalMs: 10_000, onReclaim: (r) => reports.push(r) },
+    memory: p.memory, now: p.now,
+    reclaim: { growthBytes: 16 * MiB, gc: p.gc, minIntervalMs: 10_000, onReclaim: (r) => reports.push(r) },
   });
   const look = (rss: number, busy: boolean): void => {
     p.advance(500, busy);
@@ -146,7 +175,8 @@ test('reclaim: no collection above maxGcHeapBytes or without gc (the trim alone)
   const reports: ReclaimReport[] = [];
   const t = new MallocTrimmer({
     intervalMs: 0, log: silentLogger, addon,
-    reclaim: { growthBytes: 4 * MiB, gc: p.gc, memory: p.memory, now: p.now, maxGcHeapBytes: 12 * MiB, onReclaim: (r) => reports.push(r) },
+    memory: p.memory, now: p.now,
+    reclaim: { growthBytes: 4 * MiB, gc: p.gc, maxGcHeapBytes: 12 * MiB, onReclaim: (r) => reports.push(r) },
   });
   assert.equal(t.start(), true);
   try {
@@ -160,11 +190,11 @@ test('reclaim: no collection above maxGcHeapBytes or without gc (the trim alone)
     t.stop();
   }
   const q = fakeProcess(100, 10);
-  const trimOnly = new MallocTrimmer({ intervalMs: 0, log: silentLogger, addon, reclaim: { growthBytes: 4 * MiB, gc: null, memory: q.memory, now: q.now } });
+  const trimOnly = new MallocTrimmer({ intervalMs: 0, log: silentLogger, addon, memory: q.memory, now: q.now, reclaim: { growthBytes: 4 * MiB, gc: null } });
   assert.equal(trimOnly.start(), true);
   trimOnly.stop();
   const { log, lines } = recordingLog();
-  const gcOnly = new MallocTrimmer({ intervalMs: 0, log, addon: null, reclaim: { growthBytes: 4 * MiB, gc: q.gc, memory: q.memory, now: q.now } });
+  const gcOnly = new MallocTrimmer({ intervalMs: 0, log, addon: null, memory: q.memory, now: q.now, reclaim: { growthBytes: 4 * MiB, gc: q.gc } });
   assert.equal(gcOnly.start(), true, 'a collection alone, without the addon');
   try {
     assert.equal(lines.length, 1, 'the missing addon is logged');
@@ -178,9 +208,12 @@ test('reclaim: no collection above maxGcHeapBytes or without gc (the trim alone)
   } finally {
     gcOnly.stop();
   }
-  const neither = new MallocTrimmer({ intervalMs: 0, log: silentLogger, addon: null, reclaim: { growthBytes: 4 * MiB, gc: null, memory: q.memory } });
+  const neither = new MallocTrimmer({ intervalMs: 0, log: silentLogger, addon: null, memory: q.memory, reclaim: { growthBytes: 4 * MiB, gc: null } });
   assert.equal(neither.start(), false);
   assert.equal(new MallocTrimmer({ intervalMs: 0, log: silentLogger, addon, reclaim: { growthBytes: 0, gc: p.gc } }).start(), false, 'growth 0: off');
+  for (const idleIntervalMs of [-1, 1.5, 3_600_001]) {
+    assert.throws(() => new MallocTrimmer({ intervalMs: 0, idleIntervalMs, log: silentLogger }), RangeError, String(idleIntervalMs));
+  }
   for (const growthBytes of [-1, 1, MiB - 1, 1.5, 2 ** 41, Number.NaN]) {
     assert.throws(() => new MallocTrimmer({ intervalMs: 0, log: silentLogger, reclaim: { growthBytes, gc: null } }), RangeError, String(growthBytes));
   }

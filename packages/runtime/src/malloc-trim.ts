@@ -60,6 +60,8 @@ export function mallocTrimAddon(): { addon: MallocTrimAddon | null; reason: stri
 export const DEFAULT_MALLOC_TRIM_INTERVAL_MS = 5_000;
 export const MIN_MALLOC_TRIM_INTERVAL_MS = 100;
 export const MAX_MALLOC_TRIM_INTERVAL_MS = 3_600_000;
+/** Default of `idleIntervalMs`: periodic trims of a quiet process. */
+export const DEFAULT_MALLOC_TRIM_IDLE_INTERVAL_MS = 60_000;
 
 /** Bounds and default of `reclaim.growthBytes` (0 = off). */
 export const DEFAULT_RECLAIM_GROWTH_BYTES = 16 << 20;
@@ -100,9 +102,6 @@ export interface ReclaimOptions {
   minIntervalMs?: number;
   /** No collection while the used heap is above this (only the trim): the pause grows with it. Default 64 MiB. */
   maxGcHeapBytes?: number;
-  /** Tests: figures of their own (default processMemoryFigures), and a clock in ms (default performance.now). */
-  memory?: () => MemoryFigures;
-  now?: () => number;
   onReclaim?: (r: ReclaimReport) => void;
 }
 
@@ -112,8 +111,18 @@ export interface MallocTrimmerOptions {
   log: Logger;
   /** After each trim: whether memory was released, and the seconds it took. */
   onTrim?: (released: boolean, seconds: number) => void;
+  /**
+   * While the event loop stayed quiet since the last trim (busy at most 10 % of the time),
+   * periodic trims wait this long instead of intervalMs: an idle process frees little, and
+   * a trim costs its pool thread 5-15 ms. Default 60,000; intervalMs or less: never
+   * skipped.
+   */
+  idleIntervalMs?: number;
   /** Reclaiming after a burst (see the header); absent = never. */
   reclaim?: ReclaimOptions;
+  /** Tests: figures of their own (default processMemoryFigures), and a clock in ms (default performance.now). */
+  memory?: () => MemoryFigures;
+  now?: () => number;
   /** Tests: an addon of their own (null: as if not built). */
   addon?: MallocTrimAddon | null;
 }
@@ -129,6 +138,11 @@ export class MallocTrimmer {
   private addon: MallocTrimAddon | null = null;
   private running = false;
   private stopped = false;
+  /** The last trim's start: its time and the event loop's busy time then (ms). */
+  private lastTrimAt = 0;
+  private loopActiveAtTrim = 0;
+  /** Periodic trims skipped because the process stayed quiet. */
+  skippedTrims = 0;
   /** The previous look: its time and the event loop's busy time then (ms). */
   private lastLookAt = 0;
   private lastLoopActiveMs = 0;
@@ -143,6 +157,10 @@ export class MallocTrimmer {
   constructor(private readonly o: MallocTrimmerOptions) {
     if (!Number.isInteger(o.intervalMs) || o.intervalMs < 0 || (o.intervalMs > 0 && o.intervalMs < MIN_MALLOC_TRIM_INTERVAL_MS) || o.intervalMs > MAX_MALLOC_TRIM_INTERVAL_MS) {
       throw new RangeError(`mallocTrimIntervalMs must be 0 (off) or an integer from ${MIN_MALLOC_TRIM_INTERVAL_MS} to ${MAX_MALLOC_TRIM_INTERVAL_MS}, not ${o.intervalMs}`);
+    }
+    const idle = o.idleIntervalMs;
+    if (idle !== undefined && (!Number.isInteger(idle) || idle < 0 || idle > MAX_MALLOC_TRIM_INTERVAL_MS)) {
+      throw new RangeError(`idleIntervalMs must be an integer from 0 to ${MAX_MALLOC_TRIM_INTERVAL_MS}, not ${idle}`);
     }
     const g = o.reclaim?.growthBytes;
     if (g !== undefined && (!Number.isInteger(g) || g < 0 || (g > 0 && g < MIN_RECLAIM_GROWTH_BYTES) || g > MAX_RECLAIM_GROWTH_BYTES)) {
@@ -168,7 +186,7 @@ export class MallocTrimmer {
     if (addon === null) this.o.log.info('freed heap memory is not given back to the kernel (malloc_trim unavailable)', { reason });
     this.addon = addon;
     if (addon !== null && this.o.intervalMs > 0) {
-      this.timer = setInterval(() => this.trim(), this.o.intervalMs);
+      this.timer = setInterval(() => this.tick(), this.o.intervalMs);
       this.timer.unref();
     }
     if (reclaimOn && (addon !== null || r.gc !== null)) {
@@ -187,12 +205,29 @@ export class MallocTrimmer {
   }
 
   private figures(): MemoryFigures {
-    return (this.o.reclaim?.memory ?? processMemoryFigures)();
+    return (this.o.memory ?? processMemoryFigures)();
   }
 
   private now(): number {
-    const now = this.o.reclaim?.now;
+    const now = this.o.now;
     return now !== undefined ? now() : performance.now();
+  }
+
+  /**
+   * The periodic timer's step (tests call it themselves): a trim, unless the event loop
+   * stayed quiet since the last one and idleIntervalMs has not passed since it.
+   */
+  tick(): void {
+    if (this.addon === null || this.running || this.stopped) return;
+    const now = this.now();
+    const sinceMs = now - this.lastTrimAt;
+    const busyPercent = ((this.figures().loopActiveMs - this.loopActiveAtTrim) / Math.max(1, sinceMs)) * 100;
+    const idleIntervalMs = this.o.idleIntervalMs ?? DEFAULT_MALLOC_TRIM_IDLE_INTERVAL_MS;
+    if (idleIntervalMs > this.o.intervalMs && this.trims > 0 && busyPercent <= (this.o.reclaim?.quietLoopPercent ?? 10) && sinceMs < idleIntervalMs) {
+      this.skippedTrims++;
+      return;
+    }
+    this.trim();
   }
 
   /** One trim on the pool (none while one runs); `after` once it finished, unless stopped. */
@@ -200,6 +235,8 @@ export class MallocTrimmer {
     const addon = this.addon;
     if (addon === null || this.running || this.stopped) return;
     this.running = true;
+    this.lastTrimAt = this.now();
+    this.loopActiveAtTrim = this.figures().loopActiveMs;
     addon.trim((released, micros) => {
       this.running = false;
       if (this.stopped) return;
