@@ -46,7 +46,7 @@ test('trims every interval, one at a time, reports each with its seconds, and re
   }
 });
 
-test('a process quiet since its last trim is trimmed every idleIntervalMs, not every intervalMs; a busy one every intervalMs', () => {
+test('a process quiet for two intervals in a row is trimmed every idleIntervalMs, not every intervalMs; a busy one, and the two intervals after work, every intervalMs', () => {
   const { addon, pending } = heldAddon();
   const p = fakeProcess(100, 10);
   const t = new MallocTrimmer({ intervalMs: 5_000, idleIntervalMs: 60_000, log: silentLogger, addon, memory: p.memory, now: p.now });
@@ -59,16 +59,17 @@ test('a process quiet since its last trim is trimmed every idleIntervalMs, not e
     };
     tick(false);
     assert.equal(t.trims, 1, 'the first trim is never skipped');
-    for (let i = 0; i < 11; i++) tick(false); // up to 55 s after it, quiet
+    for (let i = 0; i < 11; i++) tick(false); // 10 to 60 s: quiet, less than 60 s after the trim at 5 s
     assert.equal(t.trims, 1);
     assert.equal(t.skippedTrims, 11);
-    tick(false); // 60 s after it
+    tick(false); // 65 s: 60 s after it
     assert.equal(t.trims, 2);
     tick(true);
-    tick(true);
-    assert.equal(t.trims, 4, 'busy: every interval');
+    assert.equal(t.trims, 3, 'busy: every interval');
     tick(false);
-    assert.equal(t.trims, 4, 'quiet since the last trim: skipped again');
+    assert.equal(t.trims, 4, 'the first quiet interval after work still trims');
+    tick(false);
+    assert.equal(t.trims, 4, 'the second one is skipped');
   } finally {
     t.stop();
   }
@@ -92,8 +93,8 @@ test('interval 0 trims nothing; a missing addon is logged once with the reason; 
 const MiB = 1 << 20;
 
 /**
- * A process a test drives: `advance(ms, busy)` moves the clock and the event loop's busy time
- * by 80 % (busy) or 2 % of it; `set` the resident set (MiB). gc records the resident
+ * A process a test drives: `advance(ms, busy)` moves the clock, and the event loop's busy
+ * time and the CPU time by 80 % (busy) or 2 % of it; `set` the resident set (MiB). gc records the resident
  * set it ran at and drops V8's figure to `afterGc` (MiB).
  */
 function fakeProcess(rss: number, v8: number): {
@@ -106,7 +107,7 @@ function fakeProcess(rss: number, v8: number): {
   const v = { now: v8, afterGc: v8 };
   const gcs: number[] = [];
   return {
-    memory: () => ({ rssBytes: rssNow * MiB, usedHeapBytes: v.now * MiB, externalBytes: 0, loopActiveMs: active }),
+    memory: () => ({ rssBytes: rssNow * MiB, usedHeapBytes: v.now * MiB, externalBytes: 0, loopActiveMs: active, cpuMs: active }),
     now: () => t,
     set: (r) => { rssNow = r; },
     gcs,

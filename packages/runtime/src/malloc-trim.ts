@@ -62,23 +62,33 @@ export const MIN_MALLOC_TRIM_INTERVAL_MS = 100;
 export const MAX_MALLOC_TRIM_INTERVAL_MS = 3_600_000;
 /** Default of `idleIntervalMs`: periodic trims of a quiet process. */
 export const DEFAULT_MALLOC_TRIM_IDLE_INTERVAL_MS = 60_000;
+/** A quiet process for the periodic trims: all threads together at most this share of one core (%). */
+const QUIET_CPU_PERCENT = 10;
 
 /** Bounds and default of `reclaim.growthBytes` (0 = off). */
 export const DEFAULT_RECLAIM_GROWTH_BYTES = 16 << 20;
 export const MIN_RECLAIM_GROWTH_BYTES = 1 << 20;
 export const MAX_RECLAIM_GROWTH_BYTES = 2 ** 40;
 
-/** The process's resident set, V8's used heap and external (malloc'd, e.g. Buffer) memory, bytes; the event loop's busy time so far, ms. */
+/**
+ * The process's resident set, V8's used heap and external (malloc'd, e.g. Buffer) memory,
+ * bytes; the event loop's busy time and the CPU time of all its threads so far, ms.
+ */
 export interface MemoryFigures {
   rssBytes: number;
   usedHeapBytes: number;
   externalBytes: number;
   loopActiveMs: number;
+  cpuMs: number;
 }
 
 export function processMemoryFigures(): MemoryFigures {
   const h = getHeapStatistics();
-  return { rssBytes: process.memoryUsage.rss(), usedHeapBytes: h.used_heap_size, externalBytes: h.external_memory, loopActiveMs: performance.eventLoopUtilization().active };
+  const c = process.cpuUsage();
+  return {
+    rssBytes: process.memoryUsage.rss(), usedHeapBytes: h.used_heap_size, externalBytes: h.external_memory,
+    loopActiveMs: performance.eventLoopUtilization().active, cpuMs: (c.user + c.system) / 1000,
+  };
 }
 
 /** What one reclaim did. */
@@ -112,10 +122,12 @@ export interface MallocTrimmerOptions {
   /** After each trim: whether memory was released, and the seconds it took. */
   onTrim?: (released: boolean, seconds: number) => void;
   /**
-   * While the event loop stayed quiet since the last trim (busy at most 10 % of the time),
-   * periodic trims wait this long instead of intervalMs: an idle process frees little, and
-   * a trim costs its pool thread 5-15 ms. Default 60,000; intervalMs or less: never
-   * skipped.
+   * Once the process stayed quiet for two intervals in a row (all its threads together
+   * used at most 10 % of a core: not the event loop's share, as RocksDB's flushes and
+   * compactions free memory too), periodic trims wait this long instead of intervalMs: an
+   * idle process frees little, and a trim costs its pool thread 5-15 ms. The interval in
+   * which work ended and the quiet one after it still trim (what the work's tail freed).
+   * Default 60,000; intervalMs or less: never skipped.
    */
   idleIntervalMs?: number;
   /** Reclaiming after a burst (see the header); absent = never. */
@@ -138,9 +150,11 @@ export class MallocTrimmer {
   private addon: MallocTrimAddon | null = null;
   private running = false;
   private stopped = false;
-  /** The last trim's start: its time and the event loop's busy time then (ms). */
+  /** The last trim's start (ms); the previous tick's time and the process's CPU time then (ms); quiet intervals in a row. */
   private lastTrimAt = 0;
-  private loopActiveAtTrim = 0;
+  private lastTickAt = 0;
+  private cpuMsAtTick = 0;
+  private quietTicks = 0;
   /** Periodic trims skipped because the process stayed quiet. */
   skippedTrims = 0;
   /** The previous look: its time and the event loop's busy time then (ms). */
@@ -214,16 +228,20 @@ export class MallocTrimmer {
   }
 
   /**
-   * The periodic timer's step (tests call it themselves): a trim, unless the event loop
-   * stayed quiet since the last one and idleIntervalMs has not passed since it.
+   * The periodic timer's step (tests call it themselves): a trim, unless the process
+   * stayed quiet for the last two intervals and idleIntervalMs has not passed since the
+   * last trim.
    */
   tick(): void {
     if (this.addon === null || this.running || this.stopped) return;
     const now = this.now();
-    const sinceMs = now - this.lastTrimAt;
-    const busyPercent = ((this.figures().loopActiveMs - this.loopActiveAtTrim) / Math.max(1, sinceMs)) * 100;
+    const cpuMs = this.figures().cpuMs;
+    const cpuPercent = ((cpuMs - this.cpuMsAtTick) / Math.max(1, now - this.lastTickAt)) * 100;
+    this.lastTickAt = now;
+    this.cpuMsAtTick = cpuMs;
+    this.quietTicks = cpuPercent <= QUIET_CPU_PERCENT ? this.quietTicks + 1 : 0;
     const idleIntervalMs = this.o.idleIntervalMs ?? DEFAULT_MALLOC_TRIM_IDLE_INTERVAL_MS;
-    if (idleIntervalMs > this.o.intervalMs && this.trims > 0 && busyPercent <= (this.o.reclaim?.quietLoopPercent ?? 10) && sinceMs < idleIntervalMs) {
+    if (idleIntervalMs > this.o.intervalMs && this.trims > 0 && this.quietTicks >= 2 && now - this.lastTrimAt < idleIntervalMs) {
       this.skippedTrims++;
       return;
     }
@@ -236,7 +254,6 @@ export class MallocTrimmer {
     if (addon === null || this.running || this.stopped) return;
     this.running = true;
     this.lastTrimAt = this.now();
-    this.loopActiveAtTrim = this.figures().loopActiveMs;
     addon.trim((released, micros) => {
       this.running = false;
       if (this.stopped) return;
