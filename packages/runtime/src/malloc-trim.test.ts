@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger, type Logger } from './logger.js';
-import { MallocTrimmer, mallocTrimAddon, type MallocTrimAddon, type MemoryFigures, type ReclaimReport } from './malloc-trim.js';
+import { MallocTrimmer, mallocTrimAddon, type MallocTrimAddon, type MemoryFigures, type ReclaimOptions, type ReclaimReport } from './malloc-trim.js';
 import { STORE_GLIBC_TUNABLES, STORE_NODE_FLAGS, storeNodeFlags, storeProcessEnv } from './store-process-settings.js';
 
 const until = async (cond: () => boolean): Promise<void> => {
@@ -117,15 +117,19 @@ function fakeProcess(rss: number, v8: number): {
   };
 }
 
-test('reclaim: a collection and a trim once the resident set grew and the process went quiet; none while busy, none below the growth, none within minIntervalMs', () => {
+/** A trimmer over `p` with reclaim options (periodic trims off), a held addon, and its reclaim reports. */
+function reclaimingTrimmer(p: ReturnType<typeof fakeProcess>, reclaim: Omit<ReclaimOptions, 'onReclaim'>): {
+  t: MallocTrimmer; pending: Array<(released: boolean, micros: number) => void>; reports: ReclaimReport[]; addon: MallocTrimAddon;
+} {
   const { addon, pending } = heldAddon();
-  const p = fakeProcess(150, 20);
   const reports: ReclaimReport[] = [];
-  const t = new MallocTrimmer({
-    intervalMs: 0, log: silentLogger, addon,
-    memory: p.memory, now: p.now,
-    reclaim: { growthBytes: 16 * MiB, gc: p.gc, minIntervalMs: 10_000, onReclaim: (r) => reports.push(r) },
-  });
+  const t = new MallocTrimmer({ intervalMs: 0, log: silentLogger, addon, memory: p.memory, now: p.now, reclaim: { ...reclaim, onReclaim: (r) => reports.push(r) } });
+  return { t, pending, reports, addon };
+}
+
+test('reclaim: a collection and a trim once the resident set grew and the process went quiet; none while busy, none below the growth, none within minIntervalMs', () => {
+  const p = fakeProcess(150, 20);
+  const { t, pending, reports } = reclaimingTrimmer(p, { growthBytes: 16 * MiB, gc: p.gc, minIntervalMs: 10_000 });
   const look = (rss: number, busy: boolean): void => {
     p.advance(500, busy);
     p.set(rss);
@@ -171,14 +175,8 @@ test('reclaim: a collection and a trim once the resident set grew and the proces
 });
 
 test('reclaim: no collection above maxGcHeapBytes or without gc (the trim alone); without gc and addon it does not start; growth bounds are checked', () => {
-  const { addon, pending } = heldAddon();
   const p = fakeProcess(100, 20);
-  const reports: ReclaimReport[] = [];
-  const t = new MallocTrimmer({
-    intervalMs: 0, log: silentLogger, addon,
-    memory: p.memory, now: p.now,
-    reclaim: { growthBytes: 4 * MiB, gc: p.gc, maxGcHeapBytes: 12 * MiB, onReclaim: (r) => reports.push(r) },
-  });
+  const { t, pending, reports, addon } = reclaimingTrimmer(p, { growthBytes: 4 * MiB, gc: p.gc, maxGcHeapBytes: 12 * MiB });
   assert.equal(t.start(), true);
   try {
     p.advance(500, false);
