@@ -7,7 +7,8 @@
 // small addon does (native/malloc-trim.c, built by tools/scripts/build-native.mjs into
 // dist/native/); it runs on the libuv thread pool, not the main thread. Where the addon is
 // not built (no C compiler, not glibc) `mallocTrimAddon()` is null with the reason, and
-// the process runs as before.
+// the process runs as before. Once the whole process stayed quiet for two intervals in a
+// row, periodic trims wait `idleIntervalMs` instead (an idle process frees little).
 //
 // After a burst (a bulk load, a load test's level) a store keeps what the burst freed: in
 // glibc's heaps until the next periodic trim (up to `intervalMs`), and behind the
@@ -200,6 +201,8 @@ export class MallocTrimmer {
     if (addon === null) this.o.log.info('freed heap memory is not given back to the kernel (malloc_trim unavailable)', { reason });
     this.addon = addon;
     if (addon !== null && this.o.intervalMs > 0) {
+      this.lastTickAt = this.now();
+      this.cpuMsAtTick = this.figures().cpuMs;
       this.timer = setInterval(() => this.tick(), this.o.intervalMs);
       this.timer.unref();
     }
